@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The cut decision: where one segment ends and the next begins.
+//!
+//! A segment ends at the first random-access sample of the main track (video if any, else the
+//! first audio track) whose decode time is at least the target duration after the segment's
+//! start (Apple HLS authoring spec 7.4: every segment starts with an IDR; RFC 8216bis 4.4.3.1).
+//! Segment durations are kept as integer ticks of the main track's timescale, so that the sum of
+//! EXTINF equals the real duration with no float drift (Apple 8.1).
+
+use crate::sample::{Sample, TrackInfo, TrackKind};
+
+/// A cut segment: every sample between two cut points, all tracks, in arrival order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// 0-based index within this run (the playlist adds its media sequence base).
+    pub index: u64,
+    /// Samples of all tracks, in decode order as they arrived.
+    pub samples: Vec<Sample>,
+    /// Decode time of the segment's first main-track sample, main timescale.
+    pub start: i64,
+    /// Duration in main-track ticks (from this cut to the next, or to the end of the last sample).
+    pub duration: u64,
+    /// Timescale of `start`/`duration` (the main track's).
+    pub timescale: u32,
+}
+
+impl Segment {
+    pub fn duration_secs(&self) -> f64 {
+        self.duration as f64 / f64::from(self.timescale)
+    }
+    pub fn start_secs(&self) -> f64 {
+        self.start as f64 / f64::from(self.timescale)
+    }
+    /// Samples of one track, in order.
+    pub fn track_samples(&self, track: usize) -> impl Iterator<Item = &Sample> {
+        self.samples.iter().filter(move |s| s.track == track)
+    }
+    /// Payload bytes of all samples.
+    pub fn payload_len(&self) -> usize {
+        self.samples.iter().map(|s| s.data.len()).sum()
+    }
+}
+
+/// Push samples in, get complete segments out.
+#[derive(Debug)]
+pub struct Segmenter {
+    main: usize,
+    main_is_video: bool,
+    timescale: u32,
+    target_ticks: i64,
+    current: Option<Segment>,
+    /// End (dts + duration) of the latest main-track sample of the current segment.
+    current_end: i64,
+    next_index: u64,
+    /// Video samples dropped before the first keyframe.
+    pub dropped_leading: u64,
+}
+
+impl Segmenter {
+    /// `tracks` must be non-empty; `target_secs` is the wanted segment duration.
+    pub fn new(tracks: &[TrackInfo], target_secs: f64) -> Self {
+        let main = tracks
+            .iter()
+            .position(|t| t.kind() == TrackKind::Video)
+            .unwrap_or(0);
+        let timescale = tracks.get(main).map_or(90_000, |t| t.timescale.max(1));
+        Segmenter {
+            main,
+            main_is_video: tracks.get(main).is_some_and(|t| t.kind() == TrackKind::Video),
+            timescale,
+            target_ticks: (target_secs * f64::from(timescale)).round().max(1.0) as i64,
+            current: None,
+            current_end: 0,
+            next_index: 0,
+            dropped_leading: 0,
+        }
+    }
+
+    /// Index of the track whose keyframes decide the cuts.
+    pub fn main_track(&self) -> usize {
+        self.main
+    }
+
+    /// Starts the next segment's numbering at `index` (live restart).
+    pub fn set_next_index(&mut self, index: u64) {
+        self.next_index = index;
+    }
+
+    /// Feeds one sample; returns the previous segment when this sample starts a new one.
+    pub fn push(&mut self, sample: Sample) -> Option<Segment> {
+        let is_main = sample.track == self.main;
+        let random_access = is_main && (sample.keyframe || !self.main_is_video);
+        let Some(current) = self.current.as_mut() else {
+            if random_access {
+                self.open(sample);
+            } else if is_main || self.main_is_video {
+                // Nothing may precede the first IDR of a segment (Apple 7.4); audio that arrives
+                // before the first video keyframe is dropped along with leading non-IDR frames.
+                self.dropped_leading += 1;
+            }
+            return None;
+        };
+        if random_access && sample.dts - current.start >= self.target_ticks {
+            let mut done = self.current.take().expect("current segment present");
+            done.duration = (sample.dts - done.start).max(0) as u64;
+            self.open(sample);
+            return Some(done);
+        }
+        if is_main {
+            self.current_end = self.current_end.max(sample.dts + i64::from(sample.duration));
+        }
+        current.samples.push(sample);
+        None
+    }
+
+    /// Closes the last segment at end of input.
+    pub fn finish(&mut self) -> Option<Segment> {
+        let mut done = self.current.take()?;
+        done.duration = (self.current_end - done.start).max(0) as u64;
+        Some(done)
+    }
+
+    /// Whether any segment has been opened (a video keyframe or audio sample was seen).
+    pub fn started(&self) -> bool {
+        self.current.is_some() || self.next_index > 0
+    }
+
+    fn open(&mut self, sample: Sample) {
+        self.current_end = sample.dts + i64::from(sample.duration);
+        let segment = Segment {
+            index: self.next_index,
+            start: sample.dts,
+            duration: 0,
+            timescale: self.timescale,
+            samples: vec![sample],
+        };
+        self.next_index += 1;
+        self.current = Some(segment);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::CodecConfig;
+    use bytes::Bytes;
+
+    fn video() -> TrackInfo {
+        TrackInfo {
+            id: 1,
+            config: CodecConfig::Avc {
+                sps: vec![],
+                pps: vec![],
+                in_band: false,
+            },
+            timescale: 30,
+            width: 0,
+            height: 0,
+            sample_rate: 0,
+            channels: 0,
+            language: None,
+            duration: None,
+        }
+    }
+
+    fn frame(dts: i64, key: bool) -> Sample {
+        Sample {
+            track: 0,
+            dts,
+            cts_offset: 0,
+            duration: 1,
+            keyframe: key,
+            data: Bytes::from_static(b"x"),
+        }
+    }
+
+    /// Table: keyframe positions (in frames at 30 fps) → expected segment lengths (frames).
+    #[test]
+    fn cuts_at_first_keyframe_at_or_after_target() {
+        let cases: &[(&str, &[i64], i64, &[u64])] = &[
+            ("regular 2s GOP", &[0, 60, 120, 180, 240], 300, &[60, 60, 60, 60, 60]),
+            ("irregular GOP", &[0, 45, 70, 130, 200], 260, &[70, 60, 70, 60]),
+            ("single GOP", &[0], 100, &[100]),
+            ("leading non-key dropped", &[10, 80], 120, &[70, 40]),
+        ];
+        for (name, keys, total, want) in cases {
+            let mut seg = Segmenter::new(&[video()], 2.0);
+            let mut got = vec![];
+            for dts in 0..*total {
+                if let Some(s) = seg.push(frame(dts, keys.contains(&dts))) {
+                    got.push(s.duration);
+                }
+            }
+            got.extend(seg.finish().map(|s| s.duration));
+            assert_eq!(&got, want, "case {name}");
+            let sum: u64 = got.iter().sum();
+            assert_eq!(sum as i64, total - keys[0], "case {name}: durations sum to the span");
+        }
+    }
+
+    #[test]
+    fn every_segment_starts_with_keyframe() {
+        let mut seg = Segmenter::new(&[video()], 1.0);
+        let mut out = vec![];
+        for dts in 0..200 {
+            out.extend(seg.push(frame(dts, dts % 17 == 3)));
+        }
+        out.extend(seg.finish());
+        assert!(out.len() > 5);
+        for s in &out {
+            assert!(s.samples[0].keyframe, "segment {} starts on a keyframe", s.index);
+        }
+    }
+}
