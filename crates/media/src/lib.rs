@@ -13,6 +13,7 @@ pub mod codec;
 pub mod demux;
 pub mod error;
 pub mod mux;
+pub mod package;
 pub mod playlist;
 pub mod sample;
 pub mod segmenter;

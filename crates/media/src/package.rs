@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! VOD packaging: demuxed samples → cut → packetize → playlists → store.
+//!
+//! Output layout (all names relative to the store):
+//! - `master.m3u8` — the entry point (RFC 8216bis 4.4.6).
+//! - `{rendition}.m3u8` — media playlist, PLAYLIST-TYPE:VOD, ENDLIST (Apple 8.6).
+//! - `{rendition}_{run}_init.mp4` + `{rendition}_{run}_{n:05}.m4s` (fMP4) or `…_{n:05}.ts`;
+//!   or, with `single_file`, `{rendition}_{run}.mp4|.ts` addressed with EXT-X-BYTERANGE.
+//!
+//! `run` is a per-packaging-run id chosen by the caller, so a repackaged stream never reuses a segment
+//! URL with different bytes and an origin may mark segments immutable.
+
+use crate::codec::codec_string;
+use crate::mux::fmp4::Fmp4Muxer;
+use crate::mux::ts::TsMuxer;
+use crate::mux::SegmentMuxer;
+use crate::playlist::media::Map;
+use crate::playlist::{ByteRange, MasterPlaylist, MediaPlaylist, MediaSegment, PlaylistType, Variant};
+use crate::sample::{CodecConfig, Demuxer, TrackKind};
+use crate::segmenter::{Segment, Segmenter};
+use crate::store::Store;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Fmp4,
+    Ts,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Fmp4 => "fmp4",
+            Format::Ts => "ts",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageOptions {
+    pub format: Format,
+    /// Wanted segment duration in seconds (Apple 7.5 recommends 6).
+    pub segment_duration: f64,
+    /// One media file per rendition, segments addressed by byte range (RFC 8216bis 4.4.4.2).
+    pub single_file: bool,
+    /// Per-run id embedded in media object names.
+    pub run_id: String,
+    /// Allow HEVC in MPEG-TS, which Apple devices do not accept (Apple 1.5: HEVC MUST be fMP4).
+    pub allow_hevc_ts: bool,
+    /// Name of the (single, muxed) rendition.
+    pub rendition: String,
+}
+
+impl Default for PackageOptions {
+    fn default() -> Self {
+        PackageOptions {
+            format: Format::Fmp4,
+            segment_duration: 6.0,
+            single_file: false,
+            run_id: "0".into(),
+            allow_hevc_ts: false,
+            rendition: "stream".into(),
+        }
+    }
+}
+
+/// Progress report: seconds of media packaged so far and the expected total (if known).
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub done_secs: f64,
+    pub total_secs: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageSummary {
+    pub segments: usize,
+    pub duration: f64,
+    pub target_duration: u64,
+    pub average_bandwidth: u64,
+    pub peak_bandwidth: u64,
+    pub bytes: u64,
+    pub codecs: Vec<String>,
+    pub resolution: Option<(u32, u32)>,
+    pub frame_rate: Option<f64>,
+    /// Segments longer than the wanted duration + 0.5 s because of the input's GOP (Apple 7.7).
+    pub long_segments: Vec<(u64, f64)>,
+}
+
+/// Packages everything `demux` yields into `store`.
+pub fn package(
+    demux: &mut dyn Demuxer,
+    opts: &PackageOptions,
+    store: &mut dyn Store,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<PackageSummary> {
+    let tracks = demux.tracks().to_vec();
+    if tracks.is_empty() {
+        return Err(Error::NoTracks);
+    }
+    let codecs = tracks
+        .iter()
+        .map(|t| codec_string(&t.config))
+        .collect::<Result<Vec<_>>>()?;
+    if opts.format == Format::Ts && !opts.allow_hevc_ts {
+        if let Some(t) = tracks
+            .iter()
+            .find(|t| matches!(t.config, CodecConfig::Hevc { .. }))
+        {
+            return Err(Error::FormatMismatch {
+                codec: format!("HEVC (track {})", t.id),
+                format: "MPEG-TS",
+                why: "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use --format fmp4 \
+                      or force it with --allow-hevc-ts",
+            });
+        }
+    }
+    let mut muxer: Box<dyn SegmentMuxer> = match opts.format {
+        Format::Fmp4 => Box::new(Fmp4Muxer::new(tracks.clone())?),
+        Format::Ts => Box::new(TsMuxer::new(tracks.clone())?),
+    };
+    let video = tracks.iter().find(|t| t.kind() == TrackKind::Video);
+    let total_secs = tracks
+        .first()
+        .and_then(|t| t.duration.map(|d| d as f64 / f64::from(t.timescale.max(1))));
+
+    let ext = muxer.segment_extension();
+    let base = format!("{}_{}", opts.rendition, opts.run_id);
+    let single_name = format!("{base}.{}", if opts.format == Format::Ts { "ts" } else { "mp4" });
+    let mut playlist = MediaPlaylist {
+        playlist_type: Some(PlaylistType::Vod),
+        independent_segments: true,
+        end_list: true,
+        ..Default::default()
+    };
+    if let Some(init) = muxer.init_segment()? {
+        playlist.map = Some(if opts.single_file {
+            let offset = append(store, &single_name, &init)?;
+            Map {
+                uri: single_name.clone(),
+                byterange: Some(ByteRange {
+                    length: init.len() as u64,
+                    offset,
+                }),
+            }
+        } else {
+            let name = format!("{base}_init.mp4");
+            put(store, &name, &init)?;
+            Map {
+                uri: name,
+                byterange: None,
+            }
+        });
+    }
+
+    let mut segmenter = Segmenter::new(&tracks, opts.segment_duration);
+    let main = segmenter.main_track();
+    let mut buf = Vec::with_capacity(8 << 20);
+    let mut main_frames: u64 = 0;
+    let mut emit = |segment: Segment, playlist: &mut MediaPlaylist, buf: &mut Vec<u8>| -> Result<()> {
+        buf.clear();
+        muxer.write_segment(&segment, buf)?;
+        let (uri, byterange) = if opts.single_file {
+            let offset = append(store, &single_name, buf)?;
+            (
+                single_name.clone(),
+                Some(ByteRange {
+                    length: buf.len() as u64,
+                    offset,
+                }),
+            )
+        } else {
+            let name = format!("{base}_{:05}.{ext}", segment.index + 1);
+            put(store, &name, buf)?;
+            (name, None)
+        };
+        let duration = segment.duration_secs();
+        playlist.segments.push(MediaSegment {
+            uri,
+            duration,
+            byterange,
+            discontinuity: false,
+            program_date_time: None,
+            size: buf.len() as u64,
+        });
+        progress(Progress {
+            done_secs: segment.start_secs() + duration,
+            total_secs,
+        });
+        Ok(())
+    };
+    while let Some(sample) = demux.next_sample()? {
+        if sample.track == main {
+            main_frames += 1;
+        }
+        if let Some(done) = segmenter.push(sample) {
+            emit(done, &mut playlist, &mut buf)?;
+        }
+    }
+    if let Some(done) = segmenter.finish() {
+        emit(done, &mut playlist, &mut buf)?;
+    }
+    if playlist.segments.is_empty() {
+        return Err(match video {
+            Some(v) => Error::NoKeyframe { track: v.id },
+            None => Error::NoTracks,
+        });
+    }
+    if segmenter.dropped_leading > 0 {
+        tracing::warn!(
+            dropped = segmenter.dropped_leading,
+            "samples before the first video keyframe were dropped (segments must start with an IDR)"
+        );
+    }
+
+    playlist.target_duration = MediaPlaylist::target_for(&playlist.segments);
+    let duration = playlist.duration();
+    let bytes: u64 = playlist.segments.iter().map(|s| s.size).sum();
+    let average_bandwidth = bitrate(bytes, duration);
+    let peak_bandwidth = playlist
+        .segments
+        .iter()
+        .map(|s| bitrate(s.size, s.duration))
+        .max()
+        .unwrap_or(0)
+        .max(average_bandwidth);
+    let long_segments: Vec<(u64, f64)> = playlist
+        .segments
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.duration > opts.segment_duration + 0.5)
+        .map(|(i, s)| (i as u64, s.duration))
+        .collect();
+    for (i, d) in &long_segments {
+        tracing::warn!(
+            segment = i,
+            duration = d,
+            "segment exceeds the wanted duration by more than 0.5 s because of the input's GOP (Apple 7.7)"
+        );
+    }
+    let frame_rate = video.and_then(|_| (duration > 0.0).then(|| main_frames as f64 / duration));
+    let resolution = video.map(|v| (v.width, v.height));
+    let media_name = format!("{}.m3u8", opts.rendition);
+    put(store, &media_name, playlist.to_string().as_bytes())?;
+
+    // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
+    let master = MasterPlaylist {
+        independent_segments: true,
+        renditions: vec![],
+        variants: vec![Variant {
+            uri: media_name,
+            bandwidth: peak_bandwidth,
+            average_bandwidth: Some(average_bandwidth),
+            codecs: codecs.clone(),
+            resolution,
+            frame_rate,
+            audio_group: None,
+        }],
+    };
+    put(store, "master.m3u8", master.to_string().as_bytes())?;
+
+    Ok(PackageSummary {
+        segments: playlist.segments.len(),
+        duration,
+        target_duration: playlist.target_duration,
+        average_bandwidth,
+        peak_bandwidth,
+        bytes,
+        codecs,
+        resolution,
+        frame_rate,
+        long_segments,
+    })
+}
+
+fn bitrate(bytes: u64, secs: f64) -> u64 {
+    if secs <= 0.0 {
+        return 0;
+    }
+    (bytes as f64 * 8.0 / secs).round() as u64
+}
+
+fn put(store: &mut dyn Store, name: &str, data: &[u8]) -> Result<()> {
+    store
+        .put(name, data)
+        .map_err(|e| Error::io(format!("writing {name}"), e))
+}
+
+fn append(store: &mut dyn Store, name: &str, data: &[u8]) -> Result<u64> {
+    store
+        .append(name, data)
+        .map_err(|e| Error::io(format!("writing {name}"), e))
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Multivariant ("master") playlists: EXT-X-STREAM-INF, EXT-X-MEDIA, EXT-X-I-FRAME-STREAM-INF
+//! (RFC 8216bis §4.4.6).
+
+use std::fmt::{self, Write as _};
+
+use super::quoted;
+
+/// One EXT-X-STREAM-INF entry (RFC 8216bis 4.4.6.2).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Variant {
+    pub uri: String,
+    /// Peak segment bit rate, bits/s (Apple 9.13: BANDWIDTH is the peak).
+    pub bandwidth: u64,
+    pub average_bandwidth: Option<u64>,
+    /// RFC 6381 codec strings, every codec of the variant including its audio group's (Apple 9.1).
+    pub codecs: Vec<String>,
+    pub resolution: Option<(u32, u32)>,
+    pub frame_rate: Option<f64>,
+    pub audio_group: Option<String>,
+}
+
+/// One EXT-X-MEDIA entry (RFC 8216bis 4.4.6.1).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rendition {
+    pub media_type: &'static str,
+    pub group_id: String,
+    pub name: String,
+    pub language: Option<String>,
+    pub uri: Option<String>,
+    pub default: bool,
+    pub autoselect: bool,
+    pub channels: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MasterPlaylist {
+    pub independent_segments: bool,
+    pub renditions: Vec<Rendition>,
+    pub variants: Vec<Variant>,
+}
+
+impl fmt::Display for MasterPlaylist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::from("#EXTM3U\n");
+        // Version 6 covers every attribute written here (RFC 8216bis §8).
+        out.push_str("#EXT-X-VERSION:6\n");
+        if self.independent_segments {
+            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
+        for r in &self.renditions {
+            let _ = write!(
+                out,
+                "#EXT-X-MEDIA:TYPE={},GROUP-ID={},NAME={}",
+                r.media_type,
+                quoted(&r.group_id),
+                quoted(&r.name)
+            );
+            if let Some(lang) = &r.language {
+                let _ = write!(out, ",LANGUAGE={}", quoted(lang));
+            }
+            let _ = write!(
+                out,
+                ",DEFAULT={},AUTOSELECT={}",
+                yes_no(r.default),
+                yes_no(r.autoselect)
+            );
+            if let Some(ch) = r.channels {
+                let _ = write!(out, ",CHANNELS=\"{ch}\"");
+            }
+            if let Some(uri) = &r.uri {
+                let _ = write!(out, ",URI={}", quoted(uri));
+            }
+            out.push('\n');
+        }
+        for v in &self.variants {
+            let _ = write!(out, "#EXT-X-STREAM-INF:BANDWIDTH={}", v.bandwidth);
+            if let Some(avg) = v.average_bandwidth {
+                let _ = write!(out, ",AVERAGE-BANDWIDTH={avg}");
+            }
+            if !v.codecs.is_empty() {
+                let _ = write!(out, ",CODECS={}", quoted(&v.codecs.join(",")));
+            }
+            if let Some((w, h)) = v.resolution {
+                let _ = write!(out, ",RESOLUTION={w}x{h}");
+            }
+            if let Some(fr) = v.frame_rate {
+                let _ = write!(out, ",FRAME-RATE={fr:.3}");
+            }
+            if let Some(g) = &v.audio_group {
+                let _ = write!(out, ",AUDIO={}", quoted(g));
+            }
+            out.push('\n');
+            out.push_str(&v.uri);
+            out.push('\n');
+        }
+        f.write_str(&out)
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "YES"
+    } else {
+        "NO"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_variant_with_all_attributes() {
+        let p = MasterPlaylist {
+            independent_segments: true,
+            renditions: vec![],
+            variants: vec![Variant {
+                uri: "video.m3u8".into(),
+                bandwidth: 2_500_000,
+                average_bandwidth: Some(2_000_000),
+                codecs: vec!["avc1.64001f".into(), "mp4a.40.2".into()],
+                resolution: Some((1280, 720)),
+                frame_rate: Some(29.97),
+                audio_group: None,
+            }],
+        };
+        assert_eq!(
+            p.to_string(),
+            "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+#EXT-X-STREAM-INF:BANDWIDTH=2500000,AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001f,mp4a.40.2\",\
+RESOLUTION=1280x720,FRAME-RATE=29.970\nvideo.m3u8\n"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Media playlists: EXTM3U header tags, EXTINF / BYTERANGE / MAP / DISCONTINUITY / PROGRAM-DATE-TIME
+//! segment tags and EXT-X-ENDLIST (RFC 8216bis §4.4.2–4.4.4).
+
+use std::fmt::{self, Write as _};
+
+use super::{fmt_duration, quoted};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaylistType {
+    Vod,
+    Event,
+}
+
+/// `length@offset` (RFC 8216bis 4.4.4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub length: u64,
+    pub offset: u64,
+}
+
+impl fmt::Display for ByteRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.length, self.offset)
+    }
+}
+
+/// EXT-X-MAP (RFC 8216bis 4.4.4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Map {
+    pub uri: String,
+    pub byterange: Option<ByteRange>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaSegment {
+    pub uri: String,
+    /// Seconds (EXTINF).
+    pub duration: f64,
+    pub byterange: Option<ByteRange>,
+    /// EXT-X-DISCONTINUITY before this segment.
+    pub discontinuity: bool,
+    /// EXT-X-PROGRAM-DATE-TIME, already formatted as RFC 3339 with milliseconds.
+    pub program_date_time: Option<String>,
+    /// Size in bytes (not written; used for BANDWIDTH measurement).
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MediaPlaylist {
+    pub target_duration: u64,
+    pub media_sequence: u64,
+    pub discontinuity_sequence: u64,
+    pub playlist_type: Option<PlaylistType>,
+    pub independent_segments: bool,
+    pub map: Option<Map>,
+    pub segments: Vec<MediaSegment>,
+    pub end_list: bool,
+}
+
+impl MediaPlaylist {
+    /// Lowest protocol version compatible with the features used (RFC 8216bis §8; RFC 8216 §7).
+    pub fn version(&self) -> u8 {
+        if self.map.is_some() {
+            // EXT-X-MAP in a playlist without EXT-X-I-FRAMES-ONLY needs version 6.
+            6
+        } else if self.segments.iter().any(|s| s.byterange.is_some()) {
+            4
+        } else {
+            // Decimal-floating-point EXTINF needs version 3.
+            3
+        }
+    }
+
+    /// EXT-X-TARGETDURATION: the maximum EXTINF rounded to the nearest integer (RFC 8216bis 4.4.3.1).
+    pub fn target_for(segments: &[MediaSegment]) -> u64 {
+        segments
+            .iter()
+            .map(|s| s.duration.round() as u64)
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// Total of EXTINF values.
+    pub fn duration(&self) -> f64 {
+        self.segments.iter().map(|s| s.duration).sum()
+    }
+}
+
+impl fmt::Display for MediaPlaylist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::with_capacity(64 + self.segments.len() * 48);
+        out.push_str("#EXTM3U\n");
+        let _ = writeln!(out, "#EXT-X-VERSION:{}", self.version());
+        let _ = writeln!(out, "#EXT-X-TARGETDURATION:{}", self.target_duration);
+        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
+        if self.discontinuity_sequence > 0 {
+            let _ = writeln!(
+                out,
+                "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
+                self.discontinuity_sequence
+            );
+        }
+        match self.playlist_type {
+            Some(PlaylistType::Vod) => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
+            Some(PlaylistType::Event) => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
+            None => {}
+        }
+        if self.independent_segments {
+            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
+        if let Some(map) = &self.map {
+            let _ = write!(out, "#EXT-X-MAP:URI={}", quoted(&map.uri));
+            if let Some(br) = map.byterange {
+                let _ = write!(out, ",BYTERANGE=\"{br}\"");
+            }
+            out.push('\n');
+        }
+        for seg in &self.segments {
+            if seg.discontinuity {
+                out.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if let Some(pdt) = &seg.program_date_time {
+                let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{pdt}");
+            }
+            let _ = writeln!(out, "#EXTINF:{},", fmt_duration(seg.duration));
+            if let Some(br) = seg.byterange {
+                let _ = writeln!(out, "#EXT-X-BYTERANGE:{br}");
+            }
+            out.push_str(&seg.uri);
+            out.push('\n');
+        }
+        if self.end_list {
+            out.push_str("#EXT-X-ENDLIST\n");
+        }
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(uri: &str, d: f64) -> MediaSegment {
+        MediaSegment {
+            uri: uri.into(),
+            duration: d,
+            byterange: None,
+            discontinuity: false,
+            program_date_time: None,
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn target_duration_rounds_to_nearest() {
+        let cases: &[(&[f64], u64)] = &[
+            (&[6.0, 6.006, 4.2], 6),
+            (&[6.5, 2.0], 7),
+            (&[6.49], 6),
+            (&[0.2], 1),
+            (&[], 1),
+        ];
+        for (durs, want) in cases {
+            let segs: Vec<_> = durs.iter().map(|d| seg("a", *d)).collect();
+            assert_eq!(MediaPlaylist::target_for(&segs), *want, "{durs:?}");
+        }
+    }
+
+    #[test]
+    fn version_follows_features() {
+        let mut p = MediaPlaylist {
+            segments: vec![seg("a.ts", 1.0)],
+            ..Default::default()
+        };
+        assert_eq!(p.version(), 3);
+        p.segments[0].byterange = Some(ByteRange {
+            length: 10,
+            offset: 0,
+        });
+        assert_eq!(p.version(), 4);
+        p.map = Some(Map {
+            uri: "init.mp4".into(),
+            byterange: None,
+        });
+        assert_eq!(p.version(), 6);
+    }
+
+    #[test]
+    fn writes_vod_playlist() {
+        let p = MediaPlaylist {
+            target_duration: 6,
+            playlist_type: Some(PlaylistType::Vod),
+            independent_segments: true,
+            map: Some(Map {
+                uri: "init.mp4".into(),
+                byterange: Some(ByteRange {
+                    length: 700,
+                    offset: 0,
+                }),
+            }),
+            segments: vec![
+                MediaSegment {
+                    byterange: Some(ByteRange {
+                        length: 1000,
+                        offset: 700,
+                    }),
+                    ..seg("v.mp4", 6.006)
+                },
+                MediaSegment {
+                    discontinuity: true,
+                    program_date_time: Some("2026-11-25T00:00:00.000Z".into()),
+                    ..seg("b.m4s", 2.5)
+                },
+            ],
+            end_list: true,
+            ..Default::default()
+        };
+        let want = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:0\n\
+#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\",BYTERANGE=\"700@0\"\n\
+#EXTINF:6.006,\n#EXT-X-BYTERANGE:1000@700\nv.mp4\n#EXT-X-DISCONTINUITY\n\
+#EXT-X-PROGRAM-DATE-TIME:2026-11-25T00:00:00.000Z\n#EXTINF:2.500,\nb.m4s\n#EXT-X-ENDLIST\n";
+        assert_eq!(p.to_string(), want);
+    }
+}

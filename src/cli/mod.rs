@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Command-line interface: `package`, `serve`, and the default run (no subcommand).
+
+mod default_run;
+mod package;
+mod serve;
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+pub use package::PackageArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hlsorigin",
+    version,
+    about = "Package video into HLS and serve it as a CDN-friendly origin",
+    long_about = "Package video into HLS and serve it as a CDN-friendly origin.\n\n\
+        With no subcommand: package every video in ./media into ./playlists, watch ./media for new \
+        files, and serve ./playlists on http://127.0.0.1:8080."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Cli {
+    pub fn quiet(&self) -> bool {
+        matches!(&self.command, Some(Command::Package(p)) if p.quiet)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Package a file (MP4/MOV/fragmented MP4/MPEG-TS) into HLS.
+    Package(PackageArgs),
+    /// Serve a directory of HLS streams over HTTP.
+    Serve(serve::ServeArgs),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Package(args)) => package::run(args),
+        Some(Command::Serve(args)) => serve::run(args),
+        None => default_run::run(default_run::DefaultRunArgs::default()),
+    }
+}
+
+pub fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,hlsorigin=info,origin=info",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
