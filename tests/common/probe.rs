@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Independent checks with ffprobe/ffmpeg: never our own demuxer.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct Packet {
+    pub stream: u64,
+    pub kind: String,
+    pub pts: f64,
+    pub dts: f64,
+    pub duration: f64,
+    pub key: bool,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub index: u64,
+    pub kind: String,
+    pub codec: String,
+    pub width: u64,
+    pub height: u64,
+}
+
+fn ffprobe_json(path: &Path, args: &[&str]) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("ffprobe must be installed");
+    assert!(
+        out.status.success(),
+        "ffprobe {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe json")
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v.get(key)
+        .and_then(|x| x.as_str().and_then(|s| s.parse().ok()).or(x.as_f64()))
+        .unwrap_or(f64::NAN)
+}
+
+pub fn streams(path: &Path) -> Vec<Stream> {
+    let v = ffprobe_json(path, &["-show_streams"]);
+    v["streams"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| Stream {
+                    index: s["index"].as_u64().unwrap_or(0),
+                    kind: s["codec_type"].as_str().unwrap_or("").to_owned(),
+                    codec: s["codec_name"].as_str().unwrap_or("").to_owned(),
+                    width: s["width"].as_u64().unwrap_or(0),
+                    height: s["height"].as_u64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn packets(path: &Path) -> Vec<Packet> {
+    let streams = streams(path);
+    let v = ffprobe_json(
+        path,
+        &["-show_entries", "packet=stream_index,pts_time,dts_time,duration_time,flags,size"],
+    );
+    v["packets"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let stream = p["stream_index"].as_u64().unwrap_or(0);
+                    Packet {
+                        stream,
+                        kind: streams
+                            .iter()
+                            .find(|s| s.index == stream)
+                            .map(|s| s.kind.clone())
+                            .unwrap_or_default(),
+                        pts: num(p, "pts_time"),
+                        dts: num(p, "dts_time"),
+                        duration: num(p, "duration_time"),
+                        key: p["flags"].as_str().unwrap_or("").contains('K'),
+                        size: num(p, "size") as u64,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Decodes every frame; returns ffmpeg's error output (empty = clean decode).
+pub fn decode_errors(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg must be installed");
+    let mut err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() && err.is_empty() {
+        err = format!("ffmpeg exited with {}", out.status);
+    }
+    err
+}
+
+/// Duration of the video stream (or of the first stream) per ffprobe.
+pub fn media_duration(path: &Path) -> f64 {
+    let pk = packets(path);
+    let video = pk.iter().any(|p| p.kind == "video");
+    let sel: Vec<&Packet> = pk
+        .iter()
+        .filter(|p| if video { p.kind == "video" } else { p.stream == 0 })
+        .collect();
+    let start = sel.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
+    let end = sel
+        .iter()
+        .map(|p| p.pts + p.duration)
+        .fold(f64::NEG_INFINITY, f64::max);
+    end - start
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Starting `hlsorigin serve` on a free loopback port, and the browser harness (tests/e2e/play.mjs).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::bin;
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `hlsorigin serve ROOT --listen 127.0.0.1:0 ARGS…` and waits for its "listening on" line.
+pub fn serve(root: &Path, args: &[&str]) -> Server {
+    let mut child = Command::new(bin())
+        .arg("serve")
+        .arg(root)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn hlsorigin serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(pos) = line.find("http://") {
+                let url = line[pos..].split_whitespace().next().unwrap_or("").trim_end_matches('/').to_owned();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("hlsorigin serve printed its URL within 30 s");
+    Server { child, base }
+}
+
+/// Runs the browser harness; returns its JSON report. Requires `npm ci` in tests/e2e (the README test
+/// command does it) — a missing harness is a test failure, not a skip.
+pub fn play(url: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "tests/e2e/node_modules missing: run `npm ci --prefix tests/e2e` (the README test command does)"
+    );
+    let started = Instant::now();
+    let out = Command::new("node")
+        .arg(dir.join("play.mjs"))
+        .args(["--url", url, "--mode", mode, "--seconds", &seconds.to_string()])
+        .args(extra)
+        .output()
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    let report: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "browser harness output is not JSON ({e}) after {:?}: {stdout}\n{}",
+            started.elapsed(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report
+}

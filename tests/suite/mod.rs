@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+mod browser;
+mod errors;
+mod golden;
+mod package;

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Every valid input × format: ffprobe/ffmpeg decode every segment cleanly, every segment starts on a
+//! keyframe, timestamps continue across segments, EXTINF matches ffprobe, BANDWIDTH is measured.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::fixtures::{self, Fixture};
+use crate::common::{package, probe, work_dir};
+
+struct Seg {
+    file: PathBuf,
+    extinf: f64,
+    size: u64,
+}
+
+fn load_media(dir: &Path) -> (m3u8_rs::MasterPlaylist, m3u8_rs::MediaPlaylist) {
+    let master_text = std::fs::read(dir.join("master.m3u8")).expect("master.m3u8 written");
+    let master = match m3u8_rs::parse_playlist_res(&master_text) {
+        Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m,
+        other => panic!("master.m3u8 is not a master playlist: {other:?}"),
+    };
+    let media_uri = &master.variants[0].uri;
+    let media_text = std::fs::read(dir.join(media_uri)).expect("media playlist written");
+    let media = match m3u8_rs::parse_playlist_res(&media_text) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+        other => panic!("{media_uri} is not a media playlist: {other:?}"),
+    };
+    (master, media)
+}
+
+fn read_range(path: &Path, range: Option<&m3u8_rs::ByteRange>) -> Vec<u8> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    match range {
+        None => data,
+        Some(r) => {
+            let off = r.offset.expect("byterange offset") as usize;
+            data[off..off + r.length as usize].to_vec()
+        }
+    }
+}
+
+/// Writes each segment as a standalone file (init prepended for fMP4) for ffprobe.
+fn materialize(dir: &Path, media: &m3u8_rs::MediaPlaylist, tag: &str) -> Vec<Seg> {
+    let scratch = work_dir().join("segments").join(tag);
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let init = media.segments.first().and_then(|s| s.map.clone());
+    let init_bytes = init
+        .as_ref()
+        .map(|m| read_range(&dir.join(&m.uri), m.byte_range.as_ref()));
+    media
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let body = read_range(&dir.join(&s.uri), s.byte_range.as_ref());
+            let size = body.len() as u64;
+            let ext = if init_bytes.is_some() { "mp4" } else { "ts" };
+            let file = scratch.join(format!("seg{i}.{ext}"));
+            let mut bytes = init_bytes.clone().unwrap_or_default();
+            bytes.extend_from_slice(&body);
+            std::fs::write(&file, bytes).expect("write segment");
+            Seg {
+                file,
+                extinf: f64::from(s.duration),
+                size,
+            }
+        })
+        .collect()
+}
+
+fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str) {
+    let (master, media) = load_media(dir);
+    let v = &master.variants[0];
+    let codecs = v.codecs.clone().unwrap_or_default();
+    assert!(!codecs.is_empty(), "{tag}: CODECS present");
+    if fx.video {
+        assert!(v.resolution.is_some(), "{tag}: RESOLUTION present");
+        let fr = v.frame_rate.expect("FRAME-RATE present");
+        assert!((fr - 30.0).abs() < 0.1 || (fr - 29.97).abs() < 0.05, "{tag}: FRAME-RATE {fr}");
+    }
+    // Media playlist rules (RFC 8216bis 4.4.3, Apple 8.6).
+    assert!(media.end_list, "{tag}: ENDLIST");
+    assert_eq!(media.playlist_type, Some(m3u8_rs::MediaPlaylistType::Vod), "{tag}");
+    assert!(media.independent_segments, "{tag}: INDEPENDENT-SEGMENTS");
+    assert!(!media.segments.is_empty(), "{tag}: has segments");
+    let want_version = if format == "fmp4" { 6 } else { 3 };
+    assert!(media.version.unwrap_or(1) >= want_version, "{tag}: VERSION");
+    let max_round = media
+        .segments
+        .iter()
+        .map(|s| f64::from(s.duration).round() as u64)
+        .max()
+        .unwrap();
+    assert_eq!(media.target_duration, max_round, "{tag}: TARGETDURATION = max EXTINF rounded");
+    assert_eq!(format == "fmp4", media.segments[0].map.is_some(), "{tag}: EXT-X-MAP iff fMP4");
+
+    let segs = materialize(dir, &media, tag);
+    let frame = if fx.video { 1.0 / 29.97 } else { 1024.0 / 48000.0 };
+    let mut prev_end: Vec<(u64, f64)> = vec![];
+    for (i, seg) in segs.iter().enumerate() {
+        let errors = probe::decode_errors(&seg.file);
+        assert!(errors.is_empty(), "{tag}: segment {i} decodes with errors:\n{errors}");
+        let pk = probe::packets(&seg.file);
+        assert!(!pk.is_empty(), "{tag}: segment {i} has packets");
+        if fx.video {
+            let first = pk.iter().find(|p| p.kind == "video").expect("video packets");
+            assert!(first.key, "{tag}: segment {i} starts with a keyframe");
+        }
+        // Per-stream decode timestamps continue from the previous segment (Apple 7.2, 7.3).
+        let mut ends = vec![];
+        let streams: std::collections::BTreeSet<u64> = pk.iter().map(|p| p.stream).collect();
+        for s in streams {
+            let sp: Vec<_> = pk.iter().filter(|p| p.stream == s).collect();
+            let first = sp.first().unwrap().dts;
+            let last = sp.last().unwrap();
+            if let Some((_, end)) = prev_end.iter().find(|(st, _)| *st == s) {
+                assert!(
+                    (first - end).abs() < 0.002,
+                    "{tag}: stream {s} of segment {i} starts at dts {first:.4}, previous ended at {end:.4}"
+                );
+            }
+            ends.push((s, last.dts + last.duration));
+        }
+        prev_end = ends;
+        // EXTINF matches ffprobe's duration of the segment (within one frame).
+        let kind = if fx.video { "video" } else { "audio" };
+        let sel: Vec<_> = pk.iter().filter(|p| p.kind == kind).collect();
+        let start = sel.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
+        let end = sel.iter().map(|p| p.pts + p.duration).fold(f64::NEG_INFINITY, f64::max);
+        let probed = end - start;
+        assert!(
+            (probed - seg.extinf).abs() <= frame + 0.001,
+            "{tag}: segment {i} EXTINF {} vs ffprobe {probed:.4}",
+            seg.extinf
+        );
+    }
+    // Sum of EXTINF within one frame of the real duration (Apple 8.1).
+    let total: f64 = segs.iter().map(|s| s.extinf).sum();
+    let real = probe::media_duration(input);
+    assert!(
+        (total - real).abs() <= frame + 0.001,
+        "{tag}: sum of EXTINF {total:.4} vs input duration {real:.4}"
+    );
+    // BANDWIDTH = measured peak, AVERAGE-BANDWIDTH = measured average (Apple 9.13–9.15, within 10 %).
+    let bytes: u64 = segs.iter().map(|s| s.size).sum();
+    let avg = bytes as f64 * 8.0 / total;
+    let peak = segs
+        .iter()
+        .map(|s| s.size as f64 * 8.0 / s.extinf)
+        .fold(0.0, f64::max);
+    let declared_avg = v.average_bandwidth.expect("AVERAGE-BANDWIDTH") as f64;
+    assert!((declared_avg - avg).abs() / avg < 0.10, "{tag}: AVERAGE-BANDWIDTH {declared_avg} vs {avg}");
+    assert!((v.bandwidth as f64 - peak).abs() / peak < 0.10, "{tag}: BANDWIDTH {} vs {peak}", v.bandwidth);
+
+    // The whole stream through ffmpeg's own HLS demuxer.
+    let errors = probe::decode_errors(&dir.join("master.m3u8"));
+    assert!(errors.is_empty(), "{tag}: ffmpeg reading master.m3u8: {errors}");
+}
+
+fn run_matrix(format: &str, single_file: bool) {
+    let mut ran = 0;
+    for fx in fixtures::valid() {
+        if format == "ts" && !fx.ts_ok {
+            continue;
+        }
+        let input = fixtures::path(&fx);
+        let tag = format!("{}-{format}{}", fx.name, if single_file { "-single" } else { "" });
+        let out = crate::common::out_dir(&tag);
+        let mut args = vec!["--format", format, "--segment-duration", "2", "--quiet"];
+        if single_file {
+            args.push("--single-file");
+        }
+        package(&input, &out, &args);
+        check_output(&fx, &input, &out, format, &tag);
+        ran += 1;
+    }
+    assert!(ran >= 8, "matrix covered {ran} inputs");
+}
+
+#[test]
+fn fmp4_matrix() {
+    run_matrix("fmp4", false);
+}
+
+#[test]
+fn ts_matrix() {
+    run_matrix("ts", false);
+}
+
+#[test]
+fn single_file_fmp4_and_ts() {
+    for format in ["fmp4", "ts"] {
+        let fx = fixtures::valid().into_iter().next().unwrap();
+        let input = fixtures::path(&fx);
+        let tag = format!("single-{format}");
+        let out = crate::common::out_dir(&tag);
+        package(&input, &out, &["--format", format, "--segment-duration", "2", "--single-file", "--quiet"]);
+        let files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(files.len(), 3, "{tag}: master + media playlist + one media file, got {files:?}");
+        check_output(&fx, &input, &out, format, &tag);
+    }
+}
+
+#[test]
+fn hevc_in_ts_needs_explicit_flag() {
+    let input = fixtures::by_name("hevc_aac.mp4");
+    let out = crate::common::out_dir("hevc-ts-refused");
+    let o = crate::common::run(
+        std::process::Command::new(crate::common::bin())
+            .args(["package", "--quiet", "--format", "ts", "-o"])
+            .arg(&out)
+            .arg(&input),
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("HEVC") && err.contains("fMP4"), "clear message: {err}");
+    assert!(!out.exists(), "nothing written");
+    package(&input, &out, &["--format", "ts", "--allow-hevc-ts", "--quiet", "--segment-duration", "2"]);
+    assert!(probe::decode_errors(&out.join("master.m3u8")).is_empty());
+}
+
+#[test]
+fn repackaging_replaces_output_atomically() {
+    let input = fixtures::by_name("h264_aac.mp4");
+    let out = crate::common::out_dir("repackage");
+    package(&input, &out, &["--quiet"]);
+    std::fs::write(out.join("stale.txt"), b"old run").unwrap();
+    package(&input, &out, &["--quiet", "--format", "ts"]);
+    assert!(!out.join("stale.txt").exists(), "previous output replaced as a whole");
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".repackage"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temp dirs left: {leftovers:?}");
+}
