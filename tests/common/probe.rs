@@ -70,7 +70,10 @@ pub fn packets(path: &Path) -> Vec<Packet> {
     let streams = streams(path);
     let v = ffprobe_json(
         path,
-        &["-show_entries", "packet=stream_index,pts_time,dts_time,duration_time,flags,size"],
+        &[
+            "-show_entries",
+            "packet=stream_index,pts_time,dts_time,duration_time,flags,size",
+        ],
     );
     v["packets"]
         .as_array()
@@ -118,7 +121,13 @@ pub fn media_duration(path: &Path) -> f64 {
     let video = pk.iter().any(|p| p.kind == "video");
     let sel: Vec<&Packet> = pk
         .iter()
-        .filter(|p| if video { p.kind == "video" } else { p.stream == 0 })
+        .filter(|p| {
+            if video {
+                p.kind == "video"
+            } else {
+                p.stream == 0
+            }
+        })
         .collect();
     let start = sel.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
     let end = sel

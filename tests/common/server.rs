@@ -36,7 +36,12 @@ pub fn serve(root: &Path, args: &[&str]) -> Server {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(pos) = line.find("http://") {
-                let url = line[pos..].split_whitespace().next().unwrap_or("").trim_end_matches('/').to_owned();
+                let url = line[pos..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+                    .to_owned();
                 let _ = tx.send(url);
             }
         }
@@ -58,7 +63,14 @@ pub fn play(url: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::
     let started = Instant::now();
     let out = Command::new("node")
         .arg(dir.join("play.mjs"))
-        .args(["--url", url, "--mode", mode, "--seconds", &seconds.to_string()])
+        .args([
+            "--url",
+            url,
+            "--mode",
+            mode,
+            "--seconds",
+            &seconds.to_string(),
+        ])
         .args(extra)
         .output()
         .expect("node must be installed");

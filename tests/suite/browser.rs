@@ -21,12 +21,22 @@ fn chromium_plays_packaged_ts_and_fmp4() {
     }
     let server = serve(&root, &[]);
     let mut failures = vec![];
-    for (name, mode) in [("fmp4", "hlsjs"), ("ts", "hlsjs"), ("fmp4-single", "hlsjs"), ("fmp4", "native"), ("ts", "native")] {
+    for (name, mode) in [
+        ("fmp4", "hlsjs"),
+        ("ts", "hlsjs"),
+        ("fmp4-single", "hlsjs"),
+        ("fmp4", "native"),
+        ("ts", "native"),
+    ] {
         let url = format!("{}/{name}/master.m3u8", server.base);
         let report = play(&url, mode, 6, &[]);
         if report["ok"] != true {
             failures.push(format!("{name} via {mode}: {report}"));
         }
     }
-    assert!(failures.is_empty(), "playback failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "playback failures:\n{}",
+        failures.join("\n")
+    );
 }

@@ -29,8 +29,23 @@ fn no_keyframe() -> PathBuf {
     }
     let full = bad_dir().join("intra_refresh.ts");
     let st = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=4"])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "intra-refresh=1:keyint=30"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=4",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-x264-params",
+            "intra-refresh=1:keyint=30",
+        ])
         .args(["-bsf:v", "dump_extra=freq=all", "-f", "mpegts"])
         .arg(&full)
         .status()
@@ -47,7 +62,15 @@ fn unknown_codec() -> PathBuf {
     let p = bad_dir().join("mpeg4part2.mp4");
     if !p.exists() {
         let st = Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=1"])
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=30:duration=1",
+            ])
             .args(["-c:v", "mpeg4", "-f", "mp4"])
             .arg(&p)
             .status()
@@ -66,12 +89,19 @@ fn expect_failure(case: &str, input: &Path, out: &Path, needles: &[&str]) {
         .arg("--quiet"));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{case}: must fail, stderr: {stderr}");
-    assert_eq!(o.status.code(), Some(1), "{case}: exit status 1 (not a panic's 101), stderr: {stderr}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{case}: exit status 1 (not a panic's 101), stderr: {stderr}"
+    );
     let errors: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{case}: one error line, got:\n{stderr}");
     let line = errors[0].to_lowercase();
     for n in needles {
-        assert!(line.contains(&n.to_lowercase()), "{case}: message {line:?} should mention {n:?}");
+        assert!(
+            line.contains(&n.to_lowercase()),
+            "{case}: message {line:?} should mention {n:?}"
+        );
     }
     assert!(!out.exists(), "{case}: nothing written to OUTDIR");
     if let Some(parent) = out.parent() {
@@ -106,12 +136,42 @@ fn bad_inputs_fail_with_one_clear_line() {
     let missing = bad_dir().join("does-not-exist.mp4");
     let cases: Vec<(&str, PathBuf, Vec<&str>)> = vec![
         ("empty", empty.clone(), vec!["empty.mp4", "empty"]),
-        ("random bytes", random.clone(), vec!["random.mp4", "not a recognised container"]),
-        ("truncated mid-mdat", mid_mdat.clone(), vec!["truncated_mid_mdat.mp4", "beyond end of file", "track", "sample", "offset"]),
-        ("truncated, no moov", no_moov.clone(), vec!["truncated_no_moov.mov", "moov"]),
-        ("unknown codec", unknown_codec(), vec!["mpeg4part2.mp4", "unsupported codec"]),
-        ("no keyframe", no_keyframe(), vec!["no_keyframe.ts", "keyframe"]),
-        ("unreadable path", missing.clone(), vec!["does-not-exist.mp4", "cannot open"]),
+        (
+            "random bytes",
+            random.clone(),
+            vec!["random.mp4", "not a recognised container"],
+        ),
+        (
+            "truncated mid-mdat",
+            mid_mdat.clone(),
+            vec![
+                "truncated_mid_mdat.mp4",
+                "beyond end of file",
+                "track",
+                "sample",
+                "offset",
+            ],
+        ),
+        (
+            "truncated, no moov",
+            no_moov.clone(),
+            vec!["truncated_no_moov.mov", "moov"],
+        ),
+        (
+            "unknown codec",
+            unknown_codec(),
+            vec!["mpeg4part2.mp4", "unsupported codec"],
+        ),
+        (
+            "no keyframe",
+            no_keyframe(),
+            vec!["no_keyframe.ts", "keyframe"],
+        ),
+        (
+            "unreadable path",
+            missing.clone(),
+            vec!["does-not-exist.mp4", "cannot open"],
+        ),
     ];
     for (case, input, needles) in cases {
         let out = out_dir(&format!("bad-{}", case.replace([' ', ','], "_")));
@@ -120,7 +180,12 @@ fn bad_inputs_fail_with_one_clear_line() {
     // OUTDIR not writable: its parent is a regular file.
     let parent_file = bad_dir().join("a-file");
     std::fs::write(&parent_file, b"x").unwrap();
-    expect_failure("outdir not writable", &faststart, &parent_file.join("out"), &["cannot"]);
+    expect_failure(
+        "outdir not writable",
+        &faststart,
+        &parent_file.join("out"),
+        &["cannot"],
+    );
 }
 
 #[test]
@@ -136,7 +201,10 @@ fn truncated_mp4_packages_complete_part_when_allowed() {
         .args(["--allow-truncated", "--segment-duration", "1"]));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
-    assert!(stderr.to_lowercase().contains("truncat"), "warns about truncation: {stderr}");
+    assert!(
+        stderr.to_lowercase().contains("truncat"),
+        "warns about truncation: {stderr}"
+    );
     let errors = crate::common::probe::decode_errors(&out.join("master.m3u8"));
     assert!(errors.is_empty(), "{errors}");
 }
@@ -151,5 +219,9 @@ fn summary_is_one_line_and_progress_is_silent_off_tty() {
     for n in ["segments", "avg", "peak", "wall"] {
         assert!(stdout.contains(n), "summary mentions {n}: {stdout}");
     }
-    assert!(o.stderr.is_empty(), "no progress bar when stderr is not a terminal: {:?}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal: {:?}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

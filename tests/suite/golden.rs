@@ -11,7 +11,12 @@ fn mask_measured(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let mut l = line.to_owned();
-        for key in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "#EXT-X-BYTERANGE:", "BYTERANGE=\""] {
+        for key in [
+            "BANDWIDTH=",
+            "AVERAGE-BANDWIDTH=",
+            "#EXT-X-BYTERANGE:",
+            "BYTERANGE=\"",
+        ] {
             let mut from = 0;
             while let Some(pos) = l[from..].find(key) {
                 let start = from + pos + key.len();
@@ -29,14 +34,20 @@ fn mask_measured(text: &str) -> String {
 }
 
 fn check(name: &str, got: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     let got = mask_measured(got);
     if std::env::var_os("HLSORIGIN_BLESS").is_some() {
         std::fs::write(&path, &got).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("golden file {} missing ({e}); run with HLSORIGIN_BLESS=1", path.display()));
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "golden file {} missing ({e}); run with HLSORIGIN_BLESS=1",
+            path.display()
+        )
+    });
     assert_text_eq(name, &want, &got);
 }
 
@@ -76,5 +87,8 @@ fn irregular_gop_warns_about_long_segments() {
         &["--segment-duration", "1", "--format", "ts"],
     );
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("exceeds"), "warns about the long segment: {stderr}");
+    assert!(
+        stderr.contains("exceeds"),
+        "warns about the long segment: {stderr}"
+    );
 }

@@ -77,11 +77,18 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
     if fx.video {
         assert!(v.resolution.is_some(), "{tag}: RESOLUTION present");
         let fr = v.frame_rate.expect("FRAME-RATE present");
-        assert!((fr - 30.0).abs() < 0.1 || (fr - 29.97).abs() < 0.05, "{tag}: FRAME-RATE {fr}");
+        assert!(
+            (fr - 30.0).abs() < 0.1 || (fr - 29.97).abs() < 0.05,
+            "{tag}: FRAME-RATE {fr}"
+        );
     }
     // Media playlist rules (RFC 8216bis 4.4.3, Apple 8.6).
     assert!(media.end_list, "{tag}: ENDLIST");
-    assert_eq!(media.playlist_type, Some(m3u8_rs::MediaPlaylistType::Vod), "{tag}");
+    assert_eq!(
+        media.playlist_type,
+        Some(m3u8_rs::MediaPlaylistType::Vod),
+        "{tag}"
+    );
     assert!(media.independent_segments, "{tag}: INDEPENDENT-SEGMENTS");
     assert!(!media.segments.is_empty(), "{tag}: has segments");
     let want_version = if format == "fmp4" { 6 } else { 3 };
@@ -92,19 +99,36 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
         .map(|s| f64::from(s.duration).round() as u64)
         .max()
         .unwrap();
-    assert_eq!(media.target_duration, max_round, "{tag}: TARGETDURATION = max EXTINF rounded");
-    assert_eq!(format == "fmp4", media.segments[0].map.is_some(), "{tag}: EXT-X-MAP iff fMP4");
+    assert_eq!(
+        media.target_duration, max_round,
+        "{tag}: TARGETDURATION = max EXTINF rounded"
+    );
+    assert_eq!(
+        format == "fmp4",
+        media.segments[0].map.is_some(),
+        "{tag}: EXT-X-MAP iff fMP4"
+    );
 
     let segs = materialize(dir, &media, tag);
-    let frame = if fx.video { 1.0 / 29.97 } else { 1024.0 / 48000.0 };
+    let frame = if fx.video {
+        1.0 / 29.97
+    } else {
+        1024.0 / 48000.0
+    };
     let mut prev_end: Vec<(u64, f64)> = vec![];
     for (i, seg) in segs.iter().enumerate() {
         let errors = probe::decode_errors(&seg.file);
-        assert!(errors.is_empty(), "{tag}: segment {i} decodes with errors:\n{errors}");
+        assert!(
+            errors.is_empty(),
+            "{tag}: segment {i} decodes with errors:\n{errors}"
+        );
         let pk = probe::packets(&seg.file);
         assert!(!pk.is_empty(), "{tag}: segment {i} has packets");
         if fx.video {
-            let first = pk.iter().find(|p| p.kind == "video").expect("video packets");
+            let first = pk
+                .iter()
+                .find(|p| p.kind == "video")
+                .expect("video packets");
             assert!(first.key, "{tag}: segment {i} starts with a keyframe");
         }
         // Per-stream decode timestamps continue from the previous segment (Apple 7.2, 7.3).
@@ -127,7 +151,10 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
         let kind = if fx.video { "video" } else { "audio" };
         let sel: Vec<_> = pk.iter().filter(|p| p.kind == kind).collect();
         let start = sel.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
-        let end = sel.iter().map(|p| p.pts + p.duration).fold(f64::NEG_INFINITY, f64::max);
+        let end = sel
+            .iter()
+            .map(|p| p.pts + p.duration)
+            .fold(f64::NEG_INFINITY, f64::max);
         let probed = end - start;
         assert!(
             (probed - seg.extinf).abs() <= frame + 0.001,
@@ -150,12 +177,22 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
         .map(|s| s.size as f64 * 8.0 / s.extinf)
         .fold(0.0, f64::max);
     let declared_avg = v.average_bandwidth.expect("AVERAGE-BANDWIDTH") as f64;
-    assert!((declared_avg - avg).abs() / avg < 0.10, "{tag}: AVERAGE-BANDWIDTH {declared_avg} vs {avg}");
-    assert!((v.bandwidth as f64 - peak).abs() / peak < 0.10, "{tag}: BANDWIDTH {} vs {peak}", v.bandwidth);
+    assert!(
+        (declared_avg - avg).abs() / avg < 0.10,
+        "{tag}: AVERAGE-BANDWIDTH {declared_avg} vs {avg}"
+    );
+    assert!(
+        (v.bandwidth as f64 - peak).abs() / peak < 0.10,
+        "{tag}: BANDWIDTH {} vs {peak}",
+        v.bandwidth
+    );
 
     // The whole stream through ffmpeg's own HLS demuxer.
     let errors = probe::decode_errors(&dir.join("master.m3u8"));
-    assert!(errors.is_empty(), "{tag}: ffmpeg reading master.m3u8: {errors}");
+    assert!(
+        errors.is_empty(),
+        "{tag}: ffmpeg reading master.m3u8: {errors}"
+    );
 }
 
 fn run_matrix(format: &str, single_file: bool) {
@@ -165,7 +202,11 @@ fn run_matrix(format: &str, single_file: bool) {
             continue;
         }
         let input = fixtures::path(&fx);
-        let tag = format!("{}-{format}{}", fx.name, if single_file { "-single" } else { "" });
+        let tag = format!(
+            "{}-{format}{}",
+            fx.name,
+            if single_file { "-single" } else { "" }
+        );
         let out = crate::common::out_dir(&tag);
         let mut args = vec!["--format", format, "--segment-duration", "2", "--quiet"];
         if single_file {
@@ -195,9 +236,27 @@ fn single_file_fmp4_and_ts() {
         let input = fixtures::path(&fx);
         let tag = format!("single-{format}");
         let out = crate::common::out_dir(&tag);
-        package(&input, &out, &["--format", format, "--segment-duration", "2", "--single-file", "--quiet"]);
-        let files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(files.len(), 3, "{tag}: master + media playlist + one media file, got {files:?}");
+        package(
+            &input,
+            &out,
+            &[
+                "--format",
+                format,
+                "--segment-duration",
+                "2",
+                "--single-file",
+                "--quiet",
+            ],
+        );
+        let files: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            files.len(),
+            3,
+            "{tag}: master + media playlist + one media file, got {files:?}"
+        );
         check_output(&fx, &input, &out, format, &tag);
     }
 }
@@ -214,9 +273,23 @@ fn hevc_in_ts_needs_explicit_flag() {
     );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("HEVC") && err.contains("fMP4"), "clear message: {err}");
+    assert!(
+        err.contains("HEVC") && err.contains("fMP4"),
+        "clear message: {err}"
+    );
     assert!(!out.exists(), "nothing written");
-    package(&input, &out, &["--format", "ts", "--allow-hevc-ts", "--quiet", "--segment-duration", "2"]);
+    package(
+        &input,
+        &out,
+        &[
+            "--format",
+            "ts",
+            "--allow-hevc-ts",
+            "--quiet",
+            "--segment-duration",
+            "2",
+        ],
+    );
     assert!(probe::decode_errors(&out.join("master.m3u8")).is_empty());
 }
 
@@ -227,7 +300,10 @@ fn repackaging_replaces_output_atomically() {
     package(&input, &out, &["--quiet"]);
     std::fs::write(out.join("stale.txt"), b"old run").unwrap();
     package(&input, &out, &["--quiet", "--format", "ts"]);
-    assert!(!out.join("stale.txt").exists(), "previous output replaced as a whole");
+    assert!(
+        !out.join("stale.txt").exists(),
+        "previous output replaced as a whole"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -15,7 +15,9 @@ use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
 use crate::mux::SegmentMuxer;
 use crate::playlist::media::Map;
-use crate::playlist::{ByteRange, MasterPlaylist, MediaPlaylist, MediaSegment, PlaylistType, Variant};
+use crate::playlist::{
+    ByteRange, MasterPlaylist, MediaPlaylist, MediaSegment, PlaylistType, Variant,
+};
 use crate::sample::{CodecConfig, Demuxer, TrackKind};
 use crate::segmenter::{Segment, Segmenter};
 use crate::store::Store;
@@ -125,7 +127,14 @@ pub fn package(
 
     let ext = muxer.segment_extension();
     let base = format!("{}_{}", opts.rendition, opts.run_id);
-    let single_name = format!("{base}.{}", if opts.format == Format::Ts { "ts" } else { "mp4" });
+    let single_name = format!(
+        "{base}.{}",
+        if opts.format == Format::Ts {
+            "ts"
+        } else {
+            "mp4"
+        }
+    );
     let mut playlist = MediaPlaylist {
         playlist_type: Some(PlaylistType::Vod),
         independent_segments: true,
@@ -156,38 +165,39 @@ pub fn package(
     let main = segmenter.main_track();
     let mut buf = Vec::with_capacity(8 << 20);
     let mut main_frames: u64 = 0;
-    let mut emit = |segment: Segment, playlist: &mut MediaPlaylist, buf: &mut Vec<u8>| -> Result<()> {
-        buf.clear();
-        muxer.write_segment(&segment, buf)?;
-        let (uri, byterange) = if opts.single_file {
-            let offset = append(store, &single_name, buf)?;
-            (
-                single_name.clone(),
-                Some(ByteRange {
-                    length: buf.len() as u64,
-                    offset,
-                }),
-            )
-        } else {
-            let name = format!("{base}_{:05}.{ext}", segment.index + 1);
-            put(store, &name, buf)?;
-            (name, None)
+    let mut emit =
+        |segment: Segment, playlist: &mut MediaPlaylist, buf: &mut Vec<u8>| -> Result<()> {
+            buf.clear();
+            muxer.write_segment(&segment, buf)?;
+            let (uri, byterange) = if opts.single_file {
+                let offset = append(store, &single_name, buf)?;
+                (
+                    single_name.clone(),
+                    Some(ByteRange {
+                        length: buf.len() as u64,
+                        offset,
+                    }),
+                )
+            } else {
+                let name = format!("{base}_{:05}.{ext}", segment.index + 1);
+                put(store, &name, buf)?;
+                (name, None)
+            };
+            let duration = segment.duration_secs();
+            playlist.segments.push(MediaSegment {
+                uri,
+                duration,
+                byterange,
+                discontinuity: false,
+                program_date_time: None,
+                size: buf.len() as u64,
+            });
+            progress(Progress {
+                done_secs: segment.start_secs() + duration,
+                total_secs,
+            });
+            Ok(())
         };
-        let duration = segment.duration_secs();
-        playlist.segments.push(MediaSegment {
-            uri,
-            duration,
-            byterange,
-            discontinuity: false,
-            program_date_time: None,
-            size: buf.len() as u64,
-        });
-        progress(Progress {
-            done_secs: segment.start_secs() + duration,
-            total_secs,
-        });
-        Ok(())
-    };
     while let Some(sample) = demux.next_sample()? {
         if sample.track == main {
             main_frames += 1;

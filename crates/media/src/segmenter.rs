@@ -66,7 +66,9 @@ impl Segmenter {
         let timescale = tracks.get(main).map_or(90_000, |t| t.timescale.max(1));
         Segmenter {
             main,
-            main_is_video: tracks.get(main).is_some_and(|t| t.kind() == TrackKind::Video),
+            main_is_video: tracks
+                .get(main)
+                .is_some_and(|t| t.kind() == TrackKind::Video),
             timescale,
             target_ticks: (target_secs * f64::from(timescale)).round().max(1.0) as i64,
             current: None,
@@ -107,7 +109,9 @@ impl Segmenter {
             return Some(done);
         }
         if is_main {
-            self.current_end = self.current_end.max(sample.dts + i64::from(sample.duration));
+            self.current_end = self
+                .current_end
+                .max(sample.dts + i64::from(sample.duration));
         }
         current.samples.push(sample);
         None
@@ -178,8 +182,18 @@ mod tests {
     #[test]
     fn cuts_at_first_keyframe_at_or_after_target() {
         let cases: &[(&str, &[i64], i64, &[u64])] = &[
-            ("regular 2s GOP", &[0, 60, 120, 180, 240], 300, &[60, 60, 60, 60, 60]),
-            ("irregular GOP", &[0, 45, 70, 130, 200], 260, &[70, 60, 70, 60]),
+            (
+                "regular 2s GOP",
+                &[0, 60, 120, 180, 240],
+                300,
+                &[60, 60, 60, 60, 60],
+            ),
+            (
+                "irregular GOP",
+                &[0, 45, 70, 130, 200],
+                260,
+                &[70, 60, 70, 60],
+            ),
             ("single GOP", &[0], 100, &[100]),
             ("leading non-key dropped", &[10, 80], 120, &[70, 40]),
         ];
@@ -194,7 +208,11 @@ mod tests {
             got.extend(seg.finish().map(|s| s.duration));
             assert_eq!(&got, want, "case {name}");
             let sum: u64 = got.iter().sum();
-            assert_eq!(sum as i64, total - keys[0], "case {name}: durations sum to the span");
+            assert_eq!(
+                sum as i64,
+                total - keys[0],
+                "case {name}: durations sum to the span"
+            );
         }
     }
 
@@ -208,7 +226,11 @@ mod tests {
         out.extend(seg.finish());
         assert!(out.len() > 5);
         for s in &out {
-            assert!(s.samples[0].keyframe, "segment {} starts on a keyframe", s.index);
+            assert!(
+                s.samples[0].keyframe,
+                "segment {} starts on a keyframe",
+                s.index
+            );
         }
     }
 }

@@ -17,5 +17,7 @@ use crate::sample::CodecConfig;
 /// RFC 6381 `CODECS` string for one track, built from the bitstream configuration.
 pub fn codec_string(config: &CodecConfig) -> crate::Result<String> {
     let _ = config;
-    Err(crate::Error::Playlist("codec strings not yet implemented".into()))
+    Err(crate::Error::Playlist(
+        "codec strings not yet implemented".into(),
+    ))
 }
