@@ -21,9 +21,13 @@ pub use package::PackageArgs;
         With no subcommand: package every video in ./media into ./playlists, watch ./media for new \
         files, and serve ./playlists on http://127.0.0.1:8080."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Options of the default run (no subcommand).
+    #[command(flatten)]
+    pub run: default_run::DefaultRunArgs,
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -47,7 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Package(args)) => package::run(args),
         Some(Command::Serve(args)) => serve::run(args),
-        None => default_run::run(default_run::DefaultRunArgs::default()),
+        None => default_run::run(cli.run),
     }
 }
 
