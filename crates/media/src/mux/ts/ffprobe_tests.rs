@@ -264,6 +264,10 @@ fn round_trip(name: &str, video: &str, audio: &[&str], want_codecs: &[&str]) {
         feed(segmenter.push(s), &mut ts);
     }
     feed(segmenter.finish(), &mut ts);
+    assert_eq!(
+        segmenter.dropped_leading, 0,
+        "{name}: every input packet was muxed"
+    );
     assert!(segments >= 3, "{name}: {segments} segments");
     let out_ts = dir.join("out.ts");
     std::fs::write(&out_ts, &ts).unwrap();
