@@ -6,6 +6,7 @@
 pub mod aac;
 pub mod ac3;
 pub mod av1;
+mod bits;
 pub mod h264;
 pub mod h265;
 pub mod mp3;

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Video PES (ISO/IEC 13818-1 §2.14 AVC, §2.17 HEVC): one access unit per PES, as an Annex B
+//! byte stream (ITU-T H.264 / H.265 Annex B) that starts with an access unit delimiter and, on
+//! keyframes, repeats the parameter sets so that every segment decodes on its own
+//! (Apple HLS authoring spec 7.4: segments start with an IDR that can be decoded).
+
+use super::packet::{self, wrap33};
+use super::{to_90k, Payload, TsMuxer};
+use crate::codec::nal;
+use crate::sample::Sample;
+
+/// Annex B start code with the leading zero_byte (H.264 B.1.1).
+pub const START_CODE: [u8; 4] = [0, 0, 0, 1];
+
+/// Iterator over the NAL units of a sample in canonical form (4-byte big-endian lengths),
+/// yielding `(byte offset of the length field, NAL)`.
+struct LengthPrefixed<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for LengthPrefixed<'a> {
+    type Item = Result<(usize, &'a [u8]), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.data.len() {
+            return None;
+        }
+        let at = self.pos;
+        let item = self
+            .data
+            .get(at..at.saturating_add(4))
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .ok_or_else(|| {
+                format!(
+                    "truncated NAL length field at byte offset {at} of {}",
+                    self.data.len()
+                )
+            })
+            .and_then(|len| {
+                let len = u32::from_be_bytes(len) as usize;
+                let end = at.saturating_add(4).saturating_add(len);
+                self.data.get(at + 4..end).ok_or_else(|| {
+                    format!(
+                        "NAL length {len} at byte offset {at} runs past the sample end ({} bytes)",
+                        self.data.len()
+                    )
+                })
+            });
+        match item {
+            Ok(nal) => {
+                self.pos = at + 4 + nal.len();
+                Some(Ok((at, nal)))
+            }
+            Err(e) => {
+                self.pos = self.data.len();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn nals(data: &[u8]) -> LengthPrefixed<'_> {
+    LengthPrefixed { data, pos: 0 }
+}
+
+/// NAL unit type with the codec's header layout.
+fn nal_type(hevc: bool, nal: &[u8]) -> Option<u8> {
+    if hevc {
+        nal::h265_nal_type(nal)
+    } else {
+        nal::h264_nal_type(nal)
+    }
+}
+
+impl TsMuxer {
+    /// Builds and writes the PES of one video sample; `dts` is its unwrapped 90 kHz DTS.
+    pub(super) fn write_video(
+        &mut self,
+        out: &mut Vec<u8>,
+        t: usize,
+        dts: i64,
+        s: &Sample,
+    ) -> Result<(), String> {
+        let Some(track) = self.tracks.get(t) else {
+            return Err(format!("no track {t}"));
+        };
+        let Payload::Video { hevc, param_sets } = &track.payload else {
+            return Err("not a video track".into());
+        };
+        let hevc = *hevc;
+        let pts = to_90k(s.pts(), track.timescale).ok_or("PTS out of the 90 kHz range")?;
+        let (aud, sps, aud_type): (&[u8], u8, u8) = if hevc {
+            (&nal::H265_AUD, nal::h265::NAL_SPS, nal::h265::NAL_AUD)
+        } else {
+            (&nal::H264_AUD, nal::h264::NAL_SPS, nal::h264::NAL_AUD)
+        };
+
+        // First pass: validate the framing and look for in-band parameter sets.
+        let mut in_band = false;
+        for item in nals(&s.data) {
+            let (_, unit) = item?;
+            in_band |= nal_type(hevc, unit) == Some(sps);
+        }
+
+        // PTS always, DTS only when it differs (ISO/IEC 13818-1 §2.4.3.7, PTS_DTS_flags).
+        let dts_field = (dts != pts).then(|| wrap33(dts));
+        packet::begin_pes(&mut self.pes, track.stream_id, wrap33(pts), dts_field);
+        self.pes.reserve(s.data.len() + param_sets.len() + 64);
+        // H.264 7.4.1.2.3 / H.265 7.4.2.4.4: AUD first, then parameter sets, then the rest.
+        self.pes.extend_from_slice(&START_CODE);
+        self.pes.extend_from_slice(aud);
+        if s.keyframe && !in_band {
+            self.pes.extend_from_slice(param_sets);
+        }
+        for item in nals(&s.data) {
+            let (_, unit) = item?;
+            // Empty NALs are dropped; an in-band AUD would duplicate ours.
+            if unit.is_empty() || nal_type(hevc, unit) == Some(aud_type) {
+                continue;
+            }
+            self.pes.extend_from_slice(&START_CODE);
+            self.pes.extend_from_slice(unit);
+        }
+        // Video PES keep PES_packet_length 0 (unbounded; allowed for video in TS, §2.4.3.7).
+        self.emit(out, t, dts, s.keyframe);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_prefixed_iteration_and_errors() {
+        let data = [0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 0, 0, 0, 0, 1, 0x41];
+        let got: Vec<_> = nals(&data).collect();
+        assert_eq!(
+            got,
+            vec![
+                Ok((0, &[0x65, 0x88][..])),
+                Ok((6, &[][..])),
+                Ok((10, &[0x41][..]))
+            ]
+        );
+        let bad = [0, 0, 0, 9, 1, 2];
+        let got: Vec<_> = nals(&bad).collect();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].as_ref().unwrap_err().contains("byte offset 0"));
+        let short = [0, 0, 0, 1, 0x41, 0, 0];
+        let got: Vec<_> = nals(&short).collect();
+        assert!(got[1]
+            .as_ref()
+            .unwrap_err()
+            .contains("truncated NAL length field at byte offset 5"));
+    }
+}
