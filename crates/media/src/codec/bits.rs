@@ -14,11 +14,6 @@ impl<'a> BitReader<'a> {
         BitReader { data, pos: 0 }
     }
 
-    /// Bits consumed so far.
-    pub(crate) fn position(&self) -> usize {
-        self.pos
-    }
-
     /// Bits not yet consumed.
     pub(crate) fn bits_left(&self) -> usize {
         self.data.len().saturating_mul(8).saturating_sub(self.pos)
@@ -123,6 +118,80 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// MSB-first bit writer for building test bitstreams (parameter sets, headers).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct BitWriter {
+    bytes: Vec<u8>,
+    bits: usize,
+}
+
+#[cfg(test)]
+impl BitWriter {
+    /// Appends the low `n` bits of `v` (bits above 64 are zero).
+    pub(crate) fn put(&mut self, n: u32, v: u64) -> &mut Self {
+        for i in (0..n).rev() {
+            if self.bits.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            if i < 64 && (v >> i) & 1 == 1 {
+                let last = self.bytes.last_mut().expect("pushed above");
+                *last |= 0x80 >> (self.bits % 8);
+            }
+            self.bits += 1;
+        }
+        self
+    }
+
+    pub(crate) fn flag(&mut self, b: bool) -> &mut Self {
+        self.put(1, u64::from(b))
+    }
+
+    pub(crate) fn ue(&mut self, v: u32) -> &mut Self {
+        let x = u64::from(v) + 1;
+        let len = 64 - x.leading_zeros();
+        self.put(len - 1, 0).put(len, x)
+    }
+
+    pub(crate) fn se(&mut self, v: i32) -> &mut Self {
+        let k = if v > 0 {
+            2 * i64::from(v) - 1
+        } else {
+            -2 * i64::from(v)
+        };
+        self.ue(u32::try_from(k).expect("small test values"))
+    }
+
+    /// rbsp_trailing_bits: a one bit, then zeros to the byte boundary.
+    pub(crate) fn trailing(&mut self) -> &mut Self {
+        self.put(1, 1);
+        while !self.bits.is_multiple_of(8) {
+            self.put(1, 0);
+        }
+        self
+    }
+
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        self.bytes.clone()
+    }
+
+    /// `header` followed by the payload with emulation-prevention bytes inserted
+    /// (ISO/IEC 14496-10 7.4.1).
+    pub(crate) fn nal(&self, header: &[u8]) -> Vec<u8> {
+        let mut out = header.to_vec();
+        let mut zeros = 0;
+        for &b in &self.bytes {
+            if zeros >= 2 && b <= 3 {
+                out.push(3);
+                zeros = 0;
+            }
+            zeros = if b == 0 { zeros + 1 } else { 0 };
+            out.push(b);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,12 +208,32 @@ mod tests {
         assert_eq!(r.ue("d").unwrap(), 3);
         assert_eq!(r.se("e").unwrap(), -2);
         assert_eq!(r.bits(3, "f").unwrap(), 0b101);
-        assert_eq!(r.position(), 20);
         assert_eq!(r.bits_left(), 4);
         assert!(r.bits(5, "g").is_err());
         r.byte_align();
         assert_eq!(r.bits_left(), 0);
         assert!(r.bit("h").is_err());
+    }
+
+    #[test]
+    fn writer_round_trips() {
+        let mut w = BitWriter::default();
+        w.ue(0)
+            .ue(7)
+            .se(-3)
+            .se(5)
+            .put(13, 0x1234)
+            .flag(true)
+            .ue(65535);
+        let data = w.bytes();
+        let mut r = BitReader::new(&data);
+        assert_eq!(r.ue("a").unwrap(), 0);
+        assert_eq!(r.ue("b").unwrap(), 7);
+        assert_eq!(r.se("c").unwrap(), -3);
+        assert_eq!(r.se("d").unwrap(), 5);
+        assert_eq!(r.bits(13, "e").unwrap(), 0x1234);
+        assert!(r.flag("f").unwrap());
+        assert_eq!(r.ue("g").unwrap(), 65535);
     }
 
     #[test]
