@@ -6,6 +6,7 @@
 pub mod aac;
 pub mod ac3;
 pub mod av1;
+mod bits;
 pub mod h264;
 pub mod h265;
 pub mod mp3;
@@ -17,5 +18,7 @@ use crate::sample::CodecConfig;
 /// RFC 6381 `CODECS` string for one track, built from the bitstream configuration.
 pub fn codec_string(config: &CodecConfig) -> crate::Result<String> {
     let _ = config;
-    Err(crate::Error::Playlist("codec strings not yet implemented".into()))
+    Err(crate::Error::Playlist(
+        "codec strings not yet implemented".into(),
+    ))
 }
