@@ -14,11 +14,6 @@ impl<'a> BitReader<'a> {
         BitReader { data, pos: 0 }
     }
 
-    /// Bits consumed so far.
-    pub(crate) fn position(&self) -> usize {
-        self.pos
-    }
-
     /// Bits not yet consumed.
     pub(crate) fn bits_left(&self) -> usize {
         self.data.len().saturating_mul(8).saturating_sub(self.pos)
@@ -133,12 +128,13 @@ pub(crate) struct BitWriter {
 
 #[cfg(test)]
 impl BitWriter {
+    /// Appends the low `n` bits of `v` (bits above 64 are zero).
     pub(crate) fn put(&mut self, n: u32, v: u64) -> &mut Self {
         for i in (0..n).rev() {
             if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
-            if (v >> i) & 1 == 1 {
+            if i < 64 && (v >> i) & 1 == 1 {
                 let last = self.bytes.last_mut().expect("pushed above");
                 *last |= 0x80 >> (self.bits % 8);
             }
@@ -212,7 +208,6 @@ mod tests {
         assert_eq!(r.ue("d").unwrap(), 3);
         assert_eq!(r.se("e").unwrap(), -2);
         assert_eq!(r.bits(3, "f").unwrap(), 0b101);
-        assert_eq!(r.position(), 20);
         assert_eq!(r.bits_left(), 4);
         assert!(r.bits(5, "g").is_err());
         r.byte_align();

@@ -208,7 +208,10 @@ mod tests {
 
     /// SPS NAL units written by libx264 (ffmpeg 5.1, one frame of `testsrc`), with the values
     /// `ffprobe -show_streams` reported for them.
-    pub(crate) const FIXTURES: &[(&str, &str, (u8, u8, u8, u32, u32, Option<f64>))] = &[
+    /// (profile_idc, constraint flags, level_idc, width, height, frame rate)
+    type Expected = (u8, u8, u8, u32, u32, Option<f64>);
+
+    pub(crate) const FIXTURES: &[(&str, &str, Expected)] = &[
         (
             "high 4.0 1080p25",
             "67640028acd940780227e5c044000003000400000300c83c60c658",
