@@ -79,25 +79,61 @@ impl Framer {
                 break;
             };
             if let Some(stride) = self.stride {
-                // Locked: wait for the next packet's sync byte too, except at the end.
-                let needed = if at_end { PACKET_LEN } else { stride.max(PACKET_LEN) };
-                if rest.len() < needed {
+                if rest.len() < PACKET_LEN {
                     break;
                 }
-                match rest.get(..PACKET_LEN) {
-                    Some(packet) if packet.first() == Some(&SYNC) => {
-                        on_packet(packet, self.base + pos as u64);
-                        pos += stride.min(rest.len());
+                if rest.first() != Some(&SYNC) {
+                    tracing::warn!(
+                        offset = self.base + pos as u64,
+                        "MPEG-TS: sync byte 0x47 missing, resynchronising"
+                    );
+                    self.stride = None;
+                    self.skipped = 0;
+                    continue;
+                }
+                // The next packet's sync byte confirms this one (except at the very end).
+                let confirmed = match rest.get(stride) {
+                    Some(&b) => b == SYNC,
+                    None if at_end => true,
+                    None => break,
+                };
+                if confirmed {
+                    on_packet(rest.get(..PACKET_LEN).unwrap_or(&[]), self.base + pos as u64);
+                    pos += stride.min(rest.len());
+                    continue;
+                }
+                // Is this packet real and followed by garbage, or garbage itself (a lock starts
+                // inside it)? Find the next lock after its sync byte to decide.
+                let after = rest.get(1..).unwrap_or(&[]);
+                let (lock_at, next_stride) = match find_lock(after, at_end) {
+                    Lock::Found { skip, stride } => (1 + skip, Some(stride)),
+                    Lock::NeedMore { skip } if 1 + skip >= PACKET_LEN => (1 + skip, None),
+                    Lock::NeedMore { .. } => break,
+                };
+                let offset = self.base + pos as u64;
+                let garbage = match lock_at.checked_sub(PACKET_LEN) {
+                    Some(after_packet) => {
+                        on_packet(rest.get(..PACKET_LEN).unwrap_or(&[]), offset);
+                        after_packet
                     }
-                    _ => {
+                    None => lock_at,
+                };
+                match next_stride {
+                    Some(_) => {
                         tracing::warn!(
-                            offset = self.base + pos as u64,
-                            "MPEG-TS: sync byte 0x47 missing, resynchronising"
+                            offset,
+                            skipped = garbage,
+                            "MPEG-TS: skipped bytes that are not transport packets"
                         );
-                        self.stride = None;
-                        self.skipped = 0;
+                        pos += lock_at;
+                    }
+                    None => {
+                        tracing::warn!(offset, "MPEG-TS: sync lost after this packet, resynchronising");
+                        pos += PACKET_LEN;
                     }
                 }
+                self.stride = next_stride;
+                self.skipped = 0;
                 continue;
             }
             match find_lock(rest, at_end) {
