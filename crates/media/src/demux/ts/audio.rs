@@ -116,7 +116,8 @@ impl AudioEs {
             return;
         }
         if let Some(pts) = pts {
-            self.marks.push_back((self.buf_pos + self.buf.len() as u64, pts));
+            self.marks
+                .push_back((self.buf_pos + self.buf.len() as u64, pts));
         }
         self.buf.extend_from_slice(payload);
         self.split(false, out);
@@ -253,7 +254,10 @@ impl AudioEs {
     fn warn_sync(&mut self, msg: impl std::fmt::Display) {
         if !self.warned_sync {
             self.warned_sync = true;
-            tracing::warn!(pid = self.pid, "MPEG-TS: audio: {msg} (further such warnings suppressed)");
+            tracing::warn!(
+                pid = self.pid,
+                "MPEG-TS: audio: {msg} (further such warnings suppressed)"
+            );
         }
     }
 }

@@ -121,7 +121,12 @@ impl Es {
                 };
                 let dts = dts.unwrap_or(pts);
                 let cts_offset = i32::try_from(pts.saturating_sub(dts)).unwrap_or_else(|_| {
-                    tracing::warn!(pid = self.pid, pts, dts, "MPEG-TS: PTS far from DTS; CTS offset set to 0");
+                    tracing::warn!(
+                        pid = self.pid,
+                        pts,
+                        dts,
+                        "MPEG-TS: PTS far from DTS; CTS offset set to 0"
+                    );
                     0
                 });
                 let sample = Sample {

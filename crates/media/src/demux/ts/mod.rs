@@ -2,10 +2,10 @@
 //! MPEG-TS demuxer (ISO/IEC 13818-1), push-based and sans-IO: feed bytes as they arrive (file
 //! chunks, UDP datagrams, TCP reads), pop samples and events.
 //!
-//! Layers, one module each: packet sync ([`sync`]: 0x47 every 188 bytes, resync after
-//! garbage), packet header and continuity counters ([`packet`]), PSI sections and PAT/PMT
-//! ([`psi`]), PES reassembly ([`pes`]), codec framing ([`video`], [`audio`]), 33-bit timestamp
-//! unwrapping ([`timeline`]), sample durations and timeline breaks ([`output`]); [`program`]
+//! Layers, one module each: packet sync (`sync`: 0x47 every 188 bytes, resync after
+//! garbage), packet header and continuity counters (`packet`), PSI sections and PAT/PMT
+//! (`psi`), PES reassembly (`pes`), codec framing (`video`, `audio`), 33-bit timestamp
+//! unwrapping (`timeline`), sample durations and timeline breaks (`output`); `program`
 //! ties them together for the first program of the PAT. [`TsFileDemuxer`] adapts it to the
 //! pull-based [`crate::sample::Demuxer`].
 //!

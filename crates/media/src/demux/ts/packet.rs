@@ -188,10 +188,31 @@ mod tests {
     #[test]
     fn bad_packets() {
         let table: [(Vec<u8>, &str); 4] = [
-            ({ let mut p = header(1, false, 1, 0); p[1] |= 0x80; p }, "transport_error"),
+            (
+                {
+                    let mut p = header(1, false, 1, 0);
+                    p[1] |= 0x80;
+                    p
+                },
+                "transport_error",
+            ),
             (header(1, false, 0, 0), "reserved"),
-            ({ let mut p = header(1, false, 3, 0); p.push(183); p }, "exceeds"),
-            ({ let mut p = header(1, false, 2, 0); p.push(100); p }, "past the packet"),
+            (
+                {
+                    let mut p = header(1, false, 3, 0);
+                    p.push(183);
+                    p
+                },
+                "exceeds",
+            ),
+            (
+                {
+                    let mut p = header(1, false, 2, 0);
+                    p.push(100);
+                    p
+                },
+                "past the packet",
+            ),
         ];
         for (bytes, needle) in table {
             let err = parse(&bytes).expect_err(needle);

@@ -118,10 +118,14 @@ pub(super) fn parse(data: &[u8]) -> Result<Pes<'_>, String> {
         });
     }
     let Some(&[_, _, _, _, _, _, b6, b7, header_len]) = data.first_chunk::<9>() else {
-        return Err(format!("PES header of stream_id {stream_id:#04x} truncated"));
+        return Err(format!(
+            "PES header of stream_id {stream_id:#04x} truncated"
+        ));
     };
     if b6 & 0xC0 != 0x80 {
-        return Err(format!("PES header of stream_id {stream_id:#04x}: bad '10' marker"));
+        return Err(format!(
+            "PES header of stream_id {stream_id:#04x}: bad '10' marker"
+        ));
     }
     let payload = data
         .get(9 + usize::from(header_len)..)
@@ -228,7 +232,10 @@ pub(super) mod tests {
         }
         let p = pes(0xC0, Some(42), None, b"a", true);
         let parsed = parse(&p).expect("valid");
-        assert_eq!((parsed.pts, parsed.dts, parsed.truncated), (Some(42), None, false));
+        assert_eq!(
+            (parsed.pts, parsed.dts, parsed.truncated),
+            (Some(42), None, false)
+        );
     }
 
     #[test]

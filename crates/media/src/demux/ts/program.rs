@@ -216,7 +216,10 @@ impl Program {
         };
         let changed = self.es.iter().any(|e| !e.removed);
         if changed {
-            tracing::warn!(offset, "MPEG-TS: PMT changed; tracks continue on a new timeline");
+            tracing::warn!(
+                offset,
+                "MPEG-TS: PMT changed; tracks continue on a new timeline"
+            );
         }
         let mut wanted = Vec::new();
         for stream in &pmt.streams {
@@ -237,13 +240,12 @@ impl Program {
         }
         // Streams that left the PMT (or changed codec) end here.
         for es in self.es.iter_mut().filter(|e| !e.removed) {
-            if !wanted.iter().any(|(pid, codec, _)| *pid == es.pid && *codec == es.codec) {
-                if let Some(raw) = es.pes.take() {
-                    // Flush what arrived; parse errors are not interesting for a removed stream.
-                    if let Ok(p) = pes::parse(&raw.data) {
-                        let _ = es.handle(p.payload, None, None, &mut self.queue);
-                    }
-                }
+            if !wanted
+                .iter()
+                .any(|(pid, codec, _)| *pid == es.pid && *codec == es.codec)
+            {
+                // The stream ends here: a partial PES is dropped, held samples are released.
+                es.on_loss();
                 es.finish(&mut self.queue);
                 es.removed = true;
                 self.by_pid.remove(&es.pid);
@@ -327,7 +329,11 @@ impl Program {
         let parsed = match pes::parse(&raw.data) {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(offset = raw.offset, pid = es.pid, "MPEG-TS: {e}; PES dropped");
+                tracing::warn!(
+                    offset = raw.offset,
+                    pid = es.pid,
+                    "MPEG-TS: {e}; PES dropped"
+                );
                 return;
             }
         };
@@ -361,8 +367,8 @@ impl Program {
             return;
         }
         let all_known = self.pmt_seen() && !self.es.iter().any(Es::awaited);
-        let probe_passed = self.pmt_seen()
-            && (self.probe_expired || self.probe_bytes > PROBE_BYTES);
+        let probe_passed =
+            self.pmt_seen() && (self.probe_expired || self.probe_bytes > PROBE_BYTES);
         if !(all_known || probe_passed || self.finished) {
             return;
         }

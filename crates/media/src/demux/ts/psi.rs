@@ -131,7 +131,9 @@ pub(super) fn parse_section(section: &[u8]) -> Result<Section<'_>, String> {
         ));
     }
     if section.len() < 12 {
-        return Err(format!("table_id {table_id:#04x}: section too short for CRC_32"));
+        return Err(format!(
+            "table_id {table_id:#04x}: section too short for CRC_32"
+        ));
     }
     if crc32_mpeg2(section) != 0 {
         return Err(format!("table_id {table_id:#04x}: CRC_32 mismatch"));
@@ -345,7 +347,10 @@ pub(super) mod tests {
         let pmt = parse_pmt(&body).expect("valid");
         assert_eq!(pmt.pcr_pid, 0x100);
         let codecs: Vec<_> = pmt.streams.iter().map(classify).collect();
-        assert_eq!(codecs, vec![Some(EsCodec::H264), Some(EsCodec::Ac3Family), None]);
+        assert_eq!(
+            codecs,
+            vec![Some(EsCodec::H264), Some(EsCodec::Ac3Family), None]
+        );
         assert_eq!(language(&pmt.streams[1]).as_deref(), Some("eng"));
         assert!(parse_pmt(&[0xE1, 0, 0xF0, 0x10]).is_err());
         assert!(parse_pmt(&[0xE1, 0, 0xF0, 0, 0x1B, 0xE1]).is_err());

@@ -74,10 +74,7 @@ impl Framer {
     ) -> Result<(), FramerError> {
         let mut pos = 0usize;
         let mut result = Ok(());
-        loop {
-            let Some(rest) = self.buf.get(pos..) else {
-                break;
-            };
+        while let Some(rest) = self.buf.get(pos..) {
             if let Some(stride) = self.stride {
                 if rest.len() < PACKET_LEN {
                     break;
@@ -98,7 +95,10 @@ impl Framer {
                     None => break,
                 };
                 if confirmed {
-                    on_packet(rest.get(..PACKET_LEN).unwrap_or(&[]), self.base + pos as u64);
+                    on_packet(
+                        rest.get(..PACKET_LEN).unwrap_or(&[]),
+                        self.base + pos as u64,
+                    );
                     pos += stride.min(rest.len());
                     continue;
                 }
@@ -128,7 +128,10 @@ impl Framer {
                         pos += lock_at;
                     }
                     None => {
-                        tracing::warn!(offset, "MPEG-TS: sync lost after this packet, resynchronising");
+                        tracing::warn!(
+                            offset,
+                            "MPEG-TS: sync lost after this packet, resynchronising"
+                        );
                         pos += PACKET_LEN;
                     }
                 }

@@ -40,8 +40,8 @@ pub(super) fn rescale(ticks: i64, from: u32, to: u32) -> i64 {
     if from == 0 {
         return ticks;
     }
-    let scaled = (i128::from(ticks) * i128::from(to) + i128::from(from / 2))
-        .div_euclid(i128::from(from));
+    let scaled =
+        (i128::from(ticks) * i128::from(to) + i128::from(from / 2)).div_euclid(i128::from(from));
     i64::try_from(scaled).unwrap_or(if scaled < 0 { i64::MIN } else { i64::MAX })
 }
 

@@ -82,14 +82,17 @@ impl VideoEs {
         match t {
             nal::h264::NAL_AUD => return,
             nal::h264::NAL_IDR => au.keyframe = true,
-            nal::h264::NAL_SPS if self.sps.is_none() => {
-                match codec::h264::parse_sps(unit) {
-                    Ok(i) => {
-                        self.sps = Some((Bytes::copy_from_slice(unit), i.width, i.height, i.frame_rate))
-                    }
-                    Err(e) => self.warn_sps(&e),
+            nal::h264::NAL_SPS if self.sps.is_none() => match codec::h264::parse_sps(unit) {
+                Ok(i) => {
+                    self.sps = Some((
+                        Bytes::copy_from_slice(unit),
+                        i.width,
+                        i.height,
+                        i.frame_rate,
+                    ))
                 }
-            }
+                Err(e) => self.warn_sps(&e),
+            },
             nal::h264::NAL_PPS if self.pps.is_none() => {
                 self.pps = Some(Bytes::copy_from_slice(unit));
             }
@@ -108,14 +111,17 @@ impl VideoEs {
             nal::h265::NAL_VPS if self.vps.is_none() => {
                 self.vps = Some(Bytes::copy_from_slice(unit));
             }
-            nal::h265::NAL_SPS if self.sps.is_none() => {
-                match codec::h265::parse_sps(unit) {
-                    Ok(i) => {
-                        self.sps = Some((Bytes::copy_from_slice(unit), i.width, i.height, i.frame_rate))
-                    }
-                    Err(e) => self.warn_sps(&e),
+            nal::h265::NAL_SPS if self.sps.is_none() => match codec::h265::parse_sps(unit) {
+                Ok(i) => {
+                    self.sps = Some((
+                        Bytes::copy_from_slice(unit),
+                        i.width,
+                        i.height,
+                        i.frame_rate,
+                    ))
                 }
-            }
+                Err(e) => self.warn_sps(&e),
+            },
             nal::h265::NAL_PPS if self.pps.is_none() => {
                 self.pps = Some(Bytes::copy_from_slice(unit));
             }
@@ -127,7 +133,10 @@ impl VideoEs {
     fn warn_sps(&mut self, error: &str) {
         if !self.sps_error_warned {
             self.sps_error_warned = true;
-            tracing::warn!(pid = self.pid, "MPEG-TS: unreadable SPS ({error}); waiting for another");
+            tracing::warn!(
+                pid = self.pid,
+                "MPEG-TS: unreadable SPS ({error}); waiting for another"
+            );
         }
     }
 

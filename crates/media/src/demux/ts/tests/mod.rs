@@ -45,7 +45,10 @@ impl Mux {
             p[3] = 0x10 | this_cc;
         } else {
             // adaptation field: length byte + flags + stuffing
-            assert!(flags == 0 || room >= 2, "no room for adaptation field flags");
+            assert!(
+                flags == 0 || room >= 2,
+                "no room for adaptation field flags"
+            );
             let af_len = room - 1;
             p[3] = 0x30 | this_cc;
             p.push(af_len as u8);
@@ -112,7 +115,13 @@ pub(crate) fn pmt_section(version: u8, streams: &[(u8, u16, &[u8])]) -> Vec<u8> 
     let pcr = streams.first().map_or(0x1FFF, |s| s.1);
     let mut body = vec![0xE0 | (pcr >> 8) as u8, pcr as u8, 0xF0, 0];
     for (st, pid, desc) in streams {
-        body.extend([*st, 0xE0 | (pid >> 8) as u8, *pid as u8, 0xF0, desc.len() as u8]);
+        body.extend([
+            *st,
+            0xE0 | (pid >> 8) as u8,
+            *pid as u8,
+            0xF0,
+            desc.len() as u8,
+        ]);
         body.extend_from_slice(desc);
     }
     section(TABLE_PMT, 1, version, &body)

@@ -59,12 +59,25 @@ fn h264_and_aac_basic() {
     let run = demux(&av_stream(25, START, false));
     assert_eq!(run.tracks.len(), 2);
     let v = &run.tracks[0];
-    assert_eq!((v.id, v.timescale, v.width, v.height), (0x100, 90_000, 64, 48));
-    assert!(matches!(&v.config, CodecConfig::Avc { sps, pps, in_band: true }
-        if sps[0].as_ref() == SPS && pps[0].as_ref() == PPS));
+    assert_eq!(
+        (v.id, v.timescale, v.width, v.height),
+        (0x100, 90_000, 64, 48)
+    );
+    assert!(
+        matches!(&v.config, CodecConfig::Avc { sps, pps, in_band: true }
+        if sps[0].as_ref() == SPS && pps[0].as_ref() == PPS)
+    );
     let a = &run.tracks[1];
-    assert_eq!((a.id, a.timescale, a.sample_rate, a.channels), (0x101, 48_000, 48_000, 2));
-    assert_eq!(a.config, CodecConfig::Aac { asc: vec![0x11, 0x90].into() });
+    assert_eq!(
+        (a.id, a.timescale, a.sample_rate, a.channels),
+        (0x101, 48_000, 48_000, 2)
+    );
+    assert_eq!(
+        a.config,
+        CodecConfig::Aac {
+            asc: vec![0x11, 0x90].into()
+        }
+    );
 
     let video = run.track(0);
     assert_eq!(video.len(), 25);
@@ -84,7 +97,11 @@ fn h264_and_aac_basic() {
     for (k, s) in audio.iter().enumerate() {
         assert_eq!(s.dts, first + 1024 * k as i64);
         assert_eq!((s.duration, s.keyframe), (1024, true));
-        assert_eq!(s.data.len(), if k % 2 == 0 { 10 } else { 12 }, "raw AAC, no ADTS");
+        assert_eq!(
+            s.data.len(),
+            if k % 2 == 0 { 10 } else { 12 },
+            "raw AAC, no ADTS"
+        );
     }
     assert!(run.events.is_empty(), "{:?}", run.events);
 }
@@ -111,7 +128,9 @@ fn garbage_between_packets_is_skipped() {
         &[1, 2, 0x47, 4, 5],
         &[0x47; 187],
         &[0x11; 189],
-        &[0x47, 0, 0, 0x10, 0x47, 0x47, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9],
+        &[
+            0x47, 0, 0, 0x10, 0x47, 0x47, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+        ],
     ];
     let mut damaged = Vec::new();
     for (i, p) in packets(&data).into_iter().enumerate() {
@@ -145,10 +164,17 @@ fn lost_packet_drops_only_its_pes() {
     let run = demux(&damaged);
     let video = run.track(0);
     assert_eq!(video.len(), 11);
-    assert_eq!(video[9].duration, 2 * FRAME as u32, "gap absorbed by the previous frame");
+    assert_eq!(
+        video[9].duration,
+        2 * FRAME as u32,
+        "gap absorbed by the previous frame"
+    );
     assert_eq!(video[10].dts, START as i64 + 11 * FRAME as i64);
     assert_eq!(run.track(1), reference.track(1));
-    assert!(matches!(run.events[..], [TsEvent::PacketLoss { pid: VIDEO_PID, .. }]));
+    assert!(matches!(
+        run.events[..],
+        [TsEvent::PacketLoss { pid: VIDEO_PID, .. }]
+    ));
 }
 
 #[test]
@@ -175,7 +201,11 @@ fn duplicate_packet_allowed_once() {
     }
     assert_eq!(demux(&once), reference);
     let run = demux(&twice);
-    assert_eq!(run.track(0).len(), 11, "third copy is a CC error: its PES is dropped");
+    assert_eq!(
+        run.track(0).len(),
+        11,
+        "third copy is a CC error: its PES is dropped"
+    );
 }
 
 #[test]
@@ -220,7 +250,14 @@ fn jumps_and_discontinuity_indicator_are_reported() {
     m.pat();
     m.pmt(0, &[(0x1B, VIDEO_PID, &[])]);
     let key = idr(0);
-    let pts = [0, 3600, 7200, 7200 + 20 * 90_000, 7200 + 20 * 90_000 + 3600, 500];
+    let pts = [
+        0,
+        3600,
+        7200,
+        7200 + 20 * 90_000,
+        7200 + 20 * 90_000 + 3600,
+        500,
+    ];
     for (i, p) in pts.into_iter().enumerate() {
         let nals: [&[u8]; 3] = [SPS, PPS, &key];
         // the last frame goes back in time, announced by discontinuity_indicator
@@ -235,8 +272,16 @@ fn jumps_and_discontinuity_indicator_are_reported() {
     assert_eq!(
         run.events,
         vec![
-            TsEvent::Discontinuity { track: 0, sample: 3, cause: DiscontinuityCause::TimestampJump },
-            TsEvent::Discontinuity { track: 0, sample: 5, cause: DiscontinuityCause::Signalled },
+            TsEvent::Discontinuity {
+                track: 0,
+                sample: 3,
+                cause: DiscontinuityCause::TimestampJump
+            },
+            TsEvent::Discontinuity {
+                track: 0,
+                sample: 5,
+                cause: DiscontinuityCause::Signalled
+            },
         ]
     );
 }
@@ -258,9 +303,9 @@ fn audio_frames_span_pes_and_pts_jitter_is_absorbed() {
     for (n, chunk_start) in (0..es.len()).step_by(50).enumerate() {
         let chunk = &es[chunk_start..(chunk_start + 50).min(es.len())];
         let first = starts.iter().position(|&s| s >= chunk_start);
-        let pts = first
-            .filter(|_| n % 3 != 1)
-            .map(|f| base + f as u64 * AAC_TICKS_90K + [0, 5, 10][n.min(1) + n % 2] - 5 * n.min(1) as u64);
+        let pts = first.filter(|_| n % 3 != 1).map(|f| {
+            base + f as u64 * AAC_TICKS_90K + [0, 5, 10][n.min(1) + n % 2] - 5 * n.min(1) as u64
+        });
         m.audio(pts, chunk);
     }
     let run = demux(&m.out);
@@ -291,7 +336,14 @@ fn audio_pts_gap_restarts_the_continuation() {
 fn ready_waits_for_configs_then_probe_limit() {
     let mut m = Mux::default();
     m.pat();
-    m.pmt(0, &[(0x1B, VIDEO_PID, &[]), (0x0F, AUDIO_PID, &[]), (0x02, 0x102, &[])]);
+    m.pmt(
+        0,
+        &[
+            (0x1B, VIDEO_PID, &[]),
+            (0x0F, AUDIO_PID, &[]),
+            (0x02, 0x102, &[]),
+        ],
+    );
     let mut d = TsDemuxer::new();
     d.push(&m.out).expect("push");
     assert!(!d.ready());
@@ -355,7 +407,11 @@ fn pmt_change_breaks_timelines_and_adds_tracks() {
     assert_eq!(run.track(1).len(), 1);
     assert_eq!(
         run.events,
-        vec![TsEvent::Discontinuity { track: 0, sample: 2, cause: DiscontinuityCause::ProgramChange }]
+        vec![TsEvent::Discontinuity {
+            track: 0,
+            sample: 2,
+            cause: DiscontinuityCause::ProgramChange
+        }]
     );
 }
 
@@ -363,7 +419,14 @@ fn pmt_change_breaks_timelines_and_adds_tracks() {
 fn unsupported_streams_do_not_block() {
     let mut m = Mux::default();
     m.pat();
-    m.pmt(0, &[(0x02, 0x1FF, &[]), (0x0F, AUDIO_PID, &[]), (0x06, 0x1FE, &[0x59, 0])]);
+    m.pmt(
+        0,
+        &[
+            (0x02, 0x1FF, &[]),
+            (0x0F, AUDIO_PID, &[]),
+            (0x06, 0x1FE, &[0x59, 0]),
+        ],
+    );
     m.audio(Some(0), &adts(4, 0));
     // A null packet: the last packet is only taken once the next sync byte confirms it.
     m.packet(0x1FFF, false, 0, &[0xFF; 184]);
@@ -371,6 +434,24 @@ fn unsupported_streams_do_not_block() {
     d.push(&m.out).expect("push");
     assert!(d.ready());
     assert_eq!(d.tracks().len(), 1);
+}
+
+#[test]
+fn mpeg_audio_layer_2_is_ignored_without_blocking() {
+    let mut m = Mux::default();
+    m.pat();
+    m.pmt(0, &[(0x03, 0x102, &[]), (0x0F, AUDIO_PID, &[])]);
+    // MPEG-1 layer II, 128 kbit/s, 44.1 kHz, mono: 417-byte frames.
+    let mut mp2 = vec![0xFF, 0xFD, 0x80, 0xC0];
+    mp2.resize(417, 0x55);
+    m.unit(0x102, &pes(0xC0, Some(0), None, &mp2, true), 0);
+    m.audio(Some(0), &adts(4, 0));
+    m.packet(0x1FFF, false, 0, &[0xFF; 184]);
+    let mut d = TsDemuxer::new();
+    d.push(&m.out).expect("push");
+    assert!(d.ready());
+    assert_eq!(d.tracks().len(), 1);
+    assert_eq!(d.tracks()[0].id, u32::from(AUDIO_PID));
 }
 
 #[test]
@@ -425,7 +506,15 @@ fn random_input_never_panics() {
     // ADTS and NAL parsers with garbage.
     let mut header = Mux::default();
     header.pat();
-    header.pmt(0, &[(0x1B, VIDEO_PID, &[]), (0x0F, AUDIO_PID, &[]), (0x81, 0x102, &[]), (0x03, 0x103, &[])]);
+    header.pmt(
+        0,
+        &[
+            (0x1B, VIDEO_PID, &[]),
+            (0x0F, AUDIO_PID, &[]),
+            (0x81, 0x102, &[]),
+            (0x03, 0x103, &[]),
+        ],
+    );
     for seed in 1..6u64 {
         let mut data = header.out.clone();
         let body = noise(seed, 188 * 600);
