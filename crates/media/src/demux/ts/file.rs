@@ -10,11 +10,14 @@ use crate::{Error, Result};
 /// Read size: 348 packets.
 const CHUNK: usize = 188 * 348;
 
-/// Reads a transport stream until its tracks are known, then streams samples.
+/// Reads a transport stream until its tracks are known, then streams samples. The track list
+/// is fixed at `open`: streams that only appear later (a PMT change) are skipped with a warning.
 #[derive(Debug)]
 pub struct TsFileDemuxer<R: Read> {
     reader: R,
     demux: TsDemuxer,
+    tracks: Vec<TrackInfo>,
+    warned_late_track: bool,
     buf: Vec<u8>,
     offset: u64,
     eof: bool,
@@ -27,6 +30,8 @@ impl<R: Read> TsFileDemuxer<R> {
         let mut this = TsFileDemuxer {
             reader,
             demux: TsDemuxer::new(),
+            tracks: Vec::new(),
+            warned_late_track: false,
             buf: vec![0; CHUNK],
             offset: 0,
             eof: false,
@@ -46,6 +51,7 @@ impl<R: Read> TsFileDemuxer<R> {
         if this.demux.tracks().is_empty() {
             return Err(Error::NoTracks);
         }
+        this.tracks = this.demux.tracks().to_vec();
         Ok(this)
     }
 
@@ -78,13 +84,22 @@ impl<R: Read> TsFileDemuxer<R> {
 
 impl<R: Read> Demuxer for TsFileDemuxer<R> {
     fn tracks(&self) -> &[TrackInfo] {
-        self.demux.tracks()
+        &self.tracks
     }
 
     fn next_sample(&mut self) -> Result<Option<Sample>> {
         loop {
-            if let Some(s) = self.demux.pop_sample() {
-                return Ok(Some(s));
+            while let Some(s) = self.demux.pop_sample() {
+                if s.track < self.tracks.len() {
+                    return Ok(Some(s));
+                }
+                if !self.warned_late_track {
+                    self.warned_late_track = true;
+                    tracing::warn!(
+                        pid = self.demux.tracks().get(s.track).map(|t| t.id),
+                        "MPEG-TS: stream appeared after the tracks were fixed; its samples are skipped"
+                    );
+                }
             }
             if self.eof {
                 return Ok(None);

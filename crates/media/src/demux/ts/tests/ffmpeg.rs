@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Files made by ffmpeg (into /tmp/tsdemux), checked against ffprobe. Each test returns early,
-//! passing, when ffmpeg/ffprobe are not installed.
+//! passing, when ffmpeg/ffprobe are not installed. Also the [`TsFileDemuxer`] contract.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -401,5 +401,32 @@ fn file_demuxer_errors() {
     assert!(
         matches!(open(vec![0u8; 3 << 20]), Some(Error::Ts { .. })),
         "not TS"
+    );
+}
+
+#[test]
+fn file_demuxer_keeps_the_tracks_of_open() {
+    use super::{adts, idr, Mux, AUDIO_PID, PPS, SPS, VIDEO_PID};
+    let mut m = Mux::default();
+    m.pat();
+    m.pmt(0, &[(0x0F, AUDIO_PID, &[])]);
+    for k in 0..3u8 {
+        m.audio(Some(u64::from(k) * 1920), &adts(4, k));
+    }
+    m.pmt(1, &[(0x0F, AUDIO_PID, &[]), (0x1B, VIDEO_PID, &[])]);
+    m.video(0, None, &[SPS, PPS, &idr(1)], 0);
+    m.audio(Some(3 * 1920), &adts(4, 3));
+    let mut d = TsFileDemuxer::open(std::io::Cursor::new(m.out)).expect("open");
+    assert_eq!(d.tracks().len(), 1);
+    let mut n = 0;
+    while let Some(s) = d.next_sample().expect("sample") {
+        assert_eq!(s.track, 0);
+        n += 1;
+    }
+    assert_eq!(n, 4);
+    assert_eq!(
+        d.demuxer_mut().tracks().len(),
+        2,
+        "the push demuxer did see the video"
     );
 }
