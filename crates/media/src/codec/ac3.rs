@@ -169,8 +169,18 @@ fn eac3_header(data: &[u8]) -> Result<Eac3Header, String> {
         };
         (rate, 6)
     } else {
-        let blocks = [1, 2, 3, 6][usize::from(r.u8(2, "numblkscod")? & 3)];
-        ([48000, 44100, 32000][usize::from(fscod & 3).min(2)], blocks)
+        let blocks = match r.u8(2, "numblkscod")? {
+            0 => 1,
+            1 => 2,
+            2 => 3,
+            _ => 6,
+        };
+        let rate = match fscod {
+            0 => 48000,
+            1 => 44100,
+            _ => 32000,
+        };
+        (rate, blocks)
     };
     let acmod = r.u8(3, "acmod")?;
     let lfeon = r.flag("lfeon")?;

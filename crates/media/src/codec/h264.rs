@@ -211,7 +211,7 @@ mod tests {
     /// (profile_idc, constraint flags, level_idc, width, height, frame rate)
     type Expected = (u8, u8, u8, u32, u32, Option<f64>);
 
-    pub(crate) const FIXTURES: &[(&str, &str, Expected)] = &[
+    const FIXTURES: &[(&str, &str, Expected)] = &[
         (
             "high 4.0 1080p25",
             "67640028acd940780227e5c044000003000400000300c83c60c658",
