@@ -587,3 +587,17 @@ fn sniffing() {
         assert_eq!(looks_like_mp4(head), *want, "{head:?}");
     }
 }
+
+#[test]
+fn avc3_marks_in_band_parameter_sets() {
+    let mut t = video(1, (0..3).map(|i| vs(i, 3000, 0, i == 0)).collect());
+    let mut entry = avc1_entry(4);
+    entry.splice(4..8, *b"avc3");
+    t.entries = vec![entry];
+    let got = ok(&plain(&[t], Layout::default()));
+    assert!(matches!(
+        got.0[0].config,
+        CodecConfig::Avc { in_band: true, .. }
+    ));
+    assert_eq!(got.1.len(), 3);
+}
