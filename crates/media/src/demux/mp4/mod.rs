@@ -112,8 +112,11 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
                 .seek(SeekFrom::Start(pos))
                 .and_then(|_| reader.read_exact(head))
                 .map_err(io_err("box header", pos))?;
+            // After a complete non-fragmented index, nothing later is needed (sample ranges
+            // are checked on their own): a damaged trailing box is only worth a warning.
+            let index_complete = movie.as_ref().is_some_and(|m| !m.fragmented);
             let stop = |msg: String| -> Result<()> {
-                if opts.allow_truncated {
+                if opts.allow_truncated || index_complete {
                     tracing::warn!("{msg} at byte offset {pos}; ignoring the rest of the file");
                     Ok(())
                 } else {

@@ -357,6 +357,16 @@ fn container_level_errors() {
         demux(&bad, Mp4Options::default()),
         Err(Error::Mp4 { offset: 32, .. })
     ));
+    // Junk after a complete non-fragmented file is ignored.
+    let mut tail = plain(
+        &av_tracks(),
+        Layout {
+            moov_first: true,
+            ..Default::default()
+        },
+    );
+    tail.extend_from_slice(&[0, 0, 0, 3, 1, 2, 3, 4, 5]);
+    assert_eq!(ok(&tail).1.len(), 90);
     // moof before moov.
     let moof = [ftyp(), bx(b"moof", &[])].concat();
     assert!(matches!(
