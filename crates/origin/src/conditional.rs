@@ -47,7 +47,11 @@ fn header_date_secs(value: &HeaderValue) -> Option<u64> {
 
 /// Evaluates `If-Match`, `If-Unmodified-Since`, `If-None-Match` and `If-Modified-Since` in the
 /// order of RFC 9110 13.2.2 for a GET or HEAD of an existing representation.
-pub(crate) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: Option<SystemTime>) -> Precondition {
+pub(crate) fn evaluate(
+    headers: &HeaderMap,
+    etag: &HeaderValue,
+    modified: Option<SystemTime>,
+) -> Precondition {
     let modified = modified.and_then(unix_secs);
     // 13.1.1: If-Match uses the strong comparison.
     if headers.contains_key(IF_MATCH) {
@@ -65,9 +69,10 @@ pub(crate) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: Option
         if any_tag_matches(headers, IF_NONE_MATCH, etag, false) {
             return Precondition::NotModified;
         }
-    } else if let (Some(since), Some(m)) =
-        (headers.get(IF_MODIFIED_SINCE).and_then(header_date_secs), modified)
-    {
+    } else if let (Some(since), Some(m)) = (
+        headers.get(IF_MODIFIED_SINCE).and_then(header_date_secs),
+        modified,
+    ) {
         // 13.1.3
         if m <= since {
             return Precondition::NotModified;
@@ -78,8 +83,14 @@ pub(crate) fn evaluate(headers: &HeaderMap, etag: &HeaderValue, modified: Option
 
 /// Whether `If-Range` (absent, or matching) lets `Range` apply (RFC 9110 13.1.5): an entity
 /// tag must match strongly, a date must equal `Last-Modified` exactly.
-pub(crate) fn if_range_allows(headers: &HeaderMap, etag: &HeaderValue, modified: Option<SystemTime>) -> bool {
-    let Some(value) = headers.get(IF_RANGE) else { return true };
+pub(crate) fn if_range_allows(
+    headers: &HeaderMap,
+    etag: &HeaderValue,
+    modified: Option<SystemTime>,
+) -> bool {
+    let Some(value) = headers.get(IF_RANGE) else {
+        return true;
+    };
     let bytes = value.as_bytes();
     if bytes.first() == Some(&b'"') || bytes.starts_with(b"W/") {
         return bytes == etag.as_bytes();
@@ -91,7 +102,12 @@ pub(crate) fn if_range_allows(headers: &HeaderMap, etag: &HeaderValue, modified:
 }
 
 /// Whether any entity tag listed in the `name` header fields matches `etag` (`*` matches any).
-fn any_tag_matches(headers: &HeaderMap, name: axum::http::HeaderName, etag: &HeaderValue, strong: bool) -> bool {
+fn any_tag_matches(
+    headers: &HeaderMap,
+    name: axum::http::HeaderName,
+    etag: &HeaderValue,
+    strong: bool,
+) -> bool {
     let ours = etag.as_bytes();
     let ours_weak = ours.starts_with(b"W/");
     let ours_opaque = ours.strip_prefix(b"W/").unwrap_or(ours);
@@ -113,7 +129,9 @@ fn any_tag_matches(headers: &HeaderMap, name: axum::http::HeaderName, etag: &Hea
             if after.first() != Some(&b'"') {
                 return false;
             }
-            let Some(close) = after.iter().skip(1).position(|&b| b == b'"') else { return false };
+            let Some(close) = after.iter().skip(1).position(|&b| b == b'"') else {
+                return false;
+            };
             let Some((opaque, tail)) = after.split_at_checked(close.saturating_add(2)) else {
                 return false;
             };
@@ -139,24 +157,39 @@ fn trim_list_separators(mut s: &[u8]) -> &[u8] {
 /// Interprets a `Range` header for a representation of `len` bytes (RFC 9110 14.1.2, 14.2).
 /// Anything syntactically invalid, a unit other than `bytes`, or several ranges → `Full`.
 pub(crate) fn parse_range(value: &[u8], len: u64) -> ByteRange {
-    let Ok(text) = std::str::from_utf8(value) else { return ByteRange::Full };
-    let Some((unit, set)) = text.split_once('=') else { return ByteRange::Full };
+    let Ok(text) = std::str::from_utf8(value) else {
+        return ByteRange::Full;
+    };
+    let Some((unit, set)) = text.split_once('=') else {
+        return ByteRange::Full;
+    };
     if !unit.trim().eq_ignore_ascii_case("bytes") {
         return ByteRange::Full;
     }
     let mut specs = set.split(',').map(str::trim).filter(|s| !s.is_empty());
-    let (Some(spec), None) = (specs.next(), specs.next()) else { return ByteRange::Full };
-    let Some((first, last)) = spec.split_once('-') else { return ByteRange::Full };
+    let (Some(spec), None) = (specs.next(), specs.next()) else {
+        return ByteRange::Full;
+    };
+    let Some((first, last)) = spec.split_once('-') else {
+        return ByteRange::Full;
+    };
     let (first, last) = (first.trim(), last.trim());
     if first.is_empty() {
         // suffix-range = "-" suffix-length
-        let Some(suffix) = parse_digits(last) else { return ByteRange::Full };
+        let Some(suffix) = parse_digits(last) else {
+            return ByteRange::Full;
+        };
         if suffix == 0 || len == 0 {
             return ByteRange::Unsatisfiable;
         }
-        return ByteRange::Partial { start: len.saturating_sub(suffix), end: len.saturating_sub(1) };
+        return ByteRange::Partial {
+            start: len.saturating_sub(suffix),
+            end: len.saturating_sub(1),
+        };
     }
-    let Some(start) = parse_digits(first) else { return ByteRange::Full };
+    let Some(start) = parse_digits(first) else {
+        return ByteRange::Full;
+    };
     let end = if last.is_empty() {
         None
     } else {
@@ -169,7 +202,10 @@ pub(crate) fn parse_range(value: &[u8], len: u64) -> ByteRange {
         return ByteRange::Unsatisfiable;
     }
     let last_byte = len.saturating_sub(1);
-    ByteRange::Partial { start, end: end.map_or(last_byte, |e| e.min(last_byte)) }
+    ByteRange::Partial {
+        start,
+        end: end.map_or(last_byte, |e| e.min(last_byte)),
+    }
 }
 
 /// A non-empty run of ASCII digits; values beyond `u64` saturate (they are past any length).
@@ -236,22 +272,46 @@ mod tests {
             (&[("if-none-match", "\"abc\"")], NotModified),
             (&[("if-none-match", "W/\"abc\"")], NotModified),
             (&[("if-none-match", "\"x\", \"abc\"")], NotModified),
-            (&[("if-none-match", "\"x\""), ("if-none-match", "\"abc\"")], NotModified),
+            (
+                &[("if-none-match", "\"x\""), ("if-none-match", "\"abc\"")],
+                NotModified,
+            ),
             (&[("if-none-match", "*")], NotModified),
             (&[("if-none-match", "\"x\"")], Proceed),
             (&[("if-none-match", "garbage")], Proceed),
-            (&[("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")], NotModified),
-            (&[("if-modified-since", "Tue, 14 Nov 2023 22:13:19 GMT")], Proceed),
+            (
+                &[("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")],
+                NotModified,
+            ),
+            (
+                &[("if-modified-since", "Tue, 14 Nov 2023 22:13:19 GMT")],
+                Proceed,
+            ),
             (&[("if-modified-since", "yesterday")], Proceed),
             // If-None-Match wins over If-Modified-Since (13.1.3).
-            (&[("if-none-match", "\"x\""), ("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")], Proceed),
+            (
+                &[
+                    ("if-none-match", "\"x\""),
+                    ("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT"),
+                ],
+                Proceed,
+            ),
             (&[("if-match", "\"abc\"")], Proceed),
             (&[("if-match", "*")], Proceed),
             (&[("if-match", "\"x\"")], Failed),
             (&[("if-match", "W/\"abc\"")], Failed),
-            (&[("if-unmodified-since", "Tue, 14 Nov 2023 22:13:20 GMT")], Proceed),
-            (&[("if-unmodified-since", "Tue, 14 Nov 2023 22:13:19 GMT")], Failed),
-            (&[("if-match", "\"abc\""), ("if-none-match", "\"abc\"")], NotModified),
+            (
+                &[("if-unmodified-since", "Tue, 14 Nov 2023 22:13:20 GMT")],
+                Proceed,
+            ),
+            (
+                &[("if-unmodified-since", "Tue, 14 Nov 2023 22:13:19 GMT")],
+                Failed,
+            ),
+            (
+                &[("if-match", "\"abc\""), ("if-none-match", "\"abc\"")],
+                NotModified,
+            ),
         ];
         for (pairs, want) in cases {
             assert_eq!(evaluate(&headers(pairs), &etag, mtime), *want, "{pairs:?}");
@@ -272,7 +332,11 @@ mod tests {
             (&[("if-range", "nonsense")], false),
         ];
         for (pairs, want) in cases {
-            assert_eq!(if_range_allows(&headers(pairs), &etag, mtime), *want, "{pairs:?}");
+            assert_eq!(
+                if_range_allows(&headers(pairs), &etag, mtime),
+                *want,
+                "{pairs:?}"
+            );
         }
     }
 
@@ -301,11 +365,23 @@ mod tests {
             ("items=0-1", 10, Full),
             ("bytes 0-1", 10, Full),
             ("bytes=99999999999999999999-", 10, Unsatisfiable),
-            ("bytes=0-99999999999999999999", 10, Partial { start: 0, end: 9 }),
-            ("bytes=-99999999999999999999", 10, Partial { start: 0, end: 9 }),
+            (
+                "bytes=0-99999999999999999999",
+                10,
+                Partial { start: 0, end: 9 },
+            ),
+            (
+                "bytes=-99999999999999999999",
+                10,
+                Partial { start: 0, end: 9 },
+            ),
         ];
         for (value, len, want) in cases {
-            assert_eq!(parse_range(value.as_bytes(), *len), *want, "{value} len {len}");
+            assert_eq!(
+                parse_range(value.as_bytes(), *len),
+                *want,
+                "{value} len {len}"
+            );
         }
     }
 
@@ -326,7 +402,8 @@ mod tests {
             (&["br", "gzip"], true),
         ];
         for (values, want) in cases {
-            let pairs: Vec<(&'static str, &str)> = values.iter().map(|v| ("accept-encoding", *v)).collect();
+            let pairs: Vec<(&'static str, &str)> =
+                values.iter().map(|v| ("accept-encoding", *v)).collect();
             assert_eq!(accepts_gzip(&headers(&pairs)), *want, "{values:?}");
         }
     }

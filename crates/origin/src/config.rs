@@ -139,8 +139,9 @@ mod tests {
 
     #[test]
     fn serde_missing_fields_take_defaults() {
-        let cfg: ServeConfig = serde_json::from_str(r#"{"root": "/srv/hls", "listen": "0.0.0.0:80"}"#)
-            .unwrap_or_default();
+        let cfg: ServeConfig =
+            serde_json::from_str(r#"{"root": "/srv/hls", "listen": "0.0.0.0:80"}"#)
+                .unwrap_or_default();
         assert_eq!(cfg.root, PathBuf::from("/srv/hls"));
         assert_eq!(cfg.listen, SocketAddr::from(([0, 0, 0, 0], 80)));
         assert_eq!(cfg.cache_segment, DEFAULT_CACHE_SEGMENT);

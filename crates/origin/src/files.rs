@@ -18,15 +18,17 @@ use std::time::SystemTime;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{
-    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    LAST_MODIFIED, RANGE, VARY,
+    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE, VARY,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 
-use crate::conditional::{accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange, Precondition};
+use crate::conditional::{
+    accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange, Precondition,
+};
 use crate::path::{ObjectPath, PathError};
 use crate::policy::{classify, classify_playlist, live_max_age, PlaylistClass, RouteKind};
 use crate::reload::{open_playlist, PlaylistError};
@@ -59,7 +61,9 @@ pub(crate) struct PlaylistCache {
 impl PlaylistCache {
     fn get(&self, path: &ObjectPath, etag: &HeaderValue) -> Option<Arc<PreparedPlaylist>> {
         let map = self.map.lock().ok()?;
-        map.get(path.as_str()).filter(|p| p.source_etag == etag).cloned()
+        map.get(path.as_str())
+            .filter(|p| p.source_etag == etag)
+            .cloned()
     }
 
     fn put(&self, path: &ObjectPath, prepared: Arc<PreparedPlaylist>) {
@@ -85,7 +89,8 @@ impl PlaylistPolicy {
             PlaylistClass::Ended | PlaylistClass::Multivariant => self.vod.clone(),
             PlaylistClass::Live { target_duration } => {
                 let n = live_max_age(target_duration, self.live_max_age);
-                HeaderValue::from_str(&format!("public, max-age={n}")).unwrap_or(HeaderValue::from_static("no-cache"))
+                HeaderValue::from_str(&format!("public, max-age={n}"))
+                    .unwrap_or(HeaderValue::from_static("no-cache"))
             }
         }
     }
@@ -100,7 +105,8 @@ pub(crate) async fn serve_object<S: ObjectSource>(state: &AppState<S>, req: Requ
         Method::HEAD => true,
         _ => {
             let mut res = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            res.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            res.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
             return res;
         }
     };
@@ -159,7 +165,13 @@ async fn serve_playlist<S: ObjectSource>(
         Err(PlaylistError::Io(e)) => return io_error(path, &e),
     };
     if object.meta.len > MAX_PLAYLIST_BYTES {
-        return respond_object(object, content_type, HeaderValue::from_static("no-cache"), &req.headers, head);
+        return respond_object(
+            object,
+            content_type,
+            HeaderValue::from_static("no-cache"),
+            &req.headers,
+            head,
+        );
     }
     let prepared = match state.playlists.get(path, &object.meta.etag) {
         Some(p) => p,
@@ -202,7 +214,10 @@ async fn serve_playlist<S: ObjectSource>(
 fn prepare(object: Object, policy: &PlaylistPolicy) -> io::Result<PreparedPlaylist> {
     let Object { meta, body } = object;
     let identity = body.read_all_blocking(meta.len)?;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(identity.len() / 3 + 64), flate2::Compression::default());
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(identity.len() / 3 + 64),
+        flate2::Compression::default(),
+    );
     encoder.write_all(&identity)?;
     let gzip = Bytes::from(encoder.finish()?);
     Ok(PreparedPlaylist {
@@ -266,7 +281,9 @@ impl Representation {
         }
         match evaluate(req, &self.etag, self.modified) {
             Precondition::Proceed => {}
-            Precondition::NotModified => return with_headers(StatusCode::NOT_MODIFIED, headers, Body::empty()),
+            Precondition::NotModified => {
+                return with_headers(StatusCode::NOT_MODIFIED, headers, Body::empty())
+            }
             Precondition::Failed => {
                 headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
                 return with_headers(StatusCode::PRECONDITION_FAILED, headers, Body::empty());
@@ -302,7 +319,11 @@ impl Representation {
         };
         headers.insert(CONTENT_TYPE, self.content_type);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
-        let body = if head { Body::empty() } else { body.into_body(start, count) };
+        let body = if head {
+            Body::empty()
+        } else {
+            body.into_body(start, count)
+        };
         with_headers(status, headers, body)
     }
 }
@@ -318,7 +339,10 @@ fn with_headers(status: StatusCode, headers: HeaderMap, body: Body) -> Response 
 pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut res = Response::new(Body::from(text));
     *res.status_mut() = status;
-    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     res
 }
 
@@ -330,7 +354,8 @@ fn not_found() -> Response {
 fn io_error(path: &ObjectPath, e: &io::Error) -> Response {
     use io::ErrorKind::*;
     match e.kind() {
-        NotFound | NotADirectory | IsADirectory | InvalidFilename | InvalidInput | PermissionDenied => not_found(),
+        NotFound | NotADirectory | IsADirectory | InvalidFilename | InvalidInput
+        | PermissionDenied => not_found(),
         _ => {
             tracing::warn!(path = path.as_str(), error = %e, "cannot read object");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
@@ -352,11 +377,23 @@ mod tests {
 
     #[test]
     fn playlist_cache_control() {
-        let policy = PlaylistPolicy { vod: HeaderValue::from_static("public, max-age=60"), live_max_age: None };
+        let policy = PlaylistPolicy {
+            vod: HeaderValue::from_static("public, max-age=60"),
+            live_max_age: None,
+        };
         let cases: &[(&str, &str)] = &[
-            ("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n", "public, max-age=3"),
-            ("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n#EXT-X-ENDLIST\n", "public, max-age=60"),
-            ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n", "public, max-age=60"),
+            (
+                "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n",
+                "public, max-age=3",
+            ),
+            (
+                "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n#EXT-X-ENDLIST\n",
+                "public, max-age=60",
+            ),
+            (
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",
+                "public, max-age=60",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(policy.cache_control(text.as_bytes()), *want, "{text:?}");

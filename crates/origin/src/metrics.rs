@@ -17,11 +17,15 @@ use std::time::Duration;
 use crate::policy::RouteKind;
 
 /// Status codes with their own counter; anything else is counted under its class (`2xx`…).
-const STATUSES: [u16; 13] = [200, 204, 206, 304, 400, 403, 404, 405, 412, 416, 500, 503, 0];
+const STATUSES: [u16; 13] = [
+    200, 204, 206, 304, 400, 403, 404, 405, 412, 416, 500, 503, 0,
+];
 const STATUS_OTHER: usize = STATUSES.len() - 1;
 const KINDS: usize = RouteKind::ALL.len();
 /// Histogram upper bounds in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -50,15 +54,24 @@ impl Metrics {
             Some(i) => add(self.requests.get(k).and_then(|r| r.get(i)), 1),
             None => {
                 let class = usize::from(status / 100).saturating_sub(1);
-                add(self.requests_other_class.get(k).and_then(|r| r.get(class)), 1);
+                add(
+                    self.requests_other_class.get(k).and_then(|r| r.get(class)),
+                    1,
+                );
             }
         }
         add(self.bytes.get(k), bytes);
         if let Some(h) = self.latency.get(k) {
             let secs = elapsed.as_secs_f64();
-            let b = BUCKETS.iter().position(|&ub| secs <= ub).unwrap_or(BUCKETS.len());
+            let b = BUCKETS
+                .iter()
+                .position(|&ub| secs <= ub)
+                .unwrap_or(BUCKETS.len());
             add(h.buckets.get(b), 1);
-            add(Some(&h.sum_micros), u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+            add(
+                Some(&h.sum_micros),
+                u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            );
         }
     }
 
@@ -69,7 +82,9 @@ impl Metrics {
 
     pub(crate) fn connection_closed(&self) {
         // Never below zero, even if a close were counted twice.
-        let _ = self.open_connections.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+        let _ = self
+            .open_connections
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
     }
 
     /// The text exposition.
@@ -81,7 +96,10 @@ impl Metrics {
     }
 
     fn render_into(&self, out: &mut String) -> std::fmt::Result {
-        writeln!(out, "# HELP hlsorigin_http_requests_total HTTP requests by route kind and status.")?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_http_requests_total HTTP requests by route kind and status."
+        )?;
         writeln!(out, "# TYPE hlsorigin_http_requests_total counter")?;
         for kind in RouteKind::ALL {
             let k = kind.index();
@@ -89,27 +107,52 @@ impl Metrics {
             for (i, status) in STATUSES.iter().take(STATUS_OTHER).enumerate() {
                 let n = load(self.requests.get(k).and_then(|r| r.get(i)));
                 if n > 0 {
-                    writeln!(out, "hlsorigin_http_requests_total{{kind=\"{label}\",status=\"{status}\"}} {n}")?;
+                    writeln!(
+                        out,
+                        "hlsorigin_http_requests_total{{kind=\"{label}\",status=\"{status}\"}} {n}"
+                    )?;
                 }
             }
             for class in 0..5u8 {
-                let n = load(self.requests_other_class.get(k).and_then(|r| r.get(usize::from(class))));
+                let n = load(
+                    self.requests_other_class
+                        .get(k)
+                        .and_then(|r| r.get(usize::from(class))),
+                );
                 if n > 0 {
                     let c = class.saturating_add(1);
-                    writeln!(out, "hlsorigin_http_requests_total{{kind=\"{label}\",status=\"{c}xx\"}} {n}")?;
+                    writeln!(
+                        out,
+                        "hlsorigin_http_requests_total{{kind=\"{label}\",status=\"{c}xx\"}} {n}"
+                    )?;
                 }
             }
         }
-        writeln!(out, "# HELP hlsorigin_http_response_bytes_total Response body bytes by route kind.")?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_http_response_bytes_total Response body bytes by route kind."
+        )?;
         writeln!(out, "# TYPE hlsorigin_http_response_bytes_total counter")?;
         for kind in RouteKind::ALL {
             let n = load(self.bytes.get(kind.index()));
-            writeln!(out, "hlsorigin_http_response_bytes_total{{kind=\"{}\"}} {n}", kind.label())?;
+            writeln!(
+                out,
+                "hlsorigin_http_response_bytes_total{{kind=\"{}\"}} {n}",
+                kind.label()
+            )?;
         }
-        writeln!(out, "# HELP hlsorigin_http_request_duration_seconds Time to response head.")?;
-        writeln!(out, "# TYPE hlsorigin_http_request_duration_seconds histogram")?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_http_request_duration_seconds Time to response head."
+        )?;
+        writeln!(
+            out,
+            "# TYPE hlsorigin_http_request_duration_seconds histogram"
+        )?;
         for kind in RouteKind::ALL {
-            let Some(h) = self.latency.get(kind.index()) else { continue };
+            let Some(h) = self.latency.get(kind.index()) else {
+                continue;
+            };
             let label = kind.label();
             let mut cumulative = 0u64;
             for (i, ub) in BUCKETS.iter().enumerate() {
@@ -125,15 +168,35 @@ impl Metrics {
                 "hlsorigin_http_request_duration_seconds_bucket{{kind=\"{label}\",le=\"+Inf\"}} {cumulative}"
             )?;
             let sum = load(Some(&h.sum_micros)) as f64 / 1e6;
-            writeln!(out, "hlsorigin_http_request_duration_seconds_sum{{kind=\"{label}\"}} {sum}")?;
-            writeln!(out, "hlsorigin_http_request_duration_seconds_count{{kind=\"{label}\"}} {cumulative}")?;
+            writeln!(
+                out,
+                "hlsorigin_http_request_duration_seconds_sum{{kind=\"{label}\"}} {sum}"
+            )?;
+            writeln!(
+                out,
+                "hlsorigin_http_request_duration_seconds_count{{kind=\"{label}\"}} {cumulative}"
+            )?;
         }
-        writeln!(out, "# HELP hlsorigin_open_connections Client connections currently open.")?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_open_connections Client connections currently open."
+        )?;
         writeln!(out, "# TYPE hlsorigin_open_connections gauge")?;
-        writeln!(out, "hlsorigin_open_connections {}", self.open_connections.load(Relaxed))?;
-        writeln!(out, "# HELP hlsorigin_connections_total Client connections accepted.")?;
+        writeln!(
+            out,
+            "hlsorigin_open_connections {}",
+            self.open_connections.load(Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_connections_total Client connections accepted."
+        )?;
         writeln!(out, "# TYPE hlsorigin_connections_total counter")?;
-        writeln!(out, "hlsorigin_connections_total {}", self.connections_total.load(Relaxed))?;
+        writeln!(
+            out,
+            "hlsorigin_connections_total {}",
+            self.connections_total.load(Relaxed)
+        )?;
         Ok(())
     }
 }

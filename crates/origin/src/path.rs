@@ -112,7 +112,11 @@ mod tests {
         ];
         for (raw, want) in cases {
             let got = ObjectPath::from_request_path(raw);
-            assert_eq!(got.as_ref().map(ObjectPath::as_str), want.as_ref().map(|s| *s), "{raw}");
+            assert_eq!(
+                got.as_ref().map(ObjectPath::as_str),
+                want.as_ref().map(|s| *s),
+                "{raw}"
+            );
         }
     }
 

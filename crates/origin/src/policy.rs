@@ -30,8 +30,13 @@ pub enum RouteKind {
 }
 
 impl RouteKind {
-    pub(crate) const ALL: [RouteKind; 5] =
-        [RouteKind::Playlist, RouteKind::Segment, RouteKind::Init, RouteKind::Page, RouteKind::Other];
+    pub(crate) const ALL: [RouteKind; 5] = [
+        RouteKind::Playlist,
+        RouteKind::Segment,
+        RouteKind::Init,
+        RouteKind::Page,
+        RouteKind::Other,
+    ];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -120,7 +125,9 @@ pub(crate) fn classify_playlist(text: &[u8]) -> PlaylistClass {
         } else if let Some(value) = line.strip_prefix(b"#EXT-X-TARGETDURATION:") {
             media = true;
             // decimal-integer (4.2)
-            target_duration = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse().ok());
+            target_duration = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok());
         } else if line.starts_with(b"#EXTINF:") {
             media = true;
         } else if line.starts_with(b"#EXT-X-STREAM-INF:")
@@ -154,8 +161,16 @@ mod tests {
     #[test]
     fn classify_table() {
         let cases: &[(Option<&str>, &str, RouteKind)] = &[
-            (Some("m3u8"), "application/vnd.apple.mpegurl", RouteKind::Playlist),
-            (Some("M3U8"), "application/vnd.apple.mpegurl", RouteKind::Playlist),
+            (
+                Some("m3u8"),
+                "application/vnd.apple.mpegurl",
+                RouteKind::Playlist,
+            ),
+            (
+                Some("M3U8"),
+                "application/vnd.apple.mpegurl",
+                RouteKind::Playlist,
+            ),
             (Some("ts"), "video/mp2t", RouteKind::Segment),
             (Some("m4s"), "video/iso.segment", RouteKind::Segment),
             (Some("mp4"), "video/mp4", RouteKind::Init),
@@ -185,14 +200,46 @@ mod tests {
     fn playlist_classes() {
         use PlaylistClass::*;
         let cases: &[(&str, PlaylistClass)] = &[
-            ("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n#EXT-X-ENDLIST\n", Ended),
-            ("#EXTM3U\r\n#EXT-X-TARGETDURATION:6\r\n#EXTINF:6,\r\na.ts\r\n#EXT-X-ENDLIST\r\n", Ended),
-            ("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts\n", Live { target_duration: Some(4) }),
-            ("#EXTM3U\n#EXT-X-TARGETDURATION:x\n", Live { target_duration: None }),
-            ("#EXTM3U\n#EXTINF:4,\na.ts\n", Live { target_duration: None }),
-            ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n", Multivariant),
-            ("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n", Multivariant),
-            ("", Live { target_duration: None }),
+            (
+                "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n#EXT-X-ENDLIST\n",
+                Ended,
+            ),
+            (
+                "#EXTM3U\r\n#EXT-X-TARGETDURATION:6\r\n#EXTINF:6,\r\na.ts\r\n#EXT-X-ENDLIST\r\n",
+                Ended,
+            ),
+            (
+                "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts\n",
+                Live {
+                    target_duration: Some(4),
+                },
+            ),
+            (
+                "#EXTM3U\n#EXT-X-TARGETDURATION:x\n",
+                Live {
+                    target_duration: None,
+                },
+            ),
+            (
+                "#EXTM3U\n#EXTINF:4,\na.ts\n",
+                Live {
+                    target_duration: None,
+                },
+            ),
+            (
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",
+                Multivariant,
+            ),
+            (
+                "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",
+                Multivariant,
+            ),
+            (
+                "",
+                Live {
+                    target_duration: None,
+                },
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(classify_playlist(text.as_bytes()), *want, "{text:?}");

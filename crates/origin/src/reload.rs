@@ -47,8 +47,20 @@ impl Directives {
         for pair in query.split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
-                "_HLS_msn" => d.msn = Some(value.parse().map_err(|_| "_HLS_msn is not a decimal integer")?),
-                "_HLS_part" => d.part = Some(value.parse().map_err(|_| "_HLS_part is not a decimal integer")?),
+                "_HLS_msn" => {
+                    d.msn = Some(
+                        value
+                            .parse()
+                            .map_err(|_| "_HLS_msn is not a decimal integer")?,
+                    )
+                }
+                "_HLS_part" => {
+                    d.part = Some(
+                        value
+                            .parse()
+                            .map_err(|_| "_HLS_part is not a decimal integer")?,
+                    )
+                }
                 "_HLS_skip" => {
                     d.skip = Some(match value {
                         "YES" => Skip::Yes,
@@ -82,7 +94,11 @@ pub(crate) async fn open_playlist<S: ObjectSource>(
     if directives.is_blocking() {
         // No source can report its media sequence yet: a filesystem playlist is answered as
         // it is now, which is what 6.2.5.2 asks for once the segment exists.
-        tracing::trace!(path = path.as_str(), ?directives, "blocking reload not supported by source");
+        tracing::trace!(
+            path = path.as_str(),
+            ?directives,
+            "blocking reload not supported by source"
+        );
     }
     source.open(path).await.map_err(PlaylistError::Io)
 }
@@ -100,12 +116,21 @@ mod tests {
             (Some("a=1&b"), d(None, None, None)),
             (Some("_HLS_msn=12"), d(Some(12), None, None)),
             (Some("_HLS_msn=12&_HLS_part=3"), d(Some(12), Some(3), None)),
-            (Some("_HLS_msn=12&_HLS_skip=YES"), d(Some(12), None, Some(Skip::Yes))),
+            (
+                Some("_HLS_msn=12&_HLS_skip=YES"),
+                d(Some(12), None, Some(Skip::Yes)),
+            ),
             (Some("_HLS_skip=v2"), d(None, None, Some(Skip::V2))),
             (Some("_HLS_part=3"), Err("_HLS_part requires _HLS_msn")),
             (Some("_HLS_msn=x"), Err("_HLS_msn is not a decimal integer")),
-            (Some("_HLS_msn=-1"), Err("_HLS_msn is not a decimal integer")),
-            (Some("_HLS_msn=1&_HLS_part="), Err("_HLS_part is not a decimal integer")),
+            (
+                Some("_HLS_msn=-1"),
+                Err("_HLS_msn is not a decimal integer"),
+            ),
+            (
+                Some("_HLS_msn=1&_HLS_part="),
+                Err("_HLS_part is not a decimal integer"),
+            ),
             (Some("_HLS_skip=no"), Err("_HLS_skip must be YES or v2")),
         ];
         for (query, want) in cases {

@@ -17,8 +17,8 @@ use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CACHE_CONTROL,
-    CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, X_CONTENT_TYPE_OPTIONS,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -57,7 +57,9 @@ pub(crate) struct AppState<S> {
 }
 
 /// Header values of `config`, or the name of the first field that is not a valid header value.
-pub(crate) fn header_values(config: &ServeConfig) -> Result<(PolicyHeaders, HeaderValue), &'static str> {
+pub(crate) fn header_values(
+    config: &ServeConfig,
+) -> Result<(PolicyHeaders, HeaderValue), &'static str> {
     let hv = |s: &str, name: &'static str| HeaderValue::from_str(s).map_err(|_| name);
     Ok((
         PolicyHeaders {
@@ -87,16 +89,26 @@ pub fn router_with_source<S: ObjectSource>(config: &ServeConfig, source: S) -> R
     build(config, source, Arc::new(Metrics::default()))
 }
 
-pub(crate) fn build<S: ObjectSource>(config: &ServeConfig, source: S, metrics: Arc<Metrics>) -> Router {
+pub(crate) fn build<S: ObjectSource>(
+    config: &ServeConfig,
+    source: S,
+    metrics: Arc<Metrics>,
+) -> Router {
     let (headers, vod) = header_values(config).unwrap_or_else(|field| {
-        tracing::warn!(field, "invalid header value in configuration; using defaults");
+        tracing::warn!(
+            field,
+            "invalid header value in configuration; using defaults"
+        );
         header_values(&ServeConfig::default()).unwrap_or_else(|_| unreachable_defaults())
     });
     let index = INDEX_HTML.replace("{{HLSJS_URL}}", &escape_html(&config.hlsjs_url));
     let state = Arc::new(AppState {
         source,
         headers,
-        playlist_policy: PlaylistPolicy { vod, live_max_age: config.cache_live_playlist_max_age },
+        playlist_policy: PlaylistPolicy {
+            vod,
+            live_max_age: config.cache_live_playlist_max_age,
+        },
         playlists: PlaylistCache::default(),
         metrics,
         index_html: Bytes::from(index),
@@ -147,7 +159,10 @@ async fn files<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Requ
 async fn index_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
     let mut res = Response::new(Body::from(state.index_html.clone()));
     let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     res
 }
@@ -170,14 +185,18 @@ async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> 
 
 async fn healthz() -> Response {
     let mut res = plain(StatusCode::OK, "ok");
-    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
 async fn metrics_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
     let mut res = Response::new(Body::from(state.metrics.render()));
     let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
@@ -189,7 +208,10 @@ fn options(req: &HeaderMap) -> Response {
     let h = res.headers_mut();
     h.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
     if req.contains_key(ORIGIN) && req.contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
-        h.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
+        h.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOWED_METHODS),
+        );
         h.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("Range, If-Range, If-None-Match, If-Modified-Since, If-Match"),
@@ -201,14 +223,25 @@ fn options(req: &HeaderMap) -> Response {
 
 /// Wraps every route: answers `OPTIONS`, adds CORS headers, gives errors `cache_error`,
 /// records metrics and writes the access log line.
-async fn edge<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Request, next: Next) -> Response {
+async fn edge<S: ObjectSource>(
+    State(state): State<Arc<AppState<S>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let mut res = if method == Method::OPTIONS { options(req.headers()) } else { next.run(req).await };
+    let mut res = if method == Method::OPTIONS {
+        options(req.headers())
+    } else {
+        next.run(req).await
+    };
     let status = res.status();
     let h = res.headers_mut();
-    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, state.headers.cors_origin.clone());
+    h.insert(
+        ACCESS_CONTROL_ALLOW_ORIGIN,
+        state.headers.cors_origin.clone(),
+    );
     h.insert(
         ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("Content-Length, Content-Range, ETag, Age, Date"),

@@ -55,34 +55,54 @@ pub struct Server {
 
 /// Binds `config.listen` and serves `config.root` until `shutdown` completes, then shuts down
 /// gracefully.
-pub async fn serve(config: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), OriginError> {
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), OriginError> {
     Server::bind(&config).await?.run(shutdown).await
 }
 
 impl Server {
     /// Validates `config`, opens the root and binds the listen address.
     pub async fn bind(config: &ServeConfig) -> Result<Self, OriginError> {
-        let source =
-            FsSource::new(&config.root).map_err(|source| OriginError::Root { path: config.root.clone(), source })?;
+        let source = FsSource::new(&config.root).map_err(|source| OriginError::Root {
+            path: config.root.clone(),
+            source,
+        })?;
         Self::bind_with_source(config, source).await
     }
 
     /// Like [`Server::bind`] with another [`ObjectSource`] (`config.root` is not used).
-    pub async fn bind_with_source<S: ObjectSource>(config: &ServeConfig, source: S) -> Result<Self, OriginError> {
-        header_values(config).map_err(|field| OriginError::Config(format!("{field} is not a valid header value")))?;
+    pub async fn bind_with_source<S: ObjectSource>(
+        config: &ServeConfig,
+        source: S,
+    ) -> Result<Self, OriginError> {
+        header_values(config)
+            .map_err(|field| OriginError::Config(format!("{field} is not a valid header value")))?;
         if config.max_connections == 0 || config.max_connections > Semaphore::MAX_PERMITS {
-            return Err(OriginError::Config(format!("max_connections must be 1..={}", Semaphore::MAX_PERMITS)));
+            return Err(OriginError::Config(format!(
+                "max_connections must be 1..={}",
+                Semaphore::MAX_PERMITS
+            )));
         }
         if config.header_read_timeout_secs == 0 {
-            return Err(OriginError::Config("header_read_timeout_secs must be at least 1".into()));
+            return Err(OriginError::Config(
+                "header_read_timeout_secs must be at least 1".into(),
+            ));
         }
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(TlsAcceptor::from_pem_files(cert, key)?),
             (None, None) => None,
-            _ => return Err(OriginError::Config("tls_cert and tls_key must be given together".into())),
+            _ => {
+                return Err(OriginError::Config(
+                    "tls_cert and tls_key must be given together".into(),
+                ))
+            }
         };
         let addr = config.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| OriginError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| OriginError::Bind { addr, source })?;
         let local_addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::default());
         Ok(Self {
@@ -104,9 +124,20 @@ impl Server {
 
     /// Serves until `shutdown` completes, then finishes in-flight responses (at most
     /// `shutdown_timeout_secs`) and returns.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), OriginError> {
-        let Server { listener, local_addr, router, metrics, tls, max_connections, header_read_timeout, shutdown_timeout } =
-            self;
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), OriginError> {
+        let Server {
+            listener,
+            local_addr,
+            router,
+            metrics,
+            tls,
+            max_connections,
+            header_read_timeout,
+            shutdown_timeout,
+        } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %local_addr, scheme, "origin listening");
         let permits = Arc::new(Semaphore::new(max_connections));
@@ -157,7 +188,10 @@ impl Server {
         }
         drop(listener);
         tracing::info!(addr = %local_addr, "origin shutting down");
-        if tokio::time::timeout(shutdown_timeout, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("graceful shutdown timed out; dropping remaining connections");
             let _ = hard_stop.send(true);
         }
@@ -185,7 +219,17 @@ impl Conn {
             return;
         }
         match tokio::time::timeout(self.header_read_timeout, sniff(&mut stream)).await {
-            Ok(Ok((prefix, h2))) => self.serve_io(TokioIo::new(Prefixed { prefix, inner: stream }), h2, peer).await,
+            Ok(Ok((prefix, h2))) => {
+                self.serve_io(
+                    TokioIo::new(Prefixed {
+                        prefix,
+                        inner: stream,
+                    }),
+                    h2,
+                    peer,
+                )
+                .await
+            }
             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection closed before a request"),
             Err(_) => tracing::debug!(%peer, "no request within the header read timeout"),
         }
@@ -199,11 +243,17 @@ impl Conn {
         let result = if h2 {
             let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
             builder.timer(TokioTimer::new());
-            self.watcher.watch(builder.serve_connection(io, service)).await
+            self.watcher
+                .watch(builder.serve_connection(io, service))
+                .await
         } else {
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(self.header_read_timeout);
-            self.watcher.watch(builder.serve_connection(io, service)).await
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(self.header_read_timeout);
+            self.watcher
+                .watch(builder.serve_connection(io, service))
+                .await
         };
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -236,7 +286,11 @@ struct Prefixed<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.prefix.has_remaining() {
             let n = self.prefix.len().min(buf.remaining());
             let chunk = self.prefix.split_to(n);
@@ -248,7 +302,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 

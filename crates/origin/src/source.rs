@@ -77,7 +77,8 @@ impl ObjectBody {
                     };
                     match result {
                         Ok(chunk) => {
-                            let next = (remaining > 0).then(|| spawn_read(file, next_pos, remaining));
+                            let next =
+                                (remaining > 0).then(|| spawn_read(file, next_pos, remaining));
                             Some((Ok(chunk), next))
                         }
                         Err(e) => Some((Err(e), None)),
@@ -102,7 +103,9 @@ impl ObjectBody {
 }
 
 fn slice(bytes: &Bytes, start: u64, len: u64) -> Bytes {
-    let start = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
+    let start = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     let end = usize::try_from(len)
         .ok()
         .and_then(|l| start.checked_add(l))
@@ -120,7 +123,12 @@ fn spawn_read(file: File, pos: u64, remaining: u64) -> JoinHandle<ReadDone> {
         let n = remaining.min(CHUNK as u64);
         let mut buf = vec![0u8; n as usize];
         let result = read_exact_at(&file, &mut buf, pos).map(|()| Bytes::from(buf));
-        (file, pos.saturating_add(n), remaining.saturating_sub(n), result)
+        (
+            file,
+            pos.saturating_add(n),
+            remaining.saturating_sub(n),
+            result,
+        )
     })
 }
 
@@ -150,7 +158,10 @@ impl FsSource {
     pub fn new(root: &Path) -> io::Result<Self> {
         let root = std::fs::canonicalize(root)?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a directory", root.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", root.display()),
+            ));
         }
         Ok(Self { root })
     }
@@ -158,7 +169,9 @@ impl FsSource {
     /// A source for `root` as given, for when [`FsSource::new`] failed: every open fails
     /// until the directory exists.
     pub(crate) fn unchecked(root: &Path) -> Self {
-        Self { root: root.to_path_buf() }
+        Self {
+            root: root.to_path_buf(),
+        }
     }
 
     /// The canonical root directory.
@@ -184,8 +197,15 @@ impl FsSource {
             return Err(not_found());
         }
         let modified = md.modified().ok();
-        let meta = ObjectMeta { len: md.len(), modified, etag: fs_etag(&md, modified) };
-        Ok(Object { meta, body: ObjectBody::File(file) })
+        let meta = ObjectMeta {
+            len: md.len(),
+            modified,
+            etag: fs_etag(&md, modified),
+        };
+        Ok(Object {
+            meta,
+            body: ObjectBody::File(file),
+        })
     }
 }
 
@@ -238,7 +258,9 @@ fn list_dir(dir: &Path, prefix: &str, depth: usize, found: &mut Vec<String>) -> 
             break;
         }
         let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         if name.starts_with('.') {
             continue;
         }

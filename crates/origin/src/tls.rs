@@ -33,7 +33,10 @@ mod imp {
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| OriginError::Tls(format!("certificate {}: {e}", cert.display())))?;
             if certs.is_empty() {
-                return Err(OriginError::Tls(format!("certificate {}: no certificate in file", cert.display())));
+                return Err(OriginError::Tls(format!(
+                    "certificate {}: no certificate in file",
+                    cert.display()
+                )));
             }
             let key = PrivateKeyDer::from_pem_file(key)
                 .map_err(|e| OriginError::Tls(format!("key {}: {e}", key.display())))?;
@@ -47,7 +50,10 @@ mod imp {
         }
 
         /// Completes the handshake; `true` when the client chose HTTP/2.
-        pub(crate) async fn accept(&self, stream: TcpStream) -> io::Result<(TlsStream<TcpStream>, bool)> {
+        pub(crate) async fn accept(
+            &self,
+            stream: TcpStream,
+        ) -> io::Result<(TlsStream<TcpStream>, bool)> {
             let tls = self.0.accept(stream).await?;
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             Ok((tls, h2))
@@ -67,7 +73,9 @@ mod imp {
 
     impl TlsAcceptor {
         pub(crate) fn from_pem_files(_cert: &Path, _key: &Path) -> Result<Self, OriginError> {
-            Err(OriginError::Tls("this build has no TLS support (cargo feature `tls`)".into()))
+            Err(OriginError::Tls(
+                "this build has no TLS support (cargo feature `tls`)".into(),
+            ))
         }
 
         pub(crate) async fn accept(

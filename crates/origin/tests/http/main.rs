@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Integration tests: a real server on 127.0.0.1:0 and real TCP clients.
+//!
+//! - `semantics`: methods, MIME, caching, ranges, conditionals, gzip, CORS, path safety.
+//! - `connection`: keep-alive, HTTP/2 prior knowledge, timeouts, connection limit, shutdown.
+//! - `pages`: index page, stream listing, health, metrics, access log.
+
+mod common;
+mod connection;
+mod pages;
+mod semantics;
