@@ -265,7 +265,7 @@ async fn edge<S: ObjectSource>(
     tracing::info!(
         target: "origin::access",
         method = %method,
-        uri = %uri,
+        uri = %uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()),
         status = status.as_u16(),
         bytes,
         ms = elapsed.as_secs_f64() * 1000.0,
