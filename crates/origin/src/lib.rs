@@ -1,1 +1,37 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! HLS origin: serves a packager's output directory over HTTP/1.1 and HTTP/2 with the
+//! caching, range, conditional, compression and CORS behaviour HLS players and CDNs expect.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), origin::OriginError> {
+//! let config = origin::ServeConfig { root: "out".into(), ..Default::default() };
+//! origin::serve(config, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! Modules: [`config`] (settings), [`server`] (accept loop), [`router`] (routes, CORS,
+//! metrics, access log), [`files`] (object responses), [`policy`] (content types and the
+//! `Cache-Control` table), [`conditional`] (ETag/If-*/Range), [`path`] (request path
+//! safety), [`source`] (the read trait), [`reload`] (the LL-HLS blocking-reload hook).
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod conditional;
+pub mod config;
+mod error;
+mod files;
+mod metrics;
+pub mod path;
+mod policy;
+pub mod reload;
+mod router;
+mod server;
+pub mod source;
+mod tls;
+
+pub use config::ServeConfig;
+pub use error::OriginError;
+pub use policy::RouteKind;
+pub use router::{router, router_with_source};
+pub use server::{serve, Server};
+pub use source::{FsSource, Object, ObjectBody, ObjectMeta, ObjectSource};

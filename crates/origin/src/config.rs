@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Origin configuration: one struct, usable as clap arguments (flatten it into a subcommand)
+//! and as a TOML/JSON table (every field optional there; missing fields take the defaults
+//! stated in each doc comment).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default `Access-Control-Allow-Origin`.
+pub const DEFAULT_CORS_ORIGIN: &str = "*";
+/// Default `Cache-Control` of media segments and init segments (their names never get reused:
+/// the packager puts a random per-run prefix in them).
+pub const DEFAULT_CACHE_SEGMENT: &str = "public, max-age=31536000, immutable";
+/// Default `Cache-Control` of VOD (`#EXT-X-ENDLIST`) and multivariant playlists.
+pub const DEFAULT_CACHE_VOD_PLAYLIST: &str = "public, max-age=60";
+/// Default `Cache-Control` of 4xx/5xx answers: short, so a CDN absorbs bursts of requests
+/// for a segment that is about to appear without pinning the error.
+pub const DEFAULT_CACHE_ERROR: &str = "public, max-age=1";
+/// Default `Cache-Control` of other files under the root (`.html`, `.js`, `.json`, images…).
+pub const DEFAULT_CACHE_OTHER: &str = "public, max-age=60";
+/// Default hls.js build loaded by the index page when the browser has no native HLS.
+pub const DEFAULT_HLSJS_URL: &str = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js";
+/// Default maximum number of simultaneously open client connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default time a client gets to send a complete request head (also the idle keep-alive
+/// timeout of HTTP/1 connections).
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default time graceful shutdown waits for in-flight responses before dropping them.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// Configuration of the HLS origin.
+#[derive(clap::Args, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Directory to serve. Default: `.`.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+
+    /// Address to listen on (HTTP/1.1 and HTTP/2 with prior knowledge on one port).
+    /// Default: `127.0.0.1:8080`.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// `Access-Control-Allow-Origin` sent on every response. Default: `*`.
+    #[arg(long, default_value = DEFAULT_CORS_ORIGIN)]
+    pub cors_origin: String,
+
+    /// `Cache-Control` of media and init segments (`.ts .m4s .aac .ac3 .ec3 .mp3 .vtt .mp4
+    /// .m4a .m4v`). Default: `public, max-age=31536000, immutable`.
+    #[arg(long, default_value = DEFAULT_CACHE_SEGMENT)]
+    pub cache_segment: String,
+
+    /// `Cache-Control` of playlists that contain `#EXT-X-ENDLIST` and of multivariant
+    /// playlists. Default: `public, max-age=60`.
+    #[arg(long, default_value = DEFAULT_CACHE_VOD_PLAYLIST)]
+    pub cache_vod_playlist: String,
+
+    /// `max-age` of live media playlists in seconds. Never more than half the playlist's
+    /// `#EXT-X-TARGETDURATION` (RFC 8216 6.3.4), which is also the default.
+    #[arg(long)]
+    pub cache_live_playlist_max_age: Option<u32>,
+
+    /// `Cache-Control` of 4xx/5xx responses. Default: `public, max-age=1`.
+    #[arg(long, default_value = DEFAULT_CACHE_ERROR)]
+    pub cache_error: String,
+
+    /// `Cache-Control` of other files under the root. Default: `public, max-age=60`.
+    #[arg(long, default_value = DEFAULT_CACHE_OTHER)]
+    pub cache_other: String,
+
+    /// hls.js script the index page loads when the browser cannot play HLS natively.
+    /// Default: `https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js`.
+    #[arg(long, default_value = DEFAULT_HLSJS_URL)]
+    pub hlsjs_url: String,
+
+    /// Maximum simultaneously open client connections; further clients wait in the listen
+    /// backlog. Default: 10000.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a complete request head; an idle HTTP/1 keep-alive
+    /// connection is closed after the same time. Default: 10.
+    #[arg(long, default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds graceful shutdown waits for in-flight responses. Default: 30.
+    #[arg(long, default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
+    pub shutdown_timeout_secs: u64,
+
+    /// PEM certificate chain; serve HTTPS (HTTP/1.1 and HTTP/2 via ALPN) when given together
+    /// with `tls_key`. Default: none (cleartext).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key matching `tls_cert`. Default: none.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("."),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            cors_origin: DEFAULT_CORS_ORIGIN.to_owned(),
+            cache_segment: DEFAULT_CACHE_SEGMENT.to_owned(),
+            cache_vod_playlist: DEFAULT_CACHE_VOD_PLAYLIST.to_owned(),
+            cache_live_playlist_max_age: None,
+            cache_error: DEFAULT_CACHE_ERROR.to_owned(),
+            cache_other: DEFAULT_CACHE_OTHER.to_owned(),
+            hlsjs_url: DEFAULT_HLSJS_URL.to_owned(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            shutdown_timeout_secs: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+
+    #[test]
+    fn clap_defaults_match_default_impl() {
+        let cli = Cli::try_parse_from(["x"]).map(|c| c.serve);
+        assert_eq!(cli.ok(), Some(ServeConfig::default()));
+    }
+
+    #[test]
+    fn serde_missing_fields_take_defaults() {
+        let cfg: ServeConfig =
+            serde_json::from_str(r#"{"root": "/srv/hls", "listen": "0.0.0.0:80"}"#)
+                .unwrap_or_default();
+        assert_eq!(cfg.root, PathBuf::from("/srv/hls"));
+        assert_eq!(cfg.listen, SocketAddr::from(([0, 0, 0, 0], 80)));
+        assert_eq!(cfg.cache_segment, DEFAULT_CACHE_SEGMENT);
+        assert!(serde_json::from_str::<ServeConfig>(r#"{"rooot": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs() {
+        assert!(Cli::try_parse_from(["x", "--tls-cert", "c.pem"]).is_err());
+        let ok = Cli::try_parse_from(["x", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        assert!(ok.is_ok());
+    }
+}

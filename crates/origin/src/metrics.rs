@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Prometheus metrics, kept in atomics and written in the text exposition format by hand
+//! (<https://prometheus.io/docs/instrumenting/exposition_formats/>).
+//!
+//! - `hlsorigin_http_requests_total{kind,status}` — counter; `kind` is
+//!   playlist/segment/init/page/other, `status` the response code.
+//! - `hlsorigin_http_response_bytes_total{kind}` — counter of body bytes declared by
+//!   `Content-Length` (HEAD counts 0).
+//! - `hlsorigin_http_request_duration_seconds{kind}` — histogram of the time until the
+//!   response head is ready (body streaming excluded).
+//! - `hlsorigin_open_connections` — gauge; `hlsorigin_connections_total` — counter.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::policy::RouteKind;
+
+/// Status codes with their own counter; anything else is counted under its class (`2xx`…).
+const STATUSES: [u16; 13] = [
+    200, 204, 206, 304, 400, 403, 404, 405, 412, 416, 500, 503, 0,
+];
+const STATUS_OTHER: usize = STATUSES.len() - 1;
+const KINDS: usize = RouteKind::ALL.len();
+/// Histogram upper bounds in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Per-bucket (non-cumulative) counts; the last slot is +Inf.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+/// All counters of one server.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    requests: [[AtomicU64; STATUSES.len()]; KINDS],
+    /// Requests whose status is not in [`STATUSES`], by class 1xx..5xx.
+    requests_other_class: [[AtomicU64; 5]; KINDS],
+    bytes: [AtomicU64; KINDS],
+    latency: [Histogram; KINDS],
+    open_connections: AtomicU64,
+    connections_total: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn record(&self, kind: RouteKind, status: u16, bytes: u64, elapsed: Duration) {
+        let k = kind.index();
+        let slot = STATUSES[..STATUS_OTHER].iter().position(|&s| s == status);
+        match slot {
+            Some(i) => add(self.requests.get(k).and_then(|r| r.get(i)), 1),
+            None => {
+                let class = usize::from(status / 100).saturating_sub(1);
+                add(
+                    self.requests_other_class.get(k).and_then(|r| r.get(class)),
+                    1,
+                );
+            }
+        }
+        add(self.bytes.get(k), bytes);
+        if let Some(h) = self.latency.get(k) {
+            let secs = elapsed.as_secs_f64();
+            let b = BUCKETS
+                .iter()
+                .position(|&ub| secs <= ub)
+                .unwrap_or(BUCKETS.len());
+            add(h.buckets.get(b), 1);
+            add(
+                Some(&h.sum_micros),
+                u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            );
+        }
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.open_connections.fetch_add(1, Relaxed);
+        self.connections_total.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        // Never below zero, even if a close were counted twice.
+        let _ = self
+            .open_connections
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// The text exposition.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        // Writing to a String cannot fail.
+        let _ = self.render_into(&mut out);
+        out
+    }
+
+    fn render_into(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(
+            out,
+            "# HELP hlsorigin_http_requests_total HTTP requests by route kind and status."
+        )?;
+        writeln!(out, "# TYPE hlsorigin_http_requests_total counter")?;
+        for kind in RouteKind::ALL {
+            let k = kind.index();
+            let label = kind.label();
+            for (i, status) in STATUSES.iter().take(STATUS_OTHER).enumerate() {
+                let n = load(self.requests.get(k).and_then(|r| r.get(i)));
+                if n > 0 {
+                    writeln!(
+                        out,
+                        "hlsorigin_http_requests_total{{kind=\"{label}\",status=\"{status}\"}} {n}"
+                    )?;
+                }
+            }
+            for class in 0..5u8 {
+                let n = load(
+                    self.requests_other_class
+                        .get(k)
+                        .and_then(|r| r.get(usize::from(class))),
+                );
+                if n > 0 {
+                    let c = class.saturating_add(1);
+                    writeln!(
+                        out,
+                        "hlsorigin_http_requests_total{{kind=\"{label}\",status=\"{c}xx\"}} {n}"
+                    )?;
+                }
+            }
+        }
+        writeln!(
+            out,
+            "# HELP hlsorigin_http_response_bytes_total Response body bytes by route kind."
+        )?;
+        writeln!(out, "# TYPE hlsorigin_http_response_bytes_total counter")?;
+        for kind in RouteKind::ALL {
+            let n = load(self.bytes.get(kind.index()));
+            writeln!(
+                out,
+                "hlsorigin_http_response_bytes_total{{kind=\"{}\"}} {n}",
+                kind.label()
+            )?;
+        }
+        writeln!(
+            out,
+            "# HELP hlsorigin_http_request_duration_seconds Time to response head."
+        )?;
+        writeln!(
+            out,
+            "# TYPE hlsorigin_http_request_duration_seconds histogram"
+        )?;
+        for kind in RouteKind::ALL {
+            let Some(h) = self.latency.get(kind.index()) else {
+                continue;
+            };
+            let label = kind.label();
+            let mut cumulative = 0u64;
+            for (i, ub) in BUCKETS.iter().enumerate() {
+                cumulative = cumulative.saturating_add(load(h.buckets.get(i)));
+                writeln!(
+                    out,
+                    "hlsorigin_http_request_duration_seconds_bucket{{kind=\"{label}\",le=\"{ub}\"}} {cumulative}"
+                )?;
+            }
+            cumulative = cumulative.saturating_add(load(h.buckets.get(BUCKETS.len())));
+            writeln!(
+                out,
+                "hlsorigin_http_request_duration_seconds_bucket{{kind=\"{label}\",le=\"+Inf\"}} {cumulative}"
+            )?;
+            let sum = load(Some(&h.sum_micros)) as f64 / 1e6;
+            writeln!(
+                out,
+                "hlsorigin_http_request_duration_seconds_sum{{kind=\"{label}\"}} {sum}"
+            )?;
+            writeln!(
+                out,
+                "hlsorigin_http_request_duration_seconds_count{{kind=\"{label}\"}} {cumulative}"
+            )?;
+        }
+        writeln!(
+            out,
+            "# HELP hlsorigin_open_connections Client connections currently open."
+        )?;
+        writeln!(out, "# TYPE hlsorigin_open_connections gauge")?;
+        writeln!(
+            out,
+            "hlsorigin_open_connections {}",
+            self.open_connections.load(Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_connections_total Client connections accepted."
+        )?;
+        writeln!(out, "# TYPE hlsorigin_connections_total counter")?;
+        writeln!(
+            out,
+            "hlsorigin_connections_total {}",
+            self.connections_total.load(Relaxed)
+        )?;
+        Ok(())
+    }
+}
+
+fn add(counter: Option<&AtomicU64>, n: u64) {
+    if let Some(c) = counter {
+        c.fetch_add(n, Relaxed);
+    }
+}
+
+fn load(counter: Option<&AtomicU64>) -> u64 {
+    counter.map_or(0, |c| c.load(Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_histogram() {
+        let m = Metrics::default();
+        m.record(RouteKind::Segment, 200, 1000, Duration::from_micros(300));
+        m.record(RouteKind::Segment, 206, 10, Duration::from_millis(2));
+        m.record(RouteKind::Playlist, 418, 0, Duration::from_secs(10));
+        m.connection_opened();
+        m.connection_opened();
+        m.connection_closed();
+        let text = m.render();
+        for want in [
+            "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
+            "hlsorigin_http_requests_total{kind=\"segment\",status=\"206\"} 1\n",
+            "hlsorigin_http_requests_total{kind=\"playlist\",status=\"4xx\"} 1\n",
+            "hlsorigin_http_response_bytes_total{kind=\"segment\"} 1010\n",
+            "hlsorigin_http_request_duration_seconds_bucket{kind=\"segment\",le=\"0.0005\"} 1\n",
+            "hlsorigin_http_request_duration_seconds_bucket{kind=\"segment\",le=\"0.0025\"} 2\n",
+            "hlsorigin_http_request_duration_seconds_bucket{kind=\"playlist\",le=\"5\"} 0\n",
+            "hlsorigin_http_request_duration_seconds_bucket{kind=\"playlist\",le=\"+Inf\"} 1\n",
+            "hlsorigin_http_request_duration_seconds_count{kind=\"segment\"} 2\n",
+            "hlsorigin_open_connections 1\n",
+            "hlsorigin_connections_total 2\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+    }
+}

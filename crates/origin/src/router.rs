@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Routes and the edge layer every response passes through (CORS, error caching, metrics,
+//! access log).
+//!
+//! | route          | answer                                                         |
+//! |----------------|----------------------------------------------------------------|
+//! | `/`            | the player page (embedded HTML)                                 |
+//! | `/api/streams` | `{"streams": ["a/master.m3u8", "b.m3u8"]}`                       |
+//! | `/healthz`     | `ok`                                                            |
+//! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
+//! | anything else  | the object under the root ([`crate::files`])                    |
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+
+use crate::config::{self, ServeConfig};
+use crate::files::{plain, serve_object, PlaylistCache, PlaylistPolicy};
+use crate::metrics::Metrics;
+use crate::policy::route_kind;
+use crate::source::{FsSource, ObjectSource};
+
+const INDEX_HTML: &str = include_str!("index.html");
+const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+
+/// Header values derived once from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyHeaders {
+    pub(crate) cors_origin: HeaderValue,
+    pub(crate) cache_segment: HeaderValue,
+    pub(crate) cache_error: HeaderValue,
+    pub(crate) cache_other: HeaderValue,
+}
+
+/// Shared by every request of one server.
+#[derive(Debug)]
+pub(crate) struct AppState<S> {
+    pub(crate) source: S,
+    pub(crate) headers: PolicyHeaders,
+    pub(crate) playlist_policy: PlaylistPolicy,
+    pub(crate) playlists: PlaylistCache,
+    pub(crate) metrics: Arc<Metrics>,
+    index_html: Bytes,
+}
+
+/// Header values of `config`, or the name of the first field that is not a valid header value.
+pub(crate) fn header_values(
+    config: &ServeConfig,
+) -> Result<(PolicyHeaders, HeaderValue), &'static str> {
+    let hv = |s: &str, name: &'static str| HeaderValue::from_str(s).map_err(|_| name);
+    Ok((
+        PolicyHeaders {
+            cors_origin: hv(&config.cors_origin, "cors_origin")?,
+            cache_segment: hv(&config.cache_segment, "cache_segment")?,
+            cache_error: hv(&config.cache_error, "cache_error")?,
+            cache_other: hv(&config.cache_other, "cache_other")?,
+        },
+        hv(&config.cache_vod_playlist, "cache_vod_playlist")?,
+    ))
+}
+
+/// The origin's routes over the filesystem root of `config`.
+///
+/// A root that cannot be opened, or configured values that are not valid header values, are
+/// reported by [`crate::serve`]; here they degrade (every object 404, default headers).
+pub fn router(config: &ServeConfig) -> Router {
+    let source = FsSource::new(&config.root).unwrap_or_else(|e| {
+        tracing::warn!(root = %config.root.display(), error = %e, "cannot open root");
+        FsSource::unchecked(&config.root)
+    });
+    router_with_source(config, source)
+}
+
+/// The origin's routes over any [`ObjectSource`].
+pub fn router_with_source<S: ObjectSource>(config: &ServeConfig, source: S) -> Router {
+    build(config, source, Arc::new(Metrics::default()))
+}
+
+pub(crate) fn build<S: ObjectSource>(
+    config: &ServeConfig,
+    source: S,
+    metrics: Arc<Metrics>,
+) -> Router {
+    let (headers, vod) = header_values(config).unwrap_or_else(|field| {
+        tracing::warn!(
+            field,
+            "invalid header value in configuration; using defaults"
+        );
+        header_values(&ServeConfig::default()).unwrap_or_else(|_| unreachable_defaults())
+    });
+    let index = INDEX_HTML.replace("{{HLSJS_URL}}", &escape_html(&config.hlsjs_url));
+    let state = Arc::new(AppState {
+        source,
+        headers,
+        playlist_policy: PlaylistPolicy {
+            vod,
+            live_max_age: config.cache_live_playlist_max_age,
+        },
+        playlists: PlaylistCache::default(),
+        metrics,
+        index_html: Bytes::from(index),
+    });
+    Router::new()
+        .route("/", get(index_page::<S>))
+        .route("/api/streams", get(api_streams::<S>))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_page::<S>))
+        .fallback(files::<S>)
+        .layer(from_fn_with_state(Arc::clone(&state), edge::<S>))
+        .with_state(state)
+}
+
+/// The built-in defaults are valid header values; this keeps `build` total without a panic.
+fn unreachable_defaults() -> (PolicyHeaders, HeaderValue) {
+    let s = HeaderValue::from_static;
+    (
+        PolicyHeaders {
+            cors_origin: s(config::DEFAULT_CORS_ORIGIN),
+            cache_segment: s(config::DEFAULT_CACHE_SEGMENT),
+            cache_error: s(config::DEFAULT_CACHE_ERROR),
+            cache_other: s(config::DEFAULT_CACHE_OTHER),
+        },
+        s(config::DEFAULT_CACHE_VOD_PLAYLIST),
+    )
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn files<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Request) -> Response {
+    serve_object(&state, req).await
+}
+
+async fn index_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+    let mut res = Response::new(Body::from(state.index_html.clone()));
+    let h = res.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+    let streams = match state.source.list_streams().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list streams");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot list streams\n");
+        }
+    };
+    let body = serde_json::json!({ "streams": streams }).to_string();
+    let mut res = Response::new(Body::from(body));
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+async fn healthz() -> Response {
+    let mut res = plain(StatusCode::OK, "ok");
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn metrics_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+    let mut res = Response::new(Body::from(state.metrics.render()));
+    let h = res.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// CORS preflight (Fetch standard, CORS protocol) or a plain `OPTIONS`.
+fn options(req: &HeaderMap) -> Response {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    let h = res.headers_mut();
+    h.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+    if req.contains_key(ORIGIN) && req.contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
+        h.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOWED_METHODS),
+        );
+        h.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Range, If-Range, If-None-Match, If-Modified-Since, If-Match"),
+        );
+        h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    }
+    res
+}
+
+/// Wraps every route: answers `OPTIONS`, adds CORS headers, gives errors `cache_error`,
+/// records metrics and writes the access log line.
+async fn edge<S: ObjectSource>(
+    State(state): State<Arc<AppState<S>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let mut res = if method == Method::OPTIONS {
+        options(req.headers())
+    } else {
+        next.run(req).await
+    };
+    let status = res.status();
+    let h = res.headers_mut();
+    h.insert(
+        ACCESS_CONTROL_ALLOW_ORIGIN,
+        state.headers.cors_origin.clone(),
+    );
+    h.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Content-Length, Content-Range, ETag, Age, Date"),
+    );
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if status.is_client_error() || status.is_server_error() {
+        h.insert(CACHE_CONTROL, state.headers.cache_error.clone());
+    }
+    let bytes = if method == Method::HEAD {
+        0
+    } else {
+        h.get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .or_else(|| HttpBody::size_hint(res.body()).exact())
+            .unwrap_or(0)
+    };
+    let elapsed = start.elapsed();
+    let kind = route_kind(uri.path());
+    state.metrics.record(kind, status.as_u16(), bytes, elapsed);
+    tracing::info!(
+        target: "origin::access",
+        method = %method,
+        uri = %uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()),
+        status = status.as_u16(),
+        bytes,
+        ms = elapsed.as_secs_f64() * 1000.0,
+    );
+    res
+}

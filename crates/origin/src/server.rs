@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The accept loop: connection limit, protocol detection (HTTP/1.1, or HTTP/2 with prior
+//! knowledge, RFC 9113 3.3), header-read timeout, graceful shutdown.
+//!
+//! - At most `max_connections` connections are open; the loop takes a semaphore permit before
+//!   accepting, so excess clients wait in the kernel's listen backlog.
+//! - A client must send a complete request head within `header_read_timeout_secs` (hyper's
+//!   `header_read_timeout`, which also bounds idle HTTP/1 keep-alive) and, before that, the
+//!   first bytes that tell HTTP/1 from HTTP/2 (slowloris).
+//! - On shutdown the listener closes, every connection finishes its in-flight responses
+//!   (HTTP/1: no more keep-alive; HTTP/2: GOAWAY), and after `shutdown_timeout_secs` the
+//!   remaining connections are dropped.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use bytes::{Buf, Bytes, BytesMut};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::ServeConfig;
+use crate::error::OriginError;
+use crate::metrics::Metrics;
+use crate::router::{build, header_values};
+use crate::source::{FsSource, ObjectSource};
+use crate::tls::TlsAcceptor;
+
+/// The HTTP/2 connection preface (RFC 9113 3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// A bound, not yet running origin server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    metrics: Arc<Metrics>,
+    tls: Option<TlsAcceptor>,
+    max_connections: usize,
+    header_read_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+/// Binds `config.listen` and serves `config.root` until `shutdown` completes, then shuts down
+/// gracefully.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), OriginError> {
+    Server::bind(&config).await?.run(shutdown).await
+}
+
+impl Server {
+    /// Validates `config`, opens the root and binds the listen address.
+    pub async fn bind(config: &ServeConfig) -> Result<Self, OriginError> {
+        let source = FsSource::new(&config.root).map_err(|source| OriginError::Root {
+            path: config.root.clone(),
+            source,
+        })?;
+        Self::bind_with_source(config, source).await
+    }
+
+    /// Like [`Server::bind`] with another [`ObjectSource`] (`config.root` is not used).
+    pub async fn bind_with_source<S: ObjectSource>(
+        config: &ServeConfig,
+        source: S,
+    ) -> Result<Self, OriginError> {
+        header_values(config)
+            .map_err(|field| OriginError::Config(format!("{field} is not a valid header value")))?;
+        if config.max_connections == 0 || config.max_connections > Semaphore::MAX_PERMITS {
+            return Err(OriginError::Config(format!(
+                "max_connections must be 1..={}",
+                Semaphore::MAX_PERMITS
+            )));
+        }
+        if config.header_read_timeout_secs == 0 {
+            return Err(OriginError::Config(
+                "header_read_timeout_secs must be at least 1".into(),
+            ));
+        }
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsAcceptor::from_pem_files(cert, key)?),
+            (None, None) => None,
+            _ => {
+                return Err(OriginError::Config(
+                    "tls_cert and tls_key must be given together".into(),
+                ))
+            }
+        };
+        let addr = config.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| OriginError::Bind { addr, source })?;
+        let local_addr = listener.local_addr()?;
+        let metrics = Arc::new(Metrics::default());
+        Ok(Self {
+            listener,
+            local_addr,
+            router: build(config, source, Arc::clone(&metrics)),
+            metrics,
+            tls,
+            max_connections: config.max_connections,
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight responses (at most
+    /// `shutdown_timeout_secs`) and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), OriginError> {
+        let Server {
+            listener,
+            local_addr,
+            router,
+            metrics,
+            tls,
+            max_connections,
+            header_read_timeout,
+            shutdown_timeout,
+        } = self;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %local_addr, scheme, "origin listening");
+        let permits = Arc::new(Semaphore::new(max_connections));
+        let graceful = GracefulShutdown::new();
+        let (hard_stop, hard_stop_rx) = watch::channel(false);
+        let mut shutdown = pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                p = Arc::clone(&permits).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let (stream, peer) = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        drop(permit);
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let conn = Conn {
+                router: router.clone(),
+                watcher: graceful.watcher(),
+                tls: tls.clone(),
+                header_read_timeout,
+                metrics: Arc::clone(&metrics),
+            };
+            let mut hard_stop = hard_stop_rx.clone();
+            metrics.connection_opened();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let metrics = Arc::clone(&conn.metrics);
+                tokio::select! {
+                    () = conn.serve(stream, peer) => {}
+                    _ = hard_stop.wait_for(|stop| *stop) => {}
+                }
+                metrics.connection_closed();
+            });
+        }
+        drop(listener);
+        tracing::info!(addr = %local_addr, "origin shutting down");
+        if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("graceful shutdown timed out; dropping remaining connections");
+            let _ = hard_stop.send(true);
+        }
+        Ok(())
+    }
+}
+
+/// What one connection task needs.
+struct Conn {
+    router: Router,
+    watcher: Watcher,
+    tls: Option<TlsAcceptor>,
+    header_read_timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Conn {
+    async fn serve(self, mut stream: TcpStream, peer: SocketAddr) {
+        if let Some(tls) = &self.tls {
+            match tokio::time::timeout(self.header_read_timeout, tls.accept(stream)).await {
+                Ok(Ok((tls_stream, h2))) => self.serve_io(TokioIo::new(tls_stream), h2, peer).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+            return;
+        }
+        match tokio::time::timeout(self.header_read_timeout, sniff(&mut stream)).await {
+            Ok(Ok((prefix, h2))) => {
+                self.serve_io(
+                    TokioIo::new(Prefixed {
+                        prefix,
+                        inner: stream,
+                    }),
+                    h2,
+                    peer,
+                )
+                .await
+            }
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection closed before a request"),
+            Err(_) => tracing::debug!(%peer, "no request within the header read timeout"),
+        }
+    }
+
+    async fn serve_io<I>(self, io: TokioIo<I>, h2: bool, peer: SocketAddr)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = TowerToHyperService::new(self.router);
+        let result = if h2 {
+            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            builder.timer(TokioTimer::new());
+            self.watcher
+                .watch(builder.serve_connection(io, service))
+                .await
+        } else {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(self.header_read_timeout);
+            self.watcher
+                .watch(builder.serve_connection(io, service))
+                .await
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Reads until the first bytes decide between HTTP/2 prior knowledge (the full preface) and
+/// HTTP/1 (anything that diverges from it). Returns what was read and whether it is HTTP/2.
+async fn sniff(stream: &mut TcpStream) -> io::Result<(Bytes, bool)> {
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let n = buf.len().min(H2_PREFACE.len());
+        if buf.get(..n) != H2_PREFACE.get(..n) {
+            return Ok((buf.freeze(), false));
+        }
+        if n == H2_PREFACE.len() {
+            return Ok((buf.freeze(), true));
+        }
+    }
+}
+
+/// A stream whose first reads return bytes already read from it.
+struct Prefixed<T> {
+    prefix: Bytes,
+    inner: T,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.prefix.has_remaining() {
+            let n = self.prefix.len().min(buf.remaining());
+            let chunk = self.prefix.split_to(n);
+            buf.put_slice(&chunk);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

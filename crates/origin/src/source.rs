@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Where the origin reads objects from: the [`ObjectSource`] trait and its filesystem
+//! implementation [`FsSource`]. A live in-memory source implements the same trait and
+//! answers with [`ObjectBody::Memory`].
+
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use futures_util::stream;
+use tokio::task::{spawn_blocking, JoinHandle};
+
+use crate::path::ObjectPath;
+
+/// Bytes read per blocking file read while streaming a body.
+const CHUNK: usize = 256 * 1024;
+/// Directory depth searched for `master.m3u8` by [`FsSource`]'s stream listing.
+const LIST_MAX_DEPTH: usize = 4;
+/// Most streams a listing returns.
+const LIST_MAX_STREAMS: usize = 1000;
+
+/// A read-only store of objects addressed by [`ObjectPath`].
+pub trait ObjectSource: Send + Sync + 'static {
+    /// Opens an object. Anything that must not be served — missing, a directory, outside the
+    /// root — is `io::ErrorKind::NotFound`.
+    fn open(&self, path: &ObjectPath) -> impl Future<Output = io::Result<Object>> + Send;
+
+    /// Names of the streams the index page offers (every `*/master.m3u8` and top-level
+    /// `*.m3u8`), relative, `/`-separated, sorted.
+    fn list_streams(&self) -> impl Future<Output = io::Result<Vec<String>>> + Send;
+}
+
+/// What is known about an object without reading it.
+#[derive(Debug, Clone)]
+pub struct ObjectMeta {
+    /// Length in bytes.
+    pub len: u64,
+    /// Last modification time, sent as `Last-Modified`.
+    pub modified: Option<SystemTime>,
+    /// Strong entity tag, quoted (`"…"`), unique per content version (RFC 9110 8.8.3).
+    pub etag: HeaderValue,
+}
+
+/// How to get at an object's bytes.
+#[derive(Debug)]
+pub enum ObjectBody {
+    /// Already in memory.
+    Memory(Bytes),
+    /// An open file, read in [`CHUNK`]s on the blocking pool.
+    File(File),
+}
+
+/// An opened object.
+#[derive(Debug)]
+pub struct Object {
+    pub meta: ObjectMeta,
+    pub body: ObjectBody,
+}
+
+impl ObjectBody {
+    /// A response body of `len` bytes starting at `start`. For files, the next chunk is read
+    /// while the previous one is being written to the socket.
+    pub(crate) fn into_body(self, start: u64, len: u64) -> Body {
+        match self {
+            ObjectBody::Memory(bytes) => Body::from(slice(&bytes, start, len)),
+            ObjectBody::File(file) => {
+                let first = (len > 0).then(|| spawn_read(file, start, len));
+                Body::from_stream(stream::unfold(first, |pending| async move {
+                    let (file, next_pos, remaining, result) = match pending?.await {
+                        Ok(done) => done,
+                        Err(join) => return Some((Err(io::Error::other(join)), None)),
+                    };
+                    match result {
+                        Ok(chunk) => {
+                            let next =
+                                (remaining > 0).then(|| spawn_read(file, next_pos, remaining));
+                            Some((Ok(chunk), next))
+                        }
+                        Err(e) => Some((Err(e), None)),
+                    }
+                }))
+            }
+        }
+    }
+
+    /// Reads the whole object (`len` bytes) — blocking; call on the blocking pool.
+    pub(crate) fn read_all_blocking(self, len: u64) -> io::Result<Bytes> {
+        match self {
+            ObjectBody::Memory(bytes) => Ok(slice(&bytes, 0, len)),
+            ObjectBody::File(file) => {
+                let n = usize::try_from(len).map_err(io::Error::other)?;
+                let mut buf = vec![0u8; n];
+                read_exact_at(&file, &mut buf, 0)?;
+                Ok(Bytes::from(buf))
+            }
+        }
+    }
+}
+
+fn slice(bytes: &Bytes, start: u64, len: u64) -> Bytes {
+    let start = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| start.checked_add(l))
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    bytes.slice(start..end)
+}
+
+type ReadDone = (File, u64, u64, io::Result<Bytes>);
+
+/// Reads up to one chunk at `pos` on the blocking pool; yields the file back with the position
+/// and byte count still to read after this chunk.
+fn spawn_read(file: File, pos: u64, remaining: u64) -> JoinHandle<ReadDone> {
+    spawn_blocking(move || {
+        let n = remaining.min(CHUNK as u64);
+        let mut buf = vec![0u8; n as usize];
+        let result = read_exact_at(&file, &mut buf, pos).map(|()| Bytes::from(buf));
+        (
+            file,
+            pos.saturating_add(n),
+            remaining.saturating_sub(n),
+            result,
+        )
+    })
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, pos)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut file: &File, buf: &mut [u8], pos: u64) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(pos))?;
+    file.read_exact(buf)
+}
+
+/// Serves files under a root directory.
+///
+/// Every open resolves symlinks and refuses (as not found) anything whose real path is outside
+/// the root or passes through a dot-directory, and anything that is not a regular file.
+#[derive(Debug, Clone)]
+pub struct FsSource {
+    root: PathBuf,
+}
+
+impl FsSource {
+    /// A source for `root`, which must be an existing directory.
+    pub fn new(root: &Path) -> io::Result<Self> {
+        let root = std::fs::canonicalize(root)?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", root.display()),
+            ));
+        }
+        Ok(Self { root })
+    }
+
+    /// A source for `root` as given, for when [`FsSource::new`] failed: every open fails
+    /// until the directory exists.
+    pub(crate) fn unchecked(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn open_blocking(root: &Path, path: &ObjectPath) -> io::Result<Object> {
+        let mut joined = root.to_path_buf();
+        joined.extend(path.segments());
+        let real = std::fs::canonicalize(&joined)?;
+        let inside = real.strip_prefix(root).map_err(|_| not_found())?;
+        let hidden = inside.components().any(|c| match c {
+            Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
+            _ => true,
+        });
+        if hidden {
+            return Err(not_found());
+        }
+        let file = File::open(&real)?;
+        let md = file.metadata()?;
+        if !md.is_file() {
+            return Err(not_found());
+        }
+        let modified = md.modified().ok();
+        let meta = ObjectMeta {
+            len: md.len(),
+            modified,
+            etag: fs_etag(&md, modified),
+        };
+        Ok(Object {
+            meta,
+            body: ObjectBody::File(file),
+        })
+    }
+}
+
+fn not_found() -> io::Error {
+    io::ErrorKind::NotFound.into()
+}
+
+/// `"<inode>-<mtime ns>-<len>"` in hex: changes whenever the packager replaces (renames over)
+/// or rewrites the file, which it does atomically (RFC 8216bis 6.2.1).
+fn fs_etag(md: &std::fs::Metadata, modified: Option<SystemTime>) -> HeaderValue {
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(md);
+    #[cfg(not(unix))]
+    let ino = 0u64;
+    let nanos = modified
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let tag = format!("\"{ino:x}-{nanos:x}-{:x}\"", md.len());
+    // Only hex digits, '-' and quotes: always a valid header value.
+    HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+impl ObjectSource for FsSource {
+    async fn open(&self, path: &ObjectPath) -> io::Result<Object> {
+        let root = self.root.clone();
+        let path = path.clone();
+        spawn_blocking(move || Self::open_blocking(&root, &path))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    async fn list_streams(&self) -> io::Result<Vec<String>> {
+        let root = self.root.clone();
+        spawn_blocking(move || {
+            let mut found = Vec::new();
+            list_dir(&root, "", 0, &mut found)?;
+            found.sort();
+            Ok(found)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+/// Collects top-level `*.m3u8` and `master.m3u8` at any depth up to [`LIST_MAX_DEPTH`],
+/// skipping dot entries and not following symlinks.
+fn list_dir(dir: &Path, prefix: &str, depth: usize, found: &mut Vec<String>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        if found.len() >= LIST_MAX_STREAMS {
+            break;
+        }
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() && depth < LIST_MAX_DEPTH {
+            let sub = format!("{prefix}{name}/");
+            // An unreadable subdirectory hides its streams, not everyone else's.
+            let _ = list_dir(&entry.path(), &sub, depth.saturating_add(1), found);
+        } else if file_type.is_file()
+            && ((depth == 0 && name.ends_with(".m3u8")) || (depth > 0 && name == "master.m3u8"))
+        {
+            found.push(format!("{prefix}{name}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_clamps() {
+        let b = Bytes::from_static(b"0123456789");
+        assert_eq!(slice(&b, 2, 3), Bytes::from_static(b"234"));
+        assert_eq!(slice(&b, 8, 100), Bytes::from_static(b"89"));
+        assert_eq!(slice(&b, 100, 1), Bytes::new());
+        assert_eq!(slice(&b, u64::MAX, u64::MAX), Bytes::new());
+    }
+}

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Integration tests: a real server on 127.0.0.1:0 and real TCP clients.
+//!
+//! - `semantics`: methods, MIME, cache lifetimes, blocking-reload hook, CORS, path safety.
+//! - `representation`: ranges, conditionals, gzip playlists.
+//! - `connection`: keep-alive, HTTP/2 prior knowledge, timeouts, connection limit, shutdown.
+//! - `pages`: index page, stream listing, health, metrics, access log.
+
+mod cases;
+mod common;
+mod connection;
+mod pages;
+mod representation;
+mod semantics;
+#[cfg(feature = "tls")]
+mod tls;
