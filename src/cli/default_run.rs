@@ -45,7 +45,7 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
     rt.block_on(async move {
         let mut config = args.serve.clone();
         config.root = args.playlists.clone();
-        let server = origin::Server::bind(config.clone())
+        let server = origin::Server::bind(&config)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let base = format!("http://{}", server.local_addr());

@@ -22,7 +22,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         config.root = dir;
     }
     runtime()?.block_on(async move {
-        let server = origin::Server::bind(config.clone())
+        let server = origin::Server::bind(&config)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         println!(
