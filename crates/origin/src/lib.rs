@@ -9,10 +9,10 @@
 //! # }
 //! ```
 //!
-//! Modules: [`config`] (settings), [`server`] (accept loop), [`router`] (routes, CORS,
-//! metrics, access log), [`files`] (object responses), [`policy`] (content types and the
-//! `Cache-Control` table), [`conditional`] (ETag/If-*/Range), [`path`] (request path
-//! safety), [`source`] (the read trait), [`reload`] (the LL-HLS blocking-reload hook).
+//! Modules: `config` (settings), `server` (accept loop), `router` (routes, CORS,
+//! metrics, access log), `files` (object responses), `policy` (content types and the
+//! `Cache-Control` table), `conditional` (ETag/If-*/Range), `path` (request path
+//! safety), `source` (the read trait), `reload` (the LL-HLS blocking-reload hook).
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

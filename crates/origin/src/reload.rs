@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The one door every playlist request goes through: [`open_playlist`].
+//! The one door every playlist request goes through: `open_playlist`.
 //!
 //! Today it validates the LL-HLS delivery directives (RFC 8216bis 6.2.5) and opens the
 //! playlist at once. Blocking playlist reload (6.2.5.2: hold the request until media

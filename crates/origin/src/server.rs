@@ -37,6 +37,8 @@ use crate::tls::TlsAcceptor;
 
 /// The HTTP/2 connection preface (RFC 9113 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// Interval and timeout of HTTP/2 keep-alive pings.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -242,7 +244,12 @@ impl Conn {
         let service = TowerToHyperService::new(self.router);
         let result = if h2 {
             let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-            builder.timer(TokioTimer::new());
+            // Pings find dead peers; an HTTP/2 connection has no header-read timeout of its own
+            // once the preface has arrived.
+            builder
+                .timer(TokioTimer::new())
+                .keep_alive_interval(H2_PING_INTERVAL)
+                .keep_alive_timeout(H2_PING_INTERVAL);
             self.watcher
                 .watch(builder.serve_connection(io, service))
                 .await

@@ -51,7 +51,7 @@ pub struct ObjectMeta {
 pub enum ObjectBody {
     /// Already in memory.
     Memory(Bytes),
-    /// An open file, read in [`CHUNK`]s on the blocking pool.
+    /// An open file, read in 256 KiB chunks on the blocking pool.
     File(File),
 }
 
