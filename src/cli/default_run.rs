@@ -70,8 +70,12 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
                 let base = base.clone();
                 let res = tokio::task::spawn_blocking(move || package_if_stale(&p, &out)).await;
                 match res {
-                    Ok(Ok(Some(line))) => println!("{line} → {base}/{}/master.m3u8", stream_name(&path)),
-                    Ok(Ok(None)) => println!("up to date: {base}/{}/master.m3u8", stream_name(&path)),
+                    Ok(Ok(Some(line))) => {
+                        println!("{line} → {base}/{}/master.m3u8", stream_name(&path))
+                    }
+                    Ok(Ok(None)) => {
+                        println!("up to date: {base}/{}/master.m3u8", stream_name(&path))
+                    }
                     Ok(Err(e)) => tracing::error!("{}: {e:#}", path.display()),
                     Err(e) => tracing::error!("{}: packaging task failed: {e}", path.display()),
                 }
@@ -94,7 +98,12 @@ fn is_video(path: &Path) -> bool {
 
 fn videos_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_file() && is_video(p)).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && is_video(p))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -102,10 +111,19 @@ fn videos_in(dir: &Path) -> Vec<PathBuf> {
 
 /// URL-safe stream name from a file name: `My Clip.mp4` → `My_Clip`.
 fn stream_name(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("stream");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("stream");
     let name: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let name = name.trim_start_matches(['_', '.']).to_owned();
     if name.is_empty() {
@@ -118,7 +136,10 @@ fn stream_name(path: &Path) -> String {
 fn watch(dir: &Path, tx: mpsc::UnboundedSender<PathBuf>) -> Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
-            if matches!(event.kind, notify::EventKind::Create(_) | notify::EventKind::Modify(_)) {
+            if matches!(
+                event.kind,
+                notify::EventKind::Create(_) | notify::EventKind::Modify(_)
+            ) {
                 for p in event.paths {
                     let _ = tx.send(p);
                 }
@@ -136,7 +157,9 @@ fn watch(dir: &Path, tx: mpsc::UnboundedSender<PathBuf>) -> Result<notify::Recom
 async fn settled(path: &Path) -> bool {
     let mut last = None;
     for _ in 0..600 {
-        let now = std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()));
+        let now = std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()));
         let Some(now) = now else { return false };
         if last.as_ref() == Some(&now) && now.0 > 0 {
             return true;
@@ -154,7 +177,12 @@ fn source_stamp(path: &Path) -> Result<String> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    Ok(format!("{} {} {mtime} {}\n", path.display(), m.len(), env!("CARGO_PKG_VERSION")))
+    Ok(format!(
+        "{} {} {mtime} {}\n",
+        path.display(),
+        m.len(),
+        env!("CARGO_PKG_VERSION")
+    ))
 }
 
 /// Packages `src` into `out` unless `out` was already packaged from this very file.
@@ -167,7 +195,15 @@ fn package_if_stale(src: &Path, out: &Path) -> Result<Option<String>> {
         run_id: new_run_id(),
         ..Default::default()
     };
-    let summary = package_file(src, out, &opts, &OpenOptions { allow_truncated: false }, false)?;
+    let summary = package_file(
+        src,
+        out,
+        &opts,
+        &OpenOptions {
+            allow_truncated: false,
+        },
+        false,
+    )?;
     std::fs::write(out.join(STAMP), stamp)?;
     Ok(Some(format!(
         "packaged {}: {} segments, {:.1} s, avg {}",
@@ -197,7 +233,13 @@ mod tests {
 
     #[test]
     fn only_videos_are_picked_up() {
-        for (name, want) in [("a.mp4", true), ("b.TS", true), ("c.txt", false), (".d.mp4", false), ("e", false)] {
+        for (name, want) in [
+            ("a.mp4", true),
+            ("b.TS", true),
+            ("c.txt", false),
+            (".d.mp4", false),
+            ("e", false),
+        ] {
             assert_eq!(is_video(Path::new(name)), want, "{name}");
         }
     }

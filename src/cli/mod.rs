@@ -44,13 +44,13 @@ pub enum Command {
     /// Package a file (MP4/MOV/fragmented MP4/MPEG-TS) into HLS.
     Package(PackageArgs),
     /// Serve a directory of HLS streams over HTTP.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Package(args)) => package::run(args),
-        Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Serve(args)) => serve::run(*args),
         None => default_run::run(cli.run),
     }
 }

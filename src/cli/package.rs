@@ -69,7 +69,13 @@ pub fn run(args: PackageArgs) -> Result<()> {
     let input = &args.inputs[0];
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let summary = package_file(input, &args.output, &options(&args), &open_options(&args), show_progress)?;
+    let summary = package_file(
+        input,
+        &args.output,
+        &options(&args),
+        &open_options(&args),
+        show_progress,
+    )?;
     if !args.quiet {
         println!(
             "{} → {}: {} segments, {:.3} s, avg {}, peak {}, target {} s, {:.2} s wall",

@@ -66,7 +66,30 @@ pub fn streams(path: &Path) -> Vec<Stream> {
         .unwrap_or_default()
 }
 
+/// Packets in file order. A packet without a duration (ffprobe leaves Opus in fMP4 without one) gets
+/// the distance to the next packet of its stream, or its predecessor's duration for the last one.
 pub fn packets(path: &Path) -> Vec<Packet> {
+    let mut pk = raw_packets(path);
+    for i in 0..pk.len() {
+        if pk[i].duration.is_finite() {
+            continue;
+        }
+        let s = pk[i].stream;
+        let next = pk[i + 1..]
+            .iter()
+            .find(|p| p.stream == s)
+            .map(|p| p.dts - pk[i].dts);
+        let prev = pk[..i]
+            .iter()
+            .rev()
+            .find(|p| p.stream == s)
+            .map(|p| pk[i].dts - p.dts);
+        pk[i].duration = next.or(prev).unwrap_or(0.0);
+    }
+    pk
+}
+
+fn raw_packets(path: &Path) -> Vec<Packet> {
     let streams = streams(path);
     let v = ffprobe_json(
         path,

@@ -23,7 +23,9 @@ fn mask_measured(text: &str) -> String {
                 let end = l[start..]
                     .find(|c: char| !(c.is_ascii_digit() || c == '@'))
                     .map_or(l.len(), |e| start + e);
-                l.replace_range(start..end, "N");
+                if end > start {
+                    l.replace_range(start..end, "N");
+                }
                 from = start + 1;
             }
         }
