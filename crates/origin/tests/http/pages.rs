@@ -116,6 +116,7 @@ fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
         let sink = Arc::clone(&buf);
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
             .with_writer(move || LogWriter(Arc::clone(&sink)))
             .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);
