@@ -12,6 +12,7 @@
 pub mod codec;
 pub mod demux;
 pub mod error;
+pub mod live;
 pub mod mux;
 pub mod package;
 pub mod playlist;

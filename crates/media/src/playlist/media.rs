@@ -4,7 +4,8 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{fmt_duration, quoted};
+use super::fmt_duration;
+use super::ll::{write_map, LiveTags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaylistType {
@@ -56,12 +57,17 @@ pub struct MediaPlaylist {
     pub map: Option<Map>,
     pub segments: Vec<MediaSegment>,
     pub end_list: bool,
+    /// Live / LL-HLS tags (RFC 8216bis 4.4.3.7–8, 4.4.4.9, 4.4.5.2–3); `Default` writes none.
+    pub live: LiveTags,
 }
 
 impl MediaPlaylist {
     /// Lowest protocol version compatible with the features used (RFC 8216bis §8; RFC 8216 §7).
     pub fn version(&self) -> u8 {
-        if self.map.is_some() {
+        let live = self.live.version();
+        if live > 6 {
+            live
+        } else if self.map.is_some() || live == 6 {
             // EXT-X-MAP in a playlist without EXT-X-I-FRAMES-ONLY needs version 6.
             6
         } else if self.segments.iter().any(|s| s.byterange.is_some()) {
@@ -110,20 +116,19 @@ impl fmt::Display for MediaPlaylist {
         if self.independent_segments {
             out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
+        self.live.write_header(&mut out);
         if let Some(map) = &self.map {
-            let _ = write!(out, "#EXT-X-MAP:URI={}", quoted(&map.uri));
-            if let Some(br) = map.byterange {
-                let _ = write!(out, ",BYTERANGE=\"{br}\"");
-            }
-            out.push('\n');
+            write_map(map, &mut out);
         }
-        for seg in &self.segments {
+        self.live.write_skip(&mut out);
+        for (i, seg) in self.segments.iter().enumerate() {
             if seg.discontinuity {
                 out.push_str("#EXT-X-DISCONTINUITY\n");
             }
             if let Some(pdt) = &seg.program_date_time {
                 let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{pdt}");
             }
+            self.live.write_segment(i, &mut out);
             let _ = writeln!(out, "#EXTINF:{},", fmt_duration(seg.duration));
             if let Some(br) = seg.byterange {
                 let _ = writeln!(out, "#EXT-X-BYTERANGE:{br}");
@@ -131,6 +136,7 @@ impl fmt::Display for MediaPlaylist {
             out.push_str(&seg.uri);
             out.push('\n');
         }
+        self.live.write_trailer(&mut out);
         if self.end_list {
             out.push_str("#EXT-X-ENDLIST\n");
         }

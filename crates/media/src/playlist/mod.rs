@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Playlist model and writer (RFC 8216bis §4). One tag family per file:
-//! [`media`] (media playlist + segment tags), [`master`] (multivariant playlist).
+//! [`media`] (media playlist + segment tags), [`master`] (multivariant playlist), [`ll`] (live and
+//! Low-Latency HLS tags).
 //!
 //! Why our own writer: `m3u8-rs` 6 has no LL-HLS tags (EXT-X-PART, PRELOAD-HINT, SERVER-CONTROL, SKIP),
 //! drops unknown tags after the last segment and never writes playlist-level unknown tags. One writer serves
 //! VOD and live alike; `m3u8-rs` parses our output in tests as an independent check.
 
+pub mod ll;
 pub mod master;
 pub mod media;
 
+pub use ll::{LiveTags, OpenSegment, Part, SegmentTags, ServerControl};
 pub use master::{MasterPlaylist, Rendition, Variant};
 pub use media::{ByteRange, MediaPlaylist, MediaSegment, PlaylistType};
 

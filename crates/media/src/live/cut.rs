@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Live cut decisions: where segments and LL-HLS parts end, one sample at a time.
+//!
+//! Segments follow [`crate::segmenter::Segmenter`]'s rule — a segment ends at the first
+//! random-access sample of the main track at least the wanted duration after its start
+//! (Apple 7.4: segments start with an IDR) — plus one rule for live, where
+//! EXT-X-TARGETDURATION is fixed before the first segment (RFC 8216bis 6.2.1): a segment is
+//! also cut *early*, at a random-access sample short of the wanted duration, when waiting for the
+//! next one (predicted one GOP later, the GOP being the last keyframe interval) would make it
+//! round above the target duration (RFC 8216bis 4.4.3.1, 6.2.1). A GOP longer than the target
+//! cannot be helped: such segments are reported in [`Cut::NewSegment::too_long`].
+//!
+//! The segment logic is not delegated to `Segmenter` because live needs the early cut above
+//! and the part cuts below on the same sample, and because the stream must not buffer a whole
+//! segment twice (parts are muxed as they complete).
+//!
+//! Parts (RFC 8216bis 4.4.4.9): a part ends before the main-track sample that would make it
+//! longer than PART-TARGET, and always at a segment cut. Part durations are measured from the
+//! part's first main sample to the end of its last one, so a part is never longer than
+//! PART-TARGET unless a single frame is. Cuts are decided when the next main sample arrives, so
+//! the part named by EXT-X-PRELOAD-HINT is always the one that follows.
+
+use crate::sample::{Sample, TrackInfo, TrackKind};
+
+/// What to do with a sample, decided before it is added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// Drop it: nothing may precede the first keyframe of a segment (Apple 7.4).
+    Drop,
+    /// Add it to the current part.
+    Append,
+    /// The current part, of `part` ticks, ends; the sample starts the next part of the same
+    /// segment.
+    NewPart { part: i64 },
+    /// The current segment (if any) ends at `end` (main-track ticks), its last part lasting
+    /// `part` ticks; the sample starts a new segment. `too_long` when the ended segment rounds
+    /// above the target duration.
+    NewSegment {
+        end: Option<i64>,
+        part: i64,
+        too_long: bool,
+    },
+}
+
+/// Per-stream cut state, in main-track ticks.
+#[derive(Debug, Clone)]
+pub(crate) struct Cutter {
+    main: usize,
+    main_is_video: bool,
+    timescale: u32,
+    /// Wanted segment duration.
+    nominal: i64,
+    /// Segments must stay shorter than this (target + 0.5 s) to round to ≤ target.
+    limit: i64,
+    part_target: Option<i64>,
+    seg_start: Option<i64>,
+    part_start: i64,
+    /// End (dts + duration) of the latest main sample of the current part.
+    part_end: i64,
+    last_key: Option<i64>,
+    gop: Option<i64>,
+}
+
+impl Cutter {
+    /// `nominal_secs` ≤ `target_secs`; `part_target_secs` for LL-HLS.
+    pub(crate) fn new(
+        tracks: &[TrackInfo],
+        nominal_secs: f64,
+        target_secs: u64,
+        part_target_secs: Option<f64>,
+    ) -> Self {
+        let main = tracks
+            .iter()
+            .position(|t| t.kind() == TrackKind::Video)
+            .unwrap_or(0);
+        let main_is_video = tracks
+            .get(main)
+            .is_some_and(|t| t.kind() == TrackKind::Video);
+        let timescale = tracks.get(main).map_or(90_000, |t| t.timescale.max(1));
+        let ticks = |secs: f64| (secs * f64::from(timescale)).round().max(1.0) as i64;
+        Cutter {
+            main,
+            main_is_video,
+            timescale,
+            nominal: ticks(nominal_secs),
+            limit: ticks(target_secs as f64 + 0.5),
+            // Floor (with a little slack for binary fractions such as 0.3) so that a part of
+            // `part_target` ticks is never longer than the PART-TARGET written.
+            part_target: part_target_secs
+                .map(|p| ((p * f64::from(timescale)) + 1e-6).floor().max(1.0) as i64),
+            seg_start: None,
+            part_start: 0,
+            part_end: 0,
+            last_key: None,
+            gop: None,
+        }
+    }
+
+    pub(crate) fn main_track(&self) -> usize {
+        self.main
+    }
+
+    pub(crate) fn timescale(&self) -> u32 {
+        self.timescale
+    }
+
+    /// Whether a segment is open.
+    pub(crate) fn in_segment(&self) -> bool {
+        self.seg_start.is_some()
+    }
+
+    /// Duration of the current part so far, main ticks.
+    fn part_duration(&self) -> i64 {
+        self.part_end.saturating_sub(self.part_start).max(0)
+    }
+
+    /// Whether `s` is a random-access sample of the main track.
+    pub(crate) fn random_access(&self, s: &Sample) -> bool {
+        s.track == self.main && (s.keyframe || !self.main_is_video)
+    }
+
+    /// Decides where `s` goes and updates the state as if it was added.
+    pub(crate) fn decide(&mut self, s: &Sample) -> Cut {
+        let is_main = s.track == self.main;
+        let random_access = self.random_access(s);
+        let Some(seg_start) = self.seg_start else {
+            if !random_access {
+                return Cut::Drop;
+            }
+            self.open_segment(s);
+            return Cut::NewSegment {
+                end: None,
+                part: 0,
+                too_long: false,
+            };
+        };
+        if !is_main {
+            return Cut::Append;
+        }
+        let end = s.dts.saturating_add(i64::from(s.duration));
+        if random_access {
+            let elapsed = s.dts.saturating_sub(seg_start);
+            let gop = self.last_key.map(|k| s.dts.saturating_sub(k));
+            if gop.is_some_and(|g| g > 0) {
+                self.gop = gop;
+            }
+            self.last_key = Some(s.dts);
+            let predicted_too_long = self
+                .gop
+                .is_some_and(|g| elapsed.saturating_add(g) >= self.limit);
+            if elapsed >= self.nominal || (elapsed > 0 && predicted_too_long) {
+                let too_long = elapsed >= self.limit;
+                let part = self.part_duration();
+                self.open_segment(s);
+                return Cut::NewSegment {
+                    end: Some(s.dts),
+                    part,
+                    too_long,
+                };
+            }
+        }
+        if let Some(pt) = self.part_target {
+            if s.dts > self.part_start && end.saturating_sub(self.part_start) > pt {
+                let part = self.part_duration();
+                self.part_start = s.dts;
+                self.part_end = end;
+                return Cut::NewPart { part };
+            }
+        }
+        self.part_end = self.part_end.max(end);
+        Cut::Append
+    }
+
+    /// Closes the open segment without a following sample (end of stream, discontinuity):
+    /// returns its end (end of its last main sample) and its last part's duration, and
+    /// forgets it.
+    pub(crate) fn close(&mut self) -> Option<(i64, i64)> {
+        self.seg_start.take()?;
+        self.last_key = None;
+        Some((self.part_end, self.part_duration()))
+    }
+
+    fn open_segment(&mut self, s: &Sample) {
+        self.seg_start = Some(s.dts);
+        self.part_start = s.dts;
+        self.part_end = s.dts.saturating_add(i64::from(s.duration));
+        self.last_key = Some(s.dts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::CodecConfig;
+    use bytes::Bytes;
+
+    fn track(config: CodecConfig, timescale: u32) -> TrackInfo {
+        TrackInfo {
+            id: 1,
+            config,
+            timescale,
+            width: 0,
+            height: 0,
+            sample_rate: 0,
+            channels: 0,
+            language: None,
+            duration: None,
+        }
+    }
+
+    fn video() -> TrackInfo {
+        track(
+            CodecConfig::Avc {
+                sps: vec![],
+                pps: vec![],
+                in_band: false,
+            },
+            90_000,
+        )
+    }
+
+    fn frame(track: usize, dts: i64, duration: u32, key: bool) -> Sample {
+        Sample {
+            track,
+            dts,
+            cts_offset: 0,
+            duration,
+            keyframe: key,
+            data: Bytes::from_static(b"x"),
+        }
+    }
+
+    /// Runs 30 fps video with keyframes every `gop` frames; returns segment durations (frames)
+    /// and the parts of each segment as (frames, starts with keyframe).
+    fn run(
+        frames: i64,
+        gop: i64,
+        seg: f64,
+        target: u64,
+        part: Option<f64>,
+    ) -> (Vec<i64>, Vec<(i64, bool)>, usize) {
+        let mut c = Cutter::new(&[video()], seg, target, part);
+        let mut cuts = vec![];
+        let mut parts = vec![];
+        let mut too_long = 0;
+        let mut part_len = 0;
+        let mut part_key = false;
+        for i in 0..frames {
+            let key = i % gop == 0;
+            match c.decide(&frame(0, i * 3000, 3000, key)) {
+                Cut::Drop => continue,
+                Cut::Append => part_len += 1,
+                Cut::NewPart { part } => {
+                    assert_eq!(part, part_len * 3000, "reported part duration");
+                    parts.push((part_len, part_key));
+                    (part_len, part_key) = (1, key);
+                }
+                Cut::NewSegment {
+                    too_long: t, part, ..
+                } => {
+                    assert_eq!(part, part_len * 3000, "reported last part duration");
+                    cuts.push(i);
+                    too_long += usize::from(t);
+                    if part_len > 0 {
+                        parts.push((part_len, part_key));
+                    }
+                    (part_len, part_key) = (1, key);
+                }
+            }
+        }
+        if let Some((end, part)) = c.close() {
+            assert_eq!(part, part_len * 3000);
+            cuts.push(end / 3000);
+            parts.push((part_len, part_key));
+        }
+        let durations = cuts.windows(2).map(|w| w[1] - w[0]).collect();
+        (durations, parts, too_long)
+    }
+
+    /// Table: GOP (frames at 30 fps), wanted duration, target → segment lengths (frames).
+    #[test]
+    fn segment_cuts() {
+        // (name, frames, GOP, wanted s, target s, segment frames, too-long count)
+        type Case<'a> = (&'a str, i64, i64, f64, u64, &'a [i64], usize);
+        let cases: &[Case] = &[
+            (
+                "GOP divides duration",
+                240,
+                30,
+                2.0,
+                2,
+                &[60, 60, 60, 60],
+                0,
+            ),
+            ("GOP 1.5 s cut early", 180, 45, 2.0, 2, &[45, 45, 45, 45], 0),
+            (
+                "GOP 2.4 s fits below 2.5",
+                216,
+                72,
+                2.0,
+                2,
+                &[72, 72, 72],
+                0,
+            ),
+            ("GOP 3 s too long", 270, 90, 2.0, 2, &[90, 90, 90], 2),
+            (
+                "fractional wanted 1.5, target 2",
+                180,
+                15,
+                1.5,
+                2,
+                &[45, 45, 45, 45],
+                0,
+            ),
+        ];
+        for (name, frames, gop, seg, target, want, want_long) in cases {
+            let (got, _, long) = run(*frames, *gop, *seg, *target, None);
+            assert_eq!(&got, want, "{name}");
+            // The last segment is closed by close(), not by a keyframe: not counted.
+            assert_eq!(long, *want_long, "{name}: too-long count");
+        }
+    }
+
+    /// Parts never exceed PART-TARGET, end at segment cuts, INDEPENDENT where they start on a
+    /// keyframe (RFC 8216bis 4.4.4.9).
+    #[test]
+    fn part_cuts() {
+        // (GOP frames, part target) → part lengths in frames.
+        type Case<'a> = (i64, f64, &'a [(i64, bool)]);
+        let cases: &[Case] = &[
+            // 0.2 s = 6 frames exactly.
+            (
+                30,
+                0.2,
+                &[(6, true), (6, false), (6, false), (6, false), (6, false)],
+            ),
+            // 0.25 s: 7 frames (0.233 s) fit, 8 do not; the segment cut ends the last one.
+            (
+                30,
+                0.25,
+                &[(7, true), (7, false), (7, false), (7, false), (2, false)],
+            ),
+            // 1/3 s written as 0.33334: 10 frames.
+            (30, 0.33334, &[(10, true), (10, false), (10, false)]),
+            // 0.3 s = 9 frames (no float floor error): 30 = 9+9+9+3.
+            (30, 0.3, &[(9, true), (9, false), (9, false), (3, false)]),
+        ];
+        for (gop, pt, want) in cases {
+            let (_, parts, _) = run(60, *gop, 1.0, 1, Some(*pt));
+            // Both segments of 30 frames cut the same way.
+            let mut both = want.to_vec();
+            both.extend_from_slice(want);
+            assert_eq!(parts, both, "GOP {gop}, part target {pt}");
+            for (frames, _) in &parts {
+                assert!(*frames as f64 / 30.0 <= pt + 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn drops_until_keyframe_and_audio_follows() {
+        let mut c = Cutter::new(
+            &[
+                video(),
+                track(
+                    CodecConfig::Aac {
+                        asc: Bytes::from_static(&[0x11, 0x90]),
+                    },
+                    48_000,
+                ),
+            ],
+            2.0,
+            2,
+            None,
+        );
+        assert_eq!(c.decide(&frame(1, 0, 1024, true)), Cut::Drop);
+        assert_eq!(c.decide(&frame(0, 0, 3000, false)), Cut::Drop);
+        assert!(matches!(
+            c.decide(&frame(0, 3000, 3000, true)),
+            Cut::NewSegment { end: None, .. }
+        ));
+        assert_eq!(c.decide(&frame(1, 1024, 1024, true)), Cut::Append);
+        assert!(c.in_segment());
+        assert_eq!(c.close(), Some((6000, 3000)));
+        assert!(!c.in_segment());
+    }
+
+    #[test]
+    fn audio_only_cuts_on_any_frame() {
+        let aac = track(
+            CodecConfig::Aac {
+                asc: Bytes::from_static(&[0x11, 0x90]),
+            },
+            48_000,
+        );
+        let mut c = Cutter::new(&[aac], 1.0, 1, None);
+        let mut cuts = 0;
+        for i in 0..100 {
+            if let Cut::NewSegment { end: Some(e), .. } = c.decide(&frame(0, i * 1024, 1024, false))
+            {
+                cuts += 1;
+                assert_eq!(e % 1024, 0);
+            }
+        }
+        // 100 frames of 21.3 ms = 2.13 s: cuts at 48 128 and 96 256.
+        assert_eq!(cuts, 2);
+        assert_eq!(c.main_track(), 0);
+        assert_eq!(c.timescale(), 48_000);
+    }
+}

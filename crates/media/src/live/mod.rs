@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Live HLS and Low-Latency HLS, sans-IO: samples in, store operations out.
+//!
+//! [`LiveStream`] takes samples as they arrive (from the MPEG-TS demuxer fed by UDP, TCP or
+//! stdin), with the wall-clock time of arrival passed in by the caller, and returns
+//! [`Output`]s the IO layer performs in order: `Put` objects, `Delete` expired ones, and
+//! `Updated` when a new playlist is out (to wake blocking playlist requests, which are decided
+//! by [`check_blocking_request`]).
+//!
+//! Data path: cut ([`cut`]: segments on keyframes, LL-HLS parts at PART-TARGET) → mux
+//! (`TsMuxer` / `Fmp4Muxer`) → window ([`window`]: MEDIA-SEQUENCE, DISCONTINUITY-SEQUENCE,
+//! deletion times, RFC 8216bis 6.2.2) → playlist ([`crate::playlist`]).
+//!
+//! Objects, relative to the store:
+//! - `master.m3u8`, written once the first segment is complete (BANDWIDTH measured on that
+//!   segment unless [`LiveConfig::bandwidth`] is set) and again after [`LiveStream::set_tracks`];
+//! - `{rendition}.m3u8`, the media playlist, after every segment (and every part with LL-HLS);
+//! - `{rendition}_{run}_init.mp4` (fMP4; `…_init{k}.mp4` after the k-th track change);
+//! - `{rendition}_{run}_{msn:06}.m4s|.ts` segments, `{rendition}_{run}_{msn:06}.{part}.m4s` parts.
+//!
+//! With LL-HLS an fMP4 segment is `styp` followed by the `moof`+`mdat` fragments of its parts,
+//! byte for byte: each sample is muxed once, the `mfhd` sequence numbers and `tfdt`s run on
+//! across parts and segments, and a segment is exactly its parts (a CMAF segment of several
+//! CMAF chunks, ISO/IEC 23000-19 §7.3.3). Parts are emitted whole when complete; the server
+//! holds a request for the hinted part (EXT-X-PRELOAD-HINT, 6.2.6) until its `Put` arrives.
+//!
+//! EXT-X-TARGETDURATION is `ceil(segment_duration)` for the whole stream (6.2.1). Segments are
+//! cut early when the next keyframe is predicted too late (see [`cut`]); a GOP longer than the
+//! target still yields segments that round above it, which is logged (`tracing::warn!`).
+
+mod blocking;
+mod cut;
+#[cfg(test)]
+mod ffmpeg_tests;
+pub mod pdt;
+mod recover;
+mod stream;
+#[cfg(test)]
+mod tests;
+mod window;
+
+pub use blocking::{check_blocking_request, BlockDecision, PlaylistState};
+pub use window::WindowKind;
+
+use bytes::Bytes;
+
+use crate::codec::codec_string;
+use crate::mux::fmp4::Fmp4Muxer;
+use crate::mux::ts::TsMuxer;
+use crate::mux::SegmentMuxer as _;
+use crate::package::Format;
+use crate::playlist::Part;
+use crate::sample::{CodecConfig, Sample, TrackInfo};
+use crate::{Error, Result};
+
+use cut::Cutter;
+use window::Window;
+
+/// Live packaging settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveConfig {
+    /// Segment container. LL-HLS parts need [`Format::Fmp4`]. Default fMP4.
+    pub format: Format,
+    /// Wanted segment duration, seconds; EXT-X-TARGETDURATION is its ceiling. Default 2.
+    pub segment_duration: f64,
+    /// Segments kept in a sliding window (Apple 8.11: at least 6). Default 6.
+    pub window: usize,
+    /// Sliding, event or DVR window. Default sliding.
+    pub kind: WindowKind,
+    /// LL-HLS part target duration, seconds (at least 0.2 s, at most the target duration).
+    /// `None` (default): classic live HLS.
+    pub part_duration: Option<f64>,
+    /// Per-run id in object names, so a restarted stream never reuses a URL. Default "0".
+    pub run_id: String,
+    /// Rendition name: the media playlist is `{rendition}.m3u8`. Default "stream".
+    pub rendition: String,
+    /// Master playlist BANDWIDTH/AVERAGE-BANDWIDTH in bits/s; `None` (default): measured on
+    /// the first segment (an estimate: a live stream's peak is not known in advance).
+    pub bandwidth: Option<u64>,
+    /// Allow HEVC in MPEG-TS, which Apple devices reject (Apple 1.5). Default false.
+    pub allow_hevc_ts: bool,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            format: Format::Fmp4,
+            segment_duration: 2.0,
+            window: 6,
+            kind: WindowKind::Sliding,
+            part_duration: None,
+            run_id: "0".into(),
+            rendition: "stream".into(),
+            bandwidth: None,
+            allow_hevc_ts: false,
+        }
+    }
+}
+
+/// A store operation for the IO layer, to be performed in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Write an object atomically (init segment, segment, part, playlist).
+    Put { name: String, bytes: Bytes },
+    /// Remove an object whose availability time (RFC 8216bis 6.2.2) is over.
+    Delete { name: String },
+    /// A new playlist is out (its `Put` came just before): the newest segment `msn` and, with
+    /// LL-HLS, part. Wake blocking requests with [`LiveStream::state`].
+    Updated { msn: u64, part: Option<u64> },
+}
+
+/// The muxer of the current track set.
+#[derive(Debug)]
+enum Muxer {
+    Ts(TsMuxer),
+    Fmp4(Fmp4Muxer),
+}
+
+impl Muxer {
+    fn new(format: Format, tracks: &[TrackInfo]) -> Result<Self> {
+        Ok(match format {
+            Format::Ts => Muxer::Ts(TsMuxer::new(tracks.to_vec())?),
+            Format::Fmp4 => Muxer::Fmp4(Fmp4Muxer::new(tracks.to_vec())?),
+        })
+    }
+
+    fn extension(&self) -> &'static str {
+        match self {
+            Muxer::Ts(_) => "ts",
+            Muxer::Fmp4(_) => "m4s",
+        }
+    }
+}
+
+/// The segment in progress.
+#[derive(Debug)]
+struct Building {
+    msn: u64,
+    pdt: String,
+    discontinuity: bool,
+    init: Option<String>,
+    /// First main-track dts.
+    start_dts: i64,
+    /// Media time at its start, seconds on the stream's running clock.
+    start_time: f64,
+    /// Samples of the whole segment (classic) or of the current part (LL-HLS).
+    samples: Vec<Sample>,
+    /// LL-HLS: `styp` and the fragments of the finished parts.
+    bytes: Vec<u8>,
+    parts: Vec<Part>,
+    /// The current part starts with a random-access sample.
+    part_independent: bool,
+    main_frames: u64,
+}
+
+/// One live rendition being packaged. See the [module docs](self).
+#[derive(Debug)]
+pub struct LiveStream {
+    config: LiveConfig,
+    tracks: Vec<TrackInfo>,
+    codecs: Vec<String>,
+    /// EXT-X-TARGETDURATION, fixed for the stream (RFC 8216bis 6.2.1).
+    target: u64,
+    cutter: Cutter,
+    muxer: Muxer,
+    /// Current initialization section (fMP4): name and bytes, and whether it was put.
+    init: Option<(String, Bytes)>,
+    init_written: bool,
+    /// Track changes so far (init segment names).
+    generation: u32,
+    window: Window,
+    building: Option<Building>,
+    /// The next segment starts with EXT-X-DISCONTINUITY.
+    discontinuity_next: bool,
+    /// Media time at the end of the last complete segment.
+    media_end: f64,
+    /// Parts of the last complete segment (for the blocking part-index rollover).
+    last_parts: u64,
+    /// (dts, dts + duration) of the last main-track sample, for jump detection.
+    last_main: Option<(i64, i64)>,
+    ended: bool,
+    master_written: bool,
+    /// Outputs produced before an error, returned by the next call.
+    pending: Vec<Output>,
+    state: PlaylistState,
+    /// Samples pushed, for error messages.
+    pushed: u64,
+    too_long: u64,
+}
+
+/// Checks a name used inside object names: non-empty, `[A-Za-z0-9._-]`, not starting with a dot.
+fn check_name(what: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && !value.starts_with('.')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Playlist(format!(
+            "{what} {value:?} must be non-empty, of letters, digits, '.', '_' or '-', and not start with '.'"
+        )))
+    }
+}
+
+/// Validates the configuration; returns the target duration.
+fn check_config(c: &LiveConfig) -> Result<u64> {
+    check_name("rendition", &c.rendition)?;
+    check_name("run id", &c.run_id)?;
+    let bad = |msg: String| Err(Error::Playlist(msg));
+    if !(c.segment_duration.is_finite() && c.segment_duration > 0.0 && c.segment_duration <= 3600.0)
+    {
+        return bad(format!(
+            "segment duration {} s must be in (0, 3600]",
+            c.segment_duration
+        ));
+    }
+    let target = c.segment_duration.ceil() as u64;
+    if c.window == 0 {
+        return bad("the live window needs at least one segment".into());
+    }
+    if c.window < 6 {
+        tracing::warn!(
+            window = c.window,
+            "Apple HLS 8.11 asks for at least 6 segments in a live playlist"
+        );
+    }
+    if let WindowKind::Dvr(secs) = c.kind {
+        if !(secs.is_finite() && secs > 0.0) {
+            return bad(format!("DVR window of {secs} s must be positive"));
+        }
+    }
+    if let Some(p) = c.part_duration {
+        if c.format != Format::Fmp4 {
+            return bad("LL-HLS parts are produced for fMP4 segments only".into());
+        }
+        // HLS-RULES: parts below ~200 ms broke hls.js; a part cannot exceed its segment.
+        if !(p.is_finite() && p >= 0.2 && p <= target as f64) {
+            return bad(format!(
+                "part duration {p} s must be between 0.2 s and the target duration ({target} s)"
+            ));
+        }
+    }
+    Ok(target)
+}
+
+/// Rejects HEVC in MPEG-TS unless allowed (Apple HLS authoring spec 1.5).
+fn check_tracks(c: &LiveConfig, tracks: &[TrackInfo]) -> Result<()> {
+    if tracks.is_empty() {
+        return Err(Error::NoTracks);
+    }
+    if c.format == Format::Ts && !c.allow_hevc_ts {
+        if let Some(t) = tracks
+            .iter()
+            .find(|t| matches!(t.config, CodecConfig::Hevc { .. }))
+        {
+            return Err(Error::FormatMismatch {
+                codec: format!("HEVC (track {})", t.id),
+                format: "MPEG-TS",
+                why: "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use fMP4 or allow HEVC in TS",
+            });
+        }
+    }
+    Ok(())
+}
+
+impl LiveStream {
+    /// A live stream of `tracks` (`Sample::track` indexes this list). Fails on an invalid
+    /// configuration or tracks the chosen container cannot carry.
+    pub fn new(config: LiveConfig, tracks: Vec<TrackInfo>) -> Result<Self> {
+        let target = check_config(&config)?;
+        Self::with_target(config, tracks, target)
+    }
+
+    fn with_target(config: LiveConfig, tracks: Vec<TrackInfo>, target: u64) -> Result<Self> {
+        check_tracks(&config, &tracks)?;
+        let codecs = tracks
+            .iter()
+            .map(|t| codec_string(&t.config))
+            .collect::<Result<Vec<_>>>()?;
+        let muxer = Muxer::new(config.format, &tracks)?;
+        let nominal = config.segment_duration.min(target as f64);
+        let cutter = Cutter::new(&tracks, nominal, target, config.part_duration);
+        let window = Window::new(config.kind, config.window, target);
+        let mut stream = LiveStream {
+            codecs,
+            target,
+            cutter,
+            muxer,
+            init: None,
+            init_written: false,
+            generation: 0,
+            window,
+            building: None,
+            discontinuity_next: false,
+            media_end: 0.0,
+            last_parts: 0,
+            last_main: None,
+            ended: false,
+            master_written: false,
+            pending: Vec::new(),
+            state: PlaylistState::default(),
+            pushed: 0,
+            too_long: 0,
+            config,
+            tracks,
+        };
+        stream.init = stream.make_init()?;
+        Ok(stream)
+    }
+
+    /// EXT-X-TARGETDURATION of this stream.
+    pub fn target_duration(&self) -> u64 {
+        self.target
+    }
+
+    /// Name of the media playlist object.
+    pub fn playlist_name(&self) -> String {
+        format!("{}.m3u8", self.config.rendition)
+    }
+
+    /// The latest published playlist state (for the HTTP layer's watch channel). Empty (no
+    /// playlist bytes, `last_msn` and `next_parts` zero) until the first publication, except
+    /// after [`LiveStream::recover`].
+    pub fn state(&self) -> &PlaylistState {
+        &self.state
+    }
+
+    /// Renders the current media playlist; with `skip`, the Playlist Delta Update when one is
+    /// offered and would skip anything (RFC 8216bis 6.2.5.1), else the full playlist.
+    pub fn render_playlist(&self, skip: bool) -> String {
+        let full = || String::from_utf8_lossy(&self.state.full).into_owned();
+        match (&self.state.delta, skip) {
+            (Some(d), true) => String::from_utf8_lossy(d).into_owned(),
+            _ => full(),
+        }
+    }
+
+    /// When the next deletion falls due: call [`LiveStream::poll`] then, even without input.
+    pub fn next_deadline(&self) -> Option<std::time::SystemTime> {
+        self.window.next_deadline()
+    }
+
+    /// Segments whose rounded duration exceeded the target duration (input GOP too long).
+    pub fn too_long_segments(&self) -> u64 {
+        self.too_long
+    }
+
+    /// Name of the current track set's initialization section.
+    fn init_name(&self) -> String {
+        let base = format!("{}_{}_init", self.config.rendition, self.config.run_id);
+        if self.generation == 0 {
+            format!("{base}.mp4")
+        } else {
+            format!("{base}{}.mp4", self.generation)
+        }
+    }
+
+    /// The initialization section of the current muxer (fMP4) and its name.
+    fn make_init(&mut self) -> Result<Option<(String, Bytes)>> {
+        let name = self.init_name();
+        match &mut self.muxer {
+            Muxer::Fmp4(m) => Ok(m.init_segment()?.map(|b| (name, b))),
+            Muxer::Ts(_) => Ok(None),
+        }
+    }
+
+    fn low_latency(&self) -> bool {
+        self.config.part_duration.is_some()
+    }
+}

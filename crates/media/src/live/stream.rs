@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Ingest of [`LiveStream`]: samples → cuts → muxed parts and segments → published playlists,
+//! plus discontinuities (encoder reconnects, timestamp jumps, track changes) and recovery from
+//! muxer errors.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::cut::Cut;
+use super::pdt::format_rfc3339_millis;
+use super::window::{Entry, RenderParams};
+use super::{check_tracks, Building, LiveStream, Muxer, Output, PlaylistState, WindowKind};
+use crate::codec::codec_string;
+use crate::mux::SegmentMuxer as _;
+use crate::playlist::{MasterPlaylist, OpenSegment, Part, PlaylistType, ServerControl, Variant};
+use crate::sample::{Sample, TrackInfo, TrackKind};
+use crate::segmenter::Segment;
+use crate::{Error, Result};
+
+fn segment_name(rendition: &str, run: &str, msn: u64, ext: &str) -> String {
+    format!("{rendition}_{run}_{msn:06}.{ext}")
+}
+
+fn part_name(rendition: &str, run: &str, msn: u64, part: usize) -> String {
+    format!("{rendition}_{run}_{msn:06}.{part}.m4s")
+}
+
+fn bitrate(bytes: u64, secs: f64) -> u64 {
+    if secs > 0.0 {
+        (bytes as f64 * 8.0 / secs).round() as u64
+    } else {
+        0
+    }
+}
+
+impl LiveStream {
+    /// Feeds one sample that arrived at wall-clock `now`. Returns the store operations to
+    /// perform, in order.
+    ///
+    /// On a muxer error the segment in progress is closed with the parts already published
+    /// (or dropped, without LL-HLS), the next segment starts with EXT-X-DISCONTINUITY at the
+    /// next keyframe, and the outputs produced meanwhile come with the next call.
+    pub fn push(&mut self, sample: Sample, now: SystemTime) -> Result<Vec<Output>> {
+        let index = self.pushed;
+        self.pushed = self.pushed.saturating_add(1);
+        if self.ended {
+            return Err(Error::Playlist(format!(
+                "{}: sample {index} pushed after the end of the stream",
+                self.config.rendition
+            )));
+        }
+        if sample.track >= self.tracks.len() {
+            return Err(Error::BadSample {
+                track: u32::try_from(sample.track).unwrap_or(u32::MAX),
+                sample: index,
+                dts: sample.dts,
+                msg: format!(
+                    "track index {} but the live stream has {} tracks",
+                    sample.track,
+                    self.tracks.len()
+                ),
+            });
+        }
+        let mut out = std::mem::take(&mut self.pending);
+        if let Err(e) = self.ingest(sample, index, now, &mut out) {
+            self.abandon(now, &mut out);
+            self.pending = out;
+            return Err(e);
+        }
+        self.collect_deletions(now, &mut out);
+        Ok(out)
+    }
+
+    /// The input breaks (encoder reconnect, timestamp jump): the segment in progress ends
+    /// now, the next one starts with EXT-X-DISCONTINUITY (RFC 8216bis 6.2.1) on a keyframe,
+    /// and the muxer starts afresh.
+    pub fn discontinuity(&mut self, now: SystemTime) -> Result<Vec<Output>> {
+        let mut out = std::mem::take(&mut self.pending);
+        if self.ended {
+            return Ok(out);
+        }
+        if let Err(e) = self.break_stream(now, &mut out) {
+            self.abandon(now, &mut out);
+            self.pending = out;
+            return Err(e);
+        }
+        self.collect_deletions(now, &mut out);
+        Ok(out)
+    }
+
+    /// The input's tracks changed (new codec parameters after a reconnect): a discontinuity,
+    /// then a new initialization section (`…_init{k}.mp4`, written before the next segment
+    /// with an EXT-X-MAP change) and a new master playlist after the next segment. Nothing
+    /// changes when the new tracks are rejected.
+    pub fn set_tracks(&mut self, tracks: Vec<TrackInfo>, now: SystemTime) -> Result<Vec<Output>> {
+        check_tracks(&self.config, &tracks)?;
+        let codecs = tracks
+            .iter()
+            .map(|t| codec_string(&t.config))
+            .collect::<Result<Vec<_>>>()?;
+        let muxer = Muxer::new(self.config.format, &tracks)?;
+        let out = self.discontinuity(now)?;
+        let nominal = self.config.segment_duration.min(self.target as f64);
+        self.cutter =
+            super::cut::Cutter::new(&tracks, nominal, self.target, self.config.part_duration);
+        self.tracks = tracks;
+        self.codecs = codecs;
+        self.muxer = muxer;
+        self.generation = self.generation.saturating_add(1);
+        self.init = self.make_init()?;
+        self.init_written = false;
+        self.master_written = false;
+        Ok(out)
+    }
+
+    /// Ends the stream: closes the segment in progress and publishes the playlist with
+    /// EXT-X-ENDLIST (RFC 8216bis 6.2.1). A last segment that cannot be muxed is left out
+    /// (and logged). Later calls return nothing new.
+    pub fn end(&mut self, now: SystemTime) -> Vec<Output> {
+        let mut out = std::mem::take(&mut self.pending);
+        if self.ended {
+            return out;
+        }
+        if let Some((end, part)) = self.cutter.close() {
+            if let Err(e) = self.finish_segment(end, part, false, now, &mut out) {
+                tracing::warn!(
+                    rendition = %self.config.rendition,
+                    error = %e,
+                    "the last segment could not be written; the playlist ends without it"
+                );
+                self.abandon(now, &mut out);
+            }
+        }
+        self.ended = true;
+        self.publish(now, &mut out);
+        self.collect_deletions(now, &mut out);
+        out
+    }
+
+    /// Deletions whose time has come (and outputs left over from an error). Call it at
+    /// [`LiveStream::next_deadline`] when no samples arrive.
+    pub fn poll(&mut self, now: SystemTime) -> Vec<Output> {
+        let mut out = std::mem::take(&mut self.pending);
+        self.collect_deletions(now, &mut out);
+        out
+    }
+
+    fn ingest(
+        &mut self,
+        sample: Sample,
+        index: u64,
+        now: SystemTime,
+        out: &mut Vec<Output>,
+    ) -> Result<()> {
+        let is_main = sample.track == self.cutter.main_track();
+        if is_main {
+            let end = sample.dts.saturating_add(i64::from(sample.duration));
+            if let Some((prev_dts, prev_end)) = self.last_main {
+                let max_gap = i64::try_from(self.target)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(i64::from(self.cutter.timescale()));
+                let jump = sample.dts <= prev_dts || sample.dts.saturating_sub(prev_end) > max_gap;
+                if jump && self.cutter.in_segment() {
+                    tracing::warn!(
+                        rendition = %self.config.rendition,
+                        sample = index,
+                        dts = sample.dts,
+                        previous = prev_dts,
+                        "main track timestamps jumped; treating it as a discontinuity"
+                    );
+                    self.break_stream(now, out)?;
+                }
+            }
+            self.last_main = Some((sample.dts, end));
+        }
+        let random_access = self.cutter.random_access(&sample);
+        match self.cutter.decide(&sample) {
+            Cut::Drop => return Ok(()),
+            Cut::Append => {}
+            Cut::NewPart { part } => {
+                self.finish_part(part, out)?;
+                if let Some(b) = self.building.as_mut() {
+                    b.part_independent = random_access;
+                }
+                self.publish(now, out);
+            }
+            Cut::NewSegment {
+                end,
+                part,
+                too_long,
+            } => {
+                if let Some(end) = end {
+                    self.finish_segment(end, part, too_long, now, out)?;
+                }
+                self.open_segment(&sample, now, out);
+                if end.is_some() {
+                    self.publish(now, out);
+                }
+            }
+        }
+        if let Some(b) = self.building.as_mut() {
+            if is_main {
+                b.main_frames = b.main_frames.saturating_add(1);
+            }
+            b.samples.push(sample);
+        }
+        Ok(())
+    }
+
+    fn open_segment(&mut self, first: &Sample, now: SystemTime, out: &mut Vec<Output>) {
+        if !self.init_written {
+            if let Some((name, bytes)) = &self.init {
+                out.push(Output::Put {
+                    name: name.clone(),
+                    bytes: bytes.clone(),
+                });
+            }
+            self.init_written = true;
+        }
+        let mut bytes = Vec::new();
+        if let (Muxer::Fmp4(m), true) = (&self.muxer, self.low_latency()) {
+            m.write_styp(&mut bytes);
+        }
+        self.building = Some(Building {
+            msn: self.window.next_msn(),
+            // Wall clock at ingest of the segment's first sample (RFC 8216bis 4.4.4.6).
+            pdt: format_rfc3339_millis(now),
+            discontinuity: std::mem::take(&mut self.discontinuity_next),
+            init: self.init.as_ref().map(|(name, _)| name.clone()),
+            start_dts: first.dts,
+            start_time: self.media_end,
+            samples: Vec::new(),
+            bytes,
+            parts: Vec::new(),
+            part_independent: true,
+            main_frames: 0,
+        });
+    }
+
+    /// Muxes the current part (LL-HLS) as one fragment and puts it.
+    fn finish_part(&mut self, ticks: i64, out: &mut Vec<Output>) -> Result<()> {
+        if !self.low_latency() {
+            return Ok(());
+        }
+        let secs = ticks.max(0) as f64 / f64::from(self.cutter.timescale());
+        let (Some(b), Muxer::Fmp4(m)) = (self.building.as_mut(), &mut self.muxer) else {
+            return Ok(());
+        };
+        if b.samples.is_empty() {
+            return Ok(());
+        }
+        let samples = std::mem::take(&mut b.samples);
+        let len: usize = samples.iter().map(|s| s.data.len()).sum();
+        let mut frag = Vec::with_capacity(len.saturating_add(512));
+        m.write_fragment(&samples, &mut frag)?;
+        let name = part_name(
+            &self.config.rendition,
+            &self.config.run_id,
+            b.msn,
+            b.parts.len(),
+        );
+        b.bytes.extend_from_slice(&frag);
+        b.parts.push(Part {
+            uri: name.clone(),
+            duration: secs,
+            independent: b.part_independent,
+        });
+        out.push(Output::Put {
+            name,
+            bytes: Bytes::from(frag),
+        });
+        Ok(())
+    }
+
+    /// Ends the segment in progress at `end_dts`: its last part, then the whole segment.
+    fn finish_segment(
+        &mut self,
+        end_dts: i64,
+        last_part: i64,
+        too_long: bool,
+        now: SystemTime,
+        out: &mut Vec<Output>,
+    ) -> Result<()> {
+        self.finish_part(last_part, out)?;
+        let Some(mut b) = self.building.take() else {
+            return Ok(());
+        };
+        let timescale = self.cutter.timescale();
+        let ticks = end_dts.saturating_sub(b.start_dts).max(0);
+        let duration = ticks as f64 / f64::from(timescale);
+        let bytes = if self.low_latency() {
+            std::mem::take(&mut b.bytes)
+        } else {
+            let segment = Segment {
+                index: b.msn,
+                samples: std::mem::take(&mut b.samples),
+                start: b.start_dts,
+                duration: ticks as u64,
+                timescale,
+            };
+            let len = segment.payload_len();
+            let mut buf = Vec::with_capacity(len.saturating_add(len / 8));
+            match &mut self.muxer {
+                Muxer::Ts(m) => m.write_segment(&segment, &mut buf)?,
+                Muxer::Fmp4(m) => m.write_segment(&segment, &mut buf)?,
+            }
+            buf
+        };
+        // RFC 8216bis 4.4.3.1 / 6.2.1: EXTINF rounded MUST NOT exceed the target duration;
+        // only a GOP longer than the target gets here (see `cut`).
+        if too_long || duration.round() as u64 > self.target {
+            self.too_long = self.too_long.saturating_add(1);
+            if self.too_long == 1 || self.too_long.is_multiple_of(100) {
+                tracing::warn!(
+                    rendition = %self.config.rendition,
+                    msn = b.msn,
+                    duration,
+                    target = self.target,
+                    count = self.too_long,
+                    "segment longer than EXT-X-TARGETDURATION: the input's keyframe interval is too long"
+                );
+            }
+        }
+        self.complete(b, duration, bytes, now, out);
+        Ok(())
+    }
+
+    /// Puts a finished segment and adds it to the window (and writes the master playlist
+    /// after the first one).
+    fn complete(
+        &mut self,
+        b: Building,
+        duration: f64,
+        bytes: Vec<u8>,
+        now: SystemTime,
+        out: &mut Vec<Output>,
+    ) {
+        let name = segment_name(
+            &self.config.rendition,
+            &self.config.run_id,
+            b.msn,
+            self.muxer.extension(),
+        );
+        let size = bytes.len() as u64;
+        out.push(Output::Put {
+            name: name.clone(),
+            bytes: Bytes::from(bytes),
+        });
+        if !self.master_written {
+            let master = self.master(size, duration, b.main_frames);
+            out.push(Output::Put {
+                name: "master.m3u8".into(),
+                bytes: Bytes::from(master),
+            });
+            self.master_written = true;
+        }
+        self.last_parts = b.parts.len() as u64;
+        let entry = Entry {
+            msn: b.msn,
+            uri: name,
+            duration,
+            pdt: Some(b.pdt),
+            discontinuity: b.discontinuity,
+            init: b.init,
+            parts: b.parts,
+            end: b.start_time + duration,
+            size,
+        };
+        self.media_end = entry.end;
+        let current_init = self.init.as_ref().map(|(n, _)| n.as_str());
+        self.window.push(entry, now, current_init);
+    }
+
+    /// Closes the segment in progress (if any) and starts a new timeline.
+    fn break_stream(&mut self, now: SystemTime, out: &mut Vec<Output>) -> Result<()> {
+        if let Some((end, part)) = self.cutter.close() {
+            self.finish_segment(end, part, false, now, out)?;
+            self.publish(now, out);
+        }
+        self.discontinuity_next |= self.window.next_msn() > 0;
+        self.muxer = Muxer::new(self.config.format, &self.tracks)?;
+        self.last_main = None;
+        Ok(())
+    }
+
+    /// After an error: keep what was published, restart on the next keyframe with a
+    /// discontinuity and a fresh muxer.
+    fn abandon(&mut self, now: SystemTime, out: &mut Vec<Output>) {
+        let _ = self.cutter.close();
+        self.last_main = None;
+        self.discontinuity_next = true;
+        match Muxer::new(self.config.format, &self.tracks) {
+            Ok(m) => self.muxer = m,
+            Err(e) => tracing::warn!(error = %e, "live muxer could not be re-created"),
+        }
+        let Some(mut b) = self.building.take() else {
+            return;
+        };
+        if self.low_latency() && !b.parts.is_empty() {
+            // Its parts are listed already: complete the segment with them.
+            let duration = b.parts.iter().map(|p| p.duration).sum();
+            let bytes = std::mem::take(&mut b.bytes);
+            self.complete(b, duration, bytes, now, out);
+            self.publish(now, out);
+        }
+    }
+
+    fn collect_deletions(&mut self, now: SystemTime, out: &mut Vec<Output>) {
+        out.extend(
+            self.window
+                .due(now)
+                .into_iter()
+                .map(|name| Output::Delete { name }),
+        );
+    }
+
+    /// Renders, puts and announces the playlist.
+    pub(super) fn publish(&mut self, now: SystemTime, out: &mut Vec<Output>) {
+        let edge = self.media_end
+            + self
+                .building
+                .as_ref()
+                .map_or(0.0, |b| b.parts.iter().map(|p| p.duration).sum());
+        self.window.unlist_parts(edge, now);
+        self.refresh_state();
+        out.push(Output::Put {
+            name: self.playlist_name(),
+            bytes: self.state.full.clone(),
+        });
+        let (msn, part) = self.state.newest();
+        out.push(Output::Updated { msn, part });
+    }
+
+    /// Renders the full playlist (and delta update) into `self.state`.
+    pub(super) fn refresh_state(&mut self) {
+        let ll = self.low_latency();
+        let next_msn = self.window.next_msn();
+        let open_parts = self.building.as_ref().map_or(0, |b| b.parts.len());
+        let params = RenderParams {
+            target: self.target,
+            playlist_type: (self.config.kind == WindowKind::Event).then_some(PlaylistType::Event),
+            // RFC 8216bis 4.4.3.8: CAN-SKIP-UNTIL ≥ 6× target duration, PART-HOLD-BACK ≥ 2×
+            // (Apple 14: 3×) part target; HOLD-BACK left at its default of 3× target.
+            server_control: self.config.part_duration.map(|pt| ServerControl {
+                can_block_reload: true,
+                can_skip_until: Some(6.0 * self.target as f64),
+                hold_back: None,
+                part_hold_back: Some(3.0 * pt),
+            }),
+            part_target: self.config.part_duration,
+            open: self
+                .building
+                .as_ref()
+                .filter(|b| ll && !b.parts.is_empty())
+                .map(|b| OpenSegment {
+                    discontinuity: b.discontinuity,
+                    program_date_time: Some(b.pdt.clone()),
+                    map: None,
+                    parts: b.parts.clone(),
+                }),
+            // RFC 8216bis 6.2.6: hint the part being produced.
+            preload_hint: (ll && !self.ended).then(|| {
+                part_name(
+                    &self.config.rendition,
+                    &self.config.run_id,
+                    next_msn,
+                    open_parts,
+                )
+            }),
+            ended: self.ended,
+            current_init: self.init.as_ref().map(|(n, _)| n.as_str()),
+        };
+        let full = self.window.render(&params, false);
+        let delta = if ll && !self.ended {
+            self.window.render(&params, true)
+        } else {
+            None
+        };
+        if let Some(full) = &full {
+            self.window.note_distributed(full);
+        }
+        let has_segments = !self.window.segments.is_empty() || self.window.media_sequence > 0;
+        self.state = PlaylistState {
+            last_msn: next_msn.checked_sub(1).filter(|_| has_segments),
+            last_msn_parts: self.last_parts,
+            next_msn,
+            next_parts: open_parts as u64,
+            ended: self.ended,
+            target_duration: self.target,
+            part_target: self.config.part_duration,
+            can_block_reload: ll,
+            can_skip: ll,
+            full: Bytes::from(full.map(|p| p.to_string()).unwrap_or_default()),
+            delta: delta.map(|p| Bytes::from(p.to_string())),
+        };
+    }
+
+    /// The multivariant playlist (Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, BANDWIDTH).
+    fn master(&self, size: u64, duration: f64, main_frames: u64) -> String {
+        let bandwidth = self
+            .config
+            .bandwidth
+            .unwrap_or_else(|| bitrate(size, duration));
+        let video = self.tracks.iter().find(|t| t.kind() == TrackKind::Video);
+        MasterPlaylist {
+            independent_segments: true,
+            renditions: vec![],
+            variants: vec![Variant {
+                uri: self.playlist_name(),
+                bandwidth,
+                average_bandwidth: Some(bandwidth),
+                codecs: self.codecs.clone(),
+                resolution: video
+                    .filter(|v| v.width > 0 && v.height > 0)
+                    .map(|v| (v.width, v.height)),
+                frame_rate: video
+                    .and_then(|_| (duration > 0.0).then(|| main_frames as f64 / duration)),
+                audio_group: None,
+            }],
+        }
+        .to_string()
+    }
+}
