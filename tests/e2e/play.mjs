@@ -43,9 +43,9 @@ try {
 
   if (mode === 'page') {
     await page.goto(url, { waitUntil: 'load' });
-    const link = page.locator('[data-stream]').first();
+    const link = page.locator('[data-src]').first();
     await link.waitFor({ timeout: 10000 });
-    result.streams = await page.locator('[data-stream]').evaluateAll((els) => els.map((e) => e.getAttribute('data-stream')));
+    result.streams = await page.locator('[data-src]').evaluateAll((els) => els.map((e) => e.getAttribute('data-src')));
     await link.click();
   } else {
     // A blank page served (by the route below, not the server) from the stream's own origin, so the test
