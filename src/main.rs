@@ -10,7 +10,13 @@ mod input;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = <cli::Cli as clap::Parser>::parse();
+    let args = match cli::parse() {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     cli::init_tracing(args.verbose, args.quiet());
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

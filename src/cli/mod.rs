@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Command-line interface: `package`, `serve`, and the default run (no subcommand).
 
+mod config_file;
 mod default_run;
 mod package;
 mod serve;
@@ -21,13 +22,16 @@ pub use package::PackageArgs;
         With no subcommand: package every video in ./media into ./playlists, watch ./media for new \
         files, and serve ./playlists on http://127.0.0.1:8080."
 )]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Options of the default run (no subcommand).
     #[command(flatten)]
     pub run: default_run::DefaultRunArgs,
+    /// TOML file with settings for any flag (keys = flag names; see README). Flags win over the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -45,6 +49,12 @@ pub enum Command {
     Package(PackageArgs),
     /// Serve a directory of HLS streams over HTTP.
     Serve(Box<serve::ServeArgs>),
+}
+
+/// Parses the command line, with `--config FILE` settings spliced in (see [`config_file`]).
+pub fn parse() -> Result<Cli> {
+    let args = config_file::expand(std::env::args_os().collect())?;
+    Ok(<Cli as Parser>::parse_from(args))
 }
 
 pub fn run(cli: Cli) -> Result<()> {
