@@ -14,7 +14,7 @@ static LOCK: Mutex<()> = Mutex::new(());
 pub struct Fixture {
     pub name: &'static str,
     /// Arguments placed after `-f lavfi -i testsrc2… -f lavfi -i sine…` (audio input is 1:a).
-    pub args: &'static [&'static str],
+    pub args: Vec<&'static str>,
     pub video: bool,
     pub audio: bool,
     /// Can be packaged as MPEG-TS (AV1/VP9/Opus cannot; HEVC only with --allow-hevc-ts).
@@ -23,339 +23,196 @@ pub struct Fixture {
     pub secs: u32,
 }
 
-/// The codec/container matrix of the packager issue.
-pub fn valid() -> Vec<Fixture> {
-    let f = |name, args, video, audio, ts_ok| Fixture {
+const H264: &[&str] = &[
+    "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "2", "-pix_fmt", "yuv420p",
+];
+const X265: &[&str] = &[
+    "-c:v",
+    "libx265",
+    "-preset",
+    "ultrafast",
+    "-x265-params",
+    "keyint=30:min-keyint=30:log-level=error",
+    "-pix_fmt",
+    "yuv420p",
+];
+const AAC: &[&str] = &["-c:a", "aac", "-b:a", "96k"];
+const AV: &[&str] = &["-map", "0:v", "-map", "1:a"];
+
+fn fx(
+    name: &'static str,
+    parts: &[&[&'static str]],
+    video: bool,
+    audio: bool,
+    ts_ok: bool,
+) -> Fixture {
+    let args = parts.iter().flat_map(|p| p.iter().copied()).collect();
+    Fixture {
         name,
         args,
         video,
         audio,
         ts_ok,
         secs: 5,
-    };
+    }
+}
+
+/// The codec/container matrix of the packager issue.
+pub fn valid() -> Vec<Fixture> {
     vec![
-        f(
+        fx(
             "h264_aac.mp4",
-            &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-g",
-                "30",
-                "-bf",
-                "2",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "96k",
-                "-movflags",
-                "+faststart",
-            ],
+            &[AV, H264, AAC, &["-movflags", "+faststart"]],
             true,
             true,
             true,
         ),
-        f(
-            "h264_aac_moovlast.mov",
-            &[
-                "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
-                "-bf", "2", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
-            ],
-            true,
-            true,
-            true,
-        ),
-        f(
+        fx("h264_aac_moovlast.mov", &[AV, H264, AAC], true, true, true),
+        fx(
             "h264_aac_frag.mp4",
             &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-g",
-                "30",
-                "-bf",
-                "2",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "96k",
-                "-movflags",
-                "frag_keyframe+empty_moov+default_base_moof",
+                AV,
+                H264,
+                AAC,
+                &["-movflags", "frag_keyframe+empty_moov+default_base_moof"],
             ],
             true,
             true,
             true,
         ),
-        f(
+        fx(
             "h264_aac_frag_nodbm.mp4",
-            &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-g",
-                "30",
-                "-bf",
-                "2",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "96k",
-                "-movflags",
-                "frag_keyframe+empty_moov",
-            ],
+            &[AV, H264, AAC, &["-movflags", "frag_keyframe+empty_moov"]],
             true,
             true,
             true,
         ),
-        f(
+        fx(
             "avc3_aac.mp4",
-            &[
-                "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
-                "-bf", "2", "-pix_fmt", "yuv420p", "-tag:v", "avc3", "-c:a", "aac", "-b:a", "96k",
-            ],
+            &[AV, H264, &["-tag:v", "avc3"], AAC],
             true,
             true,
             true,
         ),
-        f(
+        fx(
             "hevc_aac.mp4",
-            &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx265",
-                "-preset",
-                "ultrafast",
-                "-x265-params",
-                "keyint=30:min-keyint=30:log-level=error",
-                "-tag:v",
-                "hvc1",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "96k",
-            ],
+            &[AV, X265, &["-tag:v", "hvc1"], AAC],
             true,
             true,
             false,
         ),
-        f(
+        fx(
             "hev1_ac3.mp4",
-            &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx265",
-                "-preset",
-                "ultrafast",
-                "-x265-params",
-                "keyint=30:min-keyint=30:log-level=error",
-                "-tag:v",
-                "hev1",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "ac3",
-                "-b:a",
-                "128k",
-            ],
+            &[AV, X265, &["-tag:v", "hev1", "-c:a", "ac3", "-b:a", "128k"]],
             true,
             true,
             false,
         ),
-        f(
+        fx(
             "h264_eac3.mp4",
-            &[
-                "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
-                "-pix_fmt", "yuv420p", "-c:a", "eac3", "-b:a", "128k",
-            ],
+            &[AV, H264, &["-c:a", "eac3", "-b:a", "128k"]],
             true,
             true,
             true,
         ),
-        f(
+        fx(
             "h264_mp3.mp4",
-            &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-g",
-                "30",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "libmp3lame",
-                "-b:a",
-                "128k",
-            ],
+            &[AV, H264, &["-c:a", "libmp3lame", "-b:a", "128k"]],
             true,
             true,
             true,
         ),
-        f(
+        fx(
             "av1_opus.mp4",
             &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libsvtav1",
-                "-preset",
-                "12",
-                "-g",
-                "30",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "libopus",
-                "-b:a",
-                "64k",
+                AV,
+                &[
+                    "-c:v",
+                    "libsvtav1",
+                    "-preset",
+                    "12",
+                    "-g",
+                    "30",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "libopus",
+                    "-b:a",
+                    "64k",
+                ],
             ],
             true,
             true,
             false,
         ),
-        f(
+        fx(
             "vp9_opus.mp4",
             &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libvpx-vp9",
-                "-deadline",
-                "realtime",
-                "-cpu-used",
-                "8",
-                "-g",
-                "30",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "libopus",
-                "-b:a",
-                "64k",
+                AV,
+                &[
+                    "-c:v",
+                    "libvpx-vp9",
+                    "-deadline",
+                    "realtime",
+                    "-cpu-used",
+                    "8",
+                    "-g",
+                    "30",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "libopus",
+                    "-b:a",
+                    "64k",
+                ],
             ],
             true,
             true,
             false,
         ),
-        f(
-            "aac_only.m4a",
-            &["-map", "1:a", "-c:a", "aac", "-b:a", "96k"],
-            false,
-            true,
-            true,
-        ),
-        f(
+        fx("aac_only.m4a", &[&["-map", "1:a"], AAC], false, true, true),
+        fx(
             "video_only.mp4",
-            &[
-                "-map", "0:v", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt",
-                "yuv420p",
-            ],
+            &[&["-map", "0:v"], H264],
             true,
             false,
             true,
         ),
-        f(
+        fx(
             "h264_aac_2997_irregular.mp4",
             &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-r",
-                "30000/1001",
-                "-x264-params",
-                "keyint=300:min-keyint=300:scenecut=0",
-                "-force_key_frames",
-                "0,0.7,2.9,3.3,4.4",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "96k",
+                AV,
+                &[
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-r",
+                    "30000/1001",
+                    "-x264-params",
+                    "keyint=300:min-keyint=300:scenecut=0",
+                    "-force_key_frames",
+                    "0,0.7,2.9,3.3,4.4",
+                    "-pix_fmt",
+                    "yuv420p",
+                ],
+                AAC,
             ],
             true,
             true,
             true,
         ),
-        f(
-            "h264_aac.ts",
-            &[
-                "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
-                "-bf", "2", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
-            ],
-            true,
-            true,
-            true,
-        ),
-        f(
+        fx("h264_aac.ts", &[AV, H264, AAC], true, true, true),
+        fx(
             "hevc_ac3.ts",
-            &[
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c:v",
-                "libx265",
-                "-preset",
-                "ultrafast",
-                "-x265-params",
-                "keyint=30:min-keyint=30:log-level=error",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "ac3",
-                "-b:a",
-                "128k",
-            ],
+            &[AV, X265, &["-c:a", "ac3", "-b:a", "128k"]],
             true,
             true,
             false,
         ),
-        f(
+        fx(
             "mp3_only.ts",
-            &["-map", "1:a", "-c:a", "libmp3lame", "-b:a", "128k"],
+            &[&["-map", "1:a", "-c:a", "libmp3lame", "-b:a", "128k"]],
             false,
             true,
             true,
@@ -384,7 +241,7 @@ pub fn path(fx: &Fixture) -> PathBuf {
         .arg(format!(
             "sine=frequency=440:sample_rate=48000:duration={secs}"
         ))
-        .args(fx.args)
+        .args(&fx.args)
         .args(["-t", &secs])
         .args(format_of(fx.name))
         .arg(&tmp)
@@ -417,15 +274,19 @@ pub fn by_name(name: &str) -> PathBuf {
 
 /// A 12 s H.264 + AAC file for playback tests (long enough to watch several segments).
 pub fn playback() -> PathBuf {
-    path(&Fixture {
-        name: "playback_h264_aac.mp4",
-        args: &[
-            "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-g", "60",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
+    let mut f = fx(
+        "playback_h264_aac.mp4",
+        &[
+            AV,
+            &[
+                "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p",
+            ],
+            AAC,
         ],
-        video: true,
-        audio: true,
-        ts_ok: true,
-        secs: 12,
-    })
+        true,
+        true,
+        true,
+    );
+    f.secs = 12;
+    path(&f)
 }
