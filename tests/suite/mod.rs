@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 mod browser;
+mod cdn;
 mod default_run;
 mod errors;
 mod golden;
