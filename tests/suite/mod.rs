@@ -2,4 +2,5 @@
 mod browser;
 mod errors;
 mod golden;
+mod live;
 mod package;
