@@ -57,7 +57,7 @@ pub struct LiveArgs {
     #[arg(long)]
     pub ll_hls: bool,
     /// LL-HLS part target in seconds (0.2 to the target duration).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, requires = "ll_hls")]
     pub part_duration: f64,
     /// Seconds without input after which the input counts as gone.
     #[arg(long, default_value_t = 10.0)]

@@ -28,6 +28,9 @@ use crate::path::ObjectPath;
 
 type Events = mpsc::Receiver<notify::Result<Event>>;
 
+/// Most playlists watched at once; requests for further ones are answered at once.
+const MAX_WATCHED: usize = 1024;
+
 /// Watched playlists of one root.
 pub(crate) struct FileWatch {
     root: PathBuf,
@@ -77,6 +80,16 @@ fn subscribe_blocking(root: &Path, file: &Path, shared: &Arc<Mutex<Watched>>) ->
     let mut w = shared.lock().ok()?;
     if let Some(tx) = w.entries.get(&key) {
         return Some(tx.subscribe());
+    }
+    if w.entries.len() >= MAX_WATCHED {
+        prune(&mut w);
+        if w.entries.len() >= MAX_WATCHED {
+            tracing::warn!(
+                max = MAX_WATCHED,
+                "too many watched playlists; answering without blocking"
+            );
+            return None;
+        }
     }
     if w.watcher.is_none() {
         w.watcher = Some(start_watcher(Arc::downgrade(shared))?);

@@ -176,11 +176,6 @@ impl LivePublisher {
             in_memory: true,
         }));
     }
-
-    /// Requests currently holding a receiver (parked, or being answered).
-    pub fn waiting(&self) -> usize {
-        self.tx.receiver_count().saturating_sub(1)
-    }
 }
 
 /// An [`ObjectSource`] with live playlists: playlist requests may block (see
