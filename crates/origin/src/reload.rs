@@ -171,7 +171,10 @@ async fn wait(
     let mut deadline = None;
     loop {
         let snapshot = std::sync::Arc::clone(&rx.borrow_and_update());
-        match check_blocking_request(&snapshot.state, d.msn, d.part, skip) {
+        // A playlist without EXT-X-PART-INF has no parts to wait for: `_HLS_part` is moot
+        // and the request waits for the segment alone.
+        let part = d.part.filter(|_| snapshot.state.part_target.is_some());
+        match check_blocking_request(&snapshot.state, d.msn, part, skip) {
             BlockDecision::Ready => return Ok(snapshot),
             BlockDecision::BadRequest(why) => return Err(PlaylistError::BadDirectives(why)),
             BlockDecision::Wait => {}

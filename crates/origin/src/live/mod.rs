@@ -21,6 +21,8 @@
 //! second copy of RFC 8216bis 6.2.5 that could drift.
 
 mod files;
+#[cfg(test)]
+mod tests;
 mod text;
 
 use std::collections::HashMap;
