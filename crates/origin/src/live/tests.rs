@@ -2,7 +2,7 @@
 //! The live source end to end over real TCP: a published playlist (held requests released
 //! by a publication, 400, 503, delta, preload hint) and a playlist another process writes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -62,9 +62,9 @@ fn temp_root(name: &str) -> PathBuf {
     dir
 }
 
-async fn start(root: &PathBuf, live: LivePlaylists) -> std::net::SocketAddr {
+async fn start(root: &Path, live: LivePlaylists) -> std::net::SocketAddr {
     let config = ServeConfig {
-        root: root.clone(),
+        root: root.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         ..ServeConfig::default()
     };
