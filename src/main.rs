@@ -5,6 +5,7 @@
 
 mod cli;
 mod fs_store;
+mod ingest;
 mod input;
 
 use std::process::ExitCode;

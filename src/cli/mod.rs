@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Command-line interface: `package`, `serve`, and the default run (no subcommand).
+//! Command-line interface: `package`, `serve`, `live`, and the default run (no subcommand).
 
 mod config_file;
 mod default_run;
+mod live;
 mod package;
 mod serve;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Package(PackageArgs),
     /// Serve a directory of HLS streams over HTTP.
     Serve(Box<serve::ServeArgs>),
+    /// Package a live MPEG-TS input (UDP, TCP, stdin) as live HLS / LL-HLS, optionally serving it.
+    Live(Box<live::LiveArgs>),
 }
 
 /// Parses the command line, with `--config FILE` settings spliced in (see [`config_file`]).
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Package(args)) => package::run(args),
         Some(Command::Serve(args)) => serve::run(*args),
+        Some(Command::Live(args)) => live::run(*args),
         None => default_run::run(cli.run),
     }
 }

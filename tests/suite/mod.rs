@@ -4,4 +4,5 @@ mod cdn;
 mod default_run;
 mod errors;
 mod golden;
+mod live;
 mod package;

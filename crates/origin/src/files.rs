@@ -159,11 +159,19 @@ async fn serve_playlist<S: ObjectSource>(
     content_type: HeaderValue,
     head: bool,
 ) -> Response {
-    let object = match open_playlist(&state.source, path, req.uri.query()).await {
-        Ok(o) => o,
-        Err(PlaylistError::BadDirectives(why)) => return plain(StatusCode::BAD_REQUEST, why),
-        Err(PlaylistError::Io(e)) => return io_error(path, &e),
-    };
+    let (object, blocking_cache_control) =
+        match open_playlist(&state.source, path, req.uri.query()).await {
+            Ok(o) => (o.object, o.cache_control),
+            Err(PlaylistError::BadDirectives(why)) => return plain(StatusCode::BAD_REQUEST, why),
+            // RFC 8216bis 6.2.5.2: blocked for too long.
+            Err(PlaylistError::Unavailable) => {
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the requested segment or part is not available yet\n",
+                )
+            }
+            Err(PlaylistError::Io(e)) => return io_error(path, &e),
+        };
     if object.meta.len > MAX_PLAYLIST_BYTES {
         return respond_object(
             object,
@@ -203,7 +211,7 @@ async fn serve_playlist<S: ObjectSource>(
         last_modified: prepared.last_modified.clone(),
         len: bytes.len() as u64,
         content_type,
-        cache_control: prepared.cache_control.clone(),
+        cache_control: blocking_cache_control.unwrap_or_else(|| prepared.cache_control.clone()),
         gzip,
         vary: true,
     };

@@ -12,7 +12,8 @@
 //! Modules: `config` (settings), `server` (accept loop), `router` (routes, CORS,
 //! metrics, access log), `files` (object responses), `policy` (content types and the
 //! `Cache-Control` table), `conditional` (ETag/If-*/Range), `path` (request path
-//! safety), `source` (the read trait), `reload` (the LL-HLS blocking-reload hook).
+//! safety), `source` (the read trait), `reload` (LL-HLS delivery directives and blocking reload), `live` (live playlists:
+//! published in-process or watched on disk).
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -20,6 +21,7 @@ mod conditional;
 pub mod config;
 mod error;
 mod files;
+pub mod live;
 mod metrics;
 pub mod path;
 mod policy;
@@ -31,6 +33,7 @@ mod tls;
 
 pub use config::ServeConfig;
 pub use error::OriginError;
+pub use live::{LivePlaylists, LivePublisher, LiveSource};
 pub use policy::RouteKind;
 pub use router::{router, router_with_source};
 pub use server::{serve, Server};

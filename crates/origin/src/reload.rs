@@ -1,16 +1,35 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The one door every playlist request goes through: `open_playlist`.
 //!
-//! Today it validates the LL-HLS delivery directives (RFC 8216bis 6.2.5) and opens the
-//! playlist at once. Blocking playlist reload (6.2.5.2: hold the request until media
-//! sequence number `_HLS_msn` — and part `_HLS_part` — exists, 503 after 3× target duration,
-//! ignore the directives once `#EXT-X-ENDLIST` is present) belongs here, driven by a live
-//! source that can report its last MSN/part; nothing else in the origin needs to change.
+//! It validates the LL-HLS delivery directives (RFC 8216bis 6.2.5) and, when the source knows
+//! the playlist as live ([`crate::live`]), decides with `media::live::check_blocking_request`:
+//! answer now, hold the request until media sequence number `_HLS_msn` (and part
+//! `_HLS_part`) exists, 400 for impossible requests, 503 after three target durations
+//! (6.2.5.2). Directives are ignored once `#EXT-X-ENDLIST` is present. The answer is always
+//! the full playlist, or the Playlist Delta Update `_HLS_skip=YES|v2` asks for (6.2.5.1)
+//! when the packager publishes one.
+//!
+//! Caching: a response to a blocking request is keyed (by a CDN that includes the query in
+//! its cache key, as it must for LL-HLS) by the segment or part it waited for, and any later
+//! answer to the same URL holds at least that much; it is therefore cacheable for
+//! [`BLOCKING_MAX_AGE_TARGETS`] target durations (`public`), while the plain playlist URL
+//! keeps the short live lifetime of [`crate::policy`].
 
+use std::hash::{Hash, Hasher};
 use std::io;
+use std::time::SystemTime;
 
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use media::live::{check_blocking_request, BlockDecision};
+use tokio::time::Instant;
+
+use crate::live::{Receiver, Snapshot};
 use crate::path::ObjectPath;
-use crate::source::{Object, ObjectSource};
+use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
+
+/// `max-age` of a blocking response, in target durations.
+pub const BLOCKING_MAX_AGE_TARGETS: u64 = 3;
 
 /// Delivery directives of a playlist request (RFC 8216bis 6.2.5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,8 +52,11 @@ pub enum Skip {
 /// Why a playlist request failed.
 #[derive(Debug)]
 pub(crate) enum PlaylistError {
-    /// Malformed directives: 400 (RFC 8216bis 6.2.5.2).
+    /// Malformed or impossible directives: 400 (RFC 8216bis 6.2.5.2).
     BadDirectives(&'static str),
+    /// Blocked for three target durations without the segment or part appearing: 503
+    /// (6.2.5.2).
+    Unavailable,
     /// The source failed (not found → 404, else 500).
     Io(io::Error),
 }
@@ -84,23 +106,109 @@ impl Directives {
     }
 }
 
-/// Opens a playlist for a request with the given query string. The hook for blocking reload.
+/// An opened playlist and, for blocking responses, the `Cache-Control` to send instead of
+/// the playlist's own.
+#[derive(Debug)]
+pub(crate) struct OpenedPlaylist {
+    pub(crate) object: Object,
+    pub(crate) cache_control: Option<HeaderValue>,
+}
+
+impl Skip {
+    fn as_str(self) -> &'static str {
+        match self {
+            Skip::Yes => "YES",
+            Skip::V2 => "v2",
+        }
+    }
+}
+
+/// Opens a playlist for a request with the given query string, holding it while a blocking
+/// reload waits (see the module docs).
 pub(crate) async fn open_playlist<S: ObjectSource>(
     source: &S,
     path: &ObjectPath,
     query: Option<&str>,
-) -> Result<Object, PlaylistError> {
+) -> Result<OpenedPlaylist, PlaylistError> {
     let directives = Directives::parse(query).map_err(PlaylistError::BadDirectives)?;
-    if directives.is_blocking() {
-        // No source can report its media sequence yet: a filesystem playlist is answered as
-        // it is now, which is what 6.2.5.2 asks for once the segment exists.
-        tracing::trace!(
-            path = path.as_str(),
-            ?directives,
-            "blocking reload not supported by source"
-        );
+    let live = match source.live() {
+        Some(live) => live.subscribe(path, directives.is_blocking()).await,
+        None => None,
+    };
+    let Some(mut rx) = live else {
+        let object = source.open(path).await.map_err(PlaylistError::Io)?;
+        return Ok(OpenedPlaylist {
+            object,
+            cache_control: None,
+        });
+    };
+    let snapshot = wait(&mut rx, &directives).await?;
+    let state = &snapshot.state;
+    let cache_control = (directives.is_blocking() && !state.ended && state.target_duration > 0)
+        .then(|| blocking_cache_control(state.target_duration));
+    let object = if snapshot.in_memory && !state.full.is_empty() {
+        memory_object(
+            state.body(directives.skip.map(Skip::as_str)).clone(),
+            snapshot.modified,
+        )
+    } else {
+        // Nothing published yet, or a file another process writes: the file is at least as
+        // new as the state that released the request.
+        source.open(path).await.map_err(PlaylistError::Io)?
+    };
+    Ok(OpenedPlaylist {
+        object,
+        cache_control,
+    })
+}
+
+/// Holds the request until its directives are satisfied (6.2.5.2).
+async fn wait(
+    rx: &mut Receiver,
+    d: &Directives,
+) -> Result<std::sync::Arc<Snapshot>, PlaylistError> {
+    let skip = d.skip.map(Skip::as_str);
+    let mut deadline = None;
+    loop {
+        let snapshot = std::sync::Arc::clone(&rx.borrow_and_update());
+        // A playlist without EXT-X-PART-INF has no parts to wait for: `_HLS_part` is moot
+        // and the request waits for the segment alone.
+        let part = d.part.filter(|_| snapshot.state.part_target.is_some());
+        match check_blocking_request(&snapshot.state, d.msn, part, skip) {
+            BlockDecision::Ready => return Ok(snapshot),
+            BlockDecision::BadRequest(why) => return Err(PlaylistError::BadDirectives(why)),
+            BlockDecision::Wait => {}
+        }
+        let until = *deadline.get_or_insert_with(|| Instant::now() + snapshot.block_timeout());
+        match tokio::time::timeout_at(until, rx.changed()).await {
+            Ok(Ok(())) => {}
+            // The packager is gone: what was published last is all there will be.
+            Ok(Err(_)) => return Ok(snapshot),
+            Err(_) => return Err(PlaylistError::Unavailable),
+        }
     }
-    source.open(path).await.map_err(PlaylistError::Io)
+}
+
+fn blocking_cache_control(target: u64) -> HeaderValue {
+    let secs = target.saturating_mul(BLOCKING_MAX_AGE_TARGETS);
+    HeaderValue::from_str(&format!("public, max-age={secs}"))
+        .unwrap_or(HeaderValue::from_static("no-cache"))
+}
+
+/// A playlist answered from memory, with a strong ETag of its content.
+fn memory_object(body: Bytes, modified: Option<SystemTime>) -> Object {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    let tag = format!("\"m{:016x}-{:x}\"", h.finish(), body.len());
+    Object {
+        meta: ObjectMeta {
+            len: body.len() as u64,
+            modified,
+            // Hex digits, 'm', '-' and quotes: always a valid header value.
+            etag: HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"m\"")),
+        },
+        body: ObjectBody::Memory(body),
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::config::ServeConfig;
 use crate::error::OriginError;
+use crate::live::{LivePlaylists, LiveSource};
 use crate::metrics::Metrics;
 use crate::router::{build, header_values};
 use crate::source::{FsSource, ObjectSource};
@@ -65,13 +66,16 @@ pub async fn serve(
 }
 
 impl Server {
-    /// Validates `config`, opens the root and binds the listen address.
+    /// Validates `config`, opens the root and binds the listen address. Live playlists that
+    /// other processes write into the root answer blocking reloads (RFC 8216bis 6.2.5.2) by
+    /// watching them ([`LivePlaylists::watching`]).
     pub async fn bind(config: &ServeConfig) -> Result<Self, OriginError> {
         let source = FsSource::new(&config.root).map_err(|source| OriginError::Root {
             path: config.root.clone(),
             source,
         })?;
-        Self::bind_with_source(config, source).await
+        let live = LivePlaylists::watching(source.root());
+        Self::bind_with_source(config, LiveSource::new(source, live)).await
     }
 
     /// Like [`Server::bind`] with another [`ObjectSource`] (`config.root` is not used).

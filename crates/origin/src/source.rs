@@ -33,6 +33,12 @@ pub trait ObjectSource: Send + Sync + 'static {
     /// Names of the streams the index page offers (every `*/master.m3u8` and top-level
     /// `*.m3u8`), relative, `/`-separated, sorted.
     fn list_streams(&self) -> impl Future<Output = io::Result<Vec<String>>> + Send;
+
+    /// Live playlists whose requests may block (RFC 8216bis 6.2.5.2), see
+    /// [`crate::live::LiveSource`]. None by default.
+    fn live(&self) -> Option<&crate::live::LivePlaylists> {
+        None
+    }
 }
 
 /// What is known about an object without reading it.

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Live playlists the origin can hold requests for: blocking playlist reload (RFC 8216bis
+//! 6.2.5.2), Playlist Delta Updates (6.2.5.1) and preload hints (6.2.6).
+//!
+//! Two kinds of live playlist, one mechanism: the latest state of each playlist sits in a
+//! [`tokio::sync::watch`] channel, and every held request waits on `changed()` of its own
+//! receiver — thousands of parked requests cost one waker each, no task and no polling.
+//!
+//! - **Published** by a packager in the same process ([`LivePlaylists::publisher`]): the
+//!   packager sends every new [`PlaylistState`] (the `media::live` state, bodies included);
+//!   playlist requests are answered from memory, delta updates included, and requests for
+//!   the EXT-X-PRELOAD-HINT resource wait until it exists ([`LiveSource`]).
+//! - **Written by another process** (ffmpeg's hls muxer, another packager) into the served
+//!   root ([`LivePlaylists::watching`]): on the first blocking request for a playlist its
+//!   directory is watched with `notify` (inotify on Linux, no polling loop); every change is
+//!   re-read into a state, and the request is answered from the file once the state holds
+//!   what it waits for.
+//!
+//! The blocking rules themselves are `media::live::check_blocking_request`, shared with the
+//! packager; this crate depends on `media` (sans-IO, no runtime) for them rather than keep a
+//! second copy of RFC 8216bis 6.2.5 that could drift.
+
+mod files;
+#[cfg(test)]
+mod tests;
+mod text;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use media::live::PlaylistState;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::path::ObjectPath;
+use crate::source::{Object, ObjectSource};
+
+pub use text::state_from_text;
+
+/// Shortest hold of a blocked request, for playlists without a usable target duration.
+const MIN_BLOCK: Duration = Duration::from_secs(1);
+
+/// One version of a live playlist as the origin sees it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) state: PlaylistState,
+    /// When this version came out (`Last-Modified` of in-memory answers).
+    pub(crate) modified: Option<SystemTime>,
+    /// Object path of the EXT-X-PRELOAD-HINT resource (6.2.6).
+    pub(crate) hint: Option<String>,
+    /// Answer from `state` (published in-process); else from the source (a watched file).
+    pub(crate) in_memory: bool,
+}
+
+impl Snapshot {
+    /// How long a request may be held: three target durations (6.2.5.2), at least 1 s.
+    pub(crate) fn block_timeout(&self) -> Duration {
+        self.state.block_timeout().max(MIN_BLOCK)
+    }
+}
+
+pub(crate) type Receiver = watch::Receiver<Arc<Snapshot>>;
+
+/// The live playlists of one server. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct LivePlaylists {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Published playlists by object path (`name/stream.m3u8`).
+    published: RwLock<HashMap<String, Receiver>>,
+    /// Playlists written by other processes under this root.
+    files: Option<files::FileWatch>,
+}
+
+impl fmt::Debug for LivePlaylists {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let published = self
+            .inner
+            .published
+            .read()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        f.debug_struct("LivePlaylists")
+            .field("published", &published)
+            .field("watching_files", &self.inner.files.is_some())
+            .finish()
+    }
+}
+
+impl LivePlaylists {
+    /// Only published playlists.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Published playlists, plus live playlists written into `root` (canonical) by other
+    /// processes, watched from their first blocking request on.
+    pub fn watching(root: &Path) -> Self {
+        LivePlaylists {
+            inner: Arc::new(Inner {
+                published: RwLock::default(),
+                files: Some(files::FileWatch::new(root)),
+            }),
+        }
+    }
+
+    /// Registers the playlist at object path `playlist` (e.g. `news/stream.m3u8`, relative to
+    /// the root, `/`-separated) and returns the handle its packager publishes through.
+    /// Until the first publication requests are answered from the source as usual.
+    pub fn publisher(&self, playlist: &str) -> LivePublisher {
+        let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+        if let Ok(mut map) = self.inner.published.write() {
+            map.insert(playlist.to_owned(), rx);
+        }
+        let dir = playlist
+            .rsplit_once('/')
+            .map_or(String::new(), |(d, _)| format!("{d}/"));
+        LivePublisher { tx, dir }
+    }
+
+    /// The watch of the live playlist at `path`: a published one, else (when `watch_files`)
+    /// a file written by another process that is a live media playlist.
+    pub(crate) async fn subscribe(&self, path: &ObjectPath, watch_files: bool) -> Option<Receiver> {
+        if let Some(rx) = self
+            .inner
+            .published
+            .read()
+            .ok()
+            .and_then(|m| m.get(path.as_str()).cloned())
+        {
+            return Some(rx);
+        }
+        match (&self.inner.files, watch_files) {
+            (Some(files), true) => files.subscribe(path).await,
+            _ => None,
+        }
+    }
+
+    /// The watch of a published playlist in the same directory as `path`, whose preload
+    /// hint may name it.
+    fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
+        let dir = path.as_str().rsplit_once('/').map_or("", |(d, _)| d);
+        let map = self.inner.published.read().ok()?;
+        map.iter()
+            .find(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == dir)
+            .map(|(_, rx)| rx.clone())
+    }
+}
+
+/// The sending side of a published live playlist.
+#[derive(Debug)]
+pub struct LivePublisher {
+    tx: watch::Sender<Arc<Snapshot>>,
+    /// Directory of the playlist (`name/`), to resolve its relative URIs.
+    dir: String,
+}
+
+impl LivePublisher {
+    /// Publishes a new version: wakes every request held for it. Call it once the objects
+    /// the playlist lists are in the store.
+    ///
+    /// The origin honours `_HLS_msn` on every live playlist, advertised or not: holding a
+    /// request until the segment exists is never worse than answering without it.
+    pub fn publish(&self, mut state: PlaylistState) {
+        state.can_block_reload = true;
+        let hint = text::preload_hint(&state.full).map(|uri| format!("{}{uri}", self.dir));
+        self.tx.send_replace(Arc::new(Snapshot {
+            state,
+            modified: Some(SystemTime::now()),
+            hint,
+            in_memory: true,
+        }));
+    }
+}
+
+/// An [`ObjectSource`] with live playlists: playlist requests may block (see
+/// [`crate::reload`]), and a request for a published playlist's preload-hinted part that
+/// does not exist yet is held until it does (RFC 8216bis 6.2.6), then served.
+#[derive(Debug, Clone)]
+pub struct LiveSource<S> {
+    inner: S,
+    live: LivePlaylists,
+}
+
+impl<S: ObjectSource> LiveSource<S> {
+    pub fn new(inner: S, live: LivePlaylists) -> Self {
+        LiveSource { inner, live }
+    }
+}
+
+impl<S: ObjectSource> ObjectSource for LiveSource<S> {
+    async fn open(&self, path: &ObjectPath) -> io::Result<Object> {
+        let first = self.inner.open(path).await;
+        match &first {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            _ => return first,
+        }
+        let Some(mut rx) = self.live.sibling(path) else {
+            return first;
+        };
+        let mut deadline = None;
+        loop {
+            let (hinted, hold) = {
+                let snap = rx.borrow_and_update();
+                (
+                    snap.hint.as_deref() == Some(path.as_str()),
+                    snap.block_timeout(),
+                )
+            };
+            if !hinted {
+                break;
+            }
+            let until = *deadline.get_or_insert_with(|| Instant::now() + hold);
+            match tokio::time::timeout_at(until, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        // Produced meanwhile (or never hinted: it may have been written since the first try).
+        self.inner.open(path).await
+    }
+
+    async fn list_streams(&self) -> io::Result<Vec<String>> {
+        self.inner.list_streams().await
+    }
+
+    fn live(&self) -> Option<&LivePlaylists> {
+        Some(&self.live)
+    }
+}

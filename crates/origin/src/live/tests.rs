@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The live source end to end over real TCP: a published playlist (held requests released
+//! by a publication, 400, 503, delta, preload hint) and a playlist another process writes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use media::live::PlaylistState;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use super::{LivePlaylists, LiveSource};
+use crate::source::FsSource;
+use crate::{ServeConfig, Server};
+
+struct Resp {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> Resp {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("read");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+    let head = String::from_utf8_lossy(raw.get(..split).unwrap_or_default()).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    Resp {
+        status,
+        head,
+        body: raw.get(split + 4..).unwrap_or_default().to_vec(),
+    }
+}
+
+fn spawn_get(addr: std::net::SocketAddr, path: &str) -> JoinHandle<Resp> {
+    let path = path.to_owned();
+    tokio::spawn(async move { get(addr, &path).await })
+}
+
+fn temp_root(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("origin-live-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("s")).expect("root");
+    dir
+}
+
+async fn start(root: &Path, live: LivePlaylists) -> std::net::SocketAddr {
+    let config = ServeConfig {
+        root: root.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..ServeConfig::default()
+    };
+    let source = FsSource::new(root).expect("source");
+    let server = Server::bind_with_source(&config, LiveSource::new(source, live))
+        .await
+        .expect("bind");
+    let addr = server.local_addr();
+    tokio::spawn(server.run(std::future::pending()));
+    addr
+}
+
+/// Segments ..=`last` complete (with 2 parts each), `open` parts of the next, 1 s parts,
+/// target 1 s.
+fn state(last: u64, open: u64, hint: Option<&str>) -> PlaylistState {
+    let mut text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{last}\n#EXTINF:1.0,\nseg{last}.m4s\n");
+    for p in 0..open {
+        text.push_str(&format!(
+            "#EXT-X-PART:DURATION=0.5,URI=\"seg{}.{p}.m4s\"\n",
+            last + 1
+        ));
+    }
+    if let Some(h) = hint {
+        text.push_str(&format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{h}\"\n"));
+    }
+    PlaylistState {
+        last_msn: Some(last),
+        last_msn_parts: 2,
+        next_msn: last + 1,
+        next_parts: open,
+        ended: false,
+        target_duration: 1,
+        part_target: Some(0.5),
+        can_block_reload: true,
+        can_skip: true,
+        full: Bytes::from(text),
+        delta: Some(Bytes::from_static(
+            b"#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n",
+        )),
+    }
+}
+
+async fn pending(task: &JoinHandle<Resp>) -> bool {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    !task.is_finished()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_playlist_blocks_and_answers_from_memory() {
+    let root = temp_root("published");
+    let live = LivePlaylists::new();
+    let publisher = live.publisher("s/stream.m3u8");
+    let addr = start(&root, live).await;
+    // Nothing published yet: the source answers (404, no file).
+    assert_eq!(get(addr, "/s/stream.m3u8").await.status, 404);
+    publisher.publish(state(5, 1, Some("seg6.1.m4s")));
+
+    let plain = get(addr, "/s/stream.m3u8").await;
+    assert_eq!(plain.status, 200);
+    assert!(plain.body.starts_with(b"#EXTM3U\n#EXT-X-TARGETDURATION:1"));
+    let delta = get(addr, "/s/stream.m3u8?_HLS_skip=YES").await;
+    assert!(
+        delta.body.ends_with(b"SKIPPED-SEGMENTS=1\n"),
+        "{:?}",
+        delta.body
+    );
+
+    for (query, status) in [
+        ("_HLS_msn=5", 200),
+        ("_HLS_msn=6&_HLS_part=0", 200),
+        ("_HLS_msn=5&_HLS_part=2", 200), // rollover: part 0 of 6 exists
+        ("_HLS_msn=8", 400),
+        ("_HLS_part=1", 400),
+        ("_HLS_msn=6&_HLS_part=9", 400), // beyond the Advance Part Limit (3 / 0.5 = 6)
+    ] {
+        let r = get(addr, &format!("/s/stream.m3u8?{query}")).await;
+        assert_eq!(r.status, status, "{query}");
+    }
+
+    // Held until the publication that satisfies them; one publication releases all.
+    let seg = spawn_get(addr, "/s/stream.m3u8?_HLS_msn=6");
+    let part = spawn_get(addr, "/s/stream.m3u8?_HLS_msn=6&_HLS_part=1");
+    let hinted = spawn_get(addr, "/s/seg6.1.m4s");
+    assert!(pending(&seg).await && pending(&part).await && pending(&hinted).await);
+    std::fs::write(root.join("s/seg6.1.m4s"), b"part-bytes").expect("write part");
+    publisher.publish(state(5, 2, Some("seg6.2.m4s")));
+    let r = part.await.expect("join");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("seg6.1.m4s"));
+    assert_eq!(r.header("cache-control"), Some("public, max-age=3"));
+    let h = hinted.await.expect("join");
+    assert_eq!((h.status, h.body.as_slice()), (200, &b"part-bytes"[..]));
+    assert!(pending(&seg).await, "segment 6 is not complete yet");
+    publisher.publish(state(6, 0, Some("seg7.0.m4s")));
+    let r = seg.await.expect("join");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("seg6.m4s"));
+
+    // Nothing comes: 503 after 3 target durations.
+    let started = tokio::time::Instant::now();
+    let r = get(addr, "/s/stream.m3u8?_HLS_msn=7").await;
+    assert_eq!(r.status, 503);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+
+    // Ended: directives are ignored.
+    let mut ended = state(6, 0, None);
+    ended.ended = true;
+    publisher.publish(ended);
+    assert_eq!(get(addr, "/s/stream.m3u8?_HLS_msn=9").await.status, 200);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_file_releases_held_requests() {
+    let root = temp_root("watched");
+    let playlist = |last: u64, end: bool| {
+        let mut t = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{}\n",
+            last.saturating_sub(1)
+        );
+        for m in last.saturating_sub(1)..=last {
+            t.push_str(&format!("#EXTINF:2.0,\nseg{m}.ts\n"));
+        }
+        if end {
+            t.push_str("#EXT-X-ENDLIST\n");
+        }
+        t
+    };
+    // Writers replace playlists by renaming (RFC 8216bis 6.2.1).
+    let write = |text: String| {
+        let tmp = root.join("s/.index.m3u8.tmp");
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::rename(&tmp, root.join("s/index.m3u8")).expect("rename");
+    };
+    write(playlist(3, false));
+    let root_canon = std::fs::canonicalize(&root).expect("canonical");
+    let addr = start(&root, LivePlaylists::watching(&root_canon)).await;
+
+    let held = spawn_get(addr, "/s/index.m3u8?_HLS_msn=4");
+    assert!(pending(&held).await);
+    write(playlist(4, false));
+    let r = tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .expect("released by the write")
+        .expect("join");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("seg4.ts"));
+    assert_eq!(r.header("cache-control"), Some("public, max-age=6"));
+
+    // A second round on the same playlist, then the end of the stream.
+    let held = spawn_get(addr, "/s/index.m3u8?_HLS_msn=5");
+    assert!(pending(&held).await);
+    write(playlist(4, true));
+    let r = tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .expect("released by ENDLIST")
+        .expect("join");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).ends_with("#EXT-X-ENDLIST\n"));
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The live driver: [`IngestEvent`]s → `TsDemuxer` → `LiveStream` → files in the stream's
+//! directory, and every new playlist state to the origin (which wakes blocked requests).
+//!
+//! - The first samples start the stream; a playlist an earlier run left in the directory is
+//!   continued (`LiveStream::recover`: MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE go on, the
+//!   gap is marked with EXT-X-DISCONTINUITY), so a packager killed with `kill -9` and
+//!   restarted keeps its players.
+//! - A new encoder session (TCP reconnect, new UDP sender), a timeline break the demuxer
+//!   reports (timestamp jump, signalled discontinuity, PMT change) or an input that comes
+//!   back after a silence → EXT-X-DISCONTINUITY (RFC 8216bis 6.2.1), and new tracks →
+//!   a new initialization section.
+//! - No input for the input timeout → EXT-X-ENDLIST, or (wait policy) the segment in
+//!   progress is closed and the playlist waits for the encoder. Input after an ENDLIST
+//!   continues the same playlist with a new run.
+//! - Garbage and lost packets: the demuxer resyncs and drops what is damaged; the driver
+//!   counts and carries on.
+//!
+//! Objects are written before the playlist that lists them (the order of `Output`s), and
+//! the state is published after the whole batch is on disk.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use media::demux::ts::{TsDemuxer, TsEvent};
+use media::live::{LiveConfig, LiveStream, Output};
+use media::sample::{Sample, TrackInfo};
+use media::store::Store;
+use origin::LivePublisher;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::IngestEvent;
+use crate::fs_store::FsStore;
+
+/// What to do when the input is gone for the input timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnInputLoss {
+    /// End the playlist (EXT-X-ENDLIST); input that comes back continues it.
+    End,
+    /// Close the segment in progress and wait for the encoder.
+    Wait,
+}
+
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Packaging settings (`run_id` is replaced by a fresh one for every run).
+    pub live: LiveConfig,
+    /// The stream's directory (ROOT/NAME).
+    pub dir: PathBuf,
+    pub input_timeout: Duration,
+    pub on_loss: OnInputLoss,
+}
+
+/// Writes outputs and publishes states.
+struct Sink {
+    store: FsStore,
+    publisher: Option<LivePublisher>,
+    errors: u64,
+}
+
+impl Sink {
+    /// Performs `outputs` in order; publishes `stream`'s state if a playlist came out.
+    fn apply(&mut self, outputs: Vec<Output>, stream: Option<&LiveStream>) {
+        let mut updated = false;
+        for output in outputs {
+            let (name, result) = match &output {
+                Output::Put { name, bytes } => (name, self.store.put(name, bytes)),
+                Output::Delete { name } => (name, self.store.delete(name)),
+                Output::Updated { .. } => {
+                    updated = true;
+                    continue;
+                }
+            };
+            if let Err(e) = result {
+                self.errors = self.errors.saturating_add(1);
+                if self.errors == 1 || self.errors.is_multiple_of(100) {
+                    tracing::error!(object = %name, error = %e, count = self.errors, "cannot write live object");
+                }
+            }
+        }
+        if let (true, Some(stream), Some(publisher)) = (updated, stream, &self.publisher) {
+            publisher.publish(stream.state().clone());
+        }
+    }
+}
+
+pub struct Driver {
+    cfg: DriverConfig,
+    sink: Sink,
+    demux: TsDemuxer,
+    stream: Option<LiveStream>,
+    /// Tracks the stream was set up with.
+    tracks: Vec<TrackInfo>,
+    /// Ended streams whose expired objects are still to be deleted.
+    retired: Vec<LiveStream>,
+    /// The next sample starts a new timeline.
+    break_next: bool,
+    /// Last input (bytes or a session change); `None` before the first.
+    last_input: Option<Instant>,
+    /// The input timeout fired and no input came since.
+    lost: bool,
+    packet_losses: u64,
+    push_errors: u64,
+}
+
+impl Driver {
+    pub fn new(cfg: DriverConfig, publisher: Option<LivePublisher>) -> Result<Self> {
+        std::fs::create_dir_all(&cfg.dir)
+            .with_context(|| format!("cannot create {}", cfg.dir.display()))?;
+        Ok(Driver {
+            sink: Sink {
+                store: FsStore::new(&cfg.dir),
+                publisher,
+                errors: 0,
+            },
+            cfg,
+            demux: TsDemuxer::new(),
+            stream: None,
+            tracks: Vec::new(),
+            retired: Vec::new(),
+            break_next: false,
+            last_input: None,
+            lost: false,
+            packet_losses: 0,
+            push_errors: 0,
+        })
+    }
+
+    /// Handles one input event (not [`IngestEvent::End`]: see [`Driver::finish`]).
+    pub fn handle(&mut self, event: IngestEvent, wall: SystemTime, now: Instant) -> Result<()> {
+        self.last_input = Some(now);
+        if std::mem::take(&mut self.lost) {
+            tracing::info!("input is back");
+            self.break_next = true;
+        }
+        match event {
+            IngestEvent::Data(bytes) => {
+                if let Err(e) = self.demux.push(&bytes) {
+                    tracing::warn!(error = %e, "input is not MPEG-TS; waiting for a transport stream");
+                    self.demux = TsDemuxer::new();
+                    self.break_next = true;
+                }
+                self.drain(wall)
+            }
+            IngestEvent::Session { peer } => {
+                tracing::info!(%peer, "encoder session starts");
+                self.close_session(wall)?;
+                Ok(())
+            }
+            IngestEvent::Closed => {
+                // Publish what the encoder sent up to here instead of holding it until it
+                // comes back: the segment in progress ends now.
+                self.close_session(wall)?;
+                if let Some(stream) = self.stream.as_mut() {
+                    match stream.discontinuity(wall) {
+                        Ok(out) => self.sink.apply(out, Some(&*stream)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot close the segment in progress")
+                        }
+                    }
+                }
+                Ok(())
+            }
+            IngestEvent::End => self.finish(wall),
+        }
+    }
+
+    /// Timeouts and deletions: call at [`Driver::next_wakeup`] (and after events).
+    pub fn tick(&mut self, wall: SystemTime, now: Instant) -> Result<()> {
+        let timed_out = !self.lost
+            && self
+                .last_input
+                .is_some_and(|t| now.duration_since(t) >= self.cfg.input_timeout);
+        if timed_out {
+            self.lost = true;
+            tracing::warn!(
+                seconds = self.cfg.input_timeout.as_secs_f64(),
+                policy = ?self.cfg.on_loss,
+                "no input"
+            );
+            match self.cfg.on_loss {
+                OnInputLoss::End => self.end_stream(wall)?,
+                OnInputLoss::Wait => {
+                    self.close_session(wall)?;
+                    if let Some(stream) = self.stream.as_mut() {
+                        match stream.discontinuity(wall) {
+                            Ok(out) => self.sink.apply(out, Some(&*stream)),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot close the segment in progress")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(stream) = self.stream.as_mut() {
+            let out = stream.poll(wall);
+            self.sink.apply(out, Some(&*stream));
+        }
+        for old in &mut self.retired {
+            let out = old.poll(wall);
+            self.sink.apply(out, None);
+        }
+        self.retired.retain(|s| s.next_deadline().is_some());
+        Ok(())
+    }
+
+    /// When [`Driver::tick`] has work next.
+    pub fn next_wakeup(&self, now: Instant) -> Option<Instant> {
+        let timeout = (!self.lost)
+            .then_some(self.last_input)
+            .flatten()
+            .map(|t| t + self.cfg.input_timeout);
+        let wall = SystemTime::now();
+        let deletions = self
+            .stream
+            .iter()
+            .chain(&self.retired)
+            .filter_map(LiveStream::next_deadline)
+            .map(|d| now + d.duration_since(wall).unwrap_or(Duration::ZERO));
+        timeout.into_iter().chain(deletions).min()
+    }
+
+    /// End of input: the stream ends with EXT-X-ENDLIST.
+    pub fn finish(&mut self, wall: SystemTime) -> Result<()> {
+        self.end_stream(wall)
+    }
+
+    /// Flushes the current demuxer (its last samples go into the stream) and starts a new
+    /// one for the next session.
+    fn close_session(&mut self, wall: SystemTime) -> Result<()> {
+        if let Err(e) = self.demux.finish() {
+            tracing::debug!(error = %e, "demuxer finish");
+        }
+        self.drain(wall)?;
+        self.demux = TsDemuxer::new();
+        self.break_next = true;
+        Ok(())
+    }
+
+    fn end_stream(&mut self, wall: SystemTime) -> Result<()> {
+        self.close_session(wall)?;
+        if let Some(mut stream) = self.stream.take() {
+            let out = stream.end(wall);
+            self.sink.apply(out, Some(&stream));
+            tracing::info!(playlist = %self.playlist_path().display(), "stream ended (EXT-X-ENDLIST)");
+            self.retired.push(stream);
+        }
+        Ok(())
+    }
+
+    fn playlist_path(&self) -> PathBuf {
+        self.cfg
+            .dir
+            .join(format!("{}.m3u8", self.cfg.live.rendition))
+    }
+
+    /// Moves every finished sample from the demuxer into the stream.
+    fn drain(&mut self, wall: SystemTime) -> Result<()> {
+        while let Some(sample) = self.demux.pop_sample() {
+            // A timeline break is queued right after the sample it applies to.
+            while let Some(event) = self.demux.pop_event() {
+                self.note(event);
+            }
+            self.ingest(sample, wall)?;
+        }
+        while let Some(event) = self.demux.pop_event() {
+            self.note(event);
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, event: TsEvent) {
+        match event {
+            TsEvent::Discontinuity { track, cause, .. } => {
+                tracing::info!(track, ?cause, "input timeline breaks");
+                self.break_next = true;
+            }
+            TsEvent::PacketLoss { pid, offset } => {
+                self.packet_losses = self.packet_losses.saturating_add(1);
+                tracing::debug!(
+                    pid,
+                    offset,
+                    count = self.packet_losses,
+                    "input packets lost"
+                );
+            }
+        }
+    }
+
+    fn ingest(&mut self, sample: Sample, wall: SystemTime) -> Result<()> {
+        if self.stream.is_none() {
+            self.start(wall)?;
+        } else if self.demux.tracks() != self.tracks.as_slice() {
+            let tracks = self.demux.tracks().to_vec();
+            if let Some(stream) = self.stream.as_mut() {
+                let out = stream
+                    .set_tracks(tracks.clone(), wall)
+                    .context("the input's new tracks cannot be packaged")?;
+                tracing::info!(
+                    tracks = tracks.len(),
+                    "input tracks changed: new initialization section"
+                );
+                self.sink.apply(out, Some(&*stream));
+            }
+            self.tracks = tracks;
+            self.break_next = false;
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(());
+        };
+        if std::mem::take(&mut self.break_next) {
+            match stream.discontinuity(wall) {
+                Ok(out) => self.sink.apply(out, Some(&*stream)),
+                Err(e) => tracing::warn!(error = %e, "discontinuity"),
+            }
+        }
+        match stream.push(sample, wall) {
+            Ok(out) => self.sink.apply(out, Some(&*stream)),
+            Err(e) => {
+                self.push_errors = self.push_errors.saturating_add(1);
+                if self.push_errors == 1 || self.push_errors.is_multiple_of(100) {
+                    tracing::warn!(error = %e, count = self.push_errors, "sample not packaged; continuing at the next keyframe");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the stream on the demuxer's tracks, continuing an earlier run's playlist.
+    fn start(&mut self, wall: SystemTime) -> Result<()> {
+        let tracks = self.demux.tracks().to_vec();
+        let mut config = self.cfg.live.clone();
+        // A fresh id per run: a restarted stream never reuses a URL with other bytes.
+        config.run_id = format!("{:08x}", rand::random::<u32>());
+        let path = self.playlist_path();
+        let stream = match std::fs::read_to_string(&path) {
+            Ok(text) => match LiveStream::recover(config.clone(), tracks.clone(), &text, wall) {
+                Ok(s) => {
+                    tracing::info!(playlist = %path.display(), "continuing the playlist of an earlier run");
+                    s
+                }
+                Err(e) => {
+                    tracing::warn!(playlist = %path.display(), error = %e, "cannot continue the old playlist; starting anew");
+                    LiveStream::new(config, tracks.clone())?
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                LiveStream::new(config, tracks.clone())?
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        if !stream.state().full.is_empty() {
+            if let Some(p) = &self.sink.publisher {
+                p.publish(stream.state().clone());
+            }
+        }
+        tracing::info!(tracks = tracks.len(), run = %self.cfg.dir.display(), "live stream starts");
+        self.tracks = tracks;
+        self.stream = Some(stream);
+        self.break_next = false;
+        Ok(())
+    }
+}
+
+/// Runs the driver on the current (non-runtime) thread until the input ends or every
+/// sender of `rx` is gone (shutdown); either way the stream ends with EXT-X-ENDLIST.
+pub fn run(
+    mut driver: Driver,
+    mut rx: mpsc::Receiver<IngestEvent>,
+    rt: tokio::runtime::Handle,
+) -> Result<()> {
+    loop {
+        let wake = driver.next_wakeup(Instant::now());
+        let event = rt.block_on(async {
+            match wake {
+                Some(t) => tokio::time::timeout_at(t, rx.recv()).await.ok(),
+                None => Some(rx.recv().await),
+            }
+        });
+        let (wall, now) = (SystemTime::now(), Instant::now());
+        match event {
+            Some(Some(IngestEvent::End)) | Some(None) => return driver.finish(wall),
+            Some(Some(event)) => driver.handle(event, wall, now)?,
+            None => {}
+        }
+        driver.tick(wall, now)?;
+    }
+}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Live input: MPEG-TS bytes from UDP (unicast or multicast), a TCP listener (one encoder at
+//! a time, reconnects welcome) or stdin, turned into [`IngestEvent`]s for the live
+//! [`driver`], which demuxes, packages and stores them.
+//!
+//! The network side (this module, `udp`, `tcp`, `stdin`) is tokio; the driver runs on a
+//! thread of its own because everything it does — demuxing, muxing, writing files — is
+//! synchronous work.
+
+pub mod driver;
+#[cfg(test)]
+mod driver_tests;
+mod stdin;
+mod tcp;
+mod udp;
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// Where the transport stream comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// `udp://HOST:PORT`: datagrams sent to this address (a multicast group is joined).
+    Udp(SocketAddr),
+    /// `tcp://HOST:PORT`: listen here; the encoder connects (and reconnects).
+    Tcp(SocketAddr),
+    /// `-`: standard input.
+    Stdin,
+}
+
+impl FromStr for Input {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == "-" {
+            return Ok(Input::Stdin);
+        }
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| format!("{s:?}: expected udp://HOST:PORT, tcp://HOST:PORT or -"))?;
+        // Options after '?' (ffmpeg style, e.g. ?pkt_size=1316) are accepted and ignored.
+        let hostport = rest.split(['?', '/']).next().unwrap_or_default();
+        let addr = hostport
+            .to_socket_addrs()
+            .map_err(|e| format!("{s:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{s:?}: {hostport:?} resolves to no address"))?;
+        match scheme {
+            "udp" => Ok(Input::Udp(addr)),
+            "tcp" => Ok(Input::Tcp(addr)),
+            other => Err(format!(
+                "{s:?}: unsupported scheme {other:?} (udp, tcp, or - for stdin)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::Udp(a) => write!(f, "udp://{a}"),
+            Input::Tcp(a) => write!(f, "tcp://{a}"),
+            Input::Stdin => f.write_str("stdin"),
+        }
+    }
+}
+
+/// What the input side tells the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestEvent {
+    /// A new encoder session starts (TCP connection, new UDP sender): its bytes are a new
+    /// transport stream.
+    Session { peer: String },
+    /// Bytes of the current session.
+    Data(Bytes),
+    /// The current session's connection closed.
+    Closed,
+    /// The input ended for good (stdin at end of file).
+    End,
+}
+
+/// An input whose socket is bound (so its address can be printed before reading).
+#[derive(Debug)]
+pub enum Bound {
+    Udp(udp::UdpInput),
+    Tcp(tokio::net::TcpListener),
+    Stdin,
+}
+
+/// Binds the input's socket.
+pub async fn bind(input: &Input) -> Result<Bound> {
+    Ok(match input {
+        Input::Udp(addr) => {
+            Bound::Udp(udp::bind(*addr).with_context(|| format!("cannot receive on {input}"))?)
+        }
+        Input::Tcp(addr) => Bound::Tcp(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {input}"))?,
+        ),
+        Input::Stdin => Bound::Stdin,
+    })
+}
+
+impl Bound {
+    /// The input as bound (`udp://127.0.0.1:40123` for port 0).
+    pub fn describe(&self) -> String {
+        match self {
+            Bound::Udp(u) => u
+                .local_addr()
+                .map_or_else(|_| "udp://?".into(), |a| format!("udp://{a}")),
+            Bound::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|_| "tcp://?".into(), |a| format!("tcp://{a}")),
+            Bound::Stdin => "stdin".into(),
+        }
+    }
+
+    /// Reads until the input ends (stdin) or the driver is gone; network inputs run until
+    /// cancelled.
+    pub async fn run(self, tx: mpsc::Sender<IngestEvent>) -> Result<()> {
+        match self {
+            Bound::Udp(u) => u.run(tx).await,
+            Bound::Tcp(l) => tcp::run(l, tx).await,
+            Bound::Stdin => stdin::run(tx).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs() {
+        let ok = |s: &str| s.parse::<Input>().expect(s);
+        assert_eq!(ok("-"), Input::Stdin);
+        assert_eq!(
+            ok("udp://127.0.0.1:9000"),
+            Input::Udp("127.0.0.1:9000".parse().expect("addr"))
+        );
+        assert_eq!(
+            ok("udp://127.0.0.1:9000?pkt_size=1316"),
+            Input::Udp("127.0.0.1:9000".parse().expect("addr"))
+        );
+        assert_eq!(
+            ok("tcp://127.0.0.1:0"),
+            Input::Tcp("127.0.0.1:0".parse().expect("addr"))
+        );
+        for bad in [
+            "",
+            "udp:9000",
+            "http://127.0.0.1:80",
+            "udp://127.0.0.1",
+            "tcp://:x",
+        ] {
+            assert!(bad.parse::<Input>().is_err(), "{bad:?}");
+        }
+        assert_eq!(ok("tcp://127.0.0.1:5").to_string(), "tcp://127.0.0.1:5");
+    }
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! LL-HLS over UDP: the delivery-directive table against the running packager, a thousand
+//! parked requests released by one segment, garbage datagrams survived, and hls.js playing
+//! the stream.
+
+use std::net::UdpSocket;
+use std::process::Stdio;
+use std::time::Instant;
+
+use super::harness::{encoder, fetch, get, read_response, send_get, wait_for, Live, Playlist};
+use super::play_hlsjs;
+use crate::common::out_dir;
+
+const PLAYLIST: &str = "/ll/stream.m3u8";
+
+fn directive(query: &str) -> String {
+    format!("{PLAYLIST}?{query}")
+}
+
+#[test]
+fn live_ll_hls_over_udp_blocking_reload_and_hlsjs() {
+    let root = out_dir("live-ll");
+    let live = Live::start(
+        &root,
+        "ll",
+        "udp://127.0.0.1:0",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--ll-hls",
+            "--part-duration",
+            "0.5",
+            "--window",
+            "20",
+            "--input-timeout",
+            "60",
+        ],
+        Stdio::null(),
+    );
+    let base = live.base().to_owned();
+    let _enc = encoder(
+        &format!("{}?pkt_size=1316", live.ingest),
+        &[],
+        None,
+        Stdio::null(),
+    );
+    // Published from the first part on; wait for two complete segments.
+    let first = wait_for("the first LL-HLS segments", 60, || {
+        let r = get(&base, PLAYLIST);
+        (r.status == 200)
+            .then(|| Playlist::parse(&r.text()))
+            .filter(|p| p.segments.len() >= 2)
+    });
+    assert!(
+        first.text.contains("CAN-BLOCK-RELOAD=YES"),
+        "{}",
+        first.text
+    );
+
+    // Garbage from another sender: logged, resynced, the stream goes on.
+    let junk = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    for i in 0..20u8 {
+        let mut datagram = vec![i.wrapping_mul(37); 1316];
+        if i % 2 == 0 {
+            datagram[0] = 0x47; // looks like a packet start, is not
+        }
+        let _ = junk.send_to(&datagram, live.ingest_addr());
+    }
+
+    // A future segment: held, then answered once it lands, with a cacheable response.
+    let now = fetch(&base, PLAYLIST);
+    let next = now.last_msn() + 1;
+    let r = get(&base, &directive(&format!("_HLS_msn={next}")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = Playlist::parse(&r.text());
+    assert!(got.has_msn(next), "segment {next} listed:\n{}", got.text);
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("public, max-age=6"),
+        "blocking responses are cacheable for 3 target durations"
+    );
+    let plain = get(&base, PLAYLIST);
+    assert_eq!(
+        plain.header("cache-control").as_deref(),
+        Some("public, max-age=1")
+    );
+
+    // 400s (6.2.5.2): beyond last + 2; _HLS_part without _HLS_msn; not a number.
+    for (query, what) in [
+        (format!("_HLS_msn={}", next + 10), "msn > last + 2"),
+        ("_HLS_part=1".to_owned(), "part without msn"),
+        ("_HLS_msn=x".to_owned(), "not an integer"),
+    ] {
+        let r = get(&base, &directive(&query));
+        assert_eq!(r.status, 400, "{what}: {}", r.text());
+    }
+
+    // Part rollover: the part after the last part of a complete segment is part 0 of the
+    // next one.
+    let now = fetch(&base, PLAYLIST);
+    let (last, _, _, parts) = now.segments.last().cloned().expect("segment");
+    assert!(parts > 0, "the last segment lists its parts:\n{}", now.text);
+    let r = get(
+        &base,
+        &directive(&format!("_HLS_msn={last}&_HLS_part={parts}")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = Playlist::parse(&r.text());
+    let part0 = format!("{:06}.0.m4s", last + 1);
+    assert!(
+        got.text.contains(&part0),
+        "rollover to part 0 of {}: \n{}",
+        last + 1,
+        got.text
+    );
+
+    // A future part: held until listed.
+    let now = fetch(&base, PLAYLIST);
+    let (msn, part) = (now.last_msn() + 1, now.open_parts.len());
+    let r = get(
+        &base,
+        &directive(&format!("_HLS_msn={msn}&_HLS_part={part}")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let want = format!("{msn:06}.{part}.m4s");
+    let rolled = format!("{:06}.0.m4s", msn + 1);
+    let text = r.text();
+    assert!(
+        text.contains(&want) || text.contains(&rolled),
+        "part {msn}.{part} listed:\n{text}"
+    );
+
+    // The preload-hinted part: the request is held until it exists, then served whole.
+    let now = fetch(&base, PLAYLIST);
+    let hint = now.hint.clone().expect("EXT-X-PRELOAD-HINT");
+    let r = get(&base, &format!("/ll/{hint}"));
+    assert_eq!(r.status, 200, "GET hinted {hint}: {}", r.text());
+    assert_eq!(r.body.get(4..8), Some(&b"moof"[..]), "a CMAF chunk");
+
+    parked_requests_all_return(&base);
+
+    // Delta update once the playlist is longer than CAN-SKIP-UNTIL (6 × target).
+    let delta = wait_for("a Playlist Delta Update", 60, || {
+        let r = get(&base, &directive("_HLS_skip=YES"));
+        (r.status == 200 && r.text().contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=")).then(|| r.text())
+    });
+    let delta = Playlist::parse(&delta);
+    let full = fetch(&base, PLAYLIST);
+    assert!(!full.text.contains("#EXT-X-SKIP"), "{}", full.text);
+    assert!(delta.skipped > 0 && delta.segments.len() < full.segments.len());
+    assert!(
+        delta.last_msn() + 1 >= full.last_msn(),
+        "a delta ends at the live edge"
+    );
+
+    play_hlsjs(&format!("{base}/ll/master.m3u8"), 20);
+    // Still live and advancing after playback.
+    let later = fetch(&base, PLAYLIST);
+    assert!(later.last_msn() > full.last_msn());
+}
+
+/// 1000 requests for the segment after next, parked on one watch channel, all answered
+/// 200 with that segment once it lands.
+fn parked_requests_all_return(base: &str) {
+    // Start right after a segment boundary so the target is a whole segment away.
+    let now = fetch(base, PLAYLIST);
+    let boundary = now.last_msn() + 1;
+    let r = get(base, &directive(&format!("_HLS_msn={boundary}")));
+    assert_eq!(r.status, 200);
+    let target = boundary + 1;
+    let sent = Instant::now();
+    let conns: Vec<_> = (0..1000)
+        .map(|_| send_get(base, &directive(&format!("_HLS_msn={target}"))))
+        .collect();
+    let sending = sent.elapsed();
+    let mut statuses = std::collections::BTreeMap::new();
+    for conn in conns {
+        let r = read_response(conn, sent);
+        let ok = r.status == 200 && Playlist::parse(&r.text()).has_msn(target);
+        *statuses.entry((r.status, ok)).or_insert(0u32) += 1;
+    }
+    assert_eq!(
+        statuses.get(&(200, true)).copied(),
+        Some(1000),
+        "1000 parked requests (sent in {sending:?}) → {statuses:?}"
+    );
+}
