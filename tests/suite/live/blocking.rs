@@ -163,25 +163,44 @@ fn live_ll_hls_over_udp_blocking_reload_and_hlsjs() {
 /// 200 with that segment once it lands.
 fn parked_requests_all_return(base: &str) {
     // Start right after a segment boundary so the target is a whole segment away.
-    let now = fetch(base, PLAYLIST);
-    let boundary = now.last_msn() + 1;
-    let r = get(base, &directive(&format!("_HLS_msn={boundary}")));
-    assert_eq!(r.status, 200);
+    let mut boundary = fetch(base, PLAYLIST).last_msn() + 1;
+    loop {
+        let r = get(base, &directive(&format!("_HLS_msn={boundary}")));
+        assert_eq!(r.status, 200);
+        if r.took >= std::time::Duration::from_millis(100) {
+            break; // held until the segment landed: we are at a boundary
+        }
+        boundary = Playlist::parse(&r.text()).last_msn() + 1;
+    }
     let target = boundary + 1;
     let sent = Instant::now();
     let conns: Vec<_> = (0..1000)
-        .map(|_| send_get(base, &directive(&format!("_HLS_msn={target}"))))
+        .map(|_| {
+            let at = Instant::now();
+            (
+                send_get(base, &directive(&format!("_HLS_msn={target}"))),
+                at,
+            )
+        })
         .collect();
     let sending = sent.elapsed();
     let mut statuses = std::collections::BTreeMap::new();
-    for conn in conns {
-        let r = read_response(conn, sent);
+    let mut held = Vec::with_capacity(conns.len());
+    for (conn, at) in conns {
+        let r = read_response(conn, at);
         let ok = r.status == 200 && Playlist::parse(&r.text()).has_msn(target);
         *statuses.entry((r.status, ok)).or_insert(0u32) += 1;
+        held.push(r.took);
     }
     assert_eq!(
         statuses.get(&(200, true)).copied(),
         Some(1000),
         "1000 parked requests (sent in {sending:?}) → {statuses:?}"
+    );
+    // The first was sent right after a segment boundary: it was parked, not answered at once.
+    let first = held.first().copied().unwrap_or_default();
+    assert!(
+        first >= std::time::Duration::from_millis(300),
+        "the first request was held ({first:?}; sending took {sending:?})"
     );
 }

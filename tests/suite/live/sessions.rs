@@ -46,11 +46,14 @@ fn live_tcp_encoder_restart_is_a_discontinuity_and_hlsjs_plays() {
             .filter(|p| p.segments.len() >= 3)
     });
     enc.kill();
-    // The dead encoder will not produce two more segments: held for 3 target durations,
-    // then 503 (RFC 8216bis 6.2.5.2).
+    // The closed connection ends the segment in progress; after that the dead encoder
+    // produces nothing: a request two segments ahead is held for 3 target durations, then
+    // answered 503 (RFC 8216bis 6.2.5.2).
+    std::thread::sleep(Duration::from_millis(500));
+    let closed = fetch(&base, PLAYLIST);
     let r = get(
         &base,
-        &format!("{PLAYLIST}?_HLS_msn={}", before.last_msn() + 2),
+        &format!("{PLAYLIST}?_HLS_msn={}", closed.last_msn() + 2),
     );
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(

@@ -7,7 +7,8 @@
 //! would miss). `notify` delivers events on its own thread into a channel; one thread per
 //! root re-reads the playlists the events name and sends their new state to the requests
 //! waiting on them. A playlist nobody waits for any more is dropped from the watch on the
-//! next event.
+//! next event. A request for the EXT-X-PRELOAD-HINT of a watched playlist is held like a
+//! published one's (while some request keeps the playlist watched, as LL-HLS clients do).
 //!
 //! The event handler only forwards into a channel: `notify` calls it on the thread that also
 //! serves `watch()`/`unwatch()`, so it must never wait for the lock `subscribe` holds while
@@ -22,7 +23,7 @@ use std::time::SystemTime;
 use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::watch;
 
-use super::text::state_from_text;
+use super::text::{preload_hint, state_from_text};
 use super::{Receiver, Snapshot};
 use crate::path::ObjectPath;
 
@@ -37,12 +38,18 @@ pub(crate) struct FileWatch {
     shared: Arc<Mutex<Watched>>,
 }
 
+struct Entry {
+    tx: watch::Sender<Arc<Snapshot>>,
+    /// The playlist's directory as an object path (`name/`), for its preload hint.
+    dir: String,
+}
+
 #[derive(Default)]
 struct Watched {
     /// Created on the first subscription.
     watcher: Option<RecommendedWatcher>,
     /// By `canonical directory / file name`, the form `notify` reports paths in.
-    entries: HashMap<PathBuf, watch::Sender<Arc<Snapshot>>>,
+    entries: HashMap<PathBuf, Entry>,
     /// Watched directories and how many entries each holds.
     dirs: HashMap<PathBuf, usize>,
 }
@@ -62,14 +69,38 @@ impl FileWatch {
         file.extend(path.segments());
         let root = self.root.clone();
         let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || subscribe_blocking(&root, &file, &shared))
+        let dir = object_dir(path.as_str()).to_owned();
+        tokio::task::spawn_blocking(move || subscribe_blocking(&root, &file, dir, &shared))
             .await
             .ok()
             .flatten()
     }
+
+    /// The watch of a watched playlist whose preload hint is `path` (RFC 8216bis 6.2.6).
+    pub(crate) fn hinting(&self, path: &ObjectPath) -> Option<Receiver> {
+        let dir = object_dir(path.as_str());
+        let w = self.shared.lock().ok()?;
+        w.entries
+            .values()
+            .filter(|e| e.dir == dir)
+            .find(|e| e.tx.borrow().hint.as_deref() == Some(path.as_str()))
+            .map(|e| e.tx.subscribe())
+    }
 }
 
-fn subscribe_blocking(root: &Path, file: &Path, shared: &Arc<Mutex<Watched>>) -> Option<Receiver> {
+/// `name/` of `name/file` (`""` at the root).
+fn object_dir(path: &str) -> &str {
+    path.rfind('/')
+        .and_then(|i| path.get(..=i))
+        .unwrap_or_default()
+}
+
+fn subscribe_blocking(
+    root: &Path,
+    file: &Path,
+    dir_path: String,
+    shared: &Arc<Mutex<Watched>>,
+) -> Option<Receiver> {
     // Same containment rule as the file source: the real path must stay inside the root.
     let real = std::fs::canonicalize(file).ok()?;
     if !real.starts_with(root) || !real.is_file() {
@@ -78,8 +109,8 @@ fn subscribe_blocking(root: &Path, file: &Path, shared: &Arc<Mutex<Watched>>) ->
     let dir = std::fs::canonicalize(file.parent()?).ok()?;
     let key = dir.join(file.file_name()?);
     let mut w = shared.lock().ok()?;
-    if let Some(tx) = w.entries.get(&key) {
-        return Some(tx.subscribe());
+    if let Some(e) = w.entries.get(&key) {
+        return Some(e.tx.subscribe());
     }
     if w.entries.len() >= MAX_WATCHED {
         prune(&mut w);
@@ -103,7 +134,7 @@ fn subscribe_blocking(root: &Path, file: &Path, shared: &Arc<Mutex<Watched>>) ->
         w.dirs.insert(dir.clone(), 0);
     }
     // Read after the watch is in place, so no change between the two is missed.
-    let snapshot = read(&key).filter(|s| !s.state.ended);
+    let snapshot = read(&key, &dir_path).filter(|s| !s.state.ended);
     let Some(snapshot) = snapshot else {
         release_dir(&mut w, &dir);
         return None;
@@ -112,7 +143,7 @@ fn subscribe_blocking(root: &Path, file: &Path, shared: &Arc<Mutex<Watched>>) ->
         *n = n.saturating_add(1);
     }
     let (tx, rx) = watch::channel(Arc::new(snapshot));
-    w.entries.insert(key, tx);
+    w.entries.insert(key, Entry { tx, dir: dir_path });
     Some(rx)
 }
 
@@ -162,14 +193,14 @@ fn dispatch(events: &Events, shared: &Weak<Mutex<Watched>>) {
             return;
         };
         for path in &event.paths {
-            let Some(tx) = w.entries.get(path) else {
+            let Some(entry) = w.entries.get(path) else {
                 continue;
             };
-            if tx.receiver_count() == 0 {
+            if entry.tx.receiver_count() == 0 {
                 continue;
             }
-            if let Some(new) = read(path) {
-                tx.send_if_modified(|cur| {
+            if let Some(new) = read(path, &entry.dir) {
+                entry.tx.send_if_modified(|cur| {
                     let changed = cur.state.full != new.state.full;
                     if changed {
                         *cur = Arc::new(new);
@@ -187,7 +218,7 @@ fn prune(w: &mut Watched) {
     let idle: Vec<PathBuf> = w
         .entries
         .iter()
-        .filter(|(_, tx)| tx.receiver_count() == 0)
+        .filter(|(_, e)| e.tx.receiver_count() == 0)
         .map(|(k, _)| k.clone())
         .collect();
     for key in idle {
@@ -203,7 +234,7 @@ fn prune(w: &mut Watched) {
 
 /// The playlist's current state; `None` while it is not a complete media playlist (missing,
 /// being written in place: a complete playlist ends with a line break).
-fn read(path: &Path) -> Option<Snapshot> {
+fn read(path: &Path, dir: &str) -> Option<Snapshot> {
     let bytes = std::fs::read(path).ok()?;
     if !bytes.ends_with(b"\n") {
         return None;
@@ -213,9 +244,9 @@ fn read(path: &Path) -> Option<Snapshot> {
         .ok()
         .or_else(|| Some(SystemTime::now()));
     Some(Snapshot {
+        hint: preload_hint(&bytes).map(|uri| format!("{dir}{uri}")),
         state: state_from_text(&bytes)?,
         modified,
-        hint: None,
         in_memory: false,
     })
 }

@@ -144,13 +144,15 @@ impl LivePlaylists {
     }
 
     /// The watch of a published playlist in the same directory as `path`, whose preload
-    /// hint may name it.
+    /// hint may name it, else of a watched playlist whose hint is `path`.
     fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
         let dir = path.as_str().rsplit_once('/').map_or("", |(d, _)| d);
-        let map = self.inner.published.read().ok()?;
-        map.iter()
-            .find(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == dir)
-            .map(|(_, rx)| rx.clone())
+        let published = self.inner.published.read().ok().and_then(|map| {
+            map.iter()
+                .find(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == dir)
+                .map(|(_, rx)| rx.clone())
+        });
+        published.or_else(|| self.inner.files.as_ref()?.hinting(path))
     }
 }
 

@@ -226,3 +226,35 @@ async fn watched_file_releases_held_requests() {
     assert!(String::from_utf8_lossy(&r.body).ends_with("#EXT-X-ENDLIST\n"));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_file_preload_hint_is_held() {
+    let root = temp_root("hint");
+    let write = |hint: u64| {
+        let text = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PART-INF:PART-TARGET=0.5\n\
+#EXT-X-MEDIA-SEQUENCE:3\n#EXTINF:2.0,\nseg3.m4s\n#EXT-X-PART:DURATION=0.5,URI=\"seg4.0.m4s\"\n\
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg4.{hint}.m4s\"\n"
+        );
+        let tmp = root.join("s/.index.m3u8.tmp");
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::rename(&tmp, root.join("s/index.m3u8")).expect("rename");
+    };
+    write(1);
+    let root_canon = std::fs::canonicalize(&root).expect("canonical");
+    let addr = start(&root, LivePlaylists::watching(&root_canon)).await;
+    // An LL-HLS client keeps a blocking playlist request parked…
+    let playlist = spawn_get(addr, "/s/index.m3u8?_HLS_msn=4&_HLS_part=1");
+    assert!(pending(&playlist).await);
+    // …and asks for the hinted part, which does not exist yet.
+    let part = spawn_get(addr, "/s/seg4.1.m4s");
+    assert!(pending(&part).await);
+    std::fs::write(root.join("s/seg4.1.m4s"), b"chunk").expect("part");
+    write(2);
+    let r = tokio::time::timeout(Duration::from_secs(5), part)
+        .await
+        .expect("released")
+        .expect("join");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"chunk"[..]));
+    let _ = std::fs::remove_dir_all(&root);
+}
