@@ -196,7 +196,7 @@ fn classic_ts_sliding_window() {
     assert!(deletes(&out).is_empty());
     let text = playlist(&s);
     let mut want = String::from(
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:3\n\
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n\
 #EXT-X-INDEPENDENT-SEGMENTS\n",
     );
     for n in 3..9 {
@@ -241,7 +241,7 @@ fn ll_hls_golden_playlist() {
         ]
     );
     let mut want = String::from(
-        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n\
 #EXT-X-INDEPENDENT-SEGMENTS\n\
 #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.0,PART-HOLD-BACK=1.5\n\
 #EXT-X-PART-INF:PART-TARGET=0.5\n#EXT-X-MAP:URI=\"v_r1_init.mp4\"\n",

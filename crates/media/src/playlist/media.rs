@@ -101,7 +101,9 @@ impl fmt::Display for MediaPlaylist {
         let _ = writeln!(out, "#EXT-X-VERSION:{}", self.version());
         let _ = writeln!(out, "#EXT-X-TARGETDURATION:{}", self.target_duration);
         let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
-        if self.discontinuity_sequence > 0 {
+        // A live or event stream can always meet a discontinuity (encoder restart), so it carries the
+        // tag from the start (Apple HLS authoring spec 8.13–8.17); a VOD playlist only when non-zero.
+        if self.discontinuity_sequence > 0 || self.playlist_type != Some(PlaylistType::Vod) {
             let _ = writeln!(
                 out,
                 "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
@@ -191,6 +193,29 @@ mod tests {
             byterange: None,
         });
         assert_eq!(p.version(), 6);
+    }
+
+    #[test]
+    fn discontinuity_sequence_always_in_live_and_event_playlists() {
+        let cases = [
+            (Some(PlaylistType::Vod), 0, false),
+            (Some(PlaylistType::Vod), 2, true),
+            (Some(PlaylistType::Event), 0, true),
+            (None, 0, true),
+        ];
+        for (kind, seq, want) in cases {
+            let p = MediaPlaylist {
+                playlist_type: kind,
+                discontinuity_sequence: seq,
+                ..Default::default()
+            };
+            let text = p.to_string();
+            assert_eq!(
+                text.contains(&format!("#EXT-X-DISCONTINUITY-SEQUENCE:{seq}\n")),
+                want,
+                "{kind:?} {seq}: {text}"
+            );
+        }
     }
 
     #[test]
