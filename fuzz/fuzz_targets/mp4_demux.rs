@@ -8,7 +8,9 @@ use media::sample::Demuxer;
 fuzz_target!(|data: &[u8]| {
     for allow_truncated in [false, true] {
         let cursor = std::io::Cursor::new(data);
-        if let Ok(mut d) = Mp4Demuxer::open(cursor, data.len() as u64, Mp4Options { allow_truncated }) {
+        if let Ok(mut d) =
+            Mp4Demuxer::open(cursor, data.len() as u64, Mp4Options { allow_truncated })
+        {
             let mut n = 0;
             while let Ok(Some(_)) = d.next_sample() {
                 n += 1;

@@ -12,7 +12,13 @@ use media::store::MemStore;
 fuzz_target!(|data: &[u8]| {
     for format in [Format::Ts, Format::Fmp4] {
         let mut demux: Box<dyn Demuxer> = if looks_like_mp4(data) {
-            match Mp4Demuxer::open(std::io::Cursor::new(data), data.len() as u64, Mp4Options { allow_truncated: true }) {
+            match Mp4Demuxer::open(
+                std::io::Cursor::new(data),
+                data.len() as u64,
+                Mp4Options {
+                    allow_truncated: true,
+                },
+            ) {
                 Ok(d) => Box::new(d),
                 Err(_) => return,
             }
@@ -24,7 +30,15 @@ fuzz_target!(|data: &[u8]| {
         } else {
             return;
         };
-        let opts = PackageOptions { format, segment_duration: 1.0, allow_hevc_ts: true, ..Default::default() };
+        // Single-file (byte-range) output for inputs whose last byte is odd.
+        let single_file = data.last().is_some_and(|b| b & 1 == 1);
+        let opts = PackageOptions {
+            format,
+            segment_duration: 1.0,
+            single_file,
+            allow_hevc_ts: true,
+            ..Default::default()
+        };
         let _ = package(demux.as_mut(), &opts, &mut MemStore::default(), &mut |_| {});
     }
 });

@@ -11,8 +11,14 @@ fuzz_target!(|data: &[u8]| {
         if d.push(part).is_err() {
             return;
         }
-        while d.pop_sample().is_some() {}
+        drain(&mut d);
     }
     let _ = d.finish();
-    while d.pop_sample().is_some() {}
+    drain(&mut d);
 });
+
+fn drain(d: &mut TsDemuxer) {
+    let _ = d.tracks().len();
+    while d.pop_sample().is_some() {}
+    while d.pop_event().is_some() {}
+}

@@ -117,8 +117,15 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// Presentation time, `dts + cts_offset`, saturating at the ends of the i64 range (use
+    /// [`Sample::checked_pts`] where an out-of-range time must be an error).
     pub fn pts(&self) -> i64 {
-        self.dts + i64::from(self.cts_offset)
+        self.dts.saturating_add(i64::from(self.cts_offset))
+    }
+
+    /// Presentation time, or `None` if `dts + cts_offset` overflows i64.
+    pub fn checked_pts(&self) -> Option<i64> {
+        self.dts.checked_add(i64::from(self.cts_offset))
     }
 }
 
@@ -127,4 +134,31 @@ pub trait Demuxer {
     fn tracks(&self) -> &[TrackInfo];
     /// Next sample in (approximately) decode order across tracks; `None` at the end.
     fn next_sample(&mut self) -> crate::Result<Option<Sample>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzz regression (mux target): `dts + cts_offset` overflowed at the ends of the range.
+    #[test]
+    fn pts_at_the_ends_of_the_range() {
+        let s = |dts: i64, cts_offset: i32| Sample {
+            track: 0,
+            dts,
+            cts_offset,
+            duration: 0,
+            keyframe: true,
+            data: Bytes::new(),
+        };
+        let cases = [
+            (s(10, -3), 7, Some(7)),
+            (s(i64::MAX - 1, 3000), i64::MAX, None),
+            (s(i64::MIN + 1, -3000), i64::MIN, None),
+        ];
+        for (sample, pts, checked) in cases {
+            assert_eq!(sample.pts(), pts, "{sample:?}");
+            assert_eq!(sample.checked_pts(), checked, "{sample:?}");
+        }
+    }
 }

@@ -102,16 +102,16 @@ impl Segmenter {
             }
             return None;
         };
-        if random_access && sample.dts - current.start >= self.target_ticks {
+        if random_access && sample.dts.saturating_sub(current.start) >= self.target_ticks {
             let mut done = self.current.take().expect("current segment present");
-            done.duration = (sample.dts - done.start).max(0) as u64;
+            done.duration = sample.dts.saturating_sub(done.start).max(0) as u64;
             self.open(sample);
             return Some(done);
         }
         if is_main {
             self.current_end = self
                 .current_end
-                .max(sample.dts + i64::from(sample.duration));
+                .max(sample.dts.saturating_add(i64::from(sample.duration)));
         }
         current.samples.push(sample);
         None
@@ -120,7 +120,7 @@ impl Segmenter {
     /// Closes the last segment at end of input.
     pub fn finish(&mut self) -> Option<Segment> {
         let mut done = self.current.take()?;
-        done.duration = (self.current_end - done.start).max(0) as u64;
+        done.duration = self.current_end.saturating_sub(done.start).max(0) as u64;
         Some(done)
     }
 
@@ -130,7 +130,7 @@ impl Segmenter {
     }
 
     fn open(&mut self, sample: Sample) {
-        self.current_end = sample.dts + i64::from(sample.duration);
+        self.current_end = sample.dts.saturating_add(i64::from(sample.duration));
         let segment = Segment {
             index: self.next_index,
             start: sample.dts,
@@ -214,6 +214,32 @@ mod tests {
                 "case {name}: durations sum to the span"
             );
         }
+    }
+
+    /// Fuzz regression (package target): a fragmented MP4 whose tfdt is near i64::MAX gave a
+    /// keyframe at dts i64::MAX − 16, and `dts + duration` overflowed. Decode times at either
+    /// end of the i64 range must saturate, not panic.
+    #[test]
+    fn extreme_decode_times_saturate() {
+        let mut seg = Segmenter::new(&[video()], 1.0);
+        let mut out = vec![];
+        let mut last = frame(i64::MAX - 16, true);
+        last.duration = 1000;
+        for s in [
+            frame(i64::MIN, true),
+            frame(i64::MIN + 1, false),
+            frame(0, true),
+            frame(i64::MAX - 100, true),
+            last,
+        ] {
+            out.extend(seg.push(s));
+        }
+        out.extend(seg.finish());
+        let durations: Vec<u64> = out.iter().map(|s| s.duration).collect();
+        assert_eq!(
+            durations,
+            vec![i64::MAX as u64, i64::MAX as u64 - 100, 84, 16]
+        );
     }
 
     #[test]

@@ -54,7 +54,10 @@ impl TsMuxer {
         let Some(track) = self.tracks.get(t) else {
             return Err(format!("no track {t}"));
         };
-        let pts = to_90k(s.pts(), track.timescale).ok_or("PTS out of the 90 kHz range")?;
+        let pts = s
+            .checked_pts()
+            .and_then(|p| to_90k(p, track.timescale))
+            .ok_or("PTS (DTS + composition offset) out of range")?;
         let header_len = if matches!(track.payload, Payload::Aac(_)) {
             7
         } else {

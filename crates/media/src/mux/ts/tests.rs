@@ -543,3 +543,39 @@ fn a_bad_sample_leaves_output_and_state_untouched() {
         last_cc.insert(p.pid, p.cc);
     }
 }
+
+/// Fuzz regression (mux target): a sample near DTS i64::MAX with a positive composition
+/// offset overflowed `Sample::pts`. Video and audio samples whose DTS + offset leaves i64 are
+/// now reported as bad samples.
+#[test]
+fn pts_overflow_is_an_error() {
+    let idr = lp(&[&[0x65, 0x88]]);
+    let cases = [
+        (
+            "video",
+            avc(),
+            sample(0, i64::MAX - 10_000_000, i32::MAX, 1, true, idr),
+        ),
+        (
+            "audio",
+            aac(),
+            sample(
+                0,
+                i64::MIN + 1,
+                -3000,
+                1024,
+                true,
+                Bytes::from_static(&[0x21; 8]),
+            ),
+        ),
+    ];
+    for (name, mut t, s) in cases {
+        // At 90 kHz the DTS itself is in range; only DTS + offset is not.
+        t.timescale = 90_000;
+        let mut m = TsMuxer::new(vec![t]).unwrap();
+        let mut out = vec![];
+        let err = m.write_segment(&segment(0, vec![s]), &mut out).unwrap_err();
+        assert!(err.to_string().contains("PTS"), "{name}: {err}");
+        assert!(out.is_empty(), "{name}");
+    }
+}

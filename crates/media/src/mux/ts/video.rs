@@ -89,7 +89,10 @@ impl TsMuxer {
             return Err("not a video track".into());
         };
         let hevc = *hevc;
-        let pts = to_90k(s.pts(), track.timescale).ok_or("PTS out of the 90 kHz range")?;
+        let pts = s
+            .checked_pts()
+            .and_then(|p| to_90k(p, track.timescale))
+            .ok_or("PTS (DTS + composition offset) out of range")?;
         let (aud, sps, aud_type): (&[u8], u8, u8) = if hevc {
             (&nal::H265_AUD, nal::h265::NAL_SPS, nal::h265::NAL_AUD)
         } else {
