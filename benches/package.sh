@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Packaging benchmark, one run, side by side: hlsorigin package (ts, fmp4) vs ffmpeg's hls muxer
-# (-c copy, same segment duration) vs cp of the input. Prints medians, ratios to cp, and peak RSS.
-#   benches/package.sh [RUNS]     (default 5; input: 10 min 1080p30 ~8 Mb/s H.264 + AAC, generated once)
+# (-c copy, same segment duration) vs cp of the input, plus `dd bs=4M` (a plain read()+write()
+# copy: the floor of any packager that reads its input and writes its output through user space).
+# Prints wall and CPU medians, ratios to cp, and peak RSS; then peak RSS on an input twice as long
+# (it must not grow: samples are streamed, mdat is never held in memory).
+#   benches/package.sh [RUNS]     (default 5)
+# Inputs (generated once into bench-out/): 10 and 20 min 1080p30 ~8 Mb/s H.264 + AAC.
+# CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 OUT=bench-out/package
 mkdir -p "$OUT"
 IN=bench-out/input-1080p30-10min.mp4
+IN20=bench-out/input-1080p30-20min.mp4
 if [ ! -f "$IN" ]; then
   echo "generating $IN (1 min encoded, looped to 10 min with -c copy)…" >&2
   ffmpeg -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=60" \
@@ -16,13 +22,26 @@ if [ ! -f "$IN" ]; then
     -c:a aac -b:a 128k bench-out/one-minute.mp4
   ffmpeg -v error -y -stream_loop 9 -i bench-out/one-minute.mp4 -c copy -movflags +faststart "$IN"
 fi
+if [ ! -f "$IN20" ]; then
+  echo "generating $IN20 (the 10 min input looped twice with -c copy)…" >&2
+  ffmpeg -v error -y -stream_loop 1 -i "$IN" -c copy -movflags +faststart "$IN20"
+fi
 cargo build --release --quiet
-BIN=target/release/hlsorigin
-ls -l "$IN" >&2
+BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
+ls -lL "$IN" "$IN20" >&2
+echo "== 10 min input, $RUNS runs each, interleaved =="
 python3 benches/compare.py --runs "$RUNS" --baseline cp \
   --setup "rm -rf $OUT/*" \
   cp "cp $IN $OUT/copy.mp4" \
+  "dd bs=4M (floor)" "dd if=$IN of=$OUT/copy.mp4 bs=4M status=none" \
   "hlsorigin ts" "$BIN package $IN -o $OUT/ours-ts --format ts --segment-duration 6 --quiet" \
   "hlsorigin fmp4" "$BIN package $IN -o $OUT/ours-fmp4 --format fmp4 --segment-duration 6 --quiet" \
   "ffmpeg hls ts" "mkdir -p $OUT/ff-ts && ffmpeg -v error -y -i $IN -c copy -f hls -hls_time 6 -hls_playlist_type vod $OUT/ff-ts/index.m3u8" \
   "ffmpeg hls fmp4" "mkdir -p $OUT/ff-fmp4 && ffmpeg -v error -y -i $IN -c copy -f hls -hls_time 6 -hls_segment_type fmp4 -hls_playlist_type vod $OUT/ff-fmp4/index.m3u8"
+echo "== 20 min input (peak RSS must match the 10 min run), 1 run each =="
+python3 benches/compare.py --runs 1 --baseline cp \
+  --setup "rm -rf $OUT/*" \
+  cp "cp $IN20 $OUT/copy.mp4" \
+  "hlsorigin ts 20min" "$BIN package $IN20 -o $OUT/ours-ts --format ts --segment-duration 6 --quiet" \
+  "hlsorigin fmp4 20min" "$BIN package $IN20 -o $OUT/ours-fmp4 --format fmp4 --segment-duration 6 --quiet"
+rm -rf "${OUT:?}"/*

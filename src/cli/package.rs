@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use media::package::{package, Format, PackageOptions, PackageSummary, Progress};
+use media::package::{package_streaming, Format, PackageOptions, PackageSummary, Progress};
 
 use crate::fs_store::FsStore;
 use crate::input::{self, OpenOptions};
@@ -149,7 +149,7 @@ pub fn package_file(
         bar.set_position((p.done_secs * 1000.0) as u64);
     };
     let mut store = FsStore::new(&tmp);
-    let summary = package(demux.as_mut(), opts, &mut store, &mut on_progress)
+    let summary = package_streaming(demux.as_mut(), opts, &mut store, &mut on_progress)
         .with_context(|| input.display().to_string())?;
     bar.finish_and_clear();
     drop(store);

@@ -10,6 +10,8 @@
 //! `run` is a per-packaging-run id chosen by the caller, so a repackaged stream never reuses a segment
 //! URL with different bytes and an origin may mark segments immutable.
 
+use std::io;
+
 use crate::codec::codec_string;
 use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
@@ -88,11 +90,133 @@ pub struct PackageSummary {
     pub long_segments: Vec<(u64, f64)>,
 }
 
+/// A [`Store`] that also takes an object in pieces, so that a media segment never has to sit
+/// whole in one buffer: [`begin`](Self::begin), any number of
+/// [`write_parts`](Self::write_parts), then [`commit`](Self::commit), which makes the object
+/// visible atomically as [`Store::put`] does. Beginning another object discards one that was
+/// not committed.
+///
+/// Packaging a large file is bound by memory bandwidth, not by computation: writing segments
+/// straight from the samples' buffers (fMP4) or from a small cache-resident buffer (TS) keeps
+/// every payload byte from crossing main memory twice more than it must.
+pub trait StreamStore: Store {
+    fn begin(&mut self, name: &str) -> io::Result<()>;
+    /// Appends `parts`, in order, to the object begun last.
+    fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()>;
+    fn commit(&mut self) -> io::Result<()>;
+}
+
+/// Any [`Store`] as a [`StreamStore`]: the pieces are joined in memory and `put` on commit.
+struct Joined<'a> {
+    store: &'a mut dyn Store,
+    name: Option<String>,
+    buf: Vec<u8>,
+}
+
+impl Store for Joined<'_> {
+    fn put(&mut self, name: &str, data: &[u8]) -> io::Result<()> {
+        self.store.put(name, data)
+    }
+    fn append(&mut self, name: &str, data: &[u8]) -> io::Result<u64> {
+        self.store.append(name, data)
+    }
+    fn delete(&mut self, name: &str) -> io::Result<()> {
+        self.store.delete(name)
+    }
+}
+
+impl StreamStore for Joined<'_> {
+    fn begin(&mut self, name: &str) -> io::Result<()> {
+        self.name = Some(name.to_owned());
+        self.buf.clear();
+        Ok(())
+    }
+    fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        for part in parts {
+            self.buf.extend_from_slice(part);
+        }
+        Ok(())
+    }
+    fn commit(&mut self) -> io::Result<()> {
+        let name = self
+            .name
+            .take()
+            .ok_or_else(|| io::Error::other("commit without begin"))?;
+        self.store.put(&name, &self.buf)
+    }
+}
+
+/// The muxer of a run, by format: each has its own way of writing a segment without building
+/// it whole in memory.
+enum Mux {
+    Fmp4(Fmp4Muxer),
+    Ts(TsMuxer),
+}
+
+impl Mux {
+    fn as_dyn(&mut self) -> &mut dyn SegmentMuxer {
+        match self {
+            Mux::Fmp4(m) => m,
+            Mux::Ts(m) => m,
+        }
+    }
+
+    /// Writes `segment` as object `name` of `store`; returns its size in bytes.
+    fn write_object(
+        &mut self,
+        segment: &Segment,
+        name: &str,
+        store: &mut dyn StreamStore,
+        buf: &mut Vec<u8>,
+    ) -> Result<u64> {
+        let io_err = |e| Error::io(format!("writing {name}"), e);
+        buf.clear();
+        match self {
+            Mux::Fmp4(m) => {
+                // styp + moof + mdat header in `buf`, the payload straight from the samples.
+                let payload = m.write_segment_parts(segment, buf)?;
+                let mut parts = Vec::with_capacity(payload.len() + 1);
+                parts.push(&buf[..]);
+                parts.extend(payload);
+                store.begin(name).map_err(io_err)?;
+                store.write_parts(&parts).map_err(io_err)?;
+                store.commit().map_err(io_err)?;
+                Ok(parts.iter().map(|p| p.len() as u64).sum())
+            }
+            Mux::Ts(m) => {
+                store.begin(name).map_err(io_err)?;
+                let mut size = 0u64;
+                m.write_segment_streaming(segment, buf, &mut |chunk| {
+                    size += chunk.len() as u64;
+                    store.write_parts(&[chunk]).map_err(io_err)
+                })?;
+                store.commit().map_err(io_err)?;
+                Ok(size)
+            }
+        }
+    }
+}
+
 /// Packages everything `demux` yields into `store`.
 pub fn package(
     demux: &mut dyn Demuxer,
     opts: &PackageOptions,
     store: &mut dyn Store,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<PackageSummary> {
+    let mut joined = Joined {
+        store,
+        name: None,
+        buf: Vec::new(),
+    };
+    package_streaming(demux, opts, &mut joined, progress)
+}
+
+/// [`package`] into a store that takes objects in pieces (the fast path for files).
+pub fn package_streaming(
+    demux: &mut dyn Demuxer,
+    opts: &PackageOptions,
+    store: &mut dyn StreamStore,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
     let tracks = demux.tracks().to_vec();
@@ -116,16 +240,16 @@ pub fn package(
             });
         }
     }
-    let mut muxer: Box<dyn SegmentMuxer> = match opts.format {
-        Format::Fmp4 => Box::new(Fmp4Muxer::new(tracks.clone())?),
-        Format::Ts => Box::new(TsMuxer::new(tracks.clone())?),
+    let mut muxer = match opts.format {
+        Format::Fmp4 => Mux::Fmp4(Fmp4Muxer::new(tracks.clone())?),
+        Format::Ts => Mux::Ts(TsMuxer::new(tracks.clone())?),
     };
     let video = tracks.iter().find(|t| t.kind() == TrackKind::Video);
     let total_secs = tracks
         .first()
         .and_then(|t| t.duration.map(|d| d as f64 / f64::from(t.timescale.max(1))));
 
-    let ext = muxer.segment_extension();
+    let ext = muxer.as_dyn().segment_extension();
     let base = format!("{}_{}", opts.rendition, opts.run_id);
     let single_name = format!(
         "{base}.{}",
@@ -141,7 +265,7 @@ pub fn package(
         end_list: true,
         ..Default::default()
     };
-    if let Some(init) = muxer.init_segment()? {
+    if let Some(init) = muxer.as_dyn().init_segment()? {
         playlist.map = Some(if opts.single_file {
             let offset = append(store, &single_name, &init)?;
             Map {
@@ -163,25 +287,24 @@ pub fn package(
 
     let mut segmenter = Segmenter::new(&tracks, opts.segment_duration);
     let main = segmenter.main_track();
-    let mut buf = Vec::with_capacity(8 << 20);
+    let mut buf = Vec::new();
     let mut main_frames: u64 = 0;
     let mut emit =
         |segment: Segment, playlist: &mut MediaPlaylist, buf: &mut Vec<u8>| -> Result<()> {
-            buf.clear();
-            muxer.write_segment(&segment, buf)?;
-            let (uri, byterange) = if opts.single_file {
+            let (uri, byterange, size) = if opts.single_file {
+                buf.clear();
+                muxer.as_dyn().write_segment(&segment, buf)?;
                 let offset = append(store, &single_name, buf)?;
+                let length = buf.len() as u64;
                 (
                     single_name.clone(),
-                    Some(ByteRange {
-                        length: buf.len() as u64,
-                        offset,
-                    }),
+                    Some(ByteRange { length, offset }),
+                    length,
                 )
             } else {
                 let name = format!("{base}_{:05}.{ext}", segment.index + 1);
-                put(store, &name, buf)?;
-                (name, None)
+                let size = muxer.write_object(&segment, &name, store, buf)?;
+                (name, None, size)
             };
             let duration = segment.duration_secs();
             playlist.segments.push(MediaSegment {
@@ -190,7 +313,7 @@ pub fn package(
                 byterange,
                 discontinuity: false,
                 program_date_time: None,
-                size: buf.len() as u64,
+                size,
             });
             progress(Progress {
                 done_secs: segment.start_secs() + duration,
@@ -289,13 +412,13 @@ fn bitrate(bytes: u64, secs: f64) -> u64 {
     (bytes as f64 * 8.0 / secs).round() as u64
 }
 
-fn put(store: &mut dyn Store, name: &str, data: &[u8]) -> Result<()> {
+fn put(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<()> {
     store
         .put(name, data)
         .map_err(|e| Error::io(format!("writing {name}"), e))
 }
 
-fn append(store: &mut dyn Store, name: &str, data: &[u8]) -> Result<u64> {
+fn append(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<u64> {
     store
         .append(name, data)
         .map_err(|e| Error::io(format!("writing {name}"), e))

@@ -216,13 +216,10 @@ struct Conn {
 
 impl Conn {
     async fn serve(self, mut stream: TcpStream, peer: SocketAddr) {
-        if let Some(tls) = &self.tls {
-            match tokio::time::timeout(self.header_read_timeout, tls.accept(stream)).await {
-                Ok(Ok((tls_stream, h2))) => self.serve_io(TokioIo::new(tls_stream), h2, peer).await,
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-            return;
+        if let Some(tls) = self.tls.clone() {
+            // Boxed: the TLS states are large and would otherwise size every connection's
+            // task, cleartext ones included (memory per idle connection).
+            return Box::pin(self.serve_tls(tls, stream, peer)).await;
         }
         match tokio::time::timeout(self.header_read_timeout, sniff(&mut stream)).await {
             Ok(Ok((prefix, h2))) => {
@@ -241,23 +238,23 @@ impl Conn {
         }
     }
 
+    async fn serve_tls(self, tls: TlsAcceptor, stream: TcpStream, peer: SocketAddr) {
+        match tokio::time::timeout(self.header_read_timeout, tls.accept(stream)).await {
+            Ok(Ok((tls_stream, h2))) => self.serve_io(TokioIo::new(tls_stream), h2, peer).await,
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        }
+    }
+
     async fn serve_io<I>(self, io: TokioIo<I>, h2: bool, peer: SocketAddr)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(self.router);
         let result = if h2 {
-            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-            // Pings find dead peers; an HTTP/2 connection has no header-read timeout of its own
-            // once the preface has arrived.
-            builder
-                .timer(TokioTimer::new())
-                .keep_alive_interval(H2_PING_INTERVAL)
-                .keep_alive_timeout(H2_PING_INTERVAL);
-            self.watcher
-                .watch(builder.serve_connection(io, service))
-                .await
+            // Boxed for the same reason as TLS: HTTP/1 connections are the common case.
+            Box::pin(self.serve_h2(io)).await
         } else {
+            let service = TowerToHyperService::new(self.router);
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -270,12 +267,30 @@ impl Conn {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
     }
+
+    async fn serve_h2<I>(self, io: TokioIo<I>) -> Result<(), hyper::Error>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = TowerToHyperService::new(self.router);
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        // Pings find dead peers; an HTTP/2 connection has no header-read timeout of its own
+        // once the preface has arrived.
+        builder
+            .timer(TokioTimer::new())
+            .keep_alive_interval(H2_PING_INTERVAL)
+            .keep_alive_timeout(H2_PING_INTERVAL);
+        self.watcher
+            .watch(builder.serve_connection(io, service))
+            .await
+    }
 }
 
 /// Reads until the first bytes decide between HTTP/2 prior knowledge (the full preface) and
 /// HTTP/1 (anything that diverges from it). Returns what was read and whether it is HTTP/2.
 async fn sniff(stream: &mut TcpStream) -> io::Result<(Bytes, bool)> {
-    let mut buf = BytesMut::with_capacity(4096);
+    // Small: it lives only until hyper has taken its bytes; a longer head is read by hyper.
+    let mut buf = BytesMut::with_capacity(1024);
     loop {
         if stream.read_buf(&mut buf).await? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
@@ -306,6 +321,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
             let n = self.prefix.len().min(buf.remaining());
             let chunk = self.prefix.split_to(n);
             buf.put_slice(&chunk);
+            if !self.prefix.has_remaining() {
+                // An empty slice still holds the sniff buffer; let it go for the rest of the
+                // connection's life (idle keep-alive connections are most of an origin's).
+                self.prefix = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)

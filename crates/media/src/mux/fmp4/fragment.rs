@@ -5,7 +5,9 @@
 //! `Vec<TrunEntry>` per run and an owned `Vec<u8>` mdat body, i.e. an allocation per fragment
 //! per track plus a second copy of every payload byte. Here every size is computed up front
 //! from one planning pass, so the boxes are written straight into the caller's buffer with no
-//! size patching, and each sample's bytes are copied exactly once, into the `mdat`.
+//! size patching, and each sample's bytes are copied exactly once, into the `mdat` — or not at
+//! all: [`write_head`] + [`payload`] let a caller write the sample buffers out directly
+//! (vectored I/O) after the boxes.
 //!
 //! Layout (ISO/IEC 14496-12 §8.8; CMAF ISO/IEC 23000-19 §7.3.2.3):
 //! ```text
@@ -238,6 +240,37 @@ pub(super) fn write(
         .ok()
         .and_then(|n| out.try_reserve(n).ok())
         .ok_or_else(|| Error::mp4(format!("cannot allocate a {total}-byte fragment"), 0))?;
+    write_head(tracks, samples, plan, sequence_number, out)?;
+    for part in payload(tracks, samples) {
+        out.extend_from_slice(part);
+    }
+    Ok(())
+}
+
+/// The `mdat` payload in the order [`write_head`] describes it: the samples of each track with
+/// samples, track after track in traf order.
+pub(super) fn payload<'s>(tracks: &[TrackState], samples: &'s [Sample]) -> Vec<&'s [u8]> {
+    let mut parts = Vec::with_capacity(samples.len());
+    for t in tracks.iter().filter(|t| t.plan.count > 0) {
+        parts.extend(
+            samples
+                .iter()
+                .filter(|s| s.track == t.input)
+                .map(|s| &s.data[..]),
+        );
+    }
+    parts
+}
+
+/// Pass 2: writes `moof` and the `mdat` header as planned; the payload ([`payload`]) follows.
+/// On error the caller truncates `out`.
+pub(super) fn write_head(
+    tracks: &[TrackState],
+    samples: &[Sample],
+    plan: &FragmentPlan,
+    sequence_number: u32,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     box_header(out, plan.moof_size, b"moof");
     box_header(out, MFHD_SIZE as u32, b"mfhd");
     put_u32(out, 0); // version 0, flags 0
@@ -309,11 +342,6 @@ pub(super) fn write(
         put_u64(out, mdat_size);
     } else {
         box_header(out, mdat_size as u32, b"mdat");
-    }
-    for t in tracks.iter().filter(|t| t.plan.count > 0) {
-        for s in samples.iter().filter(|s| s.track == t.input) {
-            out.extend_from_slice(&s.data);
-        }
     }
     Ok(())
 }

@@ -136,14 +136,41 @@ impl Fmp4Muxer {
     /// once. On error `out` is left as it was and no state changes.
     pub fn write_fragment(&mut self, samples: &[Sample], out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        let result = self.write_fragment_inner(samples, out);
+        let result = self.write_fragment_with(samples, out, true);
         if result.is_err() {
             out.truncate(start);
         }
         result
     }
 
-    fn write_fragment_inner(&mut self, samples: &[Sample], out: &mut Vec<u8>) -> Result<()> {
+    /// Like [`SegmentMuxer::write_segment`], but the sample bytes are not copied: appends
+    /// `styp`, `moof` and the `mdat` header to `head` and returns the `mdat` payload as slices of
+    /// the samples' own buffers, in order. The segment is `head` followed by every slice —
+    /// written with one vectored write, it costs no user-space copy of the media data.
+    /// On error `head` is left as it was and no state changes.
+    pub fn write_segment_parts<'s>(
+        &mut self,
+        segment: &'s Segment,
+        head: &mut Vec<u8>,
+    ) -> Result<Vec<&'s [u8]>> {
+        let start = head.len();
+        self.write_styp(head);
+        match self.write_fragment_with(&segment.samples, head, false) {
+            Ok(()) => Ok(fragment::payload(&self.state, &segment.samples)),
+            Err(e) => {
+                head.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the fragment's boxes, and its payload too when `with_payload`.
+    fn write_fragment_with(
+        &mut self,
+        samples: &[Sample],
+        out: &mut Vec<u8>,
+        with_payload: bool,
+    ) -> Result<()> {
         let plan = fragment::plan(&mut self.state, &self.slots, samples)?;
         if self.state.iter().all(|t| t.plan.count == 0) {
             return Err(Error::mp4(
@@ -155,7 +182,11 @@ impl Fmp4Muxer {
                 0,
             ));
         }
-        fragment::write(&self.state, samples, &plan, self.sequence_number, out)?;
+        if with_payload {
+            fragment::write(&self.state, samples, &plan, self.sequence_number, out)?;
+        } else {
+            fragment::write_head(&self.state, samples, &plan, self.sequence_number, out)?;
+        }
         self.sequence_number = self
             .sequence_number
             .checked_add(1)

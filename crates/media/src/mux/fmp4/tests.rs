@@ -749,3 +749,34 @@ fn selection_writes_one_rendition() {
     );
     assert!(Fmp4Muxer::with_selection(&tracks, &[]).is_err(), "empty");
 }
+
+#[test]
+fn segment_parts_equal_write_segment() {
+    // Same input through both entry points, two segments each (state carries over).
+    let mut whole = Fmp4Muxer::new(vec![avc_track(), aac_track()]).unwrap();
+    let mut parts = Fmp4Muxer::new(vec![avc_track(), aac_track()]).unwrap();
+    for (i, first) in [(0u64, 0i64), (1, 8)] {
+        let seg = segment(i, av_samples(first, 8));
+        let mut want = vec![9];
+        whole.write_segment(&seg, &mut want).unwrap();
+        let mut head = vec![9];
+        let payload = parts.write_segment_parts(&seg, &mut head).unwrap();
+        assert_eq!(payload.len(), seg.samples.len());
+        let mut got = head.clone();
+        for p in &payload {
+            got.extend_from_slice(p);
+        }
+        assert_eq!(got, want, "segment {i}");
+    }
+    assert_eq!(parts.next_sequence_number(), whole.next_sequence_number());
+
+    // Errors leave the head buffer and the state as they were.
+    let mut bad = av_samples(16, 8);
+    bad[2].dts = -1;
+    let mut head = vec![7];
+    assert!(parts
+        .write_segment_parts(&segment(2, bad), &mut head)
+        .is_err());
+    assert_eq!(head, [7]);
+    assert_eq!(parts.next_sequence_number(), 3);
+}

@@ -110,7 +110,9 @@ impl TsMuxer {
             format!("audio PES of {frames} frame(s) is {len} bytes, over the 65535 a PES can hold")
         })?;
         // Every audio frame is a random access point.
-        self.emit(out, t, dts, true);
+        let pes = std::mem::take(&mut self.pes);
+        self.emit(out, t, dts, true, &[&pes]);
+        self.pes = pes;
         Ok(())
     }
 

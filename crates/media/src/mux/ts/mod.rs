@@ -53,6 +53,13 @@ const PCR_MAX_INTERVAL: i64 = 9_000;
 /// PCR-only packets.
 const PCR_MAX_FILL: i64 = 10 * 90_000;
 
+/// [`TsMuxer::write_segment_streaming`] hands its buffer out once it holds this much: well
+/// inside a core's L2 cache, large enough that the per-write cost is negligible.
+pub const SPILL_BYTES: usize = 128 * 1024;
+
+/// Where [`TsMuxer::write_segment_streaming`] hands its pieces.
+pub type Spill<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
+
 /// What a track's samples become in the stream.
 #[derive(Debug)]
 enum Payload {
@@ -91,7 +98,7 @@ pub struct TsMuxer {
     last_pcr: Option<i64>,
     /// The next PES of the current segment must carry (or be preceded by) a PCR.
     segment_needs_pcr: bool,
-    /// Scratch: the PES being built.
+    /// Scratch: the PES being built (audio), or its head (video: header, AUD, parameter sets).
     pes: Vec<u8>,
     /// Scratch: (DTS in 90 kHz, sample index) of the segment, in writing order.
     order: Vec<(i64, usize)>,
@@ -285,9 +292,16 @@ impl TsMuxer {
         })
     }
 
-    /// Writes the PES now in `self.pes` on track `t`, preceded by whatever the PCR schedule
-    /// needs. `dts` is the unwrapped 90 kHz DTS of the PES.
-    fn emit(&mut self, out: &mut Vec<u8>, t: usize, dts: i64, random_access: bool) {
+    /// Writes one PES — the concatenation of `parts` — on track `t`, preceded by whatever the
+    /// PCR schedule needs. `dts` is the unwrapped 90 kHz DTS of the PES.
+    fn emit(
+        &mut self,
+        out: &mut Vec<u8>,
+        t: usize,
+        dts: i64,
+        random_access: bool,
+        parts: &[&[u8]],
+    ) {
         let clock = dts.saturating_sub(PCR_DELAY);
         let (pcr_pid, pcr_cc) = self
             .tracks
@@ -321,11 +335,47 @@ impl TsMuxer {
         }
         if let Some(track) = self.tracks.get_mut(t) {
             let start = StartFlags { random_access, pcr };
-            packet::write_pes(out, track.pid, &mut track.cc, &self.pes, start);
+            packet::write_pes_parts(out, track.pid, &mut track.cc, parts, start);
         }
     }
 
-    fn write_segment_inner(&mut self, segment: &Segment, out: &mut Vec<u8>) -> Result<()> {
+    /// Like [`SegmentMuxer::write_segment`], but the segment leaves in pieces: whenever `buf`
+    /// holds [`SPILL_BYTES`] or more, its content is handed to `spill` and `buf` is cleared, and
+    /// the rest goes out at the end. A small buffer that stays in the CPU cache between being
+    /// filled and being written out costs far less memory bandwidth than a whole segment
+    /// (several MiB) built in memory first.
+    ///
+    /// On error the muxer state is as before the call (as for `write_segment`), but pieces
+    /// already handed to `spill` are out: the caller discards the object.
+    pub fn write_segment_streaming(
+        &mut self,
+        segment: &Segment,
+        buf: &mut Vec<u8>,
+        spill: &mut Spill<'_>,
+    ) -> Result<()> {
+        buf.clear();
+        let counters: Vec<Continuity> = self.tracks.iter().map(|t| t.cc).collect();
+        let saved = (self.pat_cc, self.pmt_cc, self.last_pcr);
+        let result = self
+            .write_segment_inner(segment, buf, Some(&mut *spill))
+            .and_then(|()| if buf.is_empty() { Ok(()) } else { spill(buf) });
+        buf.clear();
+        if result.is_err() {
+            for (t, cc) in self.tracks.iter_mut().zip(counters) {
+                t.cc = cc;
+                t.group.clear();
+            }
+            (self.pat_cc, self.pmt_cc, self.last_pcr) = saved;
+        }
+        result
+    }
+
+    fn write_segment_inner(
+        &mut self,
+        segment: &Segment,
+        out: &mut Vec<u8>,
+        mut spill: Option<&mut Spill<'_>>,
+    ) -> Result<()> {
         // Writing order: by DTS (90 kHz), ties in arrival order (Apple 7.2: interleaved A/V).
         let mut order = std::mem::take(&mut self.order);
         order.clear();
@@ -383,6 +433,13 @@ impl TsMuxer {
             if result.is_err() {
                 break;
             }
+            if let Some(spill) = spill.as_mut().filter(|_| out.len() >= SPILL_BYTES) {
+                result = spill(out);
+                out.clear();
+                if result.is_err() {
+                    break;
+                }
+            }
         }
         self.order = order;
         result?;
@@ -407,7 +464,7 @@ impl SegmentMuxer for TsMuxer {
         let start_len = out.len();
         let counters: Vec<Continuity> = self.tracks.iter().map(|t| t.cc).collect();
         let saved = (self.pat_cc, self.pmt_cc, self.last_pcr);
-        let result = self.write_segment_inner(segment, out);
+        let result = self.write_segment_inner(segment, out, None);
         if result.is_err() {
             out.truncate(start_len);
             for (t, cc) in self.tracks.iter_mut().zip(counters) {

@@ -82,7 +82,21 @@ fn pcr_bytes(base: u64) -> [u8; 6] {
 /// adaptation field with the random-access flag and/or PCR. The last packet is filled up with
 /// adaptation-field stuffing (§2.4.3.5: stuffing in a PES-carrying packet goes in the adaptation
 /// field, never 0xFF in the payload).
+#[cfg(test)]
 pub fn write_pes(out: &mut Vec<u8>, pid: u16, cc: &mut Continuity, pes: &[u8], start: StartFlags) {
+    write_pes_parts(out, pid, cc, &[pes], start);
+}
+
+/// [`write_pes`] of the concatenation of `parts`, without concatenating them first: a video
+/// PES is its header, then the sample's NAL units each behind a start code, packetized straight
+/// from the sample's buffer.
+pub fn write_pes_parts(
+    out: &mut Vec<u8>,
+    pid: u16,
+    cc: &mut Continuity,
+    parts: &[&[u8]],
+    start: StartFlags,
+) {
     let mut flags = 0u8;
     if start.random_access {
         flags |= AF_RANDOM_ACCESS;
@@ -96,10 +110,13 @@ pub fn write_pes(out: &mut Vec<u8>, pid: u16, cc: &mut Continuity, pes: &[u8], s
         (_, Some(_)) => 8,
         (_, None) => 2,
     };
-    let packets = (pes.len() + first_af).div_ceil(BODY_SIZE).max(1);
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let packets = (total + first_af).div_ceil(BODY_SIZE).max(1);
     out.reserve(packets * PACKET_SIZE);
 
-    let mut rest = pes;
+    let mut rest = total;
+    let mut pieces = parts.iter();
+    let mut piece: &[u8] = &[];
     let mut first = true;
     loop {
         let (flags, pcr, fixed) = if first {
@@ -108,7 +125,7 @@ pub fn write_pes(out: &mut Vec<u8>, pid: u16, cc: &mut Continuity, pes: &[u8], s
             (0, None, 0)
         };
         let room = BODY_SIZE - fixed;
-        let take = rest.len().min(room);
+        let take = rest.min(room);
         // Only the last packet can have room left over; it becomes stuffing.
         let af_len = fixed + (room - take);
         let afc = if af_len > 0 { AFC_BOTH } else { AFC_PAYLOAD };
@@ -126,11 +143,24 @@ pub fn write_pes(out: &mut Vec<u8>, pid: u16, cc: &mut Continuity, pes: &[u8], s
                 out.resize(out.len() + (af_len - used), 0xFF);
             }
         }
-        let (now, later) = rest.split_at(take);
-        out.extend_from_slice(now);
-        rest = later;
+        // `take` bytes from the pieces, crossing into the next piece(s) as needed.
+        let mut need = take;
+        while need > 0 {
+            if piece.is_empty() {
+                match pieces.next() {
+                    Some(p) => piece = p,
+                    None => break, // unreachable: `total` counts every piece
+                }
+                continue;
+            }
+            let (now, later) = piece.split_at(need.min(piece.len()));
+            out.extend_from_slice(now);
+            need -= now.len();
+            piece = later;
+        }
+        rest -= take;
         first = false;
-        if rest.is_empty() {
+        if rest == 0 {
             break;
         }
     }
@@ -325,6 +355,42 @@ pub(crate) mod tests {
                 assert!(p.has_payload);
             }
             assert_eq!(cc, Continuity((want % 16) as u8));
+        }
+    }
+
+    #[test]
+    fn pieces_packetize_like_their_concatenation() {
+        let pes: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        // Piece boundaries inside, at and across packet bodies; empty pieces; one piece.
+        let splits: &[&[usize]] = &[
+            &[],
+            &[1],
+            &[4, 4, 4],
+            &[0, 176, 0, 184, 1],
+            &[183, 184, 185, 368, 4000],
+            &[4999],
+        ];
+        for cuts in splits {
+            let mut parts: Vec<&[u8]> = vec![];
+            let mut rest = &pes[..];
+            for &c in *cuts {
+                let (a, b) = rest.split_at(c.min(rest.len()));
+                parts.push(a);
+                rest = b;
+            }
+            parts.push(rest);
+            for pcr in [None, Some(42)] {
+                let start = StartFlags {
+                    random_access: true,
+                    pcr,
+                };
+                let (mut want, mut got) = (vec![], vec![]);
+                let (mut cc1, mut cc2) = (Continuity(3), Continuity(3));
+                write_pes(&mut want, 0x100, &mut cc1, &pes, start);
+                write_pes_parts(&mut got, 0x100, &mut cc2, &parts, start);
+                assert_eq!(got, want, "cuts {cuts:?}");
+                assert_eq!(cc1, cc2);
+            }
         }
     }
 

@@ -579,3 +579,52 @@ fn pts_overflow_is_an_error() {
         assert!(out.is_empty(), "{name}");
     }
 }
+
+#[test]
+fn streaming_equals_write_segment() {
+    // Big keyframes so that one segment spills several times.
+    let big_segment = |index: u64, t0: i64| {
+        let mut seg = av_segment(index, t0, 30);
+        for s in seg.samples.iter_mut().filter(|s| s.track == 0) {
+            s.data = lp(&[&[0x41, 0x9A], &vec![s.dts as u8; 20_000]]);
+        }
+        seg
+    };
+    let mut whole = TsMuxer::new(vec![avc(), aac()]).unwrap();
+    let mut streamed = TsMuxer::new(vec![avc(), aac()]).unwrap();
+    let mut buf = Vec::new();
+    for i in 0..2u64 {
+        let seg = big_segment(i, i as i64);
+        let mut want = vec![];
+        whole.write_segment(&seg, &mut want).unwrap();
+        let mut got = vec![];
+        let mut pieces = 0;
+        streamed
+            .write_segment_streaming(&seg, &mut buf, &mut |chunk| {
+                assert_eq!(chunk.len() % PACKET_SIZE, 0, "whole packets per piece");
+                pieces += 1;
+                got.extend_from_slice(chunk);
+                Ok(())
+            })
+            .unwrap();
+        assert!(pieces > 2, "{pieces} pieces");
+        assert_eq!(got, want, "segment {i}");
+    }
+
+    // A failing sink: the error comes back and the muxer state is as before.
+    let seg = big_segment(2, 2);
+    let err = streamed
+        .write_segment_streaming(&seg, &mut buf, &mut |_| Err(Error::NoTracks))
+        .unwrap_err();
+    assert!(matches!(err, Error::NoTracks), "{err}");
+    let mut want = vec![];
+    whole.write_segment(&seg, &mut want).unwrap();
+    let mut got = vec![];
+    streamed
+        .write_segment_streaming(&seg, &mut buf, &mut |chunk| {
+            got.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(got, want, "continues as if the failed write never happened");
+}

@@ -108,25 +108,30 @@ impl TsMuxer {
 
         // PTS always, DTS only when it differs (ISO/IEC 13818-1 §2.4.3.7, PTS_DTS_flags).
         let dts_field = (dts != pts).then(|| wrap33(dts));
-        packet::begin_pes(&mut self.pes, track.stream_id, wrap33(pts), dts_field);
-        self.pes.reserve(s.data.len() + param_sets.len() + 64);
+        let mut head = std::mem::take(&mut self.pes);
+        packet::begin_pes(&mut head, track.stream_id, wrap33(pts), dts_field);
         // H.264 7.4.1.2.3 / H.265 7.4.2.4.4: AUD first, then parameter sets, then the rest.
-        self.pes.extend_from_slice(&START_CODE);
-        self.pes.extend_from_slice(aud);
+        head.extend_from_slice(&START_CODE);
+        head.extend_from_slice(aud);
         if s.keyframe && !in_band {
-            self.pes.extend_from_slice(param_sets);
+            head.extend_from_slice(param_sets);
         }
+        // The NAL units are packetized from the sample's buffer, not copied into a PES first.
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(16);
+        parts.push(&head);
         for item in nals(&s.data) {
             let (_, unit) = item?;
             // Empty NALs are dropped; an in-band AUD would duplicate ours.
             if unit.is_empty() || nal_type(hevc, unit) == Some(aud_type) {
                 continue;
             }
-            self.pes.extend_from_slice(&START_CODE);
-            self.pes.extend_from_slice(unit);
+            parts.push(&START_CODE);
+            parts.push(unit);
         }
         // Video PES keep PES_packet_length 0 (unbounded; allowed for video in TS, §2.4.3.7).
-        self.emit(out, t, dts, s.keyframe);
+        self.emit(out, t, dts, s.keyframe, &parts);
+        drop(parts);
+        self.pes = head;
         Ok(())
     }
 }
