@@ -6,6 +6,7 @@
 # Crashers, timeouts and OOMs land in fuzz/artifacts/TARGET/; minimize one with
 #   (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz tmin TARGET artifacts/TARGET/crash-...)
 # and turn it into a regression unit test next to the fixed code before fixing it.
+# Extra libFuzzer flags go in FUZZ_ARGS, e.g. FUZZ_ARGS=-use_value_profile=1.
 # Exits non-zero if any target found something (the other targets still run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +78,16 @@ seeds_for() {
   esac
 }
 
+# Largest input per target: codec parsers see one record or a few frames; the containers need
+# room for a few seconds of tiny media.
+max_len_for() {
+  case $1 in
+    codec) echo 16384 ;;
+    mux) echo 65536 ;;
+    *) echo 262144 ;;
+  esac
+}
+
 failed=()
 for t in "${TARGETS[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
@@ -90,7 +101,7 @@ for t in "${TARGETS[@]}"; do
   # 10 s (loops); -malloc_limit_mb flags any single allocation over 256 MiB, which no input of
   # at most 256 KiB may need (sizes read from the input must be bounded).
   if ! (cd fuzz && cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$SECS" -timeout=10 \
-        -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=262144 -print_final_stats=1); then
+        -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len="$(max_len_for "$t")" -print_final_stats=1 ${FUZZ_ARGS:-}); then
     failed+=("$t")
   fi
 done

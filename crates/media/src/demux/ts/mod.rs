@@ -117,7 +117,8 @@ impl TsDemuxer {
         self.program.pop_sample()
     }
 
-    /// Next event (discontinuities, packet loss).
+    /// Next event (discontinuities, packet loss). Only the latest 1024 unpolled events are
+    /// kept, so poll after each [`Self::pop_sample`] when they matter.
     pub fn pop_event(&mut self) -> Option<TsEvent> {
         self.program.pop_event()
     }

@@ -43,11 +43,41 @@ pub(super) struct Program {
     probe_bytes: usize,
     probe_expired: bool,
     queue: VecDeque<Queued>,
-    events: VecDeque<TsEvent>,
+    events: Events,
     popped: u64,
     ready: bool,
     finished: bool,
     warned: HashSet<(u16, u8)>,
+}
+
+/// Events waiting for the caller, at most this many: a caller that never polls (a file demuxer
+/// used only for its samples) must not make memory grow with the input. When full, the oldest
+/// event is dropped.
+const MAX_PENDING_EVENTS: usize = 1024;
+
+#[derive(Debug, Default)]
+struct Events {
+    queue: VecDeque<TsEvent>,
+    dropped: u64,
+}
+
+impl Events {
+    fn push(&mut self, event: TsEvent) {
+        if self.queue.len() >= MAX_PENDING_EVENTS {
+            self.queue.pop_front();
+            if self.dropped == 0 {
+                tracing::warn!(
+                    "MPEG-TS: more than {MAX_PENDING_EVENTS} events not polled; dropping the oldest"
+                );
+            }
+            self.dropped += 1;
+        }
+        self.queue.push_back(event);
+    }
+
+    fn pop(&mut self) -> Option<TsEvent> {
+        self.queue.pop_front()
+    }
 }
 
 impl Program {
@@ -64,7 +94,7 @@ impl Program {
     }
 
     pub(super) fn pop_event(&mut self) -> Option<TsEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     pub(super) fn pop_sample(&mut self) -> Option<Sample> {
@@ -78,7 +108,7 @@ impl Program {
             let mut sample = q.sample;
             sample.track = track;
             if let Some(cause) = q.discontinuity {
-                self.events.push_back(TsEvent::Discontinuity {
+                self.events.push(TsEvent::Discontinuity {
                     track,
                     sample: self.popped,
                     cause,
@@ -286,7 +316,7 @@ impl Program {
                     "MPEG-TS: continuity counter error (packets lost); partial PES dropped"
                 );
                 es.on_loss();
-                self.events.push_back(TsEvent::PacketLoss {
+                self.events.push(TsEvent::PacketLoss {
                     pid: pkt.pid,
                     offset,
                 });

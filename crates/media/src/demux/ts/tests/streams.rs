@@ -547,3 +547,40 @@ fn every_prefix_never_panics() {
         assert!(run.track(0).len() <= 4);
     }
 }
+
+/// Regression (found by review during fuzzing, not by the fuzzer): every continuity error
+/// queued a `PacketLoss` event, and a caller that never polls events (`TsFileDemuxer` as used
+/// by `package`) made memory grow with the input. Only the latest 1024 are kept.
+#[test]
+fn unpolled_events_are_bounded() {
+    let mut data = av_stream(10, START, false);
+    let damaged_at = data.len() as u64;
+    const DAMAGED: u64 = 5000;
+    for i in 0..DAMAGED {
+        // Payload-only video packets whose counter skips one each time: every one is a loss.
+        let mut p = vec![
+            0x47,
+            (VIDEO_PID >> 8) as u8,
+            VIDEO_PID as u8,
+            0x10 | ((2 * i) & 0x0F) as u8,
+        ];
+        p.resize(188, 0xAB);
+        data.extend(p);
+    }
+    let mut d = TsDemuxer::new();
+    d.push(&data).unwrap();
+    d.finish().unwrap();
+    let mut events = vec![];
+    while let Some(e) = d.pop_event() {
+        events.push(e);
+    }
+    assert_eq!(events.len(), 1024);
+    assert_eq!(
+        events.last(),
+        Some(&TsEvent::PacketLoss {
+            pid: VIDEO_PID,
+            offset: damaged_at + (DAMAGED - 1) * 188
+        })
+    );
+    assert!(d.pop_sample().is_some(), "samples still delivered");
+}
