@@ -12,20 +12,8 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 OUT=bench-out/package
 mkdir -p "$OUT"
-IN=bench-out/input-1080p30-10min.mp4
-IN20=bench-out/input-1080p30-20min.mp4
-if [ ! -f "$IN" ]; then
-  echo "generating $IN (1 min encoded, looped to 10 min with -c copy)…" >&2
-  ffmpeg -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=60" \
-    -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=60" \
-    -c:v libx264 -preset ultrafast -b:v 8M -maxrate 8M -bufsize 16M -g 60 -pix_fmt yuv420p \
-    -c:a aac -b:a 128k bench-out/one-minute.mp4
-  ffmpeg -v error -y -stream_loop 9 -i bench-out/one-minute.mp4 -c copy -movflags +faststart "$IN"
-fi
-if [ ! -f "$IN20" ]; then
-  echo "generating $IN20 (the 10 min input looped twice with -c copy)…" >&2
-  ffmpeg -v error -y -stream_loop 1 -i "$IN" -c copy -movflags +faststart "$IN20"
-fi
+. benches/inputs.sh
+make_input_20min
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
 ls -lL "$IN" "$IN20" >&2

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -40,6 +40,12 @@ use crate::source::{Object, ObjectBody, ObjectSource};
 const MAX_PLAYLIST_BYTES: u64 = 16 * 1024 * 1024;
 /// Entries in the prepared-playlist cache before it is emptied and refilled.
 const PLAYLIST_CACHE_ENTRIES: usize = 4096;
+/// How long a VOD (`#EXT-X-ENDLIST`) or multivariant playlist, once checked against the source,
+/// is served from the prepared cache without asking the source again (never longer than its
+/// `Cache-Control` max-age: every client and CDN may already keep it that long). Live
+/// playlists are checked on every request. Like nginx's `open_file_cache_valid`, this spares
+/// the per-request open + stat (+ path resolution) of the hottest objects of a VOD origin.
+const PLAYLIST_REVALIDATE: Duration = Duration::from_secs(1);
 
 /// A playlist version ready to send.
 #[derive(Debug)]
@@ -51,20 +57,37 @@ pub(crate) struct PreparedPlaylist {
     modified: Option<SystemTime>,
     last_modified: Option<HeaderValue>,
     cache_control: HeaderValue,
+    /// How long this version may be served without asking the source (see
+    /// [`PLAYLIST_REVALIDATE`]); `None` for live playlists.
+    reuse_for: Option<Duration>,
 }
 
-/// Prepared playlists by object path; an entry is valid while the source ETag is unchanged.
+/// Prepared playlists by object path, with when each was last confirmed by the source; an
+/// entry is valid while the source ETag is unchanged.
 #[derive(Debug, Default)]
 pub(crate) struct PlaylistCache {
-    map: Mutex<HashMap<String, Arc<PreparedPlaylist>>>,
+    map: Mutex<HashMap<String, (Arc<PreparedPlaylist>, Instant)>>,
 }
 
 impl PlaylistCache {
+    /// The entry for `path` if the source's current ETag is still `etag` (it counts as
+    /// confirmed now).
     fn get(&self, path: &ObjectPath, etag: &HeaderValue) -> Option<Arc<PreparedPlaylist>> {
+        let mut map = self.map.lock().ok()?;
+        let (prepared, confirmed) = map.get_mut(path.as_str())?;
+        if prepared.source_etag != etag {
+            return None;
+        }
+        *confirmed = Instant::now();
+        Some(Arc::clone(prepared))
+    }
+
+    /// The entry for `path` if it may be served without asking the source.
+    fn recent(&self, path: &ObjectPath) -> Option<Arc<PreparedPlaylist>> {
         let map = self.map.lock().ok()?;
-        map.get(path.as_str())
-            .filter(|p| p.source_etag == etag)
-            .cloned()
+        let (prepared, confirmed) = map.get(path.as_str())?;
+        let window = prepared.reuse_for?;
+        (confirmed.elapsed() < window).then(|| Arc::clone(prepared))
     }
 
     fn put(&self, path: &ObjectPath, prepared: Arc<PreparedPlaylist>) {
@@ -72,7 +95,7 @@ impl PlaylistCache {
             if map.len() >= PLAYLIST_CACHE_ENTRIES && !map.contains_key(path.as_str()) {
                 map.clear();
             }
-            map.insert(path.as_str().to_owned(), prepared);
+            map.insert(path.as_str().to_owned(), (prepared, Instant::now()));
         }
     }
 }
@@ -85,8 +108,13 @@ pub(crate) struct PlaylistPolicy {
 }
 
 impl PlaylistPolicy {
+    #[cfg(test)]
     fn cache_control(&self, text: &[u8]) -> HeaderValue {
-        match classify_playlist(text) {
+        self.cache_control_for(classify_playlist(text))
+    }
+
+    fn cache_control_for(&self, class: PlaylistClass) -> HeaderValue {
+        match class {
             PlaylistClass::Ended | PlaylistClass::Multivariant => self.vod.clone(),
             PlaylistClass::Live { target_duration } => {
                 let n = live_max_age(target_duration, self.live_max_age);
@@ -160,6 +188,13 @@ async fn serve_playlist<S: ObjectSource>(
     content_type: HeaderValue,
     head: bool,
 ) -> Response {
+    // A VOD or multivariant playlist confirmed less than PLAYLIST_REVALIDATE ago. Requests
+    // with a query (LL-HLS delivery directives) always go through `open_playlist`.
+    if req.uri.query().is_none() {
+        if let Some(prepared) = state.playlists.recent(path) {
+            return respond_prepared(&prepared, req, content_type, head, None);
+        }
+    }
     let (object, blocking_cache_control) =
         match open_playlist(&state.source, path, req.uri.query()).await {
             Ok(o) => (o.object, o.cache_control),
@@ -200,6 +235,16 @@ async fn serve_playlist<S: ObjectSource>(
             }
         }
     };
+    respond_prepared(&prepared, req, content_type, head, blocking_cache_control)
+}
+
+fn respond_prepared(
+    prepared: &PreparedPlaylist,
+    req: &Parts,
+    content_type: HeaderValue,
+    head: bool,
+    blocking_cache_control: Option<HeaderValue>,
+) -> Response {
     let gzip = !req.headers.contains_key(RANGE) && accepts_gzip(&req.headers);
     let (etag, bytes) = if gzip {
         (prepared.gzip_etag.clone(), prepared.gzip.clone())
@@ -229,15 +274,41 @@ fn prepare(object: Object, policy: &PlaylistPolicy) -> io::Result<PreparedPlayli
     );
     encoder.write_all(&identity)?;
     let gzip = Bytes::from(encoder.finish()?);
+    let class = classify_playlist(&identity);
+    let cache_control = policy.cache_control_for(class);
+    let reuse_for = match class {
+        PlaylistClass::Ended | PlaylistClass::Multivariant => reuse_window(&cache_control),
+        PlaylistClass::Live { .. } => None,
+    };
     Ok(PreparedPlaylist {
         gzip_etag: variant_etag(&meta.etag, "-gz"),
-        cache_control: policy.cache_control(&identity),
+        cache_control,
+        reuse_for,
         source_etag: meta.etag,
         identity,
         gzip,
         modified: meta.modified,
         last_modified: meta.modified.and_then(http_date),
     })
+}
+
+/// [`PLAYLIST_REVALIDATE`], cut to the `max-age` of `cache_control`; `None` when that does
+/// not allow caching at all (`no-cache`, `no-store`, `private`, no or zero `max-age`).
+fn reuse_window(cache_control: &HeaderValue) -> Option<Duration> {
+    let value = cache_control.to_str().ok()?.to_ascii_lowercase();
+    let mut max_age = None;
+    for directive in value.split(',').map(str::trim) {
+        match directive {
+            "no-cache" | "no-store" | "private" => return None,
+            d => {
+                if let Some(n) = d.strip_prefix("max-age=") {
+                    max_age = n.trim_matches('"').parse::<u64>().ok();
+                }
+            }
+        }
+    }
+    let secs = max_age.filter(|&n| n > 0)?;
+    Some(PLAYLIST_REVALIDATE.min(Duration::from_secs(secs)))
 }
 
 /// The ETag of another encoding of the same content: `"x"` → `"x-gz"` (strong validators
@@ -345,8 +416,8 @@ const FILE_CHUNK: u64 = 256 * 1024;
 
 /// A response body of `len` bytes of `file` from `start`, read in [`FILE_CHUNK`] pieces on the
 /// blocking pool; the next piece is read while the previous one is being sent. Same as
-/// `ObjectBody::into_body` for files, minus the zero-filling of every chunk buffer before the
-/// read overwrites it (~8% of the CPU time of serving a segment).
+/// `ObjectBody::into_body` for files, but with recycled chunk buffers ([`ChunkPool`]) instead
+/// of a fresh zero-filled one per chunk.
 fn file_body(file: File, start: u64, len: u64) -> Body {
     let first = (len > 0).then(|| spawn_chunk(file, Some(start), len));
     Body::from_stream(futures_util::stream::unfold(first, |pending| async move {
@@ -380,16 +451,73 @@ fn read_chunk(file: &mut File, seek: Option<u64>, n: u64) -> io::Result<Bytes> {
     if let Some(pos) = seek {
         file.seek(SeekFrom::Start(pos))?;
     }
-    // Into reserved capacity: no zero-filling of a buffer the read overwrites anyway.
-    let mut buf = Vec::with_capacity(usize::try_from(n).map_err(io::Error::other)?);
-    file.take(n).read_to_end(&mut buf)?;
-    if (buf.len() as u64) < n {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "file shorter than its length when opened",
-        ));
+    let mut chunk = Chunk {
+        buf: ChunkPool::take(),
+        len: usize::try_from(n).map_err(io::Error::other)?,
+    };
+    let slot = chunk
+        .buf
+        .get_mut(..chunk.len)
+        .ok_or_else(|| io::Error::other("chunk larger than FILE_CHUNK"))?;
+    file.read_exact(slot).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            io::Error::new(e.kind(), "file shorter than its length when opened")
+        } else {
+            e
+        }
+    })?;
+    Ok(Bytes::from_owner(chunk))
+}
+
+/// File body chunk buffers, recycled: a buffer hyper has sent goes back to the pool when its
+/// `Bytes` is dropped. Recycled memory is already mapped (a fresh 256 KiB buffer is a new
+/// mapping the kernel must fault in and zero) and already initialized (one `read` fills it, no
+/// zero-filling first). At most [`CHUNK_POOL_MAX`] idle buffers are kept.
+struct ChunkPool;
+
+/// Idle buffers kept by [`ChunkPool`] (16 MiB with 256 KiB chunks).
+const CHUNK_POOL_MAX: usize = 64;
+
+static CHUNK_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+impl ChunkPool {
+    /// A buffer of [`FILE_CHUNK`] initialized bytes.
+    fn take() -> Vec<u8> {
+        CHUNK_POOL
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_else(|| vec![0; FILE_CHUNK as usize])
     }
-    Ok(Bytes::from(buf))
+
+    fn give_back(buf: Vec<u8>) {
+        if buf.len() != FILE_CHUNK as usize {
+            return;
+        }
+        if let Ok(mut pool) = CHUNK_POOL.lock() {
+            if pool.len() < CHUNK_POOL_MAX {
+                pool.push(buf);
+            }
+        }
+    }
+}
+
+/// The first `len` bytes of a pooled buffer, as the owner of a [`Bytes`].
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        ChunkPool::give_back(std::mem::take(&mut self.buf));
+    }
 }
 
 fn with_headers(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
@@ -465,6 +593,60 @@ mod tests {
         let body = file_body(File::open(&path).unwrap(), 0, len + 10);
         assert!(body.collect().await.is_err());
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn recent_playlists_skip_the_source_only_within_their_window() {
+        let prepared = |etag: &'static str, reuse_for| {
+            Arc::new(PreparedPlaylist {
+                source_etag: HeaderValue::from_static(etag),
+                identity: Bytes::new(),
+                gzip: Bytes::new(),
+                gzip_etag: HeaderValue::from_static("\"g\""),
+                modified: None,
+                last_modified: None,
+                cache_control: HeaderValue::from_static("public, max-age=60"),
+                reuse_for,
+            })
+        };
+        let cache = PlaylistCache::default();
+        let vod = ObjectPath::from_request_path("/a/vod.m3u8").unwrap();
+        let live = ObjectPath::from_request_path("/a/live.m3u8").unwrap();
+        cache.put(&vod, prepared("\"v1\"", Some(Duration::from_millis(200))));
+        cache.put(&live, prepared("\"l1\"", None));
+        assert!(cache.recent(&vod).is_some());
+        assert!(
+            cache.recent(&live).is_none(),
+            "live playlists always ask the source"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(cache.recent(&vod).is_none(), "window over");
+        // The source confirms the same version: the window starts again.
+        let v1 = HeaderValue::from_static("\"v1\"");
+        assert!(cache.get(&vod, &v1).is_some());
+        assert!(cache.recent(&vod).is_some());
+        // A new version is not confirmed by the old ETag.
+        assert!(cache
+            .get(&vod, &HeaderValue::from_static("\"v2\""))
+            .is_none());
+    }
+
+    #[test]
+    fn reuse_windows() {
+        let w = |s: &'static str| reuse_window(&HeaderValue::from_static(s));
+        let cases: &[(&str, Option<Duration>)] = &[
+            ("public, max-age=60", Some(PLAYLIST_REVALIDATE)),
+            ("max-age=60, immutable", Some(PLAYLIST_REVALIDATE)),
+            ("Public, Max-Age=0", None),
+            ("public, max-age=60, no-cache", None),
+            ("no-store", None),
+            ("private, max-age=60", None),
+            ("public", None),
+            ("max-age=x", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(w(value), *want, "{value}");
+        }
     }
 
     #[test]
