@@ -6,7 +6,8 @@
 # (it must not grow: samples are streamed, mdat is never held in memory).
 #   benches/package.sh [RUNS]     (default 5)
 # Inputs (generated once into bench-out/): 10 and 20 min 1080p30 ~8 Mb/s H.264 + AAC.
-# CARGO_TARGET_DIR is honoured.
+# Every run starts from an empty output directory and no dirty pages (`sync`, untimed): otherwise
+# writeback of earlier runs lands on whichever command runs next. CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -19,16 +20,16 @@ BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
 ls -lL "$IN" "$IN20" >&2
 echo "== 10 min input, $RUNS runs each, interleaved =="
 python3 benches/compare.py --runs "$RUNS" --baseline cp \
-  --setup "rm -rf $OUT/*" \
+  --setup "rm -rf $OUT/* && sync" \
   cp "cp $IN $OUT/copy.mp4" \
   "dd bs=4M (floor)" "dd if=$IN of=$OUT/copy.mp4 bs=4M status=none" \
   "hlsorigin ts" "$BIN package $IN -o $OUT/ours-ts --format ts --segment-duration 6 --quiet" \
   "hlsorigin fmp4" "$BIN package $IN -o $OUT/ours-fmp4 --format fmp4 --segment-duration 6 --quiet" \
   "ffmpeg hls ts" "mkdir -p $OUT/ff-ts && ffmpeg -v error -y -i $IN -c copy -f hls -hls_time 6 -hls_playlist_type vod $OUT/ff-ts/index.m3u8" \
   "ffmpeg hls fmp4" "mkdir -p $OUT/ff-fmp4 && ffmpeg -v error -y -i $IN -c copy -f hls -hls_time 6 -hls_segment_type fmp4 -hls_playlist_type vod $OUT/ff-fmp4/index.m3u8"
-echo "== 20 min input (peak RSS must match the 10 min run), 1 run each =="
-python3 benches/compare.py --runs 1 --baseline cp \
-  --setup "rm -rf $OUT/*" \
+echo "== 20 min input (peak RSS must match the 10 min run), 3 runs each =="
+python3 benches/compare.py --runs 3 --baseline cp \
+  --setup "rm -rf $OUT/* && sync" \
   cp "cp $IN20 $OUT/copy.mp4" \
   "hlsorigin ts 20min" "$BIN package $IN20 -o $OUT/ours-ts --format ts --segment-duration 6 --quiet" \
   "hlsorigin fmp4 20min" "$BIN package $IN20 -o $OUT/ours-fmp4 --format fmp4 --segment-duration 6 --quiet"
