@@ -157,14 +157,12 @@ pub(super) fn parse_entry(track_id: u32, hdr: &BoxHeader, bytes: &[u8]) -> Resul
                         .map(|d| d.raw.clone())
                         .filter(|r| !r.is_empty())
                         .ok_or_else(|| bad("esds has no AudioSpecificConfig".into()))?;
-                    if let Some((rate, channels)) = asc_summary(&asc) {
+                    if let Ok(a) = crate::codec::aac::parse_asc(&asc) {
                         // The sample entry's channelcount is often a fixed 2 (ffmpeg writes it
                         // for mono too); the AudioSpecificConfig is authoritative.
-                        if let Some(c) = channels {
-                            info.channels = c;
-                        }
+                        info.channels = a.channels;
                         if info.sample_rate < 2 {
-                            info.sample_rate = rate;
+                            info.sample_rate = a.sample_rate;
                         }
                     }
                     CodecConfig::Aac { asc: asc.into() }
@@ -191,45 +189,6 @@ pub(super) fn parse_entry(track_id: u32, hdr: &BoxHeader, bytes: &[u8]) -> Resul
         _ => return Ok(Entry::Unsupported(hdr.name())),
     };
     Ok(Entry::Supported(info))
-}
-
-/// Core sample rate and channel count from an AudioSpecificConfig (ISO/IEC 14496-3
-/// §1.6.2.1; channelConfiguration per Table 1.19 and its amendments). `None` channels when the
-/// configuration is in a program config element (channelConfiguration 0) or reserved.
-fn asc_summary(asc: &[u8]) -> Option<(u32, Option<u16>)> {
-    const RATES: [u32; 13] = [
-        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
-    ];
-    if asc.len() < 2 {
-        return None;
-    }
-    let mut bits = 0u64;
-    for i in 0..8 {
-        bits = (bits << 8) | u64::from(asc.get(i).copied().unwrap_or(0));
-    }
-    let mut pos = 0u32;
-    let mut take = |n: u32| -> u32 {
-        let v = (bits >> (64 - pos - n)) & ((1u64 << n) - 1);
-        pos += n;
-        v as u32
-    };
-    if take(5) == 31 {
-        take(6);
-    }
-    let idx = take(4);
-    let rate = if idx == 15 {
-        take(24)
-    } else {
-        RATES.get(idx as usize).copied()?
-    };
-    let channels = match take(4) {
-        c @ 1..=6 => Some(c as u16),
-        7 | 12 | 14 => Some(8),
-        11 => Some(7),
-        13 => Some(24),
-        _ => None,
-    };
-    Some((rate, channels))
 }
 
 fn to_bytes(v: &[Vec<u8>]) -> Vec<Bytes> {
@@ -270,33 +229,4 @@ fn find_child<'a>(
         }
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    type Summary = Option<(u32, Option<u16>)>;
-
-    #[test]
-    fn asc_summaries() {
-        let cases: &[(&[u8], Summary)] = &[
-            (&[0x11, 0x88], Some((48000, Some(1)))),
-            (&[0x12, 0x10], Some((44100, Some(2)))),
-            (&[0x11, 0xB8], Some((48000, Some(8)))),
-            // HE-AAC v1 signalled explicitly: AOT 5, 24 kHz core, stereo.
-            (&[0x2B, 0x11, 0x88, 0x00], Some((24000, Some(2)))),
-            // escape AOT 31 → 32+x, 44.1 kHz, stereo
-            (&[0xF8, 0x08, 0x40, 0x00], Some((44100, Some(2)))),
-            // explicit 24-bit rate
-            (&[0x17, 0x80, 0x5D, 0xC0, 0x10], Some((48000, Some(2)))),
-            (&[0x16, 0x00], Some((7350, None))),
-            // reserved sampling frequency index 14
-            (&[0x17, 0x00], None),
-            (&[], None),
-        ];
-        for (asc, want) in cases {
-            assert_eq!(asc_summary(asc), *want, "{asc:02x?}");
-        }
-    }
 }

@@ -7,11 +7,13 @@ use bytes::Bytes;
 
 use super::entry::NalFormat;
 
+use crate::codec::nal::{h264, h264_nal_type, h265, h265_nal_type, write_length_prefixed};
+
 fn is_aud(nal: &[u8], hevc: bool) -> bool {
-    match nal.first() {
-        Some(&b) if hevc => (b >> 1) & 0x3F == 35,
-        Some(&b) => b & 0x1F == 9,
-        None => false,
+    if hevc {
+        h265_nal_type(nal) == Some(h265::NAL_AUD)
+    } else {
+        h264_nal_type(nal) == Some(h264::NAL_AUD)
     }
 }
 
@@ -72,8 +74,7 @@ pub(super) fn canonical(data: Bytes, fmt: NalFormat) -> Result<Bytes, String> {
             break;
         };
         if !nal.is_empty() && !is_aud(nal, fmt.hevc) {
-            out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
-            out.extend_from_slice(nal);
+            write_length_prefixed(nal, &mut out);
         }
         pos = start + len;
     }
