@@ -359,13 +359,7 @@ pub fn dec3_from_frame(data: &[u8]) -> Result<Bytes, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::codec::hex;
 
     /// First bytes of sync frames written by ffmpeg 5.1's ac3/eac3 encoders, with what
     /// ffprobe reports and the dac3/dec3 payload ffmpeg's MP4 muxer wrote for the stream.

@@ -198,13 +198,7 @@ fn vui_frame_rate(r: &mut BitReader) -> Result<Option<f64>, String> {
 mod tests {
     use super::*;
     use crate::codec::bits::BitWriter;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::codec::hex;
 
     /// SPS NAL units written by libx264 (ffmpeg 5.1, one frame of `testsrc`), with the values
     /// `ffprobe -show_streams` reported for them.

@@ -339,13 +339,7 @@ fn vui_frame_rate(r: &mut BitReader) -> Result<Option<f64>, String> {
 mod tests {
     use super::*;
     use crate::codec::bits::BitWriter;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::codec::hex;
 
     /// (profile_idc, tier, level, width, height, chroma, luma bits, chroma bits, fps)
     type Expected = (u8, bool, u8, u32, u32, u8, u8, u8, f64);

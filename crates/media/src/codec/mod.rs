@@ -96,18 +96,22 @@ fn hevc_string(info: &h265::HevcSpsInfo, in_band: bool) -> String {
     s
 }
 
+/// Test fixtures written as hex strings (codec configurations copied from real encoders).
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;
 
     fn hex(s: &str) -> Bytes {
-        Bytes::from(
-            (0..s.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-                .collect::<Vec<u8>>(),
-        )
+        Bytes::from(super::hex(s))
     }
 
     fn avc(sps: &str, in_band: bool) -> CodecConfig {
