@@ -60,6 +60,11 @@ pub fn play(url: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::
         dir.join("node_modules/playwright-core").exists(),
         "tests/e2e/node_modules missing: run `npm ci --prefix tests/e2e` (the README test command does)"
     );
+    // One browser at a time across test processes (the 10-minute live run plays while the
+    // rest of the suite runs): two Chromiums decoding on a 2-core CI machine would starve each
+    // other's playback. The lock is released when the file is closed.
+    let lock = std::fs::File::create(super::work_dir().join("browser.lock")).expect("lock file");
+    lock.lock().expect("browser lock");
     let started = Instant::now();
     let out = Command::new("node")
         .arg(dir.join("play.mjs"))

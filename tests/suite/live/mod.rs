@@ -6,6 +6,7 @@
 
 mod blocking;
 mod harness;
+mod long_run;
 mod sessions;
 
 use std::process::Stdio;
@@ -21,6 +22,13 @@ fn play_hlsjs(url: &str, seconds: u32) {
     let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let report = play(url, "hlsjs", seconds, &["--start-timeout", "40"]);
     assert_eq!(report["ok"], true, "hls.js playback of {url}: {report}");
+}
+
+/// Plays `url` with Chromium's own HLS support (`<video src>`) for `seconds`.
+fn play_native(url: &str, seconds: u32) {
+    let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let report = play(url, "native", seconds, &["--start-timeout", "40"]);
+    assert_eq!(report["ok"], true, "native playback of {url}: {report}");
 }
 
 /// `serve` answers `_HLS_msn` for a live playlist another process writes (ffmpeg's hls

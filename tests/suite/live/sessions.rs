@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::harness::{encoder, fetch, get, wait_for, Live, Playlist};
-use super::play_hlsjs;
+use super::{play_hlsjs, play_native};
 use crate::common::out_dir;
 
 const PLAYLIST: &str = "/tcp/stream.m3u8";
@@ -75,7 +75,9 @@ fn live_tcp_encoder_restart_is_a_discontinuity_and_hlsjs_plays() {
     assert!(!after.ended);
     assert_listed_objects_served(&base, "tcp", &after);
 
-    play_hlsjs(&format!("{base}/tcp/master.m3u8"), 12);
+    // Classic live, 30 s each: hls.js, then Chromium's native HLS.
+    play_hlsjs(&format!("{base}/tcp/master.m3u8"), 30);
+    play_native(&format!("{base}/tcp/master.m3u8"), 30);
 }
 
 #[test]
