@@ -67,8 +67,27 @@ impl Sink {
         let mut updated = false;
         for output in outputs {
             let (name, result) = match &output {
-                Output::Put { name, bytes } => (name, self.store.put(name, bytes)),
+                Output::Put { name, bytes } => {
+                    let result = self.store.put(name, bytes);
+                    // A part streamed while it was written is complete (and stored) now.
+                    if let Some(publisher) = &self.publisher {
+                        publisher.part_stored(name);
+                    }
+                    (name, result)
+                }
                 Output::Delete { name } => (name, self.store.delete(name)),
+                Output::Chunk { name, bytes } => {
+                    if let Some(publisher) = &self.publisher {
+                        publisher.part_chunk(name, bytes.clone());
+                    }
+                    continue;
+                }
+                Output::Abandon { name } => {
+                    if let Some(publisher) = &self.publisher {
+                        publisher.part_abandoned(name);
+                    }
+                    continue;
+                }
                 Output::Updated { .. } => {
                     updated = true;
                     continue;

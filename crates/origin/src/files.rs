@@ -149,6 +149,18 @@ pub(crate) async fn serve_object<S: ObjectSource>(state: &AppState<S>, req: Requ
     if kind == RouteKind::Playlist {
         return serve_playlist(state, &path, &req, content_type, head).await;
     }
+    // An LL-HLS part still being written is streamed as it grows (RFC 8216bis 6.2.6); a
+    // range or HEAD waits for the stored object instead (`LiveSource::open`).
+    if let (RouteKind::Segment, false, false, Some(live)) = (
+        kind,
+        head,
+        req.headers.contains_key(RANGE),
+        state.source.live(),
+    ) {
+        if let Some(part) = live.streaming_part(&path).await {
+            return part.respond(content_type, state.headers.cache_segment.clone());
+        }
+    }
     let object = match state.source.open(&path).await {
         Ok(o) => o,
         Err(e) => return io_error(&path, &e),

@@ -130,12 +130,35 @@ fn live_ll_hls_over_udp_blocking_reload_and_hlsjs() {
         "part {msn}.{part} listed:\n{text}"
     );
 
-    // The preload-hinted part: the request is held until it exists, then served whole.
+    // The preload-hinted part (6.2.6): streamed while it is written. Right after a part is
+    // published (a blocking reload for it returns) the hinted part has just started; its
+    // first bytes arrive before the part is stored, the rest as they are muxed, and the
+    // whole response is exactly the stored part.
     let now = fetch(&base, PLAYLIST);
-    let hint = now.hint.clone().expect("EXT-X-PRELOAD-HINT");
-    let r = get(&base, &format!("/ll/{hint}"));
-    assert_eq!(r.status, 200, "GET hinted {hint}: {}", r.text());
-    assert_eq!(r.body.get(4..8), Some(&b"moof"[..]), "a CMAF chunk");
+    let (msn, part) = (now.last_msn() + 1, now.open_parts.len());
+    let r = get(
+        &base,
+        &directive(&format!("_HLS_msn={msn}&_HLS_part={part}")),
+    );
+    let hint = Playlist::parse(&r.text()).hint.expect("EXT-X-PRELOAD-HINT");
+    let stored = root.join("ll").join(&hint);
+    let (head, before_stored, body) = stream_part(&base, &format!("/ll/{hint}"), &stored);
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "GET hinted {hint}: {head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    assert!(
+        before_stored,
+        "the first bytes of {hint} came before the part was complete"
+    );
+    assert_eq!(body.get(4..8), Some(&b"moof"[..]), "a CMAF chunk");
+    let file = std::fs::read(&stored).expect("the part is stored once complete");
+    assert!(body == file, "streamed bytes = the stored part");
 
     parked_requests_all_return(&base);
 
@@ -153,7 +176,7 @@ fn live_ll_hls_over_udp_blocking_reload_and_hlsjs() {
         "a delta ends at the live edge"
     );
 
-    play_hlsjs(&format!("{base}/ll/master.m3u8"), 20);
+    play_hlsjs(&format!("{base}/ll/master.m3u8"), 30);
     // Still live and advancing after playback.
     let later = fetch(&base, PLAYLIST);
     assert!(later.last_msn() > full.last_msn());
@@ -203,4 +226,56 @@ fn parked_requests_all_return(base: &str) {
         first >= std::time::Duration::from_millis(300),
         "the first request was held ({first:?}; sending took {sending:?})"
     );
+}
+
+/// GETs `path` on a keep-alive connection (so a body of unknown length comes chunked, as to
+/// browsers) and reads it to the end: (head, whether `stored` did not exist yet when the
+/// first body bytes arrived, the de-chunked body).
+fn stream_part(base: &str, path: &str, stored: &std::path::Path) -> (String, bool, Vec<u8>) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("send");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    let mut before_stored = None;
+    while !raw.ends_with(b"\r\n0\r\n\r\n") {
+        let n = s.read(&mut buf).expect("read the part");
+        assert!(
+            n > 0,
+            "connection closed mid-part: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+        raw.extend_from_slice(&buf[..n]);
+        let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n");
+        if let (None, Some(end)) = (before_stored, head_end) {
+            if raw.len() > end + 4 {
+                before_stored = Some(!stored.exists());
+            }
+        }
+    }
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut chunked = &raw[end..];
+    let mut body = Vec::new();
+    loop {
+        let line = chunked
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&chunked[..line]).expect("hex").trim(),
+            16,
+        )
+        .expect("chunk size");
+        chunked = &chunked[line + 2..];
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunked[..size]);
+        chunked = &chunked[size + 2..];
+    }
+    (head, before_stored.unwrap_or(false), body)
 }

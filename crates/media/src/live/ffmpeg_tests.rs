@@ -89,7 +89,7 @@ fn run(input: &Path, dir: &Path, cfg: LiveConfig) -> std::path::PathBuf {
             Output::Delete { name } => {
                 let _ = fs::remove_file(dir.join(name));
             }
-            Output::Updated { .. } => {}
+            Output::Updated { .. } | Output::Chunk { .. } | Output::Abandon { .. } => {}
         }
     }
     dir.join(stream.playlist_name())

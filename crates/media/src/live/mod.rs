@@ -104,6 +104,14 @@ pub enum Output {
     Put { name: String, bytes: Bytes },
     /// Remove an object whose availability time (RFC 8216bis 6.2.2) is over.
     Delete { name: String },
+    /// LL-HLS: the next bytes of the part `name` while it is being written (a CMAF chunk:
+    /// `moof`+`mdat` of the samples so far). The part's chunks, in order, are its bytes; its
+    /// `Put` follows once it is complete. An origin can stream a request for the
+    /// preload-hinted part from these (RFC 8216bis 6.2.6) instead of waiting for the `Put`.
+    Chunk { name: String, bytes: Bytes },
+    /// LL-HLS: the part `name` announced by `Chunk`s will not be completed (a muxer error
+    /// or the end of the input cut it short); its bytes so far are not a part.
+    Abandon { name: String },
     /// A new playlist is out (its `Put` came just before): the newest segment `msn` and, with
     /// LL-HLS, part. Wake blocking requests with [`LiveStream::state`].
     Updated { msn: u64, part: Option<u64> },
@@ -143,8 +151,13 @@ struct Building {
     start_dts: i64,
     /// Media time at its start, seconds on the stream's running clock.
     start_time: f64,
-    /// Samples of the whole segment (classic) or of the current part (LL-HLS).
+    /// Samples of the whole segment (classic) or of the current part's chunk in progress
+    /// (LL-HLS).
     samples: Vec<Sample>,
+    /// LL-HLS: the chunks of the current part written so far.
+    part_bytes: Vec<u8>,
+    /// LL-HLS: main-track ticks in the chunk in progress.
+    chunk_ticks: i64,
     /// LL-HLS: `styp` and the fragments of the finished parts.
     bytes: Vec<u8>,
     parts: Vec<Part>,

@@ -199,12 +199,56 @@ impl LiveStream {
                 }
             }
         }
+        let low_latency = self.low_latency();
+        let min_chunk = self.min_chunk_ticks();
+        let mut chunk_due = false;
         if let Some(b) = self.building.as_mut() {
             if is_main {
                 b.main_frames = b.main_frames.saturating_add(1);
+                b.chunk_ticks = b.chunk_ticks.saturating_add(i64::from(sample.duration));
+                chunk_due = low_latency && b.chunk_ticks >= min_chunk;
             }
             b.samples.push(sample);
         }
+        if chunk_due {
+            self.flush_chunk(out)?;
+        }
+        Ok(())
+    }
+
+    /// Shortest CMAF chunk of an LL-HLS part, in main-track ticks: every video frame up to
+    /// 40 fps is its own chunk; faster video and audio-only streams group a few frames, so
+    /// the `moof` overhead stays small.
+    fn min_chunk_ticks(&self) -> i64 {
+        i64::from(self.cutter.timescale() / 40).max(1)
+    }
+
+    /// LL-HLS: muxes the samples of the part so far into one more chunk (`moof`+`mdat`,
+    /// ISO/IEC 23000-19 CMAF chunk) and hands it out at once, so that a request for the
+    /// preload-hinted part can be answered while the part is still being written
+    /// (RFC 8216bis 6.2.6).
+    fn flush_chunk(&mut self, out: &mut Vec<Output>) -> Result<()> {
+        let (Some(b), Muxer::Fmp4(m)) = (self.building.as_mut(), &mut self.muxer) else {
+            return Ok(());
+        };
+        b.chunk_ticks = 0;
+        if b.samples.is_empty() {
+            return Ok(());
+        }
+        let samples = std::mem::take(&mut b.samples);
+        let len: usize = samples.iter().map(|s| s.data.len()).sum();
+        let mut chunk = Vec::with_capacity(len.saturating_add(256));
+        m.write_fragment(&samples, &mut chunk)?;
+        b.part_bytes.extend_from_slice(&chunk);
+        out.push(Output::Chunk {
+            name: part_name(
+                &self.config.rendition,
+                &self.config.run_id,
+                b.msn,
+                b.parts.len(),
+            ),
+            bytes: Bytes::from(chunk),
+        });
         Ok(())
     }
 
@@ -231,6 +275,8 @@ impl LiveStream {
             start_dts: first.dts,
             start_time: self.media_end,
             samples: Vec::new(),
+            part_bytes: Vec::new(),
+            chunk_ticks: 0,
             bytes,
             parts: Vec::new(),
             part_independent: true,
@@ -238,22 +284,20 @@ impl LiveStream {
         });
     }
 
-    /// Muxes the current part (LL-HLS) as one fragment and puts it.
+    /// Ends the current part (LL-HLS): its last chunk, then the whole part is put.
     fn finish_part(&mut self, ticks: i64, out: &mut Vec<Output>) -> Result<()> {
         if !self.low_latency() {
             return Ok(());
         }
+        self.flush_chunk(out)?;
         let secs = ticks.max(0) as f64 / f64::from(self.cutter.timescale());
-        let (Some(b), Muxer::Fmp4(m)) = (self.building.as_mut(), &mut self.muxer) else {
+        let Some(b) = self.building.as_mut() else {
             return Ok(());
         };
-        if b.samples.is_empty() {
+        if b.part_bytes.is_empty() {
             return Ok(());
         }
-        let samples = std::mem::take(&mut b.samples);
-        let len: usize = samples.iter().map(|s| s.data.len()).sum();
-        let mut frag = Vec::with_capacity(len.saturating_add(512));
-        m.write_fragment(&samples, &mut frag)?;
+        let frag = std::mem::take(&mut b.part_bytes);
         let name = part_name(
             &self.config.rendition,
             &self.config.run_id,
@@ -397,6 +441,16 @@ impl LiveStream {
         let Some(mut b) = self.building.take() else {
             return;
         };
+        if !b.part_bytes.is_empty() {
+            out.push(Output::Abandon {
+                name: part_name(
+                    &self.config.rendition,
+                    &self.config.run_id,
+                    b.msn,
+                    b.parts.len(),
+                ),
+            });
+        }
         if self.low_latency() && !b.parts.is_empty() {
             // Its parts are listed already: complete the segment with them.
             let duration = b.parts.iter().map(|p| p.duration).sum();

@@ -282,6 +282,7 @@ fn ll_hints_parts_and_segment_bytes() {
     let mut src = Source::new(0);
     let out = src.feed(&mut s, 9.0, t0());
     let mut objects: BTreeMap<&str, &Bytes> = BTreeMap::new();
+    let mut chunks: BTreeMap<&str, Vec<&Bytes>> = BTreeMap::new();
     let mut hint: Option<String> = None;
     let mut previous: Option<&Output> = None;
     for o in &out {
@@ -313,9 +314,32 @@ fn ll_hints_parts_and_segment_bytes() {
                     "Updated right after the playlist put"
                 );
             }
+            Output::Chunk { name, bytes } => {
+                // (Before the first playlist there is no hint yet.)
+                if let Some(h) = &hint {
+                    assert_eq!(name, h, "chunks are of the hinted part");
+                }
+                assert!(!objects.contains_key(name.as_str()), "chunk after its part");
+                chunks.entry(name.as_str()).or_default().push(bytes);
+            }
             Output::Delete { .. } => {}
+            Output::Abandon { name } => panic!("{name} abandoned"),
         }
         previous = Some(o);
+    }
+    // Every part was streamed as CMAF chunks first (one per video frame: 9 frames per 0.3 s
+    // part), and the part is exactly its chunks.
+    let parts: Vec<(&&str, &&Bytes)> = objects
+        .iter()
+        .filter(|(n, _)| n.matches('.').count() == 2)
+        .collect();
+    assert!(parts.len() >= 20, "{} parts", parts.len());
+    for (name, bytes) in parts {
+        let streamed = chunks.get(*name).map(Vec::as_slice).unwrap_or_default();
+        assert!(streamed.len() >= 5, "{name}: {} chunks", streamed.len());
+        let joined: Vec<u8> = streamed.iter().flat_map(|b| b.iter().copied()).collect();
+        assert_eq!(&joined[..], &bytes[..], "{name} = its chunks");
+        assert_eq!(&bytes[4..8], b"moof", "{name} starts with a chunk's moof");
     }
     for msn in 0..4u64 {
         let seg = objects[format!("v_r1_{msn:06}.m4s").as_str()];
@@ -646,6 +670,51 @@ fn muxer_error_recovers_with_discontinuity() {
         text.contains("v_r1_000000.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T00:00:05.000Z\n#EXTINF:2.000,\nv_r1_000001.ts\n"),
         "{text}"
     );
+}
+
+/// LL-HLS: a muxer error in the middle of a part whose chunks went out abandons that part
+/// (so an origin streaming it can cut the response short), and the stream goes on.
+#[test]
+fn ll_muxer_error_abandons_the_streamed_part() {
+    let mut s = LiveStream::new(config(Format::Fmp4, Some(0.3)), tracks()).expect("stream");
+    let mut src = Source::new(0);
+    let out = src.feed(&mut s, 2.2, t0());
+    let streaming = out
+        .iter()
+        .rev()
+        .find_map(|o| match o {
+            Output::Chunk { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .expect("a part being streamed");
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Put { name, .. } if *name == streaming)),
+        "{streaming} is still in progress"
+    );
+    // Two audio frames whose decode time goes backwards fail the next chunk.
+    let audio = |dts: i64| Sample {
+        track: 1,
+        dts,
+        cts_offset: 0,
+        duration: 1024,
+        keyframe: true,
+        data: Bytes::from_static(&[0x21, 0x10, 0x04, 0x00]),
+    };
+    let at = t0() + Duration::from_millis(2200);
+    s.push(audio(2 * 48_000 + 9_600), at).expect("buffered");
+    s.push(audio(2 * 48_000), at).expect("buffered");
+    let failed = (0..10).any(|_| s.push(src.next(), at).is_err());
+    assert!(failed, "the chunk fails to mux");
+    let out = s.poll(at);
+    assert!(
+        out.contains(&Output::Abandon {
+            name: streaming.clone()
+        }),
+        "{streaming} abandoned: {out:?}"
+    );
+    let _ = src.feed(&mut s, 6.0, t0());
+    assert!(playlist(&s).contains("#EXT-X-DISCONTINUITY"));
 }
 
 impl Source {

@@ -21,6 +21,7 @@
 //! second copy of RFC 8216bis 6.2.5 that could drift.
 
 mod files;
+mod growing;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -32,12 +33,15 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use media::live::PlaylistState;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::path::ObjectPath;
 use crate::source::{Object, ObjectSource};
+
+pub(crate) use growing::GrowingPart;
 
 pub use text::state_from_text;
 
@@ -77,6 +81,8 @@ struct Inner {
     published: RwLock<HashMap<String, Receiver>>,
     /// Playlists written by other processes under this root.
     files: Option<files::FileWatch>,
+    /// LL-HLS parts being written by a packager in this process.
+    growing: growing::Registry,
 }
 
 impl fmt::Debug for LivePlaylists {
@@ -107,6 +113,7 @@ impl LivePlaylists {
             inner: Arc::new(Inner {
                 published: RwLock::default(),
                 files: Some(files::FileWatch::new(root)),
+                growing: growing::Registry::default(),
             }),
         }
     }
@@ -122,7 +129,11 @@ impl LivePlaylists {
         let dir = playlist
             .rsplit_once('/')
             .map_or(String::new(), |(d, _)| format!("{d}/"));
-        LivePublisher { tx, dir }
+        LivePublisher {
+            tx,
+            dir,
+            live: self.clone(),
+        }
     }
 
     /// The watch of the live playlist at `path`: a published one, else (when `watch_files`)
@@ -143,16 +154,58 @@ impl LivePlaylists {
         }
     }
 
-    /// The watch of a published playlist in the same directory as `path`, whose preload
-    /// hint may name it, else of a watched playlist whose hint is `path`.
+    /// The watch of a published playlist in the same directory as `path` — the one whose
+    /// preload hint names it if there is one (several renditions share a directory) —
+    /// else of a watched playlist whose hint is `path`.
     fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
+        self.published_sibling(path)
+            .or_else(|| self.inner.files.as_ref()?.hinting(path))
+    }
+
+    fn published_sibling(&self, path: &ObjectPath) -> Option<Receiver> {
         let dir = path.as_str().rsplit_once('/').map_or("", |(d, _)| d);
-        let published = self.inner.published.read().ok().and_then(|map| {
-            map.iter()
-                .find(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == dir)
-                .map(|(_, rx)| rx.clone())
-        });
-        published.or_else(|| self.inner.files.as_ref()?.hinting(path))
+        let map = self.inner.published.read().ok()?;
+        let mut same_dir = map
+            .iter()
+            .filter(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == dir)
+            .map(|(_, rx)| rx);
+        let first = same_dir.next()?;
+        std::iter::once(first)
+            .chain(same_dir)
+            .find(|rx| rx.borrow().hint.as_deref() == Some(path.as_str()))
+            .unwrap_or(first)
+            .clone()
+            .into()
+    }
+
+    /// The LL-HLS part at `path` while a packager in this process is still writing it
+    /// (RFC 8216bis 6.2.6): at once if it has started; if it is the preload-hinted part of a
+    /// published playlist and has not started yet, once it starts (held for up to the
+    /// playlist's blocking timeout). `None` once the part is complete — it is a stored object
+    /// then — and for anything else.
+    pub(crate) async fn streaming_part(&self, path: &ObjectPath) -> Option<Arc<GrowingPart>> {
+        let mut started = self.inner.growing.subscribe();
+        if let Some(part) = self.inner.growing.get(path.as_str()) {
+            return Some(part);
+        }
+        let mut rx = self.published_sibling(path)?;
+        let deadline = Instant::now() + rx.borrow().block_timeout();
+        loop {
+            if rx.borrow_and_update().hint.as_deref() != Some(path.as_str()) {
+                // Not (or no longer) the hinted part.
+                return self.inner.growing.get(path.as_str());
+            }
+            tokio::select! {
+                changed = started.changed() => {
+                    changed.ok()?;
+                    if let Some(part) = self.inner.growing.get(path.as_str()) {
+                        return Some(part);
+                    }
+                }
+                changed = rx.changed() => changed.ok()?,
+                () = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
     }
 }
 
@@ -162,9 +215,36 @@ pub struct LivePublisher {
     tx: watch::Sender<Arc<Snapshot>>,
     /// Directory of the playlist (`name/`), to resolve its relative URIs.
     dir: String,
+    live: LivePlaylists,
 }
 
 impl LivePublisher {
+    /// The next CMAF chunk of the LL-HLS part `name` (relative to the playlist) that is being
+    /// written: requests for the part are streamed from these until [`Self::part_stored`].
+    pub fn part_chunk(&self, name: &str, bytes: Bytes) {
+        self.live
+            .inner
+            .growing
+            .chunk(&format!("{}{name}", self.dir), bytes);
+    }
+
+    /// The object `name` is in the store: if it was a part being streamed, its streams end
+    /// complete and new requests read the stored object.
+    pub fn part_stored(&self, name: &str) {
+        self.live
+            .inner
+            .growing
+            .finish(&format!("{}{name}", self.dir), false);
+    }
+
+    /// The part `name` will not be completed: its streams are cut short.
+    pub fn part_abandoned(&self, name: &str) {
+        self.live
+            .inner
+            .growing
+            .finish(&format!("{}{name}", self.dir), true);
+    }
+
     /// Publishes a new version: wakes every request held for it. Call it once the objects
     /// the playlist lists are in the store.
     ///

@@ -258,3 +258,128 @@ async fn watched_file_preload_hint_is_held() {
     assert_eq!((r.status, r.body.as_slice()), (200, &b"chunk"[..]));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Decodes a chunked body; `None` when the terminating zero-size chunk is missing (the
+/// response was cut short).
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[..line]).ok()?.trim(), 16).ok()?;
+        raw = &raw[line + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size + 2..)?;
+    }
+}
+
+/// Reads from `s` until `raw` contains `needle` (panics after 5 s).
+async fn read_until(s: &mut TcpStream, raw: &mut Vec<u8>, needle: &[u8]) {
+    let found = |raw: &Vec<u8>| raw.windows(needle.len()).any(|w| w == needle);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        while !found(raw) {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "connection closed before {needle:?}");
+            raw.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{:?} not received", String::from_utf8_lossy(needle)));
+}
+
+/// A keep-alive GET (so an unknown length is sent chunked, as to every browser), read until
+/// the terminating chunk or until the server closes the connection: (head, raw body).
+fn spawn_keepalive_get(addr: std::net::SocketAddr, path: &str) -> JoinHandle<(String, Vec<u8>)> {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    tokio::spawn(async move {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !raw.ends_with(b"\r\n0\r\n\r\n") {
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+        let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+        (head, raw[split..].to_vec())
+    })
+}
+
+/// RFC 8216bis 6.2.6: the preload-hinted part is held until it starts, then its bytes are
+/// sent as the packager writes them (chunked), and the response ends when the part is
+/// complete; a part the packager abandons is cut short; a complete part is a stored object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hinted_part_is_streamed_while_it_is_written() {
+    let root = temp_root("streamed");
+    let live = LivePlaylists::new();
+    let publisher = live.publisher("s/stream.m3u8");
+    let addr = start(&root, live).await;
+    publisher.publish(state(5, 1, Some("seg6.1.m4s")));
+
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /s/seg6.1.m4s HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 1024];
+    let early = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await;
+    assert!(early.is_err(), "held until the part starts");
+
+    publisher.part_chunk("seg6.1.m4s", Bytes::from_static(b"moof-mdat-1|"));
+    read_until(&mut s, &mut raw, b"moof-mdat-1|").await;
+    let head = String::from_utf8_lossy(&raw).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(head.contains("content-type: video/iso.segment"), "{head}");
+    assert!(!head.contains("\ncontent-length:"), "{head}");
+
+    // A second player joining mid-part gets the part from its first byte.
+    let late = spawn_keepalive_get(addr, "/s/seg6.1.m4s");
+    publisher.part_chunk("seg6.1.m4s", Bytes::from_static(b"moof-mdat-2|"));
+    read_until(&mut s, &mut raw, b"moof-mdat-2|").await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!late.is_finished(), "still streaming");
+
+    std::fs::write(root.join("s/seg6.1.m4s"), b"moof-mdat-1|moof-mdat-2|").expect("store");
+    publisher.part_stored("seg6.1.m4s");
+    read_until(&mut s, &mut raw, b"\r\n0\r\n\r\n").await;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    assert_eq!(
+        dechunk(&raw[split..]).as_deref(),
+        Some(&b"moof-mdat-1|moof-mdat-2|"[..]),
+        "the part, complete"
+    );
+    let (_, late) = late.await.expect("join");
+    assert_eq!(
+        dechunk(&late).as_deref(),
+        Some(&b"moof-mdat-1|moof-mdat-2|"[..])
+    );
+
+    // Complete: now a stored object with a length and a validator.
+    let stored = get(addr, "/s/seg6.1.m4s").await;
+    assert_eq!(stored.status, 200);
+    assert_eq!(stored.header("content-length"), Some("24"));
+    assert!(stored.header("etag").is_some());
+
+    // Abandoned mid-way: the response is cut short (no terminating chunk).
+    publisher.publish(state(5, 2, Some("seg6.2.m4s")));
+    let cut = spawn_keepalive_get(addr, "/s/seg6.2.m4s");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!cut.is_finished());
+    publisher.part_chunk("seg6.2.m4s", Bytes::from_static(b"half"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    publisher.part_abandoned("seg6.2.m4s");
+    let (head, body) = cut.await.expect("join");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(body.windows(4).any(|w| w == b"half"), "{body:?}");
+    assert!(dechunk(&body).is_none(), "cut short: {body:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
