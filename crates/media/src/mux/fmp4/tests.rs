@@ -760,11 +760,15 @@ fn segment_parts_equal_write_segment() {
         let mut want = vec![9];
         whole.write_segment(&seg, &mut want).unwrap();
         let mut head = vec![9];
-        let payload = parts.write_segment_parts(&seg, &mut head).unwrap();
-        assert_eq!(payload.len(), seg.samples.len());
-        let mut got = head.clone();
-        for p in &payload {
-            got.extend_from_slice(p);
+        let pieces = parts.write_segment_parts(&seg, &mut head).unwrap();
+        assert_eq!(
+            pieces.len(),
+            seg.samples.len() + 1,
+            "one head, then the samples"
+        );
+        let mut got = vec![9];
+        for p in &pieces {
+            got.extend_from_slice(p.bytes(&head));
         }
         assert_eq!(got, want, "segment {i}");
     }
