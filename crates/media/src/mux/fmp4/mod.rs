@@ -24,6 +24,8 @@ mod entry;
 mod fragment;
 mod init;
 #[cfg(test)]
+mod keyframe_tests;
+#[cfg(test)]
 mod probe_tests;
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,8 @@ mod video;
 #[cfg(test)]
 mod ffprobe_tests;
 #[cfg(test)]
+mod keyframe_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::codec::aac::{self, AudioSpecificConfig};
