@@ -166,7 +166,13 @@ mod tests {
     #[test]
     fn durations_run_to_the_next_keyframe_and_offsets_add_up() {
         type Seg = (&'static str, u64, &'static [(i64, u64, u64)], i64);
-        let cases: &[(&str, u32, &[Seg], &[(f64, u64, u64)])] = &[
+        type Case = (
+            &'static str,
+            u32,
+            &'static [Seg],
+            &'static [(f64, u64, u64)],
+        );
+        let cases: &[Case] = &[
             (
                 "two keyframes per segment, 90 kHz",
                 90_000,

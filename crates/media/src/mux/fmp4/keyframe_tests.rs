@@ -10,10 +10,8 @@ use mp4_atom::{Decode, Moof};
 /// `frames` frames of A/V from frame `first` with video keyframes where `key(frame)`.
 fn keyed(first: i64, frames: i64, key: impl Fn(i64) -> bool) -> Vec<Sample> {
     let mut samples = av_samples(first, frames);
-    let mut frame = first;
-    for s in samples.iter_mut().filter(|s| s.track == 0) {
+    for (frame, s) in (first..).zip(samples.iter_mut().filter(|s| s.track == 0)) {
         s.keyframe = key(frame);
-        frame += 1;
     }
     samples
 }
@@ -36,7 +34,10 @@ fn check(data: &[u8], samples: &[Sample], keys: &[KeyframeRange], first_seq: u32
     assert_eq!(moofs.len(), want.len(), "one fragment per keyframe");
     for (i, ((k, s), (_, moof_start, moof_size))) in keys.iter().zip(&want).zip(moofs).enumerate() {
         assert_eq!(k.dts, s.dts, "range {i}");
-        assert_eq!(k.offset as usize, *moof_start, "range {i} starts at its moof");
+        assert_eq!(
+            k.offset as usize, *moof_start,
+            "range {i} starts at its moof"
+        );
         let range = &data[*moof_start..*moof_start + k.length as usize];
         assert_eq!(&range[4..8], b"moof");
         assert_eq!(&range[*moof_size + 4..*moof_size + 8], b"mdat");
@@ -56,7 +57,8 @@ fn check(data: &[u8], samples: &[Sample], keys: &[KeyframeRange], first_seq: u32
 #[test]
 fn a_fragment_per_keyframe() {
     // Table: keyframe pattern over 24 frames (segment 0 = frames 0–11, segment 1 = 12–23).
-    let cases: &[(&str, fn(i64) -> bool)] = &[
+    type Case = (&'static str, fn(i64) -> bool);
+    let cases: &[Case] = &[
         ("GOP of 4", |f| f % 4 == 0),
         ("irregular", |f| [0, 1, 5, 12, 13, 22].contains(&f)),
         ("one per segment", |f| f % 12 == 0),
@@ -77,7 +79,10 @@ fn a_fragment_per_keyframe() {
 
             let mut head = vec![1, 2];
             let pieces = parts.write_segment_parts(&seg, &mut head).unwrap();
-            let got: Vec<u8> = pieces.iter().flat_map(|p| p.bytes(&head).to_vec()).collect();
+            let got: Vec<u8> = pieces
+                .iter()
+                .flat_map(|p| p.bytes(&head).to_vec())
+                .collect();
             assert_eq!(got, out[5..], "{name}: parts = write_segment");
             assert_eq!(parts.keyframes(), whole.keyframes(), "{name}");
             assert_eq!(parts.next_sequence_number(), whole.next_sequence_number());
@@ -94,7 +99,11 @@ fn off_by_default_one_fragment_and_its_keyframe() {
         .unwrap();
     let moofs = boxes(&out).iter().filter(|(k, ..)| k == b"moof").count();
     assert_eq!(moofs, 1);
-    assert_eq!(mux.keyframes().len(), 1, "only the fragment-opening keyframe");
+    assert_eq!(
+        mux.keyframes().len(),
+        1,
+        "only the fragment-opening keyframe"
+    );
     assert_eq!(mux.keyframes()[0].dts, samples[0].dts);
 
     let mut audio = Fmp4Muxer::new(vec![aac_track()]).unwrap();
@@ -102,9 +111,14 @@ fn off_by_default_one_fragment_and_its_keyframe() {
     let a: Vec<Sample> = samples
         .iter()
         .filter(|s| s.track == 1)
-        .map(|s| Sample { track: 0, ..s.clone() })
+        .map(|s| Sample {
+            track: 0,
+            ..s.clone()
+        })
         .collect();
-    audio.write_segment(&segment(0, a), &mut Vec::new()).unwrap();
+    audio
+        .write_segment(&segment(0, a), &mut Vec::new())
+        .unwrap();
     assert!(audio.keyframes().is_empty(), "no video, no keyframes");
 }
 

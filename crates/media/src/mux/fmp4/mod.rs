@@ -159,7 +159,7 @@ impl Fmp4Muxer {
     /// [`write_segment_parts`](Self::write_segment_parts) start a new fragment at every keyframe
     /// of the (first) video track, not only at the segment's first sample. Each keyframe is then
     /// addressable as `moof` + `mdat` header + its own bytes — what an I-frame playlist needs
-    /// (RFC 8216bis §4.4.3.6; Apple's tools do the same) — at the cost of a few hundred bytes
+    /// (RFC 8216bis §4.4.3.6) — at the cost of a few hundred bytes
     /// of `moof` per extra keyframe. Off by default.
     pub fn set_keyframe_fragments(&mut self, on: bool) {
         self.keyframe_fragments = on;

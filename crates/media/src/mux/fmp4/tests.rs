@@ -67,7 +67,13 @@ pub(super) fn aac_track() -> TrackInfo {
     })
 }
 
-pub(super) fn sample(track: usize, dts: i64, cts_offset: i32, duration: i64, keyframe: bool) -> Sample {
+pub(super) fn sample(
+    track: usize,
+    dts: i64,
+    cts_offset: i32,
+    duration: i64,
+    keyframe: bool,
+) -> Sample {
     // Distinct, recognisable payloads: size and content derive from track and dts.
     let len = 5 + (dts.rem_euclid(97) as usize) + track * 3;
     let fill = (dts.rem_euclid(251) as u8) ^ (track as u8 * 0x55);

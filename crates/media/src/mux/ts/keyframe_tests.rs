@@ -120,19 +120,32 @@ fn check_ranges(ts: &[u8], seg: &Segment, keys: &[KeyframeRange]) {
     let pkts = parse_packets(ts);
     for (i, k) in keys.iter().enumerate() {
         let (off, len) = (k.offset as usize, k.length as usize);
-        assert_eq!(off % PACKET_SIZE, 0, "range {i} starts at a packet boundary");
+        assert_eq!(
+            off % PACKET_SIZE,
+            0,
+            "range {i} starts at a packet boundary"
+        );
         assert_eq!(len % PACKET_SIZE, 0, "range {i} ends at a packet boundary");
         assert!(off + len <= ts.len(), "range {i} inside the segment");
         let first = off / PACKET_SIZE;
         let end = (off + len) / PACKET_SIZE;
         let range = &pkts[first..end];
         if i == 0 {
-            assert_eq!(off, 0, "the opening keyframe starts with the segment: {keys:?}");
+            assert_eq!(
+                off, 0,
+                "the opening keyframe starts with the segment: {keys:?}"
+            );
             assert_eq!(range[0].pid, psi::PAT_PID);
             assert_eq!(range[1].pid, PMT_PID);
         } else {
-            assert_eq!(range[0].pid, VIDEO_PID, "range {i} starts with the video PES");
-            assert!(range[0].pusi && range[0].random_access, "range {i}: PES start");
+            assert_eq!(
+                range[0].pid, VIDEO_PID,
+                "range {i} starts with the video PES"
+            );
+            assert!(
+                range[0].pusi && range[0].random_access,
+                "range {i}: PES start"
+            );
         }
         // The range ends with the last packet of the keyframe's PES.
         let last_start = range
@@ -155,9 +168,14 @@ fn check_ranges(ts: &[u8], seg: &Segment, keys: &[KeyframeRange]) {
 fn every_keyframe_is_reported_with_its_whole_pes() {
     // Table: keyframe pattern (a keyframe opens both segments, at frames 0 and 30), video frame
     // size (within one packet, or enough that the streamed writer spills).
-    let cases: &[(&str, fn(i64) -> bool, usize)] = &[
+    type Case = (&'static str, fn(i64) -> bool, usize);
+    let cases: &[Case] = &[
         ("GOP of 15 frames", |f| f % 15 == 0, 3000),
-        ("irregular GOPs", |f| [0, 1, 7, 29, 30, 31].contains(&f), 500),
+        (
+            "irregular GOPs",
+            |f| [0, 1, 7, 29, 30, 31].contains(&f),
+            500,
+        ),
         ("only the opening keyframe", |f| f % 30 == 0, 3000),
         ("tiny frames in one packet", |f| f % 10 == 0, 20),
         ("frames that make the stream spill", |f| f % 15 == 0, 60_000),
@@ -230,5 +248,8 @@ fn no_keyframes_without_video_or_after_an_error() {
     let mut bad = av_segment(1, 30, 30, 100, |f| f % 10 == 0);
     bad.samples[5].track = 9;
     assert!(m.write_segment(&bad, &mut Vec::new()).is_err());
-    assert!(m.keyframes().is_empty(), "nothing reported for a failed write");
+    assert!(
+        m.keyframes().is_empty(),
+        "nothing reported for a failed write"
+    );
 }
