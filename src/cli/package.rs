@@ -78,10 +78,11 @@ pub fn run(args: PackageArgs) -> Result<()> {
     )?;
     if !args.quiet {
         println!(
-            "{} → {}: {} segments, {:.3} s, avg {}, peak {}, target {} s, {:.2} s wall",
+            "{} → {}: {} segments, {} I-frames, {:.3} s, avg {}, peak {}, target {} s, {:.2} s wall",
             input.display(),
             args.output.join("master.m3u8").display(),
             summary.segments,
+            summary.i_frames,
             summary.duration,
             human_bitrate(summary.average_bandwidth),
             human_bitrate(summary.peak_bandwidth),

@@ -159,3 +159,62 @@ pub fn media_duration(path: &Path) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max);
     end - start
 }
+
+/// One decoded frame per ffprobe `-show_frames`.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub kind: String,
+    pub key: bool,
+    pub pict_type: String,
+    /// pts_time, or best_effort_timestamp_time when the frame has no pts.
+    pub pts: f64,
+}
+
+/// Decodes every frame of `path` (ffprobe `-show_frames`). Errors on stderr are not fatal: a
+/// byte range cut out of a stream may end inside a box or PES (the frames before that decode).
+pub fn frames(path: &Path) -> Vec<Frame> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json", "-show_entries"])
+        .arg("frame=media_type,key_frame,pict_type,pts_time,best_effort_timestamp_time")
+        .arg(path)
+        .output()
+        .expect("ffprobe must be installed");
+    assert!(
+        out.status.success(),
+        "ffprobe -show_frames {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("ffprobe json");
+    v["frames"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    let pts = num(f, "pts_time");
+                    Frame {
+                        kind: f["media_type"].as_str().unwrap_or("").to_owned(),
+                        key: f["key_frame"].as_u64() == Some(1),
+                        pict_type: f["pict_type"].as_str().unwrap_or("").to_owned(),
+                        pts: if pts.is_finite() {
+                            pts
+                        } else {
+                            num(f, "best_effort_timestamp_time")
+                        },
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Presentation times of the video keyframes of `path`, in presentation order (ffprobe packets).
+pub fn video_keyframe_times(path: &Path) -> Vec<f64> {
+    let mut t: Vec<f64> = packets(path)
+        .iter()
+        .filter(|p| p.kind == "video" && p.key)
+        .map(|p| p.pts)
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t
+}

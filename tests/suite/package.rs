@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Every valid input × format: ffprobe/ffmpeg decode every segment cleanly, every segment starts on a
-//! keyframe, timestamps continue across segments, EXTINF matches ffprobe, BANDWIDTH is measured.
+//! keyframe, timestamps continue across segments, EXTINF matches ffprobe, BANDWIDTH is measured;
+//! the I-frame playlist lists every keyframe, and each of its byte ranges decodes to that one frame.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,12 @@ fn load_media(dir: &Path) -> (m3u8_rs::MasterPlaylist, m3u8_rs::MediaPlaylist) {
         Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m,
         other => panic!("master.m3u8 is not a master playlist: {other:?}"),
     };
-    let media_uri = &master.variants[0].uri;
+    let media_uri = &master
+        .variants
+        .iter()
+        .find(|v| !v.is_i_frame)
+        .expect("an EXT-X-STREAM-INF")
+        .uri;
     let media_text = std::fs::read(dir.join(media_uri)).expect("media playlist written");
     let media = match m3u8_rs::parse_playlist_res(&media_text) {
         Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
@@ -72,6 +78,7 @@ fn materialize(dir: &Path, media: &m3u8_rs::MediaPlaylist, tag: &str) -> Vec<Seg
 fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str) {
     let (master, media) = load_media(dir);
     let v = &master.variants[0];
+    assert!(!v.is_i_frame, "{tag}: EXT-X-STREAM-INF first");
     let codecs = v.codecs.clone().unwrap_or_default();
     assert!(!codecs.is_empty(), "{tag}: CODECS present");
     if fx.video {
@@ -187,6 +194,8 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
         v.bandwidth
     );
 
+    check_i_frames(fx, input, dir, &master, format, tag);
+
     // The whole stream through ffmpeg's own HLS demuxer.
     let errors = probe::decode_errors(&dir.join("master.m3u8"));
     assert!(
@@ -254,8 +263,8 @@ fn single_file_fmp4_and_ts() {
             .collect();
         assert_eq!(
             files.len(),
-            3,
-            "{tag}: master + media playlist + one media file, got {files:?}"
+            4,
+            "{tag}: master + media playlist + I-frame playlist + one media file, got {files:?}"
         );
         check_output(&fx, &input, &out, format, &tag);
     }
@@ -310,4 +319,167 @@ fn repackaging_replaces_output_atomically() {
         .filter(|n| n.starts_with(".repackage"))
         .collect();
     assert!(leftovers.is_empty(), "no temp dirs left: {leftovers:?}");
+}
+
+fn check_i_frames(
+    fx: &Fixture,
+    input: &Path,
+    dir: &Path,
+    master: &m3u8_rs::MasterPlaylist,
+    format: &str,
+    tag: &str,
+) {
+    let streams: Vec<_> = master.variants.iter().filter(|v| v.is_i_frame).collect();
+    let written: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("_iframes.m3u8"))
+        .collect();
+    if !fx.video {
+        assert!(streams.is_empty(), "{tag}: no I-frame stream without video");
+        assert!(
+            written.is_empty(),
+            "{tag}: no I-frame playlist: {written:?}"
+        );
+        return;
+    }
+    // Apple 6.1, 9.1–9.4: an EXT-X-I-FRAME-STREAM-INF with CODECS (video only) and RESOLUTION.
+    assert_eq!(streams.len(), 1, "{tag}: one EXT-X-I-FRAME-STREAM-INF");
+    let iv = streams[0];
+    assert_eq!(
+        written,
+        std::slice::from_ref(&iv.uri),
+        "{tag}: the I-frame playlist written"
+    );
+    let v = &master.variants[0];
+    let codecs = iv
+        .codecs
+        .clone()
+        .expect("CODECS on EXT-X-I-FRAME-STREAM-INF");
+    let variant_codecs = v.codecs.clone().unwrap_or_default();
+    assert!(
+        !codecs.contains(',') && variant_codecs.split(',').any(|c| c == codecs),
+        "{tag}: I-frame CODECS {codecs} is the video codec of {variant_codecs}"
+    );
+    assert!(
+        ["avc1", "avc3", "hvc1", "hev1", "av01", "vp09"]
+            .iter()
+            .any(|p| codecs.starts_with(p)),
+        "{tag}: video codec {codecs}"
+    );
+    assert_eq!(iv.resolution, v.resolution, "{tag}: RESOLUTION");
+    assert!(iv.resolution.is_some(), "{tag}: RESOLUTION present");
+
+    let text = std::fs::read(dir.join(&iv.uri)).expect("I-frame playlist");
+    let pl = match m3u8_rs::parse_playlist_res(&text) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+        other => panic!("{tag}: {} is not a media playlist: {other:?}", iv.uri),
+    };
+    // RFC 8216bis 4.4.3.6 and §8: I-FRAMES-ONLY needs version 4; a VOD playlist with ENDLIST.
+    assert!(pl.i_frames_only, "{tag}: EXT-X-I-FRAMES-ONLY");
+    assert!(
+        pl.version.unwrap_or(1) >= 4,
+        "{tag}: VERSION {:?}",
+        pl.version
+    );
+    assert_eq!(
+        pl.playlist_type,
+        Some(m3u8_rs::MediaPlaylistType::Vod),
+        "{tag}"
+    );
+    assert!(pl.end_list, "{tag}: ENDLIST");
+    let max_round = pl
+        .segments
+        .iter()
+        .map(|s| f64::from(s.duration).round() as u64)
+        .max()
+        .unwrap_or(0);
+    assert!(pl.target_duration >= max_round, "{tag}: TARGETDURATION");
+
+    // One entry per keyframe of the input's video stream; EXTINF sum = media duration (Apple 8.1).
+    let keys = probe::video_keyframe_times(input);
+    assert_eq!(
+        pl.segments.len(),
+        keys.len(),
+        "{tag}: I-frame entries vs ffprobe's keyframes of the input"
+    );
+    let frame = 1.0 / 29.97;
+    let total: f64 = pl.segments.iter().map(|s| f64::from(s.duration)).sum();
+    let real = probe::media_duration(input);
+    assert!(
+        (total - real).abs() <= frame + 0.001,
+        "{tag}: sum of I-frame EXTINF {total:.4} vs duration {real:.4}"
+    );
+
+    // Every entry on its own (EXT-X-MAP prepended, as a client does) decodes to exactly one video
+    // frame, a keyframe, at the time the playlist gives it.
+    let scratch = work_dir().join("iframes").join(tag);
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let ext = if format == "fmp4" { "mp4" } else { "ts" };
+    let mut map = None;
+    let mut at = 0.0;
+    let mut first_pts = None;
+    let (mut bytes, mut peak) = (0u64, 0.0f64);
+    for (i, s) in pl.segments.iter().enumerate() {
+        if s.map.is_some() {
+            map = s.map.clone();
+        }
+        let range = s
+            .byte_range
+            .as_ref()
+            .expect("EXT-X-BYTERANGE on every entry");
+        assert!(range.offset.is_some(), "{tag}: entry {i}: explicit offset");
+        let body = read_range(&dir.join(&s.uri), Some(range));
+        let mut data = map
+            .as_ref()
+            .map(|m| read_range(&dir.join(&m.uri), m.byte_range.as_ref()))
+            .unwrap_or_default();
+        if format == "fmp4" {
+            assert!(!data.is_empty(), "{tag}: fMP4 I-frames need EXT-X-MAP");
+        }
+        data.extend_from_slice(&body);
+        let file = scratch.join(format!("iframe{i}.{ext}"));
+        std::fs::write(&file, &data).expect("write I-frame");
+        let frames: Vec<_> = probe::frames(&file)
+            .into_iter()
+            .filter(|f| f.kind == "video")
+            .collect();
+        assert_eq!(
+            frames.len(),
+            1,
+            "{tag}: entry {i} ({} bytes of {}) decodes to one video frame: {frames:?}",
+            body.len(),
+            s.uri
+        );
+        let f = &frames[0];
+        assert!(f.key, "{tag}: entry {i} is a key frame: {f:?}");
+        // Presentation time, relative to the first I-frame: the input's keyframe, and the sum
+        // of the EXTINFs before it, within a frame.
+        let first = *first_pts.get_or_insert(f.pts);
+        let got = f.pts - first;
+        let want = keys[i] - keys[0];
+        assert!(
+            (got - want).abs() <= frame + 0.001 && (at - want).abs() <= frame + 0.001,
+            "{tag}: entry {i} at {got:.4} s (EXTINF sum {at:.4}), input keyframe at {want:.4}"
+        );
+        let extinf = f64::from(s.duration);
+        at += extinf;
+        bytes += body.len() as u64;
+        if extinf > 0.0 {
+            peak = peak.max(body.len() as f64 * 8.0 / extinf);
+        }
+    }
+    // BANDWIDTH / AVERAGE-BANDWIDTH measured over the I-frame ranges, within 10 % (Apple 9.13–9.15).
+    let avg = bytes as f64 * 8.0 / total;
+    let declared_avg = iv.average_bandwidth.expect("AVERAGE-BANDWIDTH") as f64;
+    assert!(
+        (declared_avg - avg).abs() / avg < 0.10,
+        "{tag}: I-frame AVERAGE-BANDWIDTH {declared_avg} vs {avg}"
+    );
+    assert!(
+        (iv.bandwidth as f64 - peak).abs() / peak < 0.10,
+        "{tag}: I-frame BANDWIDTH {} vs {peak}",
+        iv.bandwidth
+    );
 }

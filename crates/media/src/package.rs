@@ -4,6 +4,12 @@
 //! Output layout (all names relative to the store):
 //! - `master.m3u8` — the entry point (RFC 8216bis 4.4.6).
 //! - `{rendition}.m3u8` — media playlist, PLAYLIST-TYPE:VOD, ENDLIST (Apple 8.6).
+//! - `{rendition}_iframes.m3u8` — with video: the I-frame playlist (Apple 6.1, RFC 8216bis
+//!   §4.4.3.6), one entry per keyframe of the video track, each a byte range of the segment (or
+//!   single file) that holds it. TS: the keyframe's PES packets (from PAT/PMT on for the keyframe
+//!   that opens a segment; EXT-X-MAP names a segment's PAT/PMT for the others). fMP4: a fragment
+//!   starts at every keyframe, so each entry is `moof` + `mdat` header + the keyframe, with the
+//!   media playlist's EXT-X-MAP.
 //! - `{rendition}_{run}_init.mp4` + `{rendition}_{run}_{n:05}.m4s` (fMP4) or `…_{n:05}.ts`;
 //!   or, with `single_file`, `{rendition}_{run}.mp4|.ts` addressed with EXT-X-BYTERANGE.
 //!
@@ -18,7 +24,8 @@ use crate::mux::ts::TsMuxer;
 use crate::mux::SegmentMuxer;
 use crate::playlist::media::Map;
 use crate::playlist::{
-    ByteRange, MasterPlaylist, MediaPlaylist, MediaSegment, PlaylistType, Variant,
+    ByteRange, IFramePlaylist, IFrameVariant, MasterPlaylist, MediaPlaylist, MediaSegment,
+    PlaylistType, Variant,
 };
 use crate::sample::{CodecConfig, Demuxer, TrackKind};
 use crate::segmenter::{Segment, Segmenter};
@@ -88,6 +95,8 @@ pub struct PackageSummary {
     pub frame_rate: Option<f64>,
     /// Segments longer than the wanted duration + 0.5 s because of the input's GOP (Apple 7.7).
     pub long_segments: Vec<(u64, f64)>,
+    /// Entries of the I-frame playlist (0 without video).
+    pub i_frames: usize,
 }
 
 /// A [`Store`] that also takes an object in pieces, so that a media segment never has to sit
@@ -173,11 +182,9 @@ impl Mux {
         buf.clear();
         match self {
             Mux::Fmp4(m) => {
-                // styp + moof + mdat header in `buf`, the payload straight from the samples.
-                let payload = m.write_segment_parts(segment, buf)?;
-                let mut parts = Vec::with_capacity(payload.len() + 1);
-                parts.push(&buf[..]);
-                parts.extend(payload);
+                // styp, moof and mdat headers in `buf`, the payload straight from the samples.
+                let pieces = m.write_segment_parts(segment, buf)?;
+                let parts: Vec<&[u8]> = pieces.iter().map(|p| p.bytes(buf)).collect();
                 store.begin(name).map_err(io_err)?;
                 store.write_parts(&parts).map_err(io_err)?;
                 store.commit().map_err(io_err)?;
@@ -240,11 +247,17 @@ pub fn package_streaming(
             });
         }
     }
+    let video_index = tracks.iter().position(|t| t.kind() == TrackKind::Video);
+    let video = video_index.and_then(|i| tracks.get(i));
     let mut muxer = match opts.format {
-        Format::Fmp4 => Mux::Fmp4(Fmp4Muxer::new(tracks.clone())?),
+        Format::Fmp4 => {
+            let mut m = Fmp4Muxer::new(tracks.clone())?;
+            // Every keyframe starts a fragment, so the I-frame playlist lists all of them.
+            m.set_keyframe_fragments(video.is_some());
+            Mux::Fmp4(m)
+        }
         Format::Ts => Mux::Ts(TsMuxer::new(tracks.clone())?),
     };
-    let video = tracks.iter().find(|t| t.kind() == TrackKind::Video);
     let total_secs = tracks
         .first()
         .and_then(|t| t.duration.map(|d| d as f64 / f64::from(t.timescale.max(1))));
@@ -289,6 +302,10 @@ pub fn package_streaming(
     let main = segmenter.main_track();
     let mut buf = Vec::new();
     let mut main_frames: u64 = 0;
+    let mut iframes = IFramePlaylist::default();
+    // TS: whether some I-frame entry lacks its own PAT/PMT, and where the first segment's are.
+    let mut ts_needs_map = false;
+    let mut first_segment: Option<(String, u64)> = None;
     let mut emit =
         |segment: Segment, playlist: &mut MediaPlaylist, buf: &mut Vec<u8>| -> Result<()> {
             let (uri, byterange, size) = if opts.single_file {
@@ -306,6 +323,15 @@ pub fn package_streaming(
                 let size = muxer.write_object(&segment, &name, store, buf)?;
                 (name, None, size)
             };
+            if video.is_some() {
+                let keys = muxer.as_dyn().keyframes();
+                let offset = byterange.map_or(0, |b| b.offset);
+                let end = i64::try_from(segment.duration)
+                    .map_or(i64::MAX, |d| segment.start.saturating_add(d));
+                iframes.push_segment(&uri, offset, keys, end);
+                ts_needs_map |= keys.iter().any(|k| k.offset != 0);
+                first_segment.get_or_insert_with(|| (uri.clone(), offset));
+            }
             let duration = segment.duration_secs();
             playlist.segments.push(MediaSegment {
                 uri,
@@ -375,6 +401,49 @@ pub fn package_streaming(
     let media_name = format!("{}.m3u8", opts.rendition);
     put(store, &media_name, playlist.to_string().as_bytes())?;
 
+    let mut i_frame_variants = Vec::new();
+    if let (Some(v), Some(vi)) = (video, video_index) {
+        iframes.finish(v.timescale);
+        iframes.map = match &muxer {
+            Mux::Fmp4(_) => playlist.map.clone(),
+            // RFC 8216bis §4.4.3.6: an entry without PAT/PMT needs them from EXT-X-MAP; every
+            // segment starts with the same two tables.
+            Mux::Ts(m) => first_segment
+                .filter(|_| ts_needs_map)
+                .map(|(uri, offset)| Map {
+                    uri,
+                    byterange: Some(ByteRange {
+                        length: m.psi_len(),
+                        offset,
+                    }),
+                }),
+        };
+        // EXTINF rounded ≤ TARGETDURATION (RFC 8216bis 4.4.3.1); a keyframe interval never
+        // exceeds its segment, but the I-frame EXTINFs are rounded to the millisecond.
+        let entries = iframes.as_segments();
+        iframes.target_duration = playlist
+            .target_duration
+            .max(MediaPlaylist::target_for(&entries));
+        let name = format!("{}_iframes.m3u8", opts.rendition);
+        put(store, &name, iframes.to_string().as_bytes())?;
+        // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
+        let bytes: u64 = entries.iter().map(|e| e.size).sum();
+        let average = bitrate(bytes, iframes.duration());
+        let peak = entries
+            .iter()
+            .map(|e| bitrate(e.size, e.duration))
+            .max()
+            .unwrap_or(0)
+            .max(average);
+        i_frame_variants.push(IFrameVariant {
+            uri: name,
+            bandwidth: peak,
+            average_bandwidth: Some(average),
+            codecs: codecs.get(vi).cloned().into_iter().collect(),
+            resolution,
+        });
+    }
+
     // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
     let master = MasterPlaylist {
         independent_segments: true,
@@ -389,7 +458,11 @@ pub fn package_streaming(
             audio_group: None,
         }],
     };
-    put(store, "master.m3u8", master.to_string().as_bytes())?;
+    put(
+        store,
+        "master.m3u8",
+        master.with_i_frames(&i_frame_variants).as_bytes(),
+    )?;
 
     Ok(PackageSummary {
         segments: playlist.segments.len(),
@@ -402,6 +475,7 @@ pub fn package_streaming(
         resolution,
         frame_rate,
         long_segments,
+        i_frames: iframes.entries.len(),
     })
 }
 

@@ -20,6 +20,19 @@ pub struct Variant {
     pub audio_group: Option<String>,
 }
 
+/// One EXT-X-I-FRAME-STREAM-INF entry (RFC 8216bis 4.4.6.3): the I-frame playlist of a video
+/// variant. FRAME-RATE, AUDIO and the other group attributes do not apply to it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IFrameVariant {
+    pub uri: String,
+    /// Peak bit rate of the I-frame entries: largest byte range × 8 / its EXTINF (Apple 9.13).
+    pub bandwidth: u64,
+    pub average_bandwidth: Option<u64>,
+    /// RFC 6381 string of the video codec only (Apple 9.1).
+    pub codecs: Vec<String>,
+    pub resolution: Option<(u32, u32)>,
+}
+
 /// One EXT-X-MEDIA entry (RFC 8216bis 4.4.6.1).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Rendition {
@@ -40,8 +53,30 @@ pub struct MasterPlaylist {
     pub variants: Vec<Variant>,
 }
 
-impl fmt::Display for MasterPlaylist {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl MasterPlaylist {
+    /// The playlist text with an EXT-X-I-FRAME-STREAM-INF line per entry of `i_frames` after
+    /// the variants (Apple HLS authoring spec 6.1: every video variant has an I-frame playlist).
+    /// `Display` writes the playlist without any.
+    pub fn with_i_frames(&self, i_frames: &[IFrameVariant]) -> String {
+        let mut out = self.render();
+        for v in i_frames {
+            let _ = write!(out, "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={}", v.bandwidth);
+            if let Some(avg) = v.average_bandwidth {
+                let _ = write!(out, ",AVERAGE-BANDWIDTH={avg}");
+            }
+            // Apple 9.1–9.4: CODECS and RESOLUTION on every EXT-X-I-FRAME-STREAM-INF.
+            if !v.codecs.is_empty() {
+                let _ = write!(out, ",CODECS={}", quoted(&v.codecs.join(",")));
+            }
+            if let Some((w, h)) = v.resolution {
+                let _ = write!(out, ",RESOLUTION={w}x{h}");
+            }
+            let _ = writeln!(out, ",URI={}", quoted(&v.uri));
+        }
+        out
+    }
+
+    fn render(&self) -> String {
         let mut out = String::from("#EXTM3U\n");
         // Version 6 covers every attribute written here (RFC 8216bis §8).
         out.push_str("#EXT-X-VERSION:6\n");
@@ -94,7 +129,13 @@ impl fmt::Display for MasterPlaylist {
             out.push_str(&v.uri);
             out.push('\n');
         }
-        f.write_str(&out)
+        out
+    }
+}
+
+impl fmt::Display for MasterPlaylist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
     }
 }
 
@@ -131,5 +172,45 @@ mod tests {
 #EXT-X-STREAM-INF:BANDWIDTH=2500000,AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001f,mp4a.40.2\",\
 RESOLUTION=1280x720,FRAME-RATE=29.970\nvideo.m3u8\n"
         );
+    }
+
+    #[test]
+    fn writes_i_frame_stream_inf_after_the_variants() {
+        let p = MasterPlaylist {
+            independent_segments: true,
+            renditions: vec![],
+            variants: vec![Variant {
+                uri: "video.m3u8".into(),
+                bandwidth: 900_000,
+                codecs: vec!["avc1.64000d".into(), "mp4a.40.2".into()],
+                ..Default::default()
+            }],
+        };
+        let cases = [
+            (
+                IFrameVariant {
+                    uri: "video_iframes.m3u8".into(),
+                    bandwidth: 180_000,
+                    average_bandwidth: Some(90_000),
+                    codecs: vec!["avc1.64000d".into()],
+                    resolution: Some((320, 240)),
+                },
+                "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=180000,AVERAGE-BANDWIDTH=90000,\
+CODECS=\"avc1.64000d\",RESOLUTION=320x240,URI=\"video_iframes.m3u8\"\n",
+            ),
+            (
+                IFrameVariant {
+                    uri: "i.m3u8".into(),
+                    bandwidth: 1,
+                    ..Default::default()
+                },
+                "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI=\"i.m3u8\"\n",
+            ),
+        ];
+        for (iframe, line) in cases {
+            let text = p.with_i_frames(std::slice::from_ref(&iframe));
+            assert_eq!(text, format!("{p}{line}"), "{iframe:?}");
+        }
+        assert_eq!(p.with_i_frames(&[]), p.to_string());
     }
 }

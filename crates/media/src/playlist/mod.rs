@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Playlist model and writer (RFC 8216bis §4). One tag family per file:
 //! [`media`] (media playlist + segment tags), [`master`] (multivariant playlist), [`ll`] (live and
-//! Low-Latency HLS tags).
+//! Low-Latency HLS tags), [`iframe`] (I-frame playlists).
 //!
 //! Why our own writer: `m3u8-rs` 6 has no LL-HLS tags (EXT-X-PART, PRELOAD-HINT, SERVER-CONTROL, SKIP),
 //! drops unknown tags after the last segment and never writes playlist-level unknown tags. One writer serves
 //! VOD and live alike; `m3u8-rs` parses our output in tests as an independent check.
 
+pub mod iframe;
 pub mod ll;
 pub mod master;
 pub mod media;
 
+pub use iframe::{IFrame, IFramePlaylist};
 pub use ll::{LiveTags, OpenSegment, Part, SegmentTags, ServerControl};
-pub use master::{MasterPlaylist, Rendition, Variant};
+pub use master::{IFrameVariant, MasterPlaylist, Rendition, Variant};
 pub use media::{ByteRange, MediaPlaylist, MediaSegment, PlaylistType};
 
 /// Formats a decimal-floating-point duration with millisecond precision (RFC 8216bis 4.4.4.1 EXTINF),

@@ -5,7 +5,11 @@
 //! - [`Fmp4Muxer::init_segment`](SegmentMuxer::init_segment): `ftyp` + `moov` with one `trak`
 //!   per track and `mvex`/`trex` (the EXT-X-MAP resource), see [`init`].
 //! - [`Fmp4Muxer::write_segment`](SegmentMuxer::write_segment): `styp`, then one `moof` + `mdat`
-//!   holding every sample of the segment.
+//!   holding every sample of the segment — or, with
+//!   [`Fmp4Muxer::set_keyframe_fragments`], one `moof` + `mdat` per keyframe of the video track
+//!   (CMAF ISO/IEC 23000-19 §7.3.2.2: a segment is one or more fragments), so that every
+//!   keyframe is the first video sample of a fragment and an I-frame playlist can address it
+//!   with one byte range (RFC 8216bis §4.4.3.6).
 //! - [`Fmp4Muxer::write_fragment`]: a bare `moof` + `mdat` for any run of samples; a media
 //!   segment is `styp` + one fragment, an LL-HLS part (RFC 8216bis §4.4.4.9) is one fragment,
 //!   and a segment may equally be `styp` followed by the fragments of its parts.
@@ -20,17 +24,21 @@ mod entry;
 mod fragment;
 mod init;
 #[cfg(test)]
+mod keyframe_tests;
+#[cfg(test)]
 mod probe_tests;
 #[cfg(test)]
 mod tests;
 
 pub use fragment::{NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS};
 
+use std::ops::Range;
+
 use bytes::Bytes;
 use mp4_atom::{Encode, FourCC, Styp};
 
 use crate::error::{Error, Result};
-use crate::mux::SegmentMuxer;
+use crate::mux::{KeyframeRange, SegmentMuxer};
 use crate::sample::{Sample, TrackInfo, TrackKind};
 use crate::segmenter::Segment;
 use fragment::TrackState;
@@ -47,6 +55,35 @@ pub struct Fmp4Muxer {
     styp: Vec<u8>,
     /// Next `mfhd` sequence_number; starts at 1 (ISO/IEC 14496-12 §8.8.5.3).
     sequence_number: u32,
+    /// Position in `state` of the first video track, whose keyframes are reported.
+    key_slot: Option<usize>,
+    /// Start a new fragment at every keyframe of the video track inside a segment.
+    keyframe_fragments: bool,
+    /// Keyframes of the segment written last that start a fragment.
+    keyframes: Vec<KeyframeRange>,
+}
+
+/// One piece of a segment written by [`Fmp4Muxer::write_segment_parts`]: boxes in the caller's
+/// head buffer, or sample data borrowed from the segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentPart<'s> {
+    /// This range of the head buffer (`styp`, `moof`, `mdat` header).
+    Head(Range<usize>),
+    /// Sample bytes, straight from the sample's buffer.
+    Payload(&'s [u8]),
+}
+
+impl<'s> SegmentPart<'s> {
+    /// The bytes of this piece; `head` is the buffer given to `write_segment_parts`.
+    pub fn bytes<'a>(&'a self, head: &'a [u8]) -> &'a [u8]
+    where
+        's: 'a,
+    {
+        match self {
+            SegmentPart::Head(r) => head.get(r.clone()).unwrap_or_default(),
+            SegmentPart::Payload(p) => p,
+        }
+    }
 }
 
 impl Fmp4Muxer {
@@ -104,6 +141,7 @@ impl Fmp4Muxer {
             .collect();
         let init = init::init_segment(&init_tracks)?;
         let styp = styp_bytes(out_tracks.len() == 1)?;
+        let key_slot = state.iter().position(|t| t.is_video);
         Ok(Fmp4Muxer {
             tracks: out_tracks,
             state,
@@ -111,7 +149,39 @@ impl Fmp4Muxer {
             init,
             styp,
             sequence_number: 1,
+            key_slot,
+            keyframe_fragments: false,
+            keyframes: Vec::new(),
         })
+    }
+
+    /// With `on`, [`write_segment`](SegmentMuxer::write_segment) and
+    /// [`write_segment_parts`](Self::write_segment_parts) start a new fragment at every keyframe
+    /// of the (first) video track, not only at the segment's first sample. Each keyframe is then
+    /// addressable as `moof` + `mdat` header + its own bytes — what an I-frame playlist needs
+    /// (RFC 8216bis §4.4.3.6) — at the cost of a few hundred bytes
+    /// of `moof` per extra keyframe. Off by default.
+    pub fn set_keyframe_fragments(&mut self, on: bool) {
+        self.keyframe_fragments = on;
+    }
+
+    /// The sample ranges of a segment's fragments: one, or one per video keyframe.
+    fn fragment_ranges(&self, samples: &[Sample]) -> Vec<Range<usize>> {
+        let key_input = self
+            .key_slot
+            .filter(|_| self.keyframe_fragments)
+            .and_then(|k| self.state.get(k))
+            .map(|t| t.input);
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        for (i, s) in samples.iter().enumerate().skip(1) {
+            if Some(s.track) == key_input && s.keyframe {
+                ranges.push(start..i);
+                start = i;
+            }
+        }
+        ranges.push(start..samples.len());
+        ranges
     }
 
     /// The tracks this muxer writes, in track_ID order (track_ID = position + 1).
@@ -140,37 +210,79 @@ impl Fmp4Muxer {
         if result.is_err() {
             out.truncate(start);
         }
-        result
+        result.map(|_| ())
     }
 
     /// Like [`SegmentMuxer::write_segment`], but the sample bytes are not copied: appends
-    /// `styp`, `moof` and the `mdat` header to `head` and returns the `mdat` payload as slices of
-    /// the samples' own buffers, in order. The segment is `head` followed by every slice —
-    /// written with one vectored write, it costs no user-space copy of the media data.
+    /// `styp` and each fragment's `moof` and `mdat` header to `head` and returns the segment as
+    /// pieces — ranges of `head` and slices of the samples' own buffers — in order. Written with
+    /// one vectored write, the segment costs no user-space copy of the media data.
     /// On error `head` is left as it was and no state changes.
     pub fn write_segment_parts<'s>(
         &mut self,
         segment: &'s Segment,
         head: &mut Vec<u8>,
-    ) -> Result<Vec<&'s [u8]>> {
+    ) -> Result<Vec<SegmentPart<'s>>> {
         let start = head.len();
+        let saved = (self.state.clone(), self.sequence_number);
+        self.keyframes.clear();
         self.write_styp(head);
-        match self.write_fragment_with(&segment.samples, head, false) {
-            Ok(()) => Ok(fragment::payload(&self.state, &segment.samples)),
+        let ranges = self.fragment_ranges(&segment.samples);
+        let mut parts = Vec::with_capacity(segment.samples.len() + ranges.len());
+        let mut head_from = start;
+        let mut pos = (head.len() - start) as u64;
+        let mut result = Ok(());
+        for range in ranges {
+            let samples = segment.samples.get(range).unwrap_or_default();
+            let before = head.len();
+            match self.write_fragment_with(samples, head, false) {
+                Ok(key) => {
+                    self.record_keyframe(key, pos);
+                    pos += (head.len() - before) as u64;
+                    parts.push(SegmentPart::Head(head_from..head.len()));
+                    head_from = head.len();
+                    for p in fragment::payload(&self.state, samples) {
+                        pos += p.len() as u64;
+                        parts.push(SegmentPart::Payload(p));
+                    }
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        match result {
+            Ok(()) => Ok(parts),
             Err(e) => {
                 head.truncate(start);
+                (self.state, self.sequence_number) = saved;
+                self.keyframes.clear();
                 Err(e)
             }
         }
     }
 
-    /// Writes the fragment's boxes, and its payload too when `with_payload`.
+    /// Notes a fragment written at segment offset `offset` that starts with a keyframe.
+    fn record_keyframe(&mut self, key: Option<(i64, u64)>, offset: u64) {
+        if let Some((dts, length)) = key {
+            self.keyframes.push(KeyframeRange {
+                dts,
+                offset,
+                length,
+            });
+        }
+    }
+
+    /// Writes the fragment's boxes, and its payload too when `with_payload`. When the fragment's
+    /// first sample of the video track is a keyframe, returns its dts and the bytes from the
+    /// start of the `moof` to the end of that sample: the fragment's I-frame byte range.
     fn write_fragment_with(
         &mut self,
         samples: &[Sample],
         out: &mut Vec<u8>,
         with_payload: bool,
-    ) -> Result<()> {
+    ) -> Result<Option<(i64, u64)>> {
         let plan = fragment::plan(&mut self.state, &self.slots, samples)?;
         if self.state.iter().all(|t| t.plan.count == 0) {
             return Err(Error::mp4(
@@ -182,6 +294,17 @@ impl Fmp4Muxer {
                 0,
             ));
         }
+        let key = self
+            .key_slot
+            .and_then(|k| self.state.get(k))
+            .filter(|t| t.plan.count > 0)
+            .and_then(|t| {
+                let first = samples.iter().find(|s| s.track == t.input)?;
+                let offset = u64::try_from(t.plan.data_offset).ok()?;
+                first
+                    .keyframe
+                    .then(|| (first.dts, offset.saturating_add(first.data.len() as u64)))
+            });
         if with_payload {
             fragment::write(&self.state, samples, &plan, self.sequence_number, out)?;
         } else {
@@ -200,7 +323,7 @@ impl Fmp4Muxer {
                 .and_then(|b| b.checked_add(i64::from(p.last_duration)));
             t.written = t.written.saturating_add(u64::from(p.count));
         }
-        Ok(())
+        Ok(key)
     }
 }
 
@@ -228,18 +351,38 @@ impl SegmentMuxer for Fmp4Muxer {
         Ok(Some(self.init.clone()))
     }
 
-    /// `styp` + one fragment with every sample of the segment.
+    /// `styp` + one fragment with every sample of the segment (or one per keyframe, see
+    /// [`Fmp4Muxer::set_keyframe_fragments`]). On error `out` and the state are as before.
     fn write_segment(&mut self, segment: &Segment, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
+        let saved = (self.state.clone(), self.sequence_number);
+        self.keyframes.clear();
         self.write_styp(out);
-        let result = self.write_fragment(&segment.samples, out);
+        let mut result = Ok(());
+        for range in self.fragment_ranges(&segment.samples) {
+            let samples = segment.samples.get(range).unwrap_or_default();
+            let offset = (out.len() - start) as u64;
+            match self.write_fragment_with(samples, out, true) {
+                Ok(key) => self.record_keyframe(key, offset),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
         if result.is_err() {
             out.truncate(start);
+            (self.state, self.sequence_number) = saved;
+            self.keyframes.clear();
         }
         result
     }
 
     fn segment_extension(&self) -> &'static str {
         "m4s"
+    }
+
+    fn keyframes(&self) -> &[KeyframeRange] {
+        &self.keyframes
     }
 }

@@ -29,7 +29,7 @@ const ASC: &[u8] = &[0x11, 0x90];
 const V_TICKS: i64 = 3000; // 30 fps at 90 kHz
 const A_TICKS: i64 = 1024; // AAC frame at 48 kHz
 
-fn avc_track() -> TrackInfo {
+pub(super) fn avc_track() -> TrackInfo {
     TrackInfo {
         id: 101,
         config: CodecConfig::Avc {
@@ -61,13 +61,19 @@ fn audio_track(config: CodecConfig) -> TrackInfo {
     }
 }
 
-fn aac_track() -> TrackInfo {
+pub(super) fn aac_track() -> TrackInfo {
     audio_track(CodecConfig::Aac {
         asc: Bytes::from_static(ASC),
     })
 }
 
-fn sample(track: usize, dts: i64, cts_offset: i32, duration: i64, keyframe: bool) -> Sample {
+pub(super) fn sample(
+    track: usize,
+    dts: i64,
+    cts_offset: i32,
+    duration: i64,
+    keyframe: bool,
+) -> Sample {
     // Distinct, recognisable payloads: size and content derive from track and dts.
     let len = 5 + (dts.rem_euclid(97) as usize) + track * 3;
     let fill = (dts.rem_euclid(251) as u8) ^ (track as u8 * 0x55);
@@ -84,7 +90,7 @@ fn sample(track: usize, dts: i64, cts_offset: i32, duration: i64, keyframe: bool
 /// `frames` video frames from `first` (index in the stream) in a 1-keyframe-per-segment IBBP
 /// pattern with audio interleaved by decode time. Video dts of frame i is i * V_TICKS - 2 frames
 /// (B-frames behind an edit list), pts = i * V_TICKS... reordered: cts offsets 2, 4, 1, 1 frames.
-fn av_samples(first: i64, frames: i64) -> Vec<Sample> {
+pub(super) fn av_samples(first: i64, frames: i64) -> Vec<Sample> {
     let mut out = Vec::new();
     let mut audio = (first * V_TICKS * 48_000 / 90_000 + A_TICKS - 1) / A_TICKS;
     for i in first..first + frames {
@@ -104,7 +110,7 @@ fn av_samples(first: i64, frames: i64) -> Vec<Sample> {
     out
 }
 
-fn segment(index: u64, samples: Vec<Sample>) -> Segment {
+pub(super) fn segment(index: u64, samples: Vec<Sample>) -> Segment {
     Segment {
         index,
         start: samples.first().map_or(0, |s| s.dts),
@@ -115,7 +121,7 @@ fn segment(index: u64, samples: Vec<Sample>) -> Segment {
 }
 
 /// Top-level boxes: (kind, start, size).
-fn boxes(data: &[u8]) -> Vec<([u8; 4], usize, usize)> {
+pub(super) fn boxes(data: &[u8]) -> Vec<([u8; 4], usize, usize)> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos + 8 <= data.len() {
@@ -760,11 +766,15 @@ fn segment_parts_equal_write_segment() {
         let mut want = vec![9];
         whole.write_segment(&seg, &mut want).unwrap();
         let mut head = vec![9];
-        let payload = parts.write_segment_parts(&seg, &mut head).unwrap();
-        assert_eq!(payload.len(), seg.samples.len());
-        let mut got = head.clone();
-        for p in &payload {
-            got.extend_from_slice(p);
+        let pieces = parts.write_segment_parts(&seg, &mut head).unwrap();
+        assert_eq!(
+            pieces.len(),
+            seg.samples.len() + 1,
+            "one head, then the samples"
+        );
+        let mut got = vec![9];
+        for p in &pieces {
+            got.extend_from_slice(p.bytes(&head));
         }
         assert_eq!(got, want, "segment {i}");
     }

@@ -25,10 +25,12 @@ mod video;
 #[cfg(test)]
 mod ffprobe_tests;
 #[cfg(test)]
+mod keyframe_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::codec::aac::{self, AudioSpecificConfig};
-use crate::mux::SegmentMuxer;
+use crate::mux::{KeyframeRange, SegmentMuxer};
 use crate::sample::{CodecConfig, TrackInfo, TrackKind};
 use crate::segmenter::Segment;
 use crate::{Error, Result};
@@ -90,6 +92,10 @@ pub struct TsMuxer {
     tracks: Vec<Track>,
     /// Index of the track whose PID carries the PCR.
     pcr_track: usize,
+    /// Index of the first video track, whose keyframes [`SegmentMuxer::keyframes`] reports.
+    key_track: Option<usize>,
+    /// Keyframes of the segment written last.
+    keyframes: Vec<KeyframeRange>,
     pat: Vec<u8>,
     pmt: Vec<u8>,
     pat_cc: Continuity,
@@ -281,6 +287,8 @@ impl TsMuxer {
         Ok(TsMuxer {
             tracks: out,
             pcr_track,
+            key_track: first_video,
+            keyframes: Vec::new(),
             pat: psi::pat_section(PMT_PID),
             pmt,
             pat_cc: Continuity::default(),
@@ -292,8 +300,16 @@ impl TsMuxer {
         })
     }
 
+    /// Bytes of the PAT and PMT packets that open every segment: the initialization section
+    /// of a segment (EXT-X-MAP of an I-frame playlist, RFC 8216bis §4.4.3.6).
+    pub fn psi_len(&self) -> u64 {
+        let packets = |section: &[u8]| (section.len() + 1).div_ceil(packet::PACKET_SIZE - 4).max(1);
+        ((packets(&self.pat) + packets(&self.pmt)) * packet::PACKET_SIZE) as u64
+    }
+
     /// Writes one PES — the concatenation of `parts` — on track `t`, preceded by whatever the
-    /// PCR schedule needs. `dts` is the unwrapped 90 kHz DTS of the PES.
+    /// PCR schedule needs. `dts` is the unwrapped 90 kHz DTS of the PES. Returns where in `out`
+    /// the PES's first packet starts (after any PCR-only packets).
     fn emit(
         &mut self,
         out: &mut Vec<u8>,
@@ -301,7 +317,7 @@ impl TsMuxer {
         dts: i64,
         random_access: bool,
         parts: &[&[u8]],
-    ) {
+    ) -> usize {
         let clock = dts.saturating_sub(PCR_DELAY);
         let (pcr_pid, pcr_cc) = self
             .tracks
@@ -333,10 +349,12 @@ impl TsMuxer {
             }
             self.segment_needs_pcr = false;
         }
+        let pes_start = out.len();
         if let Some(track) = self.tracks.get_mut(t) {
             let start = StartFlags { random_access, pcr };
             packet::write_pes_parts(out, track.pid, &mut track.cc, parts, start);
         }
+        pes_start
     }
 
     /// Like [`SegmentMuxer::write_segment`], but the segment leaves in pieces: whenever `buf`
@@ -357,7 +375,7 @@ impl TsMuxer {
         let counters: Vec<Continuity> = self.tracks.iter().map(|t| t.cc).collect();
         let saved = (self.pat_cc, self.pmt_cc, self.last_pcr);
         let result = self
-            .write_segment_inner(segment, buf, Some(&mut *spill))
+            .write_segment_inner(segment, buf, 0, Some(&mut *spill))
             .and_then(|()| if buf.is_empty() { Ok(()) } else { spill(buf) });
         buf.clear();
         if result.is_err() {
@@ -370,10 +388,28 @@ impl TsMuxer {
         result
     }
 
+    /// Writes `segment` after the `base` bytes already in `out`, handing `out` to `spill` (if
+    /// any) whenever it is full, and records the keyframes of the segment.
     fn write_segment_inner(
         &mut self,
         segment: &Segment,
         out: &mut Vec<u8>,
+        base: usize,
+        mut spill: Option<&mut Spill<'_>>,
+    ) -> Result<()> {
+        self.keyframes.clear();
+        let result = self.write_samples(segment, out, base, spill.take());
+        if result.is_err() {
+            self.keyframes.clear();
+        }
+        result
+    }
+
+    fn write_samples(
+        &mut self,
+        segment: &Segment,
+        out: &mut Vec<u8>,
+        base: usize,
         mut spill: Option<&mut Spill<'_>>,
     ) -> Result<()> {
         // Writing order: by DTS (90 kHz), ties in arrival order (Apple 7.2: interleaved A/V).
@@ -406,6 +442,10 @@ impl TsMuxer {
         packet::write_section(out, PMT_PID, &mut self.pmt_cc, &self.pmt);
         self.segment_needs_pcr = true;
 
+        // Segment offset of `out[0]`: bytes handed to `spill` so far, minus what `out` held
+        // before the segment.
+        let mut origin = -(base as i128);
+        let mut key_track_written = false;
         let mut result = Ok(());
         for &(dts, i) in &order {
             let Some(s) = segment.samples.get(i) else {
@@ -417,7 +457,27 @@ impl TsMuxer {
                 Some(Payload::Video { .. })
             );
             result = if is_video {
-                self.write_video(out, t, dts, s)
+                self.write_video(out, t, dts, s).map(|pes| {
+                    if Some(t) == self.key_track {
+                        if s.keyframe {
+                            // An I-frame playlist entry (RFC 8216bis §4.4.3.6): the whole PES, from
+                            // its first packet to the end of its last; for the keyframe that opens
+                            // the segment, from PAT/PMT on, so it decodes on its own.
+                            let end = origin + pes.end as i128;
+                            let start = if key_track_written {
+                                origin + pes.start as i128
+                            } else {
+                                0
+                            };
+                            self.keyframes.push(KeyframeRange {
+                                dts: s.dts,
+                                offset: u64::try_from(start).unwrap_or(0),
+                                length: u64::try_from(end - start).unwrap_or(0),
+                            });
+                        }
+                        key_track_written = true;
+                    }
+                })
             } else {
                 self.push_audio(out, t, dts, s)
             }
@@ -435,6 +495,7 @@ impl TsMuxer {
             }
             if let Some(spill) = spill.as_mut().filter(|_| out.len() >= SPILL_BYTES) {
                 result = spill(out);
+                origin += out.len() as i128;
                 out.clear();
                 if result.is_err() {
                     break;
@@ -464,7 +525,7 @@ impl SegmentMuxer for TsMuxer {
         let start_len = out.len();
         let counters: Vec<Continuity> = self.tracks.iter().map(|t| t.cc).collect();
         let saved = (self.pat_cc, self.pmt_cc, self.last_pcr);
-        let result = self.write_segment_inner(segment, out, None);
+        let result = self.write_segment_inner(segment, out, start_len, None);
         if result.is_err() {
             out.truncate(start_len);
             for (t, cc) in self.tracks.iter_mut().zip(counters) {
@@ -478,5 +539,9 @@ impl SegmentMuxer for TsMuxer {
 
     fn segment_extension(&self) -> &'static str {
         "ts"
+    }
+
+    fn keyframes(&self) -> &[KeyframeRange] {
+        &self.keyframes
     }
 }

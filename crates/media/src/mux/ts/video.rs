@@ -4,6 +4,8 @@
 //! keyframes, repeats the parameter sets so that every segment decodes on its own
 //! (Apple HLS authoring spec 7.4: segments start with an IDR that can be decoded).
 
+use std::ops::Range;
+
 use super::packet::{self, wrap33};
 use super::{to_90k, Payload, TsMuxer};
 use crate::codec::nal;
@@ -75,13 +77,14 @@ fn nal_type(hevc: bool, nal: &[u8]) -> Option<u8> {
 
 impl TsMuxer {
     /// Builds and writes the PES of one video sample; `dts` is its unwrapped 90 kHz DTS.
+    /// Returns where the PES's packets lie in `out`.
     pub(super) fn write_video(
         &mut self,
         out: &mut Vec<u8>,
         t: usize,
         dts: i64,
         s: &Sample,
-    ) -> Result<(), String> {
+    ) -> Result<Range<usize>, String> {
         let Some(track) = self.tracks.get(t) else {
             return Err(format!("no track {t}"));
         };
@@ -129,10 +132,10 @@ impl TsMuxer {
             parts.push(unit);
         }
         // Video PES keep PES_packet_length 0 (unbounded; allowed for video in TS, §2.4.3.7).
-        self.emit(out, t, dts, s.keyframe, &parts);
+        let start = self.emit(out, t, dts, s.keyframe, &parts);
         drop(parts);
         self.pes = head;
-        Ok(())
+        Ok(start..out.len())
     }
 }
 

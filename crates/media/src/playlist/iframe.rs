@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! I-frame playlists (RFC 8216bis §4.4.3.6 EXT-X-I-FRAMES-ONLY): a VOD media playlist whose
+//! every entry is one keyframe, addressed by EXT-X-BYTERANGE inside a media segment, with the
+//! time to the next keyframe as its EXTINF. Players use it for trick play and scrubbing
+//! thumbnails; Apple HLS authoring spec §6.1 requires one per video variant.
+//!
+//! Entries are built from the muxers' [`KeyframeRange`]s by [`IFramePlaylist::push_segment`],
+//! with every duration in exact ticks of the video track; EXTINF values are rounded so that
+//! their running sum stays within half a millisecond of the real time (Apple 8.1), however
+//! many keyframes there are.
+
+use std::fmt::{self, Write as _};
+
+use super::fmt_duration;
+use super::ll::write_map;
+use super::media::{ByteRange, Map, MediaSegment};
+use crate::mux::KeyframeRange;
+
+/// One EXT-X-I-FRAMES-ONLY entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IFrame {
+    pub uri: String,
+    /// Seconds until the next keyframe (the last one: until the end of the media).
+    pub duration: f64,
+    pub byterange: ByteRange,
+}
+
+/// A VOD I-frame playlist.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IFramePlaylist {
+    pub target_duration: u64,
+    /// The initialization section: fMP4 `ftyp`+`moov`, or for MPEG-TS the PAT/PMT of a segment
+    /// when some entry does not start with its own (RFC 8216bis §4.4.3.6: every entry must be
+    /// decodable on its own).
+    pub map: Option<Map>,
+    pub entries: Vec<IFrame>,
+    /// Keyframe (start, end) in ticks with the media object they came from, before rounding.
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Pending {
+    uri: String,
+    start: i64,
+    end: i64,
+    byterange: ByteRange,
+}
+
+impl IFramePlaylist {
+    /// Adds the keyframes of one written segment: `keys` from the muxer, `segment_offset` where
+    /// the segment starts in `uri` (non-zero in a single file), `segment_end` the segment's end
+    /// in the same ticks as the keyframe dts. Each keyframe lasts until the next one, the last
+    /// until `segment_end` (the next segment's first keyframe, or the end of the media).
+    pub fn push_segment(
+        &mut self,
+        uri: &str,
+        segment_offset: u64,
+        keys: &[KeyframeRange],
+        segment_end: i64,
+    ) {
+        for (i, k) in keys.iter().enumerate() {
+            let end = keys.get(i + 1).map_or(segment_end, |next| next.dts);
+            self.pending.push(Pending {
+                uri: uri.to_owned(),
+                start: k.dts,
+                end: end.max(k.dts),
+                byterange: ByteRange {
+                    length: k.length,
+                    offset: segment_offset.saturating_add(k.offset),
+                },
+            });
+        }
+    }
+
+    /// Turns the pushed keyframes into entries, in seconds of `timescale`: each EXTINF is the
+    /// difference of the millisecond-rounded times since the first keyframe, so the sum of all
+    /// equals the rounded total (no drift from rounding each one on its own).
+    pub fn finish(&mut self, timescale: u32) {
+        let Some(first) = self.pending.first().map(|p| p.start) else {
+            return;
+        };
+        let ms = |t: i64| -> i128 {
+            let d = i128::from(timescale.max(1));
+            let n = (i128::from(t) - i128::from(first)) * 1000;
+            // Round half up (div_euclid: also for a time before `first`, from bad input).
+            (n + d / 2).div_euclid(d)
+        };
+        for p in std::mem::take(&mut self.pending) {
+            let millis = ms(p.end) - ms(p.start);
+            self.entries.push(IFrame {
+                uri: p.uri,
+                duration: millis as f64 / 1000.0,
+                byterange: p.byterange,
+            });
+        }
+    }
+
+    /// Lowest protocol version for the tags used: EXT-X-I-FRAMES-ONLY needs 4, EXT-X-MAP in an
+    /// I-frame playlist 5 (RFC 8216bis §8).
+    pub fn version(&self) -> u8 {
+        if self.map.is_some() {
+            5
+        } else {
+            4
+        }
+    }
+
+    /// Total of EXTINF values.
+    pub fn duration(&self) -> f64 {
+        self.entries.iter().map(|e| e.duration).sum()
+    }
+
+    /// The entries as media segments (for [`super::MediaPlaylist::target_for`]).
+    pub fn as_segments(&self) -> Vec<MediaSegment> {
+        self.entries
+            .iter()
+            .map(|e| MediaSegment {
+                uri: e.uri.clone(),
+                duration: e.duration,
+                byterange: Some(e.byterange),
+                discontinuity: false,
+                program_date_time: None,
+                size: e.byterange.length,
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for IFramePlaylist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::with_capacity(160 + self.entries.len() * 64);
+        out.push_str("#EXTM3U\n");
+        let _ = writeln!(out, "#EXT-X-VERSION:{}", self.version());
+        let _ = writeln!(out, "#EXT-X-TARGETDURATION:{}", self.target_duration);
+        out.push_str("#EXT-X-MEDIA-SEQUENCE:0\n");
+        out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+        out.push_str("#EXT-X-I-FRAMES-ONLY\n");
+        if let Some(map) = &self.map {
+            write_map(map, &mut out);
+        }
+        for e in &self.entries {
+            let _ = writeln!(out, "#EXTINF:{},", fmt_duration(e.duration));
+            // Always with an explicit offset (RFC 8216bis §4.4.4.2): entries are not contiguous.
+            let _ = writeln!(out, "#EXT-X-BYTERANGE:{}", e.byterange);
+            out.push_str(&e.uri);
+            out.push('\n');
+        }
+        out.push_str("#EXT-X-ENDLIST\n");
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(dts: i64, offset: u64, length: u64) -> KeyframeRange {
+        KeyframeRange {
+            dts,
+            offset,
+            length,
+        }
+    }
+
+    /// Table: keyframes per segment (dts, offset, length) + segment end → (EXTINF, range) rows.
+    #[test]
+    fn durations_run_to_the_next_keyframe_and_offsets_add_up() {
+        type Seg = (&'static str, u64, &'static [(i64, u64, u64)], i64);
+        type Case = (
+            &'static str,
+            u32,
+            &'static [Seg],
+            &'static [(f64, u64, u64)],
+        );
+        let cases: &[Case] = &[
+            (
+                "two keyframes per segment, 90 kHz",
+                90_000,
+                &[
+                    ("a.ts", 0, &[(0, 0, 1000), (90_000, 5000, 800)], 180_000),
+                    ("b.ts", 0, &[(180_000, 0, 900)], 225_000),
+                ],
+                &[(1.0, 1000, 0), (1.0, 800, 5000), (0.5, 900, 0)],
+            ),
+            (
+                "single file: segment offsets are added",
+                30,
+                &[
+                    ("s.mp4", 700, &[(0, 24, 100), (45, 400, 50)], 60),
+                    ("s.mp4", 2000, &[(60, 24, 70)], 61),
+                ],
+                &[(1.5, 100, 724), (0.5, 50, 1100), (0.033, 70, 2024)],
+            ),
+            (
+                "non-increasing dts gives zero, never negative",
+                1000,
+                &[("x.m4s", 0, &[(10, 0, 1), (5, 9, 1)], 20)],
+                &[(0.0, 1, 0), (0.015, 1, 9)],
+            ),
+        ];
+        for (name, timescale, segs, want) in cases {
+            let mut p = IFramePlaylist::default();
+            for (uri, off, keys, end) in segs.iter() {
+                let keys: Vec<_> = keys.iter().map(|&(d, o, l)| key(d, o, l)).collect();
+                p.push_segment(uri, *off, &keys, *end);
+            }
+            p.finish(*timescale);
+            let got: Vec<(f64, u64, u64)> = p
+                .entries
+                .iter()
+                .map(|e| (e.duration, e.byterange.length, e.byterange.offset))
+                .collect();
+            assert_eq!(&got, want, "{name}");
+        }
+    }
+
+    /// 29.97 fps, a keyframe every 15 frames (0.5005 s): rounding each EXTINF on its own would
+    /// drift by 0.5 ms per entry; the running rounding keeps the sum within 0.5 ms.
+    #[test]
+    fn sum_of_extinf_does_not_drift() {
+        let mut p = IFramePlaylist::default();
+        let step = 15 * 1001; // ticks of 30000
+        let n = 2000;
+        let keys: Vec<_> = (0..n).map(|i| key(i * step, 0, 1)).collect();
+        p.push_segment("a.ts", 0, &keys, n * step);
+        p.finish(30_000);
+        let real = (n * step) as f64 / 30_000.0;
+        let written: f64 = p
+            .entries
+            .iter()
+            .map(|e| fmt_duration(e.duration).parse::<f64>().unwrap())
+            .sum();
+        assert!(
+            (written - real).abs() <= 0.0005 + 1e-9,
+            "{written} vs {real}"
+        );
+    }
+
+    #[test]
+    fn writes_i_frame_playlist() {
+        let mut p = IFramePlaylist {
+            target_duration: 2,
+            ..Default::default()
+        };
+        p.push_segment(
+            "v_00001.ts",
+            0,
+            &[key(0, 0, 1316), key(90_000, 9588, 752)],
+            180_000,
+        );
+        p.finish(90_000);
+        let want = "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n#EXTINF:1.000,\n#EXT-X-BYTERANGE:1316@0\nv_00001.ts\n\
+#EXTINF:1.000,\n#EXT-X-BYTERANGE:752@9588\nv_00001.ts\n#EXT-X-ENDLIST\n";
+        assert_eq!(p.to_string(), want);
+
+        p.map = Some(Map {
+            uri: "v_00001.ts".into(),
+            byterange: Some(ByteRange {
+                length: 376,
+                offset: 0,
+            }),
+        });
+        let text = p.to_string();
+        assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:5\n"), "{text}");
+        assert!(
+            text.contains(
+                "#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"v_00001.ts\",BYTERANGE=\"376@0\"\n#EXTINF"
+            ),
+            "{text}"
+        );
+        assert!((p.duration() - 2.0).abs() < 1e-9);
+        assert_eq!(p.as_segments().len(), 2);
+    }
+
+    #[test]
+    fn empty_playlist_is_well_formed() {
+        let mut p = IFramePlaylist::default();
+        p.finish(90_000);
+        assert!(p.entries.is_empty());
+        assert!(p
+            .to_string()
+            .ends_with("#EXT-X-I-FRAMES-ONLY\n#EXT-X-ENDLIST\n"));
+    }
+}
