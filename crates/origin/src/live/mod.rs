@@ -144,13 +144,22 @@ impl LivePlaylists {
     }
 
     /// The watch of a published playlist in the same directory as `path`, whose preload
-    /// hint may name it, else of a watched playlist whose hint is `path`.
+    /// hint may name it, else of a watched playlist whose hint is `path`. Among several
+    /// published playlists of one directory (the renditions of one stream) the one whose
+    /// hint is `path` now, else any of them.
     fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
         let dir = path.as_str().rsplit_once('/').map_or("", |(d, _)| d);
         let published = self.inner.published.read().ok().and_then(|map| {
-            map.iter()
-                .find(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == dir)
-                .map(|(_, rx)| rx.clone())
+            let in_dir: Vec<&Receiver> = map
+                .iter()
+                .filter(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == dir)
+                .map(|(_, rx)| rx)
+                .collect();
+            in_dir
+                .iter()
+                .find(|rx| rx.borrow().hint.as_deref() == Some(path.as_str()))
+                .or(in_dir.first())
+                .map(|rx| (*rx).clone())
         });
         published.or_else(|| self.inner.files.as_ref()?.hinting(path))
     }
