@@ -6,6 +6,7 @@
 
 mod blocking;
 mod harness;
+mod renditions;
 mod sessions;
 
 use std::process::Stdio;
