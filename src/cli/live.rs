@@ -2,12 +2,16 @@
 //! `hlsorigin live`: package a live MPEG-TS input (UDP, TCP, stdin) into ROOT/NAME/ as live
 //! HLS or LL-HLS and, with `--listen`, serve ROOT from the same process, answering blocking
 //! playlist reloads and preload-hint requests from memory.
+//!
+//! Several `--input`s are the renditions of one stream (an encoder ladder sending each
+//! rendition as its own transport stream): one input task, driver thread and media playlist
+//! per rendition, one `master.m3u8` listing them all (see `ingest::group`), one origin.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use media::live::{LiveConfig, WindowKind};
 use media::package::Format;
@@ -18,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::package::FormatArg;
 use super::serve::{runtime, shutdown_signal};
 use crate::ingest::driver::{self, Driver, DriverConfig, OnInputLoss};
-use crate::ingest::{self, Input};
+use crate::ingest::{self, group, Input};
 
 /// Events buffered between the input and the driver.
 const INGEST_QUEUE: usize = 4096;
@@ -26,9 +30,15 @@ const INGEST_QUEUE: usize = 4096;
 #[derive(Debug, Clone, Args)]
 pub struct LiveArgs {
     /// MPEG-TS input: udp://HOST:PORT (a multicast group is joined), tcp://HOST:PORT (listen;
-    /// one encoder at a time, reconnects welcome) or - (stdin).
-    #[arg(long, value_name = "URL")]
-    pub input: Input,
+    /// one encoder at a time, reconnects welcome) or - (stdin). Repeat it for several
+    /// renditions of the stream (e.g. 1080p, 720p, 360p of one encoder, each its own
+    /// transport stream): each gets its own media playlist, master.m3u8 lists them all.
+    #[arg(long, value_name = "URL", required = true)]
+    pub input: Vec<Input>,
+    /// Rendition names, one per --input in order (media playlist NAME.m3u8). Default:
+    /// `stream` for one input, `stream_0`, `stream_1`, … for several.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    pub rendition_names: Vec<String>,
     /// Stream name: output goes to ROOT/NAME/ (master.m3u8 is the entry point).
     #[arg(long)]
     pub name: String,
@@ -104,6 +114,41 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The rendition name of each input, checked: one per input, distinct, usable in object
+/// names, and not `master` (its playlist would be master.m3u8).
+fn rendition_names(args: &LiveArgs) -> Result<Vec<String>> {
+    let n = args.input.len();
+    let names: Vec<String> = match (args.rendition_names.is_empty(), n) {
+        (true, 1) => vec!["stream".into()],
+        (true, _) => (0..n).map(|i| format!("stream_{i}")).collect(),
+        (false, _) => args.rendition_names.clone(),
+    };
+    if names.len() != n {
+        bail!(
+            "--rendition-names gives {} names for {n} inputs",
+            names.len()
+        );
+    }
+    for (i, name) in names.iter().enumerate() {
+        if check_name(name).is_err() || name == "master" {
+            bail!("rendition name {name:?}: use letters, digits, '.', '_' and '-' (not starting with '.'), not \"master\"");
+        }
+        if names.get(..i).is_some_and(|before| before.contains(name)) {
+            bail!("rendition name {name:?} given twice");
+        }
+    }
+    for (i, input) in args.input.iter().enumerate() {
+        if args
+            .input
+            .get(..i)
+            .is_some_and(|before| before.contains(input))
+        {
+            bail!("--input {input} given twice");
+        }
+    }
+    Ok(names)
+}
+
 fn live_config(args: &LiveArgs) -> Result<LiveConfig> {
     check_name(&args.name)?;
     let format = match args.format {
@@ -133,23 +178,47 @@ fn live_config(args: &LiveArgs) -> Result<LiveConfig> {
     })
 }
 
-pub fn run(args: LiveArgs) -> Result<()> {
-    let live = live_config(&args)?;
-    // Report a bad configuration now rather than when the first samples arrive (with no
-    // tracks, only the track check can fail after the configuration checks).
-    match media::live::LiveStream::new(live.clone(), vec![]) {
-        Err(media::Error::NoTracks) | Ok(_) => {}
-        Err(e) => return Err(e.into()),
+/// One driver configuration per input, in input order.
+fn driver_configs(args: &LiveArgs) -> Result<Vec<DriverConfig>> {
+    let live = live_config(args)?;
+    let names = rendition_names(args)?;
+    if args.input.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        bail!("only one --input can be stdin (-)");
     }
-    let playlist = format!("{}/{}.m3u8", args.name, live.rendition);
-    let cfg = DriverConfig {
-        live,
-        dir: args.root.join(&args.name),
-        input_timeout: Duration::from_secs_f64(args.input_timeout),
-        on_loss: args.on_input_loss,
-    };
+    let dir = args.root.join(&args.name);
+    let input_timeout = Duration::from_secs_f64(args.input_timeout);
+    // Several renditions share master.m3u8; it waits for all of them at most one input
+    // timeout (an input silent that long counts as gone).
+    let group = (names.len() > 1).then(|| group::members(names.len(), &dir, input_timeout));
+    let mut configs = Vec::with_capacity(names.len());
+    for (i, rendition) in names.into_iter().enumerate() {
+        let live = LiveConfig {
+            rendition,
+            write_master: group.is_none(),
+            aligned_cuts: group.is_some(),
+            ..live.clone()
+        };
+        // Report a bad configuration now rather than when the first samples arrive (with
+        // no tracks, only the track check can fail after the configuration checks).
+        match media::live::LiveStream::new(live.clone(), vec![]) {
+            Err(media::Error::NoTracks) | Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        configs.push(DriverConfig {
+            live,
+            dir: dir.clone(),
+            input_timeout,
+            on_loss: args.on_input_loss,
+            group: group.as_ref().and_then(|g| g.get(i).cloned()),
+        });
+    }
+    Ok(configs)
+}
+
+pub fn run(args: LiveArgs) -> Result<()> {
+    let configs = driver_configs(&args)?;
     let rt = runtime()?;
-    let result = rt.block_on(serve_and_package(args, cfg, playlist));
+    let result = rt.block_on(serve_and_package(args, configs));
     // A stdin read may still be blocked in the blocking pool: do not wait for it.
     rt.shutdown_background();
     result
@@ -157,12 +226,14 @@ pub fn run(args: LiveArgs) -> Result<()> {
 
 type ServerTask = JoinHandle<Result<(), origin::OriginError>>;
 
-/// Serves `root` with the live playlist `playlist` published in-process.
+/// Serves `root` with the live playlists `playlists` (`NAME/RENDITION.m3u8`) of stream
+/// `name` published in-process; returns their publishers in the same order.
 async fn start_server(
     root: &Path,
     listen: SocketAddr,
-    playlist: &str,
-) -> Result<(oneshot::Sender<()>, ServerTask, LivePublisher)> {
+    name: &str,
+    playlists: &[String],
+) -> Result<(oneshot::Sender<()>, ServerTask, Vec<LivePublisher>)> {
     let config = ServeConfig {
         root: root.to_path_buf(),
         listen,
@@ -171,74 +242,116 @@ async fn start_server(
     let source = FsSource::new(root).with_context(|| format!("cannot serve {}", root.display()))?;
     // Other live playlists under the root (written by other processes) block too.
     let live = LivePlaylists::watching(source.root());
-    let publisher = live.publisher(playlist);
+    let publishers = playlists.iter().map(|p| live.publisher(p)).collect();
     let server = origin::Server::bind_with_source(&config, LiveSource::new(source, live))
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = server.local_addr();
     println!("serving {} on http://{addr}/", root.display());
-    let master = playlist.rsplit_once('/').map_or("", |(dir, _)| dir);
-    println!("stream http://{addr}/{master}/master.m3u8");
+    println!("stream http://{addr}/{name}/master.m3u8");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    Ok((stop, task, publisher))
+    Ok((stop, task, publishers))
 }
 
-async fn serve_and_package(args: LiveArgs, cfg: DriverConfig, playlist: String) -> Result<()> {
-    let bound = ingest::bind(&args.input).await?;
-    std::fs::create_dir_all(&cfg.dir)
-        .with_context(|| format!("cannot create {}", cfg.dir.display()))?;
-    println!("ingest {} into {}", bound.describe(), cfg.dir.display());
-    let (server, publisher) = match args.listen {
+async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result<()> {
+    let several = configs.len() > 1;
+    let mut bound = Vec::with_capacity(args.input.len());
+    for input in &args.input {
+        bound.push(ingest::bind(input).await?);
+    }
+    let dir = args.root.join(&args.name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (b, cfg) in bound.iter().zip(&configs) {
+        if several {
+            let rendition = &cfg.live.rendition;
+            println!(
+                "ingest {} into {} as {rendition}",
+                b.describe(),
+                dir.display()
+            );
+        } else {
+            println!("ingest {} into {}", b.describe(), dir.display());
+        }
+    }
+    let playlists: Vec<String> = configs
+        .iter()
+        .map(|c| format!("{}/{}.m3u8", args.name, c.live.rendition))
+        .collect();
+    let (server, mut publishers) = match args.listen {
         Some(listen) => {
-            let (stop, task, publisher) = start_server(&args.root, listen, &playlist).await?;
-            (Some((stop, task)), Some(publisher))
+            let (stop, task, publishers) =
+                start_server(&args.root, listen, &args.name, &playlists).await?;
+            (
+                Some((stop, task)),
+                publishers.into_iter().map(Some).collect(),
+            )
         }
-        None => (None, None),
+        None => (None, Vec::new()),
     };
+    publishers.resize_with(configs.len(), || None);
 
-    let driver = Driver::new(cfg, publisher)?;
-    let (tx, rx) = mpsc::channel(INGEST_QUEUE);
-    let (done_tx, mut done_rx) = oneshot::channel();
-    let handle = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("live-driver".into())
-        .spawn(move || {
-            let _ = done_tx.send(driver::run(driver, rx, handle));
-        })
-        .context("cannot start the live driver thread")?;
-    let mut ingest_task = tokio::spawn(bound.run(tx));
+    // Each input: a task reading it, a thread packaging it; threads report when they end.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
+    let mut inputs = Vec::with_capacity(configs.len());
+    for (i, ((cfg, publisher), b)) in configs.into_iter().zip(publishers).zip(bound).enumerate() {
+        let driver = Driver::new(cfg, publisher)?;
+        let (tx, rx) = mpsc::channel(INGEST_QUEUE);
+        let done = done_tx.clone();
+        let handle = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name(format!("live-driver-{i}"))
+            .spawn(move || {
+                let _ = done.send((i, driver::run(driver, rx, handle)));
+            })
+            .context("cannot start a live driver thread")?;
+        inputs.push(tokio::spawn(b.run(tx)));
+    }
+    drop(done_tx);
 
-    let stopped_by_driver = tokio::select! {
-        () = shutdown_signal() => None,
-        r = &mut done_rx => Some(r.unwrap_or_else(|_| Err(anyhow!("the live driver stopped")))),
-    };
-    let result = match stopped_by_driver {
-        None => {
-            // Dropping the input's sender makes the driver end the stream and return.
-            ingest_task.abort();
-            done_rx.await.unwrap_or(Ok(()))
-        }
-        Some(Err(e)) => {
-            ingest_task.abort();
-            Err(e)
-        }
-        Some(Ok(())) => {
-            // The input ended (stdin) or failed (its error is the task's result).
-            let input = match tokio::time::timeout(Duration::from_secs(5), &mut ingest_task).await {
-                Ok(Ok(r)) => r,
-                _ => {
-                    ingest_task.abort();
-                    Ok(())
-                }
-            };
-            if input.is_ok() && server.is_some() {
-                println!("input ended; still serving (Ctrl-C to stop)");
-                shutdown_signal().await;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut running = inputs.len();
+    let result = loop {
+        let (i, ended) = tokio::select! {
+            () = &mut shutdown => {
+                // Dropping the inputs' senders makes every driver end its stream and return.
+                stop_all(&inputs, &mut done_rx, running).await;
+                break Ok(());
             }
-            input
+            r = done_rx.recv() => match r {
+                Some(r) => r,
+                None => break Ok(()),
+            },
+        };
+        running = running.saturating_sub(1);
+        let result = match ended {
+            Err(e) => Err(e),
+            // The input ended (stdin) or failed (its error is the task's result).
+            Ok(()) => match inputs.get_mut(i) {
+                Some(task) => match tokio::time::timeout(Duration::from_secs(5), task).await {
+                    Ok(Ok(r)) => r,
+                    _ => Ok(()),
+                },
+                None => Ok(()),
+            },
+        };
+        if let Some(task) = inputs.get(i) {
+            task.abort();
+        }
+        if result.is_err() {
+            // A rendition that cannot go on stops the stream: the others end too.
+            stop_all(&inputs, &mut done_rx, running).await;
+            break result;
+        }
+        if running == 0 {
+            if server.is_some() {
+                println!("input ended; still serving (Ctrl-C to stop)");
+                (&mut shutdown).await;
+            }
+            break Ok(());
         }
     };
     if let Some((stop, task)) = server {
@@ -248,6 +361,24 @@ async fn serve_and_package(args: LiveArgs, cfg: DriverConfig, playlist: String) 
         }
     }
     result
+}
+
+/// Stops every input and waits for the `running` drivers to end their streams.
+async fn stop_all(
+    inputs: &[JoinHandle<Result<()>>],
+    done: &mut mpsc::UnboundedReceiver<(usize, Result<()>)>,
+    running: usize,
+) {
+    for task in inputs {
+        task.abort();
+    }
+    for _ in 0..running {
+        match done.recv().await {
+            Some((_, Err(e))) => tracing::warn!(error = %e, "a live driver stopped with an error"),
+            Some((_, Ok(()))) => {}
+            None => break,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +401,124 @@ mod tests {
         ];
         for (s, want) in cases {
             assert_eq!(parse_duration(s).ok(), *want, "{s:?}");
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<LiveArgs> {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            live: LiveArgs,
+        }
+        let argv = std::iter::once("live").chain(args.iter().copied());
+        Ok(<Cli as clap::Parser>::try_parse_from(argv)?.live)
+    }
+
+    /// Inputs → rendition names (or the start of the error).
+    #[test]
+    fn renditions() {
+        let u = |p: u16| format!("udp://127.0.0.1:{p}");
+        let (a, b, c) = (u(1), u(2), u(3));
+        type Case<'a> = (Vec<&'a str>, std::result::Result<Vec<&'a str>, &'a str>);
+        let cases: Vec<Case> = vec![
+            (vec!["--input", &a], Ok(vec!["stream"])),
+            (
+                vec!["--input", &a, "--input", &b],
+                Ok(vec!["stream_0", "stream_1"]),
+            ),
+            (
+                vec![
+                    "--input",
+                    &a,
+                    "--input",
+                    &b,
+                    "--input",
+                    &c,
+                    "--rendition-names",
+                    "hi,mid,lo",
+                ],
+                Ok(vec!["hi", "mid", "lo"]),
+            ),
+            (
+                vec!["--input", &a, "--rendition-names", "main"],
+                Ok(vec!["main"]),
+            ),
+            (
+                vec!["--input", &a, "--input", &b, "--rendition-names", "x"],
+                Err("--rendition-names gives 1 names for 2 inputs"),
+            ),
+            (
+                vec!["--input", &a, "--input", &b, "--rendition-names", "x,x"],
+                Err("rendition name \"x\" given twice"),
+            ),
+            (
+                vec![
+                    "--input",
+                    &a,
+                    "--input",
+                    &b,
+                    "--rendition-names",
+                    "master,x",
+                ],
+                Err("rendition name \"master\""),
+            ),
+            (
+                vec!["--input", &a, "--input", &b, "--rendition-names", "a/b,x"],
+                Err("rendition name \"a/b\""),
+            ),
+            (
+                vec!["--input", &a, "--input", &a],
+                Err("--input udp://127.0.0.1:1 given twice"),
+            ),
+            (
+                vec!["--input", "-", "--input", "-"],
+                Err("--input stdin given twice"),
+            ),
+        ];
+        for (args, want) in cases {
+            let mut argv = vec!["--name", "n"];
+            argv.extend(&args);
+            let got = parse(&argv).and_then(|a| driver_configs(&a)).map(|c| {
+                c.iter()
+                    .map(|c| c.live.rendition.clone())
+                    .collect::<Vec<_>>()
+            });
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{args:?}"),
+                (Err(e), Err(want)) => {
+                    assert!(e.to_string().starts_with(want), "{args:?}: {e}")
+                }
+                (got, want) => panic!("{args:?}: {got:?}, wanted {want:?}"),
+            }
+        }
+        assert!(parse(&["--name", "n"]).is_err(), "--input is required");
+    }
+
+    /// One input writes its own master.m3u8 as before; several share one through a group
+    /// and cut on the aligned grid.
+    #[test]
+    fn several_inputs_share_a_group() {
+        let one = parse(&["--name", "n", "--input", "udp://127.0.0.1:1"]).expect("args");
+        let one = driver_configs(&one).expect("configs");
+        assert!(one
+            .iter()
+            .all(|c| c.group.is_none() && c.live.write_master && !c.live.aligned_cuts));
+        let two = parse(&[
+            "--name",
+            "n",
+            "--input",
+            "udp://127.0.0.1:1",
+            "--input",
+            "tcp://127.0.0.1:2",
+            "--ll-hls",
+        ])
+        .expect("args");
+        let two = driver_configs(&two).expect("configs");
+        assert_eq!(two.len(), 2);
+        for c in &two {
+            assert!(c.group.is_some() && !c.live.write_master && c.live.aligned_cuts);
+            assert_eq!(c.live.part_duration, Some(0.2));
+            assert_eq!(c.dir, Path::new("playlists").join("n"));
         }
     }
 

@@ -16,6 +16,11 @@
 //! - Garbage and lost packets: the demuxer resyncs and drops what is damaged; the driver
 //!   counts and carries on.
 //!
+//! - One of several renditions ([`DriverConfig::group`]): the stream's playlists report the
+//!   other renditions as they stand when fed (EXT-X-RENDITION-REPORT), and every
+//!   publication is recorded in the group, which writes the shared `master.m3u8`. Input
+//!   loss, ENDLIST and recovery stay per rendition.
+//!
 //! Objects are written before the playlist that lists them (the order of `Output`s), and
 //! the state is published after the whole batch is on disk.
 
@@ -32,6 +37,7 @@ use origin::LivePublisher;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::group::GroupMember;
 use super::IngestEvent;
 use crate::fs_store::FsStore;
 
@@ -52,18 +58,30 @@ pub struct DriverConfig {
     pub dir: PathBuf,
     pub input_timeout: Duration,
     pub on_loss: OnInputLoss,
+    /// This input is one rendition of several sharing `master.m3u8` (`live.write_master`
+    /// off); `None`: the only one.
+    pub group: Option<GroupMember>,
 }
 
 /// Writes outputs and publishes states.
 struct Sink {
     store: FsStore,
     publisher: Option<LivePublisher>,
+    group: Option<GroupMember>,
     errors: u64,
 }
 
+/// Gives a rendition of a group the other renditions' reports before it is fed.
+fn sync_reports(group: Option<&GroupMember>, stream: &mut LiveStream) {
+    if let Some(g) = group {
+        stream.set_rendition_reports(g.reports());
+    }
+}
+
 impl Sink {
-    /// Performs `outputs` in order; publishes `stream`'s state if a playlist came out.
-    fn apply(&mut self, outputs: Vec<Output>, stream: Option<&LiveStream>) {
+    /// Performs `outputs` in order; publishes `stream`'s state if a playlist came out (and
+    /// records it in the group).
+    fn apply(&mut self, outputs: Vec<Output>, stream: Option<&LiveStream>, wall: SystemTime) {
         let mut updated = false;
         for output in outputs {
             let (name, result) = match &output {
@@ -100,8 +118,14 @@ impl Sink {
                 }
             }
         }
-        if let (true, Some(stream), Some(publisher)) = (updated, stream, &self.publisher) {
+        let Some(stream) = stream.filter(|_| updated) else {
+            return;
+        };
+        if let Some(publisher) = &self.publisher {
             publisher.publish(stream.state().clone());
+        }
+        if let Some(group) = &self.group {
+            group.record(stream, wall);
         }
     }
 }
@@ -133,6 +157,7 @@ impl Driver {
             sink: Sink {
                 store: FsStore::new(&cfg.dir),
                 publisher,
+                group: cfg.group.clone(),
                 errors: 0,
             },
             cfg,
@@ -173,14 +198,7 @@ impl Driver {
                 // Publish what the encoder sent up to here instead of holding it until it
                 // comes back: the segment in progress ends now.
                 self.close_session(wall)?;
-                if let Some(stream) = self.stream.as_mut() {
-                    match stream.discontinuity(wall) {
-                        Ok(out) => self.sink.apply(out, Some(&*stream)),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot close the segment in progress")
-                        }
-                    }
-                }
+                self.close_segment(wall);
                 Ok(())
             }
             IngestEvent::End => self.finish(wall),
@@ -204,27 +222,35 @@ impl Driver {
                 OnInputLoss::End => self.end_stream(wall)?,
                 OnInputLoss::Wait => {
                     self.close_session(wall)?;
-                    if let Some(stream) = self.stream.as_mut() {
-                        match stream.discontinuity(wall) {
-                            Ok(out) => self.sink.apply(out, Some(&*stream)),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "cannot close the segment in progress")
-                            }
-                        }
-                    }
+                    self.close_segment(wall);
                 }
             }
         }
         if let Some(stream) = self.stream.as_mut() {
             let out = stream.poll(wall);
-            self.sink.apply(out, Some(&*stream));
+            self.sink.apply(out, Some(&*stream), wall);
         }
         for old in &mut self.retired {
             let out = old.poll(wall);
-            self.sink.apply(out, None);
+            self.sink.apply(out, None, wall);
         }
         self.retired.retain(|s| s.next_deadline().is_some());
+        if let Some(group) = &self.cfg.group {
+            group.tick(wall);
+        }
         Ok(())
+    }
+
+    /// Publishes what the encoder sent up to here instead of holding it until it comes
+    /// back: the segment in progress ends now.
+    fn close_segment(&mut self, wall: SystemTime) {
+        if let Some(stream) = self.stream.as_mut() {
+            sync_reports(self.cfg.group.as_ref(), stream);
+            match stream.discontinuity(wall) {
+                Ok(out) => self.sink.apply(out, Some(&*stream), wall),
+                Err(e) => tracing::warn!(error = %e, "cannot close the segment in progress"),
+            }
+        }
     }
 
     /// When [`Driver::tick`] has work next.
@@ -234,11 +260,13 @@ impl Driver {
             .flatten()
             .map(|t| t + self.cfg.input_timeout);
         let wall = SystemTime::now();
+        let master = self.cfg.group.as_ref().and_then(GroupMember::next_deadline);
         let deletions = self
             .stream
             .iter()
             .chain(&self.retired)
             .filter_map(LiveStream::next_deadline)
+            .chain(master)
             .map(|d| now + d.duration_since(wall).unwrap_or(Duration::ZERO));
         timeout.into_iter().chain(deletions).min()
     }
@@ -263,8 +291,9 @@ impl Driver {
     fn end_stream(&mut self, wall: SystemTime) -> Result<()> {
         self.close_session(wall)?;
         if let Some(mut stream) = self.stream.take() {
+            sync_reports(self.cfg.group.as_ref(), &mut stream);
             let out = stream.end(wall);
-            self.sink.apply(out, Some(&stream));
+            self.sink.apply(out, Some(&stream), wall);
             tracing::info!(playlist = %self.playlist_path().display(), "stream ended (EXT-X-ENDLIST)");
             self.retired.push(stream);
         }
@@ -316,6 +345,7 @@ impl Driver {
         } else if self.demux.tracks() != self.tracks.as_slice() {
             let tracks = self.demux.tracks().to_vec();
             if let Some(stream) = self.stream.as_mut() {
+                sync_reports(self.cfg.group.as_ref(), stream);
                 let out = stream
                     .set_tracks(tracks.clone(), wall)
                     .context("the input's new tracks cannot be packaged")?;
@@ -323,7 +353,7 @@ impl Driver {
                     tracks = tracks.len(),
                     "input tracks changed: new initialization section"
                 );
-                self.sink.apply(out, Some(&*stream));
+                self.sink.apply(out, Some(&*stream), wall);
             }
             self.tracks = tracks;
             self.break_next = false;
@@ -331,14 +361,15 @@ impl Driver {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(());
         };
+        sync_reports(self.cfg.group.as_ref(), stream);
         if std::mem::take(&mut self.break_next) {
             match stream.discontinuity(wall) {
-                Ok(out) => self.sink.apply(out, Some(&*stream)),
+                Ok(out) => self.sink.apply(out, Some(&*stream), wall),
                 Err(e) => tracing::warn!(error = %e, "discontinuity"),
             }
         }
         match stream.push(sample, wall) {
-            Ok(out) => self.sink.apply(out, Some(&*stream)),
+            Ok(out) => self.sink.apply(out, Some(&*stream), wall),
             Err(e) => {
                 self.push_errors = self.push_errors.saturating_add(1);
                 if self.push_errors == 1 || self.push_errors.is_multiple_of(100) {
@@ -377,6 +408,9 @@ impl Driver {
                 p.publish(stream.state().clone());
             }
         }
+        if let Some(group) = &self.cfg.group {
+            group.record(&stream, wall);
+        }
         tracing::info!(tracks = tracks.len(), run = %self.cfg.dir.display(), "live stream starts");
         self.tracks = tracks;
         self.stream = Some(stream);
@@ -392,6 +426,12 @@ pub fn run(
     mut rx: mpsc::Receiver<IngestEvent>,
     rt: tokio::runtime::Handle,
 ) -> Result<()> {
+    // Several renditions: their log lines say which one.
+    let _span = driver
+        .cfg
+        .group
+        .as_ref()
+        .map(|_| tracing::info_span!("rendition", name = %driver.cfg.live.rendition).entered());
     loop {
         let wake = driver.next_wakeup(Instant::now());
         let event = rt.block_on(async {

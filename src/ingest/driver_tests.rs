@@ -13,7 +13,7 @@ use media::package::Format;
 use tokio::time::Instant;
 
 use super::driver::{Driver, DriverConfig, OnInputLoss};
-use super::IngestEvent;
+use super::{group, IngestEvent};
 
 fn source(dir: &Path) -> Option<PathBuf> {
     let path = dir.join("input.ts");
@@ -60,6 +60,7 @@ fn config(dir: &Path) -> DriverConfig {
         dir: dir.to_path_buf(),
         input_timeout: Duration::from_secs(5),
         on_loss: OnInputLoss::End,
+        group: None,
     }
 }
 
@@ -178,4 +179,142 @@ fn input_timeout_ends_the_stream() {
         .expect("tick");
     let text = std::fs::read_to_string(dir.join("stream.m3u8")).expect("playlist");
     assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+}
+
+/// `(LAST-MSN, LAST-PART)` of the EXT-X-RENDITION-REPORT for `uri` in `text`.
+fn report_of(text: &str, uri: &str) -> Option<(u64, u64)> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("#EXT-X-RENDITION-REPORT:URI=\"{uri}\"")))?;
+    let attr = |name: &str| {
+        line.split(',')
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((attr("LAST-MSN=")?, attr("LAST-PART=")?))
+}
+
+/// `(msn, part)` of the newest part a playlist lists.
+fn newest_part(text: &str) -> (u64, u64) {
+    let (mut msn, mut parts) = (media_sequence(text), 0u64);
+    let mut last = (0, 0);
+    for l in text.lines() {
+        if l.starts_with("#EXT-X-PART:") {
+            last = (msn, parts);
+            parts += 1;
+        } else if !l.is_empty() && !l.starts_with('#') {
+            (msn, parts) = (msn + 1, 0);
+        }
+    }
+    last
+}
+
+/// Two inputs as renditions of one stream, the second starting late: no multivariant
+/// playlist until both have a segment, then one listing both; each playlist reports the other
+/// as it stood when the playlist was written; when one input ends its rendition leaves the
+/// multivariant playlist and the other's reports, and the other goes on.
+#[test]
+fn two_renditions_share_master_and_report_each_other() {
+    let work = std::env::temp_dir().join("hlsorigin-liveio-driver");
+    let _ = std::fs::create_dir_all(&work);
+    let Some(input) = source(&work) else {
+        return;
+    };
+    let ts = std::fs::read(&input).expect("input");
+    let dir = work.join("renditions");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (wall, now) = (SystemTime::now(), Instant::now());
+    let members = group::members(2, &dir, Duration::from_secs(5));
+    let mut drivers: Vec<Driver> = ["a", "b"]
+        .iter()
+        .zip(members)
+        .map(|(name, member)| {
+            let mut cfg = config(&dir);
+            cfg.live.rendition = (*name).into();
+            cfg.live.part_duration = Some(0.5);
+            cfg.live.write_master = false;
+            cfg.live.aligned_cuts = true;
+            cfg.group = Some(member);
+            Driver::new(cfg, None).expect("driver")
+        })
+        .collect();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let chunks: Vec<&[u8]> = ts.chunks(1316).collect();
+    let late = chunks.len() / 5;
+    let half = chunks.len() * 3 / 5;
+    let data = |i: usize| {
+        IngestEvent::Data(Bytes::copy_from_slice(
+            chunks.get(i).copied().unwrap_or_default(),
+        ))
+    };
+    let mut to = |d: usize, event: IngestEvent| {
+        if let Some(driver) = drivers.get_mut(d) {
+            driver.handle(event, wall, now).expect("event");
+        }
+    };
+    let send = |to: &mut dyn FnMut(usize, IngestEvent), d: usize, i: usize| to(d, data(i));
+    for i in 0..half {
+        if i >= late {
+            send(&mut to, 1, i);
+        }
+        send(&mut to, 0, i);
+        let (master, b) = (read("master.m3u8"), read("b.m3u8"));
+        if b.contains("#EXTINF") {
+            assert!(master.contains("\nb.m3u8\n"), "{master}");
+        } else {
+            assert!(master.is_empty(), "waits for b's first segment: {master}");
+        }
+    }
+    let master = read("master.m3u8");
+    assert!(
+        master.contains("\na.m3u8\n") && master.contains("\nb.m3u8\n"),
+        "{master}\n{}\n{}",
+        read("a.m3u8"),
+        read("b.m3u8")
+    );
+    // b stands still while a goes on: a's next playlists report b exactly.
+    let b = read("b.m3u8");
+    let before = read("a.m3u8");
+    let mut i = half;
+    while read("a.m3u8") == before && i < chunks.len() {
+        send(&mut to, 0, i);
+        i += 1;
+    }
+    let a = read("a.m3u8");
+    assert_ne!(a, before, "a published again");
+    assert_eq!(report_of(&a, "b.m3u8"), Some(newest_part(&b)), "{a}\n{b}");
+    assert_eq!(report_of(&a, "a.m3u8"), None, "no report of itself");
+    // And b reports a as a was when b's playlist came out.
+    let b_before = read("b.m3u8");
+    let mut j = half;
+    while read("b.m3u8") == b_before && j < chunks.len() {
+        send(&mut to, 1, j);
+        j += 1;
+    }
+    let b = read("b.m3u8");
+    assert_ne!(b, b_before, "b published again");
+    assert_eq!(report_of(&b, "a.m3u8"), Some(newest_part(&a)), "{b}");
+
+    // a's input ends; b goes on alone.
+    to(0, IngestEvent::End);
+    assert!(read("a.m3u8").ends_with("#EXT-X-ENDLIST\n"));
+    let master = read("master.m3u8");
+    assert!(
+        !master.contains("a.m3u8") && master.contains("b.m3u8"),
+        "{master}"
+    );
+    let b_before = read("b.m3u8");
+    while read("b.m3u8") == b_before && j < chunks.len() {
+        send(&mut to, 1, j);
+        j += 1;
+    }
+    let b = read("b.m3u8");
+    assert!(b != b_before && !b.contains("RENDITION-REPORT"), "{b}");
+    to(1, IngestEvent::End);
+    // Both over: the multivariant playlist lists the stream as it ended.
+    let master = read("master.m3u8");
+    assert!(
+        master.contains("a.m3u8") && master.contains("b.m3u8"),
+        "{master}"
+    );
 }

@@ -5,11 +5,13 @@
 //!
 //! The network side (this module, `udp`, `tcp`, `stdin`) is tokio; the driver runs on a
 //! thread of its own because everything it does — demuxing, muxing, writing files — is
-//! synchronous work.
+//! synchronous work. Several inputs of one stream (renditions) each get an input task and a
+//! driver thread; they share a [`group`].
 
 pub mod driver;
 #[cfg(test)]
 mod driver_tests;
+pub mod group;
 mod stdin;
 mod tcp;
 mod udp;

@@ -7,6 +7,7 @@
 mod blocking;
 mod harness;
 mod long_run;
+mod renditions;
 mod sessions;
 
 use std::process::Stdio;

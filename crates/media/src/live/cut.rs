@@ -10,6 +10,14 @@
 //! round above the target duration (RFC 8216bis 4.4.3.1, 6.2.1). A GOP longer than the target
 //! cannot be helped: such segments are reported in [`Cut::NewSegment::too_long`].
 //!
+//! With aligned cuts (several renditions fed as separate inputs by one encoder ladder), the
+//! wanted duration is not counted from the segment's start but laid on the input timeline as a
+//! grid: a segment ends at the first random-access sample of each grid interval (the early
+//! cut above still applies). The decision then depends only on the keyframe timestamps, which
+//! the encoder's renditions share, so every rendition cuts at the same frames — even one
+//! whose input started later — and its parts, counted from the segment start, line up too
+//! (RFC 8216bis 6.2.4: matching content across variants).
+//!
 //! The segment logic is not delegated to `Segmenter` because live needs the early cut above
 //! and the part cuts below on the same sample, and because the stream must not buffer a whole
 //! segment twice (parts are muxed as they complete).
@@ -50,6 +58,8 @@ pub(crate) struct Cutter {
     timescale: u32,
     /// Wanted segment duration.
     nominal: i64,
+    /// Cut on the grid of `nominal` on the input timeline (see the module docs).
+    aligned: bool,
     /// Segments must stay shorter than this (target + 0.5 s) to round to ≤ target.
     limit: i64,
     part_target: Option<i64>,
@@ -62,12 +72,13 @@ pub(crate) struct Cutter {
 }
 
 impl Cutter {
-    /// `nominal_secs` ≤ `target_secs`; `part_target_secs` for LL-HLS.
+    /// `nominal_secs` ≤ `target_secs`; `part_target_secs` for LL-HLS; `aligned` for grid cuts.
     pub(crate) fn new(
         tracks: &[TrackInfo],
         nominal_secs: f64,
         target_secs: u64,
         part_target_secs: Option<f64>,
+        aligned: bool,
     ) -> Self {
         let main = tracks
             .iter()
@@ -83,6 +94,7 @@ impl Cutter {
             main_is_video,
             timescale,
             nominal: ticks(nominal_secs),
+            aligned,
             limit: ticks(target_secs as f64 + 0.5),
             // Floor (with a little slack for binary fractions such as 0.3) so that a part of
             // `part_target` ticks is never longer than the PART-TARGET written.
@@ -148,7 +160,13 @@ impl Cutter {
             let predicted_too_long = self
                 .gop
                 .is_some_and(|g| elapsed.saturating_add(g) >= self.limit);
-            if elapsed >= self.nominal || (elapsed > 0 && predicted_too_long) {
+            let due = if self.aligned {
+                // First keyframe of a new grid interval (`nominal` ≥ 1 tick).
+                s.dts.div_euclid(self.nominal) != seg_start.div_euclid(self.nominal)
+            } else {
+                elapsed >= self.nominal
+            };
+            if due || (elapsed > 0 && predicted_too_long) {
                 let too_long = elapsed >= self.limit;
                 let part = self.part_duration();
                 self.open_segment(s);
@@ -239,7 +257,7 @@ mod tests {
         target: u64,
         part: Option<f64>,
     ) -> (Vec<i64>, Vec<(i64, bool)>, usize) {
-        let mut c = Cutter::new(&[video()], seg, target, part);
+        let mut c = Cutter::new(&[video()], seg, target, part, false);
         let mut cuts = vec![];
         let mut parts = vec![];
         let mut too_long = 0;
@@ -357,6 +375,84 @@ mod tests {
         }
     }
 
+    /// Frames (30 fps, keyframe every `gop` frames of the input timeline, which starts at
+    /// `origin` ticks) at which a cutter that sees the input from frame `first` on ends
+    /// segments.
+    fn cut_frames(
+        first: i64,
+        origin: i64,
+        gop: i64,
+        seg: f64,
+        target: u64,
+        aligned: bool,
+    ) -> Vec<i64> {
+        let mut c = Cutter::new(&[video()], seg, target, Some(0.5), aligned);
+        (first..first + 600)
+            .filter(|i| {
+                let s = frame(0, origin + i * 3000, 3000, i % gop == 0);
+                matches!(c.decide(&s), Cut::NewSegment { end: Some(_), .. })
+            })
+            .collect()
+    }
+
+    /// Aligned cuts: renditions whose inputs start at different frames cut at the same
+    /// frames from their first common cut on — the first keyframe of each interval of the
+    /// wanted duration on the input timeline — while the early cut still keeps segments
+    /// within the target (RFC 8216bis 6.2.4, 4.4.3.1). Unaligned cutters started apart stay
+    /// apart.
+    #[test]
+    fn aligned_cuts_match_across_start_points() {
+        // (name, GOP frames, wanted s, target s, timeline origin ticks, late start frames)
+        type Case<'a> = (&'a str, i64, f64, u64, i64, &'a [i64]);
+        let cases: &[Case] = &[
+            (
+                "GOP 1 s, 2 s segments",
+                30,
+                2.0,
+                2,
+                0,
+                &[1, 30, 31, 45, 59, 60, 95],
+            ),
+            (
+                "ffmpeg's 1.4 s start offset",
+                30,
+                2.0,
+                2,
+                126_000,
+                &[30, 44, 61],
+            ),
+            ("GOP 1.5 s cut early", 45, 2.0, 2, 0, &[1, 45, 46, 100]),
+            (
+                "GOP 0.5 s, 1 s segments",
+                15,
+                1.0,
+                1,
+                90_000,
+                &[7, 15, 16, 29],
+            ),
+            ("wanted 1.5 s", 15, 1.5, 2, 0, &[3, 15, 40]),
+        ];
+        for (name, gop, seg, target, origin, starts) in cases {
+            let reference = cut_frames(0, *origin, *gop, *seg, *target, true);
+            assert!(reference.len() > 5, "{name}: {reference:?}");
+            for w in reference.windows(2) {
+                let secs = (w[1] - w[0]) as f64 / 30.0;
+                assert!(secs.round() as u64 <= *target, "{name}: {secs} s segment");
+            }
+            for first in *starts {
+                let mut late = cut_frames(*first, *origin, *gop, *seg, *target, true);
+                late.retain(|f| *f < 600); // the reference ran frames 0..600
+                let common = late.first().copied().expect("a cut");
+                let tail: Vec<i64> = reference.iter().copied().filter(|f| *f >= common).collect();
+                assert_eq!(late, tail, "{name}: started at frame {first}");
+            }
+        }
+        // Without alignment a start one GOP later shifts every cut by that GOP.
+        let a = cut_frames(0, 0, 30, 2.0, 2, false);
+        let b = cut_frames(30, 0, 30, 2.0, 2, false);
+        assert!(b.iter().all(|f| !a.contains(f)), "{a:?} / {b:?}");
+    }
+
     #[test]
     fn drops_until_keyframe_and_audio_follows() {
         let mut c = Cutter::new(
@@ -372,6 +468,7 @@ mod tests {
             2.0,
             2,
             None,
+            false,
         );
         assert_eq!(c.decide(&frame(1, 0, 1024, true)), Cut::Drop);
         assert_eq!(c.decide(&frame(0, 0, 3000, false)), Cut::Drop);
@@ -393,7 +490,7 @@ mod tests {
             },
             48_000,
         );
-        let mut c = Cutter::new(&[aac], 1.0, 1, None);
+        let mut c = Cutter::new(&[aac], 1.0, 1, None, false);
         let mut cuts = 0;
         for i in 0..100 {
             if let Cut::NewSegment { end: Some(e), .. } = c.decide(&frame(0, i * 1024, 1024, false))

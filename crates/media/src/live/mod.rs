@@ -13,7 +13,10 @@
 //!
 //! Objects, relative to the store:
 //! - `master.m3u8`, written once the first segment is complete (BANDWIDTH measured on that
-//!   segment unless [`LiveConfig::bandwidth`] is set) and again after [`LiveStream::set_tracks`];
+//!   segment unless [`LiveConfig::bandwidth`] is set) and again after [`LiveStream::set_tracks`]
+//!   — unless [`LiveConfig::write_master`] is off: several renditions of one presentation
+//!   share a multivariant playlist that a [`RenditionGroup`] builds from their variants, and
+//!   with LL-HLS each one's playlists carry EXT-X-RENDITION-REPORTs of the others;
 //! - `{rendition}.m3u8`, the media playlist, after every segment (and every part with LL-HLS);
 //! - `{rendition}_{run}_init.mp4` (fMP4; `…_init{k}.mp4` after the k-th track change);
 //! - `{rendition}_{run}_{msn:06}.m4s|.ts` segments, `{rendition}_{run}_{msn:06}.{part}.m4s` parts.
@@ -32,6 +35,7 @@ mod blocking;
 mod cut;
 #[cfg(test)]
 mod ffmpeg_tests;
+mod group;
 pub mod pdt;
 mod recover;
 mod stream;
@@ -40,6 +44,7 @@ mod tests;
 mod window;
 
 pub use blocking::{check_blocking_request, BlockDecision, PlaylistState};
+pub use group::RenditionGroup;
 pub use window::WindowKind;
 
 use bytes::Bytes;
@@ -49,7 +54,8 @@ use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
 use crate::mux::SegmentMuxer as _;
 use crate::package::Format;
-use crate::playlist::Part;
+use crate::playlist::ll::RenditionReport;
+use crate::playlist::{Part, Variant};
 use crate::sample::{CodecConfig, Sample, TrackInfo};
 use crate::{Error, Result};
 
@@ -79,6 +85,16 @@ pub struct LiveConfig {
     pub bandwidth: Option<u64>,
     /// Allow HEVC in MPEG-TS, which Apple devices reject (Apple 1.5). Default false.
     pub allow_hevc_ts: bool,
+    /// Write `master.m3u8` with this rendition as its only variant. Default true. False when
+    /// several renditions share one multivariant playlist, which the caller writes from each
+    /// one's [`LiveStream::variant`] (see [`RenditionGroup`]).
+    pub write_master: bool,
+    /// Cut segments at the first keyframe of each segment-duration interval of the input
+    /// timeline instead of counting from the stream's first keyframe (see [`cut`]), so that
+    /// the renditions of one encoder ladder, fed as separate inputs that started at different
+    /// moments, still cut at the same frames (RFC 8216bis 6.2.4: matching content in every
+    /// variant). Default false.
+    pub aligned_cuts: bool,
 }
 
 impl Default for LiveConfig {
@@ -93,6 +109,8 @@ impl Default for LiveConfig {
             rendition: "stream".into(),
             bandwidth: None,
             allow_hevc_ts: false,
+            write_master: true,
+            aligned_cuts: false,
         }
     }
 }
@@ -193,6 +211,10 @@ pub struct LiveStream {
     last_main: Option<(i64, i64)>,
     ended: bool,
     master_written: bool,
+    /// This rendition's EXT-X-STREAM-INF, measured on the first segment of the track set.
+    variant: Option<Variant>,
+    /// EXT-X-RENDITION-REPORTs of the other renditions, written with LL-HLS.
+    reports: Vec<RenditionReport>,
     /// Outputs produced before an error, returned by the next call.
     pending: Vec<Output>,
     state: PlaylistState,
@@ -294,7 +316,13 @@ impl LiveStream {
             .collect::<Result<Vec<_>>>()?;
         let muxer = Muxer::new(config.format, &tracks)?;
         let nominal = config.segment_duration.min(target as f64);
-        let cutter = Cutter::new(&tracks, nominal, target, config.part_duration);
+        let cutter = Cutter::new(
+            &tracks,
+            nominal,
+            target,
+            config.part_duration,
+            config.aligned_cuts,
+        );
         let window = Window::new(config.kind, config.window, target);
         let mut stream = LiveStream {
             codecs,
@@ -312,6 +340,8 @@ impl LiveStream {
             last_main: None,
             ended: false,
             master_written: false,
+            variant: None,
+            reports: Vec::new(),
             pending: Vec::new(),
             state: PlaylistState::default(),
             pushed: 0,
@@ -338,6 +368,37 @@ impl LiveStream {
     /// after [`LiveStream::recover`].
     pub fn state(&self) -> &PlaylistState {
         &self.state
+    }
+
+    /// This rendition as a variant of a multivariant playlist (URI relative to it, BANDWIDTH
+    /// and FRAME-RATE measured on the first segment of the current track set, CODECS,
+    /// RESOLUTION; Apple 9.1–9.15). `None` before the first segment.
+    pub fn variant(&self) -> Option<&Variant> {
+        self.variant.as_ref()
+    }
+
+    /// Sets the EXT-X-RENDITION-REPORTs (RFC 8216bis 4.4.5.4) of the other renditions of
+    /// the presentation, written into every playlist published from now on (LL-HLS only).
+    /// Call it with their latest [`LiveStream::rendition_report`]s before pushing, so that
+    /// each playlist reports them as they stand when it is produced.
+    pub fn set_rendition_reports(&mut self, reports: Vec<RenditionReport>) {
+        self.reports = reports;
+    }
+
+    /// This rendition's report for the other renditions' playlists, as of its latest
+    /// published playlist: URI relative to the shared directory, LAST-MSN / LAST-PART of the
+    /// newest part (or segment without parts). `None` before anything is published.
+    pub fn rendition_report(&self) -> Option<RenditionReport> {
+        let s = &self.state;
+        if s.last_msn.is_none() && s.next_parts == 0 {
+            return None;
+        }
+        let (last_msn, last_part) = s.newest();
+        Some(RenditionReport {
+            uri: self.playlist_name(),
+            last_msn,
+            last_part,
+        })
     }
 
     /// Renders the current media playlist; with `skip`, the Playlist Delta Update when one is

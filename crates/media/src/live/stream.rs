@@ -102,8 +102,13 @@ impl LiveStream {
         let muxer = Muxer::new(self.config.format, &tracks)?;
         let out = self.discontinuity(now)?;
         let nominal = self.config.segment_duration.min(self.target as f64);
-        self.cutter =
-            super::cut::Cutter::new(&tracks, nominal, self.target, self.config.part_duration);
+        self.cutter = super::cut::Cutter::new(
+            &tracks,
+            nominal,
+            self.target,
+            self.config.part_duration,
+            self.config.aligned_cuts,
+        );
         self.tracks = tracks;
         self.codecs = codecs;
         self.muxer = muxer;
@@ -392,11 +397,19 @@ impl LiveStream {
             bytes: Bytes::from(bytes),
         });
         if !self.master_written {
-            let master = self.master(size, duration, b.main_frames);
-            out.push(Output::Put {
-                name: "master.m3u8".into(),
-                bytes: Bytes::from(master),
-            });
+            let variant = self.measure_variant(size, duration, b.main_frames);
+            if self.config.write_master {
+                let master = MasterPlaylist {
+                    independent_segments: true,
+                    renditions: vec![],
+                    variants: vec![variant.clone()],
+                };
+                out.push(Output::Put {
+                    name: "master.m3u8".into(),
+                    bytes: Bytes::from(master.to_string()),
+                });
+            }
+            self.variant = Some(variant);
             self.master_written = true;
         }
         self.last_parts = b.parts.len() as u64;
@@ -524,6 +537,8 @@ impl LiveStream {
             }),
             ended: self.ended,
             current_init: self.init.as_ref().map(|(n, _)| n.as_str()),
+            // RFC 8216bis 4.4.5.4: reports serve blocking reloads, an LL-HLS feature.
+            rendition_reports: if ll { &self.reports } else { &[] },
         };
         let full = self.window.render(&params, false);
         let delta = if ll && !self.ended {
@@ -550,29 +565,24 @@ impl LiveStream {
         };
     }
 
-    /// The multivariant playlist (Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, BANDWIDTH).
-    fn master(&self, size: u64, duration: f64, main_frames: u64) -> String {
+    /// This rendition's EXT-X-STREAM-INF (Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE,
+    /// BANDWIDTH), measured on a segment of `size` bytes and `duration` seconds.
+    fn measure_variant(&self, size: u64, duration: f64, main_frames: u64) -> Variant {
         let bandwidth = self
             .config
             .bandwidth
             .unwrap_or_else(|| bitrate(size, duration));
         let video = self.tracks.iter().find(|t| t.kind() == TrackKind::Video);
-        MasterPlaylist {
-            independent_segments: true,
-            renditions: vec![],
-            variants: vec![Variant {
-                uri: self.playlist_name(),
-                bandwidth,
-                average_bandwidth: Some(bandwidth),
-                codecs: self.codecs.clone(),
-                resolution: video
-                    .filter(|v| v.width > 0 && v.height > 0)
-                    .map(|v| (v.width, v.height)),
-                frame_rate: video
-                    .and_then(|_| (duration > 0.0).then(|| main_frames as f64 / duration)),
-                audio_group: None,
-            }],
+        Variant {
+            uri: self.playlist_name(),
+            bandwidth,
+            average_bandwidth: Some(bandwidth),
+            codecs: self.codecs.clone(),
+            resolution: video
+                .filter(|v| v.width > 0 && v.height > 0)
+                .map(|v| (v.width, v.height)),
+            frame_rate: video.and_then(|_| (duration > 0.0).then(|| main_frames as f64 / duration)),
+            audio_group: None,
         }
-        .to_string()
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
+use crate::playlist::ll::RenditionReport;
 use crate::playlist::media::Map;
 use crate::playlist::{
     LiveTags, MediaPlaylist, MediaSegment, OpenSegment, Part, PlaylistType, SegmentTags,
@@ -61,6 +62,9 @@ pub(crate) struct RenderParams<'a> {
     pub ended: bool,
     /// Initialization section of the segment in progress / the next segment.
     pub current_init: Option<&'a str>,
+    /// EXT-X-RENDITION-REPORT of the other renditions (RFC 8216bis 4.4.5.4), in full
+    /// playlists and delta updates alike.
+    pub rendition_reports: &'a [RenditionReport],
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +275,7 @@ impl Window {
                 segment_tags: tags,
                 open_segment: open,
                 preload_hint: p.preload_hint.clone(),
+                rendition_reports: p.rendition_reports.to_vec(),
             },
         };
         Some(playlist)

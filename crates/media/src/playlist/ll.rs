@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Live and Low-Latency HLS tags of a media playlist (RFC 8216bis):
 //! EXT-X-SERVER-CONTROL (4.4.3.8), EXT-X-PART-INF (4.4.3.7), EXT-X-PART (4.4.4.9), EXT-X-SKIP
-//! (4.4.5.2), EXT-X-PRELOAD-HINT (4.4.5.3), and EXT-X-MAP changes between segments (4.4.4.5).
+//! (4.4.5.2), EXT-X-PRELOAD-HINT (4.4.5.3), EXT-X-RENDITION-REPORT (4.4.5.4), and EXT-X-MAP
+//! changes between segments (4.4.4.5).
 //!
 //! [`LiveTags`] is a field of [`MediaPlaylist`](super::MediaPlaylist); its `Default` writes
 //! nothing, so VOD playlists are unaffected. The media playlist writer calls the `write_*`
@@ -53,6 +54,37 @@ pub struct OpenSegment {
     pub parts: Vec<Part>,
 }
 
+/// EXT-X-RENDITION-REPORT (RFC 8216bis 4.4.5.4): where another Rendition of the same
+/// presentation stands, so a client switching to it can ask for its next part with a
+/// blocking reload straight away instead of loading its playlist first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RenditionReport {
+    /// URI of that Rendition's Media Playlist, relative to the playlist carrying the report
+    /// (4.4.5.4 MUST).
+    pub uri: String,
+    /// LAST-MSN: Media Sequence Number of its last Media Segment, or of its last Partial
+    /// Segment when it has parts.
+    pub last_msn: u64,
+    /// LAST-PART: Part Index of its last Partial Segment of `last_msn`; REQUIRED when the
+    /// Rendition has Partial Segments, absent otherwise.
+    pub last_part: Option<u64>,
+}
+
+impl RenditionReport {
+    fn write(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "#EXT-X-RENDITION-REPORT:URI={},LAST-MSN={}",
+            quoted(&self.uri),
+            self.last_msn
+        );
+        if let Some(part) = self.last_part {
+            let _ = write!(out, ",LAST-PART={part}");
+        }
+        out.push('\n');
+    }
+}
+
 /// Live / LL-HLS additions to a media playlist. `Default` = none of them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LiveTags {
@@ -68,6 +100,9 @@ pub struct LiveTags {
     pub open_segment: Option<OpenSegment>,
     /// EXT-X-PRELOAD-HINT:TYPE=PART,URI=… (4.4.5.3): the part being produced.
     pub preload_hint: Option<String>,
+    /// EXT-X-RENDITION-REPORT per other Rendition of the multivariant playlist (4.4.5.4;
+    /// Appendix B.1: one for each, except this playlist itself), written last.
+    pub rendition_reports: Vec<RenditionReport>,
 }
 
 impl LiveTags {
@@ -131,7 +166,8 @@ impl LiveTags {
         }
     }
 
-    /// The open segment's tags and parts, then the preload hint (after the last segment).
+    /// The open segment's tags and parts, then the preload hint and the rendition reports
+    /// (after the last segment).
     pub(crate) fn write_trailer(&self, out: &mut String) {
         if let Some(open) = &self.open_segment {
             if open.discontinuity {
@@ -147,6 +183,9 @@ impl LiveTags {
         }
         if let Some(uri) = &self.preload_hint {
             let _ = writeln!(out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI={}", quoted(uri));
+        }
+        for report in &self.rendition_reports {
+            report.write(out);
         }
     }
 }
@@ -309,6 +348,89 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:10\n"));
+    }
+
+    fn report(uri: &str, last_msn: u64, last_part: Option<u64>) -> RenditionReport {
+        RenditionReport {
+            uri: uri.into(),
+            last_msn,
+            last_part,
+        }
+    }
+
+    /// EXT-X-RENDITION-REPORT lines (RFC 8216bis 4.4.5.4): URI quoted, LAST-MSN always,
+    /// LAST-PART only when the rendition has parts; one line per report, in order.
+    #[test]
+    fn writes_rendition_reports() {
+        let cases: &[(&[RenditionReport], &str)] = &[
+            (&[], ""),
+            (
+                &[report("b.m3u8", 12, Some(3))],
+                "#EXT-X-RENDITION-REPORT:URI=\"b.m3u8\",LAST-MSN=12,LAST-PART=3\n",
+            ),
+            (
+                &[report("b.m3u8", 12, Some(0))],
+                "#EXT-X-RENDITION-REPORT:URI=\"b.m3u8\",LAST-MSN=12,LAST-PART=0\n",
+            ),
+            (
+                // No parts (a recovered playlist before its first part): no LAST-PART.
+                &[report("b.m3u8", 7, None)],
+                "#EXT-X-RENDITION-REPORT:URI=\"b.m3u8\",LAST-MSN=7\n",
+            ),
+            (
+                &[
+                    report("lo.m3u8", 0, Some(0)),
+                    report("hi.m3u8", u64::MAX, Some(99)),
+                ],
+                "#EXT-X-RENDITION-REPORT:URI=\"lo.m3u8\",LAST-MSN=0,LAST-PART=0\n\
+#EXT-X-RENDITION-REPORT:URI=\"hi.m3u8\",LAST-MSN=18446744073709551615,LAST-PART=99\n",
+            ),
+            (
+                // quoted-string cannot hold '"', CR or LF (4.2): dropped, never a broken line.
+                &[report("a\"b\nc.m3u8", 1, Some(1))],
+                "#EXT-X-RENDITION-REPORT:URI=\"abc.m3u8\",LAST-MSN=1,LAST-PART=1\n",
+            ),
+        ];
+        for (reports, want) in cases {
+            let tags = LiveTags {
+                rendition_reports: reports.to_vec(),
+                ..Default::default()
+            };
+            let mut out = String::new();
+            tags.write_trailer(&mut out);
+            assert_eq!(out, *want, "{reports:?}");
+            // Reports need no protocol version of their own (RFC 8216bis §8).
+            assert_eq!(tags.version(), 0);
+        }
+    }
+
+    /// The reports close the playlist: after the preload hint, in a delta update too (its
+    /// tail is never skipped), and before EXT-X-ENDLIST.
+    #[test]
+    fn rendition_reports_follow_the_hint() {
+        let reports = vec![report("b.m3u8", 12, Some(0)), report("c.m3u8", 11, Some(3))];
+        let tail = "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"v_12.1.m4s\"\n\
+#EXT-X-RENDITION-REPORT:URI=\"b.m3u8\",LAST-MSN=12,LAST-PART=0\n\
+#EXT-X-RENDITION-REPORT:URI=\"c.m3u8\",LAST-MSN=11,LAST-PART=3\n";
+        let mut full = ll_playlist();
+        full.live.rendition_reports = reports.clone();
+        let mut delta = full.clone();
+        delta.segments.remove(0);
+        delta.live.segment_tags.remove(0);
+        delta.live.skipped_segments = 1;
+        for p in [full, delta] {
+            let text = p.to_string();
+            assert!(text.ends_with(tail), "{text}");
+        }
+        let mut ended = ll_playlist();
+        ended.live.preload_hint = None;
+        ended.live.rendition_reports = reports;
+        ended.end_list = true;
+        let text = ended.to_string();
+        assert!(
+            text.ends_with("LAST-MSN=11,LAST-PART=3\n#EXT-X-ENDLIST\n"),
+            "{text}"
+        );
     }
 
     /// A MAP change before a segment and before the open segment, with its discontinuity.

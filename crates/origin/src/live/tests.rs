@@ -383,3 +383,44 @@ async fn hinted_part_is_streamed_while_it_is_written() {
     assert!(dechunk(&body).is_none(), "cut short: {body:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Several renditions published in one directory: a request for one rendition's hinted
+/// part waits on that rendition (not on whichever playlist of the directory comes first),
+/// and the others' publications do not release it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hinted_part_of_one_rendition_among_several() {
+    let root = temp_root("renditions");
+    let live = LivePlaylists::new();
+    let publishers: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|r| live.publisher(&format!("s/{r}.m3u8")))
+        .collect();
+    let addr = start(&root, live).await;
+    for (r, p) in ["a", "b", "c"].iter().zip(&publishers) {
+        p.publish(state(5, 1, Some(&format!("{r}6.1.m4s"))));
+    }
+    for r in ["a", "b", "c"] {
+        let hinted = spawn_get(addr, &format!("/s/{r}6.1.m4s"));
+        assert!(pending(&hinted).await, "{r}: held");
+        for (other, p) in ["a", "b", "c"].iter().zip(&publishers) {
+            if *other != r {
+                p.publish(state(5, 1, Some(&format!("{other}6.1.m4s"))));
+            }
+        }
+        assert!(
+            pending(&hinted).await,
+            "{r}: the other renditions do not release it"
+        );
+        std::fs::write(root.join(format!("s/{r}6.1.m4s")), r).expect("write part");
+        let index = ["a", "b", "c"].iter().position(|x| *x == r).unwrap_or(0);
+        if let Some(p) = publishers.get(index) {
+            p.publish(state(5, 2, Some(&format!("{r}6.2.m4s"))));
+        }
+        let resp = tokio::time::timeout(Duration::from_secs(5), hinted)
+            .await
+            .expect("released by its rendition")
+            .expect("join");
+        assert_eq!((resp.status, resp.body.as_slice()), (200, r.as_bytes()));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

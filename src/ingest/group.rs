@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Several inputs as the renditions of one live stream (`hlsorigin live --input A --input B`):
+//! each input has its own driver thread, `LiveStream` and media playlist; what they share
+//! is a [`RenditionGroup`] behind a mutex — the multivariant playlist `master.m3u8`, written
+//! here whenever the group says it changed, and the EXT-X-RENDITION-REPORTs each driver
+//! hands its stream before feeding it (RFC 8216bis 4.4.5.4).
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use media::live::{LiveStream, RenditionGroup};
+use media::playlist::ll::RenditionReport;
+use media::store::Store;
+
+use crate::fs_store::FsStore;
+
+const MASTER: &str = "master.m3u8";
+
+struct Shared {
+    group: RenditionGroup,
+    /// The stream's directory, for `master.m3u8`.
+    store: FsStore,
+}
+
+/// One rendition's handle on the group. Cheap to clone.
+#[derive(Clone)]
+pub struct GroupMember {
+    shared: Arc<Mutex<Shared>>,
+    index: usize,
+}
+
+impl fmt::Debug for GroupMember {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupMember")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The members of a group of `count` renditions writing `master.m3u8` into `dir`; `grace`
+/// is how long the first multivariant playlist waits for renditions without a segment.
+pub fn members(count: usize, dir: &Path, grace: Duration) -> Vec<GroupMember> {
+    let shared = Arc::new(Mutex::new(Shared {
+        group: RenditionGroup::new(count, grace),
+        store: FsStore::new(dir),
+    }));
+    (0..count)
+        .map(|index| GroupMember {
+            shared: Arc::clone(&shared),
+            index,
+        })
+        .collect()
+}
+
+impl GroupMember {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panicking driver thread leaves consistent data: every update is one assignment.
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The other renditions' reports as they stand now.
+    pub fn reports(&self) -> Vec<RenditionReport> {
+        self.lock().group.reports_for(self.index)
+    }
+
+    /// Records this rendition after a publication (or its start) and writes the
+    /// multivariant playlist if that changed it.
+    pub fn record(&self, stream: &LiveStream, wall: SystemTime) {
+        let mut shared = self.lock();
+        shared.group.record_stream(self.index, stream, wall);
+        shared.write_master(wall);
+    }
+
+    /// Writes the multivariant playlist if it is due without a new record (end of the
+    /// grace period).
+    pub fn tick(&self, wall: SystemTime) {
+        self.lock().write_master(wall);
+    }
+
+    /// When [`GroupMember::tick`] has work, if ever.
+    pub fn next_deadline(&self) -> Option<SystemTime> {
+        self.lock().group.next_deadline()
+    }
+}
+
+impl Shared {
+    fn write_master(&mut self, wall: SystemTime) {
+        let Some(text) = self.group.master(wall) else {
+            return;
+        };
+        let variants = text.matches("#EXT-X-STREAM-INF:").count();
+        match self.store.put(MASTER, text.as_bytes()) {
+            Ok(()) => tracing::info!(variants, "multivariant playlist written"),
+            Err(e) => tracing::error!(error = %e, "cannot write {MASTER}"),
+        }
+    }
+}
