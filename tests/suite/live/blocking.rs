@@ -7,7 +7,9 @@ use std::net::UdpSocket;
 use std::process::Stdio;
 use std::time::Instant;
 
-use super::harness::{encoder, fetch, get, read_response, send_get, wait_for, Live, Playlist};
+use super::harness::{
+    dechunk, encoder, fetch, get, read_response, send_get, wait_for, Live, Playlist,
+};
 use super::play_hlsjs;
 use crate::common::out_dir;
 
@@ -258,24 +260,6 @@ fn stream_part(base: &str, path: &str, stored: &std::path::Path) -> (String, boo
     }
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut chunked = &raw[end..];
-    let mut body = Vec::new();
-    loop {
-        let line = chunked
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size line");
-        let size = usize::from_str_radix(
-            std::str::from_utf8(&chunked[..line]).expect("hex").trim(),
-            16,
-        )
-        .expect("chunk size");
-        chunked = &chunked[line + 2..];
-        if size == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunked[..size]);
-        chunked = &chunked[size + 2..];
-    }
+    let body = dechunk(&raw[end..]).expect("a complete chunked body");
     (head, before_stored.unwrap_or(false), body)
 }

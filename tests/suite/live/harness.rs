@@ -194,7 +194,13 @@ pub fn read_response(mut s: TcpStream, sent: Instant) -> Resp {
         .position(|w| w == b"\r\n\r\n")
         .expect("response head");
     let head = String::from_utf8_lossy(raw.get(..split).unwrap_or_default()).into_owned();
-    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let mut body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("\r\ntransfer-encoding: chunked")
+    {
+        body = dechunk(&body).expect("a complete chunked body");
+    }
     let status = head
         .split_whitespace()
         .nth(1)
@@ -205,6 +211,22 @@ pub fn read_response(mut s: TcpStream, sent: Instant) -> Resp {
         head,
         body,
         took,
+    }
+}
+
+/// Decodes a chunked body (RFC 9112 7.1); `None` when it is cut short (no last chunk).
+pub fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(raw.get(..line)?).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        raw = raw.get(line + 2..)?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size + 2..)?;
     }
 }
 
