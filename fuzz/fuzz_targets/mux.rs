@@ -185,6 +185,8 @@ fn build(u: &mut Unstructured<'_>) -> Result<(PackageOptions, VecDemuxer)> {
         single_file: flags & 2 != 0,
         allow_hevc_ts: flags & 4 == 0,
         segment_duration,
+        // Tiny piece limit: long segments are written in pieces.
+        max_buffered_bytes: if flags & 8 == 0 { 32 << 20 } else { 1024 },
         ..Default::default()
     };
     let n = u.int_in_range(1u8..=3)?;

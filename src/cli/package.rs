@@ -50,6 +50,10 @@ pub struct PackageArgs {
     /// Allow HEVC in MPEG-TS segments (Apple devices reject it: HEVC must be fMP4).
     #[arg(long)]
     pub allow_hevc_ts: bool,
+    /// Most sample data held for one segment, in MiB: a longer GOP (keyframes far apart) is
+    /// written in pieces, so memory stays bounded whatever the input's keyframe interval.
+    #[arg(long, default_value_t = 32, value_name = "MIB")]
+    pub max_buffer_mib: usize,
     /// Id embedded in segment names (default: random per run, so segment URLs are never reused).
     #[arg(long, hide = true)]
     pub run_id: Option<String>,
@@ -66,6 +70,9 @@ pub fn run(args: PackageArgs) -> Result<()> {
     if !(args.segment_duration >= 0.5 && args.segment_duration <= 60.0) {
         bail!("--segment-duration must be between 0.5 and 60 seconds");
     }
+    if !(1..=4096).contains(&args.max_buffer_mib) {
+        bail!("--max-buffer-mib must be between 1 and 4096");
+    }
     let input = &args.inputs[0];
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
@@ -78,7 +85,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
     )?;
     if !args.quiet {
         println!(
-            "{} → {}: {} segments, {} I-frames, {:.3} s, avg {}, peak {}, target {} s, {:.2} s wall",
+            "{} → {}: {} segments, {} I-frames, {:.3} s, avg {}, peak {}, target {} s, {:.2} s wall{}",
             input.display(),
             args.output.join("master.m3u8").display(),
             summary.segments,
@@ -87,7 +94,10 @@ pub fn run(args: PackageArgs) -> Result<()> {
             human_bitrate(summary.average_bandwidth),
             human_bitrate(summary.peak_bandwidth),
             summary.target_duration,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            peak_memory_mib()
+                .map(|m| format!(", peak memory {m:.1} MiB"))
+                .unwrap_or_default()
         );
     }
     Ok(())
@@ -104,7 +114,22 @@ pub fn options(args: &PackageArgs) -> PackageOptions {
         run_id: args.run_id.clone().unwrap_or_else(new_run_id),
         allow_hevc_ts: args.allow_hevc_ts,
         rendition: "stream".into(),
+        max_buffered_bytes: args.max_buffer_mib.saturating_mul(1 << 20),
     }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 fn open_options(args: &PackageArgs) -> OpenOptions {

@@ -270,6 +270,90 @@ fn single_file_fmp4_and_ts() {
     }
 }
 
+/// A long GOP (one keyframe in 8 s of incompressible video: one ~35 MB segment) is written in
+/// pieces of `--max-buffer-mib` (TS: PAT/PMT again at each piece; fMP4: one more fragment), so
+/// peak memory stays far below the segment's size — and the output passes every check the
+/// matrix makes (decode, keyframe start, timestamps, EXTINF, BANDWIDTH, I-frames).
+#[test]
+fn long_gop_is_written_in_pieces_with_bounded_memory() {
+    let fx = Fixture {
+        name: "h264_aac_longgop.mp4",
+        args: vec![
+            "-vf",
+            "noise=alls=40:allf=t",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "40M",
+            "-maxrate",
+            "40M",
+            "-bufsize",
+            "80M",
+            "-g",
+            "10000",
+            "-keyint_min",
+            "10000",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+        ],
+        video: true,
+        audio: true,
+        ts_ok: true,
+        secs: 8,
+    };
+    let input = fixtures::path(&fx);
+    for (format, single_file) in [("ts", false), ("fmp4", false), ("fmp4", true)] {
+        let tag = format!(
+            "longgop-{format}{}",
+            if single_file { "-single" } else { "" }
+        );
+        let out = crate::common::out_dir(&tag);
+        let mut args = vec![
+            "--format",
+            format,
+            "--segment-duration",
+            "2",
+            "--max-buffer-mib",
+            "2",
+        ];
+        if single_file {
+            args.push("--single-file");
+        }
+        let o = package(&input, &out, &args);
+        let summary = String::from_utf8_lossy(&o.stdout);
+        let peak: f64 = summary
+            .split("peak memory ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{tag}: peak memory in the summary: {summary}"));
+        let largest = std::fs::read_dir(&out)
+            .expect("out")
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0) as f64
+            / (1024.0 * 1024.0);
+        assert!(
+            largest > 25.0,
+            "{tag}: the segment is large ({largest:.1} MiB)"
+        );
+        assert!(
+            peak < largest * 0.6,
+            "{tag}: peak memory {peak:.1} MiB while writing a {largest:.1} MiB segment"
+        );
+        check_output(&fx, &input, &out, format, &tag);
+    }
+}
+
 #[test]
 fn hevc_in_ts_needs_explicit_flag() {
     let input = fixtures::by_name("hevc_aac.mp4");

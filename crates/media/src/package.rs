@@ -21,7 +21,7 @@ use std::io;
 use crate::codec::codec_string;
 use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
-use crate::mux::SegmentMuxer;
+use crate::mux::{KeyframeRange, SegmentMuxer};
 use crate::playlist::media::Map;
 use crate::playlist::{
     ByteRange, IFramePlaylist, IFrameVariant, MasterPlaylist, MediaPlaylist, MediaSegment,
@@ -60,6 +60,10 @@ pub struct PackageOptions {
     pub allow_hevc_ts: bool,
     /// Name of the (single, muxed) rendition.
     pub rendition: String,
+    /// Most sample bytes held for one segment: a longer GOP is written in pieces of this size
+    /// (the segment is still one object, cut at keyframes), so memory stays bounded whatever
+    /// the input's keyframe interval. Default 32 MiB.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for PackageOptions {
@@ -71,6 +75,7 @@ impl Default for PackageOptions {
             run_id: "0".into(),
             allow_hevc_ts: false,
             rendition: "stream".into(),
+            max_buffered_bytes: 32 << 20,
         }
     }
 }
@@ -170,10 +175,13 @@ impl Mux {
         }
     }
 
-    /// Writes `segment` as object `name` of `store`; returns its size in bytes.
-    fn write_object(
+    /// Writes `piece` — a whole segment, or (`first` false) the next piece of one begun
+    /// earlier — into the object `store` has begun; returns the bytes written. Keyframe
+    /// offsets ([`SegmentMuxer::keyframes`]) count from the start of this piece.
+    fn write_piece(
         &mut self,
-        segment: &Segment,
+        piece: &Segment,
+        first: bool,
         name: &str,
         store: &mut dyn StreamStore,
         buf: &mut Vec<u8>,
@@ -183,25 +191,37 @@ impl Mux {
         match self {
             Mux::Fmp4(m) => {
                 // styp, moof and mdat headers in `buf`, the payload straight from the samples.
-                let pieces = m.write_segment_parts(segment, buf)?;
+                let pieces = if first {
+                    m.write_segment_parts(piece, buf)?
+                } else {
+                    m.write_continuation_parts(piece, buf)?
+                };
                 let parts: Vec<&[u8]> = pieces.iter().map(|p| p.bytes(buf)).collect();
-                store.begin(name).map_err(io_err)?;
                 store.write_parts(&parts).map_err(io_err)?;
-                store.commit().map_err(io_err)?;
                 Ok(parts.iter().map(|p| p.len() as u64).sum())
             }
             Mux::Ts(m) => {
-                store.begin(name).map_err(io_err)?;
+                // Every piece starts with PAT and PMT: harmless mid-segment (ISO/IEC 13818-1
+                // 2.4.4: PSI may repeat anywhere), and continuity counters go on.
                 let mut size = 0u64;
-                m.write_segment_streaming(segment, buf, &mut |chunk| {
+                m.write_segment_streaming(piece, buf, &mut |chunk| {
                     size += chunk.len() as u64;
                     store.write_parts(&[chunk]).map_err(io_err)
                 })?;
-                store.commit().map_err(io_err)?;
                 Ok(size)
             }
         }
     }
+}
+
+/// The media object being written: one segment, possibly in several pieces.
+struct OpenObject {
+    uri: String,
+    /// Where it starts in the single file (`--single-file`), else 0.
+    offset: u64,
+    size: u64,
+    /// Keyframes so far, offsets from the start of the object.
+    keys: Vec<KeyframeRange>,
 }
 
 /// Packages everything `demux` yields into `store`.
@@ -306,57 +326,116 @@ pub fn package_streaming(
     // TS: whether some I-frame entry lacks its own PAT/PMT, and where the first segment's are.
     let mut ts_needs_map = false;
     let mut first_segment: Option<(String, u64)> = None;
-    let mut emit =
-        |segment: Segment, playlist: &mut MediaPlaylist, buf: &mut Vec<u8>| -> Result<()> {
-            let (uri, byterange, size) = if opts.single_file {
-                buf.clear();
-                muxer.as_dyn().write_segment(&segment, buf)?;
-                let offset = append(store, &single_name, buf)?;
-                let length = buf.len() as u64;
-                (
-                    single_name.clone(),
-                    Some(ByteRange { length, offset }),
-                    length,
-                )
+    let mut open: Option<OpenObject> = None;
+    // Writes a piece of the current segment; `last`: the piece that completes it (then the
+    // segment's duration is known and it is listed).
+    let mut emit = |piece: Segment,
+                    last: bool,
+                    open: &mut Option<OpenObject>,
+                    playlist: &mut MediaPlaylist,
+                    buf: &mut Vec<u8>|
+     -> Result<()> {
+        let first = open.is_none();
+        let object = open.get_or_insert_with(|| OpenObject {
+            uri: if opts.single_file {
+                single_name.clone()
             } else {
-                let name = format!("{base}_{:05}.{ext}", segment.index + 1);
-                let size = muxer.write_object(&segment, &name, store, buf)?;
-                (name, None, size)
+                format!("{base}_{:05}.{ext}", piece.index + 1)
+            },
+            offset: 0,
+            size: 0,
+            keys: Vec::new(),
+        });
+        // The last piece of a segment written in pieces may be empty (the cut came right
+        // after a piece was written).
+        let size = if piece.samples.is_empty() && !first {
+            0
+        } else if opts.single_file {
+            let mut joined = Joined {
+                store: &mut *store,
+                name: None,
+                buf: std::mem::take(buf),
             };
-            if video.is_some() {
-                let keys = muxer.as_dyn().keyframes();
-                let offset = byterange.map_or(0, |b| b.offset);
-                let end = i64::try_from(segment.duration)
-                    .map_or(i64::MAX, |d| segment.start.saturating_add(d));
-                iframes.push_segment(&uri, offset, keys, end);
-                ts_needs_map |= keys.iter().any(|k| k.offset != 0);
-                first_segment.get_or_insert_with(|| (uri.clone(), offset));
+            joined
+                .begin(&single_name)
+                .map_err(|e| Error::io(single_name.clone(), e))?;
+            let mut scratch = Vec::new();
+            let written = muxer.write_piece(&piece, first, &single_name, &mut joined, &mut scratch);
+            let bytes = std::mem::take(&mut joined.buf);
+            let size = written?;
+            let at = append(store, &single_name, &bytes)?;
+            if first {
+                object.offset = at;
             }
-            let duration = segment.duration_secs();
-            playlist.segments.push(MediaSegment {
-                uri,
-                duration,
-                byterange,
-                discontinuity: false,
-                program_date_time: None,
-                size,
-            });
-            progress(Progress {
-                done_secs: segment.start_secs() + duration,
-                total_secs,
-            });
-            Ok(())
+            *buf = bytes;
+            size
+        } else {
+            if first {
+                store
+                    .begin(&object.uri)
+                    .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
+            }
+            muxer.write_piece(&piece, first, &object.uri, store, buf)?
         };
+        if video.is_some() && size > 0 {
+            let before = object.size;
+            object
+                .keys
+                .extend(muxer.as_dyn().keyframes().iter().map(|k| KeyframeRange {
+                    offset: k.offset.saturating_add(before),
+                    ..*k
+                }));
+        }
+        object.size = object.size.saturating_add(size);
+        if !last {
+            return Ok(());
+        }
+        let Some(object) = open.take() else {
+            return Ok(());
+        };
+        if !opts.single_file {
+            store
+                .commit()
+                .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
+        }
+        let byterange = opts.single_file.then_some(ByteRange {
+            length: object.size,
+            offset: object.offset,
+        });
+        if video.is_some() {
+            let end =
+                i64::try_from(piece.duration).map_or(i64::MAX, |d| piece.start.saturating_add(d));
+            iframes.push_segment(&object.uri, object.offset, &object.keys, end);
+            ts_needs_map |= object.keys.iter().any(|k| k.offset != 0);
+            first_segment.get_or_insert_with(|| (object.uri.clone(), object.offset));
+        }
+        let duration = piece.duration_secs();
+        playlist.segments.push(MediaSegment {
+            uri: object.uri,
+            duration,
+            byterange,
+            discontinuity: false,
+            program_date_time: None,
+            size: object.size,
+        });
+        progress(Progress {
+            done_secs: piece.start_secs() + duration,
+            total_secs,
+        });
+        Ok(())
+    };
     while let Some(sample) = demux.next_sample()? {
         if sample.track == main {
             main_frames += 1;
         }
         if let Some(done) = segmenter.push(sample) {
-            emit(done, &mut playlist, &mut buf)?;
+            emit(done, true, &mut open, &mut playlist, &mut buf)?;
+        } else if let Some(piece) = segmenter.take_oversized(opts.max_buffered_bytes) {
+            emit(piece, false, &mut open, &mut playlist, &mut buf)?;
         }
     }
     if let Some(done) = segmenter.finish() {
-        emit(done, &mut playlist, &mut buf)?;
+        emit(done, true, &mut open, &mut playlist, &mut buf)?;
     }
     if playlist.segments.is_empty() {
         return Err(match video {

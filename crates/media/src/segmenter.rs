@@ -51,6 +51,8 @@ pub struct Segmenter {
     current: Option<Segment>,
     /// End (dts + duration) of the latest main-track sample of the current segment.
     current_end: i64,
+    /// Payload bytes of the samples held for the current segment.
+    current_bytes: usize,
     next_index: u64,
     /// Video samples dropped before the first keyframe.
     pub dropped_leading: u64,
@@ -73,6 +75,7 @@ impl Segmenter {
             target_ticks: (target_secs * f64::from(timescale)).round().max(1.0) as i64,
             current: None,
             current_end: 0,
+            current_bytes: 0,
             next_index: 0,
             dropped_leading: 0,
         }
@@ -113,8 +116,29 @@ impl Segmenter {
                 .current_end
                 .max(sample.dts.saturating_add(i64::from(sample.duration)));
         }
+        self.current_bytes = self.current_bytes.saturating_add(sample.data.len());
         current.samples.push(sample);
         None
+    }
+
+    /// The samples held for the segment in progress once they reach `max_bytes`, so that a
+    /// long GOP (keyframes minutes apart) is written in pieces instead of held whole in memory.
+    /// The piece has the segment's `index` and `start` (and `duration` 0: the segment's
+    /// duration is known at the cut); the segment goes on, and its next piece or the segment
+    /// itself (from [`Segmenter::push`] or [`Segmenter::finish`]) continues the same object.
+    pub fn take_oversized(&mut self, max_bytes: usize) -> Option<Segment> {
+        if self.current_bytes < max_bytes {
+            return None;
+        }
+        let current = self.current.as_mut()?;
+        self.current_bytes = 0;
+        Some(Segment {
+            index: current.index,
+            samples: std::mem::take(&mut current.samples),
+            start: current.start,
+            duration: 0,
+            timescale: current.timescale,
+        })
     }
 
     /// Closes the last segment at end of input.
@@ -131,6 +155,7 @@ impl Segmenter {
 
     fn open(&mut self, sample: Sample) {
         self.current_end = sample.dts.saturating_add(i64::from(sample.duration));
+        self.current_bytes = sample.data.len();
         let segment = Segment {
             index: self.next_index,
             start: sample.dts,
@@ -176,6 +201,54 @@ mod tests {
             keyframe: key,
             data: Bytes::from_static(b"x"),
         }
+    }
+
+    /// A GOP larger than the byte limit comes out in pieces: every sample once, in order; the
+    /// pieces carry the segment's index and start; the completing segment has the full duration.
+    #[test]
+    fn oversized_segments_come_in_pieces() {
+        let mut seg = Segmenter::new(&[video()], 1.0);
+        let mut got: Vec<(u64, i64, usize, u64, bool)> = Vec::new(); // (index, start, samples, duration, last)
+        for dts in 0..100 {
+            // Keyframes at 0 and 70 only; each frame is 1 byte, limit 25 bytes.
+            if let Some(done) = seg.push(frame(dts, dts == 0 || dts == 70)) {
+                got.push((
+                    done.index,
+                    done.start,
+                    done.samples.len(),
+                    done.duration,
+                    true,
+                ));
+            } else if let Some(piece) = seg.take_oversized(25) {
+                got.push((
+                    piece.index,
+                    piece.start,
+                    piece.samples.len(),
+                    piece.duration,
+                    false,
+                ));
+            }
+        }
+        let done = seg.finish().expect("last");
+        got.push((
+            done.index,
+            done.start,
+            done.samples.len(),
+            done.duration,
+            true,
+        ));
+        let want = vec![
+            (0, 0, 25, 0, false),
+            (0, 0, 25, 0, false),
+            (0, 0, 20, 70, true),
+            (1, 70, 25, 0, false),
+            (1, 70, 5, 30, true),
+        ];
+        assert_eq!(got, want);
+        assert!(
+            seg.take_oversized(1).is_none(),
+            "nothing held after the end"
+        );
     }
 
     /// Table: keyframe positions (in frames at 30 fps) → expected segment lengths (frames).

@@ -223,10 +223,33 @@ impl Fmp4Muxer {
         segment: &'s Segment,
         head: &mut Vec<u8>,
     ) -> Result<Vec<SegmentPart<'s>>> {
+        self.write_pieces(segment, head, true)
+    }
+
+    /// [`Self::write_segment_parts`] for the next piece of a segment begun by an earlier call
+    /// (a segment too large to hold in memory, see `Segmenter::take_oversized`): its fragments
+    /// only, no `styp` (ISO/IEC 14496-12 §8.16.2: `styp` starts a segment). Keyframe offsets
+    /// are counted from the start of this piece.
+    pub fn write_continuation_parts<'s>(
+        &mut self,
+        segment: &'s Segment,
+        head: &mut Vec<u8>,
+    ) -> Result<Vec<SegmentPart<'s>>> {
+        self.write_pieces(segment, head, false)
+    }
+
+    fn write_pieces<'s>(
+        &mut self,
+        segment: &'s Segment,
+        head: &mut Vec<u8>,
+        styp: bool,
+    ) -> Result<Vec<SegmentPart<'s>>> {
         let start = head.len();
         let saved = (self.state.clone(), self.sequence_number);
         self.keyframes.clear();
-        self.write_styp(head);
+        if styp {
+            self.write_styp(head);
+        }
         let ranges = self.fragment_ranges(&segment.samples);
         let mut parts = Vec::with_capacity(segment.samples.len() + ranges.len());
         let mut head_from = start;
