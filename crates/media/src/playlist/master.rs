@@ -53,6 +53,28 @@ pub struct MasterPlaylist {
     pub variants: Vec<Variant>,
 }
 
+/// `TAG:BANDWIDTH=…[,AVERAGE-BANDWIDTH=…][,CODECS="…"][,RESOLUTION=WxH]`, the attributes
+/// EXT-X-STREAM-INF and EXT-X-I-FRAME-STREAM-INF share (RFC 8216bis 4.4.6.2–4.4.6.3).
+fn stream_attributes(
+    out: &mut String,
+    tag: &str,
+    bandwidth: u64,
+    average_bandwidth: Option<u64>,
+    codecs: &[String],
+    resolution: Option<(u32, u32)>,
+) {
+    let _ = write!(out, "{tag}:BANDWIDTH={bandwidth}");
+    if let Some(avg) = average_bandwidth {
+        let _ = write!(out, ",AVERAGE-BANDWIDTH={avg}");
+    }
+    if !codecs.is_empty() {
+        let _ = write!(out, ",CODECS={}", quoted(&codecs.join(",")));
+    }
+    if let Some((w, h)) = resolution {
+        let _ = write!(out, ",RESOLUTION={w}x{h}");
+    }
+}
+
 impl MasterPlaylist {
     /// The playlist text with an EXT-X-I-FRAME-STREAM-INF line per entry of `i_frames` after
     /// the variants (Apple HLS authoring spec 6.1: every video variant has an I-frame playlist).
@@ -60,17 +82,15 @@ impl MasterPlaylist {
     pub fn with_i_frames(&self, i_frames: &[IFrameVariant]) -> String {
         let mut out = self.render();
         for v in i_frames {
-            let _ = write!(out, "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={}", v.bandwidth);
-            if let Some(avg) = v.average_bandwidth {
-                let _ = write!(out, ",AVERAGE-BANDWIDTH={avg}");
-            }
             // Apple 9.1–9.4: CODECS and RESOLUTION on every EXT-X-I-FRAME-STREAM-INF.
-            if !v.codecs.is_empty() {
-                let _ = write!(out, ",CODECS={}", quoted(&v.codecs.join(",")));
-            }
-            if let Some((w, h)) = v.resolution {
-                let _ = write!(out, ",RESOLUTION={w}x{h}");
-            }
+            stream_attributes(
+                &mut out,
+                "#EXT-X-I-FRAME-STREAM-INF",
+                v.bandwidth,
+                v.average_bandwidth,
+                &v.codecs,
+                v.resolution,
+            );
             let _ = writeln!(out, ",URI={}", quoted(&v.uri));
         }
         out
@@ -109,16 +129,14 @@ impl MasterPlaylist {
             out.push('\n');
         }
         for v in &self.variants {
-            let _ = write!(out, "#EXT-X-STREAM-INF:BANDWIDTH={}", v.bandwidth);
-            if let Some(avg) = v.average_bandwidth {
-                let _ = write!(out, ",AVERAGE-BANDWIDTH={avg}");
-            }
-            if !v.codecs.is_empty() {
-                let _ = write!(out, ",CODECS={}", quoted(&v.codecs.join(",")));
-            }
-            if let Some((w, h)) = v.resolution {
-                let _ = write!(out, ",RESOLUTION={w}x{h}");
-            }
+            stream_attributes(
+                &mut out,
+                "#EXT-X-STREAM-INF",
+                v.bandwidth,
+                v.average_bandwidth,
+                &v.codecs,
+                v.resolution,
+            );
             if let Some(fr) = v.frame_rate {
                 let _ = write!(out, ",FRAME-RATE={fr:.3}");
             }
