@@ -9,6 +9,8 @@
 //! - `hlsorigin_http_request_duration_seconds{kind}` — histogram of the time until the
 //!   response head is ready (body streaming excluded).
 //! - `hlsorigin_open_connections` — gauge; `hlsorigin_connections_total` — counter.
+//! - `hlsorigin_gzip_compressions_total` — counter of playlist versions gzipped (once per
+//!   version, however many requests it serves).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -44,6 +46,7 @@ pub(crate) struct Metrics {
     latency: [Histogram; KINDS],
     open_connections: AtomicU64,
     connections_total: AtomicU64,
+    gzip_compressions: AtomicU64,
 }
 
 impl Metrics {
@@ -85,6 +88,16 @@ impl Metrics {
         let _ = self
             .open_connections
             .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// A playlist version was gzipped.
+    pub(crate) fn gzip_compressed(&self) {
+        self.gzip_compressions.fetch_add(1, Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn gzip_compressions(&self) -> u64 {
+        self.gzip_compressions.load(Relaxed)
     }
 
     /// The text exposition.
@@ -197,6 +210,16 @@ impl Metrics {
             "hlsorigin_connections_total {}",
             self.connections_total.load(Relaxed)
         )?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_gzip_compressions_total Playlist versions gzipped (once each)."
+        )?;
+        writeln!(out, "# TYPE hlsorigin_gzip_compressions_total counter")?;
+        writeln!(
+            out,
+            "hlsorigin_gzip_compressions_total {}",
+            self.gzip_compressions.load(Relaxed)
+        )?;
         Ok(())
     }
 }
@@ -224,6 +247,7 @@ mod tests {
         m.connection_opened();
         m.connection_opened();
         m.connection_closed();
+        m.gzip_compressed();
         let text = m.render();
         for want in [
             "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
@@ -237,6 +261,7 @@ mod tests {
             "hlsorigin_http_request_duration_seconds_count{kind=\"segment\"} 2\n",
             "hlsorigin_open_connections 1\n",
             "hlsorigin_connections_total 2\n",
+            "hlsorigin_gzip_compressions_total 1\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -29,9 +29,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
+use axum::http::HeaderValue;
 use media::live::PlaylistState;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -54,6 +55,9 @@ pub(crate) struct Snapshot {
     pub(crate) hint: Option<String>,
     /// Answer from `state` (published in-process); else from the source (a watched file).
     pub(crate) in_memory: bool,
+    /// Strong ETags of the full and the delta-update body of an in-memory answer, computed
+    /// by the first request that sends each (not once per request).
+    pub(crate) etags: [OnceLock<HeaderValue>; 2],
 }
 
 impl Snapshot {
@@ -178,6 +182,7 @@ impl LivePublisher {
             modified: Some(SystemTime::now()),
             hint,
             in_memory: true,
+            etags: Default::default(),
         }));
     }
 }
