@@ -11,8 +11,7 @@
 //! encoding (ranges of a gzip stream are useless to players). Segments are never compressed.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,7 +25,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use tokio::task::JoinHandle;
 
 use crate::conditional::{
     accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange, Precondition,
@@ -438,124 +436,12 @@ impl Representation {
         };
         headers.insert(CONTENT_TYPE, self.content_type);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
-        let body = match body {
-            _ if head => Body::empty(),
-            ObjectBody::File(file) => file_body(file, start, count),
-            memory => memory.into_body(start, count),
+        let body = if head {
+            Body::empty()
+        } else {
+            body.into_body(start, count)
         };
         with_headers(status, headers, body)
-    }
-}
-
-/// Bytes per blocking read of a file body. Measured on a 6 MB segment (BENCHMARKS.md): 64 KiB
-/// costs ~40% more CPU per response than 256 KiB (one blocking-pool round trip per chunk), 1 MiB
-/// ~10% less but triples the memory of a busy connection (hyper queues a chunk ahead of the
-/// socket while the next is read).
-const FILE_CHUNK: u64 = 256 * 1024;
-
-/// A response body of `len` bytes of `file` from `start`, read in [`FILE_CHUNK`] pieces on the
-/// blocking pool; the next piece is read while the previous one is being sent. Same as
-/// `ObjectBody::into_body` for files, but with recycled chunk buffers ([`ChunkPool`]) instead
-/// of a fresh zero-filled one per chunk.
-fn file_body(file: File, start: u64, len: u64) -> Body {
-    let first = (len > 0).then(|| spawn_chunk(file, Some(start), len));
-    Body::from_stream(futures_util::stream::unfold(first, |pending| async move {
-        let (file, remaining, result) = match pending?.await {
-            Ok(done) => done,
-            Err(join) => return Some((Err(io::Error::other(join)), None)),
-        };
-        match result {
-            Ok(chunk) => {
-                let next = (remaining > 0).then(|| spawn_chunk(file, None, remaining));
-                Some((Ok(chunk), next))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    }))
-}
-
-type ChunkDone = (File, u64, io::Result<Bytes>);
-
-/// Reads the next chunk (at `seek` first, if given); yields the file back with the byte count
-/// still to read after this chunk.
-fn spawn_chunk(mut file: File, seek: Option<u64>, remaining: u64) -> JoinHandle<ChunkDone> {
-    tokio::task::spawn_blocking(move || {
-        let n = remaining.min(FILE_CHUNK);
-        let result = read_chunk(&mut file, seek, n);
-        (file, remaining.saturating_sub(n), result)
-    })
-}
-
-fn read_chunk(file: &mut File, seek: Option<u64>, n: u64) -> io::Result<Bytes> {
-    if let Some(pos) = seek {
-        file.seek(SeekFrom::Start(pos))?;
-    }
-    let mut chunk = Chunk {
-        buf: ChunkPool::take(),
-        len: usize::try_from(n).map_err(io::Error::other)?,
-    };
-    let slot = chunk
-        .buf
-        .get_mut(..chunk.len)
-        .ok_or_else(|| io::Error::other("chunk larger than FILE_CHUNK"))?;
-    file.read_exact(slot).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            io::Error::new(e.kind(), "file shorter than its length when opened")
-        } else {
-            e
-        }
-    })?;
-    Ok(Bytes::from_owner(chunk))
-}
-
-/// File body chunk buffers, recycled: a buffer hyper has sent goes back to the pool when its
-/// `Bytes` is dropped. Recycled memory is already mapped (a fresh 256 KiB buffer is a new
-/// mapping the kernel must fault in and zero) and already initialized (one `read` fills it, no
-/// zero-filling first). At most [`CHUNK_POOL_MAX`] idle buffers are kept.
-struct ChunkPool;
-
-/// Idle buffers kept by [`ChunkPool`] (16 MiB with 256 KiB chunks).
-const CHUNK_POOL_MAX: usize = 64;
-
-static CHUNK_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-
-impl ChunkPool {
-    /// A buffer of [`FILE_CHUNK`] initialized bytes.
-    fn take() -> Vec<u8> {
-        CHUNK_POOL
-            .lock()
-            .ok()
-            .and_then(|mut pool| pool.pop())
-            .unwrap_or_else(|| vec![0; FILE_CHUNK as usize])
-    }
-
-    fn give_back(buf: Vec<u8>) {
-        if buf.len() != FILE_CHUNK as usize {
-            return;
-        }
-        if let Ok(mut pool) = CHUNK_POOL.lock() {
-            if pool.len() < CHUNK_POOL_MAX {
-                pool.push(buf);
-            }
-        }
-    }
-}
-
-/// The first `len` bytes of a pooled buffer, as the owner of a [`Bytes`].
-struct Chunk {
-    buf: Vec<u8>,
-    len: usize,
-}
-
-impl AsRef<[u8]> for Chunk {
-    fn as_ref(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-}
-
-impl Drop for Chunk {
-    fn drop(&mut self) {
-        ChunkPool::give_back(std::mem::take(&mut self.buf));
     }
 }
 
@@ -604,34 +490,6 @@ mod tests {
         assert_eq!(v("\"abc\""), "\"abc-gz\"");
         assert_eq!(v("W/\"abc\""), "W/\"abc-gz\"");
         assert_eq!(v("abc"), "abc-gz");
-    }
-
-    #[tokio::test]
-    async fn file_bodies_are_the_requested_range() {
-        use http_body_util::BodyExt;
-        let path = std::env::temp_dir().join(format!("origin-file-body-{}", std::process::id()));
-        let data: Vec<u8> = (0..FILE_CHUNK as usize * 2 + 1000)
-            .map(|i| (i % 251) as u8)
-            .collect();
-        std::fs::write(&path, &data).unwrap();
-        let len = data.len() as u64;
-        // (start, count): empty, inside one chunk, across chunk boundaries, the whole file.
-        for (start, count) in [
-            (0, 0),
-            (5, 10),
-            (100, FILE_CHUNK + 7),
-            (0, len),
-            (len - 1, 1),
-        ] {
-            let body = file_body(File::open(&path).unwrap(), start, count);
-            let got = body.collect().await.unwrap().to_bytes();
-            let (s, c) = (start as usize, count as usize);
-            assert_eq!(&got[..], &data[s..s + c], "start {start} count {count}");
-        }
-        // The file shrank after it was opened: the body ends with an error, not short.
-        let body = file_body(File::open(&path).unwrap(), 0, len + 10);
-        assert!(body.collect().await.is_err());
-        let _ = std::fs::remove_file(&path);
     }
 
     fn prepared(etag: &'static str, reuse_for: Option<Duration>) -> Arc<PreparedPlaylist> {
