@@ -196,14 +196,31 @@ pub(crate) async fn serve_object<S: ObjectSource>(state: &AppState<S>, req: Requ
     if kind == RouteKind::Playlist {
         return serve_playlist(state, &path, &req, content_type, head).await;
     }
-    let object = match state.source.open(&path).await {
+    let mut object = match state.source.open(&path).await {
         Ok(o) => o,
         Err(e) => return io_error(&path, &e),
     };
-    let cache_control = match kind {
-        RouteKind::Segment | RouteKind::Init => state.headers.cache_segment.clone(),
-        _ => state.headers.cache_other.clone(),
+    let segment = matches!(kind, RouteKind::Segment | RouteKind::Init);
+    let cache_control = if segment {
+        state.headers.cache_segment.clone()
+    } else {
+        state.headers.cache_other.clone()
     };
+    // Segments (immutable) come from the hot-object cache when their bytes will be sent.
+    let sends_body = !head
+        && evaluate(&req.headers, &object.meta.etag, object.meta.modified) == Precondition::Proceed;
+    if segment && sends_body && state.hot.admits(object.meta.len) {
+        let meta = object.meta.clone();
+        match state.hot.get(&path, object).await {
+            Ok(bytes) => {
+                object = Object {
+                    meta,
+                    body: ObjectBody::Memory(bytes),
+                }
+            }
+            Err(e) => return io_error(&path, &e),
+        }
+    }
     respond_object(object, content_type, cache_control, &req.headers, head)
 }
 

@@ -11,6 +11,9 @@
 //! - `hlsorigin_open_connections` — gauge; `hlsorigin_connections_total` — counter.
 //! - `hlsorigin_gzip_compressions_total` — counter of playlist versions gzipped (once per
 //!   version, however many requests it serves).
+//! - `hlsorigin_hot_cache_hits_total`, `hlsorigin_hot_cache_misses_total` — counters of
+//!   segment responses sent from the hot-object cache or read into it ([`crate::hot`]);
+//!   `hlsorigin_hot_cache_bytes` — gauge of the bytes it holds.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -47,6 +50,8 @@ pub(crate) struct Metrics {
     open_connections: AtomicU64,
     connections_total: AtomicU64,
     gzip_compressions: AtomicU64,
+    /// Hot-object cache counters ([`crate::hot`]).
+    pub(crate) hot: crate::hot::HotStats,
 }
 
 impl Metrics {
@@ -220,6 +225,31 @@ impl Metrics {
             "hlsorigin_gzip_compressions_total {}",
             self.gzip_compressions.load(Relaxed)
         )?;
+        let hot = [
+            (
+                "hits_total",
+                "counter",
+                "Segment responses sent from the hot-object cache.",
+                &self.hot.hits,
+            ),
+            (
+                "misses_total",
+                "counter",
+                "Segments read into the hot-object cache.",
+                &self.hot.misses,
+            ),
+            (
+                "bytes",
+                "gauge",
+                "Bytes held by the hot-object cache.",
+                &self.hot.bytes,
+            ),
+        ];
+        for (name, kind, help, value) in hot {
+            writeln!(out, "# HELP hlsorigin_hot_cache_{name} {help}")?;
+            writeln!(out, "# TYPE hlsorigin_hot_cache_{name} {kind}")?;
+            writeln!(out, "hlsorigin_hot_cache_{name} {}", value.load(Relaxed))?;
+        }
         Ok(())
     }
 }
@@ -248,6 +278,7 @@ mod tests {
         m.connection_opened();
         m.connection_closed();
         m.gzip_compressed();
+        m.hot.hits.fetch_add(3, Relaxed);
         let text = m.render();
         for want in [
             "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
@@ -262,6 +293,9 @@ mod tests {
             "hlsorigin_open_connections 1\n",
             "hlsorigin_connections_total 2\n",
             "hlsorigin_gzip_compressions_total 1\n",
+            "hlsorigin_hot_cache_hits_total 3\n",
+            "hlsorigin_hot_cache_misses_total 0\n",
+            "# TYPE hlsorigin_hot_cache_bytes gauge\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -293,17 +293,22 @@ fn not_found() -> io::Error {
     io::ErrorKind::NotFound.into()
 }
 
-/// `"<inode>-<mtime ns>-<len>"` in hex: changes whenever the packager replaces (renames over)
-/// or rewrites the file, which it does atomically (RFC 8216bis 6.2.1).
+/// `"<device>-<inode>-<mtime ns>-<len>"` in hex: the file's identity, which changes whenever
+/// the packager replaces (renames over) or rewrites the file, which it does atomically (RFC
+/// 8216bis 6.2.1). The hot-object cache ([`crate::hot`]) trusts its copy only while this is
+/// unchanged.
 fn fs_etag(md: &std::fs::Metadata, modified: Option<SystemTime>) -> HeaderValue {
     #[cfg(unix)]
-    let ino = std::os::unix::fs::MetadataExt::ino(md);
+    let (dev, ino) = {
+        use std::os::unix::fs::MetadataExt;
+        (md.dev(), md.ino())
+    };
     #[cfg(not(unix))]
-    let ino = 0u64;
+    let (dev, ino) = (0u64, 0u64);
     let nanos = modified
         .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    let tag = format!("\"{ino:x}-{nanos:x}-{:x}\"", md.len());
+    let tag = format!("\"{dev:x}-{ino:x}-{nanos:x}-{:x}\"", md.len());
     // Only hex digits, '-' and quotes: always a valid header value.
     HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""))
 }

@@ -7,7 +7,6 @@ use crate::common::*;
 #[tokio::test]
 async fn ranges() {
     let fx = Fixture::new();
-    let server = TestServer::start(fx.config()).await;
     const WHOLE: Body = Body::Pattern(0, 1880);
     // GET /seg10.ts (1,880 bytes) with `Range`: (range, status, Content-Range, body).
     #[rustfmt::skip]
@@ -111,7 +110,13 @@ async fn ranges() {
             WHOLE,
         ),
     ]);
-    run_cases(&server, &cases).await;
+    // Segments from the hot-object cache (filled by the first request), and from the file.
+    for hot_cache_mib in [256, 0] {
+        let mut config = fx.config();
+        config.hot_cache_mib = hot_cache_mib;
+        let server = TestServer::start(config).await;
+        run_cases(&server, &cases).await;
+    }
     assert_eq!(BIG_LEN, 1_048_699);
 }
 
