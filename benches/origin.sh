@@ -6,18 +6,24 @@
 #     (default settings + the above). Also shown: nginx with open_file_cache (valid 1s), the
 #     counterpart of our 1 s revalidation window for VOD playlists, and each server's CPU time
 #     (ms per playlist request, s per GB of segment) -- robust to the other tenants' load.
+#     The segment case also runs against a second hlsorigin with the hot-object cache off
+#     (`--hot-cache-mib 0`: every response read from the file), to show what the cache does.
 #  2. RSS with 10,000 idle keep-alive connections (each has had one playlist response).
-#   benches/origin.sh              env: DURATION (s per wrk run, 10), ROUNDS (3), IDLE (10000)
+#   benches/origin.sh              env: DURATION (s per wrk run, 10), ROUNDS (3), IDLE (10000;
+#                                  0 skips step 2),
+#                                  PORT_BASE (18080: ours, +1 nginx, +2 nginx-ofc, +3 ours-nocache)
 # Both servers log nothing per request (ours: RUST_LOG=warn, nginx: access_log off).
-# CARGO_TARGET_DIR is honoured. Ports 18080 (ours) and 18081 (nginx) on 127.0.0.1.
+# CARGO_TARGET_DIR is honoured. All on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 IDLE=${IDLE:-10000}
-OURS_PORT=18080
-NGINX_PORT=18081
-NGINX_OFC_PORT=18082
+PORT_BASE=${PORT_BASE:-18080}
+OURS_PORT=$PORT_BASE
+NGINX_PORT=$((PORT_BASE + 1))
+NGINX_OFC_PORT=$((PORT_BASE + 2))
+NOCACHE_PORT=$((PORT_BASE + 3))
 WORK=$PWD/bench-out/origin
 ROOT=$WORK/root
 NGX=$WORK/nginx
@@ -89,15 +95,17 @@ http {
 EOF
 
 OURS_PID=
+NOCACHE_PID=
 NGINX_PID=
 IDLE_PID=
 stop() {
   # Only the processes this script started, by id.
   [ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null || true
   [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
+  [ -n "$NOCACHE_PID" ] && kill "$NOCACHE_PID" 2>/dev/null || true
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
   wait 2>/dev/null || true
-  OURS_PID= NGINX_PID= IDLE_PID=
+  OURS_PID= NOCACHE_PID= NGINX_PID= IDLE_PID=
 }
 trap stop EXIT
 
@@ -145,36 +153,43 @@ for p in "$PLAYLIST" "$SEGMENT"; do
   echo "$p with Accept-Encoding: gzip -> ours $ga, nginx $gb" >&2
 done
 
-echo "== idle keep-alive connections: $IDLE each =="
-stop
-start --header-read-timeout-secs 120
-printf '%-8s%14s%16s%12s%16s\n' server "RSS before MiB" "RSS $IDLE MiB" established "KiB/connection"
-for s in ours nginx; do
-  if [ $s = ours ]; then port=$OURS_PORT pid=$OURS_PID; else port=$NGINX_PORT pid=$NGINX_PID; fi
-  before=$(rss_kib "$pid")
-  coproc IDLEC { python3 benches/idle_conns.py --port "$port" --path "$PLAYLIST" -n "$IDLE" --hold 120; }
-  IDLE_PID=$IDLEC_PID
-  read -r word open failed <&"${IDLEC[0]}"
-  sleep 1
-  after=$(rss_kib "$pid")
-  est=$(established "$port")
-  exec {IDLEC[1]}>&-
-  wait "$IDLE_PID" || true
-  IDLE_PID=
-  if [ "$open" -ne "$IDLE" ]; then
-    echo "$s: only $open of $IDLE connections opened ($failed failed)" >&2
-  fi
-  awk -v s=$s -v b="$before" -v a="$after" -v e="$est" -v n="$open" \
-    'BEGIN { printf "%-8s%14.1f%16.1f%12d%16.1f\n", s, b/1024, a/1024, e, (a-b)/(n>0?n:1) }'
-done
+if [ "$IDLE" -gt 0 ]; then
+  echo "== idle keep-alive connections: $IDLE each =="
+  stop
+  start --header-read-timeout-secs 120
+  printf '%-8s%14s%16s%12s%16s\n' server "RSS before MiB" "RSS $IDLE MiB" established "KiB/connection"
+  for s in ours nginx; do
+    if [ $s = ours ]; then port=$OURS_PORT pid=$OURS_PID; else port=$NGINX_PORT pid=$NGINX_PID; fi
+    before=$(rss_kib "$pid")
+    coproc IDLEC { python3 benches/idle_conns.py --port "$port" --path "$PLAYLIST" -n "$IDLE" --hold 120; }
+    IDLE_PID=$IDLEC_PID
+    read -r word open failed <&"${IDLEC[0]}"
+    sleep 1
+    after=$(rss_kib "$pid")
+    est=$(established "$port")
+    exec {IDLEC[1]}>&-
+    wait "$IDLE_PID" || true
+    IDLE_PID=
+    if [ "$open" -ne "$IDLE" ]; then
+      echo "$s: only $open of $IDLE connections opened ($failed failed)" >&2
+    fi
+    awk -v s=$s -v b="$before" -v a="$after" -v e="$est" -v n="$open" \
+      'BEGIN { printf "%-8s%14.1f%16.1f%12d%16.1f\n", s, b/1024, a/1024, e, (a-b)/(n>0?n:1) }'
+  done
+fi
 
 echo "== wrk -t2, ${DURATION}s per run, $ROUNDS interleaved rounds; ratios ours/nginx =="
 stop
 start
+RUST_LOG=warn "$BIN" serve "$ROOT" --listen "127.0.0.1:$NOCACHE_PORT" --hot-cache-mib 0 >/dev/null &
+NOCACHE_PID=$!
+wait_up $NOCACHE_PORT
 python3 benches/wrk_compare.py --duration "$DURATION" --rounds "$ROUNDS" --threads 2 --conns 64,1000 \
   --server "ours=http://127.0.0.1:$OURS_PORT=$OURS_PID" \
+  --server "ours-nocache=http://127.0.0.1:$NOCACHE_PORT=$NOCACHE_PID" \
   --server "nginx-ofc=http://127.0.0.1:$NGINX_OFC_PORT=$NGINX_PID" \
   --server "nginx=http://127.0.0.1:$NGINX_PORT=$NGINX_PID" \
+  --only "ours-nocache=segment 6MB" \
   --case "playlist gzip|$PLAYLIST|gzip|req" --case "segment 6MB|$SEGMENT||GB"
 echo "peak RSS under load: ours $(awk '/^VmHWM/ {print $2}' /proc/$OURS_PID/status) KiB;" \
   "nginx master+workers now $(rss_kib "$NGINX_PID") KiB"

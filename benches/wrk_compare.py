@@ -3,6 +3,7 @@
 
   python3 benches/wrk_compare.py --duration 10 --rounds 3 --threads 2 \
       --server ours=http://127.0.0.1:18080 --server nginx=http://127.0.0.1:18081 \
+      [--only 'ours=segment'] \
       --case 'playlist gzip|/vod/stream.m3u8|gzip|req' --case 'segment|/vod/seg.ts||GB' --conns 64,1000
 
 For every round, case and connection count, each server gets one wrk run in turn (so drifting
@@ -86,7 +87,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", action="append", default=[],
+                    help="server=case: that server runs only the named case(s)")
     a = ap.parse_args()
+    only = {}
+    for spec in a.only:
+        sname, cname = spec.split("=", 1)
+        only.setdefault(sname, set()).add(cname)
     servers = []
     for spec in a.server:
         name, rest = spec.split("=", 1)
@@ -101,6 +108,8 @@ def main():
         for cname, path, gz, per in cases:
             for c in conns:
                 for sname, base, pid in servers:
+                    if sname in only and cname not in only[sname]:
+                        continue
                     before = tree_cpu_seconds(pid)
                     rps, bps, p99, errors, requests = run_wrk(base + path, c, a.threads, a.duration,
                                                               bool(gz))
@@ -124,13 +133,15 @@ def main():
         for c in conns:
             med = {}
             for sname, _, _ in servers:
-                runs = res[(cname, c, sname)]
+                runs = res.get((cname, c, sname))
+                if not runs:
+                    continue
                 med[sname] = (statistics.median(x[0] for x in runs),
                               statistics.median(x[1] for x in runs),
                               statistics.median(x[2] for x in runs),
                               sum(x[3] for x in runs),
                               statistics.median(x[4] for x in runs))
-            for sname, _, _ in servers:
+            for sname in med:
                 rps, bps, p99, err, cpu = med[sname]
                 # Throughput ratio: of GB/s for large objects, of requests/s otherwise.
                 k = 1 if per == "GB" else 0

@@ -27,6 +27,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default time a client gets to send a complete request head (also the idle keep-alive
 /// timeout of HTTP/1 connections).
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default size of the in-memory cache of media and init segments, in MiB.
+pub const DEFAULT_HOT_CACHE_MIB: u64 = 256;
 /// Default time graceful shutdown waits for in-flight responses before dropping them.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
@@ -89,6 +91,12 @@ pub struct ServeConfig {
     #[arg(long, default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
     pub shutdown_timeout_secs: u64,
 
+    /// MiB of memory for media and init segments served from memory (least recently used
+    /// dropped first; every request still checks the file is unchanged; objects over a
+    /// quarter of this are streamed from disk). 0 disables it. Default: 256.
+    #[arg(long, default_value_t = DEFAULT_HOT_CACHE_MIB)]
+    pub hot_cache_mib: u64,
+
     /// PEM certificate chain; serve HTTPS (HTTP/1.1 and HTTP/2 via ALPN) when given together
     /// with `tls_key`. Default: none (cleartext).
     #[arg(long, requires = "tls_key")]
@@ -114,6 +122,7 @@ impl Default for ServeConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
             shutdown_timeout_secs: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            hot_cache_mib: DEFAULT_HOT_CACHE_MIB,
             tls_cert: None,
             tls_key: None,
         }

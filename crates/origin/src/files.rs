@@ -3,15 +3,15 @@
 //! cache lifetime) and one response builder for conditionals, ranges and headers.
 //!
 //! Playlists are read whole, classified ([`crate::policy::classify_playlist`]) and gzipped
-//! once per version (source ETag); the result is kept in a small per-path cache, so a
-//! playlist request costs one `open`+`fstat` and no read while the playlist is unchanged.
+//! once per version (source ETag), by one request however many ask at once; the result is
+//! kept in a small per-path cache, so a playlist request costs one `open`+`fstat` and no read
+//! while the playlist is unchanged.
 //! Playlists are gzip-encoded whenever `Accept-Encoding` allows (Apple HLS authoring spec
 //! 10.1) and always carry `Vary: Accept-Encoding`; a request with `Range` gets the identity
 //! encoding (ranges of a gzip stream are useless to players). Segments are never compressed.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,11 +25,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use tokio::task::JoinHandle;
 
 use crate::conditional::{
     accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange, Precondition,
 };
+use crate::metrics::Metrics;
 use crate::path::{ObjectPath, PathError};
 use crate::policy::{classify, classify_playlist, live_max_age, PlaylistClass, RouteKind};
 use crate::reload::{open_playlist, PlaylistError};
@@ -62,41 +62,88 @@ pub(crate) struct PreparedPlaylist {
     reuse_for: Option<Duration>,
 }
 
-/// Prepared playlists by object path, with when each was last confirmed by the source; an
-/// entry is valid while the source ETag is unchanged.
+/// Prepared playlists by object path: the last few versions of each (a live playlist has a
+/// full and a delta-update body per version, and requests for the previous version may still
+/// be in flight), each with when the source last confirmed it.
+///
+/// A version is prepared (read, classified, gzipped) at most once, however many requests ask
+/// for it at the same time: when a publication releases 1,000 parked blocking-reload requests
+/// (RFC 8216bis 6.2.5.2) they all wait on the same [`Version`] and one of them compresses.
 #[derive(Debug, Default)]
 pub(crate) struct PlaylistCache {
-    map: Mutex<HashMap<String, (Arc<PreparedPlaylist>, Instant)>>,
+    map: Mutex<HashMap<String, Vec<Confirmed>>>,
 }
 
+/// A version and when the source last confirmed it.
+type Confirmed = (Arc<Version>, Instant);
+
+/// One version (source ETag) of one playlist, prepared on first use.
+#[derive(Debug)]
+pub(crate) struct Version {
+    source_etag: HeaderValue,
+    prepared: tokio::sync::OnceCell<Arc<PreparedPlaylist>>,
+}
+
+impl Version {
+    /// The prepared playlist, made from `object` by the first caller (the others wait for it
+    /// and drop their `object`); a failed preparation leaves the next caller to try again.
+    async fn prepare(
+        &self,
+        object: Object,
+        policy: &PlaylistPolicy,
+        metrics: &Metrics,
+    ) -> io::Result<Arc<PreparedPlaylist>> {
+        let prepared = self.prepared.get_or_try_init(|| async {
+            let policy = policy.clone();
+            let p = tokio::task::spawn_blocking(move || prepare(object, &policy))
+                .await
+                .map_err(io::Error::other)??;
+            metrics.gzip_compressed();
+            Ok::<_, io::Error>(Arc::new(p))
+        });
+        prepared.await.map(Arc::clone)
+    }
+}
+
+/// Versions kept per playlist path: full and delta bodies of the current and the previous
+/// version.
+const VERSIONS_PER_PATH: usize = 4;
+
 impl PlaylistCache {
-    /// The entry for `path` if the source's current ETag is still `etag` (it counts as
-    /// confirmed now).
-    fn get(&self, path: &ObjectPath, etag: &HeaderValue) -> Option<Arc<PreparedPlaylist>> {
-        let mut map = self.map.lock().ok()?;
-        let (prepared, confirmed) = map.get_mut(path.as_str())?;
-        if prepared.source_etag != etag {
-            return None;
+    /// The version of `path` whose source ETag is `etag`, created if new; it counts as
+    /// confirmed now.
+    fn version(&self, path: &ObjectPath, etag: &HeaderValue) -> Arc<Version> {
+        let fresh = || {
+            Arc::new(Version {
+                source_etag: etag.clone(),
+                prepared: tokio::sync::OnceCell::new(),
+            })
+        };
+        let Ok(mut map) = self.map.lock() else {
+            return fresh();
+        };
+        if map.len() >= PLAYLIST_CACHE_ENTRIES && !map.contains_key(path.as_str()) {
+            map.clear();
         }
-        *confirmed = Instant::now();
-        Some(Arc::clone(prepared))
+        let versions = map.entry(path.as_str().to_owned()).or_default();
+        let found = versions.iter().position(|(v, _)| v.source_etag == etag);
+        let version = match found {
+            Some(i) => versions.remove(i).0,
+            None => fresh(),
+        };
+        versions.insert(0, (Arc::clone(&version), Instant::now()));
+        versions.truncate(VERSIONS_PER_PATH);
+        version
     }
 
-    /// The entry for `path` if it may be served without asking the source.
+    /// The prepared version of `path` last confirmed by the source, if it may be served
+    /// without asking the source again.
     fn recent(&self, path: &ObjectPath) -> Option<Arc<PreparedPlaylist>> {
         let map = self.map.lock().ok()?;
-        let (prepared, confirmed) = map.get(path.as_str())?;
+        let (version, confirmed) = map.get(path.as_str())?.first()?;
+        let prepared = version.prepared.get()?;
         let window = prepared.reuse_for?;
         (confirmed.elapsed() < window).then(|| Arc::clone(prepared))
-    }
-
-    fn put(&self, path: &ObjectPath, prepared: Arc<PreparedPlaylist>) {
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= PLAYLIST_CACHE_ENTRIES && !map.contains_key(path.as_str()) {
-                map.clear();
-            }
-            map.insert(path.as_str().to_owned(), (prepared, Instant::now()));
-        }
     }
 }
 
@@ -161,14 +208,31 @@ pub(crate) async fn serve_object<S: ObjectSource>(state: &AppState<S>, req: Requ
             return part.respond(content_type, state.headers.cache_segment.clone());
         }
     }
-    let object = match state.source.open(&path).await {
+    let mut object = match state.source.open(&path).await {
         Ok(o) => o,
         Err(e) => return io_error(&path, &e),
     };
-    let cache_control = match kind {
-        RouteKind::Segment | RouteKind::Init => state.headers.cache_segment.clone(),
-        _ => state.headers.cache_other.clone(),
+    let segment = matches!(kind, RouteKind::Segment | RouteKind::Init);
+    let cache_control = if segment {
+        state.headers.cache_segment.clone()
+    } else {
+        state.headers.cache_other.clone()
     };
+    // Segments (immutable) come from the hot-object cache when their bytes will be sent.
+    let sends_body = !head
+        && evaluate(&req.headers, &object.meta.etag, object.meta.modified) == Precondition::Proceed;
+    if segment && sends_body && state.hot.admits(object.meta.len) {
+        let meta = object.meta.clone();
+        match state.hot.get(&path, object).await {
+            Ok(bytes) => {
+                object = Object {
+                    meta,
+                    body: ObjectBody::Memory(bytes),
+                }
+            }
+            Err(e) => return io_error(&path, &e),
+        }
+    }
     respond_object(object, content_type, cache_control, &req.headers, head)
 }
 
@@ -229,23 +293,13 @@ async fn serve_playlist<S: ObjectSource>(
             head,
         );
     }
-    let prepared = match state.playlists.get(path, &object.meta.etag) {
-        Some(p) => p,
-        None => {
-            let policy = state.playlist_policy.clone();
-            let prepared = tokio::task::spawn_blocking(move || prepare(object, &policy))
-                .await
-                .map_err(io::Error::other)
-                .and_then(|r| r);
-            match prepared {
-                Ok(p) => {
-                    let p = Arc::new(p);
-                    state.playlists.put(path, Arc::clone(&p));
-                    p
-                }
-                Err(e) => return io_error(path, &e),
-            }
-        }
+    let version = state.playlists.version(path, &object.meta.etag);
+    let prepared = match version
+        .prepare(object, &state.playlist_policy, &state.metrics)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return io_error(path, &e),
     };
     respond_prepared(&prepared, req, content_type, head, blocking_cache_control)
 }
@@ -411,124 +465,12 @@ impl Representation {
         };
         headers.insert(CONTENT_TYPE, self.content_type);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
-        let body = match body {
-            _ if head => Body::empty(),
-            ObjectBody::File(file) => file_body(file, start, count),
-            memory => memory.into_body(start, count),
+        let body = if head {
+            Body::empty()
+        } else {
+            body.into_body(start, count)
         };
         with_headers(status, headers, body)
-    }
-}
-
-/// Bytes per blocking read of a file body. Measured on a 6 MB segment (BENCHMARKS.md): 64 KiB
-/// costs ~40% more CPU per response than 256 KiB (one blocking-pool round trip per chunk), 1 MiB
-/// ~10% less but triples the memory of a busy connection (hyper queues a chunk ahead of the
-/// socket while the next is read).
-const FILE_CHUNK: u64 = 256 * 1024;
-
-/// A response body of `len` bytes of `file` from `start`, read in [`FILE_CHUNK`] pieces on the
-/// blocking pool; the next piece is read while the previous one is being sent. Same as
-/// `ObjectBody::into_body` for files, but with recycled chunk buffers ([`ChunkPool`]) instead
-/// of a fresh zero-filled one per chunk.
-fn file_body(file: File, start: u64, len: u64) -> Body {
-    let first = (len > 0).then(|| spawn_chunk(file, Some(start), len));
-    Body::from_stream(futures_util::stream::unfold(first, |pending| async move {
-        let (file, remaining, result) = match pending?.await {
-            Ok(done) => done,
-            Err(join) => return Some((Err(io::Error::other(join)), None)),
-        };
-        match result {
-            Ok(chunk) => {
-                let next = (remaining > 0).then(|| spawn_chunk(file, None, remaining));
-                Some((Ok(chunk), next))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    }))
-}
-
-type ChunkDone = (File, u64, io::Result<Bytes>);
-
-/// Reads the next chunk (at `seek` first, if given); yields the file back with the byte count
-/// still to read after this chunk.
-fn spawn_chunk(mut file: File, seek: Option<u64>, remaining: u64) -> JoinHandle<ChunkDone> {
-    tokio::task::spawn_blocking(move || {
-        let n = remaining.min(FILE_CHUNK);
-        let result = read_chunk(&mut file, seek, n);
-        (file, remaining.saturating_sub(n), result)
-    })
-}
-
-fn read_chunk(file: &mut File, seek: Option<u64>, n: u64) -> io::Result<Bytes> {
-    if let Some(pos) = seek {
-        file.seek(SeekFrom::Start(pos))?;
-    }
-    let mut chunk = Chunk {
-        buf: ChunkPool::take(),
-        len: usize::try_from(n).map_err(io::Error::other)?,
-    };
-    let slot = chunk
-        .buf
-        .get_mut(..chunk.len)
-        .ok_or_else(|| io::Error::other("chunk larger than FILE_CHUNK"))?;
-    file.read_exact(slot).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            io::Error::new(e.kind(), "file shorter than its length when opened")
-        } else {
-            e
-        }
-    })?;
-    Ok(Bytes::from_owner(chunk))
-}
-
-/// File body chunk buffers, recycled: a buffer hyper has sent goes back to the pool when its
-/// `Bytes` is dropped. Recycled memory is already mapped (a fresh 256 KiB buffer is a new
-/// mapping the kernel must fault in and zero) and already initialized (one `read` fills it, no
-/// zero-filling first). At most [`CHUNK_POOL_MAX`] idle buffers are kept.
-struct ChunkPool;
-
-/// Idle buffers kept by [`ChunkPool`] (16 MiB with 256 KiB chunks).
-const CHUNK_POOL_MAX: usize = 64;
-
-static CHUNK_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-
-impl ChunkPool {
-    /// A buffer of [`FILE_CHUNK`] initialized bytes.
-    fn take() -> Vec<u8> {
-        CHUNK_POOL
-            .lock()
-            .ok()
-            .and_then(|mut pool| pool.pop())
-            .unwrap_or_else(|| vec![0; FILE_CHUNK as usize])
-    }
-
-    fn give_back(buf: Vec<u8>) {
-        if buf.len() != FILE_CHUNK as usize {
-            return;
-        }
-        if let Ok(mut pool) = CHUNK_POOL.lock() {
-            if pool.len() < CHUNK_POOL_MAX {
-                pool.push(buf);
-            }
-        }
-    }
-}
-
-/// The first `len` bytes of a pooled buffer, as the owner of a [`Bytes`].
-struct Chunk {
-    buf: Vec<u8>,
-    len: usize,
-}
-
-impl AsRef<[u8]> for Chunk {
-    fn as_ref(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-}
-
-impl Drop for Chunk {
-    fn drop(&mut self) {
-        ChunkPool::give_back(std::mem::take(&mut self.buf));
     }
 }
 
@@ -579,53 +521,32 @@ mod tests {
         assert_eq!(v("abc"), "abc-gz");
     }
 
-    #[tokio::test]
-    async fn file_bodies_are_the_requested_range() {
-        use http_body_util::BodyExt;
-        let path = std::env::temp_dir().join(format!("origin-file-body-{}", std::process::id()));
-        let data: Vec<u8> = (0..FILE_CHUNK as usize * 2 + 1000)
-            .map(|i| (i % 251) as u8)
-            .collect();
-        std::fs::write(&path, &data).unwrap();
-        let len = data.len() as u64;
-        // (start, count): empty, inside one chunk, across chunk boundaries, the whole file.
-        for (start, count) in [
-            (0, 0),
-            (5, 10),
-            (100, FILE_CHUNK + 7),
-            (0, len),
-            (len - 1, 1),
-        ] {
-            let body = file_body(File::open(&path).unwrap(), start, count);
-            let got = body.collect().await.unwrap().to_bytes();
-            let (s, c) = (start as usize, count as usize);
-            assert_eq!(&got[..], &data[s..s + c], "start {start} count {count}");
-        }
-        // The file shrank after it was opened: the body ends with an error, not short.
-        let body = file_body(File::open(&path).unwrap(), 0, len + 10);
-        assert!(body.collect().await.is_err());
-        let _ = std::fs::remove_file(&path);
+    fn prepared(etag: &'static str, reuse_for: Option<Duration>) -> Arc<PreparedPlaylist> {
+        Arc::new(PreparedPlaylist {
+            source_etag: HeaderValue::from_static(etag),
+            identity: Bytes::new(),
+            gzip: Bytes::new(),
+            gzip_etag: HeaderValue::from_static("\"g\""),
+            modified: None,
+            last_modified: None,
+            cache_control: HeaderValue::from_static("public, max-age=60"),
+            reuse_for,
+        })
     }
 
     #[test]
     fn recent_playlists_skip_the_source_only_within_their_window() {
-        let prepared = |etag: &'static str, reuse_for| {
-            Arc::new(PreparedPlaylist {
-                source_etag: HeaderValue::from_static(etag),
-                identity: Bytes::new(),
-                gzip: Bytes::new(),
-                gzip_etag: HeaderValue::from_static("\"g\""),
-                modified: None,
-                last_modified: None,
-                cache_control: HeaderValue::from_static("public, max-age=60"),
-                reuse_for,
-            })
-        };
         let cache = PlaylistCache::default();
         let vod = ObjectPath::from_request_path("/a/vod.m3u8").unwrap();
         let live = ObjectPath::from_request_path("/a/live.m3u8").unwrap();
-        cache.put(&vod, prepared("\"v1\"", Some(Duration::from_millis(200))));
-        cache.put(&live, prepared("\"l1\"", None));
+        let v1 = HeaderValue::from_static("\"v1\"");
+        let put = |path: &ObjectPath, p: Arc<PreparedPlaylist>| {
+            let version = cache.version(path, &p.source_etag);
+            version.prepared.set(p).unwrap();
+        };
+        assert!(cache.recent(&vod).is_none(), "nothing prepared yet");
+        put(&vod, prepared("\"v1\"", Some(Duration::from_millis(200))));
+        put(&live, prepared("\"l1\"", None));
         assert!(cache.recent(&vod).is_some());
         assert!(
             cache.recent(&live).is_none(),
@@ -634,13 +555,68 @@ mod tests {
         std::thread::sleep(Duration::from_millis(250));
         assert!(cache.recent(&vod).is_none(), "window over");
         // The source confirms the same version: the window starts again.
-        let v1 = HeaderValue::from_static("\"v1\"");
-        assert!(cache.get(&vod, &v1).is_some());
+        assert!(cache.version(&vod, &v1).prepared.initialized());
         assert!(cache.recent(&vod).is_some());
-        // A new version is not confirmed by the old ETag.
-        assert!(cache
-            .get(&vod, &HeaderValue::from_static("\"v2\""))
-            .is_none());
+        // A new version is not the prepared old one, and it is what the source confirmed
+        // last: nothing is served without asking until it is prepared.
+        let v2 = cache.version(&vod, &HeaderValue::from_static("\"v2\""));
+        assert!(!v2.prepared.initialized());
+        assert!(cache.recent(&vod).is_none());
+    }
+
+    #[test]
+    fn versions_per_path_are_bounded_and_shared() {
+        let cache = PlaylistCache::default();
+        let path = ObjectPath::from_request_path("/a/live.m3u8").unwrap();
+        let etag = |n: usize| HeaderValue::from_str(&format!("\"e{n}\"")).unwrap();
+        let first = cache.version(&path, &etag(0));
+        assert!(Arc::ptr_eq(&first, &cache.version(&path, &etag(0))));
+        for n in 1..=VERSIONS_PER_PATH {
+            let _ = cache.version(&path, &etag(n));
+        }
+        // e0 was pushed out by VERSIONS_PER_PATH newer versions: a fresh slot now.
+        assert!(!Arc::ptr_eq(&first, &cache.version(&path, &etag(0))));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_prepare_a_version_once() {
+        let cache = Arc::new(PlaylistCache::default());
+        let metrics = Arc::new(Metrics::default());
+        let policy = PlaylistPolicy {
+            vod: HeaderValue::from_static("public, max-age=60"),
+            live_max_age: None,
+        };
+        let path = ObjectPath::from_request_path("/a/live.m3u8").unwrap();
+        let text = Bytes::from_static(b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n");
+        let etag = HeaderValue::from_static("\"x\"");
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let (cache, metrics, policy, path, etag) = (
+                    Arc::clone(&cache),
+                    Arc::clone(&metrics),
+                    policy.clone(),
+                    path.clone(),
+                    etag.clone(),
+                );
+                let object = Object {
+                    meta: crate::source::ObjectMeta {
+                        len: text.len() as u64,
+                        modified: None,
+                        etag: etag.clone(),
+                    },
+                    body: ObjectBody::Memory(text.clone()),
+                };
+                tokio::spawn(async move {
+                    let version = cache.version(&path, &etag);
+                    version.prepare(object, &policy, &metrics).await.unwrap()
+                })
+            })
+            .collect();
+        for t in tasks {
+            let p = t.await.unwrap();
+            assert_eq!(p.identity, text);
+        }
+        assert_eq!(metrics.gzip_compressions(), 1);
     }
 
     #[test]

@@ -9,11 +9,11 @@
 //! # }
 //! ```
 //!
-//! Modules: `config` (settings), `server` (accept loop), `router` (routes, CORS,
-//! metrics, access log), `files` (object responses), `policy` (content types and the
-//! `Cache-Control` table), `conditional` (ETag/If-*/Range), `path` (request path
-//! safety), `source` (the read trait), `reload` (LL-HLS delivery directives and blocking reload), `live` (live playlists:
-//! published in-process or watched on disk).
+//! Modules: `config` (settings), `server` (accept loop), `router` (routes, CORS, metrics,
+//! access log), `files` (object responses), `hot` (segments kept in memory), `policy` (content
+//! types and the `Cache-Control` table), `conditional` (ETag/If-*/Range), `path` (request path
+//! safety), `source` (the read trait), `reload` (LL-HLS delivery directives and blocking
+//! reload), `live` (live playlists: published in-process or watched on disk).
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -21,6 +21,7 @@ mod conditional;
 pub mod config;
 mod error;
 mod files;
+mod hot;
 pub mod live;
 mod metrics;
 pub mod path;

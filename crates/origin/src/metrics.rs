@@ -9,6 +9,11 @@
 //! - `hlsorigin_http_request_duration_seconds{kind}` — histogram of the time until the
 //!   response head is ready (body streaming excluded).
 //! - `hlsorigin_open_connections` — gauge; `hlsorigin_connections_total` — counter.
+//! - `hlsorigin_gzip_compressions_total` — counter of playlist versions gzipped (once per
+//!   version, however many requests it serves).
+//! - `hlsorigin_hot_cache_hits_total`, `hlsorigin_hot_cache_misses_total` — counters of
+//!   segment responses sent from the hot-object cache or read into it ([`crate::hot`]);
+//!   `hlsorigin_hot_cache_bytes` — gauge of the bytes it holds.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -44,6 +49,9 @@ pub(crate) struct Metrics {
     latency: [Histogram; KINDS],
     open_connections: AtomicU64,
     connections_total: AtomicU64,
+    gzip_compressions: AtomicU64,
+    /// Hot-object cache counters ([`crate::hot`]).
+    pub(crate) hot: crate::hot::HotStats,
 }
 
 impl Metrics {
@@ -85,6 +93,16 @@ impl Metrics {
         let _ = self
             .open_connections
             .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// A playlist version was gzipped.
+    pub(crate) fn gzip_compressed(&self) {
+        self.gzip_compressions.fetch_add(1, Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn gzip_compressions(&self) -> u64 {
+        self.gzip_compressions.load(Relaxed)
     }
 
     /// The text exposition.
@@ -197,6 +215,41 @@ impl Metrics {
             "hlsorigin_connections_total {}",
             self.connections_total.load(Relaxed)
         )?;
+        writeln!(
+            out,
+            "# HELP hlsorigin_gzip_compressions_total Playlist versions gzipped (once each)."
+        )?;
+        writeln!(out, "# TYPE hlsorigin_gzip_compressions_total counter")?;
+        writeln!(
+            out,
+            "hlsorigin_gzip_compressions_total {}",
+            self.gzip_compressions.load(Relaxed)
+        )?;
+        let hot = [
+            (
+                "hits_total",
+                "counter",
+                "Segment responses sent from the hot-object cache.",
+                &self.hot.hits,
+            ),
+            (
+                "misses_total",
+                "counter",
+                "Segments read into the hot-object cache.",
+                &self.hot.misses,
+            ),
+            (
+                "bytes",
+                "gauge",
+                "Bytes held by the hot-object cache.",
+                &self.hot.bytes,
+            ),
+        ];
+        for (name, kind, help, value) in hot {
+            writeln!(out, "# HELP hlsorigin_hot_cache_{name} {help}")?;
+            writeln!(out, "# TYPE hlsorigin_hot_cache_{name} {kind}")?;
+            writeln!(out, "hlsorigin_hot_cache_{name} {}", value.load(Relaxed))?;
+        }
         Ok(())
     }
 }
@@ -224,6 +277,8 @@ mod tests {
         m.connection_opened();
         m.connection_opened();
         m.connection_closed();
+        m.gzip_compressed();
+        m.hot.hits.fetch_add(3, Relaxed);
         let text = m.render();
         for want in [
             "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
@@ -237,6 +292,10 @@ mod tests {
             "hlsorigin_http_request_duration_seconds_count{kind=\"segment\"} 2\n",
             "hlsorigin_open_connections 1\n",
             "hlsorigin_connections_total 2\n",
+            "hlsorigin_gzip_compressions_total 1\n",
+            "hlsorigin_hot_cache_hits_total 3\n",
+            "hlsorigin_hot_cache_misses_total 0\n",
+            "# TYPE hlsorigin_hot_cache_bytes gauge\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -17,7 +17,6 @@
 
 use std::hash::{Hash, Hasher};
 use std::io;
-use std::time::SystemTime;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
@@ -147,10 +146,7 @@ pub(crate) async fn open_playlist<S: ObjectSource>(
     let cache_control = (directives.is_blocking() && !state.ended && state.target_duration > 0)
         .then(|| blocking_cache_control(state.target_duration));
     let object = if snapshot.in_memory && !state.full.is_empty() {
-        memory_object(
-            state.body(directives.skip.map(Skip::as_str)).clone(),
-            snapshot.modified,
-        )
+        memory_object(&snapshot, directives.skip.map(Skip::as_str))
     } else {
         // Nothing published yet, or a file another process writes: the file is at least as
         // new as the state that released the request.
@@ -195,20 +191,31 @@ fn blocking_cache_control(target: u64) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
-/// A playlist answered from memory, with a strong ETag of its content.
-fn memory_object(body: Bytes, modified: Option<SystemTime>) -> Object {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut h);
-    let tag = format!("\"m{:016x}-{:x}\"", h.finish(), body.len());
+/// A playlist answered from memory, with a strong ETag of its content (computed once per
+/// body and snapshot).
+fn memory_object(snapshot: &Snapshot, skip: Option<&str>) -> Object {
+    let body = snapshot.state.body(skip);
+    let which = usize::from(!std::ptr::eq(body, &snapshot.state.full));
+    let etag = match snapshot.etags.get(which) {
+        Some(cell) => cell.get_or_init(|| content_etag(body)).clone(),
+        None => content_etag(body),
+    };
     Object {
         meta: ObjectMeta {
             len: body.len() as u64,
-            modified,
-            // Hex digits, 'm', '-' and quotes: always a valid header value.
-            etag: HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"m\"")),
+            modified: snapshot.modified,
+            etag,
         },
-        body: ObjectBody::Memory(body),
+        body: ObjectBody::Memory(body.clone()),
     }
+}
+
+fn content_etag(body: &Bytes) -> HeaderValue {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    let tag = format!("\"m{:016x}-{:x}\"", h.finish(), body.len());
+    // Hex digits, 'm', '-' and quotes: always a valid header value.
+    HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"m\""))
 }
 
 #[cfg(test)]

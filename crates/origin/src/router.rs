@@ -29,6 +29,7 @@ use bytes::Bytes;
 
 use crate::config::{self, ServeConfig};
 use crate::files::{plain, serve_object, PlaylistCache, PlaylistPolicy};
+use crate::hot::HotCache;
 use crate::metrics::Metrics;
 use crate::policy::route_kind;
 use crate::source::{FsSource, ObjectSource};
@@ -52,6 +53,7 @@ pub(crate) struct AppState<S> {
     pub(crate) headers: PolicyHeaders,
     pub(crate) playlist_policy: PlaylistPolicy,
     pub(crate) playlists: PlaylistCache,
+    pub(crate) hot: HotCache,
     pub(crate) metrics: Arc<Metrics>,
     index_html: Bytes,
 }
@@ -110,6 +112,10 @@ pub(crate) fn build<S: ObjectSource>(
             live_max_age: config.cache_live_playlist_max_age,
         },
         playlists: PlaylistCache::default(),
+        hot: HotCache::new(
+            config.hot_cache_mib.saturating_mul(1024 * 1024),
+            Arc::clone(&metrics),
+        ),
         metrics,
         index_html: Bytes::from(index),
     });

@@ -88,6 +88,16 @@ impl FileWatch {
     }
 }
 
+#[cfg(test)]
+impl FileWatch {
+    /// Receivers of every watched playlist: one per request held on it.
+    pub(crate) fn receivers(&self) -> usize {
+        self.shared.lock().map_or(0, |w| {
+            w.entries.values().map(|e| e.tx.receiver_count()).sum()
+        })
+    }
+}
+
 /// `name/` of `name/file` (`""` at the root).
 fn object_dir(path: &str) -> &str {
     path.rfind('/')
@@ -248,5 +258,6 @@ fn read(path: &Path, dir: &str) -> Option<Snapshot> {
         state: state_from_text(&bytes)?,
         modified,
         in_memory: false,
+        etags: Default::default(),
     })
 }

@@ -30,9 +30,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use media::live::PlaylistState;
 use tokio::sync::watch;
@@ -58,6 +59,9 @@ pub(crate) struct Snapshot {
     pub(crate) hint: Option<String>,
     /// Answer from `state` (published in-process); else from the source (a watched file).
     pub(crate) in_memory: bool,
+    /// Strong ETags of the full and the delta-update body of an in-memory answer, computed
+    /// by the first request that sends each (not once per request).
+    pub(crate) etags: [OnceLock<HeaderValue>; 2],
 }
 
 impl Snapshot {
@@ -258,6 +262,7 @@ impl LivePublisher {
             modified: Some(SystemTime::now()),
             hint,
             in_memory: true,
+            etags: Default::default(),
         }));
     }
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use super::{LivePlaylists, LiveSource};
+use super::{state_from_text, LivePlaylists, LiveSource};
 use crate::source::FsSource;
 use crate::{ServeConfig, Server};
 
@@ -31,8 +31,13 @@ impl Resp {
 }
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> Resp {
+    request(addr, path, "").await
+}
+
+/// A GET with `extra` header lines (each ending in CRLF).
+async fn request(addr: std::net::SocketAddr, path: &str, extra: &str) -> Resp {
     let mut s = TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.expect("read");
@@ -423,4 +428,109 @@ async fn hinted_part_of_one_rendition_among_several() {
         assert_eq!((resp.status, resp.body.as_slice()), (200, r.as_bytes()));
     }
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A live playlist of 40 segments up to `last`, target 4 s (held requests wait up to 12 s).
+fn long_target_playlist(last: u64) -> String {
+    let first = last.saturating_sub(39);
+    let mut t = format!("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:{first}\n");
+    for n in first..=last {
+        t.push_str(&format!("#EXTINF:4.0,\nsegment-with-a-long-name-{n}.ts\n"));
+    }
+    t
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .expect("metric present")
+}
+
+/// 1,000 parked blocking requests that accept gzip, released by one new version (published
+/// in-process, or written by another process): every one gets the new version gzipped, and
+/// it was compressed once (`hlsorigin_gzip_compressions_total`), not once per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_requests_share_one_compression() {
+    const HELD: usize = 1000;
+    for watched in [false, true] {
+        let root = temp_root(if watched {
+            "gzip-watched"
+        } else {
+            "gzip-published"
+        });
+        let file = root.join("s/stream.m3u8");
+        let write = |text: String| {
+            let tmp = root.join("s/.stream.m3u8.tmp");
+            std::fs::write(&tmp, text).expect("write");
+            std::fs::rename(&tmp, &file).expect("rename");
+        };
+        let root_canon = std::fs::canonicalize(&root).expect("canonical");
+        let live = if watched {
+            write(long_target_playlist(100));
+            LivePlaylists::watching(&root_canon)
+        } else {
+            LivePlaylists::new()
+        };
+        let publisher = (!watched).then(|| live.publisher("s/stream.m3u8"));
+        let publish = |text: String| match &publisher {
+            Some(p) => p.publish(state_from_text(text.as_bytes()).expect("state")),
+            None => write(text),
+        };
+        let receivers = |live: &LivePlaylists| match &publisher {
+            Some(p) => p.tx.receiver_count(),
+            None => live.inner.files.as_ref().map_or(0, |f| f.receivers()),
+        };
+        let addr = start(&root, live.clone()).await;
+        publish(long_target_playlist(100));
+
+        let held: Vec<_> = (0..HELD)
+            .map(|_| {
+                tokio::spawn(async move {
+                    request(
+                        addr,
+                        "/s/stream.m3u8?_HLS_msn=101",
+                        "Accept-Encoding: gzip\r\n",
+                    )
+                    .await
+                })
+            })
+            .collect();
+        // Every request is parked on the playlist (the publisher's map holds one more).
+        let parked = tokio::time::timeout(Duration::from_secs(8), async {
+            while receivers(&live) < HELD {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(parked.is_ok(), "parked: {} of {HELD}", receivers(&live));
+        assert!(held.iter().all(|t| !t.is_finished()));
+        let before = metric(
+            &String::from_utf8_lossy(&get(addr, "/metrics").await.body),
+            "hlsorigin_gzip_compressions_total",
+        );
+
+        let next = long_target_playlist(101);
+        publish(next.clone());
+        for task in held {
+            let r = tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("released")
+                .expect("join");
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("content-encoding"), Some("gzip"));
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(r.body.as_slice()),
+                &mut text,
+            )
+            .expect("gunzip");
+            assert_eq!(text, next);
+        }
+        let after = metric(
+            &String::from_utf8_lossy(&get(addr, "/metrics").await.body),
+            "hlsorigin_gzip_compressions_total",
+        );
+        assert_eq!(after - before, 1, "watched: {watched}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -13,46 +13,58 @@ pub enum Body {
     Pattern(usize, usize),
 }
 
-/// One request and the expected status, headers (`None` = must be absent) and body.
+/// Request header fields.
+pub type Fields<'a> = &'a [(&'static str, &'static str)];
+/// Expected response header fields (`None` = must be absent).
+pub type Expect<'a> = &'a [(&'static str, Option<&'static str>)];
+
+/// One request and the expected status, headers and body.
 pub struct Case {
     pub method: &'static str,
     pub path: &'static str,
-    pub req: &'static [(&'static str, &'static str)],
+    pub req: Vec<(&'static str, &'static str)>,
     pub status: u16,
-    pub headers: &'static [(&'static str, Option<&'static str>)],
+    pub headers: Vec<(&'static str, Option<&'static str>)>,
     pub body: Body,
 }
 
-pub const fn case(
+pub fn case(
     method: &'static str,
     path: &'static str,
-    req: &'static [(&'static str, &'static str)],
+    req: Fields,
     status: u16,
-    headers: &'static [(&'static str, Option<&'static str>)],
+    headers: Expect,
     body: Body,
 ) -> Case {
     Case {
         method,
         path,
-        req,
+        req: req.to_vec(),
         status,
-        headers,
+        headers: headers.to_vec(),
         body,
     }
 }
 
+/// A `GET` with no request headers.
+pub fn get(path: &'static str, status: u16, headers: Expect, body: Body) -> Case {
+    case("GET", path, &[], status, headers, body)
+}
+
 pub const IMMUTABLE: Option<&str> = Some("public, max-age=31536000, immutable");
 pub const ERR: Option<&str> = Some("public, max-age=1");
+/// `Cache-Control` of other files (`cache_other`).
+pub const OTHER: Option<&str> = Some("public, max-age=60");
 
 pub async fn run_cases(server: &TestServer, cases: &[Case]) {
     let mut failures = Vec::new();
     for c in cases {
-        let res = request(server.addr, c.method, c.path, c.req).await;
+        let res = request(server.addr, c.method, c.path, &c.req).await;
         let mut problems = Vec::new();
         if res.status != c.status {
             problems.push(format!("status: want {} got {}", c.status, res.status));
         }
-        for (name, want) in c.headers {
+        for (name, want) in &c.headers {
             let got = res.header(name);
             if got.as_deref() != *want {
                 problems.push(format!("{name}: want {want:?} got {got:?}"));

@@ -358,6 +358,19 @@ pub async fn request(
     conn.request(method, path, headers).await
 }
 
+/// The value of an unlabelled metric on the server's `/metrics` page.
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let text = request(addr, "GET", "/metrics", &[]).await.text();
+    let value = text.lines().find_map(|l| {
+        let (n, v) = l.split_once(' ')?;
+        (n == name).then(|| v.parse().ok())?
+    });
+    match value {
+        Some(v) => v,
+        None => panic!("no metric {name} in\n{text}"),
+    }
+}
+
 pub fn gunzip(data: &[u8]) -> Vec<u8> {
     use std::io::Read;
     let mut out = Vec::new();

@@ -4,11 +4,13 @@
 //! - `semantics`: methods, MIME, cache lifetimes, blocking-reload hook, CORS, path safety.
 //! - `representation`: ranges, conditionals, gzip playlists.
 //! - `connection`: keep-alive, HTTP/2 prior knowledge, timeouts, connection limit, shutdown.
+//! - `hot`: the hot-object cache (identity checks, ranges, the byte bound, disabled).
 //! - `pages`: index page, stream listing, health, metrics, access log.
 
 mod cases;
 mod common;
 mod connection;
+mod hot;
 mod pages;
 mod representation;
 mod semantics;

@@ -7,158 +7,116 @@ use crate::common::*;
 #[tokio::test]
 async fn ranges() {
     let fx = Fixture::new();
-    let server = TestServer::start(fx.config()).await;
-    run_cases(
-        &server,
-        &[
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=0-9")],
-                206,
-                &[
-                    ("content-range", Some("bytes 0-9/1880")),
-                    ("content-length", Some("10")),
-                    ("content-type", Some("video/mp2t")),
-                ],
-                Body::Pattern(0, 10),
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=1870-")],
-                206,
-                &[("content-range", Some("bytes 1870-1879/1880"))],
-                Body::Pattern(1870, 10),
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=-5")],
-                206,
-                &[("content-range", Some("bytes 1875-1879/1880"))],
-                Body::Pattern(1875, 5),
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=100-99999")],
-                206,
-                &[("content-range", Some("bytes 100-1879/1880"))],
-                Body::Pattern(100, 1780),
-            ),
-            case(
-                "HEAD",
-                "/seg10.ts",
-                &[("range", "bytes=0-9")],
-                206,
-                &[
-                    ("content-range", Some("bytes 0-9/1880")),
-                    ("content-length", Some("10")),
-                ],
-                Body::Empty,
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=1880-")],
-                416,
-                &[
-                    ("content-range", Some("bytes */1880")),
-                    ("cache-control", ERR),
-                ],
-                Body::Empty,
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=-0")],
-                416,
-                &[("content-range", Some("bytes */1880"))],
-                Body::Empty,
-            ),
-            case(
-                "GET",
-                "/empty.ts",
-                &[("range", "bytes=0-")],
-                416,
-                &[("content-range", Some("bytes */0"))],
-                Body::Empty,
-            ),
-            // Syntactically invalid or unsupported: ignored, full 200.
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=5-1")],
-                200,
-                &[("content-range", None)],
-                Body::Pattern(0, 1880),
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=abc")],
-                200,
-                &[("content-range", None)],
-                Body::Pattern(0, 1880),
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "items=0-1")],
-                200,
-                &[("content-range", None)],
-                Body::Pattern(0, 1880),
-            ),
-            // Multi-range: answered with the whole file (documented choice).
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=0-1,5-6")],
-                200,
-                &[("content-range", None)],
-                Body::Pattern(0, 1880),
-            ),
-            // Across the server's 256 KiB read chunks.
-            case(
-                "GET",
-                "/big.ts",
-                &[("range", "bytes=262100-262499")],
-                206,
-                &[("content-range", Some("bytes 262100-262499/1048699"))],
-                Body::Pattern(262_100, 400),
-            ),
-            case(
-                "GET",
-                "/big.ts",
-                &[],
-                200,
-                &[("content-length", Some("1048699"))],
-                Body::Pattern(0, BIG_LEN),
-            ),
-            // If-Range that does not match: the whole file.
-            case(
-                "GET",
-                "/seg10.ts",
-                &[("range", "bytes=0-9"), ("if-range", "\"stale\"")],
-                200,
-                &[("content-range", None)],
-                Body::Pattern(0, 1880),
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[
-                    ("range", "bytes=0-9"),
-                    ("if-range", "Thu, 01 Jan 1970 00:00:00 GMT"),
-                ],
-                200,
-                &[],
-                Body::Pattern(0, 1880),
-            ),
-        ],
-    )
-    .await;
+    const WHOLE: Body = Body::Pattern(0, 1880);
+    // GET /seg10.ts (1,880 bytes) with `Range`: (range, status, Content-Range, body).
+    #[rustfmt::skip]
+    let seg10: &[(&str, u16, Option<&str>, Body)] = &[
+        ("bytes=0-9",       206, Some("bytes 0-9/1880"),       Body::Pattern(0, 10)),
+        ("bytes=1870-",     206, Some("bytes 1870-1879/1880"), Body::Pattern(1870, 10)),
+        ("bytes=-5",        206, Some("bytes 1875-1879/1880"), Body::Pattern(1875, 5)),
+        ("bytes=100-99999", 206, Some("bytes 100-1879/1880"),  Body::Pattern(100, 1780)),
+        ("bytes=1880-",     416, Some("bytes */1880"),         Body::Empty),
+        ("bytes=-0",        416, Some("bytes */1880"),         Body::Empty),
+        // Syntactically invalid or unsupported: ignored, full 200.
+        ("bytes=5-1",       200, None,                         WHOLE),
+        ("bytes=abc",       200, None,                         WHOLE),
+        ("items=0-1",       200, None,                         WHOLE),
+        // Multi-range: answered with the whole file (documented choice).
+        ("bytes=0-1,5-6",   200, None,                         WHOLE),
+    ];
+    let mut cases: Vec<Case> = seg10
+        .iter()
+        .map(|&(range, status, content_range, body)| Case {
+            method: "GET",
+            path: "/seg10.ts",
+            req: vec![("range", range)],
+            status,
+            headers: vec![("content-range", content_range)],
+            body,
+        })
+        .collect();
+    cases.extend([
+        case(
+            "GET",
+            "/seg10.ts",
+            &[("range", "bytes=0-9")],
+            206,
+            &[
+                ("content-length", Some("10")),
+                ("content-type", Some("video/mp2t")),
+            ],
+            Body::Pattern(0, 10),
+        ),
+        case(
+            "GET",
+            "/seg10.ts",
+            &[("range", "bytes=1880-")],
+            416,
+            &[("cache-control", ERR)],
+            Body::Empty,
+        ),
+        case(
+            "HEAD",
+            "/seg10.ts",
+            &[("range", "bytes=0-9")],
+            206,
+            &[
+                ("content-range", Some("bytes 0-9/1880")),
+                ("content-length", Some("10")),
+            ],
+            Body::Empty,
+        ),
+        case(
+            "GET",
+            "/empty.ts",
+            &[("range", "bytes=0-")],
+            416,
+            &[("content-range", Some("bytes */0"))],
+            Body::Empty,
+        ),
+        // Across the server's 256 KiB read chunks.
+        case(
+            "GET",
+            "/big.ts",
+            &[("range", "bytes=262100-262499")],
+            206,
+            &[("content-range", Some("bytes 262100-262499/1048699"))],
+            Body::Pattern(262_100, 400),
+        ),
+        get(
+            "/big.ts",
+            200,
+            &[("content-length", Some("1048699"))],
+            Body::Pattern(0, BIG_LEN),
+        ),
+        // If-Range that does not match: the whole file.
+        case(
+            "GET",
+            "/seg10.ts",
+            &[("range", "bytes=0-9"), ("if-range", "\"stale\"")],
+            200,
+            &[("content-range", None)],
+            WHOLE,
+        ),
+        case(
+            "GET",
+            "/seg10.ts",
+            &[
+                ("range", "bytes=0-9"),
+                ("if-range", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            ],
+            200,
+            &[],
+            WHOLE,
+        ),
+    ]);
+    // Segments from the hot-object cache (filled by the first request), and from the file.
+    for hot_cache_mib in [256, 0] {
+        let mut config = fx.config();
+        config.hot_cache_mib = hot_cache_mib;
+        let server = TestServer::start(config).await;
+        run_cases(&server, &cases).await;
+    }
     assert_eq!(BIG_LEN, 1_048_699);
 }
 
@@ -323,27 +281,19 @@ async fn playlists_gzip_and_versions() {
     assert_eq!(ranged.header("content-encoding"), None);
 
     // Conditionals compare against the selected representation.
-    let nm = server
-        .get(
-            "/live.m3u8",
-            &[
-                ("accept-encoding", "gzip"),
-                ("if-none-match", gz_etag.as_str()),
-            ],
-        )
-        .await;
-    assert_eq!(nm.status, 304);
-    assert_eq!(nm.header("vary").as_deref(), Some("Accept-Encoding"));
-    let other = server
-        .get(
-            "/live.m3u8",
-            &[
-                ("accept-encoding", "gzip"),
-                ("if-none-match", plain_etag.as_str()),
-            ],
-        )
-        .await;
-    assert_eq!(other.status, 200);
+    for (if_none_match, want) in [(&gz_etag, 304), (&plain_etag, 200)] {
+        let res = server
+            .get(
+                "/live.m3u8",
+                &[
+                    ("accept-encoding", "gzip"),
+                    ("if-none-match", if_none_match),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, want, "If-None-Match: {if_none_match}");
+        assert_eq!(res.header("vary").as_deref(), Some("Accept-Encoding"));
+    }
 
     // Segments are never compressed.
     let seg = server

@@ -8,237 +8,119 @@ use crate::common::*;
 async fn methods_mime_and_cache_control() {
     let fx = Fixture::new();
     let server = TestServer::start(fx.config()).await;
-    const M3U8: Option<&str> = Some("application/vnd.apple.mpegurl");
-    run_cases(
-        &server,
-        &[
-            case(
-                "GET",
-                "/live.m3u8",
-                &[],
-                200,
+    const M3U8: &str = "application/vnd.apple.mpegurl";
+    const TEXT: &str = "text/plain; charset=utf-8";
+    const LIVE: Option<&str> = Some("public, max-age=3");
+    const VOD: Option<&str> = Some("public, max-age=60");
+    // Plain GETs: (path, status, Content-Type, Cache-Control, body).
+    #[rustfmt::skip]
+    let gets: &[(&'static str, u16, &'static str, Option<&'static str>, Body)] = &[
+        ("/live.m3u8",        200, M3U8,                            LIVE,      Body::Exact(LIVE_M3U8.as_bytes())),
+        ("/vod/v0.m3u8",      200, M3U8,                            VOD,       Body::Exact(VOD_M3U8.as_bytes())),
+        ("/vod/master.m3u8",  200, M3U8,                            VOD,       Body::Exact(MASTER_M3U8.as_bytes())),
+        ("/seg10.ts",         200, "video/mp2t",                    IMMUTABLE, Body::Pattern(0, 1880)),
+        ("/vod/seg0.m4s",     200, "video/iso.segment",             IMMUTABLE, Body::Pattern(0, 5000)),
+        ("/vod/init.mp4",     200, "video/mp4",                     IMMUTABLE, Body::Pattern(0, 700)),
+        ("/audio.m4a",        200, "audio/mp4",                     IMMUTABLE, Body::Pattern(0, 300)),
+        ("/audio.aac",        200, "audio/aac",                     IMMUTABLE, Body::Pattern(0, 300)),
+        ("/subs.vtt",         200, "text/vtt",                      IMMUTABLE, Body::Any),
+        ("/page.html",        200, "text/html; charset=utf-8",      OTHER,     Body::Exact(b"<!doctype html><p>hi</p>")),
+        ("/app.js",           200, "text/javascript; charset=utf-8", OTHER,    Body::Exact(b"console.log(1);")),
+        ("/style.css",        200, "text/css; charset=utf-8",       OTHER,     Body::Exact(b"p{}")),
+        ("/data.json",        200, "application/json",              OTHER,     Body::Exact(b"{}")),
+        ("/blob.bin",         200, "application/octet-stream",      OTHER,     Body::Exact(b"binary")),
+        ("/empty.ts",         200, "video/mp2t",                    IMMUTABLE, Body::Empty),
+        ("/link-in.ts",       200, "video/mp2t",                    IMMUTABLE, Body::Pattern(0, 1880)),
+        ("/missing.ts",       404, TEXT,                            ERR,       Body::Any),
+        ("/missing.m3u8",     404, TEXT,                            ERR,       Body::Any),
+    ];
+    let mut cases: Vec<Case> = gets
+        .iter()
+        .map(|&(path, status, content_type, cache_control, body)| {
+            get(
+                path,
+                status,
                 &[
-                    ("content-type", M3U8),
-                    ("cache-control", Some("public, max-age=3")),
-                    ("vary", Some("Accept-Encoding")),
-                    ("content-encoding", None),
+                    ("content-type", Some(content_type)),
+                    ("cache-control", cache_control),
                 ],
-                Body::Exact(LIVE_M3U8.as_bytes()),
-            ),
-            case(
-                "GET",
-                "/vod/v0.m3u8",
-                &[],
-                200,
-                &[
-                    ("content-type", M3U8),
-                    ("cache-control", Some("public, max-age=60")),
-                ],
-                Body::Exact(VOD_M3U8.as_bytes()),
-            ),
-            case(
-                "GET",
-                "/vod/master.m3u8",
-                &[],
-                200,
-                &[
-                    ("content-type", M3U8),
-                    ("cache-control", Some("public, max-age=60")),
-                ],
-                Body::Exact(MASTER_M3U8.as_bytes()),
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[],
-                200,
-                &[
-                    ("content-type", Some("video/mp2t")),
-                    ("cache-control", IMMUTABLE),
-                    ("accept-ranges", Some("bytes")),
-                    ("content-length", Some("1880")),
-                    ("vary", None),
-                ],
-                Body::Pattern(0, 1880),
-            ),
-            case(
-                "GET",
-                "/vod/seg0.m4s",
-                &[],
-                200,
-                &[
-                    ("content-type", Some("video/iso.segment")),
-                    ("cache-control", IMMUTABLE),
-                ],
-                Body::Pattern(0, 5000),
-            ),
-            case(
-                "GET",
-                "/vod/init.mp4",
-                &[],
-                200,
-                &[
-                    ("content-type", Some("video/mp4")),
-                    ("cache-control", IMMUTABLE),
-                ],
-                Body::Pattern(0, 700),
-            ),
-            case(
-                "GET",
-                "/audio.m4a",
-                &[],
-                200,
-                &[
-                    ("content-type", Some("audio/mp4")),
-                    ("cache-control", IMMUTABLE),
-                ],
-                Body::Pattern(0, 300),
-            ),
-            case(
-                "GET",
-                "/audio.aac",
-                &[],
-                200,
-                &[
-                    ("content-type", Some("audio/aac")),
-                    ("cache-control", IMMUTABLE),
-                ],
-                Body::Pattern(0, 300),
-            ),
-            case(
-                "GET",
-                "/subs.vtt",
-                &[],
-                200,
-                &[
-                    ("content-type", Some("text/vtt")),
-                    ("cache-control", IMMUTABLE),
-                ],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/page.html",
-                &[],
-                200,
-                &[
-                    ("content-type", Some("text/html; charset=utf-8")),
-                    ("cache-control", Some("public, max-age=60")),
-                ],
-                Body::Exact(b"<!doctype html><p>hi</p>"),
-            ),
-            case(
-                "GET",
-                "/app.js",
-                &[],
-                200,
-                &[("content-type", Some("text/javascript; charset=utf-8"))],
-                Body::Exact(b"console.log(1);"),
-            ),
-            case(
-                "GET",
-                "/style.css",
-                &[],
-                200,
-                &[("content-type", Some("text/css; charset=utf-8"))],
-                Body::Exact(b"p{}"),
-            ),
-            case(
-                "GET",
-                "/data.json",
-                &[],
-                200,
-                &[("content-type", Some("application/json"))],
-                Body::Exact(b"{}"),
-            ),
-            case(
-                "GET",
-                "/blob.bin",
-                &[],
-                200,
-                &[("content-type", Some("application/octet-stream"))],
-                Body::Exact(b"binary"),
-            ),
-            case(
-                "GET",
-                "/empty.ts",
-                &[],
-                200,
-                &[("content-length", Some("0"))],
-                Body::Empty,
-            ),
-            case(
-                "GET",
-                "/link-in.ts",
-                &[],
-                200,
-                &[("content-type", Some("video/mp2t"))],
-                Body::Pattern(0, 1880),
-            ),
-            case(
-                "HEAD",
-                "/seg10.ts",
-                &[],
-                200,
-                &[
-                    ("content-length", Some("1880")),
-                    ("content-type", Some("video/mp2t")),
-                    ("cache-control", IMMUTABLE),
-                ],
-                Body::Empty,
-            ),
-            case(
-                "HEAD",
-                "/live.m3u8",
-                &[],
-                200,
-                &[
-                    ("content-length", Some("146")),
-                    ("cache-control", Some("public, max-age=3")),
-                ],
-                Body::Empty,
-            ),
-            case(
-                "POST",
-                "/seg10.ts",
-                &[("content-length", "0")],
-                405,
-                &[
-                    ("allow", Some("GET, HEAD, OPTIONS")),
-                    ("cache-control", ERR),
-                ],
-                Body::Any,
-            ),
-            case(
-                "PUT",
-                "/live.m3u8",
-                &[("content-length", "0")],
-                405,
-                &[("cache-control", ERR)],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/missing.ts",
-                &[],
-                404,
-                &[
-                    ("cache-control", ERR),
-                    ("access-control-allow-origin", Some("*")),
-                ],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/missing.m3u8",
-                &[],
-                404,
-                &[("cache-control", ERR)],
-                Body::Any,
-            ),
-        ],
-    )
-    .await;
+                body,
+            )
+        })
+        .collect();
+    cases.extend([
+        get(
+            "/live.m3u8",
+            200,
+            &[
+                ("vary", Some("Accept-Encoding")),
+                ("content-encoding", None),
+            ],
+            Body::Any,
+        ),
+        get(
+            "/seg10.ts",
+            200,
+            &[
+                ("accept-ranges", Some("bytes")),
+                ("content-length", Some("1880")),
+                ("vary", None),
+            ],
+            Body::Any,
+        ),
+        get(
+            "/empty.ts",
+            200,
+            &[("content-length", Some("0"))],
+            Body::Empty,
+        ),
+        get(
+            "/missing.ts",
+            404,
+            &[("access-control-allow-origin", Some("*"))],
+            Body::Any,
+        ),
+        case(
+            "HEAD",
+            "/seg10.ts",
+            &[],
+            200,
+            &[
+                ("content-length", Some("1880")),
+                ("content-type", Some("video/mp2t")),
+                ("cache-control", IMMUTABLE),
+            ],
+            Body::Empty,
+        ),
+        case(
+            "HEAD",
+            "/live.m3u8",
+            &[],
+            200,
+            &[("content-length", Some("146")), ("cache-control", LIVE)],
+            Body::Empty,
+        ),
+        case(
+            "POST",
+            "/seg10.ts",
+            &[("content-length", "0")],
+            405,
+            &[
+                ("allow", Some("GET, HEAD, OPTIONS")),
+                ("cache-control", ERR),
+            ],
+            Body::Any,
+        ),
+        case(
+            "PUT",
+            "/live.m3u8",
+            &[("content-length", "0")],
+            405,
+            &[("cache-control", ERR)],
+            Body::Any,
+        ),
+    ]);
+    run_cases(&server, &cases).await;
     assert_eq!(LIVE_M3U8.len(), 146, "fixture length used in the HEAD case");
 }
 
@@ -250,134 +132,56 @@ async fn live_playlist_lifetimes() {
         b"#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:5,\na.ts\n",
     );
     fx.write("notd.m3u8", b"#EXTM3U\n#EXTINF:5,\na.ts\n");
-    let server = TestServer::start(fx.config()).await;
-    run_cases(
-        &server,
-        &[
-            case(
-                "GET",
-                "/live.m3u8",
-                &[],
-                200,
-                &[("cache-control", Some("public, max-age=3"))],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/td5.m3u8",
-                &[],
-                200,
-                &[("cache-control", Some("public, max-age=2"))],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/notd.m3u8",
-                &[],
-                200,
-                &[("cache-control", Some("public, max-age=1"))],
-                Body::Any,
-            ),
-        ],
-    )
-    .await;
     let mut config = fx.config();
     config.cache_live_playlist_max_age = Some(1);
     config.cache_vod_playlist = "public, max-age=5".into();
     config.cache_segment = "public, max-age=99".into();
     config.cache_error = "no-store".into();
-    let custom = TestServer::start(config).await;
-    run_cases(
-        &custom,
-        &[
-            case(
-                "GET",
-                "/live.m3u8",
-                &[],
-                200,
-                &[("cache-control", Some("public, max-age=1"))],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/vod/v0.m3u8",
-                &[],
-                200,
-                &[("cache-control", Some("public, max-age=5"))],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/seg10.ts",
-                &[],
-                200,
-                &[("cache-control", Some("public, max-age=99"))],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/nope.ts",
-                &[],
-                404,
-                &[("cache-control", Some("no-store"))],
-                Body::Any,
-            ),
-        ],
-    )
-    .await;
+    // (configuration, path, status, Cache-Control).
+    #[rustfmt::skip]
+    let table = [
+        (fx.config(), &[
+            ("/live.m3u8", 200, "public, max-age=3"),
+            ("/td5.m3u8", 200, "public, max-age=2"),
+            ("/notd.m3u8", 200, "public, max-age=1"),
+        ][..]),
+        (config, &[
+            ("/live.m3u8", 200, "public, max-age=1"),
+            ("/vod/v0.m3u8", 200, "public, max-age=5"),
+            ("/seg10.ts", 200, "public, max-age=99"),
+            ("/nope.ts", 404, "no-store"),
+        ][..]),
+    ];
+    for (config, rows) in table {
+        let server = TestServer::start(config).await;
+        let cases: Vec<Case> = rows
+            .iter()
+            .map(|&(path, status, cc)| get(path, status, &[("cache-control", Some(cc))], Body::Any))
+            .collect();
+        run_cases(&server, &cases).await;
+    }
 }
 
 #[tokio::test]
 async fn blocking_reload_directives_go_through_the_hook() {
     let fx = Fixture::new();
     let server = TestServer::start(fx.config()).await;
-    run_cases(
-        &server,
-        &[
-            case(
-                "GET",
-                "/live.m3u8?_HLS_msn=12",
-                &[],
-                200,
-                &[],
-                Body::Exact(LIVE_M3U8.as_bytes()),
-            ),
-            case(
-                "GET",
-                "/live.m3u8?_HLS_msn=12&_HLS_part=0",
-                &[],
-                200,
-                &[],
-                Body::Exact(LIVE_M3U8.as_bytes()),
-            ),
-            case(
-                "GET",
-                "/live.m3u8?_HLS_part=1",
-                &[],
-                400,
-                &[("cache-control", ERR)],
-                Body::Any,
-            ),
-            case("GET", "/live.m3u8?_HLS_msn=abc", &[], 400, &[], Body::Any),
-            case(
-                "GET",
-                "/live.m3u8?_HLS_skip=maybe",
-                &[],
-                400,
-                &[],
-                Body::Any,
-            ),
-            case(
-                "GET",
-                "/live.m3u8?cachebust=1",
-                &[],
-                200,
-                &[],
-                Body::Exact(LIVE_M3U8.as_bytes()),
-            ),
-        ],
-    )
-    .await;
+    let live = Body::Exact(LIVE_M3U8.as_bytes());
+    // The file source has no live state: valid directives are answered at once, bad ones 400.
+    #[rustfmt::skip]
+    let table: [(&'static str, u16, Expect, Body); 6] = [
+        ("/live.m3u8?_HLS_msn=12",            200, &[],                      live),
+        ("/live.m3u8?_HLS_msn=12&_HLS_part=0", 200, &[],                     live),
+        ("/live.m3u8?_HLS_part=1",            400, &[("cache-control", ERR)], Body::Any),
+        ("/live.m3u8?_HLS_msn=abc",           400, &[],                      Body::Any),
+        ("/live.m3u8?_HLS_skip=maybe",        400, &[],                      Body::Any),
+        ("/live.m3u8?cachebust=1",            200, &[],                      live),
+    ];
+    let cases: Vec<Case> = table
+        .into_iter()
+        .map(|(path, status, headers, body)| get(path, status, headers, body))
+        .collect();
+    run_cases(&server, &cases).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The hot-object cache: media and init segments kept in memory, one [`Bytes`] shared by
+//! every response that sends them.
+//!
+//! A live origin serves the same few newest segments to every player at once, and a VOD
+//! origin's popular segments likewise; reading each response out of the page cache again
+//! costs a copy (file → buffer) plus a blocking-pool round trip per 256 KiB chunk, which on a
+//! 6 MB segment is most of the origin's CPU (BENCHMARKS.md §2). Segments are immutable (the
+//! packager never reuses a name, and `Cache-Control` says `immutable`), so a copy in memory
+//! stays right — but it is never trusted blindly: every request still opens the file and the
+//! entry is used only while the file's identity (device, inode, length, modification time:
+//! what the strong ETag is made of, [`crate::source::FsSource`]) is unchanged. A replaced or
+//! rewritten file is a miss and replaces the entry.
+//!
+//! - Bounded in bytes (`hot_cache_mib`, 0 disables); least recently used entries go first.
+//!   Objects larger than a quarter of the bound are never cached (one object must not flush
+//!   the rest); they are streamed from the file as before. Responses still being sent keep
+//!   their `Bytes` alive after eviction, so memory can exceed the bound by what is in flight.
+//! - A missing object is read once however many requests ask for it at the same time (they
+//!   wait for the one read, as 1,000 players do when a new segment appears), never once per
+//!   request.
+//! - Ranges are served as slices of the cached bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use tokio::sync::OnceCell;
+
+use crate::metrics::Metrics;
+use crate::path::ObjectPath;
+use crate::source::Object;
+
+/// Counters for `/metrics` (kept in [`Metrics`]).
+#[derive(Debug, Default)]
+pub(crate) struct HotStats {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    /// Bytes of the objects currently cached (read or being read).
+    pub(crate) bytes: AtomicU64,
+}
+
+/// The cache of one server.
+#[derive(Debug)]
+pub(crate) struct HotCache {
+    max_bytes: u64,
+    inner: Mutex<Lru>,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, Default)]
+struct Lru {
+    map: HashMap<String, Entry>,
+    /// Keys by last use (a counter, strictly increasing): the first is evicted first.
+    order: BTreeMap<u64, String>,
+    clock: u64,
+    bytes: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// Identity of the file the bytes were (are being) read from: its strong ETag.
+    etag: HeaderValue,
+    len: u64,
+    used: u64,
+    bytes: Arc<OnceCell<Bytes>>,
+}
+
+impl HotCache {
+    /// A cache of at most `max_bytes` (0: disabled).
+    pub(crate) fn new(max_bytes: u64, metrics: Arc<Metrics>) -> Self {
+        HotCache {
+            max_bytes,
+            inner: Mutex::default(),
+            metrics,
+        }
+    }
+
+    /// Whether an object of `len` bytes may be cached.
+    pub(crate) fn admits(&self, len: u64) -> bool {
+        self.max_bytes > 0 && len <= self.max_bytes / 4
+    }
+
+    /// The bytes of `object` (just opened at `path`): from memory while the cached copy has
+    /// the object's ETag, else read from its body once (concurrent callers share the read)
+    /// and kept. Call only when [`HotCache::admits`] the object's length.
+    pub(crate) async fn get(&self, path: &ObjectPath, object: Object) -> io::Result<Bytes> {
+        let cell = self.slot(path, &object.meta.etag, object.meta.len);
+        if let Some(bytes) = cell.get() {
+            self.stats().hits.fetch_add(1, Relaxed);
+            return Ok(bytes.clone());
+        }
+        let len = object.meta.len;
+        let mut read_here = false;
+        let read = cell
+            .get_or_try_init(|| {
+                read_here = true;
+                async move {
+                    tokio::task::spawn_blocking(move || object.body.read_all_blocking(len))
+                        .await
+                        .map_err(io::Error::other)?
+                }
+            })
+            .await
+            .cloned();
+        let counter = if read_here {
+            &self.stats().misses
+        } else {
+            &self.stats().hits
+        };
+        counter.fetch_add(1, Relaxed);
+        if read.is_err() {
+            self.forget(path, &cell);
+        }
+        read
+    }
+
+    fn stats(&self) -> &HotStats {
+        &self.metrics.hot
+    }
+
+    /// The entry for `path` with identity `etag` (made, and room made for it, if new).
+    fn slot(&self, path: &ObjectPath, etag: &HeaderValue, len: u64) -> Arc<OnceCell<Bytes>> {
+        let Ok(mut lru) = self.inner.lock() else {
+            return Arc::default();
+        };
+        let lru = &mut *lru;
+        lru.clock = lru.clock.saturating_add(1);
+        let now = lru.clock;
+        if let Some(entry) = lru.map.get_mut(path.as_str()) {
+            if entry.etag == etag {
+                lru.order.remove(&entry.used);
+                entry.used = now;
+                lru.order.insert(now, path.as_str().to_owned());
+                return Arc::clone(&entry.bytes);
+            }
+        }
+        // New, or the file changed: the old bytes must never be served again.
+        lru.remove(path.as_str());
+        while lru.bytes.saturating_add(len) > self.max_bytes {
+            let Some((_, oldest)) = lru.order.pop_first() else {
+                break;
+            };
+            if let Some(old) = lru.map.remove(&oldest) {
+                lru.bytes = lru.bytes.saturating_sub(old.len);
+            }
+        }
+        let bytes = Arc::new(OnceCell::new());
+        lru.map.insert(
+            path.as_str().to_owned(),
+            Entry {
+                etag: etag.clone(),
+                len,
+                used: now,
+                bytes: Arc::clone(&bytes),
+            },
+        );
+        lru.order.insert(now, path.as_str().to_owned());
+        lru.bytes = lru.bytes.saturating_add(len);
+        self.stats().bytes.store(lru.bytes, Relaxed);
+        bytes
+    }
+
+    /// Drops the entry of `path` if it is still `cell` (a read that failed).
+    fn forget(&self, path: &ObjectPath, cell: &Arc<OnceCell<Bytes>>) {
+        if let Ok(mut lru) = self.inner.lock() {
+            if lru
+                .map
+                .get(path.as_str())
+                .is_some_and(|e| Arc::ptr_eq(&e.bytes, cell))
+            {
+                lru.remove(path.as_str());
+                self.stats().bytes.store(lru.bytes, Relaxed);
+            }
+        }
+    }
+}
+
+impl Lru {
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.map.remove(key) {
+            self.order.remove(&old.used);
+            self.bytes = self.bytes.saturating_sub(old.len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{ObjectBody, ObjectMeta};
+
+    fn object(etag: &str, data: &'static [u8]) -> Object {
+        Object {
+            meta: ObjectMeta {
+                len: data.len() as u64,
+                modified: None,
+                etag: HeaderValue::from_str(etag).unwrap(),
+            },
+            body: ObjectBody::Memory(Bytes::from_static(data)),
+        }
+    }
+
+    fn path(p: &str) -> ObjectPath {
+        ObjectPath::from_request_path(p).unwrap()
+    }
+
+    #[tokio::test]
+    async fn identity_byte_bound_and_lru() {
+        let metrics = Arc::new(Metrics::default());
+        let cache = HotCache::new(40, Arc::clone(&metrics));
+        let stats = &metrics.hot;
+        assert!(
+            cache.admits(10) && !cache.admits(11),
+            "a quarter of the bound"
+        );
+        let a = path("/a.ts");
+        assert_eq!(
+            &cache.get(&a, object("\"1\"", b"aaaaaaaaaa")).await.unwrap()[..],
+            b"aaaaaaaaaa"
+        );
+        // Same identity: the cached bytes, whatever the (stale) object would read.
+        assert_eq!(
+            &cache.get(&a, object("\"1\"", b"XXXXXXXXXX")).await.unwrap()[..],
+            b"aaaaaaaaaa"
+        );
+        assert_eq!(
+            (stats.hits.load(Relaxed), stats.misses.load(Relaxed)),
+            (1, 1)
+        );
+        // New identity: read again, the old copy is gone.
+        assert_eq!(
+            &cache.get(&a, object("\"2\"", b"bbbbbbbbbb")).await.unwrap()[..],
+            b"bbbbbbbbbb"
+        );
+        assert_eq!(
+            &cache.get(&a, object("\"1\"", b"cccccccccc")).await.unwrap()[..],
+            b"cccccccccc"
+        );
+        assert_eq!(stats.bytes.load(Relaxed), 10);
+
+        // Four 10-byte objects fill the 40 bytes; using `a` makes `b` the oldest.
+        for (p, d) in [
+            ("/b.ts", b"bbbbbbbbbb"),
+            ("/c.ts", b"cccccccccc"),
+            ("/d.ts", b"dddddddddd"),
+        ] {
+            cache.get(&path(p), object("\"x\"", d)).await.unwrap();
+        }
+        cache.get(&a, object("\"1\"", b"cccccccccc")).await.unwrap();
+        assert_eq!(stats.bytes.load(Relaxed), 40);
+        cache
+            .get(&path("/e.ts"), object("\"x\"", b"eeeeeeeeee"))
+            .await
+            .unwrap();
+        assert_eq!(stats.bytes.load(Relaxed), 40, "bound kept");
+        let misses = stats.misses.load(Relaxed);
+        for p in ["/a.ts", "/c.ts", "/d.ts", "/e.ts"] {
+            cache
+                .get(
+                    &path(p),
+                    object(if p == "/a.ts" { "\"1\"" } else { "\"x\"" }, b"zzzzzzzzzz"),
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(stats.misses.load(Relaxed), misses, "all four still cached");
+        let b = cache
+            .get(&path("/b.ts"), object("\"x\"", b"BBBBBBBBBB"))
+            .await
+            .unwrap();
+        assert_eq!(&b[..], b"BBBBBBBBBB", "b was evicted, read again");
+    }
+
+    #[tokio::test]
+    async fn failed_reads_are_not_kept() {
+        let cache = HotCache::new(1 << 20, Arc::default());
+        let a = path("/a.ts");
+        let mut short = object("\"1\"", b"abc");
+        short.meta.len = 100; // the file shrank: the read fails
+        let file = std::env::temp_dir().join(format!("origin-hot-{}", std::process::id()));
+        std::fs::write(&file, b"abc").unwrap();
+        short.body = ObjectBody::File(std::fs::File::open(&file).unwrap());
+        assert!(cache.get(&a, short).await.is_err());
+        let _ = std::fs::remove_file(&file);
+        let good = cache.get(&a, object("\"1\"", b"abc")).await.unwrap();
+        assert_eq!(&good[..], b"abc");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_read_once() {
+        let metrics = Arc::new(Metrics::default());
+        let cache = Arc::new(HotCache::new(1 << 20, Arc::clone(&metrics)));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(
+                    async move { cache.get(&path("/a.ts"), object("\"1\"", b"abc")).await },
+                )
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(&t.await.unwrap().unwrap()[..], b"abc");
+        }
+        assert_eq!(metrics.hot.misses.load(Relaxed), 1);
+        assert_eq!(metrics.hot.hits.load(Relaxed), 99);
+    }
+}
