@@ -20,6 +20,8 @@
 //!   wait for the one read, as 1,000 players do when a new segment appears), never once per
 //!   request.
 //! - Ranges are served as slices of the cached bytes.
+//! - On Linux the bytes are registered with the file they were read from, and the connection
+//!   writer sends them from that file with `sendfile` ([`crate::zerocopy`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -66,7 +68,31 @@ struct Entry {
     etag: HeaderValue,
     len: u64,
     used: u64,
-    bytes: Arc<OnceCell<Bytes>>,
+    bytes: Arc<OnceCell<Cached>>,
+}
+
+/// A cached object's bytes and, on Linux, their registration for `sendfile`
+/// ([`crate::zerocopy`]), dropped with the entry (eviction, replacement).
+#[derive(Debug)]
+struct Cached {
+    bytes: Bytes,
+    #[cfg(target_os = "linux")]
+    _zerocopy: Option<crate::zerocopy::Registration>,
+}
+
+impl Cached {
+    /// Reads `object` whole (blocking).
+    fn read(object: Object) -> io::Result<Self> {
+        let Object { meta, body } = object;
+        let (bytes, _file) = body.read_all_keeping_file(meta.len)?;
+        Ok(Cached {
+            #[cfg(target_os = "linux")]
+            _zerocopy: _file.and_then(|file| {
+                crate::zerocopy::Registration::new(&bytes, file, meta.len, meta.modified)
+            }),
+            bytes,
+        })
+    }
 }
 
 impl HotCache {
@@ -89,23 +115,22 @@ impl HotCache {
     /// and kept. Call only when [`HotCache::admits`] the object's length.
     pub(crate) async fn get(&self, path: &ObjectPath, object: Object) -> io::Result<Bytes> {
         let cell = self.slot(path, &object.meta.etag, object.meta.len);
-        if let Some(bytes) = cell.get() {
+        if let Some(cached) = cell.get() {
             self.stats().hits.fetch_add(1, Relaxed);
-            return Ok(bytes.clone());
+            return Ok(cached.bytes.clone());
         }
-        let len = object.meta.len;
         let mut read_here = false;
         let read = cell
             .get_or_try_init(|| {
                 read_here = true;
                 async move {
-                    tokio::task::spawn_blocking(move || object.body.read_all_blocking(len))
+                    tokio::task::spawn_blocking(move || Cached::read(object))
                         .await
                         .map_err(io::Error::other)?
                 }
             })
             .await
-            .cloned();
+            .map(|cached| cached.bytes.clone());
         let counter = if read_here {
             &self.stats().misses
         } else {
@@ -123,7 +148,7 @@ impl HotCache {
     }
 
     /// The entry for `path` with identity `etag` (made, and room made for it, if new).
-    fn slot(&self, path: &ObjectPath, etag: &HeaderValue, len: u64) -> Arc<OnceCell<Bytes>> {
+    fn slot(&self, path: &ObjectPath, etag: &HeaderValue, len: u64) -> Arc<OnceCell<Cached>> {
         let Ok(mut lru) = self.inner.lock() else {
             return Arc::default();
         };
@@ -165,7 +190,7 @@ impl HotCache {
     }
 
     /// Drops the entry of `path` if it is still `cell` (a read that failed).
-    fn forget(&self, path: &ObjectPath, cell: &Arc<OnceCell<Bytes>>) {
+    fn forget(&self, path: &ObjectPath, cell: &Arc<OnceCell<Cached>>) {
         if let Ok(mut lru) = self.inner.lock() {
             if lru
                 .map
