@@ -11,7 +11,8 @@
 #  2. RSS with 10,000 idle keep-alive connections (each has had one playlist response).
 #   benches/origin.sh              env: DURATION (s per wrk run, 10), ROUNDS (3), IDLE (10000;
 #                                  0 skips step 2),
-#                                  PORT_BASE (18080: ours, +1 nginx, +2 nginx-ofc, +3 ours-nocache)
+#                                  PORT_BASE (18080: ours, +1 nginx, +2 nginx-ofc, +3 ours-nocache),
+#                                  BIN (a built hlsorigin to use instead of building release)
 # Both servers log nothing per request (ours: RUST_LOG=warn, nginx: access_log off).
 # CARGO_TARGET_DIR is honoured. All on 127.0.0.1.
 set -euo pipefail
@@ -37,8 +38,10 @@ command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; e
 
 . benches/inputs.sh
 make_input_10min
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
+fi
 
 rm -rf "$WORK"
 mkdir -p "$ROOT" "$NGX"

@@ -20,6 +20,8 @@
 //!   wait for the one read, as 1,000 players do when a new segment appears), never once per
 //!   request.
 //! - Ranges are served as slices of the cached bytes.
+//! - On Linux the bytes are registered with the file they were read from, and the connection
+//!   writer sends them from that file with `sendfile` ([`crate::zerocopy`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -66,7 +68,31 @@ struct Entry {
     etag: HeaderValue,
     len: u64,
     used: u64,
-    bytes: Arc<OnceCell<Bytes>>,
+    bytes: Arc<OnceCell<Cached>>,
+}
+
+/// A cached object's bytes and, on Linux, their registration for `sendfile`
+/// ([`crate::zerocopy`]), dropped with the entry (eviction, replacement).
+#[derive(Debug)]
+struct Cached {
+    bytes: Bytes,
+    #[cfg(target_os = "linux")]
+    _zerocopy: Option<crate::zerocopy::Registration>,
+}
+
+impl Cached {
+    /// Reads `object` whole (blocking).
+    fn read(object: Object) -> io::Result<Self> {
+        let Object { meta, body } = object;
+        let (bytes, _file) = body.read_all_keeping_file(meta.len)?;
+        Ok(Cached {
+            #[cfg(target_os = "linux")]
+            _zerocopy: _file.and_then(|file| {
+                crate::zerocopy::Registration::new(&bytes, file, meta.len, meta.modified)
+            }),
+            bytes,
+        })
+    }
 }
 
 impl HotCache {
@@ -89,23 +115,22 @@ impl HotCache {
     /// and kept. Call only when [`HotCache::admits`] the object's length.
     pub(crate) async fn get(&self, path: &ObjectPath, object: Object) -> io::Result<Bytes> {
         let cell = self.slot(path, &object.meta.etag, object.meta.len);
-        if let Some(bytes) = cell.get() {
+        if let Some(cached) = cell.get() {
             self.stats().hits.fetch_add(1, Relaxed);
-            return Ok(bytes.clone());
+            return Ok(cached.bytes.clone());
         }
-        let len = object.meta.len;
         let mut read_here = false;
         let read = cell
             .get_or_try_init(|| {
                 read_here = true;
                 async move {
-                    tokio::task::spawn_blocking(move || object.body.read_all_blocking(len))
+                    tokio::task::spawn_blocking(move || Cached::read(object))
                         .await
                         .map_err(io::Error::other)?
                 }
             })
             .await
-            .cloned();
+            .map(|cached| cached.bytes.clone());
         let counter = if read_here {
             &self.stats().misses
         } else {
@@ -123,7 +148,7 @@ impl HotCache {
     }
 
     /// The entry for `path` with identity `etag` (made, and room made for it, if new).
-    fn slot(&self, path: &ObjectPath, etag: &HeaderValue, len: u64) -> Arc<OnceCell<Bytes>> {
+    fn slot(&self, path: &ObjectPath, etag: &HeaderValue, len: u64) -> Arc<OnceCell<Cached>> {
         let Ok(mut lru) = self.inner.lock() else {
             return Arc::default();
         };
@@ -165,7 +190,7 @@ impl HotCache {
     }
 
     /// Drops the entry of `path` if it is still `cell` (a read that failed).
-    fn forget(&self, path: &ObjectPath, cell: &Arc<OnceCell<Bytes>>) {
+    fn forget(&self, path: &ObjectPath, cell: &Arc<OnceCell<Cached>>) {
         if let Ok(mut lru) = self.inner.lock() {
             if lru
                 .map
@@ -212,67 +237,48 @@ mod tests {
     async fn identity_byte_bound_and_lru() {
         let metrics = Arc::new(Metrics::default());
         let cache = HotCache::new(40, Arc::clone(&metrics));
-        let stats = &metrics.hot;
         assert!(
             cache.admits(10) && !cache.admits(11),
             "a quarter of the bound"
         );
-        let a = path("/a.ts");
-        assert_eq!(
-            &cache.get(&a, object("\"1\"", b"aaaaaaaaaa")).await.unwrap()[..],
-            b"aaaaaaaaaa"
+        type Step = (
+            &'static str,
+            &'static str,
+            &'static [u8],
+            &'static [u8],
+            [u64; 3],
         );
-        // Same identity: the cached bytes, whatever the (stale) object would read.
-        assert_eq!(
-            &cache.get(&a, object("\"1\"", b"XXXXXXXXXX")).await.unwrap()[..],
-            b"aaaaaaaaaa"
-        );
-        assert_eq!(
-            (stats.hits.load(Relaxed), stats.misses.load(Relaxed)),
-            (1, 1)
-        );
-        // New identity: read again, the old copy is gone.
-        assert_eq!(
-            &cache.get(&a, object("\"2\"", b"bbbbbbbbbb")).await.unwrap()[..],
-            b"bbbbbbbbbb"
-        );
-        assert_eq!(
-            &cache.get(&a, object("\"1\"", b"cccccccccc")).await.unwrap()[..],
-            b"cccccccccc"
-        );
-        assert_eq!(stats.bytes.load(Relaxed), 10);
-
-        // Four 10-byte objects fill the 40 bytes; using `a` makes `b` the oldest.
-        for (p, d) in [
-            ("/b.ts", b"bbbbbbbbbb"),
-            ("/c.ts", b"cccccccccc"),
-            ("/d.ts", b"dddddddddd"),
-        ] {
-            cache.get(&path(p), object("\"x\"", d)).await.unwrap();
+        // One request each: (path, ETag, what the file would read, what is served,
+        // [hits, misses, bytes held] after it).
+        #[rustfmt::skip]
+        let steps: &[Step] = &[
+            ("/a.ts", "1", b"aaaaaaaaaa", b"aaaaaaaaaa", [0, 1, 10]),
+            // Same identity: the cached bytes, whatever the (stale) file would read.
+            ("/a.ts", "1", b"XXXXXXXXXX", b"aaaaaaaaaa", [1, 1, 10]),
+            // New identity: read again, the old copy is gone.
+            ("/a.ts", "2", b"bbbbbbbbbb", b"bbbbbbbbbb", [1, 2, 10]),
+            ("/a.ts", "1", b"cccccccccc", b"cccccccccc", [1, 3, 10]),
+            // Four 10-byte objects fill the 40 bytes.
+            ("/b.ts", "x", b"bbbbbbbbbb", b"bbbbbbbbbb", [1, 4, 20]),
+            ("/c.ts", "x", b"cccccccccc", b"cccccccccc", [1, 5, 30]),
+            ("/d.ts", "x", b"dddddddddd", b"dddddddddd", [1, 6, 40]),
+            // Using a leaves b least recently used: e evicts it, and so on.
+            ("/a.ts", "1", b"zzzzzzzzzz", b"cccccccccc", [2, 6, 40]),
+            ("/e.ts", "x", b"eeeeeeeeee", b"eeeeeeeeee", [2, 7, 40]),
+            ("/c.ts", "x", b"zzzzzzzzzz", b"cccccccccc", [3, 7, 40]),
+            ("/b.ts", "x", b"BBBBBBBBBB", b"BBBBBBBBBB", [3, 8, 40]),
+            ("/d.ts", "x", b"DDDDDDDDDD", b"DDDDDDDDDD", [3, 9, 40]),
+            ("/c.ts", "x", b"zzzzzzzzzz", b"cccccccccc", [4, 9, 40]),
+        ];
+        for (i, &(p, etag, file, served, counts)) in steps.iter().enumerate() {
+            let got = cache
+                .get(&path(p), object(&format!("\"{etag}\""), file))
+                .await;
+            assert_eq!(&got.unwrap()[..], served, "step {i}");
+            let h = &metrics.hot;
+            let now = [&h.hits, &h.misses, &h.bytes].map(|c| c.load(Relaxed));
+            assert_eq!(now, counts, "step {i}");
         }
-        cache.get(&a, object("\"1\"", b"cccccccccc")).await.unwrap();
-        assert_eq!(stats.bytes.load(Relaxed), 40);
-        cache
-            .get(&path("/e.ts"), object("\"x\"", b"eeeeeeeeee"))
-            .await
-            .unwrap();
-        assert_eq!(stats.bytes.load(Relaxed), 40, "bound kept");
-        let misses = stats.misses.load(Relaxed);
-        for p in ["/a.ts", "/c.ts", "/d.ts", "/e.ts"] {
-            cache
-                .get(
-                    &path(p),
-                    object(if p == "/a.ts" { "\"1\"" } else { "\"x\"" }, b"zzzzzzzzzz"),
-                )
-                .await
-                .unwrap();
-        }
-        assert_eq!(stats.misses.load(Relaxed), misses, "all four still cached");
-        let b = cache
-            .get(&path("/b.ts"), object("\"x\"", b"BBBBBBBBBB"))
-            .await
-            .unwrap();
-        assert_eq!(&b[..], b"BBBBBBBBBB", "b was evicted, read again");
     }
 
     #[tokio::test]

@@ -17,6 +17,8 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(target_os = "linux")]
+mod beneath;
 mod conditional;
 pub mod config;
 mod error;
@@ -31,6 +33,8 @@ mod router;
 mod server;
 pub mod source;
 mod tls;
+#[cfg(target_os = "linux")]
+mod zerocopy;
 
 pub use config::ServeConfig;
 pub use error::OriginError;

@@ -195,60 +195,48 @@ impl Metrics {
                 "hlsorigin_http_request_duration_seconds_count{{kind=\"{label}\"}} {cumulative}"
             )?;
         }
-        writeln!(
-            out,
-            "# HELP hlsorigin_open_connections Client connections currently open."
-        )?;
-        writeln!(out, "# TYPE hlsorigin_open_connections gauge")?;
-        writeln!(
-            out,
-            "hlsorigin_open_connections {}",
-            self.open_connections.load(Relaxed)
-        )?;
-        writeln!(
-            out,
-            "# HELP hlsorigin_connections_total Client connections accepted."
-        )?;
-        writeln!(out, "# TYPE hlsorigin_connections_total counter")?;
-        writeln!(
-            out,
-            "hlsorigin_connections_total {}",
-            self.connections_total.load(Relaxed)
-        )?;
-        writeln!(
-            out,
-            "# HELP hlsorigin_gzip_compressions_total Playlist versions gzipped (once each)."
-        )?;
-        writeln!(out, "# TYPE hlsorigin_gzip_compressions_total counter")?;
-        writeln!(
-            out,
-            "hlsorigin_gzip_compressions_total {}",
-            self.gzip_compressions.load(Relaxed)
-        )?;
-        let hot = [
+        let scalars = [
             (
-                "hits_total",
+                "open_connections",
+                "gauge",
+                "Client connections currently open.",
+                &self.open_connections,
+            ),
+            (
+                "connections_total",
+                "counter",
+                "Client connections accepted.",
+                &self.connections_total,
+            ),
+            (
+                "gzip_compressions_total",
+                "counter",
+                "Playlist versions gzipped (once each).",
+                &self.gzip_compressions,
+            ),
+            (
+                "hot_cache_hits_total",
                 "counter",
                 "Segment responses sent from the hot-object cache.",
                 &self.hot.hits,
             ),
             (
-                "misses_total",
+                "hot_cache_misses_total",
                 "counter",
                 "Segments read into the hot-object cache.",
                 &self.hot.misses,
             ),
             (
-                "bytes",
+                "hot_cache_bytes",
                 "gauge",
                 "Bytes held by the hot-object cache.",
                 &self.hot.bytes,
             ),
         ];
-        for (name, kind, help, value) in hot {
-            writeln!(out, "# HELP hlsorigin_hot_cache_{name} {help}")?;
-            writeln!(out, "# TYPE hlsorigin_hot_cache_{name} {kind}")?;
-            writeln!(out, "hlsorigin_hot_cache_{name} {}", value.load(Relaxed))?;
+        for (name, kind, help, value) in scalars {
+            writeln!(out, "# HELP hlsorigin_{name} {help}")?;
+            writeln!(out, "# TYPE hlsorigin_{name} {kind}")?;
+            writeln!(out, "hlsorigin_{name} {}", value.load(Relaxed))?;
         }
         Ok(())
     }

@@ -305,13 +305,14 @@ async fn sniff(stream: &mut TcpStream) -> io::Result<(Bytes, bool)> {
     }
 }
 
-/// A stream whose first reads return bytes already read from it.
-struct Prefixed<T> {
+/// A TCP stream whose first reads return bytes already read from it; writes of cached
+/// segments go out with `sendfile` on Linux ([`crate::zerocopy`]).
+struct Prefixed {
     prefix: Bytes,
-    inner: T,
+    inner: TcpStream,
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+impl AsyncRead for Prefixed {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -332,15 +333,25 @@ impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+impl AsyncWrite for Prefixed {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
     }
 
+    #[cfg(target_os = "linux")]
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        crate::zerocopy::poll_write_vectored(&mut self.inner, cx, bufs)
+    }
+
+    #[cfg(not(target_os = "linux"))]
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -104,13 +104,18 @@ impl ObjectBody {
 
     /// Reads the whole object (`len` bytes) — blocking; call on the blocking pool.
     pub(crate) fn read_all_blocking(self, len: u64) -> io::Result<Bytes> {
+        self.read_all_keeping_file(len).map(|(bytes, _)| bytes)
+    }
+
+    /// [`ObjectBody::read_all_blocking`], giving back the file the bytes were read from.
+    pub(crate) fn read_all_keeping_file(self, len: u64) -> io::Result<(Bytes, Option<File>)> {
         match self {
-            ObjectBody::Memory(bytes) => Ok(slice(&bytes, 0, len)),
+            ObjectBody::Memory(bytes) => Ok((slice(&bytes, 0, len), None)),
             ObjectBody::File(file) => {
                 let n = usize::try_from(len).map_err(io::Error::other)?;
                 let mut buf = vec![0u8; n];
                 read_exact_at(&file, &mut buf, 0)?;
-                Ok(Bytes::from(buf))
+                Ok((Bytes::from(buf), Some(file)))
             }
         }
     }
@@ -227,10 +232,16 @@ fn read_exact_at(mut file: &File, buf: &mut [u8], pos: u64) -> io::Result<()> {
 /// Serves files under a root directory.
 ///
 /// Every open resolves symlinks and refuses (as not found) anything whose real path is outside
-/// the root or passes through a dot-directory, and anything that is not a regular file.
+/// the root or passes through a dot-directory, and anything that is not a regular file. On
+/// Linux this is done on the calling task with `openat2(RESOLVE_BENEATH)` (see
+/// `crate::beneath`), elsewhere (and where that cannot decide) with `canonicalize` on the
+/// blocking pool.
 #[derive(Debug, Clone)]
 pub struct FsSource {
     root: PathBuf,
+    /// The root directory, open (Linux fast path); `None` where it could not be opened.
+    #[cfg(target_os = "linux")]
+    root_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl FsSource {
@@ -243,7 +254,13 @@ impl FsSource {
                 format!("{} is not a directory", root.display()),
             ));
         }
-        Ok(Self { root })
+        Ok(Self {
+            #[cfg(target_os = "linux")]
+            root_fd: File::open(&root)
+                .ok()
+                .map(|dir| std::sync::Arc::new(dir.into())),
+            root,
+        })
     }
 
     /// A source for `root` as given, for when [`FsSource::new`] failed: every open fails
@@ -251,6 +268,8 @@ impl FsSource {
     pub(crate) fn unchecked(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
+            #[cfg(target_os = "linux")]
+            root_fd: None,
         }
     }
 
@@ -264,29 +283,37 @@ impl FsSource {
         joined.extend(path.segments());
         let real = std::fs::canonicalize(&joined)?;
         let inside = real.strip_prefix(root).map_err(|_| not_found())?;
-        let hidden = inside.components().any(|c| match c {
-            Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
-            _ => true,
-        });
-        if hidden {
+        if is_hidden(inside) {
             return Err(not_found());
         }
-        let file = File::open(&real)?;
-        let md = file.metadata()?;
-        if !md.is_file() {
-            return Err(not_found());
-        }
-        let modified = md.modified().ok();
-        let meta = ObjectMeta {
-            len: md.len(),
-            modified,
-            etag: fs_etag(&md, modified),
-        };
-        Ok(Object {
-            meta,
-            body: ObjectBody::File(file),
-        })
+        object(File::open(&real)?)
     }
+}
+
+/// Whether a path relative to the root passes through a dot-entry (or is not plain names).
+pub(crate) fn is_hidden(inside: &Path) -> bool {
+    inside.components().any(|c| match c {
+        Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
+        _ => true,
+    })
+}
+
+/// The object of an open file (one `fstat`), if it is a regular file.
+fn object(file: File) -> io::Result<Object> {
+    let md = file.metadata()?;
+    if !md.is_file() {
+        return Err(not_found());
+    }
+    let modified = md.modified().ok();
+    let meta = ObjectMeta {
+        len: md.len(),
+        modified,
+        etag: fs_etag(&md, modified),
+    };
+    Ok(Object {
+        meta,
+        body: ObjectBody::File(file),
+    })
 }
 
 fn not_found() -> io::Error {
@@ -315,6 +342,14 @@ fn fs_etag(md: &std::fs::Metadata, modified: Option<SystemTime>) -> HeaderValue 
 
 impl ObjectSource for FsSource {
     async fn open(&self, path: &ObjectPath) -> io::Result<Object> {
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &self.root_fd {
+            match crate::beneath::open(fd, &self.root, path)? {
+                crate::beneath::Opened::File(file) => return object(file),
+                crate::beneath::Opened::NotFound => return Err(not_found()),
+                crate::beneath::Opened::Fallback => {}
+            }
+        }
         let root = self.root.clone();
         let path = path.clone();
         spawn_blocking(move || Self::open_blocking(&root, &path))

@@ -86,27 +86,20 @@ async fn replaced_files_are_never_served_stale() {
     let v2 = vec![b'2'; 1880];
     fx.replace("seg10.ts", &v2);
     assert_eq!(get("/seg10.ts").await, v2);
-    // Rewritten in place (same inode), same length, new modification time.
-    let v3 = vec![b'3'; 1880];
+    // Rewritten in place (same inode): same length and a new modification time, then another
+    // length and the same modification time.
     let file = fx.root.join("seg10.ts");
-    std::fs::write(&file, &v3).expect("rewrite");
     let later = SystemTime::now() + Duration::from_secs(10);
-    let f = std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .expect("open");
-    f.set_modified(later).expect("set mtime");
-    drop(f);
+    let rewrite = |data: &[u8]| {
+        std::fs::write(&file, data).expect("rewrite");
+        let f = std::fs::File::options().write(true).open(&file);
+        f.and_then(|f| f.set_modified(later)).expect("set mtime");
+    };
+    let v3 = vec![b'3'; 1880];
+    rewrite(&v3);
     assert_eq!(get("/seg10.ts").await, v3);
-    // Rewritten in place with another length, modification time set back to the old one.
     let v4 = vec![b'4'; 1000];
-    std::fs::write(&file, &v4).expect("rewrite");
-    let f = std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .expect("open");
-    f.set_modified(later).expect("set mtime");
-    drop(f);
+    rewrite(&v4);
     assert_eq!(get("/seg10.ts").await, v4);
     // Each version was read once, then served from memory.
     assert_eq!(get("/seg10.ts").await, v4);
