@@ -13,12 +13,14 @@
 #     of the packagers only over CPU_WINDOW seconds, for N in CHANNELS; ffmpeg's hls muxer per
 #     channel as the peer.
 #  3. RSS of `hlsorigin live --ll-hls --listen` with PARKED parked blocking playlist reloads
-#     (benches/parked_reloads.py), all checked to return 200 with the part they waited for.
+#     (benches/park_client.c), all checked to return 200 with the part they waited for; also
+#     `hlsorigin serve` watching ffmpeg's playlist with as many _HLS_msn requests.
 #
 #   benches/live.sh      env: PHASES (latency,cpu,parked), ROUNDS (1), LAT_SECONDS (30),
 #                        LAT_CASES ("ll ll-rate classic ffmpeg"),
 #                        CHANNELS (1,10,50,100), CPU_MODES (ours-ts,ours-fmp4,ours-ll,ffmpeg),
-#                        CPU_WINDOW (30), PARKED (10000)
+#                        CPU_WINDOW (30), PARKED (10000), PARKED_SERVE (1: also against
+#                        `hlsorigin serve` watching ffmpeg's hls output, _HLS_msn only)
 # Needs ffmpeg, nginx (Debian), chromium, node with tests/e2e/node_modules (npm ci there), cc.
 # CARGO_TARGET_DIR is honoured. Ports 19000-19999 on 127.0.0.1. Output in bench-out/live/.
 set -euo pipefail
@@ -31,6 +33,7 @@ CHANNELS=${CHANNELS:-1,10,50,100}
 CPU_MODES=${CPU_MODES:-ours-ts,ours-fmp4,ours-ll,ffmpeg}
 CPU_WINDOW=${CPU_WINDOW:-30}
 PARKED=${PARKED:-10000}
+PARKED_SERVE=${PARKED_SERVE:-1}
 WORK=$PWD/bench-out/live
 NGX=$WORK/nginx
 [ -x /usr/sbin/nginx ] || { echo "nginx missing: apt-get install -y nginx" >&2; exit 1; }
@@ -118,14 +121,16 @@ EOF
       ll|ll-rate)
         # ll-rate: the same stream, hls.js allowed to play up to 1.5x to reach its target latency.
         [ $name = ll-rate ] && cfg='{"maxLiveSyncPlaybackRate":1.5}'
-        "$BIN" live --input udp://127.0.0.1:19000 --name ll --root "$WORK/lat/ours" \
+        rm -rf "$WORK/lat/ours/$name"  # a fresh stream every time (no recovery from disk)
+        "$BIN" live --input udp://127.0.0.1:19000 --name $name --root "$WORK/lat/ours" \
           --listen 127.0.0.1:19100 --ll-hls --part-duration 0.2 --segment-duration 2 >/dev/null &
         srv=$!; started $srv
         ffmpeg -nostdin -v error -re "${SRC[@]}" "${ENC[@]}" -f mpegts "udp://127.0.0.1:19000?pkt_size=1316" &
         enc=$!; started $enc
-        url=http://127.0.0.1:19100/ll/master.m3u8 ll=1 media=http://127.0.0.1:19100/ll/stream.m3u8
+        url=http://127.0.0.1:19100/$name/master.m3u8 ll=1 media=http://127.0.0.1:19100/$name/stream.m3u8
         wait_segments $media 2 ;;
       classic)
+        rm -rf "$WORK/lat/ours/classic"
         "$BIN" live --input udp://127.0.0.1:19001 --name classic --root "$WORK/lat/ours" \
           --listen 127.0.0.1:19101 --segment-duration 2 >/dev/null &
         srv=$!; started $srv
@@ -212,11 +217,28 @@ if [[ $PHASES == *cpu* ]]; then
 fi
 
 ########## 3. parked blocking reloads
+parked_report() {
+  python3 - "$1" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+n = r["n"]
+b, i, p = r["rss_baseline_kib"], r["rss_idle_conns_kib"], r["rss_parked_kib"] or 0
+print(f"RSS baseline {b/1024:.1f} MiB; {r['open']} idle keep-alive connections {i/1024:.1f} MiB "
+      f"({(i-b)/n:.1f} KiB each); all parked {p/1024:.1f} MiB ({(p-b)/n:.1f} KiB per parked request "
+      f"with its connection, {(p-i)/n:.1f} KiB over an idle connection); peak {r['hwm_kib']/1024:.1f} MiB")
+print(f"parked {r['parked_for_s']} s for msn/part {r['target']} (hint {r['hint']}, {r['rss_samples']} RSS samples); "
+      f"statuses {r['statuses']}; 200 listing the target: {r['ok_with_part']}/{n}; "
+      f"all answered within {r['answer_spread_ms']} ms of the first")
+print(f"server CPU while parked {r['server_cpu_parking_s']} s, answering {r['server_cpu_answering_s']} s; "
+      f"connect {r['connect_s']} s, {r['connect_failures']} failures, {r.get('keepalive_refreshes', 0)} keep-alive refreshes")
+EOF
+}
 if [[ $PHASES == *parked* ]]; then
   SRC_TS=$WORK/src-720p30-3M-60s.ts
   [ -f "$SRC_TS" ] || { echo "run PHASES=cpu once first (it encodes $SRC_TS)" >&2; exit 1; }
   rm -rf "$WORK/park"
   mkdir -p "$WORK/park"
+  cc -O2 -Wall -o "$WORK/park_client" benches/park_client.c
   RUST_LOG=warn "$BIN" live --input udp://127.0.0.1:19003 --name park --root "$WORK/park" \
     --listen 127.0.0.1:19103 --ll-hls --part-duration 0.2 --segment-duration 2 >/dev/null &
   SRV=$!
@@ -226,21 +248,25 @@ if [[ $PHASES == *parked* ]]; then
   wait_segments http://127.0.0.1:19103/park/stream.m3u8 3
   sleep 2
   echo "== 3. $PARKED parked blocking reloads on hlsorigin live --ll-hls --listen (load $(load)) =="
-  python3 benches/parked_reloads.py --port 19103 --path /park/stream.m3u8 --pid "$SRV" -n "$PARKED" \
+  "$WORK/park_client" --port 19103 --path /park/stream.m3u8 --pid "$SRV" -n "$PARKED" \
     >"$WORK/parked.json" || echo "not every parked request got its part: see $WORK/parked.json" >&2
-  python3 - "$WORK/parked.json" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))
-n = r["n"]
-b, i, p = r["rss_baseline_kib"], r["rss_idle_conns_kib"], r["rss_parked_kib"] or 0
-print(f"RSS baseline {b/1024:.1f} MiB; {r['open']} idle connections {i/1024:.1f} MiB "
-      f"({(i-b)/n:.1f} KiB each); all parked {p/1024:.1f} MiB ({(p-b)/n:.1f} KiB per parked request "
-      f"with its connection, {(p-i)/n:.1f} KiB over an idle connection); peak {r['hwm_kib']/1024:.1f} MiB")
-print(f"parked {r['parked_for_s']} s for msn/part {r['target']} (hint {r['hint']}, {r['rss_samples']} RSS samples); "
-      f"statuses {r['statuses']}; 200 with the part: {r['ok_with_part']}/{n}; "
-      f"all answered within {r['answer_spread_ms']} ms of the first")
-print(f"server CPU while parked {r['server_cpu_parking_s']} s, answering {r['server_cpu_answering_s']} s; "
-      f"connect {r['connect_s']} s, {r['connect_failures']} failures")
-EOF
+  parked_report "$WORK/parked.json"
+  finish "${PIDS[@]}"
+  if [ "$PARKED_SERVE" = 1 ]; then
+    # The same against `hlsorigin serve` watching the playlist ffmpeg's hls muxer writes.
+    rm -rf "$WORK/park-ff"
+    mkdir -p "$WORK/park-ff/live"
+    ffmpeg -nostdin -v error -re -stream_loop -1 -i "$SRC_TS" -c copy -f hls -hls_time 2 \
+      -hls_list_size 6 -hls_flags delete_segments "$WORK/park-ff/live/stream.m3u8" &
+    started $!
+    "$BIN" serve "$WORK/park-ff" --listen 127.0.0.1:19104 >/dev/null &
+    SRV=$!
+    started $SRV
+    wait_segments http://127.0.0.1:19104/live/stream.m3u8 3
+    echo "== 3b. $PARKED parked blocking reloads (_HLS_msn only) on hlsorigin serve watching ffmpeg's playlist (load $(load)) =="
+    "$WORK/park_client" --port 19104 --path /live/stream.m3u8 --pid "$SRV" -n "$PARKED" \
+      --segments >"$WORK/parked-serve.json" || echo "not every parked request got its segment: see $WORK/parked-serve.json" >&2
+    parked_report "$WORK/parked-serve.json"
+  fi
 fi
 echo "load average at end: $(load)" >&2

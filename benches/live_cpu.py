@@ -135,17 +135,19 @@ def run(a, mode, n):
         rss = [rss_kib(p.pid) for p in procs]
         load = open("/proc/loadavg").read().split()[0]
     finally:
-        for p in procs + [locals().get("relay"), locals().get("sender")]:
-            if p is not None and p.poll() is None:
+        # SIGTERM everything, then SIGKILL what is left after 5 s (ffmpeg reading UDP can hang
+        # on SIGTERM once its input stops).
+        everyone = procs + [p for p in (locals().get("relay"), locals().get("sender")) if p is not None]
+        for p in everyone:
+            if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in procs + [locals().get("relay"), locals().get("sender")]:
-            if p is None:
-                continue
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(p.poll() is None for p in everyone):
+            time.sleep(0.1)
+        for p in everyone:
+            if p.poll() is None:
                 p.kill()
-                p.wait()
+            p.wait()
         log.close()
     alive = sum(1 for x, y in zip(c0, c1) if x is not None and y is not None)
     cpu = sum(y - x for x, y in zip(c0, c1) if x is not None and y is not None)
@@ -160,8 +162,10 @@ def run(a, mode, n):
         "rss_median_mib": round(median([r for r in rss if r]) / 1024, 1) if any(rss) else None,
         "harness_cpu_pct": round(100 * (h1 - h0) / wall, 1), "load1": load,
     }
-    # Keep the disk tidy between runs (segments are deleted by the packagers, not their dirs).
-    shutil.rmtree(outdir, ignore_errors=True)
+    # Keep the disk tidy between runs; keep the processes' stderr.
+    for d in os.listdir(outdir):
+        shutil.rmtree(os.path.join(outdir, d), ignore_errors=True)
+    row["log"] = os.path.join(outdir, "stderr.log")
     return row
 
 
