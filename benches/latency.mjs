@@ -61,6 +61,12 @@ try {
     const v = document.getElementById('v');
     window.__fatal = [];
     window.__stalls = 0;
+    // Media element events with the time (ms since load) and currentTime: where playback waits.
+    window.__events = [];
+    const t0 = performance.now();
+    for (const type of ['waiting', 'playing', 'seeking', 'seeked', 'stalled']) {
+      v.addEventListener(type, () => window.__events.push([Math.round(performance.now() - t0), type, +v.currentTime.toFixed(3)]));
+    }
     (0, eval)(hlsSource);
     const hls = new window.Hls({ enableWorker: true, lowLatencyMode: lowLatency, ...extra });
     window.__hls = hls;
@@ -89,6 +95,7 @@ try {
       targetduration: d ? d.targetduration : null,
       fatal: window.__fatal,
       stalls: window.__stalls,
+      events: window.__events,
     };
   });
 
@@ -120,6 +127,8 @@ try {
     partTarget: s.partTarget,
     targetduration: s.targetduration,
     stalls: s.stalls,
+    waiting: s.events.filter((e) => e[1] === 'waiting').length,
+    events: s.events.slice(0, 40),
     rates: [...new Set(samples.map((x) => x.rate))],
     fatal: s.fatal,
     samples: 'samples' in args ? samples : undefined,

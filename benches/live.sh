@@ -179,7 +179,8 @@ for name in cases:
 base = q(rows["ffmpeg"]["lat"], 0.5) if rows.get("ffmpeg", {}).get("lat") else None
 label = {"ll": "ours LL-HLS (0.2 s parts)", "ll-rate": "  same, hls.js rate <= 1.5",
          "classic": "ours classic (2 s)", "ffmpeg": "ffmpeg hls + nginx (2 s)"}
-print(f"{'case':<28}{'median':>8}{'p10':>7}{'p90':>7}{'ratio':>7}{'PDT med':>9}{'target':>8}{'PHB':>6}{'pub lag':>8}{'start s':>8}{'stalls':>7}{'ok':>4}")
+print(f"{'case':<28}{'median':>8}{'p10':>7}{'p90':>7}{'ratio':>7}{'PDT med':>9}{'first':>7}{'lost s':>7}"
+      f"{'target':>8}{'PHB':>6}{'pub lag':>8}{'start s':>8}{'stalls':>7}{'ok':>4}")
 for name, r in rows.items():
     if not r["lat"]:
         print(f"{label[name]:<28} no samples: {[x.get('errors') for x in r['runs']]}")
@@ -188,14 +189,21 @@ for name, r in rows.items():
     last = r["runs"][-1]
     pdt = f"{q(r['pdt'], 0.5):.2f}" if r["pdt"] else "-"
     lag = f"{r['lag']:.2f}" if r["lag"] is not None else "-"
+    # Latency at the first sample, and the playback time lost against the wall clock (median
+    # over the rounds): at playback rate 1, every second lost adds a second of latency.
+    firsts = sorted(x["samples"][0]["latency"] for x in r["runs"] if x.get("samples"))
+    lost = sorted(x["wallSeconds"] - x["advancedSeconds"] for x in r["runs"] if "wallSeconds" in x)
+    first = f"{firsts[len(firsts) // 2]:.2f}" if firsts else "-"
+    lost = f"{lost[len(lost) // 2]:.2f}" if lost else "-"
     print(f"{label[name]:<28}{med:>8.2f}{q(r['lat'], 0.1):>7.2f}{q(r['lat'], 0.9):>7.2f}"
-          f"{(med / base if base else float('nan')):>6.2f}x{pdt:>9}{(last.get('targetLatency') or 0):>8.2f}"
+          f"{(med / base if base else float('nan')):>6.2f}x{pdt:>9}{first:>7}{lost:>7}{(last.get('targetLatency') or 0):>8.2f}"
           f"{(last.get('partHoldBack') or 0):>6.2f}"
           f"{lag:>8}"
           f"{sum(x.get('startupMs', 0) for x in r['runs']) / len(r['runs']) / 1000:>8.1f}"
           f"{sum(x.get('stalls', 0) for x in r['runs']):>7}{'yes' if all(x['ok'] for x in r['runs']) else 'NO':>4}")
 print("median/p10/p90 of hls.latency (s); ratio = median / ffmpeg's; PDT med = median of "
-      "Date.now() - hls.playingDate (wall clock since ingest); target = hls.targetLatency; "
+      "Date.now() - hls.playingDate (wall clock since ingest); first = latency at the first sample; "
+      "lost s = wall time - playback advanced (medians over rounds); target = hls.targetLatency (last round); "
       "PHB = PART-HOLD-BACK; pub lag = median of now - (PDT + duration) of the playlist's "
       "edge when it moved (benches/publish_lag.py, run alongside)")
 EOF
