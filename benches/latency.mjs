@@ -3,7 +3,9 @@
 // (`hls.latency`: playlist edge + time since the playlist was loaded - currentTime) every
 // --interval seconds for --seconds of playback after playback started. Also samples the wall-clock
 // latency from EXT-X-PROGRAM-DATE-TIME (`Date.now() - hls.playingDate`; PDT is the wall clock at
-// ingest, so this one includes the encoder -> packager leg). Prints one JSON line.
+// ingest, so this one includes the encoder -> packager leg), and hls.latency minus the playback
+// time the player lost against the wall clock since it started (a player starved of CPU plays
+// slower than real time, and at playback rate 1 never wins that back). Prints one JSON line.
 //
 //   node benches/latency.mjs --url URL [--low-latency 1] [--seconds 30] [--interval 0.5]
 //                            [--config '{"liveSyncDuration":1}']
@@ -113,13 +115,20 @@ try {
   for (let k = 1; Date.now() - w0 < seconds * 1000 && s.fatal.length === 0; k++) {
     await page.waitForTimeout(Math.max(0, w0 + k * interval * 1000 - Date.now()));
     s = await state();
-    samples.push({ at: (Date.now() - w0) / 1000, latency: s.latency, pdt: s.pdt, buffered: s.buffered, rate: s.rate });
+    const at = (Date.now() - w0) / 1000;
+    // Playback time lost against the wall clock since the first sample (a starved player plays
+    // slower than real time; at rate 1 every second lost is a second of latency added).
+    const lost = at - (s.t - start.t);
+    samples.push({ at, t: s.t, latency: s.latency, lost, pdt: s.pdt, buffered: s.buffered, rate: s.rate });
   }
   const wall = (Date.now() - w0) / 1000;
   Object.assign(result, {
     wallSeconds: wall,
     advancedSeconds: s.t - start.t,
     latency: stats(samples.map((x) => x.latency)),
+    // hls.latency minus the playback time lost since playback started: the latency a player
+    // keeping real time would have had (what the server and the start position account for).
+    latencyLessLost: stats(samples.map((x) => x.latency - x.lost)),
     pdtLatency: stats(samples.map((x) => x.pdt)),
     buffered: stats(samples.map((x) => x.buffered)),
     targetLatency: s.target,

@@ -173,13 +173,15 @@ for name in cases:
     runs = [json.load(open(f"{d}/{name}-{r}.json")) for r in range(1, rounds + 1)]
     lat = [s["latency"] for r in runs for s in (r.get("samples") or []) if s["latency"] is not None]
     pdt = [s["pdt"] for r in runs for s in (r.get("samples") or []) if s["pdt"] is not None]
+    less = [s["latency"] - s["lost"] for r in runs for s in (r.get("samples") or [])
+            if s["latency"] is not None and s.get("lost") is not None]
     lags = [json.loads(open(f"{d}/{name}-{r}.lag").read() or "{}").get("median") for r in range(1, rounds + 1)]
     lags = [x for x in lags if x is not None]
-    rows[name] = dict(runs=runs, lat=lat, pdt=pdt, lag=sorted(lags)[len(lags) // 2] if lags else None)
+    rows[name] = dict(runs=runs, lat=lat, pdt=pdt, less=less, lag=sorted(lags)[len(lags) // 2] if lags else None)
 base = q(rows["ffmpeg"]["lat"], 0.5) if rows.get("ffmpeg", {}).get("lat") else None
 label = {"ll": "ours LL-HLS (0.2 s parts)", "ll-rate": "  same, hls.js rate <= 1.5",
          "classic": "ours classic (2 s)", "ffmpeg": "ffmpeg hls + nginx (2 s)"}
-print(f"{'case':<28}{'median':>8}{'p10':>7}{'p90':>7}{'ratio':>7}{'PDT med':>9}{'first':>7}{'lost s':>7}"
+print(f"{'case':<28}{'median':>8}{'p10':>7}{'p90':>7}{'ratio':>7}{'PDT med':>9}{'first':>7}{'lost s':>7}{'-lost':>7}"
       f"{'target':>8}{'PHB':>6}{'pub lag':>8}{'start s':>8}{'stalls':>7}{'ok':>4}")
 for name, r in rows.items():
     if not r["lat"]:
@@ -195,15 +197,17 @@ for name, r in rows.items():
     lost = sorted(x["wallSeconds"] - x["advancedSeconds"] for x in r["runs"] if "wallSeconds" in x)
     first = f"{firsts[len(firsts) // 2]:.2f}" if firsts else "-"
     lost = f"{lost[len(lost) // 2]:.2f}" if lost else "-"
+    less = f"{q(r['less'], 0.5):.2f}" if r["less"] else "-"
     print(f"{label[name]:<28}{med:>8.2f}{q(r['lat'], 0.1):>7.2f}{q(r['lat'], 0.9):>7.2f}"
-          f"{(med / base if base else float('nan')):>6.2f}x{pdt:>9}{first:>7}{lost:>7}{(last.get('targetLatency') or 0):>8.2f}"
+          f"{(med / base if base else float('nan')):>6.2f}x{pdt:>9}{first:>7}{lost:>7}{less:>7}{(last.get('targetLatency') or 0):>8.2f}"
           f"{(last.get('partHoldBack') or 0):>6.2f}"
           f"{lag:>8}"
           f"{sum(x.get('startupMs', 0) for x in r['runs']) / len(r['runs']) / 1000:>8.1f}"
           f"{sum(x.get('stalls', 0) for x in r['runs']):>7}{'yes' if all(x['ok'] for x in r['runs']) else 'NO':>4}")
 print("median/p10/p90 of hls.latency (s); ratio = median / ffmpeg's; PDT med = median of "
       "Date.now() - hls.playingDate (wall clock since ingest); first = latency at the first sample; "
-      "lost s = wall time - playback advanced (medians over rounds); target = hls.targetLatency (last round); "
+      "lost s = wall time - playback advanced (medians over rounds); -lost = median of hls.latency "
+      "minus the playback time lost so far (a player keeping real time); target = hls.targetLatency (last round); "
       "PHB = PART-HOLD-BACK; pub lag = median of now - (PDT + duration) of the playlist's "
       "edge when it moved (benches/publish_lag.py, run alongside)")
 EOF
