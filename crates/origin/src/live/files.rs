@@ -52,6 +52,8 @@ struct Watched {
     entries: HashMap<PathBuf, Entry>,
     /// Watched directories and how many entries each holds.
     dirs: HashMap<PathBuf, usize>,
+    /// Playlists re-read after a change event.
+    rereads: u64,
 }
 
 impl FileWatch {
@@ -90,6 +92,11 @@ impl FileWatch {
 
 #[cfg(test)]
 impl FileWatch {
+    /// Playlists re-read so far.
+    pub(crate) fn rereads(&self) -> u64 {
+        self.shared.lock().map_or(0, |w| w.rereads)
+    }
+
     /// Receivers of every watched playlist: one per request held on it.
     pub(crate) fn receivers(&self) -> usize {
         self.shared.lock().map_or(0, |w| {
@@ -199,6 +206,12 @@ fn dispatch(events: &Events, shared: &Weak<Mutex<Watched>>) {
                 continue;
             }
         };
+        // Only changes matter. notify also reports opens and reads (inotify IN_OPEN /
+        // IN_CLOSE_NOWRITE) — including our own re-read below, which would otherwise trigger
+        // the next re-read: a busy loop for as long as a request is held.
+        if is_access_only(&event.kind) {
+            continue;
+        }
         let Ok(mut w) = shared.lock() else {
             return;
         };
@@ -209,6 +222,10 @@ fn dispatch(events: &Events, shared: &Weak<Mutex<Watched>>) {
             if entry.tx.receiver_count() == 0 {
                 continue;
             }
+            w.rereads = w.rereads.saturating_add(1);
+            let Some(entry) = w.entries.get(path) else {
+                continue;
+            };
             if let Some(new) = read(path, &entry.dir) {
                 entry.tx.send_if_modified(|cur| {
                     let changed = cur.state.full != new.state.full;
@@ -220,6 +237,16 @@ fn dispatch(events: &Events, shared: &Weak<Mutex<Watched>>) {
             }
         }
         prune(&mut w);
+    }
+}
+
+/// An event that changes nothing: an open, a read, a close without writing.
+fn is_access_only(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        notify::EventKind::Access(AccessKind::Close(AccessMode::Write)) => false,
+        notify::EventKind::Access(_) => true,
+        _ => false,
     }
 }
 

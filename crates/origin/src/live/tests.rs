@@ -206,10 +206,21 @@ async fn watched_file_releases_held_requests() {
     };
     write(playlist(3, false));
     let root_canon = std::fs::canonicalize(&root).expect("canonical");
-    let addr = start(&root, LivePlaylists::watching(&root_canon)).await;
+    let live = LivePlaylists::watching(&root_canon);
+    let addr = start(&root, live.clone()).await;
+    let rereads = || live.inner.files.as_ref().map_or(0, |f| f.rereads());
 
     let held = spawn_get(addr, "/s/index.m3u8?_HLS_msn=4");
     assert!(pending(&held).await);
+    // While nothing changes the held request costs nothing: the watcher's own reads of the
+    // playlist (open/close events) do not make it read again (that was a busy loop).
+    let before = rereads();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        rereads() - before <= 1,
+        "{} re-reads of an unchanged playlist in 1 s",
+        rereads() - before
+    );
     write(playlist(4, false));
     let r = tokio::time::timeout(Duration::from_secs(5), held)
         .await
