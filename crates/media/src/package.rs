@@ -327,6 +327,8 @@ pub fn package_streaming(
     let mut ts_needs_map = false;
     let mut first_segment: Option<(String, u64)> = None;
     let mut open: Option<OpenObject> = None;
+    // --single-file: one piece's bytes before they are appended (reused).
+    let mut single_buf = Vec::new();
     // Writes a piece of the current segment; `last`: the piece that completes it (then the
     // segment's duration is known and it is listed).
     let mut emit = |piece: Segment,
@@ -351,23 +353,21 @@ pub fn package_streaming(
         let size = if piece.samples.is_empty() && !first {
             0
         } else if opts.single_file {
+            // The piece is put together in memory (at most --max-buffer-mib of samples), then
+            // appended to the single file.
             let mut joined = Joined {
                 store: &mut *store,
                 name: None,
-                buf: std::mem::take(buf),
+                buf: std::mem::take(&mut single_buf),
             };
-            joined
-                .begin(&single_name)
-                .map_err(|e| Error::io(single_name.clone(), e))?;
-            let mut scratch = Vec::new();
-            let written = muxer.write_piece(&piece, first, &single_name, &mut joined, &mut scratch);
-            let bytes = std::mem::take(&mut joined.buf);
-            let size = written?;
+            joined.buf.clear();
+            let size = muxer.write_piece(&piece, first, &single_name, &mut joined, buf)?;
+            let bytes = joined.buf;
             let at = append(store, &single_name, &bytes)?;
             if first {
                 object.offset = at;
             }
-            *buf = bytes;
+            single_buf = bytes;
             size
         } else {
             if first {

@@ -26,6 +26,11 @@ fn part_name(rendition: &str, run: &str, msn: u64, part: usize) -> String {
     format!("{rendition}_{run}_{msn:06}.{part}.m4s")
 }
 
+/// Name of the part `b` is writing now (LL-HLS).
+fn open_part_name(config: &super::LiveConfig, b: &Building) -> String {
+    part_name(&config.rendition, &config.run_id, b.msn, b.parts.len())
+}
+
 fn bitrate(bytes: u64, secs: f64) -> u64 {
     if secs > 0.0 {
         (bytes as f64 * 8.0 / secs).round() as u64
@@ -246,12 +251,7 @@ impl LiveStream {
         m.write_fragment(&samples, &mut chunk)?;
         b.part_bytes.extend_from_slice(&chunk);
         out.push(Output::Chunk {
-            name: part_name(
-                &self.config.rendition,
-                &self.config.run_id,
-                b.msn,
-                b.parts.len(),
-            ),
+            name: open_part_name(&self.config, b),
             bytes: Bytes::from(chunk),
         });
         Ok(())
@@ -303,12 +303,7 @@ impl LiveStream {
             return Ok(());
         }
         let frag = std::mem::take(&mut b.part_bytes);
-        let name = part_name(
-            &self.config.rendition,
-            &self.config.run_id,
-            b.msn,
-            b.parts.len(),
-        );
+        let name = open_part_name(&self.config, b);
         b.bytes.extend_from_slice(&frag);
         b.parts.push(Part {
             uri: name.clone(),
@@ -456,12 +451,7 @@ impl LiveStream {
         };
         if !b.part_bytes.is_empty() {
             out.push(Output::Abandon {
-                name: part_name(
-                    &self.config.rendition,
-                    &self.config.run_id,
-                    b.msn,
-                    b.parts.len(),
-                ),
+                name: open_part_name(&self.config, &b),
             });
         }
         if self.low_latency() && !b.parts.is_empty() {
