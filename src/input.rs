@@ -10,8 +10,6 @@ use media::demux::mp4::{looks_like_mp4, Mp4Demuxer, Mp4Options};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
 use media::sample::Demuxer;
 
-use crate::readahead::ReadAhead;
-
 pub struct OpenOptions {
     pub allow_truncated: bool,
 }
@@ -33,7 +31,6 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Demuxer>> {
     let head = &head[..n];
     file.seek(SeekFrom::Start(0))
         .with_context(|| path.display().to_string())?;
-    let file = ReadAhead::new(file);
     let demux: Box<dyn Demuxer> = if looks_like_mp4(head) {
         Box::new(
             Mp4Demuxer::open(

@@ -7,7 +7,6 @@ mod cli;
 mod fs_store;
 mod ingest;
 mod input;
-mod readahead;
 
 use std::process::ExitCode;
 
