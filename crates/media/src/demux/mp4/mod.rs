@@ -7,8 +7,8 @@
 //! [`Mp4Demuxer::open`] walks the top-level boxes by their headers only — the media data is
 //! never loaded — decodes `moov` and every `moof`, and builds compact per-track sample tables
 //! (about 20 bytes a sample). [`Demuxer::next_sample`] then merges the tracks by decode time
-//! and reads payloads a run of contiguous samples at a time (see `reader`), seeking only
-//! when the next run does not follow the previous read.
+//! and reads payloads a file region at a time, shared by the tracks (see `reader`),
+//! seeking only when a read does not follow the previous one.
 
 mod boxes;
 mod entry;
@@ -27,7 +27,7 @@ use std::cmp::Ordering;
 use std::io::{Read, Seek, SeekFrom};
 
 use boxes::{decode_header, BoxHeader, RawHeader};
-use reader::{Positioned, Run};
+use reader::{Positioned, Regions};
 use table::TableCursor;
 use track::Track;
 
@@ -52,8 +52,8 @@ pub struct Mp4Demuxer<R: Read + Seek> {
     infos: Vec<TrackInfo>,
     tracks: Vec<Track>,
     cursors: Vec<TableCursor>,
-    /// Per track: the run of contiguous samples read last.
-    runs: Vec<Run>,
+    /// The file regions read last, shared by the tracks.
+    regions: Regions,
 }
 
 impl<R: Read + Seek> std::fmt::Debug for Mp4Demuxer<R> {
@@ -225,9 +225,9 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
         }
         let cursors = tracks.iter().map(|t| TableCursor::new(&t.table)).collect();
         Ok(Mp4Demuxer {
-            reader: Positioned::new(reader),
+            reader: Positioned::new(reader, file_len),
             infos: tracks.iter().map(|t| t.info.clone()).collect(),
-            runs: tracks.iter().map(|_| Run::default()).collect(),
+            regions: Regions::default(),
             tracks,
             cursors,
         })
@@ -289,9 +289,9 @@ impl<R: Read + Seek> Demuxer for Mp4Demuxer<R> {
                 dts: cursor.dts,
                 msg: format!("decode time overflows with edit list shift {}", track.shift),
             })?;
-        let run = self.runs.get_mut(ti).ok_or(Error::NoTracks)?;
-        let data = run
-            .sample(&mut self.reader, &track.table, index, raw.offset, raw.size)
+        let data = self
+            .regions
+            .sample(&mut self.reader, raw.offset, raw.size)
             .map_err(|e| {
                 Error::io(
                     format!(
