@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packaging benchmark, one run, side by side: hlsorigin package (ts, fmp4) vs ffmpeg's hls muxer
-# (-c copy, same segment duration) vs cp of the input, plus `dd bs=4M` (a plain read()+write()
+# (-c copy, same segment duration) vs cp of the input, plus `dd bs=1M` (a plain read()+write()
 # copy: the floor of any packager that reads its input and writes its output through user space).
 # Prints wall and CPU medians, ratios to cp, and peak RSS; then peak RSS on an input twice as long
 # (it must not grow: samples are streamed, mdat is never held in memory).
@@ -24,7 +24,7 @@ echo "== 10 min input, $RUNS runs each, interleaved =="
 python3 benches/compare.py --runs "$RUNS" --baseline cp \
   --setup "rm -rf $OUT/* && sync" \
   cp "cp $IN $OUT/copy.mp4" \
-  "dd bs=4M (floor)" "dd if=$IN of=$OUT/copy.mp4 bs=4M status=none" \
+  "dd bs=1M (floor)" "dd if=$IN of=$OUT/copy.mp4 bs=1M status=none" \
   "hlsorigin ts" "$BIN package $IN -o $OUT/ours-ts --format ts --segment-duration 6 --quiet" \
   "hlsorigin fmp4" "$BIN package $IN -o $OUT/ours-fmp4 --format fmp4 --segment-duration 6 --quiet" \
   "ffmpeg hls ts" "mkdir -p $OUT/ff-ts && ffmpeg -v error -y -i $IN -c copy -f hls -hls_time 6 -hls_playlist_type vod $OUT/ff-ts/index.m3u8" \
