@@ -322,7 +322,7 @@ pub fn package_streaming(
     let main = segmenter.main_track();
     let mut buf = Vec::new();
     let mut main_frames: u64 = 0;
-    let mut iframes = IFramePlaylist::default();
+    let mut iframes = IFramePlaylist::vod();
     // TS: whether some I-frame entry lacks its own PAT/PMT, and where the first segment's are.
     let mut ts_needs_map = false;
     let mut first_segment: Option<(String, u64)> = None;

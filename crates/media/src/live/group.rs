@@ -29,12 +29,14 @@ use std::time::{Duration, SystemTime};
 
 use super::LiveStream;
 use crate::playlist::ll::RenditionReport;
-use crate::playlist::{MasterPlaylist, Variant};
+use crate::playlist::{IFrameVariant, MasterPlaylist, Variant};
 
 /// What the group knows of one rendition.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Member {
     variant: Option<Variant>,
+    /// Its EXT-X-I-FRAME-STREAM-INF (with video).
+    i_frames: Option<IFrameVariant>,
     report: Option<RenditionReport>,
     ended: bool,
 }
@@ -49,7 +51,7 @@ pub struct RenditionGroup {
     first_variant: Option<SystemTime>,
     /// Members listed in the multivariant playlist last returned, and its variants.
     listed: Vec<usize>,
-    written: Option<Vec<Variant>>,
+    written: Option<(Vec<Variant>, Vec<IFrameVariant>)>,
 }
 
 impl RenditionGroup {
@@ -76,6 +78,9 @@ impl RenditionGroup {
             stream.state().ended,
             now,
         );
+        if let Some(m) = self.members.get_mut(index) {
+            m.i_frames = stream.i_frame_variant().cloned();
+        }
     }
 
     /// Records rendition `index`: its variant (`None` before its first segment), its latest
@@ -96,6 +101,7 @@ impl RenditionGroup {
         }
         *m = Member {
             variant,
+            i_frames: m.i_frames.take(),
             report,
             ended,
         };
@@ -127,18 +133,24 @@ impl RenditionGroup {
             .iter()
             .filter_map(|&i| self.members.get(i)?.variant.clone())
             .collect();
-        if self.written.as_ref() == Some(&variants) {
+        // Apple 6.1: the I-frame playlist of every listed video rendition.
+        let i_frames: Vec<IFrameVariant> = listed
+            .iter()
+            .filter_map(|&i| self.members.get(i)?.i_frames.clone())
+            .collect();
+        let wanted = (variants, i_frames);
+        if self.written.as_ref() == Some(&wanted) {
             self.listed = listed;
             return None;
         }
         let text = MasterPlaylist {
             independent_segments: true,
             renditions: vec![],
-            variants: variants.clone(),
+            variants: wanted.0.clone(),
         }
-        .to_string();
+        .with_i_frames(&wanted.1);
         self.listed = listed;
-        self.written = Some(variants);
+        self.written = Some(wanted);
         Some(text)
     }
 
@@ -206,12 +218,13 @@ mod tests {
         t0() + Duration::from_millis(ms)
     }
 
-    /// URIs and BANDWIDTHs of a multivariant playlist, read by m3u8-rs.
+    /// URIs and BANDWIDTHs of a multivariant playlist's EXT-X-STREAM-INFs, read by m3u8-rs.
     fn variants_of(text: &str) -> Vec<(String, u64)> {
         match m3u8_rs::parse_playlist_res(text.as_bytes()) {
             Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m
                 .variants
                 .iter()
+                .filter(|v| !v.is_i_frame)
                 .map(|v| (v.uri.clone(), v.bandwidth))
                 .collect(),
             other => panic!("not a multivariant playlist: {other:?}\n{text}"),
@@ -490,6 +503,14 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["a.m3u8", "b.m3u8"]
         );
+        // Apple 6.1: each video rendition's I-frame playlist, after the variants.
+        let i_frames: Vec<&str> = master
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-I-FRAME-STREAM-INF:"))
+            .collect();
+        assert_eq!(i_frames.len(), 2, "{master}");
+        assert!(i_frames[0].ends_with("URI=\"a_iframes.m3u8\""), "{master}");
+        assert!(i_frames[1].ends_with("URI=\"b_iframes.m3u8\""), "{master}");
         // b's playlist reports a; aligned cuts: both have the same segments.
         let text_b = b.render_playlist(false);
         assert!(text_b.contains("#EXT-X-RENDITION-REPORT:URI=\"a.m3u8\",LAST-MSN="));

@@ -18,6 +18,9 @@
 //!   share a multivariant playlist that a [`RenditionGroup`] builds from their variants, and
 //!   with LL-HLS each one's playlists carry EXT-X-RENDITION-REPORTs of the others;
 //! - `{rendition}.m3u8`, the media playlist, after every segment (and every part with LL-HLS);
+//! - `{rendition}_iframes.m3u8`, with video: the I-frame playlist (Apple 6.1), one entry per
+//!   segment — its first keyframe — in the same window, rewritten when the window changes;
+//!   `master.m3u8` lists it with EXT-X-I-FRAME-STREAM-INF;
 //! - `{rendition}_{run}_init.mp4` (fMP4; `…_init{k}.mp4` after the k-th track change);
 //! - `{rendition}_{run}_{msn:06}.m4s|.ts` segments, `{rendition}_{run}_{msn:06}.{part}.m4s` parts.
 //!
@@ -55,7 +58,7 @@ use crate::mux::ts::TsMuxer;
 use crate::mux::SegmentMuxer as _;
 use crate::package::Format;
 use crate::playlist::ll::RenditionReport;
-use crate::playlist::{Part, Variant};
+use crate::playlist::{IFrameVariant, Part, Variant};
 use crate::sample::{CodecConfig, Sample, TrackInfo};
 use crate::{Error, Result};
 
@@ -182,6 +185,8 @@ struct Building {
     /// The current part starts with a random-access sample.
     part_independent: bool,
     main_frames: u64,
+    /// The segment's first keyframe as a range of the segment (its I-frame entry).
+    key: Option<crate::mux::KeyframeRange>,
 }
 
 /// One live rendition being packaged. See the [module docs](self).
@@ -213,6 +218,10 @@ pub struct LiveStream {
     master_written: bool,
     /// This rendition's EXT-X-STREAM-INF, measured on the first segment of the track set.
     variant: Option<Variant>,
+    /// Its EXT-X-I-FRAME-STREAM-INF, with video.
+    i_frame_variant: Option<IFrameVariant>,
+    /// The I-frame playlist put last.
+    iframes_written: Option<String>,
     /// EXT-X-RENDITION-REPORTs of the other renditions, written with LL-HLS.
     reports: Vec<RenditionReport>,
     /// Outputs produced before an error, returned by the next call.
@@ -341,6 +350,8 @@ impl LiveStream {
             ended: false,
             master_written: false,
             variant: None,
+            i_frame_variant: None,
+            iframes_written: None,
             reports: Vec::new(),
             pending: Vec::new(),
             state: PlaylistState::default(),
@@ -375,6 +386,17 @@ impl LiveStream {
     /// RESOLUTION; Apple 9.1–9.15). `None` before the first segment.
     pub fn variant(&self) -> Option<&Variant> {
         self.variant.as_ref()
+    }
+
+    /// This rendition's EXT-X-I-FRAME-STREAM-INF (Apple 6.1), with video: `None` without,
+    /// and before the first segment.
+    pub fn i_frame_variant(&self) -> Option<&IFrameVariant> {
+        self.i_frame_variant.as_ref()
+    }
+
+    /// Name of the I-frame playlist object (written with video).
+    pub fn i_frame_playlist_name(&self) -> String {
+        format!("{}_iframes.m3u8", self.config.rendition)
     }
 
     /// Sets the EXT-X-RENDITION-REPORTs (RFC 8216bis 4.4.5.4) of the other renditions of

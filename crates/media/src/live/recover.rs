@@ -181,6 +181,8 @@ impl LiveStream {
                 parts: Vec::new(),
                 end,
                 size: 0,
+                // Not known from the old playlist: the I-frame playlist starts after these.
+                iframe: None,
             });
         }
         s.media_end = end;

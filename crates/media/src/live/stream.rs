@@ -12,8 +12,11 @@ use super::pdt::format_rfc3339_millis;
 use super::window::{Entry, RenderParams};
 use super::{check_tracks, Building, LiveStream, Muxer, Output, PlaylistState, WindowKind};
 use crate::codec::codec_string;
-use crate::mux::SegmentMuxer as _;
-use crate::playlist::{MasterPlaylist, OpenSegment, Part, PlaylistType, ServerControl, Variant};
+use crate::mux::{KeyframeRange, SegmentMuxer};
+use crate::playlist::{
+    ByteRange, IFrameVariant, MasterPlaylist, OpenSegment, Part, PlaylistType, ServerControl,
+    Variant,
+};
 use crate::sample::{Sample, TrackInfo, TrackKind};
 use crate::segmenter::Segment;
 use crate::{Error, Result};
@@ -249,6 +252,14 @@ impl LiveStream {
         let len: usize = samples.iter().map(|s| s.data.len()).sum();
         let mut chunk = Vec::with_capacity(len.saturating_add(256));
         m.write_fragment(&samples, &mut chunk)?;
+        if b.key.is_none() {
+            // The segment's first keyframe (it opens the first chunk): its I-frame entry.
+            let at = (b.bytes.len() + b.part_bytes.len()) as u64;
+            b.key = m.keyframes().first().map(|k| KeyframeRange {
+                offset: at.saturating_add(k.offset),
+                ..*k
+            });
+        }
         b.part_bytes.extend_from_slice(&chunk);
         out.push(Output::Chunk {
             name: open_part_name(&self.config, b),
@@ -286,6 +297,7 @@ impl LiveStream {
             parts: Vec::new(),
             part_independent: true,
             main_frames: 0,
+            key: None,
         });
     }
 
@@ -345,10 +357,13 @@ impl LiveStream {
             };
             let len = segment.payload_len();
             let mut buf = Vec::with_capacity(len.saturating_add(len / 8));
-            match &mut self.muxer {
-                Muxer::Ts(m) => m.write_segment(&segment, &mut buf)?,
-                Muxer::Fmp4(m) => m.write_segment(&segment, &mut buf)?,
-            }
+            let muxer: &mut dyn SegmentMuxer = match &mut self.muxer {
+                Muxer::Ts(m) => m,
+                Muxer::Fmp4(m) => m,
+            };
+            muxer.write_segment(&segment, &mut buf)?;
+            // The segment opens with a keyframe: the first one the muxer lists.
+            b.key = muxer.keyframes().first().copied();
             buf
         };
         // RFC 8216bis 4.4.3.1 / 6.2.1: EXTINF rounded MUST NOT exceed the target duration;
@@ -391,17 +406,27 @@ impl LiveStream {
             name: name.clone(),
             bytes: Bytes::from(bytes),
         });
+        // Within the segment (an abandoned LL-HLS segment ends before a part it had begun).
+        let iframe = b
+            .key
+            .filter(|k| k.offset.saturating_add(k.length) <= size)
+            .map(|k| ByteRange {
+                length: k.length,
+                offset: k.offset,
+            });
         if !self.master_written {
             let variant = self.measure_variant(size, duration, b.main_frames);
+            self.i_frame_variant = iframe.map(|r| self.measure_i_frames(r.length, duration));
             if self.config.write_master {
                 let master = MasterPlaylist {
                     independent_segments: true,
                     renditions: vec![],
                     variants: vec![variant.clone()],
                 };
+                let i_frames: Vec<_> = self.i_frame_variant.iter().cloned().collect();
                 out.push(Output::Put {
                     name: "master.m3u8".into(),
-                    bytes: Bytes::from(master.to_string()),
+                    bytes: Bytes::from(master.with_i_frames(&i_frames)),
                 });
             }
             self.variant = Some(variant);
@@ -418,6 +443,7 @@ impl LiveStream {
             parts: b.parts,
             end: b.start_time + duration,
             size,
+            iframe,
         };
         self.media_end = entry.end;
         let current_init = self.init.as_ref().map(|(n, _)| n.as_str());
@@ -481,6 +507,15 @@ impl LiveStream {
                 .map_or(0.0, |b| b.parts.iter().map(|p| p.duration).sum());
         self.window.unlist_parts(edge, now);
         self.refresh_state();
+        if let Some(text) = self.render_iframes() {
+            if self.iframes_written.as_deref() != Some(text.as_str()) {
+                out.push(Output::Put {
+                    name: self.i_frame_playlist_name(),
+                    bytes: Bytes::from(text.clone()),
+                });
+                self.iframes_written = Some(text);
+            }
+        }
         out.push(Output::Put {
             name: self.playlist_name(),
             bytes: self.state.full.clone(),
@@ -494,7 +529,45 @@ impl LiveStream {
         let ll = self.low_latency();
         let next_msn = self.window.next_msn();
         let open_parts = self.building.as_ref().map_or(0, |b| b.parts.len());
-        let params = RenderParams {
+        let params = self.render_params();
+        let full = self.window.render(&params, false);
+        let delta = if ll && !self.ended {
+            self.window.render(&params, true)
+        } else {
+            None
+        };
+        if let Some(full) = &full {
+            self.window.note_distributed(full);
+        }
+        let has_segments = !self.window.segments.is_empty() || self.window.media_sequence > 0;
+        self.state = PlaylistState {
+            last_msn: next_msn.checked_sub(1).filter(|_| has_segments),
+            last_msn_parts: self.last_parts,
+            next_msn,
+            next_parts: open_parts as u64,
+            ended: self.ended,
+            target_duration: self.target,
+            part_target: self.config.part_duration,
+            can_block_reload: ll,
+            can_skip: ll,
+            full: Bytes::from(full.map(|p| p.to_string()).unwrap_or_default()),
+            delta: delta.map(|p| Bytes::from(p.to_string())),
+        };
+    }
+
+    /// The I-frame playlist of the window, with video (see `Window::render_iframes`).
+    fn render_iframes(&self) -> Option<String> {
+        self.tracks.iter().find(|t| t.kind() == TrackKind::Video)?;
+        let params = self.render_params();
+        Some(self.window.render_iframes(&params)?.to_string())
+    }
+
+    /// What the window needs besides its segments to render this stream's playlists.
+    fn render_params(&self) -> RenderParams<'_> {
+        let ll = self.low_latency();
+        let next_msn = self.window.next_msn();
+        let open_parts = self.building.as_ref().map_or(0, |b| b.parts.len());
+        RenderParams {
             target: self.target,
             playlist_type: (self.config.kind == WindowKind::Event).then_some(PlaylistType::Event),
             // RFC 8216bis 4.4.3.8: CAN-SKIP-UNTIL ≥ 6× target duration, PART-HOLD-BACK ≥ 2×
@@ -529,30 +602,31 @@ impl LiveStream {
             current_init: self.init.as_ref().map(|(n, _)| n.as_str()),
             // RFC 8216bis 4.4.5.4: reports serve blocking reloads, an LL-HLS feature.
             rendition_reports: if ll { &self.reports } else { &[] },
-        };
-        let full = self.window.render(&params, false);
-        let delta = if ll && !self.ended {
-            self.window.render(&params, true)
-        } else {
-            None
-        };
-        if let Some(full) = &full {
-            self.window.note_distributed(full);
         }
-        let has_segments = !self.window.segments.is_empty() || self.window.media_sequence > 0;
-        self.state = PlaylistState {
-            last_msn: next_msn.checked_sub(1).filter(|_| has_segments),
-            last_msn_parts: self.last_parts,
-            next_msn,
-            next_parts: open_parts as u64,
-            ended: self.ended,
-            target_duration: self.target,
-            part_target: self.config.part_duration,
-            can_block_reload: ll,
-            can_skip: ll,
-            full: Bytes::from(full.map(|p| p.to_string()).unwrap_or_default()),
-            delta: delta.map(|p| Bytes::from(p.to_string())),
-        };
+    }
+
+    /// This rendition's EXT-X-I-FRAME-STREAM-INF (Apple 6.1, 9.1–9.4: CODECS of the video
+    /// only, RESOLUTION), its BANDWIDTH measured on one I-frame entry of `length` bytes that
+    /// lasts `duration` seconds (an estimate, as for the variant).
+    fn measure_i_frames(&self, length: u64, duration: f64) -> IFrameVariant {
+        let video = self
+            .tracks
+            .iter()
+            .position(|t| t.kind() == TrackKind::Video);
+        let bandwidth = bitrate(length, duration);
+        IFrameVariant {
+            uri: self.i_frame_playlist_name(),
+            bandwidth,
+            average_bandwidth: Some(bandwidth),
+            codecs: video
+                .and_then(|i| self.codecs.get(i).cloned())
+                .into_iter()
+                .collect(),
+            resolution: video
+                .and_then(|i| self.tracks.get(i))
+                .filter(|v| v.width > 0 && v.height > 0)
+                .map(|v| (v.width, v.height)),
+        }
     }
 
     /// This rendition's EXT-X-STREAM-INF (Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE,

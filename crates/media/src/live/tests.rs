@@ -177,7 +177,10 @@ fn classic_ts_sliding_window() {
     let mut src = Source::new(10);
     let out = src.feed(&mut s, 2.5, t0());
     // The first segment is out when the keyframe at 2 s arrives; then the master.
-    assert_eq!(puts(&out), ["v_r1_000000.ts", "master.m3u8", "v.m3u8"]);
+    assert_eq!(
+        puts(&out),
+        ["v_r1_000000.ts", "master.m3u8", "v_iframes.m3u8", "v.m3u8"]
+    );
     assert!(out.contains(&Output::Updated { msn: 0, part: None }));
     let master = out
         .iter()
@@ -415,7 +418,7 @@ fn discontinuities_and_sequence() {
         .discontinuity(t0() + Duration::from_secs(5))
         .expect("disc");
     // The cut segment 2 (4 s..5 s) is out.
-    assert_eq!(puts(&out), ["v_r1_000002.ts", "v.m3u8"]);
+    assert_eq!(puts(&out), ["v_r1_000002.ts", "v_iframes.m3u8", "v.m3u8"]);
     let start2 = t0() + Duration::from_secs(7);
     let mut src2 = Source::new(1000);
     let _ = src2.feed(&mut s, 4.5, start2);
@@ -472,7 +475,7 @@ fn event_window_and_end() {
     assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:0\n"));
     assert_eq!(text.matches("#EXTINF:").count(), 15);
     let out = s.end(t0() + Duration::from_secs(31));
-    assert_eq!(puts(&out), ["v_r1_000015.m4s", "v.m3u8"]);
+    assert_eq!(puts(&out), ["v_r1_000015.m4s", "v_iframes.m3u8", "v.m3u8"]);
     let text = playlist(&s);
     assert!(
         text.ends_with("#EXTINF:0.500,\nv_r1_000015.m4s\n#EXT-X-ENDLIST\n"),
@@ -508,7 +511,12 @@ fn ll_end_removes_preload_hint() {
     // Last part (3.0–3.2 s), then the 1.2 s segment.
     assert_eq!(
         puts(&out),
-        ["v_r1_000001.2.m4s", "v_r1_000001.m4s", "v.m3u8"]
+        [
+            "v_r1_000001.2.m4s",
+            "v_r1_000001.m4s",
+            "v_iframes.m3u8",
+            "v.m3u8"
+        ]
     );
     let text = playlist(&s);
     assert!(!text.contains("PRELOAD-HINT"));
@@ -799,4 +807,112 @@ fn recover_continues_sequences() {
     let out = b.poll(later + Duration::from_secs(600));
     assert!(deletes(&out).contains(&"v_r1_init.mp4"), "{out:?}");
     assert!(!playlist(&b).contains("v_r1_"));
+}
+
+/// Apple 6.1 / RFC 8216bis 4.4.3.6: with video, an I-frame playlist in the media playlist's
+/// window — one entry per segment (its first keyframe), the same MEDIA-SEQUENCE,
+/// DISCONTINUITY-SEQUENCE, EXTINFs and URIs, each range inside its segment and starting where
+/// a decoder can (TS: a sync byte and the PAT; fMP4: a `moof`, after EXT-X-MAP) — listed in the
+/// master playlist. Without video there is none.
+#[test]
+fn i_frame_playlist_follows_the_window() {
+    for (format, part) in [
+        (Format::Ts, None),
+        (Format::Fmp4, None),
+        (Format::Fmp4, Some(0.5)),
+    ] {
+        let tag = format!("{format:?} parts {part:?}");
+        let mut s = LiveStream::new(config(format, part), tracks()).expect("stream");
+        let mut out = Source::new(0).feed(&mut s, 16.5, t0());
+        out.extend(
+            s.discontinuity(t0() + Duration::from_secs(17))
+                .expect("disc"),
+        );
+        out.extend(Source::new(900).feed(&mut s, 8.5, t0() + Duration::from_secs(18)));
+        let mut objects: BTreeMap<String, Bytes> = BTreeMap::new();
+        for o in out {
+            if let Output::Put { name, bytes } = o {
+                objects.insert(name, bytes);
+            }
+        }
+        let text = |name: &str| String::from_utf8_lossy(&objects[name]).into_owned();
+        let media = match m3u8_rs::parse_playlist_res(text("v.m3u8").as_bytes()) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+            other => panic!("{tag}: {other:?}"),
+        };
+        let iframes_text = text("v_iframes.m3u8");
+        let iframes = match m3u8_rs::parse_playlist_res(iframes_text.as_bytes()) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+            other => panic!("{tag}: {other:?}"),
+        };
+        assert!(iframes.i_frames_only, "{tag}: {iframes_text}");
+        assert!(!iframes.end_list, "{tag}: live");
+        assert!(media.media_sequence > 0, "{tag}: the window slid");
+        assert_eq!(iframes.media_sequence, media.media_sequence, "{tag}");
+        assert_eq!(
+            iframes.discontinuity_sequence, media.discontinuity_sequence,
+            "{tag}"
+        );
+        assert_eq!(iframes.target_duration, media.target_duration, "{tag}");
+        assert_eq!(iframes.segments.len(), media.segments.len(), "{tag}");
+        for (i, m) in iframes.segments.iter().zip(&media.segments) {
+            assert_eq!((&i.uri, i.duration), (&m.uri, m.duration), "{tag}");
+            assert_eq!(i.discontinuity, m.discontinuity, "{tag}: {}", i.uri);
+            let range = i.byte_range.as_ref().expect("EXT-X-BYTERANGE");
+            let offset = range.offset.expect("explicit offset") as usize;
+            let end = offset + range.length as usize;
+            let seg = &objects[&i.uri];
+            assert!(end <= seg.len() && range.length > 8, "{tag}: {}", i.uri);
+            match format {
+                Format::Ts => {
+                    assert_eq!(offset, 0, "{tag}: opens with PAT/PMT");
+                    assert_eq!(range.length % 188, 0, "{tag}: whole packets");
+                    // The PAT (PID 0) first.
+                    assert_eq!(&seg[..3], &[0x47, 0x40, 0x00], "{tag}");
+                }
+                Format::Fmp4 => {
+                    assert_eq!(&seg[offset + 4..offset + 8], b"moof", "{tag}: {}", i.uri);
+                }
+            }
+        }
+        assert!(
+            iframes_text.contains("#EXT-X-DISCONTINUITY\n"),
+            "{tag}: the discontinuity is listed: {iframes_text}"
+        );
+        let map = iframes_text.contains("#EXT-X-MAP:URI=\"v_r1_init.mp4\"");
+        assert_eq!(map, format == Format::Fmp4, "{tag}: {iframes_text}");
+        let master = text("master.m3u8");
+        assert!(
+            master.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=",)
+                && master.contains(
+                    ",CODECS=\"avc1.64000d\",RESOLUTION=320x240,URI=\"v_iframes.m3u8\"\n"
+                ),
+            "{tag}: {master}"
+        );
+        assert_eq!(
+            s.i_frame_variant().map(|v| v.uri.as_str()),
+            Some("v_iframes.m3u8")
+        );
+    }
+
+    // Audio only: no I-frame playlist, no EXT-X-I-FRAME-STREAM-INF.
+    let audio = vec![tracks().remove(1)];
+    let mut s = LiveStream::new(config(Format::Ts, None), audio).expect("stream");
+    let mut out = Vec::new();
+    for i in 0..400i64 {
+        let sample = Sample {
+            track: 0,
+            dts: i * 1024,
+            cts_offset: 0,
+            duration: 1024,
+            keyframe: true,
+            data: Bytes::from_static(&[0x21, 0x10, 0x04, 0x00]),
+        };
+        let at = t0() + Duration::from_secs_f64(i as f64 * 1024.0 / 48_000.0);
+        out.extend(s.push(sample, at).expect("push"));
+    }
+    let names = puts(&out);
+    assert!(names.contains(&"master.m3u8") && names.contains(&"v.m3u8"));
+    assert!(!names.contains(&"v_iframes.m3u8"), "{names:?}");
+    assert!(s.i_frame_variant().is_none());
 }

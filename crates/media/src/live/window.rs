@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use crate::playlist::ll::RenditionReport;
 use crate::playlist::media::Map;
 use crate::playlist::{
-    LiveTags, MediaPlaylist, MediaSegment, OpenSegment, Part, PlaylistType, SegmentTags,
-    ServerControl,
+    ByteRange, IFrame, IFramePlaylist, LiveTags, MediaPlaylist, MediaSegment, OpenSegment, Part,
+    PlaylistType, SegmentTags, ServerControl,
 };
 
 /// Which segments stay listed.
@@ -41,6 +41,10 @@ pub(crate) struct Entry {
     /// Media time at the segment's end, seconds on the stream's own running clock.
     pub end: f64,
     pub size: u64,
+    /// The segment's first keyframe, as a range of the segment (from its start, with PAT/PMT
+    /// for TS; `moof` + `mdat` header + the keyframe for fMP4): its I-frame playlist entry.
+    /// `None` without video, and for segments recovered from an earlier run.
+    pub iframe: Option<ByteRange>,
 }
 
 impl Entry {
@@ -281,6 +285,54 @@ impl Window {
         Some(playlist)
     }
 
+    /// The I-frame playlist of the window (RFC 8216bis 4.4.3.6; Apple 6.1 asks for one per
+    /// video variant): one entry per segment, its first keyframe, with the segment's EXTINF and
+    /// numbered as the segment — so its EXT-X-MEDIA-SEQUENCE moves with the media playlist's,
+    /// also across a restart that recovers the window. Entries run from the last segment
+    /// without a keyframe range on (those recovered from an earlier run); `None` when that
+    /// leaves nothing.
+    pub(crate) fn render_iframes(&self, p: &RenderParams<'_>) -> Option<IFramePlaylist> {
+        let from = self
+            .segments
+            .iter()
+            .rposition(|e| e.iframe.is_none())
+            .map_or(0, |i| i + 1);
+        let first = self.segments.get(from)?;
+        // 4.4.3.3: the discontinuities before the first entry, listed or not.
+        let unlisted = self
+            .segments
+            .iter()
+            .take(from)
+            .filter(|e| e.discontinuity)
+            .count() as u64;
+        let first_init = first.init.as_deref();
+        let mut prev_init = first_init;
+        let mut entries = Vec::with_capacity(self.segments.len() - from);
+        for e in self.segments.iter().skip(from) {
+            let byterange = e.iframe?;
+            entries.push(IFrame {
+                uri: e.uri.clone(),
+                duration: e.duration,
+                byterange,
+                discontinuity: e.discontinuity,
+                map: map_change(prev_init, e.init.as_deref()),
+            });
+            prev_init = e.init.as_deref();
+        }
+        let mut playlist = IFramePlaylist::default();
+        playlist.target_duration = p.target;
+        playlist.media_sequence = first.msn;
+        playlist.discontinuity_sequence = self.discontinuity_sequence.saturating_add(unlisted);
+        playlist.playlist_type = p.playlist_type;
+        playlist.end_list = p.ended;
+        playlist.map = first_init.map(|uri| Map {
+            uri: uri.to_owned(),
+            byterange: None,
+        });
+        playlist.entries = entries;
+        Some(playlist)
+    }
+
     /// Records a distributed playlist's duration (for the Availability Duration, 6.2.2).
     pub(crate) fn note_distributed(&mut self, playlist: &MediaPlaylist) {
         let open = playlist
@@ -318,6 +370,7 @@ mod tests {
             parts: vec![],
             end,
             size: 0,
+            iframe: None,
         }
     }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! I-frame playlists (RFC 8216bis §4.4.3.6 EXT-X-I-FRAMES-ONLY): a VOD media playlist whose
-//! every entry is one keyframe, addressed by EXT-X-BYTERANGE inside a media segment, with the
+//! I-frame playlists (RFC 8216bis §4.4.3.6 EXT-X-I-FRAMES-ONLY): a media playlist (VOD, or
+//! live with a window that follows the media playlist's) whose every entry is one keyframe, addressed by EXT-X-BYTERANGE inside a media segment, with the
 //! time to the next keyframe as its EXTINF. Players use it for trick play and scrubbing
 //! thumbnails; Apple HLS authoring spec §6.1 requires one per video variant.
 //!
@@ -13,7 +13,7 @@ use std::fmt::{self, Write as _};
 
 use super::fmt_duration;
 use super::ll::write_map;
-use super::media::{ByteRange, Map, MediaSegment};
+use super::media::{ByteRange, Map, MediaSegment, PlaylistType};
 use crate::mux::KeyframeRange;
 
 /// One EXT-X-I-FRAMES-ONLY entry.
@@ -23,12 +23,24 @@ pub struct IFrame {
     /// Seconds until the next keyframe (the last one: until the end of the media).
     pub duration: f64,
     pub byterange: ByteRange,
+    /// EXT-X-DISCONTINUITY before this entry (live: a new timeline starts here).
+    pub discontinuity: bool,
+    /// EXT-X-MAP before this entry (live: the initialization section changes here, or, for
+    /// MPEG-TS, the PAT/PMT of this entry's segment; RFC 8216bis §4.4.4.5).
+    pub map: Option<Map>,
 }
 
-/// A VOD I-frame playlist.
+/// An I-frame playlist. [`IFramePlaylist::vod`] for a packaged file; live streams fill in the
+/// sequence numbers and leave `playlist_type` and `end_list` as their media playlist has them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct IFramePlaylist {
     pub target_duration: u64,
+    /// EXT-X-MEDIA-SEQUENCE: the number of the first entry (RFC 8216bis 4.4.3.2).
+    pub media_sequence: u64,
+    /// EXT-X-DISCONTINUITY-SEQUENCE (RFC 8216bis 4.4.3.3), written when not 0.
+    pub discontinuity_sequence: u64,
+    pub playlist_type: Option<PlaylistType>,
+    pub end_list: bool,
     /// The initialization section: fMP4 `ftyp`+`moov`, or for MPEG-TS the PAT/PMT of a segment
     /// when some entry does not start with its own (RFC 8216bis §4.4.3.6: every entry must be
     /// decodable on its own).
@@ -47,6 +59,15 @@ struct Pending {
 }
 
 impl IFramePlaylist {
+    /// An empty VOD I-frame playlist: EXT-X-PLAYLIST-TYPE:VOD and EXT-X-ENDLIST.
+    pub fn vod() -> Self {
+        IFramePlaylist {
+            playlist_type: Some(PlaylistType::Vod),
+            end_list: true,
+            ..Default::default()
+        }
+    }
+
     /// Adds the keyframes of one written segment: `keys` from the muxer, `segment_offset` where
     /// the segment starts in `uri` (non-zero in a single file), `segment_end` the segment's end
     /// in the same ticks as the keyframe dts. Each keyframe lasts until the next one, the last
@@ -91,6 +112,8 @@ impl IFramePlaylist {
                 uri: p.uri,
                 duration: millis as f64 / 1000.0,
                 byterange: p.byterange,
+                discontinuity: false,
+                map: None,
             });
         }
     }
@@ -98,7 +121,7 @@ impl IFramePlaylist {
     /// Lowest protocol version for the tags used: EXT-X-I-FRAMES-ONLY needs 4, EXT-X-MAP in an
     /// I-frame playlist 5 (RFC 8216bis §8).
     pub fn version(&self) -> u8 {
-        if self.map.is_some() {
+        if self.map.is_some() || self.entries.iter().any(|e| e.map.is_some()) {
             5
         } else {
             4
@@ -118,7 +141,7 @@ impl IFramePlaylist {
                 uri: e.uri.clone(),
                 duration: e.duration,
                 byterange: Some(e.byterange),
-                discontinuity: false,
+                discontinuity: e.discontinuity,
                 program_date_time: None,
                 size: e.byterange.length,
             })
@@ -132,20 +155,39 @@ impl fmt::Display for IFramePlaylist {
         out.push_str("#EXTM3U\n");
         let _ = writeln!(out, "#EXT-X-VERSION:{}", self.version());
         let _ = writeln!(out, "#EXT-X-TARGETDURATION:{}", self.target_duration);
-        out.push_str("#EXT-X-MEDIA-SEQUENCE:0\n");
-        out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
+        if self.discontinuity_sequence > 0 {
+            let _ = writeln!(
+                out,
+                "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
+                self.discontinuity_sequence
+            );
+        }
+        match self.playlist_type {
+            Some(PlaylistType::Vod) => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
+            Some(PlaylistType::Event) => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
+            None => {}
+        }
         out.push_str("#EXT-X-I-FRAMES-ONLY\n");
         if let Some(map) = &self.map {
             write_map(map, &mut out);
         }
         for e in &self.entries {
+            if e.discontinuity {
+                out.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if let Some(map) = &e.map {
+                write_map(map, &mut out);
+            }
             let _ = writeln!(out, "#EXTINF:{},", fmt_duration(e.duration));
             // Always with an explicit offset (RFC 8216bis §4.4.4.2): entries are not contiguous.
             let _ = writeln!(out, "#EXT-X-BYTERANGE:{}", e.byterange);
             out.push_str(&e.uri);
             out.push('\n');
         }
-        out.push_str("#EXT-X-ENDLIST\n");
+        if self.end_list {
+            out.push_str("#EXT-X-ENDLIST\n");
+        }
         f.write_str(&out)
     }
 }
@@ -240,7 +282,7 @@ mod tests {
     fn writes_i_frame_playlist() {
         let mut p = IFramePlaylist {
             target_duration: 2,
-            ..Default::default()
+            ..IFramePlaylist::vod()
         };
         p.push_segment(
             "v_00001.ts",
@@ -275,7 +317,7 @@ mod tests {
 
     #[test]
     fn empty_playlist_is_well_formed() {
-        let mut p = IFramePlaylist::default();
+        let mut p = IFramePlaylist::vod();
         p.finish(90_000);
         assert!(p.entries.is_empty());
         assert!(p

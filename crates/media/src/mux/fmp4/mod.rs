@@ -204,13 +204,22 @@ impl Fmp4Muxer {
     /// part). One `traf` per track that has samples, in track order; the `mdat` holds the
     /// tracks' data one after the other in the same order. Each sample's bytes are copied
     /// once. On error `out` is left as it was and no state changes.
+    /// [`SegmentMuxer::keyframes`] then lists the fragment's keyframe, if it starts with one
+    /// (offset from the start of the fragment).
     pub fn write_fragment(&mut self, samples: &[Sample], out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
+        self.keyframes.clear();
         let result = self.write_fragment_with(samples, out, true);
-        if result.is_err() {
-            out.truncate(start);
+        match result {
+            Ok(key) => {
+                self.record_keyframe(key, 0);
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
         }
-        result.map(|_| ())
     }
 
     /// Like [`SegmentMuxer::write_segment`], but the sample bytes are not copied: appends
