@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::harness::{
     dechunk, encoder, fetch, get, read_response, send_get, wait_for, Live, Playlist,
 };
+use super::iframes::assert_i_frames_decode;
 use super::play_hlsjs;
 use crate::common::out_dir;
 
@@ -58,6 +59,8 @@ fn live_ll_hls_over_udp_blocking_reload_and_hlsjs() {
         "{}",
         first.text
     );
+    // Apple 6.1: the I-frame playlist of an LL-HLS stream (each entry from a part's chunk).
+    assert_i_frames_decode(&base, "ll", false, 2);
 
     // Garbage from another sender: logged, resynced, the stream goes on.
     let junk = UdpSocket::bind("127.0.0.1:0").expect("udp");

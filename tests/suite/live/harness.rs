@@ -172,13 +172,18 @@ impl Resp {
 
 /// Opens a connection and sends `GET path` (HTTP/1.1, `Connection: close`, no compression).
 pub fn send_get(base: &str, path: &str) -> TcpStream {
+    send_request(base, path, "")
+}
+
+/// [`send_get`] with more header lines (each ending in `\r\n`).
+fn send_request(base: &str, path: &str, headers: &str) -> TcpStream {
     let addr = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n"
     )
     .expect("send request");
     s
@@ -233,6 +238,14 @@ pub fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
 pub fn get(base: &str, path: &str) -> Resp {
     let sent = Instant::now();
     read_response(send_get(base, path), sent)
+}
+
+/// `GET path` for `length` bytes from `offset` (a Range request, RFC 9110 14.2).
+pub fn get_range(base: &str, path: &str, offset: u64, length: u64) -> Resp {
+    let sent = Instant::now();
+    let last = offset + length.max(1) - 1;
+    let range = format!("Range: bytes={offset}-{last}\r\n");
+    read_response(send_request(base, path, &range), sent)
 }
 
 /// Polls `f` every 200 ms until it returns something, or panics after `secs`.

@@ -6,6 +6,7 @@
 
 mod blocking;
 mod harness;
+mod iframes;
 mod long_run;
 mod renditions;
 mod sessions;

@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::harness::{encoder, fetch, get, wait_for, Live, Playlist};
+use super::iframes::assert_i_frames_decode;
 use super::{play_hlsjs, play_native};
 use crate::common::out_dir;
 
@@ -45,6 +46,8 @@ fn live_tcp_encoder_restart_is_a_discontinuity_and_hlsjs_plays() {
             .then(|| Playlist::parse(&r.text()))
             .filter(|p| p.segments.len() >= 3)
     });
+    // Apple 6.1: the I-frame playlist, TS.
+    assert_i_frames_decode(&base, "tcp", false, 3);
     enc.kill();
     // The closed connection ends the segment in progress; after that the dead encoder
     // produces nothing: a request two segments ahead is held for 3 target durations, then
@@ -107,6 +110,8 @@ fn live_stdin_plays_then_ends_with_endlist() {
         ended.text
     );
     assert_listed_objects_served(&base, "stdin", &ended);
+    // Apple 6.1: the I-frame playlist, fMP4, ended with the stream.
+    assert_i_frames_decode(&base, "stdin", true, 3);
     // The server keeps serving after the input ended; directives are ignored now.
     let r = get(&base, &format!("{path}?_HLS_msn={}", ended.last_msn() + 2));
     assert_eq!(r.status, 200);
