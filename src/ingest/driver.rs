@@ -389,8 +389,14 @@ impl Driver {
         let path = self.playlist_path();
         let stream = match std::fs::read_to_string(&path) {
             Ok(text) => match LiveStream::recover(config.clone(), tracks.clone(), &text, wall) {
-                Ok(s) => {
+                Ok(mut s) => {
                     tracing::info!(playlist = %path.display(), "continuing the playlist of an earlier run");
+                    let iframes = path.with_file_name(s.i_frame_playlist_name());
+                    if let Ok(text) = std::fs::read_to_string(&iframes) {
+                        if let Err(e) = s.recover_i_frames(&text) {
+                            tracing::warn!(playlist = %iframes.display(), error = %e, "cannot continue the old I-frame playlist; it restarts after the old segments");
+                        }
+                    }
                     s
                 }
                 Err(e) => {

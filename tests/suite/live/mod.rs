@@ -145,4 +145,34 @@ fn live_restart_after_kill9_continues_media_sequence() {
             "{uri} listed but missing"
         );
     }
+    // The I-frame playlist (Apple 6.1) goes on in step: the same MEDIA-SEQUENCE and segments,
+    // the old run's included.
+    let old_uri = before
+        .segments
+        .last()
+        .map(|s| s.1.clone())
+        .expect("old segments");
+    let iframes_path = root.join("r").join("stream_iframes.m3u8");
+    let parse = |p: &std::path::Path| {
+        let bytes = std::fs::read(p).ok()?;
+        match m3u8_rs::parse_playlist_res(&bytes) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => Some(m),
+            _ => None,
+        }
+    };
+    wait_for(
+        "the I-frame playlist in step, with the old run's segments",
+        30,
+        || {
+            let (media, iframes) = (parse(&path)?, parse(&iframes_path)?);
+            let uris = |p: &m3u8_rs::MediaPlaylist| -> Vec<String> {
+                p.segments.iter().map(|s| s.uri.clone()).collect()
+            };
+            (iframes.i_frames_only
+                && iframes.media_sequence == media.media_sequence
+                && uris(&iframes) == uris(&media)
+                && uris(&iframes).contains(&old_uri))
+            .then_some(())
+        },
+    );
 }

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use super::window::Entry;
 use super::{check_config, LiveConfig, LiveStream};
 use crate::package::Format;
+use crate::playlist::ByteRange;
 use crate::sample::TrackInfo;
 use crate::{Error, Result};
 
@@ -36,6 +37,8 @@ pub(crate) struct OldSegment {
     pub discontinuity: bool,
     /// EXT-X-MAP in effect.
     pub init: Option<String>,
+    /// EXT-X-BYTERANGE (an I-frame playlist's entries have one).
+    pub byterange: Option<ByteRange>,
 }
 
 /// Value of attribute `name` in an attribute list (RFC 8216bis 4.2), unquoted.
@@ -68,6 +71,7 @@ pub(crate) fn parse(text: &str) -> Result<OldPlaylist> {
     let mut p = OldPlaylist::default();
     let mut map: Option<String> = None;
     let (mut disc, mut pdt, mut extinf) = (false, None, None::<f64>);
+    let mut byterange = None;
     for (n, line) in lines {
         if line.is_empty() {
             continue;
@@ -101,6 +105,15 @@ pub(crate) fn parse(text: &str) -> Result<OldPlaylist> {
             .or_else(|| line.strip_prefix("#EXT-X-PRELOAD-HINT:"))
         {
             p.parts.extend(attribute(v, "URI"));
+        } else if let Some(v) = line.strip_prefix("#EXT-X-BYTERANGE:") {
+            // Written by this crate always with an explicit offset: `length@offset`.
+            let (length, offset) = v
+                .split_once('@')
+                .ok_or_else(|| bad(n, format!("EXT-X-BYTERANGE {v:?} without an offset")))?;
+            byterange = Some(ByteRange {
+                length: int(length)?,
+                offset: int(offset)?,
+            });
         } else if line == "#EXT-X-ENDLIST" {
             p.ended = true;
         } else if line.starts_with("#EXT-X-SKIP") {
@@ -120,6 +133,7 @@ pub(crate) fn parse(text: &str) -> Result<OldPlaylist> {
                 pdt: pdt.take(),
                 discontinuity: std::mem::take(&mut disc),
                 init: map.clone(),
+                byterange: byterange.take(),
             });
         }
     }
@@ -127,6 +141,25 @@ pub(crate) fn parse(text: &str) -> Result<OldPlaylist> {
 }
 
 impl LiveStream {
+    /// Keeps the old segments in the I-frame playlist after [`LiveStream::recover`]: `text`
+    /// is the last `{rendition}_iframes.m3u8` the earlier run wrote. Its entries are matched
+    /// to the recovered segments by URI; without it (or for a segment it does not list) the
+    /// I-frame playlist starts after that segment, numbered as before (its entries carry their
+    /// segments' sequence numbers).
+    pub fn recover_i_frames(&mut self, text: &str) -> Result<()> {
+        let old = parse(text)?;
+        for seg in old.segments {
+            let Some(range) = seg.byterange else {
+                continue;
+            };
+            if let Some(e) = self.window.segments.iter_mut().find(|e| e.uri == seg.uri) {
+                e.iframe = Some(range);
+            }
+        }
+        self.refresh_state();
+        Ok(())
+    }
+
     /// Continues the live playlist `playlist` (the text of the last `{rendition}.m3u8` an
     /// earlier run wrote) with a new run: use a new `run_id` so no URL is reused.
     ///
@@ -181,7 +214,7 @@ impl LiveStream {
                 parts: Vec::new(),
                 end,
                 size: 0,
-                // Not known from the old playlist: the I-frame playlist starts after these.
+                // From the old I-frame playlist, if any (`recover_i_frames`).
                 iframe: None,
             });
         }
@@ -240,6 +273,7 @@ mod tests {
                     pdt: Some("2026-01-01T00:00:00.000Z".into()),
                     discontinuity: false,
                     init: Some("v_a_init.mp4".into()),
+                    byterange: None,
                 },
                 OldSegment {
                     uri: "v_a_000041.m4s".into(),
@@ -247,6 +281,7 @@ mod tests {
                     pdt: Some("2026-01-01T00:00:09.000Z".into()),
                     discontinuity: true,
                     init: Some("v_a_init1.mp4".into()),
+                    byterange: None,
                 },
             ]
         );
@@ -279,6 +314,14 @@ mod tests {
             (
                 "#EXTM3U\n#EXT-X-MAP:BYTERANGE=\"1@0\"\n",
                 "line 2: EXT-X-MAP without URI",
+            ),
+            (
+                "#EXTM3U\n#EXT-X-BYTERANGE:100\n",
+                "line 2: EXT-X-BYTERANGE \"100\" without an offset",
+            ),
+            (
+                "#EXTM3U\n#EXT-X-BYTERANGE:1@x\n",
+                "line 2: \"x\" is not a decimal integer",
             ),
         ];
         for (text, want) in cases {

@@ -916,3 +916,58 @@ fn i_frame_playlist_follows_the_window() {
     assert!(!names.contains(&"v_iframes.m3u8"), "{names:?}");
     assert!(s.i_frame_variant().is_none());
 }
+
+/// After a restart the I-frame playlist goes on in step with the media playlist: given the
+/// old I-frame playlist the old segments stay in it; without it, it starts after them,
+/// numbered as its segments (RFC 8216bis 6.2.2: sequence numbers never go back).
+#[test]
+fn recover_continues_the_i_frame_playlist() {
+    let last_put = |out: &[Output], name: &str| {
+        out.iter().rev().find_map(|o| match o {
+            Output::Put { name: n, bytes } if n == name => {
+                Some(String::from_utf8_lossy(bytes).into_owned())
+            }
+            _ => None,
+        })
+    };
+    let media_of = |text: &str| match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+        other => panic!("{other:?}\n{text}"),
+    };
+    let mut a = LiveStream::new(config(Format::Ts, None), tracks()).expect("stream");
+    let out = Source::new(0).feed(&mut a, 16.5, t0());
+    let old = playlist(&a);
+    let old_iframes = last_put(&out, "v_iframes.m3u8").expect("an I-frame playlist");
+    let old_last = a.state().last_msn.expect("segments");
+    for with_old in [true, false] {
+        let cfg = LiveConfig {
+            run_id: "r2".into(),
+            ..config(Format::Ts, None)
+        };
+        let later = t0() + Duration::from_secs(60);
+        let mut b = LiveStream::recover(cfg, tracks(), &old, later).expect("recover");
+        if with_old {
+            b.recover_i_frames(&old_iframes)
+                .expect("old I-frame playlist");
+        }
+        let out = Source::new(0).feed(&mut b, 2.5, later);
+        let media = media_of(&playlist(&b));
+        let iframes = media_of(&last_put(&out, "v_iframes.m3u8").expect("put after recovery"));
+        let uris = |p: &m3u8_rs::MediaPlaylist| -> Vec<String> {
+            p.segments.iter().map(|s| s.uri.clone()).collect()
+        };
+        let new = format!("v_r2_{:06}.ts", old_last + 1);
+        if with_old {
+            assert_eq!(iframes.media_sequence, media.media_sequence);
+            assert_eq!(uris(&iframes), uris(&media));
+            assert!(uris(&media).len() > 2 && uris(&media).contains(&new));
+        } else {
+            assert_eq!(uris(&iframes), [new.clone()]);
+            assert_eq!(iframes.media_sequence, old_last + 1);
+            assert!(iframes.media_sequence > media.media_sequence);
+        }
+        assert_eq!(iframes.discontinuity_sequence, media.discontinuity_sequence);
+        let first_new = iframes.segments.iter().find(|s| s.uri == new).expect("new");
+        assert!(first_new.discontinuity, "the restart is a discontinuity");
+    }
+}
