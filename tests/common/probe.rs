@@ -208,6 +208,16 @@ pub fn frames(path: &Path) -> Vec<Frame> {
         .unwrap_or_default()
 }
 
+/// Writes `bytes` (e.g. an I-frame entry after its EXT-X-MAP) to `file` and decodes it: the
+/// video frames it holds.
+pub fn video_frames_of(file: &Path, bytes: &[u8]) -> Vec<Frame> {
+    std::fs::write(file, bytes).expect("write the bytes to probe");
+    frames(file)
+        .into_iter()
+        .filter(|f| f.kind == "video")
+        .collect()
+}
+
 /// Presentation times of the video keyframes of `path`, in presentation order (ffprobe packets).
 pub fn video_keyframe_times(path: &Path) -> Vec<f64> {
     let mut t: Vec<f64> = packets(path)

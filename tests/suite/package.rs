@@ -523,12 +523,7 @@ fn check_i_frames(
             assert!(!data.is_empty(), "{tag}: fMP4 I-frames need EXT-X-MAP");
         }
         data.extend_from_slice(&body);
-        let file = scratch.join(format!("iframe{i}.{ext}"));
-        std::fs::write(&file, &data).expect("write I-frame");
-        let frames: Vec<_> = probe::frames(&file)
-            .into_iter()
-            .filter(|f| f.kind == "video")
-            .collect();
+        let frames = probe::video_frames_of(&scratch.join(format!("iframe{i}.{ext}")), &data);
         assert_eq!(
             frames.len(),
             1,

@@ -23,6 +23,8 @@ mod conditional;
 pub mod config;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hot;
 pub mod live;
 mod metrics;

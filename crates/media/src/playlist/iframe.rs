@@ -13,7 +13,7 @@ use std::fmt::{self, Write as _};
 
 use super::fmt_duration;
 use super::ll::write_map;
-use super::media::{ByteRange, Map, MediaSegment, PlaylistType};
+use super::media::{write_head, ByteRange, Map, MediaSegment, PlaylistType};
 use crate::mux::KeyframeRange;
 
 /// One EXT-X-I-FRAMES-ONLY entry.
@@ -37,7 +37,8 @@ pub struct IFramePlaylist {
     pub target_duration: u64,
     /// EXT-X-MEDIA-SEQUENCE: the number of the first entry (RFC 8216bis 4.4.3.2).
     pub media_sequence: u64,
-    /// EXT-X-DISCONTINUITY-SEQUENCE (RFC 8216bis 4.4.3.3), written when not 0.
+    /// EXT-X-DISCONTINUITY-SEQUENCE (RFC 8216bis 4.4.3.3); written when not 0, and always in a
+    /// live playlist.
     pub discontinuity_sequence: u64,
     pub playlist_type: Option<PlaylistType>,
     pub end_list: bool,
@@ -152,22 +153,14 @@ impl IFramePlaylist {
 impl fmt::Display for IFramePlaylist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::with_capacity(160 + self.entries.len() * 64);
-        out.push_str("#EXTM3U\n");
-        let _ = writeln!(out, "#EXT-X-VERSION:{}", self.version());
-        let _ = writeln!(out, "#EXT-X-TARGETDURATION:{}", self.target_duration);
-        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
-        if self.discontinuity_sequence > 0 {
-            let _ = writeln!(
-                out,
-                "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
-                self.discontinuity_sequence
-            );
-        }
-        match self.playlist_type {
-            Some(PlaylistType::Vod) => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
-            Some(PlaylistType::Event) => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
-            None => {}
-        }
+        write_head(
+            &mut out,
+            self.version(),
+            self.target_duration,
+            self.media_sequence,
+            self.discontinuity_sequence,
+            self.playlist_type,
+        );
         out.push_str("#EXT-X-I-FRAMES-ONLY\n");
         if let Some(map) = &self.map {
             write_map(map, &mut out);

@@ -97,24 +97,14 @@ impl MediaPlaylist {
 impl fmt::Display for MediaPlaylist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::with_capacity(64 + self.segments.len() * 48);
-        out.push_str("#EXTM3U\n");
-        let _ = writeln!(out, "#EXT-X-VERSION:{}", self.version());
-        let _ = writeln!(out, "#EXT-X-TARGETDURATION:{}", self.target_duration);
-        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
-        // A live or event stream can always meet a discontinuity (encoder restart), so it carries the
-        // tag from the start (Apple HLS authoring spec 8.13–8.17); a VOD playlist only when non-zero.
-        if self.discontinuity_sequence > 0 || self.playlist_type != Some(PlaylistType::Vod) {
-            let _ = writeln!(
-                out,
-                "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
-                self.discontinuity_sequence
-            );
-        }
-        match self.playlist_type {
-            Some(PlaylistType::Vod) => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
-            Some(PlaylistType::Event) => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
-            None => {}
-        }
+        write_head(
+            &mut out,
+            self.version(),
+            self.target_duration,
+            self.media_sequence,
+            self.discontinuity_sequence,
+            self.playlist_type,
+        );
         if self.independent_segments {
             out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
@@ -143,6 +133,36 @@ impl fmt::Display for MediaPlaylist {
             out.push_str("#EXT-X-ENDLIST\n");
         }
         f.write_str(&out)
+    }
+}
+
+/// The tags that open a media playlist (an I-frame playlist too): EXTM3U, VERSION,
+/// TARGETDURATION, MEDIA-SEQUENCE, DISCONTINUITY-SEQUENCE and PLAYLIST-TYPE (RFC 8216bis
+/// 4.4.3.1–4.4.3.5).
+pub(super) fn write_head(
+    out: &mut String,
+    version: u8,
+    target_duration: u64,
+    media_sequence: u64,
+    discontinuity_sequence: u64,
+    playlist_type: Option<PlaylistType>,
+) {
+    out.push_str("#EXTM3U\n");
+    let _ = writeln!(out, "#EXT-X-VERSION:{version}");
+    let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target_duration}");
+    let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{media_sequence}");
+    // A live or event stream can always meet a discontinuity (encoder restart), so it carries the
+    // tag from the start (Apple HLS authoring spec 8.13–8.17); a VOD playlist only when non-zero.
+    if discontinuity_sequence > 0 || playlist_type != Some(PlaylistType::Vod) {
+        let _ = writeln!(
+            out,
+            "#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}"
+        );
+    }
+    match playlist_type {
+        Some(PlaylistType::Vod) => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
+        Some(PlaylistType::Event) => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
+        None => {}
     }
 }
 
