@@ -19,7 +19,7 @@ const NAMES: [&[u8]; 8] = [
     b"x-other",
 ];
 
-fn run(u: &mut Unstructured<'_>) -> Result<()> {
+fn run(mut u: Unstructured<'_>) -> Result<()> {
     let path: &str = u.arbitrary()?;
     let query: Option<&str> = u.arbitrary()?;
     let len: u64 = u.arbitrary()?;
@@ -36,5 +36,5 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = run(&mut Unstructured::new(data));
+    let _ = run(Unstructured::new(data));
 });
