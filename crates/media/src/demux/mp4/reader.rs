@@ -7,8 +7,11 @@
 //! per sample — 36,000 for ten minutes of 1080p30 — and read more often than it copied. Inputs
 //! that interleave coarsely (a video chunk of several MiB, then its audio) keep one region per
 //! place the tracks read from: the few regions read last stay (least recently used goes
-//! first), and a new region stops where a held one begins, so no byte is read twice while the
-//! tracks advance. The reader only seeks when a read does not start where the previous ended.
+//! first), a new region stops where a held one begins, and a sample that begins at the end of
+//! a held region takes those bytes from it, so no byte is read twice. A sample larger than a
+//! region is read on its own and not kept. Region buffers are reused once no sample refers to
+//! them, so they all have the same capacity. The reader only seeks when a read does not start
+//! where the previous ended.
 
 use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
@@ -37,31 +40,47 @@ impl<R: Read + Seek> Positioned<R> {
         }
     }
 
-    /// Reads `len` bytes at `offset` into `buf` (resized to `len`).
-    fn read_at(&mut self, offset: u64, len: u64, buf: &mut BytesMut) -> std::io::Result<()> {
+    /// Fills `buf` with the `len` bytes at `offset`: `known`, the first of them already read,
+    /// copied in; the rest read from the input.
+    fn read_at(
+        &mut self,
+        offset: u64,
+        len: u64,
+        known: &[u8],
+        buf: &mut BytesMut,
+    ) -> std::io::Result<()> {
         let n = usize::try_from(len).map_err(|_| std::io::Error::other("read too large"))?;
-        if self.pos != Some(offset) {
+        let skip = known.len().min(n);
+        let from = offset.saturating_add(skip as u64);
+        if self.pos != Some(from) {
             self.pos = None;
-            self.inner.seek(SeekFrom::Start(offset))?;
+            self.inner.seek(SeekFrom::Start(from))?;
         }
         self.pos = None;
         if buf.capacity() < n {
-            // A fallible allocation: a damaged index can name a sample of gigabytes.
-            let mut fresh = Vec::new();
-            fresh
-                .try_reserve_exact(n)
-                .map_err(|_| std::io::Error::other("cannot allocate the read buffer"))?;
-            fresh.resize(n, 0);
-            *buf = Bytes::from(fresh)
-                .try_into_mut()
-                .unwrap_or_else(|b| BytesMut::from(&b[..]));
+            *buf = zeroed(n)?;
         }
         // Zero-fills only what a recycled buffer did not have already.
         buf.resize(n, 0);
-        self.inner.read_exact(buf)?;
+        let (head, rest) = buf.split_at_mut(skip);
+        head.copy_from_slice(known.get(..skip).unwrap_or_default());
+        self.inner.read_exact(rest)?;
         self.pos = offset.checked_add(len);
         Ok(())
     }
+}
+
+/// A buffer of `n` zero bytes, allocated fallibly: a damaged index can name a sample of
+/// gigabytes.
+fn zeroed(n: usize) -> std::io::Result<BytesMut> {
+    let mut fresh = Vec::new();
+    fresh
+        .try_reserve_exact(n)
+        .map_err(|_| std::io::Error::other("cannot allocate the read buffer"))?;
+    fresh.resize(n, 0);
+    Ok(Bytes::from(fresh)
+        .try_into_mut()
+        .unwrap_or_else(|b| BytesMut::from(&b[..])))
 }
 
 /// `data` holds the file's bytes from `offset` on.
@@ -100,13 +119,32 @@ impl Regions {
         offset: u64,
         size: u32,
     ) -> std::io::Result<Bytes> {
+        if size == 0 {
+            return Ok(Bytes::new());
+        }
         if let Some(i) = self.held.iter().position(|r| r.get(offset, size).is_some()) {
             let region = self.held.remove(i).expect("index from position");
             let bytes = region.get(offset, size).expect("checked above");
             self.held.push_back(region);
             return Ok(bytes);
         }
+        // The sample may begin at the end of a held region: those bytes are copied from it,
+        // only the rest is read (no byte is read from the input twice).
+        let known = self
+            .held
+            .iter()
+            .find_map(|r| {
+                let start = usize::try_from(offset.checked_sub(r.offset)?).ok()?;
+                (start < r.data.len()).then(|| r.data.slice(start..))
+            })
+            .unwrap_or_default();
         let size64 = u64::from(size);
+        if size64 > REGION {
+            // Read on its own, neither held nor kept for reuse: only this sample is in it.
+            let mut buf = BytesMut::new();
+            reader.read_at(offset, size64, &known, &mut buf)?;
+            return Ok(buf.freeze());
+        }
         let to_end = reader.len.saturating_sub(offset);
         // Not into a region already held (its bytes would be read twice).
         let to_held = self
@@ -117,8 +155,8 @@ impl Regions {
             .min()
             .unwrap_or(u64::MAX);
         let len = REGION.min(to_end).min(to_held).max(size64);
-        let mut buf = self.recycled(len);
-        reader.read_at(offset, len, &mut buf)?;
+        let mut buf = self.recycled()?;
+        reader.read_at(offset, len, &known, &mut buf)?;
         let region = Region {
             offset,
             data: buf.freeze(),
@@ -138,15 +176,16 @@ impl Regions {
         Ok(bytes)
     }
 
-    /// A spare buffer of at least `len` bytes that no sample uses any more, or a new one.
-    fn recycled(&mut self, len: u64) -> BytesMut {
-        let free = self
-            .spare
-            .iter()
-            .position(|b| b.is_unique() && b.len() as u64 >= len);
-        free.and_then(|i| self.spare.remove(i))
+    /// A region buffer (capacity [`REGION`]) that no sample uses any more, or a new one.
+    fn recycled(&mut self) -> std::io::Result<BytesMut> {
+        let free = self.spare.iter().position(Bytes::is_unique);
+        if let Some(buf) = free
+            .and_then(|i| self.spare.remove(i))
             .and_then(|b| b.try_into_mut().ok())
-            .unwrap_or_default()
+        {
+            return Ok(buf);
+        }
+        zeroed(REGION as usize)
     }
 }
 
@@ -186,7 +225,7 @@ mod tests {
         const M: u64 = 1 << 20;
         let data = file(12 * M as usize);
         // (offset, size) in the order a decode-time merge asks for them.
-        let layouts: [(&str, Vec<(u64, u32)>); 3] = [
+        let layouts: [(&str, Vec<(u64, u32)>); 5] = [
             // Fine interleave: video and audio frames alternate.
             (
                 "fine",
@@ -210,6 +249,27 @@ mod tests {
             ),
             // A sample larger than a region, and one at the very end.
             ("large", vec![(5, 3 * M as u32), (12 * M - 10, 10)]),
+            // Frames larger than a region, each followed by 1 KB of audio: the audio's region
+            // runs into the next frame, whose read takes those bytes from it.
+            (
+                "big frames",
+                (0..7u64)
+                    .flat_map(|i| {
+                        let at = i * (1_500_000 + 1_000);
+                        [(at, 1_500_000), (at + 1_500_000, 1_000)]
+                    })
+                    .collect(),
+            ),
+            // Frames of 700 KB: samples straddle region ends.
+            (
+                "straddling",
+                (0..15u64)
+                    .flat_map(|i| {
+                        let at = i * 701_000;
+                        [(at, 700_000), (at + 700_000, 1_000)]
+                    })
+                    .collect(),
+            ),
         ];
         for (name, samples) in layouts {
             let mut reader = Positioned::new(
@@ -228,6 +288,14 @@ mod tests {
                 assert!(got == want, "{name}: sample at {offset}");
                 payload += u64::from(size);
             }
+            // Nothing larger than a region is kept, and kept buffers are reused whole.
+            for data in regions.held.iter().map(|r| &r.data).chain(&regions.spare) {
+                assert!(
+                    data.len() as u64 <= REGION,
+                    "{name}: a buffer of {}",
+                    data.len()
+                );
+            }
             let (read, reads) = (reader.inner.read, reader.inner.reads);
             assert!(
                 read <= payload + REGION,
@@ -239,6 +307,40 @@ mod tests {
                 samples.len()
             );
         }
+    }
+
+    /// Buffers come back with the capacity of a region once no sample holds them.
+    #[test]
+    fn buffers_are_recycled_whole() {
+        const M: u64 = 1 << 20;
+        let data = file(6 * M as usize);
+        let mut reader = Positioned::new(Cursor::new(data.clone()), data.len() as u64);
+        let mut regions = Regions::default();
+        for i in 0..4u64 {
+            let got = regions.sample(&mut reader, i * M, 1000).unwrap();
+            assert!(got == data[(i * M) as usize..(i * M) as usize + 1000]);
+        }
+        assert_eq!(regions.held.len(), KEEP);
+        // A fifth region evicts the first, whose sample is gone: a sixth reads into it.
+        let first = regions.held.front().map(|r| r.data.as_ptr()).unwrap();
+        let _ = regions.sample(&mut reader, 4 * M, 10).unwrap();
+        assert!(regions.held.iter().all(|r| r.data.as_ptr() != first));
+        let got = regions.sample(&mut reader, 5 * M, 10).unwrap();
+        assert!(got == data[(5 * M) as usize..(5 * M) as usize + 10]);
+        let reused = regions.held.back().map(|r| r.data.as_ptr()).unwrap();
+        assert_eq!(reused, first, "the evicted buffer is read into again");
+        // A buffer still referenced by a sample is not, however many regions follow.
+        let kept = regions.sample(&mut reader, 10, 10).unwrap();
+        for round in 0..3u64 {
+            for i in 1..6u64 {
+                let at = i * M + 100 * round + 20;
+                let got = regions.sample(&mut reader, at, 10).unwrap();
+                assert!(got == data[at as usize..at as usize + 10]);
+            }
+        }
+        assert!(kept == data[10..20], "the kept sample's bytes are intact");
+        let buf = regions.recycled().unwrap();
+        assert!(buf.capacity() >= REGION as usize, "{}", buf.capacity());
     }
 
     #[test]
