@@ -962,7 +962,7 @@ fn recover_continues_the_i_frame_playlist() {
             assert_eq!(uris(&iframes), uris(&media));
             assert!(uris(&media).len() > 2 && uris(&media).contains(&new));
         } else {
-            assert_eq!(uris(&iframes), [new.clone()]);
+            assert_eq!(uris(&iframes), std::slice::from_ref(&new));
             assert_eq!(iframes.media_sequence, old_last + 1);
             assert!(iframes.media_sequence > media.media_sequence);
         }
