@@ -104,6 +104,39 @@ fn live_restart_after_kill9_continues_media_sequence() {
     first.proc.kill();
     let before = read_playlist(&path, 1).unwrap_or(before);
     let _second = Live::start(&root, "r", &input, &args, Stdio::null());
+    // The I-frame playlist (Apple 6.1) goes on in step, checked as soon as the new run's first
+    // segment is out (the old ones are still listed then): the same MEDIA-SEQUENCE and
+    // segments, and keyframe ranges for the old run's (from its I-frame playlist; one finished
+    // just before the kill may have none, hence "some").
+    let first_new = before.last_msn() + 1;
+    let iframes_path = root.join("r").join("stream_iframes.m3u8");
+    let parse = |p: &std::path::Path| {
+        let bytes = std::fs::read(p).ok()?;
+        match m3u8_rs::parse_playlist_res(&bytes) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => Some(m),
+            _ => None,
+        }
+    };
+    wait_for(
+        "the I-frame playlist in step, with the old run's ranges",
+        60,
+        || {
+            let (media, iframes) = (parse(&path)?, parse(&iframes_path)?);
+            let uris = |p: &m3u8_rs::MediaPlaylist| -> Vec<String> {
+                p.segments.iter().map(|s| s.uri.clone()).collect()
+            };
+            let old_run_with_range = iframes.segments.iter().any(|s| {
+                s.byte_range.is_some() && before.segments.iter().any(|(_, uri, _, _)| *uri == s.uri)
+            });
+            let new_listed = media.media_sequence + media.segments.len() as u64 > first_new;
+            (new_listed
+                && iframes.i_frames_only
+                && iframes.media_sequence == media.media_sequence
+                && uris(&iframes) == uris(&media)
+                && old_run_with_range)
+                .then_some(())
+        },
+    );
     let after = wait_for("the restarted run's segments", 60, || {
         read_playlist(&path, 1).filter(|p| p.last_msn() >= before.last_msn() + 3)
     });
@@ -114,7 +147,6 @@ fn live_restart_after_kill9_continues_media_sequence() {
         after.media_sequence,
         after.text
     );
-    let first_new = before.last_msn() + 1;
     let seg = after
         .segments
         .iter()
@@ -145,34 +177,4 @@ fn live_restart_after_kill9_continues_media_sequence() {
             "{uri} listed but missing"
         );
     }
-    // The I-frame playlist (Apple 6.1) goes on in step: the same MEDIA-SEQUENCE and segments,
-    // the old run's included.
-    let old_uri = before
-        .segments
-        .last()
-        .map(|s| s.1.clone())
-        .expect("old segments");
-    let iframes_path = root.join("r").join("stream_iframes.m3u8");
-    let parse = |p: &std::path::Path| {
-        let bytes = std::fs::read(p).ok()?;
-        match m3u8_rs::parse_playlist_res(&bytes) {
-            Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => Some(m),
-            _ => None,
-        }
-    };
-    wait_for(
-        "the I-frame playlist in step, with the old run's segments",
-        30,
-        || {
-            let (media, iframes) = (parse(&path)?, parse(&iframes_path)?);
-            let uris = |p: &m3u8_rs::MediaPlaylist| -> Vec<String> {
-                p.segments.iter().map(|s| s.uri.clone()).collect()
-            };
-            (iframes.i_frames_only
-                && iframes.media_sequence == media.media_sequence
-                && uris(&iframes) == uris(&media)
-                && uris(&iframes).contains(&old_uri))
-            .then_some(())
-        },
-    );
 }

@@ -106,13 +106,13 @@ pub(crate) fn parse(text: &str) -> Result<OldPlaylist> {
         {
             p.parts.extend(attribute(v, "URI"));
         } else if let Some(v) = line.strip_prefix("#EXT-X-BYTERANGE:") {
-            // Written by this crate always with an explicit offset: `length@offset`.
-            let (length, offset) = v
-                .split_once('@')
-                .ok_or_else(|| bad(n, format!("EXT-X-BYTERANGE {v:?} without an offset")))?;
-            byterange = Some(ByteRange {
-                length: int(length)?,
-                offset: int(offset)?,
+            // This crate writes `length@offset` (I-frame playlists); anything else is of no
+            // use to recovery and is skipped, like other tags.
+            byterange = v.split_once('@').and_then(|(length, offset)| {
+                Some(ByteRange {
+                    length: length.trim().parse().ok()?,
+                    offset: offset.trim().parse().ok()?,
+                })
             });
         } else if line == "#EXT-X-ENDLIST" {
             p.ended = true;
@@ -291,6 +291,18 @@ mod tests {
         );
     }
 
+    /// `length@offset` ranges are read (an I-frame playlist's); other forms are skipped.
+    #[test]
+    fn reads_byte_ranges() {
+        let text = "#EXTM3U\n#EXTINF:2.000,\n#EXT-X-BYTERANGE:1316@0\na.ts\n#EXTINF:2.000,\n\
+#EXT-X-BYTERANGE:100\nb.ts\n#EXTINF:2.000,\n#EXT-X-BYTERANGE:1@x\nc.ts\n#EXTINF:2.000,\n\
+#EXT-X-GAP\nd.ts\n";
+        let p = parse(text).expect("parses");
+        let ranges: Vec<_> = p.segments.iter().map(|s| s.byterange).collect();
+        let r = |length, offset| Some(ByteRange { length, offset });
+        assert_eq!(ranges, [r(1316, 0), None, None, None]);
+    }
+
     #[test]
     fn rejects_what_it_cannot_continue() {
         let cases = [
@@ -314,14 +326,6 @@ mod tests {
             (
                 "#EXTM3U\n#EXT-X-MAP:BYTERANGE=\"1@0\"\n",
                 "line 2: EXT-X-MAP without URI",
-            ),
-            (
-                "#EXTM3U\n#EXT-X-BYTERANGE:100\n",
-                "line 2: EXT-X-BYTERANGE \"100\" without an offset",
-            ),
-            (
-                "#EXTM3U\n#EXT-X-BYTERANGE:1@x\n",
-                "line 2: \"x\" is not a decimal integer",
             ),
         ];
         for (text, want) in cases {

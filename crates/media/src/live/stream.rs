@@ -414,9 +414,19 @@ impl LiveStream {
                 length: k.length,
                 offset: k.offset,
             });
-        if !self.master_written {
-            let variant = self.measure_variant(size, duration, b.main_frames);
-            self.i_frame_variant = iframe.map(|r| self.measure_i_frames(r.length, duration));
+        // The I-frame stream is measured on the first segment of the track set with a keyframe
+        // range (the multivariant playlist is written again if that comes later).
+        let measured = iframe
+            .filter(|_| duration > 0.0)
+            .map(|r| self.measure_i_frames(r.length, duration));
+        let late_i_frames =
+            self.master_written && self.i_frame_variant.is_none() && measured.is_some();
+        if !self.master_written || late_i_frames {
+            self.i_frame_variant = measured;
+            let variant = match (&self.variant, late_i_frames) {
+                (Some(v), true) => v.clone(),
+                _ => self.measure_variant(size, duration, b.main_frames),
+            };
             if self.config.write_master {
                 let master = MasterPlaylist {
                     independent_segments: true,
@@ -555,11 +565,12 @@ impl LiveStream {
         };
     }
 
-    /// The I-frame playlist of the window, with video (see `Window::render_iframes`).
+    /// The I-frame playlist of the window once a segment has a keyframe range, and from then
+    /// on (see `Window::render_iframes`).
     fn render_iframes(&self) -> Option<String> {
-        self.tracks.iter().find(|t| t.kind() == TrackKind::Video)?;
         let params = self.render_params();
-        Some(self.window.render_iframes(&params)?.to_string())
+        let always = self.iframes_written.is_some();
+        Some(self.window.render_iframes(&params, always)?.to_string())
     }
 
     /// What the window needs besides its segments to render this stream's playlists.

@@ -824,9 +824,10 @@ fn i_frame_playlist_follows_the_window() {
         let tag = format!("{format:?} parts {part:?}");
         let mut s = LiveStream::new(config(format, part), tracks()).expect("stream");
         let mut out = Source::new(0).feed(&mut s, 16.5, t0());
+        // New codec parameters: a discontinuity and, for fMP4, a new initialization section.
         out.extend(
-            s.discontinuity(t0() + Duration::from_secs(17))
-                .expect("disc"),
+            s.set_tracks(tracks(), t0() + Duration::from_secs(17))
+                .expect("new tracks"),
         );
         out.extend(Source::new(900).feed(&mut s, 8.5, t0() + Duration::from_secs(18)));
         let mut objects: BTreeMap<String, Bytes> = BTreeMap::new();
@@ -879,8 +880,12 @@ fn i_frame_playlist_follows_the_window() {
             iframes_text.contains("#EXT-X-DISCONTINUITY\n"),
             "{tag}: the discontinuity is listed: {iframes_text}"
         );
-        let map = iframes_text.contains("#EXT-X-MAP:URI=\"v_r1_init.mp4\"");
+        // EXT-X-MAP: the first init on top, the new one where it starts (with the discontinuity).
+        let map = iframes_text.contains("#EXT-X-MAP:URI=\"v_r1_init.mp4\"\n#EXTINF");
+        let new_map = iframes_text
+            .contains("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"v_r1_init1.mp4\"\n#EXTINF");
         assert_eq!(map, format == Format::Fmp4, "{tag}: {iframes_text}");
+        assert_eq!(new_map, format == Format::Fmp4, "{tag}: {iframes_text}");
         let master = text("master.m3u8");
         assert!(
             master.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=",)
@@ -894,6 +899,58 @@ fn i_frame_playlist_follows_the_window() {
             Some("v_iframes.m3u8")
         );
     }
+
+    // Video, then audio only (a track change), then the end: the I-frame playlist goes on with
+    // EXT-X-GAP entries for the audio-only segments, in step with the media playlist, and ends
+    // with it; the new master has no I-frame stream.
+    let mut s = LiveStream::new(config(Format::Ts, None), tracks()).expect("stream");
+    let mut out = Source::new(0).feed(&mut s, 6.5, t0());
+    let switch = t0() + Duration::from_secs(7);
+    out.extend(
+        s.set_tracks(vec![tracks().remove(1)], switch)
+            .expect("audio only"),
+    );
+    for i in 0..300i64 {
+        let sample = Sample {
+            track: 0,
+            dts: 5_000_000 + i * 1024,
+            cts_offset: 0,
+            duration: 1024,
+            keyframe: true,
+            data: Bytes::from_static(&[0x21, 0x10, 0x04, 0x00]),
+        };
+        let at = switch + Duration::from_secs_f64(i as f64 * 1024.0 / 48_000.0);
+        out.extend(s.push(sample, at).expect("push"));
+    }
+    out.extend(s.end(switch + Duration::from_secs(8)));
+    let last = |name: &str| {
+        out.iter().rev().find_map(|o| match o {
+            Output::Put { name: n, bytes } if n == name => {
+                Some(String::from_utf8_lossy(bytes).into_owned())
+            }
+            _ => None,
+        })
+    };
+    let iframes_text = last("v_iframes.m3u8").expect("I-frame playlist");
+    let media_text = last("v.m3u8").expect("media playlist");
+    let parse = |t: &str| match m3u8_rs::parse_playlist_res(t.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+        other => panic!("{other:?}\n{t}"),
+    };
+    let (media, iframes) = (parse(&media_text), parse(&iframes_text));
+    assert!(iframes.end_list, "ends with the stream: {iframes_text}");
+    assert_eq!(iframes.media_sequence, media.media_sequence);
+    let uris = |p: &m3u8_rs::MediaPlaylist| -> Vec<String> {
+        p.segments.iter().map(|s| s.uri.clone()).collect()
+    };
+    assert_eq!(uris(&iframes), uris(&media));
+    let gaps = iframes_text.matches("#EXT-X-GAP\n").count();
+    let ranges = iframes_text.matches("#EXT-X-BYTERANGE:").count();
+    assert!(gaps >= 2 && ranges >= 2, "{iframes_text}");
+    assert_eq!(gaps + ranges, media.segments.len(), "{iframes_text}");
+    let master = last("master.m3u8").expect("master after the change");
+    assert!(!master.contains("I-FRAME"), "{master}");
+    assert!(s.i_frame_variant().is_none());
 
     // Audio only: no I-frame playlist, no EXT-X-I-FRAME-STREAM-INF.
     let audio = vec![tracks().remove(1)];
@@ -935,8 +992,15 @@ fn recover_continues_the_i_frame_playlist() {
         other => panic!("{other:?}\n{text}"),
     };
     let mut a = LiveStream::new(config(Format::Ts, None), tracks()).expect("stream");
-    let out = Source::new(0).feed(&mut a, 16.5, t0());
+    let mut out = Source::new(0).feed(&mut a, 10.5, t0());
+    // A discontinuity in the old run, still listed at the restart.
+    out.extend(
+        a.discontinuity(t0() + Duration::from_secs(11))
+            .expect("disc"),
+    );
+    out.extend(Source::new(500).feed(&mut a, 6.5, t0() + Duration::from_secs(11)));
     let old = playlist(&a);
+    assert!(old.contains("#EXT-X-DISCONTINUITY\n"), "{old}");
     let old_iframes = last_put(&out, "v_iframes.m3u8").expect("an I-frame playlist");
     let old_last = a.state().last_msn.expect("segments");
     for with_old in [true, false] {
@@ -957,14 +1021,19 @@ fn recover_continues_the_i_frame_playlist() {
             p.segments.iter().map(|s| s.uri.clone()).collect()
         };
         let new = format!("v_r2_{:06}.ts", old_last + 1);
-        if with_old {
-            assert_eq!(iframes.media_sequence, media.media_sequence);
-            assert_eq!(uris(&iframes), uris(&media));
-            assert!(uris(&media).len() > 2 && uris(&media).contains(&new));
-        } else {
-            assert_eq!(uris(&iframes), std::slice::from_ref(&new));
-            assert_eq!(iframes.media_sequence, old_last + 1);
-            assert!(iframes.media_sequence > media.media_sequence);
+        // One entry per listed segment, old ones included: ranges from the old I-frame
+        // playlist, or EXT-X-GAP without it.
+        assert_eq!(iframes.media_sequence, media.media_sequence);
+        assert_eq!(uris(&iframes), uris(&media));
+        assert!(uris(&media).len() > 2 && uris(&media).contains(&new));
+        for e in &iframes.segments {
+            let old_run = e.uri.starts_with("v_r1_");
+            assert_eq!(
+                e.byte_range.is_some(),
+                with_old || !old_run,
+                "with the old I-frame playlist: {with_old}; {}",
+                e.uri
+            );
         }
         assert_eq!(iframes.discontinuity_sequence, media.discontinuity_sequence);
         let first_new = iframes.segments.iter().find(|s| s.uri == new).expect("new");

@@ -286,34 +286,31 @@ impl Window {
     }
 
     /// The I-frame playlist of the window (RFC 8216bis 4.4.3.6; Apple 6.1 asks for one per
-    /// video variant): one entry per segment, its first keyframe, with the segment's EXTINF and
-    /// numbered as the segment — so its EXT-X-MEDIA-SEQUENCE moves with the media playlist's,
-    /// also across a restart that recovers the window. Entries run from the last segment
-    /// without a keyframe range on (those recovered from an earlier run); `None` when that
-    /// leaves nothing.
-    pub(crate) fn render_iframes(&self, p: &RenderParams<'_>) -> Option<IFramePlaylist> {
-        let from = self
+    /// video variant): one entry per listed segment, its first keyframe, with the segment's
+    /// EXTINF, discontinuity and EXT-X-MAP — so its EXT-X-MEDIA-SEQUENCE and
+    /// DISCONTINUITY-SEQUENCE are the media playlist's, whatever slides out or restarts. A
+    /// segment without a keyframe range (recovered from a run whose I-frame playlist is gone,
+    /// or audio only after a track change) is an EXT-X-GAP entry. `None` when no listed segment
+    /// has a range, unless `always` (an I-frame playlist was written before and must go on).
+    pub(crate) fn render_iframes(
+        &self,
+        p: &RenderParams<'_>,
+        always: bool,
+    ) -> Option<IFramePlaylist> {
+        if !always && self.segments.iter().all(|e| e.iframe.is_none()) {
+            return None;
+        }
+        let first_init = self
             .segments
-            .iter()
-            .rposition(|e| e.iframe.is_none())
-            .map_or(0, |i| i + 1);
-        let first = self.segments.get(from)?;
-        // 4.4.3.3: the discontinuities before the first entry, listed or not.
-        let unlisted = self
-            .segments
-            .iter()
-            .take(from)
-            .filter(|e| e.discontinuity)
-            .count() as u64;
-        let first_init = first.init.as_deref();
+            .front()
+            .map_or(p.current_init, |e| e.init.as_deref());
         let mut prev_init = first_init;
-        let mut entries = Vec::with_capacity(self.segments.len() - from);
-        for e in self.segments.iter().skip(from) {
-            let byterange = e.iframe?;
+        let mut entries = Vec::with_capacity(self.segments.len());
+        for e in &self.segments {
             entries.push(IFrame {
                 uri: e.uri.clone(),
                 duration: e.duration,
-                byterange,
+                byterange: e.iframe,
                 discontinuity: e.discontinuity,
                 map: map_change(prev_init, e.init.as_deref()),
             });
@@ -321,8 +318,8 @@ impl Window {
         }
         let mut playlist = IFramePlaylist::default();
         playlist.target_duration = p.target;
-        playlist.media_sequence = first.msn;
-        playlist.discontinuity_sequence = self.discontinuity_sequence.saturating_add(unlisted);
+        playlist.media_sequence = self.media_sequence;
+        playlist.discontinuity_sequence = self.discontinuity_sequence;
         playlist.playlist_type = p.playlist_type;
         playlist.end_list = p.ended;
         playlist.map = first_init.map(|uri| Map {

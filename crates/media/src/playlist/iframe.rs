@@ -22,7 +22,9 @@ pub struct IFrame {
     pub uri: String,
     /// Seconds until the next keyframe (the last one: until the end of the media).
     pub duration: f64,
-    pub byterange: ByteRange,
+    /// The keyframe in `uri`; `None` writes the entry as EXT-X-GAP (RFC 8216bis 4.4.4.7: live,
+    /// a segment whose keyframe range is not known, so that the entries stay one per segment).
+    pub byterange: Option<ByteRange>,
     /// EXT-X-DISCONTINUITY before this entry (live: a new timeline starts here).
     pub discontinuity: bool,
     /// EXT-X-MAP before this entry (live: the initialization section changes here, or, for
@@ -112,7 +114,7 @@ impl IFramePlaylist {
             self.entries.push(IFrame {
                 uri: p.uri,
                 duration: millis as f64 / 1000.0,
-                byterange: p.byterange,
+                byterange: Some(p.byterange),
                 discontinuity: false,
                 map: None,
             });
@@ -141,10 +143,10 @@ impl IFramePlaylist {
             .map(|e| MediaSegment {
                 uri: e.uri.clone(),
                 duration: e.duration,
-                byterange: Some(e.byterange),
+                byterange: e.byterange,
                 discontinuity: e.discontinuity,
                 program_date_time: None,
-                size: e.byterange.length,
+                size: e.byterange.map_or(0, |b| b.length),
             })
             .collect()
     }
@@ -174,7 +176,12 @@ impl fmt::Display for IFramePlaylist {
             }
             let _ = writeln!(out, "#EXTINF:{},", fmt_duration(e.duration));
             // Always with an explicit offset (RFC 8216bis §4.4.4.2): entries are not contiguous.
-            let _ = writeln!(out, "#EXT-X-BYTERANGE:{}", e.byterange);
+            match &e.byterange {
+                Some(range) => {
+                    let _ = writeln!(out, "#EXT-X-BYTERANGE:{range}");
+                }
+                None => out.push_str("#EXT-X-GAP\n"),
+            }
             out.push_str(&e.uri);
             out.push('\n');
         }
@@ -243,7 +250,10 @@ mod tests {
             let got: Vec<(f64, u64, u64)> = p
                 .entries
                 .iter()
-                .map(|e| (e.duration, e.byterange.length, e.byterange.offset))
+                .map(|e| {
+                    let r = e.byterange.expect("VOD entries have ranges");
+                    (e.duration, r.length, r.offset)
+                })
                 .collect();
             assert_eq!(&got, want, "{name}");
         }
