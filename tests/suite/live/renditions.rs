@@ -102,21 +102,29 @@ fn parts(p: &Playlist) -> Vec<(u64, u64)> {
     all
 }
 
-/// The multivariant playlist's variant URIs, once it lists two.
+/// The multivariant playlist's variant URIs, once it lists two (and, Apple 6.1, the I-frame
+/// playlist of each).
 fn two_variants(base: &str) -> Vec<String> {
     let master = wait_for("a multivariant playlist with two variants", 60, || {
         let r = get(base, "/tv/master.m3u8");
         match m3u8_rs::parse_playlist_res(&r.body) {
             Ok(m3u8_rs::Playlist::MasterPlaylist(m))
-                if r.status == 200 && m.variants.len() == 2 =>
+                if r.status == 200 && m.variants.iter().filter(|v| !v.is_i_frame).count() == 2 =>
             {
                 Some(m)
             }
             _ => None,
         }
     });
+    let (i_frames, variants): (Vec<_>, Vec<_>) =
+        master.variants.into_iter().partition(|v| v.is_i_frame);
+    let i_frame_uris: Vec<&str> = i_frames.iter().map(|v| v.uri.as_str()).collect();
+    assert_eq!(
+        i_frame_uris,
+        ["stream_0_iframes.m3u8", "stream_1_iframes.m3u8"]
+    );
     let mut sizes = Vec::new();
-    for v in &master.variants {
+    for v in &variants {
         assert!(v.bandwidth > 0, "{v:?}");
         assert!(v.average_bandwidth.is_some_and(|b| b > 0), "{v:?}");
         let codecs = v.codecs.as_deref().unwrap_or_default();
@@ -132,13 +140,13 @@ fn two_variants(base: &str) -> Vec<String> {
         sizes.push(format!("{}x{}", res.width, res.height));
     }
     assert_eq!(sizes, RUNGS.map(|(s, _)| s), "variants in input order");
-    let big = master.variants.first().map_or(0, |v| v.bandwidth);
-    let small = master.variants.get(1).map_or(0, |v| v.bandwidth);
+    let big = variants.first().map_or(0, |v| v.bandwidth);
+    let small = variants.get(1).map_or(0, |v| v.bandwidth);
     assert!(
         big > small,
         "measured BANDWIDTH follows the rungs: {big} / {small}"
     );
-    master.variants.iter().map(|v| v.uri.clone()).collect()
+    variants.iter().map(|v| v.uri.clone()).collect()
 }
 
 /// Fetches `x` right after it publishes its next part (a blocking reload), then `y`: `x`'s
