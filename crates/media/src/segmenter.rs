@@ -208,35 +208,19 @@ mod tests {
     #[test]
     fn oversized_segments_come_in_pieces() {
         let mut seg = Segmenter::new(&[video()], 1.0);
-        let mut got: Vec<(u64, i64, usize, u64, bool)> = Vec::new(); // (index, start, samples, duration, last)
+        // (index, start, samples, duration, whether it completes the segment)
+        let row = |s: &Segment, last: bool| (s.index, s.start, s.samples.len(), s.duration, last);
+        let mut got = Vec::new();
         for dts in 0..100 {
             // Keyframes at 0 and 70 only; each frame is 1 byte, limit 25 bytes.
             if let Some(done) = seg.push(frame(dts, dts == 0 || dts == 70)) {
-                got.push((
-                    done.index,
-                    done.start,
-                    done.samples.len(),
-                    done.duration,
-                    true,
-                ));
+                got.push(row(&done, true));
             } else if let Some(piece) = seg.take_oversized(25) {
-                got.push((
-                    piece.index,
-                    piece.start,
-                    piece.samples.len(),
-                    piece.duration,
-                    false,
-                ));
+                got.push(row(&piece, false));
             }
         }
         let done = seg.finish().expect("last");
-        got.push((
-            done.index,
-            done.start,
-            done.samples.len(),
-            done.duration,
-            true,
-        ));
+        got.push(row(&done, true));
         let want = vec![
             (0, 0, 25, 0, false),
             (0, 0, 25, 0, false),

@@ -156,7 +156,6 @@ impl LiveStream {
                 e.iframe = Some(range);
             }
         }
-        self.refresh_state();
         Ok(())
     }
 

@@ -233,15 +233,10 @@ impl Window {
         } else {
             0
         };
-        let listed = self.segments.iter().skip(skipped);
-        let mut segments = Vec::with_capacity(self.segments.len());
-        let mut tags = Vec::with_capacity(self.segments.len());
-        let first_init = self
-            .segments
-            .get(skipped)
-            .map_or(p.current_init, |e| e.init.as_deref());
-        let mut prev_init = first_init;
-        for e in listed {
+        let listed = self.with_maps(skipped, p.current_init);
+        let mut segments = Vec::with_capacity(listed.entries.len());
+        let mut tags = Vec::with_capacity(listed.entries.len());
+        for (e, map) in listed.entries {
             segments.push(MediaSegment {
                 uri: e.uri.clone(),
                 duration: e.duration,
@@ -251,13 +246,12 @@ impl Window {
                 size: e.size,
             });
             tags.push(SegmentTags {
-                map: map_change(prev_init, e.init.as_deref()),
+                map,
                 parts: e.parts.clone(),
             });
-            prev_init = e.init.as_deref();
         }
         let open = p.open.clone().map(|mut o| {
-            o.map = map_change(prev_init, p.current_init);
+            o.map = map_change(listed.last_init, p.current_init);
             o
         });
         let playlist = MediaPlaylist {
@@ -266,7 +260,7 @@ impl Window {
             discontinuity_sequence: self.discontinuity_sequence,
             playlist_type: p.playlist_type,
             independent_segments: true,
-            map: first_init.map(|uri| Map {
+            map: listed.first_init.map(|uri| Map {
                 uri: uri.to_owned(),
                 byterange: None,
             }),
@@ -300,22 +294,19 @@ impl Window {
         if !always && self.segments.iter().all(|e| e.iframe.is_none()) {
             return None;
         }
-        let first_init = self
-            .segments
-            .front()
-            .map_or(p.current_init, |e| e.init.as_deref());
-        let mut prev_init = first_init;
-        let mut entries = Vec::with_capacity(self.segments.len());
-        for e in &self.segments {
-            entries.push(IFrame {
+        let listed = self.with_maps(0, p.current_init);
+        let first_init = listed.first_init;
+        let entries = listed
+            .entries
+            .into_iter()
+            .map(|(e, map)| IFrame {
                 uri: e.uri.clone(),
                 duration: e.duration,
                 byterange: e.iframe,
                 discontinuity: e.discontinuity,
-                map: map_change(prev_init, e.init.as_deref()),
-            });
-            prev_init = e.init.as_deref();
-        }
+                map,
+            })
+            .collect();
         let mut playlist = IFramePlaylist::default();
         playlist.target_duration = p.target;
         playlist.media_sequence = self.media_sequence;
@@ -330,6 +321,32 @@ impl Window {
         Some(playlist)
     }
 
+    /// The segments listed from index `from` on, each with the EXT-X-MAP to write before it
+    /// (where the initialization section changes, 4.4.4.5); the media and I-frame playlists
+    /// share this.
+    fn with_maps<'a>(&'a self, from: usize, current_init: Option<&'a str>) -> Listed<'a> {
+        let first_init = self
+            .segments
+            .get(from)
+            .map_or(current_init, |e| e.init.as_deref());
+        let mut last_init = first_init;
+        let entries = self
+            .segments
+            .iter()
+            .skip(from)
+            .map(|e| {
+                let map = map_change(last_init, e.init.as_deref());
+                last_init = e.init.as_deref();
+                (e, map)
+            })
+            .collect();
+        Listed {
+            first_init,
+            entries,
+            last_init,
+        }
+    }
+
     /// Records a distributed playlist's duration (for the Availability Duration, 6.2.2).
     pub(crate) fn note_distributed(&mut self, playlist: &MediaPlaylist) {
         let open = playlist
@@ -339,6 +356,15 @@ impl Window {
             .map_or(0.0, |o| o.parts.iter().map(|p| p.duration).sum());
         self.longest_playlist = self.longest_playlist.max(playlist.duration() + open);
     }
+}
+
+/// Segments to list, from [`Window::with_maps`].
+struct Listed<'a> {
+    /// The initialization section of the first (the playlist-level EXT-X-MAP).
+    first_init: Option<&'a str>,
+    entries: Vec<(&'a Entry, Option<Map>)>,
+    /// The initialization section in force after the last.
+    last_init: Option<&'a str>,
 }
 
 /// EXT-X-MAP to write before a segment whose initialization section differs from the previous.
