@@ -36,21 +36,8 @@ impl Drop for Proc {
 /// `ffmpeg -re` encoding testsrc2 320x240 + sine as H.264 (keyframe every second) + AAC
 /// into MPEG-TS at `output` (`-` or an URL), or with `format_args` replacing `-f mpegts`.
 pub fn encoder(output: &str, format_args: &[&str], seconds: Option<u32>, stdout: Stdio) -> Proc {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-map", "0:v", "-map", "1:a"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-g", "30", "-keyint_min", "30", "-sc_threshold", "0"])
-        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"]);
+    let mut cmd = encoder_command("320x240");
+    cmd.args(["-map", "0:v", "-map", "1:a"]).args(LIVE_CODECS);
     if let Some(s) = seconds {
         cmd.args(["-t", &s.to_string()]);
     }
@@ -59,8 +46,50 @@ pub fn encoder(output: &str, format_args: &[&str], seconds: Option<u32>, stdout:
     } else {
         cmd.args(format_args);
     }
+    cmd.arg(output);
+    spawn_encoder(cmd, stdout)
+}
+
+/// H.264 (a keyframe every second at 30 fps, no lookahead) and AAC, as the live tests encode.
+pub const LIVE_CODECS: [&str; 18] = [
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-tune",
+    "zerolatency",
+    "-g",
+    "30",
+    "-keyint_min",
+    "30",
+    "-sc_threshold",
+    "0",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "64k",
+];
+
+/// ffmpeg in real time (`-re`) on a test picture of `size` and a sine tone: inputs 0 and 1;
+/// the caller adds maps, codecs and outputs.
+pub fn encoder_command(size: &str) -> Command {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={size}:rate=30"),
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+    cmd
+}
+
+/// Starts an encoder command (stdin closed, errors to the test's stderr).
+pub fn spawn_encoder(mut cmd: Command, stdout: Stdio) -> Proc {
     let child = cmd
-        .arg(output)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(Stdio::inherit())

@@ -10,7 +10,10 @@
 
 use std::process::{Command, Stdio};
 
-use super::harness::{fetch, get, read_playlist, wait_for, Live, Playlist, Proc};
+use super::harness::{
+    encoder_command, fetch, get, read_playlist, spawn_encoder, wait_for, Live, Playlist, Proc,
+    LIVE_CODECS,
+};
 use super::play_hlsjs;
 use crate::common::out_dir;
 
@@ -23,41 +26,14 @@ const RUNGS: [(&str, &str); 2] = [("640x360", "800k"), ("320x180", "250k")];
 /// `ffmpeg -re`: testsrc2 + sine, H.264 (keyframe every second, the same frames in every
 /// rung) + AAC, one MPEG-TS output per rung.
 fn ladder_encoder() -> Proc {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+    let mut cmd = encoder_command("640x360");
     for ((size, rate), url) in RUNGS.iter().zip(INPUTS) {
-        cmd.args(["-map", "0:v", "-map", "1:a", "-s", size])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-tune",
-                "zerolatency",
-            ])
-            .args([
-                "-b:v",
-                rate,
-                "-g",
-                "30",
-                "-keyint_min",
-                "30",
-                "-sc_threshold",
-                "0",
-            ])
-            .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"])
+        cmd.args(["-map", "0:v", "-map", "1:a", "-s", size, "-b:v", rate])
+            .args(LIVE_CODECS)
             .args(["-f", "mpegts"])
             .arg(format!("{url}?pkt_size=1316"));
     }
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("ffmpeg must be installed (see README: the test command installs it)");
-    Proc(child)
+    spawn_encoder(cmd, Stdio::null())
 }
 
 fn start(root: &std::path::Path) -> Live {
