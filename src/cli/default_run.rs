@@ -1,28 +1,31 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The default run (`hlsorigin` with no subcommand, i.e. `cargo run --release`): package every video in
 //! `media/` into `playlists/NAME/` (skipping those already up to date), watch `media/` for files that
-//! appear or change — packaging each only once it has stopped growing — and serve `playlists/`.
+//! appear, change or go — packaging each only once it has stopped growing, removing the stream of a
+//! deleted one — and serve `playlists/`. Naming: [`naming`]; when to package: [`scheduler`]; what an
+//! output was packaged from: [`record`].
 
+mod naming;
+mod record;
+mod scheduler;
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use media::package::PackageOptions;
-use notify::{RecursiveMode, Watcher};
 use origin::ServeConfig;
 use tokio::sync::mpsc;
 
+use self::record::{records_in, SourceRecord, STAMP};
+use self::scheduler::Scheduler;
 use super::package::{human_bitrate, new_run_id, package_file};
 use super::serve::{runtime, shutdown_signal};
 use crate::input::OpenOptions;
 
 /// File extensions the default run treats as videos.
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "m4a", "ts", "mts", "m2ts"];
-/// Name of the stamp file recording which source an output was packaged from (a dotfile: never served).
-const STAMP: &str = ".hlsorigin-source";
-/// How long a file's size and mtime must stay unchanged before it is packaged.
-const SETTLE: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, Clone, Args)]
 pub struct DefaultRunArgs {
@@ -41,6 +44,8 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.media.display()))?;
     std::fs::create_dir_all(&args.playlists)
         .with_context(|| format!("cannot create {}", args.playlists.display()))?;
+    let media_canon = std::fs::canonicalize(&args.media)
+        .with_context(|| format!("cannot resolve {}", args.media.display()))?;
     let rt = runtime()?;
     rt.block_on(async move {
         let mut config = args.serve.clone();
@@ -51,40 +56,64 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
         let base = format!("http://{}", server.local_addr());
         println!("serving {} on {base}/", args.playlists.display());
 
-        // Package what is there now, then whatever appears.
-        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-        for path in videos_in(&args.media) {
-            let _ = tx.send(path);
+        let mut scheduler = Scheduler::new(
+            args.media.clone(),
+            media_canon,
+            args.playlists.clone(),
+            base,
+        );
+        adopt_outputs(&mut scheduler);
+        // Watch first, then list: a file arriving in between is reported, not missed.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _watcher = scheduler::watch(&args.media, tx)?;
+        for file in videos_in(&args.media) {
+            scheduler.found_at_start(file);
         }
-        let _watcher = watch(&args.media, tx.clone())?;
-        let playlists = args.playlists.clone();
-        let packager = tokio::spawn(async move {
-            while let Some(path) = rx.recv().await {
-                if !path.is_file() || !is_video(&path) {
-                    continue;
-                }
-                if !settled(&path).await {
-                    continue;
-                }
-                let (p, out) = (path.clone(), playlists.join(stream_name(&path)));
-                let base = base.clone();
-                let res = tokio::task::spawn_blocking(move || package_if_stale(&p, &out)).await;
-                match res {
-                    Ok(Ok(Some(line))) => {
-                        println!("{line} → {base}/{}/master.m3u8", stream_name(&path))
-                    }
-                    Ok(Ok(None)) => {
-                        println!("up to date: {base}/{}/master.m3u8", stream_name(&path))
-                    }
-                    Ok(Err(e)) => tracing::error!("{}: {e:#}", path.display()),
-                    Err(e) => tracing::error!("{}: packaging task failed: {e}", path.display()),
-                }
-            }
-        });
+        let packager = tokio::spawn(scheduler.run(rx));
         server.run(shutdown_signal()).await?;
         packager.abort();
         Ok(())
     })
+}
+
+/// Reads the source records of `playlists/`: a stream whose source is still in `media/` keeps its name;
+/// one whose source was deleted while hlsorigin was not running is removed. Records written for another
+/// media directory are left alone.
+fn adopt_outputs(s: &mut Scheduler) {
+    let here = s.media_canon.to_string_lossy().into_owned();
+    for (name, rec) in records_in(&s.playlists) {
+        let src = s.media.join(&rec.file);
+        if src.is_file() {
+            s.names.claim(&name, &rec.file);
+        } else if rec.media == here {
+            remove_stream(&s.playlists, &name, &src);
+        }
+    }
+}
+
+/// Removes the stream `name` whose source `src` is gone: its output leaves `playlists/` (moved aside
+/// first, so the listing never shows half a stream) and `/api/streams`. The one place a stream leaves
+/// the list: a `stream.removed` event belongs here.
+fn remove_stream(playlists: &Path, name: &str, src: &Path) {
+    let out = playlists.join(name);
+    let owned =
+        SourceRecord::read(&out).is_some_and(|r| Some(OsStr::new(&r.file)) == src.file_name());
+    if !owned {
+        return; // not (or no longer) this source's output: never delete what we did not write
+    }
+    let aside = playlists.join(format!(".{name}.removed-{}", new_run_id()));
+    let res = std::fs::rename(&out, &aside).and_then(|()| std::fs::remove_dir_all(&aside));
+    match res {
+        Ok(()) => println!(
+            "removed stream {name}: its source {} is gone",
+            src.display()
+        ),
+        Err(e) => tracing::error!(
+            "cannot remove {} (source {} is gone): {e}",
+            out.display(),
+            src.display()
+        ),
+    }
 }
 
 fn is_video(path: &Path) -> bool {
@@ -96,12 +125,28 @@ fn is_video(path: &Path) -> bool {
             .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn videos_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+/// A file name the source record can hold: UTF-8, one line.
+fn usable_name(name: &OsStr) -> Result<String, &'static str> {
+    let name = name.to_str().ok_or("its file name is not UTF-8")?;
+    if name.contains(['\n', '\r']) {
+        return Err("its file name contains a line break");
+    }
+    Ok(name.to_owned())
+}
+
+/// The usable video file names in `dir`, sorted.
+fn videos_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && is_video(p))
+                .filter(|e| e.path().is_file() && is_video(&e.path()))
+                .filter_map(|e| match usable_name(&e.file_name()) {
+                    Ok(name) => Some(name),
+                    Err(why) => {
+                        tracing::warn!("{}: skipped: {why}", e.path().display());
+                        None
+                    }
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -109,86 +154,10 @@ fn videos_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// URL-safe stream name from a file name: `My Clip.mp4` → `My_Clip`.
-fn stream_name(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("stream");
-    let name: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let name = name.trim_start_matches(['_', '.']).to_owned();
-    if name.is_empty() {
-        "stream".into()
-    } else {
-        name
-    }
-}
-
-fn watch(dir: &Path, tx: mpsc::UnboundedSender<PathBuf>) -> Result<notify::RecommendedWatcher> {
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(event) = res {
-            if matches!(
-                event.kind,
-                notify::EventKind::Create(_) | notify::EventKind::Modify(_)
-            ) {
-                for p in event.paths {
-                    let _ = tx.send(p);
-                }
-            }
-        }
-    })
-    .context("cannot start the file watcher")?;
-    watcher
-        .watch(dir, RecursiveMode::NonRecursive)
-        .with_context(|| format!("cannot watch {}", dir.display()))?;
-    Ok(watcher)
-}
-
-/// Waits until the file's size and mtime stop changing (a half-copied file is never packaged).
-async fn settled(path: &Path) -> bool {
-    let mut last = None;
-    for _ in 0..600 {
-        let now = std::fs::metadata(path)
-            .ok()
-            .map(|m| (m.len(), m.modified().ok()));
-        let Some(now) = now else { return false };
-        if last.as_ref() == Some(&now) && now.0 > 0 {
-            return true;
-        }
-        last = Some(now);
-        tokio::time::sleep(SETTLE).await;
-    }
-    false
-}
-
-fn source_stamp(path: &Path) -> Result<String> {
-    let m = std::fs::metadata(path)?;
-    let mtime = m
-        .modified()?
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    Ok(format!(
-        "{} {} {mtime} {}\n",
-        path.display(),
-        m.len(),
-        env!("CARGO_PKG_VERSION")
-    ))
-}
-
-/// Packages `src` into `out` unless `out` was already packaged from this very file.
-fn package_if_stale(src: &Path, out: &Path) -> Result<Option<String>> {
-    let stamp = source_stamp(src)?;
-    if std::fs::read_to_string(out.join(STAMP)).ok().as_deref() == Some(stamp.as_str()) {
+/// Packages `src` into `out` unless `out` was already packaged from this very file (`record` is the
+/// file's record now).
+fn package_if_stale(src: &Path, out: &Path, record: &SourceRecord) -> Result<Option<String>> {
+    if SourceRecord::read(out).is_some_and(|old| old.up_to_date(record)) {
         return Ok(None);
     }
     let opts = PackageOptions {
@@ -204,7 +173,9 @@ fn package_if_stale(src: &Path, out: &Path) -> Result<Option<String>> {
         },
         false,
     )?;
-    std::fs::write(out.join(STAMP), stamp)?;
+    let stamp = out.join(STAMP);
+    std::fs::write(&stamp, record.render())
+        .with_context(|| format!("cannot write {}", stamp.display()))?;
     Ok(Some(format!(
         "packaged {}: {} segments, {:.1} s, avg {}",
         src.display(),
@@ -217,19 +188,6 @@ fn package_if_stale(src: &Path, out: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stream_names_are_url_safe() {
-        let cases = [
-            ("media/sample.mp4", "sample"),
-            ("media/My Clip (1).mov", "My_Clip__1_"),
-            ("media/..evil.ts", "evil"),
-            ("media/é.mp4", "stream"),
-        ];
-        for (path, want) in cases {
-            assert_eq!(stream_name(Path::new(path)), want, "{path}");
-        }
-    }
 
     #[test]
     fn only_videos_are_picked_up() {

@@ -10,6 +10,7 @@
 //! | live media playlist                                  | `public, max-age=N`, N = min(`cache_live_playlist_max_age`, ⌊TARGETDURATION / 2⌋); N = 1 when the playlist has no target duration |
 //! | other files (`.html .js .css .json`, images, …)      | `cache_other` (default `public, max-age=60`)      |
 //! | `/`, `/api/streams`                                  | `no-cache`                                        |
+//! | `/favicon.ico` (embedded)                            | `public, max-age=86400`                           |
 //! | `/healthz`, `/metrics`                               | `no-store`                                        |
 //! | any 4xx / 5xx                                        | `cache_error` (default `public, max-age=1`)       |
 //!
@@ -92,7 +93,7 @@ pub(crate) fn classify(ext: Option<&str>) -> (&'static str, RouteKind) {
 /// The route kind of any request path (for metrics and logs).
 pub(crate) fn route_kind(path: &str) -> RouteKind {
     match path {
-        "/" | "/api/streams" => RouteKind::Page,
+        "/" | "/api/streams" | "/favicon.ico" => RouteKind::Page,
         "/healthz" | "/metrics" => RouteKind::Other,
         _ => {
             let name = path.rsplit('/').next().unwrap_or("");

@@ -6,6 +6,7 @@
 //! |----------------|----------------------------------------------------------------|
 //! | `/`            | the player page (embedded HTML)                                 |
 //! | `/api/streams` | `{"streams": ["a/master.m3u8", "b.m3u8"]}`                       |
+//! | `/favicon.ico` | a 16×16 icon (embedded; browsers ask for it on every page load)  |
 //! | `/healthz`     | `ok`                                                            |
 //! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
 //! | anything else  | the object under the root ([`crate::files`])                    |
@@ -35,6 +36,8 @@ use crate::policy::route_kind;
 use crate::source::{FsSource, ObjectSource};
 
 const INDEX_HTML: &str = include_str!("index.html");
+/// A 16×16 play symbol (an ICO holding one PNG), so the page's favicon request is not a 404.
+const FAVICON: &[u8] = include_bytes!("favicon.ico");
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
 
 /// Header values derived once from the configuration.
@@ -122,6 +125,7 @@ pub(crate) fn build<S: ObjectSource>(
     Router::new()
         .route("/", get(index_page::<S>))
         .route("/api/streams", get(api_streams::<S>))
+        .route("/favicon.ico", get(favicon))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_page::<S>))
         .fallback(files::<S>)
@@ -186,6 +190,17 @@ async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> 
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+async fn favicon() -> Response {
+    let mut res = Response::new(Body::from(Bytes::from_static(FAVICON)));
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("image/x-icon"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     res
 }
 
