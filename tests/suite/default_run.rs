@@ -335,6 +335,16 @@ fn default_run_names_clashing_sources_apart_and_removes_deleted_ones() {
     std::fs::remove_file(media.join("clip.ts")).unwrap();
     run.wait_line("removed stream clip-ts", "clip.ts", Duration::from_secs(30));
     assert!(!root.join("playlists/clip-ts").exists());
+    let status = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("{base}/clip-ts/master.m3u8"))
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout),
+        "404",
+        "a removed stream is not served"
+    );
     assert_eq!(listed(&base), ["a_b", "a_b-mp4", "clip", "late"]);
     drop(run);
 
