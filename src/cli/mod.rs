@@ -5,6 +5,7 @@ mod config_file;
 mod default_run;
 mod live;
 mod package;
+mod progress;
 mod serve;
 
 use std::io::IsTerminal;
@@ -38,12 +39,6 @@ pub struct Cli {
     pub verbose: u8,
 }
 
-impl Cli {
-    pub fn quiet(&self) -> bool {
-        matches!(&self.command, Some(Command::Package(p)) if p.quiet)
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Package a file (MP4/MOV/fragmented MP4/MPEG-TS) into HLS.
@@ -69,12 +64,13 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-pub fn init_tracing(verbose: u8, quiet: bool) {
+/// Logs go to stderr. `package --quiet` does not change them: it silences the progress bar
+/// and the summary, not warnings.
+pub fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,hlsorigin=info,origin=info",
-        (false, 1) => "info",
+    let default = match verbose {
+        0 => "warn,hlsorigin=info,origin=info",
+        1 => "info",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
