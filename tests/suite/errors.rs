@@ -238,6 +238,17 @@ fn summary_is_one_line_and_progress_is_silent_off_tty() {
 /// Runs `hlsorigin ARGS…` expecting a failure with one `error:` line that mentions every needle;
 /// returns that line. The process is killed after 30 s (a wrongly accepted `serve` would run).
 fn fails_with(case: &str, cwd: &Path, args: &[&str], needles: &[&str]) -> String {
+    fails_with_status(case, cwd, args, needles, 1)
+}
+
+/// [`fails_with`] with another exit status (2: a usage error reported by clap).
+fn fails_with_status(
+    case: &str,
+    cwd: &Path,
+    args: &[&str],
+    needles: &[&str],
+    status: i32,
+) -> String {
     let mut child = Command::new(bin())
         .current_dir(cwd)
         .args(args)
@@ -257,8 +268,8 @@ fn fails_with(case: &str, cwd: &Path, args: &[&str], needles: &[&str]) -> String
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
         o.status.code(),
-        Some(1),
-        "{case}: exit status 1, stderr: {stderr}"
+        Some(status),
+        "{case}: exit status, stderr: {stderr}"
     );
     let errors: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{case}: one error line, got:\n{stderr}");
@@ -364,4 +375,80 @@ fn package_never_deletes_what_it_did_not_write() {
         .args(["package", src, "-o", "empty", "--quiet"]));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(root.join("empty/master.m3u8").is_file());
+}
+
+/// Issue 14, item 12: each error is one line that names the file or flag and what to do, with
+/// the OS error once.
+#[test]
+fn errors_name_the_file_or_flag_and_what_to_do() {
+    let dir = work_dir().join("out").join("wording");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("typo.toml"), "listn = \"127.0.0.1:0\"\n").unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let sample = fixtures::by_name("h264_aac.mp4");
+    let src = sample.to_str().unwrap();
+    let missing = dir.join("missing");
+    /// (case, arguments, what the line says, OS error that must appear once)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], Option<&'a str>);
+    let cases: &[Case] = &[
+        (
+            "serve a missing directory",
+            &[
+                "serve",
+                missing.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            &["cannot serve", "missing", "existing directory"],
+            Some("No such file or directory"),
+        ),
+        (
+            "listen address in use",
+            &["serve", ".", "--listen", &busy_addr],
+            &["cannot listen on", &busy_addr, "--listen"],
+            Some("in use"),
+        ),
+        (
+            "output in an unwritable place",
+            &["package", src, "-o", "/proc/x"],
+            &["-o /proc/x", "cannot create a directory in /proc", "choose"],
+            Some("No such file or directory"),
+        ),
+        (
+            "output without a name",
+            &["package", src, "-o", "."],
+            &["-o .", "name the output directory", "-o out"],
+            None,
+        ),
+        (
+            "mistyped config key",
+            &["--config", "typo.toml", "--listen", "127.0.0.1:0"],
+            &["config file typo.toml", "\"listn\"", "did you mean listen"],
+            None,
+        ),
+    ];
+    for (case, args, needles, os_error) in cases {
+        let line = fails_with(case, &dir, args, needles);
+        assert!(
+            !line.contains("cannot listen") || case.starts_with("listen"),
+            "{case}: {line}"
+        );
+        if let Some(os) = os_error {
+            assert_eq!(line.matches(os).count(), 1, "{case}: OS error once: {line}");
+        }
+    }
+    fails_with_status(
+        "unsupported live input",
+        &dir,
+        &["live", "--input", "http://example.com/live", "--name", "x"],
+        &[
+            "http:// is not supported",
+            "udp://HOST:PORT",
+            "tcp://HOST:PORT",
+        ],
+        2,
+    );
+    drop(busy);
 }
