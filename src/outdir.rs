@@ -36,6 +36,10 @@ pub struct Target {
     dir: PathBuf,
     parent: PathBuf,
     name: OsString,
+    /// How messages name the directory (`-o out`, or the path) and what they suggest.
+    label: String,
+    elsewhere: &'static str,
+    force: &'static str,
 }
 
 /// What is at the target path now.
@@ -51,8 +55,17 @@ enum Existing {
 }
 
 impl Target {
-    /// The output directory `dir` (`-o DIR`); its last component must be a name.
+    /// The output directory `dir` of `package -o DIR`; its last component must be a name.
     pub fn new(dir: &Path) -> Result<Self> {
+        let mut t = Self::managed(dir)?;
+        t.label = format!("-o {}", dir.display());
+        t.elsewhere = "choose another -o";
+        t.force = ", or pass --force to replace all of it";
+        Ok(t)
+    }
+
+    /// An output directory hlsorigin chose itself (the default run's `playlists/NAME`).
+    pub fn managed(dir: &Path) -> Result<Self> {
         let Some(name) = dir.file_name() else {
             bail!(
                 "-o {}: name the output directory, e.g. -o out (it is created, or replaced \
@@ -68,6 +81,9 @@ impl Target {
             dir: dir.to_path_buf(),
             parent,
             name: name.to_owned(),
+            label: dir.display().to_string(),
+            elsewhere: "move it out of the way, or rename the source",
+            force: "",
         })
     }
 
@@ -81,9 +97,7 @@ impl Target {
     fn existing(&self) -> Result<Existing> {
         let meta = match fs::symlink_metadata(&self.dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Nothing),
-            other => {
-                other.with_context(|| format!("-o {}: cannot inspect it", self.dir.display()))?
-            }
+            other => other.with_context(|| format!("{}: cannot inspect it", self.label))?,
         };
         if !meta.is_dir() {
             return Ok(Existing::NotADirectory);
@@ -91,8 +105,8 @@ impl Target {
         if is_marked(&self.dir) {
             return Ok(Existing::Ours);
         }
-        let mut entries = fs::read_dir(&self.dir)
-            .with_context(|| format!("-o {}: cannot read it", self.dir.display()))?;
+        let mut entries =
+            fs::read_dir(&self.dir).with_context(|| format!("{}: cannot read it", self.label))?;
         Ok(match entries.next() {
             None => Existing::Ours,
             Some(_) => Existing::Foreign,
@@ -101,12 +115,12 @@ impl Target {
 
     /// Fails unless packaging `input` may replace what is at the target now.
     pub fn check(&self, input: &Path, force: bool) -> Result<()> {
-        let out = self.dir.display();
+        let (out, elsewhere) = (&self.label, self.elsewhere);
         let existing = self.existing()?;
         if existing == Existing::NotADirectory {
             bail!(
-                "-o {out}: exists and is not a directory; hlsorigin replaces only directories \
-                 (choose another -o)"
+                "{out}: exists and is not a directory; hlsorigin replaces only directories \
+                 ({elsewhere})"
             );
         }
         let inside = match (fs::canonicalize(input), fs::canonicalize(&self.dir)) {
@@ -115,15 +129,15 @@ impl Target {
         };
         if inside {
             bail!(
-                "-o {out}: the input {} is inside it and would be deleted with it; choose \
-                 another -o",
+                "{out}: the input {} is inside it and would be deleted with it; {elsewhere}",
                 input.display()
             );
         }
         if existing == Existing::Foreign && !force {
             bail!(
-                "-o {out}: directory is not empty and is not an hlsorigin output (it has no \
-                 {MARKER} file); choose another -o, or pass --force to replace all of it"
+                "{out}: directory is not empty and is not an hlsorigin output (it has no \
+                 {MARKER} file); {elsewhere}{}",
+                self.force
             );
         }
         Ok(())
@@ -162,8 +176,8 @@ impl Target {
         let tmp = self.sibling("tmp", run_id);
         let lock = create_marked(&tmp, run_id).map_err(|e| {
             anyhow::anyhow!(
-                "-o {}: cannot create a directory in {}: {e}; choose a location you can write to",
-                self.dir.display(),
+                "{}: cannot create a directory in {}: {e}; choose a location you can write to",
+                self.label,
                 self.parent.display()
             )
         })?;
@@ -357,6 +371,16 @@ mod tests {
                 (got, want) => panic!("{case}: got {got:?}, want error {want:?}"),
             }
         }
+        // The default run names no flags it does not have.
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        fs::create_dir(&out).unwrap();
+        fs::write(out.join("notes.txt"), "mine").unwrap();
+        let e = Target::managed(&out)
+            .unwrap()
+            .check(Path::new("in.mp4"), false);
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains("rename the source") && !e.contains("-o"), "{e}");
         for bad in [".", "..", "a/.."] {
             let e = Target::new(Path::new(bad)).unwrap_err().to_string();
             assert!(e.contains("name the output directory"), "{bad}: {e}");

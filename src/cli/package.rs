@@ -77,7 +77,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
     interrupt::install()?;
     let summary = package_into(
         input,
-        &args.output,
+        Target::new(&args.output)?,
         &options(&args),
         &open_options(&args),
         show_progress,
@@ -151,19 +151,19 @@ pub fn package_file(
     open_opts: &OpenOptions,
     show_progress: bool,
 ) -> Result<PackageSummary> {
-    package_into(input, outdir, opts, open_opts, show_progress, false)
+    let target = Target::managed(outdir)?;
+    package_into(input, target, opts, open_opts, show_progress, false)
 }
 
-/// Packages `input` into `outdir` atomically; `force` replaces a directory that is not ours.
+/// Packages `input` into `target` atomically; `force` replaces a directory that is not ours.
 fn package_into(
     input: &Path,
-    outdir: &Path,
+    target: Target,
     opts: &PackageOptions,
     open_opts: &OpenOptions,
     show_progress: bool,
     force: bool,
 ) -> Result<PackageSummary> {
-    let target = Target::new(outdir)?;
     target.check(input, force)?;
     let mut demux = input::open(input, open_opts)?;
     target.remove_stale();
