@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let args = match cli::parse() {
         Ok(args) => args,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             return ExitCode::FAILURE;
         }
     };

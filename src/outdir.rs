@@ -50,7 +50,9 @@ enum Existing {
     Ours,
     /// A directory with other content: replaced only with `--force`.
     Foreign,
-    /// A file, a symbolic link or anything else that is not a directory.
+    /// A symbolic link (replacing it would not replace what it points to).
+    Symlink,
+    /// A file or anything else that is not a directory.
     NotADirectory,
 }
 
@@ -99,6 +101,9 @@ impl Target {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Nothing),
             other => other.with_context(|| format!("{}: cannot inspect it", self.label))?,
         };
+        if meta.file_type().is_symlink() {
+            return Ok(Existing::Symlink);
+        }
         if !meta.is_dir() {
             return Ok(Existing::NotADirectory);
         }
@@ -117,11 +122,15 @@ impl Target {
     pub fn check(&self, input: &Path, force: bool) -> Result<()> {
         let (out, elsewhere) = (&self.label, self.elsewhere);
         let existing = self.existing()?;
-        if existing == Existing::NotADirectory {
-            bail!(
+        match existing {
+            Existing::NotADirectory => bail!(
                 "{out}: exists and is not a directory; hlsorigin replaces only directories \
                  ({elsewhere})"
-            );
+            ),
+            Existing::Symlink => {
+                bail!("{out}: is a symbolic link; give the directory it points to, or {elsewhere}")
+            }
+            _ => {}
         }
         let inside = match (fs::canonicalize(input), fs::canonicalize(&self.dir)) {
             (Ok(i), Ok(o)) => i.starts_with(o),
@@ -344,6 +353,16 @@ mod tests {
                 |o| fs::write(o, "x").unwrap(),
                 true,
                 Some("not a directory"),
+            ),
+            (
+                "symlink to a previous output",
+                |o| {
+                    let real = o.with_file_name("real");
+                    create_marked(&real, "r1").unwrap();
+                    std::os::unix::fs::symlink(&real, o).unwrap();
+                },
+                true,
+                Some("symbolic link"),
             ),
             (
                 "input inside, forced",

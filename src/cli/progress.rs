@@ -29,7 +29,7 @@ impl PackageProgress {
             ProgressStyle::with_template("{spinner} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_message("opening the input");
+        bar.set_message("packaging");
         if tick {
             bar.enable_steady_tick(Duration::from_millis(100));
         }
