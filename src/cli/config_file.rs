@@ -161,6 +161,46 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// A clap error about a value the config file gave (the command line `own` does not set that
+/// flag), as one line naming the file and the key; None for errors of the command line.
+pub fn blame(err: &clap::Error, own: &[OsString]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        err.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let mut own = own.to_vec();
+    let path = take_config_flag(&mut own).ok()??;
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split_whitespace().next()?;
+    let value = match err.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => v.as_str(),
+        _ => return None,
+    };
+    // The user's own `--flag VALUE` or `--flag=VALUE` with this very value?
+    let own: Vec<String> = own
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let given = own.windows(2).any(|w| w[0] == flag && w[1] == value)
+        || own.contains(&format!("{flag}={value}"));
+    if given || !flag.starts_with("--") {
+        return None;
+    }
+    let reason = err.to_string();
+    let reason = reason.lines().next().unwrap_or_default();
+    let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+    Some(format!(
+        "config file {}: key {}: {reason}",
+        path.display(),
+        flag.trim_start_matches("--").replace('-', "_")
+    ))
+}
+
 fn take_config_flag(args: &mut Vec<OsString>) -> Result<Option<PathBuf>> {
     let mut i = 1;
     while i < args.len() {
@@ -280,6 +320,41 @@ mod tests {
         assert!(expand(args(&["h", "--config"]), &crate::cli::Cli::command()).is_err());
         let missing = args(&["h", "--config", "/nonexistent.toml"]);
         assert!(expand(missing, &crate::cli::Cli::command()).is_err());
+    }
+
+    /// A bad value from the file names the file and the key; one from the command line is
+    /// left to clap.
+    #[test]
+    fn bad_values_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(
+            &file,
+            "[serve]\nlisten = \"nope\"\nmax_connections = \"many\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let cli = crate::cli::Cli::command();
+        let check = |own: &[&str]| {
+            let own = args(own);
+            let expanded = expand(own.clone(), &cli).unwrap();
+            let err = cli.clone().try_get_matches_from(expanded).unwrap_err();
+            blame(&err, &own)
+        };
+        let from_file = check(&["h", "serve", "--config", f]).expect("blamed on the file");
+        assert!(
+            from_file.starts_with(&format!("config file {f}: key ")),
+            "{from_file}"
+        );
+        assert!(
+            from_file.contains("nope") || from_file.contains("many"),
+            "{from_file}"
+        );
+        let own = check(&["h", "serve", "--listen", "bad"]);
+        assert_eq!(own, None, "no config file");
+        std::fs::write(&file, "[serve]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+        let own = check(&["h", "serve", "--config", f, "--listen=bad"]);
+        assert_eq!(own, None, "the command line's own value");
     }
 
     /// A key that is no flag of its command is an error naming the file, the key, where it is

@@ -29,7 +29,7 @@ pub struct DefaultRunArgs {
     /// Directory of source videos to package and watch.
     #[arg(long, default_value = "media")]
     pub media: PathBuf,
-    /// Directory the streams are written to and served from (--root is another name for it).
+    /// Directory the streams are written to and served from.
     #[arg(long, visible_alias = "root", default_value = "playlists")]
     pub playlists: PathBuf,
     /// Address to listen on, HOST:PORT (HTTP/1.1 and HTTP/2 with prior knowledge on one port).

@@ -76,11 +76,15 @@ pub fn parse_listen(s: &str) -> std::result::Result<SocketAddr, String> {
 
 /// Parses the command line, with `--config FILE` settings spliced in (see [`config_file`]).
 pub fn parse() -> Result<Cli> {
-    let args = config_file::expand(
-        std::env::args_os().collect(),
-        &<Cli as clap::CommandFactory>::command(),
-    )?;
-    Ok(<Cli as Parser>::parse_from(args))
+    let own: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = config_file::expand(own.clone(), &<Cli as clap::CommandFactory>::command())?;
+    match <Cli as Parser>::try_parse_from(&args) {
+        Ok(cli) => Ok(cli),
+        Err(e) => match config_file::blame(&e, &own) {
+            Some(msg) => Err(anyhow::anyhow!(msg)),
+            None => e.exit(),
+        },
+    }
 }
 
 pub fn run(cli: Cli) -> Result<()> {

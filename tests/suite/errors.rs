@@ -385,6 +385,7 @@ fn errors_name_the_file_or_flag_and_what_to_do() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("typo.toml"), "listn = \"127.0.0.1:0\"\n").unwrap();
+    std::fs::write(dir.join("value.toml"), "[serve]\nlisten = \"nope\"\n").unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_addr = busy.local_addr().unwrap().to_string();
     let sample = fixtures::by_name("h264_aac.mp4");
@@ -426,6 +427,12 @@ fn errors_name_the_file_or_flag_and_what_to_do() {
             "mistyped config key",
             &["--config", "typo.toml", "--listen", "127.0.0.1:0"],
             &["config file typo.toml", "\"listn\"", "did you mean listen"],
+            None,
+        ),
+        (
+            "bad value in the config file",
+            &["serve", "--config", "value.toml"],
+            &["config file value.toml", "key listen", "nope", "HOST:PORT"],
             None,
         ),
     ];
