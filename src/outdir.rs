@@ -255,7 +255,11 @@ fn create_marked(dir: &Path, run_id: &str) -> io::Result<File> {
         .write(true)
         .create_new(true)
         .open(dir.join(MARKER))?;
-    f.try_lock().map_err(io::Error::other)?;
+    // A filesystem without flock support: other runs cannot take the lock either, so they
+    // never take this directory for abandoned.
+    if let Err(e) = f.try_lock() {
+        tracing::debug!("cannot lock {}: {e}", dir.join(MARKER).display());
+    }
     write!(
         f,
         "{MAGIC}\nversion {}\nrun {run_id}\npid {}\n",
