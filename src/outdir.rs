@@ -193,6 +193,7 @@ impl Target {
         Ok(Staging {
             tmp,
             run_id: run_id.to_owned(),
+            committed: false,
             _lock: lock,
         })
     }
@@ -203,6 +204,8 @@ impl Target {
 pub struct Staging {
     tmp: PathBuf,
     run_id: String,
+    /// Renamed onto the target: nothing left to remove.
+    committed: bool,
     /// The locked marker: tells other runs this directory is in use.
     _lock: File,
 }
@@ -214,12 +217,14 @@ impl Staging {
 
     /// Renames the temporary directory onto the target, replacing what is there (checked
     /// again: it may have changed while packaging).
-    pub fn commit(self, target: &Target, input: &Path, force: bool) -> Result<()> {
+    pub fn commit(mut self, target: &Target, input: &Path, force: bool) -> Result<()> {
         target.check(input, force)?;
         let out = target.dir.display();
         if fs::symlink_metadata(&target.dir).is_err() {
-            return fs::rename(&self.tmp, &target.dir)
-                .with_context(|| format!("cannot move the output into {out}"));
+            fs::rename(&self.tmp, &target.dir)
+                .with_context(|| format!("cannot move the output into {out}"))?;
+            self.committed = true;
+            return Ok(());
         }
         let old = target.sibling("old", &self.run_id);
         let _old_lock = create_marked(&old, &self.run_id)
@@ -234,14 +239,16 @@ impl Staging {
                 })
             });
         let _ = fs::remove_dir_all(&old);
+        self.committed = swapped.is_ok();
         swapped
     }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        // After a commit the path is gone; otherwise this removes the partial output.
-        let _ = fs::remove_dir_all(&self.tmp);
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
     }
 }
 
