@@ -7,6 +7,8 @@ mod cli;
 mod fs_store;
 mod ingest;
 mod input;
+mod interrupt;
+mod outdir;
 
 use std::process::ExitCode;
 
@@ -14,11 +16,11 @@ fn main() -> ExitCode {
     let args = match cli::parse() {
         Ok(args) => args,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             return ExitCode::FAILURE;
         }
     };
-    cli::init_tracing(args.verbose, args.quiet());
+    cli::init_tracing(args.verbose);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -29,12 +31,69 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            let mut msg = format!("error: {err}");
-            for cause in err.chain().skip(1) {
-                msg.push_str(&format!(": {cause}"));
+            if err.chain().any(|c| c.is::<interrupt::Interrupted>()) {
+                eprintln!("interrupted: nothing was written");
+                return ExitCode::from(interrupt::EXIT_STATUS);
             }
-            eprintln!("{msg}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, each cause once: an error whose message already
+/// quotes its source (`cannot listen on …: {source}`) does not get the source repeated.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot serve root /x: {}", self.0)
+        }
+    }
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let cases: Vec<(anyhow::Error, String)> = vec![
+            (
+                anyhow::Error::new(Quoting(io())),
+                format!("cannot serve root /x: {}", io()),
+            ),
+            (
+                anyhow::Error::new(io()).context("cannot open a.mp4"),
+                format!("cannot open a.mp4: {}", io()),
+            ),
+            (
+                anyhow::Error::new(Quoting(io())).context("serve"),
+                format!("serve: cannot serve root /x: {}", io()),
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(one_line(&err), want);
         }
     }
 }

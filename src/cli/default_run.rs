@@ -33,8 +33,11 @@ pub struct DefaultRunArgs {
     #[arg(long, default_value = "media")]
     pub media: PathBuf,
     /// Directory the streams are written to and served from.
-    #[arg(long, default_value = "playlists")]
+    #[arg(long, visible_alias = "root", default_value = "playlists")]
     pub playlists: PathBuf,
+    /// Address to listen on, HOST:PORT (HTTP/1.1 and HTTP/2 with prior knowledge on one port).
+    #[arg(long, default_value = origin::config::DEFAULT_LISTEN, value_parser = super::parse_listen)]
+    pub listen: std::net::SocketAddr,
     #[command(flatten)]
     pub serve: ServeConfig,
 }
@@ -48,11 +51,14 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
         .with_context(|| format!("cannot resolve {}", args.media.display()))?;
     let rt = runtime()?;
     rt.block_on(async move {
-        let mut config = args.serve.clone();
-        config.root = args.playlists.clone();
+        let config = ServeConfig {
+            root: args.playlists.clone(),
+            listen: args.listen,
+            ..args.serve.clone()
+        };
         let server = origin::Server::bind(&config)
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+            .map_err(super::serve::bind_error)?;
         let base = format!("http://{}", server.local_addr());
         println!("serving {} on {base}/", args.playlists.display());
 

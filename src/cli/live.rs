@@ -8,7 +8,7 @@
 //! per rendition, one `master.m3u8` listing them all (see `ingest::group`), one origin.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -45,8 +45,9 @@ pub struct LiveArgs {
     /// Directory of streams.
     #[arg(long, default_value = "playlists")]
     pub root: PathBuf,
-    /// Also serve ROOT over HTTP here (playlist at http://ADDR/NAME/master.m3u8).
-    #[arg(long)]
+    /// Also serve ROOT over HTTP here, HOST:PORT (playlist at http://ADDR/NAME/master.m3u8);
+    /// the origin options below apply to it.
+    #[arg(long, value_parser = super::parse_listen)]
     pub listen: Option<SocketAddr>,
     /// Segment container (LL-HLS needs fmp4).
     #[arg(long, value_enum, default_value_t = FormatArg::Fmp4)]
@@ -78,6 +79,9 @@ pub struct LiveArgs {
     /// Allow HEVC in MPEG-TS segments (Apple devices reject it: HEVC must be fMP4).
     #[arg(long)]
     pub allow_hevc_ts: bool,
+    /// The origin's options (as for `serve`), used with --listen.
+    #[command(flatten)]
+    pub origin: ServeConfig,
 }
 
 /// `90`, `90s`, `30m`, `2h` → seconds.
@@ -151,6 +155,12 @@ fn rendition_names(args: &LiveArgs) -> Result<Vec<String>> {
 
 fn live_config(args: &LiveArgs) -> Result<LiveConfig> {
     check_name(&args.name)?;
+    if args.listen.is_none() && args.origin != ServeConfig::default() {
+        bail!(
+            "origin options (--cors-origin, --cache-*, --tls-*, --hlsjs-url, …) apply to the \
+             server: add --listen ADDR, or drop them"
+        );
+    }
     let format = match args.format {
         FormatArg::Fmp4 => Format::Fmp4,
         FormatArg::Ts => Format::Ts,
@@ -226,26 +236,21 @@ pub fn run(args: LiveArgs) -> Result<()> {
 
 type ServerTask = JoinHandle<Result<(), origin::OriginError>>;
 
-/// Serves `root` with the live playlists `playlists` (`NAME/RENDITION.m3u8`) of stream
+/// Serves `config.root` with the live playlists `playlists` (`NAME/RENDITION.m3u8`) of stream
 /// `name` published in-process; returns their publishers in the same order.
 async fn start_server(
-    root: &Path,
-    listen: SocketAddr,
+    config: &ServeConfig,
     name: &str,
     playlists: &[String],
 ) -> Result<(oneshot::Sender<()>, ServerTask, Vec<LivePublisher>)> {
-    let config = ServeConfig {
-        root: root.to_path_buf(),
-        listen,
-        ..ServeConfig::default()
-    };
+    let root = config.root.as_path();
     let source = FsSource::new(root).with_context(|| format!("cannot serve {}", root.display()))?;
     // Other live playlists under the root (written by other processes) block too.
     let live = LivePlaylists::watching(source.root());
     let publishers = playlists.iter().map(|p| live.publisher(p)).collect();
-    let server = origin::Server::bind_with_source(&config, LiveSource::new(source, live))
+    let server = origin::Server::bind_with_source(config, LiveSource::new(source, live))
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .map_err(super::serve::bind_error)?;
     let addr = server.local_addr();
     println!("serving {} on http://{addr}/", root.display());
     println!("stream http://{addr}/{name}/master.m3u8");
@@ -282,8 +287,12 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
         .collect();
     let (server, mut publishers) = match args.listen {
         Some(listen) => {
-            let (stop, task, publishers) =
-                start_server(&args.root, listen, &args.name, &playlists).await?;
+            let config = ServeConfig {
+                root: args.root.clone(),
+                listen,
+                ..args.origin.clone()
+            };
+            let (stop, task, publishers) = start_server(&config, &args.name, &playlists).await?;
             (
                 Some((stop, task)),
                 publishers.into_iter().map(Some).collect(),
@@ -383,6 +392,8 @@ async fn stop_all(
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -520,6 +531,20 @@ mod tests {
             assert_eq!(c.live.part_duration, Some(0.2));
             assert_eq!(c.dir, Path::new("playlists").join("n"));
         }
+    }
+
+    /// The origin options come with --listen: without it nothing would use them.
+    #[test]
+    fn origin_options_need_listen() {
+        let base = ["--name", "n", "--input", "udp://127.0.0.1:1"];
+        let with = |extra: &[&'static str]| {
+            let argv: Vec<&str> = base.iter().chain(extra).copied().collect();
+            parse(&argv).and_then(|a| driver_configs(&a))
+        };
+        assert!(with(&[]).is_ok());
+        assert!(with(&["--listen", "localhost:0", "--cors-origin", "x"]).is_ok());
+        let e = with(&["--cors-origin", "x"]).unwrap_err().to_string();
+        assert!(e.contains("add --listen"), "{e}");
     }
 
     #[test]

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `hlsorigin package`: one input file → OUTDIR/master.m3u8 and its media.
 //!
-//! Output is atomic: everything is written into a hidden sibling directory `.NAME.tmp-RUN` and renamed
-//! onto OUTDIR only when packaging succeeded; a previous OUTDIR is replaced as a whole.
+//! Output is atomic and never deletes what hlsorigin did not write: see [`crate::outdir`].
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use media::package::{package_streaming, Format, PackageOptions, PackageSummary, Progress};
+use media::package::{package_streaming, Format, PackageOptions, PackageSummary};
 
+use super::progress::PackageProgress;
 use crate::fs_store::FsStore;
 use crate::input::{self, OpenOptions};
+use crate::interrupt::{self, Interrupted, Interruptible};
+use crate::outdir::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -27,11 +28,15 @@ pub enum FormatArg {
 #[derive(Debug, Clone, Args)]
 pub struct PackageArgs {
     /// Input file (MP4/MOV, fragmented MP4, MPEG-TS).
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
-    /// Output directory; OUTDIR/master.m3u8 is the entry point.
-    #[arg(short, long)]
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// Output directory; OUTDIR/master.m3u8 is the entry point. Created, or replaced as a whole
+    /// if it is empty or a previous hlsorigin output (it has a .hlsorigin file).
+    #[arg(short, long, value_name = "OUTDIR")]
     pub output: PathBuf,
+    /// Replace OUTDIR even if it holds files hlsorigin did not write (all of them are deleted).
+    #[arg(long)]
+    pub force: bool,
     /// Segment container.
     #[arg(long, value_enum, default_value_t = FormatArg::Fmp4)]
     pub format: FormatArg,
@@ -41,7 +46,7 @@ pub struct PackageArgs {
     /// One media file per rendition, segments addressed with EXT-X-BYTERANGE.
     #[arg(long)]
     pub single_file: bool,
-    /// No progress bar and no summary line.
+    /// No progress bar and no summary line (warnings and errors still show).
     #[arg(short, long)]
     pub quiet: bool,
     /// Package what is complete of a truncated MP4 (warns) instead of failing.
@@ -60,28 +65,23 @@ pub struct PackageArgs {
 }
 
 pub fn run(args: PackageArgs) -> Result<()> {
-    if args.inputs.len() > 1 {
-        bail!(
-            "{} inputs given: one input per run for now (several renditions per master playlist are \
-             planned)",
-            args.inputs.len()
-        );
-    }
     if !(args.segment_duration >= 0.5 && args.segment_duration <= 60.0) {
         bail!("--segment-duration must be between 0.5 and 60 seconds");
     }
     if !(1..=4096).contains(&args.max_buffer_mib) {
         bail!("--max-buffer-mib must be between 1 and 4096");
     }
-    let input = &args.inputs[0];
+    let input = &args.input;
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let summary = package_file(
+    interrupt::install()?;
+    let summary = package_into(
         input,
-        &args.output,
+        Target::new(&args.output)?,
         &options(&args),
         &open_options(&args),
         show_progress,
+        args.force,
     )?;
     if !args.quiet {
         println!(
@@ -142,7 +142,8 @@ pub fn new_run_id() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
-/// Packages `input` into `outdir` atomically.
+/// Packages `input` into `outdir` atomically, replacing only a previous output of ours (the
+/// default run's entry point).
 pub fn package_file(
     input: &Path,
     outdir: &Path,
@@ -150,78 +151,36 @@ pub fn package_file(
     open_opts: &OpenOptions,
     show_progress: bool,
 ) -> Result<PackageSummary> {
+    let target = Target::managed(outdir)?;
+    package_into(input, target, opts, open_opts, show_progress, false)
+}
+
+/// Packages `input` into `target` atomically; `force` replaces a directory that is not ours.
+fn package_into(
+    input: &Path,
+    target: Target,
+    opts: &PackageOptions,
+    open_opts: &OpenOptions,
+    show_progress: bool,
+    force: bool,
+) -> Result<PackageSummary> {
+    target.check(input, force)?;
     let mut demux = input::open(input, open_opts)?;
-    let name = outdir
-        .file_name()
-        .with_context(|| format!("output directory {} has no name", outdir.display()))?
-        .to_string_lossy()
-        .into_owned();
-    let parent = match outdir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let tmp = parent.join(format!(".{name}.tmp-{}", opts.run_id));
-    std::fs::create_dir(&tmp)
-        .with_context(|| format!("cannot write to {} (is it writable?)", parent.display()))?;
-    let guard = RemoveOnDrop(Some(tmp.clone()));
-
-    let bar = progress_bar(show_progress);
-    let mut on_progress = |p: Progress| {
-        if let Some(total) = p.total_secs {
-            bar.set_length((total * 1000.0) as u64);
-        }
-        bar.set_position((p.done_secs * 1000.0) as u64);
-    };
-    let mut store = FsStore::new(&tmp);
-    let summary = package_streaming(demux.as_mut(), opts, &mut store, &mut on_progress)
-        .with_context(|| input.display().to_string())?;
-    bar.finish_and_clear();
+    target.remove_stale();
+    let staging = target.stage(&opts.run_id)?;
+    let mut progress = PackageProgress::new(show_progress);
+    let mut store = Interruptible(FsStore::new(staging.path()));
+    let packaged = package_streaming(demux.as_mut(), opts, &mut store, &mut |p| {
+        progress.update(p)
+    });
+    progress.clear();
     drop(store);
-
-    // Swap into place: old OUTDIR (if any) aside, new one in, old one removed.
-    let old = parent.join(format!(".{name}.old-{}", opts.run_id));
-    let had_old = outdir.exists();
-    if had_old {
-        std::fs::rename(outdir, &old)
-            .with_context(|| format!("cannot replace {}", outdir.display()))?;
+    if interrupt::requested() {
+        return Err(Interrupted.into());
     }
-    if let Err(e) = std::fs::rename(&tmp, outdir) {
-        if had_old {
-            let _ = std::fs::rename(&old, outdir);
-        }
-        return Err(e).with_context(|| format!("cannot move output into {}", outdir.display()));
-    }
-    std::mem::forget(guard);
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
-    }
+    let summary = packaged.with_context(|| input.display().to_string())?;
+    staging.commit(&target, input, force)?;
     Ok(summary)
-}
-
-struct RemoveOnDrop(Option<PathBuf>);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_dir_all(p);
-        }
-    }
-}
-
-fn progress_bar(show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:40}] {percent:>3}% {msg} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
 }
 
 pub fn human_bitrate(bps: u64) -> String {

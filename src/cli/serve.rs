@@ -1,30 +1,49 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `hlsorigin serve ROOT`: the HTTP origin over a directory of HLS streams.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use origin::ServeConfig;
+use origin::config::DEFAULT_LISTEN;
+use origin::{OriginError, ServeConfig};
+
+use super::parse_listen;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Directory to serve at `/` (ROOT/NAME/master.m3u8 is http://HOST/NAME/master.m3u8).
+    /// Default: the current directory.
     #[arg(value_name = "ROOT")]
     pub dir: Option<PathBuf>,
+    /// The same as ROOT (give one or the other).
+    #[arg(long, value_name = "ROOT", conflicts_with = "dir")]
+    pub root: Option<PathBuf>,
+    /// `root` from a config file's [serve] table: used when neither ROOT nor --root is given.
+    #[arg(long, hide = true)]
+    pub config_root: Option<PathBuf>,
+    /// Address to listen on, HOST:PORT (HTTP/1.1 and HTTP/2 with prior knowledge on one port).
+    #[arg(long, default_value = DEFAULT_LISTEN, value_parser = parse_listen)]
+    pub listen: SocketAddr,
     #[command(flatten)]
-    pub config: ServeConfig,
+    pub origin: ServeConfig,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    let mut config = args.config;
-    if let Some(dir) = args.dir {
-        config.root = dir;
-    }
+    let root = args
+        .dir
+        .or(args.root)
+        .or(args.config_root)
+        .unwrap_or_else(|| PathBuf::from("."));
+    check_root(&root)?;
+    let config = ServeConfig {
+        root,
+        listen: args.listen,
+        ..args.origin
+    };
     runtime()?.block_on(async move {
-        let server = origin::Server::bind(&config)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let server = origin::Server::bind(&config).await.map_err(bind_error)?;
         println!(
             "serving {} on http://{}/",
             config.root.display(),
@@ -33,6 +52,32 @@ pub fn run(args: ServeArgs) -> Result<()> {
         server.run(shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The directory to serve must exist (say so before anything else is set up).
+fn check_root(root: &Path) -> Result<()> {
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "cannot serve {}: it is a file; give the directory that holds the streams",
+            root.display()
+        ),
+        Err(e) => bail!(
+            "cannot serve {}: {e}; give an existing directory (the one holding NAME/master.m3u8)",
+            root.display()
+        ),
+    }
+}
+
+/// An origin that cannot start, in one line that says what to change.
+pub fn bind_error(e: OriginError) -> anyhow::Error {
+    match e {
+        OriginError::Bind { addr, source } => anyhow!(
+            "cannot listen on {addr}: {source}; choose another address with --listen (port 0 \
+             picks a free one)"
+        ),
+        other => other.into(),
+    }
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -42,23 +42,32 @@ impl FromStr for Input {
         if s == "-" {
             return Ok(Input::Stdin);
         }
+        const SUPPORTED: &str = "udp://HOST:PORT, tcp://HOST:PORT or - (stdin)";
         let (scheme, rest) = s
             .split_once("://")
-            .ok_or_else(|| format!("{s:?}: expected udp://HOST:PORT, tcp://HOST:PORT or -"))?;
+            .ok_or_else(|| format!("{s:?}: expected {SUPPORTED}"))?;
+        // The scheme first: `http://…` is not an address problem.
+        let udp = match scheme {
+            "udp" => true,
+            "tcp" => false,
+            other => {
+                return Err(format!(
+                    "{s:?}: {other}:// is not supported; the inputs are {SUPPORTED} (MPEG-TS)"
+                ))
+            }
+        };
         // Options after '?' (ffmpeg style, e.g. ?pkt_size=1316) are accepted and ignored.
         let hostport = rest.split(['?', '/']).next().unwrap_or_default();
         let addr = hostport
             .to_socket_addrs()
-            .map_err(|e| format!("{s:?}: {e}"))?
+            .map_err(|e| format!("{s:?}: {e}; expected {SUPPORTED}"))?
             .next()
             .ok_or_else(|| format!("{s:?}: {hostport:?} resolves to no address"))?;
-        match scheme {
-            "udp" => Ok(Input::Udp(addr)),
-            "tcp" => Ok(Input::Tcp(addr)),
-            other => Err(format!(
-                "{s:?}: unsupported scheme {other:?} (udp, tcp, or - for stdin)"
-            )),
-        }
+        Ok(if udp {
+            Input::Udp(addr)
+        } else {
+            Input::Tcp(addr)
+        })
     }
 }
 
@@ -154,14 +163,21 @@ mod tests {
             ok("tcp://127.0.0.1:0"),
             Input::Tcp("127.0.0.1:0".parse().expect("addr"))
         );
-        for bad in [
-            "",
-            "udp:9000",
-            "http://127.0.0.1:80",
-            "udp://127.0.0.1",
-            "tcp://:x",
+        // Bad input → what the message must say.
+        for (bad, want) in [
+            ("", "expected udp://HOST:PORT, tcp://HOST:PORT or -"),
+            ("udp:9000", "expected udp://"),
+            (
+                "http://127.0.0.1:80",
+                "http:// is not supported; the inputs are udp://",
+            ),
+            ("http://no-such-host.invalid:80", "http:// is not supported"),
+            ("srt://x", "srt:// is not supported"),
+            ("udp://127.0.0.1", "expected udp://"),
+            ("tcp://:x", "expected udp://"),
         ] {
-            assert!(bad.parse::<Input>().is_err(), "{bad:?}");
+            let e = bad.parse::<Input>().unwrap_err();
+            assert!(e.contains(want), "{bad:?}: {e}");
         }
         assert_eq!(ok("tcp://127.0.0.1:5").to_string(), "tcp://127.0.0.1:5");
     }

@@ -22,7 +22,9 @@ pub enum Error {
     Mp4 { msg: String, offset: u64 },
     #[error("MP4: no moov box found (file truncated before the index was written?)")]
     NoMoov,
-    #[error("MP4: track {track}: sample {sample} at byte offset {offset} (+{size} bytes) lies beyond end of file ({file_len} bytes)")]
+    /// The file ends before this sample: truncated. `allow_truncated` (the CLI's
+    /// `--allow-truncated`) packages the samples before it instead.
+    #[error("MP4: track {track}: sample {sample} at byte offset {offset} (+{size} bytes) lies beyond end of file ({file_len} bytes): the file is truncated; --allow-truncated packages the complete samples")]
     SampleOutOfRange {
         track: u32,
         sample: u64,

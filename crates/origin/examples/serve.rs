@@ -2,10 +2,19 @@
 //! Runs the origin alone: `cargo run -p hlsorigin-origin --example serve -- --root DIR`.
 //! Set `ORIGIN_LOG=1` for the access log. Ctrl-C shuts down gracefully.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use clap::Parser;
 
 #[derive(Parser)]
 struct Cli {
+    /// Directory to serve.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = origin::config::DEFAULT_LISTEN)]
+    listen: SocketAddr,
     #[command(flatten)]
     serve: origin::ServeConfig,
 }
@@ -18,7 +27,12 @@ async fn main() -> Result<(), origin::OriginError> {
             .init();
     }
     let cli = Cli::parse();
-    origin::serve(cli.serve, async {
+    let config = origin::ServeConfig {
+        root: cli.root,
+        listen: cli.listen,
+        ..cli.serve
+    };
+    origin::serve(config, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

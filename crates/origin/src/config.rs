@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Origin configuration: one struct, usable as clap arguments (flatten it into a subcommand)
-//! and as a TOML/JSON table (every field optional there; missing fields take the defaults
-//! stated in each doc comment).
+//! and as a TOML/JSON table (every field optional there; missing fields take the values of
+//! [`ServeConfig::default`], the same defaults `--help` shows).
+//!
+//! `root` and `listen` are not flags of their own: each command names the directory and the
+//! address its way (`serve ROOT`, `live --root … --listen …`), so they are skipped by clap.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,25 +40,25 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 #[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
     /// Directory to serve. Default: `.`.
-    #[arg(long, default_value = ".")]
+    #[arg(skip = PathBuf::from("."))]
     pub root: PathBuf,
 
     /// Address to listen on (HTTP/1.1 and HTTP/2 with prior knowledge on one port).
     /// Default: `127.0.0.1:8080`.
-    #[arg(long, default_value = DEFAULT_LISTEN)]
+    #[arg(skip = SocketAddr::from(([127, 0, 0, 1], 8080)))]
     pub listen: SocketAddr,
 
-    /// `Access-Control-Allow-Origin` sent on every response. Default: `*`.
+    /// `Access-Control-Allow-Origin` sent on every response.
     #[arg(long, default_value = DEFAULT_CORS_ORIGIN)]
     pub cors_origin: String,
 
     /// `Cache-Control` of media and init segments (`.ts .m4s .aac .ac3 .ec3 .mp3 .vtt .mp4
-    /// .m4a .m4v`). Default: `public, max-age=31536000, immutable`.
+    /// .m4a .m4v`).
     #[arg(long, default_value = DEFAULT_CACHE_SEGMENT)]
     pub cache_segment: String,
 
     /// `Cache-Control` of playlists that contain `#EXT-X-ENDLIST` and of multivariant
-    /// playlists. Default: `public, max-age=60`.
+    /// playlists.
     #[arg(long, default_value = DEFAULT_CACHE_VOD_PLAYLIST)]
     pub cache_vod_playlist: String,
 
@@ -64,36 +67,35 @@ pub struct ServeConfig {
     #[arg(long)]
     pub cache_live_playlist_max_age: Option<u32>,
 
-    /// `Cache-Control` of 4xx/5xx responses. Default: `public, max-age=1`.
+    /// `Cache-Control` of 4xx/5xx responses.
     #[arg(long, default_value = DEFAULT_CACHE_ERROR)]
     pub cache_error: String,
 
-    /// `Cache-Control` of other files under the root. Default: `public, max-age=60`.
+    /// `Cache-Control` of other files under the root.
     #[arg(long, default_value = DEFAULT_CACHE_OTHER)]
     pub cache_other: String,
 
     /// hls.js script the index page loads when the browser cannot play HLS natively.
-    /// Default: `https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js`.
     #[arg(long, default_value = DEFAULT_HLSJS_URL)]
     pub hlsjs_url: String,
 
     /// Maximum simultaneously open client connections; further clients wait in the listen
-    /// backlog. Default: 10000.
+    /// backlog.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 
     /// Seconds a client has to send a complete request head; an idle HTTP/1 keep-alive
-    /// connection is closed after the same time. Default: 10.
+    /// connection is closed after the same time.
     #[arg(long, default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS)]
     pub header_read_timeout_secs: u64,
 
-    /// Seconds graceful shutdown waits for in-flight responses. Default: 30.
+    /// Seconds graceful shutdown waits for in-flight responses.
     #[arg(long, default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
     pub shutdown_timeout_secs: u64,
 
     /// MiB of memory for media and init segments served from memory (least recently used
     /// dropped first; every request still checks the file is unchanged; objects over a
-    /// quarter of this are streamed from disk). 0 disables it. Default: 256.
+    /// quarter of this are streamed from disk). 0 disables it.
     #[arg(long, default_value_t = DEFAULT_HOT_CACHE_MIB)]
     pub hot_cache_mib: u64,
 
