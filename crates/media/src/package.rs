@@ -10,7 +10,8 @@
 //!   that opens a segment; EXT-X-MAP names a segment's PAT/PMT for the others). fMP4: a fragment
 //!   starts at every keyframe, so each entry is `moof` + `mdat` header + the keyframe, with the
 //!   media playlist's EXT-X-MAP.
-//! - `{rendition}_{run}_init.mp4` + `{rendition}_{run}_{n:05}.m4s` (fMP4) or `…_{n:05}.ts`;
+//! - `{rendition}_{run}_init.mp4` + `{rendition}_{run}_{n:06}.m4s` (fMP4) or `…_{n:06}.ts`, `n`
+//!   the media sequence number from 0 (as live names them);
 //!   or, with `single_file`, `{rendition}_{run}.mp4|.ts` addressed with EXT-X-BYTERANGE.
 //!
 //! `run` is a per-packaging-run id chosen by the caller, so a repackaged stream never reuses a segment
@@ -342,7 +343,9 @@ pub fn package_streaming(
             uri: if opts.single_file {
                 single_name.clone()
             } else {
-                format!("{base}_{:05}.{ext}", piece.index + 1)
+                // Named by media sequence number (6 digits from 0), as live segments are
+                // (RFC 8216bis 4.4.3.2: the first segment's number is EXT-X-MEDIA-SEQUENCE, 0).
+                format!("{base}_{:06}.{ext}", piece.index)
             },
             offset: 0,
             size: 0,
