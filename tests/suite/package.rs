@@ -194,6 +194,9 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
         v.bandwidth
     );
 
+    let rows: Vec<(u64, f32)> = segs.iter().map(|s| (s.size, s.extinf as f32)).collect();
+    assert_declared_rates_cover(tag, v.bandwidth, v.average_bandwidth, &rows);
+
     check_i_frames(fx, input, dir, &master, format, tag);
 
     // The whole stream through ffmpeg's own HLS demuxer.
@@ -549,6 +552,17 @@ fn check_i_frames(
             peak = peak.max(body.len() as f64 * 8.0 / extinf);
         }
     }
+    let rows: Vec<(u64, f32)> = pl
+        .segments
+        .iter()
+        .map(|s| (s.byte_range.as_ref().map_or(0, |r| r.length), s.duration))
+        .collect();
+    assert_declared_rates_cover(
+        &format!("{tag} I-frames"),
+        iv.bandwidth,
+        iv.average_bandwidth,
+        &rows,
+    );
     // BANDWIDTH / AVERAGE-BANDWIDTH measured over the I-frame ranges, within 10 % (Apple 9.13–9.15).
     let avg = bytes as f64 * 8.0 / total;
     let declared_avg = iv.average_bandwidth.expect("AVERAGE-BANDWIDTH") as f64;
@@ -560,5 +574,28 @@ fn check_i_frames(
         (iv.bandwidth as f64 - peak).abs() / peak < 0.10,
         "{tag}: I-frame BANDWIDTH {} vs {peak}",
         iv.bandwidth
+    );
+}
+
+/// RFC 8216bis 4.4.6.2: BANDWIDTH is at least every segment's bits / EXTINF, and AVERAGE-BANDWIDTH
+/// at least the total bits / the sum of EXTINF — with the EXTINF as the playlist writes them
+/// (`rows`: bytes and EXTINF as m3u8-rs parsed it), compared exactly in integer milliseconds.
+fn assert_declared_rates_cover(tag: &str, peak: u64, average: Option<u64>, rows: &[(u64, f32)]) {
+    // The written EXTINF has 3 decimals; m3u8-rs keeps it as f32, which formats back to them.
+    let millis = |extinf: f32| -> u128 { (f64::from(extinf) * 1000.0).round() as u128 };
+    for (i, &(bytes, extinf)) in rows.iter().enumerate() {
+        let ms = millis(extinf);
+        assert!(
+            u128::from(peak) * ms >= u128::from(bytes) * 8000,
+            "{tag}: BANDWIDTH {peak} below segment {i}: {bytes} bytes over EXTINF {extinf} = {:.3} bit/s",
+            bytes as f64 * 8000.0 / ms as f64
+        );
+    }
+    let bytes: u128 = rows.iter().map(|r| u128::from(r.0)).sum();
+    let ms: u128 = rows.iter().map(|r| millis(r.1)).sum();
+    let average = average.expect("AVERAGE-BANDWIDTH");
+    assert!(
+        u128::from(average) * ms >= bytes * 8000,
+        "{tag}: AVERAGE-BANDWIDTH {average} below {bytes} bytes over {ms} ms"
     );
 }

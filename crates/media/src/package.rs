@@ -23,6 +23,7 @@ use crate::codec::codec_string;
 use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
 use crate::mux::{KeyframeRange, SegmentMuxer};
+use crate::playlist::master::measure_bandwidth;
 use crate::playlist::media::Map;
 use crate::playlist::{
     ByteRange, IFramePlaylist, IFrameVariant, MasterPlaylist, MediaPlaylist, MediaSegment,
@@ -456,14 +457,8 @@ pub fn package_streaming(
     playlist.target_duration = MediaPlaylist::target_for(&playlist.segments);
     let duration = playlist.duration();
     let bytes: u64 = playlist.segments.iter().map(|s| s.size).sum();
-    let average_bandwidth = bitrate(bytes, duration);
-    let peak_bandwidth = playlist
-        .segments
-        .iter()
-        .map(|s| bitrate(s.size, s.duration))
-        .max()
-        .unwrap_or(0)
-        .max(average_bandwidth);
+    let (peak_bandwidth, average_bandwidth) =
+        measure_bandwidth(playlist.segments.iter().map(|s| (s.size, s.duration)));
     let long_segments: Vec<(u64, f64)> = playlist
         .segments
         .iter()
@@ -509,14 +504,7 @@ pub fn package_streaming(
         let name = format!("{}_iframes.m3u8", opts.rendition);
         put(store, &name, iframes.to_string().as_bytes())?;
         // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
-        let bytes: u64 = entries.iter().map(|e| e.size).sum();
-        let average = bitrate(bytes, iframes.duration());
-        let peak = entries
-            .iter()
-            .map(|e| bitrate(e.size, e.duration))
-            .max()
-            .unwrap_or(0)
-            .max(average);
+        let (peak, average) = measure_bandwidth(entries.iter().map(|e| (e.size, e.duration)));
         i_frame_variants.push(IFrameVariant {
             uri: name,
             bandwidth: peak,
@@ -559,13 +547,6 @@ pub fn package_streaming(
         long_segments,
         i_frames: iframes.entries.len(),
     })
-}
-
-fn bitrate(bytes: u64, secs: f64) -> u64 {
-    if secs <= 0.0 {
-        return 0;
-    }
-    (bytes as f64 * 8.0 / secs).round() as u64
 }
 
 fn put(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<()> {
