@@ -536,13 +536,15 @@ fn check_i_frames(
         );
         let f = &frames[0];
         assert!(f.key, "{tag}: entry {i} is a key frame: {f:?}");
-        // Presentation time, relative to the first I-frame: the input's keyframe, and the sum
-        // of the EXTINFs before it, within a frame.
+        // Presentation time, relative to the first I-frame: the input's keyframe within a
+        // frame; and the sum of the EXTINFs before it within 2 ms (their millisecond rounding),
+        // as EXTINF is the time to the next I-frame in presentation order (RFC 8216bis
+        // 4.4.3.6) — with B-frames or HEVC open GOPs, decode-time gaps differ by frames.
         let first = *first_pts.get_or_insert(f.pts);
         let got = f.pts - first;
         let want = keys[i] - keys[0];
         assert!(
-            (got - want).abs() <= frame + 0.001 && (at - want).abs() <= frame + 0.001,
+            (got - want).abs() <= frame + 0.001 && (at - want).abs() <= 0.002,
             "{tag}: entry {i} at {got:.4} s (EXTINF sum {at:.4}), input keyframe at {want:.4}"
         );
         let extinf = f64::from(s.duration);

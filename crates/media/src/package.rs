@@ -324,6 +324,7 @@ pub fn package_streaming(
     let main = segmenter.main_track();
     let mut buf = Vec::new();
     let mut main_frames: u64 = 0;
+    let mut main_end_pts: Option<i64> = None;
     let mut iframes = IFramePlaylist::vod();
     // TS: whether some I-frame entry lacks its own PAT/PMT, and where the first segment's are.
     let mut ts_needs_map = false;
@@ -407,9 +408,7 @@ pub fn package_streaming(
             offset: object.offset,
         });
         if video.is_some() {
-            let end =
-                i64::try_from(piece.duration).map_or(i64::MAX, |d| piece.start.saturating_add(d));
-            iframes.push_segment(&object.uri, object.offset, &object.keys, end);
+            iframes.push_segment(&object.uri, object.offset, &object.keys);
             ts_needs_map |= object.keys.iter().any(|k| k.offset != 0);
             first_segment.get_or_insert_with(|| (object.uri.clone(), object.offset));
         }
@@ -431,6 +430,9 @@ pub fn package_streaming(
     while let Some(sample) = demux.next_sample()? {
         if sample.track == main {
             main_frames += 1;
+            // The last I-frame lasts until the end of the presentation (RFC 8216bis 4.4.3.6).
+            let end = sample.pts().saturating_add(i64::from(sample.duration));
+            main_end_pts = Some(main_end_pts.map_or(end, |e: i64| e.max(end)));
         }
         if let Some(done) = segmenter.push(sample) {
             emit(done, true, &mut open, &mut playlist, &mut buf)?;
@@ -480,7 +482,7 @@ pub fn package_streaming(
 
     let mut i_frame_variants = Vec::new();
     if let (Some(v), Some(vi)) = (video, video_index) {
-        iframes.finish(v.timescale);
+        iframes.finish(v.timescale, main_end_pts.unwrap_or(0));
         iframes.map = match &muxer {
             Mux::Fmp4(_) => playlist.map.clone(),
             // RFC 8216bis §4.4.3.6: an entry without PAT/PMT needs them from EXT-X-MAP; every
