@@ -96,7 +96,18 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
         Some(m3u8_rs::MediaPlaylistType::Vod),
         "{tag}"
     );
-    assert!(media.independent_segments, "{tag}: INDEPENDENT-SEGMENTS");
+    // EXT-X-INDEPENDENT-SEGMENTS in both playlists or neither; only an HEVC stream with open
+    // GOPs and no clean random-access point (x265's default) goes without (RFC 8216bis 4.4.2.1).
+    let independent = media.independent_segments;
+    assert_eq!(
+        master.independent_segments, independent,
+        "{tag}: INDEPENDENT-SEGMENTS in master and media playlists alike"
+    );
+    let codecs_list = v.codecs.clone().unwrap_or_default();
+    assert!(
+        independent || codecs_list.starts_with("hvc1") || codecs_list.starts_with("hev1"),
+        "{tag}: INDEPENDENT-SEGMENTS"
+    );
     assert!(!media.segments.is_empty(), "{tag}: has segments");
     let want_version = if format == "fmp4" { 6 } else { 3 };
     assert!(media.version.unwrap_or(1) >= want_version, "{tag}: VERSION");
@@ -131,6 +142,14 @@ fn check_output(fx: &Fixture, input: &Path, dir: &Path, format: &str, tag: &str)
         );
         let pk = probe::packets(&seg.file);
         assert!(!pk.is_empty(), "{tag}: segment {i} has packets");
+        if fx.video && independent {
+            // Independent segments: every picture decodes from the segment alone.
+            let (frames, packets) = probe::video_frame_and_packet_counts(&seg.file);
+            assert_eq!(
+                frames, packets,
+                "{tag}: segment {i} decodes alone to as many frames as it has video packets"
+            );
+        }
         if fx.video {
             let first = pk
                 .iter()
@@ -600,4 +619,151 @@ fn assert_declared_rates_cover(tag: &str, peak: u64, average: Option<u64>, rows:
         u128::from(average) * ms >= bytes * 8000,
         "{tag}: AVERAGE-BANDWIDTH {average} below {bytes} bytes over {ms} ms"
     );
+}
+
+/// HEVC with open GOPs (x265 `open-gop=1`, a CRA every 0.5 s with RASL pictures) and an IDR
+/// every 3 s (three encodes joined): with a 2 s target, segments are cut at the IDRs, never at
+/// a CRA whose RASL pictures need the previous segment — each segment decodes alone to all its
+/// frames, and EXT-X-INDEPENDENT-SEGMENTS holds.
+#[test]
+fn hevc_open_gop_cuts_at_clean_random_access_points() {
+    let input = hevc_open_gop_with_idr_every_3s();
+    let (in_frames, _) = probe::video_frame_and_packet_counts(&input);
+    assert_eq!(in_frames, 270, "the input decodes to 9 s of 30 fps");
+    let fx = Fixture {
+        name: "hevc_open_gop_idr3s.mp4",
+        args: vec![],
+        video: true,
+        audio: false,
+        ts_ok: false,
+        secs: 9,
+    };
+    let tag = "hevc-open-gop-idr";
+    let out = crate::common::out_dir(tag);
+    package(
+        &input,
+        &out,
+        &["--format", "fmp4", "--segment-duration", "2", "--quiet"],
+    );
+    // Decoding, keyframe starts, timestamps, EXTINF, BANDWIDTH, I-frames; and, as the playlists
+    // declare independence, every segment decodes alone to as many frames as it has packets.
+    check_output(&fx, &input, &out, "fmp4", tag);
+    let (master, media) = load_media(&out);
+    assert!(master.independent_segments && media.independent_segments);
+    let durations: Vec<f32> = media.segments.iter().map(|s| s.duration).collect();
+    assert_eq!(durations, [3.0, 3.0, 3.0], "{tag}: cut at the IDRs only");
+    let mut frames = 0;
+    for seg in materialize(&out, &media, tag) {
+        frames += probe::video_frame_and_packet_counts(&seg.file).0;
+    }
+    assert_eq!(
+        frames, in_frames,
+        "{tag}: the segments decode alone to every frame"
+    );
+}
+
+/// x265's default open GOP throughout (a CRA with RASL pictures every second, no IDR after the
+/// first picture): no segment can start on a clean point, so the packager cuts at CRAs, warns,
+/// and does not declare EXT-X-INDEPENDENT-SEGMENTS; the stream still plays every frame.
+#[test]
+fn hevc_open_gop_throughout_drops_independent_segments() {
+    for (input, format) in [("hevc_aac.mp4", "fmp4"), ("hevc_ac3.ts", "ts")] {
+        let input = crate::common::fixtures::by_name(input);
+        let tag = format!("hevc-open-gop-{format}");
+        let out = crate::common::out_dir(&tag);
+        let mut args = vec!["--format", format, "--segment-duration", "1"];
+        if format == "ts" {
+            args.push("--allow-hevc-ts");
+        }
+        let o = package(&input, &out, &args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("EXT-X-INDEPENDENT-SEGMENTS"),
+            "{tag}: warns: {stderr}"
+        );
+        let (master, media) = load_media(&out);
+        assert!(
+            !master.independent_segments && !media.independent_segments,
+            "{tag}: no EXT-X-INDEPENDENT-SEGMENTS"
+        );
+        assert!(media.segments.len() >= 3, "{tag}: still cut into segments");
+        for (i, seg) in materialize(&out, &media, &tag).iter().enumerate() {
+            let first = probe::packets(&seg.file)
+                .into_iter()
+                .find(|p| p.kind == "video")
+                .expect("video");
+            assert!(
+                first.key,
+                "{tag}: segment {i} starts on a random-access picture"
+            );
+        }
+        let (in_frames, _) = probe::video_frame_and_packet_counts(&input);
+        let (frames, _) = probe::video_frame_and_packet_counts(&out.join("master.m3u8"));
+        assert_eq!(
+            frames, in_frames,
+            "{tag}: played in order, every frame decodes"
+        );
+    }
+}
+
+/// 9 s of 30 fps HEVC: three 3 s x265 encodes with open GOPs (CRA every 15 frames, RASL
+/// pictures before each) joined without re-encoding, so each part opens with an IDR.
+fn hevc_open_gop_with_idr_every_3s() -> PathBuf {
+    let dir = work_dir().join("media");
+    std::fs::create_dir_all(&dir).expect("media dir");
+    let out = dir.join("hevc_open_gop_idr3s.mp4");
+    if out.exists() {
+        return out;
+    }
+    let part = dir.join("hevc_open_gop_part.mp4");
+    let ffmpeg = |args: &[&str]| {
+        let o = crate::common::run(std::process::Command::new("ffmpeg").args(args));
+        assert!(
+            o.status.success(),
+            "ffmpeg {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ffmpeg(&[
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30:duration=3",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "keyint=15:min-keyint=15:open-gop=1:scenecut=0:log-level=error",
+        "-tag:v",
+        "hvc1",
+        "-pix_fmt",
+        "yuv420p",
+        part.to_str().unwrap(),
+    ]);
+    let list = dir.join("hevc_open_gop_parts.txt");
+    let line = format!("file '{}'\n", part.display());
+    std::fs::write(&list, line.repeat(3)).expect("concat list");
+    let tmp = dir.join(".tmp-hevc_open_gop_idr3s.mp4");
+    ffmpeg(&[
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "mp4",
+        tmp.to_str().unwrap(),
+    ]);
+    std::fs::rename(&tmp, &out).expect("rename");
+    out
 }

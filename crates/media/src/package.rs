@@ -456,6 +456,16 @@ pub fn package_streaming(
         );
     }
 
+    if segmenter.open_gop_cut {
+        // RFC 8216bis 4.4.2.1: EXT-X-INDEPENDENT-SEGMENTS only if every segment decodes alone.
+        tracing::warn!(
+            "no clean random-access point (IDR, BLA, or CRA without RASL pictures) for twice the \
+             segment duration: segments are cut at CRA pictures whose RASL pictures need the \
+             previous segment, and EXT-X-INDEPENDENT-SEGMENTS is not declared; encode with closed \
+             GOPs (x265: open-gop=0) for independent segments"
+        );
+        playlist.independent_segments = false;
+    }
     playlist.target_duration = MediaPlaylist::target_for(&playlist.segments);
     let duration = playlist.duration();
     let bytes: u64 = playlist.segments.iter().map(|s| s.size).sum();
@@ -518,7 +528,7 @@ pub fn package_streaming(
 
     // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
     let master = MasterPlaylist {
-        independent_segments: true,
+        independent_segments: playlist.independent_segments,
         renditions: vec![],
         variants: vec![Variant {
             uri: media_name,
