@@ -104,11 +104,17 @@ fn expect_failure(case: &str, input: &Path, out: &Path, needles: &[&str]) {
         );
     }
     assert!(!out.exists(), "{case}: nothing written to OUTDIR");
+    // This run's temp dir (`.OUTDIR.tmp-RUN`) is gone; other tests package into sibling
+    // directories at the same time, so theirs may be there.
+    let own = format!(
+        ".{}.tmp-",
+        out.file_name().unwrap_or_default().to_string_lossy()
+    );
     if let Some(parent) = out.parent() {
         if let Ok(rd) = std::fs::read_dir(parent) {
             for e in rd.flatten() {
                 let n = e.file_name().to_string_lossy().into_owned();
-                assert!(!n.contains(".tmp-"), "{case}: temp dir {n} left behind");
+                assert!(!n.starts_with(&own), "{case}: temp dir {n} left behind");
             }
         }
     }
