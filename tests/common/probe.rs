@@ -228,3 +228,26 @@ pub fn video_keyframe_times(path: &Path) -> Vec<f64> {
     t.sort_by(f64::total_cmp);
     t
 }
+
+/// Decoded video frames and video packets of `path` (ffprobe `-count_frames -count_packets` on
+/// the first video stream): fewer frames than packets means pictures that could not be decoded
+/// from this file alone (e.g. RASL pictures of an HEVC CRA that opens it).
+pub fn video_frame_and_packet_counts(path: &Path) -> (u64, u64) {
+    let v = ffprobe_json(
+        path,
+        &[
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_frames,nb_read_packets",
+        ],
+    );
+    let s = &v["streams"][0];
+    let count = |key: &str| num(s, key);
+    (
+        count("nb_read_frames") as u64,
+        count("nb_read_packets") as u64,
+    )
+}

@@ -10,7 +10,8 @@
 //!   that opens a segment; EXT-X-MAP names a segment's PAT/PMT for the others). fMP4: a fragment
 //!   starts at every keyframe, so each entry is `moof` + `mdat` header + the keyframe, with the
 //!   media playlist's EXT-X-MAP.
-//! - `{rendition}_{run}_init.mp4` + `{rendition}_{run}_{n:05}.m4s` (fMP4) or `…_{n:05}.ts`;
+//! - `{rendition}_{run}_init.mp4` + `{rendition}_{run}_{n:06}.m4s` (fMP4) or `…_{n:06}.ts`, `n`
+//!   the media sequence number from 0 (as live names them);
 //!   or, with `single_file`, `{rendition}_{run}.mp4|.ts` addressed with EXT-X-BYTERANGE.
 //!
 //! `run` is a per-packaging-run id chosen by the caller, so a repackaged stream never reuses a segment
@@ -22,12 +23,13 @@ use crate::codec::codec_string;
 use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
 use crate::mux::{KeyframeRange, SegmentMuxer};
+use crate::playlist::master::measure_bandwidth;
 use crate::playlist::media::Map;
 use crate::playlist::{
     ByteRange, IFramePlaylist, IFrameVariant, MasterPlaylist, MediaPlaylist, MediaSegment,
     PlaylistType, Variant,
 };
-use crate::sample::{CodecConfig, Demuxer, TrackKind};
+use crate::sample::{CodecConfig, Demuxer, TrackInfo, TrackKind};
 use crate::segmenter::{Segment, Segmenter};
 use crate::store::Store;
 use crate::{Error, Result};
@@ -239,135 +241,217 @@ pub fn package(
     package_streaming(demux, opts, &mut joined, progress)
 }
 
-/// [`package`] into a store that takes objects in pieces (the fast path for files).
+/// [`package`] into a store that takes objects in pieces (the fast path for files): open the
+/// input and plan the rendition, write the init section, cut and write the segments, then the
+/// playlists.
 pub fn package_streaming(
     demux: &mut dyn Demuxer,
     opts: &PackageOptions,
     store: &mut dyn StreamStore,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
-    let tracks = demux.tracks().to_vec();
-    if tracks.is_empty() {
-        return Err(Error::NoTracks);
-    }
-    let codecs = tracks
-        .iter()
-        .map(|t| codec_string(&t.config))
-        .collect::<Result<Vec<_>>>()?;
-    if opts.format == Format::Ts && !opts.allow_hevc_ts {
-        if let Some(t) = tracks
+    let (plan, muxer) = Plan::new(demux.tracks(), opts)?;
+    let mut writer = Writer::new(store, &plan, muxer, opts)?;
+    let cut = cut(demux, &plan, opts, &mut writer, progress)?;
+    write_playlists(writer, &plan, &cut, opts)
+}
+
+/// The rendition to write: its tracks, codec strings and object names.
+struct Plan {
+    tracks: Vec<TrackInfo>,
+    codecs: Vec<String>,
+    video_index: Option<usize>,
+    /// Input duration in seconds, if the container says (for progress).
+    total_secs: Option<f64>,
+    /// `{rendition}_{run}`: the prefix of every media object.
+    base: String,
+    /// Media segment extension ("m4s" or "ts").
+    ext: &'static str,
+    /// The one media file with `--single-file`.
+    single_name: String,
+}
+
+impl Plan {
+    /// The plan, and the muxer for it.
+    fn new(tracks: &[TrackInfo], opts: &PackageOptions) -> Result<(Self, Mux)> {
+        let tracks = tracks.to_vec();
+        if tracks.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        let codecs = tracks
             .iter()
-            .find(|t| matches!(t.config, CodecConfig::Hevc { .. }))
-        {
-            return Err(Error::FormatMismatch {
-                codec: format!("HEVC (track {})", t.id),
-                format: "MPEG-TS",
-                why: "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use --format fmp4 \
-                      or force it with --allow-hevc-ts",
+            .map(|t| codec_string(&t.config))
+            .collect::<Result<Vec<_>>>()?;
+        if opts.format == Format::Ts && !opts.allow_hevc_ts {
+            if let Some(t) = tracks
+                .iter()
+                .find(|t| matches!(t.config, CodecConfig::Hevc { .. }))
+            {
+                return Err(Error::FormatMismatch {
+                    codec: format!("HEVC (track {})", t.id),
+                    format: "MPEG-TS",
+                    why:
+                        "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use --format \
+                          fmp4 or force it with --allow-hevc-ts",
+                });
+            }
+        }
+        let video_index = tracks.iter().position(|t| t.kind() == TrackKind::Video);
+        let mut muxer = match opts.format {
+            Format::Fmp4 => {
+                let mut m = Fmp4Muxer::new(tracks.clone())?;
+                // Every keyframe starts a fragment, so the I-frame playlist lists all of them.
+                m.set_keyframe_fragments(video_index.is_some());
+                Mux::Fmp4(m)
+            }
+            Format::Ts => Mux::Ts(TsMuxer::new(tracks.clone())?),
+        };
+        let total_secs = tracks
+            .first()
+            .and_then(|t| t.duration.map(|d| d as f64 / f64::from(t.timescale.max(1))));
+        let ext = muxer.as_dyn().segment_extension();
+        let base = format!("{}_{}", opts.rendition, opts.run_id);
+        let single_name = format!(
+            "{base}.{}",
+            if opts.format == Format::Ts {
+                "ts"
+            } else {
+                "mp4"
+            }
+        );
+        let plan = Plan {
+            tracks,
+            codecs,
+            video_index,
+            total_secs,
+            base,
+            ext,
+            single_name,
+        };
+        Ok((plan, muxer))
+    }
+
+    fn video(&self) -> Option<&TrackInfo> {
+        self.video_index.and_then(|i| self.tracks.get(i))
+    }
+}
+
+/// Writes the media objects as segments are cut, and lists them in the media and I-frame
+/// playlists.
+struct Writer<'s> {
+    store: &'s mut dyn StreamStore,
+    muxer: Mux,
+    has_video: bool,
+    single_file: bool,
+    base: String,
+    ext: &'static str,
+    single_name: String,
+    playlist: MediaPlaylist,
+    iframes: IFramePlaylist,
+    /// TS: whether some I-frame entry lacks its own PAT/PMT, and where the first segment's are.
+    ts_needs_map: bool,
+    first_segment: Option<(String, u64)>,
+    open: Option<OpenObject>,
+    /// --single-file: one piece's bytes before they are appended (reused).
+    single_buf: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl<'s> Writer<'s> {
+    /// A writer for `plan`'s rendition; writes its initialization section (fMP4).
+    fn new(
+        store: &'s mut dyn StreamStore,
+        plan: &Plan,
+        mut muxer: Mux,
+        opts: &PackageOptions,
+    ) -> Result<Self> {
+        let mut playlist = MediaPlaylist {
+            playlist_type: Some(PlaylistType::Vod),
+            independent_segments: true,
+            end_list: true,
+            ..Default::default()
+        };
+        if let Some(init) = muxer.as_dyn().init_segment()? {
+            playlist.map = Some(if opts.single_file {
+                let offset = append(store, &plan.single_name, &init)?;
+                Map {
+                    uri: plan.single_name.clone(),
+                    byterange: Some(ByteRange {
+                        length: init.len() as u64,
+                        offset,
+                    }),
+                }
+            } else {
+                let name = format!("{}_init.mp4", plan.base);
+                put(store, &name, &init)?;
+                Map {
+                    uri: name,
+                    byterange: None,
+                }
             });
         }
-    }
-    let video_index = tracks.iter().position(|t| t.kind() == TrackKind::Video);
-    let video = video_index.and_then(|i| tracks.get(i));
-    let mut muxer = match opts.format {
-        Format::Fmp4 => {
-            let mut m = Fmp4Muxer::new(tracks.clone())?;
-            // Every keyframe starts a fragment, so the I-frame playlist lists all of them.
-            m.set_keyframe_fragments(video.is_some());
-            Mux::Fmp4(m)
-        }
-        Format::Ts => Mux::Ts(TsMuxer::new(tracks.clone())?),
-    };
-    let total_secs = tracks
-        .first()
-        .and_then(|t| t.duration.map(|d| d as f64 / f64::from(t.timescale.max(1))));
-
-    let ext = muxer.as_dyn().segment_extension();
-    let base = format!("{}_{}", opts.rendition, opts.run_id);
-    let single_name = format!(
-        "{base}.{}",
-        if opts.format == Format::Ts {
-            "ts"
-        } else {
-            "mp4"
-        }
-    );
-    let mut playlist = MediaPlaylist {
-        playlist_type: Some(PlaylistType::Vod),
-        independent_segments: true,
-        end_list: true,
-        ..Default::default()
-    };
-    if let Some(init) = muxer.as_dyn().init_segment()? {
-        playlist.map = Some(if opts.single_file {
-            let offset = append(store, &single_name, &init)?;
-            Map {
-                uri: single_name.clone(),
-                byterange: Some(ByteRange {
-                    length: init.len() as u64,
-                    offset,
-                }),
-            }
-        } else {
-            let name = format!("{base}_init.mp4");
-            put(store, &name, &init)?;
-            Map {
-                uri: name,
-                byterange: None,
-            }
-        });
+        Ok(Writer {
+            store,
+            muxer,
+            has_video: plan.video_index.is_some(),
+            single_file: opts.single_file,
+            base: plan.base.clone(),
+            ext: plan.ext,
+            single_name: plan.single_name.clone(),
+            playlist,
+            iframes: IFramePlaylist::vod(),
+            ts_needs_map: false,
+            first_segment: None,
+            open: None,
+            single_buf: Vec::new(),
+            buf: Vec::new(),
+        })
     }
 
-    let mut segmenter = Segmenter::new(&tracks, opts.segment_duration);
-    let main = segmenter.main_track();
-    let mut buf = Vec::new();
-    let mut main_frames: u64 = 0;
-    let mut iframes = IFramePlaylist::vod();
-    // TS: whether some I-frame entry lacks its own PAT/PMT, and where the first segment's are.
-    let mut ts_needs_map = false;
-    let mut first_segment: Option<(String, u64)> = None;
-    let mut open: Option<OpenObject> = None;
-    // --single-file: one piece's bytes before they are appended (reused).
-    let mut single_buf = Vec::new();
-    // Writes a piece of the current segment; `last`: the piece that completes it (then the
-    // segment's duration is known and it is listed).
-    let mut emit = |piece: Segment,
-                    last: bool,
-                    open: &mut Option<OpenObject>,
-                    playlist: &mut MediaPlaylist,
-                    buf: &mut Vec<u8>|
-     -> Result<()> {
-        let first = open.is_none();
-        let object = open.get_or_insert_with(|| OpenObject {
-            uri: if opts.single_file {
-                single_name.clone()
+    /// Writes a piece of the current segment; `last`: the piece that completes it (then the
+    /// segment's duration is known and it is listed). Returns the end of a completed segment,
+    /// in seconds.
+    fn emit(&mut self, piece: Segment, last: bool) -> Result<Option<f64>> {
+        let first = self.open.is_none();
+        let object = self.open.get_or_insert_with(|| OpenObject {
+            uri: if self.single_file {
+                self.single_name.clone()
             } else {
-                format!("{base}_{:05}.{ext}", piece.index + 1)
+                // Named by media sequence number (6 digits from 0), as live segments are
+                // (RFC 8216bis 4.4.3.2: the first segment's number is EXT-X-MEDIA-SEQUENCE, 0).
+                format!("{}_{:06}.{}", self.base, piece.index, self.ext)
             },
             offset: 0,
             size: 0,
             keys: Vec::new(),
         });
+        let store = &mut *self.store;
         // The last piece of a segment written in pieces may be empty (the cut came right
         // after a piece was written).
         let size = if piece.samples.is_empty() && !first {
             0
-        } else if opts.single_file {
+        } else if self.single_file {
             // The piece is put together in memory (at most --max-buffer-mib of samples), then
             // appended to the single file.
             let mut joined = Joined {
                 store: &mut *store,
                 name: None,
-                buf: std::mem::take(&mut single_buf),
+                buf: std::mem::take(&mut self.single_buf),
             };
             joined.buf.clear();
-            let size = muxer.write_piece(&piece, first, &single_name, &mut joined, buf)?;
+            let size = self.muxer.write_piece(
+                &piece,
+                first,
+                &self.single_name,
+                &mut joined,
+                &mut self.buf,
+            )?;
             let bytes = joined.buf;
-            let at = append(store, &single_name, &bytes)?;
+            let at = append(store, &self.single_name, &bytes)?;
             if first {
                 object.offset = at;
             }
-            single_buf = bytes;
+            self.single_buf = bytes;
             size
         } else {
             if first {
@@ -375,42 +459,52 @@ pub fn package_streaming(
                     .begin(&object.uri)
                     .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
             }
-            muxer.write_piece(&piece, first, &object.uri, store, buf)?
+            self.muxer
+                .write_piece(&piece, first, &object.uri, store, &mut self.buf)?
         };
-        if video.is_some() && size > 0 {
+        if self.has_video && size > 0 {
             let before = object.size;
-            object
-                .keys
-                .extend(muxer.as_dyn().keyframes().iter().map(|k| KeyframeRange {
-                    offset: k.offset.saturating_add(before),
-                    ..*k
-                }));
+            object.keys.extend(
+                self.muxer
+                    .as_dyn()
+                    .keyframes()
+                    .iter()
+                    .map(|k| KeyframeRange {
+                        offset: k.offset.saturating_add(before),
+                        ..*k
+                    }),
+            );
         }
         object.size = object.size.saturating_add(size);
         if !last {
-            return Ok(());
+            return Ok(None);
         }
-        let Some(object) = open.take() else {
-            return Ok(());
+        let Some(object) = self.open.take() else {
+            return Ok(None);
         };
-        if !opts.single_file {
-            store
+        self.list(object, &piece)
+    }
+
+    /// Closes the completed segment `object` (cut as `segment`) and lists it.
+    fn list(&mut self, object: OpenObject, segment: &Segment) -> Result<Option<f64>> {
+        if !self.single_file {
+            self.store
                 .commit()
                 .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
         }
-        let byterange = opts.single_file.then_some(ByteRange {
+        let byterange = self.single_file.then_some(ByteRange {
             length: object.size,
             offset: object.offset,
         });
-        if video.is_some() {
-            let end =
-                i64::try_from(piece.duration).map_or(i64::MAX, |d| piece.start.saturating_add(d));
-            iframes.push_segment(&object.uri, object.offset, &object.keys, end);
-            ts_needs_map |= object.keys.iter().any(|k| k.offset != 0);
-            first_segment.get_or_insert_with(|| (object.uri.clone(), object.offset));
+        if self.has_video {
+            self.iframes
+                .push_segment(&object.uri, object.offset, &object.keys);
+            self.ts_needs_map |= object.keys.iter().any(|k| k.offset != 0);
+            self.first_segment
+                .get_or_insert_with(|| (object.uri.clone(), object.offset));
         }
-        let duration = piece.duration_secs();
-        playlist.segments.push(MediaSegment {
+        let duration = segment.duration_secs();
+        self.playlist.segments.push(MediaSegment {
             uri: object.uri,
             duration,
             byterange,
@@ -418,27 +512,57 @@ pub fn package_streaming(
             program_date_time: None,
             size: object.size,
         });
-        progress(Progress {
-            done_secs: piece.start_secs() + duration,
-            total_secs,
-        });
-        Ok(())
+        Ok(Some(segment.start_secs() + duration))
+    }
+}
+
+/// What the cut learned about the main track.
+struct CutStats {
+    main_frames: u64,
+    /// End of the main track's presentation (max pts + duration), its timescale.
+    main_end_pts: Option<i64>,
+}
+
+/// Cuts everything `demux` yields into segments and writes them.
+fn cut(
+    demux: &mut dyn Demuxer,
+    plan: &Plan,
+    opts: &PackageOptions,
+    writer: &mut Writer<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<CutStats> {
+    let mut segmenter = Segmenter::new(&plan.tracks, opts.segment_duration);
+    let main = segmenter.main_track();
+    let mut stats = CutStats {
+        main_frames: 0,
+        main_end_pts: None,
+    };
+    let mut report = |done: Option<f64>| {
+        if let Some(done_secs) = done {
+            progress(Progress {
+                done_secs,
+                total_secs: plan.total_secs,
+            });
+        }
     };
     while let Some(sample) = demux.next_sample()? {
         if sample.track == main {
-            main_frames += 1;
+            stats.main_frames += 1;
+            // The last I-frame lasts until the end of the presentation (RFC 8216bis 4.4.3.6).
+            let end = sample.pts().saturating_add(i64::from(sample.duration));
+            stats.main_end_pts = Some(stats.main_end_pts.map_or(end, |e: i64| e.max(end)));
         }
         if let Some(done) = segmenter.push(sample) {
-            emit(done, true, &mut open, &mut playlist, &mut buf)?;
+            report(writer.emit(done, true)?);
         } else if let Some(piece) = segmenter.take_oversized(opts.max_buffered_bytes) {
-            emit(piece, false, &mut open, &mut playlist, &mut buf)?;
+            report(writer.emit(piece, false)?);
         }
     }
     if let Some(done) = segmenter.finish() {
-        emit(done, true, &mut open, &mut playlist, &mut buf)?;
+        report(writer.emit(done, true)?);
     }
-    if playlist.segments.is_empty() {
-        return Err(match video {
+    if writer.playlist.segments.is_empty() {
+        return Err(match plan.video() {
             Some(v) => Error::NoKeyframe { track: v.id },
             None => Error::NoTracks,
         });
@@ -449,18 +573,32 @@ pub fn package_streaming(
             "samples before the first video keyframe were dropped (segments must start with an IDR)"
         );
     }
+    if segmenter.open_gop_cut {
+        // RFC 8216bis 4.4.2.1: EXT-X-INDEPENDENT-SEGMENTS only if every segment decodes alone.
+        tracing::warn!(
+            "no clean random-access point (IDR, BLA, or CRA without RASL pictures) for twice the \
+             segment duration: segments are cut at CRA pictures whose RASL pictures need the \
+             previous segment, and EXT-X-INDEPENDENT-SEGMENTS is not declared; encode with closed \
+             GOPs (x265: open-gop=0) for independent segments"
+        );
+        writer.playlist.independent_segments = false;
+    }
+    Ok(stats)
+}
 
+/// Writes the media, I-frame and master playlists once every segment is written.
+fn write_playlists(
+    mut writer: Writer<'_>,
+    plan: &Plan,
+    cut: &CutStats,
+    opts: &PackageOptions,
+) -> Result<PackageSummary> {
+    let playlist = &mut writer.playlist;
     playlist.target_duration = MediaPlaylist::target_for(&playlist.segments);
     let duration = playlist.duration();
     let bytes: u64 = playlist.segments.iter().map(|s| s.size).sum();
-    let average_bandwidth = bitrate(bytes, duration);
-    let peak_bandwidth = playlist
-        .segments
-        .iter()
-        .map(|s| bitrate(s.size, s.duration))
-        .max()
-        .unwrap_or(0)
-        .max(average_bandwidth);
+    let (peak_bandwidth, average_bandwidth) =
+        measure_bandwidth(playlist.segments.iter().map(|s| (s.size, s.duration)));
     let long_segments: Vec<(u64, f64)> = playlist
         .segments
         .iter()
@@ -475,94 +613,102 @@ pub fn package_streaming(
             "segment exceeds the wanted duration by more than 0.5 s because of the input's GOP (Apple 7.7)"
         );
     }
-    let frame_rate = video.and_then(|_| (duration > 0.0).then(|| main_frames as f64 / duration));
+    let video = plan.video();
+    let frame_rate =
+        video.and_then(|_| (duration > 0.0).then(|| cut.main_frames as f64 / duration));
     let resolution = video.map(|v| (v.width, v.height));
     let media_name = format!("{}.m3u8", opts.rendition);
-    put(store, &media_name, playlist.to_string().as_bytes())?;
+    put(writer.store, &media_name, playlist.to_string().as_bytes())?;
 
-    let mut i_frame_variants = Vec::new();
-    if let (Some(v), Some(vi)) = (video, video_index) {
-        iframes.finish(v.timescale);
-        iframes.map = match &muxer {
-            Mux::Fmp4(_) => playlist.map.clone(),
-            // RFC 8216bis §4.4.3.6: an entry without PAT/PMT needs them from EXT-X-MAP; every
-            // segment starts with the same two tables.
-            Mux::Ts(m) => first_segment
-                .filter(|_| ts_needs_map)
-                .map(|(uri, offset)| Map {
-                    uri,
-                    byterange: Some(ByteRange {
-                        length: m.psi_len(),
-                        offset,
-                    }),
-                }),
-        };
-        // EXTINF rounded ≤ TARGETDURATION (RFC 8216bis 4.4.3.1); a keyframe interval never
-        // exceeds its segment, but the I-frame EXTINFs are rounded to the millisecond.
-        let entries = iframes.as_segments();
-        iframes.target_duration = playlist
-            .target_duration
-            .max(MediaPlaylist::target_for(&entries));
-        let name = format!("{}_iframes.m3u8", opts.rendition);
-        put(store, &name, iframes.to_string().as_bytes())?;
-        // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
-        let bytes: u64 = entries.iter().map(|e| e.size).sum();
-        let average = bitrate(bytes, iframes.duration());
-        let peak = entries
-            .iter()
-            .map(|e| bitrate(e.size, e.duration))
-            .max()
-            .unwrap_or(0)
-            .max(average);
-        i_frame_variants.push(IFrameVariant {
-            uri: name,
-            bandwidth: peak,
-            average_bandwidth: Some(average),
-            codecs: codecs.get(vi).cloned().into_iter().collect(),
-            resolution,
-        });
-    }
+    let i_frame_variants = match video {
+        Some(v) => vec![write_i_frames(&mut writer, plan, v, cut, opts)?],
+        None => vec![],
+    };
 
     // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
     let master = MasterPlaylist {
-        independent_segments: true,
+        independent_segments: writer.playlist.independent_segments,
         renditions: vec![],
         variants: vec![Variant {
             uri: media_name,
             bandwidth: peak_bandwidth,
             average_bandwidth: Some(average_bandwidth),
-            codecs: codecs.clone(),
+            codecs: plan.codecs.clone(),
             resolution,
             frame_rate,
             audio_group: None,
         }],
     };
     put(
-        store,
+        writer.store,
         "master.m3u8",
         master.with_i_frames(&i_frame_variants).as_bytes(),
     )?;
 
     Ok(PackageSummary {
-        segments: playlist.segments.len(),
+        segments: writer.playlist.segments.len(),
         duration,
-        target_duration: playlist.target_duration,
+        target_duration: writer.playlist.target_duration,
         average_bandwidth,
         peak_bandwidth,
         bytes,
-        codecs,
+        codecs: plan.codecs.clone(),
         resolution,
         frame_rate,
         long_segments,
-        i_frames: iframes.entries.len(),
+        i_frames: writer.iframes.entries.len(),
     })
 }
 
-fn bitrate(bytes: u64, secs: f64) -> u64 {
-    if secs <= 0.0 {
-        return 0;
-    }
-    (bytes as f64 * 8.0 / secs).round() as u64
+/// Writes the I-frame playlist of video track `v`; returns its EXT-X-I-FRAME-STREAM-INF.
+fn write_i_frames(
+    writer: &mut Writer<'_>,
+    plan: &Plan,
+    v: &TrackInfo,
+    cut: &CutStats,
+    opts: &PackageOptions,
+) -> Result<IFrameVariant> {
+    let iframes = &mut writer.iframes;
+    iframes.finish(v.timescale, cut.main_end_pts.unwrap_or(0));
+    iframes.map = match &writer.muxer {
+        Mux::Fmp4(_) => writer.playlist.map.clone(),
+        // RFC 8216bis §4.4.3.6: an entry without PAT/PMT needs them from EXT-X-MAP; every
+        // segment starts with the same two tables.
+        Mux::Ts(m) => writer
+            .first_segment
+            .clone()
+            .filter(|_| writer.ts_needs_map)
+            .map(|(uri, offset)| Map {
+                uri,
+                byterange: Some(ByteRange {
+                    length: m.psi_len(),
+                    offset,
+                }),
+            }),
+    };
+    // EXTINF rounded ≤ TARGETDURATION (RFC 8216bis 4.4.3.1); a keyframe interval never
+    // exceeds its segment, but the I-frame EXTINFs are rounded to the millisecond.
+    let entries = iframes.as_segments();
+    iframes.target_duration = writer
+        .playlist
+        .target_duration
+        .max(MediaPlaylist::target_for(&entries));
+    let name = format!("{}_iframes.m3u8", opts.rendition);
+    put(writer.store, &name, iframes.to_string().as_bytes())?;
+    // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
+    let (peak, average) = measure_bandwidth(entries.iter().map(|e| (e.size, e.duration)));
+    Ok(IFrameVariant {
+        uri: name,
+        bandwidth: peak,
+        average_bandwidth: Some(average),
+        codecs: plan
+            .video_index
+            .and_then(|vi| plan.codecs.get(vi))
+            .cloned()
+            .into_iter()
+            .collect(),
+        resolution: Some((v.width, v.height)),
+    })
 }
 
 fn put(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<()> {

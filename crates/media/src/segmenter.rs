@@ -6,8 +6,22 @@
 //! start (Apple HLS authoring spec 7.4: every segment starts with an IDR; RFC 8216bis 4.4.3.1).
 //! Segment durations are kept as integer ticks of the main track's timescale, so that the sum of
 //! EXTINF equals the real duration with no float drift (Apple 8.1).
+//!
+//! HEVC open GOPs: a CRA picture is a random-access point, but its RASL pictures (which follow
+//! it in decode order and precede it in presentation order) reference pictures before it and
+//! are dropped by a decoder that starts at the CRA (H.265 8.1.3). A segment that starts there
+//! does not decode on its own, which EXT-X-INDEPENDENT-SEGMENTS promises (RFC 8216bis 4.4.2.1).
+//! So cuts are made at *clean* random-access points only: IDR, BLA, or a CRA whose leading
+//! pictures (those that follow it in decode order before the first trailing one) include no
+//! RASL. Whether a CRA is clean is known from the next main-track pictures, so a candidate CRA
+//! and the samples after it are held until that is decided. A stream whose CRAs all have RASL
+//! pictures (x265's default open GOP) may have no clean point after its first picture: once a
+//! segment reaches twice the wanted duration without one, it is cut at the next CRA anyway —
+//! never at a picture that is not random access — and [`Segmenter::open_gop_cut`] is set, so
+//! that the playlists stop declaring independent segments.
 
-use crate::sample::{Sample, TrackInfo, TrackKind};
+use crate::codec::h265::{picture_kind, PictureKind};
+use crate::sample::{CodecConfig, Sample, TrackInfo, TrackKind};
 
 /// A cut segment: every sample between two cut points, all tracks, in arrival order.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +70,24 @@ pub struct Segmenter {
     next_index: u64,
     /// Video samples dropped before the first keyframe.
     pub dropped_leading: u64,
+    /// The main track is HEVC: CRA pictures are checked for RASL pictures before a cut.
+    hevc: bool,
+    /// A candidate cut at a CRA and the samples after it, held until the next main-track
+    /// picture that is not RADL tells whether the CRA has RASL pictures.
+    held: Vec<Sample>,
+    /// Some segment starts at a CRA with RASL pictures (no clean point in twice the target):
+    /// it does not decode on its own.
+    pub open_gop_cut: bool,
+}
+
+/// Whether a held CRA is clean, once `next` (the next main-track picture) is known.
+enum Leading {
+    /// A RADL picture: still among the leading pictures, not decided yet.
+    Undecided,
+    /// A RASL picture: the CRA is not a clean random-access point.
+    Rasl,
+    /// Anything else: the leading pictures (if any) were all RADL.
+    Clean,
 }
 
 impl Segmenter {
@@ -78,6 +110,11 @@ impl Segmenter {
             current_bytes: 0,
             next_index: 0,
             dropped_leading: 0,
+            hevc: tracks
+                .get(main)
+                .is_some_and(|t| matches!(t.config, CodecConfig::Hevc { .. })),
+            held: Vec::new(),
+            open_gop_cut: false,
         }
     }
 
@@ -91,11 +128,48 @@ impl Segmenter {
         self.next_index = index;
     }
 
-    /// Feeds one sample; returns the previous segment when this sample starts a new one.
+    /// Feeds one sample; returns the previous segment when this sample (or a CRA held before
+    /// it) starts a new one.
     pub fn push(&mut self, sample: Sample) -> Option<Segment> {
+        if self.held.is_empty() {
+            return self.push_now(sample);
+        }
+        if sample.track != self.main {
+            self.held.push(sample);
+            return None;
+        }
+        let done = match leading(&sample) {
+            Leading::Undecided => {
+                self.held.push(sample);
+                return None;
+            }
+            Leading::Rasl => {
+                // Not a clean point: the CRA and what followed stay in the current segment.
+                for s in std::mem::take(&mut self.held) {
+                    self.append(s);
+                }
+                None
+            }
+            Leading::Clean => {
+                let mut held = std::mem::take(&mut self.held).into_iter();
+                let cra = held.next().expect("a held CRA");
+                let done = self.cut(cra);
+                for s in held {
+                    self.append(s);
+                }
+                Some(done)
+            }
+        };
+        // The deciding picture is not itself a cut: it follows the CRA by a few leading
+        // pictures, far less than a target duration.
+        self.append(sample);
+        done
+    }
+
+    fn push_now(&mut self, sample: Sample) -> Option<Segment> {
         let is_main = sample.track == self.main;
         let random_access = is_main && (sample.keyframe || !self.main_is_video);
-        let Some(current) = self.current.as_mut() else {
+        let Some(current) = self.current.as_ref() else {
             if random_access {
                 self.open(sample);
             } else if is_main || self.main_is_video {
@@ -105,20 +179,54 @@ impl Segmenter {
             }
             return None;
         };
-        if random_access && sample.dts.saturating_sub(current.start) >= self.target_ticks {
-            let mut done = self.current.take().expect("current segment present");
-            done.duration = sample.dts.saturating_sub(done.start).max(0) as u64;
-            self.open(sample);
-            return Some(done);
+        let elapsed = sample.dts.saturating_sub(current.start);
+        if random_access && elapsed >= self.target_ticks {
+            if !self.hevc {
+                return Some(self.cut(sample));
+            }
+            match picture_kind(&sample.data) {
+                PictureKind::Idr | PictureKind::Bla => return Some(self.cut(sample)),
+                PictureKind::Cra
+                    if self.open_gop_cut || elapsed >= self.target_ticks.saturating_mul(2) =>
+                {
+                    // No clean point in twice the target: cut at the CRA whatever its leading
+                    // pictures (see the module docs).
+                    self.open_gop_cut = true;
+                    return Some(self.cut(sample));
+                }
+                PictureKind::Cra => {
+                    self.held.push(sample);
+                    return None;
+                }
+                // A keyframe by the container's flag but no IRAP picture: not a cut point.
+                _ => {}
+            }
         }
-        if is_main {
+        self.append(sample);
+        None
+    }
+
+    /// Ends the current segment before `sample`, which opens the next.
+    fn cut(&mut self, sample: Sample) -> Segment {
+        let mut done = self.current.take().expect("current segment present");
+        done.duration = sample.dts.saturating_sub(done.start).max(0) as u64;
+        self.open(sample);
+        done
+    }
+
+    /// Adds `sample` to the current segment (dropped if none is open: it cannot start one).
+    fn append(&mut self, sample: Sample) {
+        let Some(current) = self.current.as_mut() else {
+            self.dropped_leading += 1;
+            return;
+        };
+        if sample.track == self.main {
             self.current_end = self
                 .current_end
                 .max(sample.dts.saturating_add(i64::from(sample.duration)));
         }
         self.current_bytes = self.current_bytes.saturating_add(sample.data.len());
         current.samples.push(sample);
-        None
     }
 
     /// The samples held for the segment in progress once they reach `max_bytes`, so that a
@@ -143,6 +251,10 @@ impl Segmenter {
 
     /// Closes the last segment at end of input.
     pub fn finish(&mut self) -> Option<Segment> {
+        // A CRA held at the very end stays in the last segment (a few samples at most).
+        for s in std::mem::take(&mut self.held) {
+            self.append(s);
+        }
         let mut done = self.current.take()?;
         done.duration = self.current_end.saturating_sub(done.start).max(0) as u64;
         Some(done)
@@ -165,6 +277,16 @@ impl Segmenter {
         };
         self.next_index += 1;
         self.current = Some(segment);
+    }
+}
+
+/// What the next main-track picture after a held CRA says about the CRA's leading pictures
+/// (H.265 7.4.3.2: every leading picture precedes every trailing picture in decode order).
+fn leading(next: &Sample) -> Leading {
+    match picture_kind(&next.data) {
+        PictureKind::Radl => Leading::Undecided,
+        PictureKind::Rasl => Leading::Rasl,
+        _ => Leading::Clean,
     }
 }
 
@@ -233,6 +355,163 @@ mod tests {
             seg.take_oversized(1).is_none(),
             "nothing held after the end"
         );
+    }
+
+    fn hevc() -> TrackInfo {
+        TrackInfo {
+            config: CodecConfig::Hevc {
+                vps: vec![],
+                sps: vec![],
+                pps: vec![],
+                in_band: false,
+            },
+            ..video()
+        }
+    }
+
+    /// An HEVC picture of NAL type `t` (length-prefixed, as samples hold them).
+    fn picture(track: usize, dts: i64, t: u8) -> Sample {
+        let mut data = 3u32.to_be_bytes().to_vec();
+        data.extend_from_slice(&[t << 1, 1, 0xAF]);
+        Sample {
+            track,
+            keyframe: (16..=23).contains(&t),
+            data: Bytes::from(data),
+            ..frame(dts, false)
+        }
+    }
+
+    /// Table (HEVC, 30 fps, target 1 s = 30 frames): NAL type of each frame → segment lengths
+    /// (frames), whether some cut is not clean, and that every segment starts on IDR/BLA or on
+    /// a CRA without RASL pictures unless the fallback cut it.
+    #[test]
+    fn hevc_cuts_only_at_clean_random_access_points() {
+        const IDR: u8 = 19;
+        const CRA: u8 = 21;
+        const BLA: u8 = 16;
+        const RASL: u8 = 8;
+        const RADL: u8 = 6;
+        const TRAIL: u8 = 1;
+        // Frame `i` of `n`: an IRAP every `gop` frames (IDR every `idr` frames, else `irap`),
+        // followed by `lead` leading pictures.
+        let stream = |gop: i64, idr: i64, irap: u8, lead: &'static [u8]| {
+            move |i: i64| -> u8 {
+                let at = (i % gop) as usize;
+                match (at, i % idr) {
+                    (0, 0) => IDR,
+                    (0, _) => irap,
+                    // Leading pictures after an IRAP other than an IDR.
+                    (at, since_idr) if since_idr >= gop && at <= lead.len() => lead[at - 1],
+                    _ => TRAIL,
+                }
+            }
+        };
+        type Case = (
+            &'static str,
+            Box<dyn Fn(i64) -> u8>,
+            i64,
+            &'static [u64],
+            bool,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "IDR every 30",
+                Box::new(stream(30, 30, CRA, &[])),
+                120,
+                &[30, 30, 30, 30],
+                false,
+            ),
+            (
+                "CRA with RASL every 15, IDR every 45 frames: cut at IDRs only",
+                Box::new(stream(15, 45, CRA, &[RASL, RASL])),
+                180,
+                &[45, 45, 45, 45],
+                false,
+            ),
+            (
+                "CRA without leading pictures is clean",
+                Box::new(stream(30, 1000, CRA, &[])),
+                90,
+                &[30, 30, 30],
+                false,
+            ),
+            (
+                "CRA with RADL only is clean",
+                Box::new(stream(30, 1000, CRA, &[RADL, RADL])),
+                90,
+                &[30, 30, 30],
+                false,
+            ),
+            (
+                "RADL then RASL is not clean",
+                Box::new(stream(30, 1000, CRA, &[RADL, RASL])),
+                120,
+                &[60, 30, 30],
+                true,
+            ),
+            (
+                "BLA is clean whatever follows",
+                Box::new(stream(30, 1000, BLA, &[RASL])),
+                90,
+                &[30, 30, 30],
+                false,
+            ),
+            (
+                "open GOP throughout: no clean point in 2 targets, then every CRA",
+                Box::new(stream(30, 1000, CRA, &[RASL, RASL, RASL])),
+                150,
+                &[60, 30, 30, 30],
+                true,
+            ),
+        ];
+        for (name, kind, n, want, open_gop) in cases {
+            let mut seg = Segmenter::new(&[hevc(), video()], 1.0);
+            let mut out = vec![];
+            let mut pushed = vec![];
+            for i in 0..n {
+                // Audio (track 1) after every picture: it must follow the held pictures.
+                for s in [
+                    picture(0, i, kind(i)),
+                    Sample {
+                        track: 1,
+                        ..frame(i, true)
+                    },
+                ] {
+                    pushed.push((s.track, s.dts));
+                    out.extend(seg.push(s));
+                }
+            }
+            out.extend(seg.finish());
+            let got: Vec<u64> = out.iter().map(|s| s.duration).collect();
+            assert_eq!(got, want, "{name}");
+            assert_eq!(seg.open_gop_cut, open_gop, "{name}");
+            let all: Vec<(usize, i64)> = out
+                .iter()
+                .flat_map(|s| s.samples.iter().map(|x| (x.track, x.dts)))
+                .collect();
+            assert_eq!(all, pushed, "{name}: every sample once, in order");
+            for s in &out {
+                let first = &s.samples[0];
+                let next = s.samples.iter().find(|x| x.track == 0 && x.dts > first.dts);
+                let clean = match picture_kind(&first.data) {
+                    PictureKind::Idr | PictureKind::Bla => true,
+                    PictureKind::Cra => {
+                        next.is_none_or(|x| picture_kind(&x.data) != PictureKind::Rasl)
+                    }
+                    _ => false,
+                };
+                assert!(
+                    first.keyframe,
+                    "{name}: segment {} opens on an IRAP",
+                    s.index
+                );
+                assert!(
+                    clean || open_gop,
+                    "{name}: segment {} opens on a clean point",
+                    s.index
+                );
+            }
+        }
     }
 
     /// Table: keyframe positions (in frames at 30 fps) → expected segment lengths (frames).

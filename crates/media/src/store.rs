@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
-/// A flat namespace of named objects ("seg_00001.m4s", "video.m3u8").
+/// A flat namespace of named objects ("seg_000000.m4s", "video.m3u8").
 pub trait Store {
     /// Writes a whole object so that readers see either the old or the new bytes, never a mix
     /// (RFC 8216bis 6.2.1: playlist updates MUST be atomic).

@@ -335,9 +335,91 @@ fn vui_frame_rate(r: &mut BitReader) -> Result<Option<f64>, String> {
     Ok(Some(if field_seq { rate / 2.0 } else { rate }))
 }
 
+/// What kind of picture an access unit holds, from its first VCL NAL unit (H.265 Table 7-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PictureKind {
+    /// IDR_W_RADL / IDR_N_LP (19, 20): no leading picture depends on earlier ones.
+    Idr,
+    /// BLA_W_LP / BLA_W_RADL / BLA_N_LP (16–18): its RASL pictures are never output (8.1.3).
+    Bla,
+    /// CRA_NUT (21): its RASL pictures, if any, reference pictures before it.
+    Cra,
+    /// RASL_N / RASL_R (8, 9): leading, skipped when decoding starts at its IRAP (8.1.3).
+    Rasl,
+    /// RADL_N / RADL_R (6, 7): leading, decodable from its IRAP.
+    Radl,
+    /// TRAIL, TSA, STSA (0–5): follows its IRAP in presentation order.
+    Trailing,
+    /// Reserved types, or no VCL NAL unit found.
+    Other,
+}
+
+/// The picture kind of an access unit in the canonical form (4-byte length-prefixed NAL units,
+/// see [`crate::sample`]). Never fails: a malformed unit gives [`PictureKind::Other`].
+pub fn picture_kind(access_unit: &[u8]) -> PictureKind {
+    let mut rest = access_unit;
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let len = u32::from_be_bytes(*len) as usize;
+        let Some((unit, after)) = tail.split_at_checked(len) else {
+            break;
+        };
+        rest = after;
+        let Some(t) = nal::h265_nal_type(unit) else {
+            continue;
+        };
+        if t >= 32 {
+            continue; // Not VCL (parameter sets, SEI, AUD…).
+        }
+        return match t {
+            0..=5 => PictureKind::Trailing,
+            6 | 7 => PictureKind::Radl,
+            8 | 9 => PictureKind::Rasl,
+            16..=18 => PictureKind::Bla,
+            19 | 20 => PictureKind::Idr,
+            21 => PictureKind::Cra,
+            _ => PictureKind::Other,
+        };
+    }
+    PictureKind::Other
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Table: NAL units (type, length-prefixed as in a sample) → picture kind.
+    #[test]
+    fn picture_kind_from_first_vcl_unit() {
+        let au = |types: &[u8]| -> Vec<u8> {
+            let mut out = Vec::new();
+            for &t in types {
+                out.extend_from_slice(&3u32.to_be_bytes());
+                out.extend_from_slice(&[t << 1, 1, 0xAF]);
+            }
+            out
+        };
+        let cases: &[(&[u8], PictureKind)] = &[
+            (&[35, 32, 33, 34, 39, 19], PictureKind::Idr),
+            (&[20], PictureKind::Idr),
+            (&[32, 33, 34, 21], PictureKind::Cra),
+            (&[16], PictureKind::Bla),
+            (&[18], PictureKind::Bla),
+            (&[8], PictureKind::Rasl),
+            (&[9, 40], PictureKind::Rasl),
+            (&[7], PictureKind::Radl),
+            (&[0], PictureKind::Trailing),
+            (&[5], PictureKind::Trailing),
+            (&[22], PictureKind::Other),
+            (&[32, 33, 34], PictureKind::Other),
+            (&[], PictureKind::Other),
+        ];
+        for (types, want) in cases {
+            assert_eq!(picture_kind(&au(types)), *want, "{types:?}");
+        }
+        // Truncated length: no panic, nothing found.
+        assert_eq!(picture_kind(&[0, 0, 0, 9, 42, 1]), PictureKind::Other);
+        assert_eq!(picture_kind(&[0, 0]), PictureKind::Other);
+    }
     use crate::codec::bits::BitWriter;
     use crate::codec::hex;
 

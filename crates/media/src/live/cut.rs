@@ -22,13 +22,24 @@
 //! and the part cuts below on the same sample, and because the stream must not buffer a whole
 //! segment twice (parts are muxed as they complete).
 //!
+//! HEVC open GOPs: a CRA followed by RASL pictures is not a clean start for a segment or an
+//! independent part (its RASL pictures reference the previous GOP; see
+//! [`crate::segmenter`]). Live decides on each sample as it arrives, with no lookahead, so
+//! whether a stream's CRAs carry RASL pictures is learned from the pictures after each CRA
+//! (encoders use one GOP structure throughout). Such CRAs stop being cut points once the
+//! stream has shown clean points (IDR, BLA, CRA without RASL) close enough to keep segments
+//! under the limit; until then, and in streams with none (x265's default open GOP), CRAs stay
+//! cut points, and the first segment found to start on one with RASL pictures is warned about
+//! (the live playlists still declare EXT-X-INDEPENDENT-SEGMENTS).
+//!
 //! Parts (RFC 8216bis 4.4.4.9): a part ends before the main-track sample that would make it
 //! longer than PART-TARGET, and always at a segment cut. Part durations are measured from the
 //! part's first main sample to the end of its last one, so a part is never longer than
 //! PART-TARGET unless a single frame is. Cuts are decided when the next main sample arrives, so
 //! the part named by EXT-X-PRELOAD-HINT is always the one that follows.
 
-use crate::sample::{Sample, TrackInfo, TrackKind};
+use crate::codec::h265::{picture_kind, PictureKind};
+use crate::sample::{CodecConfig, Sample, TrackInfo, TrackKind};
 
 /// What to do with a sample, decided before it is added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +80,22 @@ pub(crate) struct Cutter {
     part_end: i64,
     last_key: Option<i64>,
     gop: Option<i64>,
+    /// HEVC open-GOP state (see the module docs); `None` for other codecs.
+    hevc: Option<OpenGop>,
+}
+
+/// What the pictures after each HEVC CRA have shown so far.
+#[derive(Debug, Clone, Default)]
+struct OpenGop {
+    /// Decode time of the CRA whose leading pictures are being looked at.
+    pending_cra: Option<i64>,
+    /// The last CRA classified had RASL pictures.
+    cra_rasl: bool,
+    /// Decode time of the last clean point, and the interval between the last two.
+    last_clean: Option<i64>,
+    clean_gap: Option<i64>,
+    /// Some segment started on a CRA with RASL pictures (warned once).
+    open_gop_cut: bool,
 }
 
 impl Cutter {
@@ -105,6 +132,77 @@ impl Cutter {
             part_end: 0,
             last_key: None,
             gop: None,
+            hevc: tracks
+                .get(main)
+                .filter(|t| matches!(t.config, CodecConfig::Hevc { .. }))
+                .map(|_| OpenGop::default()),
+        }
+    }
+
+    /// Whether a random-access picture of the main track may start a segment or an
+    /// independent part: any but an HEVC CRA that this stream's CRAs show to have RASL
+    /// pictures, while clean points come often enough to cut on them alone.
+    fn clean_point(&self, s: &Sample) -> bool {
+        let Some(h) = &self.hevc else {
+            return true;
+        };
+        match picture_kind(&s.data) {
+            PictureKind::Idr | PictureKind::Bla => true,
+            PictureKind::Cra => !h.cra_rasl || h.clean_gap.is_none_or(|g| g >= self.limit),
+            _ => false,
+        }
+    }
+
+    /// Expected distance to the next cut point: the last keyframe interval, or for HEVC cut at
+    /// clean points only, the interval between clean points.
+    fn next_cut_gap(&self) -> Option<i64> {
+        let clean_only = self.hevc.as_ref().filter(|h| h.cra_rasl);
+        clean_only
+            .and_then(|h| h.clean_gap)
+            .filter(|&g| g < self.limit)
+            .or(self.gop)
+    }
+
+    /// Learns from main-track picture `s`.
+    fn observe(&mut self, s: &Sample) {
+        let seg_start = self.seg_start;
+        let Some(h) = self.hevc.as_mut().filter(|_| s.track == self.main) else {
+            return;
+        };
+        let kind = picture_kind(&s.data);
+        let mut clean_at = None;
+        if let Some(cra) = h.pending_cra {
+            match kind {
+                PictureKind::Radl => {}
+                PictureKind::Rasl => {
+                    h.pending_cra = None;
+                    h.cra_rasl = true;
+                    if seg_start == Some(cra) && !h.open_gop_cut {
+                        h.open_gop_cut = true;
+                        tracing::warn!(
+                            dts = cra,
+                            "HEVC open GOP: a segment starts on a CRA with RASL pictures, which \
+                             do not decode without the previous segment"
+                        );
+                    }
+                }
+                _ => {
+                    h.pending_cra = None;
+                    h.cra_rasl = false;
+                    clean_at = Some(cra);
+                }
+            }
+        }
+        match kind {
+            PictureKind::Cra => h.pending_cra = Some(s.dts),
+            PictureKind::Idr | PictureKind::Bla => clean_at = Some(s.dts),
+            _ => {}
+        }
+        if let Some(t) = clean_at {
+            if let Some(last) = h.last_clean.filter(|&l| t > l) {
+                h.clean_gap = Some(t - last);
+            }
+            h.last_clean = Some(t);
         }
     }
 
@@ -126,15 +224,24 @@ impl Cutter {
         self.part_end.saturating_sub(self.part_start).max(0)
     }
 
-    /// Whether `s` is a random-access sample of the main track.
+    /// Whether `s` is a random-access sample of the main track that may start a segment or
+    /// an independent part (HEVC: a clean one, see the module docs).
     pub(crate) fn random_access(&self, s: &Sample) -> bool {
-        s.track == self.main && (s.keyframe || !self.main_is_video)
+        s.track == self.main && (!self.main_is_video || (s.keyframe && self.clean_point(s)))
     }
 
     /// Decides where `s` goes and updates the state as if it was added.
     pub(crate) fn decide(&mut self, s: &Sample) -> Cut {
-        let is_main = s.track == self.main;
+        // Whether `s` is a cut point depends on what came before it only (as for callers
+        // asking `random_access` first); what it shows about the last CRA and the interval
+        // between clean points is known before the cut decision on it.
         let random_access = self.random_access(s);
+        self.observe(s);
+        self.decide_cut(s, random_access)
+    }
+
+    fn decide_cut(&mut self, s: &Sample, random_access: bool) -> Cut {
+        let is_main = s.track == self.main;
         let Some(seg_start) = self.seg_start else {
             if !random_access {
                 return Cut::Drop;
@@ -158,7 +265,7 @@ impl Cutter {
             }
             self.last_key = Some(s.dts);
             let predicted_too_long = self
-                .gop
+                .next_cut_gap()
                 .is_some_and(|g| elapsed.saturating_add(g) >= self.limit);
             let due = if self.aligned {
                 // First keyframe of a new grid interval (`nominal` ≥ 1 tick).
@@ -293,6 +400,62 @@ mod tests {
         }
         let durations = cuts.windows(2).map(|w| w[1] - w[0]).collect();
         (durations, parts, too_long)
+    }
+
+    /// HEVC at 30 fps, an IDR every 60 frames and a CRA with two RASL pictures every 15, 1.5 s
+    /// wanted, target 2 s: until two clean points show their interval, CRAs are cut points
+    /// (the first cut, at 45, is one); from then on segments are cut at the IDRs only (early at
+    /// 60 so that none rounds above the target), and only parts that start on an IDR are
+    /// independent. Before this rule every due CRA was a cut: 45 frames each.
+    #[test]
+    fn hevc_open_gop_cuts_at_clean_points_once_known() {
+        let hevc = track(
+            CodecConfig::Hevc {
+                vps: vec![],
+                sps: vec![],
+                pps: vec![],
+                in_band: false,
+            },
+            90_000,
+        );
+        let kind = |i: i64| -> u8 {
+            match (i % 60, i % 15) {
+                (0, _) => 19,         // IDR_W_RADL
+                (_, 0) => 21,         // CRA
+                (_, 1) | (_, 2) => 8, // RASL_N
+                _ => 1,               // TRAIL_R
+            }
+        };
+        let mut c = Cutter::new(&[hevc], 1.5, 2, Some(0.5), false);
+        let (mut cuts, mut too_long, mut independent) = (vec![], 0, vec![]);
+        for i in 0..300 {
+            let t = kind(i);
+            let mut data = 3u32.to_be_bytes().to_vec();
+            data.extend_from_slice(&[t << 1, 1, 0xAF]);
+            let s = Sample {
+                data: Bytes::from(data),
+                ..frame(0, i * 3000, 3000, t == 19 || t == 21)
+            };
+            let random_access = c.random_access(&s);
+            match c.decide(&s) {
+                Cut::NewSegment { too_long: l, .. } => {
+                    cuts.push(i);
+                    too_long += usize::from(l);
+                    independent.push((i, random_access));
+                }
+                Cut::NewPart { .. } => independent.push((i, random_access)),
+                _ => {}
+            }
+        }
+        assert_eq!(cuts, [0, 45, 60, 120, 180, 240], "cut frames");
+        assert_eq!(too_long, 0, "no segment above the target");
+        for (i, yes) in independent.into_iter().filter(|&(i, _)| i > 60) {
+            assert_eq!(
+                yes,
+                kind(i) == 19,
+                "part at frame {i}: INDEPENDENT iff an IDR"
+            );
+        }
     }
 
     /// Table: GOP (frames at 30 fps), wanted duration, target → segment lengths (frames).

@@ -17,6 +17,9 @@ use crate::segmenter::Segment;
 pub struct KeyframeRange {
     /// Decode time of the keyframe, in its track's timescale (as [`crate::sample::Sample::dts`]).
     pub dts: i64,
+    /// Presentation time of the keyframe, same timescale: what an I-frame entry's EXTINF is
+    /// measured on (RFC 8216bis 4.4.3.6).
+    pub pts: i64,
     /// First byte of the range, counted from the start of the segment.
     pub offset: u64,
     /// Length of the range in bytes.

@@ -49,15 +49,16 @@ pub struct IFramePlaylist {
     /// decodable on its own).
     pub map: Option<Map>,
     pub entries: Vec<IFrame>,
-    /// Keyframe (start, end) in ticks with the media object they came from, before rounding.
+    /// Keyframe presentation times in ticks with the media object they came from, before
+    /// rounding.
     pending: Vec<Pending>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 struct Pending {
     uri: String,
+    /// Presentation time of the keyframe.
     start: i64,
-    end: i64,
     byterange: ByteRange,
 }
 
@@ -72,22 +73,13 @@ impl IFramePlaylist {
     }
 
     /// Adds the keyframes of one written segment: `keys` from the muxer, `segment_offset` where
-    /// the segment starts in `uri` (non-zero in a single file), `segment_end` the segment's end
-    /// in the same ticks as the keyframe dts. Each keyframe lasts until the next one, the last
-    /// until `segment_end` (the next segment's first keyframe, or the end of the media).
-    pub fn push_segment(
-        &mut self,
-        uri: &str,
-        segment_offset: u64,
-        keys: &[KeyframeRange],
-        segment_end: i64,
-    ) {
-        for (i, k) in keys.iter().enumerate() {
-            let end = keys.get(i + 1).map_or(segment_end, |next| next.dts);
+    /// the segment starts in `uri` (non-zero in a single file). Each keyframe lasts until the
+    /// next one pushed, the last until the end given to [`IFramePlaylist::finish`].
+    pub fn push_segment(&mut self, uri: &str, segment_offset: u64, keys: &[KeyframeRange]) {
+        for k in keys {
             self.pending.push(Pending {
                 uri: uri.to_owned(),
-                start: k.dts,
-                end: end.max(k.dts),
+                start: k.pts,
                 byterange: ByteRange {
                     length: k.length,
                     offset: segment_offset.saturating_add(k.offset),
@@ -96,10 +88,14 @@ impl IFramePlaylist {
         }
     }
 
-    /// Turns the pushed keyframes into entries, in seconds of `timescale`: each EXTINF is the
-    /// difference of the millisecond-rounded times since the first keyframe, so the sum of all
-    /// equals the rounded total (no drift from rounding each one on its own).
-    pub fn finish(&mut self, timescale: u32) {
+    /// Turns the pushed keyframes into entries, in seconds of `timescale`. RFC 8216bis 4.4.3.6:
+    /// an I-frame's duration is the time to the next I-frame in presentation order, so entries
+    /// are measured on presentation times (with reordering, the decode-time gaps between
+    /// keyframes differ from them); the last lasts until `end`, the end of the media in
+    /// presentation time. Each EXTINF is the difference of the millisecond-rounded times since
+    /// the first keyframe, so the sum of all equals the rounded total (no drift from rounding
+    /// each one on its own).
+    pub fn finish(&mut self, timescale: u32, end: i64) {
         let Some(first) = self.pending.first().map(|p| p.start) else {
             return;
         };
@@ -109,8 +105,16 @@ impl IFramePlaylist {
             // Round half up (div_euclid: also for a time before `first`, from bad input).
             (n + d / 2).div_euclid(d)
         };
-        for p in std::mem::take(&mut self.pending) {
-            let millis = ms(p.end) - ms(p.start);
+        let pending = std::mem::take(&mut self.pending);
+        let ends: Vec<i64> = pending
+            .iter()
+            .skip(1)
+            .map(|p| p.start)
+            .chain([end])
+            .collect();
+        for (p, next) in pending.into_iter().zip(ends) {
+            // Non-increasing times (bad input) give 0, never a negative EXTINF.
+            let millis = (ms(next) - ms(p.start)).max(0);
             self.entries.push(IFrame {
                 uri: p.uri,
                 duration: millis as f64 / 1000.0,
@@ -196,22 +200,26 @@ impl fmt::Display for IFramePlaylist {
 mod tests {
     use super::*;
 
+    /// A keyframe without reordering (pts = dts).
     fn key(dts: i64, offset: u64, length: u64) -> KeyframeRange {
         KeyframeRange {
             dts,
+            pts: dts,
             offset,
             length,
         }
     }
 
-    /// Table: keyframes per segment (dts, offset, length) + segment end → (EXTINF, range) rows.
+    /// Table: keyframes per segment (dts, pts, offset, length) + end of the media (pts) →
+    /// (EXTINF, range) rows.
     #[test]
     fn durations_run_to_the_next_keyframe_and_offsets_add_up() {
-        type Seg = (&'static str, u64, &'static [(i64, u64, u64)], i64);
+        type Seg = (&'static str, u64, &'static [(i64, i64, u64, u64)]);
         type Case = (
             &'static str,
             u32,
             &'static [Seg],
+            i64,
             &'static [(f64, u64, u64)],
         );
         let cases: &[Case] = &[
@@ -219,34 +227,58 @@ mod tests {
                 "two keyframes per segment, 90 kHz",
                 90_000,
                 &[
-                    ("a.ts", 0, &[(0, 0, 1000), (90_000, 5000, 800)], 180_000),
-                    ("b.ts", 0, &[(180_000, 0, 900)], 225_000),
+                    ("a.ts", 0, &[(0, 0, 0, 1000), (90_000, 90_000, 5000, 800)]),
+                    ("b.ts", 0, &[(180_000, 180_000, 0, 900)]),
                 ],
+                225_000,
                 &[(1.0, 1000, 0), (1.0, 800, 5000), (0.5, 900, 0)],
             ),
             (
                 "single file: segment offsets are added",
                 30,
                 &[
-                    ("s.mp4", 700, &[(0, 24, 100), (45, 400, 50)], 60),
-                    ("s.mp4", 2000, &[(60, 24, 70)], 61),
+                    ("s.mp4", 700, &[(0, 0, 24, 100), (45, 45, 400, 50)]),
+                    ("s.mp4", 2000, &[(60, 60, 24, 70)]),
                 ],
+                61,
                 &[(1.5, 100, 724), (0.5, 50, 1100), (0.033, 70, 2024)],
             ),
             (
-                "non-increasing dts gives zero, never negative",
+                // x265 open GOP at 30 fps, timescale 15360: the IDR is shown 2 frames after
+                // its decode time, the CRA 3 (it has leading pictures). Keyframes 1 s apart in
+                // presentation are 0.967 s apart in decode order; EXTINF follows presentation.
+                "reordered keyframes: presentation times, not decode times",
+                15_360,
+                &[
+                    ("h.m4s", 0, &[(-1024, 0, 0, 10)]),
+                    ("h.m4s", 0, &[(13_824, 15_360, 0, 20)]),
+                ],
+                30_720,
+                &[(1.0, 10, 0), (1.0, 20, 0)],
+            ),
+            (
+                "non-increasing times give zero, never negative",
                 1000,
-                &[("x.m4s", 0, &[(10, 0, 1), (5, 9, 1)], 20)],
+                &[("x.m4s", 0, &[(10, 10, 0, 1), (5, 5, 9, 1)])],
+                20,
                 &[(0.0, 1, 0), (0.015, 1, 9)],
             ),
         ];
-        for (name, timescale, segs, want) in cases {
+        for (name, timescale, segs, end, want) in cases {
             let mut p = IFramePlaylist::default();
-            for (uri, off, keys, end) in segs.iter() {
-                let keys: Vec<_> = keys.iter().map(|&(d, o, l)| key(d, o, l)).collect();
-                p.push_segment(uri, *off, &keys, *end);
+            for (uri, off, keys) in segs.iter() {
+                let keys: Vec<_> = keys
+                    .iter()
+                    .map(|&(dts, pts, offset, length)| KeyframeRange {
+                        dts,
+                        pts,
+                        offset,
+                        length,
+                    })
+                    .collect();
+                p.push_segment(uri, *off, &keys);
             }
-            p.finish(*timescale);
+            p.finish(*timescale, *end);
             let got: Vec<(f64, u64, u64)> = p
                 .entries
                 .iter()
@@ -267,8 +299,8 @@ mod tests {
         let step = 15 * 1001; // ticks of 30000
         let n = 2000;
         let keys: Vec<_> = (0..n).map(|i| key(i * step, 0, 1)).collect();
-        p.push_segment("a.ts", 0, &keys, n * step);
-        p.finish(30_000);
+        p.push_segment("a.ts", 0, &keys);
+        p.finish(30_000, n * step);
         let real = (n * step) as f64 / 30_000.0;
         let written: f64 = p
             .entries
@@ -287,20 +319,15 @@ mod tests {
             target_duration: 2,
             ..IFramePlaylist::vod()
         };
-        p.push_segment(
-            "v_00001.ts",
-            0,
-            &[key(0, 0, 1316), key(90_000, 9588, 752)],
-            180_000,
-        );
-        p.finish(90_000);
+        p.push_segment("v_000000.ts", 0, &[key(0, 0, 1316), key(90_000, 9588, 752)]);
+        p.finish(90_000, 180_000);
         let want = "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
-#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n#EXTINF:1.000,\n#EXT-X-BYTERANGE:1316@0\nv_00001.ts\n\
-#EXTINF:1.000,\n#EXT-X-BYTERANGE:752@9588\nv_00001.ts\n#EXT-X-ENDLIST\n";
+#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n#EXTINF:1.000,\n#EXT-X-BYTERANGE:1316@0\nv_000000.ts\n\
+#EXTINF:1.000,\n#EXT-X-BYTERANGE:752@9588\nv_000000.ts\n#EXT-X-ENDLIST\n";
         assert_eq!(p.to_string(), want);
 
         p.map = Some(Map {
-            uri: "v_00001.ts".into(),
+            uri: "v_000000.ts".into(),
             byterange: Some(ByteRange {
                 length: 376,
                 offset: 0,
@@ -310,7 +337,7 @@ mod tests {
         assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:5\n"), "{text}");
         assert!(
             text.contains(
-                "#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"v_00001.ts\",BYTERANGE=\"376@0\"\n#EXTINF"
+                "#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"v_000000.ts\",BYTERANGE=\"376@0\"\n#EXTINF"
             ),
             "{text}"
         );
@@ -321,7 +348,7 @@ mod tests {
     #[test]
     fn empty_playlist_is_well_formed() {
         let mut p = IFramePlaylist::vod();
-        p.finish(90_000);
+        p.finish(90_000, 0);
         assert!(p.entries.is_empty());
         assert!(p
             .to_string()

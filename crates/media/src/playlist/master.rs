@@ -4,7 +4,42 @@
 
 use std::fmt::{self, Write as _};
 
-use super::quoted;
+use super::{fmt_duration, quoted};
+
+/// Peak and average bit rate of a playlist's entries, `(bytes, EXTINF seconds)` each, for
+/// BANDWIDTH and AVERAGE-BANDWIDTH (RFC 8216bis 4.4.6.2: BANDWIDTH is the peak segment bit rate,
+/// AVERAGE-BANDWIDTH the average; Apple 9.13–9.15). Durations are taken as the playlist writes
+/// them (milliseconds, [`fmt_duration`]) and rates are rounded up, so that a client recomputing
+/// bits / EXTINF from the playlist never finds a segment above the declared peak. Entries whose
+/// EXTINF is written as 0 carry no rate. The peak is at least the average.
+pub fn measure_bandwidth(entries: impl IntoIterator<Item = (u64, f64)>) -> (u64, u64) {
+    let rate = |bytes: u128, millis: u128| -> u64 {
+        let bits_ms = bytes.saturating_mul(8000);
+        u64::try_from(bits_ms.div_ceil(millis)).unwrap_or(u64::MAX)
+    };
+    let (mut peak, mut bytes, mut millis) = (0u64, 0u128, 0u128);
+    for (size, secs) in entries {
+        let ms = written_millis(secs);
+        bytes = bytes.saturating_add(u128::from(size));
+        millis = millis.saturating_add(u128::from(ms));
+        if ms > 0 {
+            peak = peak.max(rate(u128::from(size), u128::from(ms)));
+        }
+    }
+    let average = if millis > 0 { rate(bytes, millis) } else { 0 };
+    (peak.max(average), average)
+}
+
+/// Milliseconds of an EXTINF as written (RFC 8216bis 4.4.4.1), negative or NaN as 0.
+fn written_millis(secs: f64) -> u64 {
+    let written: f64 = fmt_duration(secs).parse().unwrap_or(0.0);
+    let ms = (written * 1000.0).round();
+    if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    }
+}
 
 /// One EXT-X-STREAM-INF entry (RFC 8216bis 4.4.6.2).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -168,6 +203,36 @@ fn yes_no(b: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Table: (bytes, EXTINF seconds) rows → (BANDWIDTH, AVERAGE-BANDWIDTH).
+    #[test]
+    fn bandwidth_from_written_extinf_rounded_up() {
+        type Case = (&'static str, &'static [(u64, f64)], (u64, u64));
+        let cases: &[Case] = &[
+            (
+                "exact",
+                &[(250_000, 2.0), (125_000, 2.0)],
+                (1_000_000, 750_000),
+            ),
+            // 2.002002 s (60 frames at 29.97) is written 2.002: 8 000 000 / 2.002 = 3 996 003.996…
+            (
+                "29.97 fps, rounded up",
+                &[(1_000_000, 2.002_002)],
+                (3_996_004, 3_996_004),
+            ),
+            // 8 bits over 6 ms = 1333.3 bit/s → 1334, not the nearest 1333.
+            ("up, not nearest", &[(1, 0.006)], (1334, 1334)),
+            (
+                "zero EXTINF: no peak of its own",
+                &[(100, 0.0001), (100, 1.0)],
+                (1600, 1600),
+            ),
+            ("nothing", &[], (0, 0)),
+        ];
+        for (name, rows, want) in cases {
+            assert_eq!(measure_bandwidth(rows.iter().copied()), *want, "{name}");
+        }
+    }
 
     #[test]
     fn writes_variant_with_all_attributes() {

@@ -296,10 +296,11 @@ impl Fmp4Muxer {
     }
 
     /// Notes a fragment written at segment offset `offset` that starts with a keyframe.
-    fn record_keyframe(&mut self, key: Option<(i64, u64)>, offset: u64) {
-        if let Some((dts, length)) = key {
+    fn record_keyframe(&mut self, key: Option<((i64, i64), u64)>, offset: u64) {
+        if let Some(((dts, pts), length)) = key {
             self.keyframes.push(KeyframeRange {
                 dts,
+                pts,
                 offset,
                 length,
             });
@@ -307,14 +308,14 @@ impl Fmp4Muxer {
     }
 
     /// Writes the fragment's boxes, and its payload too when `with_payload`. When the fragment's
-    /// first sample of the video track is a keyframe, returns its dts and the bytes from the
+    /// first sample of the video track is a keyframe, returns its (dts, pts) and the bytes from the
     /// start of the `moof` to the end of that sample: the fragment's I-frame byte range.
     fn write_fragment_with(
         &mut self,
         samples: &[Sample],
         out: &mut Vec<u8>,
         with_payload: bool,
-    ) -> Result<Option<(i64, u64)>> {
+    ) -> Result<Option<((i64, i64), u64)>> {
         let plan = fragment::plan(&mut self.state, &self.slots, samples)?;
         if self.state.iter().all(|t| t.plan.count == 0) {
             return Err(Error::mp4(
@@ -333,9 +334,10 @@ impl Fmp4Muxer {
             .and_then(|t| {
                 let first = samples.iter().find(|s| s.track == t.input)?;
                 let offset = u64::try_from(t.plan.data_offset).ok()?;
-                first
-                    .keyframe
-                    .then(|| (first.dts, offset.saturating_add(first.data.len() as u64)))
+                first.keyframe.then(|| {
+                    let end = offset.saturating_add(first.data.len() as u64);
+                    ((first.dts, first.pts()), end)
+                })
             });
         if with_payload {
             fragment::write(&self.state, samples, &plan, self.sequence_number, out)?;

@@ -192,7 +192,17 @@ fn make_mp4(dir: &Path, video: &str, audio: &[&str]) -> PathBuf {
     }
     args.extend(["-c:v", video, "-g", "30", "-bf", "2", "-pix_fmt", "yuv420p"].map(String::from));
     if video == "libx265" {
-        args.extend(["-x265-params", "log-level=error", "-tag:v", "hvc1"].map(String::from));
+        // Closed GOPs: x265's default open GOP has no clean cut point after the first picture,
+        // so the segmenter would cut at twice the target only (segmenter.rs, module docs).
+        args.extend(
+            [
+                "-x265-params",
+                "log-level=error:open-gop=0",
+                "-tag:v",
+                "hvc1",
+            ]
+            .map(String::from),
+        );
     }
     for (i, a) in audio.iter().enumerate() {
         args.extend([

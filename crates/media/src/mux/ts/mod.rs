@@ -471,6 +471,7 @@ impl TsMuxer {
                             };
                             self.keyframes.push(KeyframeRange {
                                 dts: s.dts,
+                                pts: s.pts(),
                                 offset: u64::try_from(start).unwrap_or(0),
                                 length: u64::try_from(end - start).unwrap_or(0),
                             });
