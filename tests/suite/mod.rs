@@ -4,5 +4,6 @@ mod cdn;
 mod default_run;
 mod errors;
 mod golden;
+mod interrupt;
 mod live;
 mod package;
