@@ -44,6 +44,8 @@ mod recover;
 mod stream;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timing_tests;
 mod window;
 
 pub use blocking::{check_blocking_request, BlockDecision, PlaylistState};
@@ -210,6 +212,8 @@ pub struct LiveStream {
     discontinuity_next: bool,
     /// Media time at the end of the last complete segment.
     media_end: f64,
+    /// EXT-X-PROGRAM-DATE-TIME of new segments.
+    pdt_clock: pdt::PdtClock,
     /// Parts of the last complete segment (for the blocking part-index rollover).
     last_parts: u64,
     /// (dts, dts + duration) of the last main-track sample, for jump detection.
@@ -345,6 +349,7 @@ impl LiveStream {
             building: None,
             discontinuity_next: false,
             media_end: 0.0,
+            pdt_clock: pdt::PdtClock::default(),
             last_parts: 0,
             last_main: None,
             ended: false,

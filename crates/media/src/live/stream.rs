@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::cut::Cut;
-use super::pdt::format_rfc3339_millis;
+use super::pdt::extinf;
 use super::window::{Entry, RenderParams};
 use super::{check_tracks, Building, LiveStream, Muxer, Output, PlaylistState, WindowKind};
 use crate::codec::codec_string;
@@ -282,11 +282,13 @@ impl LiveStream {
         if let (Muxer::Fmp4(m), true) = (&self.muxer, self.low_latency()) {
             m.write_styp(&mut bytes);
         }
+        let discontinuity = std::mem::take(&mut self.discontinuity_next);
         self.building = Some(Building {
             msn: self.window.next_msn(),
-            // Wall clock at ingest of the segment's first sample (RFC 8216bis 4.4.4.6).
-            pdt: format_rfc3339_millis(now),
-            discontinuity: std::mem::take(&mut self.discontinuity_next),
+            // RFC 8216bis 4.4.4.6: the wall clock at ingest of the timeline's first sample,
+            // then advancing with media time (see `PdtClock`).
+            pdt: self.pdt_clock.segment(self.media_end, now, discontinuity),
+            discontinuity,
             init: self.init.as_ref().map(|(name, _)| name.clone()),
             start_dts: first.dts,
             start_time: self.media_end,
@@ -443,15 +445,17 @@ impl LiveStream {
             self.master_written = true;
         }
         self.last_parts = b.parts.len() as u64;
+        let end = b.start_time + duration;
         let entry = Entry {
             msn: b.msn,
             uri: name,
-            duration,
+            // On the millisecond grid of the PDTs, so that PDT(n+1) - PDT(n) == EXTINF(n).
+            duration: extinf(b.start_time, end),
             pdt: Some(b.pdt),
             discontinuity: b.discontinuity,
             init: b.init,
             parts: b.parts,
-            end: b.start_time + duration,
+            end,
             size,
             iframe,
         };

@@ -63,6 +63,8 @@ pub(super) struct Source {
     base_90k: i64,
     video: i64,
     audio: i64,
+    /// Keyframe interval in frames (30 unless set).
+    pub(super) gop: i64,
 }
 
 impl Source {
@@ -71,6 +73,7 @@ impl Source {
             base_90k: base_secs * 90_000,
             video: 0,
             audio: 0,
+            gop: 30,
         }
     }
 
@@ -84,7 +87,7 @@ impl Source {
         let v_time = self.video * 1_600; // in 48 kHz ticks
         let a_time = self.audio * 1024;
         if v_time <= a_time {
-            let key = self.video % 30 == 0;
+            let key = self.video % self.gop == 0;
             let mut data = vec![0, 0, 0, 9, if key { 0x65 } else { 0x41 }];
             data.extend_from_slice(&[0x88, 0x84, 0x21, 0xa0, 0x01, 0x02, 0x03, self.video as u8]);
             let s = Sample {
@@ -118,6 +121,17 @@ impl Source {
         until: f64,
         start: SystemTime,
     ) -> Vec<Output> {
+        self.feed_with(stream, until, |secs| start + Duration::from_secs_f64(secs))
+    }
+
+    /// [`Source::feed`] with the wall clock of arrival of the sample at media second `secs`
+    /// given by `clock`.
+    pub(super) fn feed_with(
+        &mut self,
+        stream: &mut LiveStream,
+        until: f64,
+        clock: impl Fn(f64) -> SystemTime,
+    ) -> Vec<Output> {
         let mut out = vec![];
         loop {
             let (v, a) = (self.video, self.audio);
@@ -132,8 +146,7 @@ impl Source {
                 (self.video, self.audio) = (v, a);
                 break;
             }
-            let now = start + Duration::from_secs_f64(secs);
-            out.extend(stream.push(s, now).expect("push"));
+            out.extend(stream.push(s, clock(secs)).expect("push"));
         }
         out
     }
@@ -881,9 +894,18 @@ fn i_frame_playlist_follows_the_window() {
             "{tag}: the discontinuity is listed: {iframes_text}"
         );
         // EXT-X-MAP: the first init on top, the new one where it starts (with the discontinuity).
-        let map = iframes_text.contains("#EXT-X-MAP:URI=\"v_r1_init.mp4\"\n#EXTINF");
-        let new_map = iframes_text
-            .contains("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"v_r1_init1.mp4\"\n#EXTINF");
+        // (Each entry: [DISCONTINUITY,] PROGRAM-DATE-TIME, [MAP,] EXTINF.)
+        let lines: Vec<&str> = iframes_text.lines().collect();
+        let map =
+            iframes_text.contains("#EXT-X-MAP:URI=\"v_r1_init.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:");
+        let new_map = lines
+            .iter()
+            .position(|l| *l == "#EXT-X-MAP:URI=\"v_r1_init1.mp4\"")
+            .is_some_and(|j| {
+                lines[j - 2] == "#EXT-X-DISCONTINUITY"
+                    && lines[j - 1].starts_with("#EXT-X-PROGRAM-DATE-TIME:")
+                    && lines[j + 1].starts_with("#EXTINF:")
+            });
         assert_eq!(map, format == Format::Fmp4, "{tag}: {iframes_text}");
         assert_eq!(new_map, format == Format::Fmp4, "{tag}: {iframes_text}");
         let master = text("master.m3u8");
