@@ -30,9 +30,14 @@
 //! CMAF chunks, ISO/IEC 23000-19 §7.3.3). Parts are emitted whole when complete; the server
 //! holds a request for the hinted part (EXT-X-PRELOAD-HINT, 6.2.6) until its `Put` arrives.
 //!
-//! EXT-X-TARGETDURATION is `ceil(segment_duration)` for the whole stream (6.2.1). Segments are
-//! cut early when the next keyframe is predicted too late (see [`cut`]); a GOP longer than the
-//! target still yields segments that round above it, which is logged (`tracing::warn!`).
+//! EXT-X-TARGETDURATION is fixed for the whole stream (6.2.1) before its first playlist:
+//! `ceil(segment_duration)`, or more when the input's keyframe interval, measured on the
+//! first two keyframes while their samples are held ([`probe`]), is longer; a continued
+//! playlist keeps its old target ([`LiveStream::recover`]). Segments are cut early when the
+//! next keyframe is predicted too late (see [`cut`]); a later GOP longer than the target ends
+//! its segment at the target, drops the input up to the next keyframe and starts a new
+//! timeline there (EXT-X-DISCONTINUITY), logged (`tracing::warn!`) — never an EXTINF that
+//! rounds above the target (4.4.3.1).
 
 mod blocking;
 mod cut;
@@ -40,6 +45,7 @@ mod cut;
 mod ffmpeg_tests;
 mod group;
 pub mod pdt;
+mod probe;
 mod recover;
 mod stream;
 #[cfg(test)]
@@ -72,7 +78,8 @@ use window::Window;
 pub struct LiveConfig {
     /// Segment container. LL-HLS parts need [`Format::Fmp4`]. Default fMP4.
     pub format: Format,
-    /// Wanted segment duration, seconds; EXT-X-TARGETDURATION is its ceiling. Default 2.
+    /// Wanted segment duration, seconds; EXT-X-TARGETDURATION is its ceiling, or more when
+    /// the input's keyframe interval is longer (see [`probe`]). Default 2.
     pub segment_duration: f64,
     /// Segments kept in a sliding window (Apple 8.11: at least 6). Default 6.
     pub window: usize,
@@ -214,6 +221,8 @@ pub struct LiveStream {
     media_end: f64,
     /// EXT-X-PROGRAM-DATE-TIME of new segments.
     pdt_clock: pdt::PdtClock,
+    /// A new stream's samples, held until the keyframe interval fixes the target ([`probe`]).
+    probe: Option<probe::Probe>,
     /// Parts of the last complete segment (for the blocking part-index rollover).
     last_parts: u64,
     /// (dts, dts + duration) of the last main-track sample, for jump detection.
@@ -233,7 +242,8 @@ pub struct LiveStream {
     state: PlaylistState,
     /// Samples pushed, for error messages.
     pushed: u64,
-    too_long: u64,
+    /// Segments ended early because the keyframe interval outgrew the target.
+    overruns: u64,
 }
 
 /// Checks a name used inside object names: non-empty, `[A-Za-z0-9._-]`, not starting with a dot.
@@ -318,7 +328,14 @@ impl LiveStream {
     /// configuration or tracks the chosen container cannot carry.
     pub fn new(config: LiveConfig, tracks: Vec<TrackInfo>) -> Result<Self> {
         let target = check_config(&config)?;
-        Self::with_target(config, tracks, target)
+        let mut stream = Self::with_target(config, tracks, target)?;
+        // The target is final once the keyframe interval is known (see `probe`).
+        stream.probe = Some(probe::Probe::new(
+            stream.cutter.main_track(),
+            stream.cutter.timescale(),
+            target,
+        ));
+        Ok(stream)
     }
 
     fn with_target(config: LiveConfig, tracks: Vec<TrackInfo>, target: u64) -> Result<Self> {
@@ -350,6 +367,7 @@ impl LiveStream {
             discontinuity_next: false,
             media_end: 0.0,
             pdt_clock: pdt::PdtClock::default(),
+            probe: None,
             last_parts: 0,
             last_main: None,
             ended: false,
@@ -361,7 +379,7 @@ impl LiveStream {
             pending: Vec::new(),
             state: PlaylistState::default(),
             pushed: 0,
-            too_long: 0,
+            overruns: 0,
             config,
             tracks,
         };
@@ -369,7 +387,8 @@ impl LiveStream {
         Ok(stream)
     }
 
-    /// EXT-X-TARGETDURATION of this stream.
+    /// EXT-X-TARGETDURATION of this stream: final once the first playlist is out (before, a
+    /// new stream may still raise it for a long keyframe interval, see [`probe`]).
     pub fn target_duration(&self) -> u64 {
         self.target
     }
@@ -443,9 +462,11 @@ impl LiveStream {
         self.window.next_deadline()
     }
 
-    /// Segments whose rounded duration exceeded the target duration (input GOP too long).
-    pub fn too_long_segments(&self) -> u64 {
-        self.too_long
+    /// Segments ended before a keyframe because the input's keyframe interval outgrew
+    /// EXT-X-TARGETDURATION (each followed by dropped input and a discontinuity; see
+    /// [`cut`]).
+    pub fn overrun_segments(&self) -> u64 {
+        self.overruns
     }
 
     /// Name of the current track set's initialization section.

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::cut::Cut;
 use super::pdt::extinf;
+use super::probe::{target_for, Verdict};
 use super::window::{Entry, RenderParams};
 use super::{check_tracks, Building, LiveStream, Muxer, Output, PlaylistState, WindowKind};
 use crate::codec::codec_string;
@@ -71,13 +72,80 @@ impl LiveStream {
             });
         }
         let mut out = std::mem::take(&mut self.pending);
-        if let Err(e) = self.ingest(sample, index, now, &mut out) {
-            self.abandon(now, &mut out);
+        let batch = match self.probe.as_mut() {
+            Some(probe) => {
+                let random_access = self.cutter.random_access(&sample);
+                match probe.hold(index, sample, random_access, now) {
+                    Verdict::Wait => return Ok(out),
+                    Verdict::Done(interval) => self.end_probe(interval),
+                }
+            }
+            None => vec![(index, sample, now)],
+        };
+        if let Err(e) = self.ingest_all(batch, &mut out) {
             self.pending = out;
             return Err(e);
         }
         self.collect_deletions(now, &mut out);
         Ok(out)
+    }
+
+    /// Ingests samples in order; on an error, what [`LiveStream::push`] documents (the
+    /// samples after the failing one are lost).
+    fn ingest_all(
+        &mut self,
+        batch: Vec<(u64, Sample, SystemTime)>,
+        out: &mut Vec<Output>,
+    ) -> Result<()> {
+        for (index, sample, now) in batch {
+            if let Err(e) = self.ingest(sample, index, now, out) {
+                self.abandon(now, out);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the probe (see [`super::probe`]): fixes EXT-X-TARGETDURATION for segments of at
+    /// least `interval` seconds, before anything is published, and returns the held samples.
+    fn end_probe(&mut self, interval: f64) -> Vec<(u64, Sample, SystemTime)> {
+        let Some(probe) = self.probe.take() else {
+            return Vec::new();
+        };
+        let target = target_for(self.target, interval);
+        if target != self.target {
+            // RFC 8216bis 4.4.3.1: every EXTINF rounded ≤ TARGETDURATION.
+            tracing::warn!(
+                rendition = %self.config.rendition,
+                keyframe_interval = interval,
+                segment_duration = self.config.segment_duration,
+                target,
+                "the input's keyframe interval is longer than the segment duration: \
+                 segments last one interval and EXT-X-TARGETDURATION is raised to cover it"
+            );
+            self.target = target;
+            let nominal = self.config.segment_duration.min(target as f64);
+            self.cutter = super::cut::Cutter::new(
+                &self.tracks,
+                nominal,
+                target,
+                self.config.part_duration,
+                self.config.aligned_cuts,
+            );
+            // Nothing was published yet: the window is empty.
+            self.window = super::window::Window::new(self.config.kind, self.config.window, target);
+        }
+        probe.into_held()
+    }
+
+    /// Ends the probe with what it holds (the input ends or breaks before a second keyframe)
+    /// and ingests the held samples.
+    fn flush_probe(&mut self, out: &mut Vec<Output>) -> Result<()> {
+        let Some(interval) = self.probe.as_ref().map(|p| p.held_interval()) else {
+            return Ok(());
+        };
+        let batch = self.end_probe(interval);
+        self.ingest_all(batch, out)
     }
 
     /// The input breaks (encoder reconnect, timestamp jump): the segment in progress ends
@@ -87,6 +155,10 @@ impl LiveStream {
         let mut out = std::mem::take(&mut self.pending);
         if self.ended {
             return Ok(out);
+        }
+        if let Err(e) = self.flush_probe(&mut out) {
+            self.pending = out;
+            return Err(e);
         }
         if let Err(e) = self.break_stream(now, &mut out) {
             self.abandon(now, &mut out);
@@ -135,8 +207,15 @@ impl LiveStream {
         if self.ended {
             return out;
         }
+        if let Err(e) = self.flush_probe(&mut out) {
+            tracing::warn!(
+                rendition = %self.config.rendition,
+                error = %e,
+                "the first samples could not be packaged"
+            );
+        }
         if let Some((end, part)) = self.cutter.close() {
-            if let Err(e) = self.finish_segment(end, part, false, now, &mut out) {
+            if let Err(e) = self.finish_segment(end, part, now, &mut out) {
                 tracing::warn!(
                     rendition = %self.config.rendition,
                     error = %e,
@@ -198,13 +277,13 @@ impl LiveStream {
                 }
                 self.publish(now, out);
             }
-            Cut::NewSegment {
-                end,
-                part,
-                too_long,
-            } => {
+            Cut::Overrun => {
+                self.overrun(index, &sample, now, out)?;
+                return Ok(());
+            }
+            Cut::NewSegment { end, part } => {
                 if let Some(end) = end {
-                    self.finish_segment(end, part, too_long, now, out)?;
+                    self.finish_segment(end, part, now, out)?;
                 }
                 self.open_segment(&sample, now, out);
                 if end.is_some() {
@@ -336,7 +415,6 @@ impl LiveStream {
         &mut self,
         end_dts: i64,
         last_part: i64,
-        too_long: bool,
         now: SystemTime,
         out: &mut Vec<Output>,
     ) -> Result<()> {
@@ -368,21 +446,6 @@ impl LiveStream {
             b.key = muxer.keyframes().first().copied();
             buf
         };
-        // RFC 8216bis 4.4.3.1 / 6.2.1: EXTINF rounded MUST NOT exceed the target duration;
-        // only a GOP longer than the target gets here (see `cut`).
-        if too_long || duration.round() as u64 > self.target {
-            self.too_long = self.too_long.saturating_add(1);
-            if self.too_long == 1 || self.too_long.is_multiple_of(100) {
-                tracing::warn!(
-                    rendition = %self.config.rendition,
-                    msn = b.msn,
-                    duration,
-                    target = self.target,
-                    count = self.too_long,
-                    "segment longer than EXT-X-TARGETDURATION: the input's keyframe interval is too long"
-                );
-            }
-        }
         self.complete(b, duration, bytes, now, out);
         Ok(())
     }
@@ -467,13 +530,40 @@ impl LiveStream {
     /// Closes the segment in progress (if any) and starts a new timeline.
     fn break_stream(&mut self, now: SystemTime, out: &mut Vec<Output>) -> Result<()> {
         if let Some((end, part)) = self.cutter.close() {
-            self.finish_segment(end, part, false, now, out)?;
+            self.finish_segment(end, part, now, out)?;
             self.publish(now, out);
         }
         self.discontinuity_next |= self.window.next_msn() > 0;
         self.muxer = Muxer::new(self.config.format, &self.tracks)?;
         self.last_main = None;
         Ok(())
+    }
+
+    /// A GOP longer than the target (see [`super::cut`]): the segment ends before `sample`
+    /// (RFC 8216bis 4.4.3.1: its EXTINF rounds to the target at most), the input is dropped
+    /// up to the next keyframe (a segment starts with one, Apple 7.4), and the segment that
+    /// starts there carries EXT-X-DISCONTINUITY (its timestamps do not follow; its PDT is the
+    /// wall clock again).
+    fn overrun(
+        &mut self,
+        index: u64,
+        sample: &Sample,
+        now: SystemTime,
+        out: &mut Vec<Output>,
+    ) -> Result<()> {
+        self.overruns = self.overruns.saturating_add(1);
+        if self.overruns == 1 || self.overruns.is_multiple_of(100) {
+            tracing::warn!(
+                rendition = %self.config.rendition,
+                sample = index,
+                dts = sample.dts,
+                target = self.target,
+                count = self.overruns,
+                "keyframe interval longer than EXT-X-TARGETDURATION: the segment ends at the \
+                 target and the input is dropped until the next keyframe (a discontinuity)"
+            );
+        }
+        self.break_stream(now, out)
     }
 
     /// After an error: keep what was published, restart on the next keyframe with a

@@ -106,3 +106,210 @@ fn pdt_steps_equal_extinf_in_media_and_i_frame_playlists() {
         }
     }
 }
+
+/// Every media playlist the stream put, in order, read by m3u8-rs.
+fn published(outputs: &[Output]) -> Vec<(String, m3u8_rs::MediaPlaylist)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Put { name, bytes } if name == "v.m3u8" => {
+                Some((String::from_utf8_lossy(bytes).into_owned(), media(bytes)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 8216bis 4.4.3.1 on every playlist put: each EXTINF rounded ≤ TARGETDURATION, and
+/// the target never changes (6.2.1). Returns that target.
+fn check_targets(name: &str, outputs: &[Output]) -> u64 {
+    let all = published(outputs);
+    let first = all
+        .first()
+        .unwrap_or_else(|| panic!("{name}: nothing published"));
+    let target = first.1.target_duration;
+    for (text, p) in &all {
+        assert_eq!(p.target_duration, target, "{name}: target changed:\n{text}");
+        for s in &p.segments {
+            assert!(
+                (s.duration.round() as u64) <= target,
+                "{name}: EXTINF {} above TARGETDURATION {target}:\n{text}",
+                s.duration
+            );
+        }
+    }
+    target
+}
+
+/// TARGETDURATION covers the segments produced: a keyframe interval longer than the
+/// segment duration raises it before the first playlist (RFC 8216bis 4.4.3.1, 6.2.1), and the
+/// LL-HLS values derived from it follow (CAN-SKIP-UNTIL = 6 × target).
+#[test]
+fn target_duration_covers_the_keyframe_interval() {
+    // (name, format, part target, --segment-duration, GOP frames at 30 fps, target, EXTINF)
+    type Case<'a> = (&'a str, Format, Option<f64>, f64, i64, u64, f32);
+    let cases: &[Case] = &[
+        (
+            "LL-HLS -g 60, 1 s",
+            Format::Fmp4,
+            Some(0.5),
+            1.0,
+            60,
+            2,
+            2.0,
+        ),
+        ("TS -g 60, 1 s", Format::Ts, None, 1.0, 60, 2, 2.0),
+        ("fMP4 -g 90, 2 s", Format::Fmp4, None, 2.0, 90, 3, 3.0),
+        ("fMP4 -g 45, 1 s", Format::Fmp4, None, 1.0, 45, 2, 1.5),
+        (
+            "LL-HLS -g 30, 2 s: unchanged",
+            Format::Fmp4,
+            Some(0.5),
+            2.0,
+            30,
+            2,
+            2.0,
+        ),
+        (
+            "TS -g 15, 1 s: unchanged",
+            Format::Ts,
+            None,
+            1.0,
+            15,
+            1,
+            1.0,
+        ),
+    ];
+    for (name, format, part, seg, gop, want_target, want_extinf) in cases {
+        let c = LiveConfig {
+            segment_duration: *seg,
+            window: 20,
+            ..config(*format, *part)
+        };
+        let mut s = LiveStream::new(c, tracks()).expect("stream");
+        let mut src = Source::new(10);
+        src.gop = *gop;
+        let mut out = src.feed(&mut s, 15.0, t0());
+        let target = check_targets(name, &out);
+        assert_eq!(target, *want_target, "{name}");
+        assert_eq!(s.target_duration(), target, "{name}");
+        let last = published(&out).pop().expect("a playlist").1;
+        assert!(last.segments.len() >= 4, "{name}");
+        for seg in &last.segments {
+            assert!(
+                (seg.duration - want_extinf).abs() < 1e-3,
+                "{name}: {}",
+                seg.duration
+            );
+        }
+        if part.is_some() {
+            let text = String::from_utf8_lossy(&s.state().full).into_owned();
+            let skip = format!("CAN-SKIP-UNTIL={:.1}", 6.0 * target as f64);
+            assert!(text.contains(&skip), "{name}: {skip}\n{text}");
+        }
+        out.extend(s.end(t0() + Duration::from_secs(16)));
+        check_targets(name, &out);
+        assert_eq!(s.overrun_segments(), 0, "{name}");
+    }
+}
+
+/// A stream that ends (or breaks) before its second keyframe fixes the target on what it
+/// held: the one segment it has fits.
+#[test]
+fn target_duration_of_a_stream_shorter_than_its_keyframe_interval() {
+    let c = LiveConfig {
+        segment_duration: 1.0,
+        ..config(Format::Ts, None)
+    };
+    let mut s = LiveStream::new(c, tracks()).expect("stream");
+    let mut src = Source::new(10);
+    src.gop = 300;
+    let mut out = src.feed(&mut s, 3.4, t0());
+    assert!(
+        published(&out).is_empty(),
+        "held until the interval is known"
+    );
+    out.extend(s.end(t0() + Duration::from_secs(4)));
+    // 3.4 s rounds to 3; with the margin for encoder jitter (see `probe`) the target is 4.
+    assert_eq!(check_targets("short", &out), 4);
+    let last = published(&out).pop().expect("a playlist").1;
+    assert_eq!(last.segments.len(), 1);
+    assert!(last.end_list);
+}
+
+/// A later GOP longer than the target (the encoder changed its keyframe interval, or a
+/// restart kept an old playlist's target): its segment ends before it rounds above the
+/// target, the input up to the next keyframe is dropped and the next segment starts a new
+/// timeline (EXT-X-DISCONTINUITY) — never an EXTINF above the target.
+#[test]
+fn later_longer_gop_ends_segments_at_the_target() {
+    // (name, format, part target)
+    let cases: &[(&str, Format, Option<f64>)] = &[
+        ("TS", Format::Ts, None),
+        ("fMP4", Format::Fmp4, None),
+        ("LL-HLS", Format::Fmp4, Some(0.5)),
+    ];
+    for (name, format, part) in cases {
+        let c = LiveConfig {
+            segment_duration: 1.0,
+            window: 30,
+            ..config(*format, *part)
+        };
+        let mut s = LiveStream::new(c, tracks()).expect("stream");
+        let mut src = Source::new(10);
+        let mut out = src.feed(&mut s, 6.0, t0());
+        // From second 6 on a keyframe every 3 s.
+        src.gop = 90;
+        out.extend(src.feed(&mut s, 18.0, t0()));
+        out.extend(s.end(t0() + Duration::from_secs(20)));
+        assert_eq!(check_targets(name, &out), 1, "{name}");
+        let last = published(&out).pop().expect("a playlist").1;
+        // Six 1 s segments, then per 3 s GOP one segment of 44 frames (1.467 s, ±1 ms on the
+        // millisecond grid) after a discontinuity (the first long GOP follows the 1 s ones
+        // without one).
+        let durations: Vec<i64> = last.segments.iter().map(|s| millis(s.duration)).collect();
+        assert_eq!(durations.len(), 10, "{name}: {durations:?}");
+        assert_eq!(durations[..6], [1000; 6], "{name}: {durations:?}");
+        assert!(
+            durations[6..].iter().all(|d| (d - 1467).abs() <= 1),
+            "{name}: {durations:?}"
+        );
+        let discontinuities: Vec<bool> = last.segments.iter().map(|s| s.discontinuity).collect();
+        assert_eq!(discontinuities[..7], [false; 7], "{name}");
+        assert_eq!(discontinuities[7..], [true; 3], "{name}");
+        assert_eq!(s.overrun_segments(), 4, "{name}");
+        // The I-frame playlist has a keyframe for every segment (each starts with one).
+        let iframes = media(&store(&out)["v_iframes.m3u8"]);
+        assert_eq!(iframes.segments.len(), last.segments.len(), "{name}");
+        assert!(
+            iframes.segments.iter().all(|e| e.byte_range.is_some()),
+            "{name}"
+        );
+    }
+}
+
+/// A restart continues the old playlist with its TARGETDURATION (RFC 8216bis 6.2.1), even
+/// when the input's keyframe interval would ask for more: the long-GOP rule keeps every
+/// EXTINF within it.
+#[test]
+fn recovered_playlist_keeps_its_target() {
+    let old = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:7\n\
+#EXT-X-PROGRAM-DATE-TIME:2026-11-24T23:59:00.000Z\n#EXTINF:1.000,\nv_r0_000007.ts\n";
+    let c = LiveConfig {
+        segment_duration: 1.0,
+        run_id: "r1".into(),
+        ..config(Format::Ts, None)
+    };
+    let mut s = LiveStream::recover(c, tracks(), old, t0()).expect("recover");
+    let mut src = Source::new(10);
+    src.gop = 60;
+    let mut out = src.feed(&mut s, 9.0, t0());
+    out.extend(s.end(t0() + Duration::from_secs(10)));
+    assert_eq!(check_targets("recovered", &out), 1);
+    assert!(s.overrun_segments() >= 3);
+    let last = published(&out).pop().expect("a playlist").1;
+    assert_eq!(
+        last.segments.first().map(|s| s.uri.as_str()),
+        Some("v_r0_000007.ts")
+    );
+}
