@@ -12,8 +12,9 @@
 //! deletion times, RFC 8216bis 6.2.2) → playlist ([`crate::playlist`]).
 //!
 //! Objects, relative to the store:
-//! - `master.m3u8`, written once the first segment is complete (BANDWIDTH measured on that
-//!   segment unless [`LiveConfig::bandwidth`] is set) and again after [`LiveStream::set_tracks`]
+//! - `master.m3u8`, written once the first segment is complete, again whenever the measured
+//!   BANDWIDTH / AVERAGE-BANDWIDTH leave their tolerance ([`bitrate`]; unless
+//!   [`LiveConfig::bandwidth`] is set) and after [`LiveStream::set_tracks`]
 //!   — unless [`LiveConfig::write_master`] is off: several renditions of one presentation
 //!   share a multivariant playlist that a [`RenditionGroup`] builds from their variants, and
 //!   with LL-HLS each one's playlists carry EXT-X-RENDITION-REPORTs of the others;
@@ -39,6 +40,7 @@
 //! timeline there (EXT-X-DISCONTINUITY), logged (`tracing::warn!`) — never an EXTINF that
 //! rounds above the target (4.4.3.1).
 
+mod bitrate;
 mod blocking;
 mod cut;
 #[cfg(test)]
@@ -52,6 +54,7 @@ mod stream;
 mod tests;
 #[cfg(test)]
 mod timing_tests;
+mod variant;
 mod window;
 
 pub use blocking::{check_blocking_request, BlockDecision, PlaylistState};
@@ -92,8 +95,9 @@ pub struct LiveConfig {
     pub run_id: String,
     /// Rendition name: the media playlist is `{rendition}.m3u8`. Default "stream".
     pub rendition: String,
-    /// Master playlist BANDWIDTH/AVERAGE-BANDWIDTH in bits/s; `None` (default): measured on
-    /// the first segment (an estimate: a live stream's peak is not known in advance).
+    /// Master playlist BANDWIDTH/AVERAGE-BANDWIDTH in bits/s, fixed; `None` (default):
+    /// measured on the segments as they complete and revised when out of tolerance (see
+    /// [`bitrate`]; a live stream's peak is not known in advance).
     pub bandwidth: Option<u64>,
     /// Allow HEVC in MPEG-TS, which Apple devices reject (Apple 1.5). Default false.
     pub allow_hevc_ts: bool,
@@ -229,8 +233,11 @@ pub struct LiveStream {
     last_main: Option<(i64, i64)>,
     ended: bool,
     master_written: bool,
-    /// This rendition's EXT-X-STREAM-INF, measured on the first segment of the track set.
+    /// This rendition's EXT-X-STREAM-INF, measured on the segments of the track set.
     variant: Option<Variant>,
+    /// Bit rates of the segments of the current track set, and of their I-frame entries.
+    meter: bitrate::Meter,
+    i_meter: bitrate::Meter,
     /// Its EXT-X-I-FRAME-STREAM-INF, with video.
     i_frame_variant: Option<IFrameVariant>,
     /// The I-frame playlist put last.
@@ -373,6 +380,8 @@ impl LiveStream {
             ended: false,
             master_written: false,
             variant: None,
+            meter: bitrate::Meter::default(),
+            i_meter: bitrate::Meter::default(),
             i_frame_variant: None,
             iframes_written: None,
             reports: Vec::new(),
@@ -406,8 +415,9 @@ impl LiveStream {
     }
 
     /// This rendition as a variant of a multivariant playlist (URI relative to it, BANDWIDTH
-    /// and FRAME-RATE measured on the first segment of the current track set, CODECS,
-    /// RESOLUTION; Apple 9.1–9.15). `None` before the first segment.
+    /// measured on the segments of the current track set so far (see [`bitrate`]),
+    /// FRAME-RATE on its first, CODECS, RESOLUTION; Apple 9.1–9.15). `None` before the
+    /// first segment.
     pub fn variant(&self) -> Option<&Variant> {
         self.variant.as_ref()
     }

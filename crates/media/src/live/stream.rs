@@ -14,11 +14,8 @@ use super::window::{Entry, RenderParams};
 use super::{check_tracks, Building, LiveStream, Muxer, Output, PlaylistState, WindowKind};
 use crate::codec::codec_string;
 use crate::mux::{KeyframeRange, SegmentMuxer};
-use crate::playlist::{
-    ByteRange, IFrameVariant, MasterPlaylist, OpenSegment, Part, PlaylistType, ServerControl,
-    Variant,
-};
-use crate::sample::{Sample, TrackInfo, TrackKind};
+use crate::playlist::{ByteRange, OpenSegment, Part, PlaylistType, ServerControl};
+use crate::sample::{Sample, TrackInfo};
 use crate::segmenter::Segment;
 use crate::{Error, Result};
 
@@ -33,14 +30,6 @@ fn part_name(rendition: &str, run: &str, msn: u64, part: usize) -> String {
 /// Name of the part `b` is writing now (LL-HLS).
 fn open_part_name(config: &super::LiveConfig, b: &Building) -> String {
     part_name(&config.rendition, &config.run_id, b.msn, b.parts.len())
-}
-
-fn bitrate(bytes: u64, secs: f64) -> u64 {
-    if secs > 0.0 {
-        (bytes as f64 * 8.0 / secs).round() as u64
-    } else {
-        0
-    }
 }
 
 impl LiveStream {
@@ -479,34 +468,7 @@ impl LiveStream {
                 length: k.length,
                 offset: k.offset,
             });
-        // The I-frame stream is measured on the first segment of the track set with a keyframe
-        // range (the multivariant playlist is written again if that comes later).
-        let measured = iframe
-            .filter(|_| duration > 0.0)
-            .map(|r| self.measure_i_frames(r.length, duration));
-        let late_i_frames =
-            self.master_written && self.i_frame_variant.is_none() && measured.is_some();
-        if !self.master_written || late_i_frames {
-            self.i_frame_variant = measured;
-            let variant = match (&self.variant, late_i_frames) {
-                (Some(v), true) => v.clone(),
-                _ => self.measure_variant(size, duration, b.main_frames),
-            };
-            if self.config.write_master {
-                let master = MasterPlaylist {
-                    independent_segments: true,
-                    renditions: vec![],
-                    variants: vec![variant.clone()],
-                };
-                let i_frames: Vec<_> = self.i_frame_variant.iter().cloned().collect();
-                out.push(Output::Put {
-                    name: "master.m3u8".into(),
-                    bytes: Bytes::from(master.with_i_frames(&i_frames)),
-                });
-            }
-            self.variant = Some(variant);
-            self.master_written = true;
-        }
+        self.measure_segment(size, iframe.map(|r| r.length), duration, b.main_frames, out);
         self.last_parts = b.parts.len() as u64;
         let end = b.start_time + duration;
         let entry = Entry {
@@ -707,51 +669,6 @@ impl LiveStream {
             current_init: self.init.as_ref().map(|(n, _)| n.as_str()),
             // RFC 8216bis 4.4.5.4: reports serve blocking reloads, an LL-HLS feature.
             rendition_reports: if ll { &self.reports } else { &[] },
-        }
-    }
-
-    /// This rendition's EXT-X-I-FRAME-STREAM-INF (Apple 6.1, 9.1–9.4: CODECS of the video
-    /// only, RESOLUTION), its BANDWIDTH measured on one I-frame entry of `length` bytes that
-    /// lasts `duration` seconds (an estimate, as for the variant).
-    fn measure_i_frames(&self, length: u64, duration: f64) -> IFrameVariant {
-        let video = self
-            .tracks
-            .iter()
-            .position(|t| t.kind() == TrackKind::Video);
-        let bandwidth = bitrate(length, duration);
-        IFrameVariant {
-            uri: self.i_frame_playlist_name(),
-            bandwidth,
-            average_bandwidth: Some(bandwidth),
-            codecs: video
-                .and_then(|i| self.codecs.get(i).cloned())
-                .into_iter()
-                .collect(),
-            resolution: video
-                .and_then(|i| self.tracks.get(i))
-                .filter(|v| v.width > 0 && v.height > 0)
-                .map(|v| (v.width, v.height)),
-        }
-    }
-
-    /// This rendition's EXT-X-STREAM-INF (Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE,
-    /// BANDWIDTH), measured on a segment of `size` bytes and `duration` seconds.
-    fn measure_variant(&self, size: u64, duration: f64, main_frames: u64) -> Variant {
-        let bandwidth = self
-            .config
-            .bandwidth
-            .unwrap_or_else(|| bitrate(size, duration));
-        let video = self.tracks.iter().find(|t| t.kind() == TrackKind::Video);
-        Variant {
-            uri: self.playlist_name(),
-            bandwidth,
-            average_bandwidth: Some(bandwidth),
-            codecs: self.codecs.clone(),
-            resolution: video
-                .filter(|v| v.width > 0 && v.height > 0)
-                .map(|v| (v.width, v.height)),
-            frame_rate: video.and_then(|_| (duration > 0.0).then(|| main_frames as f64 / duration)),
-            audio_group: None,
         }
     }
 }

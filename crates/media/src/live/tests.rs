@@ -65,6 +65,8 @@ pub(super) struct Source {
     audio: i64,
     /// Keyframe interval in frames (30 unless set).
     pub(super) gop: i64,
+    /// Bytes of filler data NAL unit added to each video frame (0 unless set: none).
+    pub(super) pad: usize,
 }
 
 impl Source {
@@ -74,6 +76,7 @@ impl Source {
             video: 0,
             audio: 0,
             gop: 30,
+            pad: 0,
         }
     }
 
@@ -90,6 +93,13 @@ impl Source {
             let key = self.video % self.gop == 0;
             let mut data = vec![0, 0, 0, 9, if key { 0x65 } else { 0x41 }];
             data.extend_from_slice(&[0x88, 0x84, 0x21, 0xa0, 0x01, 0x02, 0x03, self.video as u8]);
+            if self.pad > 0 {
+                // A filler data NAL unit (H.264 type 12) of `pad` bytes.
+                let len = u32::try_from(self.pad + 1).expect("small pad");
+                data.extend_from_slice(&len.to_be_bytes());
+                data.push(0x0c);
+                data.resize(data.len() + self.pad, 0xff);
+            }
             let s = Sample {
                 track: 0,
                 dts: self.base_90k + self.video * 3000,
@@ -430,8 +440,12 @@ fn discontinuities_and_sequence() {
     let out = s
         .discontinuity(t0() + Duration::from_secs(5))
         .expect("disc");
-    // The cut segment 2 (4 s..5 s) is out.
-    assert_eq!(puts(&out), ["v_r1_000002.ts", "v_iframes.m3u8", "v.m3u8"]);
+    // The cut segment 2 (4 s..5 s) is out; its bit rate (the same PAT/PMT and keyframe in
+    // half the time) is a new peak: BANDWIDTH is revised.
+    assert_eq!(
+        puts(&out),
+        ["v_r1_000002.ts", "master.m3u8", "v_iframes.m3u8", "v.m3u8"]
+    );
     let start2 = t0() + Duration::from_secs(7);
     let mut src2 = Source::new(1000);
     let _ = src2.feed(&mut s, 4.5, start2);
@@ -521,12 +535,14 @@ fn ll_end_removes_preload_hint() {
     let mut s = LiveStream::new(config(Format::Fmp4, Some(0.5)), tracks()).expect("stream");
     let _ = Source::new(0).feed(&mut s, 3.2, t0());
     let out = s.end(t0() + Duration::from_secs(4));
-    // Last part (3.0–3.2 s), then the 1.2 s segment.
+    // Last part (3.0–3.2 s), then the 1.2 s segment (a new peak bit rate: the master is
+    // revised).
     assert_eq!(
         puts(&out),
         [
             "v_r1_000001.2.m4s",
             "v_r1_000001.m4s",
+            "master.m3u8",
             "v_iframes.m3u8",
             "v.m3u8"
         ]

@@ -313,3 +313,144 @@ fn recovered_playlist_keeps_its_target() {
         Some("v_r0_000007.ts")
     );
 }
+
+fn master(bytes: &[u8]) -> m3u8_rs::MasterPlaylist {
+    match m3u8_rs::parse_playlist_res(bytes) {
+        Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m,
+        other => panic!("not a multivariant playlist: {other:?}"),
+    }
+}
+
+/// (peak, average) bit rate of rendition `prefix`'s segments as put, measured here from their
+/// sizes and the EXTINFs of the playlists: the peak over segments of at least `min_secs`.
+fn measured(outputs: &[Output], playlist: &str, min_secs: f32) -> (f64, f64) {
+    let mut durations = BTreeMap::new();
+    for o in outputs {
+        if let Output::Put { name, bytes } = o {
+            if name == playlist {
+                for s in media(bytes).segments {
+                    durations.insert(s.uri, s.duration);
+                }
+            }
+        }
+    }
+    let objects = store(outputs);
+    let (mut peak, mut bits, mut secs) = (0.0f64, 0.0, 0.0);
+    for (uri, d) in &durations {
+        let size = objects[uri].len() as f64;
+        bits += size * 8.0;
+        secs += f64::from(*d);
+        if *d >= min_secs {
+            peak = peak.max(size * 8.0 / f64::from(*d));
+        }
+    }
+    (peak, bits / secs)
+}
+
+/// Checks a variant's BANDWIDTH and AVERAGE-BANDWIDTH against measured (peak, average):
+/// never below the peak, within Apple's 10 % (Apple 1.26, 9.13–9.15).
+fn check_rates(name: &str, v: &m3u8_rs::VariantStream, (peak, average): (f64, f64)) {
+    let bandwidth = v.bandwidth as f64;
+    let avg = v.average_bandwidth.expect("AVERAGE-BANDWIDTH") as f64;
+    assert!(
+        bandwidth >= peak && bandwidth <= peak * 1.10,
+        "{name}: BANDWIDTH {bandwidth} for a measured peak of {peak:.0}"
+    );
+    assert!(
+        (avg - average).abs() <= average * 0.10,
+        "{name}: AVERAGE-BANDWIDTH {avg} for a measured average of {average:.0}"
+    );
+}
+
+/// The bit rate triples after 10 s: master.m3u8 is rewritten so that BANDWIDTH stays at or
+/// above the measured peak and within 10 % of it, AVERAGE-BANDWIDTH within 10 % of the
+/// average (Apple 1.26, 9.13–9.15); the I-frame stream's numbers follow its entries.
+#[test]
+fn bandwidth_follows_the_measured_rates() {
+    let cases: &[(&str, Format, Option<f64>)] = &[
+        ("TS", Format::Ts, None),
+        ("fMP4", Format::Fmp4, None),
+        ("LL-HLS", Format::Fmp4, Some(0.5)),
+    ];
+    for (name, format, part) in cases {
+        let c = LiveConfig {
+            window: 30,
+            ..config(*format, *part)
+        };
+        let mut s = LiveStream::new(c, tracks()).expect("stream");
+        let mut src = Source::new(10);
+        src.pad = 300;
+        let mut out = src.feed(&mut s, 10.0, t0());
+        src.pad = 1200;
+        out.extend(src.feed(&mut s, 40.0, t0()));
+        let masters = out
+            .iter()
+            .filter(|o| matches!(o, Output::Put { name, .. } if name == "master.m3u8"))
+            .count();
+        assert!(masters >= 2, "{name}: master.m3u8 rewritten ({masters})");
+        let m = master(&store(&out)["master.m3u8"]);
+        let variant = m.variants.iter().find(|v| !v.is_i_frame).expect("variant");
+        check_rates(name, variant, measured(&out, "v.m3u8", 1.0));
+        // The I-frame entries: keyframe bytes over segment durations.
+        let i = media(&store(&out)["v_iframes.m3u8"]);
+        let (mut peak, mut bits, mut secs) = (0.0f64, 0.0, 0.0);
+        for e in &i.segments {
+            let len = e.byte_range.as_ref().expect("range").length as f64;
+            peak = peak.max(len * 8.0 / f64::from(e.duration));
+            bits += len * 8.0;
+            secs += f64::from(e.duration);
+        }
+        let iv = m
+            .variants
+            .iter()
+            .find(|v| v.is_i_frame)
+            .expect("I-frame variant");
+        check_rates(name, iv, (peak, bits / secs));
+    }
+}
+
+/// Several renditions: each one's variant in the shared multivariant playlist follows its
+/// own measured rates; the group rewrites the playlist when one changes.
+#[test]
+fn group_bandwidth_follows_each_rendition() {
+    let make = |name: &str| {
+        let c = LiveConfig {
+            window: 30,
+            rendition: name.into(),
+            write_master: false,
+            aligned_cuts: true,
+            ..config(Format::Fmp4, Some(0.5))
+        };
+        LiveStream::new(c, tracks()).expect("stream")
+    };
+    let mut streams = [make("hi"), make("lo")];
+    let mut sources = [Source::new(10), Source::new(10)];
+    sources[0].pad = 2000;
+    sources[1].pad = 200;
+    let mut group = RenditionGroup::new(2, Duration::from_secs(5));
+    let mut outs = [vec![], vec![]];
+    let mut masters = vec![];
+    for second in 1..=30u32 {
+        if second == 10 {
+            // The low rendition's rate rises fourfold; the high one's halves.
+            sources[0].pad = 1000;
+            sources[1].pad = 800;
+        }
+        for (k, (stream, src)) in streams.iter_mut().zip(sources.iter_mut()).enumerate() {
+            outs[k].extend(src.feed(stream, f64::from(second), t0()));
+            group.record_stream(k, stream, t0() + Duration::from_secs(second.into()));
+        }
+        masters.extend(group.master(t0() + Duration::from_secs(second.into())));
+    }
+    assert!(
+        masters.len() >= 3,
+        "rewritten as rates change: {}",
+        masters.len()
+    );
+    let m = master(masters.last().expect("a master").as_bytes());
+    for (k, name) in ["hi", "lo"].iter().enumerate() {
+        let uri = format!("{name}.m3u8");
+        let v = m.variants.iter().find(|v| v.uri == uri).expect("listed");
+        check_rates(name, v, measured(&outs[k], &uri, 1.0));
+    }
+}
