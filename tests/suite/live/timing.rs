@@ -142,10 +142,11 @@ fn ll_hls_keyframe_interval_longer_than_segment_duration() {
     check_times("LL-HLS", &held, &iframes);
 }
 
-/// Classic MPEG-TS live whose bit rate rises after 12 s (noise on the picture): master.m3u8
-/// is rewritten so that BANDWIDTH is at or above the measured peak segment bit rate and
-/// within 10 % of it, AVERAGE-BANDWIDTH within 10 % of the average (Apple 1.26, 9.13–9.15);
-/// PDT steps equal the EXTINFs, in the I-frame playlist too.
+/// Classic MPEG-TS live, `-g 60` with `--segment-duration 1` (2 s segments: TARGETDURATION
+/// 2), whose bit rate rises after 8 s (noise on the picture): master.m3u8 is rewritten so that
+/// BANDWIDTH is at or above the measured peak segment bit rate and within 10 % of it,
+/// AVERAGE-BANDWIDTH within 10 % of the average (Apple 1.26, 9.13–9.15); PDT steps equal the
+/// EXTINFs, in the I-frame playlist too.
 #[test]
 fn bandwidth_follows_a_rising_bit_rate() {
     let root = out_dir("live-bandwidth");
@@ -159,21 +160,22 @@ fn bandwidth_follows_a_rising_bit_rate() {
         "60",
     ];
     let live = Live::start(&root, "b", "udp://127.0.0.1:0", &args, Stdio::null());
-    let noise = "noise=alls=40:allf=t:enable='gte(t,12)'";
-    let _enc = encoder_with(&format!("{}?pkt_size=1316", live.ingest), "30", Some(noise));
+    let noise = "noise=alls=40:allf=t:enable='gte(t,8)'";
+    let _enc = encoder_with(&format!("{}?pkt_size=1316", live.ingest), "60", Some(noise));
     let dir = root.join("b");
     let first_master = wait_for("master.m3u8", 60, || {
         std::fs::read_to_string(dir.join("master.m3u8")).ok()
     });
     // A consistent snapshot (the playlist unchanged around the read of the master) once
-    // 8 noisy segments are listed (`--event` keeps every segment, which the master measures).
-    let (m, master) = wait_for("20 segments", 90, || {
+    // 4 noisy segments are listed (`--event` keeps every segment, which the master measures).
+    let (m, master) = wait_for("10 segments", 90, || {
         let before = std::fs::read(dir.join("stream.m3u8")).ok()?;
         let master = std::fs::read(dir.join("master.m3u8")).ok()?;
         let after = std::fs::read(dir.join("stream.m3u8")).ok()?;
         let m = parse_media(&after)?;
-        (before == after && m.segments.len() >= 20).then_some((m, master))
+        (before == after && m.segments.len() >= 10).then_some((m, master))
     });
+    assert_eq!(m.target_duration, 2, "2 s segments");
     assert_ne!(
         first_master,
         String::from_utf8_lossy(&master),
