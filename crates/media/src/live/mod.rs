@@ -13,7 +13,7 @@
 //!
 //! Objects, relative to the store:
 //! - `master.m3u8`, written once the first segment is complete, again whenever the measured
-//!   BANDWIDTH / AVERAGE-BANDWIDTH leave their tolerance ([`bitrate`]; unless
+//!   BANDWIDTH / AVERAGE-BANDWIDTH leave their tolerance (`live::bitrate`; unless
 //!   [`LiveConfig::bandwidth`] is set) and after [`LiveStream::set_tracks`]
 //!   — unless [`LiveConfig::write_master`] is off: several renditions of one presentation
 //!   share a multivariant playlist that a [`RenditionGroup`] builds from their variants, and
@@ -33,9 +33,9 @@
 //!
 //! EXT-X-TARGETDURATION is fixed for the whole stream (6.2.1) before its first playlist:
 //! `ceil(segment_duration)`, or more when the input's keyframe interval, measured on the
-//! first two keyframes while their samples are held ([`probe`]), is longer; a continued
+//! first two keyframes while their samples are held (`live::probe`), is longer; a continued
 //! playlist keeps its old target ([`LiveStream::recover`]). Segments are cut early when the
-//! next keyframe is predicted too late (see [`cut`]); a later GOP longer than the target ends
+//! next keyframe is predicted too late (see `live::cut`); a later GOP longer than the target ends
 //! its segment at the target, drops the input up to the next keyframe and starts a new
 //! timeline there (EXT-X-DISCONTINUITY), logged (`tracing::warn!`) — never an EXTINF that
 //! rounds above the target (4.4.3.1).
@@ -82,7 +82,7 @@ pub struct LiveConfig {
     /// Segment container. LL-HLS parts need [`Format::Fmp4`]. Default fMP4.
     pub format: Format,
     /// Wanted segment duration, seconds; EXT-X-TARGETDURATION is its ceiling, or more when
-    /// the input's keyframe interval is longer (see [`probe`]). Default 2.
+    /// the input's keyframe interval is longer (see `live::probe`). Default 2.
     pub segment_duration: f64,
     /// Segments kept in a sliding window (Apple 8.11: at least 6). Default 6.
     pub window: usize,
@@ -97,7 +97,7 @@ pub struct LiveConfig {
     pub rendition: String,
     /// Master playlist BANDWIDTH/AVERAGE-BANDWIDTH in bits/s, fixed; `None` (default):
     /// measured on the segments as they complete and revised when out of tolerance (see
-    /// [`bitrate`]; a live stream's peak is not known in advance).
+    /// `live::bitrate`; a live stream's peak is not known in advance).
     pub bandwidth: Option<u64>,
     /// Allow HEVC in MPEG-TS, which Apple devices reject (Apple 1.5). Default false.
     pub allow_hevc_ts: bool,
@@ -397,7 +397,7 @@ impl LiveStream {
     }
 
     /// EXT-X-TARGETDURATION of this stream: final once the first playlist is out (before, a
-    /// new stream may still raise it for a long keyframe interval, see [`probe`]).
+    /// new stream may still raise it for a long keyframe interval, see `live::probe`).
     pub fn target_duration(&self) -> u64 {
         self.target
     }
@@ -415,7 +415,7 @@ impl LiveStream {
     }
 
     /// This rendition as a variant of a multivariant playlist (URI relative to it, BANDWIDTH
-    /// measured on the segments of the current track set so far (see [`bitrate`]),
+    /// measured on the segments of the current track set so far (see `live::bitrate`),
     /// FRAME-RATE on its first, CODECS, RESOLUTION; Apple 9.1–9.15). `None` before the
     /// first segment.
     pub fn variant(&self) -> Option<&Variant> {
@@ -474,7 +474,7 @@ impl LiveStream {
 
     /// Segments ended before a keyframe because the input's keyframe interval outgrew
     /// EXT-X-TARGETDURATION (each followed by dropped input and a discontinuity; see
-    /// [`cut`]).
+    /// `live::cut`).
     pub fn overrun_segments(&self) -> u64 {
         self.overruns
     }
