@@ -280,3 +280,52 @@ fn rendition_bandwidths_follow_each_rendition() {
         check_rates(name, v, measure(&dir, m));
     }
 }
+
+/// A restart continues the old playlist with its TARGETDURATION (RFC 8216bis 6.2.1) even when
+/// the new encoder's keyframe interval (2 s) is longer than it (1 s): its segments end at the
+/// target (EXTINF rounds to 1 at most, 4.4.3.1) and the input up to the next keyframe is
+/// dropped, each such cut a discontinuity.
+#[test]
+fn restart_keeps_the_target_of_the_continued_playlist() {
+    let root = out_dir("live-restart-target");
+    let args = ["--segment-duration", "1", "--input-timeout", "60"];
+    let mut first = Live::start(&root, "k", "udp://127.0.0.1:0", &args, Stdio::null());
+    let input = first.ingest.clone();
+    let path = root.join("k").join("stream.m3u8");
+    {
+        let _enc = encoder_with(&format!("{input}?pkt_size=1316"), "30", None);
+        wait_for("three 1 s segments", 60, || {
+            read_media(&path).filter(|m| m.segments.len() >= 3)
+        });
+        first.proc.kill();
+    }
+    let before = read_media(&path).expect("old playlist");
+    assert_eq!(before.target_duration, 1);
+    let old_last = before.media_sequence + before.segments.len() as u64 - 1;
+    let _second = Live::start(&root, "k", &input, &args, Stdio::null());
+    let _enc = encoder_with(&format!("{input}?pkt_size=1316"), "60", None);
+    let m = wait_for("four segments of the new run", 60, || {
+        let m = read_media(&path)?;
+        let last = m.media_sequence + m.segments.len() as u64 - 1;
+        (last >= old_last + 4).then_some(m)
+    });
+    assert_eq!(
+        m.target_duration, 1,
+        "the continued playlist keeps its target"
+    );
+    let first_new = usize::try_from(old_last + 1 - m.media_sequence).expect("index");
+    let new = m.segments.get(first_new..).expect("new segments");
+    for s in new {
+        assert!(
+            s.duration.round() as u64 <= 1 && s.duration > 1.0,
+            "{}: EXTINF {} (a 2 s GOP ended at the target)",
+            s.uri,
+            s.duration
+        );
+        assert!(
+            s.discontinuity,
+            "{}: a new timeline after dropped input",
+            s.uri
+        );
+    }
+}
