@@ -227,6 +227,9 @@ pub struct LiveStream {
     pdt_clock: pdt::PdtClock,
     /// A new stream's samples, held until the keyframe interval fixes the target ([`probe`]).
     probe: Option<probe::Probe>,
+    /// The target the other renditions of the presentation settled on, which this one takes
+    /// instead of measuring its own (RFC 8216bis 6.2.4, Apple 8.2: one target across variants).
+    shared_target: Option<u64>,
     /// Parts of the last complete segment (for the blocking part-index rollover).
     last_parts: u64,
     /// (dts, dts + duration) of the last main-track sample, for jump detection.
@@ -375,6 +378,7 @@ impl LiveStream {
             media_end: 0.0,
             pdt_clock: pdt::PdtClock::default(),
             probe: None,
+            shared_target: None,
             last_parts: 0,
             last_main: None,
             ended: false,
@@ -400,6 +404,20 @@ impl LiveStream {
     /// new stream may still raise it for a long keyframe interval, see `live::probe`).
     pub fn target_duration(&self) -> u64 {
         self.target
+    }
+
+    /// Whether EXT-X-TARGETDURATION is final: false while a new stream is still learning its
+    /// input's keyframe interval (see `live::probe`).
+    pub fn target_is_final(&self) -> bool {
+        self.probe.is_none()
+    }
+
+    /// The EXT-X-TARGETDURATION the other renditions of the presentation settled on (RFC
+    /// 8216bis 6.2.4, Apple 8.2: every variant has the same): while this stream's target is
+    /// not final, it takes this one at its next sample instead of measuring its own (a
+    /// longer keyframe interval is then handled as in `live::cut`). `None` clears it.
+    pub fn share_target(&mut self, target: Option<u64>) {
+        self.shared_target = target.filter(|t| *t > 0);
     }
 
     /// Name of the media playlist object.

@@ -61,10 +61,13 @@ impl LiveStream {
             });
         }
         let mut out = std::mem::take(&mut self.pending);
+        let shared = self.shared_target.is_some();
         let batch = match self.probe.as_mut() {
             Some(probe) => {
                 let random_access = self.cutter.random_access(&sample);
                 match probe.hold(index, sample, random_access, now) {
+                    // Another rendition's target: no need to measure.
+                    Verdict::Wait if shared => self.end_probe(0.0),
                     Verdict::Wait => return Ok(out),
                     Verdict::Done(interval) => self.end_probe(interval),
                 }
@@ -101,7 +104,10 @@ impl LiveStream {
         let Some(probe) = self.probe.take() else {
             return Vec::new();
         };
-        let target = target_for(self.target, interval);
+        let target = match self.shared_target {
+            Some(shared) => shared,
+            None => target_for(self.target, interval),
+        };
         if target != self.target {
             // RFC 8216bis 4.4.3.1: every EXTINF rounded ≤ TARGETDURATION.
             tracing::warn!(
@@ -109,6 +115,7 @@ impl LiveStream {
                 keyframe_interval = interval,
                 segment_duration = self.config.segment_duration,
                 target,
+                shared = self.shared_target.is_some(),
                 "the input's keyframe interval is longer than the segment duration: \
                  segments last one interval and EXT-X-TARGETDURATION is raised to cover it"
             );

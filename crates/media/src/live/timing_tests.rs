@@ -107,12 +107,17 @@ fn pdt_steps_equal_extinf_in_media_and_i_frame_playlists() {
     }
 }
 
+/// The media playlist of a one-rendition stream (not the master or I-frame playlist).
+fn is_media_playlist(name: &str) -> bool {
+    name.ends_with(".m3u8") && !name.ends_with("_iframes.m3u8") && name != "master.m3u8"
+}
+
 /// Every media playlist the stream put, in order, read by m3u8-rs.
 fn published(outputs: &[Output]) -> Vec<(String, m3u8_rs::MediaPlaylist)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Put { name, bytes } if name == "v.m3u8" => {
+            Output::Put { name, bytes } if is_media_playlist(name) => {
                 Some((String::from_utf8_lossy(bytes).into_owned(), media(bytes)))
             }
             _ => None,
@@ -452,5 +457,41 @@ fn group_bandwidth_follows_each_rendition() {
         let uri = format!("{name}.m3u8");
         let v = m.variants.iter().find(|v| v.uri == uri).expect("listed");
         check_rates(name, v, measured(&outs[k], &uri, 1.0));
+    }
+}
+
+/// The renditions of a presentation settle on one TARGETDURATION (RFC 8216bis 6.2.4, Apple
+/// 8.2): "lo", whose keyframe interval is 2 s (a lost keyframe, another encoder setting), takes
+/// the 1 s that "hi" settled on instead of its own 2 s — its segments then end at the target
+/// (EXTINF ≤ 1.5) — and without the shared target the two would differ.
+#[test]
+fn renditions_share_one_target() {
+    let make = |name: &str| {
+        let c = LiveConfig {
+            segment_duration: 1.0,
+            rendition: name.into(),
+            write_master: false,
+            ..config(Format::Fmp4, Some(0.5))
+        };
+        LiveStream::new(c, tracks()).expect("stream")
+    };
+    // (share the group's target, lo's target)
+    for (share, want_lo) in [(true, 1), (false, 2)] {
+        let mut group = RenditionGroup::new(2, Duration::from_secs(5));
+        let mut hi = make("hi");
+        let _ = Source::new(10).feed(&mut hi, 3.0, t0());
+        group.record_stream(0, &hi, t0());
+        assert_eq!(group.target(), Some(1));
+        let mut lo = make("lo");
+        if share {
+            lo.share_target(group.target());
+        }
+        let mut src = Source::new(10);
+        src.gop = 60;
+        let out = src.feed(&mut lo, 12.0, t0());
+        assert_eq!(check_targets("lo", &out), want_lo, "shared: {share}");
+        assert_eq!(lo.overrun_segments() > 0, share, "shared: {share}");
+        group.record_stream(1, &lo, t0());
+        assert_eq!(group.target(), Some(1), "the first one settled stays");
     }
 }
