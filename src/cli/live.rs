@@ -52,7 +52,8 @@ pub struct LiveArgs {
     /// Segment container (LL-HLS needs fmp4).
     #[arg(long, value_enum, default_value_t = FormatArg::Fmp4)]
     pub format: FormatArg,
-    /// Wanted segment duration in seconds; EXT-X-TARGETDURATION is its ceiling.
+    /// Wanted segment duration in seconds; EXT-X-TARGETDURATION is its ceiling, or more when
+    /// the input's keyframe interval is longer (segments start on keyframes).
     #[arg(long, default_value_t = 2.0)]
     pub segment_duration: f64,
     /// Segments listed in the sliding window (Apple asks for at least 6).

@@ -78,6 +78,19 @@ fn sync_reports(group: Option<&GroupMember>, stream: &mut LiveStream) {
     }
 }
 
+/// Runs `feed` on `stream`; for a rendition of a group, so that every rendition settles on
+/// the same EXT-X-TARGETDURATION (see [`GroupMember::settle_target`]).
+fn settled<R>(
+    group: Option<&GroupMember>,
+    stream: &mut LiveStream,
+    feed: impl FnOnce(&mut LiveStream) -> R,
+) -> R {
+    match group {
+        Some(g) => g.settle_target(stream, feed),
+        None => feed(stream),
+    }
+}
+
 impl Sink {
     /// Performs `outputs` in order; publishes `stream`'s state if a playlist came out (and
     /// records it in the group).
@@ -246,7 +259,7 @@ impl Driver {
     fn close_segment(&mut self, wall: SystemTime) {
         if let Some(stream) = self.stream.as_mut() {
             sync_reports(self.cfg.group.as_ref(), stream);
-            match stream.discontinuity(wall) {
+            match settled(self.cfg.group.as_ref(), stream, |s| s.discontinuity(wall)) {
                 Ok(out) => self.sink.apply(out, Some(&*stream), wall),
                 Err(e) => tracing::warn!(error = %e, "cannot close the segment in progress"),
             }
@@ -292,7 +305,7 @@ impl Driver {
         self.close_session(wall)?;
         if let Some(mut stream) = self.stream.take() {
             sync_reports(self.cfg.group.as_ref(), &mut stream);
-            let out = stream.end(wall);
+            let out = settled(self.cfg.group.as_ref(), &mut stream, |s| s.end(wall));
             self.sink.apply(out, Some(&stream), wall);
             tracing::info!(playlist = %self.playlist_path().display(), "stream ended (EXT-X-ENDLIST)");
             self.retired.push(stream);
@@ -346,9 +359,10 @@ impl Driver {
             let tracks = self.demux.tracks().to_vec();
             if let Some(stream) = self.stream.as_mut() {
                 sync_reports(self.cfg.group.as_ref(), stream);
-                let out = stream
-                    .set_tracks(tracks.clone(), wall)
-                    .context("the input's new tracks cannot be packaged")?;
+                let out = settled(self.cfg.group.as_ref(), stream, |s| {
+                    s.set_tracks(tracks.clone(), wall)
+                })
+                .context("the input's new tracks cannot be packaged")?;
                 tracing::info!(
                     tracks = tracks.len(),
                     "input tracks changed: new initialization section"
@@ -363,12 +377,12 @@ impl Driver {
         };
         sync_reports(self.cfg.group.as_ref(), stream);
         if std::mem::take(&mut self.break_next) {
-            match stream.discontinuity(wall) {
+            match settled(self.cfg.group.as_ref(), stream, |s| s.discontinuity(wall)) {
                 Ok(out) => self.sink.apply(out, Some(&*stream), wall),
                 Err(e) => tracing::warn!(error = %e, "discontinuity"),
             }
         }
-        match stream.push(sample, wall) {
+        match settled(self.cfg.group.as_ref(), stream, |s| s.push(sample, wall)) {
             Ok(out) => self.sink.apply(out, Some(&*stream), wall),
             Err(e) => {
                 self.push_errors = self.push_errors.saturating_add(1);

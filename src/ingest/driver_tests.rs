@@ -120,8 +120,13 @@ fn garbage_loss_restart_end_and_continue() {
     let playlist = dir.join("stream.m3u8");
     let text = std::fs::read_to_string(&playlist).expect("playlist");
     assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
-    // The restart's discontinuity has slid out of the 4-segment window by now.
-    assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), "{text}");
+    // The restart's discontinuity has slid out of the 4-segment window by now (and those
+    // where a lost keyframe made a 2 s GOP, longer than the 1 s target: see media::live::cut).
+    let discontinuity_sequence = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-DISCONTINUITY-SEQUENCE:"))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(discontinuity_sequence >= Some(1), "{text}");
     assert!(dir.join("master.m3u8").exists());
     for uri in listed(&text) {
         assert!(dir.join(uri).exists(), "{uri} listed but missing");

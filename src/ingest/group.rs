@@ -73,6 +73,28 @@ impl GroupMember {
         shared.write_master(wall);
     }
 
+    /// Runs `feed` (a push, discontinuity or end of `stream`) so that the renditions settle on
+    /// one EXT-X-TARGETDURATION (RFC 8216bis 6.2.4, Apple 8.2): while `stream`'s target is not
+    /// final it gets the group's, if one is settled, and `feed` runs under the group's lock
+    /// with the target it fixes recorded before the lock is released — two renditions
+    /// cannot settle on different ones at the same moment. Once final, `feed` just runs.
+    pub fn settle_target<R>(
+        &self,
+        stream: &mut LiveStream,
+        feed: impl FnOnce(&mut LiveStream) -> R,
+    ) -> R {
+        if stream.target_is_final() {
+            return feed(stream);
+        }
+        let mut shared = self.lock();
+        stream.share_target(shared.group.target());
+        let result = feed(stream);
+        if stream.target_is_final() {
+            shared.group.settle_target(stream.target_duration());
+        }
+        result
+    }
+
     /// Writes the multivariant playlist if it is due without a new record (end of the
     /// grace period).
     pub fn tick(&self, wall: SystemTime) {

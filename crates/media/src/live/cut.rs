@@ -7,8 +7,14 @@
 //! EXT-X-TARGETDURATION is fixed before the first segment (RFC 8216bis 6.2.1): a segment is
 //! also cut *early*, at a random-access sample short of the wanted duration, when waiting for the
 //! next one (predicted one GOP later, the GOP being the last keyframe interval) would make it
-//! round above the target duration (RFC 8216bis 4.4.3.1, 6.2.1). A GOP longer than the target
-//! cannot be helped: such segments are reported in [`Cut::NewSegment::too_long`].
+//! round above the target duration (RFC 8216bis 4.4.3.1, 6.2.1). The target is chosen to
+//! cover the input's keyframe interval (see [`super::probe`]); a later GOP longer than it
+//! (an encoder reconfigured, a restart that keeps an old playlist's target) cannot be cut
+//! on a keyframe in time: the segment then ends before the main-track sample that would make
+//! it round above the target ([`Cut::Overrun`]), and the stream drops the input up to the
+//! next keyframe and starts a new timeline there — an fMP4 or TS segment must start with a
+//! keyframe under EXT-X-INDEPENDENT-SEGMENTS (Apple 7.4), and no EXTINF may round above
+//! the target, so some media is lost rather than a rule broken.
 //!
 //! With aligned cuts (several renditions fed as separate inputs by one encoder ladder), the
 //! wanted duration is not counted from the segment's start but laid on the input timeline as a
@@ -52,13 +58,12 @@ pub(crate) enum Cut {
     /// segment.
     NewPart { part: i64 },
     /// The current segment (if any) ends at `end` (main-track ticks), its last part lasting
-    /// `part` ticks; the sample starts a new segment. `too_long` when the ended segment rounds
-    /// above the target duration.
-    NewSegment {
-        end: Option<i64>,
-        part: i64,
-        too_long: bool,
-    },
+    /// `part` ticks; the sample starts a new segment.
+    NewSegment { end: Option<i64>, part: i64 },
+    /// The sample, not a random-access one, would make the segment round above the target
+    /// (RFC 8216bis 4.4.3.1): the segment must end before it ([`Cutter::close`]) and it is
+    /// not added; nothing is until the next random-access sample. State is left as it was.
+    Overrun,
 }
 
 /// Per-stream cut state, in main-track ticks.
@@ -73,6 +78,9 @@ pub(crate) struct Cutter {
     aligned: bool,
     /// Segments must stay shorter than this (target + 0.5 s) to round to ≤ target.
     limit: i64,
+    /// Longest segment: target + 0.498 s (a millisecond below the limit, with room for the
+    /// millisecond rounding of EXTINF).
+    max_len: i64,
     part_target: Option<i64>,
     seg_start: Option<i64>,
     part_start: i64,
@@ -123,6 +131,7 @@ impl Cutter {
             nominal: ticks(nominal_secs),
             aligned,
             limit: ticks(target_secs as f64 + 0.5),
+            max_len: ticks(target_secs as f64 + 0.498),
             // Floor (with a little slack for binary fractions such as 0.3) so that a part of
             // `part_target` ticks is never longer than the PART-TARGET written.
             part_target: part_target_secs
@@ -247,11 +256,7 @@ impl Cutter {
                 return Cut::Drop;
             }
             self.open_segment(s);
-            return Cut::NewSegment {
-                end: None,
-                part: 0,
-                too_long: false,
-            };
+            return Cut::NewSegment { end: None, part: 0 };
         };
         if !is_main {
             return Cut::Append;
@@ -273,16 +278,17 @@ impl Cutter {
             } else {
                 elapsed >= self.nominal
             };
-            if due || (elapsed > 0 && predicted_too_long) {
-                let too_long = elapsed >= self.limit;
+            let overrun = end.saturating_sub(seg_start) > self.max_len;
+            if due || (elapsed > 0 && (predicted_too_long || overrun)) {
                 let part = self.part_duration();
                 self.open_segment(s);
                 return Cut::NewSegment {
                     end: Some(s.dts),
                     part,
-                    too_long,
                 };
             }
+        } else if end.saturating_sub(seg_start) > self.max_len {
+            return Cut::Overrun;
         }
         if let Some(pt) = self.part_target {
             if s.dts > self.part_start && end.saturating_sub(self.part_start) > pt {
@@ -355,8 +361,8 @@ mod tests {
         }
     }
 
-    /// Runs 30 fps video with keyframes every `gop` frames; returns segment durations (frames)
-    /// and the parts of each segment as (frames, starts with keyframe).
+    /// Runs 30 fps video with keyframes every `gop` frames; returns segment durations (frames),
+    /// the parts of each segment as (frames, starts with keyframe), and the overruns.
     fn run(
         frames: i64,
         gop: i64,
@@ -365,9 +371,10 @@ mod tests {
         part: Option<f64>,
     ) -> (Vec<i64>, Vec<(i64, bool)>, usize) {
         let mut c = Cutter::new(&[video()], seg, target, part, false);
-        let mut cuts = vec![];
+        let mut segments = vec![];
+        let mut start = None;
         let mut parts = vec![];
-        let mut too_long = 0;
+        let mut overruns = 0;
         let mut part_len = 0;
         let mut part_key = false;
         for i in 0..frames {
@@ -380,26 +387,32 @@ mod tests {
                     parts.push((part_len, part_key));
                     (part_len, part_key) = (1, key);
                 }
-                Cut::NewSegment {
-                    too_long: t, part, ..
-                } => {
+                Cut::NewSegment { part, .. } => {
                     assert_eq!(part, part_len * 3000, "reported last part duration");
-                    cuts.push(i);
-                    too_long += usize::from(t);
+                    segments.extend(start.map(|s| i - s));
+                    start = Some(i);
                     if part_len > 0 {
                         parts.push((part_len, part_key));
                     }
                     (part_len, part_key) = (1, key);
                 }
+                Cut::Overrun => {
+                    // The stream closes the segment; the next keyframe opens one.
+                    let (end, part) = c.close().expect("a segment was open");
+                    assert_eq!(part, part_len * 3000);
+                    segments.extend(start.take().map(|s| end / 3000 - s));
+                    parts.push((part_len, part_key));
+                    (part_len, part_key) = (0, false);
+                    overruns += 1;
+                }
             }
         }
         if let Some((end, part)) = c.close() {
             assert_eq!(part, part_len * 3000);
-            cuts.push(end / 3000);
+            segments.extend(start.map(|s| end / 3000 - s));
             parts.push((part_len, part_key));
         }
-        let durations = cuts.windows(2).map(|w| w[1] - w[0]).collect();
-        (durations, parts, too_long)
+        (segments, parts, overruns)
     }
 
     /// HEVC at 30 fps, an IDR every 60 frames and a CRA with two RASL pictures every 15, 1.5 s
@@ -461,7 +474,7 @@ mod tests {
     /// Table: GOP (frames at 30 fps), wanted duration, target → segment lengths (frames).
     #[test]
     fn segment_cuts() {
-        // (name, frames, GOP, wanted s, target s, segment frames, too-long count)
+        // (name, frames, GOP, wanted s, target s, segment frames, overruns)
         type Case<'a> = (&'a str, i64, i64, f64, u64, &'a [i64], usize);
         let cases: &[Case] = &[
             (
@@ -483,7 +496,11 @@ mod tests {
                 &[72, 72, 72],
                 0,
             ),
-            ("GOP 3 s too long", 270, 90, 2.0, 2, &[90, 90, 90], 2),
+            // Ends before the frame that would make 2.5 s (frame 74 ends at 2.5 s); frames up to
+            // the next keyframe are dropped.
+            ("GOP 3 s too long", 270, 90, 2.0, 2, &[74, 74, 74], 3),
+            ("GOP 2 s, target 1", 120, 60, 1.0, 1, &[44, 44], 2),
+            ("GOP 2 s, target 2", 120, 60, 1.0, 2, &[60, 60], 0),
             (
                 "fractional wanted 1.5, target 2",
                 180,
@@ -495,10 +512,14 @@ mod tests {
             ),
         ];
         for (name, frames, gop, seg, target, want, want_long) in cases {
-            let (got, _, long) = run(*frames, *gop, *seg, *target, None);
+            let (got, _, overruns) = run(*frames, *gop, *seg, *target, None);
             assert_eq!(&got, want, "{name}");
-            // The last segment is closed by close(), not by a keyframe: not counted.
-            assert_eq!(long, *want_long, "{name}: too-long count");
+            assert_eq!(overruns, *want_long, "{name}: overruns");
+            for frames in got {
+                // RFC 8216bis 4.4.3.1, on the millisecond EXTINF.
+                let ms = (frames as f64 * 1000.0 / 30.0).round();
+                assert!((ms / 1000.0).round() as u64 <= *target, "{name}: {frames}");
+            }
         }
     }
 

@@ -20,6 +20,10 @@
 //!   listed (the presentation as it ended);
 //! - it is rewritten whenever that list or a variant changes (new tracks), never otherwise.
 //!
+//! One EXT-X-TARGETDURATION for all (RFC 8216bis 6.2.4, Apple 8.2): the first rendition
+//! whose target is final settles it ([`RenditionGroup::target`]); the others take it with
+//! [`LiveStream::share_target`] instead of their own measurement of the keyframe interval.
+//!
 //! Reports (Appendix B.1: one per other Media Playlist of the multivariant playlist): each
 //! listed rendition but the one whose playlist it is, in multivariant-playlist order. Before
 //! the first multivariant playlist of this run (while an earlier run's may still be served
@@ -52,6 +56,9 @@ pub struct RenditionGroup {
     /// Members listed in the multivariant playlist last returned, and its variants.
     listed: Vec<usize>,
     written: Option<(Vec<Variant>, Vec<IFrameVariant>)>,
+    /// The EXT-X-TARGETDURATION the first rendition to fix one settled on, for the others
+    /// (RFC 8216bis 6.2.4, Apple 8.2: the same in every variant).
+    target: Option<u64>,
 }
 
 impl RenditionGroup {
@@ -65,7 +72,15 @@ impl RenditionGroup {
             first_variant: None,
             listed: Vec::new(),
             written: None,
+            target: None,
         }
+    }
+
+    /// The EXT-X-TARGETDURATION settled on by the first rendition whose target became final,
+    /// to hand to the others with [`LiveStream::share_target`] before feeding them (a
+    /// continued playlist's counts: its target cannot change). `None` before.
+    pub fn target(&self) -> Option<u64> {
+        self.target
     }
 
     /// Records rendition `index` from its stream: call it after each publication (and
@@ -81,6 +96,14 @@ impl RenditionGroup {
         if let Some(m) = self.members.get_mut(index) {
             m.i_frames = stream.i_frame_variant().cloned();
         }
+        if stream.target_is_final() && index < self.members.len() {
+            self.settle_target(stream.target_duration());
+        }
+    }
+
+    /// Records the target a rendition fixed; the first one recorded stays.
+    pub fn settle_target(&mut self, target: u64) {
+        self.target.get_or_insert(target);
     }
 
     /// Records rendition `index`: its variant (`None` before its first segment), its latest

@@ -12,8 +12,9 @@
 //! deletion times, RFC 8216bis 6.2.2) → playlist ([`crate::playlist`]).
 //!
 //! Objects, relative to the store:
-//! - `master.m3u8`, written once the first segment is complete (BANDWIDTH measured on that
-//!   segment unless [`LiveConfig::bandwidth`] is set) and again after [`LiveStream::set_tracks`]
+//! - `master.m3u8`, written once the first segment is complete, again whenever the measured
+//!   BANDWIDTH / AVERAGE-BANDWIDTH leave their tolerance (`live::bitrate`; unless
+//!   [`LiveConfig::bandwidth`] is set) and after [`LiveStream::set_tracks`]
 //!   — unless [`LiveConfig::write_master`] is off: several renditions of one presentation
 //!   share a multivariant playlist that a [`RenditionGroup`] builds from their variants, and
 //!   with LL-HLS each one's playlists carry EXT-X-RENDITION-REPORTs of the others;
@@ -30,20 +31,30 @@
 //! CMAF chunks, ISO/IEC 23000-19 §7.3.3). Parts are emitted whole when complete; the server
 //! holds a request for the hinted part (EXT-X-PRELOAD-HINT, 6.2.6) until its `Put` arrives.
 //!
-//! EXT-X-TARGETDURATION is `ceil(segment_duration)` for the whole stream (6.2.1). Segments are
-//! cut early when the next keyframe is predicted too late (see [`cut`]); a GOP longer than the
-//! target still yields segments that round above it, which is logged (`tracing::warn!`).
+//! EXT-X-TARGETDURATION is fixed for the whole stream (6.2.1) before its first playlist:
+//! `ceil(segment_duration)`, or more when the input's keyframe interval, measured on the
+//! first two keyframes while their samples are held (`live::probe`), is longer; a continued
+//! playlist keeps its old target ([`LiveStream::recover`]). Segments are cut early when the
+//! next keyframe is predicted too late (see `live::cut`); a later GOP longer than the target ends
+//! its segment at the target, drops the input up to the next keyframe and starts a new
+//! timeline there (EXT-X-DISCONTINUITY), logged (`tracing::warn!`) — never an EXTINF that
+//! rounds above the target (4.4.3.1).
 
+mod bitrate;
 mod blocking;
 mod cut;
 #[cfg(test)]
 mod ffmpeg_tests;
 mod group;
 pub mod pdt;
+mod probe;
 mod recover;
 mod stream;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timing_tests;
+mod variant;
 mod window;
 
 pub use blocking::{check_blocking_request, BlockDecision, PlaylistState};
@@ -70,7 +81,8 @@ use window::Window;
 pub struct LiveConfig {
     /// Segment container. LL-HLS parts need [`Format::Fmp4`]. Default fMP4.
     pub format: Format,
-    /// Wanted segment duration, seconds; EXT-X-TARGETDURATION is its ceiling. Default 2.
+    /// Wanted segment duration, seconds; EXT-X-TARGETDURATION is its ceiling, or more when
+    /// the input's keyframe interval is longer (see `live::probe`). Default 2.
     pub segment_duration: f64,
     /// Segments kept in a sliding window (Apple 8.11: at least 6). Default 6.
     pub window: usize,
@@ -83,8 +95,9 @@ pub struct LiveConfig {
     pub run_id: String,
     /// Rendition name: the media playlist is `{rendition}.m3u8`. Default "stream".
     pub rendition: String,
-    /// Master playlist BANDWIDTH/AVERAGE-BANDWIDTH in bits/s; `None` (default): measured on
-    /// the first segment (an estimate: a live stream's peak is not known in advance).
+    /// Master playlist BANDWIDTH/AVERAGE-BANDWIDTH in bits/s, fixed; `None` (default):
+    /// measured on the segments as they complete and revised when out of tolerance (see
+    /// `live::bitrate`; a live stream's peak is not known in advance).
     pub bandwidth: Option<u64>,
     /// Allow HEVC in MPEG-TS, which Apple devices reject (Apple 1.5). Default false.
     pub allow_hevc_ts: bool,
@@ -210,14 +223,24 @@ pub struct LiveStream {
     discontinuity_next: bool,
     /// Media time at the end of the last complete segment.
     media_end: f64,
+    /// EXT-X-PROGRAM-DATE-TIME of new segments.
+    pdt_clock: pdt::PdtClock,
+    /// A new stream's samples, held until the keyframe interval fixes the target ([`probe`]).
+    probe: Option<probe::Probe>,
+    /// The target the other renditions of the presentation settled on, which this one takes
+    /// instead of measuring its own (RFC 8216bis 6.2.4, Apple 8.2: one target across variants).
+    shared_target: Option<u64>,
     /// Parts of the last complete segment (for the blocking part-index rollover).
     last_parts: u64,
     /// (dts, dts + duration) of the last main-track sample, for jump detection.
     last_main: Option<(i64, i64)>,
     ended: bool,
     master_written: bool,
-    /// This rendition's EXT-X-STREAM-INF, measured on the first segment of the track set.
+    /// This rendition's EXT-X-STREAM-INF, measured on the segments of the track set.
     variant: Option<Variant>,
+    /// Bit rates of the segments of the current track set, and of their I-frame entries.
+    meter: bitrate::Meter,
+    i_meter: bitrate::Meter,
     /// Its EXT-X-I-FRAME-STREAM-INF, with video.
     i_frame_variant: Option<IFrameVariant>,
     /// The I-frame playlist put last.
@@ -229,7 +252,8 @@ pub struct LiveStream {
     state: PlaylistState,
     /// Samples pushed, for error messages.
     pushed: u64,
-    too_long: u64,
+    /// Segments ended early because the keyframe interval outgrew the target.
+    overruns: u64,
 }
 
 /// Checks a name used inside object names: non-empty, `[A-Za-z0-9._-]`, not starting with a dot.
@@ -314,7 +338,14 @@ impl LiveStream {
     /// configuration or tracks the chosen container cannot carry.
     pub fn new(config: LiveConfig, tracks: Vec<TrackInfo>) -> Result<Self> {
         let target = check_config(&config)?;
-        Self::with_target(config, tracks, target)
+        let mut stream = Self::with_target(config, tracks, target)?;
+        // The target is final once the keyframe interval is known (see `probe`).
+        stream.probe = Some(probe::Probe::new(
+            stream.cutter.main_track(),
+            stream.cutter.timescale(),
+            target,
+        ));
+        Ok(stream)
     }
 
     fn with_target(config: LiveConfig, tracks: Vec<TrackInfo>, target: u64) -> Result<Self> {
@@ -345,18 +376,23 @@ impl LiveStream {
             building: None,
             discontinuity_next: false,
             media_end: 0.0,
+            pdt_clock: pdt::PdtClock::default(),
+            probe: None,
+            shared_target: None,
             last_parts: 0,
             last_main: None,
             ended: false,
             master_written: false,
             variant: None,
+            meter: bitrate::Meter::default(),
+            i_meter: bitrate::Meter::default(),
             i_frame_variant: None,
             iframes_written: None,
             reports: Vec::new(),
             pending: Vec::new(),
             state: PlaylistState::default(),
             pushed: 0,
-            too_long: 0,
+            overruns: 0,
             config,
             tracks,
         };
@@ -364,9 +400,24 @@ impl LiveStream {
         Ok(stream)
     }
 
-    /// EXT-X-TARGETDURATION of this stream.
+    /// EXT-X-TARGETDURATION of this stream: final once the first playlist is out (before, a
+    /// new stream may still raise it for a long keyframe interval, see `live::probe`).
     pub fn target_duration(&self) -> u64 {
         self.target
+    }
+
+    /// Whether EXT-X-TARGETDURATION is final: false while a new stream is still learning its
+    /// input's keyframe interval (see `live::probe`).
+    pub fn target_is_final(&self) -> bool {
+        self.probe.is_none()
+    }
+
+    /// The EXT-X-TARGETDURATION the other renditions of the presentation settled on (RFC
+    /// 8216bis 6.2.4, Apple 8.2: every variant has the same): while this stream's target is
+    /// not final, it takes this one at its next sample instead of measuring its own (a
+    /// longer keyframe interval is then handled as in `live::cut`). `None` clears it.
+    pub fn share_target(&mut self, target: Option<u64>) {
+        self.shared_target = target.filter(|t| *t > 0);
     }
 
     /// Name of the media playlist object.
@@ -382,8 +433,9 @@ impl LiveStream {
     }
 
     /// This rendition as a variant of a multivariant playlist (URI relative to it, BANDWIDTH
-    /// and FRAME-RATE measured on the first segment of the current track set, CODECS,
-    /// RESOLUTION; Apple 9.1–9.15). `None` before the first segment.
+    /// measured on the segments of the current track set so far (see `live::bitrate`),
+    /// FRAME-RATE on its first, CODECS, RESOLUTION; Apple 9.1–9.15). `None` before the
+    /// first segment.
     pub fn variant(&self) -> Option<&Variant> {
         self.variant.as_ref()
     }
@@ -438,9 +490,11 @@ impl LiveStream {
         self.window.next_deadline()
     }
 
-    /// Segments whose rounded duration exceeded the target duration (input GOP too long).
-    pub fn too_long_segments(&self) -> u64 {
-        self.too_long
+    /// Segments ended before a keyframe because the input's keyframe interval outgrew
+    /// EXT-X-TARGETDURATION (each followed by dropped input and a discontinuity; see
+    /// `live::cut`).
+    pub fn overrun_segments(&self) -> u64 {
+        self.overruns
     }
 
     /// Name of the current track set's initialization section.

@@ -8,16 +8,14 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::cut::Cut;
-use super::pdt::format_rfc3339_millis;
+use super::pdt::extinf;
+use super::probe::{target_for, Verdict};
 use super::window::{Entry, RenderParams};
 use super::{check_tracks, Building, LiveStream, Muxer, Output, PlaylistState, WindowKind};
 use crate::codec::codec_string;
 use crate::mux::{KeyframeRange, SegmentMuxer};
-use crate::playlist::{
-    ByteRange, IFrameVariant, MasterPlaylist, OpenSegment, Part, PlaylistType, ServerControl,
-    Variant,
-};
-use crate::sample::{Sample, TrackInfo, TrackKind};
+use crate::playlist::{ByteRange, OpenSegment, Part, PlaylistType, ServerControl};
+use crate::sample::{Sample, TrackInfo};
 use crate::segmenter::Segment;
 use crate::{Error, Result};
 
@@ -32,14 +30,6 @@ fn part_name(rendition: &str, run: &str, msn: u64, part: usize) -> String {
 /// Name of the part `b` is writing now (LL-HLS).
 fn open_part_name(config: &super::LiveConfig, b: &Building) -> String {
     part_name(&config.rendition, &config.run_id, b.msn, b.parts.len())
-}
-
-fn bitrate(bytes: u64, secs: f64) -> u64 {
-    if secs > 0.0 {
-        (bytes as f64 * 8.0 / secs).round() as u64
-    } else {
-        0
-    }
 }
 
 impl LiveStream {
@@ -71,13 +61,87 @@ impl LiveStream {
             });
         }
         let mut out = std::mem::take(&mut self.pending);
-        if let Err(e) = self.ingest(sample, index, now, &mut out) {
-            self.abandon(now, &mut out);
+        let shared = self.shared_target.is_some();
+        let batch = match self.probe.as_mut() {
+            Some(probe) => {
+                let random_access = self.cutter.random_access(&sample);
+                match probe.hold(index, sample, random_access, now) {
+                    // Another rendition's target: no need to measure.
+                    Verdict::Wait if shared => self.end_probe(0.0),
+                    Verdict::Wait => return Ok(out),
+                    Verdict::Done(interval) => self.end_probe(interval),
+                }
+            }
+            None => vec![(index, sample, now)],
+        };
+        if let Err(e) = self.ingest_all(batch, &mut out) {
             self.pending = out;
             return Err(e);
         }
         self.collect_deletions(now, &mut out);
         Ok(out)
+    }
+
+    /// Ingests samples in order; on an error, what [`LiveStream::push`] documents (the
+    /// samples after the failing one are lost).
+    fn ingest_all(
+        &mut self,
+        batch: Vec<(u64, Sample, SystemTime)>,
+        out: &mut Vec<Output>,
+    ) -> Result<()> {
+        for (index, sample, now) in batch {
+            if let Err(e) = self.ingest(sample, index, now, out) {
+                self.abandon(now, out);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the probe (see [`super::probe`]): fixes EXT-X-TARGETDURATION for segments of at
+    /// least `interval` seconds, before anything is published, and returns the held samples.
+    fn end_probe(&mut self, interval: f64) -> Vec<(u64, Sample, SystemTime)> {
+        let Some(probe) = self.probe.take() else {
+            return Vec::new();
+        };
+        let target = match self.shared_target {
+            Some(shared) => shared,
+            None => target_for(self.target, interval),
+        };
+        if target != self.target {
+            // RFC 8216bis 4.4.3.1: every EXTINF rounded ≤ TARGETDURATION.
+            tracing::warn!(
+                rendition = %self.config.rendition,
+                keyframe_interval = interval,
+                segment_duration = self.config.segment_duration,
+                target,
+                shared = self.shared_target.is_some(),
+                "the input's keyframe interval is longer than the segment duration: \
+                 segments last one interval and EXT-X-TARGETDURATION is raised to cover it"
+            );
+            self.target = target;
+            let nominal = self.config.segment_duration.min(target as f64);
+            self.cutter = super::cut::Cutter::new(
+                &self.tracks,
+                nominal,
+                target,
+                self.config.part_duration,
+                self.config.aligned_cuts,
+            );
+            // Nothing was published yet: the window is empty.
+            self.window = super::window::Window::new(self.config.kind, self.config.window, target);
+        }
+        probe.into_held()
+    }
+
+    /// Ends the probe with what it holds (the input ends or breaks before a second keyframe)
+    /// and ingests the held samples.
+    fn flush_probe(&mut self, out: &mut Vec<Output>) -> Result<()> {
+        let Some(interval) = self.probe.as_ref().map(|p| p.held_interval()) else {
+            return Ok(());
+        };
+        let batch = self.end_probe(interval);
+        self.ingest_all(batch, out)
     }
 
     /// The input breaks (encoder reconnect, timestamp jump): the segment in progress ends
@@ -87,6 +151,10 @@ impl LiveStream {
         let mut out = std::mem::take(&mut self.pending);
         if self.ended {
             return Ok(out);
+        }
+        if let Err(e) = self.flush_probe(&mut out) {
+            self.pending = out;
+            return Err(e);
         }
         if let Err(e) = self.break_stream(now, &mut out) {
             self.abandon(now, &mut out);
@@ -135,8 +203,15 @@ impl LiveStream {
         if self.ended {
             return out;
         }
+        if let Err(e) = self.flush_probe(&mut out) {
+            tracing::warn!(
+                rendition = %self.config.rendition,
+                error = %e,
+                "the first samples could not be packaged"
+            );
+        }
         if let Some((end, part)) = self.cutter.close() {
-            if let Err(e) = self.finish_segment(end, part, false, now, &mut out) {
+            if let Err(e) = self.finish_segment(end, part, now, &mut out) {
                 tracing::warn!(
                     rendition = %self.config.rendition,
                     error = %e,
@@ -198,13 +273,13 @@ impl LiveStream {
                 }
                 self.publish(now, out);
             }
-            Cut::NewSegment {
-                end,
-                part,
-                too_long,
-            } => {
+            Cut::Overrun => {
+                self.overrun(index, &sample, now, out)?;
+                return Ok(());
+            }
+            Cut::NewSegment { end, part } => {
                 if let Some(end) = end {
-                    self.finish_segment(end, part, too_long, now, out)?;
+                    self.finish_segment(end, part, now, out)?;
                 }
                 self.open_segment(&sample, now, out);
                 if end.is_some() {
@@ -282,11 +357,13 @@ impl LiveStream {
         if let (Muxer::Fmp4(m), true) = (&self.muxer, self.low_latency()) {
             m.write_styp(&mut bytes);
         }
+        let discontinuity = std::mem::take(&mut self.discontinuity_next);
         self.building = Some(Building {
             msn: self.window.next_msn(),
-            // Wall clock at ingest of the segment's first sample (RFC 8216bis 4.4.4.6).
-            pdt: format_rfc3339_millis(now),
-            discontinuity: std::mem::take(&mut self.discontinuity_next),
+            // RFC 8216bis 4.4.4.6: the wall clock at ingest of the timeline's first sample,
+            // then advancing with media time (see `PdtClock`).
+            pdt: self.pdt_clock.segment(self.media_end, now, discontinuity),
+            discontinuity,
             init: self.init.as_ref().map(|(name, _)| name.clone()),
             start_dts: first.dts,
             start_time: self.media_end,
@@ -334,7 +411,6 @@ impl LiveStream {
         &mut self,
         end_dts: i64,
         last_part: i64,
-        too_long: bool,
         now: SystemTime,
         out: &mut Vec<Output>,
     ) -> Result<()> {
@@ -366,21 +442,6 @@ impl LiveStream {
             b.key = muxer.keyframes().first().copied();
             buf
         };
-        // RFC 8216bis 4.4.3.1 / 6.2.1: EXTINF rounded MUST NOT exceed the target duration;
-        // only a GOP longer than the target gets here (see `cut`).
-        if too_long || duration.round() as u64 > self.target {
-            self.too_long = self.too_long.saturating_add(1);
-            if self.too_long == 1 || self.too_long.is_multiple_of(100) {
-                tracing::warn!(
-                    rendition = %self.config.rendition,
-                    msn = b.msn,
-                    duration,
-                    target = self.target,
-                    count = self.too_long,
-                    "segment longer than EXT-X-TARGETDURATION: the input's keyframe interval is too long"
-                );
-            }
-        }
         self.complete(b, duration, bytes, now, out);
         Ok(())
     }
@@ -414,44 +475,19 @@ impl LiveStream {
                 length: k.length,
                 offset: k.offset,
             });
-        // The I-frame stream is measured on the first segment of the track set with a keyframe
-        // range (the multivariant playlist is written again if that comes later).
-        let measured = iframe
-            .filter(|_| duration > 0.0)
-            .map(|r| self.measure_i_frames(r.length, duration));
-        let late_i_frames =
-            self.master_written && self.i_frame_variant.is_none() && measured.is_some();
-        if !self.master_written || late_i_frames {
-            self.i_frame_variant = measured;
-            let variant = match (&self.variant, late_i_frames) {
-                (Some(v), true) => v.clone(),
-                _ => self.measure_variant(size, duration, b.main_frames),
-            };
-            if self.config.write_master {
-                let master = MasterPlaylist {
-                    independent_segments: true,
-                    renditions: vec![],
-                    variants: vec![variant.clone()],
-                };
-                let i_frames: Vec<_> = self.i_frame_variant.iter().cloned().collect();
-                out.push(Output::Put {
-                    name: "master.m3u8".into(),
-                    bytes: Bytes::from(master.with_i_frames(&i_frames)),
-                });
-            }
-            self.variant = Some(variant);
-            self.master_written = true;
-        }
+        self.measure_segment(size, iframe.map(|r| r.length), duration, b.main_frames, out);
         self.last_parts = b.parts.len() as u64;
+        let end = b.start_time + duration;
         let entry = Entry {
             msn: b.msn,
             uri: name,
-            duration,
+            // On the millisecond grid of the PDTs, so that PDT(n+1) - PDT(n) == EXTINF(n).
+            duration: extinf(b.start_time, end),
             pdt: Some(b.pdt),
             discontinuity: b.discontinuity,
             init: b.init,
             parts: b.parts,
-            end: b.start_time + duration,
+            end,
             size,
             iframe,
         };
@@ -463,13 +499,40 @@ impl LiveStream {
     /// Closes the segment in progress (if any) and starts a new timeline.
     fn break_stream(&mut self, now: SystemTime, out: &mut Vec<Output>) -> Result<()> {
         if let Some((end, part)) = self.cutter.close() {
-            self.finish_segment(end, part, false, now, out)?;
+            self.finish_segment(end, part, now, out)?;
             self.publish(now, out);
         }
         self.discontinuity_next |= self.window.next_msn() > 0;
         self.muxer = Muxer::new(self.config.format, &self.tracks)?;
         self.last_main = None;
         Ok(())
+    }
+
+    /// A GOP longer than the target (see [`super::cut`]): the segment ends before `sample`
+    /// (RFC 8216bis 4.4.3.1: its EXTINF rounds to the target at most), the input is dropped
+    /// up to the next keyframe (a segment starts with one, Apple 7.4), and the segment that
+    /// starts there carries EXT-X-DISCONTINUITY (its timestamps do not follow; its PDT is the
+    /// wall clock again).
+    fn overrun(
+        &mut self,
+        index: u64,
+        sample: &Sample,
+        now: SystemTime,
+        out: &mut Vec<Output>,
+    ) -> Result<()> {
+        self.overruns = self.overruns.saturating_add(1);
+        if self.overruns == 1 || self.overruns.is_multiple_of(100) {
+            tracing::warn!(
+                rendition = %self.config.rendition,
+                sample = index,
+                dts = sample.dts,
+                target = self.target,
+                count = self.overruns,
+                "keyframe interval longer than EXT-X-TARGETDURATION: the segment ends at the \
+                 target and the input is dropped until the next keyframe (a discontinuity)"
+            );
+        }
+        self.break_stream(now, out)
     }
 
     /// After an error: keep what was published, restart on the next keyframe with a
@@ -613,51 +676,6 @@ impl LiveStream {
             current_init: self.init.as_ref().map(|(n, _)| n.as_str()),
             // RFC 8216bis 4.4.5.4: reports serve blocking reloads, an LL-HLS feature.
             rendition_reports: if ll { &self.reports } else { &[] },
-        }
-    }
-
-    /// This rendition's EXT-X-I-FRAME-STREAM-INF (Apple 6.1, 9.1–9.4: CODECS of the video
-    /// only, RESOLUTION), its BANDWIDTH measured on one I-frame entry of `length` bytes that
-    /// lasts `duration` seconds (an estimate, as for the variant).
-    fn measure_i_frames(&self, length: u64, duration: f64) -> IFrameVariant {
-        let video = self
-            .tracks
-            .iter()
-            .position(|t| t.kind() == TrackKind::Video);
-        let bandwidth = bitrate(length, duration);
-        IFrameVariant {
-            uri: self.i_frame_playlist_name(),
-            bandwidth,
-            average_bandwidth: Some(bandwidth),
-            codecs: video
-                .and_then(|i| self.codecs.get(i).cloned())
-                .into_iter()
-                .collect(),
-            resolution: video
-                .and_then(|i| self.tracks.get(i))
-                .filter(|v| v.width > 0 && v.height > 0)
-                .map(|v| (v.width, v.height)),
-        }
-    }
-
-    /// This rendition's EXT-X-STREAM-INF (Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE,
-    /// BANDWIDTH), measured on a segment of `size` bytes and `duration` seconds.
-    fn measure_variant(&self, size: u64, duration: f64, main_frames: u64) -> Variant {
-        let bandwidth = self
-            .config
-            .bandwidth
-            .unwrap_or_else(|| bitrate(size, duration));
-        let video = self.tracks.iter().find(|t| t.kind() == TrackKind::Video);
-        Variant {
-            uri: self.playlist_name(),
-            bandwidth,
-            average_bandwidth: Some(bandwidth),
-            codecs: self.codecs.clone(),
-            resolution: video
-                .filter(|v| v.width > 0 && v.height > 0)
-                .map(|v| (v.width, v.height)),
-            frame_rate: video.and_then(|_| (duration > 0.0).then(|| main_frames as f64 / duration)),
-            audio_group: None,
         }
     }
 }

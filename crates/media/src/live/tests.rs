@@ -63,6 +63,10 @@ pub(super) struct Source {
     base_90k: i64,
     video: i64,
     audio: i64,
+    /// Keyframe interval in frames (30 unless set).
+    pub(super) gop: i64,
+    /// Bytes of filler data NAL unit added to each video frame (0 unless set: none).
+    pub(super) pad: usize,
 }
 
 impl Source {
@@ -71,6 +75,8 @@ impl Source {
             base_90k: base_secs * 90_000,
             video: 0,
             audio: 0,
+            gop: 30,
+            pad: 0,
         }
     }
 
@@ -84,9 +90,16 @@ impl Source {
         let v_time = self.video * 1_600; // in 48 kHz ticks
         let a_time = self.audio * 1024;
         if v_time <= a_time {
-            let key = self.video % 30 == 0;
+            let key = self.video % self.gop == 0;
             let mut data = vec![0, 0, 0, 9, if key { 0x65 } else { 0x41 }];
             data.extend_from_slice(&[0x88, 0x84, 0x21, 0xa0, 0x01, 0x02, 0x03, self.video as u8]);
+            if self.pad > 0 {
+                // A filler data NAL unit (H.264 type 12) of `pad` bytes.
+                let len = u32::try_from(self.pad + 1).expect("small pad");
+                data.extend_from_slice(&len.to_be_bytes());
+                data.push(0x0c);
+                data.resize(data.len() + self.pad, 0xff);
+            }
             let s = Sample {
                 track: 0,
                 dts: self.base_90k + self.video * 3000,
@@ -118,6 +131,17 @@ impl Source {
         until: f64,
         start: SystemTime,
     ) -> Vec<Output> {
+        self.feed_with(stream, until, |secs| start + Duration::from_secs_f64(secs))
+    }
+
+    /// [`Source::feed`] with the wall clock of arrival of the sample at media second `secs`
+    /// given by `clock`.
+    pub(super) fn feed_with(
+        &mut self,
+        stream: &mut LiveStream,
+        until: f64,
+        clock: impl Fn(f64) -> SystemTime,
+    ) -> Vec<Output> {
         let mut out = vec![];
         loop {
             let (v, a) = (self.video, self.audio);
@@ -132,8 +156,7 @@ impl Source {
                 (self.video, self.audio) = (v, a);
                 break;
             }
-            let now = start + Duration::from_secs_f64(secs);
-            out.extend(stream.push(s, now).expect("push"));
+            out.extend(stream.push(s, clock(secs)).expect("push"));
         }
         out
     }
@@ -417,8 +440,12 @@ fn discontinuities_and_sequence() {
     let out = s
         .discontinuity(t0() + Duration::from_secs(5))
         .expect("disc");
-    // The cut segment 2 (4 s..5 s) is out.
-    assert_eq!(puts(&out), ["v_r1_000002.ts", "v_iframes.m3u8", "v.m3u8"]);
+    // The cut segment 2 (4 s..5 s) is out; its bit rate (the same PAT/PMT and keyframe in
+    // half the time) is a new peak: BANDWIDTH is revised.
+    assert_eq!(
+        puts(&out),
+        ["v_r1_000002.ts", "master.m3u8", "v_iframes.m3u8", "v.m3u8"]
+    );
     let start2 = t0() + Duration::from_secs(7);
     let mut src2 = Source::new(1000);
     let _ = src2.feed(&mut s, 4.5, start2);
@@ -508,12 +535,14 @@ fn ll_end_removes_preload_hint() {
     let mut s = LiveStream::new(config(Format::Fmp4, Some(0.5)), tracks()).expect("stream");
     let _ = Source::new(0).feed(&mut s, 3.2, t0());
     let out = s.end(t0() + Duration::from_secs(4));
-    // Last part (3.0–3.2 s), then the 1.2 s segment.
+    // Last part (3.0–3.2 s), then the 1.2 s segment (a new peak bit rate: the master is
+    // revised).
     assert_eq!(
         puts(&out),
         [
             "v_r1_000001.2.m4s",
             "v_r1_000001.m4s",
+            "master.m3u8",
             "v_iframes.m3u8",
             "v.m3u8"
         ]
@@ -881,9 +910,18 @@ fn i_frame_playlist_follows_the_window() {
             "{tag}: the discontinuity is listed: {iframes_text}"
         );
         // EXT-X-MAP: the first init on top, the new one where it starts (with the discontinuity).
-        let map = iframes_text.contains("#EXT-X-MAP:URI=\"v_r1_init.mp4\"\n#EXTINF");
-        let new_map = iframes_text
-            .contains("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"v_r1_init1.mp4\"\n#EXTINF");
+        // (Each entry: [DISCONTINUITY,] PROGRAM-DATE-TIME, [MAP,] EXTINF.)
+        let lines: Vec<&str> = iframes_text.lines().collect();
+        let map =
+            iframes_text.contains("#EXT-X-MAP:URI=\"v_r1_init.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:");
+        let new_map = lines
+            .iter()
+            .position(|l| *l == "#EXT-X-MAP:URI=\"v_r1_init1.mp4\"")
+            .is_some_and(|j| {
+                lines[j - 2] == "#EXT-X-DISCONTINUITY"
+                    && lines[j - 1].starts_with("#EXT-X-PROGRAM-DATE-TIME:")
+                    && lines[j + 1].starts_with("#EXTINF:")
+            });
         assert_eq!(map, format == Format::Fmp4, "{tag}: {iframes_text}");
         assert_eq!(new_map, format == Format::Fmp4, "{tag}: {iframes_text}");
         let master = text("master.m3u8");

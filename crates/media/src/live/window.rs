@@ -305,6 +305,8 @@ impl Window {
                 byterange: e.iframe,
                 discontinuity: e.discontinuity,
                 map,
+                // Apple 8.4: every live playlist; the segment's own, so the two agree.
+                program_date_time: e.pdt.clone(),
             })
             .collect();
         let mut playlist = IFramePlaylist::default();

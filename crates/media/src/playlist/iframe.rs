@@ -30,6 +30,9 @@ pub struct IFrame {
     /// EXT-X-MAP before this entry (live: the initialization section changes here, or, for
     /// MPEG-TS, the PAT/PMT of this entry's segment; RFC 8216bis §4.4.4.5).
     pub map: Option<Map>,
+    /// EXT-X-PROGRAM-DATE-TIME of this entry (live: its segment's, Apple 8.4 asks for it in
+    /// every live playlist; RFC 8216bis 4.4.4.6).
+    pub program_date_time: Option<String>,
 }
 
 /// An I-frame playlist. [`IFramePlaylist::vod`] for a packaged file; live streams fill in the
@@ -121,6 +124,7 @@ impl IFramePlaylist {
                 byterange: Some(p.byterange),
                 discontinuity: false,
                 map: None,
+                program_date_time: None,
             });
         }
     }
@@ -149,7 +153,7 @@ impl IFramePlaylist {
                 duration: e.duration,
                 byterange: e.byterange,
                 discontinuity: e.discontinuity,
-                program_date_time: None,
+                program_date_time: e.program_date_time.clone(),
                 size: e.byterange.map_or(0, |b| b.length),
             })
             .collect()
@@ -174,6 +178,9 @@ impl fmt::Display for IFramePlaylist {
         for e in &self.entries {
             if e.discontinuity {
                 out.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if let Some(pdt) = &e.program_date_time {
+                let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{pdt}");
             }
             if let Some(map) = &e.map {
                 write_map(map, &mut out);
