@@ -451,11 +451,11 @@ mod tests {
             };
             let random_access = c.random_access(&s);
             match c.decide(&s) {
-                Cut::NewSegment { too_long: l, .. } => {
+                Cut::NewSegment { .. } => {
                     cuts.push(i);
-                    too_long += usize::from(l);
                     independent.push((i, random_access));
                 }
+                Cut::Overrun => too_long += 1,
                 Cut::NewPart { .. } => independent.push((i, random_access)),
                 _ => {}
             }
