@@ -8,25 +8,29 @@ use crate::common::fixtures;
 use crate::common::{package, probe, work_dir};
 
 /// The repo's sample looped to ~10 minutes (~28 MB, stream copy): packaging it takes long enough
-/// to be caught in the middle.
+/// to be caught in the middle. Made once per test binary (the tests run on several threads).
 fn long_input() -> PathBuf {
-    let out = work_dir().join("media").join("long_sample.mp4");
-    if out.exists() {
-        return out;
-    }
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let tmp = out.with_extension(format!("tmp-{}.mp4", std::process::id()));
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("media/sample.mp4");
-    let st = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-stream_loop", "29", "-i"])
-        .arg(&sample)
-        .args(["-c", "copy", "-f", "mp4"])
-        .arg(&tmp)
-        .status()
-        .expect("ffmpeg");
-    assert!(st.success(), "ffmpeg looping the sample");
-    std::fs::rename(&tmp, &out).unwrap();
-    out
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let out = work_dir().join("media").join("long_sample.mp4");
+        if out.exists() {
+            return out;
+        }
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let tmp = out.with_extension(format!("tmp-{}.mp4", std::process::id()));
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("media/sample.mp4");
+        let st = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-stream_loop", "29", "-i"])
+            .arg(&sample)
+            .args(["-c", "copy", "-f", "mp4"])
+            .arg(&tmp)
+            .status()
+            .expect("ffmpeg");
+        assert!(st.success(), "ffmpeg looping the sample");
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+    .clone()
 }
 
 /// Hidden directories beside `out` (`.out.tmp-RUN`, `.out.old-RUN`, …).
