@@ -8,6 +8,7 @@ mod blocking;
 mod harness;
 mod iframes;
 mod long_run;
+mod open_gop;
 mod renditions;
 mod sessions;
 mod timing;

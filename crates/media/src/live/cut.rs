@@ -35,8 +35,10 @@
 //! (encoders use one GOP structure throughout). Such CRAs stop being cut points once the
 //! stream has shown clean points (IDR, BLA, CRA without RASL) close enough to keep segments
 //! under the limit; until then, and in streams with none (x265's default open GOP), CRAs stay
-//! cut points, and the first segment found to start on one with RASL pictures is warned about
-//! (the live playlists still declare EXT-X-INDEPENDENT-SEGMENTS).
+//! cut points, and the first segment found to start on one with RASL pictures is warned about;
+//! such segments are marked ([`Cutter::decodes_alone`]) and a media playlist declares
+//! EXT-X-INDEPENDENT-SEGMENTS only while none is listed (the live master leaves the tag to the
+//! media playlists for HEVC).
 //!
 //! Parts (RFC 8216bis 4.4.4.9): a part ends before the main-track sample that would make it
 //! longer than PART-TARGET, and always at a segment cut. Part durations are measured from the
@@ -104,6 +106,8 @@ struct OpenGop {
     clean_gap: Option<i64>,
     /// Some segment started on a CRA with RASL pictures (warned once).
     open_gop_cut: bool,
+    /// Decode time of the last segment start found to be a CRA with RASL pictures.
+    open_gop_start: Option<i64>,
 }
 
 impl Cutter {
@@ -172,6 +176,14 @@ impl Cutter {
             .or(self.gop)
     }
 
+    /// Whether the segment that started at `start_dts` decodes without the previous one: false
+    /// once it is known to start on an HEVC CRA with RASL pictures (RFC 8216bis 4.4.2.1).
+    pub(crate) fn decodes_alone(&self, start_dts: i64) -> bool {
+        self.hevc
+            .as_ref()
+            .is_none_or(|h| h.open_gop_start != Some(start_dts))
+    }
+
     /// Learns from main-track picture `s`.
     fn observe(&mut self, s: &Sample) {
         let seg_start = self.seg_start;
@@ -186,13 +198,17 @@ impl Cutter {
                 PictureKind::Rasl => {
                     h.pending_cra = None;
                     h.cra_rasl = true;
-                    if seg_start == Some(cra) && !h.open_gop_cut {
-                        h.open_gop_cut = true;
-                        tracing::warn!(
-                            dts = cra,
-                            "HEVC open GOP: a segment starts on a CRA with RASL pictures, which \
-                             do not decode without the previous segment"
-                        );
+                    if seg_start == Some(cra) {
+                        h.open_gop_start = Some(cra);
+                        if !h.open_gop_cut {
+                            h.open_gop_cut = true;
+                            tracing::warn!(
+                                dts = cra,
+                                "HEVC open GOP: a segment starts on a CRA with RASL pictures, \
+                                 which do not decode without the previous segment; the playlist \
+                                 leaves out EXT-X-INDEPENDENT-SEGMENTS while it is listed"
+                            );
+                        }
                     }
                 }
                 _ => {

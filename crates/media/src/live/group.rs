@@ -167,7 +167,7 @@ impl RenditionGroup {
             return None;
         }
         let text = MasterPlaylist {
-            independent_segments: true,
+            independent_segments: super::variant::master_independent(&wanted.0),
             renditions: vec![],
             variants: wanted.0.clone(),
         }

@@ -27,6 +27,8 @@ pub(crate) struct OldPlaylist {
     /// URIs of EXT-X-PART and EXT-X-PRELOAD-HINT tags.
     pub parts: Vec<String>,
     pub ended: bool,
+    /// EXT-X-INDEPENDENT-SEGMENTS was declared (its segments keep that status).
+    pub independent_segments: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +118,8 @@ pub(crate) fn parse(text: &str) -> Result<OldPlaylist> {
             });
         } else if line == "#EXT-X-ENDLIST" {
             p.ended = true;
+        } else if line == "#EXT-X-INDEPENDENT-SEGMENTS" {
+            p.independent_segments = true;
         } else if line.starts_with("#EXT-X-SKIP") {
             return Err(bad(
                 n,
@@ -215,6 +219,8 @@ impl LiveStream {
                 size: 0,
                 // From the old I-frame playlist, if any (`recover_i_frames`).
                 iframe: None,
+                // The old playlist's declaration.
+                independent: old.independent_segments,
             });
         }
         s.media_end = end;

@@ -490,6 +490,7 @@ impl LiveStream {
             end,
             size,
             iframe,
+            independent: self.cutter.decodes_alone(b.start_dts),
         };
         self.media_end = entry.end;
         let current_init = self.init.as_ref().map(|(n, _)| n.as_str());

@@ -66,10 +66,11 @@ impl LiveStream {
     }
 
     fn put_master(&self, out: &mut Vec<Output>) {
+        let variants: Vec<Variant> = self.variant.iter().cloned().collect();
         let master = MasterPlaylist {
-            independent_segments: true,
+            independent_segments: master_independent(&variants),
             renditions: vec![],
-            variants: self.variant.iter().cloned().collect(),
+            variants,
         };
         let i_frames: Vec<_> = self.i_frame_variant.iter().cloned().collect();
         // The IO layer writes it atomically (Output::Put).
@@ -136,4 +137,14 @@ fn apply(bandwidth: &mut u64, average: &mut Option<u64>, meter: &Meter) -> bool 
         }
         None => false,
     }
+}
+
+/// EXT-X-INDEPENDENT-SEGMENTS in a live master applies to every media playlist (RFC 8216bis
+/// 4.4.2.1). An HEVC rendition may cut on a CRA with RASL pictures (see `super::cut`) before it
+/// learns better, so with HEVC the media playlists declare it themselves, segment by segment.
+pub(super) fn master_independent(variants: &[Variant]) -> bool {
+    !variants
+        .iter()
+        .flat_map(|v| &v.codecs)
+        .any(|c| c.starts_with("hvc1") || c.starts_with("hev1"))
 }

@@ -45,6 +45,8 @@ pub(crate) struct Entry {
     /// for TS; `moof` + `mdat` header + the keyframe for fMP4): its I-frame playlist entry.
     /// `None` without video, and for segments recovered from an earlier run.
     pub iframe: Option<ByteRange>,
+    /// Decodes without the previous segment (false: an HEVC CRA with RASL pictures opens it).
+    pub independent: bool,
 }
 
 impl Entry {
@@ -259,7 +261,8 @@ impl Window {
             media_sequence: self.media_sequence,
             discontinuity_sequence: self.discontinuity_sequence,
             playlist_type: p.playlist_type,
-            independent_segments: true,
+            // RFC 8216bis 4.4.2.1: every segment of the playlist (the skipped ones too).
+            independent_segments: self.segments.iter().all(|e| e.independent),
             map: listed.first_init.map(|uri| Map {
                 uri: uri.to_owned(),
                 byterange: None,
