@@ -18,24 +18,35 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 #[cfg(target_os = "linux")]
+#[path = "source/beneath.rs"]
 mod beneath;
+#[path = "http/conditional.rs"]
 mod conditional;
 pub mod config;
 mod error;
+#[path = "http/files.rs"]
 mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+#[path = "source/hot.rs"]
 mod hot;
 pub mod live;
 mod metrics;
 pub mod path;
+#[path = "http/policy.rs"]
 mod policy;
+#[path = "http/reload.rs"]
 pub mod reload;
+#[path = "http/router.rs"]
 mod router;
+#[path = "http/server.rs"]
 mod server;
+#[path = "source/mod.rs"]
 pub mod source;
+#[path = "http/tls.rs"]
 mod tls;
 #[cfg(target_os = "linux")]
+#[path = "source/zerocopy.rs"]
 mod zerocopy;
 
 pub use config::ServeConfig;
