@@ -28,13 +28,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
+use super::router::{build, header_values};
+use super::tls::TlsAcceptor;
 use crate::config::ServeConfig;
 use crate::error::OriginError;
-use crate::live::{LivePlaylists, LiveSource};
+use crate::live::LivePlaylists;
 use crate::metrics::Metrics;
-use crate::router::{build, header_values};
+use crate::source::LiveSource;
 use crate::source::{FsSource, ObjectSource};
-use crate::tls::TlsAcceptor;
 
 /// The HTTP/2 connection preface (RFC 9113 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -306,7 +307,7 @@ async fn sniff(stream: &mut TcpStream) -> io::Result<(Bytes, bool)> {
 }
 
 /// A TCP stream whose first reads return bytes already read from it; writes of cached
-/// segments go out with `sendfile` on Linux ([`crate::zerocopy`]).
+/// segments go out with `sendfile` on Linux ([`crate::source::zerocopy`]).
 struct Prefixed {
     prefix: Bytes,
     inner: TcpStream,
@@ -348,7 +349,7 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        crate::zerocopy::poll_write_vectored(&mut self.inner, cx, bufs)
+        crate::source::zerocopy::poll_write_vectored(&mut self.inner, cx, bufs)
     }
 
     #[cfg(not(target_os = "linux"))]

@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use super::{state_from_text, LivePlaylists, LiveSource};
-use crate::source::FsSource;
+use super::{state_from_text, LivePlaylists};
+use crate::source::{FsSource, LiveSource};
 use crate::{ServeConfig, Server};
 
 struct Resp {
