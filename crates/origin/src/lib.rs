@@ -16,6 +16,8 @@
 //! - [`source`] — where objects come from: the [`ObjectSource`] trait, [`FsSource`],
 //!   [`LiveSource`], the hot-object cache and `sendfile`.
 //! - [`live`] — live playlists held in memory or watched on disk (watch channels).
+//! - [`events`] — the server's event hub (sequence, ring, fan-out, filters); no HTTP, a leaf
+//!   the others publish into.
 //! - Leaves that call no other module of the crate: [`config`] (settings), `error`,
 //!   [`path`] (request path safety), `metrics` (counters; the others call it).
 #![forbid(unsafe_code)]
@@ -23,6 +25,7 @@
 
 pub mod config;
 mod error;
+pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;

@@ -32,6 +32,7 @@ use super::router::{build, header_values};
 use super::tls::TlsAcceptor;
 use crate::config::ServeConfig;
 use crate::error::OriginError;
+use crate::events::Events;
 use crate::live::LivePlaylists;
 use crate::metrics::Metrics;
 use crate::source::LiveSource;
@@ -51,6 +52,7 @@ pub struct Server {
     local_addr: SocketAddr,
     router: Router,
     metrics: Arc<Metrics>,
+    events: Events,
     tls: Option<TlsAcceptor>,
     max_connections: usize,
     header_read_timeout: Duration,
@@ -117,6 +119,7 @@ impl Server {
             local_addr,
             router: build(config, source, Arc::clone(&metrics)),
             metrics,
+            events: Events::default(),
             tls,
             max_connections: config.max_connections,
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
@@ -127,6 +130,11 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The server's event hub ([`crate::events`]): producers publish through a clone of it.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight responses (at most
@@ -140,6 +148,7 @@ impl Server {
             local_addr,
             router,
             metrics,
+            events,
             tls,
             max_connections,
             header_read_timeout,
@@ -195,6 +204,9 @@ impl Server {
         }
         drop(listener);
         tracing::info!(addr = %local_addr, "origin shutting down");
+        // Event subscriptions end now (their edges close: WebSocket 1001), not at the
+        // graceful-shutdown timeout.
+        events.close_subscribers();
         if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
             .await
             .is_err()
