@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use media::live::{LiveConfig, WindowKind};
 use media::package::Format;
+use origin::events::Events;
 use origin::{FsSource, LivePlaylists, LivePublisher, LiveSource, ServeConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -22,6 +23,7 @@ use tokio::task::JoinHandle;
 use super::package::FormatArg;
 use super::serve::{runtime, shutdown_signal};
 use crate::ingest::driver::{self, Driver, DriverConfig, OnInputLoss};
+use crate::ingest::events::LiveEvents;
 use crate::ingest::{self, group, Input};
 
 /// Events buffered between the input and the driver.
@@ -227,13 +229,14 @@ pub fn run(args: LiveArgs) -> Result<()> {
 type ServerTask = JoinHandle<Result<(), origin::OriginError>>;
 
 /// Serves `root` with the live playlists `playlists` (`NAME/RENDITION.m3u8`) of stream
-/// `name` published in-process; returns their publishers in the same order.
+/// `name` published in-process; returns their publishers in the same order and the server's
+/// event hub.
 async fn start_server(
     root: &Path,
     listen: SocketAddr,
     name: &str,
     playlists: &[String],
-) -> Result<(oneshot::Sender<()>, ServerTask, Vec<LivePublisher>)> {
+) -> Result<(oneshot::Sender<()>, ServerTask, Vec<LivePublisher>, Events)> {
     let config = ServeConfig {
         root: root.to_path_buf(),
         listen,
@@ -247,13 +250,14 @@ async fn start_server(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = server.local_addr();
+    let events = server.events().clone();
     println!("serving {} on http://{addr}/", root.display());
     println!("stream http://{addr}/{name}/master.m3u8");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    Ok((stop, task, publishers))
+    Ok((stop, task, publishers, events))
 }
 
 async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result<()> {
@@ -280,16 +284,17 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
         .iter()
         .map(|c| format!("{}/{}.m3u8", args.name, c.live.rendition))
         .collect();
-    let (server, mut publishers) = match args.listen {
+    let (server, mut publishers, events) = match args.listen {
         Some(listen) => {
-            let (stop, task, publishers) =
+            let (stop, task, publishers, events) =
                 start_server(&args.root, listen, &args.name, &playlists).await?;
             (
                 Some((stop, task)),
                 publishers.into_iter().map(Some).collect(),
+                Some(events),
             )
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), None),
     };
     publishers.resize_with(configs.len(), || None);
 
@@ -297,7 +302,20 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
     let mut inputs = Vec::with_capacity(configs.len());
     for (i, ((cfg, publisher), b)) in configs.into_iter().zip(publishers).zip(bound).enumerate() {
-        let driver = Driver::new(cfg, publisher)?;
+        // One rendition announces the stream (stream.added); each reports its own segments.
+        let events = events.as_ref().map(|e| {
+            LiveEvents::new(
+                e.clone(),
+                &args.name,
+                &cfg.live.rendition,
+                cfg.live.kind,
+                i == 0,
+            )
+        });
+        let mut driver = Driver::new(cfg, publisher)?;
+        if let Some(events) = events {
+            driver = driver.with_events(events);
+        }
         let (tx, rx) = mpsc::channel(INGEST_QUEUE);
         let done = done_tx.clone();
         let handle = tokio::runtime::Handle::current();
