@@ -5,7 +5,7 @@
 //! `openat2` fast path), `live` ([`LiveSource`], any source plus the live playlists whose
 //! requests may block; the playlists themselves are [`crate::live`]), `hot` (segments kept in
 //! memory) and `zerocopy` (`sendfile` of those segments). It depends on [`crate::live`],
-//! [`crate::path`] and [`crate::metrics`], never on `http`. A live in-memory source answers
+//! [`crate::path`] and `metrics`, never on `http`. A live in-memory source answers
 //! with [`ObjectBody::Memory`].
 
 #[cfg(target_os = "linux")]
@@ -74,7 +74,7 @@ pub struct ObjectMeta {
 pub enum ObjectBody {
     /// Already in memory.
     Memory(Bytes),
-    /// An open file, read in [`CHUNK`]s on the blocking pool.
+    /// An open file, read in `CHUNK`s on the blocking pool.
     File(File),
 }
 
