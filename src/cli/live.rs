@@ -15,7 +15,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use media::live::{LiveConfig, WindowKind};
 use media::package::Format;
-use origin::events::Events;
 use origin::{FsSource, LivePlaylists, LivePublisher, LiveSource, ServeConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -229,14 +228,13 @@ pub fn run(args: LiveArgs) -> Result<()> {
 type ServerTask = JoinHandle<Result<(), origin::OriginError>>;
 
 /// Serves `root` with the live playlists `playlists` (`NAME/RENDITION.m3u8`) of stream
-/// `name` published in-process; returns their publishers in the same order and the server's
-/// event hub.
+/// `name` published in-process; returns their publishers in the same order.
 async fn start_server(
     root: &Path,
     listen: SocketAddr,
     name: &str,
     playlists: &[String],
-) -> Result<(oneshot::Sender<()>, ServerTask, Vec<LivePublisher>, Events)> {
+) -> Result<(oneshot::Sender<()>, ServerTask, Vec<LivePublisher>)> {
     let config = ServeConfig {
         root: root.to_path_buf(),
         listen,
@@ -250,14 +248,13 @@ async fn start_server(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = server.local_addr();
-    let events = server.events().clone();
     println!("serving {} on http://{addr}/", root.display());
     println!("stream http://{addr}/{name}/master.m3u8");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    Ok((stop, task, publishers, events))
+    Ok((stop, task, publishers))
 }
 
 async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result<()> {
@@ -284,17 +281,16 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
         .iter()
         .map(|c| format!("{}/{}.m3u8", args.name, c.live.rendition))
         .collect();
-    let (server, mut publishers, events) = match args.listen {
+    let (server, mut publishers) = match args.listen {
         Some(listen) => {
-            let (stop, task, publishers, events) =
+            let (stop, task, publishers) =
                 start_server(&args.root, listen, &args.name, &playlists).await?;
             (
                 Some((stop, task)),
                 publishers.into_iter().map(Some).collect(),
-                Some(events),
             )
         }
-        None => (None, Vec::new(), None),
+        None => (None, Vec::new()),
     };
     publishers.resize_with(configs.len(), || None);
 
@@ -302,10 +298,11 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
     let mut inputs = Vec::with_capacity(configs.len());
     for (i, ((cfg, publisher), b)) in configs.into_iter().zip(publishers).zip(bound).enumerate() {
-        // One rendition announces the stream (stream.added); each reports its own segments.
-        let events = events.as_ref().map(|e| {
+        // The server's event hub travels with the publishers (LivePlaylists): one rendition
+        // announces the stream (stream.added), each reports its own segments.
+        let events = publisher.as_ref().map(|p| {
             LiveEvents::new(
-                e.clone(),
+                p.events().clone(),
                 &args.name,
                 &cfg.live.rendition,
                 cfg.live.kind,

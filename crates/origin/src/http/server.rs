@@ -114,12 +114,16 @@ impl Server {
             .map_err(|source| OriginError::Bind { addr, source })?;
         let local_addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::default());
+        // One hub per server, shared with the in-process packagers of its live playlists.
+        let events = source
+            .live()
+            .map_or_else(Events::default, |l| l.events().clone());
         Ok(Self {
             listener,
             local_addr,
             router: build(config, source, Arc::clone(&metrics)),
             metrics,
-            events: Events::default(),
+            events,
             tls,
             max_connections: config.max_connections,
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),

@@ -38,6 +38,7 @@ use media::live::PlaylistState;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::events::Events;
 use crate::path::ObjectPath;
 
 pub(crate) use growing::GrowingPart;
@@ -85,6 +86,9 @@ struct Inner {
     files: Option<files::FileWatch>,
     /// LL-HLS parts being written by a packager in this process.
     growing: growing::Registry,
+    /// The event hub of the server these playlists are served by: in-process packagers
+    /// publish their events through it ([`LivePublisher::events`]).
+    events: Events,
 }
 
 impl fmt::Debug for LivePlaylists {
@@ -116,8 +120,14 @@ impl LivePlaylists {
                 published: RwLock::default(),
                 files: Some(files::FileWatch::new(root)),
                 growing: growing::Registry::default(),
+                events: Events::default(),
             }),
         }
+    }
+
+    /// The event hub of the server that serves these playlists ([`crate::Server::events`]).
+    pub fn events(&self) -> &Events {
+        &self.inner.events
     }
 
     /// Registers the playlist at object path `playlist` (e.g. `news/stream.m3u8`, relative to
@@ -221,6 +231,11 @@ pub struct LivePublisher {
 }
 
 impl LivePublisher {
+    /// The event hub of the server that serves this playlist: the packager's events go there.
+    pub fn events(&self) -> &Events {
+        self.live.events()
+    }
+
     /// The next CMAF chunk of the LL-HLS part `name` (relative to the playlist) that is being
     /// written: requests for the part are streamed from these until [`Self::part_stored`].
     pub fn part_chunk(&self, name: &str, bytes: Bytes) {
