@@ -30,9 +30,12 @@
 //! (closing with 1013 / ending the stream on [`Ended::Lagged`], 1001 on
 //! [`Events::close_subscribers`]); the long-poll handler calls [`Events::wait`] and answers
 //! the items as a JSON array; webhooks are one more subscriber; `/api/streams` sends
-//! [`Events::last_seq`] with its snapshot so a client follows on from it without a gap. The
-//! hub lives in the [`crate::Server`] ([`crate::Server::events`]); the producers (`live`,
-//! `serve`, the default run) publish through a clone of it.
+//! [`Events::last_seq`] with its snapshot so a client follows on from it without a gap.
+//!
+//! Where the hub lives: one per [`crate::Server`] ([`crate::Server::events`]), taken from the
+//! [`crate::LivePlaylists`] of its source, so an in-process packager reaches it from its
+//! publisher ([`crate::LivePublisher::events`]) and the default run from the server; every
+//! producer publishes through a clone of it.
 
 mod event;
 mod filter;
