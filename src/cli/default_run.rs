@@ -68,6 +68,7 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
             args.playlists.clone(),
             base,
         );
+        scheduler.events = server.events().clone();
         adopt_outputs(&mut scheduler);
         // Watch first, then list: a file arriving in between is reported, not missed.
         let (tx, rx) = mpsc::unbounded_channel();
@@ -91,34 +92,40 @@ fn adopt_outputs(s: &mut Scheduler) {
         let src = s.media.join(&rec.file);
         if src.is_file() {
             s.names.claim(&name, &rec.file);
-        } else if rec.media == here {
-            remove_stream(&s.playlists, &name, &src);
+        } else if rec.media == here && remove_stream(&s.playlists, &name, &src) {
+            s.removed(&name);
         }
     }
 }
 
 /// Removes the stream `name` whose source `src` is gone: its output leaves `playlists/` (moved aside
 /// first, so the listing never shows half a stream) and `/api/streams`. The one place a stream leaves
-/// the list: a `stream.removed` event belongs here.
-fn remove_stream(playlists: &Path, name: &str, src: &Path) {
+/// the list; true when it did (the caller sends `stream.removed`).
+fn remove_stream(playlists: &Path, name: &str, src: &Path) -> bool {
     let out = playlists.join(name);
     let owned =
         SourceRecord::read(&out).is_some_and(|r| Some(OsStr::new(&r.file)) == src.file_name());
     if !owned {
-        return; // not (or no longer) this source's output: never delete what we did not write
+        return false; // not (or no longer) this source's output: never delete what we did not write
     }
     let aside = playlists.join(format!(".{name}.removed-{}", new_run_id()));
     let res = std::fs::rename(&out, &aside).and_then(|()| std::fs::remove_dir_all(&aside));
     match res {
-        Ok(()) => println!(
-            "removed stream {name}: its source {} is gone",
-            src.display()
-        ),
-        Err(e) => tracing::error!(
-            "cannot remove {} (source {} is gone): {e}",
-            out.display(),
-            src.display()
-        ),
+        Ok(()) => {
+            println!(
+                "removed stream {name}: its source {} is gone",
+                src.display()
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!(
+                "cannot remove {} (source {} is gone): {e}",
+                out.display(),
+                src.display()
+            );
+            false
+        }
     }
 }
 
@@ -160,14 +167,19 @@ fn videos_in(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Packages `src` into `out` unless `out` was already packaged from this very file (`record` is the
-/// file's record now).
-fn package_if_stale(src: &Path, out: &Path, record: &SourceRecord) -> Result<Option<String>> {
+/// Packages `src` into `out` as run `run_id` unless `out` was already packaged from this very file
+/// (`record` is the file's record now).
+fn package_if_stale(
+    src: &Path,
+    out: &Path,
+    record: &SourceRecord,
+    run_id: String,
+) -> Result<Option<String>> {
     if SourceRecord::read(out).is_some_and(|old| old.up_to_date(record)) {
         return Ok(None);
     }
     let opts = PackageOptions {
-        run_id: new_run_id(),
+        run_id,
         ..Default::default()
     };
     let summary = package_file(

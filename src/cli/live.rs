@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use super::package::FormatArg;
 use super::serve::{runtime, shutdown_signal};
 use crate::ingest::driver::{self, Driver, DriverConfig, OnInputLoss};
+use crate::ingest::events::LiveEvents;
 use crate::ingest::{self, group, Input};
 
 /// Events buffered between the input and the driver.
@@ -307,7 +308,21 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
     let mut inputs = Vec::with_capacity(configs.len());
     for (i, ((cfg, publisher), b)) in configs.into_iter().zip(publishers).zip(bound).enumerate() {
-        let driver = Driver::new(cfg, publisher)?;
+        // The server's event hub travels with the publishers (LivePlaylists): one rendition
+        // announces the stream (stream.added), each reports its own segments.
+        let events = publisher.as_ref().map(|p| {
+            LiveEvents::new(
+                p.events().clone(),
+                &args.name,
+                &cfg.live.rendition,
+                cfg.live.kind,
+                i == 0,
+            )
+        });
+        let mut driver = Driver::new(cfg, publisher)?;
+        if let Some(events) = events {
+            driver = driver.with_events(events);
+        }
         let (tx, rx) = mpsc::channel(INGEST_QUEUE);
         let done = done_tx.clone();
         let handle = tokio::runtime::Handle::current();

@@ -33,10 +33,12 @@ use media::demux::ts::{TsDemuxer, TsEvent};
 use media::live::{LiveConfig, LiveStream, Output};
 use media::sample::{Sample, TrackInfo};
 use media::store::Store;
+use origin::events::EndReason;
 use origin::LivePublisher;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::events::LiveEvents;
 use super::group::GroupMember;
 use super::IngestEvent;
 use crate::fs_store::FsStore;
@@ -67,6 +69,7 @@ pub struct DriverConfig {
 struct Sink {
     store: FsStore,
     publisher: Option<LivePublisher>,
+    events: Option<LiveEvents>,
     group: Option<GroupMember>,
     errors: u64,
 }
@@ -137,6 +140,9 @@ impl Sink {
         if let Some(publisher) = &self.publisher {
             publisher.publish(stream.state().clone());
         }
+        if let Some(events) = &mut self.events {
+            events.updated(stream);
+        }
         if let Some(group) = &self.group {
             group.record(stream, wall);
         }
@@ -170,6 +176,7 @@ impl Driver {
             sink: Sink {
                 store: FsStore::new(&cfg.dir),
                 publisher,
+                events: None,
                 group: cfg.group.clone(),
                 errors: 0,
             },
@@ -184,6 +191,12 @@ impl Driver {
             packet_losses: 0,
             push_errors: 0,
         })
+    }
+
+    /// Reports the run to the origin's event hub (see [`LiveEvents`]).
+    pub fn with_events(mut self, events: LiveEvents) -> Self {
+        self.sink.events = Some(events);
+        self
     }
 
     /// Handles one input event (not [`IngestEvent::End`]: see [`Driver::finish`]).
@@ -232,7 +245,7 @@ impl Driver {
                 "no input"
             );
             match self.cfg.on_loss {
-                OnInputLoss::End => self.end_stream(wall)?,
+                OnInputLoss::End => self.end_stream(wall, EndReason::InputLost)?,
                 OnInputLoss::Wait => {
                     self.close_session(wall)?;
                     self.close_segment(wall);
@@ -286,7 +299,7 @@ impl Driver {
 
     /// End of input: the stream ends with EXT-X-ENDLIST.
     pub fn finish(&mut self, wall: SystemTime) -> Result<()> {
-        self.end_stream(wall)
+        self.end_stream(wall, EndReason::Endlist)
     }
 
     /// Flushes the current demuxer (its last samples go into the stream) and starts a new
@@ -301,12 +314,15 @@ impl Driver {
         Ok(())
     }
 
-    fn end_stream(&mut self, wall: SystemTime) -> Result<()> {
+    fn end_stream(&mut self, wall: SystemTime, reason: EndReason) -> Result<()> {
         self.close_session(wall)?;
         if let Some(mut stream) = self.stream.take() {
             sync_reports(self.cfg.group.as_ref(), &mut stream);
             let out = settled(self.cfg.group.as_ref(), &mut stream, |s| s.end(wall));
             self.sink.apply(out, Some(&stream), wall);
+            if let Some(events) = &mut self.sink.events {
+                events.ended(reason);
+            }
             tracing::info!(playlist = %self.playlist_path().display(), "stream ended (EXT-X-ENDLIST)");
             self.retired.push(stream);
         }
@@ -400,6 +416,7 @@ impl Driver {
         let mut config = self.cfg.live.clone();
         // A fresh id per run: a restarted stream never reuses a URL with other bytes.
         config.run_id = format!("{:08x}", rand::random::<u32>());
+        let run_id = config.run_id.clone();
         let path = self.playlist_path();
         let stream = match std::fs::read_to_string(&path) {
             Ok(text) => match LiveStream::recover(config.clone(), tracks.clone(), &text, wall) {
@@ -427,6 +444,9 @@ impl Driver {
             if let Some(p) = &self.sink.publisher {
                 p.publish(stream.state().clone());
             }
+        }
+        if let Some(events) = &mut self.sink.events {
+            events.started(&run_id, &stream);
         }
         if let Some(group) = &self.cfg.group {
             group.record(&stream, wall);

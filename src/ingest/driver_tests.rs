@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::driver::{Driver, DriverConfig, OnInputLoss};
 use super::{group, IngestEvent};
 
-fn source(dir: &Path) -> Option<PathBuf> {
+pub(super) fn source(dir: &Path) -> Option<PathBuf> {
     let path = dir.join("input.ts");
     if path.exists() {
         return Some(path);
@@ -49,7 +49,7 @@ fn source(dir: &Path) -> Option<PathBuf> {
     (ok && std::fs::rename(&tmp, &path).is_ok()).then_some(path)
 }
 
-fn config(dir: &Path) -> DriverConfig {
+pub(super) fn config(dir: &Path) -> DriverConfig {
     DriverConfig {
         live: LiveConfig {
             format: Format::Fmp4,

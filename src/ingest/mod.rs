@@ -11,6 +11,7 @@
 pub mod driver;
 #[cfg(test)]
 mod driver_tests;
+pub mod events;
 pub mod group;
 mod stdin;
 mod tcp;

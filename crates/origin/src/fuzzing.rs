@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 use axum::http::header::RANGE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::conditional::{accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange};
+use crate::http::conditional::{accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange};
+use crate::http::policy::classify_playlist;
+use crate::http::reload::Directives;
 use crate::path::ObjectPath;
-use crate::policy::classify_playlist;
-use crate::reload::Directives;
 
 /// Runs the parsers on one fuzzed request — `path` (percent-encoded, as on the request line),
 /// `query`, `headers`, for a representation of `len` bytes — and `body` as a playlist. Panics

@@ -9,39 +9,36 @@
 //! # }
 //! ```
 //!
-//! Modules: `config` (settings), `server` (accept loop), `router` (routes, CORS, metrics,
-//! access log), `files` (object responses), `hot` (segments kept in memory), `policy` (content
-//! types and the `Cache-Control` table), `conditional` (ETag/If-*/Range), `path` (request path
-//! safety), `source` (the read trait), `reload` (LL-HLS delivery directives and blocking
-//! reload), `live` (live playlists: published in-process or watched on disk).
+//! Rooms, along the request path, with dependencies pointing one way (down this list):
+//! - `http` — the edge: accept loop (`server`), routes (`router`), object responses,
+//!   LL-HLS delivery directives and blocking reload ([`reload`]), content types and the
+//!   `Cache-Control` table (`policy`), ETag/If-*/Range (`conditional`), TLS.
+//! - [`source`] — where objects come from: the [`ObjectSource`] trait, [`FsSource`],
+//!   [`LiveSource`], the hot-object cache and `sendfile`.
+//! - [`live`] — live playlists held in memory or watched on disk (watch channels).
+//! - [`events`] — the server's event hub (sequence, ring, fan-out, filters); no HTTP, a leaf
+//!   the others publish into.
+//! - Leaves that call no other module of the crate: [`config`] (settings), `error`,
+//!   [`path`] (request path safety), `metrics` (counters; the others call it).
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-#[cfg(target_os = "linux")]
-mod beneath;
-mod conditional;
 pub mod config;
 mod error;
-mod files;
+pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
-mod hot;
+mod http;
 pub mod live;
 mod metrics;
 pub mod path;
-mod policy;
-pub mod reload;
-mod router;
-mod server;
 pub mod source;
-mod tls;
-#[cfg(target_os = "linux")]
-mod zerocopy;
 
 pub use config::ServeConfig;
 pub use error::OriginError;
-pub use live::{LivePlaylists, LivePublisher, LiveSource};
-pub use policy::RouteKind;
-pub use router::{router, router_with_source};
-pub use server::{serve, Server};
-pub use source::{FsSource, Object, ObjectBody, ObjectMeta, ObjectSource};
+pub use http::reload;
+pub use http::router::{router, router_with_source};
+pub use http::server::{serve, Server};
+pub use live::{LivePlaylists, LivePublisher};
+pub use metrics::RouteKind;
+pub use source::{FsSource, LiveSource, Object, ObjectBody, ObjectMeta, ObjectSource};

@@ -12,14 +12,55 @@
 //! - `hlsorigin_gzip_compressions_total` — counter of playlist versions gzipped (once per
 //!   version, however many requests it serves).
 //! - `hlsorigin_hot_cache_hits_total`, `hlsorigin_hot_cache_misses_total` — counters of
-//!   segment responses sent from the hot-object cache or read into it ([`crate::hot`]);
+//!   segment responses sent from the hot-object cache or read into it (`source::hot`);
 //!   `hlsorigin_hot_cache_bytes` — gauge of the bytes it holds.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::policy::RouteKind;
+/// What kind of object a request is for; the `kind` label of the request metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKind {
+    Playlist,
+    Segment,
+    Init,
+    Page,
+    Other,
+}
+
+impl RouteKind {
+    pub(crate) const ALL: [RouteKind; 5] = [
+        RouteKind::Playlist,
+        RouteKind::Segment,
+        RouteKind::Init,
+        RouteKind::Page,
+        RouteKind::Other,
+    ];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            RouteKind::Playlist => "playlist",
+            RouteKind::Segment => "segment",
+            RouteKind::Init => "init",
+            RouteKind::Page => "page",
+            RouteKind::Other => "other",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Counters of the hot-object cache (`source::hot`), kept in [`Metrics`].
+#[derive(Debug, Default)]
+pub(crate) struct HotStats {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    /// Bytes of the objects currently cached (read or being read).
+    pub(crate) bytes: AtomicU64,
+}
 
 /// Status codes with their own counter; anything else is counted under its class (`2xx`…).
 const STATUSES: [u16; 13] = [
@@ -50,8 +91,8 @@ pub(crate) struct Metrics {
     open_connections: AtomicU64,
     connections_total: AtomicU64,
     gzip_compressions: AtomicU64,
-    /// Hot-object cache counters ([`crate::hot`]).
-    pub(crate) hot: crate::hot::HotStats,
+    /// Hot-object cache counters (`source::hot`).
+    pub(crate) hot: HotStats,
 }
 
 impl Metrics {

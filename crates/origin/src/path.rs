@@ -8,6 +8,8 @@
 //! NUL or other control characters. Symlinks are checked by the source when it opens the
 //! object (see [`crate::source::FsSource`]).
 
+use std::path::{Component, Path};
+
 use percent_encoding::percent_decode_str;
 
 /// A validated, decoded, relative object name such as `live/video_00012.m4s`.
@@ -79,6 +81,15 @@ impl ObjectPath {
     }
 }
 
+/// Whether a path relative to the root passes through a dot-entry (or is not plain names).
+pub(crate) fn is_hidden(inside: &Path) -> bool {
+    inside.components().any(|c| match c {
+        Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
+        _ => true,
+    })
+}
+
+/// The object of an open file (one `fstat`), if it is a regular file.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,11 +15,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode, Watcher};
+use origin::events::{Events, Payload, StreamKind};
 use tokio::sync::mpsc;
 
 use super::naming::Names;
 use super::record::SourceRecord;
 use super::{is_video, package_if_stale, remove_stream, usable_name};
+use crate::cli::package::new_run_id;
 
 /// How long a file's size and mtime must stay unchanged before it is packaged.
 pub const SETTLE: Duration = Duration::from_millis(1500);
@@ -132,6 +134,9 @@ pub struct Scheduler {
     at_start: HashSet<String>,
     /// File names already warned about (not usable), so a copy's events warn once.
     warned: HashSet<OsString>,
+    /// The origin's event hub: `stream.added` when a file is packaged, `package.failed`,
+    /// `stream.removed` (a hub of its own until the server's is set).
+    pub events: Events,
 }
 
 impl Scheduler {
@@ -145,6 +150,7 @@ impl Scheduler {
             pending: Pending::default(),
             at_start: HashSet::new(),
             warned: HashSet::new(),
+            events: Events::default(),
         }
     }
 
@@ -220,24 +226,47 @@ impl Scheduler {
         };
         let span = tracing::warn_span!("source", file = %src.display());
         let (s, o) = (src.clone(), out.clone());
+        let run = new_run_id();
+        let run_here = run.clone();
         let res = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            package_if_stale(&s, &o, &record)
+            package_if_stale(&s, &o, &record, run_here)
         })
         .await;
-        match res {
-            Ok(Ok(Some(line))) => println!("{line} → {url}"),
-            Ok(Ok(None)) if first_check => println!("up to date: {} → {url}", src.display()),
-            Ok(Ok(None)) => tracing::debug!("{}: unchanged", src.display()),
-            Ok(Err(e)) => tracing::error!("{}", one_line(&src, &e)),
-            Err(e) => tracing::error!("{}: packaging task failed: {e}", src.display()),
-        }
+        let error = match res {
+            Ok(Ok(Some(line))) => {
+                println!("{line} → {url}");
+                let playlist = format!("{name}/master.m3u8");
+                let added = Payload::StreamAdded {
+                    kind: StreamKind::Vod,
+                    playlist,
+                };
+                self.events.publish(&name, &run, added);
+                return;
+            }
+            Ok(Ok(None)) if first_check => {
+                return println!("up to date: {} → {url}", src.display())
+            }
+            Ok(Ok(None)) => return tracing::debug!("{}: unchanged", src.display()),
+            Ok(Err(e)) => one_line(&src, &e),
+            Err(e) => format!("{}: packaging task failed: {e}", src.display()),
+        };
+        tracing::error!("{error}");
+        let failed = Payload::PackageFailed { file, error };
+        self.events.publish(&name, &run, failed);
+    }
+
+    /// The stream `name` left `playlists/` (its source is gone). No run: empty session.
+    pub fn removed(&self, name: &str) {
+        self.events.publish(name, "", Payload::StreamRemoved);
     }
 
     fn gone(&mut self, file: &str) {
         self.at_start.remove(file);
         if let Some(name) = self.names.release(file) {
-            remove_stream(&self.playlists, &name, &self.media.join(file));
+            if remove_stream(&self.playlists, &name, &self.media.join(file)) {
+                self.removed(&name);
+            }
         }
     }
 }
@@ -318,6 +347,105 @@ mod tests {
         let ready = p.take_due(t0 + 2 * SETTLE, stat);
         assert_eq!(ready, [Ready::Settled("growing.mp4".into())]);
         assert_eq!(p.items.len(), 1, "an empty file is never packaged");
+    }
+
+    /// A 2 s H.264 MP4 made by ffmpeg; `None` when ffmpeg (with libx264) is missing.
+    fn small_video(path: &Path) -> Option<()> {
+        std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi"])
+            .args(["-i", "testsrc2=size=160x120:rate=30", "-t", "2"])
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "30"])
+            .args(["-pix_fmt", "yuv420p"])
+            .arg(path)
+            .status()
+            .ok()?
+            .success()
+            .then_some(())
+    }
+
+    #[tokio::test]
+    async fn packaging_reports_stream_added_package_failed_and_stream_removed() {
+        use origin::events::{Event, EventType, Filter, Item};
+        let tmp = tempfile::tempdir().unwrap();
+        let (media, playlists) = (tmp.path().join("media"), tmp.path().join("playlists"));
+        std::fs::create_dir_all(&media).unwrap();
+        std::fs::create_dir_all(&playlists).unwrap();
+        if small_video(&media.join("good.mp4")).is_none() {
+            return;
+        }
+        std::fs::write(media.join("bad.mp4"), b"not a video at all").unwrap();
+        let canon = std::fs::canonicalize(&media).unwrap();
+        let mut s = Scheduler::new(media.clone(), canon, playlists.clone(), "http://x".into());
+        let hub = Events::default();
+        s.events = hub.clone();
+        let mut sub = hub.subscribe(None, Filter::default()).unwrap();
+        let mut next = || match sub.try_recv() {
+            Some(Ok(Item::Event(e))) => Some(e),
+            _ => None,
+        };
+        let data = |e: &Event| {
+            serde_json::from_str::<serde_json::Value>(e.json()).unwrap()["data"].clone()
+        };
+
+        s.package("good.mp4".into()).await;
+        let added = next().expect("stream.added");
+        assert_eq!(
+            (added.event_type, added.stream.as_str()),
+            (EventType::StreamAdded, "good")
+        );
+        assert_eq!(
+            data(&added),
+            serde_json::json!({"kind": "vod", "playlist": "good/master.m3u8"})
+        );
+        // The stream is there when it is announced, and the session is the packaging run's
+        // id (it names the segments).
+        let master = std::fs::read(playlists.join("good/master.m3u8")).unwrap();
+        assert!(matches!(
+            m3u8_rs::parse_playlist_res(&master),
+            Ok(m3u8_rs::Playlist::MasterPlaylist(_))
+        ));
+        let names: Vec<String> = std::fs::read_dir(playlists.join("good"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains(&format!("_{}", added.session))),
+            "{names:?} vs session {}",
+            added.session
+        );
+
+        // Unchanged: no event.
+        s.package("good.mp4".into()).await;
+        assert!(next().is_none());
+
+        s.package("bad.mp4".into()).await;
+        let failed = next().expect("package.failed");
+        assert_eq!(
+            (failed.event_type, failed.stream.as_str()),
+            (EventType::PackageFailed, "bad")
+        );
+        let d = data(&failed);
+        assert_eq!(d["file"], "bad.mp4");
+        let error = d["error"].as_str().unwrap();
+        assert_eq!(
+            error.matches("bad.mp4").count(),
+            1,
+            "names the file once: {error}"
+        );
+
+        std::fs::remove_file(media.join("good.mp4")).unwrap();
+        s.gone("good.mp4");
+        let removed = next().expect("stream.removed");
+        assert_eq!(
+            (removed.event_type, removed.stream.as_str()),
+            (EventType::StreamRemoved, "good")
+        );
+        assert!(!playlists.join("good").exists());
+        assert!(next().is_none());
+        assert_eq!((added.seq, failed.seq, removed.seq), (1, 2, 3));
     }
 
     #[test]

@@ -202,6 +202,20 @@ struct Building {
     key: Option<crate::mux::KeyframeRange>,
 }
 
+/// A complete segment of a live stream ([`LiveStream::segment_summary`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentSummary {
+    pub msn: u64,
+    /// EXTINF, seconds.
+    pub duration: f64,
+    pub bytes: u64,
+    /// EXT-X-DISCONTINUITY precedes it.
+    pub discontinuity: bool,
+    /// Its LL-HLS parts still listed (all of them near the live edge, where a new segment
+    /// is); `None` without LL-HLS.
+    pub parts: Option<u64>,
+}
+
 /// One live rendition being packaged. See the [module docs](self).
 #[derive(Debug)]
 pub struct LiveStream {
@@ -483,6 +497,33 @@ impl LiveStream {
             (Some(d), true) => String::from_utf8_lossy(d).into_owned(),
             _ => full(),
         }
+    }
+
+    /// A complete segment still in the window, as a `segment.published` event reports it.
+    pub fn segment_summary(&self, msn: u64) -> Option<SegmentSummary> {
+        let e = self.window.segments.iter().rev().find(|e| e.msn == msn)?;
+        Some(SegmentSummary {
+            msn,
+            duration: e.duration,
+            bytes: e.size,
+            discontinuity: e.discontinuity,
+            parts: self.config.part_duration.map(|_| e.parts.len() as u64),
+        })
+    }
+
+    /// The LL-HLS parts (EXT-X-PART, RFC 8216bis 4.4.4.9) listed for segment `msn`: of the
+    /// segment in progress, or of a complete one while they are still listed; empty
+    /// otherwise and without LL-HLS.
+    pub fn listed_parts(&self, msn: u64) -> &[Part] {
+        if let Some(b) = self.building.as_ref().filter(|b| b.msn == msn) {
+            return &b.parts;
+        }
+        self.window
+            .segments
+            .iter()
+            .rev()
+            .find(|e| e.msn == msn)
+            .map_or(&[], |e| &e.parts)
     }
 
     /// When the next deletion falls due: call [`LiveStream::poll`] then, even without input.

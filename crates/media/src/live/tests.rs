@@ -1078,3 +1078,87 @@ fn recover_continues_the_i_frame_playlist() {
         assert!(first_new.discontinuity, "the restart is a discontinuity");
     }
 }
+
+#[test]
+fn segment_summaries_and_listed_parts_match_the_playlist_and_the_objects() {
+    // (format, LL-HLS part target, a discontinuity after 3 s)
+    let cases = [
+        (Format::Ts, None, false),
+        (Format::Ts, None, true),
+        (Format::Fmp4, Some(0.3), false),
+        (Format::Fmp4, Some(0.3), true),
+    ];
+    for (format, part, disc) in cases {
+        let mut s = LiveStream::new(config(format, part), tracks()).expect("stream");
+        let mut src = Source::new(0);
+        let mut out = src.feed(&mut s, 3.5, t0());
+        if disc {
+            // A new encoder session (timestamps jump) after a cut.
+            out.extend(
+                s.discontinuity(t0() + Duration::from_secs(4))
+                    .expect("disc"),
+            );
+            out.extend(Source::new(100).feed(&mut s, 5.5, t0() + Duration::from_secs(4)));
+        } else {
+            out.extend(src.feed(&mut s, 9.5, t0()));
+        }
+        let sizes: BTreeMap<&str, usize> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Put { name, bytes } => Some((name.as_str(), bytes.len())),
+                _ => None,
+            })
+            .collect();
+        let text = playlist(&s);
+        let media = match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,
+            other => panic!("not a media playlist: {other:?}\n{text}"),
+        };
+        // EXT-X-PART tags before each segment URI (its parts, RFC 8216bis 4.4.4.9).
+        let mut part_tags: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut n = 0;
+        for l in text.lines() {
+            if l.starts_with("#EXT-X-PART:") {
+                n += 1;
+            } else if !l.starts_with('#') && !l.is_empty() {
+                part_tags.insert(l, std::mem::take(&mut n));
+            }
+        }
+        let label = format!("{format:?} part {part:?} disc {disc}");
+        assert!(media.segments.len() >= 4, "{label}: {text}");
+        for (i, seg) in media.segments.iter().enumerate() {
+            let msn = media.media_sequence + i as u64;
+            let sum = s
+                .segment_summary(msn)
+                .expect("a listed segment has a summary");
+            assert_eq!(sum.msn, msn);
+            assert!(
+                (sum.duration - f64::from(seg.duration)).abs() < 1e-3,
+                "{label} {msn}"
+            );
+            assert_eq!(sum.bytes as usize, sizes[seg.uri.as_str()], "{label} {msn}");
+            assert_eq!(sum.discontinuity, seg.discontinuity, "{label} {msn}");
+            let listed = part_tags[seg.uri.as_str()];
+            let parts = s.listed_parts(msn);
+            assert_eq!(parts.len(), listed, "{label} {msn}");
+            assert_eq!(sum.parts, part.map(|_| parts.len() as u64), "{label} {msn}");
+        }
+        assert_eq!(
+            media.segments.iter().any(|s| s.discontinuity),
+            disc,
+            "{label}"
+        );
+        // The segment in progress: no summary; its parts are those listed after the last
+        // segment, as many as the state says.
+        let state = s.state();
+        assert!(s.segment_summary(state.next_msn).is_none());
+        assert_eq!(
+            s.listed_parts(state.next_msn).len() as u64,
+            state.next_parts
+        );
+        assert_eq!(
+            part.is_some(),
+            state.next_parts > 0 || state.last_msn_parts > 0
+        );
+    }
+}

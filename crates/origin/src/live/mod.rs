@@ -9,7 +9,7 @@
 //! - **Published** by a packager in the same process ([`LivePlaylists::publisher`]): the
 //!   packager sends every new [`PlaylistState`] (the `media::live` state, bodies included);
 //!   playlist requests are answered from memory, delta updates included, and requests for
-//!   the EXT-X-PRELOAD-HINT resource wait until it exists ([`LiveSource`]).
+//!   the EXT-X-PRELOAD-HINT resource wait until it exists (`source::LiveSource`).
 //! - **Written by another process** (ffmpeg's hls muxer, another packager) into the served
 //!   root ([`LivePlaylists::watching`]): on the first blocking request for a playlist its
 //!   directory is watched with `notify` (inotify on Linux, no polling loop); every change is
@@ -28,7 +28,6 @@ mod text;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::path::Path;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
@@ -39,8 +38,8 @@ use media::live::PlaylistState;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::events::Events;
 use crate::path::ObjectPath;
-use crate::source::{Object, ObjectSource};
 
 pub(crate) use growing::GrowingPart;
 
@@ -87,6 +86,9 @@ struct Inner {
     files: Option<files::FileWatch>,
     /// LL-HLS parts being written by a packager in this process.
     growing: growing::Registry,
+    /// The event hub of the server these playlists are served by: in-process packagers
+    /// publish their events through it ([`LivePublisher::events`]).
+    events: Events,
 }
 
 impl fmt::Debug for LivePlaylists {
@@ -118,8 +120,14 @@ impl LivePlaylists {
                 published: RwLock::default(),
                 files: Some(files::FileWatch::new(root)),
                 growing: growing::Registry::default(),
+                events: Events::default(),
             }),
         }
+    }
+
+    /// The event hub of the server that serves these playlists ([`crate::Server::events`]).
+    pub fn events(&self) -> &Events {
+        &self.inner.events
     }
 
     /// Registers the playlist at object path `playlist` (e.g. `news/stream.m3u8`, relative to
@@ -161,7 +169,7 @@ impl LivePlaylists {
     /// The watch of a published playlist in the same directory as `path` — the one whose
     /// preload hint names it if there is one (several renditions share a directory) —
     /// else of a watched playlist whose hint is `path`.
-    fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
+    pub(crate) fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
         self.published_sibling(path)
             .or_else(|| self.inner.files.as_ref()?.hinting(path))
     }
@@ -223,6 +231,11 @@ pub struct LivePublisher {
 }
 
 impl LivePublisher {
+    /// The event hub of the server that serves this playlist: the packager's events go there.
+    pub fn events(&self) -> &Events {
+        self.live.events()
+    }
+
     /// The next CMAF chunk of the LL-HLS part `name` (relative to the playlist) that is being
     /// written: requests for the part are streamed from these until [`Self::part_stored`].
     pub fn part_chunk(&self, name: &str, bytes: Bytes) {
@@ -264,61 +277,5 @@ impl LivePublisher {
             in_memory: true,
             etags: Default::default(),
         }));
-    }
-}
-
-/// An [`ObjectSource`] with live playlists: playlist requests may block (see
-/// [`crate::reload`]), and a request for a published playlist's preload-hinted part that
-/// does not exist yet is held until it does (RFC 8216bis 6.2.6), then served.
-#[derive(Debug, Clone)]
-pub struct LiveSource<S> {
-    inner: S,
-    live: LivePlaylists,
-}
-
-impl<S: ObjectSource> LiveSource<S> {
-    pub fn new(inner: S, live: LivePlaylists) -> Self {
-        LiveSource { inner, live }
-    }
-}
-
-impl<S: ObjectSource> ObjectSource for LiveSource<S> {
-    async fn open(&self, path: &ObjectPath) -> io::Result<Object> {
-        let first = self.inner.open(path).await;
-        match &first {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            _ => return first,
-        }
-        let Some(mut rx) = self.live.sibling(path) else {
-            return first;
-        };
-        let mut deadline = None;
-        loop {
-            let (hinted, hold) = {
-                let snap = rx.borrow_and_update();
-                (
-                    snap.hint.as_deref() == Some(path.as_str()),
-                    snap.block_timeout(),
-                )
-            };
-            if !hinted {
-                break;
-            }
-            let until = *deadline.get_or_insert_with(|| Instant::now() + hold);
-            match tokio::time::timeout_at(until, rx.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => break,
-            }
-        }
-        // Produced meanwhile (or never hinted: it may have been written since the first try).
-        self.inner.open(path).await
-    }
-
-    async fn list_streams(&self) -> io::Result<Vec<String>> {
-        self.inner.list_streams().await
-    }
-
-    fn live(&self) -> Option<&LivePlaylists> {
-        Some(&self.live)
     }
 }

@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use super::{state_from_text, LivePlaylists, LiveSource};
-use crate::source::FsSource;
+use super::{state_from_text, LivePlaylists};
+use crate::source::{FsSource, LiveSource};
 use crate::{ServeConfig, Server};
 
 struct Resp {
@@ -544,4 +544,38 @@ async fn released_requests_share_one_compression() {
         assert_eq!(after - before, 1, "watched: {watched}");
         let _ = std::fs::remove_dir_all(&root);
     }
+}
+
+/// The server and the in-process packagers of its live playlists publish into one hub; a
+/// server over a plain source has a hub of its own.
+#[tokio::test]
+async fn the_server_and_its_live_publishers_share_one_event_hub() {
+    use crate::events::{Filter, Payload};
+    let root = temp_root("events");
+    let config = ServeConfig {
+        root: root.clone(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..ServeConfig::default()
+    };
+    let live = LivePlaylists::new();
+    let publisher = live.publisher("s/v.m3u8");
+    let source = FsSource::new(&root).expect("source");
+    let server = Server::bind_with_source(&config, LiveSource::new(source, live))
+        .await
+        .expect("bind");
+    let mut sub = server
+        .events()
+        .subscribe(None, Filter::default())
+        .expect("subscribe");
+    let seq = publisher
+        .events()
+        .publish("s", "run", Payload::StreamRemoved);
+    assert_eq!(sub.try_recv().expect("delivered").expect("item").seq(), seq);
+
+    let plain = Server::bind_with_source(&config, FsSource::new(&root).expect("source"))
+        .await
+        .expect("bind");
+    plain.events().publish("s", "run", Payload::StreamRemoved);
+    assert!(sub.try_recv().is_none(), "another server's hub");
+    let _ = std::fs::remove_dir_all(&root);
 }

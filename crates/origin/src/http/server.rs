@@ -28,13 +28,15 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
+use super::router::{build, header_values};
+use super::tls::TlsAcceptor;
 use crate::config::ServeConfig;
 use crate::error::OriginError;
-use crate::live::{LivePlaylists, LiveSource};
+use crate::events::Events;
+use crate::live::LivePlaylists;
 use crate::metrics::Metrics;
-use crate::router::{build, header_values};
+use crate::source::LiveSource;
 use crate::source::{FsSource, ObjectSource};
-use crate::tls::TlsAcceptor;
 
 /// The HTTP/2 connection preface (RFC 9113 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -50,6 +52,7 @@ pub struct Server {
     local_addr: SocketAddr,
     router: Router,
     metrics: Arc<Metrics>,
+    events: Events,
     tls: Option<TlsAcceptor>,
     max_connections: usize,
     header_read_timeout: Duration,
@@ -111,11 +114,16 @@ impl Server {
             .map_err(|source| OriginError::Bind { addr, source })?;
         let local_addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::default());
+        // One hub per server, shared with the in-process packagers of its live playlists.
+        let events = source
+            .live()
+            .map_or_else(Events::default, |l| l.events().clone());
         Ok(Self {
             listener,
             local_addr,
             router: build(config, source, Arc::clone(&metrics)),
             metrics,
+            events,
             tls,
             max_connections: config.max_connections,
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
@@ -126,6 +134,11 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The server's event hub ([`crate::events`]): producers publish through a clone of it.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight responses (at most
@@ -139,6 +152,7 @@ impl Server {
             local_addr,
             router,
             metrics,
+            events,
             tls,
             max_connections,
             header_read_timeout,
@@ -194,6 +208,9 @@ impl Server {
         }
         drop(listener);
         tracing::info!(addr = %local_addr, "origin shutting down");
+        // Event subscriptions end now (their edges close: WebSocket 1001), not at the
+        // graceful-shutdown timeout.
+        events.close_subscribers();
         if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
             .await
             .is_err()
@@ -306,7 +323,7 @@ async fn sniff(stream: &mut TcpStream) -> io::Result<(Bytes, bool)> {
 }
 
 /// A TCP stream whose first reads return bytes already read from it; writes of cached
-/// segments go out with `sendfile` on Linux ([`crate::zerocopy`]).
+/// segments go out with `sendfile` on Linux ([`crate::source::zerocopy`]).
 struct Prefixed {
     prefix: Bytes,
     inner: TcpStream,
@@ -348,7 +365,7 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        crate::zerocopy::poll_write_vectored(&mut self.inner, cx, bufs)
+        crate::source::zerocopy::poll_write_vectored(&mut self.inner, cx, bufs)
     }
 
     #[cfg(not(target_os = "linux"))]

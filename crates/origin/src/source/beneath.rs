@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Linux fast path of [`crate::source::FsSource::open`]: three system calls on the async
+//! Linux fast path of [`super::FsSource::open`]: three system calls on the async
 //! worker instead of a blocking-pool round trip around `canonicalize` (one `readlink` per path
 //! component) + `open` + `fstat`.
 //!
@@ -60,7 +60,7 @@ pub(crate) fn open(root_fd: &OwnedFd, root: &Path, path: &ObjectPath) -> io::Res
         return Ok(Opened::Fallback);
     };
     match real.strip_prefix(root) {
-        Ok(inside) if !crate::source::is_hidden(inside) => Ok(Opened::File(file)),
+        Ok(inside) if !crate::path::is_hidden(inside) => Ok(Opened::File(file)),
         Ok(_) => Ok(Opened::NotFound),
         // Resolved beneath the root's descriptor yet not under its path: the root was moved
         // or renamed since it was opened; let the portable path decide against the path.

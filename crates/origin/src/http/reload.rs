@@ -13,7 +13,7 @@
 //! its cache key, as it must for LL-HLS) by the segment or part it waited for, and any later
 //! answer to the same URL holds at least that much; it is therefore cacheable for
 //! [`BLOCKING_MAX_AGE_TARGETS`] target durations (`public`), while the plain playlist URL
-//! keeps the short live lifetime of [`crate::policy`].
+//! keeps the short live lifetime of `http::policy`.
 
 use std::hash::{Hash, Hasher};
 use std::io;

@@ -2,7 +2,7 @@
 //! Serving objects under the root: method and path checks, playlist preparation (gzip,
 //! cache lifetime) and one response builder for conditionals, ranges and headers.
 //!
-//! Playlists are read whole, classified ([`crate::policy::classify_playlist`]) and gzipped
+//! Playlists are read whole, classified ([`super::policy::classify_playlist`]) and gzipped
 //! once per version (source ETag), by one request however many ask at once; the result is
 //! kept in a small per-path cache, so a playlist request costs one `open`+`fstat` and no read
 //! while the playlist is unchanged.
@@ -26,15 +26,36 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 
-use crate::conditional::{
+use super::conditional::{
     accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange, Precondition,
 };
-use crate::metrics::Metrics;
+use super::policy::{classify, classify_playlist, live_max_age, PlaylistClass};
+use super::reload::{open_playlist, PlaylistError};
+use crate::metrics::{Metrics, RouteKind};
 use crate::path::{ObjectPath, PathError};
-use crate::policy::{classify, classify_playlist, live_max_age, PlaylistClass, RouteKind};
-use crate::reload::{open_playlist, PlaylistError};
-use crate::router::AppState;
+use crate::source::hot::HotCache;
 use crate::source::{Object, ObjectBody, ObjectSource};
+
+/// Header values derived once from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyHeaders {
+    pub(crate) cors_origin: HeaderValue,
+    pub(crate) cache_segment: HeaderValue,
+    pub(crate) cache_error: HeaderValue,
+    pub(crate) cache_other: HeaderValue,
+}
+
+/// Shared by every request of one server.
+#[derive(Debug)]
+pub(crate) struct AppState<S> {
+    pub(crate) source: S,
+    pub(crate) headers: PolicyHeaders,
+    pub(crate) playlist_policy: PlaylistPolicy,
+    pub(crate) playlists: PlaylistCache,
+    pub(crate) hot: HotCache,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) index_html: Bytes,
+}
 
 /// Playlists larger than this are streamed like any other file (no gzip, `no-cache`).
 const MAX_PLAYLIST_BYTES: u64 = 16 * 1024 * 1024;

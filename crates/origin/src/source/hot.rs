@@ -9,7 +9,7 @@
 //! packager never reuses a name, and `Cache-Control` says `immutable`), so a copy in memory
 //! stays right — but it is never trusted blindly: every request still opens the file and the
 //! entry is used only while the file's identity (device, inode, length, modification time:
-//! what the strong ETag is made of, [`crate::source::FsSource`]) is unchanged. A replaced or
+//! what the strong ETag is made of, [`super::FsSource`]) is unchanged. A replaced or
 //! rewritten file is a miss and replaces the entry.
 //!
 //! - Bounded in bytes (`hot_cache_mib`, 0 disables); least recently used entries go first.
@@ -21,29 +21,20 @@
 //!   request.
 //! - Ranges are served as slices of the cached bytes.
 //! - On Linux the bytes are registered with the file they were read from, and the connection
-//!   writer sends them from that file with `sendfile` ([`crate::zerocopy`]).
+//!   writer sends them from that file with `sendfile` ([`super::zerocopy`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use crate::metrics::Metrics;
+use super::Object;
+use crate::metrics::{HotStats, Metrics};
 use crate::path::ObjectPath;
-use crate::source::Object;
-
-/// Counters for `/metrics` (kept in [`Metrics`]).
-#[derive(Debug, Default)]
-pub(crate) struct HotStats {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    /// Bytes of the objects currently cached (read or being read).
-    pub(crate) bytes: AtomicU64,
-}
 
 /// The cache of one server.
 #[derive(Debug)]
@@ -72,12 +63,12 @@ struct Entry {
 }
 
 /// A cached object's bytes and, on Linux, their registration for `sendfile`
-/// ([`crate::zerocopy`]), dropped with the entry (eviction, replacement).
+/// ([`super::zerocopy`]), dropped with the entry (eviction, replacement).
 #[derive(Debug)]
 struct Cached {
     bytes: Bytes,
     #[cfg(target_os = "linux")]
-    _zerocopy: Option<crate::zerocopy::Registration>,
+    _zerocopy: Option<super::zerocopy::Registration>,
 }
 
 impl Cached {
@@ -88,7 +79,7 @@ impl Cached {
         Ok(Cached {
             #[cfg(target_os = "linux")]
             _zerocopy: _file.and_then(|file| {
-                crate::zerocopy::Registration::new(&bytes, file, meta.len, meta.modified)
+                super::zerocopy::Registration::new(&bytes, file, meta.len, meta.modified)
             }),
             bytes,
         })

@@ -1,14 +1,26 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Where the origin reads objects from: the [`ObjectSource`] trait and its filesystem
-//! implementation [`FsSource`]. A live in-memory source implements the same trait and
-//! answers with [`ObjectBody::Memory`].
+//! Where the origin reads objects from: the [`ObjectSource`] trait and the objects it opens.
+//!
+//! The room below `http`: `fs` ([`FsSource`], files under a root; `beneath`, its Linux
+//! `openat2` fast path), `live` ([`LiveSource`], any source plus the live playlists whose
+//! requests may block; the playlists themselves are [`crate::live`]), `hot` (segments kept in
+//! memory) and `zerocopy` (`sendfile` of those segments). It depends on [`crate::live`],
+//! [`crate::path`] and `metrics`, never on `http`. A live in-memory source answers
+//! with [`ObjectBody::Memory`].
+
+#[cfg(target_os = "linux")]
+mod beneath;
+mod fs;
+pub(crate) mod hot;
+mod live;
+#[cfg(target_os = "linux")]
+pub(crate) mod zerocopy;
 
 use std::fs::File;
 use std::future::Future;
 use std::io;
-use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::http::HeaderValue;
@@ -18,6 +30,9 @@ use tokio::task::{spawn_blocking, JoinHandle};
 
 use crate::path::ObjectPath;
 
+pub use fs::FsSource;
+pub use live::LiveSource;
+
 /// Bytes per blocking read of a file body. Measured on a 6 MB segment (BENCHMARKS.md): 64 KiB
 /// costs ~40% more CPU per response than 256 KiB (one blocking-pool round trip per chunk), 1 MiB
 /// ~10% less but triples the memory of a busy connection (hyper queues a chunk ahead of the
@@ -25,10 +40,6 @@ use crate::path::ObjectPath;
 const CHUNK: usize = 256 * 1024;
 /// Idle chunk buffers kept by [`ChunkPool`] (16 MiB with 256 KiB chunks).
 const CHUNK_POOL_MAX: usize = 64;
-/// Directory depth searched for `master.m3u8` by [`FsSource`]'s stream listing.
-const LIST_MAX_DEPTH: usize = 4;
-/// Most streams a listing returns.
-const LIST_MAX_STREAMS: usize = 1000;
 
 /// A read-only store of objects addressed by [`ObjectPath`].
 pub trait ObjectSource: Send + Sync + 'static {
@@ -41,7 +52,7 @@ pub trait ObjectSource: Send + Sync + 'static {
     fn list_streams(&self) -> impl Future<Output = io::Result<Vec<String>>> + Send;
 
     /// Live playlists whose requests may block (RFC 8216bis 6.2.5.2), see
-    /// [`crate::live::LiveSource`]. None by default.
+    /// [`LiveSource`]. None by default.
     fn live(&self) -> Option<&crate::live::LivePlaylists> {
         None
     }
@@ -63,7 +74,7 @@ pub struct ObjectMeta {
 pub enum ObjectBody {
     /// Already in memory.
     Memory(Bytes),
-    /// An open file, read in [`CHUNK`]s on the blocking pool.
+    /// An open file, read in `CHUNK`s on the blocking pool.
     File(File),
 }
 
@@ -227,175 +238,6 @@ fn read_exact_at(mut file: &File, buf: &mut [u8], pos: u64) -> io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     file.seek(SeekFrom::Start(pos))?;
     file.read_exact(buf)
-}
-
-/// Serves files under a root directory.
-///
-/// Every open resolves symlinks and refuses (as not found) anything whose real path is outside
-/// the root or passes through a dot-directory, and anything that is not a regular file. On
-/// Linux this is done on the calling task with `openat2(RESOLVE_BENEATH)` (see
-/// `crate::beneath`), elsewhere (and where that cannot decide) with `canonicalize` on the
-/// blocking pool.
-#[derive(Debug, Clone)]
-pub struct FsSource {
-    root: PathBuf,
-    /// The root directory, open (Linux fast path); `None` where it could not be opened.
-    #[cfg(target_os = "linux")]
-    root_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
-}
-
-impl FsSource {
-    /// A source for `root`, which must be an existing directory.
-    pub fn new(root: &Path) -> io::Result<Self> {
-        let root = std::fs::canonicalize(root)?;
-        if !root.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{} is not a directory", root.display()),
-            ));
-        }
-        Ok(Self {
-            #[cfg(target_os = "linux")]
-            root_fd: File::open(&root)
-                .ok()
-                .map(|dir| std::sync::Arc::new(dir.into())),
-            root,
-        })
-    }
-
-    /// A source for `root` as given, for when [`FsSource::new`] failed: every open fails
-    /// until the directory exists.
-    pub(crate) fn unchecked(root: &Path) -> Self {
-        Self {
-            root: root.to_path_buf(),
-            #[cfg(target_os = "linux")]
-            root_fd: None,
-        }
-    }
-
-    /// The canonical root directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn open_blocking(root: &Path, path: &ObjectPath) -> io::Result<Object> {
-        let mut joined = root.to_path_buf();
-        joined.extend(path.segments());
-        let real = std::fs::canonicalize(&joined)?;
-        let inside = real.strip_prefix(root).map_err(|_| not_found())?;
-        if is_hidden(inside) {
-            return Err(not_found());
-        }
-        object(File::open(&real)?)
-    }
-}
-
-/// Whether a path relative to the root passes through a dot-entry (or is not plain names).
-pub(crate) fn is_hidden(inside: &Path) -> bool {
-    inside.components().any(|c| match c {
-        Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
-        _ => true,
-    })
-}
-
-/// The object of an open file (one `fstat`), if it is a regular file.
-fn object(file: File) -> io::Result<Object> {
-    let md = file.metadata()?;
-    if !md.is_file() {
-        return Err(not_found());
-    }
-    let modified = md.modified().ok();
-    let meta = ObjectMeta {
-        len: md.len(),
-        modified,
-        etag: fs_etag(&md, modified),
-    };
-    Ok(Object {
-        meta,
-        body: ObjectBody::File(file),
-    })
-}
-
-fn not_found() -> io::Error {
-    io::ErrorKind::NotFound.into()
-}
-
-/// `"<device>-<inode>-<mtime ns>-<len>"` in hex: the file's identity, which changes whenever
-/// the packager replaces (renames over) or rewrites the file, which it does atomically (RFC
-/// 8216bis 6.2.1). The hot-object cache ([`crate::hot`]) trusts its copy only while this is
-/// unchanged.
-fn fs_etag(md: &std::fs::Metadata, modified: Option<SystemTime>) -> HeaderValue {
-    #[cfg(unix)]
-    let (dev, ino) = {
-        use std::os::unix::fs::MetadataExt;
-        (md.dev(), md.ino())
-    };
-    #[cfg(not(unix))]
-    let (dev, ino) = (0u64, 0u64);
-    let nanos = modified
-        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let tag = format!("\"{dev:x}-{ino:x}-{nanos:x}-{:x}\"", md.len());
-    // Only hex digits, '-' and quotes: always a valid header value.
-    HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""))
-}
-
-impl ObjectSource for FsSource {
-    async fn open(&self, path: &ObjectPath) -> io::Result<Object> {
-        #[cfg(target_os = "linux")]
-        if let Some(fd) = &self.root_fd {
-            match crate::beneath::open(fd, &self.root, path)? {
-                crate::beneath::Opened::File(file) => return object(file),
-                crate::beneath::Opened::NotFound => return Err(not_found()),
-                crate::beneath::Opened::Fallback => {}
-            }
-        }
-        let root = self.root.clone();
-        let path = path.clone();
-        spawn_blocking(move || Self::open_blocking(&root, &path))
-            .await
-            .map_err(io::Error::other)?
-    }
-
-    async fn list_streams(&self) -> io::Result<Vec<String>> {
-        let root = self.root.clone();
-        spawn_blocking(move || {
-            let mut found = Vec::new();
-            list_dir(&root, "", 0, &mut found)?;
-            found.sort();
-            Ok(found)
-        })
-        .await
-        .map_err(io::Error::other)?
-    }
-}
-
-/// Collects top-level `*.m3u8` and `master.m3u8` at any depth up to [`LIST_MAX_DEPTH`],
-/// skipping dot entries and not following symlinks.
-fn list_dir(dir: &Path, prefix: &str, depth: usize, found: &mut Vec<String>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        if found.len() >= LIST_MAX_STREAMS {
-            break;
-        }
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() && depth < LIST_MAX_DEPTH {
-            let sub = format!("{prefix}{name}/");
-            // An unreadable subdirectory hides its streams, not everyone else's.
-            let _ = list_dir(&entry.path(), &sub, depth.saturating_add(1), found);
-        } else if file_type.is_file()
-            && ((depth == 0 && name.ends_with(".m3u8")) || (depth > 0 && name == "master.m3u8"))
-        {
-            found.push(format!("{prefix}{name}"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

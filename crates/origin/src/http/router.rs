@@ -9,7 +9,7 @@
 //! | `/favicon.ico` | a 16×16 icon (embedded; browsers ask for it on every page load)  |
 //! | `/healthz`     | `ok`                                                            |
 //! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
-//! | anything else  | the object under the root ([`crate::files`])                    |
+//! | anything else  | the object under the root ([`super::files`])                    |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,38 +28,17 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 
+use super::files::{plain, serve_object, AppState, PlaylistCache, PlaylistPolicy, PolicyHeaders};
+use super::policy::route_kind;
 use crate::config::{self, ServeConfig};
-use crate::files::{plain, serve_object, PlaylistCache, PlaylistPolicy};
-use crate::hot::HotCache;
 use crate::metrics::Metrics;
-use crate::policy::route_kind;
+use crate::source::hot::HotCache;
 use crate::source::{FsSource, ObjectSource};
 
 const INDEX_HTML: &str = include_str!("index.html");
 /// A 16×16 play symbol (an ICO holding one PNG), so the page's favicon request is not a 404.
 const FAVICON: &[u8] = include_bytes!("favicon.ico");
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
-
-/// Header values derived once from the configuration.
-#[derive(Debug, Clone)]
-pub(crate) struct PolicyHeaders {
-    pub(crate) cors_origin: HeaderValue,
-    pub(crate) cache_segment: HeaderValue,
-    pub(crate) cache_error: HeaderValue,
-    pub(crate) cache_other: HeaderValue,
-}
-
-/// Shared by every request of one server.
-#[derive(Debug)]
-pub(crate) struct AppState<S> {
-    pub(crate) source: S,
-    pub(crate) headers: PolicyHeaders,
-    pub(crate) playlist_policy: PlaylistPolicy,
-    pub(crate) playlists: PlaylistCache,
-    pub(crate) hot: HotCache,
-    pub(crate) metrics: Arc<Metrics>,
-    index_html: Bytes,
-}
 
 /// Header values of `config`, or the name of the first field that is not a valid header value.
 pub(crate) fn header_values(

@@ -4,9 +4,9 @@
 //! hyper writes response bodies with `writev` from memory it owns, so every byte of a segment
 //! is copied from user memory into the socket — on a 6 MB segment that copy is ~60 % of the
 //! origin's CPU (BENCHMARKS.md §2), and what nginx avoids with `sendfile`. The hot-object
-//! cache ([`crate::hot`]) holds each segment's bytes in one buffer that it read from an open
+//! cache ([`super::hot`]) holds each segment's bytes in one buffer that it read from an open
 //! file; it *registers* the buffer here together with that file. The connection's writer
-//! ([`crate::server`]) asks [`poll_write_vectored`] to write; when the slice hyper hands over
+//! (`http::server`) asks [`poll_write_vectored`] to write; when the slice hyper hands over
 //! lies inside a registered buffer, the same bytes are sent from the file with `sendfile`
 //! (page-cache pages go to the socket without a copy) instead of from memory.
 //!

@@ -20,39 +20,7 @@
 //! players behind CDNs (hls.js#1045, ExoPlayer#9364). WebVTT segments are media segments
 //! (RFC 8216bis 3.5) and are named uniquely like the others, hence immutable.
 
-/// What kind of object a request is for; the `kind` label of the request metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteKind {
-    Playlist,
-    Segment,
-    Init,
-    Page,
-    Other,
-}
-
-impl RouteKind {
-    pub(crate) const ALL: [RouteKind; 5] = [
-        RouteKind::Playlist,
-        RouteKind::Segment,
-        RouteKind::Init,
-        RouteKind::Page,
-        RouteKind::Other,
-    ];
-
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            RouteKind::Playlist => "playlist",
-            RouteKind::Segment => "segment",
-            RouteKind::Init => "init",
-            RouteKind::Page => "page",
-            RouteKind::Other => "other",
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-}
+use crate::metrics::RouteKind;
 
 /// Content type and kind of a file under the root, from its extension (case-insensitive).
 pub(crate) fn classify(ext: Option<&str>) -> (&'static str, RouteKind) {

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The HTTP edge, the top room: everything that knows about requests and responses.
+//!
+//! A request goes `server` (accept loop, HTTP/1.1 or HTTP/2, optional `tls`) → `router`
+//! (routes, CORS, error caching, metrics, access log) → `files` (object responses) →
+//! `reload` (playlists: LL-HLS delivery directives, blocking reload) → the source
+//! ([`crate::source`]). `policy` (content types, `Cache-Control`) and `conditional`
+//! (ETag/If-*/Range) are the rules `files` applies.
+//!
+//! Dependencies point down only: `http` → [`crate::source`] → [`crate::live`]; every room
+//! may use the leaves [`crate::path`], [`crate::metrics`], [`crate::config`], `error`.
+//! Nothing below imports from here.
+
+pub(crate) mod conditional;
+mod files;
+pub(crate) mod policy;
+pub mod reload;
+pub(crate) mod router;
+pub(crate) mod server;
+mod tls;
