@@ -399,11 +399,35 @@ mod tests {
             end,
             size: 0,
             iframe: None,
+            independent: true,
         }
     }
 
     fn t(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    /// RFC 8216bis 4.4.2.1: EXT-X-INDEPENDENT-SEGMENTS only while every listed segment decodes
+    /// alone — from the push of one that does not (an HEVC CRA with RASL pictures) until it
+    /// leaves the window.
+    #[test]
+    fn independence_declared_only_while_every_listed_segment_decodes_alone() {
+        let mut w = Window::new(WindowKind::Sliding, 3, 2);
+        let params = RenderParams {
+            target: 2,
+            ..Default::default()
+        };
+        let mut declared = vec![];
+        for i in 0..7u64 {
+            let e = Entry {
+                independent: i != 2,
+                ..entry(i, 2.0, 2.0 * (i + 1) as f64, false)
+            };
+            w.push(e, t(2 * (i + 1)), None);
+            let full = w.render(&params, false).expect("full playlist");
+            declared.push(full.independent_segments);
+        }
+        assert_eq!(declared, [true, true, false, false, false, true, true]);
     }
 
     /// Sliding window of 6 × 2 s: MEDIA-SEQUENCE after each push, and deletions exactly at
