@@ -6,6 +6,7 @@ mod default_run;
 mod live;
 mod package;
 mod serve;
+mod validate;
 
 use std::io::IsTerminal;
 
@@ -52,6 +53,8 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Package a live MPEG-TS input (UDP, TCP, stdin) as live HLS / LL-HLS, optionally serving it.
     Live(Box<live::LiveArgs>),
+    /// Check a stream (URL or directory) against the HLS rules; exit 1 when a MUST fails.
+    Validate(validate::ValidateArgs),
 }
 
 /// Parses the command line, with `--config FILE` settings spliced in (see [`config_file`]).
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Package(args)) => package::run(args),
         Some(Command::Serve(args)) => serve::run(*args),
         Some(Command::Live(args)) => live::run(*args),
+        Some(Command::Validate(args)) => validate::run(args),
         None => default_run::run(cli.run),
     }
 }

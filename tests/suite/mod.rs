@@ -6,3 +6,4 @@ mod errors;
 mod golden;
 mod live;
 mod package;
+mod validate;

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! I-frame playlists (RFC 8216bis 4.4.3.6, Apple 6.1): every entry is one I-frame — its byte
+//! range (behind EXT-X-MAP: the init segment, or the PAT/PMT for TS) must decode to a video
+//! keyframe — and its EXTINF is the time to the next I-frame. Measures the peak and average
+//! bit rate of the ranges for EXT-X-I-FRAME-STREAM-INF.
+
+use std::collections::HashMap;
+
+use media::TrackKind;
+
+use crate::demux::demux;
+use crate::fetch::Fetcher;
+use crate::media::{fetch_ok, InitKey, Measured};
+use crate::playlist::MediaPlaylist;
+use crate::report::{Location, Report};
+
+const S_IFRAMES: &str = "RFC 8216bis 4.4.3.6";
+
+/// Checks every entry of I-frame playlist `pl`.
+pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Measured {
+    let mut m = Measured::default();
+    let mut inits: HashMap<InitKey, Option<Vec<u8>>> = HashMap::new();
+    // (msn, presentation time in s, EXTINF, EXTINF line) of the previous entry.
+    let mut prev: Option<(u64, f64, f64, usize)> = None;
+    for seg in pl.segments.iter().filter(|s| !s.gap && s.key.is_none()) {
+        if seg.range.is_none() {
+            report.should(
+                S_IFRAMES,
+                &pl.uri,
+                Location::Line(seg.line),
+                "I-frame entry without EXT-X-BYTERANGE: the whole resource is one I-frame",
+            );
+        }
+        let init = seg.map.as_ref().and_then(|map| {
+            let key = (map.uri.clone(), map.range.map(|r| (r.offset, r.len)));
+            inits
+                .entry(key.clone())
+                .or_insert_with(|| fetch_ok(f, &map.uri, key.1, report))
+                .clone()
+        });
+        let Some(bytes) = fetch_ok(f, &seg.uri, seg.range.map(|r| (r.offset, r.len)), report)
+        else {
+            prev = None;
+            continue;
+        };
+        report.segments += 1;
+        if let Some(r) = seg.range.filter(|r| (bytes.len() as u64) < r.len) {
+            report.must("RFC 8216bis 4.4.4.2", &seg.uri, Location::Byte(r.offset + bytes.len() as u64), format!("I-frame byte range {}@{} (playlist line {}) reaches past the end of the resource", r.len, r.offset, seg.line));
+            prev = None;
+            continue;
+        }
+        let bits = bytes.len() as f64 * 8.0;
+        if seg.duration > 0.0 {
+            m.peak_bps = m.peak_bps.max(bits / seg.duration);
+        }
+        m.total_bits += bits;
+        m.total_secs += seg.duration;
+        m.segments += 1;
+        let at = Location::Byte(seg.range.map_or(0, |r| r.offset));
+        // An I-frame range ends inside its segment: the demuxers' warnings about the cut are
+        // expected here, not news.
+        let quiet = tracing::subscriber::NoSubscriber::default();
+        let d =
+            match tracing::subscriber::with_default(quiet, || demux(&bytes, init.as_deref(), true))
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    report.must(
+                        S_IFRAMES,
+                        &seg.uri,
+                        at,
+                        format!(
+                            "I-frame range (playlist line {}) cannot be decoded: {}",
+                            seg.line, e.msg
+                        ),
+                    );
+                    prev = None;
+                    continue;
+                }
+            };
+        let video = d
+            .tracks
+            .iter()
+            .zip(&d.times)
+            .find(|(i, t)| i.kind() == TrackKind::Video && t.is_some());
+        let Some((info, Some(t))) = video else {
+            report.must(
+                S_IFRAMES,
+                &seg.uri,
+                at,
+                format!(
+                    "I-frame range (playlist line {}) holds no video frame",
+                    seg.line
+                ),
+            );
+            prev = None;
+            continue;
+        };
+        if !t.first_keyframe {
+            report.must(
+                S_IFRAMES,
+                &seg.uri,
+                at,
+                format!(
+                    "I-frame range (playlist line {}) does not start with a keyframe",
+                    seg.line
+                ),
+            );
+        }
+        if m.codecs.is_empty() {
+            m.codecs = d.codec(info).into_iter().collect();
+            m.container = Some(d.container);
+            m.has_video = true;
+            m.resolution = Some((info.width, info.height));
+        }
+        let pts = t.secs(t.min_pts);
+        if let Some((msn, p_pts, p_dur, p_line)) = prev {
+            let frame = t.secs(i64::from(t.typical_duration)).max(0.001);
+            let real = pts - p_pts;
+            // RFC 8216bis 4.4.3.6: an I-frame's duration is the time to the next I-frame.
+            if msn + 1 == seg.msn && !seg.discontinuity && (real - p_dur).abs() > frame + 0.002 {
+                report.should(
+                    S_IFRAMES,
+                    &pl.uri,
+                    Location::Line(p_line),
+                    format!("EXTINF {p_dur:.3} s but the next I-frame comes {real:.3} s later"),
+                );
+            }
+        }
+        prev = Some((seg.msn, pts, seg.duration, seg.extinf_line));
+    }
+    m
+}

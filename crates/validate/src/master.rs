@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Multivariant playlists: the tags (RFC 8216bis 4.4.6.1–4.4.6.3), and what they announce
+//! against what the renditions' segments measure — CODECS, RESOLUTION, FRAME-RATE (4.4.6.2,
+//! Apple 9.1–9.15), BANDWIDTH / AVERAGE-BANDWIDTH (4.4.6.2; Apple 1.26: within 10 %), I-frame
+//! playlists provided (Apple 6.1), one target duration across renditions (Apple 8.2).
+
+use std::collections::HashMap;
+
+use m3u8_rs::{AlternativeMediaType, MasterPlaylist, VariantStream};
+
+use crate::fetch::resolve;
+use crate::lines::{self, Item};
+use crate::media::Measured;
+use crate::report::{Location, Report};
+
+const S_MEDIA: &str = "RFC 8216bis 4.4.6.1";
+const S_STREAM_INF: &str = "RFC 8216bis 4.4.6.2";
+const S_IFRAME_INF: &str = "RFC 8216bis 4.4.6.3";
+
+/// What one rendition (media playlist) was found to be, as the master checks need it.
+#[derive(Debug, Clone, Default)]
+pub struct Rendition {
+    pub measured: Measured,
+    pub target: Option<u64>,
+    /// The playlist could be read and parsed.
+    pub ok: bool,
+}
+
+/// Validates the renditions a multivariant playlist names (each once) through `load`, then
+/// checks the multivariant playlist against them.
+pub fn check_master(
+    uri: &str,
+    text: &str,
+    mut load: impl FnMut(&str, bool, bool, &mut Report) -> Rendition,
+    report: &mut Report,
+) {
+    let master = match m3u8_rs::parse_master_playlist_res(text.as_bytes()) {
+        Ok(m) => m,
+        Err(e) => {
+            report.must(
+                "RFC 8216bis 4.1",
+                uri,
+                Location::Whole,
+                format!("m3u8-rs cannot parse the multivariant playlist: {e:?}"),
+            );
+            return;
+        }
+    };
+    let lines = tag_lines(text);
+    check_media_tags(uri, &master, &lines, report);
+    let independent = master.independent_segments;
+    let mut done: HashMap<String, Rendition> = HashMap::new();
+    let mut get = |u: &str, iframe: bool, report: &mut Report| -> Rendition {
+        let abs = resolve(uri, u);
+        done.entry(abs.clone())
+            .or_insert_with(|| load(&abs, iframe, independent, report))
+            .clone()
+    };
+    let mut groups: HashMap<String, Vec<Rendition>> = HashMap::new();
+    for alt in &master.alternatives {
+        if let (AlternativeMediaType::Audio, Some(u)) = (&alt.media_type, &alt.uri) {
+            let r = get(u, false, report);
+            groups.entry(alt.group_id.clone()).or_default().push(r);
+        }
+    }
+    let (mut n_stream, mut n_iframe) = (0, 0);
+    let mut targets: Vec<(u64, String)> = Vec::new();
+    let mut any_video = false;
+    for v in &master.variants {
+        let line = if v.is_i_frame {
+            n_iframe += 1;
+            lines.iframe_inf.get(n_iframe - 1)
+        } else {
+            n_stream += 1;
+            lines.stream_inf.get(n_stream - 1)
+        };
+        let at = Location::Line(line.copied().unwrap_or(0));
+        if v.uri.is_empty() {
+            report.must(
+                S_STREAM_INF,
+                uri,
+                at,
+                "EXT-X-STREAM-INF is not followed by a URI line",
+            );
+            continue;
+        }
+        let r = get(&v.uri, v.is_i_frame, report);
+        if !r.ok {
+            continue;
+        }
+        any_video |= r.measured.has_video;
+        if let Some(t) = r.target.filter(|_| !v.is_i_frame) {
+            targets.push((t, v.uri.clone()));
+        }
+        let audio: Vec<Rendition> = v
+            .audio
+            .as_ref()
+            .and_then(|g| groups.get(g))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(g) = &v.audio {
+            if !master
+                .alternatives
+                .iter()
+                .any(|a| &a.group_id == g && a.media_type == AlternativeMediaType::Audio)
+            {
+                report.must(
+                    S_STREAM_INF,
+                    uri,
+                    at,
+                    format!("AUDIO=\"{g}\" names no EXT-X-MEDIA TYPE=AUDIO group"),
+                );
+            }
+        }
+        check_variant(uri, at, v, &r.measured, &audio, report);
+    }
+    for (t, u) in &targets {
+        if let Some((t0, u0)) = targets.first().filter(|(t0, _)| t0 != t) {
+            report.should(
+                "Apple 8.2",
+                uri,
+                Location::Whole,
+                format!(
+                    "{u} has TARGETDURATION {t} but {u0} has {t0}: renditions should share one"
+                ),
+            );
+            break;
+        }
+    }
+    if any_video && n_iframe == 0 {
+        report.must(
+            "Apple 6.1",
+            uri,
+            Location::Whole,
+            "video variants but no EXT-X-I-FRAME-STREAM-INF (I-frame playlists MUST be provided)",
+        );
+    }
+}
+
+/// Lines of the EXT-X-STREAM-INF, EXT-X-I-FRAME-STREAM-INF and EXT-X-MEDIA tags, in order.
+#[derive(Debug, Default)]
+struct TagLines {
+    stream_inf: Vec<usize>,
+    iframe_inf: Vec<usize>,
+    media: Vec<usize>,
+}
+
+fn tag_lines(text: &str) -> TagLines {
+    let mut t = TagLines::default();
+    for l in lines::scan(text) {
+        if let Item::Tag { name, .. } = &l.item {
+            match name.as_str() {
+                "EXT-X-STREAM-INF" => t.stream_inf.push(l.no),
+                "EXT-X-I-FRAME-STREAM-INF" => t.iframe_inf.push(l.no),
+                "EXT-X-MEDIA" => t.media.push(l.no),
+                _ => {}
+            }
+        }
+    }
+    t
+}
+
+/// EXT-X-MEDIA rules (RFC 8216bis 4.4.6.1): unique NAME per group, at most one DEFAULT=YES,
+/// AUTOSELECT=YES whenever DEFAULT=YES, FORCED only on SUBTITLES.
+fn check_media_tags(uri: &str, m: &MasterPlaylist, lines: &TagLines, report: &mut Report) {
+    for (i, a) in m.alternatives.iter().enumerate() {
+        let at = Location::Line(lines.media.get(i).copied().unwrap_or(0));
+        let same = |b: &&m3u8_rs::AlternativeMedia| {
+            b.group_id == a.group_id && b.media_type == a.media_type
+        };
+        let earlier = m.alternatives.get(..i).unwrap_or_default();
+        if earlier.iter().filter(same).any(|b| b.name == a.name) {
+            report.must(
+                S_MEDIA,
+                uri,
+                at,
+                format!(
+                    "NAME=\"{}\" appears twice in group \"{}\"",
+                    a.name, a.group_id
+                ),
+            );
+        }
+        if a.default && earlier.iter().filter(same).any(|b| b.default) {
+            report.must(
+                S_MEDIA,
+                uri,
+                at,
+                format!("a second DEFAULT=YES in group \"{}\"", a.group_id),
+            );
+        }
+        if a.default && !a.autoselect {
+            report.must(S_MEDIA, uri, at, "DEFAULT=YES requires AUTOSELECT=YES");
+        }
+        if a.forced && a.media_type != AlternativeMediaType::Subtitles {
+            report.must(S_MEDIA, uri, at, "FORCED is only for TYPE=SUBTITLES");
+        }
+        if a.media_type == AlternativeMediaType::Audio && a.channels.is_none() {
+            report.should(
+                "Apple 9.x CHANNELS",
+                uri,
+                at,
+                "EXT-X-MEDIA TYPE=AUDIO without CHANNELS",
+            );
+        }
+    }
+}
+
+/// The codec part of an RFC 6381 string (`avc1`, `mp4a`, `hvc1`), the in-band and
+/// out-of-band sample entries of one codec counted as one (avc1/avc3, hvc1/hev1).
+fn family(c: &str) -> String {
+    let f = c.split('.').next().unwrap_or("").to_ascii_lowercase();
+    match f.as_str() {
+        "avc3" => "avc1".into(),
+        "hev1" => "hvc1".into(),
+        _ => f,
+    }
+}
+
+/// Whether two codec strings say the same. In MPEG-TS the sample entry name means nothing
+/// (parameter sets are always in band), so there avc3 = avc1 and hev1 = hvc1.
+fn same_codec(a: &str, b: &str, ts: bool) -> bool {
+    let norm = |s: &str| {
+        let s = s.to_ascii_lowercase();
+        if ts {
+            s.replacen("avc3.", "avc1.", 1)
+                .replacen("hev1.", "hvc1.", 1)
+        } else {
+            s
+        }
+    };
+    norm(a) == norm(b)
+}
+
+fn check_variant(
+    uri: &str,
+    at: Location,
+    v: &VariantStream,
+    own: &Measured,
+    audio: &[Rendition],
+    report: &mut Report,
+) {
+    let section = if v.is_i_frame {
+        S_IFRAME_INF
+    } else {
+        S_STREAM_INF
+    };
+    let mut found: Vec<String> = own.codecs.clone();
+    for a in audio {
+        for c in &a.measured.codecs {
+            if !found.contains(c) {
+                found.push(c.clone());
+            }
+        }
+    }
+    let ts = own.container == Some(crate::demux::Container::Ts);
+    check_codecs(uri, at, section, v.codecs.as_deref(), &found, ts, report);
+    if own.has_video {
+        check_picture(uri, at, section, v, own, report);
+    }
+    // BANDWIDTH: the variant's segments plus the largest rendition of its audio group.
+    let audio_peak = audio
+        .iter()
+        .map(|a| a.measured.peak_bps)
+        .fold(0.0, f64::max);
+    let audio_avg = audio
+        .iter()
+        .map(|a| a.measured.average_bps())
+        .fold(0.0, f64::max);
+    let peak = own.peak_bps + audio_peak;
+    let avg = own.average_bps() + audio_avg;
+    let declared = v.bandwidth as f64;
+    if peak > declared * 1.1 {
+        report.must(
+            section,
+            uri,
+            at,
+            format!(
+                "BANDWIDTH={} but the segments peak at {:.0} bit/s",
+                v.bandwidth, peak
+            ),
+        );
+    } else if declared > peak * 1.1 && peak > 0.0 {
+        report.should(
+            "Apple 1.26",
+            uri,
+            at,
+            format!(
+                "BANDWIDTH={} is more than 10 % above the measured peak {:.0} bit/s",
+                v.bandwidth, peak
+            ),
+        );
+    }
+    match v.average_bandwidth {
+        Some(a) if ((a as f64) - avg).abs() > 0.1 * avg && avg > 0.0 => {
+            report.should("Apple 1.26", uri, at, format!("AVERAGE-BANDWIDTH={a} but the segments average {avg:.0} bit/s (more than 10 % apart)"));
+        }
+        Some(_) => {}
+        None => report.should("Apple 9.13–9.15", uri, at, "no AVERAGE-BANDWIDTH"),
+    }
+}
+
+fn check_codecs(
+    uri: &str,
+    at: Location,
+    section: &'static str,
+    declared: Option<&str>,
+    found: &[String],
+    ts: bool,
+    report: &mut Report,
+) {
+    let Some(declared) = declared else {
+        report.should(
+            section,
+            uri,
+            at,
+            format!(
+                "no CODECS attribute (the bitstream has {})",
+                found.join(",")
+            ),
+        );
+        return;
+    };
+    let listed: Vec<&str> = declared
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    for f in found {
+        match listed.iter().find(|d| family(d) == family(f)) {
+            None => report.must(
+                section,
+                uri,
+                at,
+                format!("CODECS=\"{declared}\" does not list {f}, found in the segments"),
+            ),
+            Some(d) if !same_codec(d, f, ts) => {
+                report.should(
+                    section,
+                    uri,
+                    at,
+                    format!("CODECS lists {d} but the bitstream says {f}"),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    for d in &listed {
+        if !found.iter().any(|f| family(f) == family(d)) {
+            report.must(
+                section,
+                uri,
+                at,
+                format!("CODECS lists {d} but no segment of the variant carries it"),
+            );
+        }
+    }
+}
+
+fn check_picture(
+    uri: &str,
+    at: Location,
+    section: &'static str,
+    v: &VariantStream,
+    own: &Measured,
+    report: &mut Report,
+) {
+    match (&v.resolution, own.resolution) {
+        (None, _) => report.should(
+            section,
+            uri,
+            at,
+            "video variant without RESOLUTION (Apple 9.2)",
+        ),
+        (Some(r), Some((w, h))) if (r.width, r.height) != (u64::from(w), u64::from(h)) => {
+            report.should(
+                section,
+                uri,
+                at,
+                format!(
+                    "RESOLUTION={}x{} but the video is {w}x{h}",
+                    r.width, r.height
+                ),
+            );
+        }
+        _ => {}
+    }
+    if v.is_i_frame {
+        return;
+    }
+    match (v.frame_rate, own.frame_rate) {
+        (None, _) => report.should(
+            "Apple 9.13–9.15",
+            uri,
+            at,
+            "video variant without FRAME-RATE",
+        ),
+        (Some(d), Some(m)) if (d - m).abs() > 0.01 * m + 0.002 => {
+            report.should(
+                section,
+                uri,
+                at,
+                format!("FRAME-RATE={d:.3} but the video runs at {m:.3} fps"),
+            );
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(codecs: &[&str], peak: f64, avg: f64) -> Measured {
+        Measured {
+            codecs: codecs.iter().map(|c| c.to_string()).collect(),
+            resolution: Some((320, 240)),
+            frame_rate: Some(30.0),
+            has_video: true,
+            peak_bps: peak,
+            total_bits: avg * 10.0,
+            total_secs: 10.0,
+            segments: 5,
+            container: None,
+        }
+    }
+
+    /// One variant line against measured media: which (level, section) findings come out.
+    #[test]
+    fn variant_against_measured() {
+        let inf = |attrs: &str| {
+            format!("#EXTM3U\n#EXT-X-STREAM-INF:{attrs}\nv.m3u8\n#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1000,AVERAGE-BANDWIDTH=1000,CODECS=\"avc1.64000d\",RESOLUTION=320x240,URI=\"i.m3u8\"\n")
+        };
+        let ok = r#"BANDWIDTH=1000000,AVERAGE-BANDWIDTH=800000,CODECS="avc1.64000d,mp4a.40.2",RESOLUTION=320x240,FRAME-RATE=30.000"#;
+        type Want = Vec<(crate::Level, &'static str)>;
+        let cases: Vec<(&str, String, Want)> = vec![
+            ("clean", inf(ok), vec![]),
+            (
+                "wrong codec",
+                inf(&ok.replace("avc1.64000d", "hvc1.1.6.L93.90")),
+                vec![(crate::Level::Must, S_STREAM_INF); 2],
+            ),
+            (
+                "level differs",
+                inf(&ok.replace("avc1.64000d", "avc1.64001f")),
+                vec![(crate::Level::Should, S_STREAM_INF)],
+            ),
+            (
+                "peak above",
+                inf(&ok.replace("BANDWIDTH=1000000", "BANDWIDTH=500000")),
+                vec![(crate::Level::Must, S_STREAM_INF)],
+            ),
+            (
+                "peak far below",
+                inf(&ok.replace("BANDWIDTH=1000000", "BANDWIDTH=2000000")),
+                vec![(crate::Level::Should, "Apple 1.26")],
+            ),
+            (
+                "average off",
+                inf(&ok.replace("AVERAGE-BANDWIDTH=800000", "AVERAGE-BANDWIDTH=400000")),
+                vec![(crate::Level::Should, "Apple 1.26")],
+            ),
+            (
+                "resolution",
+                inf(&ok.replace("320x240", "640x480")),
+                vec![(crate::Level::Should, S_STREAM_INF)],
+            ),
+            (
+                "frame rate",
+                inf(&ok.replace("30.000", "25.000")),
+                vec![(crate::Level::Should, S_STREAM_INF)],
+            ),
+        ];
+        for (name, text, want) in cases {
+            let mut r = Report::default();
+            check_master(
+                "m.m3u8",
+                &text,
+                |u, iframe, _, _| Rendition {
+                    measured: if iframe {
+                        measured(&["avc1.64000d"], 1000.0, 1000.0)
+                    } else {
+                        assert!(u.ends_with("v.m3u8"));
+                        measured(&["avc1.64000d", "mp4a.40.2"], 1_000_000.0, 800_000.0)
+                    },
+                    target: Some(2),
+                    ok: true,
+                },
+                &mut r,
+            );
+            let got: Vec<_> = r.findings.iter().map(|f| (f.level, f.section)).collect();
+            assert_eq!(got, want, "{name}: {:#?}", r.findings);
+        }
+    }
+
+    #[test]
+    fn media_tag_rules() {
+        let text = "#EXTM3U\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT=YES,CHANNELS=\"2\"\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\"\n";
+        let m = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+        let mut r = Report::default();
+        check_media_tags("m.m3u8", &m, &tag_lines(text), &mut r);
+        let got: Vec<_> = r
+            .findings
+            .iter()
+            .map(|f| (f.location, f.message.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    Location::Line(2),
+                    "DEFAULT=YES requires AUTOSELECT=YES".to_string()
+                ),
+                (
+                    Location::Line(3),
+                    "NAME=\"en\" appears twice in group \"a\"".to_string()
+                ),
+                (
+                    Location::Line(3),
+                    "a second DEFAULT=YES in group \"a\"".to_string()
+                ),
+            ]
+        );
+    }
+}

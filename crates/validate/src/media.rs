@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Segment checks: every segment of a media playlist is fetched (its byte range, behind its
+//! EXT-X-MAP) and demuxed with our own demuxers, then judged against the playlist — present
+//! (RFC 8216bis 6.2.1), decodable (3.1), a keyframe first (4.4.2.1, Apple 7.4), real duration
+//! vs EXTINF and TARGETDURATION (4.4.3.1, 4.4.4.1, Apple 8.1), timestamps continuous unless a
+//! DISCONTINUITY says otherwise (4.4.4.3, Apple 7.2–7.3). What is measured on the way (codecs,
+//! resolution, frame rate, bit rates) feeds the multivariant checks.
+
+use std::collections::HashMap;
+
+use media::TrackKind;
+
+use crate::demux::{demux, Container, Demuxed};
+use crate::fetch::Fetcher;
+use crate::playlist::{MapRef, MediaPlaylist, Segment};
+use crate::report::{Location, Report};
+
+/// What the segments of one rendition measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measured {
+    /// RFC 6381 strings of the tracks found (first segment that decoded).
+    pub codecs: Vec<String>,
+    pub resolution: Option<(u32, u32)>,
+    pub frame_rate: Option<f64>,
+    pub has_video: bool,
+    /// Peak segment bit rate (bits / EXTINF), bits/s.
+    pub peak_bps: f64,
+    /// All segment bits / all EXTINF, bits/s.
+    pub total_bits: f64,
+    pub total_secs: f64,
+    pub segments: usize,
+    pub container: Option<Container>,
+}
+
+impl Measured {
+    pub fn average_bps(&self) -> f64 {
+        if self.total_secs > 0.0 {
+            self.total_bits / self.total_secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// An EXT-X-MAP resource: URI and byte range (offset, length).
+pub(crate) type InitKey = (String, Option<(u64, u64)>);
+
+/// End of the previous segment, per track, for the continuity check.
+#[derive(Debug, Clone)]
+struct Previous {
+    msn: u64,
+    container: Container,
+    /// (track kind, end in seconds, typical sample duration in seconds) per track.
+    ends: Vec<(TrackKind, f64, f64)>,
+}
+
+/// Checks segments one by one, carrying the state that spans them (live follow feeds it the
+/// new segments of each reload).
+pub struct SegmentChecker<'a> {
+    fetcher: &'a Fetcher,
+    inits: HashMap<InitKey, Option<Vec<u8>>>,
+    prev: Option<Previous>,
+    /// Start of the first segment of the current discontinuity domain, and the EXTINF sum since.
+    drift: Option<(f64, f64)>,
+    drift_reported: bool,
+    pub measured: Measured,
+}
+
+const S_PRESENT: &str = "RFC 8216bis 6.2.1";
+const S_FORMAT: &str = "RFC 8216bis 3.1";
+const S_TS: &str = "RFC 8216bis 3.1.1";
+const S_MAP: &str = "RFC 8216bis 4.4.4.5";
+const S_TARGET: &str = "RFC 8216bis 4.4.3.1";
+const S_EXTINF: &str = "RFC 8216bis 4.4.4.1";
+const S_DISC: &str = "RFC 8216bis 4.4.4.3";
+const S_INDEPENDENT: &str = "RFC 8216bis 4.4.2.1";
+
+impl<'a> SegmentChecker<'a> {
+    pub fn new(fetcher: &'a Fetcher) -> Self {
+        SegmentChecker {
+            fetcher,
+            inits: HashMap::new(),
+            prev: None,
+            drift: None,
+            drift_reported: false,
+            measured: Measured::default(),
+        }
+    }
+
+    /// Fetches and demuxes the init segment of `map` (once per map).
+    fn init(&mut self, map: &MapRef, report: &mut Report) -> Option<Vec<u8>> {
+        let key = (map.uri.clone(), map.range.map(|r| (r.offset, r.len)));
+        if let Some(done) = self.inits.get(&key) {
+            return done.clone();
+        }
+        let got = fetch_ok(self.fetcher, &map.uri, key.1, report);
+        self.inits.insert(key, got.clone());
+        got
+    }
+
+    /// Checks one segment of `pl`; `independent` is EXT-X-INDEPENDENT-SEGMENTS from the media
+    /// or the multivariant playlist.
+    pub fn check(
+        &mut self,
+        pl: &MediaPlaylist,
+        seg: &Segment,
+        independent: bool,
+        report: &mut Report,
+    ) {
+        if seg.gap {
+            self.prev = None;
+            return;
+        }
+        if seg.key.is_some() {
+            // Encrypted media cannot be demuxed without decrypting it; the key tag itself is
+            // checked by the playlist parser.
+            self.prev = None;
+            return;
+        }
+        let init = match &seg.map {
+            Some(m) => match self.init(m, report) {
+                Some(i) => Some(i),
+                None => return,
+            },
+            None => None,
+        };
+        let range = seg.range.map(|r| (r.offset, r.len));
+        let Some(bytes) = fetch_ok(self.fetcher, &seg.uri, range, report) else {
+            self.prev = None;
+            return;
+        };
+        report.segments += 1;
+        if let Some(r) = seg.range {
+            if (bytes.len() as u64) < r.len {
+                report.must(
+                    S_PRESENT,
+                    &seg.uri,
+                    Location::Byte(bytes.len() as u64),
+                    format!(
+                        "byte range {}@{} reaches past the end of the resource ({} bytes read)",
+                        r.len,
+                        r.offset,
+                        bytes.len()
+                    ),
+                );
+            }
+        }
+        self.measure_bits(bytes.len(), seg.duration);
+        let d = match demux(&bytes, init.as_deref(), false) {
+            Ok(d) => d,
+            Err(e) => {
+                let section = if e.unknown_format {
+                    S_FORMAT
+                } else if looks_ts(&bytes) {
+                    S_TS
+                } else {
+                    "RFC 8216bis 3.1.2"
+                };
+                report.must(
+                    section,
+                    &seg.uri,
+                    Location::Byte(e.offset),
+                    format!("segment cannot be decoded: {}", e.msg),
+                );
+                self.prev = None;
+                return;
+            }
+        };
+        self.check_container(pl, seg, &d, &bytes, report);
+        self.check_start(pl, seg, &d, independent, report);
+        self.check_duration(pl, seg, &d, report);
+        self.check_continuity(&pl.uri, seg, &d, report);
+        self.learn(&d);
+    }
+
+    fn measure_bits(&mut self, len: usize, extinf: f64) {
+        let bits = len as f64 * 8.0;
+        if extinf > 0.0 {
+            self.measured.peak_bps = self.measured.peak_bps.max(bits / extinf);
+        }
+        self.measured.total_bits += bits;
+        self.measured.total_secs += extinf;
+        self.measured.segments += 1;
+    }
+
+    fn check_container(
+        &mut self,
+        pl: &MediaPlaylist,
+        seg: &Segment,
+        d: &Demuxed,
+        bytes: &[u8],
+        report: &mut Report,
+    ) {
+        match d.container {
+            Container::Ts if !bytes.len().is_multiple_of(188) => {
+                let whole = bytes.len() / 188 * 188;
+                report.must(S_TS, &seg.uri, Location::Byte(whole as u64), format!("{} bytes is not a whole number of 188-byte transport packets: the last packet is cut", bytes.len()));
+            }
+            Container::Fmp4 if seg.map.is_none() => {
+                report.must(
+                    S_MAP,
+                    &pl.uri,
+                    Location::Line(seg.line),
+                    format!("{}: fMP4 segment without EXT-X-MAP (Apple 8.20)", name(seg)),
+                );
+            }
+            _ => {}
+        }
+        if d.tracks.is_empty() || d.times.iter().all(Option::is_none) {
+            report.must(
+                S_FORMAT,
+                &seg.uri,
+                Location::Whole,
+                "segment holds no audio or video sample",
+            );
+        }
+        let _ = pl;
+    }
+
+    fn check_start(
+        &mut self,
+        pl: &MediaPlaylist,
+        seg: &Segment,
+        d: &Demuxed,
+        independent: bool,
+        report: &mut Report,
+    ) {
+        if pl.i_frames_only {
+            return;
+        }
+        for (info, t) in d.tracks.iter().zip(&d.times) {
+            let Some(t) = t.as_ref().filter(|_| info.kind() == TrackKind::Video) else {
+                continue;
+            };
+            // Apple 7.4: every video segment starts with an IDR; with
+            // EXT-X-INDEPENDENT-SEGMENTS it is a MUST of RFC 8216bis 4.4.2.1.
+            let (level_must, section) = if independent {
+                (true, S_INDEPENDENT)
+            } else {
+                (false, "Apple 7.4")
+            };
+            let msg = if !t.first_keyframe {
+                Some(format!(
+                    "{} track {}: the first frame is not a keyframe",
+                    info.config.name(),
+                    info.id
+                ))
+            } else if t.open_gop && independent {
+                // Without EXT-X-INDEPENDENT-SEGMENTS a CRA start is allowed: the RASL pictures
+                // are skipped when playback starts there.
+                Some(format!("{} track {}: opens with a CRA picture followed by RASL pictures that reference the previous segment (open GOP)", info.config.name(), info.id))
+            } else {
+                None
+            };
+            if let Some(msg) = msg {
+                if level_must {
+                    report.must(section, &seg.uri, Location::Byte(0), msg);
+                } else {
+                    report.should(section, &seg.uri, Location::Byte(0), msg);
+                }
+            }
+        }
+    }
+
+    fn check_duration(
+        &mut self,
+        pl: &MediaPlaylist,
+        seg: &Segment,
+        d: &Demuxed,
+        report: &mut Report,
+    ) {
+        let Some((_, t)) = d.main() else { return };
+        if pl.i_frames_only {
+            return;
+        }
+        let real = t.span();
+        let frame = t.secs(i64::from(t.typical_duration));
+        if let Some(target) = pl.target {
+            // RFC 8216bis 4.4.3.1: the segment itself, not only its EXTINF, must fit.
+            if real.round() > target as f64 && seg.duration.round() <= target as f64 {
+                report.must(S_TARGET, &pl.uri, Location::Line(seg.line), format!("{}: the segment lasts {real:.3} s, which rounds above EXT-X-TARGETDURATION {target} (its EXTINF says {:.3})", name(seg), seg.duration));
+            }
+        }
+        let tol = (2.0 * frame).max(0.05);
+        if (real - seg.duration).abs() > tol {
+            report.should(
+                S_EXTINF,
+                &pl.uri,
+                Location::Line(seg.extinf_line),
+                format!(
+                    "{}: EXTINF {:.3} s but the media lasts {real:.3} s",
+                    name(seg),
+                    seg.duration
+                ),
+            );
+        }
+        // Apple 8.1: the EXTINF sum stays within one frame of the media timeline.
+        let start = t.secs(t.min_pts);
+        let (origin, sum) = match self.drift {
+            Some(o)
+                if !seg.discontinuity
+                    && self.prev.as_ref().is_some_and(|p| p.msn + 1 == seg.msn) =>
+            {
+                o
+            }
+            _ => (start, 0.0),
+        };
+        let mut drift = (origin + sum) - start;
+        if d.container == Container::Ts {
+            drift = unwrap_ts(drift);
+        }
+        if drift.abs() > frame + 0.001 && !self.drift_reported && sum > 0.0 {
+            self.drift_reported = true;
+            report.should("Apple 8.1", &pl.uri, Location::Line(seg.extinf_line), format!("{}: the EXTINF sum has drifted {drift:.3} s from the media timeline by this segment", name(seg)));
+        }
+        self.drift = Some((origin, sum + seg.duration));
+    }
+
+    fn check_continuity(&mut self, pl_uri: &str, seg: &Segment, d: &Demuxed, report: &mut Report) {
+        let ends: Vec<(TrackKind, f64, f64)> = d
+            .tracks
+            .iter()
+            .zip(&d.times)
+            .filter_map(|(i, t)| {
+                t.as_ref().map(|t| {
+                    (
+                        i.kind(),
+                        t.secs(t.end_dts),
+                        t.secs(i64::from(t.typical_duration)),
+                    )
+                })
+            })
+            .collect();
+        let prev = self.prev.replace(Previous {
+            msn: seg.msn,
+            container: d.container,
+            ends,
+        });
+        let Some(prev) = prev.filter(|p| p.msn + 1 == seg.msn && !seg.discontinuity) else {
+            return;
+        };
+        for (info, t) in d.tracks.iter().zip(&d.times) {
+            let Some(t) = t else { continue };
+            let Some(&(_, end, dur)) = prev.ends.iter().find(|e| e.0 == info.kind()) else {
+                continue;
+            };
+            let mut gap = t.secs(t.first_dts) - end;
+            if prev.container == Container::Ts && d.container == Container::Ts {
+                gap = unwrap_ts(gap);
+            }
+            let tol = (2.0 * dur).max(0.05);
+            if gap < -tol || gap > tol.max(0.5) {
+                let dir = if gap < 0.0 { "back" } else { "forward" };
+                report.must(S_DISC, pl_uri, Location::Line(seg.line), format!("{}: {} timestamps jump {dir} by {:.3} s from the previous segment without EXT-X-DISCONTINUITY", name(seg), info.config.name(), gap.abs()));
+            }
+        }
+    }
+
+    /// Codecs, resolution and frame rate from the first segment that decoded.
+    fn learn(&mut self, d: &Demuxed) {
+        let m = &mut self.measured;
+        m.container = Some(d.container);
+        if !m.codecs.is_empty() {
+            return;
+        }
+        for (info, t) in d.tracks.iter().zip(&d.times) {
+            if let Some(c) = d.codec(info) {
+                m.codecs.push(c);
+            }
+            if info.kind() == TrackKind::Video {
+                m.has_video = true;
+                m.resolution = m.resolution.or(Some((info.width, info.height)));
+                if let Some(t) = t.as_ref().filter(|t| t.typical_duration > 0) {
+                    m.frame_rate = m
+                        .frame_rate
+                        .or(Some(f64::from(t.timescale) / f64::from(t.typical_duration)));
+                }
+            }
+        }
+    }
+}
+
+/// A difference of MPEG-TS times brought into (-period/2, period/2]: PTS/DTS count modulo
+/// 2^33 ticks of 90 kHz (ISO/IEC 13818-1 2.4.3.7), so each segment demuxed on its own may
+/// be a period apart from the previous one.
+fn unwrap_ts(diff: f64) -> f64 {
+    let period = (1u64 << 33) as f64 / 90_000.0;
+    diff - period * (diff / period).round()
+}
+
+/// The segment's last path component, for messages about a playlist line.
+pub fn name(seg: &Segment) -> &str {
+    seg.uri.rsplit('/').next().unwrap_or(&seg.uri)
+}
+
+fn looks_ts(b: &[u8]) -> bool {
+    b.first() == Some(&0x47)
+}
+
+/// Fetches `uri`; a failure or non-2xx status is a MUST finding (RFC 8216bis 6.2.1: what a
+/// playlist lists must be available).
+pub fn fetch_ok(
+    f: &Fetcher,
+    uri: &str,
+    range: Option<(u64, u64)>,
+    report: &mut Report,
+) -> Option<Vec<u8>> {
+    match f.get(uri, range) {
+        Ok(r) if (200..300).contains(&r.status) => Some(r.body),
+        Ok(r) => {
+            report.must(
+                S_PRESENT,
+                uri,
+                Location::Whole,
+                format!("HTTP {} for a listed resource", r.status),
+            );
+            None
+        }
+        Err(e) => {
+            report.must(
+                S_PRESENT,
+                uri,
+                Location::Whole,
+                format!("listed resource cannot be read: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// Checks every segment of a VOD (or one snapshot of a live) media playlist.
+pub fn check_segments(
+    f: &Fetcher,
+    pl: &MediaPlaylist,
+    independent: bool,
+    report: &mut Report,
+) -> Measured {
+    let mut c = SegmentChecker::new(f);
+    for seg in &pl.segments {
+        c.check(pl, seg, independent || pl.independent, report);
+    }
+    c.measured
+}
+
+#[cfg(test)]
+#[path = "media_tests.rs"]
+mod tests;
