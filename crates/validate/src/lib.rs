@@ -17,11 +17,14 @@ pub mod error;
 pub mod fetch;
 pub mod iframe;
 pub mod lines;
+pub mod live;
+pub mod llhls;
 pub mod master;
 pub mod media;
 pub mod playlist;
 pub mod report;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -68,20 +71,12 @@ pub fn validate(target: &str, opts: &Options) -> Result<Report> {
     let mut report = Report::default();
     let text = playlist_text(&entry, got.body, &mut report)?;
     report.playlists += 1;
-    let v = Validator {
-        fetcher,
-        _opts: opts,
-    };
+    let v = Validator { fetcher, opts };
     if m3u8_rs::is_master_playlist(text.as_bytes()) {
-        master::check_master(
-            &entry,
-            &text,
-            |uri, iframe, independent, report| v.rendition(uri, iframe, independent, report),
-            &mut report,
-        );
+        v.master(&entry, &text, &mut report);
     } else {
         let pl = parse_checked(&entry, &text, &mut report);
-        v.media(&pl, false, &mut report);
+        v.media(pl, false, &mut report);
     }
     Ok(report)
 }
@@ -164,10 +159,57 @@ fn parse_checked(uri: &str, text: &str, report: &mut Report) -> MediaPlaylist {
 
 struct Validator<'a> {
     fetcher: Fetcher,
-    _opts: &'a Options,
+    opts: &'a Options,
 }
 
 impl Validator<'_> {
+    /// A multivariant playlist and its renditions. Live renditions are followed at the same
+    /// time, one thread each, so that `--live-seconds` is the whole run's length.
+    fn master(&self, uri: &str, text: &str, report: &mut Report) {
+        if self.opts.live_seconds == 0 {
+            let load = |u: &str, iframe, independent, r: &mut Report| {
+                self.rendition(u, iframe, independent, r)
+            };
+            master::check_master(uri, text, load, report);
+            return;
+        }
+        let (uris, independent) = master::rendition_uris(uri, text);
+        let mut done: HashMap<String, (Rendition, Report)> = std::thread::scope(|s| {
+            let jobs: Vec<_> = uris
+                .into_iter()
+                .map(|(u, iframe)| {
+                    s.spawn(move || {
+                        let mut r = Report::default();
+                        let rendition = self.rendition(&u, iframe, independent, &mut r);
+                        (u, (rendition, r))
+                    })
+                })
+                .collect();
+            jobs.into_iter().filter_map(|j| j.join().ok()).collect()
+        });
+        let load = |u: &str, iframe, independent, r: &mut Report| match done.remove(u) {
+            Some((rendition, found)) => {
+                r.absorb(found);
+                rendition
+            }
+            None => self.rendition(u, iframe, independent, r),
+        };
+        master::check_master(uri, text, load, report);
+    }
+
+    /// Reads and parses a media playlist; a failure is a finding (RFC 8216bis 6.2.1).
+    fn load_playlist(&self, uri: &str, report: &mut Report) -> Option<MediaPlaylist> {
+        let body = media::fetch_ok(&self.fetcher, uri, None, report)?;
+        report.playlists += 1;
+        match playlist_text(uri, body, report) {
+            Ok(text) => Some(parse_checked(uri, &text, report)),
+            Err(e) => {
+                report.must("RFC 8216bis 4.1", uri, Location::Whole, e.to_string());
+                None
+            }
+        }
+    }
+
     /// Validates one rendition named by a multivariant playlist.
     fn rendition(
         &self,
@@ -176,36 +218,9 @@ impl Validator<'_> {
         independent: bool,
         report: &mut Report,
     ) -> Rendition {
-        let got = match self.fetcher.get(uri, None) {
-            Ok(g) if (200..300).contains(&g.status) => g,
-            Ok(g) => {
-                report.must(
-                    "RFC 8216bis 6.2.1",
-                    uri,
-                    Location::Whole,
-                    format!("HTTP {} for a listed playlist", g.status),
-                );
-                return Rendition::default();
-            }
-            Err(e) => {
-                report.must(
-                    "RFC 8216bis 6.2.1",
-                    uri,
-                    Location::Whole,
-                    format!("listed playlist cannot be read: {e}"),
-                );
-                return Rendition::default();
-            }
+        let Some(pl) = self.load_playlist(uri, report) else {
+            return Rendition::default();
         };
-        report.playlists += 1;
-        let text = match playlist_text(uri, got.body, report) {
-            Ok(t) => t,
-            Err(e) => {
-                report.must("RFC 8216bis 4.1", uri, Location::Whole, e.to_string());
-                return Rendition::default();
-            }
-        };
-        let pl = parse_checked(uri, &text, report);
         if iframe && !pl.i_frames_only {
             report.must(
                 "RFC 8216bis 4.4.6.3",
@@ -214,19 +229,62 @@ impl Validator<'_> {
                 "named by EXT-X-I-FRAME-STREAM-INF but has no EXT-X-I-FRAMES-ONLY",
             );
         }
+        let (target, live) = (pl.target, !pl.end_list);
         Rendition {
-            measured: self.media(&pl, independent, report),
-            target: pl.target,
+            measured: self.media(pl, independent, report),
+            target,
             ok: true,
+            live,
         }
     }
 
-    /// Validates a media playlist's segments (I-frame entries for an I-frame playlist).
-    fn media(&self, pl: &MediaPlaylist, independent: bool, report: &mut Report) -> media::Measured {
+    /// Validates a media playlist's segments (I-frame entries for an I-frame playlist);
+    /// follows it when it is live and `--live-seconds` asks.
+    fn media(&self, pl: MediaPlaylist, independent: bool, report: &mut Report) -> media::Measured {
+        llhls::tag_rules(&pl, report);
+        if !pl.end_list && is_url(&pl.uri) && llhls::can_block(&pl) {
+            llhls::server_rules(&self.fetcher, &pl, report);
+        }
+        if !pl.end_list && self.opts.live_seconds > 0 {
+            return self.follow(pl, independent, report);
+        }
+        live::snapshot_rules(&pl, report);
         if pl.i_frames_only {
-            iframe::check_iframes(&self.fetcher, pl, report)
+            iframe::check_iframes(&self.fetcher, &pl, report)
         } else {
-            media::check_segments(&self.fetcher, pl, independent, report)
+            media::check_segments(&self.fetcher, &pl, independent, report)
+        }
+    }
+
+    fn follow(&self, pl: MediaPlaylist, independent: bool, report: &mut Report) -> media::Measured {
+        let uri = pl.uri.clone();
+        let iframes = pl.i_frames_only;
+        let mut checker = media::SegmentChecker::new(&self.fetcher);
+        let mut iframe_measured = media::Measured::default();
+        live::follow(
+            pl,
+            self.opts.live_seconds,
+            |r| self.load_playlist(&uri, r),
+            |cur, new, r| {
+                llhls::tag_rules(cur, r);
+                if iframes {
+                    let batch = MediaPlaylist {
+                        segments: new.to_vec(),
+                        ..cur.clone()
+                    };
+                    iframe_measured.absorb(iframe::check_iframes(&self.fetcher, &batch, r));
+                } else {
+                    for s in new {
+                        checker.check(cur, s, independent || cur.independent, r);
+                    }
+                }
+            },
+            report,
+        );
+        if iframes {
+            iframe_measured
+        } else {
+            checker.measured
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Rendition {
     pub target: Option<u64>,
     /// The playlist could be read and parsed.
     pub ok: bool,
+    /// No EXT-X-ENDLIST: not every segment exists yet.
+    pub live: bool,
 }
 
 /// Validates the renditions a multivariant playlist names (each once) through `load`, then
@@ -112,7 +114,7 @@ pub fn check_master(
                 );
             }
         }
-        check_variant(uri, at, v, &r.measured, &audio, report);
+        check_variant(uri, at, v, &r, &audio, report);
     }
     for (t, u) in &targets {
         if let Some((t0, u0)) = targets.first().filter(|(t0, _)| t0 != t) {
@@ -135,6 +137,32 @@ pub fn check_master(
             "video variants but no EXT-X-I-FRAME-STREAM-INF (I-frame playlists MUST be provided)",
         );
     }
+}
+
+/// The renditions (resolved URI, is an I-frame playlist) a multivariant playlist names, each
+/// once, and its EXT-X-INDEPENDENT-SEGMENTS. Empty when it does not parse (check_master says so).
+pub fn rendition_uris(uri: &str, text: &str) -> (Vec<(String, bool)>, bool) {
+    let Ok(m) = m3u8_rs::parse_master_playlist_res(text.as_bytes()) else {
+        return (Vec::new(), false);
+    };
+    let audio = m
+        .alternatives
+        .iter()
+        .filter(|a| a.media_type == AlternativeMediaType::Audio)
+        .filter_map(|a| a.uri.as_deref().map(|u| (u, false)));
+    let variants = m
+        .variants
+        .iter()
+        .filter(|v| !v.uri.is_empty())
+        .map(|v| (v.uri.as_str(), v.is_i_frame));
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for (u, iframe) in audio.chain(variants) {
+        let abs = resolve(uri, u);
+        if !out.iter().any(|(o, _)| *o == abs) {
+            out.push((abs, iframe));
+        }
+    }
+    (out, m.independent_segments)
 }
 
 /// Lines of the EXT-X-STREAM-INF, EXT-X-I-FRAME-STREAM-INF and EXT-X-MEDIA tags, in order.
@@ -235,10 +263,11 @@ fn check_variant(
     uri: &str,
     at: Location,
     v: &VariantStream,
-    own: &Measured,
+    r: &Rendition,
     audio: &[Rendition],
     report: &mut Report,
 ) {
+    let own = &r.measured;
     let section = if v.is_i_frame {
         S_IFRAME_INF
     } else {
@@ -270,15 +299,16 @@ fn check_variant(
     let avg = own.average_bps() + audio_avg;
     let declared = v.bandwidth as f64;
     if peak > declared * 1.1 {
-        report.must(
-            section,
-            uri,
-            at,
-            format!(
-                "BANDWIDTH={} but the segments peak at {:.0} bit/s",
-                v.bandwidth, peak
-            ),
+        // RFC 8216bis 4.4.6.2: a MUST once every segment exists; while live, a SHOULD.
+        let msg = format!(
+            "BANDWIDTH={} but the segments peak at {peak:.0} bit/s",
+            v.bandwidth
         );
+        if r.live {
+            report.should(section, uri, at, msg);
+        } else {
+            report.must(section, uri, at, msg);
+        }
     } else if declared > peak * 1.1 && peak > 0.0 {
         report.should(
             "Apple 1.26",
@@ -450,6 +480,11 @@ mod tests {
                 vec![(crate::Level::Must, S_STREAM_INF)],
             ),
             (
+                "peak above, live",
+                inf(&ok.replace("BANDWIDTH=1000000", "BANDWIDTH=500000")),
+                vec![(crate::Level::Should, S_STREAM_INF)],
+            ),
+            (
                 "peak far below",
                 inf(&ok.replace("BANDWIDTH=1000000", "BANDWIDTH=2000000")),
                 vec![(crate::Level::Should, "Apple 1.26")],
@@ -484,6 +519,7 @@ mod tests {
                     },
                     target: Some(2),
                     ok: true,
+                    live: name.contains("live"),
                 },
                 &mut r,
             );

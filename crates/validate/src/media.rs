@@ -33,6 +33,21 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Adds what a later batch of segments of the same rendition measured.
+    pub fn absorb(&mut self, o: Measured) {
+        if self.codecs.is_empty() {
+            self.codecs = o.codecs;
+            self.resolution = o.resolution;
+            self.frame_rate = o.frame_rate;
+        }
+        self.has_video |= o.has_video;
+        self.peak_bps = self.peak_bps.max(o.peak_bps);
+        self.total_bits += o.total_bits;
+        self.total_secs += o.total_secs;
+        self.segments += o.segments;
+        self.container = self.container.or(o.container);
+    }
+
     pub fn average_bps(&self) -> f64 {
         if self.total_secs > 0.0 {
             self.total_bits / self.total_secs

@@ -95,13 +95,30 @@ impl Report {
     ) {
         let message = message.into();
         tracing::debug!(%level, section, uri, "{message}");
-        self.findings.push(Finding {
+        self.add(Finding {
             level,
             section,
             uri: uri.to_owned(),
             location,
             message,
         });
+    }
+
+    /// Adds a finding unless the same one is there already (a live playlist reloaded many
+    /// times repeats its playlist-level findings).
+    fn add(&mut self, f: Finding) {
+        if !self.findings.contains(&f) {
+            self.findings.push(f);
+        }
+    }
+
+    /// Takes in the findings and counts of a report made apart (one rendition's thread).
+    pub(crate) fn absorb(&mut self, other: Report) {
+        for f in other.findings {
+            self.add(f);
+        }
+        self.playlists += other.playlists;
+        self.segments += other.segments;
     }
 
     pub(crate) fn must(
