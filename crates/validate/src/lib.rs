@@ -248,7 +248,7 @@ impl Validator<'_> {
         if !pl.end_list && self.opts.live_seconds > 0 {
             return self.follow(pl, independent, report);
         }
-        live::snapshot_rules(&pl, report);
+        live::snapshot_rules(&pl, None, report);
         if pl.i_frames_only {
             iframe::check_iframes(&self.fetcher, &pl, report)
         } else {

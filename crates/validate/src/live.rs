@@ -16,8 +16,9 @@ const S_LIVE: &str = "RFC 8216bis 6.2.2";
 const S_UPDATE: &str = "RFC 8216bis 6.2.1";
 const S_PDT: &str = "RFC 8216bis 4.4.4.6";
 
-/// Rules that one snapshot of a live playlist must meet.
-pub fn snapshot_rules(pl: &MediaPlaylist, report: &mut Report) {
+/// Rules that one snapshot of a live playlist must meet. Date steps are judged for the
+/// segments after `seen` only (the others were judged in an earlier snapshot).
+pub fn snapshot_rules(pl: &MediaPlaylist, seen: Option<u64>, report: &mut Report) {
     if pl.end_list {
         return;
     }
@@ -33,6 +34,9 @@ pub fn snapshot_rules(pl: &MediaPlaylist, report: &mut Report) {
     }
     for w in pl.segments.windows(2) {
         let [a, b] = w else { continue };
+        if seen.is_some_and(|m| b.msn <= m) {
+            continue;
+        }
         if let (Some(pa), Some(pb), false) = (a.pdt_ms, b.pdt_ms, b.discontinuity) {
             let step = (pb - pa) as f64 / 1000.0;
             if (step - a.duration).abs() > 0.05 {
@@ -156,7 +160,7 @@ pub fn follow(
     report: &mut Report,
 ) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    snapshot_rules(&first, report);
+    snapshot_rules(&first, None, report);
     new_segments(&first, &first.segments, report);
     let mut prev = first;
     let mut last_new = Instant::now();
@@ -166,7 +170,7 @@ pub fn follow(
         let wait = Duration::from_secs_f64((target / 2.0).max(0.2));
         std::thread::sleep(wait.min(deadline.saturating_duration_since(Instant::now())));
         let Some(cur) = reload(report) else { continue };
-        snapshot_rules(&cur, report);
+        snapshot_rules(&cur, prev.last_msn(), report);
         reload_rules(&prev, &cur, report);
         let seen = prev.last_msn();
         let added: Vec<Segment> = cur

@@ -105,9 +105,23 @@ fn snapshot_cases() {
     ];
     for (name, pl, want) in cases {
         let mut r = Report::default();
-        snapshot_rules(&pl, &mut r);
+        snapshot_rules(&pl, None, &mut r);
         assert_eq!(got(&r), want, "{name}");
     }
+    // A date step already judged in an earlier snapshot is not judged again.
+    let short = live(
+        2,
+        5,
+        0,
+        &[
+            s("a", 2.0, Some(0.0)),
+            s("b", 2.0, Some(1.765)),
+            s("c", 2.0, Some(3.765)),
+        ],
+    );
+    let mut r = Report::default();
+    snapshot_rules(&short, Some(6), &mut r);
+    assert_eq!(got(&r), vec![]);
 }
 
 #[test]

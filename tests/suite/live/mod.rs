@@ -10,6 +10,7 @@ mod iframes;
 mod long_run;
 mod renditions;
 mod sessions;
+mod validate;
 
 use std::process::Stdio;
 
