@@ -79,6 +79,36 @@ impl Demuxed {
     }
 }
 
+/// Segment formats our demuxers do not take apart: WebVTT (RFC 8216bis 3.1.4) and packed
+/// audio (3.1.3: ADTS AAC, AC-3, MP3 frames after an ID3 tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Other {
+    /// Whether the header carries X-TIMESTAMP-MAP (Apple 5.3).
+    WebVtt { timestamp_map: bool },
+    /// Whether it opens with the ID3 tag holding its timestamp (3.1.3).
+    PackedAudio { id3: bool },
+}
+
+pub fn other_format(seg: &[u8]) -> Option<Other> {
+    let text = seg.strip_prefix("\u{feff}".as_bytes()).unwrap_or(seg);
+    if text.starts_with(b"WEBVTT") {
+        let head = &text[..text.len().min(4096)];
+        let timestamp_map = head.windows(16).any(|w| w == b"X-TIMESTAMP-MAP=");
+        return Some(Other::WebVtt { timestamp_map });
+    }
+    if seg.starts_with(b"ID3") {
+        return Some(Other::PackedAudio { id3: true });
+    }
+    match seg {
+        // ADTS (ISO/IEC 13818-7), MPEG audio frame sync, AC-3 / E-AC-3 sync word.
+        [0xFF, b, ..] if b & 0xF6 == 0xF0 || b & 0xE0 == 0xE0 => {
+            Some(Other::PackedAudio { id3: false })
+        }
+        [0x0B, 0x77, ..] => Some(Other::PackedAudio { id3: false }),
+        _ => None,
+    }
+}
+
 /// Why a segment cannot be read: message and byte offset in the segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemuxError {
@@ -219,4 +249,41 @@ fn hevc_open_gop(s: &[&Sample]) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_formats() {
+        let cases: [(&[u8], Option<Other>); 7] = [
+            (
+                b"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000\n",
+                Some(Other::WebVtt {
+                    timestamp_map: true,
+                }),
+            ),
+            (
+                b"\xef\xbb\xbfWEBVTT\n\n00:00.000 --> 00:01.000\nhi\n",
+                Some(Other::WebVtt {
+                    timestamp_map: false,
+                }),
+            ),
+            (
+                b"ID3\x04\x00\x00\x00\x00\x00\x3f",
+                Some(Other::PackedAudio { id3: true }),
+            ),
+            (
+                &[0xFF, 0xF1, 0x50, 0x80],
+                Some(Other::PackedAudio { id3: false }),
+            ),
+            (&[0x0B, 0x77, 0x00], Some(Other::PackedAudio { id3: false })),
+            (&[0x47, 0x40, 0x00, 0x10], None),
+            (b"\x00\x00\x00\x18ftypiso6", None),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(other_format(bytes), want, "{bytes:02x?}");
+        }
+    }
 }

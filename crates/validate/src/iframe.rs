@@ -35,10 +35,11 @@ pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Me
             let key = (map.uri.clone(), map.range.map(|r| (r.offset, r.len)));
             inits
                 .entry(key.clone())
-                .or_insert_with(|| fetch_ok(f, &map.uri, key.1, report))
+                .or_insert_with(|| fetch_ok(f, &map.uri, key.1, report).map(|g| g.body))
                 .clone()
         });
-        let Some(bytes) = fetch_ok(f, &seg.uri, seg.range.map(|r| (r.offset, r.len)), report)
+        let Some(bytes) =
+            fetch_ok(f, &seg.uri, seg.range.map(|r| (r.offset, r.len)), report).map(|g| g.body)
         else {
             prev = None;
             continue;

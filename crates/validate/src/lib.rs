@@ -69,6 +69,7 @@ pub fn validate(target: &str, opts: &Options) -> Result<Report> {
         });
     }
     let mut report = Report::default();
+    check_identity(&entry, got.content_type.as_deref(), &mut report);
     let text = playlist_text(&entry, got.body, &mut report)?;
     report.playlists += 1;
     let v = Validator { fetcher, opts };
@@ -112,6 +113,38 @@ fn entry_point(target: &str) -> Result<String> {
                 found.len()
             ),
         })
+}
+
+/// RFC 8216bis 4: a playlist is identified by its path (`.m3u8`, `.m3u`) or its HTTP
+/// Content-Type; Apple 10.4: served as `application/vnd.apple.mpegurl`.
+fn check_identity(uri: &str, content_type: Option<&str>, report: &mut Report) {
+    if !is_url(uri) {
+        return;
+    }
+    let ct = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let typed = ct == "application/vnd.apple.mpegurl" || ct == "audio/mpegurl";
+    let path = uri
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(uri)
+        .to_ascii_lowercase();
+    let named = path.ends_with(".m3u8") || path.ends_with(".m3u");
+    if !named && !typed {
+        report.must("RFC 8216bis 4", uri, Location::Whole, format!("neither the path ends in .m3u8/.m3u nor is the Content-Type a playlist type ({ct:?})"));
+    } else if ct != "application/vnd.apple.mpegurl" {
+        report.should(
+            "Apple 10.4",
+            uri,
+            Location::Whole,
+            format!("playlist served as {ct:?}, not application/vnd.apple.mpegurl"),
+        );
+    }
 }
 
 /// Playlist bytes as text (RFC 8216bis 4.1: UTF-8, no BOM).
@@ -199,9 +232,10 @@ impl Validator<'_> {
 
     /// Reads and parses a media playlist; a failure is a finding (RFC 8216bis 6.2.1).
     fn load_playlist(&self, uri: &str, report: &mut Report) -> Option<MediaPlaylist> {
-        let body = media::fetch_ok(&self.fetcher, uri, None, report)?;
+        let got = media::fetch_ok(&self.fetcher, uri, None, report)?;
         report.playlists += 1;
-        match playlist_text(uri, body, report) {
+        check_identity(uri, got.content_type.as_deref(), report);
+        match playlist_text(uri, got.body, report) {
             Ok(text) => Some(parse_checked(uri, &text, report)),
             Err(e) => {
                 report.must("RFC 8216bis 4.1", uri, Location::Whole, e.to_string());
@@ -285,6 +319,41 @@ impl Validator<'_> {
             iframe_measured
         } else {
             checker.measured
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playlist_identity() {
+        let m = Some("MUST");
+        let s = Some("SHOULD");
+        let cases = [
+            (
+                "http://h/a.m3u8",
+                Some("application/vnd.apple.mpegurl"),
+                None,
+            ),
+            (
+                "http://h/a.m3u8?_HLS_msn=3",
+                Some("application/vnd.apple.mpegurl; charset=utf-8"),
+                None,
+            ),
+            ("http://h/a.m3u8", Some("text/plain"), s),
+            ("http://h/a.m3u8", None, s),
+            ("http://h/live", Some("audio/mpegurl"), s),
+            ("http://h/live", Some("text/plain"), m),
+            ("/srv/a.txt", None, None),
+        ];
+        for (uri, ct, want) in cases {
+            let mut r = Report::default();
+            check_identity(uri, ct, &mut r);
+            let got = r.findings.first().map(|f| f.level.to_string());
+            assert_eq!(got.as_deref(), want, "{uri} {ct:?}");
+            assert!(r.findings.len() <= 1);
         }
     }
 }

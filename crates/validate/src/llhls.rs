@@ -51,7 +51,8 @@ pub fn tag_rules(pl: &MediaPlaylist, report: &mut Report) {
                         uri,
                         Location::Line(p.line),
                         format!(
-                            "part DURATION {:.3} exceeds PART-TARGET {pt:.3}",
+                            "part {}: DURATION {:.3} exceeds PART-TARGET {pt:.3}",
+                            p.uri.rsplit('/').next().unwrap_or(&p.uri),
                             p.duration
                         ),
                     );

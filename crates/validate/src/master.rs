@@ -114,7 +114,9 @@ pub fn check_master(
                 );
             }
         }
+        report.subject(Some(v.uri.clone()));
         check_variant(uri, at, v, &r, &audio, report);
+        report.subject(None);
     }
     for (t, u) in &targets {
         if let Some((t0, u0)) = targets.first().filter(|(t0, _)| t0 != t) {
@@ -217,17 +219,30 @@ fn check_media_tags(uri: &str, m: &MasterPlaylist, lines: &TagLines, report: &mu
             );
         }
         if a.default && !a.autoselect {
-            report.must(S_MEDIA, uri, at, "DEFAULT=YES requires AUTOSELECT=YES");
+            report.must(
+                S_MEDIA,
+                uri,
+                at,
+                format!("NAME=\"{}\": DEFAULT=YES requires AUTOSELECT=YES", a.name),
+            );
         }
         if a.forced && a.media_type != AlternativeMediaType::Subtitles {
-            report.must(S_MEDIA, uri, at, "FORCED is only for TYPE=SUBTITLES");
+            report.must(
+                S_MEDIA,
+                uri,
+                at,
+                format!("NAME=\"{}\": FORCED is only for TYPE=SUBTITLES", a.name),
+            );
         }
         if a.media_type == AlternativeMediaType::Audio && a.channels.is_none() {
             report.should(
                 "Apple 9.x CHANNELS",
                 uri,
                 at,
-                "EXT-X-MEDIA TYPE=AUDIO without CHANNELS",
+                format!(
+                    "NAME=\"{}\": EXT-X-MEDIA TYPE=AUDIO without CHANNELS",
+                    a.name
+                ),
             );
         }
     }
@@ -546,7 +561,7 @@ mod tests {
             vec![
                 (
                     Location::Line(2),
-                    "DEFAULT=YES requires AUTOSELECT=YES".to_string()
+                    "NAME=\"en\": DEFAULT=YES requires AUTOSELECT=YES".to_string()
                 ),
                 (
                     Location::Line(3),

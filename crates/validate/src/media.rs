@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use media::TrackKind;
 
-use crate::demux::{demux, Container, Demuxed};
-use crate::fetch::Fetcher;
+use crate::demux::{demux, other_format, Container, Demuxed, Other};
+use crate::fetch::{Fetched, Fetcher};
 use crate::playlist::{MapRef, MediaPlaylist, Segment};
 use crate::report::{Location, Report};
 
@@ -108,7 +108,7 @@ impl<'a> SegmentChecker<'a> {
         if let Some(done) = self.inits.get(&key) {
             return done.clone();
         }
-        let got = fetch_ok(self.fetcher, &map.uri, key.1, report);
+        let got = fetch_ok(self.fetcher, &map.uri, key.1, report).map(|g| g.body);
         self.inits.insert(key, got.clone());
         got
     }
@@ -140,7 +140,7 @@ impl<'a> SegmentChecker<'a> {
             None => None,
         };
         let range = seg.range.map(|r| (r.offset, r.len));
-        let Some(bytes) = fetch_ok(self.fetcher, &seg.uri, range, report) else {
+        let Some(bytes) = fetch_ok(self.fetcher, &seg.uri, range, report).map(|g| g.body) else {
             self.prev = None;
             return;
         };
@@ -161,6 +161,11 @@ impl<'a> SegmentChecker<'a> {
             }
         }
         self.measure_bits(bytes.len(), seg.duration);
+        if let Some(other) = other_format(&bytes) {
+            check_other(seg, other, report);
+            self.prev = None;
+            return;
+        }
         let d = match demux(&bytes, init.as_deref(), false) {
             Ok(d) => d,
             Err(e) => {
@@ -395,6 +400,27 @@ impl<'a> SegmentChecker<'a> {
     }
 }
 
+/// WebVTT and packed audio segments: what can be said without demuxing them.
+fn check_other(seg: &Segment, other: Other, report: &mut Report) {
+    match other {
+        Other::WebVtt {
+            timestamp_map: false,
+        } => report.should(
+            "Apple 5.3",
+            &seg.uri,
+            Location::Byte(0),
+            "WebVTT segment without X-TIMESTAMP-MAP (players then assume 0)",
+        ),
+        Other::PackedAudio { id3: false } => report.must(
+            "RFC 8216bis 3.1.3",
+            &seg.uri,
+            Location::Byte(0),
+            "packed audio segment without the ID3 PRIV timestamp at its start",
+        ),
+        _ => {}
+    }
+}
+
 /// A difference of MPEG-TS times brought into (-period/2, period/2]: PTS/DTS count modulo
 /// 2^33 ticks of 90 kHz (ISO/IEC 13818-1 2.4.3.7), so each segment demuxed on its own may
 /// be a period apart from the previous one.
@@ -419,9 +445,9 @@ pub fn fetch_ok(
     uri: &str,
     range: Option<(u64, u64)>,
     report: &mut Report,
-) -> Option<Vec<u8>> {
+) -> Option<Fetched> {
     match f.get(uri, range) {
-        Ok(r) if (200..300).contains(&r.status) => Some(r.body),
+        Ok(r) if (200..300).contains(&r.status) => Some(r),
         Ok(r) => {
             report.must(
                 S_PRESENT,

@@ -551,7 +551,8 @@ impl Builder {
                     &uri,
                     Location::Line(s.extinf_line),
                     format!(
-                        "EXTINF {:.3} s rounds above EXT-X-TARGETDURATION {target}",
+                        "{}: EXTINF {:.3} s rounds above EXT-X-TARGETDURATION {target}",
+                        s.uri.rsplit('/').next().unwrap_or(&s.uri),
                         s.duration
                     ),
                 );

@@ -70,6 +70,9 @@ pub struct Report {
     pub playlists: usize,
     /// Segments (and parts, I-frame ranges) fetched and demuxed.
     pub segments: usize,
+    /// Put before each message while set (the variant a multivariant finding is about).
+    #[serde(skip)]
+    subject: Option<String>,
 }
 
 impl Report {
@@ -93,7 +96,10 @@ impl Report {
         location: Location,
         message: impl Into<String>,
     ) {
-        let message = message.into();
+        let message = match &self.subject {
+            Some(s) => format!("{s}: {}", message.into()),
+            None => message.into(),
+        };
         tracing::debug!(%level, section, uri, "{message}");
         self.add(Finding {
             level,
@@ -104,12 +110,21 @@ impl Report {
         });
     }
 
-    /// Adds a finding unless the same one is there already (a live playlist reloaded many
-    /// times repeats its playlist-level findings).
+    /// Adds a finding unless the same one is there already, wherever (a live playlist reloaded
+    /// many times repeats its findings, at other lines as the window slides; messages name the
+    /// segment they are about).
     fn add(&mut self, f: Finding) {
-        if !self.findings.contains(&f) {
+        let same = |g: &Finding| {
+            g.level == f.level && g.section == f.section && g.uri == f.uri && g.message == f.message
+        };
+        if !self.findings.iter().any(same) {
             self.findings.push(f);
         }
+    }
+
+    /// Names what the next findings are about (None: stop naming it).
+    pub(crate) fn subject(&mut self, s: Option<String>) {
+        self.subject = s;
     }
 
     /// Takes in the findings and counts of a report made apart (one rendition's thread).
@@ -170,5 +185,30 @@ mod tests {
             assert!(r.has(Level::Must, "RFC 8216bis 4.4.3.1"));
             assert!(!r.has(Level::Should, "RFC 8216bis 4.4.3.1"));
         }
+    }
+
+    /// A live playlist reloaded repeats a finding at other lines: one finding. A subject set
+    /// for a variant keeps two variants' equal messages apart.
+    #[test]
+    fn repeated_findings_once_subjects_apart() {
+        let mut r = Report::default();
+        r.must("S", "p.m3u8", Location::Line(9), "a.ts: too long");
+        r.must("S", "p.m3u8", Location::Line(6), "a.ts: too long");
+        r.must("S", "p.m3u8", Location::Line(9), "b.ts: too long");
+        for v in ["v1.m3u8", "v2.m3u8"] {
+            r.subject(Some(v.into()));
+            r.should("S", "m.m3u8", Location::Line(3), "no AVERAGE-BANDWIDTH");
+            r.subject(None);
+        }
+        let got: Vec<_> = r.findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            got,
+            vec![
+                "a.ts: too long",
+                "b.ts: too long",
+                "v1.m3u8: no AVERAGE-BANDWIDTH",
+                "v2.m3u8: no AVERAGE-BANDWIDTH"
+            ]
+        );
     }
 }
