@@ -250,6 +250,32 @@ fn broken_streams_produce_their_findings() {
             "RFC 8216bis 4.4.6.2",
         ),
         (
+            "iframe_range_off_keyframe",
+            "ts",
+            |d| {
+                // The first mid-segment I-frame's range moved 40 packets into a GOP.
+                edit(&d.join("stream_iframes.m3u8"), |t| {
+                    let mut moved = false;
+                    t.lines()
+                        .map(|l| {
+                            let range = l
+                                .strip_prefix("#EXT-X-BYTERANGE:")
+                                .and_then(|r| r.split_once('@'));
+                            match range {
+                                Some((len, off)) if off != "0" && !moved => {
+                                    moved = true;
+                                    format!("#EXT-X-BYTERANGE:{len}@{}\n", 188 * 40)
+                                }
+                                _ => format!("{l}\n"),
+                            }
+                        })
+                        .collect()
+                });
+            },
+            "MUST",
+            "RFC 8216bis 4.4.3.6",
+        ),
+        (
             "timestamps_back",
             "ts",
             |d| {

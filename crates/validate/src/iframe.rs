@@ -11,7 +11,7 @@ use media::TrackKind;
 use crate::demux::demux;
 use crate::fetch::Fetcher;
 use crate::media::{fetch_ok, InitKey, Measured};
-use crate::playlist::MediaPlaylist;
+use crate::playlist::{MediaPlaylist, Segment};
 use crate::report::{Location, Report};
 
 const S_IFRAMES: &str = "RFC 8216bis 4.4.3.6";
@@ -38,85 +38,15 @@ pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Me
                 .or_insert_with(|| fetch_ok(f, &map.uri, key.1, report).map(|g| g.body))
                 .clone()
         });
-        let Some(bytes) =
-            fetch_ok(f, &seg.uri, seg.range.map(|r| (r.offset, r.len)), report).map(|g| g.body)
+        let range = seg.range.map(|r| (r.offset, r.len));
+        let bytes = fetch_ok(f, &seg.uri, range, report).map(|g| g.body);
+        let Some((pts, frame)) =
+            bytes.and_then(|b| entry(seg, &b, init.as_deref(), &mut m, report))
         else {
             prev = None;
             continue;
         };
-        report.segments += 1;
-        if let Some(r) = seg.range.filter(|r| (bytes.len() as u64) < r.len) {
-            report.must("RFC 8216bis 4.4.4.2", &seg.uri, Location::Byte(r.offset + bytes.len() as u64), format!("I-frame byte range {}@{} (playlist line {}) reaches past the end of the resource", r.len, r.offset, seg.line));
-            prev = None;
-            continue;
-        }
-        let bits = bytes.len() as f64 * 8.0;
-        if seg.duration > 0.0 {
-            m.peak_bps = m.peak_bps.max(bits / seg.duration);
-        }
-        m.total_bits += bits;
-        m.total_secs += seg.duration;
-        m.segments += 1;
-        let at = Location::Byte(seg.range.map_or(0, |r| r.offset));
-        // An I-frame range ends inside its segment: the demuxers' warnings about the cut are
-        // expected here, not news.
-        let quiet = tracing::subscriber::NoSubscriber::default();
-        let d =
-            match tracing::subscriber::with_default(quiet, || demux(&bytes, init.as_deref(), true))
-            {
-                Ok(d) => d,
-                Err(e) => {
-                    report.must(
-                        S_IFRAMES,
-                        &seg.uri,
-                        at,
-                        format!(
-                            "I-frame range (playlist line {}) cannot be decoded: {}",
-                            seg.line, e.msg
-                        ),
-                    );
-                    prev = None;
-                    continue;
-                }
-            };
-        let video = d
-            .tracks
-            .iter()
-            .zip(&d.times)
-            .find(|(i, t)| i.kind() == TrackKind::Video && t.is_some());
-        let Some((info, Some(t))) = video else {
-            report.must(
-                S_IFRAMES,
-                &seg.uri,
-                at,
-                format!(
-                    "I-frame range (playlist line {}) holds no video frame",
-                    seg.line
-                ),
-            );
-            prev = None;
-            continue;
-        };
-        if !t.first_keyframe {
-            report.must(
-                S_IFRAMES,
-                &seg.uri,
-                at,
-                format!(
-                    "I-frame range (playlist line {}) does not start with a keyframe",
-                    seg.line
-                ),
-            );
-        }
-        if m.codecs.is_empty() {
-            m.codecs = d.codec(info).into_iter().collect();
-            m.container = Some(d.container);
-            m.has_video = true;
-            m.resolution = Some((info.width, info.height));
-        }
-        let pts = t.secs(t.min_pts);
         if let Some((msn, p_pts, p_dur, p_line)) = prev {
-            let frame = t.secs(i64::from(t.typical_duration)).max(0.001);
             let real = pts - p_pts;
             // RFC 8216bis 4.4.3.6: an I-frame's duration is the time to the next I-frame.
             if msn + 1 == seg.msn && !seg.discontinuity && (real - p_dur).abs() > frame + 0.002 {
@@ -131,4 +61,74 @@ pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Me
         prev = Some((seg.msn, pts, seg.duration, seg.extinf_line));
     }
     m
+}
+
+/// One I-frame entry's bytes: complete, decodable to a keyframe. Returns its presentation
+/// time and the video frame duration, in seconds.
+fn entry(
+    seg: &Segment,
+    bytes: &[u8],
+    init: Option<&[u8]>,
+    m: &mut Measured,
+    report: &mut Report,
+) -> Option<(f64, f64)> {
+    report.segments += 1;
+    let line = seg.line;
+    if let Some(r) = seg.range.filter(|r| (bytes.len() as u64) < r.len) {
+        let at = Location::Byte(r.offset + bytes.len() as u64);
+        report.must("RFC 8216bis 4.4.4.2", &seg.uri, at, format!("I-frame byte range {}@{} (playlist line {line}) reaches past the end of the resource", r.len, r.offset));
+        return None;
+    }
+    m.add_segment(bytes.len(), seg.duration);
+    let at = Location::Byte(seg.range.map_or(0, |r| r.offset));
+    // An I-frame range ends inside its segment: the demuxers' warnings about the cut are
+    // expected here, not news.
+    let quiet = tracing::subscriber::NoSubscriber::default();
+    let d = match tracing::subscriber::with_default(quiet, || demux(bytes, init, true)) {
+        Ok(d) => d,
+        Err(e) => {
+            report.must(
+                S_IFRAMES,
+                &seg.uri,
+                at,
+                format!(
+                    "I-frame range (playlist line {line}) cannot be decoded: {}",
+                    e.msg
+                ),
+            );
+            return None;
+        }
+    };
+    let video = d
+        .tracks
+        .iter()
+        .zip(&d.times)
+        .find(|(i, t)| i.kind() == TrackKind::Video && t.is_some());
+    let Some((info, Some(t))) = video else {
+        report.must(
+            S_IFRAMES,
+            &seg.uri,
+            at,
+            format!("I-frame range (playlist line {line}) holds no video frame"),
+        );
+        return None;
+    };
+    if !t.first_keyframe {
+        report.must(
+            S_IFRAMES,
+            &seg.uri,
+            at,
+            format!("I-frame range (playlist line {line}) does not start with a keyframe"),
+        );
+    }
+    if m.codecs.is_empty() {
+        m.codecs = d.codec(info).into_iter().collect();
+        m.container = Some(d.container);
+        m.has_video = true;
+        m.resolution = Some((info.width, info.height));
+    }
+    Some((
+        t.secs(t.min_pts),
+        t.secs(i64::from(t.typical_duration)).max(0.001),
+    ))
 }

@@ -33,6 +33,17 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Counts one segment of `len` bytes and `extinf` seconds into the bit rates.
+    pub fn add_segment(&mut self, len: usize, extinf: f64) {
+        let bits = len as f64 * 8.0;
+        if extinf > 0.0 {
+            self.peak_bps = self.peak_bps.max(bits / extinf);
+        }
+        self.total_bits += bits;
+        self.total_secs += extinf;
+        self.segments += 1;
+    }
+
     /// Adds what a later batch of segments of the same rendition measured.
     pub fn absorb(&mut self, o: Measured) {
         if self.codecs.is_empty() {
@@ -160,7 +171,7 @@ impl<'a> SegmentChecker<'a> {
                 );
             }
         }
-        self.measure_bits(bytes.len(), seg.duration);
+        self.measured.add_segment(bytes.len(), seg.duration);
         if let Some(other) = other_format(&bytes) {
             check_other(seg, other, report);
             self.prev = None;
@@ -191,16 +202,6 @@ impl<'a> SegmentChecker<'a> {
         self.check_duration(pl, seg, &d, report);
         self.check_continuity(&pl.uri, seg, &d, report);
         self.learn(&d);
-    }
-
-    fn measure_bits(&mut self, len: usize, extinf: f64) {
-        let bits = len as f64 * 8.0;
-        if extinf > 0.0 {
-            self.measured.peak_bps = self.measured.peak_bps.max(bits / extinf);
-        }
-        self.measured.total_bits += bits;
-        self.measured.total_secs += extinf;
-        self.measured.segments += 1;
     }
 
     fn check_container(

@@ -230,6 +230,19 @@ impl Builder {
     }
 
     fn tag(&mut self, name: &str, v: Option<&str>, line: usize, report: &mut Report) {
+        if !self.header_tag(name, v, line, report) && !self.segment_tag(name, v, line, report) {
+            self.ll_tag(name, v, line, report);
+        }
+    }
+
+    /// Playlist-level tags (RFC 8216bis 4.4.1–4.4.3); false when `name` is none of them.
+    fn header_tag(
+        &mut self,
+        name: &str,
+        v: Option<&str>,
+        line: usize,
+        report: &mut Report,
+    ) -> bool {
         match name {
             "EXT-X-VERSION" => {
                 self.once(name, line, report);
@@ -270,6 +283,23 @@ impl Builder {
                 self.need(4, line, "EXT-X-I-FRAMES-ONLY");
             }
             "EXT-X-INDEPENDENT-SEGMENTS" => self.pl.independent = true,
+            "EXT-X-STREAM-INF" | "EXT-X-I-FRAME-STREAM-INF" | "EXT-X-MEDIA" => {
+                report.must("RFC 8216bis 4.1", &self.uri, Location::Line(line), format!("#{name} is a multivariant playlist tag; a playlist MUST NOT mix both kinds"));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Media segment tags (RFC 8216bis 4.4.4); false when `name` is none of them.
+    fn segment_tag(
+        &mut self,
+        name: &str,
+        v: Option<&str>,
+        line: usize,
+        report: &mut Report,
+    ) -> bool {
+        match name {
             "EXTINF" => self.extinf(v, line, report),
             "EXT-X-BYTERANGE" => match lines::byte_range(v.unwrap_or("")) {
                 Ok((len, off)) => {
@@ -292,6 +322,14 @@ impl Builder {
             "EXT-X-MAP" => self.map_tag(v, line, report),
             "EXT-X-KEY" => self.key_tag(v, line, report),
             "EXT-X-PART" => self.part(v, line, report),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The LL-HLS tags m3u8-rs 6 does not know (RFC 8216bis 4.4.3.7–8, 4.4.5.2–4).
+    fn ll_tag(&mut self, name: &str, v: Option<&str>, line: usize, report: &mut Report) {
+        match name {
             "EXT-X-PART-INF" => {
                 let a = self.attrs(name, v, line, report).unwrap_or_default();
                 self.pl.part_target = lines::get(&a, "PART-TARGET").and_then(|t| t.parse().ok());
@@ -322,9 +360,6 @@ impl Builder {
                 self.pl.skipped = lines::get(&a, "SKIPPED-SEGMENTS")
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(0);
-            }
-            "EXT-X-STREAM-INF" | "EXT-X-I-FRAME-STREAM-INF" | "EXT-X-MEDIA" => {
-                report.must("RFC 8216bis 4.1", &self.uri, Location::Line(line), format!("#{name} is a multivariant playlist tag; a playlist MUST NOT mix both kinds"));
             }
             _ => {}
         }
