@@ -286,6 +286,9 @@ impl Validator<'_> {
         if pl.i_frames_only {
             iframe::check_iframes(&self.fetcher, &pl, report)
         } else {
+            for s in &pl.segments {
+                llhls::check_parts(&self.fetcher, s, report);
+            }
             media::check_segments(&self.fetcher, &pl, independent, report)
         }
     }
@@ -310,6 +313,7 @@ impl Validator<'_> {
                 } else {
                     for s in new {
                         checker.check(cur, s, independent || cur.independent, r);
+                        llhls::check_parts(&self.fetcher, s, r);
                     }
                 }
             },

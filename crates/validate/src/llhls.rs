@@ -5,9 +5,13 @@
 //! until the asked segment or part exists, 400 beyond last + 2 or for `_HLS_part` alone),
 //! delta updates (6.2.5.1) and preload hints fetchable (6.2.6).
 
+use media::TrackKind;
+
+use crate::demux::demux;
 use crate::fetch::Fetcher;
 use crate::lines::{self, Attr};
-use crate::playlist::{parse_media, MediaPlaylist};
+use crate::media::fetch_ok;
+use crate::playlist::{parse_media, MediaPlaylist, Segment};
 use crate::report::{Location, Report};
 
 const S_PART_INF: &str = "RFC 8216bis 4.4.3.7";
@@ -160,6 +164,70 @@ fn server_control_rules(pl: &MediaPlaylist, target: Option<f64>, report: &mut Re
                 at,
                 format!("CAN-SKIP-UNTIL {skip} is under 6 × TARGETDURATION {t}"),
             );
+        }
+    }
+}
+
+/// The parts of one segment (RFC 8216bis 4.4.4.9): each fetchable and decodable behind the
+/// segment's EXT-X-MAP, INDEPENDENT=YES only on a part that starts with a keyframe, and
+/// lasting its DURATION.
+pub fn check_parts(f: &Fetcher, seg: &Segment, report: &mut Report) {
+    if seg.parts.is_empty() || seg.key.is_some() {
+        return;
+    }
+    let init = match &seg.map {
+        Some(m) => match fetch_ok(f, &m.uri, m.range.map(|r| (r.offset, r.len)), report) {
+            Some(g) => Some(g.body),
+            None => return,
+        },
+        None => None,
+    };
+    for p in seg.parts.iter().filter(|p| !p.gap) {
+        let Some(got) = fetch_ok(f, &p.uri, p.range.map(|r| (r.offset, r.len)), report) else {
+            continue;
+        };
+        report.segments += 1;
+        let d = match demux(&got.body, init.as_deref(), false) {
+            Ok(d) => d,
+            Err(e) => {
+                report.must(
+                    S_PART,
+                    &p.uri,
+                    Location::Byte(e.offset),
+                    format!("part cannot be decoded: {}", e.msg),
+                );
+                continue;
+            }
+        };
+        let video = d
+            .tracks
+            .iter()
+            .zip(&d.times)
+            .find(|(i, t)| i.kind() == TrackKind::Video && t.is_some());
+        if let Some((_, Some(t))) = video {
+            if p.independent && !t.first_keyframe {
+                report.must(
+                    S_PART,
+                    &p.uri,
+                    Location::Byte(0),
+                    "INDEPENDENT=YES but the part does not start with a keyframe",
+                );
+            }
+        }
+        if let Some((_, t)) = d.main() {
+            let frame = t.secs(i64::from(t.typical_duration));
+            if (t.span() - p.duration).abs() > (2.0 * frame).max(0.05) {
+                report.should(
+                    S_PART,
+                    &p.uri,
+                    Location::Byte(0),
+                    format!(
+                        "part DURATION {:.3} s but its media lasts {:.3} s",
+                        p.duration,
+                        t.span()
+                    ),
+                );
+            }
         }
     }
 }

@@ -123,12 +123,30 @@ fn naive_server(root: &Path) -> String {
 }
 
 /// The LL-HLS playlist says CAN-BLOCK-RELOAD=YES; a server that does not hold the request,
-/// nor answer 400 beyond last + 2, breaks RFC 8216bis 6.2.5.2.
+/// nor answer 400 beyond last + 2, breaks RFC 8216bis 6.2.5.2. A part marked INDEPENDENT=YES
+/// that starts mid-GOP breaks 4.4.4.9.
 #[test]
-fn ll_hls_without_blocking_reload_is_found() {
+fn ll_hls_without_blocking_reload_or_with_a_false_independent_part_is_found() {
     let (mut live, mut enc, dir) = start("vnaive", &["--ll-hls"]);
     enc.kill();
     live.proc.kill();
+    // A part in the middle of a GOP marked INDEPENDENT=YES (RFC 8216bis 4.4.4.9).
+    let pl = dir.join("stream.m3u8");
+    let text = std::fs::read_to_string(&pl).expect("playlist");
+    let mut marked = false;
+    let edited: String = text
+        .lines()
+        .map(|l| {
+            if !marked && l.starts_with("#EXT-X-PART:") && l.contains(".1.m4s\"") {
+                marked = true;
+                format!("{l},INDEPENDENT=YES\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(marked, "no part 1 in {text}");
+    std::fs::write(&pl, edited).expect("write playlist");
     let base = naive_server(dir.parent().expect("root"));
     let o = validate(&format!("{base}/vnaive/stream.m3u8"), &[]);
     let blocking = o
@@ -139,6 +157,11 @@ fn ll_hls_without_blocking_reload_is_found() {
     assert!(
         blocking >= 2 && o.code == Some(1),
         "expected blocking-reload findings: {:#?}",
+        o.findings
+    );
+    assert!(
+        o.has("MUST", "RFC 8216bis 4.4.4.9"),
+        "expected the falsely independent part: {:#?}",
         o.findings
     );
 }
