@@ -155,6 +155,17 @@ fn second_segment(dir: &Path) -> (PathBuf, String) {
     (dir.join(&name), name)
 }
 
+/// Cuts the second media segment to `keep(length)` bytes.
+fn truncate_second_segment(dir: &Path, keep: fn(u64) -> u64) {
+    let (p, _) = second_segment(dir);
+    let len = std::fs::metadata(&p).expect("segment").len();
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .and_then(|f| f.set_len(keep(len)))
+        .expect("truncate");
+}
+
 fn edit(path: &Path, f: impl FnOnce(String) -> String) {
     let text = std::fs::read_to_string(path).expect("read playlist");
     let new = f(text.clone());
@@ -199,30 +210,14 @@ fn broken_streams_produce_their_findings() {
         (
             "truncated_ts",
             "ts",
-            |d| {
-                let (p, _) = second_segment(d);
-                let len = std::fs::metadata(&p).expect("segment").len();
-                std::fs::File::options()
-                    .write(true)
-                    .open(&p)
-                    .and_then(|f| f.set_len(len / 2 + 1))
-                    .expect("truncate");
-            },
+            |d| truncate_second_segment(d, |len| len / 2 + 1),
             "MUST",
             "RFC 8216bis 3.1.1",
         ),
         (
             "truncated_fmp4",
             "fmp4",
-            |d| {
-                let (p, _) = second_segment(d);
-                let len = std::fs::metadata(&p).expect("segment").len();
-                std::fs::File::options()
-                    .write(true)
-                    .open(&p)
-                    .and_then(|f| f.set_len(len / 2))
-                    .expect("truncate");
-            },
+            |d| truncate_second_segment(d, |len| len / 2),
             "MUST",
             "RFC 8216bis 3.1.2",
         ),
