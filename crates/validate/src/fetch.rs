@@ -14,6 +14,7 @@ pub struct Fetched {
     pub status: u16,
     pub body: Vec<u8>,
     pub content_type: Option<String>,
+    pub cache_control: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -70,11 +71,13 @@ impl Fetcher {
         }
         let mut resp = req.call().map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (content_type, cache_control) = (header("content-type"), header("cache-control"));
         let mut body = resp
             .body_mut()
             .with_config()
@@ -95,6 +98,7 @@ impl Fetcher {
             status,
             body,
             content_type,
+            cache_control,
             elapsed: Duration::ZERO,
         })
     }
@@ -121,6 +125,7 @@ fn get_file(path: &str, range: Option<(u64, u64)>) -> Result<Fetched, String> {
         status: 200,
         body,
         content_type: None,
+        cache_control: None,
         elapsed: Duration::ZERO,
     })
 }

@@ -70,6 +70,7 @@ pub fn validate(target: &str, opts: &Options) -> Result<Report> {
     }
     let mut report = Report::default();
     check_identity(&entry, got.content_type.as_deref(), &mut report);
+    let cache_control = got.cache_control.clone();
     let text = playlist_text(&entry, got.body, &mut report)?;
     report.playlists += 1;
     let v = Validator { fetcher, opts };
@@ -77,6 +78,7 @@ pub fn validate(target: &str, opts: &Options) -> Result<Report> {
         v.master(&entry, &text, &mut report);
     } else {
         let pl = parse_checked(&entry, &text, &mut report);
+        check_cache(&pl, cache_control.as_deref(), &mut report);
         v.media(pl, false, &mut report);
     }
     Ok(report)
@@ -144,6 +146,23 @@ fn check_identity(uri: &str, content_type: Option<&str>, report: &mut Report) {
             Location::Whole,
             format!("playlist served as {ct:?}, not application/vnd.apple.mpegurl"),
         );
+    }
+}
+
+/// A live playlist cached longer than half its target duration freezes players: clients
+/// reload after ½ target duration when nothing changed (RFC 8216 6.3.4), so the server SHOULD
+/// say so in its caching headers (RFC 8216bis 6.2.2).
+fn check_cache(pl: &MediaPlaylist, cache_control: Option<&str>, report: &mut Report) {
+    let (Some(cc), Some(target), false) = (cache_control, pl.target, pl.end_list) else {
+        return;
+    };
+    let max_age = cc.split(',').find_map(|d| {
+        let (k, v) = d.trim().split_once('=')?;
+        (k.eq_ignore_ascii_case("max-age") || k.eq_ignore_ascii_case("s-maxage"))
+            .then(|| v.trim().parse::<u64>().ok())?
+    });
+    if let Some(age) = max_age.filter(|&a| a as f64 > target as f64 / 2.0) {
+        report.should("RFC 8216bis 6.2.2", &pl.uri, Location::Whole, format!("live playlist cacheable for {age} s (Cache-Control: {cc}), more than half its target duration {target} s"));
     }
 }
 
@@ -236,7 +255,11 @@ impl Validator<'_> {
         report.playlists += 1;
         check_identity(uri, got.content_type.as_deref(), report);
         match playlist_text(uri, got.body, report) {
-            Ok(text) => Some(parse_checked(uri, &text, report)),
+            Ok(text) => {
+                let pl = parse_checked(uri, &text, report);
+                check_cache(&pl, got.cache_control.as_deref(), report);
+                Some(pl)
+            }
             Err(e) => {
                 report.must("RFC 8216bis 4.1", uri, Location::Whole, e.to_string());
                 None
@@ -330,6 +353,26 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_playlist_lifetime() {
+        let live = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts\n";
+        let vod = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n";
+        let cases = [
+            (live, Some("public, max-age=2"), 0),
+            (live, Some("public, max-age=3"), 1),
+            (live, Some("public, s-maxage=60"), 1),
+            (live, Some("no-cache"), 0),
+            (live, None, 0),
+            (vod, Some("public, max-age=60"), 0),
+        ];
+        for (text, cc, want) in cases {
+            let mut r = Report::default();
+            let pl = playlist::parse_media("http://h/a.m3u8", text, &mut r);
+            check_cache(&pl, cc, &mut r);
+            assert_eq!(r.findings.len(), want, "{cc:?}: {:#?}", r.findings);
+        }
+    }
 
     #[test]
     fn playlist_identity() {

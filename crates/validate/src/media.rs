@@ -151,10 +151,11 @@ impl<'a> SegmentChecker<'a> {
             None => None,
         };
         let range = seg.range.map(|r| (r.offset, r.len));
-        let Some(bytes) = fetch_ok(self.fetcher, &seg.uri, range, report).map(|g| g.body) else {
+        let Some(got) = fetch_ok(self.fetcher, &seg.uri, range, report) else {
             self.prev = None;
             return;
         };
+        let (bytes, content_type) = (got.body, got.content_type);
         report.segments += 1;
         if let Some(r) = seg.range {
             if (bytes.len() as u64) < r.len {
@@ -198,6 +199,7 @@ impl<'a> SegmentChecker<'a> {
             }
         };
         self.check_container(pl, seg, &d, &bytes, report);
+        check_mime(seg, d.container, content_type.as_deref(), report);
         self.check_start(pl, seg, &d, independent, report);
         self.check_duration(pl, seg, &d, report);
         self.check_continuity(&pl.uri, seg, &d, report);
@@ -398,6 +400,37 @@ impl<'a> SegmentChecker<'a> {
                 }
             }
         }
+    }
+}
+
+/// Apple 10.4: TS segments served as video/mp2t, fMP4 ones as video/iso.segment (or
+/// video/mp4, audio/mp4). Only over HTTP, when the server names a type at all.
+fn check_mime(
+    seg: &Segment,
+    container: Container,
+    content_type: Option<&str>,
+    report: &mut Report,
+) {
+    let Some(ct) = content_type.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }) else {
+        return;
+    };
+    let ok = match container {
+        Container::Ts => ct == "video/mp2t",
+        Container::Fmp4 => ["video/iso.segment", "video/mp4", "audio/mp4"].contains(&ct.as_str()),
+    };
+    if !ok {
+        report.should(
+            "Apple 10.4",
+            &seg.uri,
+            Location::Whole,
+            format!("{container:?} segment served as {ct:?}"),
+        );
     }
 }
 

@@ -163,3 +163,28 @@ fn open_gop_only_matters_when_independent() {
             .all(|f| f.section == S_INDEPENDENT && f.level == Level::Must));
     }
 }
+
+#[test]
+fn segment_mime_types() {
+    let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nhttp://h/a.ts\n";
+    let mut r = Report::default();
+    let pl = parse_media("http://h/p.m3u8", text, &mut r);
+    let seg = &pl.segments[0];
+    let cases = [
+        (Container::Ts, Some("video/mp2t"), 0),
+        (Container::Ts, Some("application/octet-stream"), 1),
+        (Container::Fmp4, Some("video/iso.segment"), 0),
+        (Container::Fmp4, Some("video/mp4; codecs=x"), 0),
+        (Container::Fmp4, Some("video/mp2t"), 1),
+        (Container::Fmp4, None, 0),
+    ];
+    for (container, ct, want) in cases {
+        let mut r = Report::default();
+        check_mime(seg, container, ct, &mut r);
+        assert_eq!(r.findings.len(), want, "{container:?} {ct:?}");
+        assert!(r
+            .findings
+            .iter()
+            .all(|f| f.section == "Apple 10.4" && f.level == Level::Should));
+    }
+}
