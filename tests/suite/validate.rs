@@ -136,6 +136,59 @@ fn ffmpeg_hls_output_validates_clean() {
     }
 }
 
+/// AES-128 (RFC 8216bis 4.4.4.4) from ffmpeg: decrypted and validated clean with the right
+/// key; a wrong key fails the decryption, a 15-byte key file breaks RFC 8216bis 5.1.
+#[test]
+fn aes_128_segments_are_decrypted_and_checked() {
+    let out = out_dir("validate_aes128");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let key = out.join("k.key");
+    std::fs::write(&key, [0x11u8; 16]).expect("key");
+    let info = out.join("keyinfo");
+    std::fs::write(&info, format!("k.key\n{}\n", key.display())).expect("key info");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(fixtures::by_name("h264_aac.mp4"))
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_playlist_type",
+            "vod",
+        ])
+        .arg("-hls_key_info_file")
+        .arg(&info)
+        .arg(out.join("index.m3u8"))
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success(), "ffmpeg -hls_key_info_file");
+    std::fs::remove_file(&info).expect("remove key info");
+    let text = std::fs::read_to_string(out.join("index.m3u8")).expect("playlist");
+    assert!(text.contains("METHOD=AES-128"), "{text}");
+    let o = validate(path_str(&out), &[]);
+    assert_clean("AES-128 with its key", &o);
+    assert!(
+        o.text.contains("\"segments\":3"),
+        "every segment decrypted and demuxed: {}",
+        o.text
+    );
+    for (bytes, section) in [
+        (vec![0x22u8; 16], "RFC 8216bis 4.4.4.4"),
+        (vec![0x11u8; 15], "RFC 8216bis 5.1"),
+    ] {
+        std::fs::write(&key, bytes).expect("key");
+        let o = validate(path_str(&out), &[]);
+        assert!(
+            o.has("MUST", section) && o.code == Some(1),
+            "{section}: {:#?}",
+            o.findings
+        );
+    }
+}
+
 /// A packaged copy of the 5 s H.264 + AAC fixture in `format`, to break.
 fn packaged(tag: &str, format: &str) -> PathBuf {
     let out = out_dir(&format!("validate_broken_{tag}"));

@@ -16,6 +16,7 @@ pub mod demux;
 pub mod error;
 pub mod fetch;
 pub mod iframe;
+pub mod key;
 pub mod lines;
 pub mod live;
 pub mod llhls;

@@ -85,6 +85,7 @@ struct Previous {
 pub struct SegmentChecker<'a> {
     fetcher: &'a Fetcher,
     inits: HashMap<InitKey, Option<Vec<u8>>>,
+    keys: crate::key::Keys,
     prev: Option<Previous>,
     /// Start of the first segment of the current discontinuity domain, and the EXTINF sum since.
     drift: Option<(f64, f64)>,
@@ -106,6 +107,7 @@ impl<'a> SegmentChecker<'a> {
         SegmentChecker {
             fetcher,
             inits: HashMap::new(),
+            keys: crate::key::Keys::default(),
             prev: None,
             drift: None,
             drift_reported: false,
@@ -137,12 +139,21 @@ impl<'a> SegmentChecker<'a> {
             self.prev = None;
             return;
         }
-        if seg.key.is_some() {
-            // Encrypted media cannot be demuxed without decrypting it; the key tag itself is
-            // checked by the playlist parser.
-            self.prev = None;
-            return;
-        }
+        let aes = match &seg.key {
+            None => None,
+            Some(k) if k.method == "AES-128" => match self.keys.get(self.fetcher, k, report) {
+                Some(key) => Some((key, crate::key::iv(k, seg.msn))),
+                None => {
+                    self.prev = None;
+                    return;
+                }
+            },
+            Some(_) => {
+                // SAMPLE-AES: encrypted samples are not checked (the tag itself is).
+                self.prev = None;
+                return;
+            }
+        };
         let init = match &seg.map {
             Some(m) => match self.init(m, report) {
                 Some(i) => Some(i),
@@ -173,6 +184,16 @@ impl<'a> SegmentChecker<'a> {
             }
         }
         self.measured.add_segment(bytes.len(), seg.duration);
+        let bytes = match aes.map(|(key, iv)| crate::key::decrypt(&bytes, &key, &iv)) {
+            None => bytes,
+            Some(Ok(plain)) => plain,
+            Some(Err(e)) => {
+                let msg = format!("AES-128 segment cannot be decrypted: {e}");
+                report.must("RFC 8216bis 4.4.4.4", &seg.uri, Location::Whole, msg);
+                self.prev = None;
+                return;
+            }
+        };
         if let Some(other) = other_format(&bytes) {
             check_other(seg, other, report);
             self.prev = None;

@@ -27,6 +27,8 @@ pub struct MapRef {
 pub struct Key {
     pub method: String,
     pub uri: Option<String>,
+    /// The IV attribute (absent: the media sequence number, RFC 8216bis 5.2).
+    pub iv: Option<[u8; 16]>,
     pub line: usize,
 }
 
@@ -442,9 +444,11 @@ impl Builder {
                 format!("unknown METHOD {m:?} (NONE, AES-128, SAMPLE-AES)"),
             ),
         }
+        let mut iv_bytes = None;
         if let Some(iv) = lines::get(&a, "IV") {
             let hex = iv.strip_prefix("0x").or_else(|| iv.strip_prefix("0X"));
-            if !hex.is_some_and(|h| h.len() == 32 && h.bytes().all(|c| c.is_ascii_hexdigit())) {
+            iv_bytes = hex.and_then(parse_iv);
+            if iv_bytes.is_none() {
                 report.must(
                     S_KEY,
                     &self.uri,
@@ -460,7 +464,12 @@ impl Builder {
         {
             self.need(5, line, "SAMPLE-AES or KEYFORMAT/KEYFORMATVERSIONS");
         }
-        self.key = (method != "NONE").then_some(Key { method, uri, line });
+        self.key = (method != "NONE").then_some(Key {
+            method,
+            uri,
+            iv: iv_bytes,
+            line,
+        });
     }
 
     fn part(&mut self, v: Option<&str>, line: usize, report: &mut Report) {
@@ -621,6 +630,18 @@ impl Builder {
         self.pl.uri = std::mem::take(&mut self.uri);
         self.pl
     }
+}
+
+/// 32 hexadecimal digits to 16 bytes.
+fn parse_iv(hex: &str) -> Option<[u8; 16]> {
+    if hex.len() != 32 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// ISO 8601 date-time with time zone (`2026-12-05T19:24:10.123Z`, `…+01:00`) to epoch ms.
