@@ -435,3 +435,22 @@ fn text_output_one_line_per_finding() {
         );
     }
 }
+
+/// A target that is not there: one error line on stderr, exit 1, nothing on stdout.
+#[test]
+fn unreadable_target_is_one_error_line() {
+    let missing = out_dir("validate_missing").join("nothing.m3u8");
+    let o = run(Command::new(bin()).arg("validate").arg(&missing));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: cannot read ") && err.contains("nothing.m3u8"),
+        "{err}"
+    );
+}

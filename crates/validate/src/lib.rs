@@ -287,12 +287,22 @@ impl Validator<'_> {
                 "named by EXT-X-I-FRAME-STREAM-INF but has no EXT-X-I-FRAMES-ONLY",
             );
         }
-        let (target, live) = (pl.target, !pl.end_list);
+        let mut server_control: Option<Vec<String>> = pl.server_control.as_ref().map(|(_, a)| {
+            a.iter()
+                .map(|a| format!("{}={}", a.name, a.value))
+                .collect()
+        });
+        if let Some(sc) = server_control.as_mut() {
+            sc.sort();
+        }
+        let (target, live, part_target) = (pl.target, !pl.end_list, pl.part_target);
         Rendition {
             measured: self.media(pl, independent, report),
             target,
             ok: true,
             live,
+            server_control: server_control.map(|sc| sc.join(",")),
+            part_target,
         }
     }
 

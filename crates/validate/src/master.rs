@@ -26,6 +26,10 @@ pub struct Rendition {
     pub ok: bool,
     /// No EXT-X-ENDLIST: not every segment exists yet.
     pub live: bool,
+    /// EXT-X-SERVER-CONTROL attributes, sorted (`NAME=value,…`).
+    pub server_control: Option<String>,
+    /// EXT-X-PART-INF PART-TARGET.
+    pub part_target: Option<f64>,
 }
 
 /// Validates the renditions a multivariant playlist names (each once) through `load`, then
@@ -66,7 +70,7 @@ pub fn check_master(
         }
     }
     let (mut n_stream, mut n_iframe) = (0, 0);
-    let mut targets: Vec<(u64, String)> = Vec::new();
+    let mut seen: Vec<(String, Rendition)> = Vec::new();
     let mut any_video = false;
     for v in &master.variants {
         let line = if v.is_i_frame {
@@ -91,46 +95,15 @@ pub fn check_master(
             continue;
         }
         any_video |= r.measured.has_video;
-        if let Some(t) = r.target.filter(|_| !v.is_i_frame) {
-            targets.push((t, v.uri.clone()));
-        }
-        let audio: Vec<Rendition> = v
-            .audio
-            .as_ref()
-            .and_then(|g| groups.get(g))
-            .cloned()
-            .unwrap_or_default();
-        if let Some(g) = &v.audio {
-            if !master
-                .alternatives
-                .iter()
-                .any(|a| &a.group_id == g && a.media_type == AlternativeMediaType::Audio)
-            {
-                report.must(
-                    S_STREAM_INF,
-                    uri,
-                    at,
-                    format!("AUDIO=\"{g}\" names no EXT-X-MEDIA TYPE=AUDIO group"),
-                );
-            }
-        }
+        let audio = audio_group(uri, at, &master, v, &groups, report);
         report.subject(Some(v.uri.clone()));
         check_variant(uri, at, v, &r, &audio, report);
         report.subject(None);
-    }
-    for (t, u) in &targets {
-        if let Some((t0, u0)) = targets.first().filter(|(t0, _)| t0 != t) {
-            report.should(
-                "Apple 8.2",
-                uri,
-                Location::Whole,
-                format!(
-                    "{u} has TARGETDURATION {t} but {u0} has {t0}: renditions should share one"
-                ),
-            );
-            break;
+        if !v.is_i_frame {
+            seen.push((v.uri.clone(), r));
         }
     }
+    check_across(uri, &seen, report);
     if any_video && n_iframe == 0 {
         report.must(
             "Apple 6.1",
@@ -138,6 +111,63 @@ pub fn check_master(
             Location::Whole,
             "video variants but no EXT-X-I-FRAME-STREAM-INF (I-frame playlists MUST be provided)",
         );
+    }
+}
+
+/// The renditions of `v`'s AUDIO group; a group that does not exist is a MUST of 4.4.6.2.
+fn audio_group(
+    uri: &str,
+    at: Location,
+    master: &MasterPlaylist,
+    v: &VariantStream,
+    groups: &HashMap<String, Vec<Rendition>>,
+    report: &mut Report,
+) -> Vec<Rendition> {
+    let Some(g) = &v.audio else {
+        return Vec::new();
+    };
+    let exists = master
+        .alternatives
+        .iter()
+        .any(|a| &a.group_id == g && a.media_type == AlternativeMediaType::Audio);
+    if !exists {
+        report.must(
+            S_STREAM_INF,
+            uri,
+            at,
+            format!("AUDIO=\"{g}\" names no EXT-X-MEDIA TYPE=AUDIO group"),
+        );
+    }
+    groups.get(g).cloned().unwrap_or_default()
+}
+
+/// What the variants' media playlists must share: one target duration (Apple 8.2), the same
+/// EXT-X-SERVER-CONTROL and PART-TARGET (RFC 8216bis 6.2.4) — else a player switching variants
+/// meets other rules.
+fn check_across(uri: &str, seen: &[(String, Rendition)], report: &mut Report) {
+    let Some((u0, r0)) = seen.first() else { return };
+    for (u, r) in seen.iter().skip(1) {
+        if r.target != r0.target {
+            let msg = format!(
+                "{u} has TARGETDURATION {:?} but {u0} has {:?}: renditions should share one",
+                r.target, r0.target
+            );
+            report.should("Apple 8.2", uri, Location::Whole, msg);
+        }
+        if r.server_control != r0.server_control {
+            let msg = format!(
+                "{u} has EXT-X-SERVER-CONTROL {:?} but {u0} has {:?}",
+                r.server_control, r0.server_control
+            );
+            report.should("RFC 8216bis 6.2.4", uri, Location::Whole, msg);
+        }
+        if r.part_target != r0.part_target {
+            let msg = format!(
+                "{u} has PART-TARGET {:?} but {u0} has {:?}",
+                r.part_target, r0.part_target
+            );
+            report.should("RFC 8216bis 6.2.4", uri, Location::Whole, msg);
+        }
     }
 }
 
@@ -535,6 +565,8 @@ mod tests {
                     target: Some(2),
                     ok: true,
                     live: name.contains("live"),
+                    server_control: None,
+                    part_target: None,
                 },
                 &mut r,
             );
@@ -573,5 +605,65 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn renditions_share_their_rules() {
+        let r = |target, sc: Option<&str>, pt| Rendition {
+            target: Some(target),
+            ok: true,
+            server_control: sc.map(str::to_owned),
+            part_target: pt,
+            ..Rendition::default()
+        };
+        let base = r(
+            2,
+            Some("CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6"),
+            Some(0.2),
+        );
+        let cases = [
+            (
+                "same",
+                r(
+                    2,
+                    Some("CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6"),
+                    Some(0.2),
+                ),
+                vec![],
+            ),
+            (
+                "target",
+                r(
+                    4,
+                    Some("CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6"),
+                    Some(0.2),
+                ),
+                vec!["Apple 8.2"],
+            ),
+            (
+                "server control",
+                r(2, Some("CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1"), Some(0.2)),
+                vec!["RFC 8216bis 6.2.4"],
+            ),
+            (
+                "part target",
+                r(
+                    2,
+                    Some("CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6"),
+                    Some(0.3),
+                ),
+                vec!["RFC 8216bis 6.2.4"],
+            ),
+        ];
+        for (name, other, want) in cases {
+            let mut rep = Report::default();
+            check_across(
+                "m.m3u8",
+                &[("a.m3u8".into(), base.clone()), ("b.m3u8".into(), other)],
+                &mut rep,
+            );
+            let got: Vec<_> = rep.findings.iter().map(|f| f.section).collect();
+            assert_eq!(got, want, "{name}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use media::TrackKind;
+use media::{CodecConfig, TrackKind};
 
 use crate::demux::{demux, other_format, Container, Demuxed, Other};
 use crate::fetch::{Fetched, Fetcher};
@@ -256,6 +256,18 @@ impl<'a> SegmentChecker<'a> {
                 &seg.uri,
                 Location::Whole,
                 "segment holds no audio or video sample",
+            );
+        }
+        let hevc = d
+            .tracks
+            .iter()
+            .any(|t| matches!(t.config, CodecConfig::Hevc { .. }));
+        if d.container == Container::Ts && hevc {
+            report.must(
+                "Apple 1.5",
+                &seg.uri,
+                Location::Whole,
+                "HEVC in MPEG-TS: Apple devices need HEVC in fMP4",
             );
         }
         let _ = pl;

@@ -188,3 +188,30 @@ fn segment_mime_types() {
             .all(|f| f.section == "Apple 10.4" && f.level == Level::Should));
     }
 }
+
+/// Apple 1.5: HEVC MUST be fMP4; in TS it is a finding, in fMP4 none.
+#[test]
+fn hevc_only_in_fmp4() {
+    let text = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"i.mp4\"\n#EXTINF:2.000,\na.m4s\n";
+    let mut r = Report::default();
+    let pl = parse_media("p.m3u8", text, &mut r);
+    for (container, want) in [(Container::Ts, 1), (Container::Fmp4, 0)] {
+        let mut d = video(container, 0.0, 2.0, true);
+        d.tracks[0].config = CodecConfig::Hevc {
+            vps: vec![],
+            sps: vec![],
+            pps: vec![],
+            in_band: false,
+        };
+        let mut r = Report::default();
+        let f = Fetcher::default();
+        let bytes = vec![0x47u8; 188];
+        SegmentChecker::new(&f).check_container(&pl, &pl.segments[0], &d, &bytes, &mut r);
+        let hevc: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.section == "Apple 1.5")
+            .collect();
+        assert_eq!(hevc.len(), want, "{container:?}: {:#?}", r.findings);
+    }
+}
