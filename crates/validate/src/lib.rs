@@ -24,6 +24,7 @@ pub mod master;
 pub mod media;
 pub mod playlist;
 pub mod report;
+pub mod ts_cc;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -86,6 +86,8 @@ pub struct SegmentChecker<'a> {
     fetcher: &'a Fetcher,
     inits: HashMap<InitKey, Option<Vec<u8>>>,
     keys: crate::key::Keys,
+    /// Last continuity counter per PID of the previous TS segment, and its media sequence number.
+    counters: Option<(u64, HashMap<u16, u8>)>,
     prev: Option<Previous>,
     /// Start of the first segment of the current discontinuity domain, and the EXTINF sum since.
     drift: Option<(f64, f64)>,
@@ -108,6 +110,7 @@ impl<'a> SegmentChecker<'a> {
             fetcher,
             inits: HashMap::new(),
             keys: crate::key::Keys::default(),
+            counters: None,
             prev: None,
             drift: None,
             drift_reported: false,
@@ -220,6 +223,9 @@ impl<'a> SegmentChecker<'a> {
             }
         };
         self.check_container(pl, seg, &d, &bytes, report);
+        if d.container == Container::Ts {
+            self.check_counters(seg, &bytes, report);
+        }
         check_mime(seg, d.container, content_type.as_deref(), report);
         self.check_start(pl, seg, &d, independent, report);
         self.check_duration(pl, seg, &d, report);
@@ -410,6 +416,34 @@ impl<'a> SegmentChecker<'a> {
                 report.must(S_DISC, pl_uri, Location::Line(seg.line), format!("{}: {} timestamps jump {dir} by {:.3} s from the previous segment without EXT-X-DISCONTINUITY", name(seg), info.config.name(), gap.abs()));
             }
         }
+    }
+
+    /// TS continuity counters inside the segment (ISO/IEC 13818-1 2.4.3.3) and from the
+    /// previous segment on (Apple 7.2), unless a DISCONTINUITY separates them.
+    fn check_counters(&mut self, seg: &Segment, bytes: &[u8], report: &mut Report) {
+        let c = crate::ts_cc::scan(bytes);
+        for (pid, offset, want, got) in c.jumps.iter().take(3) {
+            let msg = format!(
+                "PID {pid}: continuity counter {got} where {want} was due (a packet lost?)"
+            );
+            report.must(
+                "ISO/IEC 13818-1 2.4.3.3",
+                &seg.uri,
+                Location::Byte(*offset),
+                msg,
+            );
+        }
+        let prev = self
+            .counters
+            .take()
+            .filter(|(msn, _)| msn + 1 == seg.msn && !seg.discontinuity);
+        if let Some((_, last)) = prev {
+            for (pid, want, got) in crate::ts_cc::across(&last, &c) {
+                let msg = format!("PID {pid}: continuity counter starts at {got}, the previous segment left it due at {want}");
+                report.should("Apple 7.2", &seg.uri, Location::Byte(0), msg);
+            }
+        }
+        self.counters = Some((seg.msn, c.last));
     }
 
     /// Codecs, resolution and frame rate from the first segment that decoded.
