@@ -91,7 +91,9 @@ mod tests {
 
     #[test]
     fn within_a_segment() {
-        let cases: Vec<(&str, Vec<(u16, u8, bool, bool)>, Vec<(u16, u64, u8, u8)>)> = vec![
+        type Packets = Vec<(u16, u8, bool, bool)>;
+        type Jumps = Vec<(u16, u64, u8, u8)>;
+        let cases: Vec<(&str, Packets, Jumps)> = vec![
             (
                 "runs on, wraps",
                 vec![
