@@ -71,6 +71,13 @@ impl Measured {
 /// An EXT-X-MAP resource: URI and byte range (offset, length).
 pub(crate) type InitKey = (String, Option<(u64, u64)>);
 
+/// A segment ready to demux.
+struct Loaded {
+    bytes: Vec<u8>,
+    init: Option<Vec<u8>>,
+    content_type: Option<String>,
+}
+
 /// End of the previous segment, per track, for the continuity check.
 #[derive(Debug, Clone)]
 struct Previous {
@@ -138,70 +145,16 @@ impl<'a> SegmentChecker<'a> {
         independent: bool,
         report: &mut Report,
     ) {
-        if seg.gap {
-            self.prev = None;
-            return;
-        }
-        let aes = match &seg.key {
-            None => None,
-            Some(k) if k.method == "AES-128" => match self.keys.get(self.fetcher, k, report) {
-                Some(key) => Some((key, crate::key::iv(k, seg.msn))),
-                None => {
-                    self.prev = None;
-                    return;
-                }
-            },
-            Some(_) => {
-                // SAMPLE-AES: encrypted samples are not checked (the tag itself is).
-                self.prev = None;
-                return;
-            }
-        };
-        let init = match &seg.map {
-            Some(m) => match self.init(m, report) {
-                Some(i) => Some(i),
-                None => return,
-            },
-            None => None,
-        };
-        let range = seg.range.map(|r| (r.offset, r.len));
-        let Some(got) = fetch_ok(self.fetcher, &seg.uri, range, report) else {
+        let Some(d) = self.load(seg, report) else {
+            // Nothing to compare the next segment with.
             self.prev = None;
             return;
         };
-        let (bytes, content_type) = (got.body, got.content_type);
-        report.segments += 1;
-        if let Some(r) = seg.range {
-            if (bytes.len() as u64) < r.len {
-                report.must(
-                    S_PRESENT,
-                    &seg.uri,
-                    Location::Byte(bytes.len() as u64),
-                    format!(
-                        "byte range {}@{} reaches past the end of the resource ({} bytes read)",
-                        r.len,
-                        r.offset,
-                        bytes.len()
-                    ),
-                );
-            }
-        }
-        self.measured.add_segment(bytes.len(), seg.duration);
-        let bytes = match aes.map(|(key, iv)| crate::key::decrypt(&bytes, &key, &iv)) {
-            None => bytes,
-            Some(Ok(plain)) => plain,
-            Some(Err(e)) => {
-                let msg = format!("AES-128 segment cannot be decrypted: {e}");
-                report.must("RFC 8216bis 4.4.4.4", &seg.uri, Location::Whole, msg);
-                self.prev = None;
-                return;
-            }
-        };
-        if let Some(other) = other_format(&bytes) {
-            check_other(seg, other, report);
-            self.prev = None;
-            return;
-        }
+        let Loaded {
+            bytes,
+            init,
+            content_type,
+        } = d;
         let d = match demux(&bytes, init.as_deref(), false) {
             Ok(d) => d,
             Err(e) => {
@@ -212,12 +165,8 @@ impl<'a> SegmentChecker<'a> {
                 } else {
                     "RFC 8216bis 3.1.2"
                 };
-                report.must(
-                    section,
-                    &seg.uri,
-                    Location::Byte(e.offset),
-                    format!("segment cannot be decoded: {}", e.msg),
-                );
+                let msg = format!("segment cannot be decoded: {}", e.msg);
+                report.must(section, &seg.uri, Location::Byte(e.offset), msg);
                 self.prev = None;
                 return;
             }
@@ -231,6 +180,65 @@ impl<'a> SegmentChecker<'a> {
         self.check_duration(pl, seg, &d, report);
         self.check_continuity(&pl.uri, seg, &d, report);
         self.learn(&d);
+    }
+
+    /// The segment's bytes in the clear, with its init segment: fetched (its byte range),
+    /// counted into the bit rates, decrypted (AES-128). None when there is nothing to demux:
+    /// a gap, SAMPLE-AES, a fetch or decryption that failed (reported), WebVTT or packed audio
+    /// (judged here).
+    fn load(&mut self, seg: &Segment, report: &mut Report) -> Option<Loaded> {
+        if seg.gap {
+            return None;
+        }
+        let aes = match &seg.key {
+            None => None,
+            Some(k) if k.method == "AES-128" => {
+                let key = self.keys.get(self.fetcher, k, report)?;
+                Some((key, crate::key::iv(k, seg.msn)))
+            }
+            // SAMPLE-AES: encrypted samples are not checked (the tag itself is).
+            Some(_) => return None,
+        };
+        let init = match &seg.map {
+            Some(m) => Some(self.init(m, report)?),
+            None => None,
+        };
+        let range = seg.range.map(|r| (r.offset, r.len));
+        let got = fetch_ok(self.fetcher, &seg.uri, range, report)?;
+        report.segments += 1;
+        if let Some(r) = seg.range.filter(|r| (got.body.len() as u64) < r.len) {
+            let msg = format!(
+                "byte range {}@{} reaches past the end of the resource ({} bytes read)",
+                r.len,
+                r.offset,
+                got.body.len()
+            );
+            report.must(
+                S_PRESENT,
+                &seg.uri,
+                Location::Byte(got.body.len() as u64),
+                msg,
+            );
+        }
+        self.measured.add_segment(got.body.len(), seg.duration);
+        let bytes = match aes.map(|(key, iv)| crate::key::decrypt(&got.body, &key, &iv)) {
+            None => got.body,
+            Some(Ok(plain)) => plain,
+            Some(Err(e)) => {
+                let msg = format!("AES-128 segment cannot be decrypted: {e}");
+                report.must("RFC 8216bis 4.4.4.4", &seg.uri, Location::Whole, msg);
+                return None;
+            }
+        };
+        if let Some(other) = other_format(&bytes) {
+            check_other(seg, other, report);
+            return None;
+        }
+        Some(Loaded {
+            bytes,
+            init,
+            content_type: got.content_type,
+        })
     }
 
     fn check_container(
