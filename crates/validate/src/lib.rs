@@ -329,35 +329,65 @@ impl Validator<'_> {
     }
 
     fn follow(&self, pl: MediaPlaylist, independent: bool, report: &mut Report) -> media::Measured {
-        let uri = pl.uri.clone();
-        let iframes = pl.i_frames_only;
-        let mut checker = media::SegmentChecker::new(&self.fetcher);
-        let mut iframe_measured = media::Measured::default();
-        live::follow(
-            pl,
-            self.opts.live_seconds,
-            |r| self.load_playlist(&uri, r),
-            |cur, new, r| {
-                llhls::tag_rules(cur, r);
-                if iframes {
-                    let batch = MediaPlaylist {
-                        segments: new.to_vec(),
-                        ..cur.clone()
-                    };
-                    iframe_measured.absorb(iframe::check_iframes(&self.fetcher, &batch, r));
-                } else {
-                    for s in new {
-                        checker.check(cur, s, independent || cur.independent, r);
-                        llhls::check_parts(&self.fetcher, s, r);
-                    }
-                }
-            },
-            report,
-        );
-        if iframes {
-            iframe_measured
+        let mut run = LiveRun {
+            v: self,
+            uri: pl.uri.clone(),
+            iframes: pl.i_frames_only,
+            independent,
+            checker: media::SegmentChecker::new(&self.fetcher),
+            iframe_measured: media::Measured::default(),
+        };
+        live::follow(pl, self.opts.live_seconds, &mut run, report);
+        if run.iframes {
+            run.iframe_measured
         } else {
-            checker.measured
+            run.checker.measured
+        }
+    }
+}
+
+/// One live playlist being followed.
+struct LiveRun<'a> {
+    v: &'a Validator<'a>,
+    uri: String,
+    iframes: bool,
+    independent: bool,
+    checker: media::SegmentChecker<'a>,
+    iframe_measured: media::Measured,
+}
+
+impl live::Follower for LiveRun<'_> {
+    fn reload(&mut self, report: &mut Report) -> Option<MediaPlaylist> {
+        self.v.load_playlist(&self.uri, report)
+    }
+
+    fn added(&mut self, cur: &MediaPlaylist, new: &[playlist::Segment], report: &mut Report) {
+        llhls::tag_rules(cur, report);
+        if self.iframes {
+            let batch = MediaPlaylist {
+                segments: new.to_vec(),
+                ..cur.clone()
+            };
+            let m = iframe::check_iframes(&self.v.fetcher, &batch, report);
+            self.iframe_measured.absorb(m);
+            return;
+        }
+        for s in new {
+            self.checker
+                .check(cur, s, self.independent || cur.independent, report);
+            llhls::check_parts(&self.v.fetcher, s, report);
+        }
+    }
+
+    /// RFC 8216bis 6.2.2: a segment removed from the playlist MUST stay available for its
+    /// duration plus the playlist's; checked on the newest one gone, right after it left.
+    fn removed(&mut self, gone: &[playlist::Segment], report: &mut Report) {
+        let Some(s) = gone.last() else { return };
+        let range = Some(s.range.map_or((0, 188), |r| (r.offset, r.len.min(188))));
+        match self.v.fetcher.get(&s.uri, range) {
+            Ok(g) if (200..300).contains(&g.status) => {}
+            Ok(g) => report.must("RFC 8216bis 6.2.2", &s.uri, Location::Whole, format!("segment {} answered {} right after it left the playlist (removed segments must stay available)", s.msn, g.status)),
+            Err(e) => report.must("RFC 8216bis 6.2.2", &s.uri, Location::Whole, format!("segment {} cannot be read right after it left the playlist: {e}", s.msn)),
         }
     }
 }
@@ -365,6 +395,38 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 8216bis 6.2.2: the newest segment that left must still be there.
+    #[test]
+    fn removed_segments_stay_available() {
+        use live::Follower;
+        let dir = std::env::temp_dir().join(format!("validate-removed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.ts"), [0x47u8; 188]).unwrap();
+        let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n";
+        let mut r = Report::default();
+        let pl = playlist::parse_media(&dir.join("p.m3u8").to_string_lossy(), text, &mut r);
+        let opts = Options::default();
+        let v = Validator {
+            fetcher: Fetcher::default(),
+            opts: &opts,
+        };
+        let mut run = LiveRun {
+            v: &v,
+            uri: pl.uri.clone(),
+            iframes: false,
+            independent: false,
+            checker: media::SegmentChecker::new(&v.fetcher),
+            iframe_measured: media::Measured::default(),
+        };
+        for (gone, want) in [(&pl.segments[..1], 0), (&pl.segments[..2], 1)] {
+            let mut r = Report::default();
+            run.removed(gone, &mut r);
+            assert_eq!(r.findings.len(), want, "{:#?}", r.findings);
+            assert!(r.findings.iter().all(|f| f.section == "RFC 8216bis 6.2.2"));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn live_playlist_lifetime() {

@@ -149,19 +149,21 @@ fn changed(p: &Segment, c: &Segment) -> Option<String> {
     }
 }
 
-/// Follows a live playlist for `seconds`: `reload` fetches the next snapshot (None when it
-/// cannot be read; that is reported by the caller), `new_segments` is given the segments each
-/// snapshot adds (the first snapshot's all of them).
-pub fn follow(
-    first: MediaPlaylist,
-    seconds: u64,
-    mut reload: impl FnMut(&mut Report) -> Option<MediaPlaylist>,
-    mut new_segments: impl FnMut(&MediaPlaylist, &[Segment], &mut Report),
-    report: &mut Report,
-) {
+/// What following a live playlist does with each reload.
+pub trait Follower {
+    /// The next snapshot (None when it cannot be read; the implementation reports why).
+    fn reload(&mut self, report: &mut Report) -> Option<MediaPlaylist>;
+    /// Segments a snapshot adds (the first snapshot's all of them).
+    fn added(&mut self, cur: &MediaPlaylist, new: &[Segment], report: &mut Report);
+    /// Segments that left the playlist since the previous snapshot.
+    fn removed(&mut self, gone: &[Segment], report: &mut Report);
+}
+
+/// Follows a live playlist for `seconds`, reloading every half target duration.
+pub fn follow(first: MediaPlaylist, seconds: u64, f: &mut impl Follower, report: &mut Report) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     snapshot_rules(&first, None, report);
-    new_segments(&first, &first.segments, report);
+    f.added(&first, &first.segments, report);
     let mut prev = first;
     let mut last_new = Instant::now();
     let mut late_reported = false;
@@ -169,7 +171,9 @@ pub fn follow(
         let target = prev.target.unwrap_or(2).max(1) as f64;
         let wait = Duration::from_secs_f64((target / 2.0).max(0.2));
         std::thread::sleep(wait.min(deadline.saturating_duration_since(Instant::now())));
-        let Some(cur) = reload(report) else { continue };
+        let Some(cur) = f.reload(report) else {
+            continue;
+        };
         snapshot_rules(&cur, prev.last_msn(), report);
         reload_rules(&prev, &cur, report);
         let seen = prev.last_msn();
@@ -184,17 +188,22 @@ pub fn follow(
             let late = last_new.elapsed().as_secs_f64();
             if late > 1.5 * target + wait.as_secs_f64() + 0.5 && !late_reported {
                 late_reported = true;
-                report.should(
-                    S_UPDATE,
-                    &cur.uri,
-                    Location::Whole,
-                    format!("no new segment for {late:.1} s (TARGETDURATION {target})"),
-                );
+                let msg = format!("no new segment for {late:.1} s (TARGETDURATION {target})");
+                report.should(S_UPDATE, &cur.uri, Location::Whole, msg);
             }
         } else {
             last_new = Instant::now();
         }
-        new_segments(&cur, &added, report);
+        let gone: Vec<Segment> = prev
+            .segments
+            .iter()
+            .filter(|s| s.msn < cur.media_sequence)
+            .cloned()
+            .collect();
+        if !gone.is_empty() {
+            f.removed(&gone, report);
+        }
+        f.added(&cur, &added, report);
         prev = cur;
     }
 }

@@ -174,6 +174,26 @@ fn reload_cases() {
     }
 }
 
+/// Replays snapshots, records what `follow` hands over.
+struct Replay {
+    snaps: std::vec::IntoIter<MediaPlaylist>,
+    last: MediaPlaylist,
+    fed: Vec<u64>,
+    gone: Vec<u64>,
+}
+
+impl Follower for Replay {
+    fn reload(&mut self, _: &mut Report) -> Option<MediaPlaylist> {
+        Some(self.snaps.next().unwrap_or_else(|| self.last.clone()))
+    }
+    fn added(&mut self, _: &MediaPlaylist, new: &[Segment], _: &mut Report) {
+        self.fed.extend(new.iter().map(|s| s.msn));
+    }
+    fn removed(&mut self, gone: &[Segment], _: &mut Report) {
+        self.gone.extend(gone.iter().map(|s| s.msn));
+    }
+}
+
 #[test]
 fn follow_feeds_new_segments_once() {
     let s = |n, p| (n, 1.0, Some(p), false);
@@ -192,16 +212,20 @@ fn follow_feeds_new_segments_once() {
             &[s("b", 1.0), s("c", 2.0), s("d", 3.0), s("e", 4.0)],
         ),
     ];
-    let mut it = snaps.clone().into_iter().skip(1);
-    let mut fed: Vec<u64> = Vec::new();
+    let mut replay = Replay {
+        snaps: snaps
+            .clone()
+            .into_iter()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .into_iter(),
+        last: snaps[2].clone(),
+        fed: Vec::new(),
+        gone: Vec::new(),
+    };
     let mut r = Report::default();
-    follow(
-        snaps[0].clone(),
-        2,
-        |_| it.next().or_else(|| snaps.last().cloned()),
-        |_, new, _| fed.extend(new.iter().map(|s| s.msn)),
-        &mut r,
-    );
-    assert_eq!(fed, vec![0, 1, 2, 3, 4]);
+    follow(snaps[0].clone(), 2, &mut replay, &mut r);
+    assert_eq!(replay.fed, vec![0, 1, 2, 3, 4]);
+    assert_eq!(replay.gone, vec![0]);
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
 }
