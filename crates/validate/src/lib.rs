@@ -5,8 +5,10 @@
 //! I-frame playlist it names, and the segments, and returns a [`Report`] of [`Finding`]s: each
 //! a broken rule with its level (MUST / SHOULD), the section of RFC 8216bis or Apple's HLS
 //! authoring specification, the resource and the line or byte. Families of checks, one module
-//! each: playlist syntax ([`playlist`]), segments and media ([`media`], over [`demux`]),
-//! multivariant vs bitstream ([`master`]), I-frame playlists ([`iframe`]).
+//! each: playlist syntax ([`playlist`], [`lines`]), segments and media ([`media`] over
+//! [`demux`], [`ts_cc`], [`key`] for AES-128), multivariant vs bitstream ([`master`]),
+//! I-frame playlists ([`iframe`]), live follow ([`live`]), LL-HLS tags and server behaviour
+//! ([`llhls`]). Resources are read by [`fetch`] from a directory or over HTTP(S).
 //!
 //! Never prints (`tracing` only); errors only when the entry playlist cannot be read at all.
 #![forbid(unsafe_code)]
@@ -60,21 +62,8 @@ impl Default for Options {
 pub fn validate(target: &str, opts: &Options) -> Result<Report> {
     let entry = entry_point(target)?;
     let fetcher = Fetcher::new(opts.timeout);
-    let got = fetcher.get(&entry, None).map_err(|msg| Error::Fetch {
-        uri: entry.clone(),
-        msg,
-    })?;
-    if !(200..300).contains(&got.status) {
-        return Err(Error::Fetch {
-            uri: entry,
-            msg: format!("HTTP {}", got.status),
-        });
-    }
     let mut report = Report::default();
-    check_identity(&entry, got.content_type.as_deref(), &mut report);
-    let cache_control = got.cache_control.clone();
-    let text = playlist_text(&entry, got.body, &mut report)?;
-    report.playlists += 1;
+    let (text, cache_control) = read_playlist(&fetcher, &entry, &mut report)?;
     let v = Validator { fetcher, opts };
     if m3u8_rs::is_master_playlist(text.as_bytes()) {
         v.master(&entry, &text, &mut report);
@@ -84,6 +73,28 @@ pub fn validate(target: &str, opts: &Options) -> Result<Report> {
         v.media(pl, false, &mut report);
     }
     Ok(report)
+}
+
+/// Reads playlist `uri`: its text (UTF-8, RFC 8216bis 4.1; identified as a playlist, 4) and
+/// its Cache-Control. Err when it cannot be read or is no text.
+fn read_playlist(
+    fetcher: &Fetcher,
+    uri: &str,
+    report: &mut Report,
+) -> Result<(String, Option<String>)> {
+    let got = fetcher.get(uri, None).map_err(|msg| Error::Fetch {
+        uri: uri.to_owned(),
+        msg,
+    })?;
+    if !(200..300).contains(&got.status) {
+        return Err(Error::Fetch {
+            uri: uri.to_owned(),
+            msg: format!("HTTP {}", got.status),
+        });
+    }
+    report.playlists += 1;
+    check_identity(uri, got.content_type.as_deref(), report);
+    Ok((playlist_text(uri, got.body, report)?, got.cache_control))
 }
 
 /// The playlist a target names.
@@ -253,17 +264,18 @@ impl Validator<'_> {
 
     /// Reads and parses a media playlist; a failure is a finding (RFC 8216bis 6.2.1).
     fn load_playlist(&self, uri: &str, report: &mut Report) -> Option<MediaPlaylist> {
-        let got = media::fetch_ok(&self.fetcher, uri, None, report)?;
-        report.playlists += 1;
-        check_identity(uri, got.content_type.as_deref(), report);
-        match playlist_text(uri, got.body, report) {
-            Ok(text) => {
+        match read_playlist(&self.fetcher, uri, report) {
+            Ok((text, cache_control)) => {
                 let pl = parse_checked(uri, &text, report);
-                check_cache(&pl, got.cache_control.as_deref(), report);
+                check_cache(&pl, cache_control.as_deref(), report);
                 Some(pl)
             }
             Err(e) => {
-                report.must("RFC 8216bis 4.1", uri, Location::Whole, e.to_string());
+                let section = match e {
+                    Error::Fetch { .. } => "RFC 8216bis 6.2.1",
+                    Error::NotPlaylist { .. } => "RFC 8216bis 4.1",
+                };
+                report.must(section, uri, Location::Whole, e.to_string());
                 None
             }
         }
