@@ -284,7 +284,6 @@ impl<'a> SegmentChecker<'a> {
                 "HEVC in MPEG-TS: Apple devices need HEVC in fMP4",
             );
         }
-        let _ = pl;
     }
 
     fn check_start(

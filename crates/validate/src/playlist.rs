@@ -415,7 +415,6 @@ impl Builder {
             uri: resolve(&self.uri, u),
             range,
         });
-        let _ = line;
     }
 
     fn key_tag(&mut self, v: Option<&str>, line: usize, report: &mut Report) {
