@@ -18,7 +18,10 @@ const S_IFRAMES: &str = "RFC 8216bis 4.4.3.6";
 
 /// Checks every entry of I-frame playlist `pl`.
 pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Measured {
-    let mut m = Measured::default();
+    let mut m = Measured {
+        target: pl.target.map(|t| t as f64),
+        ..Measured::default()
+    };
     let mut inits: HashMap<InitKey, Option<Vec<u8>>> = HashMap::new();
     // (msn, presentation time in s, EXTINF, EXTINF line) of the previous entry.
     let mut prev: Option<(u64, f64, f64, usize)> = None;

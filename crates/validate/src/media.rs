@@ -23,11 +23,10 @@ pub struct Measured {
     pub resolution: Option<(u32, u32)>,
     pub frame_rate: Option<f64>,
     pub has_video: bool,
-    /// Peak segment bit rate (bits / EXTINF), bits/s.
-    pub peak_bps: f64,
-    /// All segment bits / all EXTINF, bits/s.
-    pub total_bits: f64,
-    pub total_secs: f64,
+    /// (bits, EXTINF seconds) of each segment read, in playlist order.
+    pub sizes: Vec<(f64, f64)>,
+    /// The playlist's TARGETDURATION, for the peak's window.
+    pub target: Option<f64>,
     pub segments: usize,
     pub container: Option<Container>,
 }
@@ -35,12 +34,7 @@ pub struct Measured {
 impl Measured {
     /// Counts one segment of `len` bytes and `extinf` seconds into the bit rates.
     pub fn add_segment(&mut self, len: usize, extinf: f64) {
-        let bits = len as f64 * 8.0;
-        if extinf > 0.0 {
-            self.peak_bps = self.peak_bps.max(bits / extinf);
-        }
-        self.total_bits += bits;
-        self.total_secs += extinf;
+        self.sizes.push((len as f64 * 8.0, extinf));
         self.segments += 1;
     }
 
@@ -52,16 +46,54 @@ impl Measured {
             self.frame_rate = o.frame_rate;
         }
         self.has_video |= o.has_video;
-        self.peak_bps = self.peak_bps.max(o.peak_bps);
-        self.total_bits += o.total_bits;
-        self.total_secs += o.total_secs;
+        self.sizes.extend(o.sizes);
+        self.target = self.target.or(o.target);
         self.segments += o.segments;
         self.container = self.container.or(o.container);
     }
 
+    /// Peak segment bit rate (RFC 8216bis 4.4.6.2): the largest bit rate of any contiguous
+    /// run of segments lasting between 0.5 and 1.5 target durations — so a short last segment
+    /// does not count alone. Without a target duration, or when no run fits, per segment.
+    pub fn peak_bps(&self) -> f64 {
+        let t = self.target.unwrap_or(0.0);
+        let mut best = 0.0f64;
+        for i in 0..self.sizes.len() {
+            let (mut bits, mut secs) = (0.0, 0.0);
+            for &(b, s) in self.sizes.get(i..).unwrap_or_default() {
+                bits += b;
+                secs += s;
+                if secs > 1.5 * t {
+                    break;
+                }
+                if secs >= 0.5 * t && secs > 0.0 {
+                    best = best.max(bits / secs);
+                }
+            }
+        }
+        if best > 0.0 {
+            return best;
+        }
+        self.peak_single_bps()
+    }
+
+    /// The largest bit rate of a single segment (bits / EXTINF).
+    pub fn peak_single_bps(&self) -> f64 {
+        self.sizes
+            .iter()
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(b, s)| b / s)
+            .fold(0.0, f64::max)
+    }
+
+    /// All bits over all EXTINF, bits/s.
     pub fn average_bps(&self) -> f64 {
-        if self.total_secs > 0.0 {
-            self.total_bits / self.total_secs
+        let (bits, secs) = self
+            .sizes
+            .iter()
+            .fold((0.0, 0.0), |(b, s), (sb, ss)| (b + sb, s + ss));
+        if secs > 0.0 {
+            bits / secs
         } else {
             0.0
         }
@@ -145,6 +177,7 @@ impl<'a> SegmentChecker<'a> {
         independent: bool,
         report: &mut Report,
     ) {
+        self.measured.target = pl.target.map(|t| t as f64);
         let Some(d) = self.load(seg, report) else {
             // Nothing to compare the next segment with.
             self.prev = None;

@@ -215,3 +215,59 @@ fn hevc_only_in_fmp4() {
         assert_eq!(hevc.len(), want, "{container:?}: {:#?}", r.findings);
     }
 }
+
+/// RFC 8216bis 4.4.6.2: the peak over runs of 0.5–1.5 target durations; a short last segment
+/// does not count alone.
+#[test]
+fn peak_segment_bit_rate() {
+    let m = |sizes: &[(f64, f64)], target: Option<f64>| Measured {
+        sizes: sizes.to_vec(),
+        target,
+        ..Measured::default()
+    };
+    let cases = [
+        (
+            "steady",
+            m(&[(200.0, 2.0), (200.0, 2.0)], Some(2.0)),
+            100.0,
+            100.0,
+        ),
+        (
+            "one heavy",
+            m(&[(200.0, 2.0), (600.0, 2.0)], Some(2.0)),
+            300.0,
+            200.0,
+        ),
+        (
+            "tiny last segment",
+            m(&[(200.0, 2.0), (200.0, 2.0), (50.0, 0.1)], Some(2.0)),
+            250.0 / 2.1,
+            450.0 / 4.1,
+        ),
+        (
+            "short segments pair up",
+            m(&[(100.0, 0.5), (300.0, 0.5), (100.0, 0.5)], Some(2.0)),
+            400.0 / 1.0,
+            500.0 / 1.5,
+        ),
+        (
+            "no target: per segment",
+            m(&[(200.0, 2.0), (50.0, 0.1)], None),
+            500.0,
+            250.0 / 2.1,
+        ),
+        ("empty", m(&[], Some(2.0)), 0.0, 0.0),
+    ];
+    for (name, m, peak, avg) in cases {
+        assert!(
+            (m.peak_bps() - peak).abs() < 1e-9,
+            "{name}: peak {}",
+            m.peak_bps()
+        );
+        assert!(
+            (m.average_bps() - avg).abs() < 1e-9,
+            "{name}: average {}",
+            m.average_bps()
+        );
+    }
+}
