@@ -105,3 +105,66 @@ fn dates() {
         assert_eq!(parse_date_ms(s), want, "{s}");
     }
 }
+
+/// Never panic on input: a rich LL-HLS playlist and a multivariant playlist, mutated (bytes
+/// replaced, lines cut and repeated) a few thousand times with a fixed seed, through every
+/// check that reads playlist text.
+#[test]
+fn mutated_playlists_never_panic() {
+    let media = "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n\
+        #EXT-X-DISCONTINUITY-SEQUENCE:3\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6,CAN-SKIP-UNTIL=12\n\
+        #EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\",IV=0x000102030405060708090a0b0c0d0e0f\n\
+        #EXT-X-MAP:URI=\"init.mp4\",BYTERANGE=\"100@0\"\n#EXT-X-PROGRAM-DATE-TIME:2026-12-05T19:00:00.000+01:00\n\
+        #EXTINF:2.000,\n#EXT-X-BYTERANGE:1000@100\na.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-GAP\n\
+        #EXT-X-PART:DURATION=0.2,URI=\"b.0.m4s\",INDEPENDENT=YES,BYTERANGE=\"10@0\"\n#EXTINF:2,\nb.m4s\n\
+        #EXT-X-SKIP:SKIPPED-SEGMENTS=2\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"c.0.m4s\"\n\
+        #EXT-X-RENDITION-REPORT:URI=\"o.m3u8\",LAST-MSN=11\n#EXT-X-ENDLIST\n";
+    let master = "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+        #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT=YES,URI=\"a.m3u8\"\n\
+        #EXT-X-STREAM-INF:BANDWIDTH=1000,AVERAGE-BANDWIDTH=900,CODECS=\"avc1.64000d,mp4a.40.2\",RESOLUTION=320x240,FRAME-RATE=30,AUDIO=\"a\"\nv.m3u8\n\
+        #EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=100,URI=\"i.m3u8\"\n";
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rnd = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    const NOISE: &[u8] = b"#:=,\"@.-0129xYES\n\rEXT-X-";
+    for round in 0..5000 {
+        let base = if round % 4 == 3 { master } else { media };
+        let mut b = base.as_bytes().to_vec();
+        for _ in 0..1 + rnd(6) {
+            let at = rnd(b.len());
+            match rnd(4) {
+                0 => b[at] = NOISE[rnd(NOISE.len())],
+                1 => b.truncate(at),
+                2 => {
+                    let end = (at + rnd(40)).min(b.len());
+                    let piece = b[at..end].to_vec();
+                    b.splice(at..at, piece);
+                }
+                _ => {
+                    b.remove(at.min(b.len().saturating_sub(1)).min(b.len()));
+                }
+            }
+            if b.is_empty() {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&b);
+        let mut r = Report::default();
+        let _ = m3u8_rs::is_master_playlist(&b);
+        let pl = crate::parse_checked("http://h/p.m3u8", &text, &mut r);
+        crate::llhls::tag_rules(&pl, &mut r);
+        crate::live::snapshot_rules(&pl, None, &mut r);
+        let first = parse_media("http://h/p.m3u8", media, &mut Report::default());
+        crate::live::reload_rules(&first, &pl, &mut r);
+        crate::master::check_master(
+            "http://h/m.m3u8",
+            &text,
+            |_, _, _, _| crate::master::Rendition::default(),
+            &mut r,
+        );
+    }
+}
