@@ -44,7 +44,7 @@ impl TrackTimes {
 
     /// Presentation span in seconds.
     pub fn span(&self) -> f64 {
-        self.secs(self.end_pts - self.min_pts)
+        self.secs(self.end_pts.saturating_sub(self.min_pts))
     }
 }
 
@@ -211,11 +211,11 @@ fn track_times(info: &TrackInfo, s: &[&Sample]) -> Option<TrackTimes> {
     Some(TrackTimes {
         timescale: info.timescale,
         first_dts: first.dts,
-        end_dts: last.dts + i64::from(last.duration),
+        end_dts: last.dts.saturating_add(i64::from(last.duration)),
         min_pts: s.iter().map(|s| s.pts()).min().unwrap_or(0),
         end_pts: s
             .iter()
-            .map(|s| s.pts() + i64::from(s.duration))
+            .map(|s| s.pts().saturating_add(i64::from(s.duration)))
             .max()
             .unwrap_or(0),
         samples: s.len() as u64,
@@ -285,5 +285,39 @@ mod tests {
         for (bytes, want) in cases {
             assert_eq!(other_format(bytes), want, "{bytes:02x?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// Timestamps at the end of the i64 range (a crafted tfdt) saturate instead of panicking.
+    #[test]
+    fn times_at_the_end_of_the_range() {
+        let info = TrackInfo {
+            id: 1,
+            config: CodecConfig::Mp3,
+            timescale: 1,
+            width: 0,
+            height: 0,
+            sample_rate: 48_000,
+            channels: 2,
+            language: None,
+            duration: None,
+        };
+        let s = Sample {
+            track: 0,
+            dts: i64::MAX - 1,
+            cts_offset: 0,
+            duration: 1000,
+            keyframe: true,
+            data: Bytes::new(),
+        };
+        let t = track_times(&info, &[&s]).expect("one sample");
+        assert_eq!(t.end_dts, i64::MAX);
+        assert_eq!(t.end_pts, i64::MAX);
+        assert!(t.span() >= 0.0);
     }
 }
