@@ -66,7 +66,7 @@ impl Fetcher {
     fn get_http(&self, uri: &str, range: Option<(u64, u64)>) -> Result<Fetched, String> {
         let mut req = self.agent.get(uri);
         if let Some((offset, len)) = range {
-            let last = offset + len.max(1) - 1;
+            let last = offset.saturating_add(len.max(1) - 1);
             req = req.header("Range", format!("bytes={offset}-{last}"));
         }
         let mut resp = req.call().map_err(|e| e.to_string())?;

@@ -52,7 +52,10 @@ pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Me
         if let Some((msn, p_pts, p_dur, p_line)) = prev {
             let real = pts - p_pts;
             // RFC 8216bis 4.4.3.6: an I-frame's duration is the time to the next I-frame.
-            if msn + 1 == seg.msn && !seg.discontinuity && (real - p_dur).abs() > frame + 0.002 {
+            if msn.saturating_add(1) == seg.msn
+                && !seg.discontinuity
+                && (real - p_dur).abs() > frame + 0.002
+            {
                 report.should(
                     S_IFRAMES,
                     &pl.uri,
@@ -78,7 +81,7 @@ fn entry(
     report.segments += 1;
     let line = seg.line;
     if let Some(r) = seg.range.filter(|r| (bytes.len() as u64) < r.len) {
-        let at = Location::Byte(r.offset + bytes.len() as u64);
+        let at = Location::Byte(r.offset.saturating_add(bytes.len() as u64));
         report.must("RFC 8216bis 4.4.4.2", &seg.uri, at, format!("I-frame byte range {}@{} (playlist line {line}) reaches past the end of the resource", r.len, r.offset));
         return None;
     }

@@ -94,7 +94,7 @@ pub fn reload_rules(prev: &MediaPlaylist, cur: &MediaPlaylist, report: &mut Repo
             continue;
         }
         let Some(c) = cur.segments.iter().find(|c| c.msn == p.msn) else {
-            if p.msn >= cur.media_sequence + cur.skipped {
+            if p.msn >= cur.media_sequence.saturating_add(cur.skipped) {
                 report.must(
                     S_LIVE,
                     uri,
@@ -117,7 +117,7 @@ pub fn reload_rules(prev: &MediaPlaylist, cur: &MediaPlaylist, report: &mut Repo
         }
     }
     if cur.skipped == 0 {
-        let want = prev.discontinuity_sequence + disc_gone;
+        let want = prev.discontinuity_sequence.saturating_add(disc_gone);
         if cur.discontinuity_sequence != want {
             report.must(S_LIVE, uri, Location::Whole, format!("EXT-X-DISCONTINUITY-SEQUENCE is {} but {} discontinuities left since it was {}: expected {want}", cur.discontinuity_sequence, disc_gone, prev.discontinuity_sequence));
         }

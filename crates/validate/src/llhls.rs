@@ -253,9 +253,12 @@ pub fn server_rules(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) {
     // 400 for an MSN beyond last + 2 (once more if the playlist moved on meanwhile).
     let beyond = |r: &mut Report| -> Option<u16> {
         let fresh = fetch_playlist(f, uri, r)?.last_msn().unwrap_or(last);
-        f.get(&with_query(uri, &format!("_HLS_msn={}", fresh + 3)), None)
-            .ok()
-            .map(|g| g.status)
+        f.get(
+            &with_query(uri, &format!("_HLS_msn={}", fresh.saturating_add(3))),
+            None,
+        )
+        .ok()
+        .map(|g| g.status)
     };
     let mut tmp = Report::default();
     let status = beyond(&mut tmp)
@@ -294,13 +297,13 @@ fn blocking_next(f: &Fetcher, pl: &MediaPlaylist, last: u64, report: &mut Report
     let (q, what) = if pl.part_target.is_some() {
         let n = pl.pending_parts.len();
         (
-            format!("_HLS_msn={}&_HLS_part={n}", last + 1),
-            format!("part {n} of segment {}", last + 1),
+            format!("_HLS_msn={}&_HLS_part={n}", last.saturating_add(1)),
+            format!("part {n} of segment {}", last.saturating_add(1)),
         )
     } else {
         (
-            format!("_HLS_msn={}", last + 1),
-            format!("segment {}", last + 1),
+            format!("_HLS_msn={}", last.saturating_add(1)),
+            format!("segment {}", last.saturating_add(1)),
         )
     };
     let asked = with_query(uri, &q);

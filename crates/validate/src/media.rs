@@ -401,7 +401,10 @@ impl<'a> SegmentChecker<'a> {
         let (origin, sum) = match self.drift {
             Some(o)
                 if !seg.discontinuity
-                    && self.prev.as_ref().is_some_and(|p| p.msn + 1 == seg.msn) =>
+                    && self
+                        .prev
+                        .as_ref()
+                        .is_some_and(|p| p.msn.saturating_add(1) == seg.msn) =>
             {
                 o
             }
@@ -438,7 +441,8 @@ impl<'a> SegmentChecker<'a> {
             container: d.container,
             ends,
         });
-        let Some(prev) = prev.filter(|p| p.msn + 1 == seg.msn && !seg.discontinuity) else {
+        let Some(prev) = prev.filter(|p| p.msn.saturating_add(1) == seg.msn && !seg.discontinuity)
+        else {
             return;
         };
         for (info, t) in d.tracks.iter().zip(&d.times) {
@@ -476,7 +480,7 @@ impl<'a> SegmentChecker<'a> {
         let prev = self
             .counters
             .take()
-            .filter(|(msn, _)| msn + 1 == seg.msn && !seg.discontinuity);
+            .filter(|(msn, _)| msn.saturating_add(1) == seg.msn && !seg.discontinuity);
         if let Some((_, last)) = prev {
             for (pid, want, got) in crate::ts_cc::across(&last, &c) {
                 let msg = format!("PID {pid}: continuity counter starts at {got}, the previous segment left it due at {want}");

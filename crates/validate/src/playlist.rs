@@ -504,7 +504,7 @@ impl Builder {
                     offset: offset.unwrap_or(0),
                     len,
                 };
-                self.part_next_offset = Some((uri.clone(), r.offset + r.len));
+                self.part_next_offset = Some((uri.clone(), r.offset.saturating_add(r.len)));
                 Some(r)
             }
             Some(Err(e)) => {
@@ -553,11 +553,15 @@ impl Builder {
                 len,
             }
         });
-        self.next_offset = range.map(|r| (uri.clone(), r.offset + r.len));
+        self.next_offset = range.map(|r| (uri.clone(), r.offset.saturating_add(r.len)));
         if self.discontinuity {
-            self.dsn += 1;
+            self.dsn = self.dsn.saturating_add(1);
         }
-        let msn = self.pl.media_sequence + self.pl.skipped + self.pl.segments.len() as u64;
+        let msn = self
+            .pl
+            .media_sequence
+            .saturating_add(self.pl.skipped)
+            .saturating_add(self.pl.segments.len() as u64);
         self.pl.segments.push(Segment {
             msn,
             dsn: self.dsn,
@@ -649,6 +653,9 @@ pub fn parse_date_ms(s: &str) -> Option<i64> {
     let (date, time) = s.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (y, mo, da) = (d.next()??, d.next()??, d.next()??);
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
     let tz_pos = time.rfind(['Z', 'z', '+', '-'])?;
     let (clock, tz) = time.split_at(tz_pos);
     let offset_min = match tz {
@@ -661,6 +668,9 @@ pub fn parse_date_ms(s: &str) -> Option<i64> {
                 .get(2..)
                 .filter(|m| !m.is_empty())
                 .map_or(Some(0), |m| m.parse::<i64>().ok())?;
+            if h > 23 || !(0..=59).contains(&m) {
+                return None;
+            }
             sign * (h * 60 + m)
         }
     };

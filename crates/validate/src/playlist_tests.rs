@@ -100,6 +100,9 @@ fn dates() {
         ("2026-13-05T19:00:00Z", None),
         ("2026-12-05 19:00:00Z", None),
         ("2026-12-05T19:00:00", None),
+        ("9223372036854775807-12-05T19:00:00Z", None),
+        ("2026-12-05T19:00:00+9223372036854775807", None),
+        ("2026-12-05T19:00:00+01:99", None),
     ];
     for (s, want) in cases {
         assert_eq!(parse_date_ms(s), want, "{s}");
@@ -131,13 +134,27 @@ fn mutated_playlists_never_panic() {
         (x % n.max(1) as u64) as usize
     };
     const NOISE: &[u8] = b"#:=,\"@.-0129xYES\n\rEXT-X-";
-    for round in 0..5000 {
+    const TOKENS: &[&str] = &[
+        "18446744073709551615",
+        "18446744073709551615@18446744073709551615",
+        "-1",
+        "1e308",
+        "NaN",
+        "\n#EXT-X-DISCONTINUITY\n",
+        "\n#EXTINF:2,\nz.ts\n",
+        "9223372036854775807",
+    ];
+    for round in 0..8000 {
         let base = if round % 4 == 3 { master } else { media };
         let mut b = base.as_bytes().to_vec();
         for _ in 0..1 + rnd(6) {
             let at = rnd(b.len());
-            match rnd(4) {
+            match rnd(5) {
                 0 => b[at] = NOISE[rnd(NOISE.len())],
+                4 => {
+                    let t = TOKENS[rnd(TOKENS.len())].as_bytes();
+                    b.splice(at..at, t.iter().copied());
+                }
                 1 => b.truncate(at),
                 2 => {
                     let end = (at + rnd(40)).min(b.len());
@@ -167,4 +184,25 @@ fn mutated_playlists_never_panic() {
             &mut r,
         );
     }
+}
+
+/// Numbers at the end of the u64 range (sequence numbers, byte offsets) saturate: findings,
+/// never an overflow.
+#[test]
+fn numbers_at_the_end_of_the_range() {
+    let max = u64::MAX;
+    let text = format!(
+        "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{max}\n\
+         #EXT-X-DISCONTINUITY-SEQUENCE:{max}\n#EXT-X-SKIP:SKIPPED-SEGMENTS={max}\n\
+         #EXT-X-DISCONTINUITY\n#EXTINF:2,\n#EXT-X-BYTERANGE:{max}@{max}\na.ts\n\
+         #EXT-X-DISCONTINUITY\n#EXTINF:2,\n#EXT-X-BYTERANGE:{max}\na.ts\n\
+         #EXT-X-PART:DURATION=1,URI=\"p\",BYTERANGE=\"{max}@{max}\"\n#EXT-X-PART:DURATION=1,URI=\"p\",BYTERANGE=\"{max}\"\n"
+    );
+    let mut r = Report::default();
+    let pl = parse_media("http://h/p.m3u8", &text, &mut r);
+    let msns: Vec<u64> = pl.segments.iter().map(|s| s.msn).collect();
+    assert_eq!(msns, vec![max, max]);
+    crate::live::snapshot_rules(&pl, Some(max), &mut r);
+    crate::live::reload_rules(&pl, &pl, &mut r);
+    crate::llhls::tag_rules(&pl, &mut r);
 }
