@@ -7,6 +7,7 @@ mod live;
 mod package;
 mod progress;
 mod serve;
+mod validate;
 
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -48,6 +49,8 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Package a live MPEG-TS input (UDP, TCP, stdin) as live HLS / LL-HLS, optionally serving it.
     Live(Box<live::LiveArgs>),
+    /// Check a stream (URL or directory) against the HLS rules; exit 1 when a MUST fails.
+    Validate(validate::ValidateArgs),
 }
 
 /// `--listen HOST:PORT`: an IP address, or a host name resolved now (`localhost:8080`; IPv4
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Package(args)) => package::run(args),
         Some(Command::Serve(args)) => serve::run(*args),
         Some(Command::Live(args)) => live::run(*args),
+        Some(Command::Validate(args)) => validate::run(args),
         None => default_run::run(cli.run),
     }
 }
@@ -130,7 +134,7 @@ mod tests {
             None => &cli.run.serve,
             Some(Command::Serve(s)) => &s.origin,
             Some(Command::Live(l)) => &l.origin,
-            Some(Command::Package(_)) => panic!("package has no origin"),
+            Some(Command::Package(_) | Command::Validate(_)) => panic!("no origin options"),
         }
     }
 

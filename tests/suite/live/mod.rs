@@ -12,6 +12,7 @@ mod open_gop;
 mod renditions;
 mod sessions;
 mod timing;
+mod validate;
 
 use std::process::Stdio;
 
