@@ -254,6 +254,10 @@ impl Drop for Staging {
 
 /// Creates `dir` with the marker file in it, locked; the lock lasts as long as the file.
 fn create_marked(dir: &Path, run_id: &str) -> io::Result<File> {
+    // `-o a/b/c` creates the missing parents, like `mkdir -p`.
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
     fs::create_dir(dir)?;
     // Created empty, then locked, then written: a marker is never seen complete and unlocked
     // while its process lives.
@@ -415,6 +419,19 @@ mod tests {
             let e = Target::new(Path::new(bad)).unwrap_err().to_string();
             assert!(e.contains("name the output directory"), "{bad}: {e}");
         }
+    }
+
+    /// `-o a/b/out` with `a/b` missing creates them, as before the marker existed.
+    #[test]
+    fn missing_parents_are_created() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("a/b/out");
+        let target = Target::new(&out).unwrap();
+        let staging = target.stage("r1").unwrap();
+        staging
+            .commit(&target, &root.path().join("in.mp4"), false)
+            .unwrap();
+        assert_eq!(names(&out), [MARKER]);
     }
 
     #[test]
