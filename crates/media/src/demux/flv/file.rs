@@ -157,14 +157,17 @@ impl Framer {
         if !matches!(self.state, State::Tags) {
             return Ok(None);
         }
-        let Some(h) = self.buf.get(..TAG_HEADER) else {
+        // E.4.1: TagType (UI8) then DataSize (UI24): refuse an oversized tag before buffering it.
+        let Some(size) = self.buf.get(1..4).map(|b| be24(b) as usize) else {
             return Ok(None);
         };
-        let size = be24(&h[1..4]) as usize;
         if size > self.max_tag {
             let offset = self.offset;
             return Err(self.fail(FramingError::TooLarge { offset, size }));
         }
+        let Some(h) = self.buf.get(..TAG_HEADER) else {
+            return Ok(None);
+        };
         let total = TAG_HEADER + size + 4;
         let Some(whole) = self.buf.get(..total) else {
             return Ok(None);
