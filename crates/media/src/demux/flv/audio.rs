@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! FLV audio tag bodies → configurations and frames.
 //!
-//! Legacy (Adobe FLV spec v10.1 E.4.2.1 AUDIODATA / AACAUDIODATA): byte 0 = SoundFormat (4 bits)
-//! + rate/size/type; AAC (10) adds AACPacketType (0 AudioSpecificConfig, 1 raw frame); MP3 (2,
-//! 14) frames follow byte 0. Enhanced RTMP v2 ("Enhanced Audio", ExAudioTagHeader): SoundFormat
-//! 9 = ExHeader, the low 4 bits are the AudioPacketType, then a FourCC.
+//! Legacy (Adobe FLV spec v10.1 E.4.2.1 AUDIODATA / AACAUDIODATA): byte 0 holds SoundFormat (4
+//! bits) and rate/size/type; AAC (format 10) adds AACPacketType (0 AudioSpecificConfig, 1 raw
+//! frame); MP3 (formats 2 and 14) frames follow byte 0. Enhanced RTMP v2 ("Enhanced Audio",
+//! ExAudioTagHeader): SoundFormat 9 is ExHeader, the low 4 bits are the AudioPacketType, then
+//! a FourCC.
 
 use bytes::Bytes;
 

@@ -124,7 +124,7 @@ impl Framer {
         }
         let flags = head[4];
         let data_offset = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
-        if data_offset < 9 || data_offset > 1 << 16 {
+        if !(9..=1 << 16).contains(&data_offset) {
             return Err(self.fail(FramingError::NotFlv(format!(
                 "header DataOffset {data_offset} is not in 9..=65536"
             ))));

@@ -452,7 +452,12 @@ impl Stream {
             return;
         }
         let (v, a) = (self.video.info.is_some(), self.audio.info.is_some());
-        let all = (v || a) && (v || !self.expect_video) && (a || !self.expect_audio);
+        let all = match (v, a) {
+            (true, true) => true,
+            (true, false) => !self.expect_audio,
+            (false, true) => !self.expect_video,
+            (false, false) => false,
+        };
         let probed = (v || a)
             && (self.probe_range.is_some_and(|(lo, hi)| hi - lo > PROBE_MS)
                 || self.probe_bytes > PROBE_BYTES);

@@ -220,7 +220,9 @@ fn mp3_frames_split_per_sample() {
 #[test]
 fn enhanced_video_table() {
     let frame: &[u8] = &[0x26, 0x01, 0xAF];
-    let cases: Vec<(&str, Vec<u8>, Vec<u8>, Vec<u8>, CodecConfig, i32)> = vec![
+    // (name, sequence start, coded frame, sample data, config, CTS offset)
+    type Case = (&'static str, Vec<u8>, Vec<u8>, Vec<u8>, CodecConfig, i32);
+    let cases: Vec<Case> = vec![
         (
             "hvc1 CodedFrames",
             ex_video(1, 0, b"hvc1", &hvcc()),

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! FLV video tag bodies → configuration records and frames.
 //!
-//! Legacy (Adobe FLV spec v10.1 E.4.3.1 VIDEODATA / AVCVIDEOPACKET): byte 0 = FrameType (4 bits)
-//! + CodecID (4 bits); AVC (7) adds AVCPacketType and a signed 24-bit CompositionTime in ms.
-//! Enhanced RTMP (veovera enhanced-rtmp v1/v2 "Enhanced Video", ExVideoTagHeader): bit 7 of
-//! byte 0 is IsExHeader, bits 6-4 the frame type, bits 3-0 the VideoPacketType, then a FourCC.
+//! Legacy (Adobe FLV spec v10.1 E.4.3.1 VIDEODATA / AVCVIDEOPACKET): byte 0 holds FrameType
+//! (4 bits) and CodecID (4 bits); AVC (7) adds AVCPacketType and a signed 24-bit
+//! CompositionTime in ms. Enhanced RTMP (veovera enhanced-rtmp v1/v2 "Enhanced Video",
+//! ExVideoTagHeader): bit 7 of byte 0 is IsExHeader, bits 6-4 the frame type, bits 3-0 the
+//! VideoPacketType, then a FourCC.
 
 use bytes::Bytes;
 
