@@ -70,7 +70,10 @@ pub(super) fn parse(body: &[u8]) -> Result<AudioPacket, String> {
             }
         }
         2 | 14 => Ok(AudioPacket::Framed(Framed::Mp3, Bytes::copy_from_slice(data))),
-        9 => parse_enhanced(b0 & 0x0F, data),
+        9 => {
+            let (packet_type, rest) = super::video::skip_mod_ex(b0 & 0x0F, data)?;
+            parse_enhanced(packet_type, rest)
+        }
         f => Err(format!(
             "unsupported FLV sound format {f} ({}); AAC, MP3 and Enhanced RTMP FourCCs are supported",
             legacy_format_name(f)
@@ -84,7 +87,6 @@ fn parse_enhanced(packet_type: u8, data: &[u8]) -> Result<AudioPacket, String> {
         2 => return Ok(AudioPacket::End),
         4 => return Ok(AudioPacket::Skip("Enhanced RTMP MultichannelConfig")),
         5 => return Err("Enhanced RTMP multitrack audio is not supported".into()),
-        7 => return Err("Enhanced RTMP ModEx audio packets are not supported".into()),
         0 | 1 => {}
         t => return Err(format!("unknown Enhanced RTMP AudioPacketType {t}")),
     }

@@ -19,6 +19,7 @@ use crate::sample::{CodecConfig, Sample, TrackInfo};
 const PROBE_MS: i64 = 5_000;
 /// ... or this much tag payload.
 const PROBE_BYTES: usize = 32 << 20;
+const PROBE_TAG_COST: usize = 256;
 /// Unpolled events kept at most (the oldest are dropped).
 const MAX_EVENTS: usize = 1024;
 
@@ -190,7 +191,8 @@ impl Stream {
         let (lo, hi) = self.probe_range.get_or_insert((ms, ms));
         *lo = (*lo).min(ms);
         *hi = (*hi).max(ms);
-        self.probe_bytes = self.probe_bytes.saturating_add(bytes);
+        // Tiny tags count as PROBE_TAG_COST bytes: queued items cost memory beyond their body.
+        self.probe_bytes = self.probe_bytes.saturating_add(bytes.max(PROBE_TAG_COST));
     }
 
     fn video_tag(&mut self, ms: i64, body: &[u8]) -> TagResult {
@@ -427,6 +429,12 @@ impl Stream {
         self.expect_video |= meta.announces_video();
         self.expect_audio |= meta.announces_audio();
         self.metadata = Some(meta.clone());
+        if !self.ready {
+            // Before ready nothing is popped: keep only the latest, so a publisher sending
+            // metadata and no media cannot grow the queue.
+            self.queue
+                .retain(|i| !matches!(i, Item::Event(FlvEvent::Metadata(_))));
+        }
         self.queue.push_back(Item::Event(FlvEvent::Metadata(meta)));
         Ok(())
     }
@@ -558,5 +566,37 @@ fn kind_name(tag_type: u8) -> &'static str {
         TAG_VIDEO => "video",
         TAG_SCRIPT => "script data",
         _ => "unknown tag type",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nothing is popped before ready, so what waits must stay bounded: repeated metadata is
+    /// kept once, and tiny tags count towards the probe budget.
+    #[test]
+    fn queue_before_ready_is_bounded() {
+        let mut s = Stream::new(1 << 20);
+        let mut meta = vec![0x02, 0, 10];
+        meta.extend_from_slice(b"onMetaData");
+        meta.extend_from_slice(&[0x03, 0, 0, 9]);
+        for _ in 0..1000 {
+            s.tag(TAG_SCRIPT, 0, &meta, None).unwrap();
+        }
+        assert!(!s.ready());
+        assert_eq!(s.queue.len(), 1);
+        // AAC configured, video announced but never configured, timestamps stuck at 0
+        s.set_header(HeaderFlags {
+            audio: true,
+            video: true,
+        });
+        s.tag(TAG_AUDIO, 0, &[0xAF, 0, 0x12, 0x10], None).unwrap();
+        let mut n = 0;
+        while !s.ready() {
+            s.tag(TAG_AUDIO, 0, &[0xAF, 1, 1], None).unwrap();
+            n += 1;
+        }
+        assert_eq!(n, PROBE_BYTES / PROBE_TAG_COST);
     }
 }

@@ -272,6 +272,26 @@ fn enhanced_video_table() {
             -3600,
         ),
         (
+            "hvc1 CodedFrames behind two ModEx (TimestampOffsetNano)",
+            ex_video(1, 0, b"hvc1", &hvcc()),
+            [
+                &[0x80 | 0x10 | 7, 2, 0, 0x01, 0xF4, 0x07][..],
+                &[0xFF, 0, 2, 0, 0x01, 0xF4, 0x01],
+                b"hvc1",
+                &[0, 0, 40],
+                &nals(4, &[frame]),
+            ]
+            .concat(),
+            nals(4, &[frame]),
+            CodecConfig::Hevc {
+                vps: vec![Bytes::from_static(&[0x40, 0x01, 0x0C])],
+                sps: vec![hex(HEVC_SPS).into()],
+                pps: vec![Bytes::from_static(&[0x44, 0x01, 0xC1])],
+                in_band: false,
+            },
+            3600,
+        ),
+        (
             "av01 CodedFrames",
             ex_video(1, 0, b"av01", &hex(AV1C)),
             ex_video(1, 1, b"av01", &[0x12, 0x00, 0x0A, 0x0B]),
@@ -495,6 +515,14 @@ fn bad_tags_are_errors_with_context() {
             "multitrack video is not supported",
         ),
         (9, ex_video(1, 0, b"av01", &[0x80, 0, 0, 0]), "av1C"),
+        (9, vec![0x97, 4, 1, 2], "ModEx data of 5 bytes cut off"),
+        (9, vec![0x97, 0xFF, 1], "ModEx 16-bit data size cut off"),
+        (
+            8,
+            vec![0x97, 0, 0, 0x13],
+            "unknown Enhanced RTMP AudioPacketType 3",
+        ),
+        (8, vec![0x97, 0, 0, 0x11], "audio tag without its FourCC"),
         (
             9,
             ex_video(1, 0, b"hvc1", &[1; 10]),

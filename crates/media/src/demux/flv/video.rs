@@ -100,7 +100,7 @@ pub(super) fn parse(body: &[u8]) -> Result<VideoPacket, String> {
 fn parse_enhanced(body: &[u8]) -> Result<VideoPacket, String> {
     let b0 = body.first().copied().unwrap_or(0);
     let frame_type = (b0 >> 4) & 0x07;
-    let packet_type = b0 & 0x0F;
+    let (packet_type, rest) = skip_mod_ex(b0 & 0x0F, body.get(1..).unwrap_or_default())?;
     if packet_type == 4 {
         // VideoPacketType.Metadata: AMF colorInfo; frame type is ignored.
         return Ok(VideoPacket::Skip("Enhanced RTMP video metadata"));
@@ -111,14 +111,11 @@ fn parse_enhanced(body: &[u8]) -> Result<VideoPacket, String> {
     if packet_type == 6 {
         return Err("Enhanced RTMP multitrack video is not supported".into());
     }
-    if packet_type == 7 {
-        return Err("Enhanced RTMP ModEx video packets are not supported".into());
-    }
-    let fourcc: [u8; 4] = body
-        .get(1..5)
+    let fourcc: [u8; 4] = rest
+        .get(..4)
         .and_then(|f| f.try_into().ok())
         .ok_or("Enhanced RTMP video tag without its FourCC")?;
-    let data = body.get(5..).unwrap_or_default();
+    let data = rest.get(4..).unwrap_or_default();
     let nal_codec = matches!(&fourcc, b"avc1" | b"hvc1");
     if !matches!(&fourcc, b"avc1" | b"hvc1" | b"av01" | b"vp09") {
         return Err(format!(
@@ -151,6 +148,33 @@ fn parse_enhanced(body: &[u8]) -> Result<VideoPacket, String> {
         5 => Err("Enhanced RTMP MPEG2TSSequenceStart is not supported".into()),
         t => Err(format!("unknown Enhanced RTMP VideoPacketType {t}")),
     }
+}
+
+/// PacketType ModEx (7): Enhanced RTMP v2 "ExVideoTagHeader" / "ExAudioTagHeader" loop. Each
+/// modifier is modExDataSize (UI8 + 1, or UI16 + 1 after 0xFF), the data, then one byte with
+/// the modExType (high 4 bits) and the next packet type (low 4 bits). The only modifier type
+/// defined, TimestampOffsetNano, is below the millisecond and ignored here. Returns the real
+/// packet type and the bytes after the modifiers.
+pub(super) fn skip_mod_ex(mut packet_type: u8, mut rest: &[u8]) -> Result<(u8, &[u8]), String> {
+    const MOD_EX: u8 = 7;
+    while packet_type == MOD_EX {
+        let (&size, after) = rest.split_first().ok_or("ModEx without its data size")?;
+        let (size, after) = if size == 0xFF {
+            let b = after.get(..2).ok_or("ModEx 16-bit data size cut off")?;
+            (
+                usize::from(u16::from_be_bytes([b[0], b[1]])) + 1,
+                after.get(2..).unwrap_or_default(),
+            )
+        } else {
+            (usize::from(size) + 1, after)
+        };
+        let next = after
+            .get(size)
+            .ok_or_else(|| format!("ModEx data of {size} bytes cut off"))?;
+        packet_type = next & 0x0F;
+        rest = after.get(size + 1..).unwrap_or_default();
+    }
+    Ok((packet_type, rest))
 }
 
 /// Reads `count` parameter sets, each with a 16-bit length (ISO/IEC 14496-15 5.3.2.1.1 and
