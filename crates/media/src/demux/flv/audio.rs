@@ -81,12 +81,17 @@ pub(super) fn parse(body: &[u8]) -> Result<AudioPacket, String> {
     }
 }
 
-/// Enhanced RTMP v2 ExAudioTagHeader + ExAudioTagBody (single track).
+/// Enhanced RTMP v2 ExAudioTagHeader + ExAudioTagBody (of track 0 when multitrack).
 fn parse_enhanced(packet_type: u8, data: &[u8]) -> Result<AudioPacket, String> {
+    if packet_type == 5 {
+        return match super::multitrack::track0(data, 5)? {
+            Some((packet_type, fourcc, payload)) => coded(packet_type, fourcc, payload),
+            None => Ok(AudioPacket::Skip("multitrack audio without track 0")),
+        };
+    }
     match packet_type {
         2 => return Ok(AudioPacket::End),
         4 => return Ok(AudioPacket::Skip("Enhanced RTMP MultichannelConfig")),
-        5 => return Err("Enhanced RTMP multitrack audio is not supported".into()),
         0 | 1 => {}
         t => return Err(format!("unknown Enhanced RTMP AudioPacketType {t}")),
     }
@@ -94,7 +99,17 @@ fn parse_enhanced(packet_type: u8, data: &[u8]) -> Result<AudioPacket, String> {
         .get(..4)
         .and_then(|f| f.try_into().ok())
         .ok_or("Enhanced RTMP audio tag without its FourCC")?;
-    let payload = data.get(4..).unwrap_or_default();
+    coded(packet_type, fourcc, data.get(4..).unwrap_or_default())
+}
+
+/// One track's ExAudioTagBody after its FourCC.
+fn coded(packet_type: u8, fourcc: [u8; 4], payload: &[u8]) -> Result<AudioPacket, String> {
+    match packet_type {
+        2 => return Ok(AudioPacket::End),
+        4 => return Ok(AudioPacket::Skip("Enhanced RTMP MultichannelConfig")),
+        0 | 1 => {}
+        t => return Err(format!("unknown Enhanced RTMP AudioPacketType {t}")),
+    }
     let start = packet_type == 0;
     match (&fourcc, start) {
         (b"mp4a", true) => Ok(AudioPacket::Config(aac_config(payload)?)),

@@ -8,13 +8,15 @@
 //! payload with its 32-bit millisecond timestamp — the same bytes as an FLV tag body.
 //!
 //! Modules: file framing (`file`), video and audio tag bodies (`video`, `audio`), AMF0 script
-//! data (`amf`), timestamps and durations (`track`), the per-stream state (`stream`).
+//! data (`amf`), Enhanced RTMP multitrack messages (`multitrack`: track 0 is used), timestamps
+//! and durations (`track`), the per-stream state (`stream`).
 //! Samples follow the canonical forms of [`crate::sample`]: video in 90 kHz ticks (as the
 //! MPEG-TS demuxer), audio in sample-rate ticks. At most one video and one audio track.
 
 mod amf;
 mod audio;
 mod file;
+mod multitrack;
 mod stream;
 mod track;
 mod video;

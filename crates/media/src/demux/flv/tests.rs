@@ -292,6 +292,28 @@ fn enhanced_video_table() {
             3600,
         ),
         (
+            "hvc1 multitrack (ManyTracks): track 0 is used",
+            ex_video(1, 0, b"hvc1", &hvcc()),
+            {
+                let track0 = [&[0, 0, 40][..], &nals(4, &[frame])].concat();
+                let mut v = vec![0x80 | 0x10 | 6, 0x11];
+                v.extend_from_slice(b"hvc1");
+                v.extend_from_slice(&[1, 0, 0, 2, 0xEE, 0xEE]);
+                v.push(0);
+                v.extend_from_slice(&(track0.len() as u32).to_be_bytes()[1..]);
+                v.extend_from_slice(&track0);
+                v
+            },
+            nals(4, &[frame]),
+            CodecConfig::Hevc {
+                vps: vec![Bytes::from_static(&[0x40, 0x01, 0x0C])],
+                sps: vec![hex(HEVC_SPS).into()],
+                pps: vec![Bytes::from_static(&[0x44, 0x01, 0xC1])],
+                in_band: false,
+            },
+            3600,
+        ),
+        (
             "av01 CodedFrames",
             ex_video(1, 0, b"av01", &hex(AV1C)),
             ex_video(1, 1, b"av01", &[0x12, 0x00, 0x0A, 0x0B]),
@@ -509,11 +531,7 @@ fn bad_tags_are_errors_with_context() {
             ex_video(1, 0, b"vp08", &[]),
             "unsupported Enhanced RTMP video FourCC 'vp08'",
         ),
-        (
-            9,
-            vec![0x96, 0, b'h', b'v', b'c', b'1'],
-            "multitrack video is not supported",
-        ),
+        (9, vec![0x96, 0x06, b'h', b'v', b'c', b'1'], "nested"),
         (9, ex_video(1, 0, b"av01", &[0x80, 0, 0, 0]), "av1C"),
         (9, vec![0x97, 4, 1, 2], "ModEx data of 5 bytes cut off"),
         (9, vec![0x97, 0xFF, 1], "ModEx 16-bit data size cut off"),
@@ -530,7 +548,7 @@ fn bad_tags_are_errors_with_context() {
         ),
         (8, vec![0x6F], "unsupported FLV sound format 6 (Nellymoser)"),
         (8, vec![0xAF, 0, 0xF8], "AudioSpecificConfig"),
-        (8, vec![0x95, 0], "multitrack audio is not supported"),
+        (8, vec![0x95, 0x15, b'O'], "nested"),
         (
             8,
             ex_audio(0, b"fLaC", &[]),

@@ -96,7 +96,7 @@ pub(super) fn parse(body: &[u8]) -> Result<VideoPacket, String> {
     }
 }
 
-/// Enhanced RTMP ExVideoTagHeader + ExVideoTagBody (single track).
+/// Enhanced RTMP ExVideoTagHeader + ExVideoTagBody (of track 0 when multitrack).
 fn parse_enhanced(body: &[u8]) -> Result<VideoPacket, String> {
     let b0 = body.first().copied().unwrap_or(0);
     let frame_type = (b0 >> 4) & 0x07;
@@ -109,13 +109,30 @@ fn parse_enhanced(body: &[u8]) -> Result<VideoPacket, String> {
         return Ok(VideoPacket::Skip("video command frame"));
     }
     if packet_type == 6 {
-        return Err("Enhanced RTMP multitrack video is not supported".into());
+        return match super::multitrack::track0(rest, 6)? {
+            Some((packet_type, fourcc, data)) => coded(frame_type, packet_type, fourcc, data),
+            None => Ok(VideoPacket::Skip("multitrack video without track 0")),
+        };
     }
     let fourcc: [u8; 4] = rest
         .get(..4)
         .and_then(|f| f.try_into().ok())
         .ok_or("Enhanced RTMP video tag without its FourCC")?;
-    let data = rest.get(4..).unwrap_or_default();
+    coded(
+        frame_type,
+        packet_type,
+        fourcc,
+        rest.get(4..).unwrap_or_default(),
+    )
+}
+
+/// One track's ExVideoTagBody after its FourCC.
+fn coded(
+    frame_type: u8,
+    packet_type: u8,
+    fourcc: [u8; 4],
+    data: &[u8],
+) -> Result<VideoPacket, String> {
     let nal_codec = matches!(&fourcc, b"avc1" | b"hvc1");
     if !matches!(&fourcc, b"avc1" | b"hvc1" | b"av01" | b"vp09") {
         return Err(format!(
