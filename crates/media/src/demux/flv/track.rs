@@ -37,8 +37,8 @@ impl Unwrapper {
         let value = match self.last {
             None => raw,
             Some(last) => {
-                let here = last - last.rem_euclid(WRAP) + raw;
-                [here - WRAP, here, here + WRAP]
+                let here = last.saturating_sub(last.rem_euclid(WRAP)).saturating_add(raw);
+                [here.saturating_sub(WRAP), here, here.saturating_add(WRAP)]
                     .into_iter()
                     .min_by_key(|v| v.abs_diff(last))
                     .unwrap_or(here)
