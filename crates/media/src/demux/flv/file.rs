@@ -44,7 +44,10 @@ enum State {
 pub(super) struct Framer {
     state: State,
     buf: Vec<u8>,
-    /// File offset of `buf[0]`.
+    /// Start of the unprocessed bytes in `buf` (consumed bytes are dropped at the next
+    /// `extend`, so a large push is not shifted once per tag).
+    start: usize,
+    /// File offset of `buf[start]`.
     offset: u64,
     max_tag: usize,
 }
@@ -60,6 +63,7 @@ impl Framer {
         Framer {
             state: State::Header,
             buf: Vec::new(),
+            start: 0,
             offset: 0,
             max_tag,
         }
@@ -73,7 +77,7 @@ impl Framer {
 
     #[cfg(test)]
     pub(super) fn buffered(&self) -> usize {
-        self.buf.len()
+        self.pending().len()
     }
 
     pub(super) fn failed(&self) -> Option<&FramingError> {
@@ -85,18 +89,26 @@ impl Framer {
 
     pub(super) fn extend(&mut self, data: &[u8]) {
         if self.failed().is_none() {
+            self.buf.drain(..self.start.min(self.buf.len()));
+            self.start = 0;
             self.buf.extend_from_slice(data);
         }
     }
 
+    /// The bytes not processed yet.
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+
     fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
+        let n = n.min(self.pending().len());
+        self.start += n;
         self.offset += n as u64;
     }
 
     fn fail(&mut self, e: FramingError) -> FramingError {
         self.buf = Vec::new();
+        self.start = 0;
         self.state = State::Failed(e.clone());
         e
     }
@@ -106,12 +118,12 @@ impl Framer {
         if !matches!(self.state, State::Header) {
             return Ok(None);
         }
-        let Some(head) = self.buf.get(..9) else {
-            let so_far = self.buf.len().min(3);
-            if self.buf.get(..so_far) != b"FLV".get(..so_far) {
+        let Some(head) = self.pending().get(..9) else {
+            let so_far = self.pending().len().min(3);
+            if self.pending().get(..so_far) != b"FLV".get(..so_far) {
                 return Err(self.fail(FramingError::NotFlv(format!(
                     "first bytes {:02x?}, expected 'FLV'",
-                    &self.buf[..so_far]
+                    self.pending().get(..so_far).unwrap_or_default()
                 ))));
             }
             return Ok(None);
@@ -146,7 +158,7 @@ impl Framer {
             return Err(e.clone());
         }
         if let State::Preamble { skip } = self.state {
-            let n = skip.min(self.buf.len());
+            let n = skip.min(self.pending().len());
             self.consume(n);
             if n < skip {
                 self.state = State::Preamble { skip: skip - n };
@@ -158,18 +170,18 @@ impl Framer {
             return Ok(None);
         }
         // E.4.1: TagType (UI8) then DataSize (UI24): refuse an oversized tag before buffering it.
-        let Some(size) = self.buf.get(1..4).map(|b| be24(b) as usize) else {
+        let Some(size) = self.pending().get(1..4).map(|b| be24(b) as usize) else {
             return Ok(None);
         };
         if size > self.max_tag {
             let offset = self.offset;
             return Err(self.fail(FramingError::TooLarge { offset, size }));
         }
-        let Some(h) = self.buf.get(..TAG_HEADER) else {
+        let Some(h) = self.pending().get(..TAG_HEADER) else {
             return Ok(None);
         };
         let total = TAG_HEADER + size + 4;
-        let Some(whole) = self.buf.get(..total) else {
+        let Some(whole) = self.pending().get(..total) else {
             return Ok(None);
         };
         // E.4.1: Timestamp (UI24) + TimestampExtended (UI8, the upper 8 bits).

@@ -656,3 +656,32 @@ fn metadata_event_and_av1_size() {
         .iter()
         .any(|e| matches!(e, FlvEvent::Metadata(m) if m.height == Some(360.0))));
 }
+
+/// A whole file in one push is processed in linear time (the buffer is not shifted per tag):
+/// 200 000 tags of 20 bytes.
+#[test]
+fn one_big_push_is_linear() {
+    let mut file = b"FLV\x01\x04\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
+    let mut tag = |ts: u32, body: &[u8]| {
+        file.push(8);
+        file.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        file.extend_from_slice(&ts.to_be_bytes()[1..]);
+        file.extend_from_slice(&[(ts >> 24) as u8, 0, 0, 0]);
+        file.extend_from_slice(body);
+        file.extend_from_slice(&(11 + body.len() as u32).to_be_bytes());
+    };
+    tag(0, &aac(0, &[0x11, 0x90]));
+    let n = 200_000u32;
+    for k in 0..n {
+        tag(k * 64 / 3, &aac(1, &[0x21; 5]));
+    }
+    let mut d = FlvDemuxer::new();
+    d.push(&file).unwrap();
+    d.finish();
+    let (samples, events) = drain(&mut d);
+    assert_eq!(samples.len(), n as usize);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, FlvEvent::Discontinuity { .. })));
+    assert!(super::looks_like_flv(&file) && !super::looks_like_flv(b"FLV\x02"));
+}

@@ -37,7 +37,9 @@ impl Unwrapper {
         let value = match self.last {
             None => raw,
             Some(last) => {
-                let here = last.saturating_sub(last.rem_euclid(WRAP)).saturating_add(raw);
+                let here = last
+                    .saturating_sub(last.rem_euclid(WRAP))
+                    .saturating_add(raw);
                 [here.saturating_sub(WRAP), here, here.saturating_add(WRAP)]
                     .into_iter()
                     .min_by_key(|v| v.abs_diff(last))
