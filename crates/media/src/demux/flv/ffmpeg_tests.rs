@@ -575,3 +575,139 @@ fn ffmpeg8_enhanced_rtmp_files() {
         }
     }
 }
+
+/// The tags of an FLV file as RTMP messages (type, timestamp, body), like an RTMP session
+/// hands them over.
+fn messages(path: &Path) -> Vec<(u8, u32, Vec<u8>)> {
+    let mut framer = super::file::Framer::new(super::DEFAULT_MAX_TAG);
+    framer.extend(&std::fs::read(path).expect("read"));
+    framer.header().expect("FLV header");
+    let mut out = Vec::new();
+    while let Some(tag) = framer.next_tag().expect("tag") {
+        out.push((tag.tag_type, tag.timestamp, tag.body));
+    }
+    out
+}
+
+/// An RTMP-like session: ffmpeg's tags pushed as messages, a publisher that switches to a
+/// new resolution (new sequence headers) half-way, packaged by [`LiveStream`] as LL-HLS fMP4
+/// the way the live driver does (new tracks → `set_tracks`); ffmpeg must read the playlist
+/// without a complaint, and the playlist must carry the discontinuity and the new EXT-X-MAP.
+#[test]
+fn rtmp_messages_with_a_resolution_change_go_live() {
+    use crate::live::{LiveConfig, LiveStream, Output};
+    use std::time::{Duration, SystemTime};
+
+    let common = [
+        "-t", "4", "-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac",
+    ];
+    let small = args(&[&VIDEO_IN, &AUDIO_IN, &common]);
+    let big_in = ["-f", "lavfi", "-i", "testsrc=size=640x360:rate=25"];
+    let big = args(&[&big_in, &AUDIO_IN, &common]);
+    let (Some(a), Some(b)) = (fixture("live_a.flv", &small), fixture("live_b.flv", &big)) else {
+        return;
+    };
+    let mut msgs = messages(&a);
+    let shift = msgs.iter().map(|m| m.1).max().unwrap_or(0) + 40;
+    msgs.extend(
+        messages(&b)
+            .into_iter()
+            .map(|(t, ts, body)| (t, ts + shift, body)),
+    );
+
+    let dir = PathBuf::from(DIR).join("live");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg = LiveConfig {
+        format: crate::package::Format::Fmp4,
+        part_duration: Some(0.5),
+        run_id: "r1".into(),
+        rendition: "v".into(),
+        ..Default::default()
+    };
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut d = FlvDemuxer::new();
+    let mut stream: Option<LiveStream> = None;
+    let mut tracks = Vec::new();
+    let mut outputs = Vec::new();
+    let mut changes = 0;
+    let mut last = t0;
+    for (kind, ts, body) in &msgs {
+        d.push_message(*kind, *ts, body).expect("clean message");
+        while let Some(sample) = d.pop_sample() {
+            while d.pop_event().is_some() {}
+            let now = t0 + Duration::from_millis(u64::from(*ts));
+            last = last.max(now);
+            if stream.is_none() {
+                tracks = d.tracks().to_vec();
+                stream = Some(LiveStream::new(cfg.clone(), tracks.clone()).expect("stream"));
+            } else if d.tracks() != tracks.as_slice() {
+                tracks = d.tracks().to_vec();
+                changes += 1;
+                let s = stream.as_mut().expect("stream");
+                outputs.extend(s.set_tracks(tracks.clone(), last).expect("set_tracks"));
+            }
+            let s = stream.as_mut().expect("stream");
+            outputs.extend(s.push(sample, last).expect("push"));
+        }
+    }
+    d.finish();
+    let mut s = stream.expect("a stream");
+    while let Some(sample) = d.pop_sample() {
+        outputs.extend(s.push(sample, last).expect("push"));
+    }
+    outputs.extend(s.end(last));
+    assert_eq!(
+        changes, 1,
+        "one change of tracks (the new video sequence header)"
+    );
+    assert_eq!((tracks[0].width, tracks[0].height), (640, 360));
+    for o in outputs {
+        match o {
+            Output::Put { name, bytes } => std::fs::write(dir.join(&name), &bytes).expect("write"),
+            Output::Delete { name } => {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+            _ => {}
+        }
+    }
+    let playlist = dir.join(s.playlist_name());
+    let text = std::fs::read_to_string(&playlist).expect("playlist");
+    assert!(text.contains("#EXT-X-DISCONTINUITY"), "{text}");
+    assert_eq!(text.matches("#EXT-X-MAP").count(), 2, "{text}");
+    // ffmpeg's HLS reader keeps the first initialization section's decoder configuration
+    // across an EXT-X-MAP change, so each segment is decoded with its own map instead.
+    let mut map = String::new();
+    let mut segments = 0;
+    for line in text.lines() {
+        if let Some(uri) = line.strip_prefix("#EXT-X-MAP:URI=\"") {
+            map = uri.trim_end_matches('"').to_string();
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let mut whole = std::fs::read(dir.join(&map)).expect("init");
+            whole.extend(std::fs::read(dir.join(line)).expect("segment"));
+            let one = dir.join(format!("{line}.whole.mp4"));
+            std::fs::write(&one, &whole).expect("write");
+            let out = Command::new("ffprobe")
+                .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+                .args([
+                    "-show_entries",
+                    "stream=width,nb_read_frames",
+                    "-of",
+                    "csv=p=0",
+                ])
+                .arg(&one)
+                .output()
+                .expect("ffprobe");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.trim().is_empty(),
+                "{line}: {stderr}"
+            );
+            let fields = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let want = if segments < 2 { "320," } else { "640," };
+            assert!(fields.starts_with(want), "{line} ({map}): {fields}");
+            segments += 1;
+        }
+    }
+    assert_eq!(segments, 4, "{text}");
+}
