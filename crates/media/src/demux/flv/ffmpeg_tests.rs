@@ -638,16 +638,15 @@ fn rtmp_messages_with_a_resolution_change_go_live() {
             while d.pop_event().is_some() {}
             let now = t0 + Duration::from_millis(u64::from(*ts));
             last = last.max(now);
-            if stream.is_none() {
+            let s = stream.get_or_insert_with(|| {
                 tracks = d.tracks().to_vec();
-                stream = Some(LiveStream::new(cfg.clone(), tracks.clone()).expect("stream"));
-            } else if d.tracks() != tracks.as_slice() {
+                LiveStream::new(cfg.clone(), tracks.clone()).expect("stream")
+            });
+            if d.tracks() != tracks.as_slice() {
                 tracks = d.tracks().to_vec();
                 changes += 1;
-                let s = stream.as_mut().expect("stream");
                 outputs.extend(s.set_tracks(tracks.clone(), last).expect("set_tracks"));
             }
-            let s = stream.as_mut().expect("stream");
             outputs.extend(s.push(sample, last).expect("push"));
         }
     }
