@@ -46,6 +46,16 @@ fn hvcc() -> Vec<u8> {
     v
 }
 
+/// What `hvcc()` describes.
+fn hevc_config() -> CodecConfig {
+    CodecConfig::Hevc {
+        vps: vec![Bytes::from_static(&[0x40, 0x01, 0x0C])],
+        sps: vec![hex(HEVC_SPS).into()],
+        pps: vec![Bytes::from_static(&[0x44, 0x01, 0xC1])],
+        in_band: false,
+    }
+}
+
 /// Legacy AVC video tag body.
 fn avc(frame_type: u8, packet_type: u8, cts: i32, data: &[u8]) -> Vec<u8> {
     let mut v = vec![(frame_type << 4) | 7, packet_type];
@@ -215,6 +225,17 @@ fn mp3_frames_split_per_sample() {
     assert_eq!(d.tracks()[0].config, CodecConfig::Mp3);
 }
 
+/// An hvc1 ManyTracks CodedFrames message: a 2-byte track 1, then track 0 with `track0`.
+fn multitrack_track1_then_0(track0: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x80 | 0x10 | 6, 0x11];
+    v.extend_from_slice(b"hvc1");
+    v.extend_from_slice(&[1, 0, 0, 2, 0xEE, 0xEE]);
+    v.push(0);
+    v.extend_from_slice(&(track0.len() as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(track0);
+    v
+}
+
 /// Enhanced RTMP: hvc1 CodedFrames carry a CompositionTime, CodedFramesX do not; av01 and
 /// vp09 CodedFrames never do.
 #[test]
@@ -233,12 +254,7 @@ fn enhanced_video_table() {
                 &[&[0, 0, 40][..], &nals(4, &[frame])].concat(),
             ),
             nals(4, &[frame]),
-            CodecConfig::Hevc {
-                vps: vec![Bytes::from_static(&[0x40, 0x01, 0x0C])],
-                sps: vec![hex(HEVC_SPS).into()],
-                pps: vec![Bytes::from_static(&[0x44, 0x01, 0xC1])],
-                in_band: false,
-            },
+            hevc_config(),
             3600,
         ),
         (
@@ -246,12 +262,7 @@ fn enhanced_video_table() {
             ex_video(1, 0, b"hvc1", &hvcc()),
             ex_video(1, 3, b"hvc1", &nals(4, &[frame])),
             nals(4, &[frame]),
-            CodecConfig::Hevc {
-                vps: vec![Bytes::from_static(&[0x40, 0x01, 0x0C])],
-                sps: vec![hex(HEVC_SPS).into()],
-                pps: vec![Bytes::from_static(&[0x44, 0x01, 0xC1])],
-                in_band: false,
-            },
+            hevc_config(),
             0,
         ),
         (
@@ -283,34 +294,15 @@ fn enhanced_video_table() {
             ]
             .concat(),
             nals(4, &[frame]),
-            CodecConfig::Hevc {
-                vps: vec![Bytes::from_static(&[0x40, 0x01, 0x0C])],
-                sps: vec![hex(HEVC_SPS).into()],
-                pps: vec![Bytes::from_static(&[0x44, 0x01, 0xC1])],
-                in_band: false,
-            },
+            hevc_config(),
             3600,
         ),
         (
             "hvc1 multitrack (ManyTracks): track 0 is used",
             ex_video(1, 0, b"hvc1", &hvcc()),
-            {
-                let track0 = [&[0, 0, 40][..], &nals(4, &[frame])].concat();
-                let mut v = vec![0x80 | 0x10 | 6, 0x11];
-                v.extend_from_slice(b"hvc1");
-                v.extend_from_slice(&[1, 0, 0, 2, 0xEE, 0xEE]);
-                v.push(0);
-                v.extend_from_slice(&(track0.len() as u32).to_be_bytes()[1..]);
-                v.extend_from_slice(&track0);
-                v
-            },
+            multitrack_track1_then_0(&[&[0, 0, 40][..], &nals(4, &[frame])].concat()),
             nals(4, &[frame]),
-            CodecConfig::Hevc {
-                vps: vec![Bytes::from_static(&[0x40, 0x01, 0x0C])],
-                sps: vec![hex(HEVC_SPS).into()],
-                pps: vec![Bytes::from_static(&[0x44, 0x01, 0xC1])],
-                in_band: false,
-            },
+            hevc_config(),
             3600,
         ),
         (
