@@ -55,8 +55,16 @@ fn fresh_out(name: &str) -> PathBuf {
     out
 }
 
-/// Starts `package INPUT -o OUT` and returns once its temp directory exists (the run is under
-/// way), with the child still running.
+/// Whether the temp directory `name` beside `out` holds a complete marker (written right after
+/// the directory is created: a run killed in between leaves an unmarked directory, kept as not
+/// provably ours).
+fn marked(out: &Path, name: &str) -> bool {
+    std::fs::read_to_string(out.parent().unwrap().join(name).join(".hlsorigin"))
+        .is_ok_and(|m| m.contains("\npid "))
+}
+
+/// Starts `package INPUT -o OUT` and returns once its temp directory exists with its marker
+/// (the run is under way), with the child still running.
 fn start_packaging(input: &Path, out: &Path) -> std::process::Child {
     let before = hidden_siblings(out);
     let mut child = std::process::Command::new(crate::common::bin())
@@ -71,7 +79,7 @@ fn start_packaging(input: &Path, out: &Path) -> std::process::Child {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !hidden_siblings(out)
         .iter()
-        .any(|n| n.contains(".tmp-") && !before.contains(n))
+        .any(|n| n.contains(".tmp-") && !before.contains(n) && marked(out, n))
     {
         assert!(
             child.try_wait().unwrap().is_none(),
