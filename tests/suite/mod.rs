@@ -7,3 +7,4 @@ mod golden;
 mod interrupt;
 mod live;
 mod package;
+mod webhooks;
