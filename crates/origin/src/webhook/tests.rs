@@ -301,3 +301,31 @@ fn bad_configurations_are_named() {
         assert!(err.contains(named), "{err}");
     }
 }
+
+/// An `https://` webhook speaks TLS: the receiver's first bytes are a TLS handshake record
+/// (RFC 8446 5.1: content type 22, legacy version 3.x).
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn https_webhooks_speak_tls() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ServeConfig {
+        webhooks: vec![format!("https://{addr}/hook")],
+        ..ServeConfig::default()
+    };
+    let mut hooks = Webhooks::from_config(&config).unwrap();
+    hooks.retry.give_up_after = Duration::from_secs(2);
+    let events = Events::default();
+    let running = hooks.start(&events, 0, &Arc::new(Metrics::default()));
+    events.publish("s", "r", segment(0));
+    let (mut conn, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
+        .await
+        .expect("a connection")
+        .unwrap();
+    let mut head = [0u8; 2];
+    conn.read_exact(&mut head).await.unwrap();
+    assert_eq!(head, [0x16, 0x03]);
+    events.close_subscribers();
+    running.finish(Duration::from_secs(5)).await;
+}
