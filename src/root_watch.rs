@@ -7,10 +7,10 @@
 //!   make themselves, so nothing is announced twice.
 //! - Streams already there at start are not announced (the snapshot lists them); their
 //!   removal is.
-//! - `session` is derived from the master's identity (device, inode, modification time), so
-//!   the same file gives the same id across restarts of the server; a master replaced by
-//!   another file (a new packaging run renamed into place) is announced again with its new
-//!   session.
+//! - `session` is derived from the master's identity (device, inode, modification time when
+//!   first seen), so the same file gives the same id across restarts of the server; a master
+//!   replaced by another file (a new packaging run renamed into place) is announced again with
+//!   its new session; one rewritten in place is not.
 //! - notify events only wake a rescan of ROOT's directories (after a short pause that
 //!   collects a burst of writes); a rescan every [`RESCAN`] also catches what a watch set up
 //!   too late for a new directory missed. Hidden directories (`.NAME.tmp-…` of a packaging
@@ -64,8 +64,18 @@ pub fn start(root: &Path, events: Events) -> Result<RootWatch> {
     })
 }
 
-/// A stream seen under the root: its session (the master's identity).
-type Seen = BTreeMap<String, String>;
+/// A stream seen under the root, by name.
+type Seen = BTreeMap<String, Master>;
+
+/// The identity of a stream's master file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Master {
+    /// Device and inode: a master replaced by another file (renamed into place) is a new run;
+    /// one rewritten in place (new mtime) is not.
+    file: (u64, u64),
+    /// From the file's identity when first seen.
+    session: String,
+}
 
 async fn follow(
     root: PathBuf,
@@ -83,23 +93,33 @@ async fn follow(
         let Ok(now) = tokio::task::spawn_blocking(move || scan(&scan_root)).await else {
             return;
         };
-        for (name, session) in &known {
-            if now.get(name) != Some(session) {
-                events.publish(name, session, Payload::StreamRemoved);
-            }
-        }
-        for (name, session) in &now {
-            if known.get(name) != Some(session) {
-                let kind = stream_kind(&root.join(name));
-                let playlist = format!("{name}/master.m3u8");
-                events.publish(name, session, Payload::StreamAdded { kind, playlist });
-            }
-        }
-        known = now;
+        known = publish_changes(&root, &events, known, now);
     }
 }
 
-/// The streams under `root` (directories with a `master.m3u8`) and their sessions.
+/// Publishes what changed from `known` to `now`; returns what is known now (a stream whose
+/// master is the same file keeps its session).
+fn publish_changes(root: &Path, events: &Events, known: Seen, now: Seen) -> Seen {
+    for (name, old) in &known {
+        if !now.contains_key(name) {
+            events.publish(name, &old.session, Payload::StreamRemoved);
+        }
+    }
+    now.into_iter()
+        .map(|(name, master)| match known.get(&name) {
+            Some(old) if old.file == master.file => (name, old.clone()),
+            _ => {
+                let kind = stream_kind(&root.join(&name));
+                let playlist = format!("{name}/master.m3u8");
+                let added = Payload::StreamAdded { kind, playlist };
+                events.publish(&name, &master.session, added);
+                (name, master)
+            }
+        })
+        .collect()
+}
+
+/// The streams under `root` (directories with a `master.m3u8`).
 fn scan(root: &Path) -> Seen {
     let Ok(dir) = std::fs::read_dir(root) else {
         return Seen::new();
@@ -111,13 +131,13 @@ fn scan(root: &Path) -> Seen {
                 return None;
             }
             let meta = std::fs::metadata(entry.path().join("master.m3u8")).ok()?;
-            meta.is_file().then(|| (name, session_of(&meta)))
+            meta.is_file().then(|| (name, master_of(&meta)))
         })
         .collect()
 }
 
-/// A stable id of a master file: FNV-1a over its device, inode and modification time.
-fn session_of(meta: &std::fs::Metadata) -> String {
+/// A master's identity; its session is FNV-1a over device, inode and modification time.
+fn master_of(meta: &std::fs::Metadata) -> Master {
     let mtime = meta
         .modified()
         .ok()
@@ -129,14 +149,17 @@ fn session_of(meta: &std::fs::Metadata) -> String {
         (meta.dev(), meta.ino())
     };
     #[cfg(not(unix))]
-    let (dev, ino) = (0u64, meta.len());
+    let (dev, ino) = (0u64, mtime.as_nanos() as u64);
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let words = [dev, ino, mtime.as_secs(), u64::from(mtime.subsec_nanos())];
     for byte in words.iter().flat_map(|w| w.to_le_bytes()) {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{hash:016x}")
+    Master {
+        file: (dev, ino),
+        session: format!("{hash:016x}"),
+    }
 }
 
 /// VOD, EVENT or live, from the first media playlist the master lists (RFC 8216bis 4.4.3.5
@@ -228,11 +251,25 @@ mod tests {
             (&"show".into(), &"event".into())
         );
 
+        // Rewritten in place: the same stream. Replaced by another file: a new run.
+        let master = root.path().join("show/master.m3u8");
+        let text = std::fs::read_to_string(&master).unwrap();
+        std::fs::write(&master, format!("{text}\n")).unwrap();
+        let tmp = root.path().join("talk/.master.tmp");
+        std::fs::copy(root.path().join("talk/master.m3u8"), &tmp).unwrap();
+        std::fs::rename(&tmp, root.path().join("talk/master.m3u8")).unwrap();
+        let again = next(&mut sub).await;
+        assert_eq!(
+            (&again["type"], &again["stream"]),
+            (&"stream.added".into(), &"talk".into())
+        );
+        assert_ne!(again["session"], added["session"]);
+
         std::fs::remove_dir_all(root.path().join("talk")).unwrap();
         let removed = next(&mut sub).await;
         assert_eq!(removed["type"], "stream.removed");
         assert_eq!(removed["stream"], "talk");
-        assert_eq!(removed["session"], added["session"]);
+        assert_eq!(removed["session"], again["session"]);
         // A stream there before the start is not announced, but its removal is.
         std::fs::remove_dir_all(root.path().join("old")).unwrap();
         let old = next(&mut sub).await;
