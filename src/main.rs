@@ -9,6 +9,7 @@ mod ingest;
 mod input;
 mod interrupt;
 mod outdir;
+mod root_watch;
 
 use std::process::ExitCode;
 

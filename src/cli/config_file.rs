@@ -252,8 +252,14 @@ fn push_flag(
         toml::Value::String(s) => flags.extend([flag.into(), s.into()]),
         toml::Value::Integer(n) => flags.extend([flag.into(), n.to_string().into()]),
         toml::Value::Float(x) => flags.extend([flag.into(), x.to_string().into()]),
+        // A repeatable flag: `webhook = ["http://a/", "http://b/"]` is `--webhook` twice.
+        toml::Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_table()) => {
+            for item in items {
+                push_flag(section, key, item, flags, path)?;
+            }
+        }
         other => bail!(
-            "config file {}: {key} = {other} is not a string, number or boolean",
+            "config file {}: {key} = {other} is not a string, number, boolean or list of them",
             path.display()
         ),
     }
@@ -278,6 +284,27 @@ mod tests {
         let argv: Vec<String> = argv.iter().map(|a| a.replace("FILE", f)).collect();
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         expand(args(&argv), &crate::cli::Cli::command())
+    }
+
+    /// A list is a repeated flag (`--webhook` takes several URLs).
+    #[test]
+    fn lists_repeat_their_flag() {
+        let text =
+            "[serve]\nwebhook = [\"http://a/\", \"http://b/\"]\nwebhook_types = \"stream.added\"\n";
+        let got = expand_with(text, &["h", "serve", "--config", "FILE"]).unwrap();
+        let want = [
+            "h",
+            "serve",
+            "--webhook",
+            "http://a/",
+            "--webhook",
+            "http://b/",
+            "--webhook-types",
+            "stream.added",
+        ];
+        assert_eq!(got, args(&want));
+        let nested = "[serve]\nwebhook = [[\"x\"]]\n";
+        assert!(expand_with(nested, &["h", "serve", "--config", "FILE"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! output was packaged from: [`record`].
 
 mod naming;
+mod progress_events;
 mod record;
 mod scheduler;
 
@@ -174,6 +175,7 @@ fn package_if_stale(
     out: &Path,
     record: &SourceRecord,
     run_id: String,
+    on_progress: &mut dyn FnMut(media::package::Progress),
 ) -> Result<Option<String>> {
     if SourceRecord::read(out).is_some_and(|old| old.up_to_date(record)) {
         return Ok(None);
@@ -189,7 +191,7 @@ fn package_if_stale(
         &OpenOptions {
             allow_truncated: false,
         },
-        false,
+        on_progress,
     )?;
     let stamp = out.join(STAMP);
     std::fs::write(&stamp, record.render())

@@ -159,7 +159,7 @@ fn live_config(args: &LiveArgs) -> Result<LiveConfig> {
     check_name(&args.name)?;
     if args.listen.is_none() && args.origin != ServeConfig::default() {
         bail!(
-            "origin options (--cors-origin, --cache-*, --tls-*, --hlsjs-url, …) apply to the \
+            "origin options (--cors-origin, --cache-*, --tls-*, --hlsjs-url, --webhook, …) apply to the \
              server: add --listen ADDR, or drop them"
         );
     }

@@ -143,7 +143,8 @@ mod tests {
     fn one_set_of_origin_options() {
         let origin_flags = "--cors-origin https://a.example --cache-segment no-store \
             --cache-live-playlist-max-age 1 --hlsjs-url /h.js --hot-cache-mib 0 \
-            --max-connections 7 --tls-cert c.pem --tls-key k.pem";
+            --max-connections 7 --tls-cert c.pem --tls-key k.pem --webhook http://a/ \
+            --webhook https://b/ --webhook-types stream.added --webhook-secret k";
         for command in ["", "serve", "live --input udp://127.0.0.1:1 --name n"] {
             let cli = parse(&format!("{command} --listen localhost:0 {origin_flags}"))
                 .unwrap_or_else(|e| panic!("{command:?}: {e}"));
@@ -155,6 +156,13 @@ mod tests {
             assert_eq!(o.hot_cache_mib, 0, "{command:?}");
             assert_eq!(o.max_connections, 7, "{command:?}");
             assert!(o.tls_cert.is_some() && o.tls_key.is_some(), "{command:?}");
+            assert_eq!(o.webhooks, ["http://a/", "https://b/"], "{command:?}");
+            assert_eq!(
+                o.webhook_types.as_deref(),
+                Some("stream.added"),
+                "{command:?}"
+            );
+            assert_eq!(o.webhook_secret.as_deref(), Some("k"), "{command:?}");
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use media::package::{package_streaming, Format, PackageOptions, PackageSummary};
+use media::package::{package_streaming, Format, PackageOptions, PackageSummary, Progress};
 
 use super::progress::PackageProgress;
 use crate::fs_store::FsStore;
@@ -82,6 +82,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
         &open_options(&args),
         show_progress,
         args.force,
+        &mut |_| {},
     )?;
     if !args.quiet {
         println!(
@@ -143,16 +144,16 @@ pub fn new_run_id() -> String {
 }
 
 /// Packages `input` into `outdir` atomically, replacing only a previous output of ours (the
-/// default run's entry point).
+/// default run's entry point; no progress bar, `on_progress` gets the packager's reports).
 pub fn package_file(
     input: &Path,
     outdir: &Path,
     opts: &PackageOptions,
     open_opts: &OpenOptions,
-    show_progress: bool,
+    on_progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
     let target = Target::managed(outdir)?;
-    package_into(input, target, opts, open_opts, show_progress, false)
+    package_into(input, target, opts, open_opts, false, false, on_progress)
 }
 
 /// Packages `input` into `target` atomically; `force` replaces a directory that is not ours.
@@ -163,6 +164,7 @@ fn package_into(
     open_opts: &OpenOptions,
     show_progress: bool,
     force: bool,
+    on_progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
     target.check(input, force)?;
     let mut demux = input::open(input, open_opts)?;
@@ -171,7 +173,8 @@ fn package_into(
     let mut progress = PackageProgress::new(show_progress);
     let mut store = Interruptible(FsStore::new(staging.path()));
     let packaged = package_streaming(demux.as_mut(), opts, &mut store, &mut |p| {
-        progress.update(p)
+        on_progress(p);
+        progress.update(p);
     });
     progress.clear();
     drop(store);

@@ -44,6 +44,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     runtime()?.block_on(async move {
         let server = origin::Server::bind(&config).await.map_err(bind_error)?;
+        // Streams that other programs write into the root: stream.added / stream.removed.
+        let _watch = match crate::root_watch::start(&config.root, server.events().clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("no stream events: {e:#}");
+                None
+            }
+        };
         println!(
             "serving {} on http://{}/",
             config.root.display(),

@@ -8,3 +8,4 @@ mod interrupt;
 mod live;
 mod package;
 mod validate;
+mod webhooks;

@@ -107,6 +107,23 @@ pub struct ServeConfig {
     /// PEM private key matching `tls_cert`. Default: none.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// URL that every event is POSTed to as JSON (repeatable; `http://` or `https://`).
+    /// Signed with `webhook_secret`, retried for about a minute, in order per stream.
+    /// Default: none.
+    #[arg(long = "webhook", value_name = "URL")]
+    #[serde(alias = "webhook")]
+    pub webhooks: Vec<String>,
+
+    /// Event types the webhooks get, comma-separated (`stream.added,stream.ended`).
+    /// Default: every type but `part.published`.
+    #[arg(long, value_name = "TYPES")]
+    pub webhook_types: Option<String>,
+
+    /// Key of the `X-Hlsorigin-Signature: sha256=HEX` header (HMAC-SHA256 of the body).
+    /// Default: none (no signature header).
+    #[arg(long, value_name = "SECRET")]
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -127,6 +144,9 @@ impl Default for ServeConfig {
             hot_cache_mib: DEFAULT_HOT_CACHE_MIB,
             tls_cert: None,
             tls_key: None,
+            webhooks: Vec::new(),
+            webhook_types: None,
+            webhook_secret: None,
         }
     }
 }

@@ -18,6 +18,8 @@
 //! - [`live`] — live playlists held in memory or watched on disk (watch channels).
 //! - [`events`] — the server's event hub (sequence, ring, fan-out, filters); no HTTP, a leaf
 //!   the others publish into.
+//! - `webhook` — an edge beside `http`: POSTs the hub's events to `--webhook` URLs (one
+//!   subscriber each, HTTP client, signatures, retries).
 //! - Leaves that call no other module of the crate: [`config`] (settings), `error`,
 //!   [`path`] (request path safety), `metrics` (counters; the others call it).
 #![forbid(unsafe_code)]
@@ -33,6 +35,7 @@ pub mod live;
 mod metrics;
 pub mod path;
 pub mod source;
+mod webhook;
 
 pub use config::ServeConfig;
 pub use error::OriginError;

@@ -14,6 +14,11 @@
 //! - `hlsorigin_hot_cache_hits_total`, `hlsorigin_hot_cache_misses_total` — counters of
 //!   segment responses sent from the hot-object cache or read into it (`source::hot`);
 //!   `hlsorigin_hot_cache_bytes` — gauge of the bytes it holds.
+//! - `hlsorigin_webhook_deliveries_total`, `hlsorigin_webhook_retries_total`,
+//!   `hlsorigin_webhook_given_up_total` — counters of webhook events delivered (2xx), attempts
+//!   that failed and were retried, and events given up after their retry time
+//!   (`crate::webhook`); `hlsorigin_webhook_resyncs_total` — times a lagging webhook
+//!   found events gone from the event ring (they were never sent).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -62,6 +67,15 @@ pub(crate) struct HotStats {
     pub(crate) bytes: AtomicU64,
 }
 
+/// Counters of webhook delivery (`crate::webhook`), kept in [`Metrics`].
+#[derive(Debug, Default)]
+pub(crate) struct WebhookStats {
+    pub(crate) delivered: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) given_up: AtomicU64,
+    pub(crate) resyncs: AtomicU64,
+}
+
 /// Status codes with their own counter; anything else is counted under its class (`2xx`…).
 const STATUSES: [u16; 13] = [
     200, 204, 206, 304, 400, 403, 404, 405, 412, 416, 500, 503, 0,
@@ -93,6 +107,8 @@ pub(crate) struct Metrics {
     gzip_compressions: AtomicU64,
     /// Hot-object cache counters (`source::hot`).
     pub(crate) hot: HotStats,
+    /// Webhook delivery counters (`crate::webhook`).
+    pub(crate) webhook: WebhookStats,
 }
 
 impl Metrics {
@@ -273,6 +289,30 @@ impl Metrics {
                 "Bytes held by the hot-object cache.",
                 &self.hot.bytes,
             ),
+            (
+                "webhook_deliveries_total",
+                "counter",
+                "Events delivered to a webhook (2xx answer).",
+                &self.webhook.delivered,
+            ),
+            (
+                "webhook_retries_total",
+                "counter",
+                "Webhook attempts that failed and were retried.",
+                &self.webhook.retries,
+            ),
+            (
+                "webhook_given_up_total",
+                "counter",
+                "Events a webhook never accepted within their retry time.",
+                &self.webhook.given_up,
+            ),
+            (
+                "webhook_resyncs_total",
+                "counter",
+                "Times a lagging webhook found events gone from the event ring.",
+                &self.webhook.resyncs,
+            ),
         ];
         for (name, kind, help, value) in scalars {
             writeln!(out, "# HELP hlsorigin_{name} {help}")?;
@@ -308,6 +348,7 @@ mod tests {
         m.connection_closed();
         m.gzip_compressed();
         m.hot.hits.fetch_add(3, Relaxed);
+        m.webhook.given_up.fetch_add(2, Relaxed);
         let text = m.render();
         for want in [
             "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
@@ -325,6 +366,8 @@ mod tests {
             "hlsorigin_hot_cache_hits_total 3\n",
             "hlsorigin_hot_cache_misses_total 0\n",
             "# TYPE hlsorigin_hot_cache_bytes gauge\n",
+            "hlsorigin_webhook_given_up_total 2\n",
+            "hlsorigin_webhook_deliveries_total 0\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -19,6 +19,7 @@ use origin::events::{Events, Payload, StreamKind};
 use tokio::sync::mpsc;
 
 use super::naming::Names;
+use super::progress_events::ProgressEvents;
 use super::record::SourceRecord;
 use super::{is_video, package_if_stale, remove_stream, usable_name};
 use crate::cli::package::new_run_id;
@@ -228,9 +229,11 @@ impl Scheduler {
         let (s, o) = (src.clone(), out.clone());
         let run = new_run_id();
         let run_here = run.clone();
+        let mut progress = ProgressEvents::new(self.events.clone(), &name, &run, &file);
         let res = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            package_if_stale(&s, &o, &record, run_here)
+            let mut on_progress = |p| progress.update(p, Instant::now());
+            package_if_stale(&s, &o, &record, run_here, &mut on_progress)
         })
         .await;
         let error = match res {
@@ -378,7 +381,14 @@ mod tests {
         let mut s = Scheduler::new(media.clone(), canon, playlists.clone(), "http://x".into());
         let hub = Events::default();
         s.events = hub.clone();
-        let mut sub = hub.subscribe(None, Filter::default()).unwrap();
+        let types = [
+            EventType::StreamAdded,
+            EventType::PackageFailed,
+            EventType::StreamRemoved,
+        ];
+        let mut sub = hub.subscribe(None, Filter::types(types)).unwrap();
+        let progress = Filter::types([EventType::PackageProgress]);
+        let mut progress = hub.subscribe(None, progress).unwrap();
         let mut next = || match sub.try_recv() {
             Some(Ok(Item::Event(e))) => Some(e),
             _ => None,
@@ -417,6 +427,20 @@ mod tests {
             added.session
         );
 
+        // package.progress came first, of the same run (at most once a second: a 2 s
+        // video packages in well under a second, so once).
+        let Some(Ok(Item::Event(p))) = progress.try_recv() else {
+            panic!("package.progress before stream.added");
+        };
+        assert_eq!((p.stream.as_str(), &p.session), ("good", &added.session));
+        assert!(p.seq < added.seq);
+        let d = data(&p);
+        assert_eq!(d["file"], "good.mp4");
+        assert!(
+            (0.0..=100.0).contains(&d["percent"].as_f64().unwrap()),
+            "{d}"
+        );
+
         // Unchanged: no event.
         s.package("good.mp4".into()).await;
         assert!(next().is_none());
@@ -445,7 +469,9 @@ mod tests {
         );
         assert!(!playlists.join("good").exists());
         assert!(next().is_none());
-        assert_eq!((added.seq, failed.seq, removed.seq), (1, 2, 3));
+        assert!(added.seq < failed.seq && failed.seq < removed.seq);
+        // The file that failed to open reported no progress.
+        assert!(progress.try_recv().is_none());
     }
 
     #[test]

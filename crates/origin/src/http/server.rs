@@ -37,6 +37,7 @@ use crate::live::LivePlaylists;
 use crate::metrics::Metrics;
 use crate::source::LiveSource;
 use crate::source::{FsSource, ObjectSource};
+use crate::webhook::{self, Webhooks};
 
 /// The HTTP/2 connection preface (RFC 9113 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -53,6 +54,8 @@ pub struct Server {
     router: Router,
     metrics: Arc<Metrics>,
     events: Events,
+    /// Webhooks and the seq they start after (events published before `run` are sent too).
+    webhooks: (Webhooks, u64),
     tls: Option<TlsAcceptor>,
     max_connections: usize,
     header_read_timeout: Duration,
@@ -118,12 +121,14 @@ impl Server {
         let events = source
             .live()
             .map_or_else(Events::default, |l| l.events().clone());
+        let webhooks = (Webhooks::from_config(config)?, events.last_seq());
         Ok(Self {
             listener,
             local_addr,
             router: build(config, source, Arc::clone(&metrics)),
             metrics,
             events,
+            webhooks,
             tls,
             max_connections: config.max_connections,
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
@@ -153,11 +158,13 @@ impl Server {
             router,
             metrics,
             events,
+            webhooks,
             tls,
             max_connections,
             header_read_timeout,
             shutdown_timeout,
         } = self;
+        let webhooks = webhooks.0.start(&events, webhooks.1, &metrics);
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %local_addr, scheme, "origin listening");
         let permits = Arc::new(Semaphore::new(max_connections));
@@ -218,6 +225,7 @@ impl Server {
             tracing::warn!("graceful shutdown timed out; dropping remaining connections");
             let _ = hard_stop.send(true);
         }
+        webhooks.finish(webhook::FINISH).await;
         Ok(())
     }
 }
