@@ -32,6 +32,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 /// Default size of the in-memory cache of media and init segments, in MiB.
 pub const DEFAULT_HOT_CACHE_MIB: u64 = 256;
+/// Default interval of the pings the server sends on each `/api/events` WebSocket.
+pub const DEFAULT_EVENTS_PING_INTERVAL_SECS: u64 = 20;
 /// Default time graceful shutdown waits for in-flight responses before dropping them.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
@@ -99,6 +101,16 @@ pub struct ServeConfig {
     #[arg(long, default_value_t = DEFAULT_HOT_CACHE_MIB)]
     pub hot_cache_mib: u64,
 
+    /// Origins (`scheme://host[:port]`, comma-separated or repeated) whose pages may use
+    /// `/api/events`; a request with another `Origin` header gets 403. `*`: any.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub events_allowed_origins: Vec<String>,
+
+    /// Seconds between the pings of an `/api/events` WebSocket; a client that misses two
+    /// pongs is disconnected.
+    #[arg(long, default_value_t = DEFAULT_EVENTS_PING_INTERVAL_SECS)]
+    pub events_ping_interval_secs: u64,
+
     /// PEM certificate chain; serve HTTPS (HTTP/1.1 and HTTP/2 via ALPN) when given together
     /// with `tls_key`. Default: none (cleartext).
     #[arg(long, requires = "tls_key")]
@@ -125,6 +137,8 @@ impl Default for ServeConfig {
             header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
             shutdown_timeout_secs: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
             hot_cache_mib: DEFAULT_HOT_CACHE_MIB,
+            events_allowed_origins: vec!["*".to_owned()],
+            events_ping_interval_secs: DEFAULT_EVENTS_PING_INTERVAL_SECS,
             tls_cert: None,
             tls_key: None,
         }

@@ -14,6 +14,9 @@
 //! - `hlsorigin_hot_cache_hits_total`, `hlsorigin_hot_cache_misses_total` — counters of
 //!   segment responses sent from the hot-object cache or read into it (`source::hot`);
 //!   `hlsorigin_hot_cache_bytes` — gauge of the bytes it holds.
+//! - `hlsorigin_events_subscribers` — gauge of WebSocket and SSE clients of `/api/events`;
+//!   `hlsorigin_events_sent_total` — counter of events written to them and in long-poll
+//!   answers.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -62,6 +65,15 @@ pub(crate) struct HotStats {
     pub(crate) bytes: AtomicU64,
 }
 
+/// Counters of the `/api/events` edges (`http::events`), kept in [`Metrics`].
+#[derive(Debug, Default)]
+pub(crate) struct EventStats {
+    /// WebSocket and SSE subscribers connected now.
+    pub(crate) subscribers: AtomicU64,
+    /// Events sent (frames, SSE blocks, long-poll array items).
+    pub(crate) sent: AtomicU64,
+}
+
 /// Status codes with their own counter; anything else is counted under its class (`2xx`…).
 const STATUSES: [u16; 13] = [
     200, 204, 206, 304, 400, 403, 404, 405, 412, 416, 500, 503, 0,
@@ -93,6 +105,8 @@ pub(crate) struct Metrics {
     gzip_compressions: AtomicU64,
     /// Hot-object cache counters (`source::hot`).
     pub(crate) hot: HotStats,
+    /// `/api/events` counters (`http::events`).
+    pub(crate) events: EventStats,
 }
 
 impl Metrics {
@@ -273,6 +287,18 @@ impl Metrics {
                 "Bytes held by the hot-object cache.",
                 &self.hot.bytes,
             ),
+            (
+                "events_subscribers",
+                "gauge",
+                "WebSocket and SSE subscribers of /api/events.",
+                &self.events.subscribers,
+            ),
+            (
+                "events_sent_total",
+                "counter",
+                "Events sent to /api/events clients (WebSocket, SSE, long-poll).",
+                &self.events.sent,
+            ),
         ];
         for (name, kind, help, value) in scalars {
             writeln!(out, "# HELP hlsorigin_{name} {help}")?;
@@ -308,6 +334,8 @@ mod tests {
         m.connection_closed();
         m.gzip_compressed();
         m.hot.hits.fetch_add(3, Relaxed);
+        m.events.subscribers.fetch_add(2, Relaxed);
+        m.events.sent.fetch_add(7, Relaxed);
         let text = m.render();
         for want in [
             "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
@@ -325,6 +353,8 @@ mod tests {
             "hlsorigin_hot_cache_hits_total 3\n",
             "hlsorigin_hot_cache_misses_total 0\n",
             "# TYPE hlsorigin_hot_cache_bytes gauge\n",
+            "# TYPE hlsorigin_events_subscribers gauge\nhlsorigin_events_subscribers 2\n",
+            "hlsorigin_events_sent_total 7\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

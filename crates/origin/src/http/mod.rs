@@ -12,6 +12,7 @@
 //! Nothing below imports from here.
 
 pub(crate) mod conditional;
+pub(crate) mod events;
 mod files;
 pub(crate) mod policy;
 pub mod reload;
