@@ -5,9 +5,16 @@ use axum::http::{HeaderMap, HeaderValue};
 use super::*;
 use crate::events::EventType;
 
+/// Query string, `Last-Event-ID`, then `(since, timeout)` or a piece of the error.
+type Case<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Result<(Option<u64>, u64), &'a str>,
+);
+
 #[test]
 fn query_parses() {
-    let cases: &[(Option<&str>, Option<&str>, Result<(Option<u64>, u64), &str>)] = &[
+    let cases: &[Case] = &[
         (None, None, Ok((None, DEFAULT_TIMEOUT_SECS))),
         (Some("since=7&timeout=3"), None, Ok((Some(7), 3))),
         (
