@@ -5,7 +5,7 @@
 //! on progress (a segment that was not there is there now), never on exact times.
 
 mod blocking;
-mod harness;
+pub(super) mod harness;
 mod iframes;
 mod long_run;
 mod open_gop;
