@@ -433,3 +433,44 @@ async fn thousand_websocket_subscribers_each_get_the_segment() {
     }
     assert_eq!(received, N);
 }
+
+#[tokio::test]
+async fn subscriber_limit_is_1013_or_503_and_frees_on_close() {
+    let fx = Fixture::new();
+    let config = ServeConfig {
+        events_max_subscribers: 2,
+        ..fx.config()
+    };
+    let (server, events) = TestServer::start_with_events(config).await;
+    let one = connect(&server, "").await;
+    let mut two = connect(&server, "").await;
+    let mut three = connect(&server, "").await;
+    let (code, reason) = close_code(&mut three).await.expect("close frame");
+    assert_eq!(code, 1013, "{reason}");
+    let sse = server
+        .get("/api/events", &[("Accept", "text/event-stream")])
+        .await;
+    assert_eq!(sse.status, 503, "{}", sse.text());
+    // The ones admitted still work; a closed one frees its place.
+    let seq = added(&events, "s");
+    assert_eq!(
+        next_json(&mut two).await.map(|v| v["seq"].clone()),
+        Some(seq.into())
+    );
+    drop(one);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let metrics = server.get("/metrics", &[]).await.text();
+        if metrics.contains("hlsorigin_events_subscribers 1\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut four = connect(&server, "").await;
+    let seq = added(&events, "s");
+    assert_eq!(
+        next_json(&mut four).await.map(|v| v["seq"].clone()),
+        Some(seq.into())
+    );
+}

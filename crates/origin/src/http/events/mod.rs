@@ -36,8 +36,9 @@ use crate::metrics::Metrics;
 pub(crate) const MAX_TIMEOUT_SECS: u64 = 60;
 /// Long-poll hold when the request names none.
 const DEFAULT_TIMEOUT_SECS: u64 = 25;
-/// WebSocket connections the shutdown waits for (their 1001 close handshake).
-const SOCKET_SLOTS: u32 = Semaphore::MAX_PERMITS as u32 >> 3;
+/// WebSocket connections the shutdown waits for (their 1001 close handshake): more than
+/// can be open.
+const SOCKET_SLOTS: u32 = 1 << 24;
 
 /// What the `/api/events` edges share.
 #[derive(Debug)]
@@ -45,6 +46,8 @@ pub(crate) struct EventsEdge {
     pub(crate) events: Events,
     /// `None`: any origin.
     allowed_origins: Option<Vec<String>>,
+    /// Most WebSocket and SSE subscribers at once.
+    max_subscribers: u64,
     /// Interval of WebSocket pings; a socket that misses two pongs is closed.
     ping_interval: Duration,
     /// Interval of SSE comment lines.
@@ -60,6 +63,7 @@ impl EventsEdge {
         EventsEdge {
             events,
             allowed_origins: (!origins.iter().any(|o| o == "*")).then(|| origins.clone()),
+            max_subscribers: u64::try_from(config.events_max_subscribers).unwrap_or(u64::MAX),
             ping_interval: Duration::from_secs(config.events_ping_interval_secs.max(1)),
             sse_keepalive: Duration::from_secs(15),
             sockets: Arc::new(Semaphore::new(SOCKET_SLOTS as usize)),
@@ -87,9 +91,16 @@ impl EventsEdge {
 struct SubscriberGauge(Arc<Metrics>);
 
 impl SubscriberGauge {
-    fn new(metrics: &Arc<Metrics>) -> Self {
-        metrics.events.subscribers.fetch_add(1, Relaxed);
-        SubscriberGauge(Arc::clone(metrics))
+    /// A place among the edge's subscribers, if fewer than its maximum hold one.
+    fn reserve(edge: &EventsEdge) -> Result<Self, EventsError> {
+        let max = edge.max_subscribers;
+        let gauge = &edge.metrics.events.subscribers;
+        match gauge.fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1)) {
+            Ok(_) => Ok(SubscriberGauge(Arc::clone(&edge.metrics))),
+            Err(_) => Err(EventsError::TooManySubscribers(
+                usize::try_from(max).unwrap_or(usize::MAX),
+            )),
+        }
     }
 
     fn sent(&self) {

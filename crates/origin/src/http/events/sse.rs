@@ -28,14 +28,18 @@ struct Feed {
 }
 
 pub(super) fn stream(edge: &EventsEdge, query: Query) -> Response {
-    let sub = match edge.events.subscribe(query.since, query.filter) {
-        Ok(sub) => sub,
+    let subscribed = SubscriberGauge::reserve(edge).and_then(|gauge| {
+        let sub = edge.events.subscribe(query.since, query.filter)?;
+        Ok((sub, gauge))
+    });
+    let (sub, gauge) = match subscribed {
+        Ok(s) => s,
         Err(e) => return refused(&e),
     };
     let feed = Feed {
         sub,
         keepalive: interval_at(Instant::now() + edge.sse_keepalive, edge.sse_keepalive),
-        gauge: SubscriberGauge::new(&edge.metrics),
+        gauge,
         first: true,
         done: false,
     };

@@ -48,14 +48,19 @@ pub(super) async fn upgrade(edge: Arc<EventsEdge>, req: Request, query: Query) -
         }
     };
     // Subscribed now: events published while the handshake completes are queued.
-    let subscription = edge.events.subscribe(query.since, query.filter);
+    let subscription = SubscriberGauge::reserve(&edge).and_then(|gauge| {
+        let sub = edge.events.subscribe(query.since, query.filter)?;
+        Ok((sub, gauge))
+    });
     let permit = Arc::clone(&edge.sockets).try_acquire_owned().ok();
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| async move {
             let _permit = permit;
-            Session::new(socket, &edge).run(subscription).await;
+            Session::new(socket, edge.ping_interval)
+                .run(subscription)
+                .await;
         })
         .into_response()
 }
@@ -63,21 +68,19 @@ pub(super) async fn upgrade(edge: Arc<EventsEdge>, req: Request, query: Query) -
 struct Session {
     socket: WebSocket,
     ping_interval: Duration,
-    gauge: SubscriberGauge,
 }
 
 impl Session {
-    fn new(socket: WebSocket, edge: &EventsEdge) -> Self {
+    fn new(socket: WebSocket, ping_interval: Duration) -> Self {
         Session {
             socket,
-            ping_interval: edge.ping_interval,
-            gauge: SubscriberGauge::new(&edge.metrics),
+            ping_interval,
         }
     }
 
-    async fn run(mut self, subscription: Result<Subscription, EventsError>) {
-        let mut sub = match subscription {
-            Ok(sub) => sub,
+    async fn run(mut self, subscription: Result<(Subscription, SubscriberGauge), EventsError>) {
+        let (mut sub, gauge) = match subscription {
+            Ok(s) => s,
             Err(e) => return self.close(TRY_AGAIN_LATER, &e.to_string()).await,
         };
         let start = Instant::now() + self.ping_interval;
@@ -93,7 +96,7 @@ impl Session {
                         if !self.send(frame).await {
                             return;
                         }
-                        self.gauge.sent();
+                        gauge.sent();
                     }
                     Err(Ended::Lagged { last_seq }) => {
                         let reason = format!("lagged; resume with since={last_seq}");
