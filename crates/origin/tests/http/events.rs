@@ -474,3 +474,29 @@ async fn subscriber_limit_is_1013_or_503_and_frees_on_close() {
         Some(seq.into())
     );
 }
+
+/// HTTP/2 (prior knowledge) has no Upgrade: `/api/events` long-polls there.
+#[tokio::test]
+async fn long_poll_over_http2() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let fx = Fixture::new();
+    let (server, events) = TestServer::start_with_events(fx.config()).await;
+    let seq = added(&events, "s");
+    let stream = TcpStream::connect(server.addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::get("http://test/api/events?since=0&timeout=1")
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let res = sender.send_request(req).await.expect("h2 response");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
+    assert_eq!(seqs(&items), vec![seq]);
+}
