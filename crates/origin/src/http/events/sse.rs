@@ -96,3 +96,89 @@ fn block(item: &Item) -> String {
         item.json()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::ServeConfig;
+    use crate::events::{Events, EventsConfig, Filter, Payload};
+    use crate::metrics::Metrics;
+
+    fn edge(events: &Events) -> EventsEdge {
+        EventsEdge::new(
+            &ServeConfig::default(),
+            events.clone(),
+            Arc::new(Metrics::default()),
+        )
+    }
+
+    fn feed(edge: &EventsEdge) -> Feed {
+        let query = Query {
+            since: None,
+            filter: Filter::default(),
+            timeout: Duration::ZERO,
+        };
+        let sub = edge
+            .events
+            .subscribe(query.since, query.filter)
+            .expect("subscribe");
+        Feed {
+            sub,
+            keepalive: interval_at(Instant::now() + edge.sse_keepalive, edge.sse_keepalive),
+            gauge: SubscriberGauge::reserve(edge).expect("place"),
+            first: true,
+            done: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn comment_every_15_s_then_events() {
+        let events = Events::default();
+        let edge = edge(&events);
+        let mut feed = feed(&edge);
+        assert_eq!(feed.next().await.as_deref(), Some("retry: 2000\n\n"));
+        let start = Instant::now();
+        assert_eq!(feed.next().await.as_deref(), Some(": keep-alive\n\n"));
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+        let seq = events.publish("s", "run", Payload::StreamRemoved);
+        let block = feed.next().await.unwrap_or_default();
+        assert!(
+            block.starts_with(&format!("id: {seq}\nevent: stream.removed\ndata: {{")),
+            "{block}"
+        );
+        assert!(block.ends_with("}\n\n"), "{block}");
+        assert_eq!(feed.next().await.as_deref(), Some(": keep-alive\n\n"));
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lagging_subscriber_ends_the_stream() {
+        let events = Events::new(EventsConfig {
+            queue: 2,
+            ..EventsConfig::default()
+        });
+        let edge = edge(&events);
+        let mut feed = feed(&edge);
+        let _ = feed.next().await;
+        for _ in 0..3 {
+            events.publish("s", "run", Payload::StreamRemoved);
+        }
+        let mut chunks = Vec::new();
+        while let Some(chunk) = feed.next().await {
+            chunks.push(chunk);
+        }
+        assert_eq!(chunks.len(), 3, "{chunks:?}");
+        assert_eq!(chunks[2], ": lagged; resume with Last-Event-ID 2\n\n");
+        drop(feed);
+        assert_eq!(
+            edge.metrics
+                .events
+                .subscribers
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+    }
+}
