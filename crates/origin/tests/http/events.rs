@@ -276,6 +276,19 @@ async fn bad_requests_are_400_with_the_reason() {
     let (server, events) = TestServer::start_with_events(fx.config()).await;
     added(&events, "s");
     let upgrade_no_key = [("Upgrade", "websocket"), ("Connection", "Upgrade")];
+    let key = ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    let old_version = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Version", "8"),
+        key,
+    ];
+    let no_connection_upgrade = [
+        ("Upgrade", "websocket"),
+        ("Connection", "close"),
+        ("Sec-WebSocket-Version", "13"),
+        key,
+    ];
     type Headers<'a> = &'a [(&'a str, &'a str)];
     let cases: &[(&str, Headers, &str)] = &[
         ("/api/events?types=stream.live,bogus", &[], "bogus"),
@@ -289,6 +302,8 @@ async fn bad_requests_are_400_with_the_reason() {
         ),
         ("/api/events?types=nope", &upgrade_no_key, "nope"),
         ("/api/events", &upgrade_no_key, ""),
+        ("/api/events", &old_version, ""),
+        ("/api/events", &no_connection_upgrade, ""),
         (
             "/api/events",
             &[("Accept", "text/event-stream"), ("Last-Event-ID", "x")],
