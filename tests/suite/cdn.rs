@@ -57,7 +57,7 @@ fn readme_shows_the_tested_configs() {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProxyKind {
+pub(super) enum ProxyKind {
     Varnish,
     Nginx,
 }
@@ -294,21 +294,26 @@ fn behind(kind: ProxyKind) {
 }
 
 /// A running proxy; stopped (SIGTERM, then SIGKILL) on drop.
-struct Proxy {
+pub(super) struct Proxy {
     child: Child,
-    base: String,
+    pub(super) base: String,
     log: PathBuf,
 }
 
 impl Proxy {
     fn start(kind: ProxyKind, origin_base: &str) -> Proxy {
+        Self::start_in(kind, origin_base, &format!("cdn-{}-proxy", kind.name()))
+    }
+
+    /// [`Proxy::start`] with its files in the test output directory `dir_name`.
+    pub(super) fn start_in(kind: ProxyKind, origin_base: &str, dir_name: &str) -> Proxy {
         let origin = origin_base
             .strip_prefix("http://")
             .unwrap_or_else(|| panic!("origin URL {origin_base} is not http://"));
         let (origin_host, origin_port) = origin
             .rsplit_once(':')
             .unwrap_or_else(|| panic!("origin URL {origin_base} has no port"));
-        let dir = out_dir(&format!("cdn-{}-proxy", kind.name()));
+        let dir = out_dir(dir_name);
         std::fs::create_dir_all(dir.join("tmp")).expect("create proxy dir");
         let dir_s = dir.to_str().expect("UTF-8 test dir").to_owned();
         let port = free_port();

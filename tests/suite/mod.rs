@@ -3,6 +3,7 @@ mod browser;
 mod cdn;
 mod default_run;
 mod errors;
+mod events;
 mod golden;
 mod interrupt;
 mod live;

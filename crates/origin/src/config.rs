@@ -32,6 +32,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 /// Default size of the in-memory cache of media and init segments, in MiB.
 pub const DEFAULT_HOT_CACHE_MIB: u64 = 256;
+/// Default interval of the pings the server sends on each `/api/events` WebSocket.
+pub const DEFAULT_EVENTS_PING_INTERVAL_SECS: u64 = 20;
+/// Default most `/api/events` WebSocket and SSE clients at once.
+pub const DEFAULT_EVENTS_MAX_SUBSCRIBERS: usize = 10_000;
 /// Default time graceful shutdown waits for in-flight responses before dropping them.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
@@ -99,6 +103,21 @@ pub struct ServeConfig {
     #[arg(long, default_value_t = DEFAULT_HOT_CACHE_MIB)]
     pub hot_cache_mib: u64,
 
+    /// Origins (`scheme://host[:port]`, comma-separated or repeated) whose pages may use
+    /// `/api/events`; a request with another `Origin` header gets 403. `*`: any.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub events_allowed_origins: Vec<String>,
+
+    /// Seconds between the pings of an `/api/events` WebSocket; a client that misses two
+    /// pongs is disconnected.
+    #[arg(long, default_value_t = DEFAULT_EVENTS_PING_INTERVAL_SECS)]
+    pub events_ping_interval_secs: u64,
+
+    /// Most `/api/events` WebSocket and SSE clients at once; one more is refused
+    /// (WebSocket: close 1013 Try Again Later; SSE: 503).
+    #[arg(long, default_value_t = DEFAULT_EVENTS_MAX_SUBSCRIBERS)]
+    pub events_max_subscribers: usize,
+
     /// PEM certificate chain; serve HTTPS (HTTP/1.1 and HTTP/2 via ALPN) when given together
     /// with `tls_key`. Default: none (cleartext).
     #[arg(long, requires = "tls_key")]
@@ -142,6 +161,9 @@ impl Default for ServeConfig {
             header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
             shutdown_timeout_secs: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
             hot_cache_mib: DEFAULT_HOT_CACHE_MIB,
+            events_allowed_origins: vec!["*".to_owned()],
+            events_ping_interval_secs: DEFAULT_EVENTS_PING_INTERVAL_SECS,
+            events_max_subscribers: DEFAULT_EVENTS_MAX_SUBSCRIBERS,
             tls_cert: None,
             tls_key: None,
             webhooks: Vec::new(),

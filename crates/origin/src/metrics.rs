@@ -19,6 +19,9 @@
 //!   that failed and were retried, and events given up after their retry time
 //!   (`crate::webhook`); `hlsorigin_webhook_resyncs_total` — times a lagging webhook
 //!   found events gone from the event ring (they were never sent).
+//! - `hlsorigin_events_subscribers` — gauge of WebSocket and SSE clients of `/api/events`;
+//!   `hlsorigin_events_sent_total` — counter of events written to them and in long-poll
+//!   answers.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -76,6 +79,15 @@ pub(crate) struct WebhookStats {
     pub(crate) resyncs: AtomicU64,
 }
 
+/// Counters of the `/api/events` edges (`http::events`), kept in [`Metrics`].
+#[derive(Debug, Default)]
+pub(crate) struct EventStats {
+    /// WebSocket and SSE subscribers connected now.
+    pub(crate) subscribers: AtomicU64,
+    /// Events sent (frames, SSE blocks, long-poll array items).
+    pub(crate) sent: AtomicU64,
+}
+
 /// Status codes with their own counter; anything else is counted under its class (`2xx`…).
 const STATUSES: [u16; 13] = [
     200, 204, 206, 304, 400, 403, 404, 405, 412, 416, 500, 503, 0,
@@ -109,6 +121,8 @@ pub(crate) struct Metrics {
     pub(crate) hot: HotStats,
     /// Webhook delivery counters (`crate::webhook`).
     pub(crate) webhook: WebhookStats,
+    /// `/api/events` counters (`http::events`).
+    pub(crate) events: EventStats,
 }
 
 impl Metrics {
@@ -313,6 +327,18 @@ impl Metrics {
                 "Times a lagging webhook found events gone from the event ring.",
                 &self.webhook.resyncs,
             ),
+            (
+                "events_subscribers",
+                "gauge",
+                "WebSocket and SSE subscribers of /api/events.",
+                &self.events.subscribers,
+            ),
+            (
+                "events_sent_total",
+                "counter",
+                "Events sent to /api/events clients (WebSocket, SSE, long-poll).",
+                &self.events.sent,
+            ),
         ];
         for (name, kind, help, value) in scalars {
             writeln!(out, "# HELP hlsorigin_{name} {help}")?;
@@ -349,6 +375,8 @@ mod tests {
         m.gzip_compressed();
         m.hot.hits.fetch_add(3, Relaxed);
         m.webhook.given_up.fetch_add(2, Relaxed);
+        m.events.subscribers.fetch_add(2, Relaxed);
+        m.events.sent.fetch_add(7, Relaxed);
         let text = m.render();
         for want in [
             "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
@@ -368,6 +396,8 @@ mod tests {
             "# TYPE hlsorigin_hot_cache_bytes gauge\n",
             "hlsorigin_webhook_given_up_total 2\n",
             "hlsorigin_webhook_deliveries_total 0\n",
+            "# TYPE hlsorigin_events_subscribers gauge\nhlsorigin_events_subscribers 2\n",
+            "hlsorigin_events_sent_total 7\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -25,7 +25,7 @@
 //!   [`crate::live`]): thousands of held requests cost one waker each, no task and no
 //!   polling.
 //!
-//! The edges (later): the WebSocket (RFC 6455) and SSE handlers of `/api/events` each hold a
+//! The edges (`http/events/`): the WebSocket (RFC 6455) and SSE handlers of `/api/events` each hold a
 //! [`Subscription`] and write one text frame / `id:`+`event:`+`data:` block per [`Item`]
 //! (closing with 1013 / ending the stream on [`Ended::Lagged`], 1001 on
 //! [`Events::close_subscribers`]); the long-poll handler calls [`Events::wait`] and answers

@@ -29,6 +29,7 @@ use bytes::Bytes;
 use super::conditional::{
     accepts_gzip, evaluate, if_range_allows, parse_range, ByteRange, Precondition,
 };
+use super::events::EventsEdge;
 use super::policy::{classify, classify_playlist, live_max_age, PlaylistClass};
 use super::reload::{open_playlist, PlaylistError};
 use crate::metrics::{Metrics, RouteKind};
@@ -55,6 +56,8 @@ pub(crate) struct AppState<S> {
     pub(crate) hot: HotCache,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) index_html: Bytes,
+    /// `/api/events` and the snapshot's `seq`.
+    pub(crate) events: Arc<EventsEdge>,
 }
 
 /// Playlists larger than this are streamed like any other file (no gzip, `no-cache`).

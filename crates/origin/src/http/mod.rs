@@ -5,13 +5,15 @@
 //! (routes, CORS, error caching, metrics, access log) → `files` (object responses) →
 //! `reload` (playlists: LL-HLS delivery directives, blocking reload) → the source
 //! ([`crate::source`]). `policy` (content types, `Cache-Control`) and `conditional`
-//! (ETag/If-*/Range) are the rules `files` applies.
+//! (ETag/If-*/Range) are the rules `files` applies. `events` answers `/api/events`
+//! (WebSocket, SSE, long-poll) over the hub of [`crate::events`].
 //!
 //! Dependencies point down only: `http` → [`crate::source`] → [`crate::live`]; every room
 //! may use the leaves [`crate::path`], [`crate::metrics`], [`crate::config`], `error`.
 //! Nothing below imports from here.
 
 pub(crate) mod conditional;
+pub(crate) mod events;
 mod files;
 pub(crate) mod policy;
 pub mod reload;

@@ -5,7 +5,9 @@
 //! | route          | answer                                                         |
 //! |----------------|----------------------------------------------------------------|
 //! | `/`            | the player page (embedded HTML)                                 |
-//! | `/api/streams` | `{"streams": ["a/master.m3u8", "b.m3u8"]}`                       |
+//! | `/api/streams` | `{"seq": 12, "streams": ["a/master.m3u8", "b.m3u8"]}` (`seq`: the    |
+//! |                | latest event before the listing; follow `/api/events` from it)   |
+//! | `/api/events`  | the event channel: WebSocket, SSE or long-poll ([`super::events`]) |
 //! | `/favicon.ico` | a 16×16 icon (embedded; browsers ask for it on every page load)  |
 //! | `/healthz`     | `ok`                                                            |
 //! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
@@ -28,9 +30,11 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 
+use super::events::{api_events, EventsEdge};
 use super::files::{plain, serve_object, AppState, PlaylistCache, PlaylistPolicy, PolicyHeaders};
 use super::policy::route_kind;
 use crate::config::{self, ServeConfig};
+use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::source::hot::HotCache;
 use crate::source::{FsSource, ObjectSource};
@@ -70,13 +74,19 @@ pub fn router(config: &ServeConfig) -> Router {
 
 /// The origin's routes over any [`ObjectSource`].
 pub fn router_with_source<S: ObjectSource>(config: &ServeConfig, source: S) -> Router {
-    build(config, source, Arc::new(Metrics::default()))
+    let metrics = Arc::new(Metrics::default());
+    let events = source
+        .live()
+        .map_or_else(Events::default, |l| l.events().clone());
+    let edge = Arc::new(EventsEdge::new(config, events, Arc::clone(&metrics)));
+    build(config, source, metrics, edge)
 }
 
 pub(crate) fn build<S: ObjectSource>(
     config: &ServeConfig,
     source: S,
     metrics: Arc<Metrics>,
+    events: Arc<EventsEdge>,
 ) -> Router {
     let (headers, vod) = header_values(config).unwrap_or_else(|field| {
         tracing::warn!(
@@ -100,10 +110,12 @@ pub(crate) fn build<S: ObjectSource>(
         ),
         metrics,
         index_html: Bytes::from(index),
+        events,
     });
     Router::new()
         .route("/", get(index_page::<S>))
         .route("/api/streams", get(api_streams::<S>))
+        .route("/api/events", get(events_route::<S>))
         .route("/favicon.ico", get(favicon))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_page::<S>))
@@ -156,7 +168,17 @@ async fn index_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> R
     res
 }
 
+async fn events_route<S: ObjectSource>(
+    State(state): State<Arc<AppState<S>>>,
+    req: Request,
+) -> Response {
+    api_events(Arc::clone(&state.events), req).await
+}
+
 async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+    // Taken before listing: an event after it may already show in the list (seen twice),
+    // none can be missed.
+    let seq = state.events.events.last_seq();
     let streams = match state.source.list_streams().await {
         Ok(s) => s,
         Err(e) => {
@@ -164,7 +186,7 @@ async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> 
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot list streams\n");
         }
     };
-    let body = serde_json::json!({ "streams": streams }).to_string();
+    let body = serde_json::json!({ "seq": seq, "streams": streams }).to_string();
     let mut res = Response::new(Body::from(body));
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

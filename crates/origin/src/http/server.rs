@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
+use super::events::EventsEdge;
 use super::router::{build, header_values};
 use super::tls::TlsAcceptor;
 use crate::config::ServeConfig;
@@ -53,7 +54,7 @@ pub struct Server {
     local_addr: SocketAddr,
     router: Router,
     metrics: Arc<Metrics>,
-    events: Events,
+    events: Arc<EventsEdge>,
     /// Webhooks and the seq they start after (events published before `run` are sent too).
     webhooks: (Webhooks, u64),
     tls: Option<TlsAcceptor>,
@@ -122,10 +123,11 @@ impl Server {
             .live()
             .map_or_else(Events::default, |l| l.events().clone());
         let webhooks = (Webhooks::from_config(config)?, events.last_seq());
+        let events = Arc::new(EventsEdge::new(config, events, Arc::clone(&metrics)));
         Ok(Self {
             listener,
             local_addr,
-            router: build(config, source, Arc::clone(&metrics)),
+            router: build(config, source, Arc::clone(&metrics), Arc::clone(&events)),
             metrics,
             events,
             webhooks,
@@ -143,7 +145,7 @@ impl Server {
 
     /// The server's event hub ([`crate::events`]): producers publish through a clone of it.
     pub fn events(&self) -> &Events {
-        &self.events
+        &self.events.events
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight responses (at most
@@ -164,12 +166,15 @@ impl Server {
             header_read_timeout,
             shutdown_timeout,
         } = self;
-        let webhooks = webhooks.0.start(&events, webhooks.1, &metrics);
+        let webhooks = webhooks.0.start(&events.events, webhooks.1, &metrics);
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %local_addr, scheme, "origin listening");
         let permits = Arc::new(Semaphore::new(max_connections));
         let graceful = GracefulShutdown::new();
         let (hard_stop, hard_stop_rx) = watch::channel(false);
+        // HTTP/1 connections (upgradeable, which hyper-util's graceful watcher does not
+        // take) start their graceful shutdown when this turns true.
+        let (draining, draining_rx) = watch::channel(false);
         let mut shutdown = pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -197,6 +202,7 @@ impl Server {
             let conn = Conn {
                 router: router.clone(),
                 watcher: graceful.watcher(),
+                draining: draining_rx.clone(),
                 tls: tls.clone(),
                 header_read_timeout,
                 metrics: Arc::clone(&metrics),
@@ -217,11 +223,16 @@ impl Server {
         tracing::info!(addr = %local_addr, "origin shutting down");
         // Event subscriptions end now (their edges close: WebSocket 1001), not at the
         // graceful-shutdown timeout.
-        events.close_subscribers();
-        if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        events.events.close_subscribers();
+        let _ = draining.send(true);
+        let (sockets, graceful) = tokio::join!(
+            events.sockets_closed(shutdown_timeout),
+            tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+        );
+        if !sockets {
+            tracing::warn!("event WebSockets still open at the shutdown timeout");
+        }
+        if graceful.is_err() {
             tracing::warn!("graceful shutdown timed out; dropping remaining connections");
             let _ = hard_stop.send(true);
         }
@@ -234,6 +245,7 @@ impl Server {
 struct Conn {
     router: Router,
     watcher: Watcher,
+    draining: watch::Receiver<bool>,
     tls: Option<TlsAcceptor>,
     header_read_timeout: Duration,
     metrics: Arc<Metrics>,
@@ -279,18 +291,34 @@ impl Conn {
             // Boxed for the same reason as TLS: HTTP/1 connections are the common case.
             Box::pin(self.serve_h2(io)).await
         } else {
-            let service = TowerToHyperService::new(self.router);
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(self.header_read_timeout);
-            self.watcher
-                .watch(builder.serve_connection(io, service))
-                .await
+            self.serve_h1(io).await
         };
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
+    }
+
+    /// HTTP/1.1 with upgrades (the `/api/events` WebSocket, RFC 6455 4); graceful shutdown
+    /// by hand, since the graceful watcher does not take an upgradeable connection.
+    async fn serve_h1<I>(self, io: TokioIo<I>) -> Result<(), hyper::Error>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        // Held until the connection ends: the graceful shutdown waits for it.
+        let _watcher = self.watcher;
+        let mut draining = self.draining;
+        let service = TowerToHyperService::new(self.router);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let mut conn = pin!(builder.serve_connection(io, service).with_upgrades());
+        tokio::select! {
+            result = conn.as_mut() => return result,
+            _ = draining.wait_for(|d| *d) => {}
+        }
+        conn.as_mut().graceful_shutdown();
+        conn.await
     }
 
     async fn serve_h2<I>(self, io: TokioIo<I>) -> Result<(), hyper::Error>

@@ -130,20 +130,27 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: ServeConfig) -> Self {
+        Self::start_with_events(config).await.0
+    }
+
+    /// [`TestServer::start`], with the server's event hub.
+    pub async fn start_with_events(config: ServeConfig) -> (Self, origin::events::Events) {
         let server = match Server::bind(&config).await {
             Ok(s) => s,
             Err(e) => panic!("bind: {e}"),
         };
+        let events = server.events().clone();
         let addr = server.local_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = rx.await;
         }));
-        TestServer {
+        let server = TestServer {
             addr,
             stop: Some(tx),
             task: Some(task),
-        }
+        };
+        (server, events)
     }
 
     /// Signals shutdown without waiting.

@@ -5,11 +5,13 @@
 //! - `representation`: ranges, conditionals, gzip playlists.
 //! - `connection`: keep-alive, HTTP/2 prior knowledge, timeouts, connection limit, shutdown.
 //! - `hot`: the hot-object cache (identity checks, ranges, the byte bound, disabled).
+//! - `events`: `/api/events` over WebSocket, SSE and long-poll; the snapshot's `seq`.
 //! - `pages`: index page, stream listing, health, metrics, access log.
 
 mod cases;
 mod common;
 mod connection;
+mod events;
 mod hot;
 mod pages;
 mod representation;

@@ -49,7 +49,7 @@ async fn index_page_and_stream_list() {
     let json: serde_json::Value = serde_json::from_slice(&list.body).expect("JSON");
     assert_eq!(
         json,
-        serde_json::json!({ "streams": ["deep/a/b/master.m3u8", "live.m3u8", "vod/master.m3u8"] }),
+        serde_json::json!({ "seq": 0, "streams": ["deep/a/b/master.m3u8", "live.m3u8", "vod/master.m3u8"] }),
         "every */master.m3u8 and top-level *.m3u8, no dot directories"
     );
 }

@@ -118,3 +118,38 @@ async fn https_with_alpn_h2_and_http11() {
     plain.send("GET", "/seg10.ts", &[]).await;
     assert!(plain.read_head().await.is_none_or(|r| r.status != 200));
 }
+
+/// `wss://`: the WebSocket upgrade of `/api/events` over TLS (ALPN http/1.1).
+#[tokio::test]
+async fn wss_events_over_tls() {
+    use futures_util::StreamExt;
+    let fx = Fixture::new();
+    let Some((cert, key)) = make_cert(&fx) else {
+        eprintln!("openssl not available: TLS test skipped");
+        return;
+    };
+    let mut config = fx.config();
+    config.tls_cert = Some(cert.clone());
+    config.tls_key = Some(key);
+    let (server, events) = TestServer::start_with_events(config).await;
+    let name = ServerName::try_from("localhost").expect("server name");
+    let tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let tls = connector(&cert, b"http/1.1")
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    let (mut ws, res) = tokio_tungstenite::client_async("wss://localhost/api/events", tls)
+        .await
+        .expect("WebSocket handshake over TLS");
+    assert_eq!(res.status(), 101);
+    let payload = origin::events::Payload::StreamRemoved;
+    let seq = events.publish("gone", "run", payload);
+    let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await;
+    let text = match msg {
+        Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => t.to_string(),
+        other => panic!("no event over wss: {other:?}"),
+    };
+    let event: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(event["seq"].as_u64(), Some(seq));
+    assert_eq!(event["type"], "stream.removed");
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The WebSocket edge (RFC 6455): one text frame per event, pings, close codes.
+//!
+//! - The opening handshake (`Sec-WebSocket-Accept`, RFC 6455 4.2.2) is axum's; a malformed
+//!   upgrade request is a 400 naming what is wrong.
+//! - Every [`EventsEdge::ping_interval`] the server pings; a socket that has not answered
+//!   two pings in a row is closed (1008).
+//! - Close codes (RFC 6455 7.4.1): 1001 when the server shuts down, 1013 when the subscriber
+//!   limit is reached or the subscriber fell behind (resume with `since`, given in the
+//!   reason), 1003 for a binary client frame, 1009 for a client message over
+//!   [`MAX_CLIENT_MESSAGE`]. Client text is otherwise ignored: the channel is
+//!   server → client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+
+use super::{text, EventsEdge, Query, SubscriberGauge};
+use crate::events::{Ended, EventsError, Subscription};
+
+/// Largest client message accepted (bytes); anything larger closes with 1009.
+pub(crate) const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Time a frame may take to leave before the socket counts as dead.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time the server waits for the client's Close after sending its own.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+// RFC 6455 7.4.1.
+const GOING_AWAY: u16 = 1001;
+const UNSUPPORTED: u16 = 1003;
+const POLICY: u16 = 1008;
+const TOO_BIG: u16 = 1009;
+const TRY_AGAIN_LATER: u16 = 1013;
+
+/// Answers the handshake and runs the socket in its own task.
+pub(super) async fn upgrade(edge: Arc<EventsEdge>, req: Request, query: Query) -> Response {
+    let (mut parts, _body) = req.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(u) => u,
+        Err(rejection) => {
+            let reason = rejection.body_text();
+            return text(StatusCode::BAD_REQUEST, format!("{reason}\n"));
+        }
+    };
+    // Subscribed now: events published while the handshake completes are queued.
+    let subscription = SubscriberGauge::reserve(&edge).and_then(|gauge| {
+        let sub = edge.events.subscribe(query.since, query.filter)?;
+        Ok((sub, gauge))
+    });
+    let permit = Arc::clone(&edge.sockets).try_acquire_owned().ok();
+    upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            Session::new(socket, edge.ping_interval)
+                .run(subscription)
+                .await;
+        })
+        .into_response()
+}
+
+struct Session {
+    socket: WebSocket,
+    ping_interval: Duration,
+}
+
+impl Session {
+    fn new(socket: WebSocket, ping_interval: Duration) -> Self {
+        Session {
+            socket,
+            ping_interval,
+        }
+    }
+
+    async fn run(mut self, subscription: Result<(Subscription, SubscriberGauge), EventsError>) {
+        let (mut sub, gauge) = match subscription {
+            Ok(s) => s,
+            Err(e) => return self.close(TRY_AGAIN_LATER, &e.to_string()).await,
+        };
+        let start = Instant::now() + self.ping_interval;
+        let mut ping = interval_at(start, self.ping_interval);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Pings sent since the last pong.
+        let mut unanswered = 0u32;
+        loop {
+            tokio::select! {
+                item = sub.recv() => match item {
+                    Ok(item) => {
+                        let frame = Message::Text(item.json().into_owned().into());
+                        if !self.send(frame).await {
+                            return;
+                        }
+                        gauge.sent();
+                    }
+                    Err(Ended::Lagged { last_seq }) => {
+                        let reason = format!("lagged; resume with since={last_seq}");
+                        return self.close(TRY_AGAIN_LATER, &reason).await;
+                    }
+                    Err(Ended::Closed) => {
+                        return self.close(GOING_AWAY, "server shutting down").await;
+                    }
+                },
+                msg = self.socket.recv() => match msg {
+                    None => return,
+                    Some(Ok(Message::Pong(_))) => unanswered = 0,
+                    Some(Ok(Message::Binary(_))) => {
+                        return self.close(UNSUPPORTED, "binary frames not accepted").await;
+                    }
+                    // Text (ignored), Ping (answered by the library), Close (the library
+                    // answers it; the next read ends the socket).
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return self.read_failed(e).await,
+                },
+                _ = ping.tick() => {
+                    if unanswered >= 2 {
+                        return self.close(POLICY, "no pong to two pings").await;
+                    }
+                    unanswered += 1;
+                    if !self.send(Message::Ping(Default::default())).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one frame; false if the socket is gone or stuck.
+    async fn send(&mut self, msg: Message) -> bool {
+        matches!(
+            tokio::time::timeout(SEND_TIMEOUT, self.socket.send(msg)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn read_failed(self, e: axum::Error) {
+        let too_big = e
+            .into_inner()
+            .downcast_ref::<tungstenite::Error>()
+            .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+        if too_big {
+            let reason = format!("client messages are limited to {MAX_CLIENT_MESSAGE} bytes");
+            self.close(TOO_BIG, &reason).await;
+        }
+    }
+
+    /// The closing handshake (RFC 6455 7.1.2): our Close, then the client's (bounded wait).
+    async fn close(mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if !self.send(Message::Close(Some(frame))).await {
+            return;
+        }
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            while let Some(Ok(msg)) = self.socket.recv().await {
+                if matches!(msg, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}

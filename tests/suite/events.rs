@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `/api/events` of a real `hlsorigin live --listen` fed by ffmpeg: a tokio-tungstenite
+//! WebSocket client, SSE and long-poll over raw HTTP/1.1, and long-poll through nginx
+//! configured without WebSocket upgrade headers (tests/cdn/nginx-hls.conf: it sends
+//! `Connection: ""` and no `Upgrade`), the fallback a page uses when the socket fails.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::cdn::{Proxy, ProxyKind};
+use super::live::harness::{encoder, get, Live};
+use crate::common::out_dir;
+
+/// Generous: the encoder runs in real time on a shared 2-core machine.
+const RUN_LIMIT: Duration = Duration::from_secs(90);
+
+#[test]
+fn live_run_events_over_websocket_sse_and_long_poll_through_nginx() {
+    let root = out_dir("events-live");
+    let mut ffmpeg = encoder("-", &[], Some(10), Stdio::piped());
+    let stdout = ffmpeg.0.stdout.take().expect("ffmpeg stdout");
+    let live = Live::start(
+        &root,
+        "ev",
+        "-",
+        &["--listen", "127.0.0.1:0"],
+        Stdio::from(stdout),
+    );
+    let base = live.base().to_owned();
+    let proxy = Proxy::start_in(ProxyKind::Nginx, &base, "events-nginx");
+    let ws_base = base.replacen("http://", "ws://", 1);
+
+    // While the run goes on: a WebSocket from the start of the ring, and the long-poll loop
+    // of a client behind nginx.
+    let ws_all = std::thread::spawn({
+        let url = format!("{ws_base}/api/events?since=0");
+        move || ws_until_ended(&url)
+    });
+    let polled = long_poll_until_ended(&proxy.base, "");
+    let all = ws_all.join().expect("WebSocket thread");
+    check_run_order(&all);
+    assert_eq!(
+        seqs(&polled),
+        seqs(&all),
+        "long-poll through nginx = WebSocket"
+    );
+
+    // Resume from the middle: nothing lost, nothing repeated.
+    let mid = all[all.len() / 2]["seq"].as_u64().expect("seq");
+    let resumed = ws_until_ended(&format!("{ws_base}/api/events?since={mid}"));
+    let after: Vec<u64> = seqs(&all).into_iter().filter(|&s| s > mid).collect();
+    assert_eq!(seqs(&resumed), after);
+
+    // SSE with Last-Event-ID resumes the same way.
+    let sse = sse_until_ended(&base, mid);
+    assert_eq!(sse, after, "SSE ids after Last-Event-ID {mid}");
+
+    // Filters.
+    let segments = ws_until_count(
+        &format!("{ws_base}/api/events?since=0&types=segment.published,stream.ended"),
+        all.len(),
+    );
+    let want: Vec<u64> = all
+        .iter()
+        .filter(|e| e["type"] == "segment.published" || e["type"] == "stream.ended")
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    assert_eq!(seqs(&segments), want);
+    let none = get(&base, "/api/events?since=0&stream=nope&timeout=1");
+    assert_eq!((none.status, none.text()), (200, "[]".to_owned()));
+
+    // The snapshot's seq is where the channel stands.
+    let snapshot: Value = serde_json::from_slice(&get(&base, "/api/streams").body).expect("json");
+    assert_eq!(
+        snapshot["seq"].as_u64(),
+        all.last().and_then(|e| e["seq"].as_u64())
+    );
+}
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events.iter().filter_map(|e| e["seq"].as_u64()).collect()
+}
+
+/// stream.added → stream.live → segment.published… → stream.ended, one session, seqs rising.
+fn check_run_order(events: &[Value]) {
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(types.len() >= 5, "{types:?}");
+    assert_eq!(&types[..2], ["stream.added", "stream.live"], "{types:?}");
+    assert_eq!(types.last(), Some(&"stream.ended"), "{types:?}");
+    let middle = &types[2..types.len() - 1];
+    assert!(
+        middle.len() >= 3,
+        "10 s of input in 2 s segments: {types:?}"
+    );
+    assert!(
+        middle.iter().all(|t| *t == "segment.published"),
+        "{types:?}"
+    );
+    let s = seqs(events);
+    assert!(s.windows(2).all(|w| w[0] < w[1]), "{s:?}");
+    let session = &events[0]["session"];
+    assert!(events
+        .iter()
+        .all(|e| e["session"] == *session && e["stream"] == "ev"));
+    let msns: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "segment.published")
+        .filter_map(|e| e["data"]["msn"].as_u64())
+        .collect();
+    assert!(msns.windows(2).all(|w| w[1] == w[0] + 1), "{msns:?}");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn ws_until_ended(url: &str) -> Vec<Value> {
+    ws_collect(url, |events| {
+        events.last().is_some_and(|e| e["type"] == "stream.ended")
+    })
+}
+
+fn ws_until_count(url: &str, max: usize) -> Vec<Value> {
+    ws_collect(url, |events| {
+        events.len() >= max || events.last().is_some_and(|e| e["type"] == "stream.ended")
+    })
+}
+
+/// Text frames as JSON until `done` holds (pings are answered by the client library).
+fn ws_collect(url: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    runtime().block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .unwrap_or_else(|e| panic!("WebSocket {url}: {e}"));
+        let mut events = Vec::new();
+        while !done(&events) {
+            let msg = tokio::time::timeout(RUN_LIMIT, ws.next()).await;
+            match msg {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    events.push(serde_json::from_str(t.as_str()).expect("event JSON"));
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                other => panic!("{url}: {other:?} after {events:?}"),
+            }
+        }
+        events
+    })
+}
+
+/// A long-polling client: `since` from the last event it got, until `stream.ended`.
+fn long_poll_until_ended(base: &str, query: &str) -> Vec<Value> {
+    let deadline = Instant::now() + RUN_LIMIT;
+    let mut events: Vec<Value> = Vec::new();
+    let mut since = 0;
+    while events.last().is_none_or(|e| e["type"] != "stream.ended") {
+        assert!(Instant::now() < deadline, "no stream.ended: {events:?}");
+        let res = get(
+            base,
+            &format!("/api/events?since={since}&timeout=20{query}"),
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        assert_eq!(res.header("cache-control").as_deref(), Some("no-store"));
+        let batch: Vec<Value> = serde_json::from_slice(&res.body).expect("JSON array");
+        if let Some(last) = batch.last().and_then(|e| e["seq"].as_u64()) {
+            since = last;
+        }
+        events.extend(batch);
+    }
+    events
+}
+
+/// SSE `id:`s from `Last-Event-ID: last_id` until the `stream.ended` block.
+fn sse_until_ended(base: &str, last_id: u64) -> Vec<u64> {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(RUN_LIMIT)).expect("timeout");
+    let req = format!(
+        "GET /api/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\
+         Last-Event-ID: {last_id}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).expect("send");
+    let mut text = String::new();
+    let mut buf = [0u8; 8192];
+    while !text.contains("event: stream.ended\n") {
+        let n = s.read(&mut buf).expect("read SSE");
+        assert!(n > 0, "SSE ended early: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    // Chunk-size lines are not `id:` lines; every block's id is on its own line.
+    text.lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .filter_map(|id| id.trim().parse().ok())
+        .collect()
+}
