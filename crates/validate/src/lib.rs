@@ -259,7 +259,39 @@ impl Validator<'_> {
             }
             None => self.rendition(u, iframe, independent, r),
         };
-        master::check_master(uri, text, load, report);
+        let latest = self.reread_master(uri, report);
+        master::check_master(uri, latest.as_deref().unwrap_or(text), load, report);
+    }
+
+    /// The multivariant playlist as it stands after following its renditions. A live one may
+    /// be revised as segments arrive (RFC 8216bis 4.4.6.2: before all segments exist,
+    /// BANDWIDTH is of a representative period; Apple 1.26: live within 10 % of what is
+    /// measured): the segments measured up to now are judged against what is declared now,
+    /// not against a copy read before they existed. `None` when it is no longer a
+    /// multivariant playlist or cannot be read (reported); the first reading then stands.
+    fn reread_master(&self, uri: &str, report: &mut Report) -> Option<String> {
+        // The first reading reported its identity and encoding findings already.
+        let mut again = Report::default();
+        match read_playlist(&self.fetcher, uri, &mut again) {
+            Ok((text, _)) if m3u8_rs::is_master_playlist(text.as_bytes()) => {
+                report.playlists += 1;
+                Some(text)
+            }
+            Ok(_) => {
+                let msg = "no longer a multivariant playlist after following its renditions";
+                report.must("RFC 8216bis 4.1", uri, Location::Whole, msg);
+                None
+            }
+            Err(e) => {
+                let section = match e {
+                    Error::Fetch { .. } => "RFC 8216bis 6.2.1",
+                    Error::NotPlaylist { .. } => "RFC 8216bis 4.1",
+                };
+                let msg = format!("read again after following its renditions: {e}");
+                report.must(section, uri, Location::Whole, msg);
+                None
+            }
+        }
     }
 
     /// Reads and parses a media playlist; a failure is a finding (RFC 8216bis 6.2.1).
@@ -438,6 +470,56 @@ mod tests {
             assert!(r.findings.iter().all(|f| f.section == "RFC 8216bis 6.2.2"));
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A live multivariant playlist revised as segments arrive (BANDWIDTH raised for a heavier
+    /// segment, written before the media playlist lists it) is judged as it stands after the
+    /// follow, not as first read; one left stale is still found.
+    #[test]
+    fn live_master_is_judged_as_revised() {
+        let master = |bw: u64| {
+            format!("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH={bw},AVERAGE-BANDWIDTH={bw}\ns.m3u8\n")
+        };
+        let media = |segs: &[&str]| {
+            let mut t = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n".to_owned();
+            for s in segs {
+                t += &format!("#EXTINF:1.000,\n{s}\n");
+            }
+            t
+        };
+        for (revised, want) in [(true, 0), (false, 1)] {
+            let dir = std::env::temp_dir()
+                .join(format!("validate-revised-{}-{revised}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            // 1 s segments of 188 and 1880 bytes: 1504 and 15040 bit/s.
+            std::fs::write(dir.join("a.ts"), [0x47u8; 188]).unwrap();
+            std::fs::write(dir.join("b.ts"), [0x47u8; 1880]).unwrap();
+            std::fs::write(dir.join("master.m3u8"), master(1600)).unwrap();
+            std::fs::write(dir.join("s.m3u8"), media(&["a.ts"])).unwrap();
+            let d = dir.clone();
+            let producer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                if revised {
+                    std::fs::write(d.join("master.m3u8"), master(16_000)).unwrap();
+                }
+                std::fs::write(d.join("s.m3u8"), media(&["a.ts", "b.ts"])).unwrap();
+            });
+            let opts = Options {
+                live_seconds: 2,
+                ..Options::default()
+            };
+            let r = validate(&dir.join("master.m3u8").to_string_lossy(), &opts).unwrap();
+            producer.join().unwrap();
+            let bandwidth: Vec<_> = r
+                .findings
+                .iter()
+                .filter(|f| f.message.contains("BANDWIDTH=") && f.message.contains("peak"))
+                .collect();
+            assert_eq!(bandwidth.len(), want, "revised {revised}: {bandwidth:#?}");
+            // Progress: both segments were read.
+            assert!(r.segments >= 2, "{} segments", r.segments);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     #[test]

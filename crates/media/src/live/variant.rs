@@ -25,14 +25,15 @@ impl LiveStream {
     ) {
         let fresh = !self.master_written;
         if fresh {
-            self.meter = Meter::default();
-            self.i_meter = Meter::default();
+            self.meter.restart();
+            self.i_meter.restart();
         }
-        // Segments cut short (discontinuity, end of input) do not count for the peak.
-        let full = duration >= 0.5 * self.config.segment_duration.min(self.target as f64);
-        self.meter.add(size, duration, full);
+        // RFC 8216bis 4.4.6.2: the peak is over sets of segments lasting 0.5–1.5 times
+        // EXT-X-TARGETDURATION (the media and I-frame playlists have the same).
+        let target = self.target as f64;
+        self.meter.add(size, duration, target);
         if let Some(len) = key_len {
-            self.i_meter.add(len, duration, full);
+            self.i_meter.add(len, duration, target);
         }
         let mut changed = fresh;
         if fresh {
