@@ -49,6 +49,8 @@ mod group;
 pub mod pdt;
 mod probe;
 mod recover;
+#[cfg(test)]
+mod restart_tests;
 mod stream;
 #[cfg(test)]
 mod tests;
