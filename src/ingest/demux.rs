@@ -23,13 +23,14 @@ pub enum DemuxEvent {
 
 #[derive(Debug)]
 pub enum LiveDemux {
-    Ts(TsDemuxer),
-    Flv(FlvDemuxer),
+    // Boxed: the two differ much in size.
+    Ts(Box<TsDemuxer>),
+    Flv(Box<FlvDemuxer>),
 }
 
 impl Default for LiveDemux {
     fn default() -> Self {
-        LiveDemux::Ts(TsDemuxer::new())
+        LiveDemux::Ts(Box::default())
     }
 }
 
@@ -37,8 +38,8 @@ impl LiveDemux {
     /// A fresh demuxer of the same kind (a new session).
     pub fn renew(&self) -> Self {
         match self {
-            LiveDemux::Ts(_) => LiveDemux::Ts(TsDemuxer::new()),
-            LiveDemux::Flv(_) => LiveDemux::Flv(FlvDemuxer::new()),
+            LiveDemux::Ts(_) => LiveDemux::Ts(Box::default()),
+            LiveDemux::Flv(_) => LiveDemux::Flv(Box::default()),
         }
     }
 
@@ -47,7 +48,7 @@ impl LiveDemux {
         match self {
             LiveDemux::Ts(d) => d.push(data),
             LiveDemux::Flv(_) => {
-                let mut d = TsDemuxer::new();
+                let mut d = Box::<TsDemuxer>::default();
                 let result = d.push(data);
                 *self = LiveDemux::Ts(d);
                 result
@@ -65,7 +66,7 @@ impl LiveDemux {
         match self {
             LiveDemux::Flv(d) => d.push_message(tag_type, timestamp, body),
             LiveDemux::Ts(_) => {
-                let mut d = FlvDemuxer::new();
+                let mut d = Box::<FlvDemuxer>::default();
                 let result = d.push_message(tag_type, timestamp, body);
                 *self = LiveDemux::Flv(d);
                 result

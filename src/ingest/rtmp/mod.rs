@@ -112,7 +112,10 @@ async fn serve(mut stream: TcpStream, peer: String, target: Target) {
         };
         let actions = match conn.input(buf.get(..n).unwrap_or_default(), &mut claim) {
             Ok(a) => a,
-            Err(e) => break e,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "RTMP: bad input, connection closed");
+                break e;
+            }
         };
         if claimed {
             slot = Some(Slot(&target.taken));

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! RTMP input (issue 10): a real publisher — ffmpeg `-f flv rtmp://…` — feeds `hlsorigin live
 //! --input rtmp://127.0.0.1:0/live/NAME`. Playlists appear, ffprobe decodes every segment,
-//! hls.js plays; a publish to another stream name is refused while the stream goes on; the
+//! hls.js plays; garbage instead of a handshake and a publish to another stream name are refused while the stream goes on; the
 //! publisher killed and restarted continues the same playlist after EXT-X-DISCONTINUITY.
 //! Enhanced RTMP HEVC from ffmpeg 8.1 becomes `hvc1` fMP4 with its CODECS.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,6 +97,17 @@ fn live_rtmp_publish_refuse_restart_and_hlsjs_plays() {
     assert!(live.ingest.ends_with("/live/cam"), "{}", live.ingest);
     let base = live.base().to_owned();
     let playlist = "/cam/stream.m3u8";
+    // Garbage instead of a handshake: the connection is closed (read gives end of file).
+    let mut garbage =
+        TcpStream::connect(live.ingest_addr().split('/').next().unwrap_or("")).expect("connect");
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut buf = [0u8; 16];
+    assert_eq!(garbage.read(&mut buf).ok(), Some(0), "closed after garbage");
     let flv = ["-f", "flv"];
     let mut publisher = encoder(&publish_url(&live, "cam"), &flv, None, Stdio::null());
     let before = wait_for("three segments from the RTMP publisher", 60, || {
@@ -128,6 +141,10 @@ fn live_rtmp_publish_refuse_restart_and_hlsjs_plays() {
     });
     let log = std::fs::read_to_string(root.join("cam.log")).unwrap_or_default();
     assert!(log.contains("publish to live/other refused"), "{log}");
+    assert!(
+        log.contains("RTMP handshake"),
+        "the garbage is logged: {log}"
+    );
 
     // Killed and restarted: the same playlist goes on after EXT-X-DISCONTINUITY.
     publisher.kill();
