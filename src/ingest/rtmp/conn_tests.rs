@@ -184,3 +184,26 @@ fn garbage_is_an_error_not_a_panic() {
         let _ = conn.input(&junk, &mut || true);
     }
 }
+
+#[test]
+fn interleaved_chunk_streams_close_the_connection() {
+    // rml_rtmp keeps one partial message: a new message on another chunk stream before the
+    // first is complete makes it subtract past zero (a panic inside the crate). The
+    // connection must end with an error, the process must not.
+    let mut conn = Conn::new("live", "cam");
+    let (_client, _) = Client::connect(&mut conn, "live");
+    // RTMP spec 5.3.1: fmt 0, csid 3, timestamp 0, length 300, type 9, stream 1; then the
+    // first 128 bytes (the default chunk size).
+    let mut bytes = vec![0x03, 0, 0, 0, 0, 0x01, 0x2c, 9, 1, 0, 0, 0];
+    bytes.extend([0u8; 128]);
+    // fmt 0 on csid 4: a 10-byte message while the first is incomplete.
+    bytes.extend([0x04, 0, 0, 0, 0, 0, 10, 9, 1, 0, 0, 0]);
+    bytes.extend([0u8; 10]);
+    match conn.input(&bytes, &mut || true) {
+        Err(e) => assert!(e.contains("RTMP"), "{e}"),
+        Ok(actions) => assert!(
+            !actions.iter().any(|a| matches!(a, Action::Message { .. })),
+            "{actions:?}"
+        ),
+    }
+}
