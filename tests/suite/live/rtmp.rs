@@ -3,7 +3,7 @@
 //! --input rtmp://127.0.0.1:0/live/NAME`. Playlists appear, ffprobe decodes every segment,
 //! hls.js plays; garbage instead of a handshake and a publish to another stream name are refused while the stream goes on; the
 //! publisher killed and restarted continues the same playlist after EXT-X-DISCONTINUITY.
-//! Enhanced RTMP HEVC from ffmpeg 8.1 becomes `hvc1` fMP4 with its CODECS.
+//! Enhanced RTMP HEVC from ffmpeg 8.1 becomes `hvc1` fMP4 with its CODECS, in LL-HLS.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -187,14 +187,14 @@ fn ffmpeg8_dir() -> PathBuf {
 }
 
 #[test]
-fn live_rtmp_enhanced_hevc_is_hvc1() {
+fn live_rtmp_enhanced_hevc_is_hvc1_with_ll_hls() {
     let dir = ffmpeg8_dir();
     let root = out_dir("live-rtmp-hevc");
     let live = Live::start(
         &root,
         "hevc",
         "rtmp://127.0.0.1:0/live/hevc",
-        &["--listen", "127.0.0.1:0"],
+        &["--listen", "127.0.0.1:0", "--ll-hls"],
         Stdio::null(),
     );
     let base = live.base().to_owned();
@@ -219,6 +219,9 @@ fn live_rtmp_enhanced_hevc_is_hvc1() {
             .then(|| Playlist::parse(&r.text()))
             .filter(|p| p.segments.len() >= 3)
     });
+    // LL-HLS works from RTMP input as from MPEG-TS: parts and a preload hint.
+    assert!(p.text.contains("#EXT-X-PART:"), "{}", p.text);
+    assert!(p.hint.is_some(), "{}", p.text);
     let master = get(&base, "/hevc/master.m3u8").text();
     assert!(
         master.contains("CODECS=\"hvc1.1.6.L") && master.contains("mp4a.40.2"),
