@@ -48,8 +48,10 @@ impl Client {
             .request_connection(app.into())
             .expect("connect");
         out.extend(client.packets(vec![req]));
-        let actions = conn.input(&out, &mut || true).expect("connect in");
-        client.receive(&actions);
+        let mut actions = conn.input(&out, &mut || true).expect("connect in");
+        // The client's answer: Window Acknowledgement Size and Set Chunk Size (4096).
+        let reply = client.receive(&actions);
+        actions.extend(conn.input(&reply, &mut || true).expect("chunk size in"));
         (client, actions)
     }
 
@@ -118,8 +120,9 @@ fn publish_and_media_reach_the_demuxer() {
     assert!(client
         .events
         .contains(&ClientSessionEvent::PublishRequestAccepted));
-    // A video message with an extended timestamp (RTMP spec 5.3.1.3) arrives whole.
-    let body = Bytes::from(vec![0x17u8; 100]);
+    // A video message of several 4096-byte chunks with an extended timestamp (RTMP spec
+    // 5.3.1.3, 5.4.1) arrives whole.
+    let body = Bytes::from(vec![0x17u8; 10_000]);
     let packet = client
         .session
         .publish_video_data(body.clone(), RtmpTimestamp::new(0x0123_4567), false)
@@ -192,18 +195,13 @@ fn interleaved_chunk_streams_close_the_connection() {
     // connection must end with an error, the process must not.
     let mut conn = Conn::new("live", "cam");
     let (_client, _) = Client::connect(&mut conn, "live");
-    // RTMP spec 5.3.1: fmt 0, csid 3, timestamp 0, length 300, type 9, stream 1; then the
-    // first 128 bytes (the default chunk size).
-    let mut bytes = vec![0x03, 0, 0, 0, 0, 0x01, 0x2c, 9, 1, 0, 0, 0];
-    bytes.extend([0u8; 128]);
+    // RTMP spec 5.3.1: fmt 0, csid 3, timestamp 0, length 5000, type 9, stream 1; then the
+    // first chunk, 4096 bytes (the chunk size the client set).
+    let mut bytes = vec![0x03, 0, 0, 0, 0, 0x13, 0x88, 9, 1, 0, 0, 0];
+    bytes.extend([0u8; 4096]);
     // fmt 0 on csid 4: a 10-byte message while the first is incomplete.
     bytes.extend([0x04, 0, 0, 0, 0, 0, 10, 9, 1, 0, 0, 0]);
     bytes.extend([0u8; 10]);
-    match conn.input(&bytes, &mut || true) {
-        Err(e) => assert!(e.contains("RTMP"), "{e}"),
-        Ok(actions) => assert!(
-            !actions.iter().any(|a| matches!(a, Action::Message { .. })),
-            "{actions:?}"
-        ),
-    }
+    let e = conn.input(&bytes, &mut || true).unwrap_err();
+    assert!(e.contains("malformed chunk stream"), "{e}");
 }
