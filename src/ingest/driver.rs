@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The live driver: [`IngestEvent`]s → `TsDemuxer` → `LiveStream` → files in the stream's
+//! The live driver: [`IngestEvent`]s → `TsDemuxer` or `FlvDemuxer` (RTMP) → `LiveStream` → files in the stream's
 //! directory, and every new playlist state to the origin (which wakes blocked requests).
 //!
 //! - The first samples start the stream; a playlist an earlier run left in the directory is
@@ -29,7 +29,6 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use media::demux::ts::{TsDemuxer, TsEvent};
 use media::live::{LiveConfig, LiveStream, Output};
 use media::sample::{Sample, TrackInfo};
 use media::store::Store;
@@ -38,6 +37,7 @@ use origin::LivePublisher;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::demux::{DemuxEvent, LiveDemux};
 use super::events::LiveEvents;
 use super::group::GroupMember;
 use super::IngestEvent;
@@ -152,7 +152,8 @@ impl Sink {
 pub struct Driver {
     cfg: DriverConfig,
     sink: Sink,
-    demux: TsDemuxer,
+    /// MPEG-TS or FLV (RTMP), following the input.
+    demux: LiveDemux,
     stream: Option<LiveStream>,
     /// Tracks the stream was set up with.
     tracks: Vec<TrackInfo>,
@@ -181,7 +182,7 @@ impl Driver {
                 errors: 0,
             },
             cfg,
-            demux: TsDemuxer::new(),
+            demux: LiveDemux::default(),
             stream: None,
             tracks: Vec::new(),
             retired: Vec::new(),
@@ -208,10 +209,24 @@ impl Driver {
         }
         match event {
             IngestEvent::Data(bytes) => {
-                if let Err(e) = self.demux.push(&bytes) {
+                if let Err(e) = self.demux.push_ts(&bytes) {
                     tracing::warn!(error = %e, "input is not MPEG-TS; waiting for a transport stream");
-                    self.demux = TsDemuxer::new();
+                    self.demux = LiveDemux::default();
                     self.break_next = true;
+                }
+                self.drain(wall)
+            }
+            IngestEvent::Message {
+                tag_type,
+                timestamp,
+                body,
+            } => {
+                // A bad message is dropped; the demuxer goes on with the next one.
+                if let Err(e) = self.demux.push_message(tag_type, timestamp, &body) {
+                    self.push_errors = self.push_errors.saturating_add(1);
+                    if self.push_errors == 1 || self.push_errors.is_multiple_of(100) {
+                        tracing::warn!(error = %e, count = self.push_errors, "RTMP message dropped");
+                    }
                 }
                 self.drain(wall)
             }
@@ -305,11 +320,9 @@ impl Driver {
     /// Flushes the current demuxer (its last samples go into the stream) and starts a new
     /// one for the next session.
     fn close_session(&mut self, wall: SystemTime) -> Result<()> {
-        if let Err(e) = self.demux.finish() {
-            tracing::debug!(error = %e, "demuxer finish");
-        }
+        self.demux.finish();
         self.drain(wall)?;
-        self.demux = TsDemuxer::new();
+        self.demux = self.demux.renew();
         self.break_next = true;
         Ok(())
     }
@@ -350,13 +363,13 @@ impl Driver {
         Ok(())
     }
 
-    fn note(&mut self, event: TsEvent) {
+    fn note(&mut self, event: DemuxEvent) {
         match event {
-            TsEvent::Discontinuity { track, cause, .. } => {
+            DemuxEvent::Discontinuity { track, cause } => {
                 tracing::info!(track, ?cause, "input timeline breaks");
                 self.break_next = true;
             }
-            TsEvent::PacketLoss { pid, offset } => {
+            DemuxEvent::PacketLoss { pid, offset } => {
                 self.packet_losses = self.packet_losses.saturating_add(1);
                 tracing::debug!(
                     pid,
@@ -365,6 +378,7 @@ impl Driver {
                     "input packets lost"
                 );
             }
+            DemuxEvent::Other => {}
         }
     }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Live input: MPEG-TS bytes from UDP (unicast or multicast), a TCP listener (one encoder at
-//! a time, reconnects welcome) or stdin, turned into [`IngestEvent`]s for the live
+//! a time, reconnects welcome) or stdin, or an RTMP publisher's messages, turned into [`IngestEvent`]s for the live
 //! [`driver`], which demuxes, packages and stores them.
 //!
 //! The network side (this module, `udp`, `tcp`, `stdin`) is tokio; the driver runs on a
@@ -8,11 +8,13 @@
 //! synchronous work. Several inputs of one stream (renditions) each get an input task and a
 //! driver thread; they share a [`group`].
 
+mod demux;
 pub mod driver;
 #[cfg(test)]
 mod driver_tests;
 pub mod events;
 pub mod group;
+mod rtmp;
 mod stdin;
 mod tcp;
 mod udp;
@@ -32,6 +34,13 @@ pub enum Input {
     Udp(SocketAddr),
     /// `tcp://HOST:PORT`: listen here; the encoder connects (and reconnects).
     Tcp(SocketAddr),
+    /// `rtmp://HOST[:PORT]/APP/NAME`: listen here (port 1935 by default) for a publisher of
+    /// stream NAME in application APP.
+    Rtmp {
+        addr: SocketAddr,
+        app: String,
+        name: String,
+    },
     /// `-`: standard input.
     Stdin,
 }
@@ -43,17 +52,21 @@ impl FromStr for Input {
         if s == "-" {
             return Ok(Input::Stdin);
         }
-        const SUPPORTED: &str = "udp://HOST:PORT, tcp://HOST:PORT or - (stdin)";
+        const SUPPORTED: &str =
+            "udp://HOST:PORT, tcp://HOST:PORT, - (stdin) (MPEG-TS) or rtmp://HOST[:PORT]/APP/NAME";
         let (scheme, rest) = s
             .split_once("://")
             .ok_or_else(|| format!("{s:?}: expected {SUPPORTED}"))?;
+        if scheme == "rtmp" {
+            return parse_rtmp(s, rest);
+        }
         // The scheme first: `http://…` is not an address problem.
         let udp = match scheme {
             "udp" => true,
             "tcp" => false,
             other => {
                 return Err(format!(
-                    "{s:?}: {other}:// is not supported; the inputs are {SUPPORTED} (MPEG-TS)"
+                    "{s:?}: {other}:// is not supported; the inputs are {SUPPORTED}"
                 ))
             }
         };
@@ -77,9 +90,44 @@ impl fmt::Display for Input {
         match self {
             Input::Udp(a) => write!(f, "udp://{a}"),
             Input::Tcp(a) => write!(f, "tcp://{a}"),
+            Input::Rtmp { addr, app, name } => write!(f, "rtmp://{addr}/{app}/{name}"),
             Input::Stdin => f.write_str("stdin"),
         }
     }
+}
+
+/// `rtmp://HOST[:PORT]/APP/NAME` (the part after `rtmp://` is `rest`).
+fn parse_rtmp(s: &str, rest: &str) -> std::result::Result<Input, String> {
+    const FORM: &str = "expected rtmp://HOST[:PORT]/APP/NAME";
+    let mut parts = rest.splitn(3, '/');
+    let hostport = parts.next().unwrap_or_default();
+    let (app, name) = match (parts.next(), parts.next()) {
+        (Some(app), Some(name))
+            if !app.is_empty() && !name.is_empty() && !name.contains(['/', '?']) =>
+        {
+            (app, name)
+        }
+        _ => return Err(format!("{s:?}: {FORM}")),
+    };
+    // RTMP spec: port 1935 when the URL names none.
+    let with_port = if hostport
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.contains(']'))
+    {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:1935")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("{s:?}: {e}; {FORM}"))?
+        .next()
+        .ok_or_else(|| format!("{s:?}: {hostport:?} resolves to no address"))?;
+    Ok(Input::Rtmp {
+        addr,
+        app: app.to_owned(),
+        name: name.to_owned(),
+    })
 }
 
 /// What the input side tells the driver.
@@ -90,6 +138,13 @@ pub enum IngestEvent {
     Session { peer: String },
     /// Bytes of the current session.
     Data(Bytes),
+    /// One audio (8), video (9) or data (18) message of the current RTMP session: its
+    /// 32-bit millisecond timestamp and its payload (an FLV tag body).
+    Message {
+        tag_type: u8,
+        timestamp: u32,
+        body: Bytes,
+    },
     /// The current session's connection closed.
     Closed,
     /// The input ended for good (stdin at end of file).
@@ -101,6 +156,11 @@ pub enum IngestEvent {
 pub enum Bound {
     Udp(udp::UdpInput),
     Tcp(tokio::net::TcpListener),
+    Rtmp {
+        listener: tokio::net::TcpListener,
+        app: String,
+        name: String,
+    },
     Stdin,
 }
 
@@ -115,6 +175,13 @@ pub async fn bind(input: &Input) -> Result<Bound> {
                 .await
                 .with_context(|| format!("cannot listen on {input}"))?,
         ),
+        Input::Rtmp { addr, app, name } => Bound::Rtmp {
+            listener: tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {input}"))?,
+            app: app.clone(),
+            name: name.clone(),
+        },
         Input::Stdin => Bound::Stdin,
     })
 }
@@ -129,6 +196,14 @@ impl Bound {
             Bound::Tcp(l) => l
                 .local_addr()
                 .map_or_else(|_| "tcp://?".into(), |a| format!("tcp://{a}")),
+            Bound::Rtmp {
+                listener,
+                app,
+                name,
+            } => listener.local_addr().map_or_else(
+                |_| "rtmp://?".into(),
+                |a| format!("rtmp://{a}/{app}/{name}"),
+            ),
             Bound::Stdin => "stdin".into(),
         }
     }
@@ -139,6 +214,11 @@ impl Bound {
         match self {
             Bound::Udp(u) => u.run(tx).await,
             Bound::Tcp(l) => tcp::run(l, tx).await,
+            Bound::Rtmp {
+                listener,
+                app,
+                name,
+            } => rtmp::run(listener, app, name, tx).await,
             Bound::Stdin => stdin::run(tx).await,
         }
     }
@@ -166,7 +246,7 @@ mod tests {
         );
         // Bad input → what the message must say.
         for (bad, want) in [
-            ("", "expected udp://HOST:PORT, tcp://HOST:PORT or -"),
+            ("", "expected udp://HOST:PORT, tcp://HOST:PORT, - (stdin)"),
             ("udp:9000", "expected udp://"),
             (
                 "http://127.0.0.1:80",
@@ -181,5 +261,40 @@ mod tests {
             assert!(e.contains(want), "{bad:?}: {e}");
         }
         assert_eq!(ok("tcp://127.0.0.1:5").to_string(), "tcp://127.0.0.1:5");
+        for (url, addr, app, name) in [
+            (
+                "rtmp://127.0.0.1:1936/live/cam",
+                "127.0.0.1:1936",
+                "live",
+                "cam",
+            ),
+            ("rtmp://127.0.0.1/live/cam", "127.0.0.1:1935", "live", "cam"),
+            ("rtmp://[::1]/app/x", "[::1]:1935", "app", "x"),
+            ("rtmp://[::1]:0/app/x", "[::1]:0", "app", "x"),
+        ] {
+            assert_eq!(
+                ok(url),
+                Input::Rtmp {
+                    addr: addr.parse().expect("addr"),
+                    app: app.into(),
+                    name: name.into()
+                },
+                "{url}"
+            );
+        }
+        assert_eq!(
+            ok("rtmp://127.0.0.1:5/live/a").to_string(),
+            "rtmp://127.0.0.1:5/live/a"
+        );
+        for bad in [
+            "rtmp://127.0.0.1:1935/live",
+            "rtmp://127.0.0.1:1935/live/",
+            "rtmp://127.0.0.1:1935//x",
+            "rtmp://127.0.0.1:1935/live/a/b",
+            "rtmp://:x/live/a",
+        ] {
+            let e = bad.parse::<Input>().unwrap_err();
+            assert!(e.contains("rtmp://HOST[:PORT]/APP/NAME"), "{bad:?}: {e}");
+        }
     }
 }

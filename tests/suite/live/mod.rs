@@ -10,6 +10,7 @@ mod iframes;
 mod long_run;
 mod open_gop;
 mod renditions;
+mod rtmp;
 mod sessions;
 mod timing;
 mod validate;
