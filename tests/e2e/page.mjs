@@ -10,7 +10,7 @@
 // reload, removes DEST and waits for the entry to disappear.
 // Reports: transport (when the entry appeared), entry text, whether a packaging progress indicator was
 // seen, timings. Exit 0 if the entry appeared and disappeared without a reload, 1 otherwise, 2 on
-// harness errors. Requests for hls.js are answered from node_modules (tests never download).
+// harness errors. hls.js from elsewhere than the origin's embedded copy is answered from node_modules.
 import { chromium } from 'playwright-core';
 import { cpSync, renameSync, rmSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -34,7 +34,7 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') result.console.push(m.text()); });
   page.on('pageerror', (e) => result.errors.push(`pageerror: ${e.message}`));
-  await page.route(/hls(\.min|\.light\.min)?\.js(\?.*)?$/, (route) =>
+  await page.route((u) => /hls(\.min|\.light\.min)?\.js$/.test(u.pathname) && !u.pathname.startsWith('/_hlsorigin/'), (route) =>
     route.fulfill({ status: 200, contentType: 'application/javascript', body: hlsSource }));
   await page.goto(args.url, { waitUntil: 'load' });
   await page.evaluate(() => { window.__notReloaded = true; });

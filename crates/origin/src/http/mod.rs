@@ -15,6 +15,7 @@
 pub(crate) mod conditional;
 pub(crate) mod events;
 mod files;
+mod hlsjs;
 pub(crate) mod policy;
 pub mod reload;
 pub(crate) mod router;

@@ -9,6 +9,7 @@
 //! |                | latest event before the listing; follow `/api/events` from it)   |
 //! | `/api/events`  | the event channel: WebSocket, SSE or long-poll ([`super::events`]) |
 //! | `/favicon.ico` | a 16×16 icon (embedded; browsers ask for it on every page load)  |
+//! | `/_hlsorigin/hls.js-V/hls.min.js`, `…/LICENSE` | the embedded hls.js ([`super::hlsjs`]) |
 //! | `/healthz`     | `ok`                                                            |
 //! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
 //! | anything else  | the object under the root ([`super::files`])                    |
@@ -32,6 +33,7 @@ use bytes::Bytes;
 
 use super::events::{api_events, EventsEdge};
 use super::files::{plain, serve_object, AppState, PlaylistCache, PlaylistPolicy, PolicyHeaders};
+use super::hlsjs;
 use super::policy::route_kind;
 use crate::config::{self, ServeConfig};
 use crate::events::Events;
@@ -117,6 +119,8 @@ pub(crate) fn build<S: ObjectSource>(
         .route("/api/streams", get(api_streams::<S>))
         .route("/api/events", get(events_route::<S>))
         .route("/favicon.ico", get(favicon))
+        .route(hlsjs::SCRIPT_PATH, get(hlsjs::script))
+        .route(hlsjs::LICENSE_PATH, get(hlsjs::license))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_page::<S>))
         .fallback(files::<S>)

@@ -54,6 +54,41 @@ async fn index_page_and_stream_list() {
     );
 }
 
+/// The page loads the hls.js embedded in the binary by default; it is served with its licence,
+/// as JavaScript, immutable (the version is in the path).
+#[tokio::test]
+async fn embedded_hlsjs_is_the_default_and_served_immutable() {
+    let fx = Fixture::new();
+    let server = TestServer::start(fx.config()).await;
+    let html = server.get("/", &[]).await.text();
+    let path = "/_hlsorigin/hls.js-1.7.4/hls.min.js";
+    assert!(
+        html.contains(&format!("data-hlsjs=\"{path}\"")),
+        "default URL"
+    );
+    let js = server.get(path, &[]).await;
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type").as_deref(),
+        Some("application/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        js.header("cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let asset = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/hls.js/hls.min.js");
+    assert_eq!(
+        js.body,
+        std::fs::read(asset).expect("asset"),
+        "the file, unchanged"
+    );
+    let license = server.get("/_hlsorigin/hls.js-1.7.4/LICENSE", &[]).await;
+    assert_eq!(license.status, 200);
+    assert!(license.text().contains("Apache License"));
+    let other = server.get("/_hlsorigin/hls.js-1.0.0/hls.min.js", &[]).await;
+    assert_eq!(other.status, 404, "only the embedded version");
+}
+
 #[tokio::test]
 async fn healthz_and_metrics() {
     let fx = Fixture::new();
