@@ -56,7 +56,7 @@ try {
   await page.waitForSelector(entry, { timeout });
   result.appearedMs = Date.now() - t0;
   // The details (kind, duration…) follow from a snapshot shortly after.
-  await page.waitForFunction((sel) => /vod|live|event/.test(document.querySelector(sel)?.textContent ?? ''), entry, { timeout: 10000 })
+  await page.waitForFunction((sel) => /(vod|live|event).*(avc1|hvc1|mp4a)/.test(document.querySelector(sel)?.textContent ?? ''), entry, { timeout: 10000 })
     .catch(() => {});
   result.entryText = await page.locator(entry).textContent();
   result.transport = await page.evaluate(() => document.body.dataset.transport);

@@ -218,8 +218,8 @@ fn default_run_page_shows_a_dropped_file_and_its_removal_without_reload() {
     assert_eq!(report["transport"], "websocket", "{report}");
     let text = report["entryText"].as_str().unwrap_or("");
     assert!(
-        text.contains("dropped/master.m3u8") && text.contains("vod"),
-        "entry shows the playlist and its kind: {report}"
+        text.contains("dropped/master.m3u8") && text.contains("vod") && text.contains("avc1"),
+        "entry shows the playlist, its kind and codecs (from the snapshot's entries): {report}"
     );
     assert!(!root.join("playlists/dropped").exists());
 }

@@ -20,4 +20,5 @@ pub(crate) mod policy;
 pub mod reload;
 pub(crate) mod router;
 pub(crate) mod server;
+mod streams;
 mod tls;

@@ -6,7 +6,8 @@
 //! |----------------|----------------------------------------------------------------|
 //! | `/`            | the player page (embedded HTML)                                 |
 //! | `/api/streams` | `{"seq": 12, "streams": ["a/master.m3u8", "b.m3u8"]}` (`seq`: the    |
-//! |                | latest event before the listing; follow `/api/events` from it)   |
+//! |                | latest event before the listing; follow `/api/events` from it),  |
+//! |                | `entries`: per stream kind, state, duration, renditions           |
 //! | `/api/events`  | the event channel: WebSocket, SSE or long-poll ([`super::events`]) |
 //! | `/favicon.ico` | a 16×16 icon (embedded; browsers ask for it on every page load)  |
 //! | `/_hlsorigin/hls.js-V/hls.min.js`, `…/LICENSE` | the embedded hls.js ([`super::hlsjs`]) |
@@ -112,6 +113,7 @@ pub(crate) fn build<S: ObjectSource>(
         ),
         metrics,
         index_html: Bytes::from(index),
+        details: Default::default(),
         events,
     });
     Router::new()
@@ -190,7 +192,12 @@ async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> 
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot list streams\n");
         }
     };
-    let body = serde_json::json!({ "seq": seq, "streams": streams }).to_string();
+    let mut entries = Vec::with_capacity(streams.len());
+    for playlist in &streams {
+        entries.push(state.details.entry(&state.source, playlist).await);
+    }
+    let body =
+        serde_json::json!({ "seq": seq, "streams": streams, "entries": entries }).to_string();
     let mut res = Response::new(Body::from(body));
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -48,10 +48,34 @@ async fn index_page_and_stream_list() {
     );
     let json: serde_json::Value = serde_json::from_slice(&list.body).expect("JSON");
     assert_eq!(
-        json,
-        serde_json::json!({ "seq": 0, "streams": ["deep/a/b/master.m3u8", "live.m3u8", "vod/master.m3u8"] }),
+        json["streams"],
+        serde_json::json!(["deep/a/b/master.m3u8", "live.m3u8", "vod/master.m3u8"]),
         "every */master.m3u8 and top-level *.m3u8, no dot directories"
     );
+    assert_eq!(json["seq"], 0);
+    let rendition = serde_json::json!({
+        "bandwidth": 1_280_000, "resolution": "1280x720", "codecs": "avc1.64001f,mp4a.40.2"
+    });
+    assert_eq!(
+        json["entries"],
+        serde_json::json!([
+            // Its variant playlist is missing: renditions only.
+            { "playlist": "deep/a/b/master.m3u8", "name": "deep/a/b", "renditions": [rendition] },
+            { "playlist": "live.m3u8", "name": "live", "kind": "live", "state": "live",
+              "duration": 18.0, "renditions": [] },
+            { "playlist": "vod/master.m3u8", "name": "vod", "kind": "vod", "state": "ended",
+              "duration": 8.0, "renditions": [rendition] },
+        ])
+    );
+
+    // A playlist that changes is read again (the details are kept per version).
+    fx.write(
+        "live.m3u8",
+        format!("{LIVE_M3U8}#EXT-X-ENDLIST\n").as_bytes(),
+    );
+    let list = server.get("/api/streams", &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&list.body).expect("JSON");
+    assert_eq!(json["entries"][1]["state"], "ended", "{json}");
 }
 
 /// The page loads the hls.js embedded in the binary by default; it is served with its licence,
