@@ -67,6 +67,11 @@ pub fn page_harness(args: &[&str]) -> serde_json::Value {
     node("page.mjs", args)
 }
 
+/// Runs tests/e2e/page-live.mjs (the page at `/` follows a live run and plays it).
+pub fn page_live_harness(args: &[&str]) -> serde_json::Value {
+    node("page-live.mjs", args)
+}
+
 /// Runs the browser harness `script` of tests/e2e with `args`; its last stdout line is the report.
 fn node(script: &str, args: &[&str]) -> serde_json::Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::cdn::{Proxy, ProxyKind};
 use super::live::harness::{encoder, get, Live};
-use crate::common::server::{page_harness, serve};
+use crate::common::server::{page_harness, page_live_harness, serve};
 use crate::common::{fixtures, out_dir, package};
 
 /// Generous: the encoder runs in real time on a shared 2-core machine.
@@ -114,6 +114,48 @@ fn page_behind_nginx_without_upgrade_falls_back_to_long_poll() {
     );
     let text = report["entryText"].as_str().unwrap_or("");
     assert!(text.contains("clip/master.m3u8"), "{report}");
+}
+
+/// The page at `/` during a live run: the entry gets its LIVE badge, plays with hls.js showing
+/// the rendition and the latency, and shows ENDED when the encoder stops, all without a reload.
+#[test]
+fn page_follows_a_live_run_badge_rendition_latency_end() {
+    let root = out_dir("page-live");
+    let mut ffmpeg = encoder("-", &[], Some(20), Stdio::piped());
+    let stdout = ffmpeg.0.stdout.take().expect("ffmpeg stdout");
+    let live = Live::start(
+        &root,
+        "cam",
+        "-",
+        &["--listen", "127.0.0.1:0"],
+        Stdio::from(stdout),
+    );
+    let url = format!("{}/", live.base());
+    let report = page_live_harness(&["--url", &url, "--stream", "cam", "--seconds", "4"]);
+    assert_eq!(report["ok"], true, "page: {report}");
+    assert_eq!(report["transport"], "websocket", "{report}");
+    let live_text = report["liveText"].as_str().unwrap_or("");
+    assert!(
+        live_text.contains("LIVE") && live_text.contains("live"),
+        "{report}"
+    );
+    // The encoder sends 320x240 (tests/suite/live/harness.rs).
+    let player = &report["player"];
+    assert_eq!(player["rendition"]["width"], 320, "{report}");
+    assert_eq!(player["rendition"]["height"], 240, "{report}");
+    let latency = player["latency"].as_f64().expect("latency");
+    assert!(
+        latency > 0.0 && latency < 30.0,
+        "latency {latency} s: {report}"
+    );
+    assert!(
+        player["shown"].as_str().unwrap_or("").contains("latency"),
+        "{report}"
+    );
+    assert!(
+        report["endedText"].as_str().unwrap_or("").contains("ENDED"),
+        "{report}"
+    );
 }
 
 fn seqs(events: &[Value]) -> Vec<u64> {
