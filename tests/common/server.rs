@@ -55,6 +55,25 @@ pub fn serve(root: &Path, args: &[&str]) -> Server {
 /// Runs the browser harness; returns its JSON report. Requires `npm ci` in tests/e2e (the README test
 /// command does it) — a missing harness is a test failure, not a skip.
 pub fn play(url: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::Value {
+    let seconds = seconds.to_string();
+    let mut args = vec!["--url", url, "--mode", mode, "--seconds", &seconds];
+    args.extend_from_slice(extra);
+    node("play.mjs", &args)
+}
+
+/// Runs tests/e2e/page.mjs (the page at `/` follows a stream coming and going); returns its JSON
+/// report.
+pub fn page_harness(args: &[&str]) -> serde_json::Value {
+    node("page.mjs", args)
+}
+
+/// Runs tests/e2e/page-live.mjs (the page at `/` follows a live run and plays it).
+pub fn page_live_harness(args: &[&str]) -> serde_json::Value {
+    node("page-live.mjs", args)
+}
+
+/// Runs the browser harness `script` of tests/e2e with `args`; its last stdout line is the report.
+fn node(script: &str, args: &[&str]) -> serde_json::Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     assert!(
         dir.join("node_modules/playwright-core").exists(),
@@ -67,16 +86,8 @@ pub fn play(url: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::
     lock.lock().expect("browser lock");
     let started = Instant::now();
     let out = Command::new("node")
-        .arg(dir.join("play.mjs"))
-        .args([
-            "--url",
-            url,
-            "--mode",
-            mode,
-            "--seconds",
-            &seconds.to_string(),
-        ])
-        .args(extra)
+        .arg(dir.join(script))
+        .args(args)
         .output()
         .expect("node must be installed");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -6,7 +6,8 @@
 // mode hlsjs:  about:blank + hls.js from node_modules (no network) attached to a muted <video>.
 // mode native: <video src=URL> — Chromium's own HLS support (reports canPlayType too).
 // mode page:   opens URL as a page (the origin's `/`), clicks the first stream link, and watches its <video>;
-//              requests for the hls.js CDN URL are answered from node_modules (tests never download).
+//              the page's default hls.js is the one the origin embeds (served by it, not intercepted); a
+//              --hlsjs-url elsewhere (a CDN) is answered from node_modules (tests never download).
 // Passes (exit 0) only if currentTime advanced >= 80 % of the wall time watched after playback started,
 // frames were decoded, and no fatal error occurred. Exit 1 otherwise, 2 on harness errors.
 import { chromium } from 'playwright-core';
@@ -38,7 +39,7 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') result.console.push(m.text()); });
   page.on('pageerror', (e) => result.errors.push(`pageerror: ${e.message}`));
-  await page.route(/hls(\.min|\.light\.min)?\.js(\?.*)?$/, (route) =>
+  await page.route((u) => /hls(\.min|\.light\.min)?\.js$/.test(u.pathname) && !u.pathname.startsWith('/_hlsorigin/'), (route) =>
     route.fulfill({ status: 200, contentType: 'application/javascript', body: hlsSource }));
 
   if (mode === 'page') {

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::common::server::play;
+use crate::common::server::{page_harness, play};
 use crate::common::{bin, fixtures, work_dir};
 
 struct Run {
@@ -194,6 +194,34 @@ fn default_run_packages_watches_serves_and_plays() {
         line.starts_with("up to date"),
         "restart does not repackage: {line}"
     );
+}
+
+/// The page follows `/api/events` over a WebSocket: a file dropped into media/ shows up as a VOD
+/// entry without a reload, and deleting the file removes the entry.
+#[test]
+fn default_run_page_shows_a_dropped_file_and_its_removal_without_reload() {
+    let root = fresh_root("default-run-page-events");
+    let run = start(&root);
+    let base = base_of(&run);
+    let media = root.join("media");
+    let report = page_harness(&[
+        "--url",
+        &format!("{base}/"),
+        "--add-from",
+        fixtures::by_name("h264_aac.mp4").to_str().unwrap(),
+        "--add-to",
+        media.join("dropped.mp4").to_str().unwrap(),
+        "--stream",
+        "dropped",
+    ]);
+    assert_eq!(report["ok"], true, "page: {report}");
+    assert_eq!(report["transport"], "websocket", "{report}");
+    let text = report["entryText"].as_str().unwrap_or("");
+    assert!(
+        text.contains("dropped/master.m3u8") && text.contains("vod") && text.contains("avc1"),
+        "entry shows the playlist, its kind and codecs (from the snapshot's entries): {report}"
+    );
+    assert!(!root.join("playlists/dropped").exists());
 }
 
 /// A fresh default-run directory with an empty `media/`.

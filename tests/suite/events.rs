@@ -15,7 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::cdn::{Proxy, ProxyKind};
 use super::live::harness::{encoder, get, Live};
-use crate::common::out_dir;
+use crate::common::server::{page_harness, page_live_harness, serve};
+use crate::common::{fixtures, out_dir, package};
 
 /// Generous: the encoder runs in real time on a shared 2-core machine.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
@@ -80,6 +81,80 @@ fn live_run_events_over_websocket_sse_and_long_poll_through_nginx() {
     assert_eq!(
         snapshot["seq"].as_u64(),
         all.last().and_then(|e| e["seq"].as_u64())
+    );
+}
+
+/// The page at `/` behind nginx without WebSocket upgrade headers: its WebSocket never opens, it
+/// falls back to long polling and still shows a stream appear under the root (serve's root
+/// watcher) and disappear, without a reload.
+#[test]
+fn page_behind_nginx_without_upgrade_falls_back_to_long_poll() {
+    let root = out_dir("page-nginx-root");
+    std::fs::create_dir_all(&root).expect("root");
+    let packaged = out_dir("page-nginx-packaged");
+    let args = ["--segment-duration", "2", "--quiet"];
+    package(&fixtures::by_name("h264_aac.mp4"), &packaged, &args);
+    let server = serve(&root, &[]);
+    let proxy = Proxy::start_in(ProxyKind::Nginx, &server.base, "page-nginx");
+    let report = page_harness(&[
+        "--url",
+        &format!("{}/", proxy.base),
+        "--add-from",
+        packaged.to_str().expect("UTF-8 path"),
+        "--add-to",
+        root.join("clip").to_str().expect("UTF-8 path"),
+        "--stream",
+        "clip",
+    ]);
+    assert_eq!(report["ok"], true, "page: {report}");
+    assert_eq!(report["transport"], "long-poll", "{report}");
+    assert!(
+        report["channel"]["fallbacks"].as_u64() >= Some(1),
+        "the WebSocket was tried first: {report}"
+    );
+    let text = report["entryText"].as_str().unwrap_or("");
+    assert!(text.contains("clip/master.m3u8"), "{report}");
+}
+
+/// The page at `/` during a live run: the entry gets its LIVE badge, plays with hls.js showing
+/// the rendition and the latency, and shows ENDED when the encoder stops, all without a reload.
+#[test]
+fn page_follows_a_live_run_badge_rendition_latency_end() {
+    let root = out_dir("page-live");
+    let mut ffmpeg = encoder("-", &[], Some(20), Stdio::piped());
+    let stdout = ffmpeg.0.stdout.take().expect("ffmpeg stdout");
+    let live = Live::start(
+        &root,
+        "cam",
+        "-",
+        &["--listen", "127.0.0.1:0"],
+        Stdio::from(stdout),
+    );
+    let url = format!("{}/", live.base());
+    let report = page_live_harness(&["--url", &url, "--stream", "cam", "--seconds", "4"]);
+    assert_eq!(report["ok"], true, "page: {report}");
+    assert_eq!(report["transport"], "websocket", "{report}");
+    let live_text = report["liveText"].as_str().unwrap_or("");
+    assert!(
+        live_text.contains("LIVE") && live_text.contains("live"),
+        "{report}"
+    );
+    // The encoder sends 320x240 (tests/suite/live/harness.rs).
+    let player = &report["player"];
+    assert_eq!(player["rendition"]["width"], 320, "{report}");
+    assert_eq!(player["rendition"]["height"], 240, "{report}");
+    let latency = player["latency"].as_f64().expect("latency");
+    assert!(
+        latency > 0.0 && latency < 30.0,
+        "latency {latency} s: {report}"
+    );
+    assert!(
+        player["shown"].as_str().unwrap_or("").contains("latency"),
+        "{report}"
+    );
+    assert!(
+        report["endedText"].as_str().unwrap_or("").contains("ENDED"),
+        "{report}"
     );
 }
 

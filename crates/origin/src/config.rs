@@ -23,8 +23,11 @@ pub const DEFAULT_CACHE_VOD_PLAYLIST: &str = "public, max-age=60";
 pub const DEFAULT_CACHE_ERROR: &str = "public, max-age=1";
 /// Default `Cache-Control` of other files under the root (`.html`, `.js`, `.json`, images…).
 pub const DEFAULT_CACHE_OTHER: &str = "public, max-age=60";
-/// Default hls.js build loaded by the index page when the browser has no native HLS.
-pub const DEFAULT_HLSJS_URL: &str = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js";
+/// The hls.js release embedded in the binary (served at [`DEFAULT_HLSJS_URL`]).
+pub const HLSJS_VERSION: &str = "1.7.4";
+/// Default hls.js build loaded by the index page when the browser has no native HLS: the
+/// release embedded in the binary (served by the origin itself, no CDN needed).
+pub const DEFAULT_HLSJS_URL: &str = "/_hlsorigin/hls.js-1.7.4/hls.min.js";
 /// Default maximum number of simultaneously open client connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default time a client gets to send a complete request head (also the idle keep-alive

@@ -56,6 +56,8 @@ pub(crate) struct AppState<S> {
     pub(crate) hot: HotCache,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) index_html: Bytes,
+    /// Parsed playlists behind the `/api/streams` entries.
+    pub(crate) details: super::streams::DetailsCache,
     /// `/api/events` and the snapshot's `seq`.
     pub(crate) events: Arc<EventsEdge>,
 }

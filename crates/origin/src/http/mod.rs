@@ -15,8 +15,10 @@
 pub(crate) mod conditional;
 pub(crate) mod events;
 mod files;
+mod hlsjs;
 pub(crate) mod policy;
 pub mod reload;
 pub(crate) mod router;
 pub(crate) mod server;
+mod streams;
 mod tls;

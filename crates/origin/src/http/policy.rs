@@ -11,6 +11,7 @@
 //! | other files (`.html .js .css .json`, images, …)      | `cache_other` (default `public, max-age=60`)      |
 //! | `/`, `/api/streams`                                  | `no-cache`                                        |
 //! | `/favicon.ico` (embedded)                            | `public, max-age=86400`                           |
+//! | `/_hlsorigin/hls.js-V/…` (embedded hls.js)           | `public, max-age=31536000, immutable`             |
 //! | `/healthz`, `/metrics`                               | `no-store`                                        |
 //! | any 4xx / 5xx                                        | `cache_error` (default `public, max-age=1`)       |
 //!
@@ -62,6 +63,7 @@ pub(crate) fn classify(ext: Option<&str>) -> (&'static str, RouteKind) {
 pub(crate) fn route_kind(path: &str) -> RouteKind {
     match path {
         "/" | "/api/streams" | "/favicon.ico" => RouteKind::Page,
+        p if p.starts_with("/_hlsorigin/") => RouteKind::Page,
         "/healthz" | "/metrics" => RouteKind::Other,
         _ => {
             let name = path.rsplit('/').next().unwrap_or("");

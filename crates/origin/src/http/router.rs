@@ -6,9 +6,11 @@
 //! |----------------|----------------------------------------------------------------|
 //! | `/`            | the player page (embedded HTML)                                 |
 //! | `/api/streams` | `{"seq": 12, "streams": ["a/master.m3u8", "b.m3u8"]}` (`seq`: the    |
-//! |                | latest event before the listing; follow `/api/events` from it)   |
+//! |                | latest event before the listing; follow `/api/events` from it),  |
+//! |                | `entries`: per stream kind, state, duration, renditions           |
 //! | `/api/events`  | the event channel: WebSocket, SSE or long-poll ([`super::events`]) |
 //! | `/favicon.ico` | a 16×16 icon (embedded; browsers ask for it on every page load)  |
+//! | `/_hlsorigin/hls.js-V/hls.min.js`, `…/LICENSE` | the embedded hls.js ([`super::hlsjs`]) |
 //! | `/healthz`     | `ok`                                                            |
 //! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
 //! | anything else  | the object under the root ([`super::files`])                    |
@@ -32,6 +34,7 @@ use bytes::Bytes;
 
 use super::events::{api_events, EventsEdge};
 use super::files::{plain, serve_object, AppState, PlaylistCache, PlaylistPolicy, PolicyHeaders};
+use super::hlsjs;
 use super::policy::route_kind;
 use crate::config::{self, ServeConfig};
 use crate::events::Events;
@@ -110,6 +113,7 @@ pub(crate) fn build<S: ObjectSource>(
         ),
         metrics,
         index_html: Bytes::from(index),
+        details: Default::default(),
         events,
     });
     Router::new()
@@ -117,6 +121,8 @@ pub(crate) fn build<S: ObjectSource>(
         .route("/api/streams", get(api_streams::<S>))
         .route("/api/events", get(events_route::<S>))
         .route("/favicon.ico", get(favicon))
+        .route(hlsjs::SCRIPT_PATH, get(hlsjs::script))
+        .route(hlsjs::LICENSE_PATH, get(hlsjs::license))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_page::<S>))
         .fallback(files::<S>)
@@ -186,7 +192,12 @@ async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> 
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot list streams\n");
         }
     };
-    let body = serde_json::json!({ "seq": seq, "streams": streams }).to_string();
+    let mut entries = Vec::with_capacity(streams.len());
+    for playlist in &streams {
+        entries.push(state.details.entry(&state.source, playlist).await);
+    }
+    let body =
+        serde_json::json!({ "seq": seq, "streams": streams, "entries": entries }).to_string();
     let mut res = Response::new(Body::from(body));
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -48,10 +48,69 @@ async fn index_page_and_stream_list() {
     );
     let json: serde_json::Value = serde_json::from_slice(&list.body).expect("JSON");
     assert_eq!(
-        json,
-        serde_json::json!({ "seq": 0, "streams": ["deep/a/b/master.m3u8", "live.m3u8", "vod/master.m3u8"] }),
+        json["streams"],
+        serde_json::json!(["deep/a/b/master.m3u8", "live.m3u8", "vod/master.m3u8"]),
         "every */master.m3u8 and top-level *.m3u8, no dot directories"
     );
+    assert_eq!(json["seq"], 0);
+    let rendition = serde_json::json!({
+        "bandwidth": 1_280_000, "resolution": "1280x720", "codecs": "avc1.64001f,mp4a.40.2"
+    });
+    assert_eq!(
+        json["entries"],
+        serde_json::json!([
+            // Its variant playlist is missing: renditions only.
+            { "playlist": "deep/a/b/master.m3u8", "name": "deep/a/b", "renditions": [rendition] },
+            { "playlist": "live.m3u8", "name": "live", "kind": "live", "state": "live",
+              "duration": 18.0, "renditions": [] },
+            { "playlist": "vod/master.m3u8", "name": "vod", "kind": "vod", "state": "ended",
+              "duration": 8.0, "renditions": [rendition] },
+        ])
+    );
+
+    // A playlist that changes is read again (the details are kept per version).
+    fx.write(
+        "live.m3u8",
+        format!("{LIVE_M3U8}#EXT-X-ENDLIST\n").as_bytes(),
+    );
+    let list = server.get("/api/streams", &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&list.body).expect("JSON");
+    assert_eq!(json["entries"][1]["state"], "ended", "{json}");
+}
+
+/// The page loads the hls.js embedded in the binary by default; it is served with its licence,
+/// as JavaScript, immutable (the version is in the path).
+#[tokio::test]
+async fn embedded_hlsjs_is_the_default_and_served_immutable() {
+    let fx = Fixture::new();
+    let server = TestServer::start(fx.config()).await;
+    let html = server.get("/", &[]).await.text();
+    let path = "/_hlsorigin/hls.js-1.7.4/hls.min.js";
+    assert!(
+        html.contains(&format!("data-hlsjs=\"{path}\"")),
+        "default URL"
+    );
+    let js = server.get(path, &[]).await;
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type").as_deref(),
+        Some("application/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        js.header("cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let asset = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/hls.js/hls.min.js");
+    assert_eq!(
+        js.body,
+        std::fs::read(asset).expect("asset"),
+        "the file, unchanged"
+    );
+    let license = server.get("/_hlsorigin/hls.js-1.7.4/LICENSE", &[]).await;
+    assert_eq!(license.status, 200);
+    assert!(license.text().contains("Apache License"));
+    let other = server.get("/_hlsorigin/hls.js-1.0.0/hls.min.js", &[]).await;
+    assert_eq!(other.status, 404, "only the embedded version");
 }
 
 #[tokio::test]
