@@ -167,11 +167,21 @@ async fn run(args: Args) -> Result<()> {
     shared
         .window_end
         .store(start + args.seconds as i64 * 1000, Relaxed);
+    let cpu_start = [cpu_s(&args.pid.to_string()), cpu_s("self")];
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let rss_end = rss_kib(args.pid)?;
+    let cpu = [
+        cpu_s(&args.pid.to_string()) - cpu_start[0],
+        cpu_s("self") - cpu_start[1],
+    ];
     // Deliveries of the window's last events still in flight.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    report(&shared, [rss_before, rss_connected, rss_end], connect_s);
+    report(
+        &shared,
+        [rss_before, rss_connected, rss_end],
+        connect_s,
+        cpu,
+    );
     Ok(())
 }
 
@@ -374,6 +384,20 @@ fn rfc3339_ms(s: &str) -> Option<i64> {
     Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms)
 }
 
+/// User + system CPU seconds of a process (`self` or a pid), from /proc/PID/stat.
+fn cpu_s(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime, stime are the 12th, 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
 fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("server pid {pid}"))?;
@@ -392,7 +416,7 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-fn report(shared: &Shared, rss: [u64; 3], connect_s: f64) {
+fn report(shared: &Shared, rss: [u64; 3], connect_s: f64, cpu: [f64; 2]) {
     let args = &shared.args;
     let connected = shared.connected.load(Relaxed);
     let alive = connected.saturating_sub(shared.ended.load(Relaxed));
@@ -436,6 +460,12 @@ fn report(shared: &Shared, rss: [u64; 3], connect_s: f64) {
         quantile(&all, 0.5),
         quantile(&all, 0.99),
     );
+    println!(
+        "{mode}: CPU over the window: server {:.2} s ({:.1} us per delivery), this client {:.2} s",
+        cpu[0],
+        cpu[0] * 1e6 / all.len().max(1) as f64,
+        cpu[1]
+    );
     let json = serde_json::json!({
         "mode": mode, "n": args.n, "connected": connected, "alive": alive,
         "failed": shared.failed.load(Relaxed), "connect_s": connect_s,
@@ -445,6 +475,7 @@ fn report(shared: &Shared, rss: [u64; 3], connect_s: f64) {
         "last_p50_ms": quantile(&last, 0.5), "last_p99_ms": quantile(&last, 0.99),
         "last_max_ms": last.last().copied(),
         "deliveries": all.len(), "all_p50_ms": quantile(&all, 0.5), "all_p99_ms": quantile(&all, 0.99),
+        "server_cpu_s": cpu[0], "client_cpu_s": cpu[1],
     });
     println!("JSON {json}");
 }
