@@ -146,6 +146,16 @@ async fn websocket_close_codes_for_client_frames() {
         next_json(&mut ws).await.map(|v| v["seq"].clone()),
         Some(seq.into())
     );
+    // A message of the largest accepted size spans several reads of the server's small read
+    // buffer: still ignored, the socket still delivers.
+    ws.send(Message::text("y".repeat(4096)))
+        .await
+        .expect("send 4 KiB text");
+    let seq = added(&events, "s");
+    assert_eq!(
+        next_json(&mut ws).await.map(|v| v["seq"].clone()),
+        Some(seq.into())
+    );
     ws.send(Message::binary(vec![1, 2, 3]))
         .await
         .expect("send binary");

@@ -25,6 +25,12 @@ use crate::events::{Ended, EventsError, Subscription};
 
 /// Largest client message accepted (bytes); anything larger closes with 1009.
 pub(crate) const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Read buffer per socket (bytes). tungstenite zero-fills its whole read buffer before each
+/// read, so its default (128 KiB) is 128 KiB of RSS per idle subscriber; the channel is
+/// server → client and client frames are pongs or small text, so 1 KiB is enough (a larger
+/// frame, up to [`MAX_CLIENT_MESSAGE`], grows the buffer for that frame).
+/// benches/events.sh measures it (BENCHMARKS.md "Events").
+const READ_BUFFER: usize = 1024;
 /// Time a frame may take to leave before the socket counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time the server waits for the client's Close after sending its own.
@@ -54,6 +60,7 @@ pub(super) async fn upgrade(edge: Arc<EventsEdge>, req: Request, query: Query) -
     });
     let permit = Arc::clone(&edge.sockets).try_acquire_owned().ok();
     upgrade
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| async move {
