@@ -508,6 +508,20 @@ fn with_headers(status: StatusCode, headers: HeaderMap, body: Body) -> Response 
 }
 
 /// A short text/plain response (errors, health).
+/// A 200 response of `body` with a fixed Content-Type and Cache-Control (the built-in pages,
+/// the stream list, metrics, the embedded assets).
+pub(crate) fn typed(
+    body: impl Into<Body>,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Response {
+    let mut res = Response::new(body.into());
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    res
+}
+
 pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut res = Response::new(Body::from(text));
     *res.status_mut() = status;

@@ -6,11 +6,10 @@
 //! are served under a path that names the version, so the script is cached as immutable: a
 //! new release gets a new URL. `--hlsjs-url` points the page elsewhere.
 
-use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::HeaderValue;
 use axum::response::Response;
 use bytes::Bytes;
+
+use super::files::typed;
 
 #[cfg(doc)]
 use crate::config::HLSJS_VERSION;
@@ -26,11 +25,7 @@ const LICENSE: &[u8] = include_bytes!("../../assets/hls.js/LICENSE");
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 fn asset(body: &'static [u8], content_type: &'static str) -> Response {
-    let mut res = Response::new(Body::from(Bytes::from_static(body)));
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
-    res
+    typed(Bytes::from_static(body), content_type, IMMUTABLE)
 }
 
 /// `GET` [`SCRIPT_PATH`].

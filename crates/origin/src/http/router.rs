@@ -23,7 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
-    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, ORIGIN, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -33,7 +33,9 @@ use axum::Router;
 use bytes::Bytes;
 
 use super::events::{api_events, EventsEdge};
-use super::files::{plain, serve_object, AppState, PlaylistCache, PlaylistPolicy, PolicyHeaders};
+use super::files::{
+    plain, serve_object, typed, AppState, PlaylistCache, PlaylistPolicy, PolicyHeaders,
+};
 use super::hlsjs;
 use super::policy::route_kind;
 use crate::config::{self, ServeConfig};
@@ -164,14 +166,11 @@ async fn files<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Requ
 }
 
 async fn index_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
-    let mut res = Response::new(Body::from(state.index_html.clone()));
-    let h = res.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res
+    typed(
+        state.index_html.clone(),
+        "text/html; charset=utf-8",
+        "no-cache",
+    )
 }
 
 async fn events_route<S: ObjectSource>(
@@ -198,22 +197,15 @@ async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> 
     }
     let body =
         serde_json::json!({ "seq": seq, "streams": streams, "entries": entries }).to_string();
-    let mut res = Response::new(Body::from(body));
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res
+    typed(body, "application/json", "no-cache")
 }
 
 async fn favicon() -> Response {
-    let mut res = Response::new(Body::from(Bytes::from_static(FAVICON)));
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("image/x-icon"));
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
-    res
+    typed(
+        Bytes::from_static(FAVICON),
+        "image/x-icon",
+        "public, max-age=86400",
+    )
 }
 
 async fn healthz() -> Response {
@@ -224,14 +216,11 @@ async fn healthz() -> Response {
 }
 
 async fn metrics_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
-    let mut res = Response::new(Body::from(state.metrics.render()));
-    let h = res.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    typed(
+        state.metrics.render(),
+        "text/plain; version=0.0.4; charset=utf-8",
+        "no-store",
+    )
 }
 
 /// CORS preflight (Fetch standard, CORS protocol) or a plain `OPTIONS`.
