@@ -264,15 +264,29 @@ async fn start_server(
 }
 
 async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result<()> {
-    let several = configs.len() > 1;
+    let bound = bind_inputs(&args, &configs).await?;
+    let (server, publishers) = start_origin(&args, &configs).await?;
+    let (mut inputs, done_rx) = spawn_renditions(&args.name, configs, publishers, bound)?;
+    let result = supervise(&mut inputs, done_rx, server.is_some()).await;
+    if let Some((stop, task)) = server {
+        let _ = stop.send(());
+        if let Ok(Err(e)) = task.await {
+            tracing::warn!(error = %e, "origin stopped with an error");
+        }
+    }
+    result
+}
+
+/// Binds every `--input` and creates ROOT/NAME, printing one `ingest …` line per input.
+async fn bind_inputs(args: &LiveArgs, configs: &[DriverConfig]) -> Result<Vec<ingest::Bound>> {
     let mut bound = Vec::with_capacity(args.input.len());
     for input in &args.input {
         bound.push(ingest::bind(input).await?);
     }
     let dir = args.root.join(&args.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for (b, cfg) in bound.iter().zip(&configs) {
-        if several {
+    for (b, cfg) in bound.iter().zip(configs) {
+        if configs.len() > 1 {
             let rendition = &cfg.live.rendition;
             println!(
                 "ingest {} into {} as {rendition}",
@@ -283,6 +297,17 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
             println!("ingest {} into {}", b.describe(), dir.display());
         }
     }
+    Ok(bound)
+}
+
+/// With `--listen`, the origin and one publisher per rendition (`None` each without it).
+async fn start_origin(
+    args: &LiveArgs,
+    configs: &[DriverConfig],
+) -> Result<(
+    Option<(oneshot::Sender<()>, ServerTask)>,
+    Vec<Option<LivePublisher>>,
+)> {
     let playlists: Vec<String> = configs
         .iter()
         .map(|c| format!("{}/{}.m3u8", args.name, c.live.rendition))
@@ -303,9 +328,20 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
         None => (None, Vec::new()),
     };
     publishers.resize_with(configs.len(), || None);
+    Ok((server, publishers))
+}
 
-    // Each input: a task reading it, a thread packaging it; threads report when they end.
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
+type Done = mpsc::UnboundedReceiver<(usize, Result<()>)>;
+
+/// Each input: a task reading it, a thread packaging it; threads report on the returned
+/// channel when they end.
+fn spawn_renditions(
+    name: &str,
+    configs: Vec<DriverConfig>,
+    publishers: Vec<Option<LivePublisher>>,
+    bound: Vec<ingest::Bound>,
+) -> Result<(Vec<JoinHandle<Result<()>>>, Done)> {
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
     let mut inputs = Vec::with_capacity(configs.len());
     for (i, ((cfg, publisher), b)) in configs.into_iter().zip(publishers).zip(bound).enumerate() {
         // The server's event hub travels with the publishers (LivePlaylists): one rendition
@@ -313,7 +349,7 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
         let events = publisher.as_ref().map(|p| {
             LiveEvents::new(
                 p.events().clone(),
-                &args.name,
+                name,
                 &cfg.live.rendition,
                 cfg.live.kind,
                 i == 0,
@@ -334,58 +370,64 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
             .context("cannot start a live driver thread")?;
         inputs.push(tokio::spawn(b.run(tx)));
     }
-    drop(done_tx);
+    Ok((inputs, done_rx))
+}
 
+/// Waits for the renditions to end (or for Ctrl-C / SIGTERM): an error in one stops them all;
+/// when every input has ended and the origin serves, it keeps serving until the signal.
+async fn supervise(
+    inputs: &mut [JoinHandle<Result<()>>],
+    mut done_rx: Done,
+    serving: bool,
+) -> Result<()> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let mut running = inputs.len();
-    let result = loop {
+    loop {
         let (i, ended) = tokio::select! {
             () = &mut shutdown => {
                 // Dropping the inputs' senders makes every driver end its stream and return.
-                stop_all(&inputs, &mut done_rx, running).await;
-                break Ok(());
+                stop_all(inputs, &mut done_rx, running).await;
+                return Ok(());
             }
             r = done_rx.recv() => match r {
                 Some(r) => r,
-                None => break Ok(()),
+                None => return Ok(()),
             },
         };
         running = running.saturating_sub(1);
         let result = match ended {
             Err(e) => Err(e),
             // The input ended (stdin) or failed (its error is the task's result).
-            Ok(()) => match inputs.get_mut(i) {
-                Some(task) => match tokio::time::timeout(Duration::from_secs(5), task).await {
-                    Ok(Ok(r)) => r,
-                    _ => Ok(()),
-                },
-                None => Ok(()),
-            },
+            Ok(()) => input_result(inputs.get_mut(i)).await,
         };
         if let Some(task) = inputs.get(i) {
             task.abort();
         }
         if result.is_err() {
             // A rendition that cannot go on stops the stream: the others end too.
-            stop_all(&inputs, &mut done_rx, running).await;
-            break result;
+            stop_all(inputs, &mut done_rx, running).await;
+            return result;
         }
         if running == 0 {
-            if server.is_some() {
+            if serving {
                 println!("input ended; still serving (Ctrl-C to stop)");
                 (&mut shutdown).await;
             }
-            break Ok(());
-        }
-    };
-    if let Some((stop, task)) = server {
-        let _ = stop.send(());
-        if let Ok(Err(e)) = task.await {
-            tracing::warn!(error = %e, "origin stopped with an error");
+            return Ok(());
         }
     }
-    result
+}
+
+/// The result of an input task whose driver has returned (its error, if it failed).
+async fn input_result(task: Option<&mut JoinHandle<Result<()>>>) -> Result<()> {
+    let Some(task) = task else {
+        return Ok(());
+    };
+    match tokio::time::timeout(Duration::from_secs(5), task).await {
+        Ok(Ok(r)) => r,
+        _ => Ok(()),
+    }
 }
 
 /// Stops every input and waits for the `running` drivers to end their streams.
