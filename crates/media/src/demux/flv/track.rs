@@ -12,8 +12,6 @@ use super::DiscontinuityCause;
 
 /// Video timescale: the MPEG system clock, as the MPEG-TS demuxer uses.
 pub(super) const VIDEO_HZ: u32 = 90_000;
-/// A jump forwards by more than this many seconds breaks the timeline.
-const MAX_FORWARD_SECS: i64 = 10;
 
 /// `ms` milliseconds in `hz` ticks, rounded to nearest (ties up), exact integer math.
 pub(super) fn ms_to_ticks(ms: i64, hz: u32) -> i64 {
@@ -140,11 +138,9 @@ impl Timeline {
         }
     }
 
-    /// A DTS more than 10 s ahead breaks the timeline; so does one that does not increase.
+    /// The MPEG-TS demuxer's rule: more than 10 s ahead, or not increasing.
     fn jump(&self, last: i64, dts: i64) -> Option<DiscontinuityCause> {
-        let delta = dts.saturating_sub(last);
-        let limit = MAX_FORWARD_SECS.saturating_mul(i64::from(self.timescale));
-        (delta <= 0 || delta > limit).then_some(DiscontinuityCause::TimestampJump)
+        crate::demux::ts::output::timestamp_jump(last, dts, self.timescale)
     }
 }
 

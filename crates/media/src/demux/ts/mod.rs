@@ -15,7 +15,7 @@
 mod audio;
 mod es;
 mod file;
-mod output;
+pub(in crate::demux) mod output;
 mod packet;
 mod pes;
 mod program;

@@ -122,13 +122,22 @@ impl TrackOutput {
         }
     }
 
-    /// A DTS more than 10 s ahead breaks the timeline; so does any DTS that does not increase
-    /// (which covers jumps of more than 1 s back: no container can represent going backwards).
     fn jump(&self, last: i64, dts: i64) -> Option<DiscontinuityCause> {
-        let delta = dts.saturating_sub(last);
-        let bad = delta <= 0 || delta > MAX_FORWARD_SECS.saturating_mul(self.timescale.into());
-        bad.then_some(DiscontinuityCause::TimestampJump)
+        timestamp_jump(last, dts, self.timescale)
     }
+}
+
+/// A DTS more than 10 s ahead of `last` breaks the timeline; so does any DTS that does not
+/// increase (which covers jumps back: no container can represent going backwards). The rule of
+/// every demuxer that reads timestamps from the stream (MPEG-TS, FLV).
+pub(in crate::demux) fn timestamp_jump(
+    last: i64,
+    dts: i64,
+    timescale: u32,
+) -> Option<DiscontinuityCause> {
+    let delta = dts.saturating_sub(last);
+    let bad = delta <= 0 || delta > MAX_FORWARD_SECS.saturating_mul(timescale.into());
+    bad.then_some(DiscontinuityCause::TimestampJump)
 }
 
 #[cfg(test)]
