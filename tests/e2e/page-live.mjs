@@ -7,20 +7,12 @@
 // hls.js (the page's ?engine=hlsjs), reads what the player shows (rendition, latency), then waits for
 // the entry to show ENDED (stream.ended when the encoder stops). Exit 0 if all of that happened without
 // a reload and page error, 1 otherwise, 2 on harness errors.
-import { chromium } from 'playwright-core';
+import { launch, parseArgs, report } from './harness.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') ? '' : all[i + 1]]] : acc), []),
-);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const args = parseArgs();
+const browser = await launch();
 const result = { url: args.url, stream: args.stream, ok: false, errors: [] };
-try {
+await report(browser, result, async () => {
   const page = await browser.newPage();
   page.on('pageerror', (e) => result.errors.push(`pageerror: ${e.message}`));
   const url = new URL(args.url);
@@ -42,12 +34,4 @@ try {
   result.endedText = await page.locator(entry).textContent();
   result.notReloaded = await page.evaluate(() => window.__notReloaded === true);
   result.ok = result.notReloaded && result.errors.length === 0;
-} catch (e) {
-  result.errors.push(`harness: ${e.stack ?? e}`);
-  console.log(JSON.stringify(result));
-  await browser.close();
-  process.exit(2);
-}
-console.log(JSON.stringify(result));
-await browser.close();
-process.exit(result.ok ? 0 : 1);
+});

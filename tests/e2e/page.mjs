@@ -11,31 +11,20 @@
 // Reports: transport (when the entry appeared), entry text, whether a packaging progress indicator was
 // seen, timings. Exit 0 if the entry appeared and disappeared without a reload, 1 otherwise, 2 on
 // harness errors. hls.js from elsewhere than the origin's embedded copy is answered from node_modules.
-import { chromium } from 'playwright-core';
-import { cpSync, renameSync, rmSync, readFileSync } from 'node:fs';
+import { cpSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
+import { launch, parseArgs, report, routeHlsjs } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') ? '' : all[i + 1]]] : acc), []),
-);
+const args = parseArgs();
 const timeout = Number(args.timeout ?? 90) * 1000;
-const hlsSource = readFileSync(require.resolve('hls.js/dist/hls.min.js'), 'utf8');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const result = { url: args.url, stream: args.stream, ok: false, errors: [], console: [] };
-try {
+await report(browser, result, async () => {
   const page = await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') result.console.push(m.text()); });
   page.on('pageerror', (e) => result.errors.push(`pageerror: ${e.message}`));
-  await page.route((u) => /hls(\.min|\.light\.min)?\.js$/.test(u.pathname) && !u.pathname.startsWith('/_hlsorigin/'), (route) =>
-    route.fulfill({ status: 200, contentType: 'application/javascript', body: hlsSource }));
+  await routeHlsjs(page);
   await page.goto(args.url, { waitUntil: 'load' });
   await page.evaluate(() => { window.__notReloaded = true; });
   await page.waitForFunction(() => ['websocket', 'long-poll'].includes(document.body.dataset.transport), null, { timeout: 20000 });
@@ -69,12 +58,4 @@ try {
   result.channel = await page.evaluate(() => window.__events);
   result.notReloaded = await page.evaluate(() => window.__notReloaded === true);
   result.ok = result.notReloaded && result.errors.length === 0;
-} catch (e) {
-  result.errors.push(`harness: ${e.stack ?? e}`);
-  console.log(JSON.stringify(result));
-  await browser.close();
-  process.exit(2);
-}
-console.log(JSON.stringify(result));
-await browser.close();
-process.exit(result.ok ? 0 : 1);
+});

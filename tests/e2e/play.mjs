@@ -10,37 +10,22 @@
 //              --hlsjs-url elsewhere (a CDN) is answered from node_modules (tests never download).
 // Passes (exit 0) only if currentTime advanced >= 80 % of the wall time watched after playback started,
 // frames were decoded, and no fatal error occurred. Exit 1 otherwise, 2 on harness errors.
-import { chromium } from 'playwright-core';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { hlsSource as readHlsjs, launch, parseArgs, report, routeHlsjs } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') ? '' : all[i + 1]]] : acc), []),
-);
+const args = parseArgs();
 const url = args.url;
 const mode = args.mode ?? 'hlsjs';
 const seconds = Number(args.seconds ?? 8);
 const startTimeout = Number(args['start-timeout'] ?? 30) * 1000;
-const hlsPath = require.resolve('hls.js/dist/hls.min.js');
-const hlsSource = readFileSync(hlsPath, 'utf8');
+const hlsSource = readHlsjs();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launch();
 const result = { url, mode, ok: false, errors: [], console: [] };
-try {
+await report(browser, result, async () => {
   const page = await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') result.console.push(m.text()); });
   page.on('pageerror', (e) => result.errors.push(`pageerror: ${e.message}`));
-  await page.route((u) => /hls(\.min|\.light\.min)?\.js$/.test(u.pathname) && !u.pathname.startsWith('/_hlsorigin/'), (route) =>
-    route.fulfill({ status: 200, contentType: 'application/javascript', body: hlsSource }));
+  await routeHlsjs(page, hlsSource);
 
   if (mode === 'page') {
     await page.goto(url, { waitUntil: 'load' });
@@ -117,12 +102,4 @@ try {
   const needed = 0.8 * wall;
   result.ok = start.t > 0 && advanced >= needed && (s.frames > 0 || 'audio-only' in args) && s.fatal.length === 0 && result.errors.length === 0;
   if (!result.ok && start.t <= 0) result.errors.push(`playback did not start within ${startTimeout / 1000} s`);
-} catch (e) {
-  result.errors.push(`harness: ${e.stack ?? e}`);
-  console.log(JSON.stringify(result));
-  await browser.close();
-  process.exit(2);
-}
-console.log(JSON.stringify(result));
-await browser.close();
-process.exit(result.ok ? 0 : 1);
+});
