@@ -110,6 +110,21 @@ fn own_vod_outputs_validate_clean() {
     );
 }
 
+/// ffmpeg's own HLS muxer (an independent producer): `input` stream-copied into
+/// `out/index.m3u8`, 2 s VOD segments, with `extra` muxer options.
+fn ffmpeg_hls(input: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(input)
+        .args(["-c", "copy", "-f", "hls", "-hls_time", "2"])
+        .args(["-hls_playlist_type", "vod"])
+        .args(extra)
+        .arg(out.join("index.m3u8"))
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success(), "ffmpeg -f hls {extra:?}");
+}
+
 /// An independent producer: ffmpeg's own HLS muxer, TS and fMP4.
 #[test]
 fn ffmpeg_hls_output_validates_clean() {
@@ -117,24 +132,7 @@ fn ffmpeg_hls_output_validates_clean() {
     for (tag, extra) in [("ts", vec![]), ("fmp4", vec!["-hls_segment_type", "fmp4"])] {
         let out = out_dir(&format!("validate_ffmpeg_{tag}"));
         std::fs::create_dir_all(&out).expect("out dir");
-        let status = Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-i"])
-            .arg(&input)
-            .args([
-                "-c",
-                "copy",
-                "-f",
-                "hls",
-                "-hls_time",
-                "2",
-                "-hls_playlist_type",
-                "vod",
-            ])
-            .args(&extra)
-            .arg(out.join("index.m3u8"))
-            .status()
-            .expect("ffmpeg");
-        assert!(status.success(), "ffmpeg -f hls {tag}");
+        ffmpeg_hls(&input, &out, &extra);
         let o = validate(path_str(&out), &[]);
         assert_clean(&format!("ffmpeg -f hls {tag}"), &o);
         assert!(o.segments >= 3, "every segment read: {}", o.text);
@@ -151,25 +149,12 @@ fn aes_128_segments_are_decrypted_and_checked() {
     std::fs::write(&key, [0x11u8; 16]).expect("key");
     let info = out.join("keyinfo");
     std::fs::write(&info, format!("k.key\n{}\n", key.display())).expect("key info");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(fixtures::by_name("h264_aac.mp4"))
-        .args([
-            "-c",
-            "copy",
-            "-f",
-            "hls",
-            "-hls_time",
-            "2",
-            "-hls_playlist_type",
-            "vod",
-        ])
-        .arg("-hls_key_info_file")
-        .arg(&info)
-        .arg(out.join("index.m3u8"))
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success(), "ffmpeg -hls_key_info_file");
+    let info_arg = info.to_str().expect("UTF-8 path");
+    ffmpeg_hls(
+        &fixtures::by_name("h264_aac.mp4"),
+        &out,
+        &["-hls_key_info_file", info_arg],
+    );
     std::fs::remove_file(&info).expect("remove key info");
     let text = std::fs::read_to_string(out.join("index.m3u8")).expect("playlist");
     assert!(text.contains("METHOD=AES-128"), "{text}");
