@@ -27,6 +27,13 @@ fn media(bytes: &[u8]) -> m3u8_rs::MediaPlaylist {
     }
 }
 
+/// The three live outputs every test here covers: (name, format, part target).
+const FORMATS: &[(&str, Format, Option<f64>)] = &[
+    ("TS", Format::Ts, None),
+    ("fMP4", Format::Fmp4, None),
+    ("LL-HLS", Format::Fmp4, Some(0.5)),
+];
+
 fn millis(secs: f32) -> i64 {
     (f64::from(secs) * 1000.0).round() as i64
 }
@@ -37,13 +44,7 @@ fn millis(secs: f32) -> i64 {
 /// same PDT for each segment (Apple 8.4).
 #[test]
 fn pdt_steps_equal_extinf_in_media_and_i_frame_playlists() {
-    // (name, format, part target)
-    let cases: &[(&str, Format, Option<f64>)] = &[
-        ("TS", Format::Ts, None),
-        ("fMP4", Format::Fmp4, None),
-        ("LL-HLS", Format::Fmp4, Some(0.5)),
-    ];
-    for (name, format, part) in cases {
+    for (name, format, part) in FORMATS {
         let c = LiveConfig {
             window: 20,
             ..config(*format, *part)
@@ -248,13 +249,7 @@ fn target_duration_of_a_stream_shorter_than_its_keyframe_interval() {
 /// timeline (EXT-X-DISCONTINUITY) — never an EXTINF above the target.
 #[test]
 fn later_longer_gop_ends_segments_at_the_target() {
-    // (name, format, part target)
-    let cases: &[(&str, Format, Option<f64>)] = &[
-        ("TS", Format::Ts, None),
-        ("fMP4", Format::Fmp4, None),
-        ("LL-HLS", Format::Fmp4, Some(0.5)),
-    ];
-    for (name, format, part) in cases {
+    for (name, format, part) in FORMATS {
         let c = LiveConfig {
             segment_duration: 1.0,
             window: 30,
@@ -372,12 +367,7 @@ fn check_rates(name: &str, v: &m3u8_rs::VariantStream, (peak, average): (f64, f6
 /// average (Apple 1.26, 9.13–9.15); the I-frame stream's numbers follow its entries.
 #[test]
 fn bandwidth_follows_the_measured_rates() {
-    let cases: &[(&str, Format, Option<f64>)] = &[
-        ("TS", Format::Ts, None),
-        ("fMP4", Format::Fmp4, None),
-        ("LL-HLS", Format::Fmp4, Some(0.5)),
-    ];
-    for (name, format, part) in cases {
+    for (name, format, part) in FORMATS {
         let c = LiveConfig {
             window: 30,
             ..config(*format, *part)
