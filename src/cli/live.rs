@@ -344,8 +344,9 @@ fn spawn_renditions(
     let (done_tx, done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
     let mut inputs = Vec::with_capacity(configs.len());
     for (i, ((cfg, publisher), b)) in configs.into_iter().zip(publishers).zip(bound).enumerate() {
-        // The server's event hub travels with the publishers (LivePlaylists): one rendition
-        // announces the stream (stream.added), each reports its own segments.
+        // The server's event hub travels with the publishers (LivePlaylists): the first
+        // rendition speaks for the stream (stream.added/live/ended), each reports its own
+        // segments.
         let events = publisher.as_ref().map(|p| {
             LiveEvents::new(
                 p.events().clone(),

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! What a live rendition tells the origin's event hub (`origin::events`): `stream.added` when
-//! the run starts (one rendition of a group announces the stream), `stream.live` with its
-//! first segment, `part.published` and `segment.published` as the playlist lists them
-//! (`stream.discontinuity` before a segment that starts one), `stream.ended` with
-//! EXT-X-ENDLIST. Each run of the rendition is a session (its run id), so a consumer can
+//! the run starts, `stream.live` with its first segment, `part.published` and
+//! `segment.published` as the playlist lists them (`stream.discontinuity` before a segment
+//! that starts one), `stream.ended` with EXT-X-ENDLIST. The stream-level events (added, live,
+//! ended) come from one rendition of a group, the lead, so a consumer gets each once per
+//! stream; every rendition reports its own parts, segments and discontinuities. Each run of the rendition is a session (its run id), so a consumer can
 //! tell a late `stream.ended` of an older run from the current one.
 //!
 //! Events are derived from the stream's state after every publication, by cursors over
@@ -21,8 +22,9 @@ pub struct LiveEvents {
     stream: String,
     rendition: String,
     kind: StreamKind,
-    /// Sends `stream.added` (one rendition per stream).
-    announce: bool,
+    /// Speaks for the stream: sends `stream.added`, `stream.live` and `stream.ended` (one
+    /// rendition per stream).
+    lead: bool,
     run: Option<Run>,
 }
 
@@ -44,7 +46,7 @@ impl LiveEvents {
         stream: &str,
         rendition: &str,
         window: WindowKind,
-        announce: bool,
+        lead: bool,
     ) -> Self {
         let kind = match window {
             WindowKind::Event => StreamKind::Event,
@@ -55,7 +57,7 @@ impl LiveEvents {
             stream: stream.to_owned(),
             rendition: rendition.to_owned(),
             kind,
-            announce,
+            lead,
             run: None,
         }
     }
@@ -76,7 +78,7 @@ impl LiveEvents {
                 .map_or(state.next_msn, |m| m.saturating_add(1)),
             next_part: (state.next_msn, state.next_parts),
         };
-        if self.announce {
+        if self.lead {
             let playlist = format!("{}/master.m3u8", self.stream);
             self.publish(
                 session,
@@ -132,7 +134,7 @@ impl LiveEvents {
             return;
         };
         let rendition = || self.rendition.clone();
-        if !run.live_sent {
+        if !run.live_sent && self.lead {
             run.live_sent = true;
             let payload = Payload::StreamLive {
                 rendition: rendition(),
@@ -160,7 +162,7 @@ impl LiveEvents {
 
     /// The run ended: EXT-X-ENDLIST is written.
     pub fn ended(&mut self, reason: EndReason) {
-        if let Some(run) = self.run.take() {
+        if let Some(run) = self.run.take().filter(|_| self.lead) {
             self.publish(&run.session, Payload::StreamEnded { reason });
         }
     }
@@ -197,10 +199,10 @@ mod tests {
     }
 
     /// One run of `ts` (LL-HLS, 1 s segments, 0.5 s parts) into `dir`, ended by End.
-    fn run(dir: &std::path::Path, ts: &[u8], hub: &Events) {
+    fn run(dir: &std::path::Path, ts: &[u8], hub: &Events, lead: bool) {
         let mut cfg = config(dir);
         cfg.live.part_duration = Some(0.5);
-        let events = LiveEvents::new(hub.clone(), "ev", "stream", WindowKind::Sliding, true);
+        let events = LiveEvents::new(hub.clone(), "ev", "stream", WindowKind::Sliding, lead);
         let mut driver = Driver::new(cfg, None).expect("driver").with_events(events);
         let (wall, now) = (SystemTime::now(), Instant::now());
         for chunk in ts.chunks(1316) {
@@ -311,14 +313,14 @@ mod tests {
         let mut sub = hub
             .subscribe(None, Filter::types(EventType::ALL))
             .expect("subscribe");
-        run(&dir, &ts, &hub);
+        run(&dir, &ts, &hub, true);
         let first = received(&mut sub);
         let seqs: Vec<u64> = first.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=first.len() as u64).collect::<Vec<_>>());
         let first_msns = check_run(&first, &dir);
 
         // A second run continues the playlist: a new session, and no segment reported twice.
-        run(&dir, &ts, &hub);
+        run(&dir, &ts, &hub, true);
         let second = received(&mut sub);
         assert_ne!(second[0].session, first[0].session);
         let second_msns = check_run(&second, &dir);
@@ -358,7 +360,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let hub = Events::default();
         let mut sub = hub.subscribe(None, Filter::default()).expect("subscribe");
-        let events = LiveEvents::new(hub.clone(), "ev", "stream", WindowKind::Event, false);
+        let events = LiveEvents::new(hub.clone(), "ev", "stream", WindowKind::Event, true);
         let mut driver = Driver::new(config(&dir), None)
             .expect("driver")
             .with_events(events);
@@ -372,9 +374,40 @@ mod tests {
             .expect("tick");
         let got = received(&mut sub);
         let types: Vec<EventType> = got.iter().map(|e| e.event_type).collect();
-        // Not announced (another rendition does), then live, segments, ended.
-        assert_eq!(types.first(), Some(&EventType::StreamLive), "{types:?}");
+        assert_eq!(types.first(), Some(&EventType::StreamAdded), "{types:?}");
+        assert_eq!(types.get(1), Some(&EventType::StreamLive), "{types:?}");
         assert_eq!(types.last(), Some(&EventType::StreamEnded), "{types:?}");
         assert_eq!(data(got.last().unwrap())["reason"], "input_lost");
+    }
+
+    #[test]
+    fn only_the_lead_rendition_reports_stream_added_live_and_ended() {
+        let work = std::env::temp_dir().join("hlsorigin-liveio-driver");
+        let _ = std::fs::create_dir_all(&work);
+        let Some(input) = source(&work) else {
+            return;
+        };
+        let ts = std::fs::read(&input).expect("input");
+        let dir = work.join("events-follower");
+        let _ = std::fs::remove_dir_all(&dir);
+        let hub = Events::default();
+        let mut sub = hub
+            .subscribe(None, Filter::types(EventType::ALL))
+            .expect("subscribe");
+        run(&dir, &ts, &hub, false);
+        let got = received(&mut sub);
+        let stream_level = [
+            EventType::StreamAdded,
+            EventType::StreamLive,
+            EventType::StreamEnded,
+        ];
+        assert!(
+            got.iter().all(|e| !stream_level.contains(&e.event_type)),
+            "{:?}",
+            got.iter().map(|e| e.event_type).collect::<Vec<_>>()
+        );
+        assert!(got
+            .iter()
+            .any(|e| e.event_type == EventType::SegmentPublished));
     }
 }

@@ -60,7 +60,8 @@ pub struct EventsConfig {
     pub ring: usize,
     /// Events queued per subscriber before it is dropped (at least 1).
     pub queue: usize,
-    /// Most subscribers at once.
+    /// Most subscribers at once. The HTTP edges limit their own subscribers
+    /// (`--events-max-subscribers`), so a server's hub leaves this unbounded by default.
     pub max_subscribers: usize,
 }
 
@@ -70,7 +71,7 @@ impl Default for EventsConfig {
             // ~3 minutes of LL-HLS parts of four renditions (5 parts/s each).
             ring: 4096,
             queue: 256,
-            max_subscribers: 10_000,
+            max_subscribers: usize::MAX,
         }
     }
 }

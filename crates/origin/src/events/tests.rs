@@ -386,3 +386,13 @@ async fn closing_ends_subscriptions_and_the_subscriber_limit_holds() {
     assert_eq!(a.recv().await.unwrap().seq(), 1, "queued events come first");
     assert_eq!(a.recv().await.unwrap_err(), Ended::Closed);
 }
+
+#[test]
+fn a_servers_hub_takes_more_subscribers_than_the_default_edge_limit() {
+    // `--events-max-subscribers` above 10,000 must not hit a second, hidden limit in the hub.
+    let hub = Events::default();
+    let subs: Vec<_> = (0..10_050)
+        .map(|_| hub.subscribe(None, Filter::default()).expect("subscribe"))
+        .collect();
+    assert_eq!(hub.subscriber_count(), subs.len());
+}
