@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::cdn::{Proxy, ProxyKind};
-use super::live::harness::{encoder, get, Live};
+use super::live::harness::{encoder, get, read_response, send_request, Live};
 use crate::common::server::{page_harness, page_live_harness, serve};
 use crate::common::{fixtures, out_dir, package};
 
@@ -82,6 +82,74 @@ fn live_run_events_over_websocket_sse_and_long_poll_through_nginx() {
         snapshot["seq"].as_u64(),
         all.last().and_then(|e| e["seq"].as_u64())
     );
+}
+
+/// Viewers, an estimate: two clients (address + User-Agent) that fetch a stream's playlists
+/// and a segment count 2 in `/api/streams` and in a `stream.viewers` event; requests for
+/// another stream do not count for it.
+#[test]
+fn two_clients_show_as_two_viewers_in_the_snapshot_and_a_stream_viewers_event() {
+    let root = out_dir("events-viewers");
+    let _ = std::fs::remove_dir_all(&root);
+    package(&fixtures::playback(), &root.join("show"), &[]);
+    package(&fixtures::playback(), &root.join("other"), &[]);
+    let server = serve(&root, &[]);
+    let base = &server.base;
+    let fetch = |path: &str, agent: &str| {
+        let headers = format!("User-Agent: {agent}\r\n");
+        let res = read_response(send_request(base, path, &headers), Instant::now());
+        assert_eq!(res.status, 200, "{path}");
+        res
+    };
+    let master = fetch("/show/master.m3u8", "viewer-a").text();
+    let media = master
+        .lines()
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .expect("a variant")
+        .to_owned();
+    let playlist = fetch(&format!("/show/{media}"), "viewer-a").text();
+    let segment = playlist
+        .lines()
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .expect("a segment")
+        .to_owned();
+    let dir = media
+        .rsplit_once('/')
+        .map_or(String::new(), |(d, _)| format!("{d}/"));
+    for agent in ["viewer-a", "viewer-b"] {
+        fetch(&format!("/show/{dir}{segment}"), agent);
+    }
+    fetch("/other/master.m3u8", "viewer-c");
+
+    let snapshot: Value = serde_json::from_slice(&get(base, "/api/streams").body).expect("json");
+    let viewers = |name: &str| {
+        snapshot["entries"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["name"] == name))
+            .map(|e| e["viewers"].clone())
+    };
+    assert_eq!(viewers("show"), Some(2.into()), "{snapshot}");
+    assert_eq!(viewers("other"), Some(1.into()), "{snapshot}");
+
+    // The server reports changed counts every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut since = 0;
+    loop {
+        assert!(Instant::now() < deadline, "no stream.viewers for show");
+        let res = get(
+            base,
+            &format!("/api/events?since={since}&types=stream.viewers&stream=show&timeout=20"),
+        );
+        let batch: Vec<Value> = serde_json::from_slice(&res.body).expect("JSON array");
+        if let Some(e) = batch.iter().find(|e| e["stream"] == "show") {
+            assert_eq!(e["data"]["viewers"], 2, "{e}");
+            break;
+        }
+        since = batch
+            .last()
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or(since);
+    }
 }
 
 /// The page at `/` behind nginx without WebSocket upgrade headers: its WebSocket never opens, it

@@ -205,7 +205,7 @@ pub fn send_get(base: &str, path: &str) -> TcpStream {
 }
 
 /// [`send_get`] with more header lines (each ending in `\r\n`).
-fn send_request(base: &str, path: &str, headers: &str) -> TcpStream {
+pub fn send_request(base: &str, path: &str, headers: &str) -> TcpStream {
     let addr = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(60)))

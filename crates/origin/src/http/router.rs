@@ -15,15 +15,16 @@
 //! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
 //! | anything else  | the object under the root ([`super::files`])                    |
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
-    CACHE_CONTROL, CONTENT_LENGTH, ORIGIN, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, ORIGIN, USER_AGENT, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -43,6 +44,7 @@ use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::source::hot::HotCache;
 use crate::source::{FsSource, ObjectSource};
+use crate::viewers::Viewers;
 
 const INDEX_HTML: &str = include_str!("index.html");
 /// A 16×16 play symbol (an ICO holding one PNG), so the page's favicon request is not a 404.
@@ -162,7 +164,27 @@ fn escape_html(s: &str) -> String {
 }
 
 async fn files<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Request) -> Response {
-    serve_object(&state, req).await
+    let viewer = viewer(&state.events.viewers, &req);
+    let res = serve_object(&state, req).await;
+    if let Some((path, client)) = viewer {
+        if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+            let now = Instant::now();
+            state.events.viewers.record(&path, client, now);
+        }
+    }
+    res
+}
+
+/// The object path and client id a request counts as a viewer of (`None` without a peer
+/// address: a router used without the server's accept loop).
+fn viewer(viewers: &Viewers, req: &Request) -> Option<(String, u64)> {
+    let ConnectInfo(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>()?;
+    let agent = req
+        .headers()
+        .get(USER_AGENT)
+        .map_or(&b""[..], |v| v.as_bytes());
+    let path = req.uri().path().trim_start_matches('/').to_owned();
+    Some((path, viewers.client(peer.ip(), agent)))
 }
 
 async fn index_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
@@ -192,8 +214,15 @@ async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> 
         }
     };
     let mut entries = Vec::with_capacity(streams.len());
+    let now = Instant::now();
     for playlist in &streams {
-        entries.push(state.details.entry(&state.source, playlist).await);
+        let mut entry = state.details.entry(&state.source, playlist).await;
+        if let Some(name) = entry["name"].as_str() {
+            let viewers = &state.events.viewers;
+            viewers.stream(name);
+            entry["viewers"] = viewers.count(name, now).into();
+        }
+        entries.push(entry);
     }
     let body =
         serde_json::json!({ "seq": seq, "streams": streams, "entries": entries }).to_string();

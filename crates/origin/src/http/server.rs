@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use bytes::{Buf, Bytes, BytesMut};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -175,6 +176,7 @@ impl Server {
         // HTTP/1 connections (upgradeable, which hyper-util's graceful watcher does not
         // take) start their graceful shutdown when this turns true.
         let (draining, draining_rx) = watch::channel(false);
+        tokio::spawn(Arc::clone(&events).report_viewers(draining_rx.clone()));
         let mut shutdown = pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -289,9 +291,9 @@ impl Conn {
     {
         let result = if h2 {
             // Boxed for the same reason as TLS: HTTP/1 connections are the common case.
-            Box::pin(self.serve_h2(io)).await
+            Box::pin(self.serve_h2(io, peer)).await
         } else {
-            self.serve_h1(io).await
+            self.serve_h1(io, peer).await
         };
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -300,14 +302,14 @@ impl Conn {
 
     /// HTTP/1.1 with upgrades (the `/api/events` WebSocket, RFC 6455 4); graceful shutdown
     /// by hand, since the graceful watcher does not take an upgradeable connection.
-    async fn serve_h1<I>(self, io: TokioIo<I>) -> Result<(), hyper::Error>
+    async fn serve_h1<I>(self, io: TokioIo<I>, peer: SocketAddr) -> Result<(), hyper::Error>
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         // Held until the connection ends: the graceful shutdown waits for it.
         let _watcher = self.watcher;
         let mut draining = self.draining;
-        let service = TowerToHyperService::new(self.router);
+        let service = with_peer(self.router, peer);
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -321,11 +323,11 @@ impl Conn {
         conn.await
     }
 
-    async fn serve_h2<I>(self, io: TokioIo<I>) -> Result<(), hyper::Error>
+    async fn serve_h2<I>(self, io: TokioIo<I>, peer: SocketAddr) -> Result<(), hyper::Error>
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(self.router);
+        let service = with_peer(self.router, peer);
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         // Pings find dead peers; an HTTP/2 connection has no header-read timeout of its own
         // once the preface has arrived.
@@ -336,6 +338,34 @@ impl Conn {
         self.watcher
             .watch(builder.serve_connection(io, service))
             .await
+    }
+}
+
+/// The router as a hyper service whose requests carry the connection's peer address (axum's
+/// [`ConnectInfo`]): viewer estimates and client-bound checks read it.
+fn with_peer(router: Router, peer: SocketAddr) -> WithPeer {
+    WithPeer {
+        inner: TowerToHyperService::new(router),
+        peer,
+    }
+}
+
+struct WithPeer {
+    inner: TowerToHyperService<Router>,
+    peer: SocketAddr,
+}
+
+type HyperRequest = hyper::Request<hyper::body::Incoming>;
+type Inner = TowerToHyperService<Router>;
+
+impl hyper::service::Service<HyperRequest> for WithPeer {
+    type Response = <Inner as hyper::service::Service<HyperRequest>>::Response;
+    type Error = <Inner as hyper::service::Service<HyperRequest>>::Error;
+    type Future = <Inner as hyper::service::Service<HyperRequest>>::Future;
+
+    fn call(&self, mut req: HyperRequest) -> Self::Future {
+        req.extensions_mut().insert(ConnectInfo(self.peer));
+        self.inner.call(req)
     }
 }
 

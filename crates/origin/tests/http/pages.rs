@@ -60,11 +60,12 @@ async fn index_page_and_stream_list() {
         json["entries"],
         serde_json::json!([
             // Its variant playlist is missing: renditions only.
-            { "playlist": "deep/a/b/master.m3u8", "name": "deep/a/b", "renditions": [rendition] },
+            { "playlist": "deep/a/b/master.m3u8", "name": "deep/a/b", "renditions": [rendition],
+              "viewers": 0 },
             { "playlist": "live.m3u8", "name": "live", "kind": "live", "state": "live",
-              "duration": 18.0, "renditions": [] },
+              "duration": 18.0, "renditions": [], "viewers": 0 },
             { "playlist": "vod/master.m3u8", "name": "vod", "kind": "vod", "state": "ended",
-              "duration": 8.0, "renditions": [rendition] },
+              "duration": 8.0, "renditions": [rendition], "viewers": 0 },
         ])
     );
 

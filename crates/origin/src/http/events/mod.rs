@@ -29,9 +29,12 @@ use percent_encoding::percent_decode_str;
 use tokio::sync::Semaphore;
 
 use crate::config::ServeConfig;
-use crate::events::{Events, EventsError, Filter};
+use crate::events::{session_id, Events, EventsError, Filter, Payload};
 use crate::metrics::Metrics;
+use crate::viewers::Viewers;
 
+/// How often changed viewer counts become `stream.viewers` events (at most this often).
+const VIEWERS_INTERVAL: Duration = Duration::from_secs(5);
 /// Longest long-poll hold, in seconds.
 pub(crate) const MAX_TIMEOUT_SECS: u64 = 60;
 /// Long-poll hold when the request names none.
@@ -55,6 +58,8 @@ pub(crate) struct EventsEdge {
     /// One permit per open WebSocket; shutdown waits until all are back.
     sockets: Arc<Semaphore>,
     metrics: Arc<Metrics>,
+    /// Viewer estimates per stream, reported by `/api/streams` and `stream.viewers`.
+    pub(crate) viewers: Viewers,
 }
 
 impl EventsEdge {
@@ -68,6 +73,28 @@ impl EventsEdge {
             sse_keepalive: Duration::from_secs(15),
             sockets: Arc::new(Semaphore::new(SOCKET_SLOTS as usize)),
             metrics,
+            viewers: Viewers::default(),
+        }
+    }
+
+    /// Reports changed viewer counts as `stream.viewers` events every [`VIEWERS_INTERVAL`]
+    /// until the hub's server stops (the task ends with `stop`).
+    pub(crate) async fn report_viewers(
+        self: Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let session = session_id();
+        let mut tick = tokio::time::interval(VIEWERS_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            for (stream, viewers) in self.viewers.changes(std::time::Instant::now()) {
+                self.events
+                    .publish(&stream, &session, Payload::StreamViewers { viewers });
+            }
         }
     }
 
