@@ -30,6 +30,12 @@ pub(crate) enum Parsed {
         ended: bool,
         /// Sum of the EXTINF durations listed (RFC 8216bis 4.4.4.1), seconds.
         duration: f64,
+        /// The media sequence number of the last segment listed (RFC 8216bis 4.4.3.2
+        /// EXT-X-MEDIA-SEQUENCE plus the segments before it), if any is listed.
+        last_msn: Option<u64>,
+        /// EXT-X-PART tags listed after the last segment (RFC 8216bis 4.4.4.9): parts of
+        /// the segment being written (LL-HLS).
+        parts: u64,
     },
 }
 
@@ -80,6 +86,8 @@ impl DetailsCache {
             playlist_type,
             ended,
             duration,
+            last_msn,
+            parts,
         }) = media.as_deref()
         {
             let kind = match playlist_type.as_deref() {
@@ -90,6 +98,11 @@ impl DetailsCache {
             entry["kind"] = json!(kind);
             entry["state"] = json!(if *ended { "ended" } else { "live" });
             entry["duration"] = json!(duration);
+            if !*ended {
+                // Where a live stream stands: its last segment and the parts after it.
+                entry["msn"] = json!(last_msn);
+                entry["part"] = json!(parts);
+            }
         }
         entry["renditions"] = Value::Array(renditions);
         entry
@@ -136,6 +149,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
     let mut variants = Vec::new();
     let mut pending: Option<Variant> = None;
     let (mut playlist_type, mut ended, mut duration) = (None, false, 0.0);
+    let (mut sequence, mut segments, mut parts) = (0u64, 0u64, 0u64);
     for line in text.lines().map(str::trim) {
         if let Some(attrs) = line.strip_prefix("#EXT-X-STREAM-INF:") {
             let a = attributes(attrs);
@@ -147,6 +161,10 @@ pub(crate) fn parse(text: &str) -> Parsed {
             });
         } else if let Some(t) = line.strip_prefix("#EXT-X-PLAYLIST-TYPE:") {
             playlist_type = Some(t.trim().to_owned());
+        } else if let Some(n) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+            sequence = n.trim().parse().unwrap_or(0);
+        } else if line.starts_with("#EXT-X-PART:") {
+            parts += 1;
         } else if line == "#EXT-X-ENDLIST" {
             ended = true;
         } else if let Some(d) = line.strip_prefix("#EXTINF:") {
@@ -157,6 +175,10 @@ pub(crate) fn parse(text: &str) -> Parsed {
             if let Some(mut v) = pending.take() {
                 v.uri = line.to_owned();
                 variants.push(v);
+            } else {
+                // A media segment's URI: the parts listed so far belong to it.
+                segments += 1;
+                parts = 0;
             }
         }
     }
@@ -165,6 +187,8 @@ pub(crate) fn parse(text: &str) -> Parsed {
             playlist_type,
             ended,
             duration,
+            last_msn: segments.checked_sub(1).map(|n| sequence.saturating_add(n)),
+            parts,
         }
     } else {
         Parsed::Multivariant(variants)
@@ -221,19 +245,25 @@ mod tests {
                 v("a/index.m3u8", 96_000, None, "mp4a.40.2"),
             ])
         );
-        // (text, playlist type, ended, duration)
+        // (text, playlist type, ended, duration, last msn, parts after it)
         let cases = [
-            ("#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:2.0,\na.ts\n#EXTINF:1.5,\nb.ts\n#EXT-X-ENDLIST\n", Some("VOD"), true, 3.5),
-            ("#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:2,\na.ts\n", Some("EVENT"), false, 2.0),
-            ("#EXTM3U\n#EXTINF:4.0,title\na.ts\n", None, false, 4.0),
+            ("#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:2.0,\na.ts\n#EXTINF:1.5,\nb.ts\n#EXT-X-ENDLIST\n", Some("VOD"), true, 3.5, Some(1), 0),
+            ("#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:2,\na.ts\n", Some("EVENT"), false, 2.0, Some(0), 0),
+            ("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:40\n#EXTINF:4.0,title\na.ts\n#EXTINF:4.0,\nb.ts\n", None, false, 8.0, Some(41), 0),
+            ("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-PART:DURATION=0.5,URI=\"p0\"\n#EXTINF:1.0,\na.ts\n\
+              #EXT-X-PART:DURATION=0.5,URI=\"p1\"\n#EXT-X-PART:DURATION=0.5,URI=\"p2\"\n\
+              #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p3\"\n", None, false, 1.0, Some(7), 2),
+            ("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:3\n", None, false, 0.0, None, 0),
         ];
-        for (text, pt, ended, duration) in cases {
+        for (text, pt, ended, duration, last_msn, parts) in cases {
             assert_eq!(
                 parse(text),
                 Parsed::Media {
                     playlist_type: pt.map(Into::into),
                     ended,
-                    duration
+                    duration,
+                    last_msn,
+                    parts,
                 },
                 "{text}"
             );

@@ -63,7 +63,7 @@ async fn index_page_and_stream_list() {
             { "playlist": "deep/a/b/master.m3u8", "name": "deep/a/b", "renditions": [rendition],
               "viewers": 0 },
             { "playlist": "live.m3u8", "name": "live", "kind": "live", "state": "live",
-              "duration": 18.0, "renditions": [], "viewers": 0 },
+              "duration": 18.0, "msn": 12, "part": 0, "renditions": [], "viewers": 0 },
             { "playlist": "vod/master.m3u8", "name": "vod", "kind": "vod", "state": "ended",
               "duration": 8.0, "renditions": [rendition], "viewers": 0 },
         ])
