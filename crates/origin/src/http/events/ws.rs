@@ -18,10 +18,11 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use super::{text, EventsEdge, Query, SubscriberGauge};
-use crate::events::{Ended, EventsError, Subscription};
+use crate::events::{Ended, EventsError, Item, Subscription};
 
 /// Largest client message accepted (bytes); anything larger closes with 1009.
 pub(crate) const MAX_CLIENT_MESSAGE: usize = 4096;
@@ -31,6 +32,8 @@ pub(crate) const MAX_CLIENT_MESSAGE: usize = 4096;
 /// frame, up to [`MAX_CLIENT_MESSAGE`], grows the buffer for that frame).
 /// benches/events.sh measures it (BENCHMARKS.md "Events").
 const READ_BUFFER: usize = 1024;
+/// Most queued events written with one flush.
+const MAX_BATCH: usize = 64;
 /// Time a frame may take to leave before the socket counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time the server waits for the client's Close after sending its own.
@@ -72,6 +75,21 @@ pub(super) async fn upgrade(edge: Arc<EventsEdge>, req: Request, query: Query) -
         .into_response()
 }
 
+/// `first` and whatever else the subscription has queued (at most [`MAX_BATCH`] items), and
+/// how the subscription ended if it did meanwhile. A subscriber that runs late (a busy
+/// machine) catches up with one write instead of one per event.
+fn batch(first: Item, sub: &mut Subscription) -> (Vec<Item>, Option<Ended>) {
+    let mut items = vec![first];
+    while items.len() < MAX_BATCH {
+        match sub.try_recv() {
+            Some(Ok(item)) => items.push(item),
+            Some(Err(ended)) => return (items, Some(ended)),
+            None => break,
+        }
+    }
+    (items, None)
+}
+
 struct Session {
     socket: WebSocket,
     ping_interval: Duration,
@@ -99,19 +117,16 @@ impl Session {
             tokio::select! {
                 item = sub.recv() => match item {
                     Ok(item) => {
-                        let frame = Message::Text(item.json().into_owned().into());
-                        if !self.send(frame).await {
+                        let (batch, ended) = batch(item, &mut sub);
+                        if !self.send_batch(&batch).await {
                             return;
                         }
-                        gauge.sent();
+                        batch.iter().for_each(|_| gauge.sent());
+                        if let Some(ended) = ended {
+                            return self.ended(ended).await;
+                        }
                     }
-                    Err(Ended::Lagged { last_seq }) => {
-                        let reason = format!("lagged; resume with since={last_seq}");
-                        return self.close(TRY_AGAIN_LATER, &reason).await;
-                    }
-                    Err(Ended::Closed) => {
-                        return self.close(GOING_AWAY, "server shutting down").await;
-                    }
+                    Err(ended) => return self.ended(ended).await,
                 },
                 msg = self.socket.recv() => match msg {
                     None => return,
@@ -134,6 +149,31 @@ impl Session {
                     }
                 }
             }
+        }
+    }
+
+    /// Sends the events as one text frame each, with one flush (one write for the batch);
+    /// false if the socket is gone or stuck.
+    async fn send_batch(&mut self, batch: &[Item]) -> bool {
+        let socket = &mut self.socket;
+        let write = async {
+            for item in batch {
+                socket
+                    .feed(Message::Text(item.json().into_owned().into()))
+                    .await?;
+            }
+            socket.flush().await
+        };
+        matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
+    }
+
+    async fn ended(self, ended: Ended) {
+        match ended {
+            Ended::Lagged { last_seq } => {
+                let reason = format!("lagged; resume with since={last_seq}");
+                self.close(TRY_AGAIN_LATER, &reason).await;
+            }
+            Ended::Closed => self.close(GOING_AWAY, "server shutting down").await,
         }
     }
 
@@ -173,5 +213,55 @@ impl Session {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Events, EventsConfig, Filter, Payload};
+
+    #[tokio::test]
+    async fn a_batch_takes_what_is_queued_up_to_its_limit_then_the_end() {
+        // (queue size, events published, batch lengths expected, ends lagged)
+        let cases = [
+            (256, 1, vec![1], false),
+            (256, 5, vec![5], false),
+            (256, 130, vec![MAX_BATCH, MAX_BATCH, 2], false),
+            (3, 4, vec![3], true),
+        ];
+        for (queue, published, want, lagged) in cases {
+            let events = Events::new(EventsConfig {
+                queue,
+                ..EventsConfig::default()
+            });
+            let mut sub = events
+                .subscribe(None, Filter::default())
+                .expect("subscribe");
+            for _ in 0..published {
+                events.publish("s", "run", Payload::StreamRemoved);
+            }
+            let (mut lengths, mut end, mut seqs) = (Vec::new(), None, Vec::new());
+            while end.is_none() && seqs.len() < published {
+                let first = sub.recv().await;
+                let Ok(first) = first else {
+                    end = first.err();
+                    break;
+                };
+                let (items, ended) = batch(first, &mut sub);
+                lengths.push(items.len());
+                seqs.extend(items.iter().map(Item::seq));
+                end = ended;
+            }
+            let case = format!("queue {queue}, {published} events");
+            assert_eq!(lengths, want, "{case}");
+            let in_order: Vec<u64> = (1..=seqs.len() as u64).collect();
+            assert_eq!(seqs, in_order, "{case}");
+            assert_eq!(
+                matches!(end, Some(Ended::Lagged { .. })),
+                lagged,
+                "{case}: {end:?}"
+            );
+        }
     }
 }
