@@ -34,6 +34,7 @@ mod http;
 pub mod live;
 mod metrics;
 pub mod path;
+pub mod signing;
 pub mod source;
 mod webhook;
 
