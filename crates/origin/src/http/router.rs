@@ -23,7 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
-    CACHE_CONTROL, CONTENT_LENGTH, ORIGIN, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, ORIGIN, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -38,6 +38,7 @@ use super::files::{
 };
 use super::hlsjs;
 use super::policy::route_kind;
+use super::signed;
 use crate::config::{self, ServeConfig};
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -117,6 +118,7 @@ pub(crate) fn build<S: ObjectSource>(
         index_html: Bytes::from(index),
         details: Default::default(),
         events,
+        metrics_token: config.metrics_token.clone(),
     });
     Router::new()
         .route("/", get(index_page::<S>))
@@ -162,7 +164,10 @@ fn escape_html(s: &str) -> String {
 }
 
 async fn files<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Request) -> Response {
-    serve_object(&state, req).await
+    match signed::gate(state.events.signed.as_deref(), &req) {
+        Ok(token) => serve_object(&state, req, token.as_deref()).await,
+        Err(why) => signed::denied(&state.metrics, why),
+    }
 }
 
 async fn index_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
@@ -180,12 +185,21 @@ async fn events_route<S: ObjectSource>(
     api_events(Arc::clone(&state.events), req).await
 }
 
-async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+async fn api_streams<S: ObjectSource>(
+    State(state): State<Arc<AppState<S>>>,
+    req: Request,
+) -> Response {
+    let visibility = signed::visibility(state.events.signed.as_deref(), &req);
     // Taken before listing: an event after it may already show in the list (seen twice),
     // none can be missed.
     let seq = state.events.events.last_seq();
     let streams = match state.source.list_streams().await {
-        Ok(s) => s,
+        Ok(mut s) => {
+            if let Some(v) = &visibility {
+                s.retain(|playlist| v.shows_path(&format!("/{playlist}")));
+            }
+            s
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot list streams");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot list streams\n");
@@ -215,7 +229,19 @@ async fn healthz() -> Response {
     res
 }
 
-async fn metrics_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+async fn metrics_page<S: ObjectSource>(
+    State(state): State<Arc<AppState<S>>>,
+    req: Request,
+) -> Response {
+    if let Some(want) = &state.metrics_token {
+        if !signed::metrics_allowed(want, &req) {
+            let mut res = plain(StatusCode::UNAUTHORIZED, "metrics need their token\n");
+            let h = res.headers_mut();
+            h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return res;
+        }
+    }
     typed(
         state.metrics.render(),
         "text/plain; version=0.0.4; charset=utf-8",
@@ -269,7 +295,10 @@ async fn edge<S: ObjectSource>(
         HeaderValue::from_static("Content-Length, Content-Range, ETag, Age, Date"),
     );
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if status.is_client_error() || status.is_server_error() {
+    // Errors get the short error lifetime, except those that must never be stored
+    // (signed-URL refusals: another client's token may open the same URL).
+    let no_store = h.get(CACHE_CONTROL).is_some_and(|v| v == "no-store");
+    if (status.is_client_error() || status.is_server_error()) && !no_store {
         h.insert(CACHE_CONTROL, state.headers.cache_error.clone());
     }
     let bytes = if method == Method::HEAD {

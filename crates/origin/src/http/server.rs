@@ -30,6 +30,7 @@ use tokio::sync::{watch, Semaphore};
 
 use super::events::EventsEdge;
 use super::router::{build, header_values};
+use super::signed::ClientAddr;
 use super::tls::TlsAcceptor;
 use crate::config::ServeConfig;
 use crate::error::OriginError;
@@ -98,6 +99,7 @@ impl Server {
                 Semaphore::MAX_PERMITS
             )));
         }
+        config.signing().map_err(OriginError::Config)?;
         if config.header_read_timeout_secs == 0 {
             return Err(OriginError::Config(
                 "header_read_timeout_secs must be at least 1".into(),
@@ -289,9 +291,9 @@ impl Conn {
     {
         let result = if h2 {
             // Boxed for the same reason as TLS: HTTP/1 connections are the common case.
-            Box::pin(self.serve_h2(io)).await
+            Box::pin(self.serve_h2(io, peer)).await
         } else {
-            self.serve_h1(io).await
+            self.serve_h1(io, peer).await
         };
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -300,14 +302,14 @@ impl Conn {
 
     /// HTTP/1.1 with upgrades (the `/api/events` WebSocket, RFC 6455 4); graceful shutdown
     /// by hand, since the graceful watcher does not take an upgradeable connection.
-    async fn serve_h1<I>(self, io: TokioIo<I>) -> Result<(), hyper::Error>
+    async fn serve_h1<I>(self, io: TokioIo<I>, peer: SocketAddr) -> Result<(), hyper::Error>
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         // Held until the connection ends: the graceful shutdown waits for it.
         let _watcher = self.watcher;
         let mut draining = self.draining;
-        let service = TowerToHyperService::new(self.router);
+        let service = TowerToHyperService::new(with_peer(self.router, peer));
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -321,11 +323,11 @@ impl Conn {
         conn.await
     }
 
-    async fn serve_h2<I>(self, io: TokioIo<I>) -> Result<(), hyper::Error>
+    async fn serve_h2<I>(self, io: TokioIo<I>, peer: SocketAddr) -> Result<(), hyper::Error>
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(self.router);
+        let service = TowerToHyperService::new(with_peer(self.router, peer));
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         // Pings find dead peers; an HTTP/2 connection has no header-read timeout of its own
         // once the preface has arrived.
@@ -337,6 +339,27 @@ impl Conn {
             .watch(builder.serve_connection(io, service))
             .await
     }
+}
+
+/// The router, with the peer address in every request's extensions ([`ClientAddr`]).
+fn with_peer(
+    router: Router,
+    peer: SocketAddr,
+) -> impl tower::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone
+       + Send
+       + 'static {
+    tower::ServiceExt::map_request(
+        router,
+        move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ClientAddr(peer));
+            req
+        },
+    )
 }
 
 /// Reads until the first bytes decide between HTTP/2 prior knowledge (the full preface) and

@@ -320,12 +320,57 @@ impl Policy {
     pub fn protects(&self, path: &str) -> bool {
         self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
     }
+}
 
-    /// Whether a stream directory (`/name/`) is protected, wholly or in part: listings hide it.
-    pub fn protects_dir(&self, dir: &str) -> bool {
-        self.prefixes
+impl Policy {
+    /// Everything protected and no secret verifies: what a server with an invalid signing
+    /// configuration serves (closed, not open).
+    pub fn deny_all() -> Policy {
+        Policy {
+            signer: Signer {
+                secrets: Vec::new(),
+            },
+            prefixes: vec!["/".to_owned()],
+        }
+    }
+
+    /// What listings show a client with `grant` (a genuine, current token) or none.
+    pub fn visibility(&self, grant: Option<&Token>) -> Visibility {
+        Visibility {
+            protected: self.prefixes.clone(),
+            granted: grant.map(|t| t.prefix.clone()),
+        }
+    }
+}
+
+/// Which streams a listing (`/api/streams`, `/api/events`) shows one client: unprotected
+/// ones, and protected ones under the prefix its token opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    protected: Vec<String>,
+    granted: Option<String>,
+}
+
+impl Visibility {
+    /// Whether the playlist at `path` (`/a/master.m3u8`) is shown.
+    pub fn shows_path(&self, path: &str) -> bool {
+        let open = !self.protected.iter().any(|p| path.starts_with(p.as_str()));
+        open || self.granted.as_deref().is_some_and(|g| path.starts_with(g))
+    }
+
+    /// Whether the events of stream `name` (its directory `/name/`) are shown; a directory
+    /// only partly protected counts as protected.
+    pub fn shows_stream(&self, name: &str) -> bool {
+        let name = name.trim_matches('/');
+        if name.is_empty() {
+            return true;
+        }
+        let dir = format!("/{name}/");
+        let open = !self
+            .protected
             .iter()
-            .any(|p| dir.starts_with(p.as_str()) || p.starts_with(dir))
+            .any(|p| dir.starts_with(p.as_str()) || p.starts_with(&dir));
+        open || self.granted.as_deref().is_some_and(|g| dir.starts_with(g))
     }
 }
 

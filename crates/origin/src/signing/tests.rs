@@ -182,9 +182,36 @@ fn policy() {
     for (p, want) in cases {
         assert_eq!(some.protects(p), want, "{p}");
     }
-    assert!(
-        some.protects_dir("/paid/a/") && some.protects_dir("/") && !some.protects_dir("/free/")
-    );
+    // Listings: (stream path or name, shown without a token, shown with a token for /paid/a/).
+    let grant = Token::parse(&some.signer.sign("/paid/a/", NOW, None).unwrap()).unwrap();
+    let (none, granted) = (some.visibility(None), some.visibility(Some(&grant)));
+    let paths = [
+        ("/free/master.m3u8", true, true),
+        ("/paid/a/master.m3u8", false, true),
+        ("/paid/b/master.m3u8", false, false),
+        ("/top.m3u8", true, true),
+    ];
+    for (p, without, with) in paths {
+        assert_eq!(
+            (none.shows_path(p), granted.shows_path(p)),
+            (without, with),
+            "{p}"
+        );
+    }
+    let streams = [
+        ("free", true, true),
+        ("paid/a", false, true),
+        ("paid", false, false),
+        ("vip", false, false),
+        ("", true, true),
+    ];
+    for (s, without, with) in streams {
+        assert_eq!(
+            (none.shows_stream(s), granted.shows_stream(s)),
+            (without, with),
+            "{s:?}"
+        );
+    }
     assert!(Policy::new::<&str>(&[], &[]).unwrap().is_none());
     assert!(Policy::new::<&str>(&[], &["/a".to_owned()]).is_err());
     assert!(Policy::new(&["k"], &["/a/../b".to_owned()]).is_err());
