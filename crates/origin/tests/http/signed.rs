@@ -227,3 +227,49 @@ async fn bad_signing_configuration_is_refused() {
     config.signed_prefixes = vec!["/a/../b".into()];
     assert!(origin::Server::bind(&config).await.is_err(), "bad prefix");
 }
+
+/// `/api/events` (long-poll; WebSocket and SSE share the filter) hides the events of
+/// protected streams from clients without a token for them.
+#[tokio::test]
+async fn events_of_protected_streams_need_a_token() {
+    use origin::events::{Payload, StreamKind};
+    let f = Fixture::new();
+    let mut config = f.config();
+    config.sign_secrets = vec!["k".into()];
+    config.signed_prefixes = vec!["/paid/".into()];
+    let (server, events) = TestServer::start_with_events(config).await;
+    for stream in ["free", "paid/a", "paid/b"] {
+        let payload = Payload::StreamAdded {
+            kind: StreamKind::Live,
+            playlist: format!("{stream}/master.m3u8"),
+        };
+        events.publish(stream, "run1", payload);
+    }
+    let streams = |query: String| {
+        let addr = server.addr;
+        async move {
+            let path = format!("/api/events?since=0&timeout=1{query}");
+            let body = request(addr, "GET", &path, &[]).await.body;
+            let items: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
+            items
+                .iter()
+                .map(|i| i["stream"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    // (query, streams shown)
+    let a = sign("k", "/paid/a/", now() + 60, None);
+    let all = sign("k", "/", now() + 60, None);
+    let old = sign("k", "/paid/", now() - 60, None);
+    let cases = [
+        (String::new(), vec!["free"]),
+        (format!("&token={a}"), vec!["free", "paid/a"]),
+        (format!("&token={all}"), vec!["free", "paid/a", "paid/b"]),
+        (format!("&token={old}"), vec!["free"]),
+        ("&token=junk".to_owned(), vec!["free"]),
+    ];
+    for (query, want) in cases {
+        assert_eq!(streams(query.clone()).await, want, "{query}");
+    }
+    server.stop().await.unwrap();
+}
