@@ -151,9 +151,10 @@ fn signed_vod_plays_in_hlsjs_and_bad_tokens_are_refused() {
     // Refusals: 403, no-store, the reason.
     let later = now() + 3600;
     let good = token("new", "/fmp4/", later, None);
-    let mut tampered = good.clone();
-    let last = tampered.pop().unwrap();
-    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    // The signature's first character flipped (all six bits are data).
+    let (head, sig) = good.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{head}.{flipped}{}", &sig[1..]);
     let cases = [
         ("/fmp4/master.m3u8".to_owned(), "token missing"),
         (

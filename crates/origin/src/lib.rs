@@ -21,7 +21,8 @@
 //! - `webhook` — an edge beside `http`: POSTs the hub's events to `--webhook` URLs (one
 //!   subscriber each, HTTP client, signatures, retries).
 //! - Leaves that call no other module of the crate: [`config`] (settings), `error`,
-//!   [`path`] (request path safety), `metrics` (counters; the others call it).
+//!   [`path`] (request path safety), `metrics` (counters; the others call it), [`signing`]
+//!   (signed-URL tokens and playlist rewriting, sans-IO; `http::signed` is its edge).
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

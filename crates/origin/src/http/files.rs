@@ -301,8 +301,10 @@ async fn serve_playlist<S: ObjectSource>(
     token: Option<&str>,
 ) -> Response {
     // A VOD or multivariant playlist confirmed less than PLAYLIST_REVALIDATE ago. Requests
-    // with a query (LL-HLS delivery directives) always go through `open_playlist`.
-    if req.uri.query().is_none() {
+    // with LL-HLS delivery directives always go through `open_playlist`; other query
+    // parameters (a signed URL's `token`) do not change the playlist.
+    let directives = super::reload::Directives::parse(req.uri.query());
+    if directives.is_ok_and(|d| d == super::reload::Directives::default()) {
         if let Some(prepared) = state.playlists.recent(path) {
             return respond_prepared(&prepared, req, content_type, head, None, token);
         }

@@ -13,9 +13,11 @@ fn ip(s: &str) -> Option<IpAddr> {
 /// Flips one character of the signature (or of another field).
 fn tamper(token: &str, field: usize) -> String {
     let mut fields: Vec<String> = token.split('.').map(str::to_owned).collect();
+    // The first character: all six of its bits are data (the last one's low bits are
+    // padding, and a non-zero padding bit is a malformed encoding, not another signature).
     let f = &mut fields[field];
-    let last = f.pop().unwrap();
-    f.push(if last == 'A' { 'B' } else { 'A' });
+    let first = f.remove(0);
+    f.insert(0, if first == 'A' { 'B' } else { 'A' });
     fields.join(".")
 }
 

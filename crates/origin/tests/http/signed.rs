@@ -51,9 +51,10 @@ async fn gate_refuses_with_reason_and_counts() {
     let other_secret = sign("zz", "/vod/", later, None);
     let other_ip = sign("k1", "/vod/", later, Some("192.0.2.1"));
     let my_ip = sign("k1", "/vod/", later, Some("127.0.0.1"));
-    let mut tampered = good.clone();
-    tampered.pop();
-    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    // The signature's first character flipped (all six bits are data).
+    let (head, sig) = good.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{head}.{flipped}{}", &sig[1..]);
     // (token, status, reason in the body, metric label)
     let cases: Vec<(Option<&str>, u16, &str, &str)> = vec![
         (Some(&good), 200, "", ""),
