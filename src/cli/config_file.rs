@@ -370,6 +370,33 @@ mod tests {
         assert!(expand(missing, &crate::cli::Cli::command()).is_err());
     }
 
+    /// `hlsorigin sign` signs with the origin's secret: its own `[sign]` table, else
+    /// `[serve]`, else the top-level one.
+    #[test]
+    fn sign_takes_the_origins_secret() {
+        let argv = ["h", "sign", "--config", "FILE", "/a/m.m3u8"];
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "[sign]\nsign_secret = \"own\"\n[serve]\nsign_secret = \"s\"\n",
+                &["own"],
+            ),
+            (
+                "sign_secret = \"top\"\n[serve]\nsign_secret = [\"new\", \"old\"]\n",
+                &["new", "old"],
+            ),
+            ("sign_secret = \"top\"\n", &["top"]),
+            ("[serve]\ncors_origin = \"x\"\n", &[]),
+        ];
+        for (text, secrets) in cases {
+            let mut want = vec!["h", "sign"];
+            for s in *secrets {
+                want.extend(["--sign-secret", s]);
+            }
+            want.push("/a/m.m3u8");
+            assert_eq!(expand_with(text, &argv).unwrap(), args(&want), "{text}");
+        }
+    }
+
     /// A bad value from the file names the file and the key; one from the command line is
     /// left to clap.
     #[test]
