@@ -274,3 +274,32 @@ async fn events_of_protected_streams_need_a_token() {
     }
     server.stop().await.unwrap();
 }
+
+/// Refusals answered with `no-store` keep it (the edge gives other errors the short
+/// `cache_error` lifetime): a CDN must not serve one client's refusal to another.
+#[tokio::test]
+async fn refusals_keep_no_store() {
+    let (_f, server) = start(&["k"], &[], Some("m")).await;
+    for (path, status) in [
+        ("/vod/seg0.m4s", 403),
+        ("/api/events?since=x", 400),
+        ("/metrics", 401),
+        ("/nope/x.ts?token=junk", 403),
+    ] {
+        let r = server.get(path, &[]).await;
+        assert_eq!(r.status, status, "{path}");
+        assert_eq!(
+            r.header("cache-control").as_deref(),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    // Other errors keep the configured error lifetime (a dotfile is never served: 404).
+    let r = server.get("/.hidden", &[]).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("public, max-age=1")
+    );
+    server.stop().await.unwrap();
+}
