@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Command;
 
-const SUBCOMMANDS: &[&str] = &["package", "serve", "live"];
+const SUBCOMMANDS: &[&str] = &["package", "serve", "live", "sign"];
 
 /// Keys whose flag has another name: `[serve] root` fills in ROOT only when the command line
 /// names none (a `--root` there would conflict with the positional ROOT).
@@ -53,6 +53,9 @@ pub fn expand(mut args: Vec<OsString>, cli: &Command) -> Result<Vec<OsString>> {
             _ => {}
         }
     }
+    if section == "sign" {
+        sign_secret_elsewhere(&table, &mut flags, &path)?;
+    }
     let at = if sub.is_some() { 2 } else { 1 };
     let at = at.min(args.len());
     args.splice(at..at, flags);
@@ -79,7 +82,7 @@ fn check_keys(table: &toml::Table, cli: &Command, path: &Path) -> Result<()> {
                 _ if key == "run" => ("run", t, cli),
                 _ => bail!(
                     "config file {file}: unknown table [{key}]; the tables are [serve], \
-                     [package], [live] and [run] (top-level keys are the default run's)"
+                     [package], [live], [sign] and [run] (top-level keys are the default run's)"
                 ),
             },
             _ => continue,
@@ -226,6 +229,24 @@ fn take_config_flag(args: &mut Vec<OsString>) -> Result<Option<PathBuf>> {
     Ok(None)
 }
 
+/// `hlsorigin sign` signs with the origin's secret: without a `[sign] sign_secret`, the one
+/// of `[serve]`, else the top-level (default run) one.
+fn sign_secret_elsewhere(
+    table: &toml::Table,
+    flags: &mut Vec<OsString>,
+    path: &Path,
+) -> Result<()> {
+    let key = "sign_secret";
+    let own = |section: &str| table.get(section)?.as_table()?.get(key);
+    if own("sign").is_some() {
+        return Ok(());
+    }
+    match own("serve").or(table.get(key)) {
+        Some(value) => push_flag("sign", key, value, flags, path),
+        None => Ok(()),
+    }
+}
+
 fn push_flags(
     section: &str,
     t: &toml::Table,
@@ -347,6 +368,33 @@ mod tests {
         assert!(expand(args(&["h", "--config"]), &crate::cli::Cli::command()).is_err());
         let missing = args(&["h", "--config", "/nonexistent.toml"]);
         assert!(expand(missing, &crate::cli::Cli::command()).is_err());
+    }
+
+    /// `hlsorigin sign` signs with the origin's secret: its own `[sign]` table, else
+    /// `[serve]`, else the top-level one.
+    #[test]
+    fn sign_takes_the_origins_secret() {
+        let argv = ["h", "sign", "--config", "FILE", "/a/m.m3u8"];
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "[sign]\nsign_secret = \"own\"\n[serve]\nsign_secret = \"s\"\n",
+                &["own"],
+            ),
+            (
+                "sign_secret = \"top\"\n[serve]\nsign_secret = [\"new\", \"old\"]\n",
+                &["new", "old"],
+            ),
+            ("sign_secret = \"top\"\n", &["top"]),
+            ("[serve]\ncors_origin = \"x\"\n", &[]),
+        ];
+        for (text, secrets) in cases {
+            let mut want = vec!["h", "sign"];
+            for s in *secrets {
+                want.extend(["--sign-secret", s]);
+            }
+            want.push("/a/m.m3u8");
+            assert_eq!(expand_with(text, &argv).unwrap(), args(&want), "{text}");
+        }
     }
 
     /// A bad value from the file names the file and the key; one from the command line is

@@ -7,6 +7,7 @@ mod live;
 mod package;
 mod progress;
 mod serve;
+mod sign;
 mod validate;
 
 use std::io::IsTerminal;
@@ -51,6 +52,8 @@ pub enum Command {
     Live(Box<live::LiveArgs>),
     /// Check a stream (URL or directory) against the HLS rules; exit 1 when a MUST fails.
     Validate(validate::ValidateArgs),
+    /// Print a signed URL path (`?token=…`) for a stream served with --sign-secret.
+    Sign(sign::SignArgs),
 }
 
 /// `--listen HOST:PORT`: an IP address, or a host name resolved now (`localhost:8080`; IPv4
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve::run(*args),
         Some(Command::Live(args)) => live::run(*args),
         Some(Command::Validate(args)) => validate::run(args),
+        Some(Command::Sign(args)) => sign::run(args),
         None => default_run::run(cli.run),
     }
 }
@@ -134,7 +138,9 @@ mod tests {
             None => &cli.run.serve,
             Some(Command::Serve(s)) => &s.origin,
             Some(Command::Live(l)) => &l.origin,
-            Some(Command::Package(_) | Command::Validate(_)) => panic!("no origin options"),
+            Some(Command::Package(_) | Command::Validate(_) | Command::Sign(_)) => {
+                panic!("no origin options")
+            }
         }
     }
 

@@ -146,6 +146,31 @@ pub struct ServeConfig {
     /// Default: none (no signature header).
     #[arg(long, value_name = "SECRET")]
     pub webhook_secret: Option<String>,
+
+    /// Secret of signed URLs (repeatable: the first signs, every one verifies, for rotation).
+    /// With one, streams need a `?token=` (see `hlsorigin sign`). Default: none (public).
+    #[arg(long = "sign-secret", value_name = "SECRET")]
+    #[serde(alias = "sign_secret")]
+    pub sign_secrets: Vec<String>,
+
+    /// Path prefix whose objects need a signed URL (repeatable, e.g. `/paid/`). Default:
+    /// everything under the root, when a sign secret is given.
+    #[arg(long = "signed-prefix", value_name = "PATH")]
+    #[serde(alias = "signed_prefix")]
+    pub signed_prefixes: Vec<String>,
+
+    /// Token `/metrics` requires (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
+    /// Default: none (open).
+    #[arg(long, value_name = "TOKEN")]
+    pub metrics_token: Option<String>,
+}
+
+impl ServeConfig {
+    /// The signed-URL policy of this configuration (`None`: nothing signed), or why the
+    /// settings are unusable.
+    pub fn signing(&self) -> Result<Option<crate::signing::Policy>, String> {
+        crate::signing::Policy::new(&self.sign_secrets, &self.signed_prefixes)
+    }
 }
 
 impl Default for ServeConfig {
@@ -172,6 +197,9 @@ impl Default for ServeConfig {
             webhooks: Vec::new(),
             webhook_types: None,
             webhook_secret: None,
+            sign_secrets: Vec::new(),
+            signed_prefixes: Vec::new(),
+            metrics_token: None,
         }
     }
 }

@@ -21,8 +21,9 @@
 //! - `webhook` — an edge beside `http`: POSTs the hub's events to `--webhook` URLs (one
 //!   subscriber each, HTTP client, signatures, retries).
 //! - Leaves that call no other module of the crate: [`config`] (settings), `error`,
-//!   [`path`] (request path safety), `metrics` (counters; the others call it), [`viewers`]
-//!   (per-stream viewer estimates).
+//!   [`path`] (request path safety), `metrics` (counters; the others call it), [`signing`]
+//!   (signed-URL tokens and playlist rewriting, sans-IO; `http::signed` is its edge),
+//!   [`viewers`] (per-stream viewer estimates).
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -35,6 +36,7 @@ mod http;
 pub mod live;
 mod metrics;
 pub mod path;
+pub mod signing;
 pub mod source;
 pub mod viewers;
 mod webhook;

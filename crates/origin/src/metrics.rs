@@ -22,6 +22,8 @@
 //! - `hlsorigin_events_subscribers` — gauge of WebSocket and SSE clients of `/api/events`;
 //!   `hlsorigin_events_sent_total` — counter of events written to them and in long-poll
 //!   answers.
+//! - `hlsorigin_signed_url_denied_total{reason}` — counter of requests refused by the
+//!   signed-URL gate (`http::signed`): missing, malformed, bad_signature, expired, wrong_path.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -123,6 +125,8 @@ pub(crate) struct Metrics {
     pub(crate) webhook: WebhookStats,
     /// `/api/events` counters (`http::events`).
     pub(crate) events: EventStats,
+    /// Requests refused for want of a valid signed URL (`http::signed`).
+    pub(crate) signed: crate::http::signed::SignedStats,
 }
 
 impl Metrics {
@@ -344,6 +348,25 @@ impl Metrics {
             writeln!(out, "# HELP hlsorigin_{name} {help}")?;
             writeln!(out, "# TYPE hlsorigin_{name} {kind}")?;
             writeln!(out, "hlsorigin_{name} {}", value.load(Relaxed))?;
+        }
+        self.render_signed(out)
+    }
+
+    /// Counts one request refused by the signed-URL gate.
+    pub(crate) fn signed_denied(&self, why: crate::signing::Denied) {
+        self.signed.add(why);
+    }
+
+    fn render_signed(&self, out: &mut String) -> std::fmt::Result {
+        let name = "hlsorigin_signed_url_denied_total";
+        writeln!(
+            out,
+            "# HELP {name} Requests refused (403) for want of a valid signed URL, by reason."
+        )?;
+        writeln!(out, "# TYPE {name} counter")?;
+        for why in crate::signing::Denied::ALL {
+            let n = load(self.signed.denied.get(why as usize));
+            writeln!(out, "{name}{{reason=\"{}\"}} {n}", why.label())?;
         }
         Ok(())
     }

@@ -15,6 +15,8 @@ pub struct Filter {
     streams: BTreeSet<String>,
     /// Types; `None`: every type delivered by default.
     types: Option<BTreeSet<EventType>>,
+    /// Signed URLs: the streams this subscriber may see; `None`: all.
+    visibility: Option<crate::signing::Visibility>,
 }
 
 impl Filter {
@@ -50,6 +52,7 @@ impl Filter {
         Ok(Filter {
             streams: streams.into_iter().map(str::to_owned).collect(),
             types,
+            visibility: None,
         })
     }
 
@@ -58,6 +61,7 @@ impl Filter {
         Filter {
             streams: streams.into_iter().map(str::to_owned).collect(),
             types: None,
+            visibility: None,
         }
     }
 
@@ -66,7 +70,14 @@ impl Filter {
         Filter {
             streams: BTreeSet::new(),
             types: Some(types.into_iter().collect()),
+            visibility: None,
         }
+    }
+
+    /// Also hides the streams `visibility` does not show (signed URLs).
+    pub fn visible(mut self, visibility: crate::signing::Visibility) -> Self {
+        self.visibility = Some(visibility);
+        self
     }
 
     /// Whether `event` passes.
@@ -75,6 +86,11 @@ impl Filter {
             Some(types) => types.contains(&event.event_type),
             None => event.event_type.delivered_by_default(),
         };
-        type_ok && (self.streams.is_empty() || self.streams.contains(&event.stream))
+        type_ok
+            && (self.streams.is_empty() || self.streams.contains(&event.stream))
+            && self
+                .visibility
+                .as_ref()
+                .is_none_or(|v| v.shows_stream(&event.stream))
     }
 }

@@ -58,8 +58,10 @@ pub(crate) struct AppState<S> {
     pub(crate) index_html: Bytes,
     /// Parsed playlists behind the `/api/streams` entries.
     pub(crate) details: super::streams::DetailsCache,
-    /// `/api/events` and the snapshot's `seq`.
+    /// `/api/events` and the snapshot's `seq`; also holds the signed-URL policy.
     pub(crate) events: Arc<EventsEdge>,
+    /// `--metrics-token`.
+    pub(crate) metrics_token: Option<String>,
 }
 
 /// Playlists larger than this are streamed like any other file (no gzip, `no-cache`).
@@ -86,6 +88,8 @@ pub(crate) struct PreparedPlaylist {
     /// How long this version may be served without asking the source (see
     /// [`PLAYLIST_REVALIDATE`]); `None` for live playlists.
     reuse_for: Option<Duration>,
+    /// This version with a signed-URL token on its URIs, per token (`super::signed`).
+    signed: super::signed::TokenBodies,
 }
 
 /// Prepared playlists by object path: the last few versions of each (a live playlist has a
@@ -198,8 +202,13 @@ impl PlaylistPolicy {
     }
 }
 
-/// Answers a request for an object under the root (the router's fallback).
-pub(crate) async fn serve_object<S: ObjectSource>(state: &AppState<S>, req: Request) -> Response {
+/// Answers a request for an object under the root (the router's fallback); `token`: a
+/// signed-URL token valid for it, added to the URIs of a playlist.
+pub(crate) async fn serve_object<S: ObjectSource>(
+    state: &AppState<S>,
+    req: Request,
+    token: Option<&str>,
+) -> Response {
     // The body is not `Sync`; keep only the head across awaits.
     let (req, _body) = req.into_parts();
     let head = match req.method {
@@ -220,7 +229,7 @@ pub(crate) async fn serve_object<S: ObjectSource>(state: &AppState<S>, req: Requ
     let (content_type, kind) = classify(path.extension());
     let content_type = HeaderValue::from_static(content_type);
     if kind == RouteKind::Playlist {
-        return serve_playlist(state, &path, &req, content_type, head).await;
+        return serve_playlist(state, &path, &req, content_type, head, token).await;
     }
     // An LL-HLS part still being written is streamed as it grows (RFC 8216bis 6.2.6); a
     // range or HEAD waits for the stored object instead (`LiveSource::open`).
@@ -289,12 +298,15 @@ async fn serve_playlist<S: ObjectSource>(
     req: &Parts,
     content_type: HeaderValue,
     head: bool,
+    token: Option<&str>,
 ) -> Response {
     // A VOD or multivariant playlist confirmed less than PLAYLIST_REVALIDATE ago. Requests
-    // with a query (LL-HLS delivery directives) always go through `open_playlist`.
-    if req.uri.query().is_none() {
+    // with LL-HLS delivery directives always go through `open_playlist`; other query
+    // parameters (a signed URL's `token`) do not change the playlist.
+    let directives = super::reload::Directives::parse(req.uri.query());
+    if directives.is_ok_and(|d| d == super::reload::Directives::default()) {
         if let Some(prepared) = state.playlists.recent(path) {
-            return respond_prepared(&prepared, req, content_type, head, None);
+            return respond_prepared(&prepared, req, content_type, head, None, token);
         }
     }
     let (object, blocking_cache_control) =
@@ -327,7 +339,14 @@ async fn serve_playlist<S: ObjectSource>(
         Ok(p) => p,
         Err(e) => return io_error(path, &e),
     };
-    respond_prepared(&prepared, req, content_type, head, blocking_cache_control)
+    respond_prepared(
+        &prepared,
+        req,
+        content_type,
+        head,
+        blocking_cache_control,
+        token,
+    )
 }
 
 fn respond_prepared(
@@ -336,12 +355,19 @@ fn respond_prepared(
     content_type: HeaderValue,
     head: bool,
     blocking_cache_control: Option<HeaderValue>,
+    token: Option<&str>,
 ) -> Response {
     let gzip = !req.headers.contains_key(RANGE) && accepts_gzip(&req.headers);
-    let (etag, bytes) = if gzip {
-        (prepared.gzip_etag.clone(), prepared.gzip.clone())
-    } else {
-        (prepared.source_etag.clone(), prepared.identity.clone())
+    let signed = token.and_then(|t| {
+        prepared
+            .signed
+            .get(t, &prepared.identity, &prepared.source_etag, variant_etag)
+    });
+    let (etag, bytes) = match (&signed, gzip) {
+        (Some(b), true) => (b.gzip_etag.clone(), b.gzip.clone()),
+        (Some(b), false) => (b.etag.clone(), b.identity.clone()),
+        (None, true) => (prepared.gzip_etag.clone(), prepared.gzip.clone()),
+        (None, false) => (prepared.source_etag.clone(), prepared.identity.clone()),
     };
     let rep = Representation {
         etag,
@@ -381,6 +407,7 @@ fn prepare(object: Object, policy: &PlaylistPolicy) -> io::Result<PreparedPlayli
         gzip,
         modified: meta.modified,
         last_modified: meta.modified.and_then(http_date),
+        signed: Default::default(),
     })
 }
 
@@ -571,6 +598,7 @@ mod tests {
             last_modified: None,
             cache_control: HeaderValue::from_static("public, max-age=60"),
             reuse_for,
+            signed: Default::default(),
         })
     }
 

@@ -20,5 +20,6 @@ pub(crate) mod policy;
 pub mod reload;
 pub(crate) mod router;
 pub(crate) mod server;
+pub(crate) mod signed;
 mod streams;
 mod tls;

@@ -14,6 +14,7 @@
 //! | `/_hlsorigin/hls.js-V/…` (embedded hls.js)           | `public, max-age=31536000, immutable`             |
 //! | `/healthz`, `/metrics`                               | `no-store`                                        |
 //! | any 4xx / 5xx                                        | `cache_error` (default `public, max-age=1`)       |
+//! | refusals sent with `no-store` (signed-URL 403, `/api/events` errors, `/metrics` 401) | `no-store`, kept |
 //!
 //! Live playlists: a client reloads an unchanged playlist no sooner than half the target
 //! duration (RFC 8216 6.3.4), so a cache lifetime of at most that long never hides a new

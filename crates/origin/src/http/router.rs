@@ -15,16 +15,15 @@
 //! | `/metrics`     | Prometheus text exposition ([`crate::metrics`])                 |
 //! | anything else  | the object under the root ([`super::files`])                    |
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
-    CACHE_CONTROL, CONTENT_LENGTH, ORIGIN, USER_AGENT, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, ORIGIN, USER_AGENT, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -39,6 +38,7 @@ use super::files::{
 };
 use super::hlsjs;
 use super::policy::route_kind;
+use super::signed::{self, ClientAddr};
 use crate::config::{self, ServeConfig};
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -119,6 +119,7 @@ pub(crate) fn build<S: ObjectSource>(
         index_html: Bytes::from(index),
         details: Default::default(),
         events,
+        metrics_token: config.metrics_token.clone(),
     });
     Router::new()
         .route("/", get(index_page::<S>))
@@ -165,7 +166,10 @@ fn escape_html(s: &str) -> String {
 
 async fn files<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Request) -> Response {
     let viewer = viewer(&state.events.viewers, &req);
-    let res = serve_object(&state, req).await;
+    let res = match signed::gate(state.events.signed.as_deref(), &req) {
+        Ok(token) => serve_object(&state, req, token.as_deref()).await,
+        Err(why) => signed::denied(&state.metrics, why),
+    };
     if let Some((path, client)) = viewer {
         if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
             let now = Instant::now();
@@ -178,7 +182,7 @@ async fn files<S: ObjectSource>(State(state): State<Arc<AppState<S>>>, req: Requ
 /// The object path and client id a request counts as a viewer of (`None` without a peer
 /// address: a router used without the server's accept loop).
 fn viewer(viewers: &Viewers, req: &Request) -> Option<(String, u64)> {
-    let ConnectInfo(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>()?;
+    let ClientAddr(peer) = req.extensions().get::<ClientAddr>()?;
     let agent = req
         .headers()
         .get(USER_AGENT)
@@ -202,12 +206,21 @@ async fn events_route<S: ObjectSource>(
     api_events(Arc::clone(&state.events), req).await
 }
 
-async fn api_streams<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+async fn api_streams<S: ObjectSource>(
+    State(state): State<Arc<AppState<S>>>,
+    req: Request,
+) -> Response {
+    let visibility = signed::visibility(state.events.signed.as_deref(), &req);
     // Taken before listing: an event after it may already show in the list (seen twice),
     // none can be missed.
     let seq = state.events.events.last_seq();
     let streams = match state.source.list_streams().await {
-        Ok(s) => s,
+        Ok(mut s) => {
+            if let Some(v) = &visibility {
+                s.retain(|playlist| v.shows_path(&format!("/{playlist}")));
+            }
+            s
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot list streams");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot list streams\n");
@@ -244,7 +257,19 @@ async fn healthz() -> Response {
     res
 }
 
-async fn metrics_page<S: ObjectSource>(State(state): State<Arc<AppState<S>>>) -> Response {
+async fn metrics_page<S: ObjectSource>(
+    State(state): State<Arc<AppState<S>>>,
+    req: Request,
+) -> Response {
+    if let Some(want) = &state.metrics_token {
+        if !signed::metrics_allowed(want, &req) {
+            let mut res = plain(StatusCode::UNAUTHORIZED, "metrics need their token\n");
+            let h = res.headers_mut();
+            h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return res;
+        }
+    }
     typed(
         state.metrics.render(),
         "text/plain; version=0.0.4; charset=utf-8",
@@ -298,7 +323,10 @@ async fn edge<S: ObjectSource>(
         HeaderValue::from_static("Content-Length, Content-Range, ETag, Age, Date"),
     );
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if status.is_client_error() || status.is_server_error() {
+    // Errors get the short error lifetime, except those that must never be stored
+    // (signed-URL refusals: another client's token may open the same URL).
+    let no_store = h.get(CACHE_CONTROL).is_some_and(|v| v == "no-store");
+    if (status.is_client_error() || status.is_server_error()) && !no_store {
         h.insert(CACHE_CONTROL, state.headers.cache_error.clone());
     }
     let bytes = if method == Method::HEAD {

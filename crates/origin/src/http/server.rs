@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::Router;
 use bytes::{Buf, Bytes, BytesMut};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -31,6 +30,7 @@ use tokio::sync::{watch, Semaphore};
 
 use super::events::EventsEdge;
 use super::router::{build, header_values};
+use super::signed::ClientAddr;
 use super::tls::TlsAcceptor;
 use crate::config::ServeConfig;
 use crate::error::OriginError;
@@ -99,6 +99,7 @@ impl Server {
                 Semaphore::MAX_PERMITS
             )));
         }
+        config.signing().map_err(OriginError::Config)?;
         if config.header_read_timeout_secs == 0 {
             return Err(OriginError::Config(
                 "header_read_timeout_secs must be at least 1".into(),
@@ -309,7 +310,7 @@ impl Conn {
         // Held until the connection ends: the graceful shutdown waits for it.
         let _watcher = self.watcher;
         let mut draining = self.draining;
-        let service = with_peer(self.router, peer);
+        let service = TowerToHyperService::new(with_peer(self.router, peer));
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -327,7 +328,7 @@ impl Conn {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = with_peer(self.router, peer);
+        let service = TowerToHyperService::new(with_peer(self.router, peer));
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         // Pings find dead peers; an HTTP/2 connection has no header-read timeout of its own
         // once the preface has arrived.
@@ -341,32 +342,25 @@ impl Conn {
     }
 }
 
-/// The router as a hyper service whose requests carry the connection's peer address (axum's
-/// [`ConnectInfo`]): viewer estimates and client-bound checks read it.
-fn with_peer(router: Router, peer: SocketAddr) -> WithPeer {
-    WithPeer {
-        inner: TowerToHyperService::new(router),
-        peer,
-    }
-}
-
-struct WithPeer {
-    inner: TowerToHyperService<Router>,
+/// The router, with the peer address in every request's extensions ([`ClientAddr`]).
+fn with_peer(
+    router: Router,
     peer: SocketAddr,
-}
-
-type HyperRequest = hyper::Request<hyper::body::Incoming>;
-type Inner = TowerToHyperService<Router>;
-
-impl hyper::service::Service<HyperRequest> for WithPeer {
-    type Response = <Inner as hyper::service::Service<HyperRequest>>::Response;
-    type Error = <Inner as hyper::service::Service<HyperRequest>>::Error;
-    type Future = <Inner as hyper::service::Service<HyperRequest>>::Future;
-
-    fn call(&self, mut req: HyperRequest) -> Self::Future {
-        req.extensions_mut().insert(ConnectInfo(self.peer));
-        self.inner.call(req)
-    }
+) -> impl tower::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone
+       + Send
+       + 'static {
+    tower::ServiceExt::map_request(
+        router,
+        move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ClientAddr(peer));
+            req
+        },
+    )
 }
 
 /// Reads until the first bytes decide between HTTP/2 prior knowledge (the full preface) and

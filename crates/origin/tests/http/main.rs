@@ -7,6 +7,7 @@
 //! - `hot`: the hot-object cache (identity checks, ranges, the byte bound, disabled).
 //! - `events`: `/api/events` over WebSocket, SSE and long-poll; the snapshot's `seq`.
 //! - `pages`: index page, stream listing, health, metrics, access log.
+//! - `signed`: signed URLs (gate, playlist rewriting, listings, `/metrics` token).
 
 mod cases;
 mod common;
@@ -16,5 +17,6 @@ mod hot;
 mod pages;
 mod representation;
 mod semantics;
+mod signed;
 #[cfg(feature = "tls")]
 mod tls;

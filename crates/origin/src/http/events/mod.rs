@@ -60,6 +60,9 @@ pub(crate) struct EventsEdge {
     metrics: Arc<Metrics>,
     /// Viewer estimates per stream, reported by `/api/streams` and `stream.viewers`.
     pub(crate) viewers: Viewers,
+    /// Signed URLs (the server's one policy; also used by the file routes): protected
+    /// streams are hidden from subscribers without a token for them.
+    pub(crate) signed: Option<Arc<crate::signing::Policy>>,
 }
 
 impl EventsEdge {
@@ -74,6 +77,11 @@ impl EventsEdge {
             sockets: Arc::new(Semaphore::new(SOCKET_SLOTS as usize)),
             metrics,
             viewers: Viewers::default(),
+            // An unusable configuration protects everything (`Server::bind` refuses it first).
+            signed: config
+                .signing()
+                .unwrap_or_else(|_| Some(crate::signing::Policy::deny_all()))
+                .map(Arc::new),
         }
     }
 
@@ -215,10 +223,13 @@ pub(crate) async fn api_events(edge: Arc<EventsEdge>, req: Request) -> Response 
         return text(StatusCode::FORBIDDEN, "origin not allowed\n".into());
     }
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-    let query = match Query::parse(req.uri().query(), last_event_id) {
+    let mut query = match Query::parse(req.uri().query(), last_event_id) {
         Ok(q) => q,
         Err(reason) => return text(StatusCode::BAD_REQUEST, format!("{reason}\n")),
     };
+    if let Some(v) = super::signed::visibility(edge.signed.as_deref(), &req) {
+        query.filter = query.filter.visible(v);
+    }
     // `since` from the future is refused before anything else (a 400, not a close code).
     if let Some(since) = query.since {
         if let Err(e) = edge.events.read(since, &query.filter, 0) {
