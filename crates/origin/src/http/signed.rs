@@ -39,6 +39,9 @@ pub(crate) struct ClientAddr(pub(crate) SocketAddr);
 
 /// Tokens whose rewritten bodies one playlist version keeps; then it starts over.
 const TOKENS_PER_VERSION: usize = 1024;
+/// Bytes of rewritten bodies (identity + gzip) one playlist version keeps; then it starts
+/// over (a per-viewer token on a large VOD playlist must not grow memory without bound).
+const BYTES_PER_VERSION: usize = 4 << 20;
 
 /// Unix seconds now.
 fn now() -> u64 {
@@ -133,10 +136,10 @@ pub(crate) struct Bodies {
     pub(crate) gzip_etag: HeaderValue,
 }
 
-/// The rewritten bodies of one playlist version, by token.
+/// The rewritten bodies of one playlist version, by token, and their bytes.
 #[derive(Debug, Default)]
 pub(crate) struct TokenBodies {
-    map: Mutex<HashMap<String, Arc<Bodies>>>,
+    map: Mutex<(HashMap<String, Arc<Bodies>>, usize)>,
 }
 
 impl TokenBodies {
@@ -149,7 +152,7 @@ impl TokenBodies {
         etag: &HeaderValue,
         variant_etag: fn(&HeaderValue, &str) -> HeaderValue,
     ) -> Option<Arc<Bodies>> {
-        if let Some(b) = self.map.lock().ok()?.get(token) {
+        if let Some(b) = self.map.lock().ok()?.0.get(token) {
             return Some(Arc::clone(b));
         }
         let text = rewrite_playlist(identity, token)?;
@@ -167,11 +170,15 @@ impl TokenBodies {
             etag: variant_etag(etag, &suffix),
             gzip_etag: variant_etag(etag, &format!("{suffix}-gz")),
         });
-        let mut map = self.map.lock().ok()?;
-        if map.len() >= TOKENS_PER_VERSION {
+        let size = bodies.identity.len() + bodies.gzip.len();
+        let mut guard = self.map.lock().ok()?;
+        let (map, bytes) = &mut *guard;
+        if map.len() >= TOKENS_PER_VERSION || bytes.saturating_add(size) > BYTES_PER_VERSION {
             map.clear();
+            *bytes = 0;
         }
         map.insert(token.to_owned(), Arc::clone(&bodies));
+        *bytes = bytes.saturating_add(size);
         Some(bodies)
     }
 }
@@ -193,6 +200,36 @@ impl SignedStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn etag(e: &HeaderValue, suffix: &str) -> HeaderValue {
+        HeaderValue::from_str(&format!("{}{suffix}", e.to_str().unwrap())).unwrap()
+    }
+
+    #[test]
+    fn token_bodies_are_shared_and_bounded() {
+        let bodies = TokenBodies::default();
+        let text = b"#EXTM3U\n#EXTINF:2,\ns.ts\n";
+        let e = HeaderValue::from_static("v1");
+        let a = bodies.get("A", text, &e, etag).unwrap();
+        assert_eq!(&a.identity[..], b"#EXTM3U\n#EXTINF:2,\ns.ts?token=A\n");
+        assert!(Arc::ptr_eq(&a, &bodies.get("A", text, &e, etag).unwrap()));
+        let b = bodies.get("B", text, &e, etag).unwrap();
+        assert_ne!(a.etag, b.etag);
+        assert_ne!(b.etag, b.gzip_etag);
+        // Past the token bound the map starts over: A is made again.
+        for n in 0..TOKENS_PER_VERSION {
+            bodies.get(&n.to_string(), text, &e, etag).unwrap();
+        }
+        assert!(!Arc::ptr_eq(&a, &bodies.get("A", text, &e, etag).unwrap()));
+        let held = bodies.map.lock().unwrap();
+        assert!(held.0.len() <= TOKENS_PER_VERSION && held.1 <= BYTES_PER_VERSION);
+        drop(held);
+        assert!(
+            bodies.get("A", b"\xff", &e, etag).is_some(),
+            "cached under A"
+        );
+        assert!(bodies.get("C", b"\xff", &e, etag).is_none(), "not UTF-8");
+    }
 
     #[test]
     fn metrics_token_sources() {
