@@ -4,6 +4,7 @@
 mod config_file;
 mod default_run;
 mod live;
+mod live_server;
 mod package;
 mod progress;
 mod serve;
@@ -51,6 +52,8 @@ pub enum Command {
     Live(Box<live::LiveArgs>),
     /// Check a stream (URL or directory) against the HLS rules; exit 1 when a MUST fails.
     Validate(validate::ValidateArgs),
+    /// Print the stream key of NAME under --publish-secret (hex HMAC-SHA256 of NAME).
+    Key(live_server::KeyArgs),
 }
 
 /// `--listen HOST:PORT`: an IP address, or a host name resolved now (`localhost:8080`; IPv4
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve::run(*args),
         Some(Command::Live(args)) => live::run(*args),
         Some(Command::Validate(args)) => validate::run(args),
+        Some(Command::Key(args)) => live_server::print_key(&args),
         None => default_run::run(cli.run),
     }
 }
@@ -134,7 +138,9 @@ mod tests {
             None => &cli.run.serve,
             Some(Command::Serve(s)) => &s.origin,
             Some(Command::Live(l)) => &l.origin,
-            Some(Command::Package(_) | Command::Validate(_)) => panic!("no origin options"),
+            Some(Command::Package(_) | Command::Validate(_) | Command::Key(_)) => {
+                panic!("no origin options")
+            }
         }
     }
 

@@ -14,7 +14,9 @@ pub mod driver;
 mod driver_tests;
 pub mod events;
 pub mod group;
-mod rtmp;
+pub mod hub;
+pub mod keys;
+pub mod rtmp;
 mod stdin;
 mod tcp;
 mod udp;
@@ -209,8 +211,14 @@ impl Bound {
     }
 
     /// Reads until the input ends (stdin) or the driver is gone; network inputs run until
-    /// cancelled.
-    pub async fn run(self, tx: mpsc::Sender<IngestEvent>) -> Result<()> {
+    /// cancelled. An RTMP input takes publishers under `policy` (its application is the
+    /// URL's) and counts them in `metrics`.
+    pub async fn run(
+        self,
+        tx: mpsc::Sender<IngestEvent>,
+        policy: hub::Policy,
+        metrics: Option<origin::IngestMetrics>,
+    ) -> Result<()> {
         match self {
             Bound::Udp(u) => u.run(tx).await,
             Bound::Tcp(l) => tcp::run(l, tx).await,
@@ -218,7 +226,14 @@ impl Bound {
                 listener,
                 app,
                 name,
-            } => rtmp::run(listener, app, name, tx).await,
+            } => {
+                let policy = hub::Policy {
+                    app: Some(app),
+                    linger: None,
+                    ..policy
+                };
+                rtmp::run(listener, hub::Hub::single(policy, &name, tx, metrics)).await
+            }
             Bound::Stdin => stdin::run(tx).await,
         }
     }
