@@ -35,19 +35,23 @@ pub struct LiveArgs {
     /// one encoder at a time, reconnects welcome) or - (stdin). Repeat it for several
     /// renditions of the stream (e.g. 1080p, 720p, 360p of one encoder, each its own
     /// transport stream): each gets its own media playlist, master.m3u8 lists them all.
-    #[arg(long, value_name = "URL", required_unless_present = "rtmp_listen")]
+    #[arg(long, value_name = "URL", required_unless_present_any = ["rtmp_listen", "srt_listen"])]
     pub input: Vec<Input>,
     /// Rendition names, one per --input in order (media playlist NAME.m3u8). Default:
     /// `stream` for one input, `stream_0`, `stream_1`, … for several.
     #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
     pub rendition_names: Vec<String>,
     /// Stream name: output goes to ROOT/NAME/ (master.m3u8 is the entry point).
-    #[arg(long, required_unless_present = "rtmp_listen")]
+    #[arg(long, required_unless_present_any = ["rtmp_listen", "srt_listen"])]
     pub name: Option<String>,
     /// Server mode: listen for RTMP publishers here, HOST:PORT; `rtmp://HOST:PORT/APP/NAME`
     /// creates stream NAME (ROOT/NAME/master.m3u8). No --input, no --name.
     #[arg(long, value_name = "ADDR", value_parser = super::parse_listen, conflicts_with_all = ["input", "name"])]
     pub rtmp_listen: Option<SocketAddr>,
+    /// Server mode: listen for SRT callers here, HOST:PORT (UDP); streamid `NAME` or
+    /// `#!::r=NAME,m=publish` creates stream NAME. No --input, no --name.
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_listen, conflicts_with_all = ["input", "name"])]
+    pub srt_listen: Option<SocketAddr>,
     /// Publishers: stream keys, takeover, connection bound.
     #[command(flatten)]
     pub publish: PublishArgs,
@@ -237,7 +241,7 @@ fn driver_configs(args: &LiveArgs) -> Result<Vec<DriverConfig>> {
 }
 
 pub fn run(args: LiveArgs) -> Result<()> {
-    if args.rtmp_listen.is_some() {
+    if args.rtmp_listen.is_some() || args.srt_listen.is_some() {
         return super::live_server::run(args);
     }
     let configs = driver_configs(&args)?;

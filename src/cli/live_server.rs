@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Server mode of `hlsorigin live` (`--rtmp-listen ADDR`, no `--name`), also used by the
+//! Server mode of `hlsorigin live` (`--rtmp-listen ADDR`, `--srt-listen ADDR`, no `--name`), also used by the
 //! default run: any number of publishers at once, `rtmp://HOST/APP/NAME` creating stream
 //! NAME in ROOT/NAME/. Each stream gets the same per-stream pipeline as a single `--input`
 //! ([`super::live::spawn_driver`]: driver thread, origin publisher, events), made on its
@@ -26,6 +26,7 @@ use crate::ingest::driver::{DriverConfig, OnInputLoss};
 use crate::ingest::hub::{Factory, Hub, Policy};
 use crate::ingest::keys::Keys;
 use crate::ingest::rtmp;
+use crate::ingest::srt::{self, SrtOptions};
 
 /// How often idle streams are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(1);
@@ -50,6 +51,12 @@ pub struct PublishArgs {
     /// RTMP connections handled at once (publishers and connections still handshaking).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_publishers: u32,
+    /// SRT receive latency in milliseconds (time to recover lost packets).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(20..=60_000))]
+    pub srt_latency_ms: u32,
+    /// SRT AES passphrase (10 to 79 characters): callers must encrypt with it.
+    #[arg(long, value_name = "P")]
+    pub srt_passphrase: Option<String>,
 }
 
 impl PublishArgs {
@@ -61,6 +68,21 @@ impl PublishArgs {
             takeover: self.takeover,
             max_connections: usize::try_from(self.max_publishers).unwrap_or(64),
             linger: None,
+            srt: self.srt_options()?,
+        })
+    }
+
+    fn srt_options(&self) -> Result<SrtOptions> {
+        if let Some(p) = &self.srt_passphrase {
+            anyhow::ensure!(
+                (10..=79).contains(&p.chars().count()),
+                "--srt-passphrase must be 10 to 79 characters (SRT)"
+            );
+        }
+        Ok(SrtOptions {
+            latency: Duration::from_millis(u64::from(self.srt_latency_ms)),
+            passphrase: self.srt_passphrase.clone(),
+            any_streamid: false,
         })
     }
 }
@@ -101,10 +123,13 @@ pub fn run(args: LiveArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.root.display()))?;
     let rt = runtime()?;
     let result = rt.block_on(async move {
-        let addr = args
-            .rtmp_listen
-            .context("server mode needs --rtmp-listen")?;
-        let listener = bind_rtmp(addr).await?;
+        let mut listeners = Vec::new();
+        if let Some(addr) = args.rtmp_listen {
+            listeners.push(Listener::Rtmp(bind_rtmp(addr).await?));
+        }
+        if let Some(addr) = args.srt_listen {
+            listeners.push(Listener::Srt(bind_srt(addr)?));
+        }
         let server = match args.listen {
             Some(listen) => {
                 let config = ServeConfig {
@@ -117,7 +142,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
             None => None,
         };
         let ingest = IngestServer::start(
-            vec![listener],
+            listeners,
             &args.root,
             template,
             policy,
@@ -170,6 +195,20 @@ pub(super) async fn bind_rtmp(addr: SocketAddr) -> Result<TcpListener> {
     Ok(listener)
 }
 
+/// Binds an SRT listener and prints `ingest srt://ADDR?streamid=NAME (server mode)`.
+pub(super) fn bind_srt(addr: SocketAddr) -> Result<tokio::net::UdpSocket> {
+    let socket = srt::bind(addr)?;
+    let bound = socket.local_addr().unwrap_or(addr);
+    println!("ingest srt://{bound}?streamid=NAME (server mode: any NAME)");
+    Ok(socket)
+}
+
+/// A bound ingest listener.
+pub(super) enum Listener {
+    Rtmp(TcpListener),
+    Srt(tokio::net::UdpSocket),
+}
+
 /// A directory of ROOT that a live stream must not take: the output of `package` or of
 /// the default run's packaging of media/ (VOD).
 fn vod_output(dir: &Path) -> bool {
@@ -190,7 +229,7 @@ impl IngestServer {
     /// Starts taking publishers on `listeners`; stream NAME is packaged into ROOT/NAME with
     /// `template`, published to `live` (and counted in its metrics) when an origin serves.
     pub fn start(
-        listeners: Vec<TcpListener>,
+        listeners: Vec<Listener>,
         root: &Path,
         template: DriverConfig,
         policy: Policy,
@@ -203,7 +242,13 @@ impl IngestServer {
         let hub = Hub::server(policy, factory, metrics);
         let tasks = listeners
             .into_iter()
-            .map(|l| tokio::spawn(rtmp::run(l, Arc::clone(&hub))))
+            .map(|l| match l {
+                Listener::Rtmp(l) => tokio::spawn(rtmp::run(l, Arc::clone(&hub))),
+                Listener::Srt(s) => {
+                    let opts = hub.policy().srt.clone();
+                    tokio::spawn(srt::run(s, Arc::clone(&hub), opts))
+                }
+            })
             .collect();
         IngestServer {
             hub,

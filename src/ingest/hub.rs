@@ -44,6 +44,8 @@ pub struct Policy {
     pub max_connections: usize,
     /// A stream without a publisher this long is released (`None`: kept until shutdown).
     pub linger: Option<Duration>,
+    /// SRT latency and passphrase.
+    pub srt: super::srt::SrtOptions,
 }
 
 pub struct Hub {
@@ -79,6 +81,31 @@ pub enum Lost {
     Replaced,
     /// The driver is gone (shutdown, or it failed).
     Closed,
+}
+
+/// Why a publish is refused: the reason to log (never with the key) and its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub why: String,
+    pub kind: RefusedKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedKind {
+    /// Not a usable stream name.
+    BadName,
+    /// A missing or wrong stream key.
+    Key,
+    /// Another publisher has the stream.
+    Busy,
+    /// Anything else (not this input's stream, a VOD stream, shutting down).
+    Other,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
 }
 
 /// A publisher's hold on a stream; released when dropped.
@@ -181,32 +208,47 @@ impl Hub {
 
     /// A publish of `published` (`NAME` or `NAME?key=K`) in application `app`: the claim,
     /// or why it is refused (the reason never contains the key).
-    pub fn claim(self: &Arc<Self>, app: &str, published: &str) -> Result<Claim, String> {
+    pub fn claim(self: &Arc<Self>, app: &str, published: &str) -> Result<Claim, Refused> {
         let (name, key) = split_key(published);
-        let refused = |why: String, key_error: bool| {
+        self.claim_key(app, name, key)
+    }
+
+    /// [`Hub::claim`] with the name and key apart (SRT's streamid carries them so).
+    pub fn claim_key(
+        self: &Arc<Self>,
+        app: &str,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<Claim, Refused> {
+        let refused = |why: String, kind: RefusedKind| {
             if let Some(m) = &self.metrics {
-                if key_error {
+                if kind == RefusedKind::Key {
                     m.refused_key();
                 } else {
                     m.refused();
                 }
             }
-            Err(why)
+            Err(Refused { why, kind })
         };
         if !valid_name(name) {
             let shown: String = name.chars().take(64).collect();
             return refused(
                 format!("publish to {app}/{shown:?} refused: a stream name is letters, digits, '.', '_' and '-'"),
-                false,
+                RefusedKind::BadName,
             );
         }
         if let Err(e) = self.policy.keys.check(name, key) {
-            return refused(format!("publish to {app}/{name} refused: {e}"), true);
+            return refused(
+                format!("publish to {app}/{name} refused: {e}"),
+                RefusedKind::Key,
+            );
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let feed = match self.take(name, id) {
             Ok(feed) => feed,
-            Err(why) => return refused(format!("publish to {app}/{name} refused: {why}"), false),
+            Err((why, kind)) => {
+                return refused(format!("publish to {app}/{name} refused: {why}"), kind)
+            }
         };
         if let Some(m) = &self.metrics {
             m.publish_started();
@@ -219,18 +261,22 @@ impl Hub {
         })
     }
 
+    /// The stream of single mode (`None` in server mode).
+    pub fn only(&self) -> Option<String> {
+        let map = self.streams.lock().ok()?;
+        map.iter().find(|(_, e)| e.fixed).map(|(n, _)| n.clone())
+    }
+
     /// Makes `id` the owner of stream `name` (creating the stream if needed).
-    fn take(&self, name: &str, id: u64) -> Result<Arc<Feed>, String> {
-        let mut map = self
-            .streams
-            .lock()
-            .map_err(|_| "internal error".to_owned())?;
+    fn take(&self, name: &str, id: u64) -> Result<Arc<Feed>, (String, RefusedKind)> {
+        let other = |why: &str| (why.to_owned(), RefusedKind::Other);
+        let mut map = self.streams.lock().map_err(|_| other("internal error"))?;
         if *self.closing.borrow() {
-            return Err("shutting down".into());
+            return Err(other("shutting down"));
         }
         let needs_driver = match map.get(name) {
             Some(e) if e.fixed && e.feed.tx.is_closed() => {
-                return Err("the stream has ended".into())
+                return Err(other("the stream has ended"))
             }
             Some(e) => e.feed.tx.is_closed(),
             None => true,
@@ -238,9 +284,9 @@ impl Hub {
         if needs_driver {
             let Some(factory) = &self.factory else {
                 let only = map.keys().next().cloned().unwrap_or_default();
-                return Err(format!("this input takes stream {only} only"));
+                return Err(other(&format!("this input takes stream {only} only")));
             };
-            let tx = factory(name).map_err(|e| format!("{e:#}"))?;
+            let tx = factory(name).map_err(|e| other(&format!("{e:#}")))?;
             let feed = Arc::new(Feed {
                 owner: AtomicU64::new(0),
                 tx,
@@ -254,9 +300,9 @@ impl Hub {
             };
             map.insert(name.to_owned(), entry);
         }
-        let entry = map.get_mut(name).ok_or("internal error")?;
+        let entry = map.get_mut(name).ok_or_else(|| other("internal error"))?;
         if entry.owner.is_some() && !self.policy.takeover {
-            return Err("another publisher has the stream".into());
+            return Err(("another publisher has the stream".into(), RefusedKind::Busy));
         }
         if entry.owner.is_some() {
             tracing::info!(stream = %name, "publisher taken over (--takeover)");

@@ -15,6 +15,7 @@ fn policy(keys: Keys, takeover: bool) -> Policy {
         takeover,
         max_connections: 4,
         linger: Some(Duration::from_secs(10)),
+        srt: Default::default(),
     }
 }
 
@@ -63,7 +64,8 @@ fn names_and_keys() {
         let (hub, _made) = server(keys, false);
         match (hub.claim("live", &published), want) {
             (Ok(c), Ok(name)) => assert_eq!(c.name(), name, "{published}"),
-            (Err(why), Err(want)) => {
+            (Err(refused), Err(want)) => {
+                let why = refused.why;
                 assert!(
                     why.contains(&format!("refused: {want}")),
                     "{published}: {why}"
@@ -86,6 +88,8 @@ async fn second_publisher_refused_then_free_after_release() {
     let (hub, made) = server(Keys::Open, false);
     let first = hub.claim("live", "cam").expect("first");
     let why = hub.claim("live", "cam").err().expect("second refused");
+    assert_eq!(why.kind, RefusedKind::Busy);
+    let why = why.why;
     assert!(why.contains("another publisher has the stream"), "{why}");
     // Another name is another stream, with its own driver.
     let other = hub.claim("live", "news").expect("other name");
@@ -149,10 +153,10 @@ fn single_mode_takes_its_one_stream() {
     let (tx, rx) = mpsc::channel(4);
     let hub = Hub::single(policy(Keys::Open, false), "cam", tx, None);
     assert!(hub.claim("live", "cam").is_ok());
-    let why = hub.claim("live", "other").err().expect("other refused");
+    let why = hub.claim("live", "other").err().expect("other refused").why;
     assert!(why.contains("this input takes stream cam only"), "{why}");
     drop(rx);
-    let why = hub.claim("live", "cam").err().expect("driver gone");
+    let why = hub.claim("live", "cam").err().expect("driver gone").why;
     assert!(why.contains("the stream has ended"), "{why}");
     assert!(hub
         .reap(Instant::now() + Duration::from_secs(99))
@@ -168,7 +172,7 @@ fn a_failing_factory_refuses_and_leaves_nothing() {
         anyhow::bail!("{name} is a VOD stream")
     });
     let hub = Hub::server(policy(Keys::Open, false), factory, None);
-    let why = hub.claim("live", "clip").err().expect("refused");
+    let why = hub.claim("live", "clip").err().expect("refused").why;
     assert!(why.contains("clip is a VOD stream"), "{why}");
     assert_eq!(hub.streams(), 0);
     assert!(hub.claim("live", "clip").is_err());

@@ -52,16 +52,23 @@ impl Run {
         Run { child, lines: rx }
     }
 
-    fn line(&self, what: &str) -> String {
+    /// One line containing each of `whats`, in any order (stdout and stderr interleave).
+    fn lines_with(&self, whats: &[&str]) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let mut found: Vec<Option<String>> = vec![None; whats.len()];
+        while found.iter().any(Option::is_none) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no output line with {what:?} within 30 s"),
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no output lines with {whats:?} within 30 s"));
+            for (what, slot) in whats.iter().zip(found.iter_mut()) {
+                if slot.is_none() && line.contains(what) {
+                    *slot = Some(line.clone());
+                }
             }
         }
+        found.into_iter().flatten().collect()
     }
 }
 
@@ -78,9 +85,17 @@ fn url_in(line: &str, scheme: &str) -> String {
 #[test]
 fn default_run_prints_obs_settings_and_takes_an_rtmp_publisher() {
     let dir = out_dir("default-run-ingest");
-    let run = Run::start(&dir, &["--ingest-rtmp", "127.0.0.1:0"]);
-    let base = url_in(&run.line("serving "), "http://");
-    let obs = run.line("OBS: Server rtmp://127.0.0.1:");
+    let run = Run::start(
+        &dir,
+        &[
+            "--ingest-rtmp",
+            "127.0.0.1:0",
+            "--ingest-srt",
+            "127.0.0.1:0",
+        ],
+    );
+    let seen = run.lines_with(&["serving ", "OBS: Server rtmp://127.0.0.1:"]);
+    let (base, obs) = (url_in(&seen[0], "http://"), seen[1].clone());
     let server = url_in(&obs, "rtmp://");
     assert!(server.ends_with("/live"), "{obs}");
     assert!(obs.contains("Stream key test "), "{obs}");
@@ -90,9 +105,12 @@ fn default_run_prints_obs_settings_and_takes_an_rtmp_publisher() {
     let port = server
         .trim_start_matches("rtmp://")
         .trim_end_matches("/live");
-    let busy = Run::start(&dir.join("busy"), &["--ingest-rtmp", port]);
-    let busy_base = url_in(&busy.line("serving "), "http://");
-    let warning = busy.line("no RTMP ingest");
+    let busy = Run::start(
+        &dir.join("busy"),
+        &["--ingest-rtmp", port, "--ingest-srt", "127.0.0.1:0"],
+    );
+    let seen = busy.lines_with(&["serving ", "no RTMP ingest"]);
+    let (busy_base, warning) = (url_in(&seen[0], "http://"), &seen[1]);
     assert!(warning.contains("cannot listen for RTMP"), "{warning}");
     assert_eq!(get(&busy_base, "/api/streams").status, 200);
     drop(busy);

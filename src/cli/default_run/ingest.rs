@@ -12,7 +12,9 @@ use clap::Args;
 use media::live::LiveConfig;
 use origin::{IngestMetrics, LivePlaylists};
 
-use super::super::live_server::{bind_rtmp, stream_linger, IngestServer, PublishArgs};
+use super::super::live_server::{
+    bind_rtmp, bind_srt, stream_linger, IngestServer, Listener, PublishArgs,
+};
 use crate::ingest::driver::{DriverConfig, OnInputLoss};
 use crate::ingest::hub::Policy;
 
@@ -27,6 +29,9 @@ pub struct IngestArgs {
     /// Where to listen for RTMP publishers (OBS: server rtmp://HOST/live, stream key NAME).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1935", value_parser = super::super::parse_listen)]
     pub ingest_rtmp: SocketAddr,
+    /// Where to listen for SRT callers (streamid NAME; MPEG-TS payload).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8890", value_parser = super::super::parse_listen)]
+    pub ingest_srt: SocketAddr,
     #[command(flatten)]
     pub publish: PublishArgs,
 }
@@ -43,25 +48,34 @@ pub async fn start(
         return Ok(None);
     }
     let policy = args.publish.policy()?;
-    let listener = match bind_rtmp(args.ingest_rtmp).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(
-                "no RTMP ingest: {e:#} (choose another port with --ingest-rtmp, or --no-ingest)"
-            );
-            return Ok(None);
+    let mut listeners = Vec::new();
+    match bind_rtmp(args.ingest_rtmp).await {
+        Ok(l) => {
+            let addr = l.local_addr().unwrap_or(args.ingest_rtmp);
+            listeners.push(Listener::Rtmp(l));
+            let keyed = !policy.keys.is_open();
+            println!("{}", obs_settings(addr, base, keyed));
         }
-    };
-    let addr = listener.local_addr().unwrap_or(args.ingest_rtmp);
+        Err(e) => tracing::warn!(
+            "no RTMP ingest: {e:#} (choose another port with --ingest-rtmp, or --no-ingest)"
+        ),
+    }
+    match bind_srt(args.ingest_srt) {
+        Ok(s) => listeners.push(Listener::Srt(s)),
+        Err(e) => tracing::warn!(
+            "no SRT ingest: {e:#} (choose another port with --ingest-srt, or --no-ingest)"
+        ),
+    }
+    if listeners.is_empty() {
+        return Ok(None);
+    }
     let template = template();
     let policy = Policy {
         linger: stream_linger(&template),
         ..policy
     };
-    let keyed = !policy.keys.is_open();
-    println!("{}", obs_settings(addr, base, keyed));
     Ok(Some(IngestServer::start(
-        vec![listener],
+        listeners,
         root,
         template,
         policy,

@@ -92,7 +92,7 @@ async fn serve(mut stream: TcpStream, peer: String, hub: Arc<Hub>) {
         };
         let mut fresh = None;
         let mut ask = |app: &str, published: &str| {
-            let c = hub.claim(app, published)?;
+            let c = hub.claim(app, published).map_err(|r| r.why)?;
             let name = c.name().to_owned();
             fresh = Some(c);
             Ok(name)

@@ -13,6 +13,7 @@ mod renditions;
 mod rtmp;
 mod rtmp_server;
 mod sessions;
+mod srt;
 mod timing;
 mod validate;
 

@@ -17,18 +17,21 @@ use super::play_hlsjs;
 use super::rtmp::assert_segments_decode;
 use crate::common::{bin, out_dir};
 
-/// A running `hlsorigin live --rtmp-listen 127.0.0.1:0 --listen 127.0.0.1:0`.
-struct RtmpServer {
+/// A running `hlsorigin live --rtmp-listen 127.0.0.1:0 --listen 127.0.0.1:0` (and
+/// `--srt-listen` when the arguments have it).
+pub(super) struct RtmpServer {
     _proc: Proc,
     /// `127.0.0.1:PORT` of the RTMP listener.
     rtmp: String,
+    /// `127.0.0.1:PORT` of the SRT listener, with `--srt-listen`.
+    pub srt: Option<String>,
     /// `http://ADDR`.
-    base: String,
+    pub base: String,
     log: PathBuf,
 }
 
 impl RtmpServer {
-    fn start(root: &Path, args: &[&str]) -> RtmpServer {
+    pub fn start(root: &Path, args: &[&str]) -> RtmpServer {
         std::fs::create_dir_all(root).expect("root");
         let log = root.with_extension("log");
         let mut child = Command::new(bin())
@@ -55,7 +58,7 @@ impl RtmpServer {
                 let _ = tx.send(line);
             }
         });
-        let (mut rtmp, mut base) = (None, None);
+        let (mut rtmp, mut base, mut srt) = (None, None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         while rtmp.is_none() || base.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -64,6 +67,8 @@ impl RtmpServer {
                 .expect("addresses printed within 30 s");
             if let Some(rest) = line.strip_prefix("ingest rtmp://") {
                 rtmp = rest.split('/').next().map(str::to_owned);
+            } else if let Some(rest) = line.strip_prefix("ingest srt://") {
+                srt = rest.split('?').next().map(str::to_owned);
             } else if let Some(pos) = line.find("http://").filter(|_| line.starts_with("serving")) {
                 base = line
                     .get(pos..)
@@ -74,6 +79,7 @@ impl RtmpServer {
         RtmpServer {
             _proc: Proc(child),
             rtmp: rtmp.expect("rtmp"),
+            srt,
             base: base.expect("base"),
             log,
         }
@@ -84,7 +90,7 @@ impl RtmpServer {
     }
 
     /// The stream's media playlist once it lists `min` segments.
-    fn segments(&self, name: &str, min: usize) -> Playlist {
+    pub fn segments(&self, name: &str, min: usize) -> Playlist {
         let path = format!("/{name}/stream.m3u8");
         wait_for(&format!("{min} segments of {name}"), 90, || {
             let r = get(&self.base, &path);
@@ -94,11 +100,11 @@ impl RtmpServer {
         })
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn metric(&self, name: &str) -> u64 {
+    pub fn metric(&self, name: &str) -> u64 {
         let text = get(&self.base, "/metrics").text();
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -162,7 +168,7 @@ fn rtmp_server_two_publishers_at_once_both_play_and_reconnect_continues() {
 }
 
 /// The stream key of `name` under `secret`, as `hlsorigin key` prints it.
-fn key(name: &str, secret: &str) -> String {
+pub(super) fn key(name: &str, secret: &str) -> String {
     let out = Command::new(bin())
         .args(["key", name, "--publish-secret", secret])
         .output()
@@ -271,4 +277,64 @@ fn rtmp_server_second_publisher_refused_unless_takeover() {
         &["h264", "aac"],
     );
     assert!(server.log().contains("taken over"), "{}", server.log());
+}
+
+/// Bad input (issue 10): a flood of connections beyond `--max-publishers` is closed at once
+/// and counted while the publishing stream goes on; garbage instead of a handshake is closed;
+/// a publisher that stops sending (SIGSTOP: the connection stays open) ends the playlist with
+/// EXT-X-ENDLIST after the input timeout, as for UDP.
+#[test]
+fn rtmp_server_flood_garbage_and_stalled_publisher() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let root = out_dir("rtmp-server-bad");
+    let server = RtmpServer::start(&root, &["--max-publishers", "4", "--input-timeout", "3"]);
+    let publisher = encoder(&server.url("cam"), &FLV, None, Stdio::null());
+    let before = server.segments("cam", 2);
+    // Garbage instead of the handshake: closed (end of file) without an answer.
+    let mut garbage = TcpStream::connect(&server.rtmp).expect("connect");
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    garbage.write_all(&[0x16; 1600]).expect("write");
+    let mut buf = [0u8; 16];
+    assert_eq!(garbage.read(&mut buf).ok(), Some(0), "closed after garbage");
+    // Its slot is freed as its task ends, just after the close.
+    std::thread::sleep(Duration::from_millis(500));
+    // The publisher holds one slot: 3 idle connections fit, the other 7 are closed at once.
+    let flood: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            let s = TcpStream::connect(&server.rtmp).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            s
+        })
+        .collect();
+    let closed = flood
+        .into_iter()
+        .map(|mut s| matches!(s.read(&mut buf), Ok(0)))
+        .filter(|c| *c)
+        .count();
+    assert_eq!(
+        closed, 7,
+        "connections beyond --max-publishers closed at once"
+    );
+    assert_eq!(server.metric("hlsorigin_ingest_refused_total"), 7);
+    let msn = before.last_msn();
+    wait_for("cam goes on during the flood", 30, || {
+        (fetch(&server.base, "/cam/stream.m3u8").last_msn() > msn).then_some(())
+    });
+    // The publisher stops sending, its connection open: EXT-X-ENDLIST after 3 s.
+    let pid = publisher.0.id().to_string();
+    let stop = Command::new("kill").args(["-STOP", &pid]).status();
+    assert!(stop.is_ok_and(|s| s.success()));
+    let ended = wait_for("EXT-X-ENDLIST after the input timeout", 30, || {
+        Some(fetch(&server.base, "/cam/stream.m3u8")).filter(|p| p.ended)
+    });
+    assert!(ended.last_msn() >= msn);
+    let events = get(&server.base, "/api/events?since=0&stream=cam").text();
+    assert!(events.contains("\"stream.ended\""), "{events}");
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    drop(publisher);
 }
