@@ -280,10 +280,11 @@ impl IngestServer {
                 }
             }
         }
+        // Close first (every driver gets End), then stop the listeners (already returning).
+        self.hub.close().await;
         for task in &self.tasks {
             task.abort();
         }
-        self.hub.close().await;
         let deadline = Instant::now() + DRAIN;
         while finished < self.spawned.load(Ordering::Acquire) {
             match tokio::time::timeout_at(deadline, self.done.recv()).await {

@@ -378,6 +378,16 @@ impl Hub {
     }
 }
 
+/// Shuts the hub ([`Hub::shut`]) when a listener task ends or is aborted (single mode's
+/// shutdown aborts its input task).
+pub struct ShutOnDrop(pub Arc<Hub>);
+
+impl Drop for ShutOnDrop {
+    fn drop(&mut self) {
+        self.0.shut();
+    }
+}
+
 #[cfg(test)]
 #[path = "hub_tests.rs"]
 mod tests;

@@ -18,7 +18,7 @@ use srt_tokio::{ConnectionRequest, SrtListener};
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
-use super::hub::{Hub, Lost, RefusedKind};
+use super::hub::{Hub, Lost, RefusedKind, ShutOnDrop};
 use super::IngestEvent;
 
 /// A caller sending nothing for this long is gone.
@@ -84,6 +84,7 @@ pub fn parse_streamid(sid: &str) -> (String, Option<String>, Option<String>) {
 /// handshakes (an encrypting caller when no passphrase is set: `unimplemented!`), which ends
 /// its listener task; the listener is then bound again on the same address.
 pub async fn run(socket: UdpSocket, hub: Arc<Hub>, opts: SrtOptions) -> Result<()> {
+    let _shut = ShutOnDrop(Arc::clone(&hub));
     let local = socket.local_addr()?;
     let mut socket = Some(socket);
     let slots = Arc::new(Semaphore::new(hub.policy().max_connections));

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use super::hub::{Claim, Hub, Lost};
+use super::hub::{Claim, Hub, Lost, ShutOnDrop};
 use super::IngestEvent;
 use conn::{Action, Conn};
 
@@ -31,15 +31,6 @@ const IDLE: Duration = Duration::from_secs(30);
 /// A connection that has not started publishing within this long is closed.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Closes the hub when the listener task ends or is aborted (single mode's shutdown).
-struct ShutOnDrop(Arc<Hub>);
-
-impl Drop for ShutOnDrop {
-    fn drop(&mut self) {
-        self.0.shut();
-    }
-}
 
 pub async fn run(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
     let _shut = ShutOnDrop(Arc::clone(&hub));
