@@ -5,6 +5,7 @@
 //! deleted one — and serve `playlists/`. Naming: [`naming`]; when to package: [`scheduler`]; what an
 //! output was packaged from: [`record`].
 
+mod ingest;
 mod naming;
 mod progress_events;
 mod record;
@@ -41,6 +42,9 @@ pub struct DefaultRunArgs {
     pub listen: std::net::SocketAddr,
     #[command(flatten)]
     pub serve: ServeConfig,
+    /// RTMP ingest (OBS, ffmpeg) into the same playlists directory.
+    #[command(flatten)]
+    pub ingest: ingest::IngestArgs,
 }
 
 pub fn run(args: DefaultRunArgs) -> Result<()> {
@@ -57,11 +61,18 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
             listen: args.listen,
             ..args.serve.clone()
         };
-        let server = origin::Server::bind(&config)
+        // As origin::Server::bind does, keeping the live playlists for the ingest's streams.
+        let source = origin::FsSource::new(&config.root)
+            .with_context(|| format!("cannot serve {}", config.root.display()))?;
+        let live = origin::LivePlaylists::watching(source.root());
+        let source = origin::LiveSource::new(source, live.clone());
+        let server = origin::Server::bind_with_source(&config, source)
             .await
             .map_err(super::serve::bind_error)?;
         let base = format!("http://{}", server.local_addr());
         println!("serving {} on {base}/", args.playlists.display());
+        let origin = (live, server.ingest_metrics());
+        let ingest = ingest::start(&args.ingest, &args.playlists, origin, &base).await?;
 
         let mut scheduler = Scheduler::new(
             args.media.clone(),
@@ -78,8 +89,12 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
             scheduler.found_at_start(file);
         }
         let packager = tokio::spawn(scheduler.run(rx));
+        let ingest = ingest.map(|i| tokio::spawn(i.run_until(shutdown_signal())));
         server.run(shutdown_signal()).await?;
         packager.abort();
+        if let Some(ingest) = ingest {
+            let _ = ingest.await;
+        }
         Ok(())
     })
 }

@@ -19,11 +19,12 @@ use origin::{FsSource, LivePlaylists, LivePublisher, LiveSource, ServeConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::live_server::PublishArgs;
 use super::package::FormatArg;
 use super::serve::{runtime, shutdown_signal};
 use crate::ingest::driver::{self, Driver, DriverConfig, OnInputLoss};
 use crate::ingest::events::LiveEvents;
-use crate::ingest::{self, group, Input};
+use crate::ingest::{self, group, IngestEvent, Input};
 
 /// Events buffered between the input and the driver.
 const INGEST_QUEUE: usize = 4096;
@@ -34,15 +35,26 @@ pub struct LiveArgs {
     /// one encoder at a time, reconnects welcome) or - (stdin). Repeat it for several
     /// renditions of the stream (e.g. 1080p, 720p, 360p of one encoder, each its own
     /// transport stream): each gets its own media playlist, master.m3u8 lists them all.
-    #[arg(long, value_name = "URL", required = true)]
+    #[arg(long, value_name = "URL", required_unless_present_any = ["rtmp_listen", "srt_listen"])]
     pub input: Vec<Input>,
     /// Rendition names, one per --input in order (media playlist NAME.m3u8). Default:
     /// `stream` for one input, `stream_0`, `stream_1`, … for several.
     #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
     pub rendition_names: Vec<String>,
     /// Stream name: output goes to ROOT/NAME/ (master.m3u8 is the entry point).
-    #[arg(long)]
-    pub name: String,
+    #[arg(long, required_unless_present_any = ["rtmp_listen", "srt_listen"])]
+    pub name: Option<String>,
+    /// Server mode: listen for RTMP publishers here, HOST:PORT; `rtmp://HOST:PORT/APP/NAME`
+    /// creates stream NAME (ROOT/NAME/master.m3u8). No --input, no --name.
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_listen, conflicts_with_all = ["input", "name"])]
+    pub rtmp_listen: Option<SocketAddr>,
+    /// Server mode: listen for SRT callers here, HOST:PORT (UDP); streamid `NAME` or
+    /// `#!::r=NAME,m=publish` creates stream NAME. No --input, no --name.
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_listen, conflicts_with_all = ["input", "name"])]
+    pub srt_listen: Option<SocketAddr>,
+    /// Publishers: stream keys, takeover, connection bound.
+    #[command(flatten)]
+    pub publish: PublishArgs,
     /// Directory of streams.
     #[arg(long, default_value = "playlists")]
     pub root: PathBuf,
@@ -108,7 +120,7 @@ fn parse_duration(s: &str) -> std::result::Result<f64, String> {
 }
 
 /// A stream name is one directory: letters, digits, `.`, `_`, `-`, not starting with `.`.
-fn check_name(name: &str) -> Result<()> {
+pub(super) fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -155,8 +167,7 @@ fn rendition_names(args: &LiveArgs) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn live_config(args: &LiveArgs) -> Result<LiveConfig> {
-    check_name(&args.name)?;
+pub(super) fn live_config(args: &LiveArgs) -> Result<LiveConfig> {
     if args.listen.is_none() && args.origin != ServeConfig::default() {
         bail!(
             "origin options (--cors-origin, --cache-*, --tls-*, --hlsjs-url, --webhook, …) apply to the \
@@ -192,12 +203,14 @@ fn live_config(args: &LiveArgs) -> Result<LiveConfig> {
 
 /// One driver configuration per input, in input order.
 fn driver_configs(args: &LiveArgs) -> Result<Vec<DriverConfig>> {
+    let name = args.name.as_deref().unwrap_or_default();
+    check_name(name)?;
     let live = live_config(args)?;
     let names = rendition_names(args)?;
     if args.input.iter().filter(|i| **i == Input::Stdin).count() > 1 {
         bail!("only one --input can be stdin (-)");
     }
-    let dir = args.root.join(&args.name);
+    let dir = args.root.join(name);
     let input_timeout = Duration::from_secs_f64(args.input_timeout);
     // Several renditions share master.m3u8; it waits for all of them at most one input
     // timeout (an input silent that long counts as gone).
@@ -228,6 +241,9 @@ fn driver_configs(args: &LiveArgs) -> Result<Vec<DriverConfig>> {
 }
 
 pub fn run(args: LiveArgs) -> Result<()> {
+    if args.rtmp_listen.is_some() || args.srt_listen.is_some() {
+        return super::live_server::run(args);
+    }
     let configs = driver_configs(&args)?;
     let rt = runtime()?;
     let result = rt.block_on(serve_and_package(args, configs));
@@ -236,43 +252,90 @@ pub fn run(args: LiveArgs) -> Result<()> {
     result
 }
 
-type ServerTask = JoinHandle<Result<(), origin::OriginError>>;
+pub(super) type ServerTask = JoinHandle<Result<(), origin::OriginError>>;
 
-/// Serves `config.root` with the live playlists `playlists` (`NAME/RENDITION.m3u8`) of stream
-/// `name` published in-process; returns their publishers in the same order.
-async fn start_server(
-    config: &ServeConfig,
-    name: &str,
-    playlists: &[String],
-) -> Result<(oneshot::Sender<()>, ServerTask, Vec<LivePublisher>)> {
+/// A running origin: its stop switch and task, the live playlists packagers publish
+/// through, and its ingest counters.
+pub(super) struct Origin {
+    pub stop: oneshot::Sender<()>,
+    pub task: ServerTask,
+    pub live: LivePlaylists,
+    pub metrics: origin::IngestMetrics,
+}
+
+impl Origin {
+    /// Stops the origin and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        if let Ok(Err(e)) = self.task.await {
+            tracing::warn!(error = %e, "origin stopped with an error");
+        }
+    }
+}
+
+/// Serves `config.root` with live playlists published in-process (and those other processes
+/// write, watched); prints `serving ROOT on http://ADDR/` and, for a single stream `name`,
+/// its URL.
+pub(super) async fn start_server(config: &ServeConfig, name: Option<&str>) -> Result<Origin> {
     let root = config.root.as_path();
     let source = FsSource::new(root).with_context(|| format!("cannot serve {}", root.display()))?;
     // Other live playlists under the root (written by other processes) block too.
     let live = LivePlaylists::watching(source.root());
-    let publishers = playlists.iter().map(|p| live.publisher(p)).collect();
-    let server = origin::Server::bind_with_source(config, LiveSource::new(source, live))
+    let server = origin::Server::bind_with_source(config, LiveSource::new(source, live.clone()))
         .await
         .map_err(super::serve::bind_error)?;
     let addr = server.local_addr();
     println!("serving {} on http://{addr}/", root.display());
-    println!("stream http://{addr}/{name}/master.m3u8");
+    if let Some(name) = name {
+        println!("stream http://{addr}/{name}/master.m3u8");
+    }
+    let metrics = server.ingest_metrics();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    Ok((stop, task, publishers))
+    Ok(Origin {
+        stop,
+        task,
+        live,
+        metrics,
+    })
 }
 
 async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result<()> {
     let bound = bind_inputs(&args, &configs).await?;
-    let (server, publishers) = start_origin(&args, &configs).await?;
-    let (mut inputs, done_rx) = spawn_renditions(&args.name, configs, publishers, bound)?;
-    let result = supervise(&mut inputs, done_rx, server.is_some()).await;
-    if let Some((stop, task)) = server {
-        let _ = stop.send(());
-        if let Ok(Err(e)) = task.await {
-            tracing::warn!(error = %e, "origin stopped with an error");
+    let name = args.name.clone().unwrap_or_default();
+    let server = match args.listen {
+        Some(listen) => {
+            let config = ServeConfig {
+                root: args.root.clone(),
+                listen,
+                ..args.origin.clone()
+            };
+            Some(start_server(&config, Some(&name)).await?)
         }
+        None => None,
+    };
+    let policy = args.publish.policy()?;
+    let metrics = server.as_ref().map(|s| s.metrics.clone());
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
+    let mut inputs = Vec::with_capacity(configs.len());
+    for (i, (cfg, b)) in configs.into_iter().zip(bound).enumerate() {
+        let publisher = server.as_ref().map(|s| {
+            let playlist = format!("{name}/{}.m3u8", cfg.live.rendition);
+            s.live.publisher(&playlist)
+        });
+        // One rendition announces the stream (stream.added), each reports its own segments.
+        let done = done_tx.clone();
+        let tx = spawn_driver(&name, i, cfg, publisher, move |r| {
+            let _ = done.send((i, r));
+        })?;
+        inputs.push(tokio::spawn(b.run(tx, policy.clone(), metrics.clone())));
+    }
+    drop(done_tx);
+    let result = supervise(&mut inputs, done_rx, server.is_some()).await;
+    if let Some(server) = server {
+        server.stop().await;
     }
     result
 }
@@ -283,7 +346,7 @@ async fn bind_inputs(args: &LiveArgs, configs: &[DriverConfig]) -> Result<Vec<in
     for input in &args.input {
         bound.push(ingest::bind(input).await?);
     }
-    let dir = args.root.join(&args.name);
+    let dir = args.root.join(args.name.as_deref().unwrap_or_default());
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (b, cfg) in bound.iter().zip(configs) {
         if configs.len() > 1 {
@@ -300,78 +363,43 @@ async fn bind_inputs(args: &LiveArgs, configs: &[DriverConfig]) -> Result<Vec<in
     Ok(bound)
 }
 
-/// With `--listen`, the origin and one publisher per rendition (`None` each without it).
-async fn start_origin(
-    args: &LiveArgs,
-    configs: &[DriverConfig],
-) -> Result<(
-    Option<(oneshot::Sender<()>, ServerTask)>,
-    Vec<Option<LivePublisher>>,
-)> {
-    let playlists: Vec<String> = configs
-        .iter()
-        .map(|c| format!("{}/{}.m3u8", args.name, c.live.rendition))
-        .collect();
-    let (server, mut publishers) = match args.listen {
-        Some(listen) => {
-            let config = ServeConfig {
-                root: args.root.clone(),
-                listen,
-                ..args.origin.clone()
-            };
-            let (stop, task, publishers) = start_server(&config, &args.name, &playlists).await?;
-            (
-                Some((stop, task)),
-                publishers.into_iter().map(Some).collect(),
-            )
-        }
-        None => (None, Vec::new()),
-    };
-    publishers.resize_with(configs.len(), || None);
-    Ok((server, publishers))
-}
+pub(super) type Done = mpsc::UnboundedReceiver<(usize, Result<()>)>;
 
-type Done = mpsc::UnboundedReceiver<(usize, Result<()>)>;
-
-/// Each input: a task reading it, a thread packaging it; threads report on the returned
-/// channel when they end.
-fn spawn_renditions(
+/// The per-stream pipeline, the same for every input and mode: rendition `index` of stream
+/// `name` gets a driver on a thread of its own (calling `done` with its result when it
+/// ends), and the
+/// events of the origin its `publisher` belongs to (rendition 0 speaks for the stream:
+/// stream.added/live/ended; each reports its own segments).
+/// Returns the sender its input feeds.
+pub(super) fn spawn_driver(
     name: &str,
-    configs: Vec<DriverConfig>,
-    publishers: Vec<Option<LivePublisher>>,
-    bound: Vec<ingest::Bound>,
-) -> Result<(Vec<JoinHandle<Result<()>>>, Done)> {
-    let (done_tx, done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
-    let mut inputs = Vec::with_capacity(configs.len());
-    for (i, ((cfg, publisher), b)) in configs.into_iter().zip(publishers).zip(bound).enumerate() {
-        // The server's event hub travels with the publishers (LivePlaylists): the first
-        // rendition speaks for the stream (stream.added/live/ended), each reports its own
-        // segments.
-        let events = publisher.as_ref().map(|p| {
-            LiveEvents::new(
-                p.events().clone(),
-                name,
-                &cfg.live.rendition,
-                cfg.live.kind,
-                i == 0,
-            )
-        });
-        let mut driver = Driver::new(cfg, publisher)?;
-        if let Some(events) = events {
-            driver = driver.with_events(events);
-        }
-        let (tx, rx) = mpsc::channel(INGEST_QUEUE);
-        let done = done_tx.clone();
-        let handle = tokio::runtime::Handle::current();
-        std::thread::Builder::new()
-            .name(format!("live-driver-{i}"))
-            .spawn(move || {
-                let _ = done.send((i, driver::run(driver, rx, handle)));
-            })
-            .context("cannot start a live driver thread")?;
-        inputs.push(tokio::spawn(b.run(tx)));
+    index: usize,
+    cfg: DriverConfig,
+    publisher: Option<LivePublisher>,
+    done: impl FnOnce(Result<()>) + Send + 'static,
+) -> Result<mpsc::Sender<IngestEvent>> {
+    let events = publisher.as_ref().map(|p| {
+        LiveEvents::new(
+            p.events().clone(),
+            name,
+            &cfg.live.rendition,
+            cfg.live.kind,
+            index == 0,
+        )
+    });
+    let mut driver = Driver::new(cfg, publisher)?;
+    if let Some(events) = events {
+        driver = driver.with_events(events);
     }
-    Ok((inputs, done_rx))
+    let (tx, rx) = mpsc::channel(INGEST_QUEUE);
+    let handle = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name(format!("live-driver-{index}"))
+        .spawn(move || {
+            done(driver::run(driver, rx, handle));
+        })
+        .context("cannot start a live driver thread")?;
+    Ok(tx)
 }
 
 /// Waits for the renditions to end (or for Ctrl-C / SIGTERM): an error in one stops them all;

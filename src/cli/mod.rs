@@ -4,6 +4,7 @@
 mod config_file;
 mod default_run;
 mod live;
+mod live_server;
 mod package;
 mod progress;
 mod serve;
@@ -54,6 +55,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print a signed URL path (`?token=…`) for a stream served with --sign-secret.
     Sign(sign::SignArgs),
+    /// Print the stream key of NAME under --publish-secret (hex HMAC-SHA256 of NAME).
+    Key(live_server::KeyArgs),
 }
 
 /// `--listen HOST:PORT`: an IP address, or a host name resolved now (`localhost:8080`; IPv4
@@ -100,6 +103,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Live(args)) => live::run(*args),
         Some(Command::Validate(args)) => validate::run(args),
         Some(Command::Sign(args)) => sign::run(args),
+        Some(Command::Key(args)) => live_server::print_key(&args),
         None => default_run::run(cli.run),
     }
 }
@@ -138,7 +142,9 @@ mod tests {
             None => &cli.run.serve,
             Some(Command::Serve(s)) => &s.origin,
             Some(Command::Live(l)) => &l.origin,
-            Some(Command::Package(_) | Command::Validate(_) | Command::Sign(_)) => {
+            Some(
+                Command::Package(_) | Command::Validate(_) | Command::Sign(_) | Command::Key(_),
+            ) => {
                 panic!("no origin options")
             }
         }

@@ -14,7 +14,10 @@ pub mod driver;
 mod driver_tests;
 pub mod events;
 pub mod group;
-mod rtmp;
+pub mod hub;
+pub mod keys;
+pub mod rtmp;
+pub mod srt;
 mod stdin;
 mod tcp;
 mod udp;
@@ -41,6 +44,12 @@ pub enum Input {
         app: String,
         name: String,
     },
+    /// `srt://HOST:PORT[?streamid=NAME]`: listen here for an SRT caller (with that
+    /// streamid, or any when none is given) sending MPEG-TS.
+    Srt {
+        addr: SocketAddr,
+        streamid: Option<String>,
+    },
     /// `-`: standard input.
     Stdin,
 }
@@ -52,17 +61,17 @@ impl FromStr for Input {
         if s == "-" {
             return Ok(Input::Stdin);
         }
-        const SUPPORTED: &str =
-            "udp://HOST:PORT, tcp://HOST:PORT, - (stdin) (MPEG-TS) or rtmp://HOST[:PORT]/APP/NAME";
+        const SUPPORTED: &str = "udp://HOST:PORT, tcp://HOST:PORT, - (stdin), srt://HOST:PORT[?streamid=NAME] (MPEG-TS) or rtmp://HOST[:PORT]/APP/NAME";
         let (scheme, rest) = s
             .split_once("://")
             .ok_or_else(|| format!("{s:?}: expected {SUPPORTED}"))?;
         if scheme == "rtmp" {
             return parse_rtmp(s, rest);
         }
+        let srt = scheme == "srt";
         // The scheme first: `http://…` is not an address problem.
         let udp = match scheme {
-            "udp" => true,
+            "udp" | "srt" => true,
             "tcp" => false,
             other => {
                 return Err(format!(
@@ -77,7 +86,13 @@ impl FromStr for Input {
             .map_err(|e| format!("{s:?}: {e}; expected {SUPPORTED}"))?
             .next()
             .ok_or_else(|| format!("{s:?}: {hostport:?} resolves to no address"))?;
-        Ok(if udp {
+        Ok(if srt {
+            let streamid = rest
+                .split_once('?')
+                .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("streamid=")))
+                .map(str::to_owned);
+            Input::Srt { addr, streamid }
+        } else if udp {
             Input::Udp(addr)
         } else {
             Input::Tcp(addr)
@@ -91,6 +106,10 @@ impl fmt::Display for Input {
             Input::Udp(a) => write!(f, "udp://{a}"),
             Input::Tcp(a) => write!(f, "tcp://{a}"),
             Input::Rtmp { addr, app, name } => write!(f, "rtmp://{addr}/{app}/{name}"),
+            Input::Srt { addr, streamid } => match streamid {
+                Some(id) => write!(f, "srt://{addr}?streamid={id}"),
+                None => write!(f, "srt://{addr}"),
+            },
             Input::Stdin => f.write_str("stdin"),
         }
     }
@@ -161,6 +180,10 @@ pub enum Bound {
         app: String,
         name: String,
     },
+    Srt {
+        socket: tokio::net::UdpSocket,
+        streamid: Option<String>,
+    },
     Stdin,
 }
 
@@ -181,6 +204,10 @@ pub async fn bind(input: &Input) -> Result<Bound> {
                 .with_context(|| format!("cannot listen on {input}"))?,
             app: app.clone(),
             name: name.clone(),
+        },
+        Input::Srt { addr, streamid } => Bound::Srt {
+            socket: srt::bind(*addr)?,
+            streamid: streamid.clone(),
         },
         Input::Stdin => Bound::Stdin,
     })
@@ -204,13 +231,28 @@ impl Bound {
                 |_| "rtmp://?".into(),
                 |a| format!("rtmp://{a}/{app}/{name}"),
             ),
+            Bound::Srt { socket, streamid } => {
+                let addr = socket
+                    .local_addr()
+                    .map_or_else(|_| "?".into(), |a| a.to_string());
+                match streamid {
+                    Some(id) => format!("srt://{addr}?streamid={id}"),
+                    None => format!("srt://{addr}"),
+                }
+            }
             Bound::Stdin => "stdin".into(),
         }
     }
 
     /// Reads until the input ends (stdin) or the driver is gone; network inputs run until
-    /// cancelled.
-    pub async fn run(self, tx: mpsc::Sender<IngestEvent>) -> Result<()> {
+    /// cancelled. An RTMP input takes publishers under `policy` (its application is the
+    /// URL's) and counts them in `metrics`.
+    pub async fn run(
+        self,
+        tx: mpsc::Sender<IngestEvent>,
+        policy: hub::Policy,
+        metrics: Option<origin::IngestMetrics>,
+    ) -> Result<()> {
         match self {
             Bound::Udp(u) => u.run(tx).await,
             Bound::Tcp(l) => tcp::run(l, tx).await,
@@ -218,7 +260,27 @@ impl Bound {
                 listener,
                 app,
                 name,
-            } => rtmp::run(listener, app, name, tx).await,
+            } => {
+                let policy = hub::Policy {
+                    app: Some(app),
+                    linger: None,
+                    ..policy
+                };
+                rtmp::run(listener, hub::Hub::single(policy, &name, tx, metrics)).await
+            }
+            Bound::Srt { socket, streamid } => {
+                let policy = hub::Policy {
+                    linger: None,
+                    ..policy
+                };
+                let opts = srt::SrtOptions {
+                    any_streamid: streamid.is_none(),
+                    ..policy.srt.clone()
+                };
+                // Without a streamid in the URL, any caller's stream is this one.
+                let name = streamid.unwrap_or_else(|| "stream".into());
+                srt::run(socket, hub::Hub::single(policy, &name, tx, metrics), opts).await
+            }
             Bound::Stdin => stdin::run(tx).await,
         }
     }
@@ -253,7 +315,7 @@ mod tests {
                 "http:// is not supported; the inputs are udp://",
             ),
             ("http://no-such-host.invalid:80", "http:// is not supported"),
-            ("srt://x", "srt:// is not supported"),
+            ("ftp://x", "ftp:// is not supported"),
             ("udp://127.0.0.1", "expected udp://"),
             ("tcp://:x", "expected udp://"),
         ] {

@@ -67,7 +67,7 @@ impl Run {
 fn start(root: &Path) -> Run {
     let mut child = Command::new(bin())
         .current_dir(root)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "--no-ingest"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -47,5 +47,5 @@ pub use http::reload;
 pub use http::router::{router, router_with_source};
 pub use http::server::{serve, Server};
 pub use live::{LivePlaylists, LivePublisher};
-pub use metrics::RouteKind;
+pub use metrics::{IngestMetrics, RouteKind};
 pub use source::{FsSource, LiveSource, Object, ObjectBody, ObjectMeta, ObjectSource};

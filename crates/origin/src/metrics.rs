@@ -24,9 +24,15 @@
 //!   answers.
 //! - `hlsorigin_signed_url_denied_total{reason}` — counter of requests refused by the
 //!   signed-URL gate (`http::signed`): missing, malformed, bad_signature, expired, wrong_path.
+//! - `hlsorigin_ingest_publishers` — gauge of RTMP/SRT publishers publishing now;
+//!   `hlsorigin_ingest_publishes_total` — publishes accepted;
+//!   `hlsorigin_ingest_refused_key_total` — publishes refused for a wrong or missing stream
+//!   key; `hlsorigin_ingest_refused_total` — refused for another reason (name taken, bad
+//!   name, too many connections). Counted by the ingest side through [`IngestMetrics`].
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What kind of object a request is for; the `kind` label of the request metrics.
@@ -90,6 +96,50 @@ pub(crate) struct EventStats {
     pub(crate) sent: AtomicU64,
 }
 
+/// Counters of live ingest (RTMP/SRT publishers), kept in [`Metrics`].
+#[derive(Debug, Default)]
+pub(crate) struct IngestStats {
+    pub(crate) publishers: AtomicU64,
+    pub(crate) accepted: AtomicU64,
+    pub(crate) refused_key: AtomicU64,
+    pub(crate) refused: AtomicU64,
+}
+
+/// The ingest side's handle on a server's ingest counters ([`crate::Server::ingest_metrics`]).
+#[derive(Debug, Clone)]
+pub struct IngestMetrics(Arc<Metrics>);
+
+impl IngestMetrics {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
+        IngestMetrics(metrics)
+    }
+
+    /// A publish was accepted: one more publisher.
+    pub fn publish_started(&self) {
+        self.0.ingest.accepted.fetch_add(1, Relaxed);
+        self.0.ingest.publishers.fetch_add(1, Relaxed);
+    }
+
+    /// A publisher counted by [`Self::publish_started`] is gone.
+    pub fn publish_ended(&self) {
+        let _ = self
+            .0
+            .ingest
+            .publishers
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// A publish was refused for a wrong or missing stream key.
+    pub fn refused_key(&self) {
+        self.0.ingest.refused_key.fetch_add(1, Relaxed);
+    }
+
+    /// A publish or connection was refused for another reason.
+    pub fn refused(&self) {
+        self.0.ingest.refused.fetch_add(1, Relaxed);
+    }
+}
+
 /// Status codes with their own counter; anything else is counted under its class (`2xx`…).
 const STATUSES: [u16; 13] = [
     200, 204, 206, 304, 400, 403, 404, 405, 412, 416, 500, 503, 0,
@@ -127,6 +177,8 @@ pub(crate) struct Metrics {
     pub(crate) events: EventStats,
     /// Requests refused for want of a valid signed URL (`http::signed`).
     pub(crate) signed: crate::http::signed::SignedStats,
+    /// Live ingest counters ([`IngestMetrics`]).
+    pub(crate) ingest: IngestStats,
 }
 
 impl Metrics {
@@ -343,6 +395,30 @@ impl Metrics {
                 "Events sent to /api/events clients (WebSocket, SSE, long-poll).",
                 &self.events.sent,
             ),
+            (
+                "ingest_publishers",
+                "gauge",
+                "RTMP/SRT publishers publishing now.",
+                &self.ingest.publishers,
+            ),
+            (
+                "ingest_publishes_total",
+                "counter",
+                "RTMP/SRT publishes accepted.",
+                &self.ingest.accepted,
+            ),
+            (
+                "ingest_refused_key_total",
+                "counter",
+                "RTMP/SRT publishes refused for a wrong or missing stream key.",
+                &self.ingest.refused_key,
+            ),
+            (
+                "ingest_refused_total",
+                "counter",
+                "RTMP/SRT publishes or connections refused for another reason.",
+                &self.ingest.refused,
+            ),
         ];
         for (name, kind, help, value) in scalars {
             writeln!(out, "# HELP hlsorigin_{name} {help}")?;
@@ -400,6 +476,12 @@ mod tests {
         m.webhook.given_up.fetch_add(2, Relaxed);
         m.events.subscribers.fetch_add(2, Relaxed);
         m.events.sent.fetch_add(7, Relaxed);
+        let m = Arc::new(m);
+        let ingest = IngestMetrics::new(Arc::clone(&m));
+        ingest.publish_started();
+        ingest.publish_started();
+        ingest.publish_ended();
+        ingest.refused_key();
         let text = m.render();
         for want in [
             "hlsorigin_http_requests_total{kind=\"segment\",status=\"200\"} 1\n",
@@ -421,6 +503,10 @@ mod tests {
             "hlsorigin_webhook_deliveries_total 0\n",
             "# TYPE hlsorigin_events_subscribers gauge\nhlsorigin_events_subscribers 2\n",
             "hlsorigin_events_sent_total 7\n",
+            "hlsorigin_ingest_publishers 1\n",
+            "hlsorigin_ingest_publishes_total 2\n",
+            "hlsorigin_ingest_refused_key_total 1\n",
+            "hlsorigin_ingest_refused_total 0\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -2,7 +2,10 @@
 //! One RTMP connection, sans IO: bytes in → bytes to send back, publish/unpublish and the
 //! audio/video/data messages of the stream. The protocol (handshake, chunk stream, Set Chunk
 //! Size, Window Acknowledgement Size, Set Peer Bandwidth, Acknowledgement, the NetConnection
-//! and NetStream commands) is `rml_rtmp`'s; this decides who may publish.
+//! and NetStream commands) is `rml_rtmp`'s; this asks the caller (the hub) who may publish.
+//!
+//! The published name may carry the stream key (`NAME?key=K`): it is passed to the claim
+//! callback as received and never logged or kept here.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,20 +41,23 @@ pub enum Action {
     Close(String),
 }
 
+/// Asked when the peer publishes `(app, published name)`: the stream name (without the key)
+/// it gets, or why it is refused (a reason without the key).
+pub type ClaimFn<'a> = dyn FnMut(&str, &str) -> Result<String, String> + 'a;
+
 pub struct Conn {
-    app: String,
-    name: String,
+    /// The only application accepted (`None`: any).
+    app: Option<String>,
     handshake: Handshake,
     session: Option<ServerSession>,
     publishing: bool,
 }
 
 impl Conn {
-    /// A connection that may publish stream `name` of application `app` only.
-    pub fn new(app: &str, name: &str) -> Self {
+    /// A connection that may connect to application `app` only (`None`: any).
+    pub fn new(app: Option<&str>) -> Self {
         Conn {
-            app: app.to_owned(),
-            name: name.to_owned(),
+            app: app.map(str::to_owned),
             handshake: Handshake::new(PeerType::Server),
             session: None,
             publishing: false,
@@ -62,13 +68,9 @@ impl Conn {
         self.publishing
     }
 
-    /// Handles bytes from the peer. `claim` is asked when the peer wants to publish: false
-    /// (another publisher has the stream) refuses it. An error ends the connection.
-    pub fn input(
-        &mut self,
-        bytes: &[u8],
-        claim: &mut dyn FnMut() -> bool,
-    ) -> Result<Vec<Action>, String> {
+    /// Handles bytes from the peer. `claim` is asked when the peer wants to publish (see
+    /// [`ClaimFn`]). An error ends the connection.
+    pub fn input(&mut self, bytes: &[u8], claim: &mut ClaimFn<'_>) -> Result<Vec<Action>, String> {
         let mut actions = Vec::new();
         let Some(session) = self.session.as_mut() else {
             return self.handshake_input(bytes, claim);
@@ -85,7 +87,7 @@ impl Conn {
     fn handshake_input(
         &mut self,
         bytes: &[u8],
-        claim: &mut dyn FnMut() -> bool,
+        claim: &mut ClaimFn<'_>,
     ) -> Result<Vec<Action>, String> {
         // RTMP spec 5.2: C0 (version 3), C1, C2 of 1536 bytes each.
         let result = catch_unwind(AssertUnwindSafe(|| self.handshake.process_bytes(bytes)))
@@ -116,7 +118,7 @@ impl Conn {
         &mut self,
         results: Vec<ServerSessionResult>,
         actions: &mut Vec<Action>,
-        claim: &mut dyn FnMut() -> bool,
+        claim: &mut ClaimFn<'_>,
     ) -> Result<(), String> {
         for result in results {
             match result {
@@ -139,15 +141,15 @@ impl Conn {
         &mut self,
         event: ServerSessionEvent,
         actions: &mut Vec<Action>,
-        claim: &mut dyn FnMut() -> bool,
+        claim: &mut ClaimFn<'_>,
     ) -> Result<(), String> {
         match event {
             ServerSessionEvent::ConnectionRequested {
                 request_id,
                 app_name,
             } => {
-                if app_name != self.app {
-                    let why = format!("application {app_name:?} refused (only {:?})", self.app);
+                if let Some(only) = self.app.as_ref().filter(|a| **a != app_name) {
+                    let why = format!("application {app_name:?} refused (only {only:?})");
                     self.reply(
                         request_id,
                         Some("NetConnection.Connect.Rejected"),
@@ -190,7 +192,8 @@ impl Conn {
                     actions.push(Action::Unpublish);
                 }
             }
-            other => tracing::debug!(event = ?other, "RTMP event ignored"),
+            // Not the event itself: play requests carry stream names that may hold a key.
+            _ => tracing::debug!("RTMP event ignored"),
         }
         Ok(())
     }
@@ -201,19 +204,20 @@ impl Conn {
         app: &str,
         key: &str,
         actions: &mut Vec<Action>,
-        claim: &mut dyn FnMut() -> bool,
+        claim: &mut ClaimFn<'_>,
     ) -> Result<(), String> {
-        let why = if app != self.app || key != self.name {
-            Some(format!(
-                "publish to {app}/{key} refused: this input takes {}/{}",
-                self.app, self.name
+        let claimed = if let Some(only) = self.app.as_ref().filter(|a| *a != app) {
+            Err(format!(
+                "publish to application {app:?} refused (only {only:?})"
             ))
-        } else if self.publishing || !claim() {
-            Some(format!(
-                "publish to {app}/{key} refused: another publisher has the stream"
-            ))
+        } else if self.publishing {
+            Err("publish refused: this connection publishes already".to_owned())
         } else {
-            None
+            claim(app, key)
+        };
+        let (why, name) = match claimed {
+            Ok(name) => (None, name),
+            Err(why) => (Some(why), String::new()),
         };
         match why {
             Some(why) => {
@@ -224,9 +228,7 @@ impl Conn {
             None => {
                 self.reply(request_id, None, "", actions)?;
                 self.publishing = true;
-                actions.push(Action::Publish {
-                    name: key.to_owned(),
-                });
+                actions.push(Action::Publish { name });
             }
         }
         Ok(())

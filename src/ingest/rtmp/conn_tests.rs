@@ -17,6 +17,11 @@ struct Client {
     events: Vec<ClientSessionEvent>,
 }
 
+/// Every publish is accepted under its own name.
+fn any(_app: &str, published: &str) -> Result<String, String> {
+    Ok(published.to_owned())
+}
+
 fn sends(actions: &[Action]) -> Vec<u8> {
     actions
         .iter()
@@ -32,7 +37,7 @@ impl Client {
     fn connect(conn: &mut Conn, app: &str) -> (Client, Vec<Action>) {
         let mut hs = Handshake::new(PeerType::Client);
         let c0c1 = hs.generate_outbound_p0_and_p1().expect("c0c1");
-        let actions = conn.input(&c0c1, &mut || true).expect("c0c1 in");
+        let actions = conn.input(&c0c1, &mut any).expect("c0c1 in");
         let c2 = match hs.process_bytes(&sends(&actions)).expect("s0s1s2") {
             HandshakeProcessResult::Completed { response_bytes, .. } => response_bytes,
             other => panic!("handshake: {other:?}"),
@@ -48,10 +53,10 @@ impl Client {
             .request_connection(app.into())
             .expect("connect");
         out.extend(client.packets(vec![req]));
-        let mut actions = conn.input(&out, &mut || true).expect("connect in");
+        let mut actions = conn.input(&out, &mut any).expect("connect in");
         // The client's answer: Window Acknowledgement Size and Set Chunk Size (4096).
         let reply = client.receive(&actions);
-        actions.extend(conn.input(&reply, &mut || true).expect("chunk size in"));
+        actions.extend(conn.input(&reply, &mut any).expect("chunk size in"));
         (client, actions)
     }
 
@@ -89,7 +94,12 @@ impl Client {
             if bytes.is_empty() {
                 break;
             }
-            let actions = conn.input(&bytes, &mut || free).expect("publish in");
+            let mut claim = |_: &str, published: &str| match (free, published) {
+                (false, _) => Err("another publisher has the stream".to_owned()),
+                (true, "cam") => Ok("cam".to_owned()),
+                (true, _) => Err("refused: this input takes live/cam".to_owned()),
+            };
+            let actions = conn.input(&bytes, &mut claim).expect("publish in");
             bytes = self.receive(&actions);
             all.extend(actions);
         }
@@ -106,7 +116,7 @@ fn closed(actions: &[Action]) -> Option<&str> {
 
 #[test]
 fn publish_and_media_reach_the_demuxer() {
-    let mut conn = Conn::new("live", "cam");
+    let mut conn = Conn::new(Some("live"));
     let (mut client, actions) = Client::connect(&mut conn, "live");
     assert_eq!(closed(&actions), None);
     assert!(client
@@ -128,7 +138,7 @@ fn publish_and_media_reach_the_demuxer() {
         .publish_video_data(body.clone(), RtmpTimestamp::new(0x0123_4567), false)
         .expect("video");
     let bytes = client.packets(vec![packet]);
-    let actions = conn.input(&bytes, &mut || true).expect("video in");
+    let actions = conn.input(&bytes, &mut any).expect("video in");
     assert_eq!(
         actions,
         vec![Action::Message {
@@ -147,7 +157,7 @@ fn refusals_close_the_connection() {
         ("live", "cam", false, "another publisher has the stream"),
         ("other", "", true, "application \"other\" refused"),
     ] {
-        let mut conn = Conn::new("live", "cam");
+        let mut conn = Conn::new(Some("live"));
         let (mut client, actions) = Client::connect(&mut conn, app);
         let actions = if key.is_empty() {
             actions
@@ -166,14 +176,12 @@ fn refusals_close_the_connection() {
 #[test]
 fn garbage_is_an_error_not_a_panic() {
     // Not RTMP version 3 (an HTTP request).
-    let mut conn = Conn::new("live", "cam");
-    let e = conn
-        .input(b"GET / HTTP/1.1\r\n\r\n", &mut || true)
-        .unwrap_err();
+    let mut conn = Conn::new(Some("live"));
+    let e = conn.input(b"GET / HTTP/1.1\r\n\r\n", &mut any).unwrap_err();
     assert!(e.contains("handshake"), "{e}");
     // A valid handshake followed by chunks of random bytes: errors or nothing, never a panic.
     for seed in 0..200u32 {
-        let mut conn = Conn::new("live", "cam");
+        let mut conn = Conn::new(Some("live"));
         let (_client, _) = Client::connect(&mut conn, "live");
         let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
         let junk: Vec<u8> = (0..4096)
@@ -184,7 +192,7 @@ fn garbage_is_an_error_not_a_panic() {
                 x as u8
             })
             .collect();
-        let _ = conn.input(&junk, &mut || true);
+        let _ = conn.input(&junk, &mut any);
     }
 }
 
@@ -193,7 +201,7 @@ fn interleaved_chunk_streams_close_the_connection() {
     // rml_rtmp keeps one partial message: a new message on another chunk stream before the
     // first is complete makes it subtract past zero (a panic inside the crate). The
     // connection must end with an error, the process must not.
-    let mut conn = Conn::new("live", "cam");
+    let mut conn = Conn::new(Some("live"));
     let (_client, _) = Client::connect(&mut conn, "live");
     // RTMP spec 5.3.1: fmt 0, csid 3, timestamp 0, length 5000, type 9, stream 1; then the
     // first chunk, 4096 bytes (the chunk size the client set).
@@ -202,6 +210,6 @@ fn interleaved_chunk_streams_close_the_connection() {
     // fmt 0 on csid 4: a 10-byte message while the first is incomplete.
     bytes.extend([0x04, 0, 0, 0, 0, 0, 10, 9, 1, 0, 0, 0]);
     bytes.extend([0u8; 10]);
-    let e = conn.input(&bytes, &mut || true).unwrap_err();
+    let e = conn.input(&bytes, &mut any).unwrap_err();
     assert!(e.contains("malformed chunk stream"), "{e}");
 }

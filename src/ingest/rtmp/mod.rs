@@ -1,63 +1,48 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! RTMP input: listen for publishers of one stream (`rtmp://HOST:PORT/APP/NAME`). One
-//! publisher at a time has the stream; its `publish` starts a session (a reconnect continues
-//! the playlist after EXT-X-DISCONTINUITY, as for TCP), its audio/video/data messages go to
-//! the driver's FLV demuxer, and its `deleteStream` or closed connection ends the session.
-//! A publish to another app or name, or while the stream is taken, is refused with
-//! `NetStream.Publish.BadName` and the connection closed.
+//! RTMP input: listen for publishers. Who may publish what is the [`Hub`]'s decision: one
+//! stream (`--input rtmp://HOST:PORT/APP/NAME`) or any name (`--rtmp-listen`, server mode),
+//! with stream keys. A publisher's `publish` starts a session of its stream (a reconnect
+//! continues the playlist after EXT-X-DISCONTINUITY, as for TCP), its audio/video/data
+//! messages go to the stream's driver, and its `deleteStream` or closed connection ends the
+//! session. A refused publish gets `NetStream.Publish.BadName` and the connection is closed.
 //!
-//! Each connection is a task of its own (a slow or garbage one holds up nobody), at most
-//! [`MAX_CONNECTIONS`] at once; a connection silent for [`IDLE`] (or [`HANDSHAKE`] before
-//! publishing) is closed. Memory per connection is bounded by the read buffer and one RTMP
-//! message (24-bit length, under 16 MiB).
+//! Each connection is a task of its own (a slow or garbage one holds up nobody), at most the
+//! policy's `max_connections` at once; a connection silent for [`IDLE`] (or [`HANDSHAKE`]
+//! before publishing) is closed. Memory per connection is bounded by the read buffer and one
+//! RTMP message (24-bit length, under 16 MiB).
 
 mod conn;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 
+use super::hub::{Claim, Hub, Lost, ShutOnDrop};
 use super::IngestEvent;
 use conn::{Action, Conn};
 
 const READ_CHUNK: usize = 64 * 1024;
-/// Connections handled at once (publishers, refused and half-open ones together).
-const MAX_CONNECTIONS: usize = 16;
 /// A publisher sending nothing for this long is gone.
 const IDLE: Duration = Duration::from_secs(30);
 /// A connection that has not started publishing within this long is closed.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// What a connection may publish, and the one-publisher slot.
-#[derive(Clone)]
-struct Target {
-    app: Arc<str>,
-    name: Arc<str>,
-    taken: Arc<AtomicBool>,
-    tx: mpsc::Sender<IngestEvent>,
-}
-
-pub async fn run(
-    listener: TcpListener,
-    app: String,
-    name: String,
-    tx: mpsc::Sender<IngestEvent>,
-) -> Result<()> {
-    let target = Target {
-        app: app.into(),
-        name: name.into(),
-        taken: Arc::new(AtomicBool::new(false)),
-        tx,
-    };
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+pub async fn run(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
+    let _shut = ShutOnDrop(Arc::clone(&hub));
+    let max = hub.policy().max_connections;
+    let slots = Arc::new(Semaphore::new(max));
+    let mut closing = hub.closing();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = closing.wait_for(|c| *c) => return Ok(()),
+        };
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -65,78 +50,71 @@ pub async fn run(
                 continue;
             }
         };
-        if target.tx.is_closed() {
-            return Ok(());
-        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, max = MAX_CONNECTIONS, "RTMP connection refused: too many connections");
+            tracing::warn!(%peer, max, "RTMP connection refused: too many connections (--max-publishers)");
+            hub.count_refused();
             continue;
         };
-        let target = target.clone();
+        let hub = Arc::clone(&hub);
         tokio::spawn(async move {
             let _permit = permit;
             let _ = stream.set_nodelay(true);
-            serve(stream, peer.to_string(), target).await;
+            serve(stream, peer.to_string(), hub).await;
         });
     }
 }
 
-/// Releases the publisher slot (after the driver was told the session closed).
-struct Slot<'a>(&'a AtomicBool);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
-async fn serve(mut stream: TcpStream, peer: String, target: Target) {
-    let mut conn = Conn::new(&target.app, &target.name);
-    let mut slot: Option<Slot<'_>> = None;
+async fn serve(mut stream: TcpStream, peer: String, hub: Arc<Hub>) {
+    let mut conn = Conn::new(hub.policy().app.as_deref());
+    let mut claim: Option<Claim> = None;
+    let mut closing = hub.closing();
     let mut buf = vec![0u8; READ_CHUNK];
     let why = loop {
         let limit = if conn.publishing() { IDLE } else { HANDSHAKE };
-        let n = match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+        let read = tokio::select! {
+            r = tokio::time::timeout(limit, stream.read(&mut buf)) => r,
+            _ = closing.wait_for(|c| *c) => break "shutting down".to_owned(),
+        };
+        let n = match read {
             Err(_) => break format!("nothing received for {} s", limit.as_secs()),
             Ok(Ok(0)) => break "connection closed".to_owned(),
             Ok(Ok(n)) => n,
             Ok(Err(e)) => break format!("connection failed: {e}"),
         };
-        let mut claimed = false;
-        let mut claim = || {
-            claimed = target
-                .taken
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok();
-            claimed
+        let mut fresh = None;
+        let mut ask = |app: &str, published: &str| {
+            let c = hub.claim(app, published).map_err(|r| r.why)?;
+            let name = c.name().to_owned();
+            fresh = Some(c);
+            Ok(name)
         };
-        let actions = match conn.input(buf.get(..n).unwrap_or_default(), &mut claim) {
+        let actions = match conn.input(buf.get(..n).unwrap_or_default(), &mut ask) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "RTMP: bad input, connection closed");
                 break e;
             }
         };
-        if claimed {
-            slot = Some(Slot(&target.taken));
+        if let Some(c) = fresh {
+            claim = Some(c);
         }
-        match perform(&mut stream, &peer, actions, &target.tx).await {
+        match perform(&mut stream, &peer, actions, claim.as_ref()).await {
             Ok(None) => {}
             Ok(Some(why)) => break why,
             Err(e) => break format!("connection failed: {e}"),
         }
-        if !conn.publishing() && slot.is_some() {
+        if !conn.publishing() {
             // deleteStream: the stream is free for the next publisher.
-            slot = None;
+            claim = None;
         }
     };
-    if conn.publishing() {
-        tracing::info!(%peer, reason = %why, "RTMP publisher gone");
-        let _ = target.tx.send(IngestEvent::Closed).await;
-    } else {
-        tracing::info!(%peer, reason = %why, "RTMP connection closed");
+    match claim.as_ref().filter(|_| conn.publishing()) {
+        Some(c) => {
+            tracing::info!(%peer, stream = %c.name(), reason = %why, "RTMP publisher gone");
+            let _ = c.send(IngestEvent::Closed).await;
+        }
+        None => tracing::info!(%peer, reason = %why, "RTMP connection closed"),
     }
-    drop(slot);
 }
 
 /// Carries out `actions`; `Some(reason)` when the connection is to be closed.
@@ -144,7 +122,7 @@ async fn perform(
     stream: &mut TcpStream,
     peer: &str,
     actions: Vec<Action>,
-    tx: &mpsc::Sender<IngestEvent>,
+    claim: Option<&Claim>,
 ) -> std::io::Result<Option<String>> {
     for action in actions {
         let event = match action {
@@ -177,8 +155,15 @@ async fn perform(
                 body,
             },
         };
-        if tx.send(event).await.is_err() {
-            return Ok(Some("shutting down".into()));
+        let Some(claim) = claim else {
+            continue;
+        };
+        match claim.send(event).await {
+            Ok(()) => {}
+            Err(Lost::Replaced) => {
+                return Ok(Some("another publisher took the stream over".into()))
+            }
+            Err(Lost::Closed) => return Ok(Some("the stream's packager is gone".into())),
         }
     }
     Ok(None)

@@ -11,7 +11,9 @@ mod long_run;
 mod open_gop;
 mod renditions;
 mod rtmp;
+mod rtmp_server;
 mod sessions;
+mod srt;
 mod timing;
 mod validate;
 

@@ -17,7 +17,13 @@ use crate::common::out_dir;
 
 /// `init` + each listed segment, decoded by ffprobe one segment at a time: every segment
 /// decodes and has frames of each of `streams` (codec names).
-fn assert_segments_decode(ffprobe: &Path, base: &str, dir: &str, p: &Playlist, streams: &[&str]) {
+pub(super) fn assert_segments_decode(
+    ffprobe: &Path,
+    base: &str,
+    dir: &str,
+    p: &Playlist,
+    streams: &[&str],
+) {
     // Each segment with the EXT-X-MAP before it (a discontinuity brings a new one).
     let mut map = None;
     let mut pairs = Vec::new();

@@ -145,6 +145,11 @@ impl Server {
         self.local_addr
     }
 
+    /// The handle the ingest side counts publishes and refusals through (`/metrics`).
+    pub fn ingest_metrics(&self) -> crate::metrics::IngestMetrics {
+        crate::metrics::IngestMetrics::new(Arc::clone(&self.metrics))
+    }
+
     /// The server's event hub ([`crate::events`]): producers publish through a clone of it.
     pub fn events(&self) -> &Events {
         &self.events.events
