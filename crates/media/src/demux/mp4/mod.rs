@@ -17,6 +17,7 @@ mod moov;
 mod nal;
 mod reader;
 mod stbl;
+mod stsc;
 mod table;
 mod track;
 

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Damaged and unusual MP4s (issue 11): where `ffmpeg -c copy -f hls` packages a file,
+//! `hlsorigin package` packages it too (the decoded frames equal the intact file's and
+//! ffmpeg's own HLS output's), or refuses with one line naming track, sample, byte offset and
+//! the flag that would package it. Each fixture is a normal ffmpeg MP4 whose boxes are
+//! rewritten here.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{bin, out_dir, package, run, work_dir};
+
+/// One MP4 box: containers keep their children, the rest their payload.
+#[derive(Clone, Debug)]
+struct Bx {
+    kind: [u8; 4],
+    payload: Vec<u8>,
+    children: Option<Vec<Bx>>,
+}
+
+const CONTAINERS: [&[u8; 4]; 5] = [b"moov", b"trak", b"mdia", b"minf", b"stbl"];
+
+fn parse(mut data: &[u8]) -> Vec<Bx> {
+    let mut out = Vec::new();
+    while data.len() >= 8 {
+        let size = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
+        let kind: [u8; 4] = data[4..8].try_into().unwrap();
+        let (hdr, size) = match size {
+            0 => (8, data.len()),
+            1 => (
+                16,
+                u64::from_be_bytes(data[8..16].try_into().unwrap()) as usize,
+            ),
+            s => (8, s),
+        };
+        let body = &data[hdr..size];
+        out.push(if CONTAINERS.contains(&&kind) {
+            Bx {
+                kind,
+                payload: Vec::new(),
+                children: Some(parse(body)),
+            }
+        } else {
+            Bx {
+                kind,
+                payload: body.to_vec(),
+                children: None,
+            }
+        });
+        data = &data[size..];
+    }
+    out
+}
+
+fn write(boxes: &[Bx], out: &mut Vec<u8>) {
+    for b in boxes {
+        let mut body = Vec::new();
+        match &b.children {
+            Some(c) => write(c, &mut body),
+            None => body.extend_from_slice(&b.payload),
+        }
+        if body.len() + 8 > u32::MAX as usize {
+            out.extend_from_slice(&1u32.to_be_bytes());
+            out.extend_from_slice(&b.kind);
+            out.extend_from_slice(&(body.len() as u64 + 16).to_be_bytes());
+        } else {
+            out.extend_from_slice(&(body.len() as u32 + 8).to_be_bytes());
+            out.extend_from_slice(&b.kind);
+        }
+        out.extend_from_slice(&body);
+    }
+}
+
+fn serialize(boxes: &[Bx]) -> Vec<u8> {
+    let mut v = Vec::new();
+    write(boxes, &mut v);
+    v
+}
+
+fn child<'a>(boxes: &'a mut [Bx], kind: &[u8; 4]) -> &'a mut Bx {
+    boxes
+        .iter_mut()
+        .find(|b| &b.kind == kind)
+        .unwrap_or_else(|| panic!("no {} box", String::from_utf8_lossy(kind)))
+}
+
+/// The `stbl` children of track `n` (0-based, in moov order).
+fn stbl(file: &mut [Bx], n: usize) -> &mut Vec<Bx> {
+    let moov = child(file, b"moov").children.as_mut().unwrap();
+    let trak = moov
+        .iter_mut()
+        .filter(|b| &b.kind == b"trak")
+        .nth(n)
+        .unwrap();
+    let mdia = child(trak.children.as_mut().unwrap(), b"mdia");
+    let minf = child(mdia.children.as_mut().unwrap(), b"minf");
+    let stbl = child(minf.children.as_mut().unwrap(), b"stbl");
+    stbl.children.as_mut().unwrap()
+}
+
+fn u32s(payload: &[u8], skip: usize) -> Vec<u32> {
+    payload[skip..]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Full box payload: version/flags 0, entry count, then the u32 words.
+fn table(count: usize, words: &[u32]) -> Vec<u8> {
+    let mut v = vec![0u8; 4];
+    v.extend_from_slice(&(count as u32).to_be_bytes());
+    for w in words {
+        v.extend_from_slice(&w.to_be_bytes());
+    }
+    v
+}
+
+/// Byte offset of every sample of a track from its stsz/stsc/stco (a well-formed table).
+fn sample_offsets(stbl: &mut [Bx]) -> (Vec<u64>, Vec<u32>) {
+    let stsz = u32s(&child(stbl, b"stsz").payload, 4);
+    assert_eq!(stsz[0], 0, "fixture has per-sample sizes");
+    let sizes = stsz[2..].to_vec();
+    let chunks: Vec<u64> = u32s(&child(stbl, b"stco").payload, 8)
+        .into_iter()
+        .map(u64::from)
+        .collect();
+    let stsc = u32s(&child(stbl, b"stsc").payload, 8);
+    let mut offsets = Vec::new();
+    for (ci, &start) in chunks.iter().enumerate() {
+        let e = stsc
+            .chunks_exact(3)
+            .rev()
+            .find(|e| e[0] as usize <= ci + 1)
+            .unwrap();
+        let mut off = start;
+        for _ in 0..e[1] {
+            if offsets.len() < sizes.len() {
+                offsets.push(off);
+                off += u64::from(sizes[offsets.len() - 1]);
+            }
+        }
+    }
+    (offsets, sizes)
+}
+
+fn dir() -> PathBuf {
+    let d = work_dir().join("damaged");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A 2 s 160x120 H.264 (+ AAC with `audio`) MP4 made by ffmpeg, moov first or last.
+fn source(name: &str, audio: bool, faststart: bool) -> PathBuf {
+    let p = dir().join(name);
+    if p.exists() {
+        return p;
+    }
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=160x120:rate=25:duration=2");
+    if audio {
+        cmd.args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=2",
+        ])
+        .args(["-c:a", "aac", "-b:a", "64k"]);
+    }
+    cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-g", "25"]);
+    if faststart {
+        cmd.args(["-movflags", "+faststart"]);
+    }
+    let tmp = dir().join(format!("{name}.tmp.mp4"));
+    assert!(run(cmd.arg(&tmp)).status.success(), "ffmpeg makes {name}");
+    std::fs::rename(&tmp, &p).unwrap();
+    p
+}
+
+/// MD5 of every decoded video frame (ffmpeg framemd5), in order.
+fn frame_md5s(input: &Path) -> Vec<String> {
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(input)
+        .args(["-map", "0:v:0", "-f", "framemd5", "-"]));
+    assert!(
+        o.status.success(),
+        "ffmpeg decodes {}: {}",
+        input.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|s| s.trim().to_string()))
+        .collect()
+}
+
+/// Runs `ffmpeg -c copy -f hls` on `input`; the playlist when ffmpeg packages it.
+fn ffmpeg_hls(input: &Path, name: &str) -> Option<PathBuf> {
+    let out = out_dir(&format!("damaged-ffmpeg-{name}"));
+    std::fs::create_dir_all(&out).unwrap();
+    let pl = out.join("index.m3u8");
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(input)
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_list_size",
+            "0",
+        ])
+        .arg(&pl));
+    o.status.success().then_some(pl)
+}
+
+/// `hlsorigin package` must fail with one line containing every `needle`.
+fn assert_refused(input: &Path, name: &str, args: &[&str], needles: &[&str]) {
+    let out = out_dir(&format!("damaged-refused-{name}"));
+    let o = run(Command::new(bin())
+        .arg("package")
+        .arg(input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--quiet"])
+        .args(args));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "{name}: package must fail, stderr: {err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| needles.iter().all(|n| l.contains(n)))
+        .unwrap_or_else(|| panic!("{name}: no line with {needles:?} in: {err}"));
+    assert!(!line.is_empty());
+    assert!(
+        !out.join("master.m3u8").exists(),
+        "{name}: nothing in OUTDIR"
+    );
+}
+
+/// Packages `input` in both formats; every decoded frame equals `want`.
+fn assert_packages_to(input: &Path, name: &str, args: &[&str], want: &[String]) {
+    for format in ["ts", "fmp4"] {
+        let out = out_dir(&format!("damaged-{name}-{format}"));
+        let mut a = vec!["--quiet", "--format", format, "--segment-duration", "1"];
+        a.extend_from_slice(args);
+        package(input, &out, &a);
+        let got = frame_md5s(&out.join("stream.m3u8"));
+        assert_eq!(got, want, "{name} ({format}): decoded frames");
+    }
+}
+
+/// Rewrites track 0 of `src` into `name`: chunks laid out by `layout` (runs of (first chunk,
+/// samples per chunk), as ffmpeg reads the table) and described by the odd `stsc` entries
+/// (first_chunk, samples_per_chunk, sample_description_index). The fixture's samples are
+/// contiguous (one track), so any chunking is valid.
+fn with_stsc(src: &Path, name: &str, layout: &[(u32, u32)], stsc: &[[u32; 3]]) -> PathBuf {
+    let data = std::fs::read(src).unwrap();
+    let mut file = parse(&data);
+    let stbl = stbl(&mut file, 0);
+    let (offsets, sizes) = sample_offsets(stbl);
+    for i in 1..offsets.len() {
+        assert_eq!(
+            offsets[i],
+            offsets[i - 1] + u64::from(sizes[i - 1]),
+            "contiguous"
+        );
+    }
+    let mut chunks = Vec::new();
+    let mut i = 0usize;
+    while i < offsets.len() {
+        let chunk_no = chunks.len() as u32 + 1;
+        let per = layout.iter().rev().find(|r| r.0 <= chunk_no).unwrap().1;
+        chunks.push(u32::try_from(offsets[i]).unwrap());
+        i += per as usize;
+    }
+    child(stbl, b"stco").payload = table(chunks.len(), &chunks);
+    let words: Vec<u32> = stsc.iter().flatten().copied().collect();
+    child(stbl, b"stsc").payload = table(stsc.len(), &words);
+    let p = dir().join(name);
+    std::fs::write(&p, serialize(&file)).unwrap();
+    p
+}
+
+/// ISO/IEC 14496-12 8.7.4 sample-to-chunk tables with odd entries package as ffmpeg reads
+/// them (the same decoded frames as the intact file and as ffmpeg's own HLS output); an
+/// empty table with samples is refused with the track and byte offset.
+#[test]
+fn odd_sample_to_chunk_tables() {
+    let src = source("stsc_src.mp4", false, false);
+    let want = frame_md5s(&src);
+    assert_eq!(want.len(), 50);
+    #[allow(clippy::type_complexity)]
+    // (name, layout as ffmpeg reads it, stsc entries, whether ffmpeg packages it)
+    let cases: &[(&str, &[(u32, u32)], &[[u32; 3]], bool)] = &[
+        ("first_chunk_2", &[(1, 5)], &[[2, 5, 1]], true),
+        (
+            "duplicate",
+            &[(1, 5)],
+            &[[1, 5, 1], [4, 5, 1], [4, 5, 1]],
+            true,
+        ),
+        (
+            "zero_per_chunk",
+            &[(1, 5), (4, 4)],
+            &[[1, 5, 1], [3, 0, 1], [5, 4, 1]],
+            true,
+        ),
+        ("first_chunk_0", &[(1, 2)], &[[0, 5, 1], [3, 2, 1]], true),
+        (
+            "sdi_0_last",
+            &[(1, 3), (4, 7)],
+            &[[1, 3, 1], [4, 7, 0]],
+            true,
+        ),
+        // ffmpeg refuses ("contradictionary STSC and STCO"); the entry is never reached, so
+        // packaging is unambiguous.
+        (
+            "past_chunk_count",
+            &[(1, 5)],
+            &[[1, 5, 1], [900, 3, 1]],
+            false,
+        ),
+    ];
+    for (name, layout, stsc, ffmpeg_ok) in cases {
+        let file = with_stsc(&src, &format!("stsc_{name}.mp4"), layout, stsc);
+        match ffmpeg_hls(&file, name) {
+            Some(theirs) => {
+                assert_eq!(frame_md5s(&theirs), want, "{name}: ffmpeg's own HLS output");
+            }
+            None => assert!(!ffmpeg_ok, "{name}: ffmpeg -c copy -f hls packages it"),
+        }
+        assert_packages_to(&file, name, &[], &want);
+    }
+    // ffmpeg warns "missing mandatory atoms" and writes one empty segment (exit 0, nothing
+    // plays); a refusal that names the box is more useful.
+    let empty = with_stsc(&src, "stsc_empty.mp4", &[(1, 5)], &[]);
+    assert_refused(
+        &empty,
+        "stsc_empty",
+        &[],
+        &["track 1", "stsc is empty", "byte offset"],
+    );
+}
