@@ -348,3 +348,80 @@ fn odd_sample_to_chunk_tables() {
         &["track 1", "stsc is empty", "byte offset"],
     );
 }
+
+/// `src` (moov first) with every stco turned into a co64 (ISO/IEC 14496-12 8.7.5), offsets
+/// moved by the moov's growth; `edit` then changes the video track's 64-bit offsets.
+fn with_co64(src: &Path, name: &str, edit: impl Fn(&mut Vec<u64>)) -> PathBuf {
+    let data = std::fs::read(src).unwrap();
+    let build = |shift: u64| {
+        let mut file = parse(&data);
+        let tracks = child(&mut file, b"moov")
+            .children
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|b| &b.kind == b"trak")
+            .count();
+        for t in 0..tracks {
+            let stbl = stbl(&mut file, t);
+            let stco = child(stbl, b"stco");
+            let mut offs: Vec<u64> = u32s(&stco.payload, 8)
+                .into_iter()
+                .map(|o| u64::from(o) + shift)
+                .collect();
+            if t == 0 {
+                edit(&mut offs);
+            }
+            let mut p = vec![0u8; 4];
+            p.extend_from_slice(&(offs.len() as u32).to_be_bytes());
+            for o in &offs {
+                p.extend_from_slice(&o.to_be_bytes());
+            }
+            stco.kind = *b"co64";
+            stco.payload = p;
+        }
+        serialize(&file)
+    };
+    let grown = (build(0).len() - data.len()) as u64;
+    let p = dir().join(name);
+    std::fs::write(&p, build(grown)).unwrap();
+    p
+}
+
+/// Chunk offsets past the end of the file (co64, 64-bit offsets; and a file cut short) are
+/// refused with track, sample, byte offset and `--allow-truncated`, which packages every
+/// complete sample: the decoded frames are the intact file's first frames.
+#[test]
+fn chunk_offsets_past_the_end() {
+    let src = source("co64_src.mp4", true, true);
+    let want = frame_md5s(&src);
+    let intact = with_co64(&src, "co64.mp4", |_| {});
+    assert_eq!(frame_md5s(&intact), want, "co64 rewrite is faithful");
+    assert_packages_to(&intact, "co64", &[], &want);
+
+    let far = with_co64(&src, "co64_far.mp4", |o| {
+        let last = o.len() - 1;
+        o[last] = 1 << 33;
+    });
+    let data = std::fs::read(&intact).unwrap();
+    let cut = dir().join("co64_cut.mp4");
+    std::fs::write(&cut, &data[..data.len() * 6 / 10]).unwrap();
+    for (name, file) in [("co64_far", &far), ("co64_cut", &cut)] {
+        let needles = ["track 1: sample", "byte offset", "--allow-truncated"];
+        assert_refused(file, name, &[], &needles);
+        for format in ["ts", "fmp4"] {
+            let out = out_dir(&format!("damaged-{name}-{format}"));
+            let args = ["--quiet", "--format", format, "--allow-truncated"];
+            package(file, &out, &args);
+            let got = frame_md5s(&out.join("stream.m3u8"));
+            assert!(
+                got.len() > 10 && got.len() < want.len(),
+                "{name}: {}",
+                got.len()
+            );
+            assert_eq!(got[..], want[..got.len()], "{name} ({format}): a prefix");
+        }
+    }
+    let far_sample = format!("at byte offset {}", 1u64 << 33);
+    assert_refused(&far, "co64_far_offset", &[], &[&far_sample]);
+}
