@@ -179,10 +179,15 @@ fn source(name: &str, audio: bool, faststart: bool) -> PathBuf {
 
 /// MD5 of every decoded video frame (ffmpeg framemd5), in order.
 fn frame_md5s(input: &Path) -> Vec<String> {
+    frame_md5s_of(input, "0:v:0")
+}
+
+/// MD5 of every decoded frame of stream `map` (ffmpeg framemd5), in order.
+fn frame_md5s_of(input: &Path, map: &str) -> Vec<String> {
     let o = run(Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(input)
-        .args(["-map", "0:v:0", "-f", "framemd5", "-"]));
+        .args(["-map", map, "-f", "framemd5", "-"]));
     assert!(
         o.status.success(),
         "ffmpeg decodes {}: {}",
@@ -424,4 +429,120 @@ fn chunk_offsets_past_the_end() {
     }
     let far_sample = format!("at byte offset {}", 1u64 << 33);
     assert_refused(&far, "co64_far_offset", &[], &[&far_sample]);
+}
+
+/// A descriptor (ISO/IEC 14496-1 §8.3.3) with its length in `width` bytes.
+fn desc(tag: u8, body: &[u8], width: usize) -> Vec<u8> {
+    let mut v = vec![tag];
+    for i in (0..width).rev() {
+        let b = ((body.len() >> (7 * i)) & 0x7F) as u8;
+        v.push(if i > 0 { b | 0x80 } else { b });
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+/// Body of the first descriptor in `data` (tag checked), and the bytes after it.
+fn read_desc(data: &[u8], tag: u8) -> (&[u8], &[u8]) {
+    assert_eq!(data[0], tag);
+    let (mut len, mut i) = (0usize, 1usize);
+    loop {
+        len = (len << 7) | usize::from(data[i] & 0x7F);
+        i += 1;
+        if data[i - 1] & 0x80 == 0 {
+            break;
+        }
+    }
+    (&data[i..i + len], &data[i + len..])
+}
+
+/// Rewrites the esds of track 1 (the AAC track) of `src`: `make(asc)` returns the new
+/// descriptors (after version/flags).
+fn with_esds(src: &Path, name: &str, make: impl Fn(&[u8]) -> Vec<u8>) -> PathBuf {
+    let data = std::fs::read(src).unwrap();
+    let mut file = parse(&data);
+    let stsd = &mut child(stbl(&mut file, 1), b"stsd").payload;
+    let at = stsd.windows(4).position(|w| w == b"esds").unwrap() - 4;
+    let size = u32::from_be_bytes(stsd[at..at + 4].try_into().unwrap()) as usize;
+    let (es, _) = read_desc(&stsd[at + 12..at + size], 0x03);
+    let (dc, _) = read_desc(&es[3..], 0x04);
+    let (asc, _) = read_desc(&dc[13..], 0x05);
+    let mut body = vec![0u8; 4];
+    body.extend(make(asc));
+    let mut new = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    new.extend_from_slice(b"esds");
+    new.extend(body);
+    stsd.splice(at..at + size, new.iter().copied());
+    // The mp4a entry (after version/flags and entry_count) grows or shrinks with it.
+    let entry = u32::from_be_bytes(stsd[8..12].try_into().unwrap()) as usize;
+    let entry = (entry + new.len() - size) as u32;
+    stsd[8..12].copy_from_slice(&entry.to_be_bytes());
+    let p = dir().join(name);
+    std::fs::write(&p, serialize(&file)).unwrap();
+    p
+}
+
+/// esds (ISO/IEC 14496-14 §5.6) as other writers make it: 1-byte descriptor lengths, extra
+/// descriptors, no SLConfigDescriptor — packaged, the decoded audio equals the intact
+/// file's; no DecSpecificInfo for AAC — refused naming the track.
+#[test]
+fn esds_variants() {
+    let src = source("esds_src.mp4", true, false);
+    let out = out_dir("damaged-esds-intact");
+    package(&src, &out, &["--quiet", "--format", "ts"]);
+    let want = frame_md5s_of(&out.join("stream.m3u8"), "0:a:0");
+    assert!(want.len() > 50, "{} audio frames", want.len());
+    let es = |dc: Vec<u8>, tail: Vec<u8>, w: usize| {
+        let mut es = vec![0, 2, 0];
+        es.extend(desc(0x04, &dc, w));
+        es.extend(tail);
+        desc(0x03, &es, w)
+    };
+    let dc = |asc: &[u8], extra: &[u8], w: usize| {
+        let mut dc = vec![0x40, 0x15, 0, 0, 0, 0, 0, 0xFA, 0, 0, 0, 0xFA, 0];
+        if !asc.is_empty() {
+            dc.extend(desc(0x05, asc, w));
+        }
+        dc.extend_from_slice(extra);
+        dc
+    };
+    let sl = |w| desc(0x06, &[2], w);
+    let cases: Vec<(&str, PathBuf)> = vec![
+        (
+            "esds_len1",
+            with_esds(&src, "esds_len1.mp4", |a| es(dc(a, &[], 1), sl(1), 1)),
+        ),
+        (
+            "esds_len2",
+            with_esds(&src, "esds_len2.mp4", |a| es(dc(a, &[], 2), sl(2), 2)),
+        ),
+        (
+            "esds_extra",
+            with_esds(&src, "esds_extra.mp4", |a| {
+                let mut tail = sl(4);
+                tail.extend(desc(0x0A, b"eng\0", 4)); // language descriptor
+                es(dc(a, &desc(0x14, &[1], 4), 4), tail, 4)
+            }),
+        ),
+        (
+            "esds_no_sl",
+            with_esds(&src, "esds_no_sl.mp4", |a| es(dc(a, &[], 4), vec![], 4)),
+        ),
+    ];
+    for (name, file) in &cases {
+        let theirs = ffmpeg_hls(file, name).expect("ffmpeg packages it");
+        assert!(
+            !frame_md5s_of(&theirs, "0:a:0").is_empty(),
+            "{name}: ffmpeg"
+        );
+        for format in ["ts", "fmp4"] {
+            let out = out_dir(&format!("damaged-{name}-{format}"));
+            package(file, &out, &["--quiet", "--format", format]);
+            let got = frame_md5s_of(&out.join("stream.m3u8"), "0:a:0");
+            assert_eq!(got, want, "{name} ({format}): decoded audio");
+        }
+    }
+    let no_dsi = with_esds(&src, "esds_no_dsi.mp4", |_| es(dc(&[], &[], 4), sl(4), 4));
+    let needles = ["track 2", "mp4a", "byte offset", "no DecoderSpecificInfo"];
+    assert_refused(&no_dsi, "esds_no_dsi", &[], &needles);
 }

@@ -12,8 +12,10 @@
 
 mod boxes;
 mod entry;
+mod esds;
 mod frag;
 mod moov;
+mod mp4a;
 mod nal;
 mod reader;
 mod stbl;
