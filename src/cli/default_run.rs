@@ -190,6 +190,7 @@ fn package_if_stale(
         &opts,
         &OpenOptions {
             allow_truncated: false,
+            drop_bad_samples: false,
         },
         on_progress,
     )?;

@@ -546,3 +546,47 @@ fn esds_variants() {
     let needles = ["track 2", "mp4a", "byte offset", "no DecoderSpecificInfo"];
     assert_refused(&no_dsi, "esds_no_dsi", &[], &needles);
 }
+
+/// A NAL length (ISO/IEC 14496-15 §5.3.2) that overruns its sample: refused naming track,
+/// sample and byte offset and `--drop-bad-samples`, which drops that sample with a warning
+/// and a count at the end; the first GOP decodes as in the intact file.
+#[test]
+fn nal_length_overruns_sample() {
+    let src = source("stsc_src.mp4", false, false);
+    let want = frame_md5s(&src);
+    let mut data = std::fs::read(&src).unwrap();
+    let mut file = parse(&data);
+    let (offsets, sizes) = sample_offsets(stbl(&mut file, 0));
+    let (bad, off) = (30usize, offsets[30] as usize);
+    data[off..off + 4].copy_from_slice(&(sizes[bad] + 100).to_be_bytes());
+    let p = dir().join("nal_overrun.mp4");
+    std::fs::write(&p, &data).unwrap();
+
+    let sample = format!("track 1: sample {bad} ");
+    let offset = format!("sample at byte offset {off}");
+    let needles = [sample.as_str(), "overruns", &offset, "--drop-bad-samples"];
+    assert_refused(&p, "nal_overrun", &[], &needles);
+    // ffmpeg 5.1 -c copy -f hls stops here ("Invalid NAL unit size", h264_mp4toannexb).
+    assert!(
+        ffmpeg_hls(&p, "nal_overrun").is_none(),
+        "ffmpeg packages it"
+    );
+    for format in ["ts", "fmp4"] {
+        let out = out_dir(&format!("damaged-nal-overrun-{format}"));
+        let args = ["--quiet", "--format", format, "--drop-bad-samples"];
+        let o = package(&p, &out, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("sample {bad} ")) && err.contains("dropped"),
+            "{err}"
+        );
+        assert!(
+            err.contains("1 sample(s) dropped (--drop-bad-samples)"),
+            "{err}"
+        );
+        let pkts = crate::common::probe::packets(&out.join("stream.m3u8"));
+        assert_eq!(pkts.len(), want.len() - 1, "{format}: one packet fewer");
+        let got = frame_md5s(&out.join("stream.m3u8"));
+        assert_eq!(got[..25], want[..25], "{format}: the first GOP is intact");
+    }
+}
