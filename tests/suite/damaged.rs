@@ -590,3 +590,55 @@ fn nal_length_overruns_sample() {
         assert_eq!(got[..25], want[..25], "{format}: the first GOP is intact");
     }
 }
+
+/// Track 0 of `src` with a second sample description (`edit` applied to a copy of the
+/// first, ISO/IEC 14496-12 §8.5.2) used by chunks 4 to 6 (5 samples a chunk).
+fn with_two_entries(src: &Path, name: &str, edit: impl Fn(&mut Vec<u8>)) -> PathBuf {
+    let plain = with_stsc(src, &format!("{name}.base.mp4"), &[(1, 5)], &[[1, 5, 1]]);
+    let mut file = parse(&std::fs::read(&plain).unwrap());
+    let stbl = stbl(&mut file, 0);
+    let stsd = &mut child(stbl, b"stsd").payload;
+    let mut second = stsd[8..].to_vec();
+    edit(&mut second);
+    stsd[4..8].copy_from_slice(&2u32.to_be_bytes());
+    stsd.extend(second);
+    let words = [1, 5, 1, 4, 5, 2, 7, 5, 1];
+    child(stbl, b"stsc").payload = table(3, &words);
+    let p = dir().join(name);
+    std::fs::write(&p, serialize(&file)).unwrap();
+    p
+}
+
+/// Several sample descriptions in one track: packaged when they carry the same
+/// configuration (identical, another compressor name or width); refused naming the track,
+/// sample and description when the parameter sets change.
+#[test]
+fn several_sample_descriptions() {
+    let src = source("stsc_src.mp4", false, false);
+    let want = frame_md5s(&src);
+    // VisualSampleEntry (§12.1.3): width at byte 32 of the entry, compressorname at 50.
+    let same = with_two_entries(&src, "stsd_same.mp4", |_| {});
+    let renamed = with_two_entries(&src, "stsd_renamed.mp4", |e| {
+        e[50..59].copy_from_slice(b"\x08Other264")
+    });
+    let wider = with_two_entries(&src, "stsd_wider.mp4", |e| {
+        e[32..34].copy_from_slice(&320u16.to_be_bytes())
+    });
+    let cases = [
+        ("stsd_same", &same),
+        ("stsd_renamed", &renamed),
+        ("stsd_wider", &wider),
+    ];
+    for (name, file) in cases {
+        let theirs = ffmpeg_hls(file, name).expect("ffmpeg packages it");
+        assert_eq!(frame_md5s(&theirs), want, "{name}: ffmpeg's own HLS output");
+        assert_packages_to(file, name, &[], &want);
+    }
+    // avcC (ISO/IEC 14496-15 §5.3.3.1): the SPS starts 8 bytes in; its level_idc is byte 3.
+    let new_sps = with_two_entries(&src, "stsd_new_sps.mp4", |e| {
+        let at = e.windows(4).position(|w| w == b"avcC").unwrap() + 4 + 8 + 3;
+        e[at] = e[at].wrapping_add(1);
+    });
+    let needles = ["track 1: sample 15 ", "sample description 2", "differs"];
+    assert_refused(&new_sps, "stsd_new_sps", &[], &needles);
+}
