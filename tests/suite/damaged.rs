@@ -171,7 +171,9 @@ fn source(name: &str, audio: bool, faststart: bool) -> PathBuf {
     if faststart {
         cmd.args(["-movflags", "+faststart"]);
     }
-    let tmp = dir().join(format!("{name}.tmp.mp4"));
+    // Tests share sources and run in parallel: each writes its own temporary file.
+    let tid = std::thread::current().id();
+    let tmp = dir().join(format!("{name}.{}.{tid:?}.tmp.mp4", std::process::id()));
     assert!(run(cmd.arg(&tmp)).status.success(), "ffmpeg makes {name}");
     std::fs::rename(&tmp, &p).unwrap();
     p
@@ -641,4 +643,22 @@ fn several_sample_descriptions() {
     });
     let needles = ["track 1: sample 15 ", "sample description 2", "differs"];
     assert_refused(&new_sps, "stsd_new_sps", &[], &needles);
+}
+
+/// MPEG-4 Part 2 video (`mp4v`) is not packaged yet: where ffmpeg packages it into TS, the
+/// refusal names the track and the codec.
+#[test]
+fn mpeg4_part2_video_is_refused() {
+    let p = dir().join("mp4v.mp4");
+    if !p.exists() {
+        let o = run(Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=160x120:rate=25:duration=1")
+            .args(["-c:v", "mpeg4"])
+            .arg(&p));
+        assert!(o.status.success(), "ffmpeg -c:v mpeg4");
+    }
+    assert!(ffmpeg_hls(&p, "mp4v").is_some(), "ffmpeg packages mp4v");
+    let needles = ["track 1", "unsupported codec mp4v"];
+    assert_refused(&p, "mp4v", &[], &needles);
 }
