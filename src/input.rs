@@ -12,6 +12,7 @@ use media::sample::Demuxer;
 
 pub struct OpenOptions {
     pub allow_truncated: bool,
+    pub drop_bad_samples: bool,
 }
 
 pub fn open(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Demuxer>> {
@@ -40,7 +41,8 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Demuxer>> {
                     allow_truncated: opts.allow_truncated,
                 },
             )
-            .with_context(|| path.display().to_string())?,
+            .with_context(|| path.display().to_string())?
+            .with_drop_bad_samples(opts.drop_bad_samples),
         )
     } else if looks_like_ts(head) {
         Box::new(

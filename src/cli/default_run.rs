@@ -205,6 +205,7 @@ fn package_if_stale(
         &opts,
         &OpenOptions {
             allow_truncated: false,
+            drop_bad_samples: false,
         },
         on_progress,
     )?;

@@ -52,6 +52,9 @@ pub struct PackageArgs {
     /// Package what is complete of a truncated MP4 (warns) instead of failing.
     #[arg(long)]
     pub allow_truncated: bool,
+    /// Drop (with a warning) video samples whose NAL lengths overrun them instead of failing.
+    #[arg(long)]
+    pub drop_bad_samples: bool,
     /// Allow HEVC in MPEG-TS segments (Apple devices reject it: HEVC must be fMP4).
     #[arg(long)]
     pub allow_hevc_ts: bool,
@@ -136,6 +139,7 @@ fn peak_memory_mib() -> Option<f64> {
 fn open_options(args: &PackageArgs) -> OpenOptions {
     OpenOptions {
         allow_truncated: args.allow_truncated,
+        drop_bad_samples: args.drop_bad_samples,
     }
 }
 

@@ -50,6 +50,9 @@ const AUDIO_FIELDS: usize = 28;
 
 /// Decodes the sample entry `bytes` (complete box) of track `track_id`.
 pub(super) fn parse_entry(track_id: u32, hdr: &BoxHeader, bytes: &[u8]) -> Result<Entry> {
+    if &hdr.kind == b"mp4a" {
+        return super::mp4a::parse_mp4a(track_id, hdr, bytes);
+    }
     let mut buf = bytes;
     let codec = match Codec::decode(&mut buf) {
         Ok(c) => c,
@@ -145,37 +148,6 @@ pub(super) fn parse_entry(track_id: u32, hdr: &BoxHeader, bytes: &[u8]) -> Resul
         Codec::Vp09(_) => CodecConfig::Vp9 {
             vpcc: raw_child(b"vpcC", visual_children)?,
         },
-        Codec::Mp4a(m) => {
-            // ISO/IEC 14496-1 §7.2.6.6.2 objectTypeIndication: 0x40 MPEG-4 Audio,
-            // 0x66..=0x68 MPEG-2 AAC (Main/LC/SSR), 0x69/0x6B MPEG-2/MPEG-1 audio (MP3).
-            let dc = &m.esds.es_desc.dec_config;
-            match dc.object_type_indication {
-                0x40 | 0x66..=0x68 => {
-                    let asc = dc
-                        .dec_specific
-                        .as_ref()
-                        .map(|d| d.raw.clone())
-                        .filter(|r| !r.is_empty())
-                        .ok_or_else(|| bad("esds has no AudioSpecificConfig".into()))?;
-                    if let Ok(a) = crate::codec::aac::parse_asc(&asc) {
-                        // The sample entry's channelcount is often a fixed 2 (ffmpeg writes it
-                        // for mono too); the AudioSpecificConfig is authoritative.
-                        info.channels = a.channels;
-                        if info.sample_rate < 2 {
-                            info.sample_rate = a.sample_rate;
-                        }
-                    }
-                    CodecConfig::Aac { asc: asc.into() }
-                }
-                0x69 | 0x6B => CodecConfig::Mp3,
-                oti => {
-                    return Ok(Entry::Unsupported(format!(
-                        "{} (object type 0x{oti:02x})",
-                        hdr.name()
-                    )))
-                }
-            }
-        }
         Codec::Mp3(_) => CodecConfig::Mp3,
         Codec::Ac3(_) => CodecConfig::Ac3 {
             dac3: raw_child(b"dac3", audio_children(hdr, bytes))?,
@@ -198,7 +170,7 @@ fn to_bytes(v: &[Vec<u8>]) -> Vec<Bytes> {
 /// Where the child boxes of an audio sample entry start: after the v0 fields, plus the
 /// QuickTime sound description v1 (16 bytes) or v2 (36 bytes) extension (QTFF "Sound Sample
 /// Description").
-fn audio_children(hdr: &BoxHeader, bytes: &[u8]) -> usize {
+pub(super) fn audio_children(hdr: &BoxHeader, bytes: &[u8]) -> usize {
     let header_len = usize::try_from(hdr.header_len).unwrap_or(8);
     let base = header_len + AUDIO_FIELDS;
     match be_u16(bytes, header_len + 8) {
@@ -209,7 +181,7 @@ fn audio_children(hdr: &BoxHeader, bytes: &[u8]) -> usize {
 }
 
 /// Payload of the first child box `kind` of a sample entry, looking inside a QuickTime `wave`.
-fn find_child<'a>(
+pub(super) fn find_child<'a>(
     hdr: &BoxHeader,
     bytes: &'a [u8],
     start: usize,

@@ -12,11 +12,14 @@
 
 mod boxes;
 mod entry;
+mod esds;
 mod frag;
 mod moov;
+mod mp4a;
 mod nal;
 mod reader;
 mod stbl;
+mod stsc;
 mod table;
 mod track;
 
@@ -54,6 +57,10 @@ pub struct Mp4Demuxer<R: Read + Seek> {
     cursors: Vec<TableCursor>,
     /// The file regions read last, shared by the tracks.
     regions: Regions,
+    /// Drop (with a warning) video samples whose NAL lengths overrun them instead of failing.
+    drop_bad_samples: bool,
+    /// Samples dropped so far, per track index; reported once at the end.
+    dropped: Vec<u64>,
 }
 
 impl<R: Read + Seek> std::fmt::Debug for Mp4Demuxer<R> {
@@ -228,9 +235,33 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
             reader: Positioned::new(reader, file_len),
             infos: tracks.iter().map(|t| t.info.clone()).collect(),
             regions: Regions::default(),
+            drop_bad_samples: false,
+            dropped: vec![0; tracks.len()],
             tracks,
             cursors,
         })
+    }
+
+    /// With `yes`, a video sample whose NAL unit lengths (ISO/IEC 14496-15 §5.3.2) overrun
+    /// it is dropped with a warning (and counted in a last warning) instead of failing with
+    /// [`Error::BadSample`]. The CLI's `--drop-bad-samples`.
+    pub fn with_drop_bad_samples(mut self, yes: bool) -> Self {
+        self.drop_bad_samples = yes;
+        self
+    }
+
+    /// One warning per track that lost samples, when the last sample has been read.
+    fn report_dropped(&mut self) {
+        for (t, n) in self.tracks.iter().zip(self.dropped.iter_mut()) {
+            if *n > 0 {
+                tracing::warn!(
+                    track = t.info.id,
+                    "track {}: {n} sample(s) dropped (--drop-bad-samples)",
+                    t.info.id
+                );
+                *n = 0;
+            }
+        }
     }
 
     /// Index of the track whose next sample has the smallest decode time (ties: lowest file
@@ -268,9 +299,21 @@ impl<R: Read + Seek> Demuxer for Mp4Demuxer<R> {
     }
 
     fn next_sample(&mut self) -> Result<Option<Sample>> {
-        let Some(ti) = self.pick() else {
-            return Ok(None);
-        };
+        loop {
+            let Some(ti) = self.pick() else {
+                self.report_dropped();
+                return Ok(None);
+            };
+            if let Some(s) = self.read_sample(ti)? {
+                return Ok(Some(s));
+            }
+        }
+    }
+}
+
+impl<R: Read + Seek> Mp4Demuxer<R> {
+    /// Reads the next sample of track `ti` and moves past it; `None` when it was dropped.
+    fn read_sample(&mut self, ti: usize) -> Result<Option<Sample>> {
         let (Some(track), Some(cursor)) = (self.tracks.get(ti), self.cursors.get(ti)) else {
             return Ok(None);
         };
@@ -301,19 +344,37 @@ impl<R: Read + Seek> Demuxer for Mp4Demuxer<R> {
                     e,
                 )
             })?;
-        let data = match nal {
-            Some(fmt) => nal::canonical(data, fmt).map_err(|msg| Error::BadSample {
-                track: id,
-                sample: index as u64,
-                dts,
-                msg: format!("{msg} (sample at byte offset {})", raw.offset),
-            })?,
-            None => data,
+        let data = match nal.map(|fmt| nal::canonical(data.clone(), fmt)) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(msg)) if self.drop_bad_samples => {
+                tracing::warn!(
+                    track = id,
+                    "track {id}: sample {index} (dts {dts}, byte offset {}): {msg}; dropped",
+                    raw.offset
+                );
+                if let Some(n) = self.dropped.get_mut(ti) {
+                    *n += 1;
+                }
+                None
+            }
+            Some(Err(msg)) => {
+                return Err(Error::BadSample {
+                    track: id,
+                    sample: index as u64,
+                    dts,
+                    msg: format!(
+                        "{msg} (sample at byte offset {}); --drop-bad-samples drops such \
+                         samples with a warning",
+                        raw.offset
+                    ),
+                })
+            }
+            None => Some(data),
         };
         if let (Some(t), Some(c)) = (self.tracks.get(ti), self.cursors.get_mut(ti)) {
             c.advance(&t.table, raw.duration);
         }
-        Ok(Some(Sample {
+        Ok(data.map(|data| Sample {
             track: ti,
             dts,
             cts_offset: raw.cts,

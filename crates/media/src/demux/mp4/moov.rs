@@ -171,7 +171,18 @@ fn parse_trak(
             return Ok(());
         }
     };
-    let same_entry = entries.iter().map(|(_, x)| *x == eb).collect();
+    // §8.5.2: several sample descriptions are fine when they describe the same
+    // configuration (byte-identical, or differing only in fields the output does not use:
+    // compressor name, data_reference_index, the informative width/height, bitrate boxes).
+    let same_entry = entries
+        .iter()
+        .map(|(h, x)| {
+            *x == eb
+                || (h.kind == eh.kind
+                    && matches!(parse_entry(id, h, x), Ok(Entry::Supported(ref o))
+                        if o.config == entry.config && o.nal == entry.nal))
+        })
+        .collect();
     let sample_rate = if entry.sample_rate < 2 {
         mdhd.timescale
     } else {

@@ -191,40 +191,31 @@ pub(super) fn build_plain(
     } else {
         return Err(err("no stco/co64 box".into(), trak_offset));
     };
-    // §8.7.4: first_chunk starts at 1 and increases.
-    for (i, e) in stsc.entries.iter().enumerate() {
-        let prev = if i == 0 {
-            0
-        } else {
-            stsc.entries.get(i - 1).map_or(0, |p| p.first_chunk)
-        };
-        if (i == 0 && e.first_chunk != 1) || (i > 0 && e.first_chunk <= prev) {
-            return Err(err(
-                format!(
-                    "stsc entry {i} has first_chunk {} (must start at 1 and increase)",
-                    e.first_chunk
-                ),
-                stsc_h.offset,
-            ));
-        }
+    // §8.7.4: odd entries are repaired as ffmpeg does (see `stsc`).
+    let runs = super::stsc::repair(id, &stsc.entries);
+    if runs.is_empty() {
+        return Err(err(
+            format!(
+                "stsc is empty but stsz lists {n} samples in {} chunks: no sample can be \
+                 placed (ffmpeg drops this track too)",
+                chunks.len()
+            ),
+            stsc_h.offset,
+        ));
     }
     let sync_all = b.stss.is_none();
     let mut index: u64 = 0;
     let mut stsc_idx = 0usize;
     'chunks: for (ci, &chunk_offset) in chunks.iter().enumerate() {
         let chunk_no = ci as u64 + 1;
-        while stsc
-            .entries
-            .get(stsc_idx + 1)
-            .is_some_and(|e| u64::from(e.first_chunk) <= chunk_no)
-        {
+        while runs.get(stsc_idx + 1).is_some_and(|e| e.first <= chunk_no) {
             stsc_idx += 1;
         }
-        let Some(entry) = stsc.entries.get(stsc_idx) else {
+        let Some(entry) = runs.get(stsc_idx) else {
             break;
         };
         let mut offset = chunk_offset;
-        for _ in 0..entry.samples_per_chunk {
+        for _ in 0..entry.count {
             if index >= n {
                 break 'chunks;
             }
@@ -245,7 +236,7 @@ pub(super) fn build_plain(
                 cts,
                 sync: sync_all,
             };
-            if !track.push(s, entry.sample_description_index, file_len)? {
+            if !track.push(s, entry.sdi, file_len)? {
                 break 'chunks;
             }
             offset = offset

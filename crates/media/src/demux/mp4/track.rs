@@ -76,8 +76,11 @@ impl Track {
                     )
                 } else {
                     format!(
-                        "switches to sample description {sdi}, which differs from the first; \
-                         only one codec configuration per track is supported"
+                        "switches to sample description {sdi} (sample at byte offset {}), \
+                         whose codec configuration (parameter sets, dimensions or audio \
+                         format) differs from description 1; only one configuration per \
+                         track is supported: split the file at this sample",
+                        s.offset
                     )
                 };
                 return Err(Error::BadSample {

@@ -264,6 +264,50 @@ fn bad_nal_length_is_a_sample_error() {
 }
 
 #[test]
+fn drop_bad_samples_skips_overrunning_nal_lengths() {
+    let s = |data: Vec<u8>, sync| S {
+        data,
+        dur: 10,
+        cts: 0,
+        sync,
+    };
+    // (samples, (dts, data) of the samples kept with the flag)
+    let good = vec![0, 0, 0, 1, 0x65];
+    let bad = vec![0, 0, 0, 9, 0x41];
+    type Kept = Vec<(i64, Vec<u8>)>;
+    let cases: &[(Vec<S>, Kept)] = &[
+        (
+            vec![
+                s(good.clone(), true),
+                s(bad.clone(), false),
+                s(good.clone(), false),
+            ],
+            vec![(0, good.clone()), (20, good.clone())],
+        ),
+        (vec![s(bad.clone(), true)], vec![]),
+        (
+            vec![s(good.clone(), true), s(good.clone(), false)],
+            vec![(0, good.clone()), (10, good.clone())],
+        ),
+    ];
+    for (samples, want) in cases {
+        let bytes = plain(&[video(1, samples.clone())], Layout::default());
+        let mut d = Mp4Demuxer::open(
+            Cursor::new(bytes.clone()),
+            bytes.len() as u64,
+            Mp4Options::default(),
+        )
+        .map(|d| d.with_drop_bad_samples(true))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut got = Vec::new();
+        while let Some(x) = d.next_sample().unwrap_or_else(|e| panic!("{e}")) {
+            got.push((x.dts, x.data.to_vec()));
+        }
+        assert_eq!(&got, want);
+    }
+}
+
+#[test]
 fn several_sample_descriptions() {
     let mut tracks = av_tracks();
     // Chunks of 3: chunk 2 (samples 3..6) uses description 2.
