@@ -3,6 +3,8 @@
 
 mod config_file;
 mod default_run;
+mod descriptor;
+mod ladder;
 mod live;
 mod package;
 mod progress;

@@ -6,6 +6,7 @@ mod errors;
 mod events;
 mod golden;
 mod interrupt;
+mod ladder;
 mod live;
 mod package;
 mod validate;
