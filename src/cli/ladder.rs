@@ -13,6 +13,7 @@ use media::sample::{TrackInfo, TrackKind};
 
 use super::descriptor::Descriptor;
 use super::package::PackageArgs;
+use super::subtitles::{self, SubtitleInput};
 use crate::fs_store::FsStore;
 use crate::input::{self, OpenOptions};
 use crate::interrupt::{self, Interrupted, Interruptible};
@@ -66,14 +67,16 @@ pub fn run(args: &PackageArgs, opts: &PackageOptions, open_opts: &OpenOptions) -
     for p in all_paths {
         target.check(p, args.force)?;
     }
-    if !sub_specs.is_empty() {
-        bail!("--subtitles: not implemented yet");
-    }
+    // Subtitle files are read and checked before anything is written.
+    let subs = sub_specs
+        .into_iter()
+        .map(subtitles::read)
+        .collect::<Result<Vec<_>>>()?;
     interrupt::install()?;
     target.remove_stale();
     let staging = target.stage(&opts.run_id)?;
     let mut store = Interruptible(FsStore::new(staging.path()));
-    let written = build(args, opts, open_opts, audio_specs, &mut store);
+    let written = build(args, opts, open_opts, audio_specs, subs, &mut store);
     drop(store);
     if interrupt::requested() {
         return Err(Interrupted.into());
@@ -116,6 +119,7 @@ fn build(
     opts: &PackageOptions,
     open_opts: &OpenOptions,
     audio_specs: Vec<Descriptor>,
+    subs: Vec<SubtitleInput>,
     store: &mut dyn StreamStore,
 ) -> Result<Written> {
     let mut candidates = Vec::new();
@@ -146,7 +150,7 @@ fn build(
         }
         audio.push(package_audio(c, audio.len(), cuts, opts, open_opts, store)?);
     }
-    let subs_out = Vec::new();
+    let subs_out = subtitles::write_all(subs, &videos[0], opts, store)?;
     let master = ladder::master(&videos, &audio, &subs_out);
     store
         .put("master.m3u8", master.render().as_bytes())

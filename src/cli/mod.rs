@@ -9,6 +9,7 @@ mod live;
 mod package;
 mod progress;
 mod serve;
+mod subtitles;
 mod validate;
 
 use std::io::IsTerminal;

@@ -448,3 +448,212 @@ fn bad_ladders_are_refused() {
         assert!(!out.exists(), "{args:?}: nothing in OUT");
     }
 }
+
+/// Writes the test's subtitle files: English WebVTT (a cue spanning the 2 s boundary at 4 s,
+/// nothing between 4.5 and 8 s) and French SRT.
+fn subtitle_files() -> (PathBuf, PathBuf) {
+    let dir = work_dir().join("media");
+    std::fs::create_dir_all(&dir).expect("media dir");
+    let vtt = dir.join("ladder_en.vtt");
+    std::fs::write(
+        &vtt,
+        "WEBVTT\n\n00:00:00.500 --> 00:00:01.500\nHello\n\n\
+00:00:03.000 --> 00:00:04.500\nAcross the boundary\n\n00:00:08.000 --> 00:00:11.000\nBye\n",
+    )
+    .expect("write vtt");
+    let srt = dir.join("ladder_fr.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,500 --> 00:00:03,000\nBonjour & bienvenue\n\n2\n00:00:07,000 --> 00:00:10,000\nAu revoir\n",
+    )
+    .expect("write srt");
+    (vtt, srt)
+}
+
+/// Cue start times (s) in a WebVTT segment, and its X-TIMESTAMP-MAP MPEGTS value.
+fn vtt_cues(text: &str) -> (Vec<f64>, u64) {
+    let mpegts = text
+        .lines()
+        .find_map(|l| l.strip_prefix("X-TIMESTAMP-MAP=MPEGTS:"))
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .expect("X-TIMESTAMP-MAP");
+    let starts = text
+        .lines()
+        .filter_map(|l| l.split_once(" --> "))
+        .map(|(a, _)| {
+            let p: Vec<f64> = a.split(':').map(|x| x.parse().expect("time")).collect();
+            p[0] * 3600.0 + p[1] * 60.0 + p[2]
+        })
+        .collect();
+    (starts, mpegts)
+}
+
+/// First presentation time of a media playlist's video, 90 kHz, per ffprobe.
+fn first_pts_90k(playlist: &Path) -> u64 {
+    let out = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=start_time",
+        ])
+        .args(["-of", "default=nw=1:nk=1"])
+        .arg(playlist));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let secs: f64 = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("start_time: {text}"));
+    (secs * 90_000.0).round() as u64
+}
+
+/// WebVTT and SRT subtitles: two SUBTITLES renditions (languages, DEFAULT, FORCED), segmented
+/// on the video's boundaries with the same EXTINF, cues spanning a boundary repeated, an empty
+/// segment where no cue falls, X-TIMESTAMP-MAP at the video's first PTS (TS: its 1.4 s offset);
+/// ffmpeg reads every cue back.
+#[test]
+fn subtitles_from_webvtt_and_srt() {
+    let (vtt, srt) = subtitle_files();
+    let inputs = [rendition("640x360", "400k")];
+    for format in ["ts", "fmp4"] {
+        let out = out_dir(&format!("ladder-subs-{format}"));
+        let en = format!("{},lang=en,default", vtt.display());
+        let fr = format!("{},lang=fr,name=Français,forced", srt.display());
+        let args = [
+            "--format",
+            format,
+            "--segment-duration",
+            "2",
+            "--subtitles",
+            &en,
+            "--subtitles",
+            &fr,
+        ];
+        package_ladder(&inputs, &out, &args);
+        let m = master(&out);
+        let subs: Vec<(Option<&str>, &str, bool, bool)> = m
+            .alternatives
+            .iter()
+            .filter(|a| a.media_type == AlternativeMediaType::Subtitles)
+            .map(|a| (a.language.as_deref(), a.name.as_str(), a.default, a.forced))
+            .collect();
+        assert_eq!(
+            subs,
+            vec![
+                (Some("en"), "English", true, false),
+                (Some("fr"), "Français", false, true)
+            ],
+            "{format}"
+        );
+        assert!(m
+            .variants
+            .iter()
+            .filter(|v| !v.is_i_frame)
+            .all(|v| v.subtitles.as_deref() == Some("subs")));
+        let video = durations(&out, "video_0.m3u8");
+        assert_eq!(
+            durations(&out, "subs_0.m3u8"),
+            video,
+            "{format}: same EXTINF"
+        );
+        assert_eq!(
+            durations(&out, "subs_1.m3u8"),
+            video,
+            "{format}: same EXTINF"
+        );
+        // Cue time 0 is the first picture's presentation time. TS: as ffprobe reads the segments
+        // (with the muxer's 1.4 s offset). fMP4 keeps the input's presentation times (signed
+        // composition offsets, which ffmpeg's mov demuxer shifts on reading): the input's.
+        let pts = if format == "ts" {
+            first_pts_90k(&out.join("video_0.m3u8"))
+        } else {
+            first_pts_90k(&inputs[0])
+        };
+        let segs: Vec<(Vec<f64>, u64)> = media_playlist(&out.join("subs_0.m3u8"))
+            .segments
+            .iter()
+            .map(|s| vtt_cues(&std::fs::read_to_string(out.join(&s.uri)).expect("vtt")))
+            .collect();
+        for (_, mpegts) in &segs {
+            assert!(
+                mpegts.abs_diff(pts) <= 9,
+                "{format}: MPEGTS {mpegts}, video starts at {pts}"
+            );
+        }
+        let starts: Vec<Vec<f64>> = segs.into_iter().map(|(s, _)| s).collect();
+        assert_eq!(
+            starts,
+            vec![
+                vec![0.5],
+                vec![3.0],
+                vec![3.0],
+                vec![],
+                vec![8.0],
+                vec![8.0]
+            ],
+            "{format}: cues per 2 s segment"
+        );
+        for uri in ["subs_0.m3u8", "subs_1.m3u8"] {
+            let o = run(Command::new("ffmpeg")
+                .args(["-v", "error", "-i"])
+                .arg(out.join(uri))
+                .args(["-f", "webvtt", "-"]));
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                o.status.success(),
+                "{format} {uri}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let want = if uri == "subs_0.m3u8" {
+                "Across the boundary"
+            } else {
+                "Bonjour & bienvenue"
+            };
+            assert!(text.contains(want), "{format} {uri}: {text}");
+        }
+    }
+}
+
+/// A subtitle file that is not WebVTT/SRT, or with cues out of order or a malformed timestamp:
+/// the file, line and reason; nothing in OUT.
+#[test]
+fn bad_subtitles_are_refused_with_file_and_line() {
+    let v = rendition("640x360", "400k");
+    let dir = work_dir().join("media");
+    let cases = [
+        ("bad_plain.vtt", "just text\n", "line 1: neither WebVTT"),
+        (
+            "bad_order.srt",
+            "1\n00:00:05,000 --> 00:00:06,000\na\n\n2\n00:00:01,000 --> 00:00:02,000\nb\n",
+            "line 6: cue starts at 1000 ms, before the previous cue",
+        ),
+        (
+            "bad_time.vtt",
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.5\nx\n",
+            "line 3: malformed timestamp \"00:00:02.5\"",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        let out = out_dir("ladder-bad-subs");
+        let o = run(Command::new(bin())
+            .arg("package")
+            .arg(&v)
+            .arg("--subtitles")
+            .arg(&path)
+            .arg("-o")
+            .arg(&out));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name) && stderr.contains(want),
+            "{name}: {stderr}"
+        );
+        assert!(!out.exists(), "{name}: nothing in OUT");
+    }
+}

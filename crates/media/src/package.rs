@@ -268,6 +268,8 @@ pub struct Rendered {
     pub independent_segments: bool,
     /// Start of each segment, seconds (the main track's decode time).
     pub segment_starts: Vec<f64>,
+    /// EXTINF of each segment, seconds, as the media playlist lists them.
+    pub segment_durations: Vec<f64>,
     /// Earliest presentation time of the main track, seconds.
     pub first_pts: Option<f64>,
 }
@@ -690,6 +692,12 @@ fn write_playlists(
         i_frames,
         independent_segments: writer.playlist.independent_segments,
         segment_starts: cut.starts.clone(),
+        segment_durations: writer
+            .playlist
+            .segments
+            .iter()
+            .map(|s| s.duration)
+            .collect(),
         first_pts: cut.main_first_pts.map(|p| p as f64 / timescale),
     })
 }

@@ -24,6 +24,7 @@ fn rendered(uri: &str, codecs: &[&str], peak: u64, average: u64) -> Rendered {
         i_frames: None,
         independent_segments: true,
         segment_starts: vec![0.0],
+        segment_durations: vec![1.0],
         first_pts: Some(0.0),
     }
 }
