@@ -8,6 +8,7 @@ use std::process::Command;
 
 use m3u8_rs::{AlternativeMediaType, ClosedCaptionGroupId, MasterPlaylist, MediaPlaylist};
 
+use crate::common::server::{serve, tracks_harness};
 use crate::common::{bin, out_dir, probe, run, work_dir};
 
 static GENERATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -656,4 +657,57 @@ fn bad_subtitles_are_refused_with_file_and_line() {
         );
         assert!(!out.exists(), "{name}: nothing in OUT");
     }
+}
+
+/// hls.js and Shaka Player play the ladder (TS and fMP4) in Chromium: 2 audio and 2 text tracks
+/// with the right languages, audio and subtitles switched while playing (cues show up as
+/// TextTrack cues), and a variant of another height selected (tests/e2e/tracks.mjs).
+#[test]
+fn players_switch_audio_subtitles_and_variants() {
+    let (vtt, srt) = subtitle_files();
+    let inputs = ladder_inputs();
+    let fr = format!("{},lang=fr", french().display());
+    let en_subs = format!("{},lang=en,default", vtt.display());
+    let fr_subs = format!("{},lang=fr", srt.display());
+    let root = out_dir("ladder-players");
+    std::fs::create_dir_all(&root).expect("root");
+    for format in ["ts", "fmp4"] {
+        let args = [
+            "--format",
+            format,
+            "--segment-duration",
+            "2",
+            "--audio",
+            &fr,
+            "--subtitles",
+            &en_subs,
+            "--subtitles",
+            &fr_subs,
+        ];
+        package_ladder(&inputs, &root.join(format), &args);
+    }
+    let server = serve(&root, &[]);
+    let mut failures = Vec::new();
+    for player in ["hlsjs", "shaka"] {
+        for format in ["ts", "fmp4"] {
+            let url = format!("{}/{format}/master.m3u8", server.base);
+            let args = [
+                "--url",
+                &url,
+                "--player",
+                player,
+                "--audio",
+                "en,fr",
+                "--text",
+                "en,fr",
+                "--seconds",
+                "1",
+            ];
+            let report = tracks_harness(&args);
+            if report["ok"] != true {
+                failures.push(format!("{player} {format}: {report}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
