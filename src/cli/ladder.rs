@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use media::package::ladder::{self, language_tag, AudioOut, Select};
 use media::package::{package_rendition, PackageOptions, Rendered, StreamStore};
 use media::sample::{TrackInfo, TrackKind};
+use media::subtitle::SubtitleTrack;
 
 use super::descriptor::Descriptor;
 use super::package::PackageArgs;
@@ -28,13 +29,16 @@ pub fn wanted(args: &PackageArgs, open_opts: &OpenOptions) -> Result<bool> {
     let Some(first) = args.inputs.first() else {
         bail!("no input given");
     };
-    let demux = input::open(first, open_opts)?;
+    let mut demux = input::open(first, open_opts)?;
+    let text = demux
+        .subtitle_tracks()
+        .with_context(|| first.display().to_string())?;
     let audio = demux
         .tracks()
         .iter()
         .filter(|t| t.kind() == TrackKind::Audio)
         .count();
-    Ok(audio > 1)
+    Ok(audio > 1 || !text.is_empty())
 }
 
 /// An audio track that may become a rendition.
@@ -124,10 +128,18 @@ fn build(
 ) -> Result<Written> {
     let mut candidates = Vec::new();
     let mut videos: Vec<Rendered> = Vec::new();
+    let mut subs = subs;
     for (i, path) in args.inputs.iter().enumerate() {
         let reference = videos.first().map(|r| (&args.inputs[0], r));
-        let (r, found) = package_video(path, i, reference, opts, open_opts, store)?;
+        let (r, found, text) = package_video(path, i, reference, opts, open_opts, store)?;
         candidates.extend(found);
+        for t in text {
+            // The same text in several inputs (an encoder's ladder) is one rendition.
+            if subs.iter().any(|s| s.subs == t.subtitles) {
+                continue;
+            }
+            subs.push(SubtitleInput::from_track(path, t));
+        }
         videos.push(r);
     }
     for spec in audio_specs {
@@ -163,7 +175,7 @@ fn build(
 }
 
 /// Packages input `i`'s video as `video_{i}`, cut where `reference` (the first input) was;
-/// returns it and the input's audio tracks.
+/// returns it, the input's audio tracks and its subtitle tracks.
 fn package_video(
     path: &Path,
     i: usize,
@@ -171,8 +183,11 @@ fn package_video(
     opts: &PackageOptions,
     open_opts: &OpenOptions,
     store: &mut dyn StreamStore,
-) -> Result<(Rendered, Vec<Candidate>)> {
+) -> Result<(Rendered, Vec<Candidate>, Vec<SubtitleTrack>)> {
     let mut demux = input::open(path, open_opts)?;
+    let text = demux
+        .subtitle_tracks()
+        .with_context(|| path.display().to_string())?;
     let tracks = demux.tracks().to_vec();
     let Some(v) = tracks.iter().position(|t| t.kind() == TrackKind::Video) else {
         bail!(
@@ -204,7 +219,7 @@ fn package_video(
             spec: None,
         })
         .collect();
-    Ok((r, found))
+    Ok((r, found, text))
 }
 
 /// Warns when `other`'s keyframes do not line up with `reference`'s, or their durations differ

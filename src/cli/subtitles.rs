@@ -7,13 +7,29 @@ use media::mux::ts::TIMESTAMP_OFFSET;
 use media::package::ladder::{language_tag, SubtitleOut};
 use media::package::{Format, PackageOptions, Rendered, StreamStore};
 use media::playlist::{MediaPlaylist, MediaSegment, PlaylistType};
-use media::subtitle::{self, Subtitles};
+use std::path::Path;
+
+use media::subtitle::{self, SubtitleTrack, Subtitles};
 
 use super::descriptor::Descriptor;
 
 pub struct SubtitleInput {
     spec: Descriptor,
-    subs: Subtitles,
+    pub subs: Subtitles,
+}
+
+impl SubtitleInput {
+    /// A text track of input `path` (tx3g/mov_text), with the track's language.
+    pub fn from_track(path: &Path, track: SubtitleTrack) -> Self {
+        SubtitleInput {
+            spec: Descriptor {
+                path: path.to_owned(),
+                lang: track.language,
+                ..Descriptor::default()
+            },
+            subs: track.subtitles,
+        }
+    }
 }
 
 /// Reads and parses a subtitle file; a refusal names the file, the line and why.

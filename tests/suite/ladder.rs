@@ -711,3 +711,70 @@ fn players_switch_audio_subtitles_and_variants() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// An MP4 with a mov_text (tx3g) subtitle track: one input, and its text track becomes a
+/// SUBTITLES rendition with the track's language; ffmpeg reads the cues back.
+#[test]
+fn mov_text_track_becomes_a_subtitle_rendition() {
+    let dir = work_dir().join("media");
+    std::fs::create_dir_all(&dir).expect("media dir");
+    let srt = dir.join("ladder_movtext.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:01,000 --> 00:00:03,000\nPrimera\n\n2\n00:00:05,000 --> 00:00:08,000\nSegunda & última\n",
+    )
+    .expect("srt");
+    let input = media(
+        "ladder_movtext.mp4",
+        "320x240",
+        50,
+        &[
+            "-f",
+            "srt",
+            "-i",
+            srt.to_str().expect("utf-8 path"),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-map",
+            "3:s",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-c:s",
+            "mov_text",
+            "-metadata:s:s:0",
+            "language=spa",
+        ],
+    );
+    let out = out_dir("ladder-movtext");
+    package_ladder(
+        &[input],
+        &out,
+        &["--format", "ts", "--segment-duration", "2"],
+    );
+    let m = master(&out);
+    let subs: Vec<(Option<&str>, &str)> = m
+        .alternatives
+        .iter()
+        .filter(|a| a.media_type == AlternativeMediaType::Subtitles)
+        .map(|a| (a.language.as_deref(), a.name.as_str()))
+        .collect();
+    assert_eq!(subs, vec![(Some("es"), "Spanish")]);
+    assert_eq!(
+        durations(&out, "subs_0.m3u8"),
+        durations(&out, "video_0.m3u8")
+    );
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(out.join("subs_0.m3u8"))
+        .args(["-f", "webvtt", "-"]));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("00:01.000 --> 00:03.000\nPrimera") && text.contains("Segunda & última"),
+        "{text}"
+    );
+    assert_decodes(&out, "video_0.m3u8");
+}

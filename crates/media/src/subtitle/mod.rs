@@ -30,6 +30,16 @@ pub struct Subtitles {
     pub cues: Vec<Cue>,
 }
 
+/// A subtitle track found inside a media file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubtitleTrack {
+    /// Track id in the input.
+    pub id: u32,
+    /// ISO 639-2 code from the container, if any.
+    pub language: Option<String>,
+    pub subtitles: Subtitles,
+}
+
 /// Why a subtitle file was refused: the line (1-based) and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {reason}")]

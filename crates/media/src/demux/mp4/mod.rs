@@ -18,6 +18,7 @@ mod nal;
 mod reader;
 mod stbl;
 mod table;
+mod text;
 mod track;
 
 #[cfg(test)]
@@ -54,6 +55,8 @@ pub struct Mp4Demuxer<R: Read + Seek> {
     cursors: Vec<TableCursor>,
     /// The file regions read last, shared by the tracks.
     regions: Regions,
+    /// Timed text tracks (tx3g), read on demand by [`Demuxer::subtitle_tracks`].
+    text: Vec<Track>,
 }
 
 impl<R: Read + Seek> std::fmt::Debug for Mp4Demuxer<R> {
@@ -184,6 +187,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
 
     fn finish(reader: R, movie: moov::Movie, file_len: u64, opts: Mp4Options) -> Result<Self> {
         let mut tracks = movie.tracks;
+        let text = movie.text;
         if tracks.is_empty() {
             return Err(match movie.skipped.first() {
                 Some((track, codec)) => Error::UnsupportedCodec {
@@ -230,6 +234,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
             regions: Regions::default(),
             tracks,
             cursors,
+            text,
         })
     }
 
@@ -265,6 +270,10 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
 impl<R: Read + Seek> Demuxer for Mp4Demuxer<R> {
     fn tracks(&self) -> &[TrackInfo] {
         &self.infos
+    }
+
+    fn subtitle_tracks(&mut self) -> Result<Vec<crate::subtitle::SubtitleTrack>> {
+        self.read_text_tracks()
     }
 
     fn next_sample(&mut self) -> Result<Option<Sample>> {

@@ -7,6 +7,7 @@ use mp4_atom::{Elst, Mdhd, Mvhd, Tkhd, Trex};
 use super::boxes::{be_u32, decode_atom, fourcc_str, payload, BoxHeader, Children};
 use super::entry::{parse_entry, Entry};
 use super::stbl::{build_plain, StblBoxes};
+use super::text;
 use super::track::Track;
 use crate::error::{Error, Result};
 use crate::sample::TrackInfo;
@@ -22,6 +23,8 @@ pub(super) struct Movie {
     pub trex: Vec<Trex>,
     /// Tracks not packaged: (track_ID, codec or handler description).
     pub skipped: Vec<(u32, String)>,
+    /// 3GPP timed text tracks (`tx3g`, mov_text): read as subtitles, never muxed.
+    pub text: Vec<Track>,
     pub fragmented: bool,
 }
 
@@ -148,6 +151,20 @@ fn parse_trak(
         }
     }
     let first_kind = entries.first().map(|(h, _)| h.name());
+    let text_handler = matches!(&handler, b"text" | b"sbtl" | b"subt");
+    if text_handler && first_kind.as_deref() == Some("tx3g") {
+        let same_entry = entries.iter().map(|_| true).collect();
+        let mut track = Track::new(text::info(id, &mdhd), None, same_entry);
+        if let Some((h, eb)) = b.elst {
+            let elst = decode_atom::<Elst>(&h, eb)?;
+            track.shift = edit_shift(&elst, movie_timescale, mdhd.timescale).unwrap_or(0);
+        }
+        build_plain(&mut track, &b.stbl, trak.offset, file_len)?;
+        movie.text.push(track);
+        // Not a media track: a file with nothing else is still refused as before.
+        movie.skipped.push((id, "tx3g".into()));
+        return Ok(());
+    }
     if &handler != b"vide" && &handler != b"soun" {
         let what = first_kind.unwrap_or_else(|| fourcc_str(handler));
         tracing::warn!(
@@ -213,7 +230,7 @@ fn parse_trak(
 }
 
 /// ISO-639-2/T code from mdhd, `None` for "und" or anything not three lowercase letters.
-fn language(code: &str) -> Option<String> {
+pub(super) fn language(code: &str) -> Option<String> {
     (code.len() == 3 && code.bytes().all(|c| c.is_ascii_lowercase()) && code != "und")
         .then(|| code.to_string())
 }
