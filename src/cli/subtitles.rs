@@ -54,7 +54,7 @@ pub fn write_all(
     opts: &PackageOptions,
     store: &mut dyn StreamStore,
 ) -> Result<Vec<SubtitleOut>> {
-    // RFC 8216bis 3.1.4: cue time 0 is the presentation's start, the reference's first picture.
+    // RFC 8216 3.5: cue time 0 is the presentation's start, the reference's first picture.
     // MPEG-TS segments carry timestamps shifted by TIMESTAMP_OFFSET (as ffmpeg's); fMP4's are the
     // input's own.
     let shift = match opts.format {

@@ -143,7 +143,7 @@ pub fn language_name(tag: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct AudioOut {
     pub rendered: Rendered,
-    /// Codec family (`TrackInfo::config.name()`): one group per family (Apple 4.x: AAC and
+    /// Codec family (`TrackInfo::config.name()`): one group per family (Apple HLS authoring spec: AAC and
     /// AC-3 in separate groups).
     pub family: &'static str,
     pub name: Option<String>,
@@ -236,7 +236,7 @@ fn audio_groups(audio: &[AudioOut]) -> (Vec<MediaEntry>, Vec<Group>) {
                 default: i == default,
                 autoselect: true,
                 forced: None,
-                // Apple 4.x: CHANNELS on every audio rendition.
+                // RFC 8216bis 4.4.6.1 CHANNELS; Apple: MUST on every audio rendition.
                 channels: (a.channels > 0).then_some(a.channels),
                 uri: a.rendered.media_uri.clone(),
             });

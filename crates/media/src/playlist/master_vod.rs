@@ -109,8 +109,8 @@ impl VodMaster {
             if let Some(g) = &v.subtitles_group {
                 let _ = write!(out, ",SUBTITLES={}", quoted(g));
             }
-            // Apple 9.x: CLOSED-CAPTIONS=NONE where the video carries no captions, so that
-            // players do not look for CEA-608 in it.
+            // RFC 8216 4.3.4.2: CLOSED-CAPTIONS=NONE (on every variant) where the video carries
+            // no captions, so that players do not look for CEA-608 in it.
             let _ = writeln!(out, ",CLOSED-CAPTIONS=NONE");
             out.push_str(&v.uri);
             out.push('\n');

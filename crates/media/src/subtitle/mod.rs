@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Subtitles: WebVTT and SRT files parsed into cues ([`parse`]), and cut into WebVTT segments on
 //! the media segments' boundaries ([`segment`]) for `EXT-X-MEDIA TYPE=SUBTITLES` renditions
-//! (RFC 8216bis 3.1.4, 4.4.6.1). Sans-IO: text in, text out.
+//! (RFC 8216 3.5, 4.4.6.1). Sans-IO: text in, text out.
 
 mod parse;
 mod segment;

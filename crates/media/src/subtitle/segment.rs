@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Cutting cues into WebVTT segments (RFC 8216bis 3.1.4) on the media segments' boundaries.
+//! Cutting cues into WebVTT segments (RFC 8216 3.5) on the media segments' boundaries.
 
 use std::fmt::Write as _;
 
@@ -22,7 +22,7 @@ pub fn timestamp(ms: u64) -> String {
 /// segment, and a segment with no cue is a header alone.
 ///
 /// `mpegts` is the media timestamp (90 kHz) of the presentation's start, which cue time 0 is
-/// (RFC 8216bis 3.1.4: X-TIMESTAMP-MAP maps cue times to MPEG-2 / fMP4 media timestamps).
+/// (RFC 8216 3.5: X-TIMESTAMP-MAP maps cue times to MPEG-2 / fMP4 media timestamps).
 pub fn segment(subs: &Subtitles, durations: &[f64], mpegts: u64) -> Vec<String> {
     let mut head = format!(
         "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{},LOCAL:00:00:00.000\n\n",

@@ -76,6 +76,7 @@ pub(super) struct TrakBoxes<'a> {
     pub elst: Found<'a>,
     pub mdhd: Found<'a>,
     pub hdlr: Found<'a>,
+    pub elng: Found<'a>,
     pub stbl: StblBoxes<'a>,
 }
 
@@ -91,6 +92,7 @@ fn collect<'a>(data: &'a [u8], base: u64, out: &mut TrakBoxes<'a>) -> Result<()>
             b"elst" => &mut out.elst,
             b"mdhd" => &mut out.mdhd,
             b"hdlr" => &mut out.hdlr,
+            b"elng" => &mut out.elng,
             b"stsd" => &mut out.stbl.stsd,
             b"stts" => &mut out.stbl.stts,
             b"ctts" => &mut out.stbl.ctts,
@@ -213,7 +215,7 @@ fn parse_trak(
             0
         },
         channels: entry.channels,
-        language: language(&mdhd.language),
+        language: extended_language(b.elng).or_else(|| language(&mdhd.language)),
         duration: None,
         config: entry.config,
     };
@@ -227,6 +229,19 @@ fn parse_trak(
     build_plain(&mut track, &b.stbl, trak.offset, file_len)?;
     movie.tracks.push(track);
     Ok(())
+}
+
+/// The BCP 47 tag of an `elng` box (ISO/IEC 14496-12 §8.4.6: version/flags, then a
+/// NUL-terminated string), which overrides mdhd's language; `None` if absent or empty.
+fn extended_language(elng: Found<'_>) -> Option<String> {
+    let (h, bytes) = elng?;
+    let text = payload(&h, bytes).get(4..)?;
+    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+    let tag = std::str::from_utf8(text.get(..end)?).ok()?.trim();
+    (!tag.is_empty()
+        && tag.len() <= 35
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    .then(|| tag.to_owned())
 }
 
 /// ISO-639-2/T code from mdhd, `None` for "und" or anything not three lowercase letters.
@@ -278,6 +293,33 @@ mod tests {
             segment_duration: d,
             media_time: t,
             media_rate: 1i16.into(),
+        }
+    }
+
+    /// Table: elng payloads → the language tag that overrides mdhd's.
+    #[test]
+    fn extended_language_tags() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"\0\0\0\0en-US\0", Some("en-US")),
+            (b"\0\0\0\0fr", Some("fr")),
+            (b"\0\0\0\0\0", None),
+            (b"\0\0\0\0bad tag\0", None),
+            (b"\0\0", None),
+        ];
+        for (body, want) in cases {
+            let mut bytes = vec![0u8; 8];
+            bytes.extend_from_slice(body);
+            let h = BoxHeader {
+                kind: *b"elng",
+                offset: 0,
+                header_len: 8,
+                size: bytes.len() as u64,
+            };
+            assert_eq!(
+                extended_language(Some((h, &bytes))).as_deref(),
+                *want,
+                "{body:?}"
+            );
         }
     }
 
