@@ -54,14 +54,14 @@ ours="$BIN package $DIR/v1080.mp4 $DIR/v720.mp4 $DIR/v360.mp4 -o $OUT/ours --for
   --segment-duration 6 --quiet --audio $DIR/fr.mp4,lang=fr \
   --subtitles $DIR/en.vtt,lang=en,default --subtitles $DIR/fr.vtt,lang=fr"
 S=$OUT/shaka
-v() { # v NAME: a video rendition for packager
-  echo "in=$DIR/$1.mp4,stream=video,init_segment=$S/$1/init.mp4,segment_template=$S/$1/\$Number\$.m4s,playlist_name=$1/index.m3u8,iframe_playlist_name=$1/iframes.m3u8"
+v() { # v NAME: a video rendition for packager (single-quoted: compare.py runs `sh -c`)
+  echo "'in=$DIR/$1.mp4,stream=video,init_segment=$S/$1/init.mp4,segment_template=$S/$1/\$Number\$.m4s,playlist_name=$1/index.m3u8,iframe_playlist_name=$1/iframes.m3u8'"
 }
 shaka="mkdir -p $S && $PACKAGER $(v v1080) $(v v720) $(v v360) \
-  in=$DIR/v1080.mp4,stream=audio,init_segment=$S/en/init.mp4,segment_template=$S/en/\$Number\$.m4s,playlist_name=en/index.m3u8,hls_group_id=audio,hls_name=English,lang=en \
-  in=$DIR/fr.mp4,stream=audio,init_segment=$S/fr/init.mp4,segment_template=$S/fr/\$Number\$.m4s,playlist_name=fr/index.m3u8,hls_group_id=audio,hls_name=French,lang=fr \
-  in=$DIR/en.vtt,stream=text,segment_template=$S/sen/\$Number\$.vtt,playlist_name=sen/index.m3u8,hls_group_id=subs,hls_name=English,lang=en \
-  in=$DIR/fr.vtt,stream=text,segment_template=$S/sfr/\$Number\$.vtt,playlist_name=sfr/index.m3u8,hls_group_id=subs,hls_name=French,lang=fr \
+  'in=$DIR/v1080.mp4,stream=audio,init_segment=$S/en/init.mp4,segment_template=$S/en/\$Number\$.m4s,playlist_name=en/index.m3u8,hls_group_id=audio,hls_name=English,lang=en' \
+  'in=$DIR/fr.mp4,stream=audio,init_segment=$S/fr/init.mp4,segment_template=$S/fr/\$Number\$.m4s,playlist_name=fr/index.m3u8,hls_group_id=audio,hls_name=French,lang=fr' \
+  'in=$DIR/en.vtt,stream=text,segment_template=$S/sen/\$Number\$.vtt,playlist_name=sen/index.m3u8,hls_group_id=subs,hls_name=English,lang=en' \
+  'in=$DIR/fr.vtt,stream=text,segment_template=$S/sfr/\$Number\$.vtt,playlist_name=sfr/index.m3u8,hls_group_id=subs,hls_name=French,lang=fr' \
   --segment_duration 6 --hls_playlist_type VOD --hls_master_playlist_output $S/master.m3u8 --quiet"
 
 echo "== ladder: 3 × 10 min video + 2 audio + 2 subtitles, fMP4, $RUNS runs each, interleaved =="

@@ -147,19 +147,7 @@ fn build(
     }
     let cuts = &videos[0].segment_starts;
     let mut audio = Vec::new();
-    let mut seen = Vec::new();
-    for c in candidates {
-        if let Some(fp) = c.fingerprint {
-            if seen.contains(&fp) {
-                tracing::info!(
-                    "{}: audio track {} is identical to one already packaged",
-                    c.path.display(),
-                    c.info.id
-                );
-                continue;
-            }
-            seen.push(fp);
-        }
+    for c in distinct_audio(candidates) {
         audio.push(package_audio(c, audio.len(), cuts, opts, open_opts, store)?);
     }
     let subs_out = subtitles::write_all(subs, &videos[0], opts, store)?;
@@ -172,6 +160,35 @@ fn build(
         audio: audio.len(),
         subtitles: subs_out.len(),
     })
+}
+
+/// The candidates with identical audio (same fingerprint) reduced to one each, in the order
+/// they first appear. Of identical tracks, the one in the smallest file is read: the reader
+/// goes through the file's interleaved chunks, so the 360p rendition's copy costs least.
+fn distinct_audio(candidates: Vec<Candidate>) -> Vec<Candidate> {
+    let size = |c: &Candidate| std::fs::metadata(&c.path).map_or(u64::MAX, |m| m.len());
+    let mut kept: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        let same = c
+            .fingerprint
+            .and_then(|fp| kept.iter().position(|k| k.fingerprint == Some(fp)));
+        match same {
+            Some(i) => {
+                tracing::info!(
+                    "{}: audio track {} is identical to {} track {}: packaged once",
+                    c.path.display(),
+                    c.info.id,
+                    kept[i].path.display(),
+                    kept[i].info.id
+                );
+                if size(&c) < size(&kept[i]) {
+                    kept[i] = c;
+                }
+            }
+            None => kept.push(c),
+        }
+    }
+    kept
 }
 
 /// Packages input `i`'s video as `video_{i}`, cut where `reference` (the first input) was;
