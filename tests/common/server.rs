@@ -72,6 +72,12 @@ pub fn page_live_harness(args: &[&str]) -> serde_json::Value {
     node("page-live.mjs", args)
 }
 
+/// Runs tests/e2e/tracks.mjs (a ladder's audio/text tracks and variants switched in hls.js or
+/// Shaka Player); returns its JSON report.
+pub fn tracks_harness(args: &[&str]) -> serde_json::Value {
+    node("tracks.mjs", args)
+}
+
 /// Runs the browser harness `script` of tests/e2e with `args`; its last stdout line is the report.
 fn node(script: &str, args: &[&str]) -> serde_json::Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");

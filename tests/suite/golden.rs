@@ -35,7 +35,7 @@ fn mask_measured(text: &str) -> String {
     out
 }
 
-fn check(name: &str, got: &str) {
+pub(crate) fn check(name: &str, got: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);

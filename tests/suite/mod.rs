@@ -8,6 +8,7 @@ mod errors;
 mod events;
 mod golden;
 mod interrupt;
+mod ladder;
 mod live;
 mod package;
 mod signed;

@@ -19,6 +19,7 @@ pub mod playlist;
 pub mod sample;
 pub mod segmenter;
 pub mod store;
+pub mod subtitle;
 
 pub use error::{Error, Result};
 pub use sample::{CodecConfig, Sample, TrackInfo, TrackKind};

@@ -17,6 +17,8 @@
 //! `run` is a per-packaging-run id chosen by the caller, so a repackaged stream never reuses a segment
 //! URL with different bytes and an origin may mark segments immutable.
 
+pub mod ladder;
+
 use std::io;
 
 use crate::codec::codec_string;
@@ -250,9 +252,40 @@ pub fn package_streaming(
     store: &mut dyn StreamStore,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
+    let rendered = package_rendition(demux, opts, &[], store, progress)?;
+    write_master(store, &rendered)?;
+    Ok(rendered.summary)
+}
+
+/// One rendition written without its master playlist: what a master needs to list it.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub summary: PackageSummary,
+    /// `{rendition}.m3u8`.
+    pub media_uri: String,
+    /// The I-frame playlist's EXT-X-I-FRAME-STREAM-INF (with video).
+    pub i_frames: Option<IFrameVariant>,
+    pub independent_segments: bool,
+    /// Start of each segment, seconds (the main track's decode time).
+    pub segment_starts: Vec<f64>,
+    /// EXTINF of each segment, seconds, as the media playlist lists them.
+    pub segment_durations: Vec<f64>,
+    /// Earliest presentation time of the main track, seconds.
+    pub first_pts: Option<f64>,
+}
+
+/// [`package_streaming`] without the master playlist, cut at `cut_times` (seconds; the segment
+/// starts of another rendition, see [`Segmenter::set_cut_times`]) when not empty.
+pub fn package_rendition(
+    demux: &mut dyn Demuxer,
+    opts: &PackageOptions,
+    cut_times: &[f64],
+    store: &mut dyn StreamStore,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Rendered> {
     let (plan, muxer) = Plan::new(demux.tracks(), opts)?;
     let mut writer = Writer::new(store, &plan, muxer, opts)?;
-    let cut = cut(demux, &plan, opts, &mut writer, progress)?;
+    let cut = cut(demux, &plan, opts, cut_times, &mut writer, progress)?;
     write_playlists(writer, &plan, &cut, opts)
 }
 
@@ -521,6 +554,10 @@ struct CutStats {
     main_frames: u64,
     /// End of the main track's presentation (max pts + duration), its timescale.
     main_end_pts: Option<i64>,
+    /// Earliest presentation time of the main track, its timescale.
+    main_first_pts: Option<i64>,
+    /// Start of each completed segment, seconds.
+    starts: Vec<f64>,
 }
 
 /// Cuts everything `demux` yields into segments and writes them.
@@ -528,14 +565,18 @@ fn cut(
     demux: &mut dyn Demuxer,
     plan: &Plan,
     opts: &PackageOptions,
+    cut_times: &[f64],
     writer: &mut Writer<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CutStats> {
     let mut segmenter = Segmenter::new(&plan.tracks, opts.segment_duration);
+    segmenter.set_cut_times(cut_times);
     let main = segmenter.main_track();
     let mut stats = CutStats {
         main_frames: 0,
         main_end_pts: None,
+        main_first_pts: None,
+        starts: Vec::new(),
     };
     let mut report = |done: Option<f64>| {
         if let Some(done_secs) = done {
@@ -551,14 +592,18 @@ fn cut(
             // The last I-frame lasts until the end of the presentation (RFC 8216bis 4.4.3.6).
             let end = sample.pts().saturating_add(i64::from(sample.duration));
             stats.main_end_pts = Some(stats.main_end_pts.map_or(end, |e: i64| e.max(end)));
+            let pts = sample.pts();
+            stats.main_first_pts = Some(stats.main_first_pts.map_or(pts, |p: i64| p.min(pts)));
         }
         if let Some(done) = segmenter.push(sample) {
+            stats.starts.push(done.start_secs());
             report(writer.emit(done, true)?);
         } else if let Some(piece) = segmenter.take_oversized(opts.max_buffered_bytes) {
             report(writer.emit(piece, false)?);
         }
     }
     if let Some(done) = segmenter.finish() {
+        stats.starts.push(done.start_secs());
         report(writer.emit(done, true)?);
     }
     if writer.playlist.segments.is_empty() {
@@ -592,7 +637,7 @@ fn write_playlists(
     plan: &Plan,
     cut: &CutStats,
     opts: &PackageOptions,
-) -> Result<PackageSummary> {
+) -> Result<Rendered> {
     let playlist = &mut writer.playlist;
     playlist.target_duration = MediaPlaylist::target_for(&playlist.segments);
     let duration = playlist.duration();
@@ -620,32 +665,11 @@ fn write_playlists(
     let media_name = format!("{}.m3u8", opts.rendition);
     put(writer.store, &media_name, playlist.to_string().as_bytes())?;
 
-    let i_frame_variants = match video {
-        Some(v) => vec![write_i_frames(&mut writer, plan, v, cut, opts)?],
-        None => vec![],
+    let i_frames = match video {
+        Some(v) => Some(write_i_frames(&mut writer, plan, v, cut, opts)?),
+        None => None,
     };
-
-    // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
-    let master = MasterPlaylist {
-        independent_segments: writer.playlist.independent_segments,
-        renditions: vec![],
-        variants: vec![Variant {
-            uri: media_name,
-            bandwidth: peak_bandwidth,
-            average_bandwidth: Some(average_bandwidth),
-            codecs: plan.codecs.clone(),
-            resolution,
-            frame_rate,
-            audio_group: None,
-        }],
-    };
-    put(
-        writer.store,
-        "master.m3u8",
-        master.with_i_frames(&i_frame_variants).as_bytes(),
-    )?;
-
-    Ok(PackageSummary {
+    let summary = PackageSummary {
         segments: writer.playlist.segments.len(),
         duration,
         target_duration: writer.playlist.target_duration,
@@ -657,7 +681,50 @@ fn write_playlists(
         frame_rate,
         long_segments,
         i_frames: writer.iframes.entries.len(),
+    };
+    let timescale = plan
+        .tracks
+        .get(plan.video_index.unwrap_or(0))
+        .map_or(1.0, |t| f64::from(t.timescale.max(1)));
+    Ok(Rendered {
+        summary,
+        media_uri: media_name,
+        i_frames,
+        independent_segments: writer.playlist.independent_segments,
+        segment_starts: cut.starts.clone(),
+        segment_durations: writer
+            .playlist
+            .segments
+            .iter()
+            .map(|s| s.duration)
+            .collect(),
+        first_pts: cut.main_first_pts.map(|p| p as f64 / timescale),
     })
+}
+
+/// Writes the master playlist of a single (muxed) rendition.
+fn write_master(store: &mut dyn StreamStore, r: &Rendered) -> Result<()> {
+    let s = &r.summary;
+    // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
+    let master = MasterPlaylist {
+        independent_segments: r.independent_segments,
+        renditions: vec![],
+        variants: vec![Variant {
+            uri: r.media_uri.clone(),
+            bandwidth: s.peak_bandwidth,
+            average_bandwidth: Some(s.average_bandwidth),
+            codecs: s.codecs.clone(),
+            resolution: s.resolution,
+            frame_rate: s.frame_rate,
+            audio_group: None,
+        }],
+    };
+    let i_frames: Vec<IFrameVariant> = r.i_frames.iter().cloned().collect();
+    put(
+        store,
+        "master.m3u8",
+        master.with_i_frames(&i_frames).as_bytes(),
+    )
 }
 
 /// Writes the I-frame playlist of video track `v`; returns its EXT-X-I-FRAME-STREAM-INF.

@@ -134,6 +134,11 @@ pub trait Demuxer {
     fn tracks(&self) -> &[TrackInfo];
     /// Next sample in (approximately) decode order across tracks; `None` at the end.
     fn next_sample(&mut self) -> crate::Result<Option<Sample>>;
+    /// Subtitle tracks of the input (MP4 tx3g/mov_text), read whole; none by default. Call
+    /// before reading samples.
+    fn subtitle_tracks(&mut self) -> crate::Result<Vec<crate::subtitle::SubtitleTrack>> {
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]

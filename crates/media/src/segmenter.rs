@@ -78,6 +78,10 @@ pub struct Segmenter {
     /// Some segment starts at a CRA with RASL pictures (no clean point in twice the target):
     /// it does not decode on its own.
     pub open_gop_cut: bool,
+    /// Cut times (main-track ticks, ascending) another rendition was cut at: a ladder's
+    /// renditions are cut at the first random-access sample at or after each, so that their
+    /// segments line up (Apple 7.4). Empty: cut by the target duration alone.
+    cuts: Vec<i64>,
 }
 
 /// Whether a held CRA is clean, once `next` (the next main-track picture) is known.
@@ -115,6 +119,26 @@ impl Segmenter {
                 .is_some_and(|t| matches!(t.config, CodecConfig::Hevc { .. })),
             held: Vec::new(),
             open_gop_cut: false,
+            cuts: Vec::new(),
+        }
+    }
+
+    /// Cuts at the first random-access sample at or after each of `secs` (the segment starts
+    /// of another rendition of the same title) instead of every target duration. Past the last
+    /// one, twice the target: a rendition a little longer than the one it follows (audio ends a
+    /// frame later) keeps its tail in the last segment, a much longer one is still segmented.
+    pub fn set_cut_times(&mut self, secs: &[f64]) {
+        let ts = f64::from(self.timescale);
+        self.cuts = secs.iter().map(|s| (s * ts).round() as i64).collect();
+    }
+
+    /// Whether a random-access sample at `dts` ends the segment that started at `start`.
+    fn cut_due(&self, start: i64, dts: i64) -> bool {
+        let elapsed = dts.saturating_sub(start);
+        match self.cuts.get(self.cuts.partition_point(|&c| c <= start)) {
+            Some(&c) => dts >= c,
+            None if self.cuts.is_empty() => elapsed >= self.target_ticks,
+            None => elapsed >= self.target_ticks.saturating_mul(2),
         }
     }
 
@@ -180,7 +204,7 @@ impl Segmenter {
             return None;
         };
         let elapsed = sample.dts.saturating_sub(current.start);
-        if random_access && elapsed >= self.target_ticks {
+        if random_access && self.cut_due(current.start, sample.dts) {
             if !self.hevc {
                 return Some(self.cut(sample));
             }
@@ -355,6 +379,44 @@ mod tests {
             seg.take_oversized(1).is_none(),
             "nothing held after the end"
         );
+    }
+
+    /// Table (30 fps, keyframe every 10 frames, target 1 s): cut times given in seconds →
+    /// segment starts (frames). A ladder's renditions are cut where the first one was: at the
+    /// first keyframe at or after each time; past the last time, every two target durations.
+    #[test]
+    fn cut_times_decide_the_cuts() {
+        let cases: &[(&str, &[f64], &[i64])] = &[
+            ("no cut times: every 30 frames", &[], &[0, 30, 60, 90]),
+            ("aligned times", &[0.0, 1.0, 2.0, 3.0], &[0, 30, 60, 90]),
+            (
+                "between keyframes: the next one",
+                &[0.0, 0.5, 1.5],
+                &[0, 20, 50],
+            ),
+            (
+                "shorter than the target",
+                &[0.0, 0.3, 0.6],
+                &[0, 10, 20, 80],
+            ),
+            (
+                "a little longer: tail kept",
+                &[0.0, 1.0, 2.0, 2.9],
+                &[0, 30, 60, 90],
+            ),
+        ];
+        for (name, times, want) in cases {
+            let mut seg = Segmenter::new(&[video()], 1.0);
+            seg.set_cut_times(times);
+            let mut starts = Vec::new();
+            for dts in 0..100 {
+                if let Some(done) = seg.push(frame(dts, dts % 10 == 0)) {
+                    starts.push(done.start);
+                }
+            }
+            starts.push(seg.finish().expect("last").start);
+            assert_eq!(&starts, want, "{name}");
+        }
     }
 
     fn hevc() -> TrackInfo {

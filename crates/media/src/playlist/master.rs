@@ -90,7 +90,7 @@ pub struct MasterPlaylist {
 
 /// `TAG:BANDWIDTH=…[,AVERAGE-BANDWIDTH=…][,CODECS="…"][,RESOLUTION=WxH]`, the attributes
 /// EXT-X-STREAM-INF and EXT-X-I-FRAME-STREAM-INF share (RFC 8216bis 4.4.6.2–4.4.6.3).
-fn stream_attributes(
+pub(crate) fn stream_attributes(
     out: &mut String,
     tag: &str,
     bandwidth: u64,

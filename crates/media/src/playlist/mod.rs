@@ -10,6 +10,7 @@
 pub mod iframe;
 pub mod ll;
 pub mod master;
+pub mod master_vod;
 pub mod media;
 
 pub use iframe::{IFrame, IFramePlaylist};

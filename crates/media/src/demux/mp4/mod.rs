@@ -21,6 +21,7 @@ mod reader;
 mod stbl;
 mod stsc;
 mod table;
+mod text;
 mod track;
 
 #[cfg(test)]
@@ -61,6 +62,8 @@ pub struct Mp4Demuxer<R: Read + Seek> {
     drop_bad_samples: bool,
     /// Samples dropped so far, per track index; reported once at the end.
     dropped: Vec<u64>,
+    /// Timed text tracks (tx3g), read on demand by [`Demuxer::subtitle_tracks`].
+    text: Vec<Track>,
 }
 
 impl<R: Read + Seek> std::fmt::Debug for Mp4Demuxer<R> {
@@ -191,6 +194,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
 
     fn finish(reader: R, movie: moov::Movie, file_len: u64, opts: Mp4Options) -> Result<Self> {
         let mut tracks = movie.tracks;
+        let text = movie.text;
         if tracks.is_empty() {
             return Err(match movie.skipped.first() {
                 Some((track, codec)) => Error::UnsupportedCodec {
@@ -239,6 +243,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
             dropped: vec![0; tracks.len()],
             tracks,
             cursors,
+            text,
         })
     }
 
@@ -296,6 +301,10 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
 impl<R: Read + Seek> Demuxer for Mp4Demuxer<R> {
     fn tracks(&self) -> &[TrackInfo] {
         &self.infos
+    }
+
+    fn subtitle_tracks(&mut self) -> Result<Vec<crate::subtitle::SubtitleTrack>> {
+        self.read_text_tracks()
     }
 
     fn next_sample(&mut self) -> Result<Option<Sample>> {

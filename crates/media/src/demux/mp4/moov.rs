@@ -7,6 +7,7 @@ use mp4_atom::{Elst, Mdhd, Mvhd, Tkhd, Trex};
 use super::boxes::{be_u32, decode_atom, fourcc_str, payload, BoxHeader, Children};
 use super::entry::{parse_entry, Entry};
 use super::stbl::{build_plain, StblBoxes};
+use super::text;
 use super::track::Track;
 use crate::error::{Error, Result};
 use crate::sample::TrackInfo;
@@ -22,6 +23,8 @@ pub(super) struct Movie {
     pub trex: Vec<Trex>,
     /// Tracks not packaged: (track_ID, codec or handler description).
     pub skipped: Vec<(u32, String)>,
+    /// 3GPP timed text tracks (`tx3g`, mov_text): read as subtitles, never muxed.
+    pub text: Vec<Track>,
     pub fragmented: bool,
 }
 
@@ -73,6 +76,7 @@ pub(super) struct TrakBoxes<'a> {
     pub elst: Found<'a>,
     pub mdhd: Found<'a>,
     pub hdlr: Found<'a>,
+    pub elng: Found<'a>,
     pub stbl: StblBoxes<'a>,
 }
 
@@ -88,6 +92,7 @@ fn collect<'a>(data: &'a [u8], base: u64, out: &mut TrakBoxes<'a>) -> Result<()>
             b"elst" => &mut out.elst,
             b"mdhd" => &mut out.mdhd,
             b"hdlr" => &mut out.hdlr,
+            b"elng" => &mut out.elng,
             b"stsd" => &mut out.stbl.stsd,
             b"stts" => &mut out.stbl.stts,
             b"ctts" => &mut out.stbl.ctts,
@@ -148,6 +153,20 @@ fn parse_trak(
         }
     }
     let first_kind = entries.first().map(|(h, _)| h.name());
+    let text_handler = matches!(&handler, b"text" | b"sbtl" | b"subt");
+    if text_handler && first_kind.as_deref() == Some("tx3g") {
+        let same_entry = entries.iter().map(|_| true).collect();
+        let mut track = Track::new(text::info(id, &mdhd), None, same_entry);
+        if let Some((h, eb)) = b.elst {
+            let elst = decode_atom::<Elst>(&h, eb)?;
+            track.shift = edit_shift(&elst, movie_timescale, mdhd.timescale).unwrap_or(0);
+        }
+        build_plain(&mut track, &b.stbl, trak.offset, file_len)?;
+        movie.text.push(track);
+        // Not a media track: a file with nothing else is still refused as before.
+        movie.skipped.push((id, "tx3g".into()));
+        return Ok(());
+    }
     if &handler != b"vide" && &handler != b"soun" {
         let what = first_kind.unwrap_or_else(|| fourcc_str(handler));
         tracing::warn!(
@@ -207,7 +226,7 @@ fn parse_trak(
             0
         },
         channels: entry.channels,
-        language: language(&mdhd.language),
+        language: extended_language(b.elng).or_else(|| language(&mdhd.language)),
         duration: None,
         config: entry.config,
     };
@@ -223,8 +242,21 @@ fn parse_trak(
     Ok(())
 }
 
+/// The BCP 47 tag of an `elng` box (ISO/IEC 14496-12 §8.4.6: version/flags, then a
+/// NUL-terminated string), which overrides mdhd's language; `None` if absent or empty.
+fn extended_language(elng: Found<'_>) -> Option<String> {
+    let (h, bytes) = elng?;
+    let text = payload(&h, bytes).get(4..)?;
+    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+    let tag = std::str::from_utf8(text.get(..end)?).ok()?.trim();
+    (!tag.is_empty()
+        && tag.len() <= 35
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    .then(|| tag.to_owned())
+}
+
 /// ISO-639-2/T code from mdhd, `None` for "und" or anything not three lowercase letters.
-fn language(code: &str) -> Option<String> {
+pub(super) fn language(code: &str) -> Option<String> {
     (code.len() == 3 && code.bytes().all(|c| c.is_ascii_lowercase()) && code != "und")
         .then(|| code.to_string())
 }
@@ -272,6 +304,33 @@ mod tests {
             segment_duration: d,
             media_time: t,
             media_rate: 1i16.into(),
+        }
+    }
+
+    /// Table: elng payloads → the language tag that overrides mdhd's.
+    #[test]
+    fn extended_language_tags() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"\0\0\0\0en-US\0", Some("en-US")),
+            (b"\0\0\0\0fr", Some("fr")),
+            (b"\0\0\0\0\0", None),
+            (b"\0\0\0\0bad tag\0", None),
+            (b"\0\0", None),
+        ];
+        for (body, want) in cases {
+            let mut bytes = vec![0u8; 8];
+            bytes.extend_from_slice(body);
+            let h = BoxHeader {
+                kind: *b"elng",
+                offset: 0,
+                header_len: 8,
+                size: bytes.len() as u64,
+            };
+            assert_eq!(
+                extended_language(Some((h, &bytes))).as_deref(),
+                *want,
+                "{body:?}"
+            );
         }
     }
 

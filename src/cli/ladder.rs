@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `hlsorigin package A B C -o OUT [--audio …] [--subtitles …]`: a VOD ladder. Each input's
+//! video is a variant, every distinct audio track an `EXT-X-MEDIA` audio rendition, each
+//! subtitle file a WebVTT rendition; see `media::package::ladder`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use media::package::ladder::{self, language_tag, AudioOut, Select};
+use media::package::{package_rendition, PackageOptions, Rendered, StreamStore};
+use media::sample::{TrackInfo, TrackKind};
+use media::subtitle::SubtitleTrack;
+
+use super::descriptor::Descriptor;
+use super::package::PackageArgs;
+use super::subtitles::{self, SubtitleInput};
+use crate::fs_store::FsStore;
+use crate::input::{self, OpenOptions};
+use crate::interrupt::{self, Interrupted, Interruptible};
+use crate::outdir::Target;
+
+/// Whether `args` ask for a ladder rather than the single muxed rendition: several inputs,
+/// `--audio`/`--subtitles`, or one input with several audio tracks.
+pub fn wanted(args: &PackageArgs, open_opts: &OpenOptions) -> Result<bool> {
+    if args.inputs.len() > 1 || !args.audio.is_empty() || !args.subtitles.is_empty() {
+        return Ok(true);
+    }
+    let Some(first) = args.inputs.first() else {
+        bail!("no input given");
+    };
+    let mut demux = input::open(first, open_opts)?;
+    let text = demux
+        .subtitle_tracks()
+        .with_context(|| first.display().to_string())?;
+    let audio = demux
+        .tracks()
+        .iter()
+        .filter(|t| t.kind() == TrackKind::Audio)
+        .count();
+    Ok(audio > 1 || !text.is_empty())
+}
+
+/// An audio track that may become a rendition.
+struct Candidate {
+    path: PathBuf,
+    track: usize,
+    info: TrackInfo,
+    /// Fingerprint of the whole track (inputs' tracks only), for packaging identical audio once.
+    fingerprint: Option<u64>,
+    spec: Option<Descriptor>,
+}
+
+/// What was written, for the summary line.
+struct Written {
+    videos: Vec<Rendered>,
+    audio: usize,
+    subtitles: usize,
+}
+
+pub fn run(args: &PackageArgs, opts: &PackageOptions, open_opts: &OpenOptions) -> Result<()> {
+    let started = Instant::now();
+    let audio_specs = parse_all(&args.audio, false)?;
+    let sub_specs = parse_all(&args.subtitles, true)?;
+    let target = Target::new(&args.output)?;
+    let all_paths = args
+        .inputs
+        .iter()
+        .chain(audio_specs.iter().map(|d| &d.path))
+        .chain(sub_specs.iter().map(|d| &d.path));
+    for p in all_paths {
+        target.check(p, args.force)?;
+    }
+    // Subtitle files are read and checked before anything is written.
+    let subs = sub_specs
+        .into_iter()
+        .map(subtitles::read)
+        .collect::<Result<Vec<_>>>()?;
+    interrupt::install()?;
+    target.remove_stale();
+    let staging = target.stage(&opts.run_id)?;
+    let mut store = Interruptible(FsStore::new(staging.path()));
+    let written = build(args, opts, open_opts, audio_specs, subs, &mut store);
+    drop(store);
+    if interrupt::requested() {
+        return Err(Interrupted.into());
+    }
+    let written = written?;
+    staging.commit(&target, &args.inputs[0], args.force)?;
+    if !args.quiet {
+        let peak = written
+            .videos
+            .iter()
+            .map(|v| v.summary.peak_bandwidth)
+            .max()
+            .unwrap_or(0);
+        println!(
+            "{} inputs → {}: {} variants, {} audio, {} subtitles, {} segments, {:.3} s, top peak {}, {:.2} s wall",
+            args.inputs.len(),
+            args.output.join("master.m3u8").display(),
+            written.videos.len(),
+            written.audio,
+            written.subtitles,
+            written.videos.first().map_or(0, |v| v.summary.segments),
+            written.videos.first().map_or(0.0, |v| v.summary.duration),
+            super::package::human_bitrate(peak),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(())
+}
+
+fn parse_all(descriptors: &[String], subtitles: bool) -> Result<Vec<Descriptor>> {
+    let flag = if subtitles { "--subtitles" } else { "--audio" };
+    descriptors
+        .iter()
+        .map(|d| Descriptor::parse(d, subtitles).with_context(|| format!("{flag} {d}")))
+        .collect()
+}
+
+fn build(
+    args: &PackageArgs,
+    opts: &PackageOptions,
+    open_opts: &OpenOptions,
+    audio_specs: Vec<Descriptor>,
+    subs: Vec<SubtitleInput>,
+    store: &mut dyn StreamStore,
+) -> Result<Written> {
+    let mut candidates = Vec::new();
+    let mut videos: Vec<Rendered> = Vec::new();
+    let mut subs = subs;
+    for (i, path) in args.inputs.iter().enumerate() {
+        let reference = videos.first().map(|r| (&args.inputs[0], r));
+        let (r, found, text) = package_video(path, i, reference, opts, open_opts, store)?;
+        candidates.extend(found);
+        for t in text {
+            // The same text in several inputs (an encoder's ladder) is one rendition.
+            if subs.iter().any(|s| s.subs == t.subtitles) {
+                continue;
+            }
+            subs.push(SubtitleInput::from_track(path, t));
+        }
+        videos.push(r);
+    }
+    for spec in audio_specs {
+        candidates.extend(audio_file(spec, open_opts)?);
+    }
+    let cuts = &videos[0].segment_starts;
+    let mut audio = Vec::new();
+    for c in distinct_audio(candidates) {
+        audio.push(package_audio(c, audio.len(), cuts, opts, open_opts, store)?);
+    }
+    let subs_out = subtitles::write_all(subs, &videos[0], opts, store)?;
+    let master = ladder::master(&videos, &audio, &subs_out);
+    store
+        .put("master.m3u8", master.render().as_bytes())
+        .context("writing master.m3u8")?;
+    Ok(Written {
+        videos,
+        audio: audio.len(),
+        subtitles: subs_out.len(),
+    })
+}
+
+/// The candidates with identical audio (same fingerprint) reduced to one each, in the order
+/// they first appear. Of identical tracks, the one in the smallest file is read: the reader
+/// goes through the file's interleaved chunks, so the 360p rendition's copy costs least.
+fn distinct_audio(candidates: Vec<Candidate>) -> Vec<Candidate> {
+    let size = |c: &Candidate| std::fs::metadata(&c.path).map_or(u64::MAX, |m| m.len());
+    let mut kept: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        let same = c
+            .fingerprint
+            .and_then(|fp| kept.iter().position(|k| k.fingerprint == Some(fp)));
+        match same {
+            Some(i) => {
+                tracing::info!(
+                    "{}: audio track {} is identical to {} track {}: packaged once",
+                    c.path.display(),
+                    c.info.id,
+                    kept[i].path.display(),
+                    kept[i].info.id
+                );
+                if size(&c) < size(&kept[i]) {
+                    kept[i] = c;
+                }
+            }
+            None => kept.push(c),
+        }
+    }
+    kept
+}
+
+/// Packages input `i`'s video as `video_{i}`, cut where `reference` (the first input) was;
+/// returns it, the input's audio tracks and its subtitle tracks.
+fn package_video(
+    path: &Path,
+    i: usize,
+    reference: Option<(&PathBuf, &Rendered)>,
+    opts: &PackageOptions,
+    open_opts: &OpenOptions,
+    store: &mut dyn StreamStore,
+) -> Result<(Rendered, Vec<Candidate>, Vec<SubtitleTrack>)> {
+    let mut demux = input::open(path, open_opts)?;
+    let text = demux
+        .subtitle_tracks()
+        .with_context(|| path.display().to_string())?;
+    let tracks = demux.tracks().to_vec();
+    let Some(v) = tracks.iter().position(|t| t.kind() == TrackKind::Video) else {
+        bail!(
+            "{}: no video track: each input of a ladder is a video variant; give audio-only \
+             files with --audio FILE",
+            path.display()
+        );
+    };
+    let cuts = reference.map_or(&[][..], |(_, r)| &r.segment_starts[..]);
+    let mut sel = Select::new(demux.as_mut(), &[v]);
+    let o = PackageOptions {
+        rendition: format!("video_{i}"),
+        ..opts.clone()
+    };
+    let r = package_rendition(&mut sel, &o, cuts, store, &mut |_| {})
+        .with_context(|| path.display().to_string())?;
+    if let Some((ref_path, reference)) = reference {
+        report_alignment(ref_path, reference, path, &r);
+    }
+    let found = tracks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind() == TrackKind::Audio)
+        .map(|(ti, t)| Candidate {
+            path: path.to_owned(),
+            track: ti,
+            info: t.clone(),
+            fingerprint: sel.fingerprint(ti),
+            spec: None,
+        })
+        .collect();
+    Ok((r, found, text))
+}
+
+/// Warns when `other`'s keyframes do not line up with `reference`'s, or their durations differ
+/// by more than a second; both are still packaged (each variant is correct on its own).
+fn report_alignment(ref_path: &Path, reference: &Rendered, path: &Path, other: &Rendered) {
+    if let Some((seg, a, b)) =
+        ladder::misalignment(&reference.segment_starts, &other.segment_starts)
+    {
+        tracing::warn!(
+            "{}: keyframes not aligned with {}: segment {seg} starts at {b:.3} s, not {a:.3} s; \
+             players may stall when switching variants (encode the ladder with the same GOP: \
+             -g, -keyint_min, -sc_threshold 0)",
+            path.display(),
+            ref_path.display()
+        );
+    }
+    let (da, db) = (reference.summary.duration, other.summary.duration);
+    if (da - db).abs() > 1.0 {
+        tracing::warn!(
+            "{}: lasts {db:.3} s, {} lasts {da:.3} s",
+            path.display(),
+            ref_path.display()
+        );
+    }
+}
+
+/// The audio tracks of an `--audio` file.
+fn audio_file(spec: Descriptor, open_opts: &OpenOptions) -> Result<Vec<Candidate>> {
+    let demux = input::open(&spec.path, open_opts)?;
+    let found: Vec<Candidate> = demux
+        .tracks()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind() == TrackKind::Audio)
+        .map(|(ti, t)| Candidate {
+            path: spec.path.clone(),
+            track: ti,
+            info: t.clone(),
+            fingerprint: None,
+            spec: Some(spec.clone()),
+        })
+        .collect();
+    if found.is_empty() {
+        bail!("--audio {}: no audio track", spec.path.display());
+    }
+    Ok(found)
+}
+
+/// Packages audio candidate `c` as `audio_{k}`, cut at `cuts`.
+fn package_audio(
+    c: Candidate,
+    k: usize,
+    cuts: &[f64],
+    opts: &PackageOptions,
+    open_opts: &OpenOptions,
+    store: &mut dyn StreamStore,
+) -> Result<AudioOut> {
+    let mut demux = input::open(&c.path, open_opts)?;
+    let mut sel = Select::new(demux.as_mut(), &[c.track]);
+    let o = PackageOptions {
+        rendition: format!("audio_{k}"),
+        ..opts.clone()
+    };
+    let rendered = package_rendition(&mut sel, &o, cuts, store, &mut |_| {})
+        .with_context(|| format!("{} (audio track {})", c.path.display(), c.info.id))?;
+    let spec = c.spec.unwrap_or_default();
+    Ok(AudioOut {
+        rendered,
+        family: c.info.config.name(),
+        name: spec.name,
+        // RFC 8216bis 4.4.6.1: LANGUAGE from the option, else the track's (mdhd/elng).
+        language: spec
+            .lang
+            .or(c.info.language.clone())
+            .and_then(|l| language_tag(&l)),
+        default: spec.default,
+        channels: c.info.channels,
+    })
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `--subtitles FILE[,…]`: reading the file (WebVTT or SRT, UTF-8) and writing its WebVTT
+//! rendition on the ladder's segment boundaries (`media::subtitle`).
+
+use anyhow::{Context, Result};
+use media::mux::ts::TIMESTAMP_OFFSET;
+use media::package::ladder::{language_tag, SubtitleOut};
+use media::package::{Format, PackageOptions, Rendered, StreamStore};
+use media::playlist::{MediaPlaylist, MediaSegment, PlaylistType};
+use std::path::Path;
+
+use media::subtitle::{self, SubtitleTrack, Subtitles};
+
+use super::descriptor::Descriptor;
+
+pub struct SubtitleInput {
+    spec: Descriptor,
+    pub subs: Subtitles,
+}
+
+impl SubtitleInput {
+    /// A text track of input `path` (tx3g/mov_text), with the track's language.
+    pub fn from_track(path: &Path, track: SubtitleTrack) -> Self {
+        SubtitleInput {
+            spec: Descriptor {
+                path: path.to_owned(),
+                lang: track.language,
+                ..Descriptor::default()
+            },
+            subs: track.subtitles,
+        }
+    }
+}
+
+/// Reads and parses a subtitle file; a refusal names the file, the line and why.
+pub fn read(spec: Descriptor) -> Result<SubtitleInput> {
+    let path = spec.path.display().to_string();
+    let bytes = std::fs::read(&spec.path).with_context(|| format!("cannot read {path}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{path}: not UTF-8 text (byte {}): WebVTT and SRT files must be UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let subs = subtitle::parse(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    Ok(SubtitleInput { spec, subs })
+}
+
+/// Writes every subtitle rendition as `subs_{k}.m3u8` + one `.vtt` per segment of `reference`
+/// (the first video variant), with the same EXTINF.
+pub fn write_all(
+    inputs: Vec<SubtitleInput>,
+    reference: &Rendered,
+    opts: &PackageOptions,
+    store: &mut dyn StreamStore,
+) -> Result<Vec<SubtitleOut>> {
+    // RFC 8216 3.5: cue time 0 is the presentation's start, the reference's first picture.
+    // MPEG-TS segments carry timestamps shifted by TIMESTAMP_OFFSET (as ffmpeg's); fMP4's are the
+    // input's own.
+    let shift = match opts.format {
+        Format::Ts => TIMESTAMP_OFFSET,
+        Format::Fmp4 => 0,
+    };
+    let first = (reference.first_pts.unwrap_or(0.0) * 90_000.0).round() as i64;
+    let mpegts = u64::try_from(first.saturating_add(shift)).unwrap_or(0);
+    let mut out = Vec::new();
+    for (k, input) in inputs.into_iter().enumerate() {
+        let segments = subtitle::segment(&input.subs, &reference.segment_durations, mpegts);
+        let mut playlist = MediaPlaylist {
+            playlist_type: Some(PlaylistType::Vod),
+            end_list: true,
+            ..Default::default()
+        };
+        for (i, (text, duration)) in segments
+            .iter()
+            .zip(&reference.segment_durations)
+            .enumerate()
+        {
+            let uri = format!("subs_{k}_{}_{i:06}.vtt", opts.run_id);
+            store
+                .put(&uri, text.as_bytes())
+                .with_context(|| format!("writing {uri}"))?;
+            playlist.segments.push(MediaSegment {
+                uri,
+                duration: *duration,
+                byterange: None,
+                discontinuity: false,
+                program_date_time: None,
+                size: text.len() as u64,
+            });
+        }
+        playlist.target_duration = MediaPlaylist::target_for(&playlist.segments);
+        let uri = format!("subs_{k}.m3u8");
+        store
+            .put(&uri, playlist.to_string().as_bytes())
+            .with_context(|| format!("writing {uri}"))?;
+        let spec = input.spec;
+        out.push(SubtitleOut {
+            uri,
+            name: spec.name,
+            language: spec.lang.and_then(|l| language_tag(&l)),
+            default: spec.default,
+            forced: spec.forced,
+        });
+    }
+    Ok(out)
+}
