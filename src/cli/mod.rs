@@ -3,6 +3,7 @@
 
 mod config_file;
 mod default_run;
+mod encrypt;
 mod live;
 mod package;
 mod progress;

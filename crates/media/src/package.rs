@@ -20,6 +20,9 @@
 use std::io;
 
 use crate::codec::codec_string;
+use crate::crypto::cbc::encrypted_len;
+use crate::crypto::segment::WholeSegments;
+use crate::crypto::{Encryption, Method};
 use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
 use crate::mux::{KeyframeRange, SegmentMuxer};
@@ -66,6 +69,8 @@ pub struct PackageOptions {
     /// (the segment is still one object, cut at keyframes), so memory stays bounded whatever
     /// the input's keyframe interval. Default 32 MiB.
     pub max_buffered_bytes: usize,
+    /// EXT-X-KEY encryption of the rendition ([`crate::crypto`]); `None`: clear.
+    pub encryption: Option<Encryption>,
 }
 
 impl Default for PackageOptions {
@@ -78,6 +83,7 @@ impl Default for PackageOptions {
             allow_hevc_ts: false,
             rendition: "stream".into(),
             max_buffered_bytes: 32 << 20,
+            encryption: None,
         }
     }
 }
@@ -355,6 +361,8 @@ struct Writer<'s> {
     /// --single-file: one piece's bytes before they are appended (reused).
     single_buf: Vec<u8>,
     buf: Vec<u8>,
+    /// METHOD=AES-128: the segments' cipher, and the I-frame file's name.
+    aes: Option<(WholeSegments, String)>,
 }
 
 impl<'s> Writer<'s> {
@@ -405,6 +413,7 @@ impl<'s> Writer<'s> {
             open: None,
             single_buf: Vec::new(),
             buf: Vec::new(),
+            aes: aes_128(opts, plan)?,
         })
     }
 
@@ -459,6 +468,29 @@ impl<'s> Writer<'s> {
                     .begin(&object.uri)
                     .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
             }
+            if let Some((aes, iframe_name)) = &mut self.aes {
+                if first {
+                    aes.begin_segment(piece.index);
+                }
+                let size = self.muxer.write_piece(
+                    &piece,
+                    first,
+                    &object.uri,
+                    &mut aes.piece_store(store),
+                    &mut self.buf,
+                )?;
+                let psi = match &self.muxer {
+                    Mux::Ts(m) => Some(m.psi_len()),
+                    Mux::Fmp4(_) => None,
+                };
+                let keys = self.muxer.as_dyn().keyframes();
+                let ranges = aes
+                    .write_iframes(keys, psi, store, iframe_name)
+                    .map_err(|e| Error::io(format!("writing {iframe_name}"), e))?;
+                object.keys.extend(ranges);
+                object.size = object.size.saturating_add(size);
+                return self.complete(last, &piece);
+            }
             self.muxer
                 .write_piece(&piece, first, &object.uri, store, &mut self.buf)?
         };
@@ -476,13 +508,24 @@ impl<'s> Writer<'s> {
             );
         }
         object.size = object.size.saturating_add(size);
+        self.complete(last, &piece)
+    }
+
+    /// After the `last` piece of a segment, lists it.
+    fn complete(&mut self, last: bool, piece: &Segment) -> Result<Option<f64>> {
         if !last {
             return Ok(None);
         }
-        let Some(object) = self.open.take() else {
+        let Some(mut object) = self.open.take() else {
             return Ok(None);
         };
-        self.list(object, &piece)
+        if let Some((aes, _)) = &mut self.aes {
+            // The last block, padded (RFC 8216 5.2: PKCS7).
+            aes.finish_segment(&mut *self.store)
+                .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
+            object.size = encrypted_len(object.size);
+        }
+        self.list(object, piece)
     }
 
     /// Closes the completed segment `object` (cut as `segment`) and lists it.
@@ -496,7 +539,10 @@ impl<'s> Writer<'s> {
             length: object.size,
             offset: object.offset,
         });
-        if self.has_video {
+        if let (true, Some((_, iframe_name))) = (self.has_video, &self.aes) {
+            // AES-128: the keyframes were copied into the I-frame file, each with its PAT/PMT.
+            self.iframes.push_segment(iframe_name, 0, &object.keys);
+        } else if self.has_video {
             self.iframes
                 .push_segment(&object.uri, object.offset, &object.keys);
             self.ts_needs_map |= object.keys.iter().any(|k| k.offset != 0);
@@ -618,7 +664,11 @@ fn write_playlists(
         video.and_then(|_| (duration > 0.0).then(|| cut.main_frames as f64 / duration));
     let resolution = video.map(|v| (v.width, v.height));
     let media_name = format!("{}.m3u8", opts.rendition);
-    put(writer.store, &media_name, playlist.to_string().as_bytes())?;
+    let mut text = playlist.to_string();
+    if let Some((aes, _)) = &writer.aes {
+        text = aes.media_playlist(&text);
+    }
+    put(writer.store, &media_name, text.as_bytes())?;
 
     let i_frame_variants = match video {
         Some(v) => vec![write_i_frames(&mut writer, plan, v, cut, opts)?],
@@ -694,7 +744,11 @@ fn write_i_frames(
         .target_duration
         .max(MediaPlaylist::target_for(&entries));
     let name = format!("{}_iframes.m3u8", opts.rendition);
-    put(writer.store, &name, iframes.to_string().as_bytes())?;
+    let mut text = iframes.to_string();
+    if let Some((aes, _)) = &writer.aes {
+        text = aes.iframe_playlist(&text);
+    }
+    put(writer.store, &name, text.as_bytes())?;
     // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
     let (peak, average) = measure_bandwidth(entries.iter().map(|e| (e.size, e.duration)));
     Ok(IFrameVariant {
@@ -721,4 +775,28 @@ fn append(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<u64> {
     store
         .append(name, data)
         .map_err(|e| Error::io(format!("writing {name}"), e))
+}
+
+/// The AES-128 state of a run with `--encrypt aes-128` (RFC 8216bis 4.4.4.4), and the name of
+/// its I-frame file (see [`crate::crypto::segment`]).
+fn aes_128(opts: &PackageOptions, plan: &Plan) -> Result<Option<(WholeSegments, String)>> {
+    let Some(enc) = opts
+        .encryption
+        .as_ref()
+        .filter(|e| e.method == Method::Aes128)
+    else {
+        return Ok(None);
+    };
+    if opts.single_file {
+        return Err(Error::Encryption(
+            "--encrypt aes-128 encrypts whole segments and cannot be combined with \
+             --single-file; use --encrypt sample-aes (TS) or cbcs (fMP4), or separate segments"
+                .into(),
+        ));
+    }
+    let name = format!("{}_iframes.{}", plan.base, plan.ext);
+    Ok(Some((
+        WholeSegments::new(enc.clone(), plan.video_index.is_some()),
+        name,
+    )))
 }
