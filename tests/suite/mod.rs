@@ -2,6 +2,7 @@
 mod browser;
 mod cdn;
 mod default_run;
+mod encrypt;
 mod errors;
 mod events;
 mod golden;
