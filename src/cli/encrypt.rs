@@ -22,6 +22,9 @@ pub enum EncryptArg {
     /// Whole segments, AES-128-CBC (RFC 8216bis 4.4.4.4), TS and fMP4.
     #[value(name = "aes-128")]
     Aes128,
+    /// Samples encrypted, MPEG-TS only (Apple's MPEG-2 Stream Encryption Format): H.264, AAC,
+    /// AC-3, E-AC-3.
+    SampleAes,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -88,6 +91,7 @@ impl EncryptArgs {
             encryption: Encryption {
                 method: match method {
                     EncryptArg::Aes128 => Method::Aes128,
+                    EncryptArg::SampleAes => Method::SampleAes,
                 },
                 key,
                 rotation: self.key_rotation,

@@ -262,6 +262,105 @@ fn generated_rotating_keys_and_key_uri() {
     assert_eq!(key_tags(&media(&out, "stream.m3u8"))[0].2, "/keys/a");
 }
 
+/// `ffmpeg -f framemd5` of one stream of `playlist`: the frames' checksums in order.
+fn frame_md5s(playlist: &Path, stream: &str) -> Vec<String> {
+    let out = run(Command::new("ffmpeg")
+        .args(["-v", "quiet", "-allowed_extensions", "ALL", "-i"])
+        .arg(playlist)
+        .args(["-map", stream, "-f", "framemd5", "-"]));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|m| m.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn sample_aes_ts_decodes_as_the_clear_output() {
+    let input = fixtures::playback();
+    let clear = out_dir("encrypt-sample-aes-clear");
+    package(
+        &input,
+        &clear,
+        &["--format", "ts", "--segment-duration", "2"],
+    );
+    let out = out_dir("encrypt-sample-aes");
+    package(
+        &input,
+        &out,
+        &[
+            "--format",
+            "ts",
+            "--segment-duration",
+            "2",
+            "--encrypt",
+            "sample-aes",
+            "--key",
+            KEY,
+        ],
+    );
+    let pl = media(&out, "stream.m3u8");
+    let tags = key_tags(&pl);
+    assert_eq!(tags, vec![(0, "SAMPLE-AES".into(), "key_0.bin".into())]);
+    let k = pl.segments[0].key.as_ref().unwrap();
+    assert_eq!(k.keyformat.as_deref(), Some("identity"));
+    assert!(k.iv.as_deref().is_some_and(|iv| iv.len() == 34), "{k:?}");
+    assert!(pl.version.unwrap_or(1) >= 5);
+    let ifr = media(&out, "stream_iframes.m3u8");
+    assert_eq!(
+        key_tags(&ifr),
+        tags,
+        "the I-frame playlist names the key too"
+    );
+    // The PMT (Apple's MPEG-2 Stream Encryption Format 2.3): encrypted stream types and the
+    // private data indicator / audio setup descriptors.
+    let seg0 = std::fs::read(out.join(&pl.segments[0].uri)).unwrap();
+    let pmt = &seg0[188..376];
+    for needle in [&b"zavc"[..], b"aacd", b"apad", b"zaac"] {
+        assert!(
+            pmt.windows(4).any(|w| w == needle),
+            "PMT lacks {:?}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    assert!(
+        pmt.windows(3).any(|w| w == [0xDB, 0xE1, 0x00]),
+        "H.264 SAMPLE-AES stream type 0xDB on PID 0x100"
+    );
+    assert!(pmt.contains(&0xCF), "AAC SAMPLE-AES stream type 0xCF");
+    // ffmpeg's HLS demuxer decrypts SAMPLE-AES: every audio frame as in the clear output, and
+    // every video frame but those that depend on the stream's last video frame — which
+    // ffmpeg's TS demuxer only emits after the playlist has ended, when no segment (and so no
+    // key) applies to it any more.
+    let (a, b) = (
+        frame_md5s(&out.join("master.m3u8"), "0:a"),
+        frame_md5s(&clear.join("master.m3u8"), "0:a"),
+    );
+    assert!(
+        !a.is_empty() && a == b,
+        "audio: {} vs {} frames",
+        a.len(),
+        b.len()
+    );
+    let (v, w) = (
+        frame_md5s(&out.join("master.m3u8"), "0:v"),
+        frame_md5s(&clear.join("master.m3u8"), "0:v"),
+    );
+    assert_eq!(v.len(), w.len());
+    let differ: Vec<usize> = (0..v.len()).filter(|&i| v[i] != w[i]).collect();
+    assert!(
+        differ.iter().all(|&i| i + 4 >= v.len()),
+        "frames decoded differently: {differ:?} of {}",
+        v.len()
+    );
+    // The segments alone (without the key) do not decode cleanly.
+    let raw = out.join(&pl.segments[1].uri);
+    assert!(
+        !probe::decode_errors(&raw).is_empty(),
+        "a SAMPLE-AES segment decodes without its key"
+    );
+}
+
 #[test]
 fn bad_keys_and_combinations_are_one_line_errors_and_leave_nothing() {
     let input = fixtures::playback();
@@ -299,6 +398,10 @@ fn bad_keys_and_combinations_are_one_line_errors_and_leave_nothing() {
             "{n}",
         ),
         (&["--encrypt", "aes-128", "--single-file"], "--single-file"),
+        (
+            &["--encrypt", "sample-aes", "--format", "fmp4"],
+            "--encrypt cbcs",
+        ),
     ];
     for (args, want) in cases {
         let out = dir.join("out");
@@ -317,7 +420,7 @@ fn bad_keys_and_combinations_are_one_line_errors_and_leave_nothing() {
 }
 
 #[test]
-fn hlsjs_plays_aes_128_ts_fmp4_and_rotating_keys() {
+fn hlsjs_plays_aes_128_sample_aes_and_rotating_keys() {
     let root = out_dir("encrypt-browser");
     std::fs::create_dir_all(&root).unwrap();
     let input = fixtures::playback();
@@ -325,14 +428,38 @@ fn hlsjs_plays_aes_128_ts_fmp4_and_rotating_keys() {
         ("ts", &["--format", "ts"][..]),
         ("fmp4", &["--format", "fmp4"][..]),
         ("rotation", &["--format", "ts", "--key-rotation", "1"][..]),
+        (
+            "sample-aes",
+            &["--format", "ts", "--encrypt", "sample-aes"][..],
+        ),
+        (
+            "sample-aes-rotation",
+            &[
+                "--format",
+                "ts",
+                "--encrypt",
+                "sample-aes",
+                "--key-rotation",
+                "1",
+            ][..],
+        ),
     ] {
-        let mut a = vec!["--segment-duration", "2", "--encrypt", "aes-128", "--quiet"];
+        let mut a = vec!["--segment-duration", "2", "--quiet"];
+        if !args.contains(&"--encrypt") {
+            a.extend(["--encrypt", "aes-128"]);
+        }
         a.extend_from_slice(args);
         package(&input, &root.join(name), &a);
     }
     let server = serve(&root, &[]);
     let mut failures = vec![];
-    for name in ["ts", "fmp4", "rotation"] {
+    for name in [
+        "ts",
+        "fmp4",
+        "rotation",
+        "sample-aes",
+        "sample-aes-rotation",
+    ] {
         let url = format!("{}/{name}/master.m3u8", server.base);
         // 7 s from 0: across the key changes of `rotation` (one key per 2 s segment).
         let report = play(&url, "hlsjs", 7, &[]);

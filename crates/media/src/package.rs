@@ -21,6 +21,7 @@ use std::io;
 
 use crate::codec::codec_string;
 use crate::crypto::cbc::encrypted_len;
+use crate::crypto::sample_aes::{self, SampleAes};
 use crate::crypto::segment::WholeSegments;
 use crate::crypto::{Encryption, Method};
 use crate::mux::fmp4::Fmp4Muxer;
@@ -310,7 +311,12 @@ impl Plan {
                 m.set_keyframe_fragments(video_index.is_some());
                 Mux::Fmp4(m)
             }
-            Format::Ts => Mux::Ts(TsMuxer::new(tracks.clone())?),
+            Format::Ts => Mux::Ts(match &opts.encryption {
+                Some(e) if e.method == Method::SampleAes => {
+                    TsMuxer::with_es_hook(tracks.clone(), &sample_aes::pmt_entry)?
+                }
+                _ => TsMuxer::new(tracks.clone())?,
+            }),
         };
         let total_secs = tracks
             .first()
@@ -363,6 +369,8 @@ struct Writer<'s> {
     buf: Vec<u8>,
     /// METHOD=AES-128: the segments' cipher, and the I-frame file's name.
     aes: Option<(WholeSegments, String)>,
+    /// METHOD=SAMPLE-AES.
+    sample_aes: Option<SampleAes>,
 }
 
 impl<'s> Writer<'s> {
@@ -414,14 +422,18 @@ impl<'s> Writer<'s> {
             single_buf: Vec::new(),
             buf: Vec::new(),
             aes: aes_128(opts, plan)?,
+            sample_aes: sample_aes(opts, plan)?,
         })
     }
 
     /// Writes a piece of the current segment; `last`: the piece that completes it (then the
     /// segment's duration is known and it is listed). Returns the end of a completed segment,
     /// in seconds.
-    fn emit(&mut self, piece: Segment, last: bool) -> Result<Option<f64>> {
+    fn emit(&mut self, mut piece: Segment, last: bool) -> Result<Option<f64>> {
         let first = self.open.is_none();
+        if let Some(s) = &mut self.sample_aes {
+            s.encrypt_piece(&mut piece, first);
+        }
         let object = self.open.get_or_insert_with(|| OpenObject {
             uri: if self.single_file {
                 self.single_name.clone()
@@ -539,6 +551,9 @@ impl<'s> Writer<'s> {
             length: object.size,
             offset: object.offset,
         });
+        if let Some(s) = &mut self.sample_aes {
+            s.listed(object.keys.len());
+        }
         if let (true, Some((_, iframe_name))) = (self.has_video, &self.aes) {
             // AES-128: the keyframes were copied into the I-frame file, each with its PAT/PMT.
             self.iframes.push_segment(iframe_name, 0, &object.keys);
@@ -668,6 +683,9 @@ fn write_playlists(
     if let Some((aes, _)) = &writer.aes {
         text = aes.media_playlist(&text);
     }
+    if let Some(s) = &writer.sample_aes {
+        text = s.media_playlist(&text);
+    }
     put(writer.store, &media_name, text.as_bytes())?;
 
     let i_frame_variants = match video {
@@ -748,6 +766,9 @@ fn write_i_frames(
     if let Some((aes, _)) = &writer.aes {
         text = aes.iframe_playlist(&text);
     }
+    if let Some(s) = &writer.sample_aes {
+        text = s.iframe_playlist(&text);
+    }
     put(writer.store, &name, text.as_bytes())?;
     // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
     let (peak, average) = measure_bandwidth(entries.iter().map(|e| (e.size, e.duration)));
@@ -799,4 +820,24 @@ fn aes_128(opts: &PackageOptions, plan: &Plan) -> Result<Option<(WholeSegments, 
         WholeSegments::new(enc.clone(), plan.video_index.is_some()),
         name,
     )))
+}
+
+/// The SAMPLE-AES state of a run with `--encrypt sample-aes` (MPEG-TS only: in fMP4, SAMPLE-AES
+/// is CENC `cbcs`, RFC 8216bis 4.4.4.4).
+fn sample_aes(opts: &PackageOptions, plan: &Plan) -> Result<Option<SampleAes>> {
+    let Some(enc) = opts
+        .encryption
+        .as_ref()
+        .filter(|e| e.method == Method::SampleAes)
+    else {
+        return Ok(None);
+    };
+    if opts.format != Format::Ts {
+        return Err(Error::Encryption(
+            "--encrypt sample-aes is the MPEG-TS format (Apple's MPEG-2 Stream Encryption); \
+             for fMP4 use --encrypt cbcs, or add --format ts"
+                .into(),
+        ));
+    }
+    Ok(Some(SampleAes::new(enc.clone(), &plan.tracks)?))
 }

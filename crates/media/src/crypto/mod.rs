@@ -2,16 +2,24 @@
 //! Content protection for packaged renditions (RFC 8216bis 4.4.4.4 EXT-X-KEY).
 //!
 //! - [`Method::Aes128`]: every media segment is AES-128-CBC with PKCS7 padding as a whole
-//!   (RFC 8216 5.2), TS and fMP4; see [`cbc::SegmentCipher`].
+//!   (RFC 8216 5.2), TS and fMP4; see [`segment`].
+//! - [`Method::SampleAes`]: MPEG-TS with its H.264 and audio samples encrypted as Apple's
+//!   "MPEG-2 Stream Encryption Format for HTTP Live Streaming" says; see [`sample_aes`].
 //!
 //! The cipher is RustCrypto's `aes` + `cbc`; this module only chains calls to it. Keys: one
 //! fixed key, or a key per `rotation` segments derived from a master key (see
-//! [`Encryption::key`]). IVs are never written: without an IV attribute the IV of a segment
-//! is its media sequence number as a 128-bit big-endian integer (RFC 8216 5.2), so each
-//! (key, IV) pair of a playlist is used once.
+//! [`Encryption::key`]).
+//!
+//! IVs: AES-128 writes none — without an IV attribute the IV of a segment is its media sequence
+//! number as a 128-bit big-endian integer (RFC 8216 5.2), so each (key, IV) pair of a playlist
+//! is used once. SAMPLE-AES writes one IV per key in its EXT-X-KEY ([`Encryption::key_iv`]):
+//! every NAL unit and audio frame restarts the chain from it anyway, and a player that demuxes
+//! across segment boundaries (ffmpeg emits a segment's last video frame once it reads the next
+//! segment) then still decrypts that frame with the right IV.
 
 pub mod cbc;
 pub mod playlist;
+pub mod sample_aes;
 pub mod segment;
 
 use aes::cipher::{BlockEncrypt, KeyInit};
@@ -21,6 +29,8 @@ use aes::cipher::{BlockEncrypt, KeyInit};
 pub enum Method {
     /// Whole segments, AES-128-CBC + PKCS7 (RFC 8216bis 4.4.4.4, RFC 8216 5.2).
     Aes128,
+    /// MPEG-TS, samples encrypted (Apple's MPEG-2 Stream Encryption Format).
+    SampleAes,
 }
 
 impl Method {
@@ -28,6 +38,7 @@ impl Method {
     pub fn tag_value(self) -> &'static str {
         match self {
             Method::Aes128 => "AES-128",
+            Method::SampleAes => "SAMPLE-AES",
         }
     }
 }
@@ -79,6 +90,15 @@ impl Encryption {
         block.into()
     }
 
+    /// The IV written with key `n` (SAMPLE-AES): the block of all ones encrypted under that
+    /// key — unpredictable without the key, and the same on every run with the same key.
+    pub fn key_iv(&self, n: u64) -> [u8; 16] {
+        let cipher = aes::Aes128::new(&self.key(n).into());
+        let mut block = [0xFF; 16].into();
+        cipher.encrypt_block(&mut block);
+        block.into()
+    }
+
     /// The URI players fetch key `n` from.
     pub fn key_uri(&self, n: u64) -> String {
         match &self.key_uri {
@@ -97,14 +117,40 @@ impl Encryption {
     }
 
     /// EXT-X-KEY for key `n` (RFC 8216bis 4.4.4.4). No IV attribute: the media sequence number
-    /// is the IV (RFC 8216 5.2); no KEYFORMAT: "identity" is the default.
+    /// is the IV (RFC 8216 5.2). KEYFORMAT "identity" (the default) is written out for
+    /// SAMPLE-AES, as Apple's examples and players expect it there, with the key's IV.
     pub fn key_tag(&self, n: u64) -> String {
+        let keyformat = match self.method {
+            Method::Aes128 => String::new(),
+            Method::SampleAes => {
+                let iv: String = self.key_iv(n).iter().map(|b| format!("{b:02x}")).collect();
+                format!(",IV=0x{iv},KEYFORMAT=\"identity\"")
+            }
+        };
         format!(
-            "#EXT-X-KEY:METHOD={},URI=\"{}\"",
+            "#EXT-X-KEY:METHOD={},URI=\"{}\"{keyformat}",
             self.method.tag_value(),
             self.key_uri(n)
         )
     }
+
+    /// The lowest EXT-X-VERSION for the key tags: SAMPLE-AES and KEYFORMAT need 5 (RFC 8216bis
+    /// 8).
+    pub fn min_version(&self) -> u8 {
+        match self.method {
+            Method::Aes128 => 1,
+            Method::SampleAes => 5,
+        }
+    }
+}
+
+/// Playlist `text` with the EXT-X-KEY tags of `keys`, the key number of each entry.
+fn tagged(enc: &Encryption, text: &str, keys: &[u64]) -> String {
+    let tags: Vec<(usize, String)> = playlist::key_changes(keys.iter().copied())
+        .into_iter()
+        .map(|(i, n)| (i, enc.key_tag(n)))
+        .collect();
+    playlist::insert_key_tags(text, &tags, enc.min_version())
 }
 
 /// `key_<n>.bin`: the name of key `n` when it is written beside the playlists.

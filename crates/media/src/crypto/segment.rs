@@ -16,7 +16,6 @@
 use std::io;
 
 use super::cbc::{encrypt, SegmentCipher};
-use super::playlist::{insert_key_tags, key_changes};
 use super::{sequence_iv, Encryption};
 use crate::mux::KeyframeRange;
 use crate::package::StreamStore;
@@ -121,25 +120,12 @@ impl WholeSegments {
 
     /// The media playlist `text` with its EXT-X-KEY tags.
     pub fn media_playlist(&self, text: &str) -> String {
-        self.tagged(text, &self.segment_keys)
+        super::tagged(&self.enc, text, &self.segment_keys)
     }
 
     /// The I-frame playlist `text` with its EXT-X-KEY tags.
     pub fn iframe_playlist(&self, text: &str) -> String {
-        self.tagged(text, &self.iframe_keys)
-    }
-
-    /// The number of keys the segments written use.
-    pub fn keys_used(&self) -> u64 {
-        self.enc.keys_used(self.segment_keys.len() as u64)
-    }
-
-    fn tagged(&self, text: &str, keys: &[u64]) -> String {
-        let tags: Vec<(usize, String)> = key_changes(keys.iter().copied())
-            .into_iter()
-            .map(|(i, n)| (i, self.enc.key_tag(n)))
-            .collect();
-        insert_key_tags(text, &tags, 1)
+        super::tagged(&self.enc, text, &self.iframe_keys)
     }
 }
 
