@@ -353,6 +353,9 @@ fn sample_aes_ts_decodes_as_the_clear_output() {
         "frames decoded differently: {differ:?} of {}",
         v.len()
     );
+    // hlsorigin validate checks the playlists (the samples it cannot decrypt are not judged).
+    let v = run(Command::new(bin()).arg("validate").arg(&out));
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     // The segments alone (without the key) do not decode cleanly.
     let raw = out.join(&pl.segments[1].uri);
     assert!(
