@@ -480,26 +480,9 @@ impl<'s> Writer<'s> {
                     .begin(&object.uri)
                     .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
             }
-            if let Some((aes, iframe_name)) = &mut self.aes {
-                if first {
-                    aes.begin_segment(piece.index);
-                }
-                let size = self.muxer.write_piece(
-                    &piece,
-                    first,
-                    &object.uri,
-                    &mut aes.piece_store(store),
-                    &mut self.buf,
-                )?;
-                let psi = match &self.muxer {
-                    Mux::Ts(m) => Some(m.psi_len()),
-                    Mux::Fmp4(_) => None,
-                };
-                let keys = self.muxer.as_dyn().keyframes();
-                let ranges = aes
-                    .write_iframes(keys, psi, store, iframe_name)
-                    .map_err(|e| Error::io(format!("writing {iframe_name}"), e))?;
-                object.keys.extend(ranges);
+            if let Some(aes) = &mut self.aes {
+                let mux = (&mut self.muxer, &mut self.buf);
+                let size = write_aes_piece(aes, mux, (&piece, first), object, store)?;
                 object.size = object.size.saturating_add(size);
                 return self.complete(last, &piece);
             }
@@ -796,6 +779,31 @@ fn append(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<u64> {
     store
         .append(name, data)
         .map_err(|e| Error::io(format!("writing {name}"), e))
+}
+
+/// METHOD=AES-128: writes `piece` (`first`: the one that opens its segment) through the cipher
+/// into the object begun for `object`, and copies its keyframes into the I-frame file (see
+/// [`crate::crypto::segment`]). Returns the plaintext bytes written.
+fn write_aes_piece(
+    (aes, iframe_name): &mut (WholeSegments, String),
+    (muxer, buf): (&mut Mux, &mut Vec<u8>),
+    (piece, first): (&Segment, bool),
+    object: &mut OpenObject,
+    store: &mut dyn StreamStore,
+) -> Result<u64> {
+    if first {
+        aes.begin_segment(piece.index);
+    }
+    let size = muxer.write_piece(piece, first, &object.uri, &mut aes.piece_store(store), buf)?;
+    let psi = match muxer {
+        Mux::Ts(m) => Some(m.psi_len()),
+        Mux::Fmp4(_) => None,
+    };
+    let ranges = aes
+        .write_iframes(muxer.as_dyn().keyframes(), psi, store, iframe_name)
+        .map_err(|e| Error::io(format!("writing {iframe_name}"), e))?;
+    object.keys.extend(ranges);
+    Ok(size)
 }
 
 /// The AES-128 state of a run with `--encrypt aes-128` (RFC 8216bis 4.4.4.4), and the name of

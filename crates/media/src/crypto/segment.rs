@@ -170,3 +170,124 @@ impl StreamStore for CipherStore<'_> {
         self.inner.commit()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Method;
+    use crate::store::MemStore;
+    use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, KeyIvInit};
+
+    /// [`MemStore`] taking objects in pieces, as the packager's stores do.
+    #[derive(Default)]
+    struct Pieces {
+        mem: MemStore,
+        open: Option<(String, Vec<u8>)>,
+    }
+
+    impl Store for Pieces {
+        fn put(&mut self, name: &str, data: &[u8]) -> io::Result<()> {
+            self.mem.put(name, data)
+        }
+        fn append(&mut self, name: &str, data: &[u8]) -> io::Result<u64> {
+            self.mem.append(name, data)
+        }
+        fn delete(&mut self, name: &str) -> io::Result<()> {
+            self.mem.delete(name)
+        }
+    }
+
+    impl StreamStore for Pieces {
+        fn begin(&mut self, name: &str) -> io::Result<()> {
+            self.open = Some((name.into(), Vec::new()));
+            Ok(())
+        }
+        fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+            let (_, buf) = self.open.as_mut().expect("begun");
+            parts.iter().for_each(|p| buf.extend_from_slice(p));
+            Ok(())
+        }
+        fn commit(&mut self) -> io::Result<()> {
+            let (name, buf) = self.open.take().expect("begun");
+            self.mem.put(&name, &buf)
+        }
+    }
+
+    fn decrypt(key: &[u8; 16], msn: u64, data: &[u8]) -> Vec<u8> {
+        let mut buf = data.to_vec();
+        cbc::Decryptor::<aes::Aes128>::new(key.into(), &sequence_iv(msn).into())
+            .decrypt_padded_mut::<Pkcs7>(&mut buf)
+            .expect("padding")
+            .to_vec()
+    }
+
+    #[test]
+    fn segments_in_pieces_and_iframes_each_decrypt_alone() {
+        let enc = Encryption {
+            method: Method::Aes128,
+            key: [0x11; 16],
+            rotation: Some(2),
+            key_uri: None,
+        };
+        let mut w = WholeSegments::new(enc.clone(), true);
+        let mut store = Pieces::default();
+        let psi: Vec<u8> = vec![0x47; 376];
+        let mut iframe_ranges = Vec::new();
+        for msn in 0..3u64 {
+            // Each segment: two pieces (each starting with PAT/PMT, as the TS muxer writes
+            // them), the keyframe of the second piece in its middle.
+            let pieces: Vec<Vec<u8>> = (0..2u8)
+                .map(|p| {
+                    [
+                        psi.clone(),
+                        vec![msn as u8 * 16 + p; 1000 + usize::from(p) * 7],
+                    ]
+                    .concat()
+                })
+                .collect();
+            store.begin(&format!("s{msn}")).unwrap();
+            w.begin_segment(msn);
+            for piece in &pieces {
+                let mut cs = w.piece_store(&mut store);
+                for part in piece.chunks(333) {
+                    cs.write_parts(&[part]).unwrap();
+                }
+                let key = KeyframeRange {
+                    dts: 0,
+                    pts: 0,
+                    offset: 500,
+                    length: 188,
+                };
+                iframe_ranges.extend(
+                    w.write_iframes(&[key], Some(376), &mut store, "if")
+                        .unwrap(),
+                );
+            }
+            w.finish_segment(&mut store).unwrap();
+            store.commit().unwrap();
+            let got = decrypt(
+                &enc.key(msn / 2),
+                msn,
+                &store.mem.objects[&format!("s{msn}")],
+            );
+            assert_eq!(got, pieces.concat(), "segment {msn}");
+        }
+        let file = &store.mem.objects["if"];
+        assert_eq!(iframe_ranges.len(), 6);
+        for (i, r) in iframe_ranges.iter().enumerate() {
+            let (msn, p) = (i as u64 / 2, i as u8 % 2);
+            let bytes = &file[r.offset as usize..(r.offset + r.length) as usize];
+            let got = decrypt(&enc.key(msn / 2), i as u64, bytes);
+            let want = [psi.clone(), vec![msn as u8 * 16 + p; 188]].concat();
+            assert_eq!(got, want, "I-frame entry {i}");
+        }
+        // One tag per key change, in both playlists.
+        let media = "#EXTM3U\n#EXTINF:2,\na\n#EXTINF:2,\nb\n#EXTINF:2,\nc\n";
+        let tagged = w.media_playlist(media);
+        assert_eq!(tagged.matches("#EXT-X-KEY").count(), 2, "{tagged}");
+        let iframes = "#EXTM3U\n".to_owned() + &"#EXTINF:1,\nif\n".repeat(6);
+        let tagged = w.iframe_playlist(&iframes);
+        assert_eq!(tagged.matches("key_0.bin").count(), 1, "{tagged}");
+        assert_eq!(tagged.matches("key_1.bin").count(), 1, "{tagged}");
+    }
+}
