@@ -451,6 +451,12 @@ impl<'s> Writer<'s> {
         // after a piece was written).
         let size = if piece.samples.is_empty() && !first {
             0
+        } else if let (true, Some(aes)) = (self.single_file, &mut self.aes) {
+            let mux = (&mut self.muxer, &mut self.buf);
+            let single = Some(&mut self.single_buf);
+            let size = write_aes_piece(aes, mux, (&piece, first), object, store, single)?;
+            object.size = object.size.saturating_add(size);
+            return self.complete(last, &piece);
         } else if self.single_file {
             // The piece is put together in memory (at most --max-buffer-mib of samples), then
             // appended to the single file.
@@ -482,7 +488,7 @@ impl<'s> Writer<'s> {
             }
             if let Some(aes) = &mut self.aes {
                 let mux = (&mut self.muxer, &mut self.buf);
-                let size = write_aes_piece(aes, mux, (&piece, first), object, store)?;
+                let size = write_aes_piece(aes, mux, (&piece, first), object, store, None)?;
                 object.size = object.size.saturating_add(size);
                 return self.complete(last, &piece);
             }
@@ -516,8 +522,13 @@ impl<'s> Writer<'s> {
         };
         if let Some((aes, _)) = &mut self.aes {
             // The last block, padded (RFC 8216 5.2: PKCS7).
-            aes.finish_segment(&mut *self.store)
-                .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
+            let io_err = |e| Error::io(format!("writing {}", object.uri), e);
+            if self.single_file {
+                let last = aes.last_block().map_err(io_err)?;
+                self.store.append(&object.uri, last).map_err(io_err)?;
+            } else {
+                aes.finish_segment(&mut *self.store).map_err(io_err)?;
+            }
             object.size = encrypted_len(object.size);
         }
         self.list(object, piece)
@@ -782,7 +793,8 @@ fn append(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<u64> {
 }
 
 /// METHOD=AES-128: writes `piece` (`first`: the one that opens its segment) through the cipher
-/// into the object begun for `object`, and copies its keyframes into the I-frame file (see
+/// into the object begun for `object` — or, `--single-file`, into `single` (reused) and appended
+/// to the one file —, and copies its keyframes into the I-frame file (see
 /// [`crate::crypto::segment`]). Returns the plaintext bytes written.
 fn write_aes_piece(
     (aes, iframe_name): &mut (WholeSegments, String),
@@ -790,11 +802,31 @@ fn write_aes_piece(
     (piece, first): (&Segment, bool),
     object: &mut OpenObject,
     store: &mut dyn StreamStore,
+    single: Option<&mut Vec<u8>>,
 ) -> Result<u64> {
     if first {
         aes.begin_segment(piece.index);
     }
-    let size = muxer.write_piece(piece, first, &object.uri, &mut aes.piece_store(store), buf)?;
+    let uri = &object.uri;
+    let size = match single {
+        None => muxer.write_piece(piece, first, uri, &mut aes.piece_store(store), buf)?,
+        Some(single) => {
+            let mut joined = Joined {
+                store: &mut *store,
+                name: None,
+                buf: std::mem::take(single),
+            };
+            joined.buf.clear();
+            let size =
+                muxer.write_piece(piece, first, uri, &mut aes.piece_store(&mut joined), buf)?;
+            *single = joined.buf;
+            let at = append(store, uri, single)?;
+            if first {
+                object.offset = at;
+            }
+            size
+        }
+    };
     let psi = match muxer {
         Mux::Ts(m) => Some(m.psi_len()),
         Mux::Fmp4(_) => None,
@@ -816,13 +848,6 @@ fn aes_128(opts: &PackageOptions, plan: &Plan) -> Result<Option<(WholeSegments, 
     else {
         return Ok(None);
     };
-    if opts.single_file {
-        return Err(Error::Encryption(
-            "--encrypt aes-128 encrypts whole segments and cannot be combined with \
-             --single-file; use --encrypt sample-aes (TS) or cbcs (fMP4), or separate segments"
-                .into(),
-        ));
-    }
     let name = format!("{}_iframes.{}", plan.base, plan.ext);
     Ok(Some((
         WholeSegments::new(enc.clone(), plan.video_index.is_some()),

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! METHOD=AES-128 applied while a rendition is written (RFC 8216bis 4.4.4.4, RFC 8216 5.2):
 //! each media segment is encrypted as a whole as its pieces pass to the store (no second copy
-//! of the segment), key by media sequence number, IV = media sequence number.
+//! of the segment), key by media sequence number, IV = media sequence number. With
+//! `--single-file` each segment's byte range is encrypted on its own in the one file (CBC
+//! restarts at each media segment, and a byte range is one: RFC 8216 5.2).
 //!
 //! **I-frame playlists.** An I-frame entry is a byte range inside a segment (RFC 8216bis
 //! 4.4.3.6), but a range in the middle of a CBC-encrypted segment cannot be decrypted on its
@@ -65,13 +67,19 @@ impl WholeSegments {
 
     /// Writes the segment's last block (with its padding) into the begun object.
     pub fn finish_segment(&mut self, store: &mut dyn StreamStore) -> io::Result<()> {
+        let last = self.last_block()?;
+        store.write_parts(&[last])
+    }
+
+    /// The segment's last block, with its padding (`--single-file`: the caller appends it).
+    pub fn last_block(&mut self) -> io::Result<&[u8]> {
         let cipher = self
             .cipher
             .take()
             .ok_or_else(|| io::Error::other("AES-128: segment finished before it began"))?;
         self.out.clear();
         cipher.finish(&mut self.out);
-        store.write_parts(&[&self.out])
+        Ok(&self.out)
     }
 
     /// Copies the keyframes `keys` of the piece just written (offsets from the piece's start)
