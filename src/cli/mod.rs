@@ -4,6 +4,7 @@
 mod config_file;
 mod default_run;
 mod descriptor;
+mod encrypt;
 mod ladder;
 mod live;
 mod live_server;

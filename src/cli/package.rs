@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use media::package::{package_streaming, Format, PackageOptions, PackageSummary, Progress};
 
+use super::encrypt::{EncryptArgs, Keys};
 use super::progress::PackageProgress;
 use crate::fs_store::FsStore;
 use crate::input::{self, OpenOptions};
@@ -74,6 +75,8 @@ pub struct PackageArgs {
     /// Id embedded in segment names (default: random per run, so segment URLs are never reused).
     #[arg(long, hide = true)]
     pub run_id: Option<String>,
+    #[command(flatten)]
+    pub encrypt: EncryptArgs,
 }
 
 pub fn run(args: PackageArgs) -> Result<()> {
@@ -84,21 +87,36 @@ pub fn run(args: PackageArgs) -> Result<()> {
         bail!("--max-buffer-mib must be between 1 and 4096");
     }
     if super::ladder::wanted(&args, &open_options(&args))? {
+        if args.encrypt.encrypt.is_some() {
+            bail!(
+                "--encrypt is not supported for a ladder yet (several inputs, --audio, \
+                 --subtitles, or an input with several audio or text tracks): package each \
+                 rendition on its own"
+            );
+        }
         return super::ladder::run(&args, &options(&args), &open_options(&args));
     }
     let input = &args.inputs[0];
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let keys = args.encrypt.keys()?;
+    let mut opts = options(&args);
+    opts.encryption = keys.as_ref().map(|k| k.encryption.clone());
     interrupt::install()?;
-    let summary = package_into(
+    let (summary, key_files) = package_into(
         input,
         Target::new(&args.output)?,
-        &options(&args),
+        &opts,
         &open_options(&args),
-        show_progress,
-        args.force,
+        (show_progress, args.force),
+        keys.as_ref(),
         &mut |_| {},
     )?;
+    if !args.quiet {
+        for name in key_files {
+            println!("key: {}", args.output.join(name).display());
+        }
+    }
     if !args.quiet {
         println!(
             "{} → {}: {} segments, {} I-frames, {:.3} s, avg {}, peak {}, target {} s, {:.2} s wall{}",
@@ -131,6 +149,7 @@ pub fn options(args: &PackageArgs) -> PackageOptions {
         allow_hevc_ts: args.allow_hevc_ts,
         rendition: "stream".into(),
         max_buffered_bytes: args.max_buffer_mib.saturating_mul(1 << 20),
+        encryption: None,
     }
 }
 
@@ -169,19 +188,29 @@ pub fn package_file(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
     let target = Target::managed(outdir)?;
-    package_into(input, target, opts, open_opts, false, false, on_progress)
+    package_into(
+        input,
+        target,
+        opts,
+        open_opts,
+        (false, false),
+        None,
+        on_progress,
+    )
+    .map(|(summary, _)| summary)
 }
 
 /// Packages `input` into `target` atomically; `force` replaces a directory that is not ours.
+/// With `keys`, their files go into the output too; returns their names.
 fn package_into(
     input: &Path,
     target: Target,
     opts: &PackageOptions,
     open_opts: &OpenOptions,
-    show_progress: bool,
-    force: bool,
+    (show_progress, force): (bool, bool),
+    keys: Option<&Keys>,
     on_progress: &mut dyn FnMut(Progress),
-) -> Result<PackageSummary> {
+) -> Result<(PackageSummary, Vec<String>)> {
     target.check(input, force)?;
     let mut demux = input::open(input, open_opts)?;
     target.remove_stale();
@@ -198,8 +227,12 @@ fn package_into(
         return Err(Interrupted.into());
     }
     let summary = packaged.with_context(|| input.display().to_string())?;
+    let key_files = match keys {
+        Some(k) => k.write(staging.path(), summary.segments)?,
+        None => Vec::new(),
+    };
     staging.commit(&target, input, force)?;
-    Ok(summary)
+    Ok((summary, key_files))
 }
 
 pub fn human_bitrate(bps: u64) -> String {

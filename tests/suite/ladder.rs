@@ -435,6 +435,17 @@ fn bad_ladders_are_refused() {
             ],
             "nonexistent",
         ),
+        // Not silently left clear: a ladder cannot be encrypted yet.
+        (
+            vec![
+                v.display().to_string(),
+                "--audio".into(),
+                fr.display().to_string(),
+                "--encrypt".into(),
+                "aes-128".into(),
+            ],
+            "--encrypt is not supported for a ladder",
+        ),
     ];
     for (args, want) in cases {
         let out = out_dir("ladder-bad");

@@ -4,6 +4,7 @@ mod cdn;
 mod damaged;
 mod default_run;
 mod default_run_ingest;
+mod encrypt;
 mod errors;
 mod events;
 mod golden;

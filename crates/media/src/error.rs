@@ -57,6 +57,8 @@ pub enum Error {
     },
     #[error("playlist: {0}")]
     Playlist(String),
+    #[error("encryption: {0}")]
+    Encryption(String),
 }
 
 impl Error {

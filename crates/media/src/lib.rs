@@ -10,6 +10,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod codec;
+pub mod crypto;
 pub mod demux;
 pub mod error;
 pub mod live;

@@ -22,6 +22,10 @@ pub mod ladder;
 use std::io;
 
 use crate::codec::codec_string;
+use crate::crypto::cbc::encrypted_len;
+use crate::crypto::sample_aes::{self, SampleAes};
+use crate::crypto::segment::WholeSegments;
+use crate::crypto::{Encryption, Method};
 use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
 use crate::mux::{KeyframeRange, SegmentMuxer};
@@ -68,6 +72,8 @@ pub struct PackageOptions {
     /// (the segment is still one object, cut at keyframes), so memory stays bounded whatever
     /// the input's keyframe interval. Default 32 MiB.
     pub max_buffered_bytes: usize,
+    /// EXT-X-KEY encryption of the rendition ([`crate::crypto`]); `None`: clear.
+    pub encryption: Option<Encryption>,
 }
 
 impl Default for PackageOptions {
@@ -80,6 +86,7 @@ impl Default for PackageOptions {
             allow_hevc_ts: false,
             rendition: "stream".into(),
             max_buffered_bytes: 32 << 20,
+            encryption: None,
         }
     }
 }
@@ -337,7 +344,12 @@ impl Plan {
                 m.set_keyframe_fragments(video_index.is_some());
                 Mux::Fmp4(m)
             }
-            Format::Ts => Mux::Ts(TsMuxer::new(tracks.clone())?),
+            Format::Ts => Mux::Ts(match &opts.encryption {
+                Some(e) if e.method == Method::SampleAes => {
+                    TsMuxer::with_es_hook(tracks.clone(), &sample_aes::pmt_entry)?
+                }
+                _ => TsMuxer::new(tracks.clone())?,
+            }),
         };
         let total_secs = tracks
             .first()
@@ -388,6 +400,10 @@ struct Writer<'s> {
     /// --single-file: one piece's bytes before they are appended (reused).
     single_buf: Vec<u8>,
     buf: Vec<u8>,
+    /// METHOD=AES-128: the segments' cipher, and the I-frame file's name.
+    aes: Option<(WholeSegments, String)>,
+    /// METHOD=SAMPLE-AES.
+    sample_aes: Option<SampleAes>,
 }
 
 impl<'s> Writer<'s> {
@@ -438,14 +454,19 @@ impl<'s> Writer<'s> {
             open: None,
             single_buf: Vec::new(),
             buf: Vec::new(),
+            aes: aes_128(opts, plan)?,
+            sample_aes: sample_aes(opts, plan)?,
         })
     }
 
     /// Writes a piece of the current segment; `last`: the piece that completes it (then the
     /// segment's duration is known and it is listed). Returns the end of a completed segment,
     /// in seconds.
-    fn emit(&mut self, piece: Segment, last: bool) -> Result<Option<f64>> {
+    fn emit(&mut self, mut piece: Segment, last: bool) -> Result<Option<f64>> {
         let first = self.open.is_none();
+        if let Some(s) = &mut self.sample_aes {
+            s.encrypt_piece(&mut piece, first);
+        }
         let object = self.open.get_or_insert_with(|| OpenObject {
             uri: if self.single_file {
                 self.single_name.clone()
@@ -463,6 +484,12 @@ impl<'s> Writer<'s> {
         // after a piece was written).
         let size = if piece.samples.is_empty() && !first {
             0
+        } else if let (true, Some(aes)) = (self.single_file, &mut self.aes) {
+            let mux = (&mut self.muxer, &mut self.buf);
+            let single = Some(&mut self.single_buf);
+            let size = write_aes_piece(aes, mux, (&piece, first), object, store, single)?;
+            object.size = object.size.saturating_add(size);
+            return self.complete(last, &piece);
         } else if self.single_file {
             // The piece is put together in memory (at most --max-buffer-mib of samples), then
             // appended to the single file.
@@ -492,6 +519,12 @@ impl<'s> Writer<'s> {
                     .begin(&object.uri)
                     .map_err(|e| Error::io(format!("writing {}", object.uri), e))?;
             }
+            if let Some(aes) = &mut self.aes {
+                let mux = (&mut self.muxer, &mut self.buf);
+                let size = write_aes_piece(aes, mux, (&piece, first), object, store, None)?;
+                object.size = object.size.saturating_add(size);
+                return self.complete(last, &piece);
+            }
             self.muxer
                 .write_piece(&piece, first, &object.uri, store, &mut self.buf)?
         };
@@ -509,13 +542,29 @@ impl<'s> Writer<'s> {
             );
         }
         object.size = object.size.saturating_add(size);
+        self.complete(last, &piece)
+    }
+
+    /// After the `last` piece of a segment, lists it.
+    fn complete(&mut self, last: bool, piece: &Segment) -> Result<Option<f64>> {
         if !last {
             return Ok(None);
         }
-        let Some(object) = self.open.take() else {
+        let Some(mut object) = self.open.take() else {
             return Ok(None);
         };
-        self.list(object, &piece)
+        if let Some((aes, _)) = &mut self.aes {
+            // The last block, padded (RFC 8216 5.2: PKCS7).
+            let io_err = |e| Error::io(format!("writing {}", object.uri), e);
+            if self.single_file {
+                let last = aes.last_block().map_err(io_err)?;
+                self.store.append(&object.uri, last).map_err(io_err)?;
+            } else {
+                aes.finish_segment(&mut *self.store).map_err(io_err)?;
+            }
+            object.size = encrypted_len(object.size);
+        }
+        self.list(object, piece)
     }
 
     /// Closes the completed segment `object` (cut as `segment`) and lists it.
@@ -529,7 +578,13 @@ impl<'s> Writer<'s> {
             length: object.size,
             offset: object.offset,
         });
-        if self.has_video {
+        if let Some(s) = &mut self.sample_aes {
+            s.listed(object.keys.len());
+        }
+        if let (true, Some((_, iframe_name))) = (self.has_video, &self.aes) {
+            // AES-128: the keyframes were copied into the I-frame file, each with its PAT/PMT.
+            self.iframes.push_segment(iframe_name, 0, &object.keys);
+        } else if self.has_video {
             self.iframes
                 .push_segment(&object.uri, object.offset, &object.keys);
             self.ts_needs_map |= object.keys.iter().any(|k| k.offset != 0);
@@ -663,7 +718,14 @@ fn write_playlists(
         video.and_then(|_| (duration > 0.0).then(|| cut.main_frames as f64 / duration));
     let resolution = video.map(|v| (v.width, v.height));
     let media_name = format!("{}.m3u8", opts.rendition);
-    put(writer.store, &media_name, playlist.to_string().as_bytes())?;
+    let mut text = playlist.to_string();
+    if let Some((aes, _)) = &writer.aes {
+        text = aes.media_playlist(&text);
+    }
+    if let Some(s) = &writer.sample_aes {
+        text = s.media_playlist(&text);
+    }
+    put(writer.store, &media_name, text.as_bytes())?;
 
     let i_frames = match video {
         Some(v) => Some(write_i_frames(&mut writer, plan, v, cut, opts)?),
@@ -761,7 +823,14 @@ fn write_i_frames(
         .target_duration
         .max(MediaPlaylist::target_for(&entries));
     let name = format!("{}_iframes.m3u8", opts.rendition);
-    put(writer.store, &name, iframes.to_string().as_bytes())?;
+    let mut text = iframes.to_string();
+    if let Some((aes, _)) = &writer.aes {
+        text = aes.iframe_playlist(&text);
+    }
+    if let Some(s) = &writer.sample_aes {
+        text = s.iframe_playlist(&text);
+    }
+    put(writer.store, &name, text.as_bytes())?;
     // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
     let (peak, average) = measure_bandwidth(entries.iter().map(|e| (e.size, e.duration)));
     Ok(IFrameVariant {
@@ -788,4 +857,87 @@ fn append(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<u64> {
     store
         .append(name, data)
         .map_err(|e| Error::io(format!("writing {name}"), e))
+}
+
+/// METHOD=AES-128: writes `piece` (`first`: the one that opens its segment) through the cipher
+/// into the object begun for `object` — or, `--single-file`, into `single` (reused) and appended
+/// to the one file —, and copies its keyframes into the I-frame file (see
+/// [`crate::crypto::segment`]). Returns the plaintext bytes written.
+fn write_aes_piece(
+    (aes, iframe_name): &mut (WholeSegments, String),
+    (muxer, buf): (&mut Mux, &mut Vec<u8>),
+    (piece, first): (&Segment, bool),
+    object: &mut OpenObject,
+    store: &mut dyn StreamStore,
+    single: Option<&mut Vec<u8>>,
+) -> Result<u64> {
+    if first {
+        aes.begin_segment(piece.index);
+    }
+    let uri = &object.uri;
+    let size = match single {
+        None => muxer.write_piece(piece, first, uri, &mut aes.piece_store(store), buf)?,
+        Some(single) => {
+            let mut joined = Joined {
+                store: &mut *store,
+                name: None,
+                buf: std::mem::take(single),
+            };
+            joined.buf.clear();
+            let size =
+                muxer.write_piece(piece, first, uri, &mut aes.piece_store(&mut joined), buf)?;
+            *single = joined.buf;
+            let at = append(store, uri, single)?;
+            if first {
+                object.offset = at;
+            }
+            size
+        }
+    };
+    let psi = match muxer {
+        Mux::Ts(m) => Some(m.psi_len()),
+        Mux::Fmp4(_) => None,
+    };
+    let ranges = aes
+        .write_iframes(muxer.as_dyn().keyframes(), psi, store, iframe_name)
+        .map_err(|e| Error::io(format!("writing {iframe_name}"), e))?;
+    object.keys.extend(ranges);
+    Ok(size)
+}
+
+/// The AES-128 state of a run with `--encrypt aes-128` (RFC 8216bis 4.4.4.4), and the name of
+/// its I-frame file (see [`crate::crypto::segment`]).
+fn aes_128(opts: &PackageOptions, plan: &Plan) -> Result<Option<(WholeSegments, String)>> {
+    let Some(enc) = opts
+        .encryption
+        .as_ref()
+        .filter(|e| e.method == Method::Aes128)
+    else {
+        return Ok(None);
+    };
+    let name = format!("{}_iframes.{}", plan.base, plan.ext);
+    Ok(Some((
+        WholeSegments::new(enc.clone(), plan.video_index.is_some()),
+        name,
+    )))
+}
+
+/// The SAMPLE-AES state of a run with `--encrypt sample-aes` (MPEG-TS only: in fMP4, SAMPLE-AES
+/// is CENC `cbcs`, RFC 8216bis 4.4.4.4).
+fn sample_aes(opts: &PackageOptions, plan: &Plan) -> Result<Option<SampleAes>> {
+    let Some(enc) = opts
+        .encryption
+        .as_ref()
+        .filter(|e| e.method == Method::SampleAes)
+    else {
+        return Ok(None);
+    };
+    if opts.format != Format::Ts {
+        return Err(Error::Encryption(
+            "--encrypt sample-aes is the MPEG-TS format (Apple's MPEG-2 Stream Encryption); \
+             for fMP4 use --encrypt cbcs, or add --format ts"
+                .into(),
+        ));
+    }
+    Ok(Some(SampleAes::new(enc.clone(), &plan.tracks)?))
 }

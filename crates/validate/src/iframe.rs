@@ -25,7 +25,12 @@ pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Me
     let mut inits: HashMap<InitKey, Option<Vec<u8>>> = HashMap::new();
     // (msn, presentation time in s, EXTINF, EXTINF line) of the previous entry.
     let mut prev: Option<(u64, f64, f64, usize)> = None;
-    for seg in pl.segments.iter().filter(|s| !s.gap && s.key.is_none()) {
+    let mut keys = crate::key::Keys::default();
+    // SAMPLE-AES entries are not checked (their samples are encrypted); AES-128 ones are
+    // decrypted, each range on its own: an I-frame entry is a media segment, and CBC restarts
+    // on each segment boundary (RFC 8216 5.2).
+    let checked = |s: &&Segment| !s.gap && s.key.as_ref().is_none_or(|k| k.method == "AES-128");
+    for seg in pl.segments.iter().filter(checked) {
         if seg.range.is_none() {
             report.should(
                 S_IFRAMES,
@@ -43,8 +48,25 @@ pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Me
         });
         let range = seg.range.map(|r| (r.offset, r.len));
         let bytes = fetch_ok(f, &seg.uri, range, report).map(|g| g.body);
+        let fetched = bytes.as_ref().map_or(0, Vec::len);
+        let bytes = match (&seg.key, bytes) {
+            (Some(k), Some(b)) => keys.get(f, k, report).and_then(|key| {
+                crate::key::decrypt(&b, &key, &crate::key::iv(k, seg.msn))
+                    .map_err(|e| {
+                        let msg = format!("AES-128 I-frame entry cannot be decrypted: {e}");
+                        report.must(
+                            "RFC 8216bis 4.4.4.4",
+                            &pl.uri,
+                            Location::Line(seg.line),
+                            msg,
+                        );
+                    })
+                    .ok()
+            }),
+            (_, b) => b,
+        };
         let Some((pts, frame)) =
-            bytes.and_then(|b| entry(seg, &b, init.as_deref(), &mut m, report))
+            bytes.and_then(|b| entry(seg, (&b, fetched), init.as_deref(), &mut m, report))
         else {
             prev = None;
             continue;
@@ -69,23 +91,23 @@ pub fn check_iframes(f: &Fetcher, pl: &MediaPlaylist, report: &mut Report) -> Me
     m
 }
 
-/// One I-frame entry's bytes: complete, decodable to a keyframe. Returns its presentation
-/// time and the video frame duration, in seconds.
+/// One I-frame entry's bytes (in the clear, and how many were fetched): complete, decodable
+/// to a keyframe. Returns its presentation time and the video frame duration, in seconds.
 fn entry(
     seg: &Segment,
-    bytes: &[u8],
+    (bytes, fetched): (&[u8], usize),
     init: Option<&[u8]>,
     m: &mut Measured,
     report: &mut Report,
 ) -> Option<(f64, f64)> {
     report.segments += 1;
     let line = seg.line;
-    if let Some(r) = seg.range.filter(|r| (bytes.len() as u64) < r.len) {
-        let at = Location::Byte(r.offset.saturating_add(bytes.len() as u64));
+    if let Some(r) = seg.range.filter(|r| (fetched as u64) < r.len) {
+        let at = Location::Byte(r.offset.saturating_add(fetched as u64));
         report.must("RFC 8216bis 4.4.4.2", &seg.uri, at, format!("I-frame byte range {}@{} (playlist line {line}) reaches past the end of the resource", r.len, r.offset));
         return None;
     }
-    m.add_segment(bytes.len(), seg.duration);
+    m.add_segment(fetched, seg.duration);
     let at = Location::Byte(seg.range.map_or(0, |r| r.offset));
     // An I-frame range ends inside its segment: the demuxers' warnings about the cut are
     // expected here, not news.

@@ -437,6 +437,11 @@ fn check_codecs(
             Some(_) => {}
         }
     }
+    // Nothing demuxed (every segment SAMPLE-AES, or none fetched): nothing to hold CODECS
+    // against.
+    if found.is_empty() {
+        return;
+    }
     for d in &listed {
         if !found.iter().any(|f| family(f) == family(d)) {
             report.must(

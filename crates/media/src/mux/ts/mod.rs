@@ -152,12 +152,21 @@ fn language_code(lang: Option<&str>) -> Option<[u8; 3]> {
         .then(|| code.map(|b| b.to_ascii_lowercase()))
 }
 
+/// Changes a track's PMT entry: its stream type and descriptors.
+pub type EsHook = dyn Fn(&TrackInfo, &mut u8, &mut Vec<u8>) -> Result<()>;
+
 impl TsMuxer {
     /// A muxer for `tracks`; `Sample::track` of the segments indexes this list.
     ///
     /// Fails with [`Error::FormatMismatch`] for codecs this muxer cannot put in MPEG-TS (AV1,
     /// VP9, Opus) or too many tracks, and [`Error::BadCodecConfig`] for unusable configurations.
     pub fn new(tracks: Vec<TrackInfo>) -> Result<Self> {
+        Self::with_es_hook(tracks, &|_, _, _| Ok(()))
+    }
+
+    /// [`TsMuxer::new`], with `es` given each track's PMT stream type and descriptors to change
+    /// (SAMPLE-AES: Apple's MPEG-2 Stream Encryption Format 2.3).
+    pub fn with_es_hook(tracks: Vec<TrackInfo>, es: &EsHook) -> Result<Self> {
         if tracks.is_empty() {
             return Err(Error::NoTracks);
         }
@@ -262,6 +271,8 @@ impl TsMuxer {
                     psi::language_descriptor(&code, &mut descriptors);
                 }
             }
+            let mut stream_type = stream_type;
+            es(t, &mut stream_type, &mut descriptors)?;
             entries.push(EsEntry {
                 stream_type,
                 pid,
