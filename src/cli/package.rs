@@ -62,6 +62,10 @@ pub struct PackageArgs {
     /// Id embedded in segment names (default: random per run, so segment URLs are never reused).
     #[arg(long, hide = true)]
     pub run_id: Option<String>,
+    /// With `-o s3://…`: how long a superseded run's objects stay after a newer run is
+    /// committed (deleted by a later `package` into the same prefix): `600`, `90s`, `10m`, `1h`.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::storage::runs::parse_duration)]
+    pub gc_grace: std::time::Duration,
 }
 
 pub fn run(args: PackageArgs) -> Result<()> {
@@ -75,15 +79,20 @@ pub fn run(args: PackageArgs) -> Result<()> {
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     interrupt::install()?;
-    let summary = package_into(
-        input,
-        Target::new(&args.output)?,
-        &options(&args),
-        &open_options(&args),
-        show_progress,
-        args.force,
-        &mut |_| {},
-    )?;
+    let storage = args.output.to_str().and_then(origin::StorageUrl::parse);
+    let summary = if let Some(url) = storage {
+        package_to_storage(&args, &url.map_err(anyhow::Error::msg)?, show_progress)?
+    } else {
+        package_into(
+            input,
+            Target::new(&args.output)?,
+            &options(&args),
+            &open_options(&args),
+            show_progress,
+            args.force,
+            &mut |_| {},
+        )?
+    };
     if !args.quiet {
         println!(
             "{} → {}: {} segments, {} I-frames, {:.3} s, avg {}, peak {}, target {} s, {:.2} s wall{}",
@@ -102,6 +111,25 @@ pub fn run(args: PackageArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `-o s3://BUCKET/PREFIX`: see [`crate::storage`].
+fn package_to_storage(
+    args: &PackageArgs,
+    url: &origin::StorageUrl,
+    show_progress: bool,
+) -> Result<PackageSummary> {
+    let mut demux = input::open(&args.input, &open_options(args))?;
+    let mut progress = PackageProgress::new(show_progress);
+    let packaged = crate::storage::vod::package_to_url(
+        url,
+        demux.as_mut(),
+        &options(args),
+        args.gc_grace,
+        &mut |p| progress.update(p),
+    );
+    progress.clear();
+    packaged.with_context(|| args.input.display().to_string())
 }
 
 pub fn options(args: &PackageArgs) -> PackageOptions {
