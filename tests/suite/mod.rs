@@ -8,5 +8,6 @@ mod golden;
 mod interrupt;
 mod live;
 mod package;
+mod storage;
 mod validate;
 mod webhooks;
