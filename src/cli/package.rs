@@ -31,7 +31,8 @@ pub struct PackageArgs {
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Output directory; OUTDIR/master.m3u8 is the entry point. Created, or replaced as a whole
-    /// if it is empty or a previous hlsorigin output (it has a .hlsorigin file).
+    /// if it is empty or a previous hlsorigin output (it has a .hlsorigin file). Or
+    /// `s3://BUCKET/PREFIX` (object storage; README "Scaling out").
     #[arg(short, long, value_name = "OUTDIR")]
     pub output: PathBuf,
     /// Replace OUTDIR even if it holds files hlsorigin did not write (all of them are deleted).

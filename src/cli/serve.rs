@@ -13,8 +13,8 @@ use super::parse_listen;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Directory to serve at `/` (ROOT/NAME/master.m3u8 is http://HOST/NAME/master.m3u8).
-    /// Default: the current directory.
+    /// Directory to serve at `/` (ROOT/NAME/master.m3u8 is http://HOST/NAME/master.m3u8), or
+    /// `s3://BUCKET/PREFIX` (object storage; README "Scaling out"). Default: the current directory.
     #[arg(value_name = "ROOT")]
     pub dir: Option<PathBuf>,
     /// The same as ROOT (give one or the other).

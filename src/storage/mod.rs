@@ -13,6 +13,7 @@
 //! `RUN/stream.m3u8`, `RUN/stream_iframes.m3u8`, `RUN/stream_RUN_000000.m4s`, …, and
 //! `.hlsorigin/runs/RUN` markers.
 
+pub mod live;
 pub mod runs;
 pub mod sink;
 pub mod vod;

@@ -9,6 +9,8 @@
 //!   started again: served at once.
 //! - Re-packaging while a reader walks master → media playlist → segments through an origin:
 //!   no request ever fails; superseded runs are deleted only after `--gc-grace`.
+//! - `live --root s3://…` (first slice): an origin on the same prefix lists more segments over
+//!   time, every listed segment is there, ffmpeg decodes the ended stream.
 //!
 //! A missing `weed` is a failure, never a skip.
 
@@ -41,7 +43,7 @@ impl Seaweed {
         let mut s = Seaweed {
             child: None,
             dir,
-            ports: [0; 4].map(|_| free_port_pair()),
+            ports: free_ports(),
         };
         s.run();
         let status = s3_request("PUT", s.ports[3], &format!("/{BUCKET}"));
@@ -66,6 +68,12 @@ impl Seaweed {
             .arg(format!("-volume.port={v}"))
             .arg(format!("-filer.port={f}"))
             .args(["-s3", &format!("-s3.port={s3}")])
+            // No Iceberg / Lance catalogs: they would take fixed ports (8181, 9101).
+            .args([
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-master.telemetry=false",
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -86,8 +94,8 @@ impl Seaweed {
             }
             assert!(
                 Instant::now() < deadline,
-                "SeaweedFS not ready within 60 s:\n{}",
-                std::fs::read_to_string(self.dir.join("weed.log")).unwrap_or_default()
+                "SeaweedFS not ready within 60 s; the end of its log:\n{}",
+                tail(&std::fs::read_to_string(self.dir.join("weed.log")).unwrap_or_default())
             );
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -117,6 +125,11 @@ impl Seaweed {
     }
 }
 
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
 impl Drop for Seaweed {
     fn drop(&mut self) {
         self.stop();
@@ -124,22 +137,26 @@ impl Drop for Seaweed {
     }
 }
 
-/// A loopback port P < 55000 with P + 10000 free too (SeaweedFS binds its gRPC port there).
-fn free_port_pair() -> u16 {
+/// Four consecutive loopback ports B..B+3 below 55000 with B+10000..B+10003 free too
+/// (SeaweedFS binds each port's gRPC twin 10000 above it).
+fn free_ports() -> [u16; 4] {
     for _ in 0..1000 {
         let seed = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("bind")
             .port();
-        // Spread over 20000..50000, away from the ephemeral range's reuse of `seed`.
-        let p = 20000 + (seed.wrapping_mul(7919) % 30000);
-        if TcpListener::bind(("127.0.0.1", p)).is_ok()
-            && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok()
-        {
-            return p;
+        let base = 20000 + (seed.wrapping_mul(7919) % 30000) / 4 * 4;
+        let ports = [base, base + 1, base + 2, base + 3];
+        let held: Vec<_> = ports
+            .iter()
+            .flat_map(|&p| [p, p + 10000])
+            .map(|p| TcpListener::bind(("127.0.0.1", p)))
+            .collect();
+        if held.iter().all(Result::is_ok) {
+            return ports;
         }
     }
-    panic!("no free port pair");
+    panic!("no free ports for SeaweedFS");
 }
 
 fn s3_request(method: &str, port: u16, path: &str) -> u16 {
@@ -225,7 +242,8 @@ fn hlsorigin(weed: &Seaweed) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", weed.endpoint())
-        .env("AWS_ALLOW_HTTP", "true");
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("RUST_LOG", "warn");
     c
 }
 
@@ -525,4 +543,54 @@ fn repackaging_while_serving_never_names_missing_objects() {
     let after = runs(&weed.keys("re/clip/"));
     // The runs superseded more than the grace ago are gone; the last two remain.
     assert_eq!(after.len(), 2, "{after:?}");
+}
+
+#[test]
+fn live_into_storage_served_by_an_origin() {
+    use crate::suite::live::harness::encoder;
+    let weed = Seaweed::start("live");
+    let mut enc = encoder("-", &[], Some(10), Stdio::piped());
+    let ts = enc.0.stdout.take().expect("encoder stdout");
+    let _live = hlsorigin(&weed)
+        .args(["live", "--input", "-", "--name", "cam", "--root"])
+        .arg(format!("s3://{BUCKET}/live"))
+        .args(["--segment-duration", "1"])
+        .stdin(Stdio::from(ts))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map(crate::suite::live::harness::Proc)
+        .expect("spawn hlsorigin live");
+    let origin = serve(&weed, &format!("s3://{BUCKET}/live"));
+    // Progress, as the origin sees storage: more segments over time, each one listed there.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    let mut ended = false;
+    while !ended {
+        assert!(
+            Instant::now() < deadline,
+            "live playlist from storage: {seen} segments, no ENDLIST"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let (status, _, body) = origin.get("/cam/stream.m3u8");
+        if status == 404 {
+            continue;
+        }
+        assert_eq!(status, 200);
+        let media = m3u8_rs::parse_media_playlist_res(&body).expect("media playlist");
+        for seg in &media.segments {
+            let (status, _, _) = origin.get(&format!("/cam/{}", seg.uri));
+            assert_eq!(
+                status, 200,
+                "{} is listed, so it must be in storage",
+                seg.uri
+            );
+        }
+        seen = seen.max(media.media_sequence as usize + media.segments.len());
+        ended = media.end_list;
+    }
+    assert!(seen >= 5, "{seen} segments from a 10 s input");
+    let url = format!("{}/cam/master.m3u8", origin.base);
+    let errors = probe::decode_errors(Path::new(&url));
+    assert!(errors.is_empty(), "ffmpeg decoding {url}: {errors}");
 }
