@@ -4,11 +4,12 @@
 //! gives them on disk (segment and part names carry the run id, so they are immutable).
 //!
 //! Each object is uploaded before the packager goes on (segments and parts before the
-//! playlist that lists them: nothing listed is ever missing), from the driver thread. A
-//! failed upload is logged and counted by the driver like a failed file write, and the
-//! stream goes on. Not yet: retries in the background with `EXT-X-GAP` for what could not be
-//! stored in time, continuing an old playlist after a restart (a restart starts afresh),
-//! several renditions, and `--listen` (serve the prefix with `hlsorigin serve s3://…`).
+//! playlist that lists them), from the driver thread. A failed upload is logged and counted
+//! by the driver like a failed file write, and the stream goes on — so during an outage a
+//! later playlist may list a segment whose upload failed. Not yet: `EXT-X-GAP` for those,
+//! retries in the background, continuing an old playlist after a restart (a restart starts
+//! afresh), several renditions, and `--listen` (serve the prefix with `hlsorigin serve
+//! s3://…`).
 
 use std::io;
 use std::sync::Arc;
