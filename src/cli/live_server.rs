@@ -173,6 +173,7 @@ fn template(args: &LiveArgs) -> Result<DriverConfig> {
         input_timeout: Duration::from_secs_f64(args.input_timeout),
         on_loss: args.on_input_loss,
         group: None,
+        storage: None,
     })
 }
 

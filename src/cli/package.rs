@@ -41,7 +41,8 @@ pub struct PackageArgs {
     #[arg(long, value_name = "FILE[,lang=L][,name=N][,default][,forced]")]
     pub subtitles: Vec<String>,
     /// Output directory; OUTDIR/master.m3u8 is the entry point. Created, or replaced as a whole
-    /// if it is empty or a previous hlsorigin output (it has a .hlsorigin file).
+    /// if it is empty or a previous hlsorigin output (it has a .hlsorigin file). Or
+    /// `s3://BUCKET/PREFIX` (object storage; README "Scaling out").
     #[arg(short, long, value_name = "OUTDIR")]
     pub output: PathBuf,
     /// Replace OUTDIR even if it holds files hlsorigin did not write (all of them are deleted).
@@ -77,6 +78,10 @@ pub struct PackageArgs {
     pub run_id: Option<String>,
     #[command(flatten)]
     pub encrypt: EncryptArgs,
+    /// With `-o s3://…`: how long a superseded run's objects stay after a newer run is
+    /// committed (deleted by a later `package` into the same prefix): `600`, `90s`, `10m`, `1h`.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::storage::runs::parse_duration)]
+    pub gc_grace: std::time::Duration,
 }
 
 pub fn run(args: PackageArgs) -> Result<()> {
@@ -86,7 +91,11 @@ pub fn run(args: PackageArgs) -> Result<()> {
     if !(1..=4096).contains(&args.max_buffer_mib) {
         bail!("--max-buffer-mib must be between 1 and 4096");
     }
+    let storage = args.output.to_str().and_then(origin::StorageUrl::parse);
     if super::ladder::wanted(&args, &open_options(&args))? {
+        if storage.is_some() {
+            bail!("a ladder into object storage (-o s3://…) is not supported yet: package into a directory");
+        }
         if args.encrypt.encrypt.is_some() {
             bail!(
                 "--encrypt is not supported for a ladder yet (several inputs, --audio, \
@@ -103,15 +112,23 @@ pub fn run(args: PackageArgs) -> Result<()> {
     let mut opts = options(&args);
     opts.encryption = keys.as_ref().map(|k| k.encryption.clone());
     interrupt::install()?;
-    let (summary, key_files) = package_into(
-        input,
-        Target::new(&args.output)?,
-        &opts,
-        &open_options(&args),
-        (show_progress, args.force),
-        keys.as_ref(),
-        &mut |_| {},
-    )?;
+    let (summary, key_files) = if let Some(url) = storage {
+        if keys.is_some() {
+            bail!("--encrypt with -o s3://… is not supported yet: package into a directory");
+        }
+        let url = url.map_err(anyhow::Error::msg)?;
+        (package_to_storage(&args, &url, show_progress)?, Vec::new())
+    } else {
+        package_into(
+            input,
+            Target::new(&args.output)?,
+            &opts,
+            &open_options(&args),
+            (show_progress, args.force),
+            keys.as_ref(),
+            &mut |_| {},
+        )?
+    };
     if !args.quiet {
         for name in key_files {
             println!("key: {}", args.output.join(name).display());
@@ -135,6 +152,26 @@ pub fn run(args: PackageArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `-o s3://BUCKET/PREFIX`: see [`crate::storage`].
+fn package_to_storage(
+    args: &PackageArgs,
+    url: &origin::StorageUrl,
+    show_progress: bool,
+) -> Result<PackageSummary> {
+    let input = &args.inputs[0];
+    let mut demux = input::open(input, &open_options(args))?;
+    let mut progress = PackageProgress::new(show_progress);
+    let packaged = crate::storage::vod::package_to_url(
+        url,
+        demux.as_mut(),
+        &options(args),
+        args.gc_grace,
+        &mut |p| progress.update(p),
+    );
+    progress.clear();
+    packaged.with_context(|| input.display().to_string())
 }
 
 pub fn options(args: &PackageArgs) -> PackageOptions {

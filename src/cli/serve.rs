@@ -13,8 +13,8 @@ use super::parse_listen;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Directory to serve at `/` (ROOT/NAME/master.m3u8 is http://HOST/NAME/master.m3u8).
-    /// Default: the current directory.
+    /// Directory to serve at `/` (ROOT/NAME/master.m3u8 is http://HOST/NAME/master.m3u8), or
+    /// `s3://BUCKET/PREFIX` (object storage; README "Scaling out"). Default: the current directory.
     #[arg(value_name = "ROOT")]
     pub dir: Option<PathBuf>,
     /// The same as ROOT (give one or the other).
@@ -36,6 +36,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .or(args.root)
         .or(args.config_root)
         .unwrap_or_else(|| PathBuf::from("."));
+    if let Some(url) = root.to_str().and_then(origin::StorageUrl::parse) {
+        let url = url.map_err(anyhow::Error::msg)?;
+        return serve_storage(
+            &url,
+            ServeConfig {
+                root,
+                listen: args.listen,
+                ..args.origin
+            },
+        );
+    }
     check_root(&root)?;
     let config = ServeConfig {
         root,
@@ -57,6 +68,20 @@ pub fn run(args: ServeArgs) -> Result<()> {
             config.root.display(),
             server.local_addr()
         );
+        server.run(shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// `serve s3://BUCKET/PREFIX`: a stateless origin over object storage
+/// ([`origin::StoreSource`]); several can serve one prefix behind a CDN.
+fn serve_storage(url: &origin::StorageUrl, config: ServeConfig) -> Result<()> {
+    runtime()?.block_on(async move {
+        let source = origin::StoreSource::from_url(url).with_context(|| url.to_string())?;
+        let server = origin::Server::bind_with_source(&config, source)
+            .await
+            .map_err(bind_error)?;
+        println!("serving {url} on http://{}/", server.local_addr());
         server.run(shutdown_signal()).await?;
         Ok(())
     })

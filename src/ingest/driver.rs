@@ -63,11 +63,13 @@ pub struct DriverConfig {
     /// This input is one rendition of several sharing `master.m3u8` (`live.write_master`
     /// off); `None`: the only one.
     pub group: Option<GroupMember>,
+    /// Write into object storage instead of `dir` (`--root s3://…`, see `crate::storage::live`).
+    pub storage: Option<crate::storage::live::LiveTarget>,
 }
 
 /// Writes outputs and publishes states.
 struct Sink {
-    store: FsStore,
+    store: Box<dyn Store + Send>,
     publisher: Option<LivePublisher>,
     events: Option<LiveEvents>,
     group: Option<GroupMember>,
@@ -171,11 +173,17 @@ pub struct Driver {
 
 impl Driver {
     pub fn new(cfg: DriverConfig, publisher: Option<LivePublisher>) -> Result<Self> {
-        std::fs::create_dir_all(&cfg.dir)
-            .with_context(|| format!("cannot create {}", cfg.dir.display()))?;
+        let store: Box<dyn Store + Send> = match &cfg.storage {
+            Some(target) => Box::new(target.store()),
+            None => {
+                std::fs::create_dir_all(&cfg.dir)
+                    .with_context(|| format!("cannot create {}", cfg.dir.display()))?;
+                Box::new(FsStore::new(&cfg.dir))
+            }
+        };
         Ok(Driver {
             sink: Sink {
-                store: FsStore::new(&cfg.dir),
+                store,
                 publisher,
                 events: None,
                 group: cfg.group.clone(),

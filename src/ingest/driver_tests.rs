@@ -61,6 +61,7 @@ pub(super) fn config(dir: &Path) -> DriverConfig {
         input_timeout: Duration::from_secs(5),
         on_loss: OnInputLoss::End,
         group: None,
+        storage: None,
     }
 }
 

@@ -13,5 +13,6 @@ mod ladder;
 mod live;
 mod package;
 mod signed;
+mod storage;
 mod validate;
 mod webhooks;

@@ -14,7 +14,7 @@
 //!   LL-HLS delivery directives and blocking reload ([`reload`]), content types and the
 //!   `Cache-Control` table (`policy`), ETag/If-*/Range (`conditional`), TLS.
 //! - [`source`] — where objects come from: the [`ObjectSource`] trait, [`FsSource`],
-//!   [`LiveSource`], the hot-object cache and `sendfile`.
+//!   [`StoreSource`] (object storage), [`LiveSource`], the hot-object cache and `sendfile`.
 //! - [`live`] — live playlists held in memory or watched on disk (watch channels).
 //! - [`events`] — the server's event hub (sequence, ring, fan-out, filters); no HTTP, a leaf
 //!   the others publish into.
@@ -48,4 +48,5 @@ pub use http::router::{router, router_with_source};
 pub use http::server::{serve, Server};
 pub use live::{LivePlaylists, LivePublisher};
 pub use metrics::{IngestMetrics, RouteKind};
+pub use source::store::{StorageUrl, StoreSource};
 pub use source::{FsSource, LiveSource, Object, ObjectBody, ObjectMeta, ObjectSource};

@@ -94,6 +94,7 @@ fn template() -> DriverConfig {
         input_timeout: Duration::from_secs(10),
         on_loss: OnInputLoss::End,
         group: None,
+        storage: None,
     }
 }
 

@@ -563,9 +563,14 @@ fn not_found() -> Response {
     plain(StatusCode::NOT_FOUND, "not found\n")
 }
 
-/// 404 for everything that must look absent, 500 (logged) for real I/O failures.
+/// 404 for everything that must look absent, 503 when storage is unavailable, 500 (logged)
+/// for real I/O failures.
 fn io_error(path: &ObjectPath, e: &io::Error) -> Response {
     use io::ErrorKind::*;
+    if crate::source::is_unavailable(e) {
+        // Object storage is down or slow: retry soon, never a cacheable "gone".
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n");
+    }
     match e.kind() {
         NotFound | NotADirectory | IsADirectory | InvalidFilename | InvalidInput
         | PermissionDenied => not_found(),

@@ -270,11 +270,9 @@ async fn metrics_page<S: ObjectSource>(
             return res;
         }
     }
-    typed(
-        state.metrics.render(),
-        "text/plain; version=0.0.4; charset=utf-8",
-        "no-store",
-    )
+    let mut text = state.metrics.render();
+    state.source.render_metrics(&mut text);
+    typed(text, "text/plain; version=0.0.4; charset=utf-8", "no-store")
 }
 
 /// CORS preflight (Fetch standard, CORS protocol) or a plain `OPTIONS`.

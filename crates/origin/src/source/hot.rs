@@ -20,6 +20,8 @@
 //!   wait for the one read, as 1,000 players do when a new segment appears), never once per
 //!   request.
 //! - Ranges are served as slices of the cached bytes.
+//! - Objects in object storage ([`super::store`]) are fetched whole by one GET on a miss; the
+//!   entry is keyed by the storage ETag, as a file's is by its identity.
 //! - On Linux the bytes are registered with the file they were read from, and the connection
 //!   writer sends them from that file with `sendfile` ([`super::zerocopy`]).
 
@@ -32,7 +34,7 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use super::Object;
+use super::{Object, ObjectBody};
 use crate::metrics::{HotStats, Metrics};
 use crate::path::ObjectPath;
 
@@ -86,6 +88,22 @@ impl Cached {
     }
 }
 
+impl Cached {
+    /// Reads `object` whole: one GET for a storage object, a blocking read for a file.
+    async fn fetch(object: Object) -> io::Result<Self> {
+        if let ObjectBody::Remote(remote) = &object.body {
+            return Ok(Cached {
+                bytes: remote.read(0, object.meta.len).await?,
+                #[cfg(target_os = "linux")]
+                _zerocopy: None,
+            });
+        }
+        tokio::task::spawn_blocking(move || Cached::read(object))
+            .await
+            .map_err(io::Error::other)?
+    }
+}
+
 impl HotCache {
     /// A cache of at most `max_bytes` (0: disabled).
     pub(crate) fn new(max_bytes: u64, metrics: Arc<Metrics>) -> Self {
@@ -114,11 +132,7 @@ impl HotCache {
         let read = cell
             .get_or_try_init(|| {
                 read_here = true;
-                async move {
-                    tokio::task::spawn_blocking(move || Cached::read(object))
-                        .await
-                        .map_err(io::Error::other)?
-                }
+                Cached::fetch(object)
             })
             .await
             .map(|cached| cached.bytes.clone());
@@ -207,7 +221,7 @@ impl Lru {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{ObjectBody, ObjectMeta};
+    use crate::source::ObjectMeta;
 
     fn object(etag: &str, data: &'static [u8]) -> Object {
         Object {

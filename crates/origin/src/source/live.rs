@@ -64,4 +64,8 @@ impl<S: ObjectSource> ObjectSource for LiveSource<S> {
     fn live(&self) -> Option<&LivePlaylists> {
         Some(&self.live)
     }
+
+    fn render_metrics(&self, out: &mut String) {
+        self.inner.render_metrics(out);
+    }
 }

@@ -13,9 +13,11 @@ mod beneath;
 mod fs;
 pub(crate) mod hot;
 mod live;
+pub mod store;
 #[cfg(target_os = "linux")]
 pub(crate) mod zerocopy;
 
+use std::fmt;
 use std::fs::File;
 use std::future::Future;
 use std::io;
@@ -56,6 +58,28 @@ pub trait ObjectSource: Send + Sync + 'static {
     fn live(&self) -> Option<&crate::live::LivePlaylists> {
         None
     }
+
+    /// Appends the source's own counters (Prometheus text) to `/metrics`. None by default.
+    fn render_metrics(&self, _out: &mut String) {}
+}
+
+/// The backing store cannot answer now (object storage down, timing out, refusing): carried
+/// inside an `io::Error`, answered 503 with the short error `Cache-Control` — never 404,
+/// which a CDN would keep as "gone".
+#[derive(Debug)]
+pub struct Unavailable(pub String);
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+/// Whether `e` is an [`Unavailable`].
+pub fn is_unavailable(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Unavailable>())
 }
 
 /// What is known about an object without reading it.
@@ -76,6 +100,8 @@ pub enum ObjectBody {
     Memory(Bytes),
     /// An open file, read in `CHUNK`s on the blocking pool.
     File(File),
+    /// An object in object storage, read with ranged GETs ([`store`]).
+    Remote(store::Remote),
 }
 
 /// An opened object.
@@ -93,6 +119,7 @@ impl ObjectBody {
     pub(crate) fn into_body(self, start: u64, len: u64) -> Body {
         match self {
             ObjectBody::Memory(bytes) => Body::from(slice(&bytes, start, len)),
+            ObjectBody::Remote(remote) => remote.into_body(start, len),
             ObjectBody::File(file) => {
                 let first = (len > 0).then(|| spawn_read(file, start, len));
                 Body::from_stream(stream::unfold(first, |pending| async move {
@@ -122,6 +149,11 @@ impl ObjectBody {
     pub(crate) fn read_all_keeping_file(self, len: u64) -> io::Result<(Bytes, Option<File>)> {
         match self {
             ObjectBody::Memory(bytes) => Ok((slice(&bytes, 0, len), None)),
+            // On the blocking pool, where the runtime's handle may block on a future.
+            ObjectBody::Remote(remote) => {
+                let read = remote.read(0, len);
+                Ok((tokio::runtime::Handle::current().block_on(read)?, None))
+            }
             ObjectBody::File(file) => {
                 let n = usize::try_from(len).map_err(io::Error::other)?;
                 let mut buf = vec![0u8; n];

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! [`StoreSource`]: objects in object storage (S3 and S3-compatible servers, through the
+//! `object_store` crate), so that several stateless origins can serve one tree of streams.
+//!
+//! What one origin asks of storage, per object:
+//! - **Playlists** (`*.m3u8`) are fetched whole and kept for a short time-to-live
+//!   ([`playlist_ttl`]: 1 s, for a live playlist at most half its target or part duration —
+//!   never longer than the `max-age` the origin gives it), then revalidated with a
+//!   conditional GET (`If-None-Match`; a 304 costs no body). Concurrent requests share one
+//!   fetch.
+//! - **Other objects** (segments, init segments, single files) are immutable under their
+//!   keys (the packager never reuses a name): one HEAD learns their length and ETag, kept for
+//!   [`META_TTL`] and shared by concurrent requests; the body is a [`Remote`] read with
+//!   ranged GETs (`Range: bytes=a-b`, `If-Match` on the ETag so a replaced object is never
+//!   mixed in). The hot-object cache ([`super::hot`]) sits in front: an object it admits is
+//!   read whole by one GET however many requests miss it at once (request collapsing) and
+//!   later ranges are slices of it; larger objects (and every object with the cache off) are
+//!   streamed from storage with one ranged GET per response.
+//! - A failure of storage other than "no such key" (refused connection, timeout, 5xx, denied
+//!   credentials) is [`super::Unavailable`], which the origin answers with 503 and its short
+//!   error `Cache-Control` — never 404, which a CDN would keep as "gone". Requests and errors
+//!   are counted for `/metrics` ([`StoreSource::render_metrics`]).
+
+mod connect;
+#[doc(hidden)]
+pub mod counting;
+mod ttl;
+
+use std::fmt::Write as _;
+use std::io;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+
+use super::{Object, ObjectBody, ObjectMeta, ObjectSource, Unavailable};
+use crate::path::ObjectPath;
+use ttl::TtlMap;
+
+pub use connect::{s3_from_env, Role, StorageUrl};
+
+/// How long the length and ETag of an immutable object are used without asking storage.
+pub const META_TTL: Duration = Duration::from_secs(60);
+/// Longest time a playlist is used without asking storage.
+const PLAYLIST_TTL: Duration = Duration::from_secs(1);
+/// Most streams a listing returns, and how deep it looks for `master.m3u8`.
+const LIST_MAX_STREAMS: usize = 1000;
+const LIST_MAX_DEPTH: usize = 4;
+
+/// Serves the objects under a key prefix of an [`ObjectStore`].
+#[derive(Debug, Clone)]
+pub struct StoreSource {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    metas: TtlMap<ObjectMeta>,
+    playlists: TtlMap<Playlist>,
+    stats: Arc<StorageStats>,
+}
+
+/// A playlist as fetched, with the storage ETag to revalidate it with.
+#[derive(Debug, Clone)]
+struct Playlist {
+    meta: ObjectMeta,
+    bytes: Bytes,
+    e_tag: Option<String>,
+}
+
+/// Storage requests and failures of one source.
+#[derive(Debug, Default)]
+pub struct StorageStats {
+    pub gets: AtomicU64,
+    pub heads: AtomicU64,
+    pub lists: AtomicU64,
+    /// Conditional GETs answered "not modified".
+    pub not_modified: AtomicU64,
+    /// Failures other than "no such key" (each answered 503).
+    pub errors: AtomicU64,
+}
+
+impl StoreSource {
+    /// Objects under `prefix` (`a/b`, or empty for the whole store).
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
+        StoreSource {
+            inner: Arc::new(Inner {
+                store,
+                prefix: prefix.trim_matches('/').to_owned(),
+                metas: TtlMap::default(),
+                playlists: TtlMap::default(),
+                stats: Arc::default(),
+            }),
+        }
+    }
+
+    /// A source for `url` with an S3 client from the AWS environment ([`s3_from_env`]).
+    pub fn from_url(url: &StorageUrl) -> io::Result<Self> {
+        Ok(Self::new(s3_from_env(url, Role::Serve)?, &url.prefix))
+    }
+
+    /// The counters of this source.
+    pub fn stats(&self) -> &StorageStats {
+        &self.inner.stats
+    }
+
+    fn key(&self, path: &ObjectPath) -> Path {
+        if self.inner.prefix.is_empty() {
+            Path::from(path.as_str())
+        } else {
+            Path::from(format!("{}/{}", self.inner.prefix, path.as_str()))
+        }
+    }
+
+    /// A storage failure as the origin reports it (counted unless it is "no such key").
+    fn error(&self, e: object_store::Error) -> io::Error {
+        error(&self.inner.stats, e)
+    }
+
+    async fn open_playlist(&self, path: &ObjectPath) -> io::Result<Object> {
+        let key = self.key(path);
+        let this = self.clone();
+        let playlist = self
+            .inner
+            .playlists
+            .get(path.as_str(), |previous| async move {
+                this.fetch_playlist(&key, previous).await
+            })
+            .await?;
+        Ok(Object {
+            meta: playlist.meta,
+            body: ObjectBody::Memory(playlist.bytes),
+        })
+    }
+
+    /// One GET of a playlist, conditional on the ETag of `previous` when there is one.
+    async fn fetch_playlist(
+        &self,
+        key: &Path,
+        previous: Option<Playlist>,
+    ) -> io::Result<(Playlist, Duration)> {
+        let stats = &self.inner.stats;
+        let opts = GetOptions {
+            if_none_match: previous.as_ref().and_then(|p| p.e_tag.clone()),
+            ..Default::default()
+        };
+        stats.gets.fetch_add(1, Relaxed);
+        match self.inner.store.get_opts(key, opts).await {
+            Err(object_store::Error::NotModified { .. }) => {
+                stats.not_modified.fetch_add(1, Relaxed);
+                let p = previous.ok_or_else(|| io::Error::other("304 without a request for it"))?;
+                let ttl = playlist_ttl(&p.bytes);
+                Ok((p, ttl))
+            }
+            Err(e) => Err(self.error(e)),
+            Ok(got) => {
+                let store_meta = got.meta.clone();
+                let bytes = got.bytes().await.map_err(|e| self.error(e))?;
+                let meta = object_meta(&store_meta, bytes.len() as u64);
+                let ttl = playlist_ttl(&bytes);
+                let p = Playlist {
+                    meta,
+                    bytes,
+                    e_tag: store_meta.e_tag,
+                };
+                Ok((p, ttl))
+            }
+        }
+    }
+
+    async fn open_media(&self, path: &ObjectPath) -> io::Result<Object> {
+        let key = self.key(path);
+        let this = self.clone();
+        let head_key = key.clone();
+        let meta = self
+            .inner
+            .metas
+            .get(path.as_str(), |_| async move {
+                this.inner.stats.heads.fetch_add(1, Relaxed);
+                let m = this
+                    .inner
+                    .store
+                    .head(&head_key)
+                    .await
+                    .map_err(|e| this.error(e))?;
+                Ok((object_meta(&m, m.size), META_TTL))
+            })
+            .await?;
+        let body = ObjectBody::Remote(Remote {
+            store: Arc::clone(&self.inner.store),
+            key,
+            etag: meta.etag.clone(),
+            stats: Arc::clone(&self.inner.stats),
+        });
+        Ok(Object { meta, body })
+    }
+
+    /// Appends this source's counters to a Prometheus text exposition.
+    pub fn render_metrics(&self, out: &mut String) {
+        let s = &self.inner.stats;
+        let _ = (|| -> std::fmt::Result {
+            writeln!(
+                out,
+                "# HELP hlsorigin_storage_requests_total Object storage requests by operation."
+            )?;
+            writeln!(out, "# TYPE hlsorigin_storage_requests_total counter")?;
+            for (op, n) in [("get", &s.gets), ("head", &s.heads), ("list", &s.lists)] {
+                let n = n.load(Relaxed);
+                writeln!(out, "hlsorigin_storage_requests_total{{op=\"{op}\"}} {n}")?;
+            }
+            writeln!(
+                out,
+                "# HELP hlsorigin_storage_not_modified_total Conditional GETs answered 304."
+            )?;
+            writeln!(out, "# TYPE hlsorigin_storage_not_modified_total counter")?;
+            let n = s.not_modified.load(Relaxed);
+            writeln!(out, "hlsorigin_storage_not_modified_total {n}")?;
+            writeln!(
+                out,
+                "# HELP hlsorigin_storage_errors_total Object storage failures (answered 503)."
+            )?;
+            writeln!(out, "# TYPE hlsorigin_storage_errors_total counter")?;
+            writeln!(
+                out,
+                "hlsorigin_storage_errors_total {}",
+                s.errors.load(Relaxed)
+            )
+        })();
+    }
+}
+
+fn error(stats: &StorageStats, e: object_store::Error) -> io::Error {
+    match e {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
+        other => {
+            stats.errors.fetch_add(1, Relaxed);
+            tracing::warn!(error = %other, "object storage request failed");
+            io::Error::other(Unavailable(other.to_string()))
+        }
+    }
+}
+
+/// How long a playlist may be used without asking storage: [`PLAYLIST_TTL`], and for a
+/// live playlist (no `EXT-X-ENDLIST`, not a multivariant playlist) at most half its target
+/// duration and half its part target (the origin's live `max-age` is at most half the
+/// target, RFC 8216bis 6.2.1 has clients reload no sooner than that).
+pub fn playlist_ttl(text: &[u8]) -> Duration {
+    let text = String::from_utf8_lossy(text);
+    if text.contains("#EXT-X-ENDLIST") || text.contains("#EXT-X-STREAM-INF") {
+        return PLAYLIST_TTL;
+    }
+    let secs = |tag: &str| -> Option<f64> {
+        let rest = text.split(tag).nth(1)?;
+        let value: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        value.parse().ok()
+    };
+    let mut ttl = PLAYLIST_TTL;
+    for tag in ["#EXT-X-TARGETDURATION:", "PART-TARGET="] {
+        if let Some(s) = secs(tag).filter(|s| s.is_finite() && *s > 0.0) {
+            ttl = ttl.min(Duration::from_secs_f64(s / 2.0));
+        }
+    }
+    ttl
+}
+
+/// The origin's view of a storage object: its length, modification time and a strong,
+/// quoted ETag (the storage ETag, which every origin serving the bucket sees alike).
+fn object_meta(m: &object_store::ObjectMeta, len: u64) -> ObjectMeta {
+    let modified: SystemTime = m.last_modified.into();
+    let tag = match m.e_tag.as_deref() {
+        Some(t) if t.starts_with('"') && t.ends_with('"') && t.len() >= 2 => t.to_owned(),
+        Some(t) => format!("\"{}\"", t.trim_matches('"')),
+        None => {
+            let nanos = modified
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("\"{nanos:x}-{len:x}\"")
+        }
+    };
+    ObjectMeta {
+        len,
+        modified: Some(modified),
+        etag: HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\"")),
+    }
+}
+
+impl ObjectSource for StoreSource {
+    async fn open(&self, path: &ObjectPath) -> io::Result<Object> {
+        if path.extension() == Some("m3u8") {
+            self.open_playlist(path).await
+        } else {
+            self.open_media(path).await
+        }
+    }
+
+    async fn list_streams(&self) -> io::Result<Vec<String>> {
+        let prefix =
+            (!self.inner.prefix.is_empty()).then(|| Path::from(self.inner.prefix.as_str()));
+        self.inner.stats.lists.fetch_add(1, Relaxed);
+        let mut listing = self.inner.store.list(prefix.as_ref());
+        let strip = prefix.map(|p| format!("{p}/")).unwrap_or_default();
+        let mut found = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(|e| self.error(e))?;
+            let full = meta.location.as_ref();
+            let Some(rel) = full.strip_prefix(strip.as_str()) else {
+                continue;
+            };
+            if is_stream(rel) {
+                found.push(rel.to_owned());
+                if found.len() >= LIST_MAX_STREAMS {
+                    break;
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        StoreSource::render_metrics(self, out);
+    }
+}
+
+/// A top-level `*.m3u8`, or a `master.m3u8` at most [`LIST_MAX_DEPTH`] directories down,
+/// through no dot-names.
+fn is_stream(rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    if parts.iter().any(|p| p.is_empty() || p.starts_with('.')) {
+        return false;
+    }
+    let depth = parts.len().saturating_sub(1);
+    let name = parts.last().copied().unwrap_or_default();
+    (depth == 0 && name.ends_with(".m3u8"))
+        || (1..=LIST_MAX_DEPTH).contains(&depth) && name == "master.m3u8"
+}
+
+/// The bytes of one storage object, read with (ranged) GETs when they are needed.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    store: Arc<dyn ObjectStore>,
+    key: Path,
+    /// The ETag the object was opened with: a GET of another version fails.
+    etag: HeaderValue,
+    stats: Arc<StorageStats>,
+}
+
+impl Remote {
+    fn options(&self, range: Range<u64>) -> GetOptions {
+        GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: self.etag.to_str().ok().map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    /// `len` bytes from `start`, in one ranged GET.
+    pub(crate) async fn read(&self, start: u64, len: u64) -> io::Result<Bytes> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let end = start.saturating_add(len);
+        self.stats.gets.fetch_add(1, Relaxed);
+        let got = self
+            .store
+            .get_opts(&self.key, self.options(start..end))
+            .await
+            .map_err(|e| error(&self.stats, e))?;
+        let bytes = got.bytes().await.map_err(|e| error(&self.stats, e))?;
+        if bytes.len() as u64 != len {
+            return Err(io::Error::other(Unavailable(format!(
+                "{}: {} bytes from storage, {len} expected",
+                self.key,
+                bytes.len()
+            ))));
+        }
+        Ok(bytes)
+    }
+
+    /// A response body of `len` bytes from `start`, streamed from one ranged GET that starts
+    /// when the body is first polled.
+    pub(crate) fn into_body(self, start: u64, len: u64) -> Body {
+        if len == 0 {
+            return Body::empty();
+        }
+        let end = start.saturating_add(len);
+        let opened = async move {
+            self.stats.gets.fetch_add(1, Relaxed);
+            let stats = Arc::clone(&self.stats);
+            let got = self
+                .store
+                .get_opts(&self.key, self.options(start..end))
+                .await
+                .map_err(|e| error(&self.stats, e))?;
+            Ok::<_, io::Error>(got.into_stream().map_err(move |e| error(&stats, e)))
+        };
+        Body::from_stream(futures_util::stream::once(opened).try_flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests;
