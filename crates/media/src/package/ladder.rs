@@ -238,7 +238,7 @@ fn audio_groups(audio: &[AudioOut]) -> (Vec<MediaEntry>, Vec<Group>) {
                 forced: None,
                 // RFC 8216bis 4.4.6.1 CHANNELS; Apple: MUST on every audio rendition.
                 channels: (a.channels > 0).then_some(a.channels),
-                uri: a.rendered.media_uri.clone(),
+                uri: Some(a.rendered.media_uri.clone()),
             });
         }
         groups.push(group);
@@ -267,7 +267,7 @@ fn subtitle_entries(subs: &[SubtitleOut]) -> Vec<MediaEntry> {
                 autoselect: true,
                 forced: Some(s.forced),
                 channels: None,
-                uri: s.uri.clone(),
+                uri: Some(s.uri.clone()),
             }
         })
         .collect()

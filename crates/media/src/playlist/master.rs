@@ -78,6 +78,9 @@ pub struct Rendition {
     pub uri: Option<String>,
     pub default: bool,
     pub autoselect: bool,
+    /// FORCED (SUBTITLES only, RFC 8216bis 4.4.6.1.1).
+    pub forced: Option<bool>,
+    /// CHANNELS (AUDIO; Apple: MUST on every audio rendition).
     pub channels: Option<u16>,
 }
 
@@ -139,29 +142,7 @@ impl MasterPlaylist {
             out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
         for r in &self.renditions {
-            let _ = write!(
-                out,
-                "#EXT-X-MEDIA:TYPE={},GROUP-ID={},NAME={}",
-                r.media_type,
-                quoted(&r.group_id),
-                quoted(&r.name)
-            );
-            if let Some(lang) = &r.language {
-                let _ = write!(out, ",LANGUAGE={}", quoted(lang));
-            }
-            let _ = write!(
-                out,
-                ",DEFAULT={},AUTOSELECT={}",
-                yes_no(r.default),
-                yes_no(r.autoselect)
-            );
-            if let Some(ch) = r.channels {
-                let _ = write!(out, ",CHANNELS=\"{ch}\"");
-            }
-            if let Some(uri) = &r.uri {
-                let _ = write!(out, ",URI={}", quoted(uri));
-            }
-            out.push('\n');
+            write_media(&mut out, r);
         }
         for v in &self.variants {
             stream_attributes(
@@ -190,6 +171,36 @@ impl fmt::Display for MasterPlaylist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render())
     }
+}
+
+/// One EXT-X-MEDIA tag line (RFC 8216bis 4.4.6.1).
+pub(super) fn write_media(out: &mut String, r: &Rendition) {
+    let _ = write!(
+        out,
+        "#EXT-X-MEDIA:TYPE={},GROUP-ID={},NAME={}",
+        r.media_type,
+        quoted(&r.group_id),
+        quoted(&r.name)
+    );
+    if let Some(lang) = &r.language {
+        let _ = write!(out, ",LANGUAGE={}", quoted(lang));
+    }
+    let _ = write!(
+        out,
+        ",DEFAULT={},AUTOSELECT={}",
+        yes_no(r.default),
+        yes_no(r.autoselect)
+    );
+    if let Some(forced) = r.forced {
+        let _ = write!(out, ",FORCED={}", yes_no(forced));
+    }
+    if let Some(ch) = r.channels {
+        let _ = write!(out, ",CHANNELS=\"{ch}\"");
+    }
+    if let Some(uri) = &r.uri {
+        let _ = write!(out, ",URI={}", quoted(uri));
+    }
+    out.push('\n');
 }
 
 fn yes_no(b: bool) -> &'static str {

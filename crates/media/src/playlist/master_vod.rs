@@ -5,25 +5,11 @@
 
 use std::fmt::Write as _;
 
-use super::master::{stream_attributes, IFrameVariant};
+use super::master::{stream_attributes, write_media, IFrameVariant, Rendition};
 use super::quoted;
 
-/// One EXT-X-MEDIA entry (RFC 8216bis 4.4.6.1).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MediaEntry {
-    /// "AUDIO" or "SUBTITLES".
-    pub media_type: &'static str,
-    pub group_id: String,
-    pub name: String,
-    pub language: Option<String>,
-    pub default: bool,
-    pub autoselect: bool,
-    /// FORCED (SUBTITLES only, RFC 8216bis 4.4.6.1.1).
-    pub forced: Option<bool>,
-    /// CHANNELS (AUDIO; Apple: MUST on every audio rendition).
-    pub channels: Option<u16>,
-    pub uri: String,
-}
+/// One EXT-X-MEDIA entry (RFC 8216bis 4.4.6.1): the same as the single-rendition master's.
+pub type MediaEntry = Rendition;
 
 /// One EXT-X-STREAM-INF entry (RFC 8216bis 4.4.6.2).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -44,40 +30,6 @@ pub struct VodMaster {
     pub media: Vec<MediaEntry>,
     pub variants: Vec<StreamEntry>,
     pub i_frames: Vec<IFrameVariant>,
-}
-
-fn yes_no(b: bool) -> &'static str {
-    if b {
-        "YES"
-    } else {
-        "NO"
-    }
-}
-
-fn write_media(out: &mut String, m: &MediaEntry) {
-    let _ = write!(
-        out,
-        "#EXT-X-MEDIA:TYPE={},GROUP-ID={},NAME={}",
-        m.media_type,
-        quoted(&m.group_id),
-        quoted(&m.name)
-    );
-    if let Some(lang) = &m.language {
-        let _ = write!(out, ",LANGUAGE={}", quoted(lang));
-    }
-    let _ = write!(
-        out,
-        ",DEFAULT={},AUTOSELECT={}",
-        yes_no(m.default),
-        yes_no(m.autoselect)
-    );
-    if let Some(forced) = m.forced {
-        let _ = write!(out, ",FORCED={}", yes_no(forced));
-    }
-    if let Some(ch) = m.channels {
-        let _ = write!(out, ",CHANNELS=\"{ch}\"");
-    }
-    let _ = writeln!(out, ",URI={}", quoted(&m.uri));
 }
 
 impl VodMaster {
@@ -148,7 +100,7 @@ mod tests {
                     autoselect: true,
                     forced: None,
                     channels: Some(2),
-                    uri: "audio_0.m3u8".into(),
+                    uri: Some("audio_0.m3u8".into()),
                 },
                 MediaEntry {
                     media_type: "SUBTITLES",
@@ -159,7 +111,7 @@ mod tests {
                     autoselect: true,
                     forced: Some(false),
                     channels: None,
-                    uri: "subs_0.m3u8".into(),
+                    uri: Some("subs_0.m3u8".into()),
                 },
             ],
             variants: vec![StreamEntry {
