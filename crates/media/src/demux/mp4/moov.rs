@@ -5,7 +5,7 @@
 use mp4_atom::{Elst, Mdhd, Mvhd, Tkhd, Trex};
 
 use super::boxes::{be_u32, decode_atom, fourcc_str, payload, BoxHeader, Children};
-use super::entry::{parse_entry, Entry};
+use super::entry::{parse_entry, Entry, EntryInfo};
 use super::stbl::{build_plain, StblBoxes};
 use super::text;
 use super::track::Track;
@@ -142,16 +142,7 @@ fn parse_trak(
         .map(|v| v.to_be_bytes())
         .unwrap_or(*b"none");
 
-    // §8.5.2 SampleDescriptionBox: version/flags, entry_count, entries.
-    let mut entries: Vec<(BoxHeader, &[u8])> = Vec::new();
-    if let Some((h, sb)) = b.stbl.stsd {
-        let p = payload(&h, sb);
-        let count = be_u32(p, 4).unwrap_or(0) as usize;
-        let start = h.payload_offset().saturating_add(8);
-        for c in Children::new(p.get(8..).unwrap_or(&[]), start).take(count) {
-            entries.push(c?);
-        }
-    }
+    let entries = sample_entries(b.stbl.stsd)?;
     let first_kind = entries.first().map(|(h, _)| h.name());
     let text_handler = matches!(&handler, b"text" | b"sbtl" | b"subt");
     if text_handler && first_kind.as_deref() == Some("tx3g") {
@@ -202,12 +193,50 @@ fn parse_trak(
                         if o.config == entry.config && o.nal == entry.nal))
         })
         .collect();
+    let lang = extended_language(b.elng).or_else(|| language(&mdhd.language));
+    let nal = entry.nal;
+    let info = track_info(id, &tkhd, &mdhd, entry, lang);
+    let mut track = Track::new(info, nal, same_entry);
+    track.mdhd_duration = mdhd.duration;
+    if let Some((h, eb)) = b.elst {
+        let elst = decode_atom::<Elst>(&h, eb)?;
+        track.shift = edit_shift(&elst, movie_timescale, mdhd.timescale)
+            .ok_or_else(|| Error::mp4(format!("track {id}: edit list times overflow"), h.offset))?;
+    }
+    build_plain(&mut track, &b.stbl, trak.offset, file_len)?;
+    movie.tracks.push(track);
+    Ok(())
+}
+
+/// The entries of a SampleDescriptionBox (§8.5.2: version/flags, entry_count, entries).
+fn sample_entries(stsd: Found<'_>) -> Result<Vec<(BoxHeader, &[u8])>> {
+    let mut entries = Vec::new();
+    if let Some((h, sb)) = stsd {
+        let p = payload(&h, sb);
+        let count = be_u32(p, 4).unwrap_or(0) as usize;
+        let start = h.payload_offset().saturating_add(8);
+        for c in Children::new(p.get(8..).unwrap_or(&[]), start).take(count) {
+            entries.push(c?);
+        }
+    }
+    Ok(entries)
+}
+
+/// What the demuxer reports of a media track: the sample entry's fields, falling back to
+/// the track header's size and the media timescale (a sample rate below 2 in the entry).
+fn track_info(
+    id: u32,
+    tkhd: &Tkhd,
+    mdhd: &Mdhd,
+    entry: EntryInfo,
+    language: Option<String>,
+) -> TrackInfo {
     let sample_rate = if entry.sample_rate < 2 {
         mdhd.timescale
     } else {
         entry.sample_rate
     };
-    let info = TrackInfo {
+    TrackInfo {
         id,
         timescale: mdhd.timescale,
         width: if entry.width > 0 {
@@ -226,20 +255,10 @@ fn parse_trak(
             0
         },
         channels: entry.channels,
-        language: extended_language(b.elng).or_else(|| language(&mdhd.language)),
+        language,
         duration: None,
         config: entry.config,
-    };
-    let mut track = Track::new(info, entry.nal, same_entry);
-    track.mdhd_duration = mdhd.duration;
-    if let Some((h, eb)) = b.elst {
-        let elst = decode_atom::<Elst>(&h, eb)?;
-        track.shift = edit_shift(&elst, movie_timescale, mdhd.timescale)
-            .ok_or_else(|| Error::mp4(format!("track {id}: edit list times overflow"), h.offset))?;
     }
-    build_plain(&mut track, &b.stbl, trak.offset, file_len)?;
-    movie.tracks.push(track);
-    Ok(())
 }
 
 /// The BCP 47 tag of an `elng` box (ISO/IEC 14496-12 §8.4.6: version/flags, then a
