@@ -48,7 +48,8 @@ long_pid=$!
 trap 'kill $long_pid 2>/dev/null || true' EXIT
 
 status=0
-cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}" || status=$?
+# --no-fail-fast: one failing test binary does not hide the results of the others.
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" || status=$?
 if wait "$long_pid"; then
   grep -E '^test |test result' "$long_log" || true
 else

@@ -80,9 +80,15 @@ await report(browser, result, async () => {
   }
   result.cues = cues;
   ok = (await step('variant', () => page.evaluate(() => window.__api.selectOtherVariant()))) && ok;
-  const height = await page.evaluate(() => window.__api.height());
-  result.heightAfterSwitch = height;
+  // The new variant shows once its segments are fetched and appended: on a loaded machine
+  // that can take longer than the step's pause, so wait for it (bounded, 20 s).
   const wantedHeight = result.steps.at(-1).got;
+  let height = await page.evaluate(() => window.__api.height());
+  for (let i = 0; i < 100 && height !== wantedHeight; i++) {
+    await page.waitForTimeout(200);
+    height = await page.evaluate(() => window.__api.height());
+  }
+  result.heightAfterSwitch = height;
   result.fatal = await fatal();
   result.ok = ok && result.audioSwitched && cues.length > 0 && height === wantedHeight
     && result.fatal.length === 0 && result.errors.length === 0;
