@@ -189,7 +189,9 @@ fn page_behind_nginx_without_upgrade_falls_back_to_long_poll() {
 #[test]
 fn page_follows_a_live_run_badge_rendition_latency_end() {
     let root = out_dir("page-live");
-    let mut ffmpeg = encoder("-", &[], Some(20), Stdio::piped());
+    // Long enough that the stream is still live when a slow Chromium (a loaded CI machine)
+    // opens the page: the page must see it go live before it ends.
+    let mut ffmpeg = encoder("-", &[], Some(45), Stdio::piped());
     let stdout = ffmpeg.0.stdout.take().expect("ffmpeg stdout");
     let live = Live::start(
         &root,
