@@ -119,31 +119,12 @@ impl MasterPlaylist {
     /// `Display` writes the playlist without any.
     pub fn with_i_frames(&self, i_frames: &[IFrameVariant]) -> String {
         let mut out = self.render();
-        for v in i_frames {
-            // Apple 9.1–9.4: CODECS and RESOLUTION on every EXT-X-I-FRAME-STREAM-INF.
-            stream_attributes(
-                &mut out,
-                "#EXT-X-I-FRAME-STREAM-INF",
-                v.bandwidth,
-                v.average_bandwidth,
-                &v.codecs,
-                v.resolution,
-            );
-            let _ = writeln!(out, ",URI={}", quoted(&v.uri));
-        }
+        write_i_frames(&mut out, i_frames);
         out
     }
 
     fn render(&self) -> String {
-        let mut out = String::from("#EXTM3U\n");
-        // Version 6 covers every attribute written here (RFC 8216bis §8).
-        out.push_str("#EXT-X-VERSION:6\n");
-        if self.independent_segments {
-            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
-        }
-        for r in &self.renditions {
-            write_media(&mut out, r);
-        }
+        let mut out = head(self.independent_segments, &self.renditions);
         for v in &self.variants {
             stream_attributes(
                 &mut out,
@@ -170,6 +151,37 @@ impl MasterPlaylist {
 impl fmt::Display for MasterPlaylist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render())
+    }
+}
+
+/// The start of a multivariant playlist: header, EXT-X-INDEPENDENT-SEGMENTS when it holds,
+/// then one EXT-X-MEDIA line per rendition.
+pub(super) fn head(independent_segments: bool, renditions: &[Rendition]) -> String {
+    let mut out = String::from("#EXTM3U\n");
+    // Version 6 covers every attribute written here (RFC 8216bis §8).
+    out.push_str("#EXT-X-VERSION:6\n");
+    if independent_segments {
+        out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
+    for r in renditions {
+        write_media(&mut out, r);
+    }
+    out
+}
+
+/// One EXT-X-I-FRAME-STREAM-INF line per entry (RFC 8216bis 4.4.6.3).
+pub(super) fn write_i_frames(out: &mut String, i_frames: &[IFrameVariant]) {
+    for v in i_frames {
+        // Apple 9.1–9.4: CODECS and RESOLUTION on every EXT-X-I-FRAME-STREAM-INF.
+        stream_attributes(
+            out,
+            "#EXT-X-I-FRAME-STREAM-INF",
+            v.bandwidth,
+            v.average_bandwidth,
+            &v.codecs,
+            v.resolution,
+        );
+        let _ = writeln!(out, ",URI={}", quoted(&v.uri));
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::master::{stream_attributes, write_media, IFrameVariant, Rendition};
+use super::master::{head, stream_attributes, write_i_frames, IFrameVariant, Rendition};
 use super::quoted;
 
 /// One EXT-X-MEDIA entry (RFC 8216bis 4.4.6.1): the same as the single-rendition master's.
@@ -34,15 +34,7 @@ pub struct VodMaster {
 
 impl VodMaster {
     pub fn render(&self) -> String {
-        let mut out = String::from("#EXTM3U\n");
-        // Version 6 covers every attribute written here (RFC 8216bis §8).
-        out.push_str("#EXT-X-VERSION:6\n");
-        if self.independent_segments {
-            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
-        }
-        for m in &self.media {
-            write_media(&mut out, m);
-        }
+        let mut out = head(self.independent_segments, &self.media);
         for v in &self.variants {
             stream_attributes(
                 &mut out,
@@ -67,17 +59,7 @@ impl VodMaster {
             out.push_str(&v.uri);
             out.push('\n');
         }
-        for v in &self.i_frames {
-            stream_attributes(
-                &mut out,
-                "#EXT-X-I-FRAME-STREAM-INF",
-                v.bandwidth,
-                v.average_bandwidth,
-                &v.codecs,
-                v.resolution,
-            );
-            let _ = writeln!(out, ",URI={}", quoted(&v.uri));
-        }
+        write_i_frames(&mut out, &self.i_frames);
         out
     }
 }
