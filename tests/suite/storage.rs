@@ -55,8 +55,26 @@ impl Seaweed {
         format!("http://127.0.0.1:{}", self.ports[3])
     }
 
-    /// Starts `weed server` and waits until its S3 gateway answers.
+    /// Starts `weed server` and waits until its S3 gateway answers. When it exits at once
+    /// (a port taken since it was picked), its internal ports (master, volume, filer: nothing
+    /// outside SeaweedFS knows them) are picked again, up to three times; the S3 port stays.
     fn run(&mut self) {
+        for attempt in 1..=3 {
+            match self.try_run() {
+                Ok(()) => return,
+                Err(log) if attempt < 3 && log.contains("address already in use") => {
+                    let [.., s3] = self.ports;
+                    let [m, v, f, _] = free_ports();
+                    self.ports = [m, v, f, s3];
+                }
+                Err(log) => panic!(
+                    "SeaweedFS did not start (attempt {attempt}); the end of its log:\n{log}"
+                ),
+            }
+        }
+    }
+
+    fn try_run(&mut self) -> Result<(), String> {
         let [m, v, f, s3] = self.ports.map(|p| p.to_string());
         let log = std::fs::File::create(self.dir.join("weed.log")).expect("weed log");
         let child = Command::new("weed")
@@ -86,17 +104,26 @@ impl Seaweed {
             });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
+        let path = self.dir.join("weed.log");
+        let log = move || tail(&std::fs::read_to_string(&path).unwrap_or_default());
         // Ready when the S3 gateway lists the bucket (or says it does not exist yet).
         loop {
             let status = s3_request("GET", self.ports[3], &format!("/{BUCKET}?list-type=2"));
             if status == 200 || status == 404 {
-                return;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "SeaweedFS not ready within 60 s; the end of its log:\n{}",
-                tail(&std::fs::read_to_string(self.dir.join("weed.log")).unwrap_or_default())
-            );
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited {
+                self.child = None;
+                return Err(log());
+            }
+            if Instant::now() >= deadline {
+                self.stop();
+                return Err(format!("not ready within 60 s\n{}", log()));
+            }
             std::thread::sleep(Duration::from_millis(300));
         }
     }
@@ -137,15 +164,22 @@ impl Drop for Seaweed {
     }
 }
 
-/// Four consecutive loopback ports B..B+3 below 55000 with B+10000..B+10003 free too
-/// (SeaweedFS binds each port's gRPC twin 10000 above it).
+/// Four consecutive loopback ports B..B+3 with B+10000..B+10003 free too (SeaweedFS binds each
+/// port's gRPC twin 10000 above it), all below the kernel's ephemeral range: a port inside it
+/// can be taken by any outgoing connection while SeaweedFS is stopped and started again
+/// (a CI run lost the filer port that way).
 fn free_ports() -> [u16; 4] {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let span = low.saturating_sub(10000 + 10004).max(4);
     for _ in 0..1000 {
         let seed = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("bind")
             .port();
-        let base = 20000 + (seed.wrapping_mul(7919) % 30000) / 4 * 4;
+        let base = 10000 + (seed.wrapping_mul(7919) % span) / 4 * 4;
         let ports = [base, base + 1, base + 2, base + 3];
         let held: Vec<_> = ports
             .iter()
