@@ -141,8 +141,15 @@ fn two_clients_show_as_two_viewers_in_the_snapshot_and_a_stream_viewers_event() 
             &format!("/api/events?since={since}&types=stream.viewers&stream=show&timeout=20"),
         );
         let batch: Vec<Value> = serde_json::from_slice(&res.body).expect("JSON array");
-        if let Some(e) = batch.iter().find(|e| e["stream"] == "show") {
-            assert_eq!(e["data"]["viewers"], 2, "{e}");
+        // A report may fall between the two clients' fetches (then it says 1, and the
+        // next one 2); the count is never above 2.
+        let counts: Vec<&Value> = batch
+            .iter()
+            .filter(|e| e["stream"] == "show")
+            .map(|e| &e["data"]["viewers"])
+            .collect();
+        assert!(counts.iter().all(|&c| *c == 1 || *c == 2), "{batch:?}");
+        if counts.iter().any(|&c| *c == 2) {
             break;
         }
         since = batch

@@ -121,6 +121,12 @@ pub struct ServeConfig {
     #[arg(long, default_value_t = DEFAULT_EVENTS_MAX_SUBSCRIBERS)]
     pub events_max_subscribers: usize,
 
+    /// Threads of the `/api/events` WebSockets' own runtime, at a lower scheduling priority
+    /// than the HLS requests (nice +10 on Linux), so a large fan-out never slows playback.
+    /// Default: one per core. 0: the sockets share the server's runtime.
+    #[arg(long)]
+    pub events_threads: Option<usize>,
+
     /// PEM certificate chain; serve HTTPS (HTTP/1.1 and HTTP/2 via ALPN) when given together
     /// with `tls_key`. Default: none (cleartext).
     #[arg(long, requires = "tls_key")]
@@ -192,6 +198,7 @@ impl Default for ServeConfig {
             events_allowed_origins: vec!["*".to_owned()],
             events_ping_interval_secs: DEFAULT_EVENTS_PING_INTERVAL_SECS,
             events_max_subscribers: DEFAULT_EVENTS_MAX_SUBSCRIBERS,
+            events_threads: None,
             tls_cert: None,
             tls_key: None,
             webhooks: Vec::new(),

@@ -171,10 +171,14 @@ async fn websocket_close_codes_for_client_frames() {
 #[tokio::test]
 async fn websocket_lagging_subscriber_closed_with_1013_and_resumes() {
     let fx = Fixture::new();
-    let (server, events) = TestServer::start_with_events(fx.config()).await;
+    // The sockets on the test runtime (one thread): the socket's task cannot run while this
+    // loop publishes, so the subscriber's queue overflows.
+    let config = ServeConfig {
+        events_threads: Some(0),
+        ..fx.config()
+    };
+    let (server, events) = TestServer::start_with_events(config).await;
     let mut ws = connect(&server, "").await;
-    // The test runtime has one thread: the socket's task cannot run while this loop
-    // publishes, so the subscriber's queue overflows.
     let mut last = 0;
     for msn in 0..2000 {
         last = segment(&events, "s", msn);
@@ -422,7 +426,18 @@ async fn snapshot_carries_seq_and_metrics_count() {
         next_json(&mut ws).await.map(|v| v["seq"].clone()),
         Some(next.into())
     );
-    let metrics = server.get("/metrics", &[]).await.text();
+    // The socket's thread counts the event after its write returns, which may be after the
+    // client read it.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let metrics = loop {
+        let metrics = server.get("/metrics", &[]).await.text();
+        if metrics.contains("hlsorigin_events_sent_total 1\n")
+            || tokio::time::Instant::now() > deadline
+        {
+            break metrics;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(
         metrics.contains("hlsorigin_events_subscribers 1\n"),
         "{metrics}"

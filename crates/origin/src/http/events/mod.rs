@@ -13,6 +13,7 @@
 //! refuses (unknown types, `since` after the latest event) is a 400 naming the reason; an
 //! `Origin` not in `--events-allowed-origins` is a 403.
 
+mod runtime;
 mod sse;
 mod ws;
 
@@ -57,6 +58,8 @@ pub(crate) struct EventsEdge {
     sse_keepalive: Duration,
     /// One permit per open WebSocket; shutdown waits until all are back.
     sockets: Arc<Semaphore>,
+    /// Where the WebSocket sessions run (`--events-threads`).
+    sessions: runtime::Sessions,
     metrics: Arc<Metrics>,
     /// Viewer estimates per stream, reported by `/api/streams` and `stream.viewers`.
     pub(crate) viewers: Viewers,
@@ -75,6 +78,7 @@ impl EventsEdge {
             ping_interval: Duration::from_secs(config.events_ping_interval_secs.max(1)),
             sse_keepalive: Duration::from_secs(15),
             sockets: Arc::new(Semaphore::new(SOCKET_SLOTS as usize)),
+            sessions: runtime::Sessions::new(config.events_threads),
             metrics,
             viewers: Viewers::default(),
             // An unusable configuration protects everything (`Server::bind` refuses it first).
@@ -92,7 +96,9 @@ impl EventsEdge {
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let session = session_id();
-        let mut tick = tokio::time::interval(VIEWERS_INTERVAL);
+        // The first report one interval after the start (an interval's first tick is at once).
+        let start = tokio::time::Instant::now() + VIEWERS_INTERVAL;
+        let mut tick = tokio::time::interval_at(start, VIEWERS_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

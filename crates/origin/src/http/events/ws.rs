@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The WebSocket edge (RFC 6455): one text frame per event, pings, close codes.
 //!
+//! - Each socket runs on the sessions' own lower-priority runtime ([`super::runtime`]).
 //! - The opening handshake (`Sec-WebSocket-Accept`, RFC 6455 4.2.2) is axum's; a malformed
 //!   upgrade request is a 400 naming what is wrong.
 //! - Every [`EventsEdge::ping_interval`] the server pings; a socket that has not answered
@@ -67,10 +68,13 @@ pub(super) async fn upgrade(edge: Arc<EventsEdge>, req: Request, query: Query) -
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| async move {
-            let _permit = permit;
-            Session::new(socket, edge.ping_interval)
-                .run(subscription)
-                .await;
+            // Off the server's runtime: the HLS path goes first (runtime.rs). The session
+            // does not hold the edge, which owns that runtime.
+            let ping = edge.ping_interval;
+            edge.sessions.spawn(async move {
+                let _permit = permit;
+                Session::new(socket, ping).run(subscription).await;
+            });
         })
         .into_response()
 }
