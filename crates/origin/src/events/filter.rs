@@ -80,6 +80,11 @@ impl Filter {
         self
     }
 
+    /// The types named by `types`; `None`: every type delivered by default.
+    pub(crate) fn named_types(&self) -> Option<&BTreeSet<EventType>> {
+        self.types.as_ref()
+    }
+
     /// Whether `event` passes.
     pub fn matches(&self, event: &Event) -> bool {
         let type_ok = match &self.types {

@@ -20,10 +20,12 @@
 //!   Publishing never waits: an event that does not fit in a subscriber's queue drops that
 //!   subscriber (it gets what was queued, then [`Ended::Lagged`] with the last `seq` it got,
 //!   and resumes with `since`). The media path calls [`Events::publish`] and goes on.
-//! - **Waiting without a task.** [`Events::wait`] holds a long-poll request on one
-//!   [`tokio::sync::watch`] channel shared by all (the blocking-reload pattern of
-//!   [`crate::live`]): thousands of held requests cost one waker each, no task and no
-//!   polling.
+//! - **Waiting without a task.** [`Events::wait`] holds a long-poll request on
+//!   [`tokio::sync::watch`] channels shared by all (the blocking-reload pattern of
+//!   [`crate::live`]): thousands of held requests cost a waker or two each, no task and no
+//!   polling. There is one channel per event type and one for every type delivered by
+//!   default, so a request is woken only by events of its types (10,000 idle clients
+//!   waiting for `stream.ended` are not woken five times a second by parts).
 //!
 //! The edges (`http/events/`): the WebSocket (RFC 6455) and SSE handlers of `/api/events` each hold a
 //! [`Subscription`] and write one text frame / `id:`+`event:`+`data:` block per [`Item`]
@@ -135,8 +137,67 @@ pub struct Events {
 struct Inner {
     config: EventsConfig,
     state: Mutex<State>,
-    /// The latest seq; long-poll requests wait on `changed()` of their own receiver.
-    wake: watch::Sender<u64>,
+    /// Long-poll wake-ups ([`Wake`]).
+    wake: Wake,
+}
+
+/// The seq of the latest event of each kind; long-poll requests wait on `changed()` of
+/// their own receivers of the one or two channels that cover their filter's types.
+#[derive(Debug)]
+struct Wake {
+    /// Every type delivered by default (all but `part.published`).
+    default: watch::Sender<u64>,
+    /// One per [`EventType::ALL`] entry.
+    by_type: [watch::Sender<u64>; EventType::ALL.len()],
+}
+
+impl Wake {
+    fn new() -> Self {
+        Wake {
+            default: watch::Sender::new(0),
+            by_type: std::array::from_fn(|_| watch::Sender::new(0)),
+        }
+    }
+
+    fn index(t: EventType) -> usize {
+        EventType::ALL.iter().position(|&a| a == t).unwrap_or(0)
+    }
+
+    fn publish(&self, t: EventType, seq: u64) {
+        self.by_type[Self::index(t)].send_replace(seq);
+        if t.delivered_by_default() {
+            self.default.send_replace(seq);
+        }
+    }
+
+    /// One or two receivers whose changes cover every event `filter` may match.
+    fn receivers(&self, filter: &Filter) -> Vec<watch::Receiver<u64>> {
+        let part = EventType::PartPublished;
+        match filter.named_types() {
+            None => vec![self.default.subscribe()],
+            Some(types) if types.len() <= 2 => types
+                .iter()
+                .map(|&t| self.by_type[Self::index(t)].subscribe())
+                .collect(),
+            Some(types) if types.contains(&part) => vec![
+                self.default.subscribe(),
+                self.by_type[Self::index(part)].subscribe(),
+            ],
+            Some(_) => vec![self.default.subscribe()],
+        }
+    }
+}
+
+/// Whether one of `rx` changed (false: the hub is gone).
+async fn any_changed(rx: &mut [watch::Receiver<u64>]) -> bool {
+    match rx {
+        [a] => a.changed().await.is_ok(),
+        [a, b] => tokio::select! {
+            r = a.changed() => r.is_ok(),
+            r = b.changed() => r.is_ok(),
+        },
+        _ => false,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -170,7 +231,7 @@ impl Events {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::default(),
-                wake: watch::Sender::new(0),
+                wake: Wake::new(),
             }),
         }
     }
@@ -187,6 +248,7 @@ impl Events {
     /// Publishes an event about `stream` of run `session`; returns its seq. Never waits for
     /// a subscriber: one whose queue is full is dropped.
     pub fn publish(&self, stream: &str, session: &str, payload: Payload) -> u64 {
+        let event_type = payload.event_type();
         let seq = {
             let mut state = self.state();
             let seq = state.last_seq.saturating_add(1);
@@ -205,7 +267,7 @@ impl Events {
             state.subscribers.retain(|s| s.offer(&event));
             seq
         };
-        self.inner.wake.send_replace(seq);
+        self.inner.wake.publish(event_type, seq);
         seq
     }
 
@@ -270,20 +332,25 @@ impl Events {
     ) -> Result<Vec<Item>, EventsError> {
         let deadline = Instant::now() + timeout;
         let max = self.inner.config.queue;
-        let mut woken = self.inner.wake.subscribe();
+        let mut woken = self.inner.wake.receivers(filter);
         let mut from = since;
         loop {
             // Marked seen before reading: a publish after the read wakes `changed()`.
-            let latest = *woken.borrow_and_update();
-            let items = self.read(from, filter, max)?;
+            woken.iter_mut().for_each(|r| {
+                r.borrow_and_update();
+            });
+            let (items, latest) = {
+                let state = self.state();
+                (read_ring(&state, from, filter, max)?, state.last_seq)
+            };
             if !items.is_empty() {
-                return Ok(items);
+                return Ok(Vec::from(items));
             }
             // Everything up to `latest` was read and did not match.
             from = from.max(latest);
-            match tokio::time::timeout_at(deadline, woken.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return Ok(Vec::new()),
+            match tokio::time::timeout_at(deadline, any_changed(&mut woken)).await {
+                Ok(true) => {}
+                Ok(false) | Err(_) => return Ok(Vec::new()),
             }
         }
     }

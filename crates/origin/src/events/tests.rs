@@ -366,6 +366,57 @@ async fn long_poll_answers_at_once_waits_for_a_match_or_times_out() {
     assert_eq!(seqs(&got), vec![3]);
 }
 
+/// Counts wake-ups of a future polled by hand.
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_held_long_poll_is_woken_only_by_events_of_its_types() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    let ended = || Payload::StreamEnded {
+        reason: EndReason::Endlist,
+    };
+    // (types filter, event published, woken)
+    let cases: [(Option<&str>, Payload, bool); 8] = [
+        (Some("stream.ended"), segment(0), false),
+        (Some("stream.ended"), part(0), false),
+        (Some("stream.ended"), ended(), true),
+        (None, part(0), false),
+        (None, segment(0), true),
+        (Some("segment.published,part.published"), part(0), true),
+        (Some("segment.published,part.published"), ended(), false),
+        (
+            Some("stream.live,stream.ended,part.published"),
+            part(0),
+            true,
+        ),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    for (types, payload, want) in cases {
+        let hub = small(64, 16);
+        let filter = Filter::parse([], types).unwrap();
+        let counter = std::sync::Arc::new(CountingWaker(Default::default()));
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&counter));
+        let mut cx = Context::from_waker(&waker);
+        let mut wait = Box::pin(hub.wait(0, &filter, Duration::from_secs(60)));
+        assert!(matches!(wait.as_mut().poll(&mut cx), Poll::Pending));
+        let kind = payload.event_type();
+        hub.publish("s", "r", payload);
+        let woken = counter.0.load(std::sync::atomic::Ordering::SeqCst) > 0;
+        assert_eq!(woken, want, "types {types:?}, {kind}");
+    }
+}
+
 #[tokio::test]
 async fn closing_ends_subscriptions_and_the_subscriber_limit_holds() {
     let hub = Events::new(EventsConfig {
