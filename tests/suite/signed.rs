@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use origin::signing::Signer;
 
 use super::cdn::{Proxy, ProxyKind};
-use super::live::harness::{encoder, get, wait_for, Live, BROWSER};
+use super::live::harness::{get, wait_for, Live, BROWSER};
 use crate::common::server::{play, serve};
 use crate::common::{bin, fixtures, out_dir, package};
 
@@ -212,32 +212,8 @@ fn signed_vod_plays_in_hlsjs_and_bad_tokens_are_refused() {
 #[test]
 fn signed_ll_hls_live_plays_in_hlsjs_with_blocking_reloads() {
     let root = out_dir("signed-ll");
-    let live = Live::start(
-        &root,
-        "ll",
-        "udp://127.0.0.1:0",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--ll-hls",
-            "--part-duration",
-            "0.5",
-            "--window",
-            "20",
-            "--input-timeout",
-            "60",
-            "--sign-secret",
-            "k",
-        ],
-        Stdio::null(),
-    );
+    let (live, _enc) = Live::ll_hls_over_udp(&root, "ll", &["--sign-secret", "k"]);
     let base = live.base().to_owned();
-    let _enc = encoder(
-        &format!("{}?pkt_size=1316", live.ingest),
-        &[],
-        None,
-        Stdio::null(),
-    );
     let t = token("k", "/ll/", now() + 600, None);
     let playlist = format!("/ll/stream.m3u8?token={t}");
     let first = wait_for("two LL-HLS segments", 60, || {

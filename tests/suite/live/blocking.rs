@@ -4,12 +4,9 @@
 //! the stream.
 
 use std::net::UdpSocket;
-use std::process::Stdio;
 use std::time::Instant;
 
-use super::harness::{
-    dechunk, encoder, fetch, get, read_response, send_get, wait_for, Live, Playlist,
-};
+use super::harness::{dechunk, fetch, get, read_response, send_get, wait_for, Live, Playlist};
 use super::iframes::assert_i_frames_decode;
 use super::play_hlsjs;
 use crate::common::out_dir;
@@ -23,30 +20,8 @@ fn directive(query: &str) -> String {
 #[test]
 fn live_ll_hls_over_udp_blocking_reload_and_hlsjs() {
     let root = out_dir("live-ll");
-    let live = Live::start(
-        &root,
-        "ll",
-        "udp://127.0.0.1:0",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--ll-hls",
-            "--part-duration",
-            "0.5",
-            "--window",
-            "20",
-            "--input-timeout",
-            "60",
-        ],
-        Stdio::null(),
-    );
+    let (live, _enc) = Live::ll_hls_over_udp(&root, "ll", &[]);
     let base = live.base().to_owned();
-    let _enc = encoder(
-        &format!("{}?pkt_size=1316", live.ingest),
-        &[],
-        None,
-        Stdio::null(),
-    );
     // Published from the first part on; wait for two complete segments.
     let first = wait_for("the first LL-HLS segments", 60, || {
         let r = get(&base, PLAYLIST);

@@ -165,6 +165,27 @@ impl Live {
         }
     }
 
+    /// `live` over UDP with LL-HLS served over HTTP (0.5 s parts, a 20 s window, a minute of
+    /// input timeout, then `extra`), fed by a real-time [`encoder`] (returned with it).
+    pub fn ll_hls_over_udp(root: &Path, name: &str, extra: &[&str]) -> (Live, Proc) {
+        let mut args = vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--ll-hls",
+            "--part-duration",
+            "0.5",
+            "--window",
+            "20",
+            "--input-timeout",
+            "60",
+        ];
+        args.extend_from_slice(extra);
+        let live = Live::start(root, name, "udp://127.0.0.1:0", &args, Stdio::null());
+        let url = format!("{}?pkt_size=1316", live.ingest);
+        let enc = encoder(&url, &[], None, Stdio::null());
+        (live, enc)
+    }
+
     /// The bound input without its scheme (`127.0.0.1:40000`).
     pub fn ingest_addr(&self) -> &str {
         self.ingest.split_once("://").map_or("", |(_, a)| a)
