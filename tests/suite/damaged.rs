@@ -645,20 +645,62 @@ fn several_sample_descriptions() {
     assert_refused(&new_sps, "stsd_new_sps", &[], &needles);
 }
 
-/// MPEG-4 Part 2 video (`mp4v`) is not packaged yet: where ffmpeg packages it into TS, the
-/// refusal names the track and the codec.
+/// MPEG-4 Part 2 video (`mp4v`, ISO/IEC 14496-2) + AAC: packaged into MPEG-TS as ffmpeg
+/// does (stream_type 0x10); every segment and every I-frame entry decodes on its own (the
+/// VOS/VOL headers go in front of each keyframe); fMP4 is refused naming `--format ts`.
 #[test]
-fn mpeg4_part2_video_is_refused() {
-    let p = dir().join("mp4v.mp4");
-    if !p.exists() {
-        let o = run(Command::new("ffmpeg")
+fn mpeg4_part2_video_packages_into_ts_only() {
+    let src = dir().join("mpeg4.mp4");
+    if !src.exists() {
+        let tmp = dir().join(format!("mpeg4.{}.tmp.mp4", std::process::id()));
+        let made = run(Command::new("ffmpeg")
             .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-            .arg("testsrc2=size=160x120:rate=25:duration=1")
-            .args(["-c:v", "mpeg4"])
-            .arg(&p));
-        assert!(o.status.success(), "ffmpeg -c:v mpeg4");
+            .arg("testsrc2=size=160x120:rate=25:duration=3")
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=3"])
+            .args(["-c:v", "mpeg4", "-g", "25", "-bf", "2", "-c:a", "aac"])
+            .arg(&tmp));
+        assert!(made.status.success(), "ffmpeg makes mpeg4.mp4");
+        std::fs::rename(&tmp, &src).unwrap();
     }
-    assert!(ffmpeg_hls(&p, "mp4v").is_some(), "ffmpeg packages mp4v");
-    let needles = ["track 1", "unsupported codec mp4v"];
-    assert_refused(&p, "mp4v", &[], &needles);
+    assert!(ffmpeg_hls(&src, "mpeg4").is_some(), "ffmpeg packages it");
+    assert_refused(
+        &src,
+        "mpeg4-fmp4",
+        &["--format", "fmp4"],
+        &["MPEG-4 Part 2", "--format ts"],
+    );
+
+    let out = out_dir("damaged-mpeg4-ts");
+    package(
+        &src,
+        &out,
+        &["--quiet", "--format", "ts", "--segment-duration", "1"],
+    );
+    assert_eq!(frame_md5s(&out.join("stream.m3u8")), frame_md5s(&src));
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(master.contains("CODECS=\"mp4v.20."), "{master}");
+    let media = std::fs::read_to_string(out.join("stream.m3u8")).unwrap();
+    let segments: Vec<&str> = media.lines().filter(|l| l.ends_with(".ts")).collect();
+    assert!(segments.len() >= 3, "{media}");
+    for s in &segments {
+        assert!(!frame_md5s(&out.join(s)).is_empty(), "{s} decodes alone");
+    }
+    // Each I-frame entry: its byte range of the segment decodes to one picture.
+    let text = std::fs::read(out.join("stream_iframes.m3u8")).unwrap();
+    let Ok(m3u8_rs::Playlist::MediaPlaylist(iframes)) = m3u8_rs::parse_playlist_res(&text) else {
+        panic!("{}", String::from_utf8_lossy(&text));
+    };
+    assert!(
+        iframes.segments.len() >= 3,
+        "at least one keyframe a second"
+    );
+    for (i, e) in iframes.segments.iter().enumerate() {
+        let range = e.byte_range.as_ref().expect("EXT-X-BYTERANGE");
+        let offset = usize::try_from(range.offset.expect("offset")).unwrap();
+        let end = offset + usize::try_from(range.length).unwrap();
+        let data = std::fs::read(out.join(&e.uri)).unwrap();
+        let piece = out.join(format!("iframe-{i}.ts"));
+        std::fs::write(&piece, &data[offset..end]).unwrap();
+        assert_eq!(frame_md5s(&piece).len(), 1, "I-frame {i} decodes");
+    }
 }

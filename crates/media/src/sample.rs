@@ -45,6 +45,10 @@ pub enum CodecConfig {
     Mp3,
     /// Opus: the dOps box payload.
     Opus { dops: Bytes },
+    /// MPEG-4 Part 2 Visual (ISO/IEC 14496-2, `mp4v` object type 0x20): the
+    /// DecoderSpecificInfo (VisualObjectSequence / VisualObject / VideoObjectLayer headers,
+    /// start-code delimited; may be empty). HLS carries it in MPEG-TS only.
+    Mpeg4Visual { dsi: Bytes },
 }
 
 impl CodecConfig {
@@ -53,7 +57,8 @@ impl CodecConfig {
             CodecConfig::Avc { .. }
             | CodecConfig::Hevc { .. }
             | CodecConfig::Av1 { .. }
-            | CodecConfig::Vp9 { .. } => TrackKind::Video,
+            | CodecConfig::Vp9 { .. }
+            | CodecConfig::Mpeg4Visual { .. } => TrackKind::Video,
             _ => TrackKind::Audio,
         }
     }
@@ -70,6 +75,7 @@ impl CodecConfig {
             CodecConfig::Eac3 { .. } => "E-AC-3",
             CodecConfig::Mp3 => "MP3",
             CodecConfig::Opus { .. } => "Opus",
+            CodecConfig::Mpeg4Visual { .. } => "MPEG-4 Part 2 video",
         }
     }
 }

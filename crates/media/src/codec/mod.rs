@@ -63,6 +63,22 @@ pub fn codec_string(config: &CodecConfig) -> crate::Result<String> {
         CodecConfig::Opus { .. } => Ok("opus".into()),
         CodecConfig::Av1 { av1c } => av1::codec_string(av1c).map_err(fail),
         CodecConfig::Vp9 { vpcc } => vp9::codec_string(vpcc).map_err(fail),
+        CodecConfig::Mpeg4Visual { dsi } => Ok(mpeg4_visual_string(dsi)),
+    }
+}
+
+/// RFC 6381 3.3 / ISO/IEC 14496-15 for `mp4v`: `mp4v.20` (objectTypeIndication 0x20,
+/// hex) then the profile_and_level_indication of the VisualObjectSequence header
+/// (ISO/IEC 14496-2 6.2.2, start code 00 00 01 B0), decimal, as Apple's and ffmpeg's tools
+/// write it (`mp4v.20.9` is Simple Profile level 1). Without a VOS header: `mp4v.20`.
+fn mpeg4_visual_string(dsi: &[u8]) -> String {
+    let vos = dsi
+        .windows(5)
+        .find(|w| w[..4] == [0, 0, 1, 0xB0])
+        .map(|w| w[4]);
+    match vos {
+        Some(pl) => format!("mp4v.20.{pl}"),
+        None => "mp4v.20".to_owned(),
     }
 }
 
@@ -182,6 +198,10 @@ mod tests {
             ("Opus", CodecConfig::Opus { dops: hex("0002380180bb000000") }, "opus"),
             ("AV1 10-bit", CodecConfig::Av1 { av1c: hex("81054c000a0b0000002d4cffb3ccaf9404") }, "av01.0.05M.10"),
             ("VP9 profile 2", CodecConfig::Vp9 { vpcc: hex("01000000021fa20202020000") }, "vp09.02.31.10"),
+            // ffmpeg's mpeg4 encoder: VOS with Simple Profile level 1, then VO and VOL.
+            ("MPEG-4 SP L1", CodecConfig::Mpeg4Visual { dsi: hex("000001b001000001b58913000001000000012000c48d88") }, "mp4v.20.1"),
+            ("MPEG-4 ASP L5", CodecConfig::Mpeg4Visual { dsi: hex("000001b0f5000001b5") }, "mp4v.20.245"),
+            ("MPEG-4, VOL only", CodecConfig::Mpeg4Visual { dsi: hex("0000012000c48d88") }, "mp4v.20"),
         ];
         for (name, config, want) in cases {
             assert_eq!(

@@ -189,6 +189,7 @@ fn codec_name(c: &CodecConfig) -> &'static str {
         CodecConfig::Eac3 { .. } => "eac3",
         CodecConfig::Mp3 => "mp3",
         CodecConfig::Opus { .. } => "opus",
+        CodecConfig::Mpeg4Visual { .. } => "mpeg4",
     }
 }
 

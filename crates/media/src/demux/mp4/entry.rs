@@ -53,6 +53,9 @@ pub(super) fn parse_entry(track_id: u32, hdr: &BoxHeader, bytes: &[u8]) -> Resul
     if &hdr.kind == b"mp4a" {
         return super::mp4a::parse_mp4a(track_id, hdr, bytes);
     }
+    if &hdr.kind == b"mp4v" {
+        return parse_mp4v(track_id, hdr, bytes);
+    }
     let mut buf = bytes;
     let codec = match Codec::decode(&mut buf) {
         Ok(c) => c,
@@ -161,6 +164,39 @@ pub(super) fn parse_entry(track_id: u32, hdr: &BoxHeader, bytes: &[u8]) -> Resul
         _ => return Ok(Entry::Unsupported(hdr.name())),
     };
     Ok(Entry::Supported(info))
+}
+
+/// An `mp4v` entry (ISO/IEC 14496-14 §5.6): a VisualSampleEntry with an `esds`. Object type
+/// 0x20 (MPEG-4 Part 2 Visual, ISO/IEC 14496-1 §7.2.6.6.2) is packaged; MPEG-1/2 video in
+/// `mp4v` (0x60..=0x65, 0x6A) is not.
+fn parse_mp4v(track_id: u32, hdr: &BoxHeader, bytes: &[u8]) -> Result<Entry> {
+    let bad = |msg: String| Error::BadCodecConfig {
+        track: track_id,
+        msg: format!("sample entry 'mp4v' at byte offset {}: {msg}", hdr.offset),
+    };
+    let h = usize::try_from(hdr.header_len).unwrap_or(8);
+    // §12.1.3: reserved(6) data_reference_index(2) pre_defined/reserved(16) width(16) height(16).
+    let width = be_u16(bytes, h + 24).ok_or_else(|| bad("entry cut short".into()))?;
+    let height = be_u16(bytes, h + 26).ok_or_else(|| bad("entry cut short".into()))?;
+    let esds = find_child(hdr, bytes, h + VISUAL_FIELDS, b"esds")
+        .ok_or_else(|| bad("no 'esds' box".into()))?;
+    let es = super::esds::parse(esds).map_err(|e| bad(format!("esds: {e}")))?;
+    if es.object_type != 0x20 {
+        return Ok(Entry::Unsupported(format!(
+            "mp4v (object type 0x{:02x})",
+            es.object_type
+        )));
+    }
+    Ok(Entry::Supported(EntryInfo {
+        config: CodecConfig::Mpeg4Visual {
+            dsi: es.dsi.unwrap_or_default().into(),
+        },
+        width: u32::from(width),
+        height: u32::from(height),
+        sample_rate: 0,
+        channels: 0,
+        nal: None,
+    }))
 }
 
 fn to_bytes(v: &[Vec<u8>]) -> Vec<Bytes> {

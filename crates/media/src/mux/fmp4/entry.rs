@@ -103,6 +103,13 @@ pub(super) fn sample_entry(t: &TrackInfo) -> Result<SampleEntry> {
             check_payload::<VpcC>(vpcc).map_err(bad)?;
             (b"vp09", visual(t)?, vec![raw(b"vpcC", vpcc)])
         }
+        CodecConfig::Mpeg4Visual { .. } => {
+            return Err(Error::FormatMismatch {
+                codec: t.config.name().to_owned(),
+                format: "fMP4",
+                why: "HLS carries MPEG-4 Part 2 video in MPEG-TS only (--format ts)",
+            });
+        }
         CodecConfig::Aac { asc } => {
             if asc.is_empty() {
                 return Err(bad("empty AudioSpecificConfig".into()));

@@ -12,7 +12,8 @@
 //!   bits. PCR = DTS − 0.7 s on the video PID (first audio PID without video), at least every
 //!   100 ms (ISO/IEC 13818-1 §2.7.2).
 //! - Video: AUD, parameter sets before every keyframe (unless in band), Annex B start codes
-//!   (ISO/IEC 13818-1 §2.14 for AVC, §2.17 for HEVC).
+//!   (ISO/IEC 13818-1 §2.14 for AVC, §2.17 for HEVC). MPEG-4 Part 2 (stream_type 0x10): the
+//!   samples as they are, the VOS/VOL headers before every keyframe that lacks them.
 //! - Audio: AAC as ADTS (§2.4.2.3 stream_type 0x0F), MP3 as is, AC-3/E-AC-3 in private_stream_1
 //!   with a registration descriptor (ATSC A/52 Annex A, as Apple's tools write it); a few
 //!   consecutive frames share one PES.
@@ -67,6 +68,8 @@ pub type Spill<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
 enum Payload {
     /// H.264 or HEVC; `param_sets` = the Annex B VPS/SPS/PPS from the codec configuration.
     Video { hevc: bool, param_sets: Vec<u8> },
+    /// MPEG-4 Part 2 video (start-code delimited already); `dsi` = its VOS/VO/VOL headers.
+    Mpeg4Visual { dsi: Vec<u8> },
     /// AAC raw access units, written with ADTS headers.
     Aac(AudioSpecificConfig),
     /// MP3, AC-3, E-AC-3: sync frames copied as they are.
@@ -227,6 +230,11 @@ impl TsMuxer {
                             param_sets,
                         },
                     )
+                }
+                CodecConfig::Mpeg4Visual { dsi } => {
+                    let id = video_ids.next().ok_or_else(too_many)?;
+                    // stream_type 0x10: ISO/IEC 14496-2 Visual (table 2-34).
+                    (0x10, id, Payload::Mpeg4Visual { dsi: dsi.to_vec() })
                 }
                 CodecConfig::Aac { asc } => {
                     let asc = aac::parse_asc(asc).map_err(|e| bad(format!("AAC: {e}")))?;
@@ -465,7 +473,7 @@ impl TsMuxer {
             let t = s.track;
             let is_video = matches!(
                 self.tracks.get(t).map(|tr| &tr.payload),
-                Some(Payload::Video { .. })
+                Some(Payload::Video { .. } | Payload::Mpeg4Visual { .. })
             );
             result = if is_video {
                 self.write_video(out, t, dts, s).map(|pes| {

@@ -253,6 +253,11 @@ fn stream_types() {
     let cases: Vec<(TrackInfo, u8, &[u8])> = vec![
         (avc(), 0x1B, &[]),
         (track(1, hevc, 90_000), 0x24, &[]),
+        (
+            track(2, CodecConfig::Mpeg4Visual { dsi: Bytes::new() }, 90_000),
+            0x10,
+            &[],
+        ),
         (aac(), 0x0F, &[]),
         (mp3(44_100), 0x03, &[]),
         (mp3(22_050), 0x04, &[]),

@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use super::packet::{self, wrap33};
-use super::{to_90k, Payload, TsMuxer};
+use super::{to_90k, Payload, Track, TsMuxer};
 use crate::codec::nal;
 use crate::sample::Sample;
 
@@ -88,6 +88,9 @@ impl TsMuxer {
         let Some(track) = self.tracks.get(t) else {
             return Err(format!("no track {t}"));
         };
+        if matches!(track.payload, Payload::Mpeg4Visual { .. }) {
+            return self.write_mpeg4_visual(out, t, dts, s);
+        }
         let Payload::Video { hevc, param_sets } = &track.payload else {
             return Err("not a video track".into());
         };
@@ -136,6 +139,52 @@ impl TsMuxer {
         drop(parts);
         self.pes = head;
         Ok(start..out.len())
+    }
+}
+
+impl TsMuxer {
+    /// One MPEG-4 Part 2 sample (start-code delimited VOPs, ISO/IEC 14496-2 6.2) as one PES.
+    /// A keyframe gets the VOS/VO/VOL headers in front unless it carries them, so every
+    /// segment decodes on its own (ISO/IEC 13818-1 2.6.x: the decoder needs the VOL first).
+    fn write_mpeg4_visual(
+        &mut self,
+        out: &mut Vec<u8>,
+        t: usize,
+        dts: i64,
+        s: &Sample,
+    ) -> Result<Range<usize>, String> {
+        let Some(Track {
+            payload: Payload::Mpeg4Visual { dsi },
+            timescale,
+            stream_id,
+            ..
+        }) = self.tracks.get(t)
+        else {
+            return Err("not an MPEG-4 Part 2 track".into());
+        };
+        let pts = s
+            .checked_pts()
+            .and_then(|p| to_90k(p, *timescale))
+            .ok_or("PTS (DTS + composition offset) out of range")?;
+        let dts_field = (dts != pts).then(|| wrap33(dts));
+        let mut head = std::mem::take(&mut self.pes);
+        packet::begin_pes(&mut head, *stream_id, wrap33(pts), dts_field);
+        if s.keyframe && !starts_with_headers(&s.data) {
+            head.extend_from_slice(dsi);
+        }
+        let parts: [&[u8]; 2] = [&head, &s.data];
+        let start = self.emit(out, t, dts, s.keyframe, &parts);
+        self.pes = head;
+        Ok(start..out.len())
+    }
+}
+
+/// Whether an MPEG-4 Part 2 sample starts with a VisualObjectSequence, VisualObject or
+/// VideoObjectLayer start code (ISO/IEC 14496-2 Table 6-3: B0, B5, 20..=2F).
+fn starts_with_headers(data: &[u8]) -> bool {
+    match data {
+        [0, 0, 1, code, ..] => matches!(code, 0xB0 | 0xB5 | 0x20..=0x2F),
+        _ => false,
     }
 }
 

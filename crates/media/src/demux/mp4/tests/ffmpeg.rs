@@ -490,12 +490,25 @@ fn mp3() {
 }
 
 #[test]
-fn unsupported_only() {
+fn mpeg4_part2_video_is_read_and_mpeg2_in_mp4v_is_not() {
     let Some(p) = fixture("mpeg4.mp4", &[VIDEO], &["-c:v", "mpeg4"]) else {
         return;
     };
+    let d = open(&p, Mp4Options::default()).expect("mp4v object type 0x20");
+    let t = &d.tracks()[0];
+    let CodecConfig::Mpeg4Visual { dsi } = &t.config else {
+        panic!("{:?}", t.config);
+    };
+    // ffmpeg's encoder: a VisualObjectSequence header first (ISO/IEC 14496-2 6.2.2).
+    assert_eq!(dsi.get(..4), Some(&[0, 0, 1, 0xB0][..]), "{dsi:02x?}");
+    assert!(t.width > 0 && t.height > 0);
+    let Some(p) = fixture("mpeg2.mp4", &[VIDEO], &["-c:v", "mpeg2video"]) else {
+        return;
+    };
     match open(&p, Mp4Options::default()) {
-        Err(Error::UnsupportedCodec { track: 1, codec }) => assert!(codec.starts_with("mp4v")),
+        Err(Error::UnsupportedCodec { track: 1, codec }) => {
+            assert_eq!(codec, "mp4v (object type 0x61)");
+        }
         r => panic!("{r:?}"),
     }
 }
