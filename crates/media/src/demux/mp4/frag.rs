@@ -86,7 +86,13 @@ fn parse_traf(
         .sample_description_index
         .unwrap_or(trex.default_sample_description_index);
 
-    let mut track = movie.tracks.iter_mut().find(|t| t.info.id == id);
+    // Text tracks (a packager's WebVTT-in-MP4) are fragmented like media tracks.
+    let text = movie.text.iter_mut().map(|t| &mut t.track);
+    let mut track = movie
+        .tracks
+        .iter_mut()
+        .chain(text)
+        .find(|t| t.info.id == id);
     if let (Some(t), Some((h, tfdt))) = (track.as_deref_mut(), tfdt) {
         let dts = i64::try_from(tfdt.base_media_decode_time).map_err(|_| {
             Error::mp4(

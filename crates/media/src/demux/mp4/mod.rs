@@ -62,8 +62,8 @@ pub struct Mp4Demuxer<R: Read + Seek> {
     drop_bad_samples: bool,
     /// Samples dropped so far, per track index; reported once at the end.
     dropped: Vec<u64>,
-    /// Timed text tracks (tx3g), read on demand by [`Demuxer::subtitle_tracks`].
-    text: Vec<Track>,
+    /// Timed text tracks (tx3g, wvtt), read on demand by [`Demuxer::subtitle_tracks`].
+    text: Vec<text::TextTrack>,
 }
 
 impl<R: Read + Seek> std::fmt::Debug for Mp4Demuxer<R> {
@@ -103,7 +103,18 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
     /// Scans top-level boxes (no mdat payload read), decodes moov (and every moof's traf/trun
     /// headers for fragmented files), builds compact per-track sample tables. `file_len` =
     /// total input length.
-    pub fn open(mut reader: R, file_len: u64, opts: Mp4Options) -> Result<Self> {
+    pub fn open(reader: R, file_len: u64, opts: Mp4Options) -> Result<Self> {
+        Self::open_with(reader, file_len, opts, false)
+    }
+
+    /// The text tracks (tx3g/mov_text, wvtt) of a file that may hold nothing else, such as
+    /// a packager's WebVTT-in-MP4 output: each read whole as cues.
+    pub fn text_tracks(reader: R, file_len: u64) -> Result<Vec<crate::subtitle::SubtitleTrack>> {
+        Self::open_with(reader, file_len, Mp4Options::default(), true)?.read_text_tracks()
+    }
+
+    /// [`Mp4Demuxer::open`]; `text_only`: a file whose only tracks are text is accepted.
+    fn open_with(mut reader: R, file_len: u64, opts: Mp4Options, text_only: bool) -> Result<Self> {
         if file_len == 0 {
             return Err(Error::Empty);
         }
@@ -189,13 +200,22 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
             pos = pos.saturating_add(hdr.size);
         }
         let movie = movie.ok_or(Error::NoMoov)?;
-        Self::finish(reader, movie, file_len, opts)
+        if text_only && movie.tracks.is_empty() && movie.text.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        Self::finish(reader, movie, file_len, opts, text_only)
     }
 
-    fn finish(reader: R, movie: moov::Movie, file_len: u64, opts: Mp4Options) -> Result<Self> {
+    fn finish(
+        reader: R,
+        movie: moov::Movie,
+        file_len: u64,
+        opts: Mp4Options,
+        text_only: bool,
+    ) -> Result<Self> {
         let mut tracks = movie.tracks;
         let text = movie.text;
-        if tracks.is_empty() {
+        if tracks.is_empty() && !text_only {
             return Err(match movie.skipped.first() {
                 Some((track, codec)) => Error::UnsupportedCodec {
                     track: *track,

@@ -23,8 +23,8 @@ pub(super) struct Movie {
     pub trex: Vec<Trex>,
     /// Tracks not packaged: (track_ID, codec or handler description).
     pub skipped: Vec<(u32, String)>,
-    /// 3GPP timed text tracks (`tx3g`, mov_text): read as subtitles, never muxed.
-    pub text: Vec<Track>,
+    /// Text tracks (3GPP `tx3g` / mov_text, WebVTT `wvtt`): read as subtitles, never muxed.
+    pub text: Vec<text::TextTrack>,
     pub fragmented: bool,
 }
 
@@ -145,7 +145,14 @@ fn parse_trak(
     let entries = sample_entries(b.stbl.stsd)?;
     let first_kind = entries.first().map(|(h, _)| h.name());
     let text_handler = matches!(&handler, b"text" | b"sbtl" | b"subt");
-    if text_handler && first_kind.as_deref() == Some("tx3g") {
+    let text_format = text_handler
+        .then(|| {
+            entries
+                .first()
+                .and_then(|(h, eb)| text::TextFormat::of(h, eb))
+        })
+        .flatten();
+    if let Some(format) = text_format {
         let same_entry = entries.iter().map(|_| true).collect();
         let mut track = Track::new(text::info(id, &mdhd), None, same_entry);
         if let Some((h, eb)) = b.elst {
@@ -153,9 +160,9 @@ fn parse_trak(
             track.shift = edit_shift(&elst, movie_timescale, mdhd.timescale).unwrap_or(0);
         }
         build_plain(&mut track, &b.stbl, trak.offset, file_len)?;
-        movie.text.push(track);
         // Not a media track: a file with nothing else is still refused as before.
-        movie.skipped.push((id, "tx3g".into()));
+        movie.skipped.push((id, format.name().into()));
+        movie.text.push(text::TextTrack { track, format });
         return Ok(());
     }
     if &handler != b"vide" && &handler != b"soun" {

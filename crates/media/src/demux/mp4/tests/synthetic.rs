@@ -360,10 +360,18 @@ fn unsupported_tracks_are_skipped() {
         Err(Error::UnsupportedCodec { track: 9, codec }) => assert_eq!(codec, "tx3g"),
         r => panic!("{r:?}"),
     }
+    // MPEG-2 video in an `mp4v` entry (esds objectTypeIndication 0x61): not packaged.
+    let dcd = [0x04, 13, 0x61, 0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let esds = [&[0u8, 0, 0, 0, 0x03, 18, 0, 1, 0][..], &dcd].concat();
     let mut mp4v = video(4, vec![vs(0, 1, 0, true)]);
-    mp4v.entries = vec![bx(b"mp4v", &[&visual_fields(16, 16)])];
+    mp4v.entries = vec![bx(
+        b"mp4v",
+        &[&visual_fields(16, 16), &bx(b"esds", &[&esds])],
+    )];
     match demux(&plain(&[mp4v], Layout::default()), Mp4Options::default()) {
-        Err(Error::UnsupportedCodec { track: 4, codec }) => assert_eq!(codec, "mp4v"),
+        Err(Error::UnsupportedCodec { track: 4, codec }) => {
+            assert_eq!(codec, "mp4v (object type 0x61)");
+        }
         r => panic!("{r:?}"),
     }
     assert!(matches!(
