@@ -11,6 +11,7 @@ mod long_run;
 mod open_gop;
 mod renditions;
 mod rtmp;
+mod rtmp_av1;
 mod rtmp_server;
 mod sessions;
 mod srt;

