@@ -7,6 +7,7 @@
 mod blocking;
 pub(crate) mod harness;
 mod iframes;
+mod ingest_kill9;
 mod long_run;
 mod open_gop;
 mod renditions;
