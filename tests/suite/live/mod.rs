@@ -8,6 +8,7 @@ mod blocking;
 pub(crate) mod harness;
 mod iframes;
 mod ingest_kill9;
+mod ingest_players;
 mod long_run;
 mod open_gop;
 mod renditions;
