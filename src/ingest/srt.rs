@@ -199,6 +199,7 @@ async fn serve(request: ConnectionRequest, hub: Arc<Hub>, opts: &SrtOptions) {
         }
     };
     tracing::info!(%peer, stream = %name, "SRT publisher starts");
+    claim.started();
     let session = IngestEvent::Session {
         peer: peer.to_string(),
     };

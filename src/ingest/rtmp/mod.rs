@@ -135,6 +135,9 @@ async fn perform(
             }
             Action::Publish { name } => {
                 tracing::info!(%peer, stream = %name, "RTMP publisher starts");
+                if let Some(c) = claim {
+                    c.started();
+                }
                 IngestEvent::Session {
                     peer: peer.to_owned(),
                 }

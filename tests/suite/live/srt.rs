@@ -102,6 +102,9 @@ fn srt_server_two_callers_keys_and_passphrase() {
         );
     }
     assert_eq!(server.metric("hlsorigin_ingest_publishers"), 2);
+    // Only the two connections that publish count: a caller refused by its passphrase after
+    // its stream name was claimed is not a publish.
+    assert_eq!(server.metric("hlsorigin_ingest_publishes_total"), 2);
     let log = server.log();
     assert!(
         log.contains("publish to srt/a refused: wrong stream key"),
