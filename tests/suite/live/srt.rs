@@ -42,6 +42,16 @@ fn live_srt_input_is_packaged_and_plays() {
     // An encrypting caller with no --srt-passphrase set: srt-protocol panics in its listener
     // (refused); the listener is bound again and takes the next caller.
     assert_refused(&format!("{}&passphrase=0123456789abc", live.ingest));
+    // One that advertises its key length (pbkeylen) is refused before srt-protocol sees it.
+    assert_refused(&format!(
+        "{}&passphrase=0123456789abc&pbkeylen=32",
+        live.ingest
+    ));
+    let log = std::fs::read_to_string(root.join("cam.log")).unwrap_or_default();
+    assert!(
+        log.contains("SRT caller refused: it encrypts and no --srt-passphrase is set"),
+        "{log}"
+    );
     let _caller = encoder(
         &format!("{}&pkt_size=1316", live.ingest),
         &[],
