@@ -108,7 +108,8 @@ def run(a, mode, n):
         stop(pubs + [srv])
         log.close()
     cpu = c1 - c0
-    segs = [(y - x) if (x is not None and y is not None) else 0 for x, y in zip(m0, m1)]
+    # A playlist not written yet at the first snapshot (a slow start under load) counts from 0.
+    segs = [(y - (x or 0)) if y is not None else 0 for x, y in zip(m0, m1)]
     row = {
         "mode": mode, "n": n, "window_s": round(wall, 1), "cpu_s": round(cpu, 2),
         "cpu_pct_total": round(100 * cpu / wall, 1),
