@@ -18,7 +18,7 @@
 //! the new publisher's session starts.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -114,9 +114,22 @@ pub struct Claim {
     name: String,
     id: u64,
     feed: Arc<Feed>,
+    /// Counted as a publish in /metrics (see [`Claim::started`]).
+    started: AtomicBool,
 }
 
 impl Claim {
+    /// The publisher's connection is up and publishing: one publish in /metrics (counted
+    /// once). A claim dropped before this (the SRT handshake failed after the name was
+    /// claimed) is no publish.
+    pub fn started(&self) {
+        if !self.started.swap(true, Ordering::Relaxed) {
+            if let Some(m) = &self.hub.metrics {
+                m.publish_started();
+            }
+        }
+    }
+
     /// The stream name (without the key).
     pub fn name(&self) -> &str {
         &self.name
@@ -134,6 +147,11 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
+        if self.started.load(Ordering::Relaxed) {
+            if let Some(m) = &self.hub.metrics {
+                m.publish_ended();
+            }
+        }
         self.hub.release(&self.name, self.id);
     }
 }
@@ -250,14 +268,12 @@ impl Hub {
                 return refused(format!("publish to {app}/{name} refused: {why}"), kind)
             }
         };
-        if let Some(m) = &self.metrics {
-            m.publish_started();
-        }
         Ok(Claim {
             hub: Arc::clone(self),
             name: name.to_owned(),
             id,
             feed,
+            started: AtomicBool::new(false),
         })
     }
 
@@ -313,9 +329,6 @@ impl Hub {
     }
 
     fn release(&self, name: &str, id: u64) {
-        if let Some(m) = &self.metrics {
-            m.publish_ended();
-        }
         let Ok(mut map) = self.streams.lock() else {
             return;
         };

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
-use srt_protocol::packet::{RejectReason, ServerRejectReason};
+use srt_protocol::options::KeySize;
+use srt_protocol::packet::{CoreRejectReason, RejectReason, ServerRejectReason};
 use srt_protocol::settings::KeySettings;
 use srt_tokio::{ConnectionRequest, SrtListener};
 use tokio::net::UdpSocket;
@@ -81,8 +82,9 @@ pub fn parse_streamid(sid: &str) -> (String, Option<String>, Option<String>) {
 }
 
 /// Takes SRT callers on `socket` until the hub closes. srt-protocol 0.4 panics on some
-/// handshakes (an encrypting caller when no passphrase is set: `unimplemented!`), which ends
-/// its listener task; the listener is then bound again on the same address.
+/// handshakes (an encrypting caller that advertises no key length when no passphrase is set:
+/// `unimplemented!`), which ends its listener task; the listener is then bound again on the
+/// same address.
 pub async fn run(socket: UdpSocket, hub: Arc<Hub>, opts: SrtOptions) -> Result<()> {
     let _shut = ShutOnDrop(Arc::clone(&hub));
     let local = socket.local_addr()?;
@@ -169,6 +171,18 @@ async fn serve(request: ConnectionRequest, hub: Arc<Hub>, opts: &SrtOptions) {
         let _ = request.reject(reject(ServerRejectReason::BadMode)).await;
         return;
     }
+    // An encrypting caller when we have no passphrase: srt-protocol 0.4 would panic in
+    // accept (`unimplemented!("expected no secrets")`, its listener dies and is bound again).
+    // A caller that advertises its key length (libsrt with `pbkeylen` set) is refused cleanly
+    // here; one that advertises none (libsrt's default) still takes the rebind path.
+    if opts.passphrase.is_none() && request.key_size() != KeySize::Unspecified {
+        tracing::warn!(%peer, stream = %name, "SRT caller refused: it encrypts and no --srt-passphrase is set");
+        hub.count_refused();
+        let _ = request
+            .reject(RejectReason::Core(CoreRejectReason::BadSecret))
+            .await;
+        return;
+    }
     // srt-protocol checks the caller's key size against this one and reads the key from the
     // caller's key material; libsrt callers advertise no size in the conclusion handshake,
     // so the request's own size is the one that matches. A caller that does not encrypt is
@@ -199,6 +213,7 @@ async fn serve(request: ConnectionRequest, hub: Arc<Hub>, opts: &SrtOptions) {
         }
     };
     tracing::info!(%peer, stream = %name, "SRT publisher starts");
+    claim.started();
     let session = IngestEvent::Session {
         peer: peer.to_string(),
     };

@@ -11,8 +11,6 @@
 //! before publishing) is closed. Memory per connection is bounded by the read buffer and one
 //! RTMP message (24-bit length, under 16 MiB).
 
-mod conn;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use super::hub::{Claim, Hub, Lost, ShutOnDrop};
 use super::IngestEvent;
-use conn::{Action, Conn};
+use rtmp::{Action, Conn};
 
 const READ_CHUNK: usize = 64 * 1024;
 /// A publisher sending nothing for this long is gone.
@@ -137,6 +135,9 @@ async fn perform(
             }
             Action::Publish { name } => {
                 tracing::info!(%peer, stream = %name, "RTMP publisher starts");
+                if let Some(c) = claim {
+                    c.started();
+                }
                 IngestEvent::Session {
                     peer: peer.to_owned(),
                 }

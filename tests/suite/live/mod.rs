@@ -7,10 +7,13 @@
 mod blocking;
 pub(crate) mod harness;
 mod iframes;
+mod ingest_kill9;
+mod ingest_players;
 mod long_run;
 mod open_gop;
 mod renditions;
 mod rtmp;
+mod rtmp_av1;
 mod rtmp_server;
 mod sessions;
 mod srt;

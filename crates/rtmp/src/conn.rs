@@ -7,6 +7,7 @@
 //! The published name may carry the stream key (`NAME?key=K`): it is passed to the claim
 //! callback as received and never logged or kept here.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -77,7 +78,7 @@ impl Conn {
         };
         // rml_rtmp indexes and subtracts on peer-controlled sizes; a panic there is a bad
         // peer, never a reason to take the process down.
-        let results = catch_unwind(AssertUnwindSafe(|| session.handle_input(bytes)))
+        let results = guarded(|| session.handle_input(bytes))
             .map_err(|_| "RTMP: malformed chunk stream".to_owned())?
             .map_err(|e| format!("RTMP: {e}"))?;
         self.results(results, &mut actions, claim)?;
@@ -90,7 +91,7 @@ impl Conn {
         claim: &mut ClaimFn<'_>,
     ) -> Result<Vec<Action>, String> {
         // RTMP spec 5.2: C0 (version 3), C1, C2 of 1536 bytes each.
-        let result = catch_unwind(AssertUnwindSafe(|| self.handshake.process_bytes(bytes)))
+        let result = guarded(|| self.handshake.process_bytes(bytes))
             .map_err(|_| "RTMP handshake: malformed".to_owned())?
             .map_err(|e| format!("RTMP handshake: {e}"))?;
         match result {
@@ -245,10 +246,11 @@ impl Conn {
         let Some(session) = self.session.as_mut() else {
             return Ok(());
         };
-        let results = match code {
+        let results = guarded(|| match code {
             None => session.accept_request(request_id),
             Some(code) => session.reject_request(request_id, code, description),
-        }
+        })
+        .map_err(|_| "RTMP: malformed session state".to_owned())?
         .map_err(|e| format!("RTMP: {e}"))?;
         for r in results {
             if let ServerSessionResult::OutboundResponse(packet) = r {
@@ -257,6 +259,26 @@ impl Conn {
         }
         Ok(())
     }
+}
+
+thread_local! {
+    static IN_RML: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is running rml_rtmp code under [`guarded`] (a panic there is caught
+/// and ends the connection): for a panic hook that must tell those from real ones (the fuzz
+/// target's).
+pub fn in_protocol_library() -> bool {
+    IN_RML.with(Cell::get)
+}
+
+/// Runs rml_rtmp code, which indexes and subtracts on peer-controlled sizes: its panic is a
+/// bad peer (`Err`), never a reason to take the process down.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    IN_RML.with(|c| c.set(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_RML.with(|c| c.set(false));
+    result
 }
 
 fn send(bytes: Vec<u8>) -> Option<Action> {

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Players on RTMP and SRT input (issue 10: "hls.js plays each ≥ 30 s with and without LL-HLS,
+//! Chromium's native HLS too"). One publisher run serves every combination: two server-mode
+//! packagers (classic and `--ll-hls`), each fed over RTMP (stream `r`) and over SRT (stream `s`)
+//! by one ffmpeg encoding (the tee muxer: one encoder's load on a shared machine, not four); the
+//! players run two at a time, 30 s each, and each must advance through at least 80 % of its
+//! wall time (play.mjs's check).
+
+use std::process::Stdio;
+
+use super::harness::{encoder_command, spawn_encoder, BROWSER, LIVE_CODECS};
+use super::rtmp_server::RtmpServer;
+use crate::common::out_dir;
+use crate::common::server::play;
+
+const SECONDS: u32 = 30;
+
+/// Plays every `(url, mode)` at once for [`SECONDS`]; panics with the reports of those that
+/// did not play smoothly.
+fn play_all(players: &[(String, &'static str)]) {
+    let handles: Vec<_> = players
+        .iter()
+        .cloned()
+        .map(|(url, mode)| {
+            std::thread::spawn(move || {
+                let report = play(&url, mode, SECONDS, &["--start-timeout", "60"]);
+                (url, mode, report)
+            })
+        })
+        .collect();
+    let failed: Vec<String> = handles
+        .into_iter()
+        .map(|h| h.join().expect("player thread"))
+        .filter(|(_, _, r)| r["ok"] != true)
+        .map(|(url, mode, r)| format!("{mode} {url}: {r}"))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
+fn rtmp_and_srt_play_30s_in_hlsjs_classic_and_ll_hls_and_natively() {
+    let classic = RtmpServer::start(
+        &out_dir("players-classic"),
+        &["--srt-listen", "127.0.0.1:0"],
+    );
+    let ll = RtmpServer::start(
+        &out_dir("players-ll"),
+        &["--srt-listen", "127.0.0.1:0", "--ll-hls"],
+    );
+    let mut outputs = Vec::new();
+    for server in [&classic, &ll] {
+        let srt = server.srt.clone().expect("srt listener");
+        outputs.push(format!("[f=flv:onfail=ignore]{}", server.url("r")));
+        outputs.push(format!(
+            "[f=mpegts:onfail=ignore]srt://{srt}?streamid=s&pkt_size=1316"
+        ));
+    }
+    let mut cmd = encoder_command("320x240");
+    cmd.args(["-map", "0:v", "-map", "1:a"])
+        .args(LIVE_CODECS)
+        .args(["-flags", "+global_header", "-f", "tee"])
+        .arg(outputs.join("|"));
+    let publisher = spawn_encoder(cmd, Stdio::null());
+    for server in [&classic, &ll] {
+        for name in ["r", "s"] {
+            server.segments(name, 2);
+        }
+    }
+    let p = ll.segments("r", 2);
+    assert!(p.text.contains("#EXT-X-PART:"), "LL-HLS: {}", p.text);
+    let url = |server: &RtmpServer, name: &str| format!("{}/{name}/master.m3u8", server.base);
+    let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    play_all(&[(url(&classic, "r"), "hlsjs"), (url(&ll, "s"), "hlsjs")]);
+    play_all(&[(url(&ll, "r"), "hlsjs"), (url(&classic, "s"), "hlsjs")]);
+    play_all(&[
+        (url(&classic, "r"), "native"),
+        (url(&classic, "s"), "native"),
+    ]);
+    drop(publisher);
+}
