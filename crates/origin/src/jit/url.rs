@@ -85,7 +85,7 @@ mod tests {
             ("/a.mp4", None),
             ("/a.mp4/ts/x/y.ts", None),
             ("/a.mp4/other/master.m3u8", None),
-            ("/.mp4/master.m3u8", None),
+            ("/a/mp4/master.m3u8", None),
             ("/clip/master.m3u8", None),
             ("/a.mp4.bak/master.m3u8", None),
         ];
