@@ -14,6 +14,8 @@
 //! segment. Room: below `http`, above `source`.
 
 mod cache;
+#[cfg(test)]
+mod tests;
 mod url;
 
 use std::fs::File;
