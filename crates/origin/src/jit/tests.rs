@@ -45,7 +45,8 @@ fn object(path: &PathBuf, meta: &ObjectMeta) -> Object {
 #[test]
 fn changed_file_is_never_rendered() {
     // (case, how the file changes after its plan was made)
-    let cases: &[(&str, fn(&PathBuf))] = &[
+    type Change = fn(&PathBuf);
+    let cases: &[(&str, Change)] = &[
         ("bytes overwritten in place", |p| {
             let mut f = OpenOptions::new().write(true).open(p).unwrap();
             f.seek(SeekFrom::Start(2000)).unwrap();
