@@ -19,39 +19,33 @@ fn have_ffmpeg() -> bool {
     Command::new("ffmpeg").arg("-version").output().is_ok()
 }
 
-/// A 5 s H.264 + AAC MP4, keyframes every `gop` frames (25 fps); `faststart` puts the moov first.
-fn input(name: &str, gop: u32, faststart: bool) -> PathBuf {
+/// A 5 s H.264 (or, `hevc`, H.265) + AAC MP4, keyframes every `gop` frames (25 fps), written
+/// with ffmpeg's `-movflags` `flags` (moov first, fragmented, …).
+fn input(name: &str, gop: u32, flags: &str, hevc: bool) -> PathBuf {
     let dir = std::env::temp_dir().join("hlsorigin-jit-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.mp4"));
     let g = gop.to_string();
-    let mut args = vec![
-        "-y",
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=160x120:rate=25:duration=5",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=5",
-        "-c:v",
-        "libx264",
-        "-g",
-        &g,
-        "-keyint_min",
-        &g,
-        "-sc_threshold",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-    ];
-    if faststart {
-        args.extend(["-movflags", "+faststart"]);
+    let mut args: Vec<&str> = "-y -v error -f lavfi -i testsrc=size=160x120:rate=25:duration=5 \
+                                -f lavfi -i sine=frequency=440:duration=5 -sc_threshold 0 \
+                                -pix_fmt yuv420p -c:a aac"
+        .split_whitespace()
+        .collect();
+    args.extend(["-g", &g, "-keyint_min", &g]);
+    if hevc {
+        // Closed GOPs (segmenter.rs: x265's open GOPs have no clean cut point).
+        args.extend([
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:open-gop=0",
+        ]);
+        args.extend(["-tag:v", "hvc1"]);
+    } else {
+        args.extend(["-c:v", "libx264"]);
+    }
+    if !flags.is_empty() {
+        args.extend(["-movflags", flags]);
     }
     let p = path.to_str().unwrap().to_owned();
     args.push(&p);
@@ -107,19 +101,39 @@ fn plan_and_render_equal_package() {
     if !have_ffmpeg() {
         return;
     }
-    // (input name, gop, faststart, format, segment duration, max buffered bytes)
-    let cases: &[(&str, u32, bool, Format, f64, usize)] = &[
-        ("gop25", 25, false, Format::Fmp4, 2.0, 32 << 20),
-        ("gop25", 25, false, Format::Ts, 2.0, 32 << 20),
-        ("gop25fs", 25, true, Format::Fmp4, 1.0, 32 << 20),
-        ("gop25fs", 25, true, Format::Ts, 3.0, 32 << 20),
+    const FRAG: &str = "+frag_keyframe+empty_moov+default_base_moof";
+    // (input name, gop, movflags, HEVC, format, segment duration, max buffered bytes)
+    let cases: &[(&str, u32, &str, bool, Format, f64, usize)] = &[
+        ("gop25", 25, "", false, Format::Fmp4, 2.0, 32 << 20),
+        ("gop25", 25, "", false, Format::Ts, 2.0, 32 << 20),
+        (
+            "gop25fs",
+            25,
+            "+faststart",
+            false,
+            Format::Fmp4,
+            1.0,
+            32 << 20,
+        ),
+        (
+            "gop25fs",
+            25,
+            "+faststart",
+            false,
+            Format::Ts,
+            3.0,
+            32 << 20,
+        ),
+        ("gop25frag", 25, FRAG, false, Format::Fmp4, 2.0, 32 << 20),
+        ("gop25frag", 25, FRAG, false, Format::Ts, 2.0, 32 << 20),
+        ("hevc", 25, "", true, Format::Fmp4, 2.0, 32 << 20),
         // Segments written in pieces (a GOP larger than the buffer): one more fragment (fMP4),
         // PAT/PMT again (TS) — the plan must render the same pieces.
-        ("gop50", 50, false, Format::Fmp4, 2.0, 20_000),
-        ("gop50", 50, false, Format::Ts, 2.0, 20_000),
+        ("gop50", 50, "", false, Format::Fmp4, 2.0, 20_000),
+        ("gop50", 50, "", false, Format::Ts, 2.0, 20_000),
     ];
-    for &(name, gop, faststart, format, secs, max) in cases {
-        let path = input(name, gop, faststart);
+    for &(name, gop, flags, hevc, format, secs, max) in cases {
+        let path = input(name, gop, flags, hevc);
         let opts = PackageOptions {
             format,
             segment_duration: secs,
@@ -160,7 +174,7 @@ fn render_refuses_changed_bytes() {
     if !have_ffmpeg() {
         return;
     }
-    let path = input("gop25", 25, false);
+    let path = input("gop25", 25, "", false);
     let opts = PackageOptions {
         run_id: "v1".into(),
         ..Default::default()
