@@ -16,7 +16,7 @@
 mod cache;
 #[cfg(test)]
 mod tests;
-mod url;
+pub(crate) mod url;
 
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
