@@ -3,7 +3,7 @@
 //! `hlsorigin package` writes for the same file and segment duration, byte for byte (names'
 //! run id aside); ffmpeg decodes the stream through HTTP; same URL → same ETag; a touched file
 //! gets new segment URLs; files that cannot be packaged answer 415/422 with the reason; hls.js
-//! plays the fMP4 and TS streams.
+//! and Chromium's native HLS play the fMP4 and TS streams.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -249,17 +249,22 @@ fn jit_refusals() {
     assert_eq!((r.status, r.text().as_str()), (200, "#EXTM3U\n"));
 }
 
-/// hls.js in Chromium plays the JIT fMP4 and TS streams.
+/// hls.js and Chromium's native HLS play the JIT fMP4 and TS streams.
 #[test]
-fn jit_plays_in_hlsjs() {
+fn jit_plays_in_chromium() {
     let (dir, _) = root("jit_plays_in_hlsjs");
     let server = serve(&dir.join("root"), &[]);
     let mut failures = vec![];
-    for prefix in ["", "ts/"] {
+    for (prefix, mode) in [
+        ("", "hlsjs"),
+        ("ts/", "hlsjs"),
+        ("", "native"),
+        ("ts/", "native"),
+    ] {
         let url = format!("{}/v/clip.mp4/{prefix}master.m3u8", server.base);
-        let report = play(&url, "hlsjs", 6, &[]);
+        let report = play(&url, mode, 6, &[]);
         if report["ok"] != true {
-            failures.push(format!("{url}: {report}"));
+            failures.push(format!("{url} via {mode}: {report}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
