@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::spawn_blocking;
 
 use crate::path::ObjectPath;
+use crate::source::store::Remote;
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 use cache::{IndexCache, Key};
 use url::JitUrl;
@@ -194,6 +195,57 @@ fn version(meta: &ObjectMeta) -> String {
 enum Reader {
     File(File),
     Memory(Cursor<Bytes>),
+    /// Object storage: ranged GETs (each pinned to the opened version by its ETag), a
+    /// [`REMOTE_CHUNK`] at a time.
+    Remote(RemoteReader),
+}
+
+/// Bytes one ranged GET of object storage fetches ahead.
+const REMOTE_CHUNK: u64 = 1 << 20;
+
+/// Blocking `Read + Seek` over a [`Remote`] object (used on the blocking pool).
+struct RemoteReader {
+    remote: Remote,
+    runtime: tokio::runtime::Handle,
+    len: u64,
+    pos: u64,
+    /// The bytes fetched last, and where they start.
+    buf: Bytes,
+    buf_at: u64,
+}
+
+impl Read for RemoteReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || out.is_empty() {
+            return Ok(0);
+        }
+        let inside = self.pos >= self.buf_at && self.pos < self.buf_at + self.buf.len() as u64;
+        if !inside {
+            let want = REMOTE_CHUNK.max(out.len() as u64).min(self.len - self.pos);
+            self.buf = self.runtime.block_on(self.remote.read(self.pos, want))?;
+            self.buf_at = self.pos;
+        }
+        let from = usize::try_from(self.pos - self.buf_at).unwrap_or(usize::MAX);
+        let avail = self.buf.get(from..).unwrap_or_default();
+        let n = avail.len().min(out.len());
+        out.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(avail.get(..n).unwrap_or_default());
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for RemoteReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let to = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = to.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Ok(self.pos)
+    }
 }
 
 impl Read for Reader {
@@ -201,6 +253,7 @@ impl Read for Reader {
         match self {
             Reader::File(f) => f.read(buf),
             Reader::Memory(c) => c.read(buf),
+            Reader::Remote(r) => r.read(buf),
         }
     }
 }
@@ -210,6 +263,7 @@ impl Seek for Reader {
         match self {
             Reader::File(f) => f.seek(pos),
             Reader::Memory(c) => c.seek(pos),
+            Reader::Remote(r) => r.seek(pos),
         }
     }
 }
@@ -220,6 +274,14 @@ impl Reader {
         Ok(match self {
             Reader::File(f) => Reader::File(f.try_clone()?),
             Reader::Memory(c) => Reader::Memory(Cursor::new(c.get_ref().clone())),
+            Reader::Remote(r) => Reader::Remote(RemoteReader {
+                remote: r.remote.clone(),
+                runtime: r.runtime.clone(),
+                len: r.len,
+                pos: 0,
+                buf: Bytes::new(),
+                buf_at: 0,
+            }),
         })
     }
 
@@ -230,7 +292,8 @@ impl Reader {
                 let md = f.metadata()?;
                 Ok(Some((md.len(), md.modified().ok())))
             }
-            Reader::Memory(_) => Ok(None),
+            // Every GET carries If-Match with the opened ETag: another version fails the read.
+            Reader::Memory(_) | Reader::Remote(_) => Ok(None),
         }
     }
 }
@@ -239,10 +302,14 @@ fn reader(object: &Object) -> io::Result<Reader> {
     match &object.body {
         ObjectBody::File(f) => Ok(Reader::File(f.try_clone()?)),
         ObjectBody::Memory(b) => Ok(Reader::Memory(Cursor::new(b.clone()))),
-        ObjectBody::Remote(_) => Err(io::Error::other(refused(
-            501,
-            "just-in-time packaging reads local files only (not object storage yet)".into(),
-        ))),
+        ObjectBody::Remote(r) => Ok(Reader::Remote(RemoteReader {
+            remote: r.clone(),
+            runtime: tokio::runtime::Handle::try_current().map_err(io::Error::other)?,
+            len: object.meta.len,
+            pos: 0,
+            buf: Bytes::new(),
+            buf_at: 0,
+        })),
     }
 }
 
