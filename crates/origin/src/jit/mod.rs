@@ -347,12 +347,21 @@ fn build(mut reader: Reader, meta: &ObjectMeta, name: &str, opts: &PackageOption
             format!("{name}: not an MP4 file (just-in-time packaging reads MP4 and MOV files)"),
         ));
     }
+    let started = std::time::Instant::now();
     let demux = Mp4Demuxer::open(reader, meta.len, Mp4Options::default())
         .map_err(|e| refused(422, format!("{name}: {e}")))?;
     let (index, plan) = plan(demux, opts).map_err(|e| refused(422, format!("{name}: {e}")))?;
     if !unchanged(&probe, meta) {
         return Err(changed(name));
     }
+    tracing::info!(
+        file = name,
+        format = opts.format.name(),
+        segments = plan.segment_names().count(),
+        samples = index.samples().len(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "planned for just-in-time packaging"
+    );
     Ok(Arc::new(Ready { index, plan }))
 }
 
