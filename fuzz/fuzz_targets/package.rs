@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The whole packaging path on fuzzed input: demux (MP4 or TS, sniffed) → cut → TS and fMP4 → playlists,
-//! into memory. Must never panic.
+//! into memory. Must never panic. For MP4 input, just-in-time packaging is checked against it
+//! (differential): the plan succeeds exactly when `package` does, and every object it holds or
+//! renders equals `package`'s.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use media::demux::mp4::{looks_like_mp4, Mp4Demuxer, Mp4Options};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
+use media::package::jit::{plan, Span};
 use media::package::{package, Format, PackageOptions};
 use media::sample::Demuxer;
 use media::store::MemStore;
@@ -39,6 +42,43 @@ fuzz_target!(|data: &[u8]| {
             allow_hevc_ts: true,
             ..Default::default()
         };
-        let _ = package(demux.as_mut(), &opts, &mut MemStore::default(), &mut |_| {});
+        let mut store = MemStore::default();
+        let packaged = package(demux.as_mut(), &opts, &mut store, &mut |_| {});
+        if looks_like_mp4(data) && !single_file {
+            jit_equals(data, &opts, packaged.is_ok(), &store);
+        }
     }
 });
+
+/// The JIT plan of `data` succeeds exactly when `package` did, and gives the same objects.
+fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemStore) {
+    let options = Mp4Options {
+        allow_truncated: true,
+    };
+    let Ok(demux) = Mp4Demuxer::open(std::io::Cursor::new(data), data.len() as u64, options)
+    else {
+        return;
+    };
+    let planned = plan(demux, opts);
+    assert_eq!(planned.is_ok(), packaged, "plan and package disagree");
+    let Ok((index, plan)) = planned else { return };
+    for (name, want) in &store.objects {
+        let got = match plan.segment(name) {
+            Some(seg) => {
+                let read: Vec<(Span, bytes::Bytes)> = plan
+                    .spans(&index, seg)
+                    .into_iter()
+                    .map(|s| {
+                        let bytes = data
+                            .get(s.offset as usize..(s.offset + s.len) as usize)
+                            .unwrap_or_default();
+                        (s, bytes::Bytes::copy_from_slice(bytes))
+                    })
+                    .collect();
+                plan.render(&index, seg, &read).expect("render a planned segment")
+            }
+            None => plan.object(name).expect("object in the plan").to_vec(),
+        };
+        assert!(got == *want, "{name} differs from package's");
+    }
+}

@@ -78,6 +78,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
 fn serve_storage(url: &origin::StorageUrl, config: ServeConfig) -> Result<()> {
     runtime()?.block_on(async move {
         let source = origin::StoreSource::from_url(url).with_context(|| url.to_string())?;
+        // MP4 objects are also served as HLS, packaged just in time (README).
+        let source = origin::JitSource::new(
+            source,
+            config.jit_segment_duration.0,
+            config.jit_index_cache_mib.saturating_mul(1024 * 1024),
+        );
         let server = origin::Server::bind_with_source(&config, source)
             .await
             .map_err(bind_error)?;

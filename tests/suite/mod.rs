@@ -9,6 +9,7 @@ mod errors;
 mod events;
 mod golden;
 mod interrupt;
+mod jit;
 mod ladder;
 mod ladder_text;
 mod live;

@@ -106,6 +106,16 @@ pub struct ServeConfig {
     #[arg(long, default_value_t = DEFAULT_HOT_CACHE_MIB)]
     pub hot_cache_mib: u64,
 
+    /// Segment duration, seconds, of MP4 files packaged just in time (`/PATH/FILE.mp4/master.m3u8`;
+    /// as `package --segment-duration`).
+    #[arg(long, default_value_t = Seconds(crate::jit::DEFAULT_SEGMENT_DURATION))]
+    pub jit_segment_duration: Seconds,
+
+    /// MiB of memory for the indexes and plans of files packaged just in time (least recently
+    /// used dropped first).
+    #[arg(long, default_value_t = crate::jit::DEFAULT_INDEX_CACHE_MIB)]
+    pub jit_index_cache_mib: u64,
+
     /// Origins (`scheme://host[:port]`, comma-separated or repeated) whose pages may use
     /// `/api/events`; a request with another `Origin` header gets 403. `*`: any.
     #[arg(long, value_delimiter = ',', default_value = "*")]
@@ -195,6 +205,8 @@ impl Default for ServeConfig {
             header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
             shutdown_timeout_secs: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
             hot_cache_mib: DEFAULT_HOT_CACHE_MIB,
+            jit_segment_duration: Seconds(crate::jit::DEFAULT_SEGMENT_DURATION),
+            jit_index_cache_mib: crate::jit::DEFAULT_INDEX_CACHE_MIB,
             events_allowed_origins: vec!["*".to_owned()],
             events_ping_interval_secs: DEFAULT_EVENTS_PING_INTERVAL_SECS,
             events_max_subscribers: DEFAULT_EVENTS_MAX_SUBSCRIBERS,
@@ -244,5 +256,40 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "--tls-cert", "c.pem"]).is_err());
         let ok = Cli::try_parse_from(["x", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
         assert!(ok.is_ok());
+    }
+}
+
+/// A duration in seconds: positive, finite, at most an hour (`--jit-segment-duration`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Seconds(pub f64);
+
+// Never NaN (checked when parsed), so equality is an equivalence.
+impl Eq for Seconds {}
+
+impl TryFrom<f64> for Seconds {
+    type Error = String;
+    fn try_from(d: f64) -> Result<Self, String> {
+        if d.is_finite() && d > 0.0 && d <= 3600.0 {
+            Ok(Seconds(d))
+        } else {
+            Err(format!("{d} is not a duration in seconds (0 < d <= 3600)"))
+        }
+    }
+}
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let d: f64 = s
+            .parse()
+            .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+        Seconds::try_from(d)
+    }
+}
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
     }
 }

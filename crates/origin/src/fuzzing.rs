@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Entry points for the `http` fuzz target (`fuzz/fuzz_targets/http.rs`): every parser of
-//! request data, and the playlist classifier that picks a Cache-Control. Not an API: hidden
+//! request data (the just-in-time URL parser too), and the playlist classifier that picks a Cache-Control. Not an API: hidden
 //! from the docs, and free to change with the parsers.
 
 use std::time::{Duration, SystemTime};
@@ -19,6 +19,15 @@ use crate::path::ObjectPath;
 pub fn request(path: &str, query: Option<&str>, headers: &[(&[u8], &[u8])], len: u64, body: &[u8]) {
     if let Ok(p) = ObjectPath::from_request_path(path) {
         let _ = (p.extension(), p.segments().count());
+        // Just-in-time URLs: the file is a leading part of the path, the name its last segment.
+        if let Some(u) = crate::jit::url::parse(&p) {
+            assert!(
+                p.as_str().starts_with(u.file.as_str()),
+                "{path}: file {:?}",
+                u.file
+            );
+            assert_eq!(p.segments().last(), Some(u.name.as_str()), "{path}");
+        }
     }
     let _ = Directives::parse(query).map(|d| d.is_blocking());
     let mut map = HeaderMap::new();

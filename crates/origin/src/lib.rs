@@ -15,6 +15,8 @@
 //!   `Cache-Control` table (`policy`), ETag/If-*/Range (`conditional`), TLS.
 //! - [`source`] — where objects come from: the [`ObjectSource`] trait, [`FsSource`],
 //!   [`StoreSource`] (object storage), [`LiveSource`], the hot-object cache and `sendfile`.
+//! - [`jit`] — just-in-time HLS from MP4 files: a [`JitSource`] over another source answers
+//!   `/PATH/FILE.mp4/…` from the file's index (plans in a bounded cache).
 //! - [`live`] — live playlists held in memory or watched on disk (watch channels).
 //! - [`events`] — the server's event hub (sequence, ring, fan-out, filters); no HTTP, a leaf
 //!   the others publish into.
@@ -33,6 +35,7 @@ pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+pub mod jit;
 pub mod live;
 mod metrics;
 pub mod path;
@@ -46,6 +49,7 @@ pub use error::OriginError;
 pub use http::reload;
 pub use http::router::{router, router_with_source};
 pub use http::server::{serve, Server};
+pub use jit::JitSource;
 pub use live::{LivePlaylists, LivePublisher};
 pub use metrics::{IngestMetrics, RouteKind};
 pub use source::store::{StorageUrl, StoreSource};

@@ -79,6 +79,17 @@ impl ObjectPath {
     pub fn segments(&self) -> impl Iterator<Item = &str> {
         self.0.split('/')
     }
+
+    /// The path of the first `n` segments (at least one), still a valid object path.
+    pub(crate) fn leading(&self, n: usize) -> ObjectPath {
+        ObjectPath(
+            self.0
+                .split('/')
+                .take(n.max(1))
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
 }
 
 /// Whether a path relative to the root passes through a dot-entry (or is not plain names).

@@ -567,6 +567,15 @@ fn not_found() -> Response {
 /// for real I/O failures.
 fn io_error(path: &ObjectPath, e: &io::Error) -> Response {
     use io::ErrorKind::*;
+    if let Some(r) = crate::jit::refusal(e) {
+        // Just-in-time packaging: 415/422 with the packager's error line, 503 for a file
+        // that changed while being read.
+        let mut res = plain(StatusCode::INTERNAL_SERVER_ERROR, "");
+        *res.status_mut() =
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *res.body_mut() = Body::from(format!("{}\n", r.reason));
+        return res;
+    }
     if crate::source::is_unavailable(e) {
         // Object storage is down or slow: retry soon, never a cacheable "gone".
         return plain(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n");

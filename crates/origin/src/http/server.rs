@@ -83,7 +83,13 @@ impl Server {
             source,
         })?;
         let live = LivePlaylists::watching(source.root());
-        Self::bind_with_source(config, LiveSource::new(source, live)).await
+        // MP4 files under the root are also served as HLS, packaged just in time.
+        let jit = crate::jit::JitSource::new(
+            LiveSource::new(source, live),
+            config.jit_segment_duration.0,
+            config.jit_index_cache_mib.saturating_mul(1024 * 1024),
+        );
+        Self::bind_with_source(config, jit).await
     }
 
     /// Like [`Server::bind`] with another [`ObjectSource`] (`config.root` is not used).

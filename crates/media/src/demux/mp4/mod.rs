@@ -14,6 +14,7 @@ mod boxes;
 mod entry;
 mod esds;
 mod frag;
+mod index;
 mod moov;
 mod mp4a;
 mod nal;
@@ -37,6 +38,7 @@ use track::Track;
 
 use crate::error::{Error, Result};
 use crate::sample::{Demuxer, Sample, TrackInfo};
+pub use index::{MediaIndex, SampleRef};
 
 /// Demuxer options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -45,7 +45,7 @@ use fragment::TrackState;
 
 /// fMP4 muxer for one rendition. Keeps the state that continues across fragments: the `mfhd`
 /// sequence number and, per track, the timeline shift and next expected decode time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Fmp4Muxer {
     tracks: Vec<TrackInfo>,
     state: Vec<TrackState>,

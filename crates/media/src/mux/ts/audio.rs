@@ -19,7 +19,7 @@ const MAX_PAYLOAD: usize = 2930;
 const MAX_SPAN: i64 = 31_500;
 
 /// Frames of one track waiting to be written as one PES.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct AudioGroup {
     /// Payload: ADTS frames or sync frames, back to back.
     data: Vec<u8>,

@@ -64,7 +64,7 @@ pub const SPILL_BYTES: usize = 128 * 1024;
 pub type Spill<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
 
 /// What a track's samples become in the stream.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Payload {
     /// H.264 or HEVC; `param_sets` = the Annex B VPS/SPS/PPS from the codec configuration.
     Video { hevc: bool, param_sets: Vec<u8> },
@@ -76,7 +76,7 @@ enum Payload {
     Frames,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Track {
     /// Track id in the input, for messages.
     id: u32,
@@ -90,7 +90,7 @@ struct Track {
 }
 
 /// An MPEG-TS [`SegmentMuxer`] for one rendition.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TsMuxer {
     tracks: Vec<Track>,
     /// Index of the track whose PID carries the PCR.

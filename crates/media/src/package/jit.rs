@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Just-in-time packaging: the *plan* of a rendition (its playlists, init segment, and for
+//! every media segment the samples it holds and the muxer's state before it), and the
+//! *render* of one segment from the bytes of its samples — the same output as [`package`]
+//! (super::package) writes, byte for byte, with `run_id` as the names' version.
+//!
+//! The plan is made by running `package` itself over the file with a store that keeps the
+//! playlists and the init segment and only measures the media segments, watching which samples
+//! each piece of a segment gets ([`super::render`]'s observer); a segment is later rendered by
+//! the same muxer code from a copy of the muxer taken before it. So the cuts, the tags, the
+//! measured BANDWIDTH (RFC 8216bis 4.4.6.2: peak of the real segment sizes) and the segment
+//! bytes cannot drift from `package`. Making the plan reads every sample once (sequentially,
+//! memory bounded as in `package`): MPEG-TS sizes depend on the payloads (parameter sets,
+//! ADTS, PES packetization), and so do fMP4 sizes whenever the input's NAL units are not
+//! already canonical (`demux::mp4`'s `nal`).
+//!
+//! Sans-IO: [`JitPlan::spans`] says which byte ranges of the file a segment needs,
+//! [`JitPlan::render`] takes them.
+
+use std::io::{self, Read, Seek};
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use super::render::Mux;
+use super::{render_rendition, write_master, PackageOptions, PackageSummary, StreamStore};
+use crate::demux::mp4::{MediaIndex, Mp4Demuxer};
+use crate::sample::{Demuxer, Sample, TrackInfo};
+use crate::segmenter::Segment;
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// Bytes between two samples of a segment that are read rather than split into two reads.
+const SPAN_GAP: u64 = 64 * 1024;
+
+/// A rendition planned from a file's index.
+#[derive(Debug, Clone)]
+pub struct JitPlan {
+    /// Playlists and the init segment, by name, as `package` writes them.
+    objects: Vec<(String, Bytes)>,
+    segments: Vec<PlannedSegment>,
+    pub summary: PackageSummary,
+}
+
+#[derive(Debug, Clone)]
+struct PlannedSegment {
+    name: String,
+    size: u64,
+    /// The muxer's state before the segment's first piece.
+    muxer: Mux,
+    pieces: Vec<PlannedPiece>,
+}
+
+/// One piece of a segment (one, unless the segment held more than `max_buffered_bytes`).
+#[derive(Debug, Clone)]
+struct PlannedPiece {
+    /// Indexes into the [`MediaIndex`] samples.
+    samples: Range<usize>,
+    index: u64,
+    start: i64,
+    duration: u64,
+    timescale: u32,
+}
+
+/// A byte range of the file that a segment needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Indexes the MP4 `demux` and plans its rendition as `package` would with `opts` (single
+/// rendition, no encryption, no single file).
+pub fn plan<R: Read + Seek>(
+    mut demux: Mp4Demuxer<R>,
+    opts: &PackageOptions,
+) -> Result<(MediaIndex, JitPlan)> {
+    if opts.single_file || opts.encryption.is_some() {
+        return Err(Error::Encryption(
+            "just-in-time packaging writes neither single files nor encrypted segments".into(),
+        ));
+    }
+    let index = demux.index()?;
+    let mut store = Recorder::default();
+    let mut seen: Vec<(bool, usize, Segment, Option<Mux>)> = Vec::new();
+    let observer = Box::new(|piece: &Segment, first: bool, mux: &Mux| {
+        let shell = piece.clone_shell();
+        seen.push((
+            first,
+            piece.samples.len(),
+            shell,
+            first.then(|| mux.clone()),
+        ));
+    });
+    let mut counting = Counting {
+        inner: &mut demux,
+        yielded: 0,
+    };
+    let rendered = render_rendition(
+        &mut counting,
+        opts,
+        &[],
+        &mut store,
+        &mut |_| {},
+        Some(observer),
+    )?;
+    let yielded = counting.yielded;
+    write_master(&mut store, &rendered)?;
+    if yielded != index.samples().len() {
+        return Err(Error::mp4(
+            format!(
+                "the index lists {} samples but {yielded} were read",
+                index.samples().len()
+            ),
+            0,
+        ));
+    }
+    let segments = assemble(seen, store.sizes, yielded)?;
+    let plan = JitPlan {
+        objects: store.objects,
+        segments,
+        summary: rendered.summary,
+    };
+    Ok((index, plan))
+}
+
+/// The segments from the pieces seen (in order) and the sizes of the objects written. The
+/// samples dropped before the first keyframe are the first `yielded − kept` ones.
+fn assemble(
+    seen: Vec<(bool, usize, Segment, Option<Mux>)>,
+    sizes: Vec<(String, u64)>,
+    yielded: usize,
+) -> Result<Vec<PlannedSegment>> {
+    let kept: usize = seen.iter().map(|s| s.1).sum();
+    let mut next = yielded.saturating_sub(kept);
+    let mut sizes = sizes.into_iter();
+    let mut segments: Vec<PlannedSegment> = Vec::new();
+    for (first, n, shell, mux) in seen {
+        let piece = PlannedPiece {
+            samples: next..next + n,
+            index: shell.index,
+            start: shell.start,
+            duration: shell.duration,
+            timescale: shell.timescale,
+        };
+        next += n;
+        match (first, mux, segments.last_mut()) {
+            (true, Some(muxer), _) => {
+                let (name, size) = sizes
+                    .next()
+                    .ok_or_else(|| Error::mp4("a segment without its object", 0))?;
+                segments.push(PlannedSegment {
+                    name,
+                    size,
+                    muxer,
+                    pieces: vec![piece],
+                });
+            }
+            (false, _, Some(last)) => last.pieces.push(piece),
+            _ => return Err(Error::mp4("a segment piece without its segment", 0)),
+        }
+    }
+    Ok(segments)
+}
+
+impl Segment {
+    /// This segment's numbering and timing, without its samples.
+    fn clone_shell(&self) -> Segment {
+        Segment {
+            index: self.index,
+            samples: Vec::new(),
+            start: self.start,
+            duration: self.duration,
+            timescale: self.timescale,
+        }
+    }
+}
+
+impl JitPlan {
+    /// A playlist or the init segment, by name (`master.m3u8`, `stream.m3u8`, …).
+    pub fn object(&self, name: &str) -> Option<&Bytes> {
+        self.objects.iter().find(|(n, _)| n == name).map(|(_, b)| b)
+    }
+
+    /// The media segment named `name`, as an index for [`Self::spans`] and [`Self::render`].
+    pub fn segment(&self, name: &str) -> Option<usize> {
+        self.segments.iter().position(|s| s.name == name)
+    }
+
+    /// The names of the media segments, in order.
+    pub fn segment_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().map(|s| s.name.as_str())
+    }
+
+    /// The size of media segment `seg` (what [`Self::render`] returns).
+    pub fn segment_size(&self, seg: usize) -> Option<u64> {
+        self.segments.get(seg).map(|s| s.size)
+    }
+
+    /// Heap bytes held, roughly (for a cache's bound).
+    pub fn heap_bytes(&self) -> usize {
+        let objects: usize = self.objects.iter().map(|(n, b)| n.len() + b.len()).sum();
+        let per_segment = std::mem::size_of::<PlannedSegment>() + 2048;
+        objects + self.segments.len() * per_segment
+    }
+
+    /// The byte ranges of the file that segment `seg` needs, in file order; samples less
+    /// than [`SPAN_GAP`] apart share one range.
+    pub fn spans(&self, index: &MediaIndex, seg: usize) -> Vec<Span> {
+        let Some(s) = self.segments.get(seg) else {
+            return Vec::new();
+        };
+        let mut ranges: Vec<(u64, u64)> = s
+            .pieces
+            .iter()
+            .flat_map(|p| p.samples.clone())
+            .filter_map(|i| index.samples().get(i))
+            .filter(|r| r.size > 0)
+            .map(|r| (r.offset, r.offset.saturating_add(u64::from(r.size))))
+            .collect();
+        ranges.sort_unstable();
+        let mut spans: Vec<Span> = Vec::new();
+        for (start, end) in ranges {
+            match spans.last_mut() {
+                Some(last) if start <= last.offset + last.len + SPAN_GAP => {
+                    let end = end.max(last.offset + last.len);
+                    last.len = end - last.offset;
+                }
+                _ => spans.push(Span {
+                    offset: start,
+                    len: end - start,
+                }),
+            }
+        }
+        spans
+    }
+
+    /// Renders media segment `seg` from `read`, the bytes of each of [`Self::spans`] in order.
+    pub fn render(
+        &self,
+        index: &MediaIndex,
+        seg: usize,
+        read: &[(Span, Bytes)],
+    ) -> Result<Vec<u8>> {
+        let s = self
+            .segments
+            .get(seg)
+            .ok_or_else(|| Error::mp4(format!("no segment {seg}"), 0))?;
+        let mut muxer = s.muxer.clone();
+        let mut out = Collect::default();
+        let mut buf = Vec::new();
+        for (i, p) in s.pieces.iter().enumerate() {
+            let samples = p
+                .samples
+                .clone()
+                .map(|i| sample(index, i, read))
+                .collect::<Result<Vec<Sample>>>()?;
+            let piece = Segment {
+                index: p.index,
+                samples,
+                start: p.start,
+                duration: p.duration,
+                timescale: p.timescale,
+            };
+            let first = i == 0;
+            if piece.samples.is_empty() && !first {
+                continue;
+            }
+            muxer.write_piece(&piece, first, &s.name, &mut out, &mut buf)?;
+        }
+        if out.bytes.len() as u64 != s.size {
+            return Err(Error::mp4(
+                format!(
+                    "{}: rendered {} bytes, the plan measured {} (file changed?)",
+                    s.name,
+                    out.bytes.len(),
+                    s.size
+                ),
+                0,
+            ));
+        }
+        Ok(out.bytes)
+    }
+}
+
+/// Sample `i` of `index`, its bytes sliced out of the span that holds them.
+fn sample(index: &MediaIndex, i: usize, read: &[(Span, Bytes)]) -> Result<Sample> {
+    let r = index
+        .samples()
+        .get(i)
+        .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
+    let data = if r.size == 0 {
+        Bytes::new()
+    } else {
+        let end = r.offset.saturating_add(u64::from(r.size));
+        read.iter()
+            .find(|(s, _)| s.offset <= r.offset && end <= s.offset + s.len)
+            .and_then(|(s, b)| {
+                let from = usize::try_from(r.offset - s.offset).ok()?;
+                let to = usize::try_from(end - s.offset).ok()?;
+                (to <= b.len()).then(|| b.slice(from..to))
+            })
+            .ok_or_else(|| {
+                Error::mp4(
+                    format!("sample {i} ({} bytes) not in the bytes read", r.size),
+                    r.offset,
+                )
+            })?
+    };
+    index.sample(i, data)
+}
+
+/// Counts the samples the packager reads.
+struct Counting<'d> {
+    inner: &'d mut dyn Demuxer,
+    yielded: usize,
+}
+
+impl Demuxer for Counting<'_> {
+    fn tracks(&self) -> &[TrackInfo] {
+        self.inner.tracks()
+    }
+    fn next_sample(&mut self) -> Result<Option<Sample>> {
+        let s = self.inner.next_sample()?;
+        self.yielded += usize::from(s.is_some());
+        Ok(s)
+    }
+}
+
+/// Keeps the small objects (playlists, init segment) and the size of the media segments.
+#[derive(Default)]
+struct Recorder {
+    objects: Vec<(String, Bytes)>,
+    sizes: Vec<(String, u64)>,
+    open: Option<(String, u64)>,
+}
+
+impl Store for Recorder {
+    fn put(&mut self, name: &str, data: &[u8]) -> io::Result<()> {
+        self.objects.retain(|(n, _)| n != name);
+        self.objects
+            .push((name.to_owned(), Bytes::copy_from_slice(data)));
+        Ok(())
+    }
+    fn append(&mut self, name: &str, _data: &[u8]) -> io::Result<u64> {
+        Err(io::Error::other(format!("{name}: no appends in a plan")))
+    }
+    fn delete(&mut self, name: &str) -> io::Result<()> {
+        self.objects.retain(|(n, _)| n != name);
+        Ok(())
+    }
+}
+
+impl StreamStore for Recorder {
+    fn begin(&mut self, name: &str) -> io::Result<()> {
+        self.open = Some((name.to_owned(), 0));
+        Ok(())
+    }
+    fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        if let Some((_, size)) = &mut self.open {
+            *size += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+        }
+        Ok(())
+    }
+    fn commit(&mut self) -> io::Result<()> {
+        let open = self
+            .open
+            .take()
+            .ok_or_else(|| io::Error::other("commit without begin"))?;
+        self.sizes.push(open);
+        Ok(())
+    }
+}
+
+/// One rendered segment, in memory.
+#[derive(Default)]
+struct Collect {
+    bytes: Vec<u8>,
+}
+
+impl Store for Collect {
+    fn put(&mut self, _name: &str, data: &[u8]) -> io::Result<()> {
+        self.bytes = data.to_vec();
+        Ok(())
+    }
+    fn append(&mut self, _name: &str, data: &[u8]) -> io::Result<u64> {
+        let at = self.bytes.len() as u64;
+        self.bytes.extend_from_slice(data);
+        Ok(at)
+    }
+    fn delete(&mut self, _name: &str) -> io::Result<()> {
+        self.bytes.clear();
+        Ok(())
+    }
+}
+
+impl StreamStore for Collect {
+    fn begin(&mut self, _name: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        for p in parts {
+            self.bytes.extend_from_slice(p);
+        }
+        Ok(())
+    }
+    fn commit(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Plan/render against `package`: for each case, every object `package` writes equals what the
+//! just-in-time plan holds (playlists, init segment) or renders (each media segment), byte for
+//! byte. The inputs are made by ffmpeg (skipped without it, like the muxers' probe tests).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::Command;
+
+use bytes::Bytes;
+
+use super::jit::{plan, JitPlan, Span};
+use super::{package, Format, PackageOptions};
+use crate::demux::mp4::{MediaIndex, Mp4Demuxer, Mp4Options};
+use crate::store::MemStore;
+
+fn have_ffmpeg() -> bool {
+    Command::new("ffmpeg").arg("-version").output().is_ok()
+}
+
+/// A 5 s H.264 (or, `hevc`, H.265) + AAC MP4, keyframes every `gop` frames (25 fps), written
+/// with ffmpeg's `-movflags` `flags` (moov first, fragmented, …).
+fn input(name: &str, gop: u32, flags: &str, hevc: bool) -> PathBuf {
+    let dir = std::env::temp_dir().join("hlsorigin-jit-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.mp4"));
+    let g = gop.to_string();
+    let mut args: Vec<&str> = "-y -v error -f lavfi -i testsrc=size=160x120:rate=25:duration=5 \
+                                -f lavfi -i sine=frequency=440:duration=5 -sc_threshold 0 \
+                                -pix_fmt yuv420p -c:a aac"
+        .split_whitespace()
+        .collect();
+    args.extend(["-g", &g, "-keyint_min", &g]);
+    if hevc {
+        // Closed GOPs (segmenter.rs: x265's open GOPs have no clean cut point).
+        args.extend([
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:open-gop=0",
+        ]);
+        args.extend(["-tag:v", "hvc1"]);
+    } else {
+        args.extend(["-c:v", "libx264"]);
+    }
+    if !flags.is_empty() {
+        args.extend(["-movflags", flags]);
+    }
+    let p = path.to_str().unwrap().to_owned();
+    args.push(&p);
+    let out = Command::new("ffmpeg").args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+fn open(path: &PathBuf) -> Mp4Demuxer<File> {
+    let f = File::open(path).unwrap();
+    let len = f.metadata().unwrap().len();
+    Mp4Demuxer::open(f, len, Mp4Options::default()).unwrap()
+}
+
+/// Every object of the plan: playlists and init as held, segments rendered from their spans.
+fn jit_objects(path: &PathBuf, index: &MediaIndex, plan: &JitPlan) -> BTreeMap<String, Vec<u8>> {
+    let file = std::fs::read(path).unwrap();
+    let mut out = BTreeMap::new();
+    for name in [
+        "master.m3u8",
+        "stream.m3u8",
+        "stream_iframes.m3u8",
+        "stream_v1_init.mp4",
+    ] {
+        if let Some(b) = plan.object(name) {
+            out.insert(name.to_owned(), b.to_vec());
+        }
+    }
+    let names: Vec<String> = plan.segment_names().map(str::to_owned).collect();
+    for name in names {
+        let seg = plan.segment(&name).unwrap();
+        let read: Vec<(Span, Bytes)> = plan
+            .spans(index, seg)
+            .into_iter()
+            .map(|s| {
+                let (a, b) = (s.offset as usize, (s.offset + s.len) as usize);
+                (s, Bytes::copy_from_slice(&file[a..b]))
+            })
+            .collect();
+        let bytes = plan.render(index, seg, &read).unwrap();
+        assert_eq!(Some(bytes.len() as u64), plan.segment_size(seg), "{name}");
+        out.insert(name, bytes);
+    }
+    out
+}
+
+#[test]
+fn plan_and_render_equal_package() {
+    if !have_ffmpeg() {
+        return;
+    }
+    const FRAG: &str = "+frag_keyframe+empty_moov+default_base_moof";
+    // (input name, gop, movflags, HEVC, format, segment duration, max buffered bytes)
+    let cases: &[(&str, u32, &str, bool, Format, f64, usize)] = &[
+        ("gop25", 25, "", false, Format::Fmp4, 2.0, 32 << 20),
+        ("gop25", 25, "", false, Format::Ts, 2.0, 32 << 20),
+        (
+            "gop25fs",
+            25,
+            "+faststart",
+            false,
+            Format::Fmp4,
+            1.0,
+            32 << 20,
+        ),
+        (
+            "gop25fs",
+            25,
+            "+faststart",
+            false,
+            Format::Ts,
+            3.0,
+            32 << 20,
+        ),
+        ("gop25frag", 25, FRAG, false, Format::Fmp4, 2.0, 32 << 20),
+        ("gop25frag", 25, FRAG, false, Format::Ts, 2.0, 32 << 20),
+        ("hevc", 25, "", true, Format::Fmp4, 2.0, 32 << 20),
+        // Segments written in pieces (a GOP larger than the buffer): one more fragment (fMP4),
+        // PAT/PMT again (TS) — the plan must render the same pieces.
+        ("gop50", 50, "", false, Format::Fmp4, 2.0, 20_000),
+        ("gop50", 50, "", false, Format::Ts, 2.0, 20_000),
+    ];
+    for &(name, gop, flags, hevc, format, secs, max) in cases {
+        let path = input(name, gop, flags, hevc);
+        let opts = PackageOptions {
+            format,
+            segment_duration: secs,
+            run_id: "v1".into(),
+            max_buffered_bytes: max,
+            ..Default::default()
+        };
+        let mut store = MemStore::default();
+        package(&mut open(&path), &opts, &mut store, &mut |_| {}).unwrap();
+        let (index, plan) = plan(open(&path), &opts).unwrap();
+        let got = jit_objects(&path, &index, &plan);
+        let want = store.objects;
+        let case = format!("{name} {format:?} {secs}s max {max}");
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{case}: object names"
+        );
+        for (k, v) in &want {
+            assert!(
+                got[k] == *v,
+                "{case}: {k} differs ({} vs {} bytes)",
+                got[k].len(),
+                v.len()
+            );
+        }
+        assert!(
+            plan.segment_names().count() >= 2,
+            "{case}: several segments"
+        );
+    }
+}
+
+/// A segment rendered from bytes of a changed file is refused, never served torn: the sizes
+/// no longer add up, or the NAL lengths no longer fit.
+#[test]
+fn render_refuses_changed_bytes() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let path = input("gop25", 25, "", false);
+    let opts = PackageOptions {
+        run_id: "v1".into(),
+        ..Default::default()
+    };
+    let (index, plan) = plan(open(&path), &opts).unwrap();
+    let spans = plan.spans(&index, 0);
+    let garbage: Vec<(Span, Bytes)> = spans
+        .iter()
+        .map(|s| (*s, Bytes::from(vec![0xff; s.len as usize])))
+        .collect();
+    assert!(plan.render(&index, 0, &garbage).is_err());
+    let short: Vec<(Span, Bytes)> = spans.iter().map(|s| (*s, Bytes::new())).collect();
+    assert!(plan.render(&index, 0, &short).is_err());
+}

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Just-in-time HLS from MP4 files (README "Just-in-time packaging"): `/PATH/FILE.mp4/…`
+//! (fMP4/CMAF) and `/PATH/FILE.mp4/ts/…` (MPEG-TS) answer the objects `package` would write
+//! for FILE — playlists, init segment, media segments — made on request from the file's index
+//! and the byte ranges of the samples a segment holds ([`media::package::jit`]).
+//!
+//! [`JitSource`] is an [`ObjectSource`] over another: a path that names a file of the inner
+//! source is served as it is; a JIT path whose MP4 exists is answered from the plan, as an
+//! object in memory, so ranges, HEAD, validators and the per-object `Cache-Control` are the
+//! file service's. Object names carry the file's version (a hash of its size and mtime), so a
+//! replaced file gets new segment URLs and segments stay `immutable`; the same URL gives the
+//! same bytes and ETag on every origin. A segment is rendered from bytes read between two
+//! identity checks: a file that changed meanwhile answers 503 (short cache), never a torn
+//! segment. Room: below `http`, above `source`.
+
+mod cache;
+#[cfg(test)]
+mod tests;
+pub(crate) mod url;
+
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderValue;
+use bytes::{Bytes, BytesMut};
+use media::demux::mp4::{looks_like_mp4, MediaIndex, Mp4Demuxer, Mp4Options};
+use media::package::jit::{plan, JitPlan, Span};
+use media::package::{Format, PackageOptions};
+use sha2::{Digest, Sha256};
+use tokio::task::spawn_blocking;
+
+use crate::path::ObjectPath;
+use crate::source::store::Remote;
+use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
+use cache::{IndexCache, Key};
+use url::JitUrl;
+
+/// Default `--jit-segment-duration`, seconds.
+pub const DEFAULT_SEGMENT_DURATION: f64 = 6.0;
+/// Default `--jit-index-cache-mib`.
+pub const DEFAULT_INDEX_CACHE_MIB: u64 = 64;
+
+/// A file that cannot be packaged (415, 422), or changed while being read (503): the status
+/// and the one line the body carries.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: u16,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The [`Refusal`] inside `e`, if it is one.
+pub fn refusal(e: &io::Error) -> Option<&Refusal> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Refusal>())
+}
+
+fn refused(status: u16, reason: String) -> Refusal {
+    Refusal { status, reason }
+}
+
+/// A planned file: its index and plan, or why it has none.
+pub(crate) type Planned = Result<Arc<Ready>, Refusal>;
+
+pub(crate) struct Ready {
+    index: MediaIndex,
+    plan: JitPlan,
+}
+
+/// An [`ObjectSource`] that also packages MP4 files of `inner` just in time.
+pub struct JitSource<S> {
+    inner: S,
+    segment_duration: f64,
+    cache: Arc<IndexCache>,
+}
+
+impl<S: ObjectSource> JitSource<S> {
+    /// `segment_duration` in seconds (as `package --segment-duration`); `cache_bytes` bounds
+    /// the index cache.
+    pub fn new(inner: S, segment_duration: f64, cache_bytes: u64) -> Self {
+        JitSource {
+            inner,
+            segment_duration,
+            cache: Arc::new(IndexCache::new(
+                usize::try_from(cache_bytes).unwrap_or(usize::MAX),
+            )),
+        }
+    }
+
+    async fn open_jit(&self, url: JitUrl, file: Object) -> io::Result<Object> {
+        let version = version(&file.meta);
+        let key = Key {
+            file: url.file.as_str().to_owned(),
+            ts: url.format == Format::Ts,
+            version: version.clone(),
+            duration_ms: (self.segment_duration * 1000.0).round() as u64,
+        };
+        let opts = PackageOptions {
+            format: url.format,
+            segment_duration: self.segment_duration,
+            run_id: version,
+            ..Default::default()
+        };
+        let ready = self.planned(&key, &url.file, &file, opts).await?;
+        let file_modified = file.meta.modified;
+        let etag = format!(
+            "\"jit-{}-{}-{}-{}\"",
+            key.version,
+            url.format.name(),
+            key.duration_ms,
+            url.name
+        );
+        let etag =
+            HeaderValue::from_str(&etag).map_err(|_| io::Error::from(io::ErrorKind::NotFound))?;
+        let bytes = if let Some(b) = ready.plan.object(&url.name) {
+            b.clone()
+        } else if let Some(seg) = ready.plan.segment(&url.name) {
+            let ready = Arc::clone(&ready);
+            let meta = file.meta.clone();
+            let name = url.name.clone();
+            let rendered = spawn_blocking(move || render(&ready, seg, file, &meta, &name))
+                .await
+                .map_err(io::Error::other)?;
+            rendered.map_err(|r| {
+                if r.status == 503 {
+                    self.cache.forget(&key);
+                }
+                io::Error::other(r)
+            })?
+        } else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        Ok(Object {
+            meta: ObjectMeta {
+                len: bytes.len() as u64,
+                modified: file_modified,
+                etag,
+            },
+            body: ObjectBody::Memory(bytes),
+        })
+    }
+
+    /// The plan of `key`, made once (on the blocking pool) by the first request that needs it.
+    async fn planned(
+        &self,
+        key: &Key,
+        path: &ObjectPath,
+        file: &Object,
+        opts: PackageOptions,
+    ) -> io::Result<Arc<Ready>> {
+        let cell = self.cache.cell(key);
+        let handle = reader(file)?;
+        let meta = file.meta.clone();
+        let name = path.as_str().to_owned();
+        let planned = cell
+            .get_or_init(|| async move {
+                spawn_blocking(move || build(handle, &meta, &name, &opts))
+                    .await
+                    .unwrap_or_else(|e| Err(refused(500, format!("planning failed: {e}"))))
+            })
+            .await
+            .clone();
+        match &planned {
+            Ok(r) => self
+                .cache
+                .settled(key, r.index.heap_bytes() + r.plan.heap_bytes()),
+            Err(r) if r.status == 503 => self.cache.forget(key),
+            Err(r) => self.cache.settled(key, r.reason.len() + 64),
+        }
+        planned.map_err(io::Error::other)
+    }
+}
+
+/// The version of a file in its objects' names: a hash of its size and modification time,
+/// the same on every origin that holds the same file.
+fn version(meta: &ObjectMeta) -> String {
+    let mtime = meta
+        .modified
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let digest = Sha256::digest(format!("{}:{mtime}", meta.len).as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A reader of the file's bytes.
+enum Reader {
+    File(File),
+    Memory(Cursor<Bytes>),
+    /// Object storage: ranged GETs (each pinned to the opened version by its ETag), a
+    /// [`REMOTE_CHUNK`] at a time.
+    Remote(RemoteReader),
+}
+
+/// Bytes one ranged GET of object storage fetches ahead.
+const REMOTE_CHUNK: u64 = 1 << 20;
+
+/// Blocking `Read + Seek` over a [`Remote`] object (used on the blocking pool).
+struct RemoteReader {
+    remote: Remote,
+    runtime: tokio::runtime::Handle,
+    len: u64,
+    pos: u64,
+    /// The bytes fetched last, and where they start.
+    buf: Bytes,
+    buf_at: u64,
+}
+
+impl Read for RemoteReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || out.is_empty() {
+            return Ok(0);
+        }
+        let inside = self.pos >= self.buf_at && self.pos < self.buf_at + self.buf.len() as u64;
+        if !inside {
+            let want = REMOTE_CHUNK.max(out.len() as u64).min(self.len - self.pos);
+            self.buf = self.runtime.block_on(self.remote.read(self.pos, want))?;
+            self.buf_at = self.pos;
+        }
+        let from = usize::try_from(self.pos - self.buf_at).unwrap_or(usize::MAX);
+        let avail = self.buf.get(from..).unwrap_or_default();
+        let n = avail.len().min(out.len());
+        out.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(avail.get(..n).unwrap_or_default());
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for RemoteReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let to = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = to.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Ok(self.pos)
+    }
+}
+
+impl Read for Reader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Reader::File(f) => f.read(buf),
+            Reader::Memory(c) => c.read(buf),
+            Reader::Remote(r) => r.read(buf),
+        }
+    }
+}
+
+impl Seek for Reader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            Reader::File(f) => f.seek(pos),
+            Reader::Memory(c) => c.seek(pos),
+            Reader::Remote(r) => r.seek(pos),
+        }
+    }
+}
+
+impl Reader {
+    /// Another handle on the same file (for identity checks while this one is in use).
+    fn duplicate(&self) -> io::Result<Reader> {
+        Ok(match self {
+            Reader::File(f) => Reader::File(f.try_clone()?),
+            Reader::Memory(c) => Reader::Memory(Cursor::new(c.get_ref().clone())),
+            Reader::Remote(r) => Reader::Remote(RemoteReader {
+                remote: r.remote.clone(),
+                runtime: r.runtime.clone(),
+                len: r.len,
+                pos: 0,
+                buf: Bytes::new(),
+                buf_at: 0,
+            }),
+        })
+    }
+
+    /// Length and modification time now (for a file), to compare with what was opened.
+    fn identity(&self) -> io::Result<Option<(u64, Option<SystemTime>)>> {
+        match self {
+            Reader::File(f) => {
+                let md = f.metadata()?;
+                Ok(Some((md.len(), md.modified().ok())))
+            }
+            // Every GET carries If-Match with the opened ETag: another version fails the read.
+            Reader::Memory(_) | Reader::Remote(_) => Ok(None),
+        }
+    }
+}
+
+fn reader(object: &Object) -> io::Result<Reader> {
+    match &object.body {
+        ObjectBody::File(f) => Ok(Reader::File(f.try_clone()?)),
+        ObjectBody::Memory(b) => Ok(Reader::Memory(Cursor::new(b.clone()))),
+        ObjectBody::Remote(r) => Ok(Reader::Remote(RemoteReader {
+            remote: r.clone(),
+            runtime: tokio::runtime::Handle::try_current().map_err(io::Error::other)?,
+            len: object.meta.len,
+            pos: 0,
+            buf: Bytes::new(),
+            buf_at: 0,
+        })),
+    }
+}
+
+/// Whether the file behind `reader` is still the one `meta` describes.
+fn unchanged(reader: &Reader, meta: &ObjectMeta) -> bool {
+    match reader.identity() {
+        Ok(Some((len, modified))) => len == meta.len && modified == meta.modified,
+        Ok(None) => true,
+        Err(_) => false,
+    }
+}
+
+fn changed(name: &str) -> Refusal {
+    refused(
+        503,
+        format!("{name}: the file changed while it was being read; try again"),
+    )
+}
+
+/// Indexes and plans the file (blocking): 415 if it is not an MP4, 422 with the packager's
+/// error if it cannot be packaged.
+fn build(mut reader: Reader, meta: &ObjectMeta, name: &str, opts: &PackageOptions) -> Planned {
+    let probe = reader
+        .duplicate()
+        .map_err(|e| refused(500, format!("{name}: {e}")))?;
+    let mut head = [0u8; 16];
+    let n = usize::try_from(meta.len.min(16)).unwrap_or(16);
+    let head = head.get_mut(..n).unwrap_or_default();
+    reader
+        .read_exact(head)
+        .map_err(|e| refused(422, format!("{name}: {e}")))?;
+    if !looks_like_mp4(head) {
+        return Err(refused(
+            415,
+            format!("{name}: not an MP4 file (just-in-time packaging reads MP4 and MOV files)"),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let demux = Mp4Demuxer::open(reader, meta.len, Mp4Options::default())
+        .map_err(|e| refused(422, format!("{name}: {e}")))?;
+    let (index, plan) = plan(demux, opts).map_err(|e| refused(422, format!("{name}: {e}")))?;
+    if !unchanged(&probe, meta) {
+        return Err(changed(name));
+    }
+    tracing::info!(
+        file = name,
+        format = opts.format.name(),
+        segments = plan.segment_names().count(),
+        samples = index.samples().len(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "planned for just-in-time packaging"
+    );
+    Ok(Arc::new(Ready { index, plan }))
+}
+
+/// Renders segment `seg` from its byte ranges, read between two identity checks.
+fn render(
+    ready: &Ready,
+    seg: usize,
+    file: Object,
+    meta: &ObjectMeta,
+    name: &str,
+) -> Result<Bytes, Refusal> {
+    let mut reader = reader(&file).map_err(|e| refused(500, e.to_string()))?;
+    if !unchanged(&reader, meta) {
+        return Err(changed(name));
+    }
+    let spans = ready.plan.spans(&ready.index, seg);
+    let mut read: Vec<(Span, Bytes)> = Vec::with_capacity(spans.len());
+    for span in spans {
+        let mut buf = BytesMut::zeroed(usize::try_from(span.len).unwrap_or(0));
+        reader
+            .seek(SeekFrom::Start(span.offset))
+            .and_then(|_| reader.read_exact(&mut buf))
+            .map_err(|_| changed(name))?;
+        read.push((span, buf.freeze()));
+    }
+    if !unchanged(&reader, meta) {
+        return Err(changed(name));
+    }
+    ready
+        .plan
+        .render(&ready.index, seg, &read)
+        .map(Bytes::from)
+        .map_err(|_| changed(name))
+}
+
+impl<S: ObjectSource> ObjectSource for JitSource<S> {
+    async fn open(&self, path: &ObjectPath) -> io::Result<Object> {
+        if let Some(url) = url::parse(path) {
+            if let Ok(file) = self.inner.open(&url.file).await {
+                return self.open_jit(url, file).await;
+            }
+        }
+        self.inner.open(path).await
+    }
+
+    async fn list_streams(&self) -> io::Result<Vec<String>> {
+        self.inner.list_streams().await
+    }
+
+    fn live(&self) -> Option<&crate::live::LivePlaylists> {
+        self.inner.live()
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        self.inner.render_metrics(out);
+        let (bytes, entries) = self.cache.usage();
+        out.push_str(&format!(
+            "# HELP hlsorigin_jit_index_cache_bytes Heap bytes of the just-in-time index cache.\n\
+             # TYPE hlsorigin_jit_index_cache_bytes gauge\nhlsorigin_jit_index_cache_bytes {bytes}\n\
+             # HELP hlsorigin_jit_index_cache_entries Files planned in the just-in-time index cache.\n\
+             # TYPE hlsorigin_jit_index_cache_entries gauge\nhlsorigin_jit_index_cache_entries {entries}\n"
+        ));
+    }
+}

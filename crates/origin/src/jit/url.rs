@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Just-in-time URLs: `/PATH/FILE.mp4/NAME` (fMP4/CMAF) and `/PATH/FILE.mp4/ts/NAME`
+//! (MPEG-TS), NAME being one of the objects `package` writes for a single rendition
+//! (`master.m3u8`, `stream.m3u8`, `stream_iframes.m3u8`, `stream_VERSION_init.mp4`,
+//! `stream_VERSION_000000.m4s|ts`, …). Which names exist is the plan's to say; this only splits
+//! the path.
+
+use media::package::Format;
+
+use crate::path::ObjectPath;
+
+/// File extensions (lower case) served just in time.
+const MP4_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "m4a"];
+
+/// A request for an object of a file packaged just in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JitUrl {
+    /// The media file.
+    pub file: ObjectPath,
+    pub format: Format,
+    /// The object's name in the rendition.
+    pub name: String,
+}
+
+/// The JIT request `path` stands for, if it has the form; the last MP4 component decides
+/// (`a.mp4/b.mp4/master.m3u8` is `b.mp4`'s master).
+pub(crate) fn parse(path: &ObjectPath) -> Option<JitUrl> {
+    let parts: Vec<&str> = path.segments().collect();
+    // Not the last component: that is the object's name (an init segment is `….mp4` too).
+    let at = parts
+        .get(..parts.len().saturating_sub(1))?
+        .iter()
+        .rposition(|p| is_mp4(p))?;
+    let (format, name) = match parts.get(at + 1..)? {
+        [name] => (Format::Fmp4, *name),
+        ["ts", name] => (Format::Ts, *name),
+        _ => return None,
+    };
+    if name.is_empty() {
+        return None;
+    }
+    let file = path.leading(at + 1);
+    Some(JitUrl {
+        file,
+        format,
+        name: name.to_owned(),
+    })
+}
+
+fn is_mp4(part: &str) -> bool {
+    part.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && MP4_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jit_paths() {
+        // (request path, Some((file, format, name)) or None)
+        type Want<'a> = Option<(&'a str, Format, &'a str)>;
+        let cases: &[(&str, Want)] = &[
+            (
+                "/a.mp4/master.m3u8",
+                Some(("a.mp4", Format::Fmp4, "master.m3u8")),
+            ),
+            (
+                "/v/b.MOV/ts/stream.m3u8",
+                Some(("v/b.MOV", Format::Ts, "stream.m3u8")),
+            ),
+            (
+                "/x/c.m4v/stream_0a1b2c3d_000003.m4s",
+                Some(("x/c.m4v", Format::Fmp4, "stream_0a1b2c3d_000003.m4s")),
+            ),
+            (
+                "/a.mp4/b.mp4/master.m3u8",
+                Some(("a.mp4/b.mp4", Format::Fmp4, "master.m3u8")),
+            ),
+            (
+                "/a.mp4/stream_0a1b2c3d_init.mp4",
+                Some(("a.mp4", Format::Fmp4, "stream_0a1b2c3d_init.mp4")),
+            ),
+            ("/a.mp4", None),
+            ("/a.mp4/ts/x/y.ts", None),
+            ("/a.mp4/other/master.m3u8", None),
+            ("/a/mp4/master.m3u8", None),
+            ("/clip/master.m3u8", None),
+            ("/a.mp4.bak/master.m3u8", None),
+        ];
+        for (raw, want) in cases {
+            let path = ObjectPath::from_request_path(raw).expect(raw);
+            let got = parse(&path).map(|u| (u.file.as_str().to_owned(), u.format, u.name));
+            let want = want.map(|(f, fmt, n)| (f.to_owned(), fmt, n.to_owned()));
+            assert_eq!(got, want, "{raw}");
+        }
+    }
+}
