@@ -258,6 +258,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
     }
     let mut configs = driver_configs(&args)?;
     let rt = runtime()?;
+    let mut storage = None;
     if let Some(url) = args.root.to_str().and_then(origin::StorageUrl::parse) {
         let url = url
             .map_err(anyhow::Error::msg)?
@@ -272,8 +273,13 @@ pub fn run(args: LiveArgs) -> Result<()> {
         for c in &mut configs {
             c.storage = Some(target.clone());
         }
+        storage = Some(target);
     }
     let result = rt.block_on(serve_and_package(args, configs));
+    if let Some(target) = storage {
+        // What the drivers handed over is uploaded before the process ends.
+        rt.block_on(target.flush(std::time::Duration::from_secs(30)));
+    }
     // A stdin read may still be blocked in the blocking pool: do not wait for it.
     rt.shutdown_background();
     result

@@ -16,4 +16,5 @@
 pub mod live;
 pub mod runs;
 pub mod sink;
+pub mod uploader;
 pub mod vod;
