@@ -54,6 +54,16 @@ impl LiveTarget {
         }
     }
 
+    /// The upload counters of every stream of this target.
+    pub fn stats(&self) -> Arc<UploadStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The object store client.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
     /// The packager's [`Store`] for this stream (one upload queue and worker each).
     pub fn store(&self) -> LiveObjectStore {
         let (uploader, worker) = Uploader::start(

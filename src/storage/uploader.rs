@@ -51,7 +51,6 @@ pub struct UploadStats {
 
 impl UploadStats {
     /// Appends the counters to a Prometheus text exposition.
-    #[allow(dead_code)] // for `live --listen` into storage
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write as _;
         let rows = [
@@ -97,6 +96,7 @@ enum Job {
     Playlist {
         name: String,
         data: Vec<u8>,
+        version: u64,
     },
     Delete {
         name: String,
@@ -109,6 +109,15 @@ struct Shared {
     failed: Mutex<HashSet<String>>,
     /// Playlists that did not fit in the queue, the latest per name.
     overflow: Mutex<HashMap<String, Vec<u8>>>,
+    /// The latest version handed over of each playlist: an older one still queued is
+    /// skipped, and one being retried stops (the newer one lists more).
+    versions: Mutex<HashMap<String, u64>>,
+}
+
+impl Shared {
+    fn superseded(&self, name: &str, version: u64) -> bool {
+        lock(&self.versions).get(name).is_some_and(|v| *v > version)
+    }
 }
 
 /// The uploads of one stream: the sending side of its queue.
@@ -140,9 +149,16 @@ impl Uploader {
     /// Queues `data` as object `name`; never waits.
     pub fn put(&self, name: &str, data: &[u8]) {
         if name.ends_with(".m3u8") {
+            let version = {
+                let mut versions = lock(&self.shared.versions);
+                let v = versions.entry(name.to_owned()).or_default();
+                *v += 1;
+                *v
+            };
             let job = Job::Playlist {
                 name: name.to_owned(),
                 data: data.to_vec(),
+                version,
             };
             match self.tx.try_send(job) {
                 Ok(()) => {
@@ -150,7 +166,7 @@ impl Uploader {
                     lock(&self.shared.overflow).remove(name);
                 }
                 Err(e) => {
-                    if let Job::Playlist { name, data } = e.into_inner() {
+                    if let Job::Playlist { name, data, .. } = e.into_inner() {
                         lock(&self.shared.overflow).insert(name, data);
                     }
                 }
@@ -197,6 +213,10 @@ fn give_up(shared: &Shared, stats: &UploadStats, name: &str, why: &str) {
 }
 
 async fn work(mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>, target: Target) {
+    // Since when storage has been failing (None while it works): a segment or part already
+    // past its deadline then is given up without waiting for one more failure, so a backlog
+    // drains at once.
+    let mut failing: Option<Instant> = None;
     loop {
         let job = match rx.try_recv() {
             Ok(job) => job,
@@ -213,11 +233,27 @@ async fn work(mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>, target: Target) 
         match job {
             Job::Media { name, data, since } => {
                 let until = since + target.deadline;
-                if let Err(e) = upload(&target, &name, data, until).await {
-                    give_up(&shared, &target.stats, &name, &e);
+                if failing.is_some() && Instant::now() >= until {
+                    give_up(&shared, &target.stats, &name, "storage is failing");
+                    continue;
+                }
+                match upload(&target, &name, data, until, || false).await {
+                    Ok(()) => failing = None,
+                    Err(e) => {
+                        failing.get_or_insert_with(Instant::now);
+                        give_up(&shared, &target.stats, &name, &e);
+                    }
                 }
             }
-            Job::Playlist { name, data } => playlist(&shared, &target, &name, &data).await,
+            Job::Playlist {
+                name,
+                data,
+                version,
+            } => {
+                if !shared.superseded(&name, version) {
+                    playlist(&shared, &target, &name, &data, version).await;
+                }
+            }
             Job::Delete { name } => {
                 lock(&shared.failed).remove(&name);
                 delete(&target, &name).await;
@@ -230,17 +266,22 @@ async fn work(mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>, target: Target) 
 async fn upload_overflow(shared: &Shared, target: &Target) {
     let pending: Vec<(String, Vec<u8>)> = lock(&shared.overflow).drain().collect();
     for (name, data) in pending {
-        playlist(shared, target, &name, &data).await;
+        let version = lock(&shared.versions)
+            .get(&name)
+            .copied()
+            .unwrap_or_default();
+        playlist(shared, target, &name, &data, version).await;
     }
 }
 
-async fn playlist(shared: &Shared, target: &Target, name: &str, data: &[u8]) {
+async fn playlist(shared: &Shared, target: &Target, name: &str, data: &[u8], version: u64) {
     let text = {
         let failed = lock(&shared.failed);
         mark_gaps(&String::from_utf8_lossy(data), &failed)
     };
     let until = Instant::now() + target.deadline;
-    if let Err(e) = upload(target, name, text.into_bytes(), until).await {
+    let superseded = || shared.superseded(name, version);
+    if let Err(e) = upload(target, name, text.into_bytes(), until, superseded).await {
         let n = target.stats.playlists_failed.fetch_add(1, Relaxed) + 1;
         tracing::error!(object = name, error = %e, count = n, "live playlist not stored");
     }
@@ -250,8 +291,14 @@ fn key(target: &Target, name: &str) -> Path {
     super::sink::ObjectSink::key(&target.prefix, None, name)
 }
 
-/// PUTs until stored or `until` passes, with backoff between tries.
-async fn upload(target: &Target, name: &str, data: Vec<u8>, until: Instant) -> Result<(), String> {
+/// PUTs until stored, `until` passes or `stop()` says so, with backoff between tries.
+async fn upload(
+    target: &Target,
+    name: &str,
+    data: Vec<u8>,
+    until: Instant,
+    stop: impl Fn() -> bool,
+) -> Result<(), String> {
     let key = key(target, name);
     let payload = PutPayload::from(data);
     let mut backoff = FIRST_BACKOFF;
@@ -265,8 +312,7 @@ async fn upload(target: &Target, name: &str, data: Vec<u8>, until: Instant) -> R
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_owned(),
         };
-        let now = Instant::now();
-        if now + backoff >= until {
+        if Instant::now() + backoff >= until || stop() {
             return Err(error);
         }
         target.stats.retries.fetch_add(1, Relaxed);

@@ -187,3 +187,38 @@ fn gaps_are_marked_in_playlists() {
         "#EXTINF:2,\nb.ts\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_does_not_hold_superseded_playlists() {
+    let store = Arc::new(CountingStore::default());
+    store.set_down(true);
+    let (up, worker, stats) = start(&store, Duration::from_secs(1));
+    let versions: Vec<String> = (0..20)
+        .map(|i| playlist(&[&format!("s_{i}.ts")], &[]))
+        .collect();
+    for (i, v) in versions.iter().enumerate() {
+        up.put(&format!("s_{i}.ts"), b"seg");
+        up.put("stream.m3u8", v.as_bytes());
+    }
+    // Still down: one second per queued version would be 20 s; the superseded versions are
+    // skipped and the segments past their deadline given up at once.
+    let began = Instant::now();
+    while stats.gaps.load(Relaxed) < 20 {
+        assert!(
+            began.elapsed() < Duration::from_secs(8),
+            "the backlog drains while down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.set_down(false);
+    drop(up);
+    tokio::time::timeout(Duration::from_secs(8), worker)
+        .await
+        .expect("the backlog drains")
+        .expect("worker");
+    // The latest version, its segment (given up while storage was down) a gap.
+    let stored = text(&store, "stream.m3u8").await;
+    assert_eq!(gaps(&stored), ["s_19.ts"], "{stored}");
+    assert_eq!(stored.replace("#EXT-X-GAP\n", ""), versions[19]);
+    assert_eq!(stats.gaps.load(Relaxed), 20);
+}
