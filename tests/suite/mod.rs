@@ -14,5 +14,6 @@ mod live;
 mod package;
 mod signed;
 mod storage;
+mod storage_live;
 mod validate;
 mod webhooks;
