@@ -263,12 +263,13 @@ pub fn run(args: LiveArgs) -> Result<()> {
         let url = url
             .map_err(anyhow::Error::msg)?
             .join(args.name.as_deref().unwrap_or_default());
-        if configs.len() > 1 {
-            bail!("--root {url}: live into object storage takes one --input for now");
-        }
         let target = crate::storage::live::LiveTarget::from_url(rt.handle().clone(), &url)?;
         for c in &mut configs {
             c.storage = Some(target.clone());
+        }
+        // Several renditions: their shared master.m3u8 goes into storage too.
+        if let Some(group) = configs.first().and_then(|c| c.group.as_ref()) {
+            group.write_into(Box::new(target.store()));
         }
         storage = Some(target);
     }
