@@ -281,9 +281,37 @@ async fn playlist(shared: &Shared, target: &Target, name: &str, data: &[u8], ver
     };
     let until = Instant::now() + target.deadline;
     let superseded = || shared.superseded(name, version);
+    if text.contains("#EXT-X-STREAM-INF:") {
+        // A multivariant playlist (several renditions) comes from its own queue: it waits
+        // until the media playlists it names are stored (at most the deadline).
+        wait_for_variants(target, &text, until, &superseded).await;
+    }
     if let Err(e) = upload(target, name, text.into_bytes(), until, superseded).await {
         let n = target.stats.playlists_failed.fetch_add(1, Relaxed) + 1;
         tracing::error!(object = name, error = %e, count = n, "live playlist not stored");
+    }
+}
+
+/// Waits until every relative URI of multivariant playlist `text` is in storage, `until`
+/// passes or `stop()` says so.
+async fn wait_for_variants(target: &Target, text: &str, until: Instant, stop: &impl Fn() -> bool) {
+    let uris: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.contains("://"))
+        .collect();
+    for uri in uris {
+        let key = key(target, uri);
+        while !matches!(target.store.head(&key).await, Ok(_)) {
+            if Instant::now() + FIRST_BACKOFF >= until || stop() {
+                tracing::warn!(
+                    playlist = uri,
+                    "multivariant playlist stored before a playlist it names"
+                );
+                return;
+            }
+            tokio::time::sleep(FIRST_BACKOFF).await;
+        }
     }
 }
 

@@ -222,3 +222,31 @@ async fn an_outage_does_not_hold_superseded_playlists() {
     assert_eq!(stored.replace("#EXT-X-GAP\n", ""), versions[19]);
     assert_eq!(stats.gaps.load(Relaxed), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multivariant_playlist_waits_for_the_playlists_it_names() {
+    let store = Arc::new(CountingStore::default());
+    let (renditions, r_worker, _) = start(&store, DEFAULT_DEADLINE);
+    let (masters, m_worker, _) = start(&store, DEFAULT_DEADLINE);
+    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nstream_0.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nstream_1.m3u8\n";
+    masters.put("master.m3u8", master.as_bytes());
+    renditions.put("stream_0.m3u8", playlist(&[], &[]).as_bytes());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    renditions.put("stream_1.m3u8", playlist(&[], &[]).as_bytes());
+    drop((renditions, masters));
+    r_worker.await.expect("worker");
+    m_worker.await.expect("worker");
+    let puts: Vec<String> = store
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("put"))
+        .collect();
+    assert_eq!(
+        puts,
+        [
+            "put live/ev/stream_0.m3u8",
+            "put live/ev/stream_1.m3u8",
+            "put live/ev/master.m3u8"
+        ]
+    );
+}
