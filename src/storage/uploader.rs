@@ -302,7 +302,7 @@ async fn wait_for_variants(target: &Target, text: &str, until: Instant, stop: &i
         .collect();
     for uri in uris {
         let key = key(target, uri);
-        while !matches!(target.store.head(&key).await, Ok(_)) {
+        while target.store.head(&key).await.is_err() {
             if Instant::now() + FIRST_BACKOFF >= until || stop() {
                 tracing::warn!(
                     playlist = uri,
