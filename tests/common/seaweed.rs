@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -307,8 +307,13 @@ pub fn serve(weed: &Seaweed, url: &str) -> Origin {
 
 /// `serve URL --listen 127.0.0.1:0 ARGS…`.
 pub fn serve_with(weed: &Seaweed, url: &str, args: &[&str]) -> Origin {
+    serve_on(weed, url, "127.0.0.1:0", args)
+}
+
+/// `serve URL --listen LISTEN ARGS…`.
+pub fn serve_on(weed: &Seaweed, url: &str, listen: &str, args: &[&str]) -> Origin {
     let mut child = hlsorigin(weed)
-        .args(["serve", url, "--listen", "127.0.0.1:0"])
+        .args(["serve", url, "--listen", listen])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -324,4 +329,68 @@ pub fn serve_with(weed: &Seaweed, url: &str, args: &[&str]) -> Origin {
         .trim_end_matches('/')
         .to_owned();
     Origin { child, base }
+}
+
+/// Varnish with a round-robin director over `origins` (the README "Scaling out" setup).
+pub struct Varnish {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Varnish {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub const VCL_DIRECTOR: &str = include_str!("../cdn/varnish-storage.vcl");
+
+pub fn varnish(origins: &[&Origin]) -> Varnish {
+    let dir = out_dir("storage-varnish");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut vcl = VCL_DIRECTOR.to_owned();
+    for (i, o) in origins.iter().enumerate() {
+        let (host, port) = o.addr().rsplit_once(':').expect("port");
+        vcl = vcl
+            .replace(&format!("{{{{ORIGIN{}_HOST}}}}", i + 1), host)
+            .replace(&format!("{{{{ORIGIN{}_PORT}}}}", i + 1), port);
+    }
+    assert!(!vcl.contains("{{"), "{vcl}");
+    std::fs::write(dir.join("hls.vcl"), &vcl).expect("vcl");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("varnish.log")).expect("log");
+    let varnishd = ["/usr/sbin/varnishd", "/usr/local/sbin/varnishd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("varnishd");
+    let child = Command::new(varnishd)
+        .args(["-F", "-j", "none", "-n"])
+        .arg(&dir)
+        .args(["-a", &listen, "-T", "none", "-f"])
+        .arg(dir.join("hls.vcl"))
+        .args(["-s", "malloc,64m"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start varnishd (Debian package varnish; scripts/test.sh installs it)");
+    let v = Varnish {
+        child,
+        base: format!("http://{listen}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while request(&listen, "GET", "/healthz", &[])
+        .map(|r| r.0)
+        .unwrap_or(0)
+        != 200
+    {
+        assert!(Instant::now() < deadline, "varnish not ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    v
 }

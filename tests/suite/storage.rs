@@ -14,16 +14,15 @@
 //!
 //! A missing `weed` is a failure, never a skip.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::seaweed::{header, hlsorigin, request, serve, Origin, Seaweed, BUCKET};
+use crate::common::seaweed::{header, hlsorigin, serve, varnish, Origin, Seaweed, BUCKET};
 use crate::common::server::play;
-use crate::common::{fixtures, out_dir, probe};
+use crate::common::{fixtures, probe};
 
 fn package(weed: &Seaweed, input: &Path, url: &str, args: &[&str]) {
     let out = hlsorigin(weed)
@@ -38,70 +37,6 @@ fn package(weed: &Seaweed, input: &Path, url: &str, args: &[&str]) {
         "package {url} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Varnish with a round-robin director over `origins` (the README "Scaling out" setup).
-struct Varnish {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Varnish {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const VCL_DIRECTOR: &str = include_str!("../cdn/varnish-storage.vcl");
-
-fn varnish(origins: &[&Origin]) -> Varnish {
-    let dir = out_dir("storage-varnish");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let mut vcl = VCL_DIRECTOR.to_owned();
-    for (i, o) in origins.iter().enumerate() {
-        let (host, port) = o.addr().rsplit_once(':').expect("port");
-        vcl = vcl
-            .replace(&format!("{{{{ORIGIN{}_HOST}}}}", i + 1), host)
-            .replace(&format!("{{{{ORIGIN{}_PORT}}}}", i + 1), port);
-    }
-    assert!(!vcl.contains("{{"), "{vcl}");
-    std::fs::write(dir.join("hls.vcl"), &vcl).expect("vcl");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("varnish.log")).expect("log");
-    let varnishd = ["/usr/sbin/varnishd", "/usr/local/sbin/varnishd"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("varnishd");
-    let child = Command::new(varnishd)
-        .args(["-F", "-j", "none", "-n"])
-        .arg(&dir)
-        .args(["-a", &listen, "-T", "none", "-f"])
-        .arg(dir.join("hls.vcl"))
-        .args(["-s", "malloc,64m"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start varnishd (Debian package varnish; scripts/test.sh installs it)");
-    let v = Varnish {
-        child,
-        base: format!("http://{listen}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while request(&listen, "GET", "/healthz", &[])
-        .map(|r| r.0)
-        .unwrap_or(0)
-        != 200
-    {
-        assert!(Instant::now() < deadline, "varnish not ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    v
 }
 
 /// The media playlist and segment URIs a master names (first variant), resolved from `/base/`.

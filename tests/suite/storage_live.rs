@@ -17,7 +17,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::seaweed::{header, hlsorigin, request, serve_with, Origin, Seaweed, BUCKET};
+use crate::common::seaweed::{
+    header, hlsorigin, request, serve_on, serve_with, varnish, Origin, Seaweed, BUCKET,
+};
 use crate::common::server::play;
 use crate::suite::live::harness::{encoder, Proc, BROWSER};
 
@@ -317,4 +319,38 @@ fn storage_stopped_while_live_then_recovers() {
         "an outage of 5 s leaves a trace: {metrics}"
     );
     eprintln!("outage: {gaps} objects given up (gaps), {retries} retries, {seen_gaps} gaps seen listed; msn {before} → {last}");
+}
+
+#[test]
+fn ll_hls_through_varnish_survives_an_origin_restart() {
+    let weed = Seaweed::start("ll-cdn");
+    let pk = packager(&weed, "cdn", "cam", 120);
+    let url = format!("s3://{BUCKET}/cdn");
+    let follow = ["--follow", pk.base.as_str()];
+    let mut first = Some(serve_with(&weed, &url, &follow));
+    let second = serve_with(&weed, &url, &follow);
+    let first_addr = first.as_ref().map(|o| o.addr().to_owned()).expect("origin");
+    let cdn = varnish(&[first.as_ref().expect("origin"), &second]);
+    wait_live(&second, "/cam/stream.m3u8");
+    let url_cdn = format!("{}/cam/master.m3u8", cdn.base);
+    let player = std::thread::spawn(move || {
+        let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+        play(&url_cdn, "hlsjs", 24, &["--start-timeout", "40"])
+    });
+    // Kill one origin while hls.js plays through Varnish, start it again on the same port.
+    std::thread::sleep(Duration::from_secs(12));
+    drop(first.take());
+    std::thread::sleep(Duration::from_secs(5));
+    let restarted = serve_on(&weed, &url, &first_addr, &follow);
+    // It serves at once: no state to rebuild but what storage holds.
+    blocking_reload_for_next_part(&restarted, "/cam/stream.m3u8");
+    let report = player.join().expect("player");
+    assert_eq!(
+        report["ok"], true,
+        "hls.js through Varnish, one origin restarted: {report}"
+    );
+    eprintln!(
+        "hls.js latency through Varnish and storage: {}",
+        report["latency"]
+    );
 }
