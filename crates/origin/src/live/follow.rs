@@ -295,8 +295,16 @@ async fn follow(
     tx: watch::Sender<Arc<Snapshot>>,
     mut pokes: watch::Receiver<Option<Want>>,
 ) {
+    // Consecutive failed reads: the fallback poll slows down (doubling, at most one target
+    // duration) while storage is failing, instead of hammering it.
+    let mut failures = 0u32;
     loop {
-        let wait = fallback(&tx.borrow().state, follow.connected.load(Relaxed));
+        let wait = {
+            let state = &tx.borrow().state;
+            let slowest = Duration::from_secs(state.target_duration.max(1));
+            let fast = fallback(state, follow.connected.load(Relaxed));
+            (fast * 2u32.pow(failures.min(6))).min(slowest.max(fast))
+        };
         let want = tokio::select! {
             changed = pokes.changed() => match changed {
                 Ok(()) => *pokes.borrow_and_update(),
@@ -310,8 +318,13 @@ async fn follow(
         let give_up = Instant::now() + POKE_PATIENCE;
         let mut pause = POKE_RETRY;
         loop {
-            if let Some(new) = read(&follow, &path, &dir, &mut e_tag).await {
-                tx.send_replace(Arc::new(new));
+            match read(&follow, &path, &dir, &mut e_tag).await {
+                Ok(Some(new)) => {
+                    tx.send_replace(Arc::new(new));
+                    failures = 0;
+                }
+                Ok(None) => failures = 0,
+                Err(()) => failures = failures.saturating_add(1),
             }
             let (ended, done) = {
                 let state = &tx.borrow().state;
@@ -331,24 +344,26 @@ async fn follow(
     }
 }
 
-/// A new version of the playlist, if storage has one.
+/// A new version of the playlist, if storage has one; `Err` when storage failed.
 async fn read(
     follow: &Follow,
     path: &str,
     dir: &str,
     e_tag: &mut Option<String>,
-) -> Option<Snapshot> {
+) -> Result<Option<Snapshot>, ()> {
     follow.reads.fetch_add(1, Relaxed);
     match (follow.fetch)(path.to_owned(), e_tag.clone()).await {
-        Ok(Fetched::NotModified) => None,
+        Ok(Fetched::NotModified) => Ok(None),
         Ok(Fetched::New { bytes, e_tag: tag }) => {
-            let s = snapshot(&bytes, dir)?;
+            let Some(s) = snapshot(&bytes, dir) else {
+                return Ok(None);
+            };
             *e_tag = tag;
-            Some(s)
+            Ok(Some(s))
         }
         Err(e) => {
             tracing::debug!(playlist = path, error = %e, "cannot read followed playlist");
-            None
+            Err(())
         }
     }
 }

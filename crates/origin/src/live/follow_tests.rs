@@ -169,3 +169,28 @@ fn what_a_state_lists() {
         assert_eq!(Want { msn, part }.listed_in(&state), want, "{msn} {part:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_slows_down_while_storage_fails() {
+    let f = Fixture::new().await;
+    f.write(&playlist(2, 1, 0)).await;
+    let _rx = f.subscribe().await;
+    f.store.set_down(true);
+    let before = f.follow.reads();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = f.follow.reads() - before;
+    // Every 100 ms would be 30 reads in 3 s; doubling up to one target duration (2 s) is
+    // far fewer.
+    assert!(during <= 12, "{during} reads of a failing store in 3 s");
+    // Back: found again within the slowest pace.
+    f.store.set_down(false);
+    f.write(&playlist(2, 1, 1)).await;
+    let mut rx = f.subscribe().await;
+    let want = Want {
+        msn: 1,
+        part: Some(0),
+    };
+    assert!(until_listed(&mut rx, want, Duration::from_secs(10))
+        .await
+        .is_some());
+}
