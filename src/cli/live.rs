@@ -269,7 +269,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
         }
         // Several renditions: their shared master.m3u8 goes into storage too.
         if let Some(group) = configs.first().and_then(|c| c.group.as_ref()) {
-            group.write_into(Box::new(target.store()));
+            group.write_into(Box::new(target.master_store()));
         }
         storage = Some(target);
     }

@@ -66,6 +66,16 @@ impl LiveTarget {
 
     /// The packager's [`Store`] for this stream (one upload queue and worker each).
     pub fn store(&self) -> LiveObjectStore {
+        self.store_with(false)
+    }
+
+    /// The [`Store`] of the `master.m3u8` several renditions share: it waits until the media
+    /// playlists it names (from the renditions' own queues) are stored.
+    pub fn master_store(&self) -> LiveObjectStore {
+        self.store_with(true)
+    }
+
+    fn store_with(&self, masters_wait: bool) -> LiveObjectStore {
         let (uploader, worker) = Uploader::start(
             &self.rt,
             Target {
@@ -73,6 +83,7 @@ impl LiveTarget {
                 prefix: self.prefix.clone(),
                 deadline: self.deadline,
                 stats: Arc::clone(&self.stats),
+                masters_wait,
             },
         );
         if let Ok(mut w) = self.workers.lock() {

@@ -134,6 +134,10 @@ pub struct Target {
     pub prefix: String,
     pub deadline: Duration,
     pub stats: Arc<UploadStats>,
+    /// A multivariant playlist waits until the media playlists it names are stored (they
+    /// come through other queues: several renditions). Never for a stream's own queue, where
+    /// they queue behind it.
+    pub masters_wait: bool,
 }
 
 impl Uploader {
@@ -281,7 +285,7 @@ async fn playlist(shared: &Shared, target: &Target, name: &str, data: &[u8], ver
     };
     let until = Instant::now() + target.deadline;
     let superseded = || shared.superseded(name, version);
-    if text.contains("#EXT-X-STREAM-INF:") {
+    if target.masters_wait && text.contains("#EXT-X-STREAM-INF:") {
         // A multivariant playlist (several renditions) comes from its own queue: it waits
         // until the media playlists it names are stored (at most the deadline).
         wait_for_variants(target, &text, until, &superseded).await;

@@ -14,12 +14,21 @@ fn start(
     store: &Arc<CountingStore>,
     deadline: Duration,
 ) -> (Uploader, JoinHandle<()>, Arc<UploadStats>) {
+    start_with(store, deadline, false)
+}
+
+fn start_with(
+    store: &Arc<CountingStore>,
+    deadline: Duration,
+    masters_wait: bool,
+) -> (Uploader, JoinHandle<()>, Arc<UploadStats>) {
     let stats = Arc::new(UploadStats::default());
     let target = Target {
         store: Arc::clone(store) as Arc<dyn ObjectStore>,
         prefix: "live/ev".into(),
         deadline,
         stats: Arc::clone(&stats),
+        masters_wait,
     };
     let (up, worker) = Uploader::start(&tokio::runtime::Handle::current(), target);
     (up, worker, stats)
@@ -227,7 +236,7 @@ async fn an_outage_does_not_hold_superseded_playlists() {
 async fn a_multivariant_playlist_waits_for_the_playlists_it_names() {
     let store = Arc::new(CountingStore::default());
     let (renditions, r_worker, _) = start(&store, DEFAULT_DEADLINE);
-    let (masters, m_worker, _) = start(&store, DEFAULT_DEADLINE);
+    let (masters, m_worker, _) = start_with(&store, DEFAULT_DEADLINE, true);
     let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nstream_0.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nstream_1.m3u8\n";
     masters.put("master.m3u8", master.as_bytes());
     renditions.put("stream_0.m3u8", playlist(&[], &[]).as_bytes());
@@ -249,4 +258,22 @@ async fn a_multivariant_playlist_waits_for_the_playlists_it_names() {
             "put live/ev/master.m3u8"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_own_master_does_not_wait_for_what_queues_behind_it() {
+    let store = Arc::new(CountingStore::default());
+    let (up, worker, _) = start(&store, Duration::from_secs(10));
+    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nstream.m3u8\n";
+    let began = Instant::now();
+    up.put("master.m3u8", master.as_bytes());
+    up.put("stream.m3u8", playlist(&[], &[]).as_bytes());
+    drop(up);
+    worker.await.expect("worker");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(store.count("put"), 2);
 }
