@@ -31,6 +31,8 @@ struct Packager {
     base: String,
 }
 
+/// `seconds` is generous: on a loaded machine the steps before the player can take minutes,
+/// and the stream must still be live then (the encoder is killed with the packager).
 fn packager(weed: &Seaweed, prefix: &str, name: &str, seconds: u32) -> Packager {
     let mut enc = encoder("-", &[], Some(seconds), Stdio::piped());
     let ts = enc.0.stdout.take().expect("encoder stdout");
@@ -165,7 +167,7 @@ fn blocking_reload_for_next_part(origin: &Origin, path: &str) {
 #[test]
 fn ll_hls_through_storage_with_following_origins() {
     let weed = Seaweed::start("ll");
-    let pk = packager(&weed, "ll", "cam", 60);
+    let pk = packager(&weed, "ll", "cam", 300);
     let url = format!("s3://{BUCKET}/ll");
     let follow = ["--follow", pk.base.as_str()];
     let origins = [
@@ -245,7 +247,7 @@ fn progress(text: &str) -> Option<u64> {
 #[test]
 fn storage_stopped_while_live_then_recovers() {
     let mut weed = Seaweed::start("ll-outage");
-    let pk = packager(&weed, "out", "cam", 90);
+    let pk = packager(&weed, "out", "cam", 300);
     let origin = serve_with(
         &weed,
         &format!("s3://{BUCKET}/out"),
@@ -324,7 +326,7 @@ fn storage_stopped_while_live_then_recovers() {
 #[test]
 fn ll_hls_through_varnish_survives_an_origin_restart() {
     let weed = Seaweed::start("ll-cdn");
-    let pk = packager(&weed, "cdn", "cam", 120);
+    let pk = packager(&weed, "cdn", "cam", 300);
     let url = format!("s3://{BUCKET}/cdn");
     let follow = ["--follow", pk.base.as_str()];
     let mut first = Some(serve_with(&weed, &url, &follow));
