@@ -258,22 +258,40 @@ pub fn run(args: LiveArgs) -> Result<()> {
     }
     let mut configs = driver_configs(&args)?;
     let rt = runtime()?;
+    let mut storage = None;
     if let Some(url) = args.root.to_str().and_then(origin::StorageUrl::parse) {
         let url = url
             .map_err(anyhow::Error::msg)?
             .join(args.name.as_deref().unwrap_or_default());
-        if args.listen.is_some() || configs.len() > 1 {
-            bail!(
-                "--root {url}: live into object storage takes one --input and no --listen for now; \
-                 serve it with `hlsorigin serve s3://…`"
-            );
-        }
         let target = crate::storage::live::LiveTarget::from_url(rt.handle().clone(), &url)?;
         for c in &mut configs {
             c.storage = Some(target.clone());
         }
+        // Several renditions: their shared master.m3u8 goes into storage too.
+        if let Some(group) = configs.first().and_then(|c| c.group.as_ref()) {
+            group.write_into(Box::new(target.master_store()));
+        }
+        storage = Some(target);
     }
-    let result = rt.block_on(serve_and_package(args, configs));
+    // With --listen: the packager's own origin serves the prefix from storage.
+    let served = storage
+        .as_ref()
+        .map(|t: &crate::storage::live::LiveTarget| {
+            let root = args.root.to_str().and_then(origin::StorageUrl::parse);
+            let prefix = root
+                .and_then(Result::ok)
+                .map(|u| u.prefix)
+                .unwrap_or_default();
+            (
+                origin::StoreSource::new(t.object_store(), &prefix),
+                t.stats(),
+            )
+        });
+    let result = rt.block_on(serve_and_package(args, configs, served));
+    if let Some(target) = storage {
+        // What the drivers handed over is uploaded before the process ends.
+        rt.block_on(target.flush(std::time::Duration::from_secs(30)));
+    }
     // A stdin read may still be blocked in the blocking pool: do not wait for it.
     rt.shutdown_background();
     result
@@ -329,9 +347,46 @@ pub(super) async fn start_server(config: &ServeConfig, name: Option<&str>) -> Re
     })
 }
 
-async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result<()> {
+/// Serves the storage prefix the packager writes into, following its own events
+/// (`live --root s3://… --listen`); prints the same lines as [`start_server`].
+async fn start_storage_server(config: &ServeConfig, storage: Served, name: &str) -> Result<Origin> {
+    use crate::storage::serve::{follow_own_events, FollowingSource};
+    let (source, stats) = storage;
+    let (source, live) = FollowingSource::new(source, Some(stats));
+    let server = origin::Server::bind_with_source(config, source)
+        .await
+        .map_err(super::serve::bind_error)?;
+    let addr = server.local_addr();
+    println!("serving {} on http://{addr}/", config.root.display());
+    println!("stream http://{addr}/{name}/master.m3u8");
+    tokio::spawn(follow_own_events(live.clone()));
+    let metrics = server.ingest_metrics();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    Ok(Origin {
+        stop,
+        task,
+        live,
+        metrics,
+    })
+}
+
+/// The storage the packager writes into, as its origin serves it, and its upload counters.
+type Served = (
+    origin::StoreSource,
+    std::sync::Arc<crate::storage::uploader::UploadStats>,
+);
+
+async fn serve_and_package(
+    args: LiveArgs,
+    configs: Vec<DriverConfig>,
+    storage: Option<Served>,
+) -> Result<()> {
     let bound = bind_inputs(&args, &configs).await?;
     let name = args.name.clone().unwrap_or_default();
+    let into_storage = storage.is_some();
     let server = match args.listen {
         Some(listen) => {
             let config = ServeConfig {
@@ -339,7 +394,10 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
                 listen,
                 ..args.origin.clone()
             };
-            Some(start_server(&config, Some(&name)).await?)
+            Some(match storage {
+                Some(storage) => start_storage_server(&config, storage, &name).await?,
+                None => start_server(&config, Some(&name)).await?,
+            })
         }
         None => None,
     };
@@ -350,7 +408,12 @@ async fn serve_and_package(args: LiveArgs, configs: Vec<DriverConfig>) -> Result
     for (i, (cfg, b)) in configs.into_iter().zip(bound).enumerate() {
         let publisher = server.as_ref().map(|s| {
             let playlist = format!("{name}/{}.m3u8", cfg.live.rendition);
-            s.live.publisher(&playlist)
+            if into_storage {
+                // Playlists and parts are served from storage once stored, not from memory.
+                s.live.events_only()
+            } else {
+                s.live.publisher(&playlist)
+            }
         });
         // One rendition announces the stream (stream.added), each reports its own segments.
         let done = done_tx.clone();

@@ -26,6 +26,11 @@ pub struct ServeArgs {
     /// Address to listen on, HOST:PORT (HTTP/1.1 and HTTP/2 with prior knowledge on one port).
     #[arg(long, default_value = DEFAULT_LISTEN, value_parser = parse_listen)]
     pub listen: SocketAddr,
+    /// With an `s3://` ROOT: the live packager writing into it (`http://HOST:PORT`, its
+    /// `live --listen` address); its `/api/events` tell this origin of every new part at
+    /// once (README "Scaling out"). Without it, live playlists are polled in storage.
+    #[arg(long, value_name = "URL")]
+    pub follow: Option<String>,
     #[command(flatten)]
     pub origin: ServeConfig,
 }
@@ -40,12 +45,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let url = url.map_err(anyhow::Error::msg)?;
         return serve_storage(
             &url,
+            args.follow,
             ServeConfig {
                 root,
                 listen: args.listen,
                 ..args.origin
             },
         );
+    }
+    if args.follow.is_some() {
+        bail!("--follow follows a packager writing into object storage: serve an s3:// ROOT");
     }
     check_root(&root)?;
     let config = ServeConfig {
@@ -75,9 +84,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
 
 /// `serve s3://BUCKET/PREFIX`: a stateless origin over object storage
 /// ([`origin::StoreSource`]); several can serve one prefix behind a CDN.
-fn serve_storage(url: &origin::StorageUrl, config: ServeConfig) -> Result<()> {
+fn serve_storage(
+    url: &origin::StorageUrl,
+    follow: Option<String>,
+    config: ServeConfig,
+) -> Result<()> {
+    use crate::storage::serve::{follow_packager, FollowingSource};
     runtime()?.block_on(async move {
         let source = origin::StoreSource::from_url(url).with_context(|| url.to_string())?;
+        // Live playlists in storage: blocking reloads, released when storage lists the part.
+        let (source, live) = FollowingSource::new(source, None);
         // MP4 objects are also served as HLS, packaged just in time (README).
         let source = origin::JitSource::new(
             source,
@@ -87,6 +103,9 @@ fn serve_storage(url: &origin::StorageUrl, config: ServeConfig) -> Result<()> {
         let server = origin::Server::bind_with_source(&config, source)
             .await
             .map_err(bind_error)?;
+        if let Some(packager) = follow {
+            tokio::spawn(follow_packager(live, packager));
+        }
         println!("serving {url} on http://{}/", server.local_addr());
         server.run(shutdown_signal()).await?;
         Ok(())

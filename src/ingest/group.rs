@@ -20,8 +20,8 @@ const MASTER: &str = "master.m3u8";
 
 struct Shared {
     group: RenditionGroup,
-    /// The stream's directory, for `master.m3u8`.
-    store: FsStore,
+    /// The stream's directory (or storage prefix), for `master.m3u8`.
+    store: Box<dyn Store + Send>,
 }
 
 /// One rendition's handle on the group. Cheap to clone.
@@ -44,7 +44,7 @@ impl fmt::Debug for GroupMember {
 pub fn members(count: usize, dir: &Path, grace: Duration) -> Vec<GroupMember> {
     let shared = Arc::new(Mutex::new(Shared {
         group: RenditionGroup::new(count, grace),
-        store: FsStore::new(dir),
+        store: Box::new(FsStore::new(dir)),
     }));
     (0..count)
         .map(|index| GroupMember {
@@ -58,6 +58,11 @@ impl GroupMember {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // A panicking driver thread leaves consistent data: every update is one assignment.
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `master.m3u8` into `store` instead of the directory (`--root s3://…`).
+    pub fn write_into(&self, store: Box<dyn Store + Send>) {
+        self.lock().store = store;
     }
 
     /// The other renditions' reports as they stand now.

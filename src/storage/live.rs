@@ -1,26 +1,26 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! `live … --root s3://BUCKET/PREFIX` (first slice): the live packager writes its segments,
-//! parts and playlists straight into object storage, `PREFIX/NAME/…`, under the names it
-//! gives them on disk (segment and part names carry the run id, so they are immutable).
+//! `live … --root s3://BUCKET/PREFIX`: the live packager writes its segments, parts and
+//! playlists into object storage, `PREFIX/NAME/…`, under the names it gives them on disk
+//! (segment and part names carry the run id, so they are immutable).
 //!
-//! Each object is uploaded before the packager goes on (segments and parts before the
-//! playlist that lists them), from the driver thread. A failed upload is logged and counted
-//! by the driver like a failed file write, and the stream goes on — so during an outage a
-//! later playlist may list a segment whose upload failed. Not yet: `EXT-X-GAP` for those,
-//! retries in the background, continuing an old playlist after a restart (a restart starts
-//! afresh), several renditions, and `--listen` (serve the prefix with `hlsorigin serve
-//! s3://…`).
+//! The driver never waits for storage: each stream's objects go through an
+//! [`Uploader`](super::uploader) — a bounded queue and a worker task that uploads in order
+//! (segments and parts before the playlist that lists them), retries with backoff and lists
+//! what could not be stored in time as `EXT-X-GAP`. Not yet: continuing an old playlist after
+//! a restart (a restart starts afresh) and live single files.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use media::store::Store;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use origin::source::store::{s3_from_env, Role};
 use origin::StorageUrl;
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
-use super::sink::ObjectSink;
+use super::uploader::{Target, UploadStats, Uploader, DEFAULT_DEADLINE};
 
 /// Where one live stream goes in storage; cheap to clone.
 #[derive(Debug, Clone)]
@@ -29,13 +29,16 @@ pub struct LiveTarget {
     store: Arc<dyn ObjectStore>,
     /// `PREFIX/NAME`.
     prefix: String,
+    deadline: Duration,
+    stats: Arc<UploadStats>,
+    workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl LiveTarget {
     /// `url` (already `…/NAME`) with an S3 client from the AWS environment; uploads run on
-    /// `rt` (the driver threads block on them, outside the runtime).
+    /// `rt`.
     pub fn from_url(rt: Handle, url: &StorageUrl) -> io::Result<Self> {
-        // Fail fast (one retry): a live packager must not wait a minute on one object.
+        // Fail fast (one retry in the client): the uploader retries itself, within a deadline.
         let store = s3_from_env(url, Role::Serve)?;
         Ok(Self::new(rt, store, &url.prefix))
     }
@@ -45,45 +48,100 @@ impl LiveTarget {
             rt,
             store,
             prefix: prefix.trim_matches('/').to_owned(),
+            deadline: DEFAULT_DEADLINE,
+            stats: Arc::default(),
+            workers: Arc::default(),
         }
     }
 
-    /// The packager's [`Store`] for this stream.
+    /// The upload counters of every stream of this target.
+    pub fn stats(&self) -> Arc<UploadStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The object store client.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// The packager's [`Store`] for this stream (one upload queue and worker each).
     pub fn store(&self) -> LiveObjectStore {
-        LiveObjectStore {
-            target: self.clone(),
+        self.store_with(false)
+    }
+
+    /// The [`Store`] of the `master.m3u8` several renditions share: it waits until the media
+    /// playlists it names (from the renditions' own queues) are stored.
+    pub fn master_store(&self) -> LiveObjectStore {
+        self.store_with(true)
+    }
+
+    fn store_with(&self, masters_wait: bool) -> LiveObjectStore {
+        let (uploader, worker) = Uploader::start(
+            &self.rt,
+            Target {
+                store: Arc::clone(&self.store),
+                prefix: self.prefix.clone(),
+                deadline: self.deadline,
+                stats: Arc::clone(&self.stats),
+                masters_wait,
+            },
+        );
+        if let Ok(mut w) = self.workers.lock() {
+            w.push(worker);
         }
+        LiveObjectStore { uploader }
+    }
+
+    /// Waits (at most `limit`) for the uploads of every stream whose store was dropped.
+    pub async fn flush(&self, limit: Duration) {
+        let workers: Vec<JoinHandle<()>> = self
+            .workers
+            .lock()
+            .map(|mut w| w.drain(..).collect())
+            .unwrap_or_default();
+        let all = futures_util::future::join_all(workers);
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!("live uploads still pending at exit");
+        }
+        let s = &self.stats;
+        let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            stored = n(&s.stored),
+            retries = n(&s.retries),
+            gaps = n(&s.gaps),
+            playlists_failed = n(&s.playlists_failed),
+            "live uploads into object storage"
+        );
     }
 }
 
-/// The live packager's [`Store`] over object storage.
-#[derive(Debug)]
+/// The live packager's [`Store`] over object storage: hands every object to the stream's
+/// uploader and returns at once.
 pub struct LiveObjectStore {
-    target: LiveTarget,
+    uploader: Uploader,
 }
 
-impl LiveObjectStore {
-    fn key(&self, name: &str) -> io::Result<object_store::path::Path> {
-        if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("bad object name {name:?}"),
-            ));
-        }
-        Ok(ObjectSink::key(&self.target.prefix, None, name))
+impl std::fmt::Debug for LiveObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveObjectStore")
     }
+}
+
+fn check(name: &str) -> io::Result<()> {
+    if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad object name {name:?}"),
+        ));
+    }
+    Ok(())
 }
 
 impl Store for LiveObjectStore {
     fn put(&mut self, name: &str, data: &[u8]) -> io::Result<()> {
-        let key = self.key(name)?;
-        let store = Arc::clone(&self.target.store);
-        let payload = PutPayload::from(data.to_vec());
-        self.target
-            .rt
-            .block_on(async move { store.put(&key, payload).await })
-            .map(|_| ())
-            .map_err(|e| io::Error::other(format!("uploading {name}: {e}")))
+        check(name)?;
+        self.uploader.put(name, data);
+        Ok(())
     }
 
     fn append(&mut self, name: &str, _data: &[u8]) -> io::Result<u64> {
@@ -93,15 +151,8 @@ impl Store for LiveObjectStore {
     }
 
     fn delete(&mut self, name: &str) -> io::Result<()> {
-        let key = self.key(name)?;
-        let store = Arc::clone(&self.target.store);
-        match self
-            .target
-            .rt
-            .block_on(async move { store.delete(&key).await })
-        {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(io::Error::other(format!("deleting {name}: {e}"))),
-        }
+        check(name)?;
+        self.uploader.delete(name);
+        Ok(())
     }
 }

@@ -15,5 +15,7 @@
 
 pub mod live;
 pub mod runs;
+pub mod serve;
 pub mod sink;
+pub mod uploader;
 pub mod vod;

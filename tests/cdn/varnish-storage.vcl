@@ -33,6 +33,13 @@ sub vcl_recv {
     unset req.http.Cookie;
 }
 
+# An origin that is down (killed, restarting): the next one in the round answers instead.
+sub vcl_backend_error {
+    if (bereq.retries < 2) {
+        return (retry);
+    }
+}
+
 sub vcl_backend_response {
     if (beresp.http.Cache-Control !~ "stale-while-revalidate") {
         set beresp.grace = 0s;

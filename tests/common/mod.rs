@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod probe;
+pub mod seaweed;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -16,5 +16,6 @@ mod live;
 mod package;
 mod signed;
 mod storage;
+mod storage_live;
 mod validate;
 mod webhooks;

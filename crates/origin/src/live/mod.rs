@@ -21,10 +21,12 @@
 //! second copy of RFC 8216bis 6.2.5 that could drift.
 
 mod files;
+pub mod follow;
 mod growing;
 #[cfg(test)]
 mod tests;
 mod text;
+pub mod upstream;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -84,6 +86,8 @@ struct Inner {
     published: RwLock<HashMap<String, Receiver>>,
     /// Playlists written by other processes under this root.
     files: Option<files::FileWatch>,
+    /// Playlists a packager elsewhere keeps current in object storage.
+    follow: Option<Arc<follow::Follow>>,
     /// LL-HLS parts being written by a packager in this process.
     growing: growing::Registry,
     /// The event hub of the server these playlists are served by: in-process packagers
@@ -119,9 +123,44 @@ impl LivePlaylists {
             inner: Arc::new(Inner {
                 published: RwLock::default(),
                 files: Some(files::FileWatch::new(root)),
+                follow: None,
                 growing: growing::Registry::default(),
                 events: Events::default(),
             }),
+        }
+    }
+
+    /// Published playlists, plus live playlists a packager elsewhere keeps current in object
+    /// storage, read with `fetch` and followed from their first blocking request on
+    /// ([`follow`]).
+    pub fn following(fetch: follow::Fetch) -> Self {
+        LivePlaylists {
+            inner: Arc::new(Inner {
+                published: RwLock::default(),
+                files: None,
+                follow: Some(Arc::new(follow::Follow::new(fetch))),
+                growing: growing::Registry::default(),
+                events: Events::default(),
+            }),
+        }
+    }
+
+    /// The followed storage playlists, when these playlists follow storage: poke them when
+    /// the packager announces a part or segment.
+    pub fn follow(&self) -> Option<&Arc<follow::Follow>> {
+        self.inner.follow.as_ref()
+    }
+
+    /// A publisher for events only, for a packager whose objects go to storage: its
+    /// playlists and parts are not served from memory (storage may not have the objects
+    /// yet); origins read them from storage.
+    pub fn events_only(&self) -> LivePublisher {
+        let (tx, _) = watch::channel(Arc::new(Snapshot::default()));
+        LivePublisher {
+            tx,
+            dir: String::new(),
+            live: self.clone(),
+            events_only: true,
         }
     }
 
@@ -145,6 +184,7 @@ impl LivePlaylists {
             tx,
             dir,
             live: self.clone(),
+            events_only: false,
         }
     }
 
@@ -160,6 +200,9 @@ impl LivePlaylists {
         {
             return Some(rx);
         }
+        if let Some(follow) = &self.inner.follow {
+            return follow.subscribe(path, watch_files).await;
+        }
         match (&self.inner.files, watch_files) {
             (Some(files), true) => files.subscribe(path).await,
             _ => None,
@@ -172,6 +215,7 @@ impl LivePlaylists {
     pub(crate) fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
         self.published_sibling(path)
             .or_else(|| self.inner.files.as_ref()?.hinting(path))
+            .or_else(|| self.inner.follow.as_ref()?.hinting(path))
     }
 
     fn published_sibling(&self, path: &ObjectPath) -> Option<Receiver> {
@@ -228,6 +272,8 @@ pub struct LivePublisher {
     /// Directory of the playlist (`name/`), to resolve its relative URIs.
     dir: String,
     live: LivePlaylists,
+    /// Only events go out ([`LivePlaylists::events_only`]).
+    events_only: bool,
 }
 
 impl LivePublisher {
@@ -239,6 +285,9 @@ impl LivePublisher {
     /// The next CMAF chunk of the LL-HLS part `name` (relative to the playlist) that is being
     /// written: requests for the part are streamed from these until [`Self::part_stored`].
     pub fn part_chunk(&self, name: &str, bytes: Bytes) {
+        if self.events_only {
+            return;
+        }
         self.live
             .inner
             .growing
@@ -248,6 +297,9 @@ impl LivePublisher {
     /// The object `name` is in the store: if it was a part being streamed, its streams end
     /// complete and new requests read the stored object.
     pub fn part_stored(&self, name: &str) {
+        if self.events_only {
+            return;
+        }
         self.live
             .inner
             .growing
@@ -256,6 +308,9 @@ impl LivePublisher {
 
     /// The part `name` will not be completed: its streams are cut short.
     pub fn part_abandoned(&self, name: &str) {
+        if self.events_only {
+            return;
+        }
         self.live
             .inner
             .growing
@@ -268,6 +323,9 @@ impl LivePublisher {
     /// The origin honours `_HLS_msn` on every live playlist, advertised or not: holding a
     /// request until the segment exists is never worse than answering without it.
     pub fn publish(&self, mut state: PlaylistState) {
+        if self.events_only {
+            return;
+        }
         state.can_block_reload = true;
         let hint = text::preload_hint(&state.full).map(|uri| format!("{}{uri}", self.dir));
         self.tx.send_replace(Arc::new(Snapshot {

@@ -41,6 +41,7 @@ use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use super::{Object, ObjectBody, ObjectMeta, ObjectSource, Unavailable};
+use crate::live::follow::{Fetch, Fetched};
 use crate::path::ObjectPath;
 use ttl::TtlMap;
 
@@ -202,6 +203,42 @@ impl StoreSource {
             stats: Arc::clone(&self.inner.stats),
         });
         Ok(Object { meta, body })
+    }
+
+    /// How [`crate::LivePlaylists::following`] reads this source's live playlists: one GET
+    /// of the object at an object path, conditional on the ETag given (`If-None-Match`).
+    pub fn playlist_fetch(&self) -> Fetch {
+        let this = self.clone();
+        Arc::new(move |path: String, e_tag: Option<String>| {
+            let this = this.clone();
+            Box::pin(async move { this.fetch_conditional(&path, e_tag).await })
+        })
+    }
+
+    async fn fetch_conditional(&self, path: &str, e_tag: Option<String>) -> io::Result<Fetched> {
+        let stats = &self.inner.stats;
+        let key = if self.inner.prefix.is_empty() {
+            Path::from(path)
+        } else {
+            Path::from(format!("{}/{path}", self.inner.prefix))
+        };
+        let opts = GetOptions {
+            if_none_match: e_tag,
+            ..Default::default()
+        };
+        stats.gets.fetch_add(1, Relaxed);
+        match self.inner.store.get_opts(&key, opts).await {
+            Err(object_store::Error::NotModified { .. }) => {
+                stats.not_modified.fetch_add(1, Relaxed);
+                Ok(Fetched::NotModified)
+            }
+            Err(e) => Err(self.error(e)),
+            Ok(got) => {
+                let e_tag = got.meta.e_tag.clone();
+                let bytes = got.bytes().await.map_err(|e| self.error(e))?;
+                Ok(Fetched::New { bytes, e_tag })
+            }
+        }
     }
 
     /// Appends this source's counters to a Prometheus text exposition.
