@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 mod browser;
+mod cbcs;
 mod cdn;
 mod damaged;
 mod default_run;

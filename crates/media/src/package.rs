@@ -23,6 +23,7 @@ use std::io;
 
 use crate::codec::codec_string;
 use crate::crypto::cbc::encrypted_len;
+use crate::crypto::cbcs::Cbcs;
 use crate::crypto::sample_aes::{self, SampleAes};
 use crate::crypto::segment::WholeSegments;
 use crate::crypto::{Encryption, Method};
@@ -404,6 +405,8 @@ struct Writer<'s> {
     aes: Option<(WholeSegments, String)>,
     /// METHOD=SAMPLE-AES.
     sample_aes: Option<SampleAes>,
+    /// METHOD=SAMPLE-AES in fMP4: CENC cbcs.
+    cbcs: Option<Cbcs>,
 }
 
 impl<'s> Writer<'s> {
@@ -420,6 +423,7 @@ impl<'s> Writer<'s> {
             end_list: true,
             ..Default::default()
         };
+        let cbcs = cbcs(opts, plan, &mut muxer)?;
         if let Some(init) = muxer.as_dyn().init_segment()? {
             playlist.map = Some(if opts.single_file {
                 let offset = append(store, &plan.single_name, &init)?;
@@ -456,6 +460,7 @@ impl<'s> Writer<'s> {
             buf: Vec::new(),
             aes: aes_128(opts, plan)?,
             sample_aes: sample_aes(opts, plan)?,
+            cbcs,
         })
     }
 
@@ -466,6 +471,9 @@ impl<'s> Writer<'s> {
         let first = self.open.is_none();
         if let Some(s) = &mut self.sample_aes {
             s.encrypt_piece(&mut piece, first);
+        }
+        if let Some(c) = &mut self.cbcs {
+            c.encrypt_piece(&mut piece, first);
         }
         let object = self.open.get_or_insert_with(|| OpenObject {
             uri: if self.single_file {
@@ -580,6 +588,9 @@ impl<'s> Writer<'s> {
         });
         if let Some(s) = &mut self.sample_aes {
             s.listed(object.keys.len());
+        }
+        if let Some(c) = &mut self.cbcs {
+            c.listed(object.keys.len());
         }
         if let (true, Some((_, iframe_name))) = (self.has_video, &self.aes) {
             // AES-128: the keyframes were copied into the I-frame file, each with its PAT/PMT.
@@ -725,6 +736,9 @@ fn write_playlists(
     if let Some(s) = &writer.sample_aes {
         text = s.media_playlist(&text);
     }
+    if let Some(c) = &writer.cbcs {
+        text = c.media_playlist(&text);
+    }
     put(writer.store, &media_name, text.as_bytes())?;
 
     let i_frames = match video {
@@ -829,6 +843,9 @@ fn write_i_frames(
     }
     if let Some(s) = &writer.sample_aes {
         text = s.iframe_playlist(&text);
+    }
+    if let Some(c) = &writer.cbcs {
+        text = c.iframe_playlist(&text);
     }
     put(writer.store, &name, text.as_bytes())?;
     // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.
@@ -940,4 +957,26 @@ fn sample_aes(opts: &PackageOptions, plan: &Plan) -> Result<Option<SampleAes>> {
         ));
     }
     Ok(Some(SampleAes::new(enc.clone(), &plan.tracks)?))
+}
+
+/// The cbcs state of a run with `--encrypt cbcs` (fMP4 only, ISO/IEC 23001-7 §10.4); protects
+/// the fMP4 muxer (its init segment and fragments).
+fn cbcs(opts: &PackageOptions, plan: &Plan, muxer: &mut Mux) -> Result<Option<Cbcs>> {
+    let Some(enc) = opts
+        .encryption
+        .as_ref()
+        .filter(|e| e.method == Method::Cbcs)
+    else {
+        return Ok(None);
+    };
+    let Mux::Fmp4(m) = muxer else {
+        return Err(Error::Encryption(
+            "--encrypt cbcs is Common Encryption for fMP4; add --format fmp4, or use \
+             --encrypt sample-aes (or aes-128) for MPEG-TS"
+                .into(),
+        ));
+    };
+    let c = Cbcs::new(enc.clone(), &plan.tracks)?;
+    m.protect(c.protection())?;
+    Ok(Some(c))
 }
