@@ -103,6 +103,11 @@ fn cbcs_decrypts_with_ffmpeg_to_the_clear_frames() {
     assert_eq!(k.keyformat.as_deref(), Some("identity"));
     assert_eq!(k.uri.as_deref(), Some("key_0.bin"));
     assert!(pl.segments.len() >= 5);
+    // RFC 8216bis 4.4.6.5: the master preloads the same key (m3u8-rs reads it back).
+    let master = std::fs::read(enc.join("master.m3u8")).unwrap();
+    let master = m3u8_rs::parse_master_playlist_res(&master).unwrap();
+    assert_eq!(master.session_key.len(), 1);
+    assert_eq!(&master.session_key[0].0, k);
 
     // ffprobe: the streams keep their codecs (avc1/mp4a behind encv/enca), every packet of the
     // first segment carries ffmpeg's "Encryption info".

@@ -261,7 +261,12 @@ pub fn package_streaming(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
     let rendered = package_rendition(demux, opts, &[], store, progress)?;
-    write_master(store, &rendered)?;
+    let session_keys = opts
+        .encryption
+        .as_ref()
+        .map(|e| e.session_key_tags(rendered.summary.segments as u64))
+        .unwrap_or_default();
+    write_master(store, &rendered, &session_keys)?;
     Ok(rendered.summary)
 }
 
@@ -778,8 +783,9 @@ fn write_playlists(
     })
 }
 
-/// Writes the master playlist of a single (muxed) rendition.
-fn write_master(store: &mut dyn StreamStore, r: &Rendered) -> Result<()> {
+/// Writes the master playlist of a single (muxed) rendition, with `session_keys`
+/// (EXT-X-SESSION-KEY lines) for encrypted output.
+fn write_master(store: &mut dyn StreamStore, r: &Rendered, session_keys: &[String]) -> Result<()> {
     let s = &r.summary;
     // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
     let master = MasterPlaylist {
@@ -796,11 +802,11 @@ fn write_master(store: &mut dyn StreamStore, r: &Rendered) -> Result<()> {
         }],
     };
     let i_frames: Vec<IFrameVariant> = r.i_frames.iter().cloned().collect();
-    put(
-        store,
-        "master.m3u8",
-        master.with_i_frames(&i_frames).as_bytes(),
-    )
+    let text = crate::crypto::playlist::insert_session_keys(
+        &master.with_i_frames(&i_frames),
+        session_keys,
+    );
+    put(store, "master.m3u8", text.as_bytes())
 }
 
 /// Writes the I-frame playlist of video track `v`; returns its EXT-X-I-FRAME-STREAM-INF.

@@ -150,6 +150,18 @@ impl Encryption {
         )
     }
 
+    /// EXT-X-SESSION-KEY lines for a multivariant playlist whose renditions use the keys of
+    /// `segments` segments (RFC 8216bis 4.4.6.5: the same attributes as their EXT-X-KEY tags,
+    /// one per distinct key; Apple recommends it so players can load keys ahead).
+    pub fn session_key_tags(&self, segments: u64) -> Vec<String> {
+        (0..self.keys_used(segments))
+            .map(|n| {
+                self.key_tag(n)
+                    .replacen("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:", 1)
+            })
+            .collect()
+    }
+
     /// The lowest EXT-X-VERSION for the key tags: SAMPLE-AES and KEYFORMAT need 5 (RFC 8216bis
     /// 8).
     pub fn min_version(&self) -> u8 {
@@ -242,6 +254,30 @@ mod tests {
         ];
         for (uri, n, want) in cases {
             assert_eq!(enc(Some(1), uri).key_tag(n), want);
+        }
+    }
+
+    #[test]
+    fn session_keys() {
+        let cases: [(Option<u32>, u64, &[&str]); 3] = [
+            (None, 0, &[]),
+            (
+                None,
+                7,
+                &["#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_0.bin\""],
+            ),
+            (
+                Some(3),
+                7,
+                &[
+                    "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_0.bin\"",
+                    "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_1.bin\"",
+                    "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_2.bin\"",
+                ],
+            ),
+        ];
+        for (rot, segments, want) in cases {
+            assert_eq!(enc(rot, None).session_key_tags(segments), want, "{rot:?}");
         }
     }
 
