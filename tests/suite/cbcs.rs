@@ -21,7 +21,11 @@ fn package_cbcs(name: &str, extra: &[&str]) -> PathBuf {
 }
 
 fn media(dir: &Path) -> m3u8_rs::MediaPlaylist {
-    let text = std::fs::read(dir.join("stream.m3u8")).unwrap();
+    media_named(dir, "stream.m3u8")
+}
+
+fn media_named(dir: &Path, name: &str) -> m3u8_rs::MediaPlaylist {
+    let text = std::fs::read(dir.join(name)).unwrap();
     m3u8_rs::parse_media_playlist_res(&text).unwrap()
 }
 
@@ -46,9 +50,14 @@ fn fragments(segment: &[u8]) -> Vec<&[u8]> {
 /// the CENC sample index across several fragments in one file without `sidx` (Shaka Packager's
 /// output fails the same way), hence one file per fragment. Returns (md5s, stderr).
 fn decoded(dir: &Path, key: Option<&str>) -> (Vec<String>, String) {
-    let pl = media(dir);
+    decoded_playlist(dir, "stream.m3u8", key)
+}
+
+/// [`decoded`] for the media playlist `name` in `dir`.
+pub(super) fn decoded_playlist(dir: &Path, name: &str, key: Option<&str>) -> (Vec<String>, String) {
+    let pl = media_named(dir, name);
     let init = std::fs::read(dir.join(&pl.segments[0].map.as_ref().unwrap().uri)).unwrap();
-    let file = dir.join("probe.mp4");
+    let file = dir.join(format!("probe-{name}.mp4"));
     let (mut md5s, mut errors) = (Vec::new(), String::new());
     for seg in &pl.segments {
         let bytes = std::fs::read(dir.join(&seg.uri)).unwrap();
@@ -73,8 +82,8 @@ fn decoded(dir: &Path, key: Option<&str>) -> (Vec<String>, String) {
 }
 
 /// The 16-byte key ID the init segment's `tenc` announces, in hex.
-fn kid(dir: &Path) -> String {
-    let pl = media(dir);
+pub(super) fn kid(dir: &Path, playlist: &str) -> String {
+    let pl = media_named(dir, playlist);
     let init = std::fs::read(dir.join(&pl.segments[0].map.as_ref().unwrap().uri)).unwrap();
     let at = init.windows(4).position(|w| w == b"tenc").expect("tenc");
     // tenc: fullbox header (4), reserved, pattern, isProtected, IV size, then the KID.
@@ -183,7 +192,7 @@ fn shaka_player_plays_cbcs_with_clearkey_eme() {
     std::fs::write(root.join("good/key_0.bin"), hex16(KEY)).unwrap();
     package(&input, &root.join("wrong"), &args("other.bin"));
     std::fs::write(root.join("wrong/other.bin"), [0x5Au8; 16]).unwrap();
-    let kid = kid(&root.join("good"));
+    let kid = kid(&root.join("good"), "stream.m3u8");
     let server = serve(&root, &[]);
     let url = |name: &str| format!("{}/{name}/master.m3u8", server.base);
     let keys = format!("{kid}:{KEY}");

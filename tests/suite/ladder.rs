@@ -60,7 +60,7 @@ fn media(name: &str, size: &str, gop: u32, extra: &[&str]) -> PathBuf {
 }
 
 /// Video + English AAC (the same audio in every rendition, as an encoder's ladder has).
-fn rendition(size: &str, bitrate: &str) -> PathBuf {
+pub(super) fn rendition(size: &str, bitrate: &str) -> PathBuf {
     media(
         &format!("ladder_{size}.mp4"),
         size,
@@ -91,7 +91,7 @@ fn ladder_inputs() -> Vec<PathBuf> {
 }
 
 /// French audio only (no video): an `--audio` file.
-fn french() -> PathBuf {
+pub(super) fn french() -> PathBuf {
     media(
         "ladder_fr.mp4",
         "64x64",
@@ -109,7 +109,11 @@ fn french() -> PathBuf {
     )
 }
 
-fn package_ladder(inputs: &[PathBuf], out: &Path, args: &[&str]) -> std::process::Output {
+pub(super) fn package_ladder(
+    inputs: &[PathBuf],
+    out: &Path,
+    args: &[&str],
+) -> std::process::Output {
     let o = run(Command::new(bin())
         .arg("package")
         .args(inputs)
@@ -125,7 +129,7 @@ fn package_ladder(inputs: &[PathBuf], out: &Path, args: &[&str]) -> std::process
     o
 }
 
-fn master(dir: &Path) -> MasterPlaylist {
+pub(super) fn master(dir: &Path) -> MasterPlaylist {
     let text = std::fs::read_to_string(dir.join("master.m3u8")).expect("master");
     match m3u8_rs::parse_playlist_res(text.as_bytes()) {
         Ok(m3u8_rs::Playlist::MasterPlaylist(m)) => m,
@@ -435,16 +439,18 @@ fn bad_ladders_are_refused() {
             ],
             "nonexistent",
         ),
-        // Not silently left clear: a ladder cannot be encrypted yet.
+        // An encrypted ladder checks the method against the format like a single rendition.
         (
             vec![
                 v.display().to_string(),
                 "--audio".into(),
                 fr.display().to_string(),
                 "--encrypt".into(),
-                "aes-128".into(),
+                "cbcs".into(),
+                "--format".into(),
+                "ts".into(),
             ],
-            "--encrypt is not supported for a ladder",
+            "--format fmp4",
         ),
     ];
     for (args, want) in cases {

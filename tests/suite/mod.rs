@@ -11,6 +11,7 @@ mod events;
 mod golden;
 mod interrupt;
 mod ladder;
+mod ladder_encrypt;
 mod live;
 mod package;
 mod signed;
