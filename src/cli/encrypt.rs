@@ -25,6 +25,9 @@ pub enum EncryptArg {
     /// Samples encrypted, MPEG-TS only (Apple's MPEG-2 Stream Encryption Format): H.264, AAC,
     /// AC-3, E-AC-3.
     SampleAes,
+    /// Common Encryption cbcs, fMP4 only (METHOD=SAMPLE-AES, ClearKey pssh): H.264, HEVC,
+    /// AAC, AC-3, E-AC-3. No --key-rotation.
+    Cbcs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -92,6 +95,7 @@ impl EncryptArgs {
                 method: match method {
                     EncryptArg::Aes128 => Method::Aes128,
                     EncryptArg::SampleAes => Method::SampleAes,
+                    EncryptArg::Cbcs => Method::Cbcs,
                 },
                 key,
                 rotation: self.key_rotation,

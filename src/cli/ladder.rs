@@ -13,6 +13,7 @@ use media::sample::{TrackInfo, TrackKind};
 use media::subtitle::SubtitleTrack;
 
 use super::descriptor::Descriptor;
+use super::encrypt::Keys;
 use super::package::PackageArgs;
 use super::subtitles::{self, SubtitleInput};
 use crate::fs_store::FsStore;
@@ -56,9 +57,16 @@ struct Written {
     videos: Vec<Rendered>,
     audio: usize,
     subtitles: usize,
+    /// The most segments of any rendition (how many keys were used).
+    segments: usize,
 }
 
-pub fn run(args: &PackageArgs, opts: &PackageOptions, open_opts: &OpenOptions) -> Result<()> {
+pub fn run(
+    args: &PackageArgs,
+    opts: &PackageOptions,
+    open_opts: &OpenOptions,
+    keys: Option<&Keys>,
+) -> Result<()> {
     let started = Instant::now();
     let audio_specs = parse_all(&args.audio, false)?;
     let sub_specs = parse_all(&args.subtitles, true)?;
@@ -86,8 +94,15 @@ pub fn run(args: &PackageArgs, opts: &PackageOptions, open_opts: &OpenOptions) -
         return Err(Interrupted.into());
     }
     let written = written?;
+    let key_files = match keys {
+        Some(k) => k.write(staging.path(), written.segments)?,
+        None => Vec::new(),
+    };
     staging.commit(&target, &args.inputs[0], args.force)?;
     if !args.quiet {
+        for name in key_files {
+            println!("key: {}", args.output.join(name).display());
+        }
         let peak = written
             .videos
             .iter()
@@ -152,13 +167,27 @@ fn build(
     }
     let subs_out = subtitles::write_all(subs, &videos[0], opts, store)?;
     let master = ladder::master(&videos, &audio, &subs_out);
+    let segments = videos
+        .iter()
+        .chain(audio.iter().map(|a| &a.rendered))
+        .map(|r| r.summary.segments)
+        .max()
+        .unwrap_or(0);
+    // RFC 8216bis 4.4.6.5: the keys every rendition uses, for players to load ahead.
+    let session_keys = opts
+        .encryption
+        .as_ref()
+        .map(|e| e.session_key_tags(segments as u64))
+        .unwrap_or_default();
+    let text = media::crypto::playlist::insert_session_keys(&master.render(), &session_keys);
     store
-        .put("master.m3u8", master.render().as_bytes())
+        .put("master.m3u8", text.as_bytes())
         .context("writing master.m3u8")?;
     Ok(Written {
         videos,
         audio: audio.len(),
         subtitles: subs_out.len(),
+        segments,
     })
 }
 

@@ -97,14 +97,11 @@ pub fn run(args: PackageArgs) -> Result<()> {
         if storage.is_some() {
             bail!("a ladder into object storage (-o s3://…) is not supported yet: package into a directory");
         }
-        if args.encrypt.encrypt.is_some() {
-            bail!(
-                "--encrypt is not supported for a ladder yet (several inputs, --audio, \
-                 --subtitles, or an input with several audio or text tracks): package each \
-                 rendition on its own"
-            );
-        }
-        return super::ladder::run(&args, &options(&args), &open_options(&args));
+        // Every rendition (video and audio) is encrypted with the same keys.
+        let keys = args.encrypt.keys()?;
+        let mut opts = options(&args);
+        opts.encryption = keys.as_ref().map(|k| k.encryption.clone());
+        return super::ladder::run(&args, &opts, &open_options(&args), keys.as_ref());
     }
     let input = &args.inputs[0];
     let started = Instant::now();

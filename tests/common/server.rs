@@ -72,6 +72,11 @@ pub fn page_live_harness(args: &[&str]) -> serde_json::Value {
     node("page-live.mjs", args)
 }
 
+/// Runs tests/e2e/drm.mjs (Shaka Player + EME ClearKey on a cbcs stream).
+pub fn drm_harness(args: &[&str]) -> serde_json::Value {
+    node("drm.mjs", args)
+}
+
 /// Runs tests/e2e/tracks.mjs (a ladder's audio/text tracks and variants switched in hls.js or
 /// Shaka Player); returns its JSON report.
 pub fn tracks_harness(args: &[&str]) -> serde_json::Value {

@@ -53,6 +53,8 @@ pub(crate) fn check(name: &str, got: &str) {
     assert_text_eq(name, &want, &got);
 }
 
+const GOLDEN_KEY: &str = "00112233445566778899aabbccddeeff";
+
 #[test]
 fn golden_playlists() {
     let cases: &[(&str, &str, &[&str])] = &[
@@ -61,12 +63,34 @@ fn golden_playlists() {
         ("h264_aac.mp4", "fmp4", &["--single-file"]),
         ("aac_only.m4a", "ts", &[]),
         ("h264_aac_2997_irregular.mp4", "ts", &[]),
+        // Encrypted: EXT-X-KEY in the media playlists, EXT-X-SESSION-KEY in the master.
+        (
+            "h264_aac.mp4",
+            "ts",
+            &[
+                "--encrypt",
+                "aes-128",
+                "--key",
+                GOLDEN_KEY,
+                "--key-rotation",
+                "2",
+            ],
+        ),
+        (
+            "h264_aac.mp4",
+            "fmp4",
+            &["--encrypt", "cbcs", "--key", GOLDEN_KEY],
+        ),
     ];
     for (input, format, extra) in cases {
         let tag = format!(
             "{}-{format}{}",
             input.split('.').next().unwrap(),
-            if extra.is_empty() { "" } else { "-single" }
+            match extra.iter().position(|a| *a == "--encrypt") {
+                Some(i) => format!("-{}", extra[i + 1]),
+                None if extra.is_empty() => String::new(),
+                None => "-single".into(),
+            }
         );
         let out = out_dir(&format!("golden-{tag}"));
         let mut args = vec!["--format", format, "--segment-duration", "2", "--quiet"];

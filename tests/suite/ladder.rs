@@ -91,7 +91,7 @@ fn ladder_inputs() -> Vec<PathBuf> {
 }
 
 /// French audio only (no video): an `--audio` file.
-fn french() -> PathBuf {
+pub(super) fn french() -> PathBuf {
     media(
         "ladder_fr.mp4",
         "64x64",
@@ -439,16 +439,18 @@ fn bad_ladders_are_refused() {
             ],
             "nonexistent",
         ),
-        // Not silently left clear: a ladder cannot be encrypted yet.
+        // An encrypted ladder checks the method against the format like a single rendition.
         (
             vec![
                 v.display().to_string(),
                 "--audio".into(),
                 fr.display().to_string(),
                 "--encrypt".into(),
-                "aes-128".into(),
+                "cbcs".into(),
+                "--format".into(),
+                "ts".into(),
             ],
-            "--encrypt is not supported for a ladder",
+            "--format fmp4",
         ),
     ];
     for (args, want) in cases {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 mod browser;
+mod cbcs;
 mod cdn;
 mod damaged;
 mod default_run;
@@ -11,6 +12,7 @@ mod golden;
 mod interrupt;
 mod jit;
 mod ladder;
+mod ladder_encrypt;
 mod ladder_text;
 mod live;
 mod package;

@@ -5,6 +5,8 @@
 //!   (RFC 8216 5.2), TS and fMP4; see [`segment`].
 //! - [`Method::SampleAes`]: MPEG-TS with its H.264 and audio samples encrypted as Apple's
 //!   "MPEG-2 Stream Encryption Format for HTTP Live Streaming" says; see [`sample_aes`].
+//! - [`Method::Cbcs`]: fMP4 with Common Encryption `cbcs` (ISO/IEC 23001-7 §10.4), listed as
+//!   METHOD=SAMPLE-AES; see [`cbcs`].
 //!
 //! The cipher is RustCrypto's `aes` + `cbc`; this module only chains calls to it. Keys: one
 //! fixed key, or a key per `rotation` segments derived from a master key (see
@@ -18,6 +20,7 @@
 //! segment) then still decrypts that frame with the right IV.
 
 pub mod cbc;
+pub mod cbcs;
 pub mod playlist;
 pub mod sample_aes;
 pub mod segment;
@@ -31,6 +34,8 @@ pub enum Method {
     Aes128,
     /// MPEG-TS, samples encrypted (Apple's MPEG-2 Stream Encryption Format).
     SampleAes,
+    /// fMP4, Common Encryption `cbcs` (ISO/IEC 23001-7 §10.4); METHOD=SAMPLE-AES.
+    Cbcs,
 }
 
 impl Method {
@@ -38,7 +43,8 @@ impl Method {
     pub fn tag_value(self) -> &'static str {
         match self {
             Method::Aes128 => "AES-128",
-            Method::SampleAes => "SAMPLE-AES",
+            // RFC 8216bis 4.4.4.4: fMP4 protected with cbcs is METHOD=SAMPLE-AES.
+            Method::SampleAes | Method::Cbcs => "SAMPLE-AES",
         }
     }
 }
@@ -99,6 +105,15 @@ impl Encryption {
         block.into()
     }
 
+    /// The key ID of key `n` (cbcs `tenc`/`pssh`): the block of all 0xEE encrypted under that
+    /// key — stable for a given key, and revealing nothing about it.
+    pub fn kid(&self, n: u64) -> [u8; 16] {
+        let cipher = aes::Aes128::new(&self.key(n).into());
+        let mut block = [0xEE; 16].into();
+        cipher.encrypt_block(&mut block);
+        block.into()
+    }
+
     /// The URI players fetch key `n` from.
     pub fn key_uri(&self, n: u64) -> String {
         match &self.key_uri {
@@ -122,7 +137,8 @@ impl Encryption {
     pub fn key_tag(&self, n: u64) -> String {
         let keyformat = match self.method {
             Method::Aes128 => String::new(),
-            Method::SampleAes => {
+            // cbcs: the IV is tenc's constant IV; written here too, as Shaka Packager does.
+            Method::SampleAes | Method::Cbcs => {
                 let iv: String = self.key_iv(n).iter().map(|b| format!("{b:02x}")).collect();
                 format!(",IV=0x{iv},KEYFORMAT=\"identity\"")
             }
@@ -134,12 +150,24 @@ impl Encryption {
         )
     }
 
+    /// EXT-X-SESSION-KEY lines for a multivariant playlist whose renditions use the keys of
+    /// `segments` segments (RFC 8216bis 4.4.6.5: the same attributes as their EXT-X-KEY tags,
+    /// one per distinct key; Apple recommends it so players can load keys ahead).
+    pub fn session_key_tags(&self, segments: u64) -> Vec<String> {
+        (0..self.keys_used(segments))
+            .map(|n| {
+                self.key_tag(n)
+                    .replacen("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:", 1)
+            })
+            .collect()
+    }
+
     /// The lowest EXT-X-VERSION for the key tags: SAMPLE-AES and KEYFORMAT need 5 (RFC 8216bis
     /// 8).
     pub fn min_version(&self) -> u8 {
         match self.method {
             Method::Aes128 => 1,
-            Method::SampleAes => 5,
+            Method::SampleAes | Method::Cbcs => 5,
         }
     }
 }
@@ -226,6 +254,30 @@ mod tests {
         ];
         for (uri, n, want) in cases {
             assert_eq!(enc(Some(1), uri).key_tag(n), want);
+        }
+    }
+
+    #[test]
+    fn session_keys() {
+        let cases: [(Option<u32>, u64, &[&str]); 3] = [
+            (None, 0, &[]),
+            (
+                None,
+                7,
+                &["#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_0.bin\""],
+            ),
+            (
+                Some(3),
+                7,
+                &[
+                    "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_0.bin\"",
+                    "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_1.bin\"",
+                    "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_2.bin\"",
+                ],
+            ),
+        ];
+        for (rot, segments, want) in cases {
+            assert_eq!(enc(rot, None).session_key_tags(segments), want, "{rot:?}");
         }
     }
 

@@ -34,6 +34,36 @@ pub fn insert_key_tags(text: &str, tags: &[(usize, String)], min_version: u8) ->
     out
 }
 
+/// Multivariant playlist `text` with the `tags` (EXT-X-SESSION-KEY lines) before its first
+/// EXT-X-MEDIA, EXT-X-STREAM-INF or EXT-X-I-FRAME-STREAM-INF line, after the header tags.
+pub fn insert_session_keys(text: &str, tags: &[String]) -> String {
+    let mut out =
+        String::with_capacity(text.len() + tags.iter().map(|t| t.len() + 1).sum::<usize>());
+    let mut pending = tags.iter();
+    let flush = |out: &mut String, pending: &mut std::slice::Iter<'_, String>| {
+        for t in pending.by_ref() {
+            out.push_str(t);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if [
+            "#EXT-X-MEDIA:",
+            "#EXT-X-STREAM-INF:",
+            "#EXT-X-I-FRAME-STREAM-INF:",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
+        {
+            flush(&mut out, &mut pending);
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    flush(&mut out, &mut pending);
+    out
+}
+
 /// The entries where the key changes, with the key number, from each entry's key number.
 pub fn key_changes(keys: impl IntoIterator<Item = u64>) -> Vec<(usize, u64)> {
     let mut last = None;
@@ -68,6 +98,26 @@ mod tests {
                 tags.iter().map(|(i, t)| (*i, t.to_string())).collect();
             assert_eq!(insert_key_tags(PLAYLIST, &tags, *v), *want, "{tags:?}");
         }
+    }
+
+    #[test]
+    fn session_keys_go_after_the_header() {
+        let tags = vec!["S0".to_string(), "S1".to_string()];
+        let cases = [
+            (
+                "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI=\"i.m3u8\"\n",
+                "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\nS0\nS1\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI=\"i.m3u8\"\n",
+            ),
+            (
+                "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n",
+                "#EXTM3U\nS0\nS1\n#EXT-X-MEDIA:TYPE=AUDIO\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n",
+            ),
+            ("#EXTM3U\n", "#EXTM3U\nS0\nS1\n"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(insert_session_keys(text, &tags), want);
+        }
+        assert_eq!(insert_session_keys(cases[0].0, &[]), cases[0].0);
     }
 
     #[test]

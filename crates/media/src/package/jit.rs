@@ -105,7 +105,8 @@ pub fn plan<R: Read + Seek>(
         Some(observer),
     )?;
     let yielded = counting.yielded;
-    write_master(&mut store, &rendered)?;
+    // Just-in-time output is clear: no EXT-X-SESSION-KEY.
+    write_master(&mut store, &rendered, &[])?;
     if yielded != index.samples().len() {
         return Err(Error::mp4(
             format!(

@@ -155,7 +155,12 @@ pub fn package_streaming(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
     let rendered = package_rendition(demux, opts, &[], store, progress)?;
-    write_master(store, &rendered)?;
+    let session_keys = opts
+        .encryption
+        .as_ref()
+        .map(|e| e.session_key_tags(rendered.summary.segments as u64))
+        .unwrap_or_default();
+    write_master(store, &rendered, &session_keys)?;
     Ok(rendered.summary)
 }
 

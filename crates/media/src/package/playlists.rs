@@ -49,6 +49,9 @@ pub(super) fn write_playlists(
     if let Some(s) = &writer.sample_aes {
         text = s.media_playlist(&text);
     }
+    if let Some(c) = &writer.cbcs {
+        text = c.media_playlist(&text);
+    }
     put(writer.store, &media_name, text.as_bytes())?;
 
     let i_frames = match video {
@@ -88,8 +91,13 @@ pub(super) fn write_playlists(
     })
 }
 
-/// Writes the master playlist of a single (muxed) rendition.
-pub(super) fn write_master(store: &mut dyn StreamStore, r: &Rendered) -> Result<()> {
+/// Writes the master playlist of a single (muxed) rendition, with `session_keys`
+/// (EXT-X-SESSION-KEY lines) for encrypted output.
+pub(super) fn write_master(
+    store: &mut dyn StreamStore,
+    r: &Rendered,
+    session_keys: &[String],
+) -> Result<()> {
     let s = &r.summary;
     // Apple 9.1–9.15: CODECS, RESOLUTION, FRAME-RATE, measured BANDWIDTH and AVERAGE-BANDWIDTH.
     let master = MasterPlaylist {
@@ -106,11 +114,11 @@ pub(super) fn write_master(store: &mut dyn StreamStore, r: &Rendered) -> Result<
         }],
     };
     let i_frames: Vec<IFrameVariant> = r.i_frames.iter().cloned().collect();
-    put(
-        store,
-        "master.m3u8",
-        master.with_i_frames(&i_frames).as_bytes(),
-    )
+    let text = crate::crypto::playlist::insert_session_keys(
+        &master.with_i_frames(&i_frames),
+        session_keys,
+    );
+    put(store, "master.m3u8", text.as_bytes())
 }
 
 /// Writes the I-frame playlist of video track `v`; returns its EXT-X-I-FRAME-STREAM-INF.
@@ -153,6 +161,9 @@ fn write_i_frames(
     }
     if let Some(s) = &writer.sample_aes {
         text = s.iframe_playlist(&text);
+    }
+    if let Some(c) = &writer.cbcs {
+        text = c.iframe_playlist(&text);
     }
     put(writer.store, &name, text.as_bytes())?;
     // Apple 9.13–9.15 for I-frame streams: peak and average over the I-frame byte ranges.

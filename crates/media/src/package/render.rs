@@ -8,6 +8,7 @@ use std::io;
 
 use super::{Format, PackageOptions, Plan, StreamStore};
 use crate::crypto::cbc::encrypted_len;
+use crate::crypto::cbcs::Cbcs;
 use crate::crypto::sample_aes::SampleAes;
 use crate::crypto::segment::WholeSegments;
 use crate::crypto::Method;
@@ -148,6 +149,8 @@ pub(super) struct Writer<'s> {
     pub(super) aes: Option<(WholeSegments, String)>,
     /// METHOD=SAMPLE-AES.
     pub(super) sample_aes: Option<SampleAes>,
+    /// METHOD=SAMPLE-AES in fMP4: CENC cbcs.
+    pub(super) cbcs: Option<Cbcs>,
     /// Told of every piece before it is rendered (just-in-time packaging records the plan).
     pub(super) observer: Option<Box<Observer<'s>>>,
 }
@@ -170,6 +173,7 @@ impl<'s> Writer<'s> {
             end_list: true,
             ..Default::default()
         };
+        let cbcs = cbcs(opts, plan, &mut muxer)?;
         if let Some(init) = muxer.as_dyn().init_segment()? {
             playlist.map = Some(if opts.single_file {
                 let offset = append(store, &plan.single_name, &init)?;
@@ -206,6 +210,7 @@ impl<'s> Writer<'s> {
             buf: Vec::new(),
             aes: aes_128(opts, plan)?,
             sample_aes: sample_aes(opts, plan)?,
+            cbcs,
             observer: None,
         })
     }
@@ -220,6 +225,9 @@ impl<'s> Writer<'s> {
         }
         if let Some(s) = &mut self.sample_aes {
             s.encrypt_piece(&mut piece, first);
+        }
+        if let Some(c) = &mut self.cbcs {
+            c.encrypt_piece(&mut piece, first);
         }
         let object = self.open.get_or_insert_with(|| OpenObject {
             uri: if self.single_file {
@@ -334,6 +342,9 @@ impl<'s> Writer<'s> {
         });
         if let Some(s) = &mut self.sample_aes {
             s.listed(object.keys.len());
+        }
+        if let Some(c) = &mut self.cbcs {
+            c.listed(object.keys.len());
         }
         if let (true, Some((_, iframe_name))) = (self.has_video, &self.aes) {
             // AES-128: the keyframes were copied into the I-frame file, each with its PAT/PMT.
@@ -451,4 +462,26 @@ fn sample_aes(opts: &PackageOptions, plan: &Plan) -> Result<Option<SampleAes>> {
         ));
     }
     Ok(Some(SampleAes::new(enc.clone(), &plan.tracks)?))
+}
+
+/// The cbcs state of a run with `--encrypt cbcs` (fMP4 only, ISO/IEC 23001-7 §10.4); protects
+/// the fMP4 muxer (its init segment and fragments).
+fn cbcs(opts: &PackageOptions, plan: &Plan, muxer: &mut Mux) -> Result<Option<Cbcs>> {
+    let Some(enc) = opts
+        .encryption
+        .as_ref()
+        .filter(|e| e.method == Method::Cbcs)
+    else {
+        return Ok(None);
+    };
+    let Mux::Fmp4(m) = muxer else {
+        return Err(Error::Encryption(
+            "--encrypt cbcs is Common Encryption for fMP4; add --format fmp4, or use \
+             --encrypt sample-aes (or aes-128) for MPEG-TS"
+                .into(),
+        ));
+    };
+    let c = Cbcs::new(enc.clone(), &plan.tracks)?;
+    m.protect(c.protection())?;
+    Ok(Some(c))
 }

@@ -39,6 +39,8 @@ enum ConfigBox {
     Esds(Esds),
     /// A box written as `size | kind | payload`, the payload copied from the input.
     Raw(FourCC, Bytes),
+    /// A whole box, header included (`sinf`).
+    Verbatim(Vec<u8>),
 }
 
 impl SampleEntry {
@@ -57,10 +59,24 @@ impl SampleEntry {
                         b.append_slice(payload);
                         Ok(())
                     })?,
+                    ConfigBox::Verbatim(bytes) => b.append_slice(bytes),
                 }
             }
             Ok(())
         })
+    }
+}
+
+impl SampleEntry {
+    /// Turns the entry into a protected one (ISO/IEC 14496-12 §8.12; ISO/IEC 23001-7 §4):
+    /// `encv`/`enca` with `sinf(original format)` after the configuration boxes.
+    pub fn protect(&mut self, sinf: impl FnOnce([u8; 4]) -> Vec<u8>) {
+        let original = <[u8; 4]>::from(self.kind);
+        self.kind = FourCC::new(match self.header {
+            EntryHeader::Visual(_) => b"encv",
+            EntryHeader::Audio(_) => b"enca",
+        });
+        self.configs.push(ConfigBox::Verbatim(sinf(original)));
     }
 }
 

@@ -21,6 +21,7 @@
 //! mdat                         track after track, in traf order
 //! ```
 
+use super::cenc::TrafCrypt;
 use crate::error::{Error, Result};
 use crate::sample::Sample;
 
@@ -62,6 +63,8 @@ pub(super) struct TrackState {
     pub written: u64,
     /// Per-fragment scratch, filled by [`plan`].
     pub plan: TrackPlan,
+    /// cbcs: the track's `saiz`/`saio`/`senc` of the fragment, filled by [`plan`].
+    pub crypt: Option<TrafCrypt>,
 }
 
 /// One track's share of the fragment being written.
@@ -90,7 +93,18 @@ impl TrackState {
             next_decode: None,
             written: 0,
             plan: TrackPlan::default(),
+            crypt: None,
         }
+    }
+
+    /// Bytes of the `traf` as planned.
+    fn traf_size(&self) -> u64 {
+        BOX_HEADER
+            + TFHD_SIZE
+            + TFDT_V1_SIZE
+            + TRUN_HEADER_SIZE
+            + TRUN_ENTRY_SIZE * u64::from(self.plan.count)
+            + self.crypt.as_ref().map_or(0, TrafCrypt::size)
     }
 
     fn bad_sample(&self, index: u32, dts: i64, msg: impl Into<String>) -> Error {
@@ -131,6 +145,9 @@ pub(super) fn plan(
 ) -> Result<FragmentPlan> {
     for t in tracks.iter_mut() {
         t.plan = TrackPlan::default();
+        if let Some(c) = &mut t.crypt {
+            c.clear();
+        }
     }
     for s in samples {
         let Some(slot) = slot_of(slots, s)? else {
@@ -159,6 +176,13 @@ pub(super) fn plan(
         t.plan.last_dts = s.dts;
         t.plan.last_duration = s.duration;
         t.plan.bytes = t.plan.bytes.saturating_add(s.data.len() as u64);
+        if let Some(c) = &mut t.crypt {
+            c.add_sample(&s.data);
+            if !c.sizes_fit() {
+                let msg = "too many NAL units for one cbcs senc entry (saiz sizes are 8 bits)";
+                return Err(t.bad_sample(index, s.dts, msg));
+            }
+        }
     }
 
     let mut moof: u64 = BOX_HEADER + MFHD_SIZE;
@@ -191,8 +215,7 @@ pub(super) fn plan(
                 i128::from(base) - i128::from(expected)
             );
         }
-        moof += BOX_HEADER + TFHD_SIZE + TFDT_V1_SIZE + TRUN_HEADER_SIZE;
-        moof += TRUN_ENTRY_SIZE * u64::from(t.plan.count);
+        moof += t.traf_size();
         payload = payload.saturating_add(t.plan.bytes);
     }
     let moof_size = u32::try_from(moof).map_err(|_| {
@@ -271,6 +294,7 @@ pub(super) fn write_head(
     sequence_number: u32,
     out: &mut Vec<u8>,
 ) -> Result<()> {
+    let moof_start = out.len();
     box_header(out, plan.moof_size, b"moof");
     box_header(out, MFHD_SIZE as u32, b"mfhd");
     put_u32(out, 0); // version 0, flags 0
@@ -279,7 +303,7 @@ pub(super) fn write_head(
     for t in tracks.iter().filter(|t| t.plan.count > 0) {
         let p = &t.plan;
         let trun_size = TRUN_HEADER_SIZE + TRUN_ENTRY_SIZE * u64::from(p.count);
-        let traf_size = BOX_HEADER + TFHD_SIZE + TFDT_V1_SIZE + trun_size;
+        let traf_size = t.traf_size();
         // Both fit: they are parts of the moof, whose size was checked by `plan`.
         box_header(out, traf_size as u32, b"traf");
 
@@ -333,6 +357,9 @@ pub(super) fn write_head(
             put_u32(out, flags);
             out.extend_from_slice(&cts.to_be_bytes());
             index = index.saturating_add(1);
+        }
+        if let Some(c) = &t.crypt {
+            c.write(p.count, moof_start, out);
         }
     }
 

@@ -14,6 +14,7 @@ use mp4_atom::{
 };
 
 use super::entry::{sample_entry, SampleEntry};
+use crate::crypto::cbcs::{self, Protection};
 use crate::error::{Error, Result};
 use crate::sample::{TrackInfo, TrackKind};
 
@@ -41,13 +42,26 @@ pub(super) fn ftyp(single_track: bool) -> Ftyp {
     }
 }
 
-/// Builds `ftyp` + `moov`. Fails on a codec configuration that cannot be written.
-pub(super) fn init_segment(tracks: &[InitTrack<'_>]) -> Result<Bytes> {
+/// Builds `ftyp` + `moov`. Fails on a codec configuration that cannot be written. With
+/// `protection` (cbcs), the sample entries are `encv`/`enca` with their `sinf`, and a ClearKey
+/// `pssh` closes the `moov` (ISO/IEC 23001-7 §8.1).
+pub(super) fn init_segment(
+    tracks: &[InitTrack<'_>],
+    protection: Option<&Protection>,
+) -> Result<Bytes> {
     // Everything that can fail on bad input happens here, before any encoding.
-    let entries: Vec<SampleEntry> = tracks
+    let mut entries: Vec<SampleEntry> = tracks
         .iter()
         .map(|t| sample_entry(t.info))
         .collect::<Result<_>>()?;
+    if let Some(p) = protection {
+        for (i, entry) in entries.iter_mut().enumerate() {
+            let layout = p.layouts.get(i).copied().ok_or_else(|| {
+                Error::mp4(format!("cbcs: no protection layout for track {}", i + 1), 0)
+            })?;
+            entry.protect(|format| cbcs::sinf(format, layout, &p.kid, &p.iv));
+        }
+    }
     let next_track_id = tracks
         .iter()
         .map(|t| t.track_id)
@@ -86,7 +100,11 @@ pub(super) fn init_segment(tracks: &[InitTrack<'_>]) -> Result<Bytes> {
                     })
                     .collect(),
             }
-            .encode(b)
+            .encode(b)?;
+            if let Some(p) = protection {
+                b.append_slice(&cbcs::clearkey_pssh(&p.kid));
+            }
+            Ok(())
         })
     });
     encoded.map_err(|e| Error::mp4(format!("writing the init segment: {e}"), 0))?;

@@ -20,6 +20,7 @@
 //! the shift is taken back out of every composition offset: presentation times stay those of
 //! the input, so tracks stay in sync.
 
+mod cenc;
 mod entry;
 mod fragment;
 mod init;
@@ -37,6 +38,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use mp4_atom::{Encode, FourCC, Styp};
 
+use crate::crypto::cbcs::Protection;
 use crate::error::{Error, Result};
 use crate::mux::{KeyframeRange, SegmentMuxer};
 use crate::sample::{Sample, TrackInfo, TrackKind};
@@ -131,15 +133,7 @@ impl Fmp4Muxer {
             state.push(TrackState::new(input, track_id, info.id, video));
             out_tracks.push(info.clone());
         }
-        let init_tracks: Vec<init::InitTrack<'_>> = state
-            .iter()
-            .zip(&out_tracks)
-            .map(|(s, info)| init::InitTrack {
-                track_id: s.track_id,
-                info,
-            })
-            .collect();
-        let init = init::init_segment(&init_tracks)?;
+        let init = build_init(&state, &out_tracks, None)?;
         let styp = styp_bytes(out_tracks.len() == 1)?;
         let key_slot = state.iter().position(|t| t.is_video);
         Ok(Fmp4Muxer {
@@ -153,6 +147,26 @@ impl Fmp4Muxer {
             keyframe_fragments: false,
             keyframes: Vec::new(),
         })
+    }
+
+    /// Protects every track with Common Encryption `cbcs` (ISO/IEC 23001-7 §10.4): the init
+    /// segment gets `encv`/`enca` + `sinf` and a ClearKey `pssh`, and each fragment's `traf`
+    /// its `senc` (+ `saiz`/`saio` for subsamples). The samples given to the muxer must be
+    /// encrypted already ([`crate::crypto::cbcs`]), with `protection.layouts` in this muxer's
+    /// track order.
+    pub fn protect(&mut self, protection: Protection) -> Result<()> {
+        if protection.layouts.len() != self.state.len() {
+            return Err(Error::Encryption(format!(
+                "cbcs: {} track layouts for {} tracks",
+                protection.layouts.len(),
+                self.state.len()
+            )));
+        }
+        self.init = build_init(&self.state, &self.tracks, Some(&protection))?;
+        for (t, layout) in self.state.iter_mut().zip(&protection.layouts) {
+            t.crypt = Some(cenc::TrafCrypt::new(*layout));
+        }
+        Ok(())
     }
 
     /// With `on`, [`write_segment`](SegmentMuxer::write_segment) and
@@ -359,6 +373,23 @@ impl Fmp4Muxer {
         }
         Ok(key)
     }
+}
+
+/// The init segment of `tracks` (their states give the track_IDs).
+fn build_init(
+    state: &[TrackState],
+    tracks: &[TrackInfo],
+    protection: Option<&Protection>,
+) -> Result<Bytes> {
+    let init_tracks: Vec<init::InitTrack<'_>> = state
+        .iter()
+        .zip(tracks)
+        .map(|(s, info)| init::InitTrack {
+            track_id: s.track_id,
+            info,
+        })
+        .collect();
+    init::init_segment(&init_tracks, protection)
 }
 
 /// `styp` of a media segment: `msdh` (ISO/IEC 14496-12 §8.16.1 / DASH media segment), plus

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Common Encryption `cbcs` (ISO/IEC 23001-7 §10.4) for fMP4: the form METHOD=SAMPLE-AES
+//! takes in fragmented MP4 (RFC 8216bis 4.4.4.4; Apple's HLS authoring spec). The boxes are
+//! written by the fMP4 muxer ([`crate::mux::fmp4`]); this module decides what is encrypted and
+//! encrypts it, AES-128-CBC from RustCrypto's `aes` + `cbc`.
+//!
+//! - **Video** (H.264, HEVC; §10.4.2 pattern 1:9, subsample encryption of NAL-structured
+//!   video, §9.5): each sample is split into subsamples, one per VCL NAL unit. Its clear part is
+//!   every non-VCL NAL unit before it (whole), the 4-byte NAL length and the first
+//!   [`VCL_CLEAR_LEADER`] bytes of the VCL NAL unit (its NAL header and the start of the slice
+//!   header, which stays readable); the rest of the NAL unit is the protected part, in which
+//!   one 16-byte block in ten is encrypted (crypt 1, skip 9) and a last partial block is left
+//!   clear (§10.4.2). A VCL NAL unit too short to hold a protected block stays clear.
+//! - **Audio** (AAC, AC-3, E-AC-3): the whole sample is the protected range, no pattern
+//!   (tenc crypt 0 / skip 0: every complete block encrypted, the trailing partial block clear),
+//!   no subsamples — as Shaka Packager 3.8 writes audio under cbcs.
+//! - **IV**: a constant IV per key (tenc default_constant_IV, `default_Per_Sample_IV_Size` 0,
+//!   §10.4.1), which restarts the chain at each subsample's protected range (§9.6: "the IV is
+//!   reset at the start of each subsample"); the same IV is written in EXT-X-KEY.
+//!
+//! The slice header is not parsed: the clear leader is a fixed 32 bytes of each VCL NAL unit,
+//! as Apple's MPEG-2 Stream Encryption Format uses. That covers the slice headers of common
+//! encodes; a decryptor (EME CDM, ffmpeg) does not depend on it.
+
+use aes::cipher::{BlockEncryptMut, KeyIvInit};
+use bytes::Bytes;
+
+use super::Encryption;
+use crate::sample::{CodecConfig, TrackInfo};
+use crate::segmenter::Segment;
+use crate::{Error, Result};
+
+type Encryptor = cbc::Encryptor<aes::Aes128>;
+
+const BLOCK: usize = 16;
+/// Bytes of each VCL NAL unit left clear after its length field: NAL header + slice header.
+pub const VCL_CLEAR_LEADER: usize = 32;
+/// NAL unit length field in our samples (4 bytes, as the muxer's avcC/hvcC say).
+const NAL_LENGTH: usize = 4;
+/// Protected subsamples per sample at most: a sample's `senc` entry (2 + 6 bytes per
+/// subsample) must fit `saiz`'s 8-bit size, 42 subsamples; VCL NAL units past this many stay
+/// clear, leaving room for clear-only entries.
+pub const MAX_PROTECTED_SUBSAMPLES: usize = 32;
+/// Video pattern (§10.4.2): 1 encrypted block, 9 clear.
+pub const VIDEO_PATTERN: (u8, u8) = (1, 9);
+/// ClearKey DRM system ID (W3C Encrypted Media Extensions, "Common PSSH box format").
+pub const CLEARKEY_SYSTEM_ID: [u8; 16] = [
+    0x10, 0x77, 0xef, 0xec, 0xc0, 0xb2, 0x4d, 0x02, 0xac, 0xe3, 0x3c, 0x1e, 0x52, 0xe2, 0xfb, 0x4b,
+];
+
+/// How the samples of a track are protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// H.264: VCL NAL types 1–5 (ITU-T H.264 Table 7-1).
+    Avc,
+    /// HEVC: VCL NAL types 0–31 (ITU-T H.265 Table 7-1).
+    Hevc,
+    /// Audio: the whole sample, no pattern.
+    Whole,
+}
+
+impl Layout {
+    /// The layout of `track` under cbcs; fails for a codec this packager does not protect.
+    pub fn of(track: &TrackInfo) -> Result<Layout> {
+        match &track.config {
+            CodecConfig::Avc { .. } => Ok(Layout::Avc),
+            CodecConfig::Hevc { .. } => Ok(Layout::Hevc),
+            CodecConfig::Aac { .. } | CodecConfig::Ac3 { .. } | CodecConfig::Eac3 { .. } => {
+                Ok(Layout::Whole)
+            }
+            other => Err(Error::Encryption(format!(
+                "track {}: --encrypt cbcs covers H.264, HEVC, AAC, AC-3 and E-AC-3, not {}; \
+                 use --encrypt aes-128",
+                track.id,
+                other.name()
+            ))),
+        }
+    }
+
+    /// The (crypt, skip) pattern written in `tenc` (§8.2.2): 1:9 for video, 0:0 for audio.
+    pub fn pattern(self) -> (u8, u8) {
+        match self {
+            Layout::Whole => (0, 0),
+            _ => VIDEO_PATTERN,
+        }
+    }
+
+    fn is_vcl(self, nal: &[u8]) -> bool {
+        match (self, nal.first()) {
+            (Layout::Avc, Some(h)) => (1..=5).contains(&(h & 0x1F)),
+            (Layout::Hevc, Some(h)) => ((h >> 1) & 0x3F) < 32,
+            _ => false,
+        }
+    }
+}
+
+/// One subsample (§7.2.2 `senc`): clear bytes then protected bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subsample {
+    pub clear: u16,
+    pub protected: u32,
+}
+
+/// The subsamples of a video sample (`layout` Avc or Hevc), appended to `out`. The split only
+/// reads NAL length fields and NAL headers, which stay clear, so it gives the same answer on
+/// the plaintext and on the ciphertext. A sample whose NAL lengths overrun it ends with its
+/// remaining bytes clear. VCL NAL units after the first [`MAX_PROTECTED_SUBSAMPLES`] stay clear.
+pub fn subsamples(layout: Layout, data: &[u8], out: &mut Vec<Subsample>) {
+    let first = out.len();
+    let mut clear: usize = 0;
+    let mut pos = 0usize;
+    while pos < data.len() {
+        let len = data
+            .get(pos..pos + NAL_LENGTH)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let end = len.and_then(|l| pos.checked_add(NAL_LENGTH + l));
+        let Some(end) = end.filter(|&e| e <= data.len()) else {
+            clear += data.len() - pos;
+            break;
+        };
+        let nal = &data[pos + NAL_LENGTH..end];
+        let protected = nal.len().saturating_sub(VCL_CLEAR_LEADER);
+        if layout.is_vcl(nal) && protected >= BLOCK && out.len() - first < MAX_PROTECTED_SUBSAMPLES
+        {
+            clear += NAL_LENGTH + VCL_CLEAR_LEADER;
+            push_clear(&mut clear, out);
+            out.push(Subsample {
+                clear: clear as u16, // push_clear left less than 65536
+                protected: protected as u32,
+            });
+            clear = 0;
+        } else {
+            clear += end - pos;
+        }
+        pos = end;
+    }
+    if clear > 0 {
+        push_clear(&mut clear, out);
+        out.push(Subsample {
+            clear: clear as u16,
+            protected: 0,
+        });
+    }
+}
+
+/// Emits clear-only subsamples until `clear` fits the 16-bit field.
+fn push_clear(clear: &mut usize, out: &mut Vec<Subsample>) {
+    while *clear > usize::from(u16::MAX) {
+        out.push(Subsample {
+            clear: u16::MAX,
+            protected: 0,
+        });
+        *clear -= usize::from(u16::MAX);
+    }
+}
+
+/// Encrypts one protected range in place (§10.4.2): the chain starts from `iv`; of the
+/// complete blocks, `crypt` are encrypted then `skip` left clear, repeatedly (crypt 0 and skip
+/// 0: every complete block); a trailing partial block stays clear.
+pub fn encrypt_range(key: &[u8; 16], iv: &[u8; 16], (crypt, skip): (u8, u8), data: &mut [u8]) {
+    let mut enc = Encryptor::new(key.into(), iv.into());
+    let (crypt, period) = if crypt == 0 && skip == 0 {
+        (1, 1)
+    } else {
+        (usize::from(crypt), usize::from(crypt) + usize::from(skip))
+    };
+    for (i, block) in data.chunks_exact_mut(BLOCK).enumerate() {
+        if i % period < crypt {
+            enc.encrypt_block_mut(block.into());
+        }
+    }
+}
+
+/// Encrypts one sample in place as `layout` says; `scratch` is reused between calls.
+pub fn encrypt_sample(
+    layout: Layout,
+    key: &[u8; 16],
+    iv: &[u8; 16],
+    data: &mut [u8],
+    scratch: &mut Vec<Subsample>,
+) {
+    if layout == Layout::Whole {
+        encrypt_range(key, iv, layout.pattern(), data);
+        return;
+    }
+    scratch.clear();
+    subsamples(layout, data, scratch);
+    let mut pos = 0usize;
+    for s in scratch.iter() {
+        let from = pos + usize::from(s.clear);
+        let to = from + s.protected as usize;
+        if let Some(range) = data.get_mut(from..to) {
+            encrypt_range(key, iv, layout.pattern(), range);
+        }
+        pos = to;
+    }
+}
+
+/// The cbcs state of one rendition: the key, IV and layout of each track.
+pub struct Cbcs {
+    enc: Encryption,
+    layouts: Vec<Layout>,
+    scratch: Vec<Subsample>,
+    segment_keys: Vec<u64>,
+    iframe_keys: Vec<u64>,
+}
+
+impl Cbcs {
+    /// Fails for a codec cbcs is not applied to here, and with key rotation (a new key needs a
+    /// new `tenc`, i.e. a new initialization section or sample groups: not written).
+    pub fn new(enc: Encryption, tracks: &[TrackInfo]) -> Result<Self> {
+        if enc.rotation.is_some() {
+            return Err(Error::Encryption(
+                "--key-rotation with --encrypt cbcs is not supported (the key ID lives in the \
+                 init segment's tenc); drop --key-rotation or use --encrypt aes-128"
+                    .into(),
+            ));
+        }
+        let layouts = tracks.iter().map(Layout::of).collect::<Result<Vec<_>>>()?;
+        Ok(Cbcs {
+            enc,
+            layouts,
+            scratch: Vec::new(),
+            segment_keys: Vec::new(),
+            iframe_keys: Vec::new(),
+        })
+    }
+
+    /// What the fMP4 muxer writes into the init segment and fragments.
+    pub fn protection(&self) -> Protection {
+        Protection {
+            kid: self.enc.kid(0),
+            iv: self.enc.key_iv(0),
+            layouts: self.layouts.clone(),
+        }
+    }
+
+    /// Encrypts the samples of `piece` in place; `first`: the piece that opens its segment.
+    pub fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) {
+        let n = self.enc.key_index(piece.index);
+        if first {
+            self.segment_keys.push(n);
+        }
+        let key = self.enc.key(n);
+        let iv = self.enc.key_iv(n);
+        for s in &mut piece.samples {
+            let Some(&layout) = self.layouts.get(s.track) else {
+                continue;
+            };
+            let mut data = s.data.to_vec();
+            encrypt_sample(layout, &key, &iv, &mut data, &mut self.scratch);
+            s.data = Bytes::from(data);
+        }
+    }
+
+    /// The segment listed last had `keyframes` I-frame entries.
+    pub fn listed(&mut self, keyframes: usize) {
+        let n = self.segment_keys.last().copied().unwrap_or(0);
+        self.iframe_keys.extend(std::iter::repeat_n(n, keyframes));
+    }
+
+    /// The media playlist `text` with its EXT-X-KEY tags.
+    pub fn media_playlist(&self, text: &str) -> String {
+        super::tagged(&self.enc, text, &self.segment_keys)
+    }
+
+    /// The I-frame playlist `text` with its EXT-X-KEY tags.
+    pub fn iframe_playlist(&self, text: &str) -> String {
+        super::tagged(&self.enc, text, &self.iframe_keys)
+    }
+}
+
+/// What the fMP4 muxer needs to describe a cbcs rendition: the key ID, the constant IV and
+/// each track's layout (in the muxer's track order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protection {
+    pub kid: [u8; 16],
+    pub iv: [u8; 16],
+    pub layouts: Vec<Layout>,
+}
+
+/// `sinf` (§8.12 of ISO/IEC 14496-12; CENC §8.2) for a sample entry whose original format is
+/// `format`: `frma`, `schm` cbcs 1.0, `schi/tenc` version 1 (protected, no per-sample IV, the
+/// pattern, the key ID, the 16-byte constant IV).
+pub fn sinf(format: [u8; 4], layout: Layout, kid: &[u8; 16], iv: &[u8; 16]) -> Vec<u8> {
+    let (crypt, skip) = layout.pattern();
+    let mut tenc = Vec::with_capacity(49);
+    tenc.extend_from_slice(&[1, 0, 0, 0]); // version 1, flags 0
+    tenc.push(0); // reserved
+    tenc.push((crypt << 4) | (skip & 0x0F)); // default_crypt_byte_block, default_skip_byte_block
+    tenc.push(1); // default_isProtected
+    tenc.push(0); // default_Per_Sample_IV_Size: 0, a constant IV follows
+    tenc.extend_from_slice(kid);
+    tenc.push(16); // default_constant_IV_size
+    tenc.extend_from_slice(iv);
+    let mut schi = Vec::new();
+    put_box(&mut schi, b"tenc", &tenc);
+    let mut body = Vec::with_capacity(97);
+    put_box(&mut body, b"frma", &format);
+    // schm: version 0, flags 0, scheme_type 'cbcs', scheme_version 0x00010000 (§4.2).
+    put_box(
+        &mut body,
+        b"schm",
+        &[0, 0, 0, 0, b'c', b'b', b'c', b's', 0, 1, 0, 0],
+    );
+    put_box(&mut body, b"schi", &schi);
+    let mut out = Vec::with_capacity(body.len() + 8);
+    put_box(&mut out, b"sinf", &body);
+    out
+}
+
+/// A version 1 `pssh` (§8.1) of the ClearKey system listing `kid` (W3C "Common PSSH box
+/// format"), so an EME player finds the key ID in the init segment.
+pub fn clearkey_pssh(kid: &[u8; 16]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(44);
+    body.extend_from_slice(&[1, 0, 0, 0]); // version 1, flags 0
+    body.extend_from_slice(&CLEARKEY_SYSTEM_ID);
+    body.extend_from_slice(&1u32.to_be_bytes()); // KID_count
+    body.extend_from_slice(kid);
+    body.extend_from_slice(&0u32.to_be_bytes()); // DataSize
+    let mut out = Vec::with_capacity(body.len() + 8);
+    put_box(&mut out, b"pssh", &body);
+    out
+}
+
+fn put_box(out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]) {
+    out.extend_from_slice(&((body.len() + 8) as u32).to_be_bytes());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+}
+
+#[cfg(test)]
+#[path = "cbcs_tests.rs"]
+mod tests;
