@@ -57,7 +57,10 @@ fn openssl_decrypt(data: &[u8], key: &[u8], iv: u128) -> Option<Vec<u8>> {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let dir = out_dir("encrypt-openssl");
     std::fs::create_dir_all(&dir).unwrap();
-    let (inp, outp) = (dir.join("in"), dir.join("out"));
+    // Tests run in parallel: one pair of files per call.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (inp, outp) = (dir.join(format!("in-{n}")), dir.join(format!("out-{n}")));
     std::fs::write(&inp, data).unwrap();
     let o = run(Command::new("openssl")
         .args(["enc", "-d", "-aes-128-cbc", "-K", &hex(key)])
