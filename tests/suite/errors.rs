@@ -59,7 +59,9 @@ fn no_keyframe() -> PathBuf {
 }
 
 fn unknown_codec() -> PathBuf {
-    let p = bad_dir().join("mpeg4part2.mp4");
+    // MPEG-2 video in an `mp4v` entry: neither HLS format carries it (MPEG-4 Part 2 video,
+    // object type 0x20, packages into TS).
+    let p = bad_dir().join("mpeg2video.mp4");
     if !p.exists() {
         let st = Command::new("ffmpeg")
             .args([
@@ -71,7 +73,7 @@ fn unknown_codec() -> PathBuf {
                 "-i",
                 "testsrc2=size=160x120:rate=30:duration=1",
             ])
-            .args(["-c:v", "mpeg4", "-f", "mp4"])
+            .args(["-c:v", "mpeg2video", "-f", "mp4"])
             .arg(&p)
             .status()
             .unwrap();
@@ -163,7 +165,10 @@ fn bad_inputs_fail_with_one_clear_line() {
         (
             "unknown codec",
             unknown_codec(),
-            vec!["mpeg4part2.mp4", "unsupported codec"],
+            vec![
+                "mpeg2video.mp4",
+                "unsupported codec mp4v (object type 0x61)",
+            ],
         ),
         (
             "no keyframe",
