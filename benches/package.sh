@@ -32,8 +32,9 @@ encrypt_table() {
   if [ -x "$packager" ]; then
     # The same job: video (with its I-frame playlist) and audio, 6 s fMP4 segments, a master.
     local sk="$OUT/shaka" streams
-    streams="in=$IN,stream=video,init_segment=$sk/v_init.mp4,segment_template=$sk/v_\$Number\$.m4s,playlist_name=v.m3u8,iframe_playlist_name=v_iframes.m3u8"
-    streams="$streams in=$IN,stream=audio,init_segment=$sk/a_init.mp4,segment_template=$sk/a_\$Number\$.m4s,playlist_name=a.m3u8"
+    # Single-quoted: compare.py runs each command through sh, which would expand $Number$.
+    streams="'in=$IN,stream=video,init_segment=$sk/v_init.mp4,segment_template=$sk/v_\$Number\$.m4s,playlist_name=v.m3u8,iframe_playlist_name=v_iframes.m3u8'"
+    streams="$streams 'in=$IN,stream=audio,init_segment=$sk/a_init.mp4,segment_template=$sk/a_\$Number\$.m4s,playlist_name=a.m3u8'"
     local base="$packager $streams --segment_duration 6 --hls_master_playlist_output $sk/master.m3u8 --quiet"
     shaka=("shaka fmp4" "$base"
       "shaka cbcs" "$base --protection_scheme cbcs --enable_raw_key_encryption --keys label=:key_id=$kid:key=$key --clear_lead 0 --protection_systems CommonSystem")

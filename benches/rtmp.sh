@@ -13,7 +13,8 @@
 #     CPU of the server process(es) only, for N in CHANNELS; ours (fMP4), ours --format ts, nginx.
 #
 #   benches/rtmp.sh   env: PHASES (latency,cpu), LAT_SECONDS (30), LAT_CASES ("ours-ll ours-classic
-#                     nginx"), CHANNELS (1,10,50), CPU_MODES (ours,ours-ts,nginx), CPU_WINDOW (30),
+#                     nginx"), LAT_ROUNDS (3: a player's latency depends on where in the GOP it
+#                     joined, so each case runs that many times, interleaved), CHANNELS (1,10,50), CPU_MODES (ours,ours-ts,nginx), CPU_WINDOW (30),
 #                     CPU_WARMUP (10), BUILD (release; `debug` uses target/debug without building:
 #                     a smoke run, not figures)
 # Needs ffmpeg, nginx + libnginx-mod-rtmp (Debian), chromium, node with tests/e2e/node_modules.
@@ -23,6 +24,7 @@ cd "$(dirname "$0")/.."
 PHASES=${PHASES:-latency,cpu}
 LAT_SECONDS=${LAT_SECONDS:-30}
 LAT_CASES=${LAT_CASES:-ours-ll ours-classic nginx}
+LAT_ROUNDS=${LAT_ROUNDS:-3}
 CHANNELS=${CHANNELS:-1,10,50}
 CPU_MODES=${CPU_MODES:-ours,ours-ts,nginx}
 CPU_WINDOW=${CPU_WINDOW:-30}
@@ -120,8 +122,8 @@ if [[ $PHASES == *latency* ]]; then
   rm -rf "$WORK/lat"
   mkdir -p "$WORK/lat/ours"
   nginx_conf "$WORK/lat/nginx" "$WORK/lat/nginx-hls"
-  lat_case() { # name
-    local name=$1 srv url media ll=0 enc
+  lat_case() { # name round
+    local name=$1 round=$2 srv url media ll=0 enc
     case $name in
       ours-ll|ours-classic)
         rm -rf "$WORK/lat/ours/lat"
@@ -144,34 +146,39 @@ if [[ $PHASES == *latency* ]]; then
     wait_segments "$media" 2
     echo "latency $name: playing $url for ${LAT_SECONDS}s (load $(load))" >&2
     node benches/latency.mjs --url "$url" --low-latency $ll --seconds "$LAT_SECONDS" --samples \
-      >"$WORK/lat/$name.json" || echo "  $name: playback not ok, see $WORK/lat/$name.json" >&2
+      >"$WORK/lat/$name-$round.json" || echo "  $name: playback not ok, see $WORK/lat/$name-$round.json" >&2
     finish "$enc"; finish "$srv"
   }
-  for name in $LAT_CASES; do lat_case $name; done
-  echo "== 1. latency from RTMP input: hls.latency over ${LAT_SECONDS}s of playback, samples every 0.5 s =="
-  python3 - "$WORK/lat" $LAT_CASES <<'EOF'
+  for round in $(seq "$LAT_ROUNDS"); do
+    for name in $LAT_CASES; do lat_case $name $round; done
+  done
+  echo "== 1. latency from RTMP input: hls.latency over ${LAT_SECONDS}s of playback × $LAT_ROUNDS rounds, samples every 0.5 s =="
+  python3 - "$WORK/lat" "$LAT_ROUNDS" $LAT_CASES <<'EOF'
 import json, sys
-d, cases = sys.argv[1], sys.argv[2:]
+d, rounds, cases = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def q(xs, p):
     s = sorted(xs); i = (len(s) - 1) * p; lo = int(i); hi = min(lo + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (i - lo)
-runs = {n: json.load(open(f"{d}/{n}.json")) for n in cases}
-lat = {n: [s["latency"] for s in (r.get("samples") or []) if s["latency"] is not None] for n, r in runs.items()}
+runs = {n: [json.load(open(f"{d}/{n}-{r}.json")) for r in range(1, rounds + 1)] for n in cases}
+lat = {n: [s["latency"] for r in rs for s in (r.get("samples") or []) if s["latency"] is not None]
+       for n, rs in runs.items()}
 base = q(lat["nginx"], 0.5) if lat.get("nginx") else None
 label = {"ours-ll": "ours LL-HLS (0.2 s parts)", "ours-classic": "ours classic (2 s)",
          "nginx": "nginx-rtmp hls (2 s)"}
-print(f"{'case':<28}{'median':>8}{'p10':>7}{'p90':>7}{'ratio':>7}{'lost s':>8}{'start s':>8}{'ok':>4}")
-for n, r in runs.items():
+print(f"{'case':<28}{'median':>8}{'p10':>7}{'p90':>7}{'ratio':>7}{'lost s':>8}{'start s':>8}{'ok':>4}  per-run medians")
+for n, rs in runs.items():
     if not lat[n]:
-        print(f"{label[n]:<28} no samples: {r.get('errors')}")
+        print(f"{label[n]:<28} no samples: {[r.get('errors') for r in rs]}")
         continue
     med = q(lat[n], 0.5)
-    lost = r.get("wallSeconds", 0) - r.get("advancedSeconds", 0)
+    lost = max(r.get("wallSeconds", 0) - r.get("advancedSeconds", 0) for r in rs)
+    start = max(r.get("startupMs", 0) for r in rs) / 1000
+    per = " ".join(f"{r['latency']['median']:.2f}" for r in rs if r.get("latency"))
     print(f"{label[n]:<28}{med:>8.2f}{q(lat[n], 0.1):>7.2f}{q(lat[n], 0.9):>7.2f}"
-          f"{(med / base if base else float('nan')):>6.2f}x{lost:>8.2f}{r.get('startupMs', 0) / 1000:>8.1f}"
-          f"{'yes' if r.get('ok') else 'NO':>4}")
+          f"{(med / base if base else float('nan')):>6.2f}x{lost:>8.2f}{start:>8.1f}"
+          f"{'yes' if all(r.get('ok') for r in rs) else 'NO':>4}  {per}")
 print("median/p10/p90 of hls.latency (s); ratio = median / nginx-rtmp's; lost s = wall time - playback "
-      "advanced (a starved player falls behind); start s = time to first frame")
+      "advanced, worst run (a starved player falls behind); start s = time to first frame, worst run")
 EOF
 fi
 
