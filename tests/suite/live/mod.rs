@@ -17,6 +17,7 @@ mod rtmp_av1;
 mod rtmp_server;
 mod sessions;
 mod srt;
+mod srt_listener;
 mod timing;
 mod validate;
 

@@ -632,7 +632,18 @@ impl ControlTypes {
                                             SrtControlPacket::StreamId(stream_id) => {
                                                 sid = Some(stream_id)
                                             }
-                                            _ => unimplemented!("Implement other kinds"),
+                                            // hlsorigin patch: was `unimplemented!("Implement
+                                            // other kinds")`. A congestion controller
+                                            // (libsrt `transtype=file`), packet filter or group
+                                            // extension is not supported: the handshake is not
+                                            // taken (the caller times out) instead of a panic.
+                                            other => {
+                                                return Err(
+                                                    PacketParseError::UnsupportedSrtExtensionType(
+                                                        other.type_id(),
+                                                    ),
+                                                )
+                                            }
                                         }
                                     }
                                 }

@@ -278,6 +278,13 @@ fn le_bytes_to_string(le_bytes: &mut impl Buf) -> Result<String, PacketParseErro
 
     let mut str_bytes = Vec::with_capacity(le_bytes.remaining());
 
+    // hlsorigin patch: an empty string is no words (as `string_to_le_bytes` writes it); the
+    // read of the last word below panicked on it (a peer's zero-length streamid, congestion
+    // or filter, in a handshake or an SRT control packet).
+    if !le_bytes.has_remaining() {
+        return Ok(String::new());
+    }
+
     while le_bytes.remaining() > 4 {
         str_bytes.extend(le_bytes.get_u32_le().to_be_bytes());
     }
@@ -365,6 +372,11 @@ impl SrtControlPacket {
                 )))
             }
             8 => {
+                // hlsorigin patch: the group extension is one word; reading it from fewer
+                // bytes panicked.
+                if buf.remaining() < 4 {
+                    return Err(PacketParseError::NotEnoughData);
+                }
                 let ty = buf.get_u8().into();
                 let flags = GroupFlags::from_bits_truncate(buf.get_u8());
                 let weight = buf.get_u16_le();
@@ -519,6 +531,12 @@ impl KeyingMaterialMessage {
 
         // next 6 bits is reserved, then two bits of KF
         let key_flags = KeyFlags::from_bits_truncate(buf.get_u8() & 0b0000_0011);
+        // hlsorigin patch: key material carries the even key, the odd one or both. With
+        // neither, unwrapping it panicked (`aes_unwrap` asserts more than 16 bytes of wrap)
+        // and so did serializing it again in a rejection (a division by the key count).
+        if key_flags.is_empty() {
+            return Err(PacketParseError::BadSrtExtensionMessage);
+        }
 
         // second 32-bit word: keki
         let keki = buf.get_u32();

@@ -68,8 +68,13 @@ pub fn gen_access_control_response(
     let cipher = match (&settings.key_settings, &incoming.ext_km) {
         // ok, both sides have crypto
         (Some(key_settings), Some(SrtControlPacket::KeyRefreshRequest(km))) => {
+            // hlsorigin patch: was `unimplemented!("Key size mismatch")`, a panic in the
+            // listener's shared task. Both have keys that cannot match: libsrt's
+            // SRT_REJ_BADSECRET.
             if key_settings.key_size != incoming.key_size {
-                unimplemented!("Key size mismatch");
+                return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                    CoreRejectReason::BadSecret.into(),
+                ));
             }
 
             let cipher = match CipherSettings::new(key_settings, &settings.key_refresh, km) {
@@ -85,13 +90,27 @@ pub fn gen_access_control_response(
         // ok, neither have crypto
         (None, None) => None,
         // bad cases
-        (Some(_), Some(_)) => unimplemented!("Expected kmreq"),
+        // hlsorigin patch: was `unimplemented!("Expected kmreq")`. A key material
+        // extension that is not a KMREQ (e.g. a KMRSP) in a caller's conclusion cannot be
+        // interpreted: libsrt's SRT_REJ_ROGUE.
+        (Some(_), Some(_)) => {
+            return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                CoreRejectReason::Rogue.into(),
+            ))
+        }
         (Some(_), None) => {
             return GenHsv5Result::Reject(ConnectionReject::Rejecting(
                 CoreRejectReason::Unsecure.into(),
             ))
         }
-        (None, Some(_)) => unimplemented!("expected no secrets"),
+        // hlsorigin patch: was `unimplemented!("expected no secrets")`. The caller encrypts
+        // and we have no passphrase: only one side has a password, libsrt's SRT_REJ_UNSECURE
+        // (as for the reverse case above).
+        (None, Some(_)) => {
+            return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                CoreRejectReason::Unsecure.into(),
+            ))
+        }
     };
 
     let outgoing_ext_km = cipher
