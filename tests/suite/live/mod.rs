@@ -14,6 +14,7 @@ mod open_gop;
 mod renditions;
 mod rtmp;
 mod rtmp_av1;
+mod rtmp_panic;
 mod rtmp_server;
 mod sessions;
 mod srt;
