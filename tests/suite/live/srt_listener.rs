@@ -146,3 +146,67 @@ fn srt_listener_with_passphrase_refuses_a_clear_caller_and_others_go_on() {
     );
     assert!(!log.contains("SRT publisher gone"), "{log}");
 }
+
+/// A caller that claims `name` and never completes its handshake: an induction, then a
+/// conclusion with the listener's cookie and streamid `name` but no HSREQ extension, which
+/// srt-protocol neither accepts nor rejects once we have accepted the request (it stays
+/// pending).
+fn squat(addr: &str, name: &str) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let handshake = |version: u32, ext: u16, shake: i32, cookie: &[u8]| {
+        let mut b = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        b.extend(version.to_be_bytes());
+        b.extend([0, 0]);
+        b.extend(ext.to_be_bytes());
+        for w in [1u32, 1500, 8192] {
+            b.extend(w.to_be_bytes());
+        }
+        b.extend(shake.to_be_bytes());
+        b.extend(0x4321u32.to_be_bytes());
+        b.extend(cookie);
+        b.extend([127, 0, 0, 1]);
+        b.extend([0u8; 12]);
+        b
+    };
+    // Induction (UDT version 4, stream socket type 1, as libsrt sends it).
+    socket
+        .send_to(&handshake(4, 1, 1, &[0; 4]), addr)
+        .expect("induction");
+    let mut buf = [0u8; 1500];
+    let (n, _) = socket.recv_from(&mut buf).expect("induction response");
+    assert!(n >= 48, "induction response of {n} bytes");
+    let cookie = &buf[16 + 28..16 + 32];
+    // Conclusion, HSv5, extension flag CONFIG only: the streamid, one little-endian word.
+    let mut conclusion = handshake(5, 4, -1, cookie);
+    assert_eq!(name.len(), 1, "a one-word streamid");
+    conclusion.extend([0, 5, 0, 1, 0, 0, 0, name.as_bytes()[0]]);
+    socket.send_to(&conclusion, addr).expect("conclusion");
+}
+
+#[test]
+fn srt_listener_releases_a_name_whose_handshake_never_completes() {
+    let root = out_dir("srt-listener-squat");
+    let server = RtmpServer::start(&root, &["--srt-listen", "127.0.0.1:0"]);
+    let addr = server.srt.clone().expect("srt listener");
+    squat(&addr, "a");
+    // The name is taken while the squatter's handshake hangs, then released: a real caller
+    // publishes it (callers refused meanwhile exit and are tried again).
+    let url = format!("srt://{addr}?streamid=a&pkt_size=1316");
+    let _a = wait_for("a caller publishes the squatted name", 90, || {
+        let mut p = encoder(&url, &[], None, Stdio::null());
+        let exited = (0..40).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            p.0.try_wait().ok().flatten().is_some()
+        });
+        (!exited).then_some(p)
+    });
+    server.segments("a", 2);
+    let log = server.log();
+    assert!(
+        log.contains("SRT caller refused: its handshake did not complete"),
+        "{log}"
+    );
+}
