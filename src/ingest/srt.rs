@@ -5,6 +5,12 @@
 //! as ffmpeg and OBS send them), fed to the existing TS demuxer as [`IngestEvent::Data`].
 //! A refused caller gets an SRT rejection (2401 unauthorized for a key, 2409 conflict for a
 //! taken stream, 2403 otherwise); a caller that stops sending is closed after [`IDLE`].
+//!
+//! One task of srt-tokio parses every datagram of the port and runs every handshake: a panic
+//! there would cut every caller of the listener. srt-protocol is vendored with the panics a
+//! peer could reach there replaced by rejections (vendor/srt-protocol/PATCHES.md); an
+//! encryption mismatch is refused by it in the handshake (libsrt's codes: 1011 unsecure when
+//! one side has no passphrase, 1010 bad secret).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +30,10 @@ use super::IngestEvent;
 
 /// A caller sending nothing for this long is gone.
 const IDLE: Duration = Duration::from_secs(30);
+/// A caller whose handshake srt-protocol neither completes nor rejects within this long after
+/// we accept it (a conclusion it does not handle leaves the request pending) is dropped, and
+/// its stream name released.
+const ACCEPT: Duration = Duration::from_secs(10);
 /// The listener's UDP receive buffer.
 const RECV_BUFFER: usize = 4 << 20;
 
@@ -81,10 +91,10 @@ pub fn parse_streamid(sid: &str) -> (String, Option<String>, Option<String>) {
     (name.to_owned(), key.map(str::to_owned), None)
 }
 
-/// Takes SRT callers on `socket` until the hub closes. srt-protocol 0.4 panics on some
-/// handshakes (an encrypting caller that advertises no key length when no passphrase is set:
-/// `unimplemented!`), which ends its listener task; the listener is then bound again on the
-/// same address.
+/// Takes SRT callers on `socket` until the hub closes. Should srt-tokio's listener task end
+/// anyway (a panic no known input reaches: see vendor/srt-protocol/PATCHES.md), the listener
+/// is bound again on the same address as a last resort (logged as an error: the connections
+/// it had are lost).
 pub async fn run(socket: UdpSocket, hub: Arc<Hub>, opts: SrtOptions) -> Result<()> {
     let _shut = ShutOnDrop(Arc::clone(&hub));
     let local = socket.local_addr()?;
@@ -108,7 +118,7 @@ pub async fn run(socket: UdpSocket, hub: Arc<Hub>, opts: SrtOptions) -> Result<(
         if listen(socket, &hub, &opts, &slots).await? {
             return Ok(());
         }
-        tracing::error!(%local, "SRT listener failed (a malformed handshake); listening again");
+        tracing::error!(%local, "SRT listener task ended; its connections are lost; listening again");
     }
 }
 
@@ -171,15 +181,15 @@ async fn serve(request: ConnectionRequest, hub: Arc<Hub>, opts: &SrtOptions) {
         let _ = request.reject(reject(ServerRejectReason::BadMode)).await;
         return;
     }
-    // An encrypting caller when we have no passphrase: srt-protocol 0.4 would panic in
-    // accept (`unimplemented!("expected no secrets")`, its listener dies and is bound again).
-    // A caller that advertises its key length (libsrt with `pbkeylen` set) is refused cleanly
-    // here; one that advertises none (libsrt's default) still takes the rebind path.
+    // An encrypting caller when we have no passphrase: one that advertises its key length
+    // (libsrt with `pbkeylen` set) is refused here; one that advertises none (libsrt's
+    // default) is refused by srt-protocol in accept (patched: it panicked there), see below.
+    // Only one side has a password: libsrt's SRT_REJ_UNSECURE.
     if opts.passphrase.is_none() && request.key_size() != KeySize::Unspecified {
         tracing::warn!(%peer, stream = %name, "SRT caller refused: it encrypts and no --srt-passphrase is set");
         hub.count_refused();
         let _ = request
-            .reject(RejectReason::Core(CoreRejectReason::BadSecret))
+            .reject(RejectReason::Core(CoreRejectReason::Unsecure))
             .await;
         return;
     }
@@ -205,10 +215,23 @@ async fn serve(request: ConnectionRequest, hub: Arc<Hub>, opts: &SrtOptions) {
             return;
         }
     };
-    let mut socket = match request.accept(keys).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(%peer, stream = %name, error = %e, "SRT connection failed");
+    let encrypted = keys.is_some();
+    let mut socket = match tokio::time::timeout(ACCEPT, request.accept(keys)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(_)) => {
+            // srt-protocol rejected the handshake (it drops the request and says no more).
+            let why = if encrypted {
+                "it does not encrypt, or with another passphrase or key length"
+            } else {
+                "it encrypts and no --srt-passphrase is set"
+            };
+            tracing::warn!(%peer, stream = %name, "SRT caller refused: {why}");
+            hub.count_refused();
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, stream = %name, "SRT caller refused: its handshake did not complete");
+            hub.count_refused();
             return;
         }
     };
@@ -261,3 +284,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "srt_tests.rs"]
+mod listener_tests;

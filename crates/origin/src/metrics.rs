@@ -28,7 +28,8 @@
 //!   `hlsorigin_ingest_publishes_total` — publishes accepted;
 //!   `hlsorigin_ingest_refused_key_total` — publishes refused for a wrong or missing stream
 //!   key; `hlsorigin_ingest_refused_total` — refused for another reason (name taken, bad
-//!   name, too many connections). Counted by the ingest side through [`IngestMetrics`].
+//!   name, too many connections, SRT encryption mismatch, RTMP connection closed for bad
+//!   input). Counted by the ingest side through [`IngestMetrics`].
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -7,9 +7,7 @@
 //! The published name may carry the stream key (`NAME?key=K`): it is passed to the claim
 //! callback as received and never logged or kept here.
 
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::Bytes;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
@@ -18,6 +16,8 @@ use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult, StreamMetadata,
 };
 use rml_rtmp::time::RtmpTimestamp;
+
+use crate::guard::guarded;
 
 /// RTMP message types carried to the demuxer (RTMP spec 7.1.4, 7.1.5, 7.1.2).
 const MSG_AUDIO: u8 = 8;
@@ -77,9 +77,9 @@ impl Conn {
             return self.handshake_input(bytes, claim);
         };
         // rml_rtmp indexes and subtracts on peer-controlled sizes; a panic there is a bad
-        // peer, never a reason to take the process down.
+        // peer, never a reason to take the process down (nor to print a panic: `guard`).
         let results = guarded(|| session.handle_input(bytes))
-            .map_err(|_| "RTMP: malformed chunk stream".to_owned())?
+            .map_err(|p| format!("RTMP: malformed chunk stream (rml_rtmp panicked: {p})"))?
             .map_err(|e| format!("RTMP: {e}"))?;
         self.results(results, &mut actions, claim)?;
         Ok(actions)
@@ -92,7 +92,7 @@ impl Conn {
     ) -> Result<Vec<Action>, String> {
         // RTMP spec 5.2: C0 (version 3), C1, C2 of 1536 bytes each.
         let result = guarded(|| self.handshake.process_bytes(bytes))
-            .map_err(|_| "RTMP handshake: malformed".to_owned())?
+            .map_err(|p| format!("RTMP handshake: malformed (rml_rtmp panicked: {p})"))?
             .map_err(|e| format!("RTMP handshake: {e}"))?;
         match result {
             HandshakeProcessResult::InProgress { response_bytes } => {
@@ -250,7 +250,7 @@ impl Conn {
             None => session.accept_request(request_id),
             Some(code) => session.reject_request(request_id, code, description),
         })
-        .map_err(|_| "RTMP: malformed session state".to_owned())?
+        .map_err(|p| format!("RTMP: malformed session state (rml_rtmp panicked: {p})"))?
         .map_err(|e| format!("RTMP: {e}"))?;
         for r in results {
             if let ServerSessionResult::OutboundResponse(packet) = r {
@@ -259,26 +259,6 @@ impl Conn {
         }
         Ok(())
     }
-}
-
-thread_local! {
-    static IN_RML: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether this thread is running rml_rtmp code under [`guarded`] (a panic there is caught
-/// and ends the connection): for a panic hook that must tell those from real ones (the fuzz
-/// target's).
-pub fn in_protocol_library() -> bool {
-    IN_RML.with(Cell::get)
-}
-
-/// Runs rml_rtmp code, which indexes and subtracts on peer-controlled sizes: its panic is a
-/// bad peer (`Err`), never a reason to take the process down.
-fn guarded<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
-    IN_RML.with(|c| c.set(true));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    IN_RML.with(|c| c.set(false));
-    result
 }
 
 fn send(bytes: Vec<u8>) -> Option<Action> {

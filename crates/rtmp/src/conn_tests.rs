@@ -212,4 +212,9 @@ fn interleaved_chunk_streams_close_the_connection() {
     bytes.extend([0u8; 10]);
     let e = conn.input(&bytes, &mut any).unwrap_err();
     assert!(e.contains("malformed chunk stream"), "{e}");
+    // The caught panic's message and place are in the error (the hook kept it off stderr).
+    assert!(
+        e.contains("rml_rtmp panicked: attempt to subtract with overflow at "),
+        "{e}"
+    );
 }

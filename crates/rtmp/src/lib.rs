@@ -6,5 +6,7 @@
 //! same code as the server.
 
 mod conn;
+mod guard;
 
-pub use conn::{in_protocol_library, Action, ClaimFn, Conn};
+pub use conn::{Action, ClaimFn, Conn};
+pub use guard::in_protocol_library;

@@ -89,8 +89,10 @@ async fn serve(mut stream: TcpStream, peer: String, hub: Arc<Hub>) {
         let actions = match conn.input(buf.get(..n).unwrap_or_default(), &mut ask) {
             Ok(a) => a,
             Err(e) => {
+                // Once, with the peer; a panic caught in rml_rtmp is in `e`, not on stderr.
                 tracing::warn!(%peer, error = %e, "RTMP: bad input, connection closed");
-                break e;
+                hub.count_refused();
+                break "bad input".to_owned();
             }
         };
         if let Some(c) = fresh {

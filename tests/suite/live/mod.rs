@@ -14,9 +14,11 @@ mod open_gop;
 mod renditions;
 mod rtmp;
 mod rtmp_av1;
+mod rtmp_panic;
 mod rtmp_server;
 mod sessions;
 mod srt;
+mod srt_listener;
 mod timing;
 mod validate;
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! SRT input (issue 10) with Debian ffmpeg's libsrt as the caller (`-f mpegts 'srt://…'`):
-//! `--input 'srt://127.0.0.1:0?streamid=cam'` is packaged and plays in hls.js (after an
-//! encrypting caller that srt-protocol panics on was refused); server mode
+//! `--input 'srt://127.0.0.1:0?streamid=cam'` is packaged and plays in hls.js (after
+//! encrypting callers were refused); server mode
 //! (`--srt-listen`) takes two callers at once by the access-control streamid
 //! `#!::r=NAME,m=publish,k=KEY`, refuses a wrong key, and requires `--srt-passphrase`.
 
@@ -39,8 +39,8 @@ fn live_srt_input_is_packaged_and_plays() {
         live.ingest
     );
     let base = live.base().to_owned();
-    // An encrypting caller with no --srt-passphrase set: srt-protocol panics in its listener
-    // (refused); the listener is bound again and takes the next caller.
+    // An encrypting caller with no --srt-passphrase set: refused in the handshake (srt-protocol
+    // 0.4.4 panicked there; vendored and patched), and the listener takes the next caller.
     assert_refused(&format!("{}&passphrase=0123456789abc", live.ingest));
     // One that advertises its key length (pbkeylen) is refused before srt-protocol sees it.
     assert_refused(&format!(
