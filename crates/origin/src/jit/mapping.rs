@@ -118,6 +118,24 @@ pub(crate) fn resolve(mapping: &Mapping, json: &ObjectPath) -> Result<Resolved, 
     Ok(r)
 }
 
+/// For the `http` fuzz target ([`crate::fuzzing`]): parses `json` as mapping file `file` and
+/// panics if a path it resolves to leaves `file`'s directory.
+pub(crate) fn check_contained(file: &ObjectPath, json: &[u8]) {
+    let Ok(resolved) = parse(file.as_str(), json).and_then(|m| resolve(&m, file)) else {
+        return;
+    };
+    let dir = file.as_str().rsplit_once('/').map_or("", |(d, _)| d);
+    for f in &resolved.files {
+        let inside = dir.is_empty() || f.as_str().starts_with(&format!("{dir}/"));
+        assert!(
+            inside && !f.segments().any(|s| s == ".."),
+            "{}: {} leaves the directory",
+            file.as_str(),
+            f.as_str()
+        );
+    }
+}
+
 fn spec(
     lang: &Option<String>,
     name: &Option<String>,
@@ -181,6 +199,10 @@ mod tests {
         )
         .unwrap();
         let r = resolve(&m, &json_path("/t/title.json")).unwrap();
+        check_contained(
+            &json_path("/t/title.json"),
+            br#"{"videos": ["a/./b/c.mp4"]}"#,
+        );
         let files: Vec<&str> = r.files.iter().map(|f| f.as_str()).collect();
         assert_eq!(
             files,

@@ -15,7 +15,7 @@
 
 mod cache;
 mod ladder;
-mod mapping;
+pub(crate) mod mapping;
 #[cfg(test)]
 mod tests;
 pub(crate) mod url;
