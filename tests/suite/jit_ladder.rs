@@ -60,6 +60,7 @@ fn ladder_root(name: &str) -> (PathBuf, PathBuf) {
     .expect("srt");
     std::fs::write(t.join("title.json"), TITLE_JSON).expect("json");
     std::fs::write(t.join("play.json"), PLAY_JSON).expect("json");
+    std::fs::write(t.join("one.json"), r#"{"videos": ["v180.mp4"]}"#).expect("json");
     (dir, t)
 }
 
@@ -134,35 +135,7 @@ fn jit_ladder_equals_package() {
         ];
         package_ladder(&inputs, &out, &args);
         let base = format!("/t/title.json/{prefix}");
-        let video = get(&server.base, &format!("{base}video_0.m3u8"));
-        assert_eq!(video.status, 200, "{format}: {}", video.text());
-        let version = version_of(&video.text(), "video_0");
-        let jit_names = reachable(&server.base, &base);
-        let mut package_names = BTreeSet::new();
-        for entry in std::fs::read_dir(&out).expect("package output") {
-            let name = entry
-                .expect("entry")
-                .file_name()
-                .into_string()
-                .expect("utf-8");
-            if name.starts_with('.') {
-                continue;
-            }
-            let want = std::fs::read(out.join(&name)).expect("read");
-            let jit_name = name.replace("_test_", &format!("_{version}_"));
-            let got = get(&server.base, &format!("{base}{jit_name}"));
-            assert_eq!(got.status, 200, "{format}: {jit_name}: {}", got.text());
-            if name.ends_with(".m3u8") {
-                let got = got.text().replace(&format!("_{version}_"), "_test_");
-                let want = String::from_utf8(want).expect("utf-8");
-                crate::common::assert_text_eq(&format!("{format} {name}"), &want, &got);
-            } else {
-                assert!(got.body == want, "{format}: {name} differs from package's");
-            }
-            package_names.insert(jit_name);
-        }
-        // Every object `package` wrote is reachable from the master (and no other one is).
-        assert_eq!(jit_names, package_names, "{format}: objects");
+        let package_names = compare(&server.base, &base, &out, "video_0", format);
         assert!(
             package_names.iter().any(|n| n.ends_with(".vtt"))
                 && package_names.iter().any(|n| n.starts_with("audio_1_"))
@@ -180,7 +153,70 @@ fn jit_ladder_equals_package() {
             let secs = probe::media_duration(Path::new(&url));
             assert!((secs - 12.0).abs() < 0.3, "{format}: {p} lasts {secs} s");
         }
+        // One video file and nothing else is what `package FILE` writes: the single muxed
+        // rendition, not a ladder.
+        let out = dir.join(format!("pkg-one-{format}"));
+        let args = ["--format", format, "--segment-duration", "4"];
+        package_ladder(&inputs[..1], &out, &args);
+        let names = compare(
+            &server.base,
+            &format!("/t/one.json/{prefix}"),
+            &out,
+            "stream",
+            format,
+        );
+        assert!(names.contains("stream_iframes.m3u8"), "{format}: {names:?}");
     }
+}
+
+/// Compares every object `package` wrote into `out` (run id `test`) with the JIT object of
+/// the same name under `base` (the version of media playlist `rendition`.m3u8 for the run
+/// id), and the names with those reachable from the JIT master; returns the JIT names.
+fn compare(
+    server: &str,
+    base: &str,
+    out: &Path,
+    rendition: &str,
+    format: &str,
+) -> BTreeSet<String> {
+    let media = get(server, &format!("{base}{rendition}.m3u8"));
+    assert_eq!(media.status, 200, "{format}: {}", media.text());
+    let version = version_of(&media.text(), rendition);
+    let jit_names = reachable(server, base);
+    let mut package_names = BTreeSet::new();
+    for entry in std::fs::read_dir(out).expect("package output") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .into_string()
+            .expect("utf-8");
+        if name.starts_with('.') {
+            continue;
+        }
+        let want = std::fs::read(out.join(&name)).expect("read");
+        let jit_name = name.replace("_test_", &format!("_{version}_"));
+        let got = get(server, &format!("{base}{jit_name}"));
+        assert_eq!(
+            got.status,
+            200,
+            "{format}: {base}{jit_name}: {}",
+            got.text()
+        );
+        if name.ends_with(".m3u8") {
+            let got = got.text().replace(&format!("_{version}_"), "_test_");
+            let want = String::from_utf8(want).expect("utf-8");
+            crate::common::assert_text_eq(&format!("{format} {base}{name}"), &want, &got);
+        } else {
+            assert!(
+                got.body == want,
+                "{format}: {base}{name} differs from package's"
+            );
+        }
+        package_names.insert(jit_name);
+    }
+    // Every object `package` wrote is reachable from the master (and no other one is).
+    assert_eq!(jit_names, package_names, "{format} {base}: objects");
+    package_names
 }
 
 /// Same URL → same ETag, segments immutable; touching a file the mapping names (or the
@@ -252,7 +288,10 @@ fn jit_ladder_refusals() {
             "{\"videos\": [\"v180.mp4\"], \"audio\": [{\"file\": \"nope.m4a\"}]}",
             "t/nope.m4a: no such file",
         ),
-        ("{\"videos\": [\"fr.mp4\"]}", "no video track"),
+        (
+            "{\"videos\": [\"v180.mp4\", \"fr.mp4\"]}",
+            "t/fr.mp4: no video track",
+        ),
         (
             "{\"videos\": [\"v180.mp4\"], \"subtitles\": [{\"file\": \"v180.mp4\"}]}",
             "without a text track",

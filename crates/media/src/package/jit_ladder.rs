@@ -112,6 +112,14 @@ pub fn plan_ladder<R: Read + Seek>(
         reason: e.to_string(),
     };
     check_options(opts).map_err(|e| err(first, &e))?;
+    if let [only] = inputs.videos {
+        if inputs.audio.is_empty() && inputs.subtitles.is_empty() {
+            let single = plan_single(*only, inputs.files.len(), opts, open);
+            if let Some(planned) = single.map_err(|e| err(*only, &e))? {
+                return Ok(planned);
+            }
+        }
+    }
     let mut p = Planning {
         open,
         opts,
@@ -170,6 +178,37 @@ pub fn plan_ladder<R: Read + Seek>(
         renditions: p.renditions,
     };
     Ok((p.indexes, plan))
+}
+
+/// One file alone, with at most one audio track and no text track: what `package` writes
+/// for it is the single muxed rendition (`stream.m3u8`, README "Ladders"), planned as a
+/// single file is ([`super::jit::plan`]); `None` when the file makes a ladder.
+#[allow(clippy::type_complexity)]
+fn plan_single<R: Read + Seek>(
+    file: usize,
+    files: usize,
+    opts: &PackageOptions,
+    open: &mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
+) -> crate::Result<Option<(Vec<Option<MediaIndex>>, LadderPlan)>> {
+    let mut demux = open(file)?;
+    let audio = demux
+        .tracks()
+        .iter()
+        .filter(|t| t.kind() == TrackKind::Audio)
+        .count();
+    if audio > 1 || !demux.subtitle_tracks()?.is_empty() {
+        return Ok(None);
+    }
+    let (index, plan) = super::jit::plan(open(file)?, opts)?;
+    let mut indexes = vec![None; files];
+    if let Some(slot) = indexes.get_mut(file) {
+        *slot = Some(index);
+    }
+    let plan = LadderPlan {
+        objects: Vec::new(),
+        renditions: vec![(file, plan)],
+    };
+    Ok(Some((indexes, plan)))
 }
 
 impl<R: Read + Seek> Planning<'_, R> {

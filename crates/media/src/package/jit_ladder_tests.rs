@@ -204,7 +204,7 @@ fn ladder_refusals_name_the_file() {
     let opts = PackageOptions::default();
     // (videos, audio files, the refusal)
     let cases: &[(&[usize], &[usize], &str)] = &[
-        (&[1], &[], "fr.mp4: no video track"),
+        (&[0, 1], &[], "fr.mp4: no video track"),
         (&[], &[1], "a ladder needs at least one video file"),
     ];
     for (videos, audio, want) in cases {
