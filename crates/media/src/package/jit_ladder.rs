@@ -77,6 +77,9 @@ pub struct LadderPlan {
     renditions: Vec<(usize, JitPlan)>,
 }
 
+/// A planned ladder: the index of each file that holds a rendition, and the plan.
+pub type Planned = (Vec<Option<MediaIndex>>, LadderPlan);
+
 /// An audio track that may become a rendition.
 struct Candidate {
     file: usize,
@@ -101,7 +104,7 @@ pub fn plan_ladder<R: Read + Seek>(
     inputs: LadderInputs<'_>,
     opts: &PackageOptions,
     open: &mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
-) -> Result<(Vec<Option<MediaIndex>>, LadderPlan), LadderError> {
+) -> Result<Planned, LadderError> {
     let first = inputs.videos.first().copied().unwrap_or(0);
     let err = |file: usize, e: &dyn std::fmt::Display| LadderError {
         file: inputs
@@ -183,13 +186,12 @@ pub fn plan_ladder<R: Read + Seek>(
 /// One file alone, with at most one audio track and no text track: what `package` writes
 /// for it is the single muxed rendition (`stream.m3u8`, README "Ladders"), planned as a
 /// single file is ([`super::jit::plan`]); `None` when the file makes a ladder.
-#[allow(clippy::type_complexity)]
 fn plan_single<R: Read + Seek>(
     file: usize,
     files: usize,
     opts: &PackageOptions,
     open: &mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
-) -> crate::Result<Option<(Vec<Option<MediaIndex>>, LadderPlan)>> {
+) -> crate::Result<Option<Planned>> {
     let mut demux = open(file)?;
     let audio = demux
         .tracks()

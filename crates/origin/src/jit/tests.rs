@@ -277,6 +277,14 @@ async fn object_storage_mapping_file() {
         assert!(got.to_vec() == want, "{name} differs");
     }
 
+    // The index cache counts the ladder's plan and the file's index.
+    let (bytes, entries) = jit.cache.usage();
+    assert_eq!(entries, 1);
+    assert!(
+        bytes >= plan.heap_bytes() + index.heap_bytes(),
+        "{bytes} bytes counted"
+    );
+
     let err = open("missing.json/master.m3u8".into()).await.unwrap_err();
     let r = refusal(&err).expect("a refusal");
     assert_eq!(r.status, 422, "{}", r.reason);
