@@ -4,10 +4,9 @@
 
 use anyhow::{bail, Context, Result};
 use media::demux::mp4::Mp4Demuxer;
-use media::mux::ts::TIMESTAMP_OFFSET;
-use media::package::ladder::{language_tag, SubtitleOut};
-use media::package::{Format, PackageOptions, Rendered, StreamStore};
-use media::playlist::{MediaPlaylist, MediaSegment, PlaylistType};
+use media::package::ladder::SubtitleOut;
+use media::package::ladder_text::{self, RenditionSpec};
+use media::package::{PackageOptions, Rendered, StreamStore};
 use std::path::Path;
 
 use media::subtitle::{self, SubtitleTrack, Subtitles};
@@ -83,61 +82,28 @@ fn read_mp4(mut spec: Descriptor, bytes: Vec<u8>) -> Result<SubtitleInput> {
 }
 
 /// Writes every subtitle rendition as `subs_{k}.m3u8` + one `.vtt` per segment of `reference`
-/// (the first video variant), with the same EXTINF.
+/// (the first video variant), with the same EXTINF: the media crate's
+/// [`write_subtitles`](media::package::ladder_text::write_subtitles), which just-in-time
+/// ladders use too.
 pub fn write_all(
     inputs: Vec<SubtitleInput>,
     reference: &Rendered,
     opts: &PackageOptions,
     store: &mut dyn StreamStore,
 ) -> Result<Vec<SubtitleOut>> {
-    // RFC 8216 3.5: cue time 0 is the presentation's start, the reference's first picture.
-    // MPEG-TS segments carry timestamps shifted by TIMESTAMP_OFFSET (as ffmpeg's); fMP4's are the
-    // input's own.
-    let shift = match opts.format {
-        Format::Ts => TIMESTAMP_OFFSET,
-        Format::Fmp4 => 0,
-    };
-    let first = (reference.first_pts.unwrap_or(0.0) * 90_000.0).round() as i64;
-    let mpegts = u64::try_from(first.saturating_add(shift)).unwrap_or(0);
-    let mut out = Vec::new();
-    for (k, input) in inputs.into_iter().enumerate() {
-        let segments = subtitle::segment(&input.subs, &reference.segment_durations, mpegts);
-        let mut playlist = MediaPlaylist {
-            playlist_type: Some(PlaylistType::Vod),
-            end_list: true,
-            ..Default::default()
-        };
-        for (i, (text, duration)) in segments
-            .iter()
-            .zip(&reference.segment_durations)
-            .enumerate()
-        {
-            let uri = format!("subs_{k}_{}_{i:06}.vtt", opts.run_id);
-            store
-                .put(&uri, text.as_bytes())
-                .with_context(|| format!("writing {uri}"))?;
-            playlist.segments.push(MediaSegment {
-                uri,
-                duration: *duration,
-                byterange: None,
-                discontinuity: false,
-                program_date_time: None,
-                size: text.len() as u64,
-            });
-        }
-        playlist.target_duration = MediaPlaylist::target_for(&playlist.segments);
-        let uri = format!("subs_{k}.m3u8");
-        store
-            .put(&uri, playlist.to_string().as_bytes())
-            .with_context(|| format!("writing {uri}"))?;
-        let spec = input.spec;
-        out.push(SubtitleOut {
-            uri,
-            name: spec.name,
-            language: spec.lang.and_then(|l| language_tag(&l)),
-            default: spec.default,
-            forced: spec.forced,
-        });
-    }
-    Ok(out)
+    let inputs = inputs
+        .into_iter()
+        .map(|i| ladder_text::SubtitleInput {
+            subs: i.subs,
+            spec: RenditionSpec {
+                lang: i.spec.lang,
+                name: i.spec.name,
+                default: i.spec.default,
+                forced: i.spec.forced,
+            },
+        })
+        .collect();
+    Ok(ladder_text::write_subtitles(
+        inputs, reference, opts, store,
+    )?)
 }

@@ -83,6 +83,11 @@ pub fn tracks_harness(args: &[&str]) -> serde_json::Value {
     node("tracks.mjs", args)
 }
 
+/// Runs tests/e2e/shaka-play.mjs (Shaka Player plays a URL); returns its JSON report.
+pub fn shaka_play_harness(args: &[&str]) -> serde_json::Value {
+    node("shaka-play.mjs", args)
+}
+
 /// Runs the browser harness `script` of tests/e2e with `args`; its last stdout line is the report.
 fn node(script: &str, args: &[&str]) -> serde_json::Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");

@@ -15,25 +15,25 @@ use crate::common::server::{play, serve};
 use crate::common::{bin, fixtures, out_dir, package, probe, run};
 
 /// One HTTP/1.1 exchange on a fresh connection: status, headers (lower-case names), body.
-struct Reply {
-    status: u16,
+pub(super) struct Reply {
+    pub(super) status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
-fn request(base: &str, method: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
+pub(super) fn request(base: &str, method: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
     let host = base.strip_prefix("http://").expect("http base");
     let mut s = TcpStream::connect(host).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -75,7 +75,7 @@ fn request(base: &str, method: &str, path: &str, extra: &[(&str, &str)]) -> Repl
     reply
 }
 
-fn get(base: &str, path: &str) -> Reply {
+pub(super) fn get(base: &str, path: &str) -> Reply {
     request(base, "GET", path, &[])
 }
 

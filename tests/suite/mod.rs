@@ -11,6 +11,7 @@ mod events;
 mod golden;
 mod interrupt;
 mod jit;
+mod jit_ladder;
 mod ladder;
 mod ladder_encrypt;
 mod ladder_text;

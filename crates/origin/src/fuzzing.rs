@@ -27,6 +27,11 @@ pub fn request(path: &str, query: Option<&str>, headers: &[(&[u8], &[u8])], len:
                 u.file
             );
             assert_eq!(p.segments().last(), Some(u.name.as_str()), "{path}");
+            if u.mapping {
+                // A mapping file (`NAME.json`, `body` as its text): whatever it says, every
+                // file it resolves to is inside the mapping file's directory.
+                crate::jit::mapping::check_contained(&u.file, body);
+            }
         }
     }
     let _ = Directives::parse(query).map(|d| d.is_blocking());

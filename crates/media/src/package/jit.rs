@@ -22,8 +22,11 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
+use super::ladder::Select;
 use super::render::Mux;
-use super::{render_rendition, write_master, PackageOptions, PackageSummary, StreamStore};
+use super::{
+    render_rendition, write_master, PackageOptions, PackageSummary, Rendered, StreamStore,
+};
 use crate::demux::mp4::{MediaIndex, Mp4Demuxer};
 use crate::sample::{Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
@@ -40,6 +43,10 @@ pub struct JitPlan {
     objects: Vec<(String, Bytes)>,
     segments: Vec<PlannedSegment>,
     pub summary: PackageSummary,
+    /// A rendition of one track of the file (a ladder's, [`super::jit_ladder`]): the index
+    /// position of each sample the packager got, in order; the pieces' sample ranges count
+    /// these. `None`: every sample of the index, in order.
+    positions: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,12 +82,45 @@ pub fn plan<R: Read + Seek>(
     mut demux: Mp4Demuxer<R>,
     opts: &PackageOptions,
 ) -> Result<(MediaIndex, JitPlan)> {
+    check_options(opts)?;
+    let index = demux.index()?;
+    let mut recorded = record(&mut demux, index.samples().len(), None, opts, &[])?;
+    // Just-in-time output is clear: no EXT-X-SESSION-KEY.
+    let mut store = Recorder::default();
+    write_master(&mut store, &recorded.rendered, &[])?;
+    recorded.plan.objects.extend(store.objects);
+    Ok((index, recorded.plan))
+}
+
+/// Just-in-time output writes neither single files nor encrypted segments.
+pub(super) fn check_options(opts: &PackageOptions) -> Result<()> {
     if opts.single_file || opts.encryption.is_some() {
         return Err(Error::Encryption(
             "just-in-time packaging writes neither single files nor encrypted segments".into(),
         ));
     }
-    let index = demux.index()?;
+    Ok(())
+}
+
+/// One rendition run through `package_rendition` with a recording store.
+pub(super) struct Recorded {
+    pub rendered: Rendered,
+    pub plan: JitPlan,
+    /// With `keep`: the fingerprint of each input track the selection dropped (audio only,
+    /// [`Select::fingerprint`]), by input track.
+    pub fingerprints: Vec<Option<u64>>,
+}
+
+/// Plans the rendition `package_rendition` makes of `demux` (all `total` samples of its
+/// index) cut at `cuts`: of every track, or with `keep`, of that track alone (as a ladder's
+/// [`Select`] makes it).
+pub(super) fn record(
+    demux: &mut dyn Demuxer,
+    total: usize,
+    keep: Option<usize>,
+    opts: &PackageOptions,
+    cuts: &[f64],
+) -> Result<Recorded> {
     let mut store = Recorder::default();
     let mut seen: Vec<(bool, usize, Segment, Option<Mux>)> = Vec::new();
     let observer = Box::new(|piece: &Segment, first: bool, mux: &Mux| {
@@ -92,37 +132,62 @@ pub fn plan<R: Read + Seek>(
             first.then(|| mux.clone()),
         ));
     });
+    let n_tracks = demux.tracks().len();
     let mut counting = Counting {
-        inner: &mut demux,
+        inner: demux,
         yielded: 0,
+        keep,
+        positions: Vec::new(),
     };
-    let rendered = render_rendition(
-        &mut counting,
-        opts,
-        &[],
-        &mut store,
-        &mut |_| {},
-        Some(observer),
-    )?;
+    let mut no_progress = |_: super::Progress| {};
+    let (rendered, fingerprints) = match keep {
+        None => {
+            let r = render_rendition(
+                &mut counting,
+                opts,
+                cuts,
+                &mut store,
+                &mut no_progress,
+                Some(observer),
+            )?;
+            (r, Vec::new())
+        }
+        Some(track) => {
+            let mut sel = Select::new(&mut counting, &[track]);
+            let r = render_rendition(
+                &mut sel,
+                opts,
+                cuts,
+                &mut store,
+                &mut no_progress,
+                Some(observer),
+            )?;
+            (r, (0..n_tracks).map(|t| sel.fingerprint(t)).collect())
+        }
+    };
     let yielded = counting.yielded;
-    // Just-in-time output is clear: no EXT-X-SESSION-KEY.
-    write_master(&mut store, &rendered, &[])?;
-    if yielded != index.samples().len() {
+    if yielded != total {
         return Err(Error::mp4(
-            format!(
-                "the index lists {} samples but {yielded} were read",
-                index.samples().len()
-            ),
+            format!("the index lists {total} samples but {yielded} were read"),
             0,
         ));
     }
-    let segments = assemble(seen, store.sizes, yielded)?;
+    let (kept, positions) = match keep {
+        Some(_) => (counting.positions.len(), Some(counting.positions)),
+        None => (yielded, None),
+    };
+    let segments = assemble(seen, store.sizes, kept)?;
     let plan = JitPlan {
         objects: store.objects,
         segments,
-        summary: rendered.summary,
+        summary: rendered.summary.clone(),
+        positions,
     };
-    Ok((index, plan))
+    Ok(Recorded {
+        rendered,
+        plan,
+        fingerprints,
+    })
 }
 
 /// The segments from the pieces seen (in order) and the sizes of the objects written. The
@@ -188,6 +253,11 @@ impl JitPlan {
         self.segments.iter().position(|s| s.name == name)
     }
 
+    /// The names of the playlists and the init segment.
+    pub fn object_names(&self) -> impl Iterator<Item = &str> {
+        self.objects.iter().map(|(n, _)| n.as_str())
+    }
+
     /// The names of the media segments, in order.
     pub fn segment_names(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().map(|s| s.name.as_str())
@@ -202,7 +272,16 @@ impl JitPlan {
     pub fn heap_bytes(&self) -> usize {
         let objects: usize = self.objects.iter().map(|(n, b)| n.len() + b.len()).sum();
         let per_segment = std::mem::size_of::<PlannedSegment>() + 2048;
-        objects + self.segments.len() * per_segment
+        let positions = self.positions.as_ref().map_or(0, |p| p.capacity() * 4);
+        objects + self.segments.len() * per_segment + positions
+    }
+
+    /// The index position of the `i`th sample the packager got.
+    fn position(&self, i: usize) -> usize {
+        match &self.positions {
+            Some(p) => p.get(i).map_or(usize::MAX, |&x| x as usize),
+            None => i,
+        }
     }
 
     /// The byte ranges of the file that segment `seg` needs, in file order; samples less
@@ -215,7 +294,7 @@ impl JitPlan {
             .pieces
             .iter()
             .flat_map(|p| p.samples.clone())
-            .filter_map(|i| index.samples().get(i))
+            .filter_map(|i| index.samples().get(self.position(i)))
             .filter(|r| r.size > 0)
             .map(|r| (r.offset, r.offset.saturating_add(u64::from(r.size))))
             .collect();
@@ -254,7 +333,14 @@ impl JitPlan {
             let samples = p
                 .samples
                 .clone()
-                .map(|i| sample(index, i, read))
+                .map(|i| {
+                    let mut s = sample(index, self.position(i), read)?;
+                    if self.positions.is_some() {
+                        // The selection's one track, renumbered as [`Select`] does.
+                        s.track = 0;
+                    }
+                    Ok(s)
+                })
                 .collect::<Result<Vec<Sample>>>()?;
             let piece = Segment {
                 index: p.index,
@@ -311,10 +397,13 @@ fn sample(index: &MediaIndex, i: usize, read: &[(Span, Bytes)]) -> Result<Sample
     index.sample(i, data)
 }
 
-/// Counts the samples the packager reads.
+/// Counts the samples the packager reads, and with `keep`, records the index position of
+/// each sample of that track.
 struct Counting<'d> {
     inner: &'d mut dyn Demuxer,
     yielded: usize,
+    keep: Option<usize>,
+    positions: Vec<u32>,
 }
 
 impl Demuxer for Counting<'_> {
@@ -323,15 +412,22 @@ impl Demuxer for Counting<'_> {
     }
     fn next_sample(&mut self) -> Result<Option<Sample>> {
         let s = self.inner.next_sample()?;
-        self.yielded += usize::from(s.is_some());
+        if let Some(sample) = &s {
+            if self.keep == Some(sample.track) {
+                let at = u32::try_from(self.yielded)
+                    .map_err(|_| Error::mp4("too many samples to plan", 0))?;
+                self.positions.push(at);
+            }
+            self.yielded += 1;
+        }
         Ok(s)
     }
 }
 
 /// Keeps the small objects (playlists, init segment) and the size of the media segments.
 #[derive(Default)]
-struct Recorder {
-    objects: Vec<(String, Bytes)>,
+pub(super) struct Recorder {
+    pub(super) objects: Vec<(String, Bytes)>,
     sizes: Vec<(String, u64)>,
     open: Option<(String, u64)>,
 }

@@ -18,9 +18,11 @@
 //! URL with different bytes and an origin may mark segments immutable.
 
 pub mod jit;
+pub mod jit_ladder;
 #[cfg(test)]
 mod jit_tests;
 pub mod ladder;
+pub mod ladder_text;
 mod playlists;
 mod render;
 

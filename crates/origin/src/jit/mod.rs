@@ -14,6 +14,8 @@
 //! segment. Room: below `http`, above `source`.
 
 mod cache;
+mod ladder;
+pub(crate) mod mapping;
 #[cfg(test)]
 mod tests;
 pub(crate) mod url;
@@ -71,9 +73,24 @@ fn refused(status: u16, reason: String) -> Refusal {
 /// A planned file: its index and plan, or why it has none.
 pub(crate) type Planned = Result<Arc<Ready>, Refusal>;
 
-pub(crate) struct Ready {
-    index: MediaIndex,
-    plan: JitPlan,
+pub(crate) enum Ready {
+    /// One media file.
+    File {
+        index: MediaIndex,
+        plan: Box<JitPlan>,
+    },
+    /// A mapping file's ladder.
+    Ladder(ladder::LadderReady),
+}
+
+impl Ready {
+    /// Heap bytes held, roughly (the index cache's cost of the entry).
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Ready::File { index, plan } => index.heap_bytes() + plan.heap_bytes(),
+            Ready::Ladder(l) => l.heap_bytes(),
+        }
+    }
 }
 
 /// An [`ObjectSource`] that also packages MP4 files of `inner` just in time.
@@ -97,6 +114,9 @@ impl<S: ObjectSource> JitSource<S> {
     }
 
     async fn open_jit(&self, url: JitUrl, file: Object) -> io::Result<Object> {
+        if url.mapping {
+            return self.open_mapping(url, file).await;
+        }
         let version = version(&file.meta);
         let key = Key {
             file: url.file.as_str().to_owned(),
@@ -112,18 +132,13 @@ impl<S: ObjectSource> JitSource<S> {
         };
         let ready = self.planned(&key, &url.file, &file, opts).await?;
         let file_modified = file.meta.modified;
-        let etag = format!(
-            "\"jit-{}-{}-{}-{}\"",
-            key.version,
-            url.format.name(),
-            key.duration_ms,
-            url.name
-        );
-        let etag =
-            HeaderValue::from_str(&etag).map_err(|_| io::Error::from(io::ErrorKind::NotFound))?;
-        let bytes = if let Some(b) = ready.plan.object(&url.name) {
+        let etag = etag(&key, url.format, &url.name)?;
+        let Ready::File { plan, .. } = &*ready else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let bytes = if let Some(b) = plan.object(&url.name) {
             b.clone()
-        } else if let Some(seg) = ready.plan.segment(&url.name) {
+        } else if let Some(seg) = plan.segment(&url.name) {
             let ready = Arc::clone(&ready);
             let meta = file.meta.clone();
             let name = url.name.clone();
@@ -157,27 +172,49 @@ impl<S: ObjectSource> JitSource<S> {
         file: &Object,
         opts: PackageOptions,
     ) -> io::Result<Arc<Ready>> {
-        let cell = self.cache.cell(key);
         let handle = reader(file)?;
         let meta = file.meta.clone();
         let name = path.as_str().to_owned();
+        self.plan_cached(key, move || build(handle, &meta, &name, &opts))
+            .await
+    }
+
+    /// The plan of `key`, made once by `make` (on the blocking pool) for the first request
+    /// that needs it; its heap bytes counted in the index cache.
+    async fn plan_cached(
+        &self,
+        key: &Key,
+        make: impl FnOnce() -> Planned + Send + 'static,
+    ) -> io::Result<Arc<Ready>> {
+        let cell = self.cache.cell(key);
         let planned = cell
             .get_or_init(|| async move {
-                spawn_blocking(move || build(handle, &meta, &name, &opts))
+                spawn_blocking(make)
                     .await
                     .unwrap_or_else(|e| Err(refused(500, format!("planning failed: {e}"))))
             })
             .await
             .clone();
         match &planned {
-            Ok(r) => self
-                .cache
-                .settled(key, r.index.heap_bytes() + r.plan.heap_bytes()),
+            Ok(r) => self.cache.settled(key, r.heap_bytes()),
             Err(r) if r.status == 503 => self.cache.forget(key),
             Err(r) => self.cache.settled(key, r.reason.len() + 64),
         }
         planned.map_err(io::Error::other)
     }
+}
+
+/// The ETag of object `name` of the plan `key` names: the same URL gives the same ETag on
+/// every origin.
+fn etag(key: &Key, format: Format, name: &str) -> io::Result<HeaderValue> {
+    let etag = format!(
+        "\"jit-{}-{}-{}-{}\"",
+        key.version,
+        format.name(),
+        key.duration_ms,
+        name
+    );
+    HeaderValue::from_str(&etag).map_err(|_| io::Error::from(io::ErrorKind::NotFound))
 }
 
 /// The version of a file in its objects' names: a hash of its size and modification time,
@@ -362,7 +399,10 @@ fn build(mut reader: Reader, meta: &ObjectMeta, name: &str, opts: &PackageOption
         ms = started.elapsed().as_secs_f64() * 1000.0,
         "planned for just-in-time packaging"
     );
-    Ok(Arc::new(Ready { index, plan }))
+    Ok(Arc::new(Ready::File {
+        index,
+        plan: Box::new(plan),
+    }))
 }
 
 /// Renders segment `seg` from its byte ranges, read between two identity checks.
@@ -373,11 +413,26 @@ fn render(
     meta: &ObjectMeta,
     name: &str,
 ) -> Result<Bytes, Refusal> {
-    let mut reader = reader(&file).map_err(|e| refused(500, e.to_string()))?;
+    let Ready::File { index, plan } = ready else {
+        return Err(refused(500, format!("{name}: not a file's plan")));
+    };
+    let read = read_spans(&file, meta, name, plan.spans(index, seg))?;
+    plan.render(index, seg, &read)
+        .map(Bytes::from)
+        .map_err(|_| changed(name))
+}
+
+/// The bytes of `spans` of `file`, read between two identity checks (503 if it changed).
+fn read_spans(
+    file: &Object,
+    meta: &ObjectMeta,
+    name: &str,
+    spans: Vec<Span>,
+) -> Result<Vec<(Span, Bytes)>, Refusal> {
+    let mut reader = reader(file).map_err(|e| refused(500, e.to_string()))?;
     if !unchanged(&reader, meta) {
         return Err(changed(name));
     }
-    let spans = ready.plan.spans(&ready.index, seg);
     let mut read: Vec<(Span, Bytes)> = Vec::with_capacity(spans.len());
     for span in spans {
         let mut buf = BytesMut::zeroed(usize::try_from(span.len).unwrap_or(0));
@@ -390,11 +445,7 @@ fn render(
     if !unchanged(&reader, meta) {
         return Err(changed(name));
     }
-    ready
-        .plan
-        .render(&ready.index, seg, &read)
-        .map(Bytes::from)
-        .map_err(|_| changed(name))
+    Ok(read)
 }
 
 impl<S: ObjectSource> ObjectSource for JitSource<S> {

@@ -173,3 +173,124 @@ async fn object_storage_equals_package() {
         assert!(got == *data, "{name} differs from package's");
     }
 }
+
+/// A mapping file over object storage (ranged GETs pinned by ETag): every object of the
+/// ladder equals the ladder planned and rendered locally from the same bytes; a mapping file
+/// naming a missing object answers 422 naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_storage_mapping_file() {
+    use media::package::jit_ladder::{plan_ladder, LadderInputs};
+    use media::package::ladder_text::{RenditionSpec, SubtitleInput};
+    use object_store::path::Path as Key;
+    use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+    use crate::source::store::counting::CountingStore;
+    use crate::source::store::StoreSource;
+
+    let Some(path) = input("remote_ladder.mp4") else {
+        return;
+    };
+    let video = std::fs::read(&path).unwrap();
+    let vtt = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHi\n".to_vec();
+    let json = br#"{"videos": ["clip.mp4"], "subtitles": [{"file": "s/en.vtt", "lang": "en"}]}"#;
+    let missing = br#"{"videos": ["clip.mp4"], "audio": [{"file": "gone.m4a"}]}"#;
+    let store = Arc::new(CountingStore::default());
+    for (key, bytes) in [
+        ("vod/v/clip.mp4", video.clone()),
+        ("vod/v/s/en.vtt", vtt.clone()),
+        ("vod/v/t.json", json.to_vec()),
+        ("vod/v/missing.json", missing.to_vec()),
+    ] {
+        store
+            .put(&Key::from(key), PutPayload::from(bytes))
+            .await
+            .unwrap();
+    }
+    let source = StoreSource::new(Arc::clone(&store) as Arc<dyn ObjectStore>, "vod");
+    let jit = JitSource::new(source, 2.0, 64 << 20);
+    let open = |name: String| {
+        let p = ObjectPath::from_request_path(&format!("/v/{name}")).unwrap();
+        let jit = &jit;
+        async move { jit.open(&p).await }
+    };
+    let body = |o: Object| match o.body {
+        ObjectBody::Memory(b) => b,
+        _ => panic!("not in memory"),
+    };
+
+    let playlist = body(open("t.json/video_0.m3u8".into()).await.unwrap());
+    let text = String::from_utf8(playlist.to_vec()).unwrap();
+    let line = text.lines().find(|l| l.starts_with("video_0_")).unwrap();
+    let version = line["video_0_".len()..]
+        .split('_')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let opts = PackageOptions {
+        segment_duration: 2.0,
+        run_id: version,
+        ..Default::default()
+    };
+    let files = vec![("v/clip.mp4".to_owned(), video.len() as u64)];
+    let inputs = LadderInputs {
+        files: &files,
+        videos: &[0],
+        audio: &[],
+        subtitles: vec![SubtitleInput {
+            subs: media::subtitle::parse(std::str::from_utf8(&vtt).unwrap()).unwrap(),
+            spec: RenditionSpec {
+                lang: Some("en".into()),
+                ..RenditionSpec::default()
+            },
+        }],
+    };
+    let (indexes, plan) = plan_ladder(inputs, &opts, &mut |_| {
+        Mp4Demuxer::open(
+            Cursor::new(video.clone()),
+            video.len() as u64,
+            Mp4Options::default(),
+        )
+    })
+    .unwrap();
+    let index = indexes[0].as_ref().unwrap();
+    let names = plan.names();
+    assert!(names.iter().any(|n| n.ends_with(".vtt")), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("video_0_")), "{names:?}");
+    for name in names {
+        let want = match plan.object(&name) {
+            Some(b) => b.to_vec(),
+            None => {
+                let (r, seg) = plan.segment(&name).unwrap();
+                let read: Vec<(Span, Bytes)> = plan
+                    .spans(index, r, seg)
+                    .into_iter()
+                    .map(|s| {
+                        let (a, b) = (s.offset as usize, (s.offset + s.len) as usize);
+                        (s, Bytes::copy_from_slice(&video[a..b]))
+                    })
+                    .collect();
+                plan.render(index, r, seg, &read).unwrap()
+            }
+        };
+        let got = body(open(format!("t.json/{name}")).await.unwrap());
+        assert!(got.to_vec() == want, "{name} differs");
+    }
+
+    // The index cache counts the ladder's plan and the file's index.
+    let (bytes, entries) = jit.cache.usage();
+    assert_eq!(entries, 1);
+    assert!(
+        bytes >= plan.heap_bytes() + index.heap_bytes(),
+        "{bytes} bytes counted"
+    );
+
+    let err = open("missing.json/master.m3u8".into()).await.unwrap_err();
+    let r = refusal(&err).expect("a refusal");
+    assert_eq!(r.status, 422, "{}", r.reason);
+    assert!(
+        r.reason.contains("v/gone.m4a: no such file"),
+        "{}",
+        r.reason
+    );
+}

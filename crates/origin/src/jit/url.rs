@@ -3,7 +3,7 @@
 //! (MPEG-TS), NAME being one of the objects `package` writes for a single rendition
 //! (`master.m3u8`, `stream.m3u8`, `stream_iframes.m3u8`, `stream_VERSION_init.mp4`,
 //! `stream_VERSION_000000.m4s|ts`, …). Which names exist is the plan's to say; this only splits
-//! the path.
+//! the path. `/PATH/NAME.json/…` is the same for a mapping file's ladder (`mapping`).
 
 use media::package::Format;
 
@@ -20,6 +20,8 @@ pub(crate) struct JitUrl {
     pub format: Format,
     /// The object's name in the rendition.
     pub name: String,
+    /// `file` is a mapping file (`NAME.json`) describing a ladder, not a media file.
+    pub mapping: bool,
 }
 
 /// The JIT request `path` stands for, if it has the form; the last MP4 component decides
@@ -30,7 +32,8 @@ pub(crate) fn parse(path: &ObjectPath) -> Option<JitUrl> {
     let at = parts
         .get(..parts.len().saturating_sub(1))?
         .iter()
-        .rposition(|p| is_mp4(p))?;
+        .rposition(|p| is_mp4(p) || is_mapping(p))?;
+    let mapping = parts.get(at).is_some_and(|p| is_mapping(p));
     let (format, name) = match parts.get(at + 1..)? {
         [name] => (Format::Fmp4, *name),
         ["ts", name] => (Format::Ts, *name),
@@ -44,7 +47,14 @@ pub(crate) fn parse(path: &ObjectPath) -> Option<JitUrl> {
         file,
         format,
         name: name.to_owned(),
+        mapping,
     })
+}
+
+/// A mapping file's name: `NAME.json` (README "Just-in-time packaging", mapping files).
+fn is_mapping(part: &str) -> bool {
+    part.rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && ext.eq_ignore_ascii_case("json"))
 }
 
 fn is_mp4(part: &str) -> bool {
@@ -61,6 +71,18 @@ mod tests {
     fn jit_paths() {
         // (request path, Some((file, format, name)) or None)
         type Want<'a> = Option<(&'a str, Format, &'a str)>;
+        // The mapping files' cases: (request path, mapping or not) for those that parse.
+        let mappings = [
+            ("/t/title.json/master.m3u8", true),
+            ("/t/title.JSON/ts/video_0.m3u8", true),
+            ("/a.mp4/master.m3u8", false),
+            ("/x.json/a.mp4/master.m3u8", false),
+            ("/a.mp4/x.json/master.m3u8", true),
+        ];
+        for (raw, mapping) in mappings {
+            let path = ObjectPath::from_request_path(raw).expect(raw);
+            assert_eq!(parse(&path).map(|u| u.mapping), Some(mapping), "{raw}");
+        }
         let cases: &[(&str, Want)] = &[
             (
                 "/a.mp4/master.m3u8",
@@ -88,6 +110,13 @@ mod tests {
             ("/a/mp4/master.m3u8", None),
             ("/clip/master.m3u8", None),
             ("/a.mp4.bak/master.m3u8", None),
+            (
+                "/t/title.json/subs_0_0a1b2c3d_000000.vtt",
+                Some(("t/title.json", Format::Fmp4, "subs_0_0a1b2c3d_000000.vtt")),
+            ),
+            ("/t/title.json", None),
+            ("/t/x.json.bak/master.m3u8", None),
+            ("/t/title.json/x/master.m3u8", None),
         ];
         for (raw, want) in cases {
             let path = ObjectPath::from_request_path(raw).expect(raw);

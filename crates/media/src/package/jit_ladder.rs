@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Just-in-time ladders: the plan of what `package IN... --audio … --subtitles …` writes (the
+//! CLI's ladder, README "Ladders"), every rendition planned as [`super::jit`] plans a single
+//! file — `package_rendition` run over a [`Select`](super::ladder::Select)ion of one track
+//! with a recording store — and put together as the CLI does: video variants `video_{i}` cut
+//! at the first variant's segment starts, identical audio of the inputs packaged once (the
+//! copy in the smallest file), `--audio` renditions `audio_{k}`, subtitle renditions
+//! (`--subtitles` files, then the inputs' text tracks) written by
+//! [`write_subtitles`](super::ladder_text::write_subtitles), and the master by
+//! [`ladder::master`](super::ladder::master). A segment is rendered from its rendition's file
+//! ([`LadderPlan::file`]) as a single file's is.
+//!
+//! Sans-IO: the caller opens the files ([`LadderInputs`]'s `open`) and reads the byte ranges.
+
+use std::io::{Read, Seek};
+
+use bytes::Bytes;
+
+use super::jit::{check_options, record, JitPlan, Recorder, Span};
+use super::ladder::{self, language_tag, AudioOut};
+use super::ladder_text::{write_subtitles, RenditionSpec, SubtitleInput};
+use super::{PackageOptions, Rendered};
+use crate::crypto::playlist::insert_session_keys;
+use crate::demux::mp4::{MediaIndex, Mp4Demuxer};
+use crate::sample::{Demuxer, TrackInfo, TrackKind};
+use crate::store::Store;
+
+/// Why a ladder cannot be planned: the file (its name as given) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {reason}")]
+pub struct LadderError {
+    pub file: String,
+    pub reason: String,
+}
+
+/// Why one file of a ladder cannot be planned: the packager's error, or a ladder's own rule.
+#[derive(Debug)]
+enum Why {
+    Media(crate::Error),
+    Ladder(&'static str),
+}
+
+impl From<crate::Error> for Why {
+    fn from(e: crate::Error) -> Self {
+        Why::Media(e)
+    }
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Media(e) => e.fmt(f),
+            Why::Ladder(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The files of a ladder, as `package`'s arguments name them.
+pub struct LadderInputs<'a> {
+    /// Each file's name (for errors) and byte length (of identical audio tracks, the one in
+    /// the smallest file is read, as `package` does).
+    pub files: &'a [(String, u64)],
+    /// The inputs (`package IN...`): indexes into `files`, each a video variant.
+    pub videos: &'a [usize],
+    /// `--audio FILE,…`: every audio track of the file is a rendition.
+    pub audio: &'a [(usize, RenditionSpec)],
+    /// `--subtitles FILE,…`, read and parsed.
+    pub subtitles: Vec<SubtitleInput>,
+}
+
+/// A ladder planned from its files' indexes.
+#[derive(Debug, Clone)]
+pub struct LadderPlan {
+    /// The master and the subtitle renditions' playlists and segments.
+    objects: Vec<(String, Bytes)>,
+    /// Each rendition's file (index into [`LadderInputs::files`]) and plan.
+    renditions: Vec<(usize, JitPlan)>,
+}
+
+/// A planned ladder: the index of each file that holds a rendition, and the plan.
+pub type Planned = (Vec<Option<MediaIndex>>, LadderPlan);
+
+/// An audio track that may become a rendition.
+struct Candidate {
+    file: usize,
+    track: usize,
+    info: TrackInfo,
+    fingerprint: Option<u64>,
+    spec: Option<RenditionSpec>,
+}
+
+/// What planning has gathered so far.
+struct Planning<'o, R: Read + Seek> {
+    open: &'o mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
+    opts: &'o PackageOptions,
+    indexes: Vec<Option<MediaIndex>>,
+    renditions: Vec<(usize, JitPlan)>,
+}
+
+/// Plans the ladder `package` makes of `inputs` with `opts`; `open(n)` opens file `n` from
+/// its start (it is called once per rendition the file gives). Returns the index of every
+/// file that holds a rendition.
+pub fn plan_ladder<R: Read + Seek>(
+    inputs: LadderInputs<'_>,
+    opts: &PackageOptions,
+    open: &mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
+) -> Result<Planned, LadderError> {
+    let first = inputs.videos.first().copied().unwrap_or(0);
+    let err = |file: usize, e: &dyn std::fmt::Display| LadderError {
+        file: inputs
+            .files
+            .get(file)
+            .map_or("?", |f| f.0.as_str())
+            .to_owned(),
+        reason: e.to_string(),
+    };
+    check_options(opts).map_err(|e| err(first, &e))?;
+    if let [only] = inputs.videos {
+        if inputs.audio.is_empty() && inputs.subtitles.is_empty() {
+            let single = plan_single(*only, inputs.files.len(), opts, open);
+            if let Some(planned) = single.map_err(|e| err(*only, &e))? {
+                return Ok(planned);
+            }
+        }
+    }
+    let mut p = Planning {
+        open,
+        opts,
+        indexes: vec![None; inputs.files.len()],
+        renditions: Vec::new(),
+    };
+    let mut candidates = Vec::new();
+    let mut videos: Vec<Rendered> = Vec::new();
+    let mut subs = inputs.subtitles;
+    for (i, &file) in inputs.videos.iter().enumerate() {
+        let cuts = videos
+            .first()
+            .map_or(Vec::new(), |r| r.segment_starts.clone());
+        let (r, found, text) = p.video(file, i, &cuts).map_err(|e| err(file, &e))?;
+        candidates.extend(found);
+        for t in text {
+            // The same text in several inputs (an encoder's ladder) is one rendition.
+            if subs.iter().any(|s| s.subs == t.subtitles) {
+                continue;
+            }
+            let spec = RenditionSpec {
+                lang: t.language,
+                ..RenditionSpec::default()
+            };
+            subs.push(SubtitleInput {
+                subs: t.subtitles,
+                spec,
+            });
+        }
+        videos.push(r);
+    }
+    let Some(reference) = videos.first() else {
+        return Err(err(first, &"a ladder needs at least one video file"));
+    };
+    for (file, spec) in inputs.audio {
+        candidates.extend(p.audio_file(*file, spec).map_err(|e| err(*file, &e))?);
+    }
+    let cuts = reference.segment_starts.clone();
+    let mut audio = Vec::new();
+    for c in distinct_audio(candidates, inputs.files) {
+        let file = c.file;
+        let k = audio.len();
+        audio.push(p.audio(c, k, &cuts).map_err(|e| err(file, &e))?);
+    }
+    let mut store = Recorder::default();
+    let subs_out =
+        write_subtitles(subs, reference, opts, &mut store).map_err(|e| err(first, &e))?;
+    let master = ladder::master(&videos, &audio, &subs_out);
+    // Just-in-time output is clear: no EXT-X-SESSION-KEY (RFC 8216bis 4.4.6.5).
+    let text = insert_session_keys(&master.render(), &[]);
+    store
+        .put("master.m3u8", text.as_bytes())
+        .map_err(|e| err(first, &e))?;
+    let plan = LadderPlan {
+        objects: store.objects,
+        renditions: p.renditions,
+    };
+    Ok((p.indexes, plan))
+}
+
+/// One file alone, with at most one audio track and no text track: what `package` writes
+/// for it is the single muxed rendition (`stream.m3u8`, README "Ladders"), planned as a
+/// single file is ([`super::jit::plan`]); `None` when the file makes a ladder.
+fn plan_single<R: Read + Seek>(
+    file: usize,
+    files: usize,
+    opts: &PackageOptions,
+    open: &mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
+) -> crate::Result<Option<Planned>> {
+    let mut demux = open(file)?;
+    let audio = demux
+        .tracks()
+        .iter()
+        .filter(|t| t.kind() == TrackKind::Audio)
+        .count();
+    if audio > 1 || !demux.subtitle_tracks()?.is_empty() {
+        return Ok(None);
+    }
+    let (index, plan) = super::jit::plan(open(file)?, opts)?;
+    let mut indexes = vec![None; files];
+    if let Some(slot) = indexes.get_mut(file) {
+        *slot = Some(index);
+    }
+    let plan = LadderPlan {
+        objects: Vec::new(),
+        renditions: vec![(file, plan)],
+    };
+    Ok(Some((indexes, plan)))
+}
+
+impl<R: Read + Seek> Planning<'_, R> {
+    /// Opens file `file`, indexed (once per file).
+    fn open(&mut self, file: usize) -> crate::Result<(Mp4Demuxer<R>, usize)> {
+        let mut demux = (self.open)(file)?;
+        let total = match self.indexes.get(file) {
+            Some(Some(index)) => index.samples().len(),
+            _ => {
+                let index = demux.index()?;
+                let n = index.samples().len();
+                if let Some(slot) = self.indexes.get_mut(file) {
+                    *slot = Some(index);
+                }
+                n
+            }
+        };
+        Ok((demux, total))
+    }
+
+    /// Plans input `file`'s video as `video_{i}` cut at `cuts`; returns it, the input's audio
+    /// tracks and its text tracks (as the CLI's `package_video`).
+    fn video(
+        &mut self,
+        file: usize,
+        i: usize,
+        cuts: &[f64],
+    ) -> Result<
+        (
+            Rendered,
+            Vec<Candidate>,
+            Vec<crate::subtitle::SubtitleTrack>,
+        ),
+        Why,
+    > {
+        let mut demux = (self.open)(file)?;
+        let text = demux.subtitle_tracks()?;
+        let tracks = demux.tracks().to_vec();
+        let Some(v) = tracks.iter().position(|t| t.kind() == TrackKind::Video) else {
+            return Err(Why::Ladder(
+                "no video track: each video of a ladder is a variant; give audio-only files \
+                 as audio",
+            ));
+        };
+        let index = demux.index()?;
+        let o = PackageOptions {
+            rendition: format!("video_{i}"),
+            ..self.opts.clone()
+        };
+        let rec = record(&mut demux, index.samples().len(), Some(v), &o, cuts)?;
+        if let Some(slot) = self.indexes.get_mut(file) {
+            *slot = Some(index);
+        }
+        let found = tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind() == TrackKind::Audio)
+            .map(|(ti, t)| Candidate {
+                file,
+                track: ti,
+                info: t.clone(),
+                fingerprint: rec.fingerprints.get(ti).copied().flatten(),
+                spec: None,
+            })
+            .collect();
+        self.renditions.push((file, rec.plan));
+        Ok((rec.rendered, found, text))
+    }
+
+    /// The audio tracks of an audio file.
+    fn audio_file(&mut self, file: usize, spec: &RenditionSpec) -> Result<Vec<Candidate>, Why> {
+        let demux = (self.open)(file)?;
+        let found: Vec<Candidate> = demux
+            .tracks()
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind() == TrackKind::Audio)
+            .map(|(ti, t)| Candidate {
+                file,
+                track: ti,
+                info: t.clone(),
+                fingerprint: None,
+                spec: Some(spec.clone()),
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(Why::Ladder("no audio track"));
+        }
+        Ok(found)
+    }
+
+    /// Plans audio candidate `c` as `audio_{k}`, cut at `cuts` (as the CLI's `package_audio`).
+    fn audio(&mut self, c: Candidate, k: usize, cuts: &[f64]) -> crate::Result<AudioOut> {
+        let (mut demux, total) = self.open(c.file)?;
+        let o = PackageOptions {
+            rendition: format!("audio_{k}"),
+            ..self.opts.clone()
+        };
+        let rec = record(&mut demux, total, Some(c.track), &o, cuts)?;
+        self.renditions.push((c.file, rec.plan));
+        let spec = c.spec.unwrap_or_default();
+        Ok(AudioOut {
+            rendered: rec.rendered,
+            family: c.info.config.name(),
+            name: spec.name,
+            // RFC 8216bis 4.4.6.1: LANGUAGE from the descriptor, else the track's.
+            language: spec
+                .lang
+                .or(c.info.language.clone())
+                .and_then(|l| language_tag(&l)),
+            default: spec.default,
+            channels: c.info.channels,
+        })
+    }
+}
+
+/// The candidates with identical audio (same fingerprint) reduced to one each, in the order
+/// they first appear; of identical tracks, the one in the smallest file (as `package`).
+fn distinct_audio(candidates: Vec<Candidate>, files: &[(String, u64)]) -> Vec<Candidate> {
+    let size = |c: &Candidate| files.get(c.file).map_or(u64::MAX, |f| f.1);
+    let mut kept: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        let same = c
+            .fingerprint
+            .and_then(|fp| kept.iter().position(|k| k.fingerprint == Some(fp)));
+        match same {
+            Some(i) => {
+                if kept.get(i).is_some_and(|k| size(&c) < size(k)) {
+                    kept[i] = c;
+                }
+            }
+            None => kept.push(c),
+        }
+    }
+    kept
+}
+
+impl LadderPlan {
+    /// A playlist, init segment or WebVTT segment, by name.
+    pub fn object(&self, name: &str) -> Option<&Bytes> {
+        self.objects
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b)
+            .or_else(|| self.renditions.iter().find_map(|(_, p)| p.object(name)))
+    }
+
+    /// The media segment named `name`: its rendition and its index in that rendition.
+    pub fn segment(&self, name: &str) -> Option<(usize, usize)> {
+        self.renditions
+            .iter()
+            .enumerate()
+            .find_map(|(r, (_, p))| p.segment(name).map(|s| (r, s)))
+    }
+
+    /// The file rendition `r` is made from (index into [`LadderInputs::files`]).
+    pub fn file(&self, r: usize) -> Option<usize> {
+        self.renditions.get(r).map(|(f, _)| *f)
+    }
+
+    /// The names of every object: playlists, init segments, media and WebVTT segments.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.objects.iter().map(|(n, _)| n.clone()).collect();
+        for (_, p) in &self.renditions {
+            names.extend(p.object_names().map(str::to_owned));
+            names.extend(p.segment_names().map(str::to_owned));
+        }
+        names
+    }
+
+    /// Heap bytes held, roughly (for a cache's bound).
+    pub fn heap_bytes(&self) -> usize {
+        let objects: usize = self.objects.iter().map(|(n, b)| n.len() + b.len()).sum();
+        objects
+            + self
+                .renditions
+                .iter()
+                .map(|(_, p)| p.heap_bytes())
+                .sum::<usize>()
+    }
+
+    /// The byte ranges of its file that segment `seg` of rendition `r` needs.
+    pub fn spans(&self, index: &MediaIndex, r: usize, seg: usize) -> Vec<Span> {
+        self.renditions
+            .get(r)
+            .map_or_else(Vec::new, |(_, p)| p.spans(index, seg))
+    }
+
+    /// Renders segment `seg` of rendition `r` from the bytes of each of [`Self::spans`].
+    pub fn render(
+        &self,
+        index: &MediaIndex,
+        r: usize,
+        seg: usize,
+        read: &[(Span, Bytes)],
+    ) -> crate::Result<Vec<u8>> {
+        let (_, p) = self
+            .renditions
+            .get(r)
+            .ok_or_else(|| crate::Error::mp4(format!("no rendition {r}"), 0))?;
+        p.render(index, seg, read)
+    }
+}
+
+#[cfg(test)]
+#[path = "jit_ladder_tests.rs"]
+mod tests;
