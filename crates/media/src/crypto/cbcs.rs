@@ -26,6 +26,7 @@ use aes::cipher::{BlockEncryptMut, KeyIvInit};
 use bytes::Bytes;
 
 use super::Encryption;
+use crate::playlist::media::Map;
 use crate::sample::{CodecConfig, TrackInfo};
 use crate::segmenter::Segment;
 use crate::{Error, Result};
@@ -196,26 +197,27 @@ pub fn encrypt_sample(
     }
 }
 
-/// The cbcs state of one rendition: the key, IV and layout of each track.
+/// The cbcs state of one rendition: the key, IV and layout of each track, and the key period
+/// whose `tenc`/`pssh` the muxer's initialization section carries now.
+///
+/// Key rotation (`--key-rotation N`) gives every period of N segments its own key and key ID
+/// (see [`super::rotation`]): the period's segments follow their own init segment, listed
+/// with a new EXT-X-MAP next to the period's EXT-X-KEY.
 pub struct Cbcs {
     enc: Encryption,
     layouts: Vec<Layout>,
     scratch: Vec<Subsample>,
     segment_keys: Vec<u64>,
     iframe_keys: Vec<u64>,
+    /// The key number of the init segment written last.
+    period: u64,
+    /// EXT-X-MAP of each key period after the first (the first is the playlist's own).
+    maps: Vec<(u64, Map)>,
 }
 
 impl Cbcs {
-    /// Fails for a codec cbcs is not applied to here, and with key rotation (a new key needs a
-    /// new `tenc`, i.e. a new initialization section or sample groups: not written).
+    /// Fails for a codec cbcs is not applied to here.
     pub fn new(enc: Encryption, tracks: &[TrackInfo]) -> Result<Self> {
-        if enc.rotation.is_some() {
-            return Err(Error::Encryption(
-                "--key-rotation with --encrypt cbcs is not supported (the key ID lives in the \
-                 init segment's tenc); drop --key-rotation or use --encrypt aes-128"
-                    .into(),
-            ));
-        }
         let layouts = tracks.iter().map(Layout::of).collect::<Result<Vec<_>>>()?;
         Ok(Cbcs {
             enc,
@@ -223,16 +225,40 @@ impl Cbcs {
             scratch: Vec::new(),
             segment_keys: Vec::new(),
             iframe_keys: Vec::new(),
+            period: 0,
+            maps: Vec::new(),
         })
     }
 
-    /// What the fMP4 muxer writes into the init segment and fragments.
+    /// What the fMP4 muxer writes into the first init segment and the fragments: key 0.
     pub fn protection(&self) -> Protection {
+        self.protection_of(0)
+    }
+
+    /// The `tenc`/`pssh` contents of key period `n`: its key ID and constant IV.
+    pub fn protection_of(&self, n: u64) -> Protection {
         Protection {
-            kid: self.enc.kid(0),
-            iv: self.enc.key_iv(0),
+            kid: self.enc.kid(n),
+            iv: self.enc.key_iv(n),
             layouts: self.layouts.clone(),
         }
+    }
+
+    /// Called with the media sequence number of each segment before it is written: when it
+    /// opens a key period other than the init segment's, that period's key number and
+    /// protection — the muxer then needs a new init segment ([`Cbcs::period_map`]).
+    pub fn next_period(&mut self, msn: u64) -> Option<(u64, Protection)> {
+        let n = self.enc.key_index(msn);
+        if n == self.period {
+            return None;
+        }
+        self.period = n;
+        Some((n, self.protection_of(n)))
+    }
+
+    /// Where the init segment of key period `n` was written (its EXT-X-MAP).
+    pub fn period_map(&mut self, n: u64, map: Map) {
+        self.maps.push((n, map));
     }
 
     /// Encrypts the samples of `piece` in place; `first`: the piece that opens its segment.
@@ -259,14 +285,14 @@ impl Cbcs {
         self.iframe_keys.extend(std::iter::repeat_n(n, keyframes));
     }
 
-    /// The media playlist `text` with its EXT-X-KEY tags.
+    /// The media playlist `text` with its EXT-X-KEY (and, per key period, EXT-X-MAP) tags.
     pub fn media_playlist(&self, text: &str) -> String {
-        super::tagged(&self.enc, text, &self.segment_keys)
+        super::rotation::tagged(&self.enc, &self.maps, text, &self.segment_keys)
     }
 
-    /// The I-frame playlist `text` with its EXT-X-KEY tags.
+    /// The I-frame playlist `text` with its EXT-X-KEY (and, per key period, EXT-X-MAP) tags.
     pub fn iframe_playlist(&self, text: &str) -> String {
-        super::tagged(&self.enc, text, &self.iframe_keys)
+        super::rotation::tagged(&self.enc, &self.maps, text, &self.iframe_keys)
     }
 }
 
