@@ -22,7 +22,9 @@
 //! as Apple's MPEG-2 Stream Encryption Format uses. That covers the slice headers of common
 //! encodes; a decryptor (EME CDM, ffmpeg) does not depend on it.
 
-use aes::cipher::{BlockEncryptMut, KeyIvInit};
+use aes::cipher::inout::InOutBuf;
+use aes::cipher::{BlockEncryptMut, InnerIvInit, KeyInit};
+use aes::Aes128Enc;
 use bytes::Bytes;
 
 use super::Encryption;
@@ -31,7 +33,7 @@ use crate::sample::{CodecConfig, TrackInfo};
 use crate::segmenter::Segment;
 use crate::{Error, Result};
 
-type Encryptor = cbc::Encryptor<aes::Aes128>;
+type Encryptor = cbc::Encryptor<Aes128Enc>;
 
 const BLOCK: usize = 16;
 /// Bytes of each VCL NAL unit left clear after its length field: NAL header + slice header.
@@ -158,30 +160,46 @@ fn push_clear(clear: &mut usize, out: &mut Vec<Subsample>) {
 /// Encrypts one protected range in place (§10.4.2): the chain starts from `iv`; of the
 /// complete blocks, `crypt` are encrypted then `skip` left clear, repeatedly (crypt 0 and skip
 /// 0: every complete block); a trailing partial block stays clear.
-pub fn encrypt_range(key: &[u8; 16], iv: &[u8; 16], (crypt, skip): (u8, u8), data: &mut [u8]) {
-    let mut enc = Encryptor::new(key.into(), iv.into());
-    let (crypt, period) = if crypt == 0 && skip == 0 {
-        (1, 1)
+pub fn encrypt_range(key: &[u8; 16], iv: &[u8; 16], pattern: (u8, u8), data: &mut [u8]) {
+    encrypt_range_with(&Aes128Enc::new(key.into()), iv, pattern, data);
+}
+
+/// [`encrypt_range`] under `cipher` (the key schedule computed once per key, not per range).
+/// The chain only visits the encrypted blocks: each run of `crypt` blocks is one call to the
+/// CBC encryptor (without a pattern, every complete block in one call), the `skip` blocks are
+/// stepped over, never read.
+pub fn encrypt_range_with(
+    cipher: &Aes128Enc,
+    iv: &[u8; 16],
+    (crypt, skip): (u8, u8),
+    data: &mut [u8],
+) {
+    let mut enc = Encryptor::inner_iv_init(cipher.clone(), iv.into());
+    let whole = data.len() / BLOCK * BLOCK;
+    let (run, stride) = if crypt == 0 && skip == 0 {
+        (whole, whole.max(BLOCK))
     } else {
-        (usize::from(crypt), usize::from(crypt) + usize::from(skip))
+        let crypt = usize::from(crypt) * BLOCK;
+        (crypt, crypt + usize::from(skip) * BLOCK)
     };
-    for (i, block) in data.chunks_exact_mut(BLOCK).enumerate() {
-        if i % period < crypt {
-            enc.encrypt_block_mut(block.into());
-        }
+    for chunk in data[..whole].chunks_mut(stride) {
+        let n = run.min(chunk.len());
+        let (blocks, _) = InOutBuf::from(&mut chunk[..n]).into_chunks();
+        enc.encrypt_blocks_inout_mut(blocks);
     }
 }
 
-/// Encrypts one sample in place as `layout` says; `scratch` is reused between calls.
+/// Encrypts one sample in place as `layout` says, under `cipher` (the key's schedule);
+/// `scratch` is reused between calls.
 pub fn encrypt_sample(
     layout: Layout,
-    key: &[u8; 16],
+    cipher: &Aes128Enc,
     iv: &[u8; 16],
     data: &mut [u8],
     scratch: &mut Vec<Subsample>,
 ) {
     if layout == Layout::Whole {
-        encrypt_range(key, iv, layout.pattern(), data);
+        encrypt_range_with(cipher, iv, layout.pattern(), data);
         return;
     }
     scratch.clear();
@@ -191,7 +209,7 @@ pub fn encrypt_sample(
         let from = pos + usize::from(s.clear);
         let to = from + s.protected as usize;
         if let Some(range) = data.get_mut(from..to) {
-            encrypt_range(key, iv, layout.pattern(), range);
+            encrypt_range_with(cipher, iv, layout.pattern(), range);
         }
         pos = to;
     }
@@ -267,14 +285,14 @@ impl Cbcs {
         if first {
             self.segment_keys.push(n);
         }
-        let key = self.enc.key(n);
+        let cipher = Aes128Enc::new(&self.enc.key(n).into());
         let iv = self.enc.key_iv(n);
         for s in &mut piece.samples {
             let Some(&layout) = self.layouts.get(s.track) else {
                 continue;
             };
             let mut data = s.data.to_vec();
-            encrypt_sample(layout, &key, &iv, &mut data, &mut self.scratch);
+            encrypt_sample(layout, &cipher, &iv, &mut data, &mut self.scratch);
             s.data = Bytes::from(data);
         }
     }
