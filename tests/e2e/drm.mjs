@@ -8,7 +8,8 @@
 // ClearKey CDM itself; --keys adds Shaka's drm.clearKeys configuration ({key ID: key}).
 // Passes (exit 0) when playback reaches --seconds of media time, the video element decoded frames
 // with media keys set on it (EME decrypted them), and no error occurred; with --expect failure,
-// when that did not happen. Exit 1 otherwise, 2 on harness errors.
+// when that did not happen. Exit 1 otherwise, 2 on harness errors. The report lists the paths the
+// page fetched (`fetched`: init segments and keys of each key period, under key rotation).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { launch, parseArgs, report } from './harness.mjs';
@@ -22,11 +23,12 @@ const require = createRequire(import.meta.url);
 const source = readFileSync(require.resolve('shaka-player/dist/shaka-player.compiled.js'), 'utf8');
 
 const browser = await launch();
-const result = { url, ok: false, errors: [], console: [] };
+const result = { url, ok: false, errors: [], console: [], fetched: [] };
 await report(browser, result, async () => {
   const page = await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
   page.on('pageerror', (e) => result.errors.push(`pageerror: ${e.message}`));
+  page.on('requestfinished', (r) => result.fetched.push(new URL(r.url()).pathname));
   const html = '<!doctype html><video id="v" muted playsinline autoplay style="width:640px"></video>';
   const blank = new URL('/__e2e_drm__.html', url).href;
   await page.route(blank, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: html }));

@@ -30,7 +30,7 @@ fn media_named(dir: &Path, name: &str) -> m3u8_rs::MediaPlaylist {
 }
 
 /// Each segment's movie fragments (`moof` + `mdat`), cut at top-level boxes.
-fn fragments(segment: &[u8]) -> Vec<&[u8]> {
+pub(super) fn fragments(segment: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let (mut pos, mut start) = (0usize, None);
     while pos + 8 <= segment.len() {

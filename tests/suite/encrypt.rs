@@ -453,17 +453,6 @@ fn bad_keys_and_combinations_are_one_line_errors_and_leave_nothing() {
             "--encrypt cbcs",
         ),
         (&["--encrypt", "cbcs", "--format", "ts"], "--format fmp4"),
-        (
-            &[
-                "--encrypt",
-                "cbcs",
-                "--format",
-                "fmp4",
-                "--key-rotation",
-                "2",
-            ],
-            "--key-rotation",
-        ),
     ];
     for (args, want) in cases {
         let out = dir.join("out");

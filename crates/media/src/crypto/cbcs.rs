@@ -22,15 +22,18 @@
 //! as Apple's MPEG-2 Stream Encryption Format uses. That covers the slice headers of common
 //! encodes; a decryptor (EME CDM, ffmpeg) does not depend on it.
 
-use aes::cipher::{BlockEncryptMut, KeyIvInit};
+use aes::cipher::inout::InOutBuf;
+use aes::cipher::{BlockEncryptMut, InnerIvInit, KeyInit};
+use aes::Aes128Enc;
 use bytes::Bytes;
 
 use super::Encryption;
+use crate::playlist::media::Map;
 use crate::sample::{CodecConfig, TrackInfo};
 use crate::segmenter::Segment;
 use crate::{Error, Result};
 
-type Encryptor = cbc::Encryptor<aes::Aes128>;
+type Encryptor = cbc::Encryptor<Aes128Enc>;
 
 const BLOCK: usize = 16;
 /// Bytes of each VCL NAL unit left clear after its length field: NAL header + slice header.
@@ -157,30 +160,46 @@ fn push_clear(clear: &mut usize, out: &mut Vec<Subsample>) {
 /// Encrypts one protected range in place (§10.4.2): the chain starts from `iv`; of the
 /// complete blocks, `crypt` are encrypted then `skip` left clear, repeatedly (crypt 0 and skip
 /// 0: every complete block); a trailing partial block stays clear.
-pub fn encrypt_range(key: &[u8; 16], iv: &[u8; 16], (crypt, skip): (u8, u8), data: &mut [u8]) {
-    let mut enc = Encryptor::new(key.into(), iv.into());
-    let (crypt, period) = if crypt == 0 && skip == 0 {
-        (1, 1)
+pub fn encrypt_range(key: &[u8; 16], iv: &[u8; 16], pattern: (u8, u8), data: &mut [u8]) {
+    encrypt_range_with(&Aes128Enc::new(key.into()), iv, pattern, data);
+}
+
+/// [`encrypt_range`] under `cipher` (the key schedule computed once per key, not per range).
+/// The chain only visits the encrypted blocks: each run of `crypt` blocks is one call to the
+/// CBC encryptor (without a pattern, every complete block in one call), the `skip` blocks are
+/// stepped over, never read.
+pub fn encrypt_range_with(
+    cipher: &Aes128Enc,
+    iv: &[u8; 16],
+    (crypt, skip): (u8, u8),
+    data: &mut [u8],
+) {
+    let mut enc = Encryptor::inner_iv_init(cipher.clone(), iv.into());
+    let whole = data.len() / BLOCK * BLOCK;
+    let (run, stride) = if crypt == 0 && skip == 0 {
+        (whole, whole.max(BLOCK))
     } else {
-        (usize::from(crypt), usize::from(crypt) + usize::from(skip))
+        let crypt = usize::from(crypt) * BLOCK;
+        (crypt, crypt + usize::from(skip) * BLOCK)
     };
-    for (i, block) in data.chunks_exact_mut(BLOCK).enumerate() {
-        if i % period < crypt {
-            enc.encrypt_block_mut(block.into());
-        }
+    for chunk in data[..whole].chunks_mut(stride) {
+        let n = run.min(chunk.len());
+        let (blocks, _) = InOutBuf::from(&mut chunk[..n]).into_chunks();
+        enc.encrypt_blocks_inout_mut(blocks);
     }
 }
 
-/// Encrypts one sample in place as `layout` says; `scratch` is reused between calls.
+/// Encrypts one sample in place as `layout` says, under `cipher` (the key's schedule);
+/// `scratch` is reused between calls.
 pub fn encrypt_sample(
     layout: Layout,
-    key: &[u8; 16],
+    cipher: &Aes128Enc,
     iv: &[u8; 16],
     data: &mut [u8],
     scratch: &mut Vec<Subsample>,
 ) {
     if layout == Layout::Whole {
-        encrypt_range(key, iv, layout.pattern(), data);
+        encrypt_range_with(cipher, iv, layout.pattern(), data);
         return;
     }
     scratch.clear();
@@ -190,32 +209,33 @@ pub fn encrypt_sample(
         let from = pos + usize::from(s.clear);
         let to = from + s.protected as usize;
         if let Some(range) = data.get_mut(from..to) {
-            encrypt_range(key, iv, layout.pattern(), range);
+            encrypt_range_with(cipher, iv, layout.pattern(), range);
         }
         pos = to;
     }
 }
 
-/// The cbcs state of one rendition: the key, IV and layout of each track.
+/// The cbcs state of one rendition: the key, IV and layout of each track, and the key period
+/// whose `tenc`/`pssh` the muxer's initialization section carries now.
+///
+/// Key rotation (`--key-rotation N`) gives every period of N segments its own key and key ID
+/// (see [`super::rotation`]): the period's segments follow their own init segment, listed
+/// with a new EXT-X-MAP next to the period's EXT-X-KEY.
 pub struct Cbcs {
     enc: Encryption,
     layouts: Vec<Layout>,
     scratch: Vec<Subsample>,
     segment_keys: Vec<u64>,
     iframe_keys: Vec<u64>,
+    /// The key number of the init segment written last.
+    period: u64,
+    /// EXT-X-MAP of each key period after the first (the first is the playlist's own).
+    maps: Vec<(u64, Map)>,
 }
 
 impl Cbcs {
-    /// Fails for a codec cbcs is not applied to here, and with key rotation (a new key needs a
-    /// new `tenc`, i.e. a new initialization section or sample groups: not written).
+    /// Fails for a codec cbcs is not applied to here.
     pub fn new(enc: Encryption, tracks: &[TrackInfo]) -> Result<Self> {
-        if enc.rotation.is_some() {
-            return Err(Error::Encryption(
-                "--key-rotation with --encrypt cbcs is not supported (the key ID lives in the \
-                 init segment's tenc); drop --key-rotation or use --encrypt aes-128"
-                    .into(),
-            ));
-        }
         let layouts = tracks.iter().map(Layout::of).collect::<Result<Vec<_>>>()?;
         Ok(Cbcs {
             enc,
@@ -223,16 +243,40 @@ impl Cbcs {
             scratch: Vec::new(),
             segment_keys: Vec::new(),
             iframe_keys: Vec::new(),
+            period: 0,
+            maps: Vec::new(),
         })
     }
 
-    /// What the fMP4 muxer writes into the init segment and fragments.
+    /// What the fMP4 muxer writes into the first init segment and the fragments: key 0.
     pub fn protection(&self) -> Protection {
+        self.protection_of(0)
+    }
+
+    /// The `tenc`/`pssh` contents of key period `n`: its key ID and constant IV.
+    pub fn protection_of(&self, n: u64) -> Protection {
         Protection {
-            kid: self.enc.kid(0),
-            iv: self.enc.key_iv(0),
+            kid: self.enc.kid(n),
+            iv: self.enc.key_iv(n),
             layouts: self.layouts.clone(),
         }
+    }
+
+    /// Called with the media sequence number of each segment before it is written: when it
+    /// opens a key period other than the init segment's, that period's key number and
+    /// protection — the muxer then needs a new init segment ([`Cbcs::period_map`]).
+    pub fn next_period(&mut self, msn: u64) -> Option<(u64, Protection)> {
+        let n = self.enc.key_index(msn);
+        if n == self.period {
+            return None;
+        }
+        self.period = n;
+        Some((n, self.protection_of(n)))
+    }
+
+    /// Where the init segment of key period `n` was written (its EXT-X-MAP).
+    pub fn period_map(&mut self, n: u64, map: Map) {
+        self.maps.push((n, map));
     }
 
     /// Encrypts the samples of `piece` in place; `first`: the piece that opens its segment.
@@ -241,14 +285,14 @@ impl Cbcs {
         if first {
             self.segment_keys.push(n);
         }
-        let key = self.enc.key(n);
+        let cipher = Aes128Enc::new(&self.enc.key(n).into());
         let iv = self.enc.key_iv(n);
         for s in &mut piece.samples {
             let Some(&layout) = self.layouts.get(s.track) else {
                 continue;
             };
             let mut data = s.data.to_vec();
-            encrypt_sample(layout, &key, &iv, &mut data, &mut self.scratch);
+            encrypt_sample(layout, &cipher, &iv, &mut data, &mut self.scratch);
             s.data = Bytes::from(data);
         }
     }
@@ -259,14 +303,14 @@ impl Cbcs {
         self.iframe_keys.extend(std::iter::repeat_n(n, keyframes));
     }
 
-    /// The media playlist `text` with its EXT-X-KEY tags.
+    /// The media playlist `text` with its EXT-X-KEY (and, per key period, EXT-X-MAP) tags.
     pub fn media_playlist(&self, text: &str) -> String {
-        super::tagged(&self.enc, text, &self.segment_keys)
+        super::rotation::tagged(&self.enc, &self.maps, text, &self.segment_keys)
     }
 
-    /// The I-frame playlist `text` with its EXT-X-KEY tags.
+    /// The I-frame playlist `text` with its EXT-X-KEY (and, per key period, EXT-X-MAP) tags.
     pub fn iframe_playlist(&self, text: &str) -> String {
-        super::tagged(&self.enc, text, &self.iframe_keys)
+        super::rotation::tagged(&self.enc, &self.maps, text, &self.iframe_keys)
     }
 }
 

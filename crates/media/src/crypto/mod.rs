@@ -22,6 +22,7 @@
 pub mod cbc;
 pub mod cbcs;
 pub mod playlist;
+pub mod rotation;
 pub mod sample_aes;
 pub mod segment;
 

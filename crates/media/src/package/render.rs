@@ -9,6 +9,7 @@ use std::io;
 use super::{Format, PackageOptions, Plan, StreamStore};
 use crate::crypto::cbc::encrypted_len;
 use crate::crypto::cbcs::Cbcs;
+use crate::crypto::rotation;
 use crate::crypto::sample_aes::SampleAes;
 use crate::crypto::segment::WholeSegments;
 use crate::crypto::Method;
@@ -175,23 +176,9 @@ impl<'s> Writer<'s> {
         };
         let cbcs = cbcs(opts, plan, &mut muxer)?;
         if let Some(init) = muxer.as_dyn().init_segment()? {
-            playlist.map = Some(if opts.single_file {
-                let offset = append(store, &plan.single_name, &init)?;
-                Map {
-                    uri: plan.single_name.clone(),
-                    byterange: Some(ByteRange {
-                        length: init.len() as u64,
-                        offset,
-                    }),
-                }
-            } else {
-                let name = format!("{}_init.mp4", plan.base);
-                put(store, &name, &init)?;
-                Map {
-                    uri: name,
-                    byterange: None,
-                }
-            });
+            let single = opts.single_file.then_some(plan.single_name.as_str());
+            let name = rotation::init_name(&plan.base, 0);
+            playlist.map = Some(write_init(store, single, &name, &init)?);
         }
         Ok(Writer {
             store,
@@ -222,6 +209,9 @@ impl<'s> Writer<'s> {
         let first = self.open.is_none();
         if let Some(observe) = &mut self.observer {
             observe(&piece, first, &self.muxer);
+        }
+        if first {
+            self.start_key_period(piece.index)?;
         }
         if let Some(s) = &mut self.sample_aes {
             s.encrypt_piece(&mut piece, first);
@@ -307,6 +297,26 @@ impl<'s> Writer<'s> {
         self.complete(last, &piece)
     }
 
+    /// cbcs with key rotation: before the segment with media sequence number `msn` that opens a
+    /// new key period, that period's init segment (its `tenc` key ID and IV, its `pssh`; see
+    /// [`crate::crypto::rotation`]), listed with the period's EXT-X-KEY (RFC 8216bis 4.4.4.5).
+    fn start_key_period(&mut self, msn: u64) -> Result<()> {
+        let (Some(c), Mux::Fmp4(m)) = (&mut self.cbcs, &mut self.muxer) else {
+            return Ok(());
+        };
+        let Some((n, protection)) = c.next_period(msn) else {
+            return Ok(());
+        };
+        m.protect(protection)?;
+        let Some(init) = m.init_segment()? else {
+            return Ok(());
+        };
+        let single = self.single_file.then_some(self.single_name.as_str());
+        let name = rotation::init_name(&self.base, n);
+        c.period_map(n, write_init(&mut *self.store, single, &name, &init)?);
+        Ok(())
+    }
+
     /// After the `last` piece of a segment, lists it.
     fn complete(&mut self, last: bool, piece: &Segment) -> Result<Option<f64>> {
         if !last {
@@ -373,6 +383,31 @@ pub(super) fn put(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Resul
     store
         .put(name, data)
         .map_err(|e| Error::io(format!("writing {name}"), e))
+}
+
+/// Writes an init segment as `name`, or appends it to the single file `single`; its EXT-X-MAP.
+fn write_init(
+    store: &mut dyn StreamStore,
+    single: Option<&str>,
+    name: &str,
+    init: &[u8],
+) -> Result<Map> {
+    Ok(match single {
+        Some(single) => Map {
+            uri: single.to_owned(),
+            byterange: Some(ByteRange {
+                length: init.len() as u64,
+                offset: append(store, single, init)?,
+            }),
+        },
+        None => {
+            put(store, name, init)?;
+            Map {
+                uri: name.to_owned(),
+                byterange: None,
+            }
+        }
+    })
 }
 
 fn append(store: &mut dyn StreamStore, name: &str, data: &[u8]) -> Result<u64> {
