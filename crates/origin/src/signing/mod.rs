@@ -24,6 +24,7 @@
 //! [`rewrite`] adds the token to the URIs of the playlists it opens.
 
 pub mod rewrite;
+mod verified;
 
 use std::net::IpAddr;
 
@@ -175,7 +176,11 @@ pub fn directory_prefix(path: &str) -> String {
 /// The secrets: the first signs, every one verifies (rotation).
 #[derive(Clone)]
 pub struct Signer {
-    secrets: Vec<Vec<u8>>,
+    /// One HMAC state per secret, keyed once (RFC 2104's inner and outer key blocks are
+    /// hashed here, not on every request); each MAC starts from a clone.
+    secrets: Vec<Hmac<Sha256>>,
+    /// Tokens found authentic before (see [`verified`]).
+    verified: verified::Verified,
 }
 
 impl std::fmt::Debug for Signer {
@@ -189,12 +194,16 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// `None` without secrets (signing off). Empty secrets are skipped.
     pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Option<Signer> {
-        let secrets: Vec<Vec<u8>> = secrets
+        let secrets: Vec<Hmac<Sha256>> = secrets
             .iter()
-            .map(|s| s.as_ref().to_vec())
+            .map(AsRef::as_ref)
             .filter(|s| !s.is_empty())
+            .filter_map(|s| Hmac::<Sha256>::new_from_slice(s).ok())
             .collect();
-        (!secrets.is_empty()).then_some(Signer { secrets })
+        (!secrets.is_empty()).then(|| Signer {
+            secrets,
+            verified: verified::Verified::default(),
+        })
     }
 
     /// A token for `prefix` (see [`valid_prefix`]; `None` otherwise) expiring at `expires`
@@ -234,6 +243,9 @@ impl Signer {
 
     /// Parses `token` and checks its signature (not its expiry or path).
     pub fn authentic(&self, token: &str, client: Option<IpAddr>) -> Result<Token, Denied> {
+        if let Some(t) = self.verified.get(token, client) {
+            return Ok(t);
+        }
         let t = Token::parse(token)?;
         let ip = if t.ip_bound {
             Some(client.ok_or(Denied::BadSignature)?)
@@ -245,6 +257,7 @@ impl Signer {
             mac(secret, t.expires, &t.prefix, ip).is_some_and(|m| m.verify_slice(&t.sig).is_ok())
         });
         if ok {
+            self.verified.insert(token, client, &t);
             Ok(t)
         } else {
             Err(Denied::BadSignature)
@@ -252,8 +265,13 @@ impl Signer {
     }
 }
 
-fn mac(secret: &[u8], expires: u64, prefix: &str, ip: Option<IpAddr>) -> Option<Hmac<Sha256>> {
-    let mut m = Hmac::<Sha256>::new_from_slice(secret).ok()?;
+fn mac(
+    keyed: &Hmac<Sha256>,
+    expires: u64,
+    prefix: &str,
+    ip: Option<IpAddr>,
+) -> Option<Hmac<Sha256>> {
+    let mut m = keyed.clone();
     m.update(CONTEXT);
     m.update(b"\0");
     m.update(expires.to_string().as_bytes());
@@ -329,6 +347,7 @@ impl Policy {
         Policy {
             signer: Signer {
                 secrets: Vec::new(),
+                verified: verified::Verified::default(),
             },
             prefixes: vec!["/".to_owned()],
         }

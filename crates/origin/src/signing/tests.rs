@@ -101,10 +101,52 @@ fn verify_table() {
         ("1.Lw.AAAA", "/", None, Err(Denied::Malformed)), // short signature
         ("1.Lw==.AAAA", "/", None, Err(Denied::Malformed)),
     ];
-    for (i, (token, path, client, want)) in cases.into_iter().enumerate() {
-        let got = signer.verify(token, path, NOW, client).map(|_| ());
-        assert_eq!(got, want, "case {i}: {token} {path} {client:?}");
+    // Twice: the second pass answers the authentic tokens from the verified-token cache, and
+    // must decide every case the same (expiry, path and address still checked).
+    for pass in 0..2 {
+        for (i, (token, path, client, want)) in cases.iter().enumerate() {
+            let got = signer.verify(token, path, NOW, *client).map(|_| ());
+            assert_eq!(
+                got, *want,
+                "pass {pass} case {i}: {token} {path} {client:?}"
+            );
+        }
     }
+}
+
+#[test]
+fn verified_tokens_are_cached_for_their_client_only_and_forgeries_never() {
+    let signer = Signer::new(&["s3cret"]).unwrap();
+    let cam = signer.sign("/cam/", NOW + 60, None).unwrap();
+    let bound = signer.sign("/cam/", NOW + 60, ip("192.0.2.7")).unwrap();
+    let forged = tamper(&cam, 2);
+    // (token, client, authentic, tokens cached after the call)
+    let cases = [
+        (&forged, None, false, 0),
+        (&forged, None, false, 0),
+        (&cam, None, true, 1),
+        (&cam, None, true, 1),
+        (&bound, ip("192.0.2.7"), true, 2),
+        // Cached for 192.0.2.7: another address is checked again, and refused.
+        (&bound, ip("192.0.2.8"), false, 2),
+        (&bound, ip("192.0.2.7"), true, 2),
+    ];
+    for (i, (token, client, authentic, cached)) in cases.into_iter().enumerate() {
+        assert_eq!(
+            signer.authentic(token, client).is_ok(),
+            authentic,
+            "case {i}"
+        );
+        assert_eq!(signer.verified.len(), cached, "case {i}");
+    }
+    // Genuine and cached, but past its expiry: still refused.
+    let late = NOW + 60 + SKEW_SECS + 1;
+    assert_eq!(
+        signer.verify(&cam, "/cam/x.ts", late, None),
+        Err(Denied::Expired)
+    );
+    // A clone (another server task) shares the cache.
+    assert_eq!(signer.clone().verified.len(), 2);
 }
 
 #[test]
