@@ -45,7 +45,13 @@ cleanup() { # stops the origins
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
 }
-trap 'cleanup; [ -z "$WEED" ] || kill "$WEED" 2>/dev/null || true' EXIT
+stop_weed() { # TERM, then KILL after 10 s (SeaweedFS shuts down slowly), and wait: its ports are free after
+  [ -n "$WEED" ] || return 0
+  kill "$WEED" 2>/dev/null || true
+  timeout 10 tail --pid="$WEED" -f /dev/null || kill -9 "$WEED" 2>/dev/null || true
+  wait "$WEED" 2>/dev/null || true
+}
+trap 'cleanup; stop_weed' EXIT
 # Without the AWS variables: given them, SeaweedFS would turn them into its only identity and
 # refuse anonymous requests (the bucket is created with a plain PUT).
 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY weed server -dir="$WORK/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.port=$M \
