@@ -10,16 +10,23 @@
 #  3. collapsing: 1,000 concurrent requests for one segment nobody asked for yet, on a fresh
 #     s3 origin: how many GETs SeaweedFS served for it (its access log is not needed: the
 #     origin's /metrics counts storage requests).
+#  4. LL-HLS through storage: `live --root s3://bench/live --ll-hls --listen` (2 s segments,
+#     0.2 s parts) fed by ffmpeg -re -c copy of a 720p30 3 Mb/s TS, two `serve s3://bench/live
+#     --follow PACKAGER` origins; hls.js latency (benches/latency.mjs, lowLatencyMode, LAT_SECONDS)
+#     on the packager itself, then on each origin, ROUNDS rounds interleaved.
 # Target (issue 12): warm ≥ 0.9× local; one storage GET per object per origin under 1,000
 # concurrent requests for it.
-#   benches/storage.sh   env: DURATION (s per wrk run, 10), ROUNDS (3), NSEG (50),
-#                        BIN (a built hlsorigin instead of building release)
+#   benches/storage.sh   env: PHASES (vod,ll), DURATION (s per wrk run, 10), ROUNDS (3),
+#                        NSEG (50), LAT_SECONDS (30), BIN (a built hlsorigin instead of building
+#                        release)
 # Ports 19410-19413 (+10000 for SeaweedFS's gRPC) and 19420-19421. Output in bench-out/storage/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 NSEG=${NSEG:-50}
+PHASES=${PHASES:-vod,ll}
+LAT_SECONDS=${LAT_SECONDS:-30}
 WORK=$PWD/bench-out/storage
 LOCAL_PORT=19420 S3_ORIGIN_PORT=19421
 M=19410 V=19411 F=19412 S3=19413
@@ -64,19 +71,23 @@ for i in $(seq 150); do
   sleep 0.2
 done
 [ "$code" = 200 ] || [ "$code" = 409 ] || { echo "SeaweedFS did not come up: $WORK/weed.log" >&2; exit 1; }
+origin() { # origin PORT ROOT [ARGS…]: starts a serve (pid in ORIGIN), waits for it
+  local port=$1 root=$2
+  shift 2
+  "$BIN" serve "$root" --listen "127.0.0.1:$port" "$@" >/dev/null 2>>"$WORK/serve.log" &
+  ORIGIN=$!
+  PIDS+=("$ORIGIN")
+  local i
+  for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0; sleep 0.1; done
+  echo "origin on $port did not come up" >&2
+  exit 1
+}
+
+if [[ $PHASES == *vod* ]]; then
 echo "SeaweedFS up (pid $WEED); packaging to local disk and to s3://bench/vod…" >&2
 "$BIN" package "$IN" -o "$WORK/local/vod" --format ts --segment-duration 6 --quiet --run-id bench
 "$BIN" package "$IN" -o s3://bench/vod --format ts --segment-duration 6 --quiet --run-id bench
 
-origin() { # origin PORT ROOT: starts a serve (pid in ORIGIN), waits for it
-  "$BIN" serve "$2" --listen "127.0.0.1:$1" >/dev/null 2>>"$WORK/serve.log" &
-  ORIGIN=$!
-  PIDS+=("$ORIGIN")
-  local i
-  for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1; done
-  echo "origin on $1 did not come up" >&2
-  exit 1
-}
 SEG=$(grep -v '^#' "$WORK/local/vod/stream.m3u8" | sed -n '50p')
 # On storage, a run's objects sit under its run id (the master, written last, points there).
 S3_DIR=/vod/bench
@@ -143,3 +154,55 @@ after=$(gets)
 read -r g0 h0 <<<"$before"
 read -r g1 h1 <<<"$after"
 echo "storage requests the origin made during the burst: $((g1 - g0)) GET, $((h1 - h0)) HEAD (hlsorigin_storage_requests_total)"
+cleanup
+fi
+
+if [[ $PHASES == *ll* ]]; then
+  [ -d tests/e2e/node_modules/hls.js ] || { echo "run npm ci in tests/e2e first" >&2; exit 1; }
+  SRC_TS=$WORK/src-720p30-3M-60s.ts
+  echo "encoding $SRC_TS (60 s, benches/live.sh's encoder settings)…" >&2
+  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=60" \
+    -f lavfi -i "sine=frequency=1000:sample_rate=48000:duration=60" -c:v libx264 -preset veryfast \
+    -tune zerolatency -g 30 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k -f mpegts "$SRC_TS"
+  "$BIN" live --input udp://127.0.0.1:19425 --name ll --root s3://bench/live --listen 127.0.0.1:19422 \
+    --ll-hls --part-duration 0.2 --segment-duration 2 >/dev/null 2>>"$WORK/live.log" &
+  PIDS+=("$!")
+  ffmpeg -nostdin -v error -re -stream_loop -1 -i "$SRC_TS" -c copy -f mpegts \
+    "udp://127.0.0.1:19425?pkt_size=1316" &
+  PIDS+=("$!")
+  for i in $(seq 300); do
+    [ "$(curl -sf http://127.0.0.1:19422/ll/stream.m3u8 2>/dev/null | grep -c '^#EXTINF')" -ge 3 ] && break
+    sleep 0.1
+  done
+  origin 19423 s3://bench/live --follow http://127.0.0.1:19422
+  origin 19424 s3://bench/live --follow http://127.0.0.1:19422
+  for round in $(seq "$ROUNDS"); do
+    for port in 19422 19423 19424; do
+      echo "ll round $round: hls.js on 127.0.0.1:$port for ${LAT_SECONDS}s (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+      node benches/latency.mjs --url "http://127.0.0.1:$port/ll/master.m3u8" --low-latency 1 \
+        --seconds "$LAT_SECONDS" --samples >"$WORK/ll-$port-$round.json" ||
+        echo "  playback on $port not ok, see $WORK/ll-$port-$round.json" >&2
+    done
+  done
+  echo "== 4. LL-HLS latency: the packager itself vs two origins following it through storage =="
+  python3 - "$WORK" "$ROUNDS" <<'PY'
+import json, sys
+d, rounds = sys.argv[1], int(sys.argv[2])
+def q(xs, p):
+    s = sorted(xs); i = (len(s) - 1) * p; lo = int(i); hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (i - lo) if s else float("nan")
+for port, label in (("19422", "packager (live --listen)"), ("19423", "origin A (s3, --follow)"),
+                    ("19424", "origin B (s3, --follow)")):
+    runs = [json.load(open(f"{d}/ll-{port}-{r}.json")) for r in range(1, rounds + 1)]
+    lat = [s["latency"] for r in runs for s in (r.get("samples") or []) if s["latency"] is not None]
+    # PDT latency: now - the wall clock at ingest of the frame playing (the whole chain,
+    # storage included; hls.latency is measured from the edge of the playlist the player got).
+    pdt = [s["pdt"] for r in runs for s in (r.get("samples") or []) if s.get("pdt") is not None]
+    per = " ".join(f"{r['latency']['median']:.2f}" for r in runs if r.get("latency"))
+    ok = "yes" if all(r.get("ok") for r in runs) else "NO"
+    print(f"{label:<28} hls.latency median {q(lat, .5):5.2f} s (p10 {q(lat, .1):5.2f}, p90 {q(lat, .9):5.2f})  "
+          f"PDT latency median {q(pdt, .5):5.2f} s (p90 {q(pdt, .9):5.2f})  "
+          f"stalls {sum(r.get('stalls', 0) for r in runs)}  ok {ok}  per-run medians {per}")
+PY
+  cleanup
+fi
