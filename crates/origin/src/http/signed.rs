@@ -19,7 +19,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -71,7 +71,7 @@ pub(crate) fn gate(policy: Option<&Policy>, req: &Request) -> Result<Option<Stri
         .as_deref()
         .map(|t| policy.signer.verify(t, &path, now(), client(req)));
     match (policy.protects(&path), verified) {
-        (_, Some(Ok(_))) => Ok(token),
+        (_, Some(Ok(_))) => Ok(token.map(std::borrow::Cow::into_owned)),
         (false, _) => Ok(None),
         (true, None) => Err(Denied::Missing),
         (true, Some(Err(why))) => Err(why),
@@ -136,10 +136,11 @@ pub(crate) struct Bodies {
     pub(crate) gzip_etag: HeaderValue,
 }
 
-/// The rewritten bodies of one playlist version, by token, and their bytes.
+/// The rewritten bodies of one playlist version, by token, and their bytes. Every signed
+/// request of the version reads it and only a new token writes, hence the read-write lock.
 #[derive(Debug, Default)]
 pub(crate) struct TokenBodies {
-    map: Mutex<(HashMap<String, Arc<Bodies>>, usize)>,
+    map: RwLock<(HashMap<String, Arc<Bodies>>, usize)>,
 }
 
 impl TokenBodies {
@@ -152,9 +153,11 @@ impl TokenBodies {
         etag: &HeaderValue,
         variant_etag: fn(&HeaderValue, &str) -> HeaderValue,
     ) -> Option<Arc<Bodies>> {
-        if let Some(b) = self.map.lock().ok()?.0.get(token) {
+        let held = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(b) = held.0.get(token) {
             return Some(Arc::clone(b));
         }
+        drop(held);
         let text = rewrite_playlist(identity, token)?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         token.hash(&mut h);
@@ -171,7 +174,7 @@ impl TokenBodies {
             gzip_etag: variant_etag(etag, &format!("{suffix}-gz")),
         });
         let size = bodies.identity.len() + bodies.gzip.len();
-        let mut guard = self.map.lock().ok()?;
+        let mut guard = self.map.write().unwrap_or_else(PoisonError::into_inner);
         let (map, bytes) = &mut *guard;
         if map.len() >= TOKENS_PER_VERSION || bytes.saturating_add(size) > BYTES_PER_VERSION {
             map.clear();
@@ -221,7 +224,7 @@ mod tests {
             bodies.get(&n.to_string(), text, &e, etag).unwrap();
         }
         assert!(!Arc::ptr_eq(&a, &bodies.get("A", text, &e, etag).unwrap()));
-        let held = bodies.map.lock().unwrap();
+        let held = bodies.map.read().unwrap();
         assert!(held.0.len() <= TOKENS_PER_VERSION && held.1 <= BYTES_PER_VERSION);
         drop(held);
         assert!(

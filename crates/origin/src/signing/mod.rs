@@ -285,15 +285,12 @@ fn mac(
     Some(m)
 }
 
-/// The first `token` parameter of a query string, percent-decoded.
-pub fn token_of(query: Option<&str>) -> Option<String> {
+/// The first `token` parameter of a query string, percent-decoded (borrowed from the query
+/// when it has no escapes, as the tokens [`Signer::sign`] makes).
+pub fn token_of(query: Option<&str>) -> Option<std::borrow::Cow<'_, str>> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        (k == PARAM).then(|| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
+        (k == PARAM).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
     })
 }
 

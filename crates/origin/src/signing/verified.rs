@@ -6,11 +6,13 @@
 //! Only authentic tokens are kept (a flood of forged tokens never fills it with refusals), keyed
 //! by the token string and the client address it was checked for (an address-bound token is
 //! authentic for one address only). Expiry and path are not part of authenticity: the caller
-//! checks them on every request. The map is bounded: when it is full it starts over.
+//! checks them on every request. The map is bounded: when it is full it starts over. It is
+//! behind a read-write lock: every request reads it, only a new token writes, so the worker
+//! threads never park on each other for a lookup.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::Token;
 
@@ -22,12 +24,12 @@ type Map = HashMap<Box<str>, (Option<IpAddr>, Token)>;
 
 /// Shared by the clones of one [`super::Signer`].
 #[derive(Debug, Default, Clone)]
-pub(super) struct Verified(Arc<Mutex<Map>>);
+pub(super) struct Verified(Arc<RwLock<Map>>);
 
 impl Verified {
     /// The token `token` checked for `client`, if it was found authentic before.
     pub(super) fn get(&self, token: &str, client: Option<IpAddr>) -> Option<Token> {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
         map.get(token)
             .filter(|(ip, _)| *ip == client)
             .map(|(_, t)| t.clone())
@@ -35,7 +37,7 @@ impl Verified {
 
     /// Remembers that `token` is authentic for `client`.
     pub(super) fn insert(&self, token: &str, client: Option<IpAddr>, t: &Token) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= CAPACITY && !map.contains_key(token) {
             map.clear();
         }
@@ -44,6 +46,6 @@ impl Verified {
 
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
