@@ -51,16 +51,7 @@ if [ ! -f "$SRC_TS" ]; then
     -tune zerolatency -g 30 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k -f mpegts "$SRC_TS"
 fi
 
-PIDS=()
-stop_all() {
-  # Only the processes this script started, by id.
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-trap stop_all EXIT
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+. benches/procs.sh
 
 # start_stream [PORT [UDP_PORT [keep]]]: starts a fresh stream `ev` on PORT (19200; its input on
 # UDP_PORT, 19201; server pid in SRV) and waits for 3 segments. Stops what runs first, unless keep.
@@ -72,10 +63,10 @@ start_stream() {
   "$BIN" live --input "udp://127.0.0.1:$udp" --name ev --root "$WORK/root-$port" \
     --listen "127.0.0.1:$port" --ll-hls --part-duration 0.2 --segment-duration 2 $SERVER_ARGS >/dev/null &
   SRV=$!
-  PIDS+=("$SRV")
+  started "$SRV"
   ffmpeg -nostdin -v error -re -stream_loop -1 -i "$SRC_TS" -c copy -f mpegts \
     "udp://127.0.0.1:$udp?pkt_size=1316" &
-  PIDS+=("$!")
+  started "$!"
   local i
   for i in $(seq 300); do
     if [ "$(curl -sf "http://127.0.0.1:$port/ev/stream.m3u8" 2>/dev/null | grep -c '^#EXTINF')" -ge 3 ]; then
@@ -119,7 +110,7 @@ hls_case() {
     nice -n "$CLIENT_NICE" "$LOAD" --addr "127.0.0.1:$sub_port" --mode ws -n "$N" --pid "$SRV" --types "$FANOUT" \
       --seconds $((LAT_SECONDS + 30)) --threads "$THREADS" >"$WORK/hls-$name-$round.txt" 2>"$WORK/hls-$name-$round.err" &
     client=$!
-    PIDS+=("$client")
+    started "$client"
     for i in $(seq 1200); do grep -q '^window' "$WORK/hls-$name-$round.err" && break; sleep 0.1; done
     grep '^window' "$WORK/hls-$name-$round.err" >&2 || echo "  subscribers not all connected after 120 s" >&2
   fi
@@ -127,7 +118,7 @@ hls_case() {
   python3 benches/publish_lag.py http://127.0.0.1:19200/ev/stream.m3u8 --seconds "$LAT_SECONDS" \
     --json --blocking >"$WORK/hls-$name-$round.lag" &
   lag=$!
-  PIDS+=("$lag")
+  started "$lag"
   node benches/latency.mjs --url http://127.0.0.1:19200/ev/master.m3u8 --low-latency 1 \
     --seconds "$LAT_SECONDS" --samples >"$WORK/hls-$name-$round.json" ||
     echo "  $name: playback not ok, see $WORK/hls-$name-$round.json" >&2

@@ -49,25 +49,7 @@ export RUST_LOG=${RUST_LOG:-warn}  # no per-request log lines from the servers
 BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
 mkdir -p "$WORK"
 
-PIDS=()
-stop_all() {
-  # Only the processes this script started, by id.
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-trap stop_all EXIT
-started() { PIDS+=("$1"); }
-# Stops the given processes (started by this script) and forgets them.
-finish() {
-  local p q keep=()
-  for p in "$@"; do kill "$p" 2>/dev/null || true; done
-  for p in "$@"; do wait "$p" 2>/dev/null || true; done
-  for q in "${PIDS[@]}"; do [[ " $* " == *" $q "* ]] || keep+=("$q"); done
-  PIDS=("${keep[@]}")
-}
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+. benches/procs.sh
 
 # Waits until URL serves a media playlist with at least $2 segments.
 wait_segments() {

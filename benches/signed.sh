@@ -37,27 +37,15 @@ rm -rf "$WORK"
 mkdir -p "$ROOT"
 "$BIN" package "$IN" -o "$ROOT/ts" --format ts --quiet --run-id bench
 "$BIN" package "$IN" -o "$ROOT/fmp4" --quiet --run-id bench
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-wait_up() {
-  local i
-  for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1; done
-  echo "server on port $1 did not come up" >&2
-  exit 1
-}
+. benches/procs.sh
 RUST_LOG=warn "$BIN" serve "$ROOT" --listen "127.0.0.1:$PLAIN_PORT" >/dev/null &
 PLAIN_PID=$!
-PIDS+=("$PLAIN_PID")
+started "$PLAIN_PID"
 RUST_LOG=warn "$BIN" serve "$ROOT" --listen "127.0.0.1:$SIGNED_PORT" --sign-secret "$SECRET" >/dev/null &
 SIGNED_PID=$!
-PIDS+=("$SIGNED_PID")
-wait_up "$PLAIN_PORT"
-wait_up "$SIGNED_PORT"
+started "$SIGNED_PID"
+wait_http "http://127.0.0.1:$PLAIN_PORT/healthz"
+wait_http "http://127.0.0.1:$SIGNED_PORT/healthz"
 
 # `hlsorigin sign` prints the signed path and query of a stream's master; the token covers the
 # stream's directory.

@@ -45,20 +45,15 @@ export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 
 
 rm -rf "$WORK"
 mkdir -p "$WORK/weed" "$WORK/local"
-PIDS=() WEED=
-cleanup() { # stops the origins
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
+. benches/procs.sh
+WEED=
 stop_weed() { # TERM, then KILL after 10 s (SeaweedFS shuts down slowly), and wait: its ports are free after
   [ -n "$WEED" ] || return 0
   kill "$WEED" 2>/dev/null || true
   timeout 10 tail --pid="$WEED" -f /dev/null || kill -9 "$WEED" 2>/dev/null || true
   wait "$WEED" 2>/dev/null || true
 }
-trap 'cleanup; stop_weed' EXIT
+trap 'stop_all; stop_weed' EXIT
 # Without the AWS variables: given them, SeaweedFS would turn them into its only identity and
 # refuse anonymous requests (the bucket is created with a plain PUT).
 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY weed server -dir="$WORK/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.port=$M \
@@ -76,11 +71,8 @@ origin() { # origin PORT ROOT [ARGS…]: starts a serve (pid in ORIGIN), waits f
   shift 2
   "$BIN" serve "$root" --listen "127.0.0.1:$port" "$@" >/dev/null 2>>"$WORK/serve.log" &
   ORIGIN=$!
-  PIDS+=("$ORIGIN")
-  local i
-  for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0; sleep 0.1; done
-  echo "origin on $port did not come up" >&2
-  exit 1
+  started "$ORIGIN"
+  wait_http "http://127.0.0.1:$port/healthz"
 }
 
 if [[ $PHASES == *vod* ]]; then
@@ -105,7 +97,7 @@ python3 benches/wrk_compare.py --duration "$DURATION" --rounds "$ROUNDS" --threa
   --server "s3=http://127.0.0.1:$S3_ORIGIN_PORT$S3_DIR=$S3O" --server "local=http://127.0.0.1:$LOCAL_PORT/vod=$LOCAL" \
   --case "playlist gzip|/stream.m3u8|gzip|req" --case "segment|/$SEG||GB" ||
   echo "wrk_compare failed" >&2
-cleanup
+stop_all
 
 echo "== 2. miss: time to first byte of $NSEG distinct segments on a fresh origin, ms =="
 for name in local s3; do
@@ -154,7 +146,7 @@ after=$(gets)
 read -r g0 h0 <<<"$before"
 read -r g1 h1 <<<"$after"
 echo "storage requests the origin made during the burst: $((g1 - g0)) GET, $((h1 - h0)) HEAD (hlsorigin_storage_requests_total)"
-cleanup
+stop_all
 fi
 
 if [[ $PHASES == *ll* ]]; then
@@ -166,10 +158,10 @@ if [[ $PHASES == *ll* ]]; then
     -tune zerolatency -g 30 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k -f mpegts "$SRC_TS"
   "$BIN" live --input udp://127.0.0.1:19425 --name ll --root s3://bench/live --listen 127.0.0.1:19422 \
     --ll-hls --part-duration 0.2 --segment-duration 2 >/dev/null 2>>"$WORK/live.log" &
-  PIDS+=("$!")
+  started "$!"
   ffmpeg -nostdin -v error -re -stream_loop -1 -i "$SRC_TS" -c copy -f mpegts \
     "udp://127.0.0.1:19425?pkt_size=1316" &
-  PIDS+=("$!")
+  started "$!"
   for i in $(seq 300); do
     [ "$(curl -sf http://127.0.0.1:19422/ll/stream.m3u8 2>/dev/null | grep -c '^#EXTINF')" -ge 3 ] && break
     sleep 0.1
@@ -204,5 +196,5 @@ for port, label in (("19422", "packager (live --listen)"), ("19423", "origin A (
           f"PDT latency median {q(pdt, .5):5.2f} s (p90 {q(pdt, .9):5.2f})  "
           f"stalls {sum(r.get('stalls', 0) for r in runs)}  ok {ok}  per-run medians {per}")
 PY
-  cleanup
+  stop_all
 fi
