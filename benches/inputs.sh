@@ -23,3 +23,19 @@ make_input_20min() {
     ffmpeg -v error -y -stream_loop 1 -i "$IN" -c copy -movflags +faststart "$IN20"
   fi
 }
+
+# SETUP: the untimed step before every timed packaging run (benches/compare.py --setup): an
+# empty output directory, no dirty pages (`sync`: writeback of the previous run must not land
+# on the next command), then PRETOUCH_MIB MiB (2048; 0: off) written and deleted. On this kind
+# of VM the first write into page-cache pages the guest has not touched lately costs several
+# times more than the copy itself (`perf`: copy_folio_from_iter_atomic; `package` of the 10 min
+# input takes 0.25 s or 2-6 s depending on what ran before, BENCHMARKS.md section 1); the
+# pre-touch gives every command, ours and the peers', the same warm memory.
+PRETOUCH_MIB=${PRETOUCH_MIB:-2048}
+setup_for() { # setup_for OUTDIR: the --setup string
+  local s="rm -rf $1/* && sync"
+  if [ "$PRETOUCH_MIB" -gt 0 ]; then
+    s="$s && dd if=/dev/zero of=$1/.pretouch bs=1M count=$PRETOUCH_MIB status=none && rm -f $1/.pretouch"
+  fi
+  echo "$s"
+}

