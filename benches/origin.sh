@@ -47,7 +47,8 @@ rm -rf "$WORK"
 mkdir -p "$ROOT" "$NGX"
 "$BIN" package "$IN" -o "$ROOT/vod" --format ts --quiet --run-id bench
 PLAYLIST=/vod/stream.m3u8
-SEGMENT=/vod/stream_bench_00002.ts
+# The third segment, by the name the playlist gives it.
+SEGMENT=/vod/$(grep -v "^#" "$ROOT/vod/stream.m3u8" | sed -n 3p)
 echo "playlist $(stat -c %s "$ROOT$PLAYLIST") bytes, segment $(stat -c %s "$ROOT$SEGMENT") bytes" >&2
 
 cat >"$NGX/nginx.conf" <<EOF
@@ -110,16 +111,10 @@ stop() {
   wait 2>/dev/null || true
   OURS_PID= NOCACHE_PID= NGINX_PID= IDLE_PID=
 }
+. benches/procs.sh  # wait_http (its EXIT trap is replaced by ours below)
 trap stop EXIT
 
-wait_up() {
-  for _ in $(seq 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$1$PLAYLIST" && return 0
-    sleep 0.1
-  done
-  echo "server on port $1 did not come up" >&2
-  exit 1
-}
+wait_up() { wait_http "http://127.0.0.1:$1$PLAYLIST"; }
 
 start() {
   # Default settings, except a long idle keep-alive timeout for the idle-connection test
