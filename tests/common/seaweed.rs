@@ -122,6 +122,11 @@ impl Seaweed {
         }
     }
 
+    /// The object at `key` in the bucket: status and body.
+    pub fn get(&self, key: &str) -> (u16, Vec<u8>) {
+        http(self.ports[3], "GET", &format!("/{BUCKET}/{key}"), &[]).unwrap_or((0, Vec::new()))
+    }
+
     /// Keys under `prefix` (one page of a ListObjectsV2, enough for these tests).
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         let (_, body) = http(

@@ -21,5 +21,6 @@ mod package;
 mod signed;
 mod storage;
 mod storage_live;
+mod storage_restart;
 mod validate;
 mod webhooks;
