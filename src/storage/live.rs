@@ -59,6 +59,20 @@ impl LiveTarget {
         }
     }
 
+    /// The target of stream `name` under this one (`PREFIX/name`): the same client,
+    /// counters and uploads to flush (server mode: one stream per publisher).
+    pub fn join(&self, name: &str) -> Self {
+        let prefix = if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.prefix)
+        };
+        LiveTarget {
+            prefix,
+            ..self.clone()
+        }
+    }
+
     /// The upload counters of every stream of this target.
     pub fn stats(&self) -> Arc<UploadStats> {
         Arc::clone(&self.stats)
