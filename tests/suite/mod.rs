@@ -20,6 +20,7 @@ mod live;
 mod package;
 mod signed;
 mod storage;
+mod storage_default_run;
 mod storage_ingest;
 mod storage_live;
 mod storage_restart;
