@@ -317,9 +317,14 @@ pub fn serve_with(weed: &Seaweed, url: &str, args: &[&str]) -> Origin {
 
 /// `serve URL --listen LISTEN ARGS…`.
 pub fn serve_on(weed: &Seaweed, url: &str, listen: &str, args: &[&str]) -> Origin {
-    let mut child = hlsorigin(weed)
-        .args(["serve", url, "--listen", listen])
-        .args(args)
+    let mut cmd = hlsorigin(weed);
+    cmd.args(["serve", url, "--listen", listen]).args(args);
+    origin(cmd)
+}
+
+/// Starts `cmd` (a `serve` command line) and waits for the URL it prints.
+pub fn origin(mut cmd: Command) -> Origin {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
