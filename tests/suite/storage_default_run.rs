@@ -2,7 +2,7 @@
 //! The default run with `--playlists s3://BUCKET/PREFIX`: media/ is packaged into SeaweedFS,
 //! the page and origin serve the prefix from storage (ffprobe decodes the stream through it,
 //! `/api/streams` lists it), a restart finds it up to date from the record in storage, and a
-//! deleted source takes its stream out of storage.
+//! deleted source takes its stream out of storage; an RTMP publisher's stream goes there too.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::seaweed::{hlsorigin, request, Seaweed, BUCKET};
 use crate::common::{fixtures, work_dir};
-use crate::suite::live::harness::Proc;
+use crate::suite::live::harness::{encoder, Proc};
 
 struct Run {
     _proc: Proc,
@@ -22,10 +22,15 @@ struct Run {
 
 impl Run {
     fn start(weed: &Seaweed, root: &Path) -> Run {
+        Self::start_with(weed, root, "site", &["--no-ingest"])
+    }
+
+    fn start_with(weed: &Seaweed, root: &Path, prefix: &str, args: &[&str]) -> Run {
         let mut child = hlsorigin(weed)
             .current_dir(root)
-            .args(["--listen", "127.0.0.1:0", "--no-ingest", "--playlists"])
-            .arg(format!("s3://{BUCKET}/site"))
+            .args(["--listen", "127.0.0.1:0", "--playlists"])
+            .arg(format!("s3://{BUCKET}/{prefix}"))
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -49,7 +54,7 @@ impl Run {
             lines,
             base: String::new(),
         };
-        let serving = run.wait_for("serving s3://");
+        let serving = run.wait_for(&format!("serving s3://{BUCKET}/{prefix} on "));
         run.base = serving
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -156,5 +161,77 @@ fn default_run_packages_media_into_storage_and_serves_it() {
         weed.keys("site/clip/")
     );
     assert!(!run.get("/api/streams").1.contains("clip/master.m3u8"));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Live ingest of the default run with `--playlists s3://…`: an RTMP publisher's stream NAME
+/// goes into `PREFIX/NAME/` in storage and the page's origin serves it from there.
+#[test]
+fn default_run_ingest_into_storage() {
+    let weed = Seaweed::start("default-run-ingest");
+    let root = work_dir().join("storage-default-run-ingest");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("media")).expect("media");
+    let args = [
+        "--ingest-rtmp",
+        "127.0.0.1:0",
+        "--ingest-srt",
+        "127.0.0.1:0",
+    ];
+    let run = Run::start_with(&weed, &root, "site2", &args);
+    let obs = run.wait_for("OBS: Server rtmp://");
+    let server = obs
+        .split_whitespace()
+        .find(|w| w.starts_with("rtmp://"))
+        .expect("rtmp URL")
+        .to_owned();
+    let _publisher = encoder(
+        &format!("{server}/cam"),
+        &["-f", "flv"],
+        Some(300),
+        Stdio::null(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, text) = run.get("/cam/stream.m3u8");
+        let listed = match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(m)) if status == 200 => m.segments.len(),
+            _ => 0,
+        };
+        if listed >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no live stream from storage: {status} {text}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let keys = weed.keys("site2/cam/");
+    assert!(keys.iter().any(|k| k.ends_with("/stream.m3u8")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.ends_with(".m4s")), "{keys:?}");
+    assert!(
+        !root.join("playlists").exists(),
+        "nothing on the local disk"
+    );
+    let url = format!("{}/cam/master.m3u8", run.base);
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&url)
+        .output()
+        .expect("ffprobe");
+    let kinds = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        kinds.contains("video") && kinds.contains("audio"),
+        "{kinds}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
