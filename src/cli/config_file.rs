@@ -38,6 +38,10 @@ pub fn expand(mut args: Vec<OsString>, cli: &Command) -> Result<Vec<OsString>> {
         .parse()
         .with_context(|| format!("config file {}", path.display()))?;
     check_keys(&table, cli, &path)?;
+    // `[storage]`: object-storage settings for every command (not flags).
+    if let Some(settings) = super::config_storage::parse(&table, &path)? {
+        origin::source::store::set_storage_settings(settings);
+    }
     let sub = args
         .get(1)
         .and_then(|a| a.to_str())
@@ -77,12 +81,14 @@ fn check_keys(table: &toml::Table, cli: &Command, path: &Path) -> Result<()> {
     let file = path.display();
     for (key, value) in table {
         let (section, keys, cmd) = match value {
+            toml::Value::Table(_) if key == super::config_storage::TABLE => continue,
             toml::Value::Table(t) => match cli.find_subcommand(key) {
                 Some(sub) if SUBCOMMANDS.contains(&key.as_str()) => (key.as_str(), t, sub),
                 _ if key == "run" => ("run", t, cli),
                 _ => bail!(
                     "config file {file}: unknown table [{key}]; the tables are [serve], \
-                     [package], [live], [sign] and [run] (top-level keys are the default run's)"
+                     [package], [live], [sign], [run] and [storage] (top-level keys are the \
+                     default run's)"
                 ),
             },
             _ => continue,

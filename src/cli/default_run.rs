@@ -10,9 +10,11 @@ mod naming;
 mod progress_events;
 mod record;
 mod scheduler;
+mod storage;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -50,29 +52,46 @@ pub struct DefaultRunArgs {
 pub fn run(args: DefaultRunArgs) -> Result<()> {
     std::fs::create_dir_all(&args.media)
         .with_context(|| format!("cannot create {}", args.media.display()))?;
-    std::fs::create_dir_all(&args.playlists)
-        .with_context(|| format!("cannot create {}", args.playlists.display()))?;
+    // `--playlists s3://BUCKET/PREFIX`: see [`storage`].
+    let url = args.playlists.to_str().and_then(origin::StorageUrl::parse);
+    let url = url.transpose().map_err(anyhow::Error::msg)?;
+    if url.is_none() {
+        std::fs::create_dir_all(&args.playlists)
+            .with_context(|| format!("cannot create {}", args.playlists.display()))?;
+    }
     let media_canon = std::fs::canonicalize(&args.media)
         .with_context(|| format!("cannot resolve {}", args.media.display()))?;
     let rt = runtime()?;
-    rt.block_on(async move {
+    let stored = match &url {
+        Some(url) => Some(storage::Stored::connect(rt.handle().clone(), url)?),
+        None => None,
+    };
+    let flush = stored.as_ref().map(|(_, target)| target.clone());
+    let result = rt.block_on(async move {
         let config = ServeConfig {
             root: args.playlists.clone(),
             listen: args.listen,
             ..args.serve.clone()
         };
-        // As origin::Server::bind does, keeping the live playlists for the ingest's streams.
-        let source = origin::FsSource::new(&config.root)
-            .with_context(|| format!("cannot serve {}", config.root.display()))?;
-        let live = origin::LivePlaylists::watching(source.root());
-        let source = origin::LiveSource::new(source, live.clone());
-        let server = origin::Server::bind_with_source(&config, source)
-            .await
-            .map_err(super::serve::bind_error)?;
+        let (server, live) = match &stored {
+            Some((stored, target)) => stored.bind(&config, target).await?,
+            None => {
+                // As origin::Server::bind does, keeping the live playlists for the ingest's streams.
+                let source = origin::FsSource::new(&config.root)
+                    .with_context(|| format!("cannot serve {}", config.root.display()))?;
+                let live = origin::LivePlaylists::watching(source.root());
+                let source = origin::LiveSource::new(source, live.clone());
+                let server = origin::Server::bind_with_source(&config, source)
+                    .await
+                    .map_err(super::serve::bind_error)?;
+                (server, live)
+            }
+        };
         let base = format!("http://{}", server.local_addr());
         println!("serving {} on {base}/", args.playlists.display());
         let origin = (live, server.ingest_metrics());
-        let ingest = ingest::start(&args.ingest, &args.playlists, origin, &base).await?;
+        let target = stored.as_ref().map(|(_, t)| t.clone());
+        let ingest = ingest::start(&args.ingest, &args.playlists, origin, &base, target).await?;
 
         let mut scheduler = Scheduler::new(
             args.media.clone(),
@@ -81,7 +100,14 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
             base,
         );
         scheduler.events = server.events().clone();
-        adopt_outputs(&mut scheduler);
+        match stored {
+            Some((stored, _)) => {
+                let stored = Arc::new(stored);
+                storage::adopt_outputs(&mut scheduler, &stored).await;
+                scheduler.storage = Some(stored);
+            }
+            None => adopt_outputs(&mut scheduler),
+        }
         // Watch first, then list: a file arriving in between is reported, not missed.
         let (tx, rx) = mpsc::unbounded_channel();
         let _watcher = scheduler::watch(&args.media, tx)?;
@@ -96,7 +122,12 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
             let _ = ingest.await;
         }
         Ok(())
-    })
+    });
+    if let Some(target) = flush {
+        // What the live drivers handed over is uploaded before the process ends.
+        rt.block_on(target.flush(std::time::Duration::from_secs(30)));
+    }
+    result
 }
 
 /// Reads the source records of `playlists/`: a stream whose source is still in `media/` keeps its name;

@@ -243,17 +243,6 @@ fn driver_configs(args: &LiveArgs) -> Result<Vec<DriverConfig>> {
 
 pub fn run(args: LiveArgs) -> Result<()> {
     if args.rtmp_listen.is_some() || args.srt_listen.is_some() {
-        if args
-            .root
-            .to_str()
-            .and_then(origin::StorageUrl::parse)
-            .is_some()
-        {
-            bail!(
-                "--root {}: server mode into object storage is not supported yet",
-                args.root.display()
-            );
-        }
         return super::live_server::run(args);
     }
     let mut configs = driver_configs(&args)?;
@@ -349,7 +338,11 @@ pub(super) async fn start_server(config: &ServeConfig, name: Option<&str>) -> Re
 
 /// Serves the storage prefix the packager writes into, following its own events
 /// (`live --root s3://… --listen`); prints the same lines as [`start_server`].
-async fn start_storage_server(config: &ServeConfig, storage: Served, name: &str) -> Result<Origin> {
+pub(super) async fn start_storage_server(
+    config: &ServeConfig,
+    storage: Served,
+    name: Option<&str>,
+) -> Result<Origin> {
     use crate::storage::serve::{follow_own_events, FollowingSource};
     let (source, stats) = storage;
     let (source, live) = FollowingSource::new(source, Some(stats));
@@ -358,7 +351,9 @@ async fn start_storage_server(config: &ServeConfig, storage: Served, name: &str)
         .map_err(super::serve::bind_error)?;
     let addr = server.local_addr();
     println!("serving {} on http://{addr}/", config.root.display());
-    println!("stream http://{addr}/{name}/master.m3u8");
+    if let Some(name) = name {
+        println!("stream http://{addr}/{name}/master.m3u8");
+    }
     tokio::spawn(follow_own_events(live.clone()));
     let metrics = server.ingest_metrics();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -374,7 +369,7 @@ async fn start_storage_server(config: &ServeConfig, storage: Served, name: &str)
 }
 
 /// The storage the packager writes into, as its origin serves it, and its upload counters.
-type Served = (
+pub(super) type Served = (
     origin::StoreSource,
     std::sync::Arc<crate::storage::uploader::UploadStats>,
 );
@@ -395,7 +390,7 @@ async fn serve_and_package(
                 ..args.origin.clone()
             };
             Some(match storage {
-                Some(storage) => start_storage_server(&config, storage, &name).await?,
+                Some(storage) => start_storage_server(&config, storage, Some(&name)).await?,
                 None => start_server(&config, Some(&name)).await?,
             })
         }

@@ -114,14 +114,29 @@ pub fn print_key(args: &KeyArgs) -> Result<()> {
 
 /// `hlsorigin live --rtmp-listen ADDR`.
 pub fn run(args: LiveArgs) -> Result<()> {
-    let template = template(&args)?;
+    let mut template = template(&args)?;
     let policy = Policy {
         linger: stream_linger(&template),
         ..args.publish.policy()?
     };
-    std::fs::create_dir_all(&args.root)
-        .with_context(|| format!("cannot create {}", args.root.display()))?;
+    let url = args.root.to_str().and_then(origin::StorageUrl::parse);
+    if url.is_none() {
+        std::fs::create_dir_all(&args.root)
+            .with_context(|| format!("cannot create {}", args.root.display()))?;
+    }
     let rt = runtime()?;
+    // `--root s3://BUCKET/PREFIX`: stream NAME goes to PREFIX/NAME (README "Scaling out").
+    let storage = match url {
+        Some(url) => {
+            let url = url.map_err(anyhow::Error::msg)?;
+            let target = crate::storage::live::LiveTarget::from_url(rt.handle().clone(), &url)?;
+            let source = origin::StoreSource::new(target.object_store(), &url.prefix);
+            template.storage = Some(target.clone());
+            Some((target, source))
+        }
+        None => None,
+    };
+    let flush = storage.as_ref().map(|(t, _)| t.clone());
     let result = rt.block_on(async move {
         let mut listeners = Vec::new();
         if let Some(addr) = args.rtmp_listen {
@@ -137,7 +152,13 @@ pub fn run(args: LiveArgs) -> Result<()> {
                     listen,
                     ..args.origin.clone()
                 };
-                Some(start_server(&config, None).await?)
+                Some(match storage {
+                    Some((target, source)) => {
+                        let served = (source, target.stats());
+                        super::live::start_storage_server(&config, served, None).await?
+                    }
+                    None => start_server(&config, None).await?,
+                })
             }
             None => None,
         };
@@ -154,6 +175,10 @@ pub fn run(args: LiveArgs) -> Result<()> {
         }
         Ok(())
     });
+    if let Some(target) = flush {
+        // What the drivers handed over is uploaded before the process ends.
+        rt.block_on(target.flush(Duration::from_secs(30)));
+    }
     rt.shutdown_background();
     result
 }
@@ -308,16 +333,20 @@ fn factory(
     Box::new(move |name: &str| {
         check_name(name)?;
         let dir = root.join(name);
-        if vod_output(&dir) {
+        let storage = template.storage.as_ref().map(|t| t.join(name));
+        if storage.is_none() && vod_output(&dir) {
             anyhow::bail!("{name} is a VOD stream of {}", root.display());
         }
+        let publisher = live.as_ref().map(|l| match storage {
+            // Into storage: playlists and parts are served from storage once stored.
+            Some(_) => l.events_only(),
+            None => l.publisher(&format!("{name}/stream.m3u8")),
+        });
         let cfg = DriverConfig {
             dir,
+            storage,
             ..template.clone()
         };
-        let publisher = live
-            .as_ref()
-            .map(|l| l.publisher(&format!("{name}/stream.m3u8")));
         let done = done.clone();
         let owned = name.to_owned();
         let tx = spawn_driver(name, 0, cfg, publisher, move |r| {

@@ -2,6 +2,7 @@
 //! Command-line interface: `package`, `serve`, `live`, and the default run (no subcommand).
 
 mod config_file;
+mod config_storage;
 mod default_run;
 mod descriptor;
 mod encrypt;

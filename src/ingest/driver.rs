@@ -169,12 +169,19 @@ pub struct Driver {
     lost: bool,
     packet_losses: u64,
     push_errors: u64,
+    /// Into storage: the gap list of the uploads (a continued playlist's gaps go there).
+    gaps: Option<crate::storage::live::Gaps>,
 }
 
 impl Driver {
     pub fn new(cfg: DriverConfig, publisher: Option<LivePublisher>) -> Result<Self> {
+        let mut gaps = None;
         let store: Box<dyn Store + Send> = match &cfg.storage {
-            Some(target) => Box::new(target.store()),
+            Some(target) => {
+                let store = target.store();
+                gaps = Some(store.gaps());
+                Box::new(store)
+            }
             None => {
                 std::fs::create_dir_all(&cfg.dir)
                     .with_context(|| format!("cannot create {}", cfg.dir.display()))?;
@@ -199,6 +206,7 @@ impl Driver {
             lost: false,
             packet_losses: 0,
             push_errors: 0,
+            gaps,
         })
     }
 
@@ -344,16 +352,28 @@ impl Driver {
             if let Some(events) = &mut self.sink.events {
                 events.ended(reason);
             }
-            tracing::info!(playlist = %self.playlist_path().display(), "stream ended (EXT-X-ENDLIST)");
+            tracing::info!(playlist = %self.cfg.dir.join(format!("{}.m3u8", self.cfg.live.rendition)).display(), "stream ended (EXT-X-ENDLIST)");
             self.retired.push(stream);
         }
         Ok(())
     }
 
-    fn playlist_path(&self) -> PathBuf {
-        self.cfg
-            .dir
-            .join(format!("{}.m3u8", self.cfg.live.rendition))
+    /// The text of the stream's object `name` an earlier run left (in its directory, or in
+    /// storage), `None` when there is none. Storage that does not answer is not fatal: the
+    /// stream starts anew (ingest never waits for storage).
+    fn previous(&self, name: &str) -> Result<Option<String>> {
+        if let Some(target) = &self.cfg.storage {
+            return Ok(target.read_blocking(name).unwrap_or_else(|e| {
+                tracing::warn!(object = name, error = %e, "cannot read the playlist of an earlier run from storage; starting anew");
+                None
+            }));
+        }
+        let path = self.cfg.dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
     }
 
     /// Moves every finished sample from the demuxer into the stream.
@@ -439,28 +459,29 @@ impl Driver {
         // A fresh id per run: a restarted stream never reuses a URL with other bytes.
         config.run_id = format!("{:08x}", rand::random::<u32>());
         let run_id = config.run_id.clone();
-        let path = self.playlist_path();
-        let stream = match std::fs::read_to_string(&path) {
-            Ok(text) => match LiveStream::recover(config.clone(), tracks.clone(), &text, wall) {
+        let name = format!("{}.m3u8", self.cfg.live.rendition);
+        let stream = match self.previous(&name)? {
+            Some(text) => match LiveStream::recover(config.clone(), tracks.clone(), &text, wall) {
                 Ok(mut s) => {
-                    tracing::info!(playlist = %path.display(), "continuing the playlist of an earlier run");
-                    let iframes = path.with_file_name(s.i_frame_playlist_name());
-                    if let Ok(text) = std::fs::read_to_string(&iframes) {
+                    tracing::info!(playlist = %name, "continuing the playlist of an earlier run");
+                    let iframes = s.i_frame_playlist_name();
+                    if let Some(text) = self.previous(&iframes).ok().flatten() {
                         if let Err(e) = s.recover_i_frames(&text) {
-                            tracing::warn!(playlist = %iframes.display(), error = %e, "cannot continue the old I-frame playlist; it restarts after the old segments");
+                            tracing::warn!(playlist = %iframes, error = %e, "cannot continue the old I-frame playlist; it restarts after the old segments");
                         }
+                    }
+                    if let Some(gaps) = &self.gaps {
+                        // RFC 8216bis 4.4.4.7: what the old run never stored stays a gap.
+                        gaps.add(crate::storage::live::gap_uris(&text));
                     }
                     s
                 }
                 Err(e) => {
-                    tracing::warn!(playlist = %path.display(), error = %e, "cannot continue the old playlist; starting anew");
+                    tracing::warn!(playlist = %name, error = %e, "cannot continue the old playlist; starting anew");
                     LiveStream::new(config, tracks.clone())?
                 }
             },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                LiveStream::new(config, tracks.clone())?
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            None => LiveStream::new(config, tracks.clone())?,
         };
         if !stream.state().full.is_empty() {
             if let Some(p) = &self.sink.publisher {

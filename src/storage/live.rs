@@ -6,21 +6,26 @@
 //! The driver never waits for storage: each stream's objects go through an
 //! [`Uploader`](super::uploader) — a bounded queue and a worker task that uploads in order
 //! (segments and parts before the playlist that lists them), retries with backoff and lists
-//! what could not be stored in time as `EXT-X-GAP`. Not yet: continuing an old playlist after
-//! a restart (a restart starts afresh) and live single files.
+//! what could not be stored in time as `EXT-X-GAP`. A restarted packager continues the
+//! playlist it finds in storage ([`LiveTarget::read_blocking`], the driver's recovery, as on
+//! disk); its gaps stay gaps ([`Gaps`]). Not yet: live single files.
 
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use media::store::Store;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use origin::source::store::{s3_from_env, Role};
 use origin::StorageUrl;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+pub use super::uploader::{gap_uris, Gaps};
 use super::uploader::{Target, UploadStats, Uploader, DEFAULT_DEADLINE};
+
+/// Longest wait for storage when a packager starts and looks for a playlist to continue.
+pub const READ_LIMIT: Duration = Duration::from_secs(10);
 
 /// Where one live stream goes in storage; cheap to clone.
 #[derive(Debug, Clone)]
@@ -54,6 +59,20 @@ impl LiveTarget {
         }
     }
 
+    /// The target of stream `name` under this one (`PREFIX/name`): the same client,
+    /// counters and uploads to flush (server mode: one stream per publisher).
+    pub fn join(&self, name: &str) -> Self {
+        let prefix = if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.prefix)
+        };
+        LiveTarget {
+            prefix,
+            ..self.clone()
+        }
+    }
+
     /// The upload counters of every stream of this target.
     pub fn stats(&self) -> Arc<UploadStats> {
         Arc::clone(&self.stats)
@@ -62,6 +81,26 @@ impl LiveTarget {
     /// The object store client.
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.store)
+    }
+
+    /// The text of this stream's object `name` (`PREFIX/NAME/name`) as stored, `None` when
+    /// there is none. Blocks the calling thread (the driver's, never a runtime worker) for at
+    /// most [`READ_LIMIT`].
+    pub fn read_blocking(&self, name: &str) -> io::Result<Option<String>> {
+        let key = super::sink::ObjectSink::key(&self.prefix, None, name);
+        let store = Arc::clone(&self.store);
+        self.rt.block_on(async move {
+            let get = async { store.get(&key).await?.bytes().await };
+            match tokio::time::timeout(READ_LIMIT, get).await {
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{key}: no answer from storage"),
+                )),
+                Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
+                Ok(Err(e)) => Err(io::Error::other(e)),
+                Ok(Ok(bytes)) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            }
+        })
     }
 
     /// The packager's [`Store`] for this stream (one upload queue and worker each).
@@ -135,6 +174,13 @@ fn check(name: &str) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+impl LiveObjectStore {
+    /// The gap list of this stream's uploads.
+    pub fn gaps(&self) -> Gaps {
+        self.uploader.gaps()
+    }
 }
 
 impl Store for LiveObjectStore {

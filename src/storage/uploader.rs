@@ -201,6 +201,49 @@ impl Uploader {
     }
 }
 
+/// The gaps of one stream's uploads, seeded by a restarted packager with those of the
+/// playlist it continues (the media crate's recovery does not keep `EXT-X-GAP`): its old
+/// segments and parts that were never stored stay listed as gaps.
+#[derive(Clone)]
+pub struct Gaps(Arc<Shared>);
+
+impl Gaps {
+    /// Lists `uris` as gaps in every playlist uploaded from now on.
+    pub fn add(&self, uris: impl IntoIterator<Item = String>) {
+        lock(&self.0.failed).extend(uris);
+    }
+}
+
+impl Uploader {
+    /// The gap list of this stream.
+    pub fn gaps(&self) -> Gaps {
+        Gaps(Arc::clone(&self.shared))
+    }
+}
+
+/// The segments (`EXT-X-GAP`, RFC 8216bis 4.4.4.7) and parts (`GAP=YES`, 4.4.4.9) that
+/// media playlist `text` lists as gaps.
+pub fn gap_uris(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut gap = false;
+    for t in text.lines().map(str::trim) {
+        if t == "#EXT-X-GAP" {
+            gap = true;
+        } else if let Some(attrs) = t.strip_prefix("#EXT-X-PART:") {
+            let uri = attrs
+                .split_once("URI=\"")
+                .and_then(|(_, r)| r.split_once('"'))
+                .map(|(u, _)| u);
+            if let Some(uri) = uri.filter(|_| attrs.split(',').any(|a| a == "GAP=YES")) {
+                out.push(uri.to_owned());
+            }
+        } else if !t.is_empty() && !t.starts_with('#') && std::mem::take(&mut gap) {
+            out.push(t.to_owned());
+        }
+    }
+    out
+}
+
 fn lock<T: Default>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

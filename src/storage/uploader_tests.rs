@@ -277,3 +277,49 @@ async fn a_stream_own_master_does_not_wait_for_what_queues_behind_it() {
     );
     assert_eq!(store.count("put"), 2);
 }
+
+#[test]
+fn gap_uris_of_a_stored_playlist() {
+    let cases = [
+        ("#EXTINF:2,\na.ts\n", vec![]),
+        (
+            "#EXTINF:2,\n#EXT-X-GAP\nb.ts\n#EXTINF:2,\nc.ts\n",
+            vec!["b.ts"],
+        ),
+        ("#EXT-X-GAP\n#EXTINF:2,\nb.ts\n", vec!["b.ts"]),
+        (
+            "#EXT-X-PART:DURATION=0.5,URI=\"p2.m4s\",GAP=YES\n\
+             #EXT-X-PART:DURATION=0.5,URI=\"p3.m4s\"\n",
+            vec!["p2.m4s"],
+        ),
+        (
+            "#EXT-X-PART:DURATION=0.5,GAP=YES,URI=\"p,4.m4s\"\n",
+            vec!["p,4.m4s"],
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(gap_uris(text), want, "{text}");
+    }
+}
+
+/// A restarted packager continues a stored playlist whose old segment `b` was never stored:
+/// the media crate's recovery does not keep EXT-X-GAP, the seeded gap list does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continued_playlist_keeps_its_gaps() {
+    let store = Arc::new(CountingStore::default());
+    let (up, worker, _) = start(&store, Duration::from_secs(3));
+    let stored_before = mark_gaps(
+        &playlist(&["a.m4s", "b.m4s"], &[]),
+        &HashSet::from(["b.m4s".to_owned()]),
+    );
+    up.gaps().add(gap_uris(&stored_before));
+    // The new run's first playlist, as the media crate writes it (no EXT-X-GAP).
+    up.put("c.m4s", b"c");
+    up.put(
+        "v.m3u8",
+        playlist(&["a.m4s", "b.m4s", "c.m4s"], &[]).as_bytes(),
+    );
+    drop(up);
+    worker.await.expect("worker");
+    assert_eq!(gaps(&text(&store, "v.m3u8").await), ["b.m4s"]);
+}

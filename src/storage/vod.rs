@@ -21,7 +21,7 @@ use crate::interrupt::{self, Interrupted, Interruptible};
 /// run that fails or is interrupted deletes what it uploaded; the stored master still names
 /// the previous run.
 pub fn package_to_store(
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     store: Arc<dyn ObjectStore>,
     prefix: &str,
     demux: &mut dyn Demuxer,
@@ -32,12 +32,7 @@ pub fn package_to_store(
     let run = opts.run_id.as_str();
     rt.block_on(runs::mark_started(store.as_ref(), prefix, run))
         .context("cannot write to storage")?;
-    let mut sink = Interruptible(ObjectSink::new(
-        rt.handle().clone(),
-        Arc::clone(&store),
-        prefix,
-        run,
-    ));
+    let mut sink = Interruptible(ObjectSink::new(rt.clone(), Arc::clone(&store), prefix, run));
     let packaged = package_streaming(demux, opts, &mut sink, progress)
         .map_err(anyhow::Error::from)
         .and_then(|summary| {
@@ -86,9 +81,16 @@ pub fn package_to_url(
         .build()
         .context("cannot start the async runtime")?;
     let store = s3_from_env(url, Role::Write)?;
-    let (summary, report) =
-        package_to_store(&rt, store, &url.prefix, demux, opts, gc_grace, progress)
-            .with_context(|| url.to_string())?;
+    let (summary, report) = package_to_store(
+        rt.handle(),
+        store,
+        &url.prefix,
+        demux,
+        opts,
+        gc_grace,
+        progress,
+    )
+    .with_context(|| url.to_string())?;
     for run in &report.superseded {
         tracing::info!(
             run,
@@ -142,7 +144,7 @@ mod tests {
         };
         let dyn_store: Arc<dyn ObjectStore> = Arc::clone(store) as _;
         let (summary, report) = package_to_store(
-            rt,
+            rt.handle(),
             dyn_store,
             "vod/clip",
             demux.as_mut(),
@@ -271,7 +273,7 @@ mod tests {
         };
         let dyn_store: Arc<dyn ObjectStore> = Arc::clone(&store) as _;
         let got = package_to_store(
-            &rt,
+            rt.handle(),
             dyn_store,
             "vod/clip",
             &mut demux,

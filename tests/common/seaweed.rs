@@ -122,6 +122,11 @@ impl Seaweed {
         }
     }
 
+    /// The object at `key` in the bucket: status and body.
+    pub fn get(&self, key: &str) -> (u16, Vec<u8>) {
+        http(self.ports[3], "GET", &format!("/{BUCKET}/{key}"), &[]).unwrap_or((0, Vec::new()))
+    }
+
     /// Keys under `prefix` (one page of a ListObjectsV2, enough for these tests).
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         let (_, body) = http(
@@ -312,9 +317,14 @@ pub fn serve_with(weed: &Seaweed, url: &str, args: &[&str]) -> Origin {
 
 /// `serve URL --listen LISTEN ARGS…`.
 pub fn serve_on(weed: &Seaweed, url: &str, listen: &str, args: &[&str]) -> Origin {
-    let mut child = hlsorigin(weed)
-        .args(["serve", url, "--listen", listen])
-        .args(args)
+    let mut cmd = hlsorigin(weed);
+    cmd.args(["serve", url, "--listen", listen]).args(args);
+    origin(cmd)
+}
+
+/// Starts `cmd` (a `serve` command line) and waits for the URL it prints.
+pub fn origin(mut cmd: Command) -> Origin {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

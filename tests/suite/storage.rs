@@ -255,3 +255,62 @@ fn live_into_storage_served_by_an_origin() {
     let errors = probe::decode_errors(Path::new(&url));
     assert!(errors.is_empty(), "ffmpeg decoding {url}: {errors}");
 }
+
+/// Storage settings from the configuration file alone (`[storage]`: endpoint, region,
+/// credentials, allow_http), no `AWS_*` variable at all: `package -o s3://…` and `serve
+/// s3://…` both reach SeaweedFS, and ffprobe decodes the stream through the origin.
+#[test]
+fn storage_settings_from_the_config_file_only() {
+    let weed = Seaweed::start("config");
+    let dir = crate::common::out_dir("storage-config");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("hlsorigin.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\nendpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"test\"\n\
+             secret_access_key = \"test\"\nallow_http = true\n",
+            weed.endpoint()
+        ),
+    )
+    .expect("config");
+    let bare = || {
+        let mut c = std::process::Command::new(crate::common::bin());
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                c.env_remove(k);
+            }
+        }
+        c.arg("--config").arg(&config).env("RUST_LOG", "warn");
+        c
+    };
+    let out = bare()
+        .arg("package")
+        .arg(fixtures::by_name("h264_aac.mp4"))
+        .args(["-o", &format!("s3://{BUCKET}/cfg/clip"), "--quiet"])
+        .output()
+        .expect("package");
+    assert!(
+        out.status.success(),
+        "package with the config file's settings: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(weed
+        .keys("cfg/clip/")
+        .contains(&"cfg/clip/master.m3u8".to_owned()));
+    let mut cmd = bare();
+    cmd.args([
+        "serve",
+        &format!("s3://{BUCKET}/cfg"),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let origin = crate::common::seaweed::origin(cmd);
+    let (status, _, _) = origin.get("/clip/master.m3u8");
+    assert_eq!(status, 200);
+    let streams = probe::streams(Path::new(&format!("{}/clip/master.m3u8", origin.base)));
+    assert!(
+        streams.iter().any(|s| s.kind == "video" && s.width > 0),
+        "{streams:?}"
+    );
+}

@@ -356,3 +356,50 @@ fn ll_hls_through_varnish_survives_an_origin_restart() {
         report["latency"]
     );
 }
+
+/// RFC 8216bis 6.2.6 through storage: a client's first request to a following origin is the
+/// preload-hinted part (it read the playlist elsewhere: the packager, another origin behind
+/// the CDN). The origin holds it until the part is stored and serves it — never 404.
+#[test]
+fn hinted_part_as_first_request_to_a_following_origin() {
+    let weed = Seaweed::start("ll-hint");
+    let pk = packager(&weed, "hint", "cam", 300);
+    let url = format!("s3://{BUCKET}/hint");
+    let packager_addr = pk.base.trim_start_matches("http://");
+    let hinted = || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, _, body) =
+                request(packager_addr, "GET", "/cam/stream.m3u8", &[]).expect("packager");
+            let text = String::from_utf8_lossy(&body);
+            let hint = text
+                .lines()
+                .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:"))
+                .and_then(|l| l.split_once("URI=\"")?.1.split_once('"'))
+                .map(|(u, _)| u.to_owned());
+            if let (200, Some(hint)) = (status, hint) {
+                return hint;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no live playlist: {status} {text}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    for round in 0..3 {
+        // A fresh origin each round: nothing followed yet.
+        let origin = serve_with(&weed, &url, &["--follow", pk.base.as_str()]);
+        let hint = hinted();
+        let began = Instant::now();
+        let (status, _, body) = origin.get(&format!("/cam/{hint}"));
+        assert_eq!(status, 200, "round {round}: hinted part {hint}");
+        assert!(!body.is_empty());
+        // ffprobe-independent check: an fMP4 part starts with a box of a known type.
+        assert!(
+            body.len() > 8 && [&b"styp"[..], b"moof"].contains(&&body[4..8]),
+            "{hint}: not a CMAF part"
+        );
+        eprintln!("round {round}: {hint} served after {:?}", began.elapsed());
+    }
+}

@@ -43,6 +43,7 @@ pub async fn start(
     root: &Path,
     origin: (LivePlaylists, IngestMetrics),
     base: &str,
+    storage: Option<crate::storage::live::LiveTarget>,
 ) -> Result<Option<IngestServer>> {
     if args.no_ingest {
         return Ok(None);
@@ -69,7 +70,11 @@ pub async fn start(
     if listeners.is_empty() {
         return Ok(None);
     }
-    let template = template();
+    // `--playlists s3://…`: each stream into storage, as `live --rtmp-listen --root s3://…`.
+    let template = DriverConfig {
+        storage,
+        ..template()
+    };
     let policy = Policy {
         linger: stream_linger(&template),
         ..policy

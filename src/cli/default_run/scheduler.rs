@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode, Watcher};
 use origin::events::{Events, Payload, StreamKind};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use super::naming::Names;
@@ -138,6 +139,8 @@ pub struct Scheduler {
     /// The origin's event hub: `stream.added` when a file is packaged, `package.failed`,
     /// `stream.removed` (a hub of its own until the server's is set).
     pub events: Events,
+    /// `--playlists s3://…`: streams go to object storage ([`super::storage`]).
+    pub storage: Option<std::sync::Arc<super::storage::Stored>>,
 }
 
 impl Scheduler {
@@ -152,6 +155,7 @@ impl Scheduler {
             at_start: HashSet::new(),
             warned: HashSet::new(),
             events: Events::default(),
+            storage: None,
         }
     }
 
@@ -230,10 +234,14 @@ impl Scheduler {
         let run = new_run_id();
         let run_here = run.clone();
         let mut progress = ProgressEvents::new(self.events.clone(), &name, &run, &file);
+        let (stored, stream) = (self.storage.clone(), name.clone());
         let res = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut on_progress = |p| progress.update(p, Instant::now());
-            package_if_stale(&s, &o, &record, run_here, &mut on_progress)
+            match stored {
+                Some(st) => st.package_if_stale(&s, &stream, &record, run_here, &mut on_progress),
+                None => package_if_stale(&s, &o, &record, run_here, &mut on_progress),
+            }
         })
         .await;
         let error = match res {
@@ -267,7 +275,14 @@ impl Scheduler {
     fn gone(&mut self, file: &str) {
         self.at_start.remove(file);
         if let Some(name) = self.names.release(file) {
-            if remove_stream(&self.playlists, &name, &self.media.join(file)) {
+            let src = self.media.join(file);
+            let removed = match &self.storage {
+                Some(st) => tokio::task::block_in_place(|| {
+                    Handle::current().block_on(st.remove_stream(&name, &src))
+                }),
+                None => remove_stream(&self.playlists, &name, &src),
+            };
+            if removed {
                 self.removed(&name);
             }
         }

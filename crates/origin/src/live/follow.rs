@@ -127,21 +127,24 @@ impl Follow {
         path: &ObjectPath,
         blocking: bool,
     ) -> Option<Receiver> {
-        if let Some(rx) = self.followed(path.as_str()) {
+        self.subscribe_at(path.as_str(), blocking).await
+    }
+
+    async fn subscribe_at(self: &Arc<Self>, path: &str, blocking: bool) -> Option<Receiver> {
+        if let Some(rx) = self.followed(path) {
             return Some(rx);
         }
         if !blocking {
             return None;
         }
         self.reads.fetch_add(1, Relaxed);
-        let Ok(Fetched::New { bytes, e_tag }) = (self.fetch)(path.as_str().to_owned(), None).await
-        else {
+        let Ok(Fetched::New { bytes, e_tag }) = (self.fetch)(path.to_owned(), None).await else {
             return None;
         };
-        let dir = object_dir(path.as_str()).to_owned();
+        let dir = object_dir(path).to_owned();
         let snapshot = snapshot(&bytes, &dir).filter(|s| !s.state.ended)?;
         let mut entries = lock(&self.entries);
-        if let Some(e) = entries.get_mut(path.as_str()) {
+        if let Some(e) = entries.get_mut(path) {
             // Another request started following it meanwhile.
             e.used = Instant::now();
             return Some(e.tx.subscribe());
@@ -156,7 +159,7 @@ impl Follow {
         let (tx, rx) = watch::channel(Arc::new(snapshot));
         let (pokes, pokes_rx) = watch::channel(None);
         entries.insert(
-            path.as_str().to_owned(),
+            path.to_owned(),
             Entry {
                 tx: tx.clone(),
                 pokes,
@@ -165,13 +168,10 @@ impl Follow {
             },
         );
         drop(entries);
-        tracing::debug!(
-            playlist = path.as_str(),
-            "following live playlist in storage"
-        );
+        tracing::debug!(playlist = path, "following live playlist in storage");
         tokio::spawn(follow(
             Arc::clone(self),
-            path.as_str().to_owned(),
+            path.to_owned(),
             dir,
             e_tag,
             tx,
@@ -195,6 +195,49 @@ impl Follow {
             .filter(|e| e.dir == dir)
             .find(|e| e.tx.borrow().hint.as_deref() == Some(path.as_str()))
             .map(|e| e.tx.subscribe())
+    }
+
+    /// The watch of the live playlist whose preload hint is `path`, for a request for an
+    /// object storage does not have yet (RFC 8216bis 6.2.6: a request for the hinted part is
+    /// held until the part is available). A followed playlist hinting it answers at once.
+    /// Otherwise `path` is taken for a part of this packager's naming
+    /// (`RENDITION_RUN_MSN.PART.EXT`, beside its playlist `RENDITION.m3u8`) and that playlist
+    /// is followed from now on, as a blocking reload would: the first request of a client may
+    /// well be for the hinted part. When the version followed is behind the one the client
+    /// read the hint from (another origin, a poll not yet due) — `path` is a later part of
+    /// the same run, at most one segment on — the playlist is re-read now and the request
+    /// waits (at most the blocking timeout) until it catches up. `None` for anything else.
+    pub(crate) async fn hinted(self: &Arc<Self>, path: &ObjectPath) -> Option<Receiver> {
+        if let Some(rx) = self.hinting(path) {
+            return Some(rx);
+        }
+        let dir = object_dir(path.as_str());
+        let file = path.as_str().get(dir.len()..)?;
+        let part = PartName::parse(file)?;
+        let playlist = format!("{dir}{}.m3u8", part.rendition);
+        let mut rx = self.subscribe_at(&playlist, true).await?;
+        let deadline = Instant::now() + rx.borrow().block_timeout();
+        let mut poked = false;
+        loop {
+            let ahead = {
+                let snap = rx.borrow_and_update();
+                let hint = snap.hint.as_deref().and_then(|h| h.get(dir.len()..));
+                part.ahead_of(hint.and_then(PartName::parse))
+            };
+            if !ahead {
+                return Some(rx);
+            }
+            if !poked {
+                if let Some(e) = lock(&self.entries).get(&playlist) {
+                    e.pokes.send_replace(Some(part.want()));
+                }
+                poked = true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Some(rx),
+            }
+        }
     }
 
     /// The packager announced `want` for the playlist of rendition `rendition` of stream
@@ -240,6 +283,52 @@ impl Follow {
 
     fn forget(&self, path: &str) {
         lock(&self.entries).remove(path);
+    }
+}
+
+/// A part of this packager's naming: `RENDITION_RUN_MSN.PART.EXT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PartName<'a> {
+    rendition: &'a str,
+    run: &'a str,
+    msn: u64,
+    part: u64,
+}
+
+impl<'a> PartName<'a> {
+    fn parse(file: &'a str) -> Option<Self> {
+        let (stem, _ext) = file.rsplit_once('.')?;
+        let (head, part) = stem.rsplit_once('.')?;
+        let (head, msn) = head.rsplit_once('_')?;
+        let (rendition, run) = head.rsplit_once('_')?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if rendition.is_empty() || run.is_empty() || !digits(msn) || !digits(part) {
+            return None;
+        }
+        Some(PartName {
+            rendition,
+            run,
+            msn: msn.parse().ok()?,
+            part: part.parse().ok()?,
+        })
+    }
+
+    /// Whether this part comes after `hint` in the same run, at most one segment on: the
+    /// hint a newer version of the playlist would carry.
+    fn ahead_of(&self, hint: Option<PartName<'_>>) -> bool {
+        hint.is_some_and(|h| {
+            h.rendition == self.rendition
+                && h.run == self.run
+                && (self.msn, self.part) > (h.msn, h.part)
+                && self.msn <= h.msn + 1
+        })
+    }
+
+    fn want(&self) -> Want {
+        Want {
+            msn: self.msn,
+            part: Some(self.part),
+        }
     }
 }
 
@@ -371,3 +460,7 @@ async fn read(
 #[cfg(test)]
 #[path = "follow_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "hinted_tests.rs"]
+mod hinted_tests;

@@ -211,11 +211,16 @@ impl LivePlaylists {
 
     /// The watch of a published playlist in the same directory as `path` — the one whose
     /// preload hint names it if there is one (several renditions share a directory) —
-    /// else of a watched playlist whose hint is `path`.
-    pub(crate) fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
-        self.published_sibling(path)
+    /// else of a watched playlist whose hint is `path`, else of the followed storage
+    /// playlist that hints it ([`follow::Follow::hinted`]).
+    pub(crate) async fn sibling(&self, path: &ObjectPath) -> Option<Receiver> {
+        if let Some(rx) = self
+            .published_sibling(path)
             .or_else(|| self.inner.files.as_ref()?.hinting(path))
-            .or_else(|| self.inner.follow.as_ref()?.hinting(path))
+        {
+            return Some(rx);
+        }
+        self.inner.follow.as_ref()?.hinted(path).await
     }
 
     fn published_sibling(&self, path: &ObjectPath) -> Option<Receiver> {

@@ -32,7 +32,7 @@ impl<S: ObjectSource> ObjectSource for LiveSource<S> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             _ => return first,
         }
-        let Some(mut rx) = self.live.sibling(path) else {
+        let Some(mut rx) = self.live.sibling(path).await else {
             return first;
         };
         let mut deadline = None;

@@ -7,7 +7,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path;
 use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 
@@ -92,13 +92,11 @@ pub enum Role {
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` (default `us-east-1`),
 /// `AWS_ENDPOINT_URL` (an S3-compatible server such as SeaweedFS or MinIO; path-style
 /// requests), `AWS_ALLOW_HTTP=true` for an `http://` endpoint, and the other `AWS_*`
-/// settings `object_store` knows.
+/// settings `object_store` knows; over the configuration file's `[storage]` table
+/// ([`super::StorageSettings`]: the environment wins).
 pub fn s3_from_env(url: &StorageUrl, role: Role) -> io::Result<Arc<dyn ObjectStore>> {
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(&url.bucket);
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-    {
-        builder = builder.with_region("us-east-1");
-    }
+    // The configuration file's `[storage]` settings, the environment over them.
+    let builder = super::settings::from_settings_and_env().with_bucket_name(&url.bucket);
     let (retry, timeout) = match role {
         Role::Serve => (
             RetryConfig {

@@ -24,6 +24,7 @@
 mod connect;
 #[doc(hidden)]
 pub mod counting;
+mod settings;
 mod ttl;
 
 use std::fmt::Write as _;
@@ -46,6 +47,7 @@ use crate::path::ObjectPath;
 use ttl::TtlMap;
 
 pub use connect::{s3_from_env, Role, StorageUrl};
+pub use settings::{set_storage_settings, StorageSettings};
 
 /// How long the length and ETag of an immutable object are used without asking storage.
 pub const META_TTL: Duration = Duration::from_secs(60);
