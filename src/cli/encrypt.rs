@@ -180,7 +180,7 @@ fn generate_key() -> Result<[u8; 16]> {
 }
 
 /// Creates `path` readable and writable by its owner only (0600) and writes `data`.
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

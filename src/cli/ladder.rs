@@ -15,6 +15,7 @@ use media::subtitle::SubtitleTrack;
 use super::descriptor::Descriptor;
 use super::encrypt::Keys;
 use super::package::PackageArgs;
+use super::storage_keys;
 use super::subtitles::{self, SubtitleInput};
 use crate::fs_store::FsStore;
 use crate::input::{self, OpenOptions};
@@ -70,14 +71,25 @@ pub fn run(
     let started = Instant::now();
     let audio_specs = parse_all(&args.audio, false)?;
     let sub_specs = parse_all(&args.subtitles, true)?;
-    let target = Target::new(&args.output)?;
-    let all_paths = args
-        .inputs
-        .iter()
-        .chain(audio_specs.iter().map(|d| &d.path))
-        .chain(sub_specs.iter().map(|d| &d.path));
-    for p in all_paths {
-        target.check(p, args.force)?;
+    let storage = args
+        .output
+        .to_str()
+        .and_then(origin::StorageUrl::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let target = match storage {
+        Some(url) => Dest::Storage(url),
+        None => Dest::Dir(Target::new(&args.output)?),
+    };
+    if let Dest::Dir(target) = &target {
+        let all_paths = args
+            .inputs
+            .iter()
+            .chain(audio_specs.iter().map(|d| &d.path))
+            .chain(sub_specs.iter().map(|d| &d.path));
+        for p in all_paths {
+            target.check(p, args.force)?;
+        }
     }
     // Subtitle files are read and checked before anything is written.
     let subs = sub_specs
@@ -85,23 +97,20 @@ pub fn run(
         .map(subtitles::read)
         .collect::<Result<Vec<_>>>()?;
     interrupt::install()?;
-    target.remove_stale();
-    let staging = target.stage(&opts.run_id)?;
-    let mut store = Interruptible(FsStore::new(staging.path()));
-    let written = build(args, opts, open_opts, audio_specs, subs, &mut store);
-    drop(store);
-    if interrupt::requested() {
-        return Err(Interrupted.into());
-    }
-    let written = written?;
-    let key_files = match keys {
-        Some(k) => k.write(staging.path(), written.segments)?,
-        None => Vec::new(),
+    let input = Inputs {
+        args,
+        opts,
+        open_opts,
+        audio_specs,
+        subs,
     };
-    staging.commit(&target, &args.inputs[0], args.force)?;
+    let (written, key_files) = match target {
+        Dest::Storage(url) => to_storage(input, &url, keys)?,
+        Dest::Dir(target) => to_dir(input, target, keys)?,
+    };
     if !args.quiet {
         for name in key_files {
-            println!("key: {}", args.output.join(name).display());
+            println!("key: {name}");
         }
         let peak = written
             .videos
@@ -123,6 +132,82 @@ pub fn run(
         );
     }
     Ok(())
+}
+
+/// Where the ladder goes: `-o DIR` or `-o s3://BUCKET/PREFIX`.
+enum Dest {
+    Dir(Target),
+    Storage(origin::StorageUrl),
+}
+
+/// What a ladder is made of, read and checked.
+struct Inputs<'a> {
+    args: &'a PackageArgs,
+    opts: &'a PackageOptions,
+    open_opts: &'a OpenOptions,
+    audio_specs: Vec<Descriptor>,
+    subs: Vec<SubtitleInput>,
+}
+
+/// The ladder into a directory, atomically; the written result and the key files' paths.
+fn to_dir(
+    input: Inputs<'_>,
+    target: Target,
+    keys: Option<&Keys>,
+) -> Result<(Written, Vec<String>)> {
+    let args = input.args;
+    target.remove_stale();
+    let staging = target.stage(&input.opts.run_id)?;
+    let mut store = Interruptible(FsStore::new(staging.path()));
+    let written = build(
+        args,
+        input.opts,
+        input.open_opts,
+        input.audio_specs,
+        input.subs,
+        &mut store,
+    );
+    drop(store);
+    if interrupt::requested() {
+        return Err(Interrupted.into());
+    }
+    let written = written?;
+    let key_files = match keys {
+        Some(k) => k.write(staging.path(), written.segments)?,
+        None => Vec::new(),
+    };
+    staging.commit(&target, &args.inputs[0], args.force)?;
+    let key_files = key_files
+        .iter()
+        .map(|name| args.output.join(name).display().to_string())
+        .collect();
+    Ok((written, key_files))
+}
+
+/// The ladder into object storage as one run (`crate::storage`: segments, init segments and
+/// keys first, media playlists next, the master last); the key files' places.
+fn to_storage(
+    input: Inputs<'_>,
+    url: &origin::StorageUrl,
+    keys: Option<&Keys>,
+) -> Result<(Written, Vec<String>)> {
+    let (args, run) = (input.args, &input.opts.run_id);
+    let local = std::env::current_dir().context("the current directory")?;
+    crate::storage::vod::run_to_url(url, run, args.gc_grace, |sink| {
+        let written = build(
+            args,
+            input.opts,
+            input.open_opts,
+            input.audio_specs,
+            input.subs,
+            sink,
+        )?;
+        let key_files = match keys {
+            Some(k) => storage_keys::write(k, sink, &local, run, written.segments)?,
+            None => Vec::new(),
+        };
+        Ok((written, storage_keys::describe(url, run, &key_files)))
+    })
 }
 
 fn parse_all(descriptors: &[String], subtitles: bool) -> Result<Vec<Descriptor>> {
@@ -345,3 +430,7 @@ fn package_audio(
         channels: c.info.channels,
     })
 }
+
+#[cfg(test)]
+#[path = "ladder_storage_tests.rs"]
+mod storage_tests;

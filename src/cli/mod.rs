@@ -13,6 +13,7 @@ mod package;
 mod progress;
 mod serve;
 mod sign;
+mod storage_keys;
 mod subtitles;
 mod validate;
 

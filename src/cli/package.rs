@@ -94,9 +94,6 @@ pub fn run(args: PackageArgs) -> Result<()> {
     }
     let storage = args.output.to_str().and_then(origin::StorageUrl::parse);
     if super::ladder::wanted(&args, &open_options(&args))? {
-        if storage.is_some() {
-            bail!("a ladder into object storage (-o s3://…) is not supported yet: package into a directory");
-        }
         // Every rendition (video and audio) is encrypted with the same keys.
         let keys = args.encrypt.keys()?;
         let mut opts = options(&args);
@@ -111,13 +108,10 @@ pub fn run(args: PackageArgs) -> Result<()> {
     opts.encryption = keys.as_ref().map(|k| k.encryption.clone());
     interrupt::install()?;
     let (summary, key_files) = if let Some(url) = storage {
-        if keys.is_some() {
-            bail!("--encrypt with -o s3://… is not supported yet: package into a directory");
-        }
         let url = url.map_err(anyhow::Error::msg)?;
-        (package_to_storage(&args, &url, show_progress)?, Vec::new())
+        package_to_storage(&args, &url, &opts, keys.as_ref(), show_progress)?
     } else {
-        package_into(
+        let (summary, names) = package_into(
             input,
             Target::new(&args.output)?,
             &opts,
@@ -125,11 +119,15 @@ pub fn run(args: PackageArgs) -> Result<()> {
             (show_progress, args.force),
             keys.as_ref(),
             &mut |_| {},
-        )?
+        )?;
+        let paths = names
+            .iter()
+            .map(|n| args.output.join(n).display().to_string());
+        (summary, paths.collect())
     };
     if !args.quiet {
         for name in key_files {
-            println!("key: {}", args.output.join(name).display());
+            println!("key: {name}");
         }
     }
     if !args.quiet {
@@ -152,24 +150,31 @@ pub fn run(args: PackageArgs) -> Result<()> {
     Ok(())
 }
 
-/// `-o s3://BUCKET/PREFIX`: see [`crate::storage`].
+/// `-o s3://BUCKET/PREFIX`: see [`crate::storage`]; with `keys`, their files go where
+/// [`super::storage_keys`] says. Returns the summary and the key files' places.
 fn package_to_storage(
     args: &PackageArgs,
     url: &origin::StorageUrl,
+    opts: &PackageOptions,
+    keys: Option<&Keys>,
     show_progress: bool,
-) -> Result<PackageSummary> {
+) -> Result<(PackageSummary, Vec<String>)> {
     let input = &args.inputs[0];
     let mut demux = input::open(input, &open_options(args))?;
+    let local = std::env::current_dir().context("the current directory")?;
     let mut progress = PackageProgress::new(show_progress);
-    let packaged = crate::storage::vod::package_to_url(
-        url,
-        demux.as_mut(),
-        &options(args),
-        args.gc_grace,
-        &mut |p| progress.update(p),
-    );
+    let run = opts.run_id.as_str();
+    let packaged = crate::storage::vod::run_to_url(url, run, args.gc_grace, |sink| {
+        let summary = package_streaming(demux.as_mut(), opts, sink, &mut |p| progress.update(p))
+            .with_context(|| input.display().to_string())?;
+        let files = match keys {
+            Some(k) => super::storage_keys::write(k, sink, &local, run, summary.segments)?,
+            None => Vec::new(),
+        };
+        Ok((summary, super::storage_keys::describe(url, run, &files)))
+    });
     progress.clear();
-    packaged.with_context(|| input.display().to_string())
+    packaged
 }
 
 pub fn options(args: &PackageArgs) -> PackageOptions {

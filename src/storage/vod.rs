@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use media::package::{package_streaming, PackageOptions, PackageSummary, Progress};
+use media::package::{package_streaming, PackageOptions, PackageSummary, Progress, StreamStore};
 use media::sample::Demuxer;
 use object_store::ObjectStore;
 use origin::source::store::{s3_from_env, Role};
@@ -16,10 +16,7 @@ use super::runs::{self, GcReport};
 use super::sink::ObjectSink;
 use crate::interrupt::{self, Interrupted, Interruptible};
 
-/// Packages `demux` into `store` under `prefix` as run `opts.run_id`: marker, segments,
-/// media playlists, master (the commit point), then [`runs::collect`] with `gc_grace`. A
-/// run that fails or is interrupted deletes what it uploaded; the stored master still names
-/// the previous run.
+/// Packages `demux` into `store` under `prefix` as run `opts.run_id`: see [`run_to_store`].
 pub fn package_to_store(
     rt: &tokio::runtime::Handle,
     store: Arc<dyn ObjectStore>,
@@ -29,25 +26,52 @@ pub fn package_to_store(
     gc_grace: Duration,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(PackageSummary, GcReport)> {
-    let run = opts.run_id.as_str();
-    rt.block_on(runs::mark_started(store.as_ref(), prefix, run))
+    let run = Run {
+        rt,
+        store,
+        prefix,
+        id: &opts.run_id,
+        gc_grace,
+    };
+    run_to_store(&run, |sink| {
+        package_streaming(demux, opts, sink, progress).map_err(anyhow::Error::from)
+    })
+}
+
+/// Where and how one run goes into storage.
+pub struct Run<'a> {
+    pub rt: &'a tokio::runtime::Handle,
+    pub store: Arc<dyn ObjectStore>,
+    pub prefix: &'a str,
+    pub id: &'a str,
+    pub gc_grace: Duration,
+}
+
+/// One run into storage: marker, then `write` (the packager: segments, init segments and key
+/// files upload as they come, playlists are held back), then media playlists, master (the
+/// commit point), then [`runs::collect`] with the grace. A run that fails or is interrupted
+/// deletes what it uploaded; the stored master still names the previous run.
+pub fn run_to_store<T>(
+    run: &Run<'_>,
+    write: impl FnOnce(&mut dyn StreamStore) -> Result<T>,
+) -> Result<(T, GcReport)> {
+    let (rt, store, prefix, id) = (run.rt, &run.store, run.prefix, run.id);
+    rt.block_on(runs::mark_started(store.as_ref(), prefix, id))
         .context("cannot write to storage")?;
-    let mut sink = Interruptible(ObjectSink::new(rt.clone(), Arc::clone(&store), prefix, run));
-    let packaged = package_streaming(demux, opts, &mut sink, progress)
-        .map_err(anyhow::Error::from)
-        .and_then(|summary| {
-            if interrupt::requested() {
-                return Err(Interrupted.into());
-            }
-            sink.0.finish().context("uploading the playlists")?;
-            Ok(summary)
-        });
+    let mut sink = Interruptible(ObjectSink::new(rt.clone(), Arc::clone(store), prefix, id));
+    let written = write(&mut sink).and_then(|t| {
+        if interrupt::requested() {
+            return Err(Interrupted.into());
+        }
+        sink.0.finish().context("uploading the playlists")?;
+        Ok(t)
+    });
     drop(sink);
-    let summary = match packaged {
-        Ok(s) => s,
+    let written = match written {
+        Ok(t) => t,
         Err(e) => {
-            if let Err(cleanup) = rt.block_on(runs::discard(&store, prefix, run)) {
-                tracing::warn!(run, error = %cleanup, "cannot delete the failed run's objects");
+            if let Err(cleanup) = rt.block_on(runs::discard(store, prefix, id)) {
+                tracing::warn!(run = id, error = %cleanup, "cannot delete the failed run's objects");
             }
             if interrupt::requested() {
                 return Err(Interrupted.into());
@@ -57,40 +81,37 @@ pub fn package_to_store(
     };
     let report = rt
         .block_on(runs::collect(
-            &store,
+            store,
             prefix,
-            run,
-            gc_grace,
+            id,
+            run.gc_grace,
             SystemTime::now(),
         ))
         .context("collecting old runs")?;
-    Ok((summary, report))
+    Ok((written, report))
 }
 
-/// The CLI's entry: an S3 client from the AWS environment, a runtime, one run.
-pub fn package_to_url(
+/// [`run_to_store`] with an S3 client from the AWS environment (or the config file) and a
+/// runtime of its own; logs what the collection of old runs did.
+pub fn run_to_url<T>(
     url: &StorageUrl,
-    demux: &mut dyn Demuxer,
-    opts: &PackageOptions,
+    run_id: &str,
     gc_grace: Duration,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<PackageSummary> {
+    write: impl FnOnce(&mut dyn StreamStore) -> Result<T>,
+) -> Result<T> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let store = s3_from_env(url, Role::Write)?;
-    let (summary, report) = package_to_store(
-        rt.handle(),
-        store,
-        &url.prefix,
-        demux,
-        opts,
+    let run = Run {
+        rt: rt.handle(),
+        store: s3_from_env(url, Role::Write)?,
+        prefix: &url.prefix,
+        id: run_id,
         gc_grace,
-        progress,
-    )
-    .with_context(|| url.to_string())?;
+    };
+    let (written, report) = run_to_store(&run, write).with_context(|| url.to_string())?;
     for run in &report.superseded {
         tracing::info!(
             run,
@@ -101,7 +122,7 @@ pub fn package_to_url(
     for run in &report.deleted {
         tracing::info!(run, "old run deleted");
     }
-    Ok(summary)
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod signed;
 mod storage;
 mod storage_default_run;
 mod storage_ingest;
+mod storage_ladder;
 mod storage_live;
 mod storage_restart;
 mod validate;
