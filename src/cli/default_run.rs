@@ -47,6 +47,11 @@ pub struct DefaultRunArgs {
     /// RTMP ingest (OBS, ffmpeg) into the same playlists directory.
     #[command(flatten)]
     pub ingest: ingest::IngestArgs,
+    /// With `--playlists s3://…`: how long a superseded run of a re-packaged video stays
+    /// (deleted by a later packaging of the same video), as `package --gc-grace`: `600`,
+    /// `90s`, `10m`, `1h`.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::storage::runs::parse_duration)]
+    pub gc_grace: std::time::Duration,
 }
 
 pub fn run(args: DefaultRunArgs) -> Result<()> {
@@ -63,7 +68,11 @@ pub fn run(args: DefaultRunArgs) -> Result<()> {
         .with_context(|| format!("cannot resolve {}", args.media.display()))?;
     let rt = runtime()?;
     let stored = match &url {
-        Some(url) => Some(storage::Stored::connect(rt.handle().clone(), url)?),
+        Some(url) => Some(storage::Stored::connect(
+            rt.handle().clone(),
+            url,
+            args.gc_grace,
+        )?),
         None => None,
     };
     let flush = stored.as_ref().map(|(_, target)| target.clone());

@@ -235,3 +235,57 @@ fn default_run_ingest_into_storage() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The run directories under `prefix/` (not the dot-objects).
+fn runs(weed: &Seaweed, prefix: &str) -> std::collections::BTreeSet<String> {
+    weed.keys(&format!("{prefix}/"))
+        .iter()
+        .filter_map(|k| k.strip_prefix(&format!("{prefix}/")))
+        .filter(|k| !k.starts_with('.') && k.contains('/'))
+        .filter_map(|k| k.split('/').next().map(str::to_owned))
+        .collect()
+}
+
+/// `--gc-grace` as `package` has it: a re-packaged video's superseded run stays until a later
+/// packaging of the same video after the grace, then is deleted.
+#[test]
+fn default_run_gc_grace_collects_old_runs_of_a_repackaged_video() {
+    let weed = Seaweed::start("default-run-gc");
+    let root = work_dir().join("storage-default-run-gc");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("media")).expect("media");
+    let source = fixtures::by_name("h264_aac.mp4");
+    // A new copy renamed over the video: new mtime, so the record says it changed.
+    let replace = || {
+        let tmp = root.join("clip.tmp");
+        std::fs::copy(&source, &tmp).expect("copy");
+        std::fs::rename(&tmp, root.join("media/clip.mp4")).expect("rename");
+    };
+    replace();
+    let run = Run::start_with(&weed, &root, "gc", &["--no-ingest", "--gc-grace", "4s"]);
+    run.wait_for("packaged ");
+    let first = runs(&weed, "gc/clip");
+    assert_eq!(first.len(), 1, "{first:?}");
+    std::thread::sleep(Duration::from_millis(1100));
+    replace();
+    run.wait_for("packaged ");
+    let second = runs(&weed, "gc/clip");
+    assert_eq!(
+        second.len(),
+        2,
+        "the old run stays within the grace: {second:?}"
+    );
+    assert!(second.is_superset(&first));
+    std::thread::sleep(Duration::from_secs(5));
+    replace();
+    run.wait_for("packaged ");
+    let third = runs(&weed, "gc/clip");
+    assert_eq!(third.len(), 2, "{third:?}");
+    assert!(
+        third.is_disjoint(&first),
+        "the first run, superseded more than the grace ago, is deleted: {third:?}"
+    );
+    let (status, _) = run.get("/clip/master.m3u8");
+    assert_eq!(status, 200);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -26,9 +26,6 @@ use crate::input::{self, OpenOptions};
 use crate::storage::live::LiveTarget;
 use crate::storage::serve::{follow_own_events, FollowingSource};
 
-/// How long a superseded run of a re-packaged video stays (as `package --gc-grace`).
-const GC_GRACE: Duration = Duration::from_secs(600);
-
 /// The playlists prefix in object storage.
 #[derive(Debug, Clone)]
 pub struct Stored {
@@ -36,18 +33,22 @@ pub struct Stored {
     store: Arc<dyn ObjectStore>,
     /// `PREFIX` (no slashes around it; empty for the whole bucket).
     prefix: String,
+    /// How long a superseded run of a re-packaged video stays (`--gc-grace`).
+    gc_grace: Duration,
 }
 
 impl Stored {
     /// S3 clients for `url` from the AWS environment: one that retries for packaging, and the
     /// live target the ingest writes through (and the origin serves from).
-    pub fn connect(rt: Handle, url: &StorageUrl) -> Result<(Self, LiveTarget)> {
+    /// Superseded runs are deleted `gc_grace` after, by a later packaging of the same video.
+    pub fn connect(rt: Handle, url: &StorageUrl, gc_grace: Duration) -> Result<(Self, LiveTarget)> {
         let store = s3_from_env(url, Role::Write).with_context(|| url.to_string())?;
         let target = LiveTarget::from_url(rt.clone(), url).with_context(|| url.to_string())?;
         let stored = Stored {
             rt,
             store,
             prefix: url.prefix.trim_matches('/').to_owned(),
+            gc_grace,
         };
         Ok((stored, target))
     }
@@ -121,7 +122,7 @@ impl Stored {
             &prefix,
             demux.as_mut(),
             &opts,
-            GC_GRACE,
+            self.gc_grace,
             on_progress,
         )?;
         let body = PutPayload::from(record.render().into_bytes());
