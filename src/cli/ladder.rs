@@ -193,7 +193,7 @@ fn to_storage(
 ) -> Result<(Written, Vec<String>)> {
     let (args, run) = (input.args, &input.opts.run_id);
     let local = std::env::current_dir().context("the current directory")?;
-    crate::storage::vod::run_to_url(url, run, args.gc_grace, |sink| {
+    let stored = crate::storage::vod::run_to_url(url, run, args.gc_grace, |sink| {
         let written = build(
             args,
             input.opts,
@@ -207,7 +207,11 @@ fn to_storage(
             None => Vec::new(),
         };
         Ok((written, storage_keys::describe(url, run, &key_files)))
-    })
+    });
+    if stored.is_err() {
+        storage_keys::remove_local(&local, run);
+    }
+    stored
 }
 
 fn parse_all(descriptors: &[String], subtitles: bool) -> Result<Vec<Descriptor>> {

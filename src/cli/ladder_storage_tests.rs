@@ -29,25 +29,38 @@ fn text(rt: &tokio::runtime::Runtime, store: &CountingStore, key: &str) -> Strin
 
 #[test]
 fn an_encrypted_ladder_uploads_the_master_last() {
-    let dir = std::env::temp_dir().join(format!("hlsorigin-ladder-s3-{}", std::process::id()));
+    for single_file in [false, true] {
+        one_ladder(single_file);
+    }
+}
+
+fn one_ladder(single_file: bool) {
+    let dir = std::env::temp_dir().join(format!(
+        "hlsorigin-ladder-s3-{}-{single_file}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("dir");
     let vtt = dir.join("en.vtt");
     std::fs::write(&vtt, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nhello\n").expect("vtt");
-    let cli = Cli::parse_from([
-        "t",
-        "media/sample.mp4",
-        "media/sample.mp4",
-        "-o",
-        "s3://b/v",
-        "--format",
-        "ts",
-        "--segment-duration",
-        "2",
-        "--encrypt",
-        "aes-128",
-        "--subtitles",
-        &format!("{},lang=en", vtt.display()),
-    ]);
+    let mut argv = vec![
+        "t".to_owned(),
+        "media/sample.mp4".into(),
+        "media/sample.mp4".into(),
+        "-o".into(),
+        "s3://b/v".into(),
+        "--format".into(),
+        "ts".into(),
+        "--segment-duration".into(),
+        "2".into(),
+        "--encrypt".into(),
+        "aes-128".into(),
+        "--subtitles".into(),
+        format!("{},lang=en", vtt.display()),
+    ];
+    if single_file {
+        argv.push("--single-file".into());
+    }
+    let cli = Cli::parse_from(argv);
     let args = cli.args;
     let keys = args.encrypt.keys().expect("keys").expect("asked for");
     let mut opts = super::super::package::options(&args);
@@ -94,7 +107,7 @@ fn an_encrypted_ladder_uploads_the_master_last() {
         .expect("playlists");
     assert!(
         puts[first_playlist..].iter().all(|p| p.ends_with(".m3u8")),
-        "every segment, subtitle and key before the first playlist: {puts:?}"
+        "single file {single_file}: every segment, subtitle and key before the first playlist: {puts:?}"
     );
     assert!(
         puts[..first_playlist].contains(&"key_0.bin".to_owned()),

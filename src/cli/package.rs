@@ -174,6 +174,9 @@ fn package_to_storage(
         Ok((summary, super::storage_keys::describe(url, run, &files)))
     });
     progress.clear();
+    if packaged.is_err() {
+        super::storage_keys::remove_local(&local, run);
+    }
     packaged
 }
 

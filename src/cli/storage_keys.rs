@@ -48,7 +48,7 @@ pub fn write(
                 files.push(KeyFile::Stored(name));
             }
             (Some(_), true) => {
-                let path = local_dir.join(format!("hlsorigin_key_{run}_{n}.bin"));
+                let path = local_dir.join(local_name(run, &n.to_string()));
                 write_private(&path, &enc.key(n))?;
                 files.push(KeyFile::Local(path));
             }
@@ -56,6 +56,29 @@ pub fn write(
         }
     }
     Ok(files)
+}
+
+/// Deletes the local key files of run `run` in `local_dir` (a run that failed and was not
+/// committed: its keys protect nothing).
+pub fn remove_local(local_dir: &Path, run: &str) {
+    let prefix = local_name(run, "");
+    let Ok(entries) = std::fs::read_dir(local_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// `hlsorigin_key_<RUN>_<n>.bin` (with `n` empty: the common start of a run's names).
+fn local_name(run: &str, n: &str) -> String {
+    if n.is_empty() {
+        format!("hlsorigin_key_{run}_")
+    } else {
+        format!("hlsorigin_key_{run}_{n}.bin")
+    }
 }
 
 /// One line per key file for the user: the object's `s3://` URL, or the local path.
@@ -146,6 +169,9 @@ mod tests {
                 assert_eq!(sink.0["key_0.bin"], keys.encryption.key(0).to_vec());
             }
         }
+        remove_local(&dir, "r5");
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").flatten().collect();
+        assert_eq!(left.len(), 1, "only r4's key is left: {left:?}");
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

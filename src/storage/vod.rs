@@ -50,7 +50,8 @@ pub struct Run<'a> {
 /// One run into storage: marker, then `write` (the packager: segments, init segments and key
 /// files upload as they come, playlists are held back), then media playlists, master (the
 /// commit point), then [`runs::collect`] with the grace. A run that fails or is interrupted
-/// deletes what it uploaded; the stored master still names the previous run.
+/// before its master deletes what it uploaded (the stored master still names the previous
+/// run) and is an error; once the master is stored the run is done, whatever the collection.
 pub fn run_to_store<T>(
     run: &Run<'_>,
     write: impl FnOnce(&mut dyn StreamStore) -> Result<T>,
@@ -79,15 +80,19 @@ pub fn run_to_store<T>(
             return Err(e);
         }
     };
-    let report = rt
-        .block_on(runs::collect(
-            store,
-            prefix,
-            id,
-            run.gc_grace,
-            SystemTime::now(),
-        ))
-        .context("collecting old runs")?;
+    // The run is committed: a collection that fails leaves old runs for the next one (their
+    // markers stay), it does not fail the run (its key files must still be reported).
+    let collected = rt.block_on(runs::collect(
+        store,
+        prefix,
+        id,
+        run.gc_grace,
+        SystemTime::now(),
+    ));
+    let report = collected.unwrap_or_else(|e| {
+        tracing::warn!(run = id, error = %e, "committed; old runs not collected (the next run will)");
+        GcReport::default()
+    });
     Ok((written, report))
 }
 
