@@ -278,6 +278,30 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_collection_does_not_fail_the_committed_run() {
+        let rt = runtime();
+        let store = Arc::new(CountingStore::default());
+        run(&rt, &store, "r1", false, Duration::ZERO);
+        // Listing the run markers fails: r2 is committed all the same, r1 stays for later.
+        store.fail_matching(Some("list vod/clip/.hlsorigin/runs"));
+        let report = run(&rt, &store, "r2", false, Duration::ZERO);
+        assert_eq!(report, GcReport::default());
+        assert!(store.count("list vod/clip/.hlsorigin/runs") > 0);
+        assert!(text(&rt, &store, "vod/clip/master.m3u8").contains("r2/stream.m3u8"));
+        assert!(exists(&rt, &store, "vod/clip/r1/stream.m3u8"));
+        // The next run collects: r1 marked superseded (never before it was), then deleted.
+        store.fail_matching(None);
+        assert_eq!(
+            run(&rt, &store, "r3", false, Duration::ZERO)
+                .superseded
+                .len(),
+            2
+        );
+        let r4 = run(&rt, &store, "r4", false, Duration::ZERO);
+        assert!(r4.deleted.contains(&"r1".to_owned()), "{r4:?}");
+    }
+
+    #[test]
     fn a_failed_run_leaves_the_old_master_and_nothing_else() {
         let rt = runtime();
         let store = Arc::new(CountingStore::default());

@@ -23,6 +23,8 @@ pub struct CountingStore {
     inner: InMemory,
     log: std::sync::Arc<Mutex<Vec<String>>>,
     down: AtomicBool,
+    /// Requests whose log line starts with this fail (see [`CountingStore::fail_matching`]).
+    failing: Mutex<Option<String>>,
 }
 
 impl CountingStore {
@@ -41,11 +43,25 @@ impl CountingStore {
         self.down.store(down, SeqCst);
     }
 
+    /// While `Some(prefix)`, requests whose log line starts with `prefix` fail as in an outage
+    /// (e.g. `"list vod/.hlsorigin/runs"`: one kind of request only).
+    pub fn fail_matching(&self, prefix: Option<&str>) {
+        if let Ok(mut f) = self.failing.lock() {
+            *f = prefix.map(str::to_owned);
+        }
+    }
+
     fn record(&self, line: String) -> Result<()> {
+        let failing = self
+            .failing
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|p| line.starts_with(p.as_str())))
+            .unwrap_or(false);
         if let Ok(mut log) = self.log.lock() {
             log.push(line);
         }
-        if self.down.load(SeqCst) {
+        if self.down.load(SeqCst) || failing {
             return Err(object_store::Error::Generic {
                 store: "counting",
                 source: "connection refused (test outage)".into(),
