@@ -10,8 +10,9 @@
 //! the URL parsing and the S3 client setup both sides share.
 //!
 //! Layout under `PREFIX`: `master.m3u8` (the one fixed entry point, naming `RUN/…`),
-//! `RUN/stream.m3u8`, `RUN/stream_iframes.m3u8`, `RUN/stream_RUN_000000.m4s`, …, and
-//! `.hlsorigin/runs/RUN` markers.
+//! `RUN/stream.m3u8`, `RUN/stream_iframes.m3u8`, `RUN/stream_RUN_000000.m4s`, … (a ladder:
+//! `RUN/video_0.m3u8`, `RUN/audio_0.m3u8`, …; with `--encrypt` and no `--key-uri`,
+//! `RUN/key_<n>.bin`), and `.hlsorigin/runs/RUN` markers.
 
 pub mod live;
 pub mod runs;
