@@ -357,7 +357,10 @@ impl Drop for Varnish {
 pub const VCL_DIRECTOR: &str = include_str!("../cdn/varnish-storage.vcl");
 
 pub fn varnish(origins: &[&Origin]) -> Varnish {
-    let dir = out_dir("storage-varnish");
+    // One directory per call: tests run in parallel and `out_dir` empties the one it names.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = out_dir(&format!("storage-varnish-{n}"));
     std::fs::create_dir_all(&dir).expect("dir");
     let mut vcl = VCL_DIRECTOR.to_owned();
     for (i, o) in origins.iter().enumerate() {

@@ -55,12 +55,13 @@ fn ffmpeg_decode(playlist: &Path) -> (u64, String) {
 /// `openssl enc -d -aes-128-cbc`: an implementation of AES-CBC + PKCS7 that is not ours.
 fn openssl_decrypt(data: &[u8], key: &[u8], iv: u128) -> Option<Vec<u8>> {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    let dir = out_dir("encrypt-openssl");
-    std::fs::create_dir_all(&dir).unwrap();
-    // Tests run in parallel: one pair of files per call.
+    // Tests run in parallel: one directory per call (`out_dir` empties the one it names, so a
+    // shared one would lose another call's files).
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (inp, outp) = (dir.join(format!("in-{n}")), dir.join(format!("out-{n}")));
+    let dir = out_dir(&format!("encrypt-openssl-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (inp, outp) = (dir.join("in"), dir.join("out"));
     std::fs::write(&inp, data).unwrap();
     let o = run(Command::new("openssl")
         .args(["enc", "-d", "-aes-128-cbc", "-K", &hex(key)])
