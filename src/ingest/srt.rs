@@ -292,3 +292,7 @@ mod listener_tests;
 #[cfg(test)]
 #[path = "srt_conn_tests.rs"]
 mod conn_tests;
+
+#[cfg(test)]
+#[path = "srt_pending_tests.rs"]
+mod pending_tests;
