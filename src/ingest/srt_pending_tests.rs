@@ -199,3 +199,33 @@ fn an_access_request_never_answered_is_rejected_and_forgotten() {
     );
     assert_eq!(l.pending_sessions(), 0);
 }
+
+#[test]
+fn a_full_table_makes_room_and_still_rejects_an_unanswered_request_in_turn() {
+    let t0 = Instant::now();
+    let mut l = listener(t0);
+    let cookie = induction(&mut l, t0, from(0)).expect("induction");
+    let conclusion = datagram(ShakeType::Conclusion, cookie);
+    assert_eq!(
+        run(&mut l, t0, Input::Packet(Ok((conclusion, from(0))))),
+        [Did::Ask]
+    );
+    for i in 1..u32::try_from(MAX_PENDING).expect("small") {
+        assert!(induction(&mut l, t0, from(i)).is_some());
+    }
+    assert_eq!(l.pending_sessions(), MAX_PENDING);
+    // Past both idle times, a new caller at a full table: the silent inductions make room
+    // for it; the unanswered request is not dropped silently but rejected by the next timer
+    // input, as srt-tokio must be told (it holds the request too).
+    let t1 = t0 + REQUESTED_IDLE + Duration::from_secs(1);
+    assert!(induction(&mut l, t1, from(1 << 20)).is_some());
+    assert_eq!(l.pending_sessions(), 2);
+    let did = idle(&mut l, t1, Duration::from_millis(200));
+    assert_eq!(
+        did,
+        [Did::Reject(Some(ShakeType::Rejection(
+            srt_protocol::packet::RejectReason::Core(srt_protocol::packet::CoreRejectReason::Peer)
+        )))]
+    );
+    assert_eq!(l.pending_sessions(), 1);
+}

@@ -89,7 +89,7 @@ impl MultiplexListener {
         let session_id = SessionId(packet.1);
         // hlsorigin patch: bounded pending sessions (see MAX_PENDING).
         if !self.sessions.contains_key(&session_id) && self.pending.len() >= MAX_PENDING {
-            self.expire(now);
+            self.forget_idle(now);
             if self.pending.len() >= MAX_PENDING {
                 self.stats.cx_dropped += 1;
                 return Action::WaitForInput;
@@ -114,9 +114,9 @@ impl MultiplexListener {
         self.pending.len()
     }
 
-    /// hlsorigin patch: forgets the pending sessions idle for PENDING_IDLE; rejects one idle
-    /// for REQUESTED_IDLE whose access request is out (the action for it, if any).
-    fn expire(&mut self, now: Instant) -> Option<Action> {
+    /// hlsorigin patch: forgets the pending sessions idle for PENDING_IDLE whose access
+    /// request is not out; the id of one idle for REQUESTED_IDLE whose request is out.
+    fn forget_idle(&mut self, now: Instant) -> Option<SessionId> {
         let sessions = &mut self.sessions;
         let mut requested = None;
         self.pending.retain(|id, last| {
@@ -128,14 +128,21 @@ impl MultiplexListener {
                     }
                     true
                 }
-                Some(_) if idle < PENDING_IDLE => true,
-                _ => {
+                Some(s) if s.is_pending() && idle >= PENDING_IDLE => {
                     sessions.remove(id);
                     false
                 }
+                Some(s) => s.is_pending(),
+                None => false,
             }
         });
-        let id = requested?;
+        requested
+    }
+
+    /// hlsorigin patch: [`Self::forget_idle`], then the rejection of a caller whose access
+    /// request has been out for REQUESTED_IDLE, if any (as a dropped request).
+    fn expire(&mut self, now: Instant) -> Option<Action> {
+        let id = self.forget_idle(now)?;
         self.pending.remove(&id);
         let session = self.sessions.get_mut(&id)?;
         Some(session.handle_access_control_response(now, id, AccessControlResponse::Dropped))
