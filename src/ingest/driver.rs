@@ -35,6 +35,7 @@ use media::store::Store;
 use origin::events::EndReason;
 use origin::LivePublisher;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::time::Instant;
 
 use super::demux::{DemuxEvent, LiveDemux};
@@ -232,19 +233,18 @@ impl Driver {
                 }
                 self.drain(wall)
             }
-            IngestEvent::Message {
-                tag_type,
-                timestamp,
-                body,
-            } => {
-                // A bad message is dropped; the demuxer goes on with the next one.
-                if let Err(e) = self.demux.push_message(tag_type, timestamp, &body) {
-                    self.push_errors = self.push_errors.saturating_add(1);
-                    if self.push_errors == 1 || self.push_errors.is_multiple_of(100) {
-                        tracing::warn!(error = %e, count = self.push_errors, "RTMP message dropped");
+            IngestEvent::Messages(messages) => {
+                for m in messages {
+                    // A bad message is dropped; the demuxer goes on with the next one.
+                    if let Err(e) = self.demux.push_message(m.tag_type, m.timestamp, &m.body) {
+                        self.push_errors = self.push_errors.saturating_add(1);
+                        if self.push_errors == 1 || self.push_errors.is_multiple_of(100) {
+                            tracing::warn!(error = %e, count = self.push_errors, "RTMP message dropped");
+                        }
                     }
+                    self.drain(wall)?;
                 }
-                self.drain(wall)
+                Ok(())
             }
             IngestEvent::Session { peer } => {
                 tracing::info!(%peer, "encoder session starts");
@@ -502,6 +502,9 @@ impl Driver {
     }
 }
 
+/// Events [`run`] handles between two ticks at most.
+const BURST: usize = 64;
+
 /// Runs the driver on the current (non-runtime) thread until the input ends or every
 /// sender of `rx` is gone (shutdown); either way the stream ends with EXT-X-ENDLIST.
 pub fn run(
@@ -517,18 +520,34 @@ pub fn run(
         .map(|_| tracing::info_span!("rendition", name = %driver.cfg.live.rendition).entered());
     loop {
         let wake = driver.next_wakeup(Instant::now());
-        let event = rt.block_on(async {
+        let mut event = match rt.block_on(async {
             match wake {
                 Some(t) => tokio::time::timeout_at(t, rx.recv()).await.ok(),
                 None => Some(rx.recv().await),
             }
-        });
-        let (wall, now) = (SystemTime::now(), Instant::now());
-        match event {
-            Some(Some(IngestEvent::End)) | Some(None) => return driver.finish(wall),
-            Some(Some(event)) => driver.handle(event, wall, now)?,
-            None => {}
+        }) {
+            Some(Some(event)) => Some(event),
+            Some(None) => return driver.finish(SystemTime::now()),
+            None => None,
+        };
+        // Everything already queued is handled before the next tick and sleep: one wake-up
+        // per burst, not per event (at most BURST, so that ticks still come under a backlog).
+        let mut handled = 0;
+        while let Some(e) = event.take() {
+            let (wall, now) = (SystemTime::now(), Instant::now());
+            if matches!(e, IngestEvent::End) {
+                return driver.finish(wall);
+            }
+            driver.handle(e, wall, now)?;
+            handled += 1;
+            if handled < BURST {
+                event = match rx.try_recv() {
+                    Ok(e) => Some(e),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return driver.finish(SystemTime::now()),
+                };
+            }
         }
-        driver.tick(wall, now)?;
+        driver.tick(SystemTime::now(), Instant::now())?;
     }
 }

@@ -11,6 +11,8 @@
 mod demux;
 pub mod driver;
 #[cfg(test)]
+mod driver_run_tests;
+#[cfg(test)]
 mod driver_tests;
 pub mod events;
 pub mod group;
@@ -157,17 +159,22 @@ pub enum IngestEvent {
     Session { peer: String },
     /// Bytes of the current session.
     Data(Bytes),
-    /// One audio (8), video (9) or data (18) message of the current RTMP session: its
-    /// 32-bit millisecond timestamp and its payload (an FLV tag body).
-    Message {
-        tag_type: u8,
-        timestamp: u32,
-        body: Bytes,
-    },
+    /// Audio, video and data messages of the current RTMP session, in order: all those one
+    /// read of the connection decoded, handed over at once (one driver wake-up, not one each).
+    Messages(Vec<RtmpMessage>),
     /// The current session's connection closed.
     Closed,
     /// The input ended for good (stdin at end of file).
     End,
+}
+
+/// One audio (8), video (9) or data (18) message of an RTMP session: its 32-bit millisecond
+/// timestamp and its payload (an FLV tag body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtmpMessage {
+    pub tag_type: u8,
+    pub timestamp: u32,
+    pub body: Bytes,
 }
 
 /// An input whose socket is bound (so its address can be printed before reading).

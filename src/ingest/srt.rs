@@ -288,3 +288,11 @@ mod tests {
 #[cfg(test)]
 #[path = "srt_tests.rs"]
 mod listener_tests;
+
+#[cfg(test)]
+#[path = "srt_conn_tests.rs"]
+mod conn_tests;
+
+#[cfg(test)]
+#[path = "srt_pending_tests.rs"]
+mod pending_tests;

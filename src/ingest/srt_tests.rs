@@ -179,6 +179,7 @@ fn conclusion(key_size: KeySize, km: Option<SrtControlPacket>) -> HandshakeContr
             ext_hs: Some(SrtControlPacket::HandshakeRequest(hs)),
             ext_km: km,
             ext_group: None,
+            ext_config: Vec::new(),
             sid: Some("cam".into()),
         }),
     }
@@ -313,9 +314,7 @@ fn conclusion_with(ext: u16, words: &[[u8; 4]]) -> Vec<u8> {
 
 #[test]
 fn malformed_datagrams_do_not_parse_and_the_listener_goes_on() {
-    use PacketParseError::{
-        BadFilter, BadSrtExtensionMessage, NotEnoughData, UnsupportedSrtExtensionType,
-    };
+    use PacketParseError::{BadFilter, BadSrtExtensionMessage, NotEnoughData};
     let sid = |p: &Packet| match control(p) {
         Some(ControlTypes::Handshake(h)) => match &h.info {
             HandshakeVsInfo::V5(v5) => v5.sid.clone(),
@@ -359,15 +358,16 @@ fn malformed_datagrams_do_not_parse_and_the_listener_goes_on() {
             conclusion_with(8, &[]),
             Err(NotEnoughData),
         ),
+        // Parsed (they did not parse before they are rejected: see below).
         (
             "congestion extension (transtype=file)",
             conclusion_with(6, &[*b"elif"]),
-            Err(UnsupportedSrtExtensionType(6)),
+            Ok(Some("cam")),
         ),
         (
             "filter extension",
             conclusion_with(7, &[*b"\0c:a"]),
-            Err(UnsupportedSrtExtensionType(7)),
+            Ok(Some("cam")),
         ),
         (
             "key material without a key",
@@ -390,4 +390,61 @@ fn malformed_datagrams_do_not_parse_and_the_listener_goes_on() {
     }
     let did = listener.handshake(from, conclusion(KeySize::Unspecified, None), None);
     assert!(matches!(did.as_slice(), [Did::Open, ..]), "{did:?}");
+}
+
+/// A caller asking for a congestion controller other than live (libsrt `transtype=file`), a
+/// packet filter or a group is rejected at its conclusion with libsrt's reason (it timed out
+/// before: the conclusion did not parse); one asking for live congestion control goes on.
+#[test]
+fn unsupported_configurations_are_rejected_with_libsrt_codes() {
+    let cases: [(&str, u16, [u8; 4], Option<CoreRejectReason>); 4] = [
+        (
+            "transtype=file",
+            6,
+            *b"elif",
+            Some(CoreRejectReason::Congestion),
+        ),
+        (
+            "packet filter",
+            7,
+            *b"\0c:a",
+            Some(CoreRejectReason::Filter),
+        ),
+        ("group", 8, [0, 0, 0, 1], Some(CoreRejectReason::Group)),
+        ("live congestion control", 6, *b"evil", None),
+    ];
+    for (case, ext, word, want) in cases {
+        let mut listener = Listener::new();
+        let from = SocketAddr::from(([127, 0, 0, 1], 41_002));
+        let induction = HandshakeControlInfo {
+            shake_type: ShakeType::Induction,
+            info: HandshakeVsInfo::V5(HsV5Info::default()),
+            ..conclusion(KeySize::Unspecified, None)
+        };
+        let did = listener
+            .datagram(&bytes(induction), from)
+            .expect("induction");
+        let [Did::Send(p)] = did.as_slice() else {
+            panic!("{case}: induction: {did:?}");
+        };
+        let Some(ControlTypes::Handshake(h)) = control(p) else {
+            panic!("{case}: {p:?}");
+        };
+        let mut datagram = bytes(HandshakeControlInfo {
+            syn_cookie: h.syn_cookie,
+            ..conclusion(KeySize::Unspecified, None)
+        });
+        datagram.extend(ext.to_be_bytes());
+        datagram.extend(1u16.to_be_bytes());
+        datagram.extend(word);
+        datagram.extend([0u8; 4]);
+        let did = listener
+            .datagram(&datagram, from)
+            .expect("the conclusion parses");
+        match (want, did.as_slice()) {
+            (Some(code), [Did::Reject(shake)]) => assert_eq!(*shake, rejected(code), "{case}"),
+            (None, [Did::Ask(_)]) => {}
+            _ => panic!("{case}: {did:?}, want {want:?}"),
+        }
+    }
 }

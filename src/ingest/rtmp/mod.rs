@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::hub::{Claim, Hub, Lost, ShutOnDrop};
-use super::IngestEvent;
+use super::{IngestEvent, RtmpMessage};
 use rtmp::{Action, Conn};
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -117,15 +117,31 @@ async fn serve(mut stream: TcpStream, peer: String, hub: Arc<Hub>) {
     }
 }
 
-/// Carries out `actions`; `Some(reason)` when the connection is to be closed.
+/// Carries out `actions`; `Some(reason)` when the connection is to be closed. The media
+/// messages among them go to the driver together (one [`IngestEvent::Messages`] per run of
+/// them, in order with the other events): each hand-over wakes the driver's thread, the
+/// largest per-message cost there was.
 async fn perform(
     stream: &mut TcpStream,
     peer: &str,
     actions: Vec<Action>,
     claim: Option<&Claim>,
 ) -> std::io::Result<Option<String>> {
+    let mut batch = Vec::new();
     for action in actions {
         let event = match action {
+            Action::Message {
+                tag_type,
+                timestamp,
+                body,
+            } => {
+                batch.push(RtmpMessage {
+                    tag_type,
+                    timestamp,
+                    body,
+                });
+                continue;
+            }
             Action::Send(bytes) => {
                 stream.write_all(&bytes).await?;
                 continue;
@@ -133,7 +149,7 @@ async fn perform(
             Action::Close(why) => {
                 tracing::warn!(%peer, "RTMP: {why}");
                 stream.flush().await?;
-                return Ok(Some(why));
+                return Ok(hand_over(claim, &mut batch).await.or(Some(why)));
             }
             Action::Publish { name } => {
                 tracing::info!(%peer, stream = %name, "RTMP publisher starts");
@@ -148,26 +164,31 @@ async fn perform(
                 tracing::info!(%peer, "RTMP publisher stops");
                 IngestEvent::Closed
             }
-            Action::Message {
-                tag_type,
-                timestamp,
-                body,
-            } => IngestEvent::Message {
-                tag_type,
-                timestamp,
-                body,
-            },
         };
-        let Some(claim) = claim else {
-            continue;
-        };
-        match claim.send(event).await {
-            Ok(()) => {}
-            Err(Lost::Replaced) => {
-                return Ok(Some("another publisher took the stream over".into()))
-            }
-            Err(Lost::Closed) => return Ok(Some("the stream's packager is gone".into())),
+        if let Some(why) = hand_over(claim, &mut batch).await {
+            return Ok(Some(why));
+        }
+        if let Some(why) = send(claim, event).await {
+            return Ok(Some(why));
         }
     }
-    Ok(None)
+    Ok(hand_over(claim, &mut batch).await)
+}
+
+/// Sends the messages collected in `batch` (if any) as one event.
+async fn hand_over(claim: Option<&Claim>, batch: &mut Vec<RtmpMessage>) -> Option<String> {
+    if batch.is_empty() {
+        return None;
+    }
+    send(claim, IngestEvent::Messages(std::mem::take(batch))).await
+}
+
+/// Sends `event` to the claimed stream's driver; `Some(reason)` when the connection is to be
+/// closed. Without a claim (not publishing) nothing is sent.
+async fn send(claim: Option<&Claim>, event: IngestEvent) -> Option<String> {
+    match claim?.send(event).await {
+        Ok(()) => None,
+        Err(Lost::Replaced) => Some("another publisher took the stream over".into()),
+        Err(Lost::Closed) => Some("the stream's packager is gone".into()),
+    }
 }

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! One SRT listener, several callers (issue 10, `live --srt-listen`): a caller refused for its
 //! encryption, datagrams srt-protocol 0.4.4 panicked on, and a libsrt caller with
-//! `transtype=file` (another of those panics) leave the publisher already
+//! `transtype=file` (another of those panics; now rejected at once) leave the publisher already
 //! connected through the same listener untouched — its ffmpeg keeps running, its playlist keeps
 //! growing with no EXT-X-DISCONTINUITY (checked with m3u8-rs), it is published once. Before
 //! vendor/srt-protocol's patches the first of them ended srt-tokio's listener task (the one
 //! that reads every datagram of the port), which cut every connection of the listener.
 
+use std::io::Read;
 use std::net::UdpSocket;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
-use super::harness::{encoder, fetch, wait_for, Proc};
+use super::harness::{encoder, encoder_command, fetch, wait_for, Proc, LIVE_CODECS};
 use super::rtmp_server::RtmpServer;
 use crate::common::out_dir;
 
@@ -23,6 +25,38 @@ fn assert_refused(url: &str) {
         p.0.try_wait().ok().flatten()
     });
     assert!(!status.success(), "{url} is refused");
+}
+
+/// An SRT caller the listener must reject in its handshake: libsrt reports the rejection
+/// and ffmpeg exits with an error well before its connect timeout (20 s here; a caller whose
+/// handshake is ignored waits all of it).
+fn assert_rejected_at_once(url: &str) {
+    let url = format!("{url}&connect_timeout=20000");
+    let mut cmd = encoder_command("320x240");
+    cmd.args(["-map", "0:v", "-map", "1:a"]).args(LIVE_CODECS);
+    cmd.args(["-t", "4", "-f", "mpegts", &url]);
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg");
+    let mut p = Proc(child);
+    let start = Instant::now();
+    let status = wait_for("the rejected caller exits", 60, || {
+        p.0.try_wait().ok().flatten()
+    });
+    let waited = start.elapsed();
+    let mut stderr = String::new();
+    if let Some(mut e) = p.0.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(!status.success(), "{url} is refused");
+    assert!(
+        waited < Duration::from_secs(10),
+        "{url}: ffmpeg took {waited:?}, a timeout rather than a rejection:\n{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("reject"), "{url}: {stderr}");
 }
 
 /// `name`'s publisher is still connected: its ffmpeg runs, its playlist grows by 3 segments
@@ -104,8 +138,8 @@ fn srt_listener_refusals_and_bad_datagrams_leave_other_publishers_connected() {
     let msn = assert_goes_on(&server, "a", &mut a, msn);
     send_bad_datagrams(&addr);
     // libsrt asking for the file congestion controller: the same parser panic from a real
-    // caller; now its handshake is not taken and it times out.
-    assert_refused(&format!(
+    // caller; now rejected at once (SRT_REJ_CONGESTION), not left to time out.
+    assert_rejected_at_once(&format!(
         "srt://{addr}?streamid=c&transtype=file&pkt_size=1316"
     ));
     assert_goes_on(&server, "a", &mut a, msn);

@@ -363,9 +363,19 @@ impl DuplexConnection {
             // TODO: case UMSG_CGWARNING: // 100 - Delay Warning
             //            // One way packet delay is increasing, so decrease the sending rate
             //            ControlTypes::DelayWarning?
-            CongestionWarning => todo!(),
+            // hlsorigin patch: was `todo!()`, a panic on a peer's packet. libsrt ignores it
+            // too (its live congestion control has no rate to lower).
+            CongestionWarning => {
+                self.debug(now, "congestion warning ignored", &control.control_type)
+            }
             // TODO: case UMSG_PEERERROR: // 1000 - An error has happened to the peer side
-            PeerError(_) => todo!(),
+            // hlsorigin patch: was `todo!()`. The peer's side broke (libsrt: UMSG_PEERERROR
+            // marks the connection broken): the connection closes as on a shutdown.
+            PeerError(code) => {
+                self.warn(now, "peer error, closing", &code);
+                self.status
+                    .handle_shutdown_packet(now, self.settings.local_sockid)
+            }
             // TODO: case UMSG_EXT: // 0x7FFF - reserved and user defined messages
             Srt(s) => self.handle_srt_control_packet(now, s),
         }
@@ -387,7 +397,9 @@ impl DuplexConnection {
             KeyRefreshResponse(keying_material) => {
                 self.sender().handle_key_refresh_response(keying_material)
             }
-            _ => unimplemented!("{:?}", pack),
+            // hlsorigin patch: was `unimplemented!`, a panic on a peer's packet. A stream id,
+            // congestion, filter or group packet after the handshake has nothing to act on.
+            _ => self.warn(now, "SRT control packet ignored", &pack),
         }
     }
 

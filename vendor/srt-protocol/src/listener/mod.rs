@@ -14,12 +14,28 @@ pub use statistics::*;
 #[derive(Clone, Debug)]
 pub struct ListenerSettings {}
 
+/// hlsorigin patch: a caller whose handshake is pending (anything but open, rejected or
+/// dropped) and that sent nothing for this long is forgotten. Before, every datagram from a
+/// new source address made a pending session that was never removed: a flood of callers
+/// that never complete their handshake grew the listener's memory without bound. libsrt
+/// callers resend their handshake every 250 ms and give up after 3 s (SRTO_CONNTIMEO).
+pub const PENDING_IDLE: Duration = Duration::from_secs(5);
+/// hlsorigin patch: the same for a caller whose access request the application has (it
+/// answers, or drops the request, well before: hlsorigin within 10 s). Such a session is
+/// rejected (so that srt-tokio forgets its request too), not just forgotten.
+pub const REQUESTED_IDLE: Duration = Duration::from_secs(20);
+/// hlsorigin patch: at most this many pending sessions at once; a datagram from a new
+/// address beyond that is dropped (counted in `cx_dropped`).
+pub const MAX_PENDING: usize = 4096;
+
 #[derive(Debug)]
 pub struct MultiplexListener {
     start_time: Instant,
     local_address: SocketAddr,
     settings: ConnInitSettings,
     sessions: HashMap<SessionId, SessionState>,
+    /// hlsorigin patch: the pending sessions and when each last had a packet.
+    pending: HashMap<SessionId, Instant>,
     stats: ListenerStatistics,
     stats_timer: Timer,
 }
@@ -31,6 +47,7 @@ impl MultiplexListener {
             local_address,
             settings,
             sessions: Default::default(),
+            pending: Default::default(),
             stats: Default::default(),
             stats_timer: Timer::new(now, Duration::from_secs(1)),
         }
@@ -70,11 +87,65 @@ impl MultiplexListener {
         self.stats.rx_packets += 1;
         //self.stats.rx_bytes += packet
         let session_id = SessionId(packet.1);
+        // hlsorigin patch: bounded pending sessions (see MAX_PENDING).
+        if !self.sessions.contains_key(&session_id) && self.pending.len() >= MAX_PENDING {
+            self.forget_idle(now);
+            if self.pending.len() >= MAX_PENDING {
+                self.stats.cx_dropped += 1;
+                return Action::WaitForInput;
+            }
+        }
         let settings = &self.settings;
-        self.sessions
+        let action = self
+            .sessions
             .entry(session_id)
             .or_insert_with(|| SessionState::new_pending(settings.clone()))
-            .handle_packet(now, session_id, packet)
+            .handle_packet(now, session_id, packet);
+        if still_pending(&action) {
+            self.pending.insert(session_id, now);
+        } else {
+            self.pending.remove(&session_id);
+        }
+        action
+    }
+
+    /// hlsorigin patch: how many callers' handshakes are pending.
+    pub fn pending_sessions(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// hlsorigin patch: forgets the pending sessions idle for PENDING_IDLE whose access
+    /// request is not out; the id of one idle for REQUESTED_IDLE whose request is out.
+    fn forget_idle(&mut self, now: Instant) -> Option<SessionId> {
+        let sessions = &mut self.sessions;
+        let mut requested = None;
+        self.pending.retain(|id, last| {
+            let idle = now.saturating_duration_since(*last);
+            match sessions.get(id) {
+                Some(s) if s.access_requested() => {
+                    if idle >= REQUESTED_IDLE && requested.is_none() {
+                        requested = Some(*id);
+                    }
+                    true
+                }
+                Some(s) if s.is_pending() && idle >= PENDING_IDLE => {
+                    sessions.remove(id);
+                    false
+                }
+                Some(s) => s.is_pending(),
+                None => false,
+            }
+        });
+        requested
+    }
+
+    /// hlsorigin patch: [`Self::forget_idle`], then the rejection of a caller whose access
+    /// request has been out for REQUESTED_IDLE, if any (as a dropped request).
+    fn expire(&mut self, now: Instant) -> Option<Action> {
+        let id = self.forget_idle(now)?;
+        self.pending.remove(&id);
+        let session = self.sessions.get_mut(&id)?;
+        Some(session.handle_access_control_response(now, id, AccessControlResponse::Dropped))
     }
 
     fn handle_packet_receive_error(&mut self, now: Instant, error: ReceivePacketError) -> Action {
@@ -95,15 +166,23 @@ impl MultiplexListener {
         session_id: SessionId,
         response: AccessControlResponse,
     ) -> Action {
-        match self.sessions.get_mut(&session_id) {
+        let action = match self.sessions.get_mut(&session_id) {
             Some(session) => session.handle_access_control_response(now, session_id, response),
             None => Action::DropConnection(session_id),
+        };
+        // hlsorigin patch: a session that opened or was rejected is no longer pending.
+        if !still_pending(&action) {
+            self.pending.remove(&session_id);
         }
+        action
     }
 
     fn handle_timer(&mut self, now: Instant) -> Action {
         if self.stats_timer.check_expired(now).is_some() {
             Action::UpdateStatistics(&self.stats)
+        } else if let Some(action) = self.expire(now) {
+            // hlsorigin patch: pending handshakes expire (see PENDING_IDLE).
+            action
         } else {
             // TODO: create an action that returns an action with an Iterator that ticks time forward
             //  for all the sessions, yielding the results to the I/O loop
@@ -123,6 +202,7 @@ impl MultiplexListener {
             RejectConnection(session_id) => {
                 self.stats.cx_rejected += 1;
                 self.sessions.remove(&session_id);
+                self.pending.remove(&session_id);
             }
             OpenConnection(_) => {
                 self.stats.cx_opened += 1;
@@ -133,6 +213,7 @@ impl MultiplexListener {
             DropConnection(session_id) => {
                 self.stats.cx_dropped += 1;
                 self.sessions.remove(&session_id);
+                self.pending.remove(&session_id);
             }
             UpdateStatistics => {}
         }
@@ -163,6 +244,15 @@ impl MultiplexListener {
             debug
         );
     }
+}
+
+/// hlsorigin patch: whether a session whose handling ended in `action` is still pending
+/// (an open session delegates, a rejected or dropped one says so).
+fn still_pending(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::WaitForInput | Action::SendPacket(_) | Action::RequestAccess(..)
+    )
 }
 
 #[cfg(test)]
@@ -215,6 +305,7 @@ mod test {
                 })),
                 ext_km: None,
                 ext_group: None,
+                ext_config: Vec::new(),
                 sid: None,
             }),
         }

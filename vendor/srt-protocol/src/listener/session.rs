@@ -23,6 +23,16 @@ impl SessionState {
         SessionState::Pending(Listen::new(settings, true))
     }
 
+    /// hlsorigin patch: the caller's handshake is neither done nor refused.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, SessionState::Pending(_))
+    }
+
+    /// hlsorigin patch: pending, and the application has the caller's access request.
+    pub fn access_requested(&self) -> bool {
+        matches!(self, SessionState::Pending(l) if l.access_requested())
+    }
+
     pub fn handle_packet(
         &mut self,
         now: Instant,

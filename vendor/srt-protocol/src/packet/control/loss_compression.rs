@@ -119,13 +119,14 @@ impl<I: Iterator<Item = u32>> Iterator for DecompressLossList<I> {
                 if next & (1 << 31) != 0 {
                     // set the first bit to zero
                     let next_num = next & !(1 << 31);
-                    self.loop_next_end = Some((
-                        next_num + 1,
-                        match self.iterator.next() {
-                            Some(i) => i,
-                            None => panic!("unterminated loop while decompressing loss list"),
-                        },
-                    ));
+                    // hlsorigin patch: an unterminated range (a peer's NAK ending in a range
+                    // start) panicked; a range whose end is not after its start counted up
+                    // to u32::MAX (an overflow panic, or 2^32 numbers). Either is its first
+                    // number only.
+                    self.loop_next_end = match self.iterator.next() {
+                        Some(end) if end > next_num => Some((next_num + 1, end)),
+                        _ => None,
+                    };
 
                     Some(SeqNumber::new_truncate(next_num))
                 } else {

@@ -135,6 +135,11 @@ pub struct HsV5Info {
 
     pub ext_group: Option<SrtControlPacket>,
 
+    /// hlsorigin patch: the congestion controller, packet filter and group extensions, as
+    /// received (0.4.4 panicked on them, then refused to parse them), for the listener to
+    /// reject a caller asking for one it does not support. Never serialized.
+    pub ext_config: Vec<SrtControlPacket>,
+
     /// The SID
     pub sid: Option<String>,
 }
@@ -590,6 +595,7 @@ impl ControlTypes {
                             let mut sid = None;
                             let mut ext_hs = None;
                             let mut ext_km = None;
+                            let mut ext_config = Vec::new();
 
                             while buf.remaining() > 4 {
                                 let pack_type = buf.get_u16();
@@ -635,15 +641,10 @@ impl ControlTypes {
                                             // hlsorigin patch: was `unimplemented!("Implement
                                             // other kinds")`. A congestion controller
                                             // (libsrt `transtype=file`), packet filter or group
-                                            // extension is not supported: the handshake is not
-                                            // taken (the caller times out) instead of a panic.
-                                            other => {
-                                                return Err(
-                                                    PacketParseError::UnsupportedSrtExtensionType(
-                                                        other.type_id(),
-                                                    ),
-                                                )
-                                            }
+                                            // extension is kept for the listener, which rejects
+                                            // the caller (libsrt's SRT_REJ_CONGESTION, _FILTER,
+                                            // _GROUP) unless it is the live congestion control.
+                                            other => ext_config.push(other),
                                         }
                                     }
                                 }
@@ -665,6 +666,7 @@ impl ControlTypes {
                                 ext_hs,
                                 ext_km,
                                 ext_group: None,
+                                ext_config,
                                 sid,
                             })
                         }
@@ -1433,6 +1435,7 @@ mod test {
                     })),
                     ext_km: None,
                     ext_group: None,
+                    ext_config: Vec::new(),
                     sid: None,
                 }),
             }),
@@ -1488,6 +1491,7 @@ mod test {
                     ext_km: None,
                     ext_hs: None,
                     ext_group: None,
+                    ext_config: Vec::new(),
                     sid: None,
                 }),
             }),
@@ -1512,6 +1516,7 @@ mod test {
                     ext_km: None,
                     ext_hs: None,
                     ext_group: None,
+                    ext_config: Vec::new(),
                     sid: Some("Hello hello".into()),
                 }),
             }),
@@ -1672,6 +1677,7 @@ mod test {
                         })),
                         ext_km: None,
                         ext_group: None,
+                        ext_config: Vec::new(),
                         sid: None,
                     })
                 })
@@ -1720,6 +1726,7 @@ mod test {
                         })),
                         ext_km: None,
                         ext_group: None,
+                        ext_config: Vec::new(),
                         sid: Some(String::from("abcdefghij")),
                     })
                 })
@@ -1777,6 +1784,7 @@ mod test {
                             .unwrap()
                         })),
                         ext_group: None,
+                        ext_config: Vec::new(),
                         sid: None,
                     })
                 })
@@ -1873,6 +1881,7 @@ mod test {
                             .unwrap()
                     })),
                     ext_group: None,
+                    ext_config: Vec::new(),
                     sid: Some("#!::u=hex".into()),
                 }),
             }),

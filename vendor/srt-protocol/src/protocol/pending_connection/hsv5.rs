@@ -139,6 +139,7 @@ pub fn gen_access_control_response(
             })),
             ext_km: outgoing_ext_km.map(SrtControlPacket::KeyRefreshResponse),
             ext_group: None,
+            ext_config: Vec::new(),
             sid,
         }),
         ConnectionSettings {
@@ -209,6 +210,7 @@ pub fn start_hsv5_initiation(
             })),
             ext_km,
             ext_group: None,
+            ext_config: Vec::new(),
             sid: streamid.clone(),
         }),
         StartedInitiator {

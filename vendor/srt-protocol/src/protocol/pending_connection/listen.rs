@@ -48,6 +48,11 @@ impl Listen {
         }
     }
 
+    /// hlsorigin patch: the application has the caller's access request.
+    pub fn access_requested(&self) -> bool {
+        matches!(self.state, AccessControlRequested(..))
+    }
+
     pub fn settings(&self) -> &ConnInitSettings {
         &self.init_settings
     }
@@ -208,6 +213,14 @@ impl Listen {
                 }
                 .clone();
 
+                // hlsorigin patch: a caller asking for a congestion controller other than live
+                // (libsrt `transtype=file`), a packet filter or a group is rejected with
+                // libsrt's reason, so that it fails at once instead of timing out.
+                if let Some(reason) = unsupported_config(&incoming) {
+                    let r = ConnectionReject::Rejecting(reason.into());
+                    return self.make_rejection(&shake, from, timestamp, r);
+                }
+
                 if self.enable_access_control {
                     self.request_access(from, local_socket_id, timestamp, state, shake, incoming)
                 } else {
@@ -325,6 +338,17 @@ impl Listen {
     }
 }
 
+/// hlsorigin patch: why a caller's configuration extensions cannot be served, if they
+/// cannot (libsrt: SRT_REJ_CONGESTION, SRT_REJ_FILTER, SRT_REJ_GROUP).
+fn unsupported_config(info: &HsV5Info) -> Option<CoreRejectReason> {
+    info.ext_config.iter().find_map(|ext| match ext {
+        SrtControlPacket::Congestion(c) if c == "live" => None,
+        SrtControlPacket::Congestion(_) => Some(CoreRejectReason::Congestion),
+        SrtControlPacket::Filter(_) => Some(CoreRejectReason::Filter),
+        _ => Some(CoreRejectReason::Group),
+    })
+}
+
 #[cfg(test)]
 mod test {
     use std::{
@@ -380,6 +404,7 @@ mod test {
                 })),
                 ext_km: None,
                 ext_group: None,
+                ext_config: Vec::new(),
                 sid: None,
             }),
         }
@@ -595,6 +620,7 @@ mod test {
                 })),
                 ext_km: None,
                 ext_group: None,
+                ext_config: Vec::new(),
                 sid: None,
             }),
             ..test_conclusion()
