@@ -47,24 +47,7 @@ export RUST_LOG=${RUST_LOG:-warn}
 BIN=${CARGO_TARGET_DIR:-target}/$BUILD/hlsorigin
 mkdir -p "$WORK"
 
-PIDS=()
-stop_all() {
-  # Only the processes this script started, by id.
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-trap stop_all EXIT
-started() { PIDS+=("$1"); }
-finish() {
-  local p q keep=()
-  for p in "$@"; do kill "$p" 2>/dev/null || true; done
-  for p in "$@"; do wait "$p" 2>/dev/null || true; done
-  for q in "${PIDS[@]}"; do [[ " $* " == *" $q "* ]] || keep+=("$q"); done
-  PIDS=("${keep[@]}")
-}
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+. benches/procs.sh
 wait_segments() { # URL N: a media playlist with at least N segments, within 60 s
   local i
   for i in $(seq 600); do
