@@ -252,13 +252,18 @@ fn package_if_stale(
     let stamp = out.join(STAMP);
     std::fs::write(&stamp, record.render())
         .with_context(|| format!("cannot write {}", stamp.display()))?;
-    Ok(Some(format!(
+    Ok(Some(packaged_line(src, &summary)))
+}
+
+/// The line the default run logs for a packaged video.
+fn packaged_line(src: &Path, summary: &media::package::PackageSummary) -> String {
+    format!(
         "packaged {}: {} segments, {:.1} s, avg {}",
         src.display(),
         summary.segments,
         summary.duration,
         human_bitrate(summary.average_bandwidth)
-    )))
+    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ use tokio::runtime::Handle;
 
 use super::record::{SourceRecord, STAMP};
 use super::scheduler::Scheduler;
-use crate::cli::package::human_bitrate;
 use crate::input::{self, OpenOptions};
 use crate::storage::live::LiveTarget;
 use crate::storage::serve::{follow_own_events, FollowingSource};
@@ -129,13 +128,7 @@ impl Stored {
         self.rt
             .block_on(self.store.put(&self.record_key(name), body))
             .with_context(|| format!("cannot store the source record of {name}"))?;
-        Ok(Some(format!(
-            "packaged {}: {} segments, {:.1} s, avg {}",
-            src.display(),
-            summary.segments,
-            summary.duration,
-            human_bitrate(summary.average_bandwidth)
-        )))
+        Ok(Some(super::packaged_line(src, &summary)))
     }
 
     /// Every `(stream name, record)` under the prefix, sorted by name.
