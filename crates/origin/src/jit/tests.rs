@@ -66,7 +66,7 @@ fn changed_file_is_never_rendered() {
             run_id: version(&meta),
             ..Default::default()
         };
-        let reader = Reader::File(File::open(&path).unwrap());
+        let reader = Reader::File(super::pread::PosFile::new(File::open(&path).unwrap()));
         let ready = build(reader, &meta, "clip.mp4", &opts).unwrap();
         let before = render(&ready, 0, object(&path, &meta), &meta, "clip.mp4");
         assert!(before.is_ok(), "{case}: unchanged file renders");
@@ -96,7 +96,7 @@ fn refusals() {
     std::fs::write(&damaged, &bytes).unwrap();
     for (path, want) in [(&text, 415), (&damaged, 422)] {
         let meta = meta_of(path);
-        let reader = Reader::File(File::open(path).unwrap());
+        let reader = Reader::File(super::pread::PosFile::new(File::open(path).unwrap()));
         let got = build(reader, &meta, "f.mp4", &PackageOptions::default());
         assert_eq!(
             got.err().map(|r| r.status),

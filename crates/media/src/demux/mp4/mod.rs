@@ -19,6 +19,7 @@ mod moov;
 mod mp4a;
 mod nal;
 mod reader;
+mod skeleton;
 mod stbl;
 mod stsc;
 mod table;
@@ -39,6 +40,7 @@ use track::Track;
 use crate::error::{Error, Result};
 use crate::sample::{Demuxer, Sample, TrackInfo};
 pub use index::{MediaIndex, SampleRef};
+pub use skeleton::skeleton_codec;
 
 /// Demuxer options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -52,7 +52,7 @@ struct Header {
     eac3: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct AudioEs {
     kind: AudioKind,
     pid: u16,

@@ -14,13 +14,13 @@ use super::timeline::PTS_HZ;
 use super::video::VideoEs;
 use super::DiscontinuityCause;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Parser {
     Video(VideoEs),
     Audio(AudioEs),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Es {
     pub pid: u16,
     pub codec: EsCodec,

@@ -12,7 +12,7 @@ const MAX_FORWARD_SECS: i64 = 10;
 
 /// A finished sample waiting to be popped; `es` is the elementary stream index (mapped to a
 /// track index when popped).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Queued {
     pub es: usize,
     pub sample: Sample,
@@ -20,7 +20,7 @@ pub(super) struct Queued {
     pub discontinuity: Option<DiscontinuityCause>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct TrackOutput {
     es: usize,
     pid: u16,

@@ -5,7 +5,7 @@
 const MAX_PES: usize = 32 << 20;
 
 /// Collects the packets of one PID into PES packets.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct PesAssembler {
     buf: Vec<u8>,
     /// Stream offset of the packet that started `buf`.
@@ -14,7 +14,7 @@ pub(super) struct PesAssembler {
 }
 
 /// A complete PES packet, still with its header.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct RawPes {
     pub data: Vec<u8>,
     pub offset: u64,
