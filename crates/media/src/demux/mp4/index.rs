@@ -128,7 +128,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
             let dts = cursor
                 .dts
                 .checked_add(track.shift)
-                .ok_or(Error::BadSample {
+                .ok_or_else(|| Error::BadSample {
                     track: track.info.id,
                     sample: cursor.next as u64,
                     dts: cursor.dts,

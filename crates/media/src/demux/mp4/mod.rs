@@ -359,7 +359,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
         let dts = cursor
             .dts
             .checked_add(track.shift)
-            .ok_or(Error::BadSample {
+            .ok_or_else(|| Error::BadSample {
                 track: id,
                 sample: index as u64,
                 dts: cursor.dts,

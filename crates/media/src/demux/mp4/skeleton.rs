@@ -16,6 +16,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use bytes::Bytes;
 
+use super::entry::NalFormat;
 use super::index::MediaIndex;
 use super::Mp4Demuxer;
 use crate::error::{Error, Result};
@@ -60,42 +61,51 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
         if !(1..=4).contains(&ls) {
             return index.sample(i, slice(zeros, size, r.offset)?); // its error
         }
-        // The bytes read, and where they go in the sample.
-        let mut heads: Vec<(usize, [u8; 6], usize)> = Vec::new();
+        if !structure && self.nal_walk(r.offset, size, fmt, None)? {
+            return index.canonical_sample(i, slice(zeros, size, r.offset)?);
+        }
+        let mut skel = vec![0u8; size];
+        self.nal_walk(r.offset, size, fmt, Some(&mut skel))?;
+        index.sample(i, Bytes::from(skel))
+    }
+
+    /// Walks the NAL units of the `size`-byte sample at `offset`, reading each one's length
+    /// prefix and header (into `skel` at their place, if given); whether the sample is
+    /// already canonical (4-byte lengths, no AUD, no empty NAL unit, nothing after the last).
+    fn nal_walk(
+        &mut self,
+        offset: u64,
+        size: usize,
+        fmt: NalFormat,
+        mut skel: Option<&mut [u8]>,
+    ) -> Result<bool> {
+        let ls = usize::from(fmt.length_size);
         let mut canonical = ls == 4;
         let mut pos = 0usize;
         while pos < size {
             let want = (ls + 2).min(size - pos);
             let mut head = [0u8; 6];
             let got = head.get_mut(..want).unwrap_or_default();
-            self.peek(r.offset + pos as u64, got)?;
-            heads.push((pos, head, want));
-            if want < ls {
-                canonical = false; // stray or padding bytes: [`MediaIndex::sample`] decides
-                break;
+            self.peek(offset + pos as u64, got)?;
+            if let Some(dst) = skel.as_deref_mut().and_then(|s| s.get_mut(pos..pos + want)) {
+                dst.copy_from_slice(got);
             }
-            let len = head
+            if want < ls {
+                return Ok(false); // stray or padding bytes: [`MediaIndex::sample`] decides
+            }
+            let len = got
                 .get(..ls)
                 .unwrap_or_default()
                 .iter()
                 .fold(0usize, |acc, &x| (acc << 8) | usize::from(x));
-            let unit = head.get(ls..want).unwrap_or_default();
+            let unit = got.get(ls..).unwrap_or_default();
             if len == 0 || is_aud(unit, fmt.hevc) {
                 canonical = false;
             }
             // Past the end: the sample is malformed, and [`MediaIndex::sample`] says so.
             pos = pos.saturating_add(ls).saturating_add(len);
         }
-        if canonical && !structure {
-            return index.canonical_sample(i, slice(zeros, size, r.offset)?);
-        }
-        let mut skel = vec![0u8; size];
-        for (at, head, n) in heads {
-            if let (Some(dst), Some(src)) = (skel.get_mut(at..at + n), head.get(..n)) {
-                dst.copy_from_slice(src);
-            }
-        }
-        index.sample(i, Bytes::from(skel))
+        Ok(canonical)
     }
 
     /// Reads exactly `buf.len()` bytes at `offset`.
