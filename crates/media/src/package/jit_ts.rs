@@ -32,6 +32,8 @@ pub struct TsInputPlan {
     plan: JitPlan,
     /// Per segment, the checkpoint its rendering goes on from.
     starts: Vec<TsCheckpoint>,
+    /// Heap bytes of the checkpoints, roughly.
+    starts_bytes: usize,
 }
 
 /// Demuxes the TS file `reader` and plans its rendition as `package` would with `opts`
@@ -65,7 +67,12 @@ pub fn plan_ts_every<R: Read>(
             .ok_or_else(|| Error::ts(format!("no checkpoint before segment {seg}"), 0))?;
         starts.push(cp.clone());
     }
-    Ok(TsInputPlan { plan, starts })
+    let starts_bytes = starts.iter().map(TsCheckpoint::heap_bytes).sum();
+    Ok(TsInputPlan {
+        plan,
+        starts,
+        starts_bytes,
+    })
 }
 
 impl TsInputPlan {
@@ -81,8 +88,7 @@ impl TsInputPlan {
 
     /// Heap bytes held, roughly (for a cache's bound).
     pub fn heap_bytes(&self) -> usize {
-        // A checkpoint holds the demuxer's buffers: a PES or two being assembled.
-        self.plan.heap_bytes() + self.starts.len() * (64 << 10)
+        self.plan.heap_bytes() + self.starts_bytes
     }
 
     /// Renders media segment `seg`, demuxing from `reader` (at [`Self::start_offset`]).

@@ -92,6 +92,14 @@ fn ts_input_plan_and_render_equal_package() {
             "{case}: the plan has no object package did not write"
         );
         assert!(plan.segment_names().count() >= 5, "{case}: segments");
+        // The checkpoints are counted with their buffers: mid-stream, each holds at least a
+        // video sample held back for its duration (~10 KB at 2 Mb/s, 25 fps).
+        let segments = plan.segment_names().count();
+        let held = planned.heap_bytes() - plan.heap_bytes();
+        assert!(
+            held > segments * 4096,
+            "{case}: checkpoints count {held} bytes"
+        );
         if every == 1 {
             assert!(
                 mid_file >= 4,

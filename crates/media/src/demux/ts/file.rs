@@ -42,6 +42,13 @@ pub struct TsCheckpoint {
     warned_late_track: bool,
 }
 
+impl TsCheckpoint {
+    /// Heap bytes held, roughly (the demuxer's buffers and queued samples).
+    pub fn heap_bytes(&self) -> usize {
+        self.demux.heap_bytes() + self.tracks.len() * 256 + 256
+    }
+}
+
 impl<R: Read> TsFileDemuxer<R> {
     /// Reads until the demuxer is ready (all streams configured, or the probe limit, or end of
     /// input). Errors if no PMT or no supported track is found.

@@ -67,6 +67,11 @@ pub struct TsDemuxer {
 }
 
 impl TsDemuxer {
+    /// Heap bytes held by its buffers, roughly (a checkpoint's cost).
+    pub fn heap_bytes(&self) -> usize {
+        self.framer.heap_bytes() + self.program.heap_bytes()
+    }
+
     pub fn new() -> Self {
         Self::default()
     }

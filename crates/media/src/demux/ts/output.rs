@@ -34,6 +34,11 @@ pub(super) struct TrackOutput {
 }
 
 impl TrackOutput {
+    /// The bytes of the sample held back.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.pending.as_ref().map_or(0, |q| q.sample.data.len())
+    }
+
     /// `default_duration` is used when no duration could be measured yet.
     pub(super) fn new(
         es: usize,

@@ -21,6 +21,10 @@ pub(super) struct RawPes {
 }
 
 impl PesAssembler {
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// A packet with payload_unit_start_indicator: returns the previous PES if one was open.
     pub(super) fn start(&mut self, payload: &[u8], offset: u64) -> Option<RawPes> {
         let previous = self.take();

@@ -81,6 +81,12 @@ impl Events {
 }
 
 impl Program {
+    /// Heap bytes of its buffers and queued samples.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let queued: usize = self.queue.iter().map(|q| q.sample.data.len()).sum();
+        self.es.iter().map(Es::heap_bytes).sum::<usize>() + queued
+    }
+
     pub(super) fn tracks(&self) -> &[TrackInfo] {
         &self.tracks
     }

@@ -35,6 +35,10 @@ pub(super) enum FramerError {
 }
 
 impl Framer {
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Appends `data` and hands every complete packet (188 bytes, starting with 0x47) to
     /// `on_packet` with its stream offset.
     pub(super) fn push(
