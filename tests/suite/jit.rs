@@ -220,7 +220,11 @@ fn jit_refusals() {
 
     let r = get(&server.base, "/v/notes.mp4/master.m3u8");
     assert_eq!(r.status, 415, "{}", r.text());
-    assert!(r.text().contains("not an MP4"), "{}", r.text());
+    assert!(
+        r.text().contains("neither an MP4 nor an MPEG-TS"),
+        "{}",
+        r.text()
+    );
     let cc = r.header("cache-control").unwrap_or("");
     assert!(cc.contains("max-age=1"), "short Cache-Control, got {cc}");
 

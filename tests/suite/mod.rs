@@ -13,6 +13,7 @@ mod golden;
 mod interrupt;
 mod jit;
 mod jit_ladder;
+mod jit_ts;
 mod ladder;
 mod ladder_encrypt;
 mod ladder_text;

@@ -9,10 +9,13 @@
 //! each piece of a segment gets ([`super::render`]'s observer); a segment is later rendered by
 //! the same muxer code from a copy of the muxer taken before it. So the cuts, the tags, the
 //! measured BANDWIDTH (RFC 8216bis 4.4.6.2: peak of the real segment sizes) and the segment
-//! bytes cannot drift from `package`. Making the plan reads every sample once (sequentially,
-//! memory bounded as in `package`): MPEG-TS sizes depend on the payloads (parameter sets,
-//! ADTS, PES packetization), and so do fMP4 sizes whenever the input's NAL units are not
-//! already canonical (`demux::mp4`'s `nal`).
+//! bytes cannot drift from `package`. The packager is fed *skeleton* samples
+//! ([`Mp4Demuxer::skeleton`]): each sample's size from the sample tables, and of its payload
+//! only what the sizes and cuts depend on — each video NAL unit's length and header (MPEG-TS:
+//! AUDs, in-band parameter sets, start codes; fMP4: whether the NAL units are canonical;
+//! HEVC: picture kinds) —, a few bytes per NAL unit instead of the media data. A codec whose
+//! payload the packager reads otherwise ([`skeleton_codec`]) is planned from the real
+//! samples, read once sequentially as `package` reads them.
 //!
 //! Sans-IO: [`JitPlan::spans`] says which byte ranges of the file a segment needs,
 //! [`JitPlan::render`] takes them.
@@ -25,10 +28,10 @@ use bytes::Bytes;
 use super::ladder::Select;
 use super::render::Mux;
 use super::{
-    render_rendition, write_master, PackageOptions, PackageSummary, Rendered, StreamStore,
+    render_rendition, write_master, Format, PackageOptions, PackageSummary, Rendered, StreamStore,
 };
-use crate::demux::mp4::{MediaIndex, Mp4Demuxer};
-use crate::sample::{Demuxer, Sample, TrackInfo};
+use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer};
+use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
 use crate::store::Store;
 use crate::{Error, Result};
@@ -40,7 +43,7 @@ const SPAN_GAP: u64 = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct JitPlan {
     /// Playlists and the init segment, by name, as `package` writes them.
-    objects: Vec<(String, Bytes)>,
+    pub(super) objects: Vec<(String, Bytes)>,
     segments: Vec<PlannedSegment>,
     pub summary: PackageSummary,
     /// A rendition of one track of the file (a ladder's, [`super::jit_ladder`]): the index
@@ -84,7 +87,11 @@ pub fn plan<R: Read + Seek>(
 ) -> Result<(MediaIndex, JitPlan)> {
     check_options(opts)?;
     let index = demux.index()?;
-    let mut recorded = record(&mut demux, index.samples().len(), None, opts, &[])?;
+    let total = index.samples().len();
+    let mut recorded = match Skeletons::new(&mut demux, &index, opts) {
+        Some(mut skeletons) => record(&mut skeletons, Some(total), None, opts, &[])?,
+        None => record(&mut demux, Some(total), None, opts, &[])?,
+    };
     // Just-in-time output is clear: no EXT-X-SESSION-KEY.
     let mut store = Recorder::default();
     write_master(&mut store, &recorded.rendered, &[])?;
@@ -112,11 +119,11 @@ pub(super) struct Recorded {
 }
 
 /// Plans the rendition `package_rendition` makes of `demux` (all `total` samples of its
-/// index) cut at `cuts`: of every track, or with `keep`, of that track alone (as a ladder's
+/// index, when it has one) cut at `cuts`: of every track, or with `keep`, of that track alone (as a ladder's
 /// [`Select`] makes it).
 pub(super) fn record(
     demux: &mut dyn Demuxer,
-    total: usize,
+    total: Option<usize>,
     keep: Option<usize>,
     opts: &PackageOptions,
     cuts: &[f64],
@@ -166,7 +173,7 @@ pub(super) fn record(
         }
     };
     let yielded = counting.yielded;
-    if yielded != total {
+    if let Some(total) = total.filter(|&t| t != yielded) {
         return Err(Error::mp4(
             format!("the index lists {total} samples but {yielded} were read"),
             0,
@@ -322,6 +329,29 @@ impl JitPlan {
         seg: usize,
         read: &[(Span, Bytes)],
     ) -> Result<Vec<u8>> {
+        self.render_with(seg, &mut |i| {
+            let mut s = sample(index, self.position(i), read)?;
+            if self.positions.is_some() {
+                // The selection's one track, renumbered as [`Select`] does.
+                s.track = 0;
+            }
+            Ok(s)
+        })
+    }
+
+    /// The samples of media segment `seg`: their numbers in the order the packager got them.
+    pub fn sample_range(&self, seg: usize) -> Option<Range<usize>> {
+        let s = self.segments.get(seg)?;
+        Some(s.pieces.first()?.samples.start..s.pieces.last()?.samples.end)
+    }
+
+    /// Renders media segment `seg`, `fetch` giving each of its samples by number
+    /// ([`Self::sample_range`]), in order.
+    pub fn render_with(
+        &self,
+        seg: usize,
+        fetch: &mut dyn FnMut(usize) -> Result<Sample>,
+    ) -> Result<Vec<u8>> {
         let s = self
             .segments
             .get(seg)
@@ -333,14 +363,7 @@ impl JitPlan {
             let samples = p
                 .samples
                 .clone()
-                .map(|i| {
-                    let mut s = sample(index, self.position(i), read)?;
-                    if self.positions.is_some() {
-                        // The selection's one track, renumbered as [`Select`] does.
-                        s.track = 0;
-                    }
-                    Ok(s)
-                })
+                .map(&mut *fetch)
                 .collect::<Result<Vec<Sample>>>()?;
             let piece = Segment {
                 index: p.index,
@@ -395,6 +418,69 @@ fn sample(index: &MediaIndex, i: usize, read: &[(Span, Bytes)]) -> Result<Sample
             })?
     };
     index.sample(i, data)
+}
+
+/// The index's samples as skeletons ([`Mp4Demuxer::skeleton`]): what the packager needs of
+/// them to cut and measure every segment, read a few bytes per NAL unit instead of the whole
+/// media data.
+struct Skeletons<'a, R: Read + Seek> {
+    demux: &'a mut Mp4Demuxer<R>,
+    index: &'a MediaIndex,
+    next: usize,
+    zeros: Bytes,
+    /// Whether the consumers read video NAL units (MPEG-TS, HEVC), not only their lengths.
+    structure: bool,
+}
+
+/// Largest sample planned from a skeleton (a larger one is read as `package` reads it).
+const MAX_SKELETON_SAMPLE: u32 = 64 << 20;
+
+impl<'a, R: Read + Seek> Skeletons<'a, R> {
+    /// `None` when some track's codec has payload bytes the packager reads
+    /// ([`skeleton_codec`]), or a sample is too large for the zero buffer.
+    fn new(
+        demux: &'a mut Mp4Demuxer<R>,
+        index: &'a MediaIndex,
+        opts: &PackageOptions,
+    ) -> Option<Self> {
+        if !index.tracks().iter().all(|t| skeleton_codec(&t.config)) {
+            return None;
+        }
+        let largest = index.samples().iter().map(|s| s.size).max().unwrap_or(0);
+        if largest > MAX_SKELETON_SAMPLE {
+            return None;
+        }
+        let mut zeros = Vec::new();
+        zeros.try_reserve_exact(largest as usize).ok()?;
+        zeros.resize(largest as usize, 0);
+        let hevc = index
+            .tracks()
+            .iter()
+            .any(|t| matches!(t.config, CodecConfig::Hevc { .. }));
+        Some(Skeletons {
+            demux,
+            index,
+            next: 0,
+            zeros: Bytes::from(zeros),
+            structure: opts.format == Format::Ts || hevc,
+        })
+    }
+}
+
+impl<R: Read + Seek> Demuxer for Skeletons<'_, R> {
+    fn tracks(&self) -> &[TrackInfo] {
+        self.index.tracks()
+    }
+    fn next_sample(&mut self) -> Result<Option<Sample>> {
+        if self.next >= self.index.samples().len() {
+            return Ok(None);
+        }
+        let i = self.next;
+        self.next += 1;
+        self.demux
+            .skeleton(self.index, i, &self.zeros, self.structure)
+            .map(Some)
+    }
 }
 
 /// Counts the samples the packager reads, and with `keep`, records the index position of

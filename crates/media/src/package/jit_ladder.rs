@@ -260,7 +260,7 @@ impl<R: Read + Seek> Planning<'_, R> {
             rendition: format!("video_{i}"),
             ..self.opts.clone()
         };
-        let rec = record(&mut demux, index.samples().len(), Some(v), &o, cuts)?;
+        let rec = record(&mut demux, Some(index.samples().len()), Some(v), &o, cuts)?;
         if let Some(slot) = self.indexes.get_mut(file) {
             *slot = Some(index);
         }
@@ -309,7 +309,7 @@ impl<R: Read + Seek> Planning<'_, R> {
             rendition: format!("audio_{k}"),
             ..self.opts.clone()
         };
-        let rec = record(&mut demux, total, Some(c.track), &o, cuts)?;
+        let rec = record(&mut demux, Some(total), Some(c.track), &o, cuts)?;
         self.renditions.push((c.file, rec.plan));
         let spec = c.spec.unwrap_or_default();
         Ok(AudioOut {

@@ -44,6 +44,10 @@ fn input(name: &str, gop: u32, flags: &str, hevc: bool) -> PathBuf {
     } else {
         args.extend(["-c:v", "libx264"]);
     }
+    if name.contains("aud") {
+        // Access unit delimiters in the samples: not canonical, the demuxer drops them.
+        args.extend(["-x264-params", "aud=1"]);
+    }
     if !flags.is_empty() {
         args.extend(["-movflags", flags]);
     }
@@ -127,6 +131,9 @@ fn plan_and_render_equal_package() {
         ("gop25frag", 25, FRAG, false, Format::Fmp4, 2.0, 32 << 20),
         ("gop25frag", 25, FRAG, false, Format::Ts, 2.0, 32 << 20),
         ("hevc", 25, "", true, Format::Fmp4, 2.0, 32 << 20),
+        ("hevc", 25, "", true, Format::Ts, 2.0, 32 << 20),
+        ("gop25aud", 25, "", false, Format::Fmp4, 2.0, 32 << 20),
+        ("gop25aud", 25, "", false, Format::Ts, 2.0, 32 << 20),
         // Segments written in pieces (a GOP larger than the buffer): one more fragment (fMP4),
         // PAT/PMT again (TS) — the plan must render the same pieces.
         ("gop50", 50, "", false, Format::Fmp4, 2.0, 20_000),
@@ -139,6 +146,7 @@ fn plan_and_render_equal_package() {
             segment_duration: secs,
             run_id: "v1".into(),
             max_buffered_bytes: max,
+            allow_hevc_ts: true,
             ..Default::default()
         };
         let mut store = MemStore::default();
@@ -188,4 +196,65 @@ fn render_refuses_changed_bytes() {
     assert!(plan.render(&index, 0, &garbage).is_err());
     let short: Vec<(Span, Bytes)> = spans.iter().map(|s| (*s, Bytes::new())).collect();
     assert!(plan.render(&index, 0, &short).is_err());
+}
+
+/// Counts the bytes read through it.
+struct Counted {
+    inner: File,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl std::io::Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for Counted {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// The plan is made from the sample tables and a few bytes per NAL unit (the skeletons), not
+/// from the media data: for both formats, H.264 and H.265, far less than the samples' bytes
+/// is read.
+#[test]
+fn plan_reads_the_index_not_the_media_data() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let cases: &[(&str, bool, Format)] = &[
+        ("gop25", false, Format::Fmp4),
+        ("gop25", false, Format::Ts),
+        ("gop25aud", false, Format::Ts),
+        ("hevc", true, Format::Fmp4),
+    ];
+    for &(name, hevc, format) in cases {
+        let path = input(name, 25, "", hevc);
+        let read = std::rc::Rc::new(std::cell::Cell::new(0));
+        let f = File::open(&path).unwrap();
+        let len = f.metadata().unwrap().len();
+        let counted = Counted {
+            inner: f,
+            read: read.clone(),
+        };
+        let demux = Mp4Demuxer::open(counted, len, Mp4Options::default()).unwrap();
+        let opts = PackageOptions {
+            format,
+            allow_hevc_ts: true,
+            ..Default::default()
+        };
+        let (index, _) = plan(demux, &opts).unwrap();
+        let media: u64 = index.samples().iter().map(|s| u64::from(s.size)).sum();
+        let moov = len - media;
+        assert!(
+            read.get() < moov + media / 10,
+            "{name} {format:?}: read {} bytes; the moov and other boxes are {moov}, the media \
+             data {media}",
+            read.get()
+        );
+    }
 }

@@ -21,6 +21,7 @@ pub mod jit;
 pub mod jit_ladder;
 #[cfg(test)]
 mod jit_tests;
+pub mod jit_ts;
 pub mod ladder;
 pub mod ladder_text;
 mod playlists;

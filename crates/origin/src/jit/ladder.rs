@@ -107,15 +107,8 @@ impl<S: ObjectSource> JitSource<S> {
                 .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
             let ready = Arc::clone(&ready);
             let name = url.name.clone();
-            let rendered = spawn_blocking(move || render(&ready, r, seg, file, &name))
-                .await
-                .map_err(io::Error::other)?;
-            rendered.map_err(|e| {
-                if e.status == 503 {
-                    self.cache.forget(&key);
-                }
-                io::Error::other(e)
-            })?
+            self.render_blocking(&key, move || render(&ready, r, seg, file, &name))
+                .await?
         } else {
             return Err(io::ErrorKind::NotFound.into());
         };

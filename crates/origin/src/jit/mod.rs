@@ -16,11 +16,11 @@
 mod cache;
 mod ladder;
 pub(crate) mod mapping;
+mod pread;
 #[cfg(test)]
 mod tests;
 pub(crate) mod url;
 
-use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -28,7 +28,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::http::HeaderValue;
 use bytes::{Bytes, BytesMut};
 use media::demux::mp4::{looks_like_mp4, MediaIndex, Mp4Demuxer, Mp4Options};
+use media::demux::ts::looks_like_ts;
 use media::package::jit::{plan, JitPlan, Span};
+use media::package::jit_ts::{plan_ts, TsInputPlan};
 use media::package::{Format, PackageOptions};
 use sha2::{Digest, Sha256};
 use tokio::task::spawn_blocking;
@@ -37,6 +39,7 @@ use crate::path::ObjectPath;
 use crate::source::store::Remote;
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 use cache::{IndexCache, Key};
+use pread::PosFile;
 use url::JitUrl;
 
 /// Default `--jit-segment-duration`, seconds.
@@ -81,6 +84,8 @@ pub(crate) enum Ready {
     },
     /// A mapping file's ladder.
     Ladder(ladder::LadderReady),
+    /// One MPEG-TS file.
+    Ts(Box<TsInputPlan>),
 }
 
 impl Ready {
@@ -89,6 +94,16 @@ impl Ready {
         match self {
             Ready::File { index, plan } => index.heap_bytes() + plan.heap_bytes(),
             Ready::Ladder(l) => l.heap_bytes(),
+            Ready::Ts(t) => t.heap_bytes(),
+        }
+    }
+
+    /// The plan of a single file (MP4 or TS).
+    fn file_plan(&self) -> Option<&JitPlan> {
+        match self {
+            Ready::File { plan, .. } => Some(plan),
+            Ready::Ts(t) => Some(t.plan()),
+            Ready::Ladder(_) => None,
         }
     }
 }
@@ -133,7 +148,7 @@ impl<S: ObjectSource> JitSource<S> {
         let ready = self.planned(&key, &url.file, &file, opts).await?;
         let file_modified = file.meta.modified;
         let etag = etag(&key, url.format, &url.name)?;
-        let Ready::File { plan, .. } = &*ready else {
+        let Some(plan) = ready.file_plan() else {
             return Err(io::ErrorKind::NotFound.into());
         };
         let bytes = if let Some(b) = plan.object(&url.name) {
@@ -142,15 +157,8 @@ impl<S: ObjectSource> JitSource<S> {
             let ready = Arc::clone(&ready);
             let meta = file.meta.clone();
             let name = url.name.clone();
-            let rendered = spawn_blocking(move || render(&ready, seg, file, &meta, &name))
-                .await
-                .map_err(io::Error::other)?;
-            rendered.map_err(|r| {
-                if r.status == 503 {
-                    self.cache.forget(&key);
-                }
-                io::Error::other(r)
-            })?
+            self.render_blocking(&key, move || render(&ready, seg, file, &meta, &name))
+                .await?
         } else {
             return Err(io::ErrorKind::NotFound.into());
         };
@@ -161,6 +169,22 @@ impl<S: ObjectSource> JitSource<S> {
                 etag,
             },
             body: ObjectBody::Memory(bytes),
+        })
+    }
+
+    /// A segment rendered by `render` on the blocking pool; a file that changed meanwhile
+    /// (503) also drops `key`'s plan, so the next request plans the new file.
+    async fn render_blocking(
+        &self,
+        key: &Key,
+        render: impl FnOnce() -> Result<Bytes, Refusal> + Send + 'static,
+    ) -> io::Result<Bytes> {
+        let rendered = spawn_blocking(render).await.map_err(io::Error::other)?;
+        rendered.map_err(|r| {
+            if r.status == 503 {
+                self.cache.forget(key);
+            }
+            io::Error::other(r)
         })
     }
 
@@ -230,7 +254,7 @@ fn version(meta: &ObjectMeta) -> String {
 
 /// A reader of the file's bytes.
 enum Reader {
-    File(File),
+    File(PosFile),
     Memory(Cursor<Bytes>),
     /// Object storage: ranged GETs (each pinned to the opened version by its ETag), a
     /// [`REMOTE_CHUNK`] at a time.
@@ -337,7 +361,7 @@ impl Reader {
 
 fn reader(object: &Object) -> io::Result<Reader> {
     match &object.body {
-        ObjectBody::File(f) => Ok(Reader::File(f.try_clone()?)),
+        ObjectBody::File(f) => Ok(Reader::File(PosFile::new(f.try_clone()?))),
         ObjectBody::Memory(b) => Ok(Reader::Memory(Cursor::new(b.clone()))),
         ObjectBody::Remote(r) => Ok(Reader::Remote(RemoteReader {
             remote: r.clone(),
@@ -372,19 +396,40 @@ fn build(mut reader: Reader, meta: &ObjectMeta, name: &str, opts: &PackageOption
     let probe = reader
         .duplicate()
         .map_err(|e| refused(500, format!("{name}: {e}")))?;
-    let mut head = [0u8; 16];
-    let n = usize::try_from(meta.len.min(16)).unwrap_or(16);
+    // 564 bytes: three TS packets (as `package` probes its input).
+    let mut head = [0u8; 564];
+    let n = usize::try_from(meta.len.min(564)).unwrap_or(564);
     let head = head.get_mut(..n).unwrap_or_default();
     reader
         .read_exact(head)
         .map_err(|e| refused(422, format!("{name}: {e}")))?;
+    let started = std::time::Instant::now();
+    if !looks_like_mp4(head) && looks_like_ts(head) {
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| refused(422, format!("{name}: {e}")))?;
+        let plan = plan_ts(reader, opts).map_err(|e| refused(422, format!("{name}: {e}")))?;
+        if !unchanged(&probe, meta) {
+            return Err(changed(name));
+        }
+        tracing::info!(
+            file = name,
+            format = opts.format.name(),
+            segments = plan.plan().segment_names().count(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "planned an MPEG-TS file for just-in-time packaging"
+        );
+        return Ok(Arc::new(Ready::Ts(Box::new(plan))));
+    }
     if !looks_like_mp4(head) {
         return Err(refused(
             415,
-            format!("{name}: not an MP4 file (just-in-time packaging reads MP4 and MOV files)"),
+            format!(
+                "{name}: neither an MP4 nor an MPEG-TS file (just-in-time packaging reads MP4, \
+                 MOV and TS files)"
+            ),
         ));
     }
-    let started = std::time::Instant::now();
     let demux = Mp4Demuxer::open(reader, meta.len, Mp4Options::default())
         .map_err(|e| refused(422, format!("{name}: {e}")))?;
     let (index, plan) = plan(demux, opts).map_err(|e| refused(422, format!("{name}: {e}")))?;
@@ -413,13 +458,44 @@ fn render(
     meta: &ObjectMeta,
     name: &str,
 ) -> Result<Bytes, Refusal> {
-    let Ready::File { index, plan } = ready else {
-        return Err(refused(500, format!("{name}: not a file's plan")));
+    let (index, plan) = match ready {
+        Ready::File { index, plan } => (index, plan),
+        Ready::Ts(t) => return render_ts(t, seg, &file, meta, name),
+        Ready::Ladder(_) => return Err(refused(500, format!("{name}: not a file's plan"))),
     };
     let read = read_spans(&file, meta, name, plan.spans(index, seg))?;
     plan.render(index, seg, &read)
         .map(Bytes::from)
         .map_err(|_| changed(name))
+}
+
+/// Renders segment `seg` of a TS file, demuxed from its checkpoint between two identity
+/// checks.
+fn render_ts(
+    plan: &TsInputPlan,
+    seg: usize,
+    file: &Object,
+    meta: &ObjectMeta,
+    name: &str,
+) -> Result<Bytes, Refusal> {
+    let mut reader = reader(file).map_err(|e| refused(500, e.to_string()))?;
+    let probe = reader
+        .duplicate()
+        .map_err(|e| refused(500, format!("{name}: {e}")))?;
+    if !unchanged(&probe, meta) {
+        return Err(changed(name));
+    }
+    let at = plan
+        .start_offset(seg)
+        .ok_or_else(|| refused(500, format!("{name}: no segment {seg}")))?;
+    reader
+        .seek(SeekFrom::Start(at))
+        .map_err(|_| changed(name))?;
+    let out = plan.render(seg, reader).map_err(|_| changed(name))?;
+    if !unchanged(&probe, meta) {
+        return Err(changed(name));
+    }
+    Ok(Bytes::from(out))
 }
 
 /// The bytes of `spans` of `file`, read between two identity checks (503 if it changed).

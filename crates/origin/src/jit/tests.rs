@@ -66,7 +66,7 @@ fn changed_file_is_never_rendered() {
             run_id: version(&meta),
             ..Default::default()
         };
-        let reader = Reader::File(File::open(&path).unwrap());
+        let reader = Reader::File(super::pread::PosFile::new(File::open(&path).unwrap()));
         let ready = build(reader, &meta, "clip.mp4", &opts).unwrap();
         let before = render(&ready, 0, object(&path, &meta), &meta, "clip.mp4");
         assert!(before.is_ok(), "{case}: unchanged file renders");
@@ -80,6 +80,50 @@ fn changed_file_is_never_rendered() {
         let reason = after.err().map(|r| r.reason).unwrap_or_default();
         assert!(reason.contains("changed"), "{case}: {reason}");
     }
+}
+
+/// The same for a TS input file: planned (demuxed once), rendered from its checkpoint, and
+/// refused with 503 once changed.
+#[test]
+fn changed_ts_file_is_never_rendered() {
+    let Some(mp4) = input("ts-source.mp4") else {
+        return;
+    };
+    let path = mp4.with_extension("ts");
+    let out = Command::new("ffmpeg")
+        .args(["-y", "-v", "error", "-i"])
+        .arg(&mp4)
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = meta_of(&path);
+    let opts = PackageOptions {
+        format: media::package::Format::Ts,
+        segment_duration: 1.0,
+        run_id: version(&meta),
+        ..Default::default()
+    };
+    let reader = Reader::File(super::pread::PosFile::new(File::open(&path).unwrap()));
+    let ready = build(reader, &meta, "clip.ts", &opts).unwrap();
+    assert!(
+        matches!(&*ready, Ready::Ts(_)),
+        "a TS file gets a TS input plan"
+    );
+    for seg in 0..3 {
+        let got = render(&ready, seg, object(&path, &meta), &meta, "clip.ts");
+        assert!(got.is_ok_and(|b| b.len() > 188), "segment {seg} renders");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(&[0x47; 188]).unwrap();
+    let after = render(&ready, 1, object(&path, &meta), &meta, "clip.ts");
+    assert_eq!(after.err().map(|r| r.status), Some(503));
 }
 
 /// A file that is not an MP4 is refused with 415, one that is damaged with 422.
@@ -96,7 +140,7 @@ fn refusals() {
     std::fs::write(&damaged, &bytes).unwrap();
     for (path, want) in [(&text, 415), (&damaged, 422)] {
         let meta = meta_of(path);
-        let reader = Reader::File(File::open(path).unwrap());
+        let reader = Reader::File(super::pread::PosFile::new(File::open(path).unwrap()));
         let got = build(reader, &meta, "f.mp4", &PackageOptions::default());
         assert_eq!(
             got.err().map(|r| r.status),

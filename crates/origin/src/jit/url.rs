@@ -11,6 +11,8 @@ use crate::path::ObjectPath;
 
 /// File extensions (lower case) served just in time.
 const MP4_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "m4a"];
+/// MPEG-TS files (lower case) served just in time, as `package FILE.ts` packages them.
+const TS_EXTENSIONS: [&str; 1] = ["ts"];
 
 /// A request for an object of a file packaged just in time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +61,11 @@ fn is_mapping(part: &str) -> bool {
 
 fn is_mp4(part: &str) -> bool {
     part.rsplit_once('.').is_some_and(|(stem, ext)| {
-        !stem.is_empty() && MP4_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
+        !stem.is_empty()
+            && MP4_EXTENSIONS
+                .iter()
+                .chain(&TS_EXTENSIONS)
+                .any(|e| ext.eq_ignore_ascii_case(e))
     })
 }
 

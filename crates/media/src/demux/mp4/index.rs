@@ -48,6 +48,11 @@ impl MediaIndex {
         &self.samples
     }
 
+    /// How the video samples of track `track` frame NAL units (`None`: not video).
+    pub(super) fn nal_format(&self, track: usize) -> Option<NalFormat> {
+        self.nal.get(track).copied().flatten()
+    }
+
     /// Heap bytes held (for a cache's bound).
     pub fn heap_bytes(&self) -> usize {
         self.samples.capacity() * std::mem::size_of::<SampleRef>()
@@ -69,6 +74,13 @@ impl MediaIndex {
             })?,
             None => data,
         };
+        self.canonical_sample(i, data)
+    }
+
+    /// Sample `i` with `data` as it is (already in canonical form).
+    pub(super) fn canonical_sample(&self, i: usize, data: Bytes) -> Result<Sample> {
+        let r = self.samples.get(i).ok_or(Error::NoTracks)?;
+        let track = r.track as usize;
         Ok(Sample {
             track,
             dts: r.dts,
@@ -116,7 +128,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
             let dts = cursor
                 .dts
                 .checked_add(track.shift)
-                .ok_or(Error::BadSample {
+                .ok_or_else(|| Error::BadSample {
                     track: track.info.id,
                     sample: cursor.next as u64,
                     dts: cursor.dts,

@@ -19,6 +19,7 @@ mod moov;
 mod mp4a;
 mod nal;
 mod reader;
+mod skeleton;
 mod stbl;
 mod stsc;
 mod table;
@@ -39,6 +40,7 @@ use track::Track;
 use crate::error::{Error, Result};
 use crate::sample::{Demuxer, Sample, TrackInfo};
 pub use index::{MediaIndex, SampleRef};
+pub use skeleton::skeleton_codec;
 
 /// Demuxer options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -357,7 +359,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
         let dts = cursor
             .dts
             .checked_add(track.shift)
-            .ok_or(Error::BadSample {
+            .ok_or_else(|| Error::BadSample {
                 track: id,
                 sample: index as u64,
                 dts: cursor.dts,

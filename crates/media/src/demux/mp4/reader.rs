@@ -40,6 +40,12 @@ impl<R: Read + Seek> Positioned<R> {
         }
     }
 
+    /// The underlying reader; its position is forgotten (the caller may move it).
+    pub fn inner_mut(&mut self) -> &mut R {
+        self.pos = None;
+        &mut self.inner
+    }
+
     /// Fills `buf` with the `len` bytes at `offset`: `known`, the first of them already read,
     /// copied in; the rest read from the input.
     fn read_at(

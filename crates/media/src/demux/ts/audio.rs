@@ -52,7 +52,7 @@ struct Header {
     eac3: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct AudioEs {
     kind: AudioKind,
     pid: u16,
@@ -73,6 +73,10 @@ pub(super) struct AudioEs {
 }
 
 impl AudioEs {
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub(super) fn new(kind: AudioKind, pid: u16) -> Self {
         AudioEs {
             kind,

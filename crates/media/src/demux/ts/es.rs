@@ -14,13 +14,13 @@ use super::timeline::PTS_HZ;
 use super::video::VideoEs;
 use super::DiscontinuityCause;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Parser {
     Video(VideoEs),
     Audio(AudioEs),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Es {
     pub pid: u16,
     pub codec: EsCodec,
@@ -41,6 +41,15 @@ pub(super) struct Es {
 }
 
 impl Es {
+    /// Heap bytes of its buffers: the PES being assembled, audio frames, the sample held.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let parser = match &self.parser {
+            Parser::Audio(a) => a.heap_bytes(),
+            Parser::Video(_) => 0,
+        };
+        self.pes.heap_bytes() + parser + self.output.as_ref().map_or(0, TrackOutput::heap_bytes)
+    }
+
     pub(super) fn new(index: usize, pid: u16, codec: EsCodec, language: Option<String>) -> Self {
         let parser = match codec {
             EsCodec::H264 => Parser::Video(VideoEs::new(false, pid)),

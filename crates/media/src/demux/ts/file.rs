@@ -21,6 +21,32 @@ pub struct TsFileDemuxer<R: Read> {
     buf: Vec<u8>,
     offset: u64,
     eof: bool,
+    /// Samples returned so far.
+    yielded: u64,
+    /// [`Self::with_checkpoints`]: input bytes between two checkpoints (0: none taken).
+    checkpoint_every: u64,
+    checkpoints: Vec<TsCheckpoint>,
+}
+
+/// The state of a [`TsFileDemuxer`] between two samples, to go on from there later
+/// ([`TsFileDemuxer::resume`]): just-in-time packaging renders a segment of a TS file from
+/// the last checkpoint before its first sample instead of demuxing the file from its start.
+#[derive(Debug, Clone)]
+pub struct TsCheckpoint {
+    /// Input bytes read before it: where the reader given to `resume` must be.
+    pub offset: u64,
+    /// Samples returned before it.
+    pub yielded: u64,
+    demux: TsDemuxer,
+    tracks: Vec<TrackInfo>,
+    warned_late_track: bool,
+}
+
+impl TsCheckpoint {
+    /// Heap bytes held, roughly (the demuxer's buffers and queued samples).
+    pub fn heap_bytes(&self) -> usize {
+        self.demux.heap_bytes() + self.tracks.len() * 256 + 256
+    }
 }
 
 impl<R: Read> TsFileDemuxer<R> {
@@ -35,6 +61,9 @@ impl<R: Read> TsFileDemuxer<R> {
             buf: vec![0; CHUNK],
             offset: 0,
             eof: false,
+            yielded: 0,
+            checkpoint_every: 0,
+            checkpoints: Vec::new(),
         };
         while !this.demux.ready() && !this.eof {
             this.read_chunk()?;
@@ -53,6 +82,47 @@ impl<R: Read> TsFileDemuxer<R> {
         }
         this.tracks = this.demux.tracks().to_vec();
         Ok(this)
+    }
+
+    /// Takes a [`TsCheckpoint`] now and then every `bytes` of input read
+    /// ([`Self::take_checkpoints`]).
+    pub fn with_checkpoints(mut self, bytes: u64) -> Self {
+        self.checkpoint_every = bytes.max(1);
+        self.checkpoint();
+        self
+    }
+
+    /// The checkpoints taken so far, by input offset.
+    pub fn take_checkpoints(&mut self) -> Vec<TsCheckpoint> {
+        std::mem::take(&mut self.checkpoints)
+    }
+
+    /// Goes on from `checkpoint`, reading from `reader` (at `checkpoint.offset` of the input):
+    /// the samples after the first `checkpoint.yielded`, as the demuxer it was taken from
+    /// returned them.
+    pub fn resume(reader: R, checkpoint: TsCheckpoint) -> Self {
+        TsFileDemuxer {
+            reader,
+            demux: checkpoint.demux,
+            tracks: checkpoint.tracks,
+            warned_late_track: checkpoint.warned_late_track,
+            buf: vec![0; CHUNK],
+            offset: checkpoint.offset,
+            eof: false,
+            yielded: checkpoint.yielded,
+            checkpoint_every: 0,
+            checkpoints: Vec::new(),
+        }
+    }
+
+    fn checkpoint(&mut self) {
+        self.checkpoints.push(TsCheckpoint {
+            offset: self.offset,
+            yielded: self.yielded,
+            demux: self.demux.clone(),
+            tracks: self.tracks.clone(),
+            warned_late_track: self.warned_late_track,
+        });
     }
 
     /// The underlying push demuxer (for events such as discontinuities).
@@ -91,6 +161,7 @@ impl<R: Read> Demuxer for TsFileDemuxer<R> {
         loop {
             while let Some(s) = self.demux.pop_sample() {
                 if s.track < self.tracks.len() {
+                    self.yielded += 1;
                     return Ok(Some(s));
                 }
                 if !self.warned_late_track {
@@ -103,6 +174,12 @@ impl<R: Read> Demuxer for TsFileDemuxer<R> {
             }
             if self.eof {
                 return Ok(None);
+            }
+            let last = self.checkpoints.last().map_or(0, |c| c.offset);
+            if self.checkpoint_every > 0
+                && self.offset >= last.saturating_add(self.checkpoint_every)
+            {
+                self.checkpoint();
             }
             self.read_chunk()?;
         }

@@ -27,7 +27,7 @@ mod video;
 #[cfg(test)]
 mod tests;
 
-pub use file::TsFileDemuxer;
+pub use file::{TsCheckpoint, TsFileDemuxer};
 
 use crate::sample::{Sample, TrackInfo};
 use crate::{Error, Result};
@@ -60,13 +60,18 @@ pub enum TsEvent {
 }
 
 /// Push-based MPEG-TS demuxer for the first program of the stream.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TsDemuxer {
     framer: sync::Framer,
     program: program::Program,
 }
 
 impl TsDemuxer {
+    /// Heap bytes held by its buffers, roughly (a checkpoint's cost).
+    pub fn heap_bytes(&self) -> usize {
+        self.framer.heap_bytes() + self.program.heap_bytes()
+    }
+
     pub fn new() -> Self {
         Self::default()
     }

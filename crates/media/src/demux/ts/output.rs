@@ -12,7 +12,7 @@ const MAX_FORWARD_SECS: i64 = 10;
 
 /// A finished sample waiting to be popped; `es` is the elementary stream index (mapped to a
 /// track index when popped).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Queued {
     pub es: usize,
     pub sample: Sample,
@@ -20,7 +20,7 @@ pub(super) struct Queued {
     pub discontinuity: Option<DiscontinuityCause>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct TrackOutput {
     es: usize,
     pid: u16,
@@ -34,6 +34,11 @@ pub(super) struct TrackOutput {
 }
 
 impl TrackOutput {
+    /// The bytes of the sample held back.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.pending.as_ref().map_or(0, |q| q.sample.data.len())
+    }
+
     /// `default_duration` is used when no duration could be measured yet.
     pub(super) fn new(
         es: usize,

@@ -5,7 +5,7 @@
 const MAX_PES: usize = 32 << 20;
 
 /// Collects the packets of one PID into PES packets.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct PesAssembler {
     buf: Vec<u8>,
     /// Stream offset of the packet that started `buf`.
@@ -14,13 +14,17 @@ pub(super) struct PesAssembler {
 }
 
 /// A complete PES packet, still with its header.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct RawPes {
     pub data: Vec<u8>,
     pub offset: u64,
 }
 
 impl PesAssembler {
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// A packet with payload_unit_start_indicator: returns the previous PES if one was open.
     pub(super) fn start(&mut self, payload: &[u8], offset: u64) -> Option<RawPes> {
         let previous = self.take();

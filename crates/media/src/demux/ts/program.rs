@@ -20,13 +20,13 @@ const PROBE_TICKS: i64 = 10 * PTS_HZ as i64;
 const PROBE_BYTES: usize = 64 << 20;
 
 /// A PSI PID: section reassembly plus its continuity counter.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct PsiPid {
     sections: SectionAssembler,
     cc: Continuity,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Program {
     pat: PsiPid,
     /// (program_number, PMT PID) of the first program in the PAT.
@@ -55,7 +55,7 @@ pub(super) struct Program {
 /// event is dropped.
 const MAX_PENDING_EVENTS: usize = 1024;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Events {
     queue: VecDeque<TsEvent>,
     dropped: u64,
@@ -81,6 +81,12 @@ impl Events {
 }
 
 impl Program {
+    /// Heap bytes of its buffers and queued samples.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let queued: usize = self.queue.iter().map(|q| q.sample.data.len()).sum();
+        self.es.iter().map(Es::heap_bytes).sum::<usize>() + queued
+    }
+
     pub(super) fn tracks(&self) -> &[TrackInfo] {
         &self.tracks
     }

@@ -38,7 +38,7 @@ pub(super) fn crc32_mpeg2(data: &[u8]) -> u32 {
 }
 
 /// Collects sections of one PID from packet payloads (§2.4.4.1–§2.4.4.2: pointer_field).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct SectionAssembler {
     buf: Vec<u8>,
     /// A section has started and is not complete yet.

@@ -15,7 +15,7 @@ const M2TS_STRIDE: usize = 192;
 /// Input that never yields a lock within this many bytes is not a transport stream.
 const MAX_GARBAGE_BEFORE_FIRST_SYNC: u64 = 1 << 20;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Framer {
     /// Bytes not yet consumed; `buf[0]` is at stream offset `base`.
     buf: Vec<u8>,
@@ -35,6 +35,10 @@ pub(super) enum FramerError {
 }
 
 impl Framer {
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Appends `data` and hands every complete packet (188 bytes, starting with 0x47) to
     /// `on_packet` with its stream offset.
     pub(super) fn push(

@@ -26,7 +26,7 @@ pub(super) struct AccessUnit {
     pub keyframe: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct VideoEs {
     hevc: bool,
     pid: u16,
