@@ -25,8 +25,9 @@
 use aes::cipher::inout::InOutBuf;
 use aes::cipher::{BlockEncryptMut, InnerIvInit, KeyInit};
 use aes::Aes128Enc;
-use bytes::Bytes;
+use bytes::BytesMut;
 
+use super::chains::{encrypt_ranges, Range};
 use super::Encryption;
 use crate::playlist::media::Map;
 use crate::sample::{CodecConfig, TrackInfo};
@@ -44,6 +45,9 @@ const NAL_LENGTH: usize = 4;
 /// subsample) must fit `saiz`'s 8-bit size, 42 subsamples; VCL NAL units past this many stay
 /// clear, leaving room for clear-only entries.
 pub const MAX_PROTECTED_SUBSAMPLES: usize = 32;
+/// Bytes copied before they are encrypted (while they are in the cache; several samples, so
+/// that several chains are encrypted side by side).
+const BATCH: usize = 256 << 10;
 /// Video pattern (§10.4.2): 1 encrypted block, 9 clear.
 pub const VIDEO_PATTERN: (u8, u8) = (1, 9);
 /// ClearKey DRM system ID (W3C Encrypted Media Extensions, "Common PSSH box format").
@@ -225,6 +229,11 @@ pub struct Cbcs {
     enc: Encryption,
     layouts: Vec<Layout>,
     scratch: Vec<Subsample>,
+    /// The protected tracks' samples of the piece being encrypted (reused).
+    arena: BytesMut,
+    /// Protected ranges in `arena`: under the video pattern, and whole (no pattern).
+    patterned: Vec<Range>,
+    whole: Vec<Range>,
     segment_keys: Vec<u64>,
     iframe_keys: Vec<u64>,
     /// The key number of the init segment written last.
@@ -241,6 +250,9 @@ impl Cbcs {
             enc,
             layouts,
             scratch: Vec::new(),
+            arena: BytesMut::new(),
+            patterned: Vec::new(),
+            whole: Vec::new(),
             segment_keys: Vec::new(),
             iframe_keys: Vec::new(),
             period: 0,
@@ -279,7 +291,10 @@ impl Cbcs {
         self.maps.push((n, map));
     }
 
-    /// Encrypts the samples of `piece` in place; `first`: the piece that opens its segment.
+    /// Encrypts the samples of `piece`; `first`: the piece that opens its segment. The
+    /// protected tracks' samples are copied once into one buffer, reused from piece to piece
+    /// (no allocation per sample), encrypted there all at once (every protected range is its
+    /// own chain, [`chains`](super::chains)), and the samples become slices of it.
     pub fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) {
         let n = self.enc.key_index(piece.index);
         if first {
@@ -287,14 +302,58 @@ impl Cbcs {
         }
         let cipher = Aes128Enc::new(&self.enc.key(n).into());
         let iv = self.enc.key_iv(n);
-        for s in &mut piece.samples {
-            let Some(&layout) = self.layouts.get(s.track) else {
+        let layouts = self.layouts.clone(); // a few bytes
+        let layout_of = |track: usize| layouts.get(track).copied();
+        let samples = &mut piece.samples;
+        let total = samples.iter().filter(|s| layout_of(s.track).is_some());
+        self.arena.reserve(total.map(|s| s.data.len()).sum());
+        self.patterned.clear();
+        self.whole.clear();
+        let mut encrypted = 0usize;
+        for s in samples.iter() {
+            let Some(layout) = layout_of(s.track) else {
                 continue;
             };
-            let mut data = s.data.to_vec();
-            encrypt_sample(layout, &cipher, &iv, &mut data, &mut self.scratch);
-            s.data = Bytes::from(data);
+            if self.arena.len() - encrypted >= BATCH {
+                // Encrypt what was copied while it is still in the cache.
+                self.encrypt_pending(&cipher, &iv);
+                encrypted = self.arena.len();
+            }
+            let start = self.arena.len();
+            self.arena.extend_from_slice(&s.data);
+            if layout.pattern() == (0, 0) {
+                let len = s.data.len();
+                self.whole.push(Range { start, len });
+                continue;
+            }
+            self.scratch.clear();
+            subsamples(layout, &s.data, &mut self.scratch);
+            let mut pos = start;
+            for sub in &self.scratch {
+                pos += usize::from(sub.clear);
+                let len = sub.protected as usize;
+                self.patterned.push(Range { start: pos, len });
+                pos += len;
+            }
         }
+        self.encrypt_pending(&cipher, &iv);
+        let all = self.arena.split().freeze();
+        let mut at = 0usize;
+        for s in samples.iter_mut() {
+            if layout_of(s.track).is_some() {
+                let len = s.data.len();
+                s.data = all.slice(at..at + len);
+                at += len;
+            }
+        }
+    }
+
+    /// Encrypts the ranges gathered in `arena` since the last call.
+    fn encrypt_pending(&mut self, cipher: &Aes128Enc, iv: &[u8; 16]) {
+        encrypt_ranges(cipher, iv, VIDEO_PATTERN, &mut self.arena, &self.patterned);
+        encrypt_ranges(cipher, iv, (0, 0), &mut self.arena, &self.whole);
+        self.patterned.clear();
+        self.whole.clear();
     }
 
     /// The segment listed last had `keyframes` I-frame entries.

@@ -21,6 +21,7 @@
 
 pub mod cbc;
 pub mod cbcs;
+pub mod chains;
 pub mod playlist;
 pub mod rotation;
 pub mod sample_aes;
