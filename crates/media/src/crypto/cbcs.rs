@@ -11,7 +11,9 @@
 //!   header, which stays readable); the rest of the NAL unit is the protected part, in which
 //!   one 16-byte block in ten is encrypted (crypt 1, skip 9) and a last partial block is left
 //!   clear (§10.4.2). A VCL NAL unit too short to hold a protected block stays clear.
-//! - **Audio** (AAC, AC-3, E-AC-3): the whole sample is the protected range, no pattern
+//! - **VP9** (VP codec ISOBMFF binding, "Common Encryption"): one subsample per frame, its
+//!   uncompressed header clear (a fixed bound, see [`super::cbcs_vp9`]), pattern 1:9.
+//! - **Audio** (AAC, AC-3, E-AC-3, Opus): the whole sample is the protected range, no pattern
 //!   (tenc crypt 0 / skip 0: every complete block encrypted, the trailing partial block clear),
 //!   no subsamples — as Shaka Packager 3.8 writes audio under cbcs.
 //! - **IV**: a constant IV per key (tenc default_constant_IV, `default_Per_Sample_IV_Size` 0,
@@ -62,6 +64,8 @@ pub enum Layout {
     Avc,
     /// HEVC: VCL NAL types 0–31 (ITU-T H.265 Table 7-1).
     Hevc,
+    /// VP9: each frame after its uncompressed header ([`super::cbcs_vp9`]).
+    Vp9,
     /// Audio: the whole sample, no pattern.
     Whole,
 }
@@ -72,12 +76,16 @@ impl Layout {
         match &track.config {
             CodecConfig::Avc { .. } => Ok(Layout::Avc),
             CodecConfig::Hevc { .. } => Ok(Layout::Hevc),
-            CodecConfig::Aac { .. } | CodecConfig::Ac3 { .. } | CodecConfig::Eac3 { .. } => {
-                Ok(Layout::Whole)
-            }
+            CodecConfig::Vp9 { .. } => Ok(Layout::Vp9),
+            CodecConfig::Aac { .. }
+            | CodecConfig::Ac3 { .. }
+            | CodecConfig::Eac3 { .. }
+            | CodecConfig::Opus { .. } => Ok(Layout::Whole),
+            // AV1 (AV1-ISOBMFF §7): the protected range of each tile must be exactly its
+            // decode_tile(), which needs the frame header parsed; not done here.
             other => Err(Error::Encryption(format!(
-                "track {}: --encrypt cbcs covers H.264, HEVC, AAC, AC-3 and E-AC-3, not {}; \
-                 use --encrypt aes-128",
+                "track {}: --encrypt cbcs covers H.264, HEVC, VP9, AAC, AC-3, E-AC-3 and Opus, \
+                 not {}; use --encrypt aes-128",
                 track.id,
                 other.name()
             ))),
@@ -113,6 +121,9 @@ pub struct Subsample {
 /// the plaintext and on the ciphertext. A sample whose NAL lengths overrun it ends with its
 /// remaining bytes clear. VCL NAL units after the first [`MAX_PROTECTED_SUBSAMPLES`] stay clear.
 pub fn subsamples(layout: Layout, data: &[u8], out: &mut Vec<Subsample>) {
+    if layout == Layout::Vp9 {
+        return super::cbcs_vp9::subsamples(data, out);
+    }
     let first = out.len();
     let mut clear: usize = 0;
     let mut pos = 0usize;
@@ -148,6 +159,16 @@ pub fn subsamples(layout: Layout, data: &[u8], out: &mut Vec<Subsample>) {
             protected: 0,
         });
     }
+}
+
+/// Appends a subsample of `clear` bytes then `protected` bytes, after clear-only subsamples
+/// while `clear` does not fit the 16-bit field.
+pub(super) fn push_clear_subsample(mut clear: usize, protected: usize, out: &mut Vec<Subsample>) {
+    push_clear(&mut clear, out);
+    out.push(Subsample {
+        clear: clear as u16, // push_clear left less than 65536
+        protected: u32::try_from(protected).unwrap_or(u32::MAX),
+    });
 }
 
 /// Emits clear-only subsamples until `clear` fits the 16-bit field.
