@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use crate::common::server::{drm_harness, serve};
-use crate::common::{bin, fixtures, out_dir, package, probe, run};
+use crate::common::{bin, fixtures, out_dir, package, probe, run, work_dir};
 
 use super::cbcs::{decoded_playlist, kid};
 
@@ -76,6 +76,91 @@ fn cbcs_vp9_and_opus_decrypt_to_the_clear_frames() {
         audio_of(&want),
         "Opus frames not encrypted"
     );
+}
+
+/// A 3 s VP9 encoded in two passes with alternate reference frames: libvpx then packs each
+/// hidden altref frame with the next shown frame into a superframe (VP9 Annex B).
+fn vp9_with_superframes() -> std::path::PathBuf {
+    let dir = work_dir().join("media");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("vp9_superframes.mp4");
+    if out.exists() {
+        return out;
+    }
+    let log = dir.join("vp9_superframes_pass");
+    for pass in ["1", "2"] {
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=320x240:rate=30:duration=3")
+            .args([
+                "-c:v",
+                "libvpx-vp9",
+                "-b:v",
+                "500k",
+                "-pass",
+                pass,
+                "-passlogfile",
+            ])
+            .arg(&log)
+            .args(["-deadline", "good", "-cpu-used", "4", "-auto-alt-ref", "1"])
+            .args(["-lag-in-frames", "25", "-g", "30", "-pix_fmt", "yuv420p"]);
+        if pass == "1" {
+            cmd.args(["-f", "null", "-"]);
+        } else {
+            cmd.arg(dir.join("vp9_superframes.tmp.mp4"));
+        }
+        let o = run(&mut cmd);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    std::fs::rename(dir.join("vp9_superframes.tmp.mp4"), &out).unwrap();
+    out
+}
+
+/// How many of the file's VP9 samples are superframes (last byte a marker `0b110xxxxx`),
+/// read back through ffmpeg's IVF muxer.
+fn superframes(input: &std::path::Path) -> usize {
+    let ivf = input.with_extension("ivf");
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(input)
+        .args(["-c", "copy", "-f", "ivf"])
+        .arg(&ivf));
+    assert!(o.status.success());
+    let d = std::fs::read(&ivf).unwrap();
+    let (mut pos, mut count) = (32usize, 0);
+    while pos + 12 <= d.len() {
+        let size = u32::from_le_bytes(d[pos..pos + 4].try_into().unwrap()) as usize;
+        let frame = &d[pos + 12..(pos + 12 + size).min(d.len())];
+        count += usize::from(frame.last().is_some_and(|b| b & 0xE0 == 0xC0));
+        pos += 12 + size;
+    }
+    count
+}
+
+#[test]
+fn cbcs_vp9_superframes_decrypt_to_the_clear_frames() {
+    let input = vp9_with_superframes();
+    assert!(
+        superframes(&input) > 0,
+        "the encode has no superframe to test"
+    );
+    let clear = out_dir("cbcs-vp9sf-clear");
+    package(&input, &clear, ARGS);
+    let enc = out_dir("cbcs-vp9sf");
+    let mut args = ARGS.to_vec();
+    args.extend_from_slice(&["--encrypt", "cbcs", "--key", KEY]);
+    package(&input, &enc, &args);
+    let (want, clear_errors) = decoded_playlist(&clear, "stream.m3u8", None);
+    assert!(clear_errors.is_empty(), "{clear_errors}");
+    assert_eq!(
+        want.len() as u64,
+        probe::video_frame_and_packet_counts(&input).0
+    );
+    let (got, errors) = decoded_playlist(&enc, "stream.m3u8", Some(KEY));
+    assert!(errors.is_empty(), "decrypting: {errors}");
+    assert!(got == want, "decrypted frames differ from the clear ones");
+    let (none, _) = decoded_playlist(&enc, "stream.m3u8", None);
+    assert_ne!(none, want);
 }
 
 #[test]
