@@ -116,33 +116,57 @@ fn vp9_with_superframes() -> std::path::PathBuf {
     out
 }
 
-/// How many of the file's VP9 samples are superframes (last byte a marker `0b110xxxxx`),
-/// read back through ffmpeg's IVF muxer.
-fn superframes(input: &std::path::Path) -> usize {
+/// The VP9 samples of `input` as they are stored (encrypted ones too: without a key ffmpeg
+/// copies them untouched), through ffmpeg's IVF muxer.
+fn ivf_frames(input: &std::path::Path) -> Vec<Vec<u8>> {
     let ivf = input.with_extension("ivf");
     let o = run(Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
         .arg(input)
         .args(["-c", "copy", "-f", "ivf"])
         .arg(&ivf));
-    assert!(o.status.success());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let d = std::fs::read(&ivf).unwrap();
-    let (mut pos, mut count) = (32usize, 0);
+    let (mut pos, mut frames) = (32usize, Vec::new());
     while pos + 12 <= d.len() {
         let size = u32::from_le_bytes(d[pos..pos + 4].try_into().unwrap()) as usize;
-        let frame = &d[pos + 12..(pos + 12 + size).min(d.len())];
-        count += usize::from(frame.last().is_some_and(|b| b & 0xE0 == 0xC0));
+        frames.push(d[pos + 12..(pos + 12 + size).min(d.len())].to_vec());
         pos += 12 + size;
     }
-    count
+    frames
+}
+
+/// The frames of VP9 sample `data` as (start, len), and the superframe index's length
+/// (VP9 Annex B), parsed here independently of the packager.
+fn split_superframe(data: &[u8]) -> (Vec<(usize, usize)>, usize) {
+    let marker = *data.last().unwrap();
+    if marker & 0xE0 != 0xC0 {
+        return (vec![(0, data.len())], 0);
+    }
+    let (n, bytes) = (
+        usize::from(marker & 7) + 1,
+        usize::from((marker >> 3) & 3) + 1,
+    );
+    let index = 2 + n * bytes;
+    let sizes = data[data.len() - index + 1..data.len() - 1].chunks(bytes);
+    let mut at = 0;
+    let frames = sizes
+        .map(|c| {
+            let len = c.iter().rev().fold(0usize, |a, &b| a << 8 | usize::from(b));
+            at += len;
+            (at - len, len)
+        })
+        .collect();
+    (frames, index)
 }
 
 #[test]
 fn cbcs_vp9_superframes_decrypt_to_the_clear_frames() {
     let input = vp9_with_superframes();
+    let is_super = |f: &Vec<u8>| f.last().is_some_and(|b| b & 0xE0 == 0xC0);
     assert!(
-        superframes(&input) > 0,
-        "the encode has no superframe to test"
+        ivf_frames(&input).iter().any(is_super),
+        "no superframe to test"
     );
     let clear = out_dir("cbcs-vp9sf-clear");
     package(&input, &clear, ARGS);
@@ -161,6 +185,50 @@ fn cbcs_vp9_superframes_decrypt_to_the_clear_frames() {
     assert!(got == want, "decrypted frames differ from the clear ones");
     let (none, _) = decoded_playlist(&enc, "stream.m3u8", None);
     assert_ne!(none, want);
+
+    // The layout (VP codec ISOBMFF binding, "Common Encryption"): in the stored samples of the
+    // first fragment, every frame's uncompressed header (within its first 64 bytes) and every
+    // superframe index are as in the clear packaging, and every frame long enough for a
+    // protected block differs from it.
+    let first = |dir: &std::path::Path| {
+        let pl = std::fs::read(dir.join("stream.m3u8")).unwrap();
+        let pl = m3u8_rs::parse_media_playlist_res(&pl).unwrap();
+        let init = std::fs::read(dir.join(&pl.segments[0].map.as_ref().unwrap().uri)).unwrap();
+        let seg = std::fs::read(dir.join(&pl.segments[0].uri)).unwrap();
+        let file = dir.join("first-fragment.mp4");
+        std::fs::write(&file, [&init[..], super::cbcs::fragments(&seg)[0]].concat()).unwrap();
+        ivf_frames(&file)
+    };
+    let (plain, cipher) = (first(&clear), first(&enc));
+    assert_eq!(plain.len(), cipher.len());
+    assert!(
+        plain.iter().any(is_super),
+        "no superframe in the first fragment"
+    );
+    for (i, (p, c)) in plain.iter().zip(&cipher).enumerate() {
+        assert_eq!(p.len(), c.len(), "sample {i}");
+        let (frames, index) = split_superframe(p);
+        assert_eq!(
+            p[p.len() - index..],
+            c[c.len() - index..],
+            "sample {i}: index"
+        );
+        for (start, len) in frames {
+            let head = start..start + len.min(64);
+            assert_eq!(
+                p[head.clone()],
+                c[head],
+                "sample {i}: header of frame at {start}"
+            );
+            if len >= 80 {
+                assert_ne!(
+                    p[start..start + len],
+                    c[start..start + len],
+                    "sample {i}: clear"
+                );
+            }
+        }
+    }
 }
 
 #[test]
