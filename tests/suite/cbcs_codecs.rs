@@ -4,6 +4,7 @@
 //! audio under cbcs). ffmpeg's CENC decryptor must give frame for frame the clear packaging's
 //! output; Shaka Player plays it in Chromium with ClearKey EME. AV1 is refused with the reason.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::server::{drm_harness, serve};
@@ -14,15 +15,21 @@ use super::cbcs::{decoded_playlist, kid};
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
 const ARGS: &[&str] = &["--format", "fmp4", "--segment-duration", "2", "--quiet"];
 
+/// `input` packaged clear into `out/{name}-clear` and with cbcs into `out/{name}`.
+fn clear_and_cbcs(input: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+    let clear = out_dir(&format!("{name}-clear"));
+    package(input, &clear, ARGS);
+    let enc = out_dir(name);
+    let mut args = ARGS.to_vec();
+    args.extend_from_slice(&["--encrypt", "cbcs", "--key", KEY]);
+    package(input, &enc, &args);
+    (clear, enc)
+}
+
 #[test]
 fn cbcs_vp9_and_opus_decrypt_to_the_clear_frames() {
     let input = fixtures::by_name("vp9_opus.mp4");
-    let clear = out_dir("cbcs-vp9-clear");
-    package(&input, &clear, ARGS);
-    let enc = out_dir("cbcs-vp9");
-    let mut args = ARGS.to_vec();
-    args.extend_from_slice(&["--encrypt", "cbcs", "--key", KEY]);
-    package(&input, &enc, &args);
+    let (clear, enc) = clear_and_cbcs(&input, "cbcs-vp9");
 
     // The protected sample entries keep their codecs behind encv/enca: frma names vp09, Opus.
     let text = std::fs::read(enc.join("stream.m3u8")).unwrap();
@@ -168,12 +175,7 @@ fn cbcs_vp9_superframes_decrypt_to_the_clear_frames() {
         ivf_frames(&input).iter().any(is_super),
         "no superframe to test"
     );
-    let clear = out_dir("cbcs-vp9sf-clear");
-    package(&input, &clear, ARGS);
-    let enc = out_dir("cbcs-vp9sf");
-    let mut args = ARGS.to_vec();
-    args.extend_from_slice(&["--encrypt", "cbcs", "--key", KEY]);
-    package(&input, &enc, &args);
+    let (clear, enc) = clear_and_cbcs(&input, "cbcs-vp9sf");
     let (want, clear_errors) = decoded_playlist(&clear, "stream.m3u8", None);
     assert!(clear_errors.is_empty(), "{clear_errors}");
     assert_eq!(
