@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 mod browser;
 mod cbcs;
+mod cbcs_codecs;
 mod cbcs_rotation;
 mod cdn;
 mod damaged;

@@ -11,7 +11,9 @@
 //!   header, which stays readable); the rest of the NAL unit is the protected part, in which
 //!   one 16-byte block in ten is encrypted (crypt 1, skip 9) and a last partial block is left
 //!   clear (§10.4.2). A VCL NAL unit too short to hold a protected block stays clear.
-//! - **Audio** (AAC, AC-3, E-AC-3): the whole sample is the protected range, no pattern
+//! - **VP9** (VP codec ISOBMFF binding, "Common Encryption"): one subsample per frame, its
+//!   uncompressed header clear (a fixed bound, see [`super::cbcs_vp9`]), pattern 1:9.
+//! - **Audio** (AAC, AC-3, E-AC-3, Opus): the whole sample is the protected range, no pattern
 //!   (tenc crypt 0 / skip 0: every complete block encrypted, the trailing partial block clear),
 //!   no subsamples — as Shaka Packager 3.8 writes audio under cbcs.
 //! - **IV**: a constant IV per key (tenc default_constant_IV, `default_Per_Sample_IV_Size` 0,
@@ -25,8 +27,9 @@
 use aes::cipher::inout::InOutBuf;
 use aes::cipher::{BlockEncryptMut, InnerIvInit, KeyInit};
 use aes::Aes128Enc;
-use bytes::Bytes;
+use bytes::BytesMut;
 
+use super::chains::{encrypt_ranges, Range};
 use super::Encryption;
 use crate::playlist::media::Map;
 use crate::sample::{CodecConfig, TrackInfo};
@@ -44,6 +47,9 @@ const NAL_LENGTH: usize = 4;
 /// subsample) must fit `saiz`'s 8-bit size, 42 subsamples; VCL NAL units past this many stay
 /// clear, leaving room for clear-only entries.
 pub const MAX_PROTECTED_SUBSAMPLES: usize = 32;
+/// Bytes copied before they are encrypted (while they are in the cache; several samples, so
+/// that several chains are encrypted side by side).
+const BATCH: usize = 256 << 10;
 /// Video pattern (§10.4.2): 1 encrypted block, 9 clear.
 pub const VIDEO_PATTERN: (u8, u8) = (1, 9);
 /// ClearKey DRM system ID (W3C Encrypted Media Extensions, "Common PSSH box format").
@@ -58,6 +64,8 @@ pub enum Layout {
     Avc,
     /// HEVC: VCL NAL types 0–31 (ITU-T H.265 Table 7-1).
     Hevc,
+    /// VP9: each frame after its uncompressed header ([`super::cbcs_vp9`]).
+    Vp9,
     /// Audio: the whole sample, no pattern.
     Whole,
 }
@@ -68,12 +76,16 @@ impl Layout {
         match &track.config {
             CodecConfig::Avc { .. } => Ok(Layout::Avc),
             CodecConfig::Hevc { .. } => Ok(Layout::Hevc),
-            CodecConfig::Aac { .. } | CodecConfig::Ac3 { .. } | CodecConfig::Eac3 { .. } => {
-                Ok(Layout::Whole)
-            }
+            CodecConfig::Vp9 { .. } => Ok(Layout::Vp9),
+            CodecConfig::Aac { .. }
+            | CodecConfig::Ac3 { .. }
+            | CodecConfig::Eac3 { .. }
+            | CodecConfig::Opus { .. } => Ok(Layout::Whole),
+            // AV1 (AV1-ISOBMFF §7): the protected range of each tile must be exactly its
+            // decode_tile(), which needs the frame header parsed; not done here.
             other => Err(Error::Encryption(format!(
-                "track {}: --encrypt cbcs covers H.264, HEVC, AAC, AC-3 and E-AC-3, not {}; \
-                 use --encrypt aes-128",
+                "track {}: --encrypt cbcs covers H.264, HEVC, VP9, AAC, AC-3, E-AC-3 and Opus, \
+                 not {}; use --encrypt aes-128",
                 track.id,
                 other.name()
             ))),
@@ -109,6 +121,9 @@ pub struct Subsample {
 /// the plaintext and on the ciphertext. A sample whose NAL lengths overrun it ends with its
 /// remaining bytes clear. VCL NAL units after the first [`MAX_PROTECTED_SUBSAMPLES`] stay clear.
 pub fn subsamples(layout: Layout, data: &[u8], out: &mut Vec<Subsample>) {
+    if layout == Layout::Vp9 {
+        return super::cbcs_vp9::subsamples(data, out);
+    }
     let first = out.len();
     let mut clear: usize = 0;
     let mut pos = 0usize;
@@ -144,6 +159,16 @@ pub fn subsamples(layout: Layout, data: &[u8], out: &mut Vec<Subsample>) {
             protected: 0,
         });
     }
+}
+
+/// Appends a subsample of `clear` bytes then `protected` bytes, after clear-only subsamples
+/// while `clear` does not fit the 16-bit field.
+pub(super) fn push_clear_subsample(mut clear: usize, protected: usize, out: &mut Vec<Subsample>) {
+    push_clear(&mut clear, out);
+    out.push(Subsample {
+        clear: clear as u16, // push_clear left less than 65536
+        protected: u32::try_from(protected).unwrap_or(u32::MAX),
+    });
 }
 
 /// Emits clear-only subsamples until `clear` fits the 16-bit field.
@@ -225,6 +250,11 @@ pub struct Cbcs {
     enc: Encryption,
     layouts: Vec<Layout>,
     scratch: Vec<Subsample>,
+    /// The protected tracks' samples of the piece being encrypted (reused).
+    arena: BytesMut,
+    /// Protected ranges in `arena`: under the video pattern, and whole (no pattern).
+    patterned: Vec<Range>,
+    whole: Vec<Range>,
     segment_keys: Vec<u64>,
     iframe_keys: Vec<u64>,
     /// The key number of the init segment written last.
@@ -241,6 +271,9 @@ impl Cbcs {
             enc,
             layouts,
             scratch: Vec::new(),
+            arena: BytesMut::new(),
+            patterned: Vec::new(),
+            whole: Vec::new(),
             segment_keys: Vec::new(),
             iframe_keys: Vec::new(),
             period: 0,
@@ -279,7 +312,10 @@ impl Cbcs {
         self.maps.push((n, map));
     }
 
-    /// Encrypts the samples of `piece` in place; `first`: the piece that opens its segment.
+    /// Encrypts the samples of `piece`; `first`: the piece that opens its segment. The
+    /// protected tracks' samples are copied once into one buffer, reused from piece to piece
+    /// (no allocation per sample), encrypted there all at once (every protected range is its
+    /// own chain, [`chains`](super::chains)), and the samples become slices of it.
     pub fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) {
         let n = self.enc.key_index(piece.index);
         if first {
@@ -287,14 +323,58 @@ impl Cbcs {
         }
         let cipher = Aes128Enc::new(&self.enc.key(n).into());
         let iv = self.enc.key_iv(n);
-        for s in &mut piece.samples {
-            let Some(&layout) = self.layouts.get(s.track) else {
+        let layouts = self.layouts.clone(); // a few bytes
+        let layout_of = |track: usize| layouts.get(track).copied();
+        let samples = &mut piece.samples;
+        let total = samples.iter().filter(|s| layout_of(s.track).is_some());
+        self.arena.reserve(total.map(|s| s.data.len()).sum());
+        self.patterned.clear();
+        self.whole.clear();
+        let mut encrypted = 0usize;
+        for s in samples.iter() {
+            let Some(layout) = layout_of(s.track) else {
                 continue;
             };
-            let mut data = s.data.to_vec();
-            encrypt_sample(layout, &cipher, &iv, &mut data, &mut self.scratch);
-            s.data = Bytes::from(data);
+            if self.arena.len() - encrypted >= BATCH {
+                // Encrypt what was copied while it is still in the cache.
+                self.encrypt_pending(&cipher, &iv);
+                encrypted = self.arena.len();
+            }
+            let start = self.arena.len();
+            self.arena.extend_from_slice(&s.data);
+            if layout.pattern() == (0, 0) {
+                let len = s.data.len();
+                self.whole.push(Range { start, len });
+                continue;
+            }
+            self.scratch.clear();
+            subsamples(layout, &s.data, &mut self.scratch);
+            let mut pos = start;
+            for sub in &self.scratch {
+                pos += usize::from(sub.clear);
+                let len = sub.protected as usize;
+                self.patterned.push(Range { start: pos, len });
+                pos += len;
+            }
         }
+        self.encrypt_pending(&cipher, &iv);
+        let all = self.arena.split().freeze();
+        let mut at = 0usize;
+        for s in samples.iter_mut() {
+            if layout_of(s.track).is_some() {
+                let len = s.data.len();
+                s.data = all.slice(at..at + len);
+                at += len;
+            }
+        }
+    }
+
+    /// Encrypts the ranges gathered in `arena` since the last call.
+    fn encrypt_pending(&mut self, cipher: &Aes128Enc, iv: &[u8; 16]) {
+        encrypt_ranges(cipher, iv, VIDEO_PATTERN, &mut self.arena, &self.patterned);
+        encrypt_ranges(cipher, iv, (0, 0), &mut self.arena, &self.whole);
+        self.patterned.clear();
+        self.whole.clear();
     }
 
     /// The segment listed last had `keyframes` I-frame entries.

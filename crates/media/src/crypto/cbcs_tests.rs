@@ -192,3 +192,129 @@ fn boxes_match_shaka_packager() {
     );
     assert_eq!(clearkey_pssh(&kid), pssh);
 }
+
+/// [`crate::crypto::chains`] encrypts many ranges side by side; each range must come out as if
+/// it were encrypted alone (fewer and more ranges than lanes, empty and partial ones, patterns).
+#[test]
+fn chains_match_one_range_at_a_time() {
+    use crate::crypto::chains::{encrypt_ranges, Range, LANES};
+    let key = [0x3cu8; 16];
+    let iv = [0xa5u8; 16];
+    let cipher = Aes128Enc::new(&key.into());
+    let plain: Vec<u8> = (0..40_000).map(|i| (i * 7 % 253) as u8).collect();
+    // (start, len) of each range: disjoint, in any order, some shorter than a block.
+    let lens = [
+        0usize, 5, 16, 17, 160, 161, 1000, 3333, 48, 15, 4096, 176, 320, 7, 2000,
+    ];
+    for count in [1, LANES - 1, LANES, LANES + 1, lens.len()] {
+        let mut ranges = Vec::new();
+        let mut at = 3;
+        for &len in lens.iter().take(count) {
+            ranges.push(Range { start: at, len });
+            at += len + 11;
+        }
+        ranges.reverse();
+        for pattern in [(1u8, 9u8), (0, 0), (5, 5), (10, 0), (0, 3)] {
+            let mut got = plain.clone();
+            encrypt_ranges(&cipher, &iv, pattern, &mut got, &ranges);
+            let mut want = plain.clone();
+            for r in &ranges {
+                encrypt_range(&key, &iv, pattern, &mut want[r.start..r.start + r.len]);
+            }
+            assert!(got == want, "{count} ranges, pattern {pattern:?}");
+        }
+    }
+    // A range running past the buffer is clamped, not a panic.
+    let mut short = plain[..100].to_vec();
+    encrypt_ranges(
+        &cipher,
+        &iv,
+        (0, 0),
+        &mut short,
+        &[Range { start: 90, len: 50 }],
+    );
+    assert_eq!(short, plain[..100]);
+}
+
+/// [`Cbcs::encrypt_piece`] encrypts a piece's samples as [`encrypt_sample`] does one at a time,
+/// leaves samples of unprotected tracks alone, and works again on the next piece (its buffer
+/// reused).
+#[test]
+fn pieces_encrypt_as_samples_one_at_a_time() {
+    use crate::crypto::{Encryption, Method};
+    use crate::sample::{CodecConfig, Sample, TrackInfo};
+    use crate::segmenter::Segment;
+    use bytes::Bytes;
+    let enc = Encryption {
+        method: Method::Cbcs,
+        key: [0x42; 16],
+        rotation: None,
+        key_uri: None,
+    };
+    let track = |id, config| TrackInfo {
+        id,
+        config,
+        timescale: 90_000,
+        width: 0,
+        height: 0,
+        sample_rate: 0,
+        channels: 0,
+        language: None,
+        duration: None,
+    };
+    let avc = CodecConfig::Avc {
+        sps: vec![],
+        pps: vec![],
+        in_band: false,
+    };
+    let aac = CodecConfig::Aac {
+        asc: Bytes::from_static(&[0x11, 0x90]),
+    };
+    let mut cbcs = Cbcs::new(enc.clone(), &[track(1, avc), track(2, aac)]).unwrap();
+    let cipher = Aes128Enc::new(&enc.key(0).into());
+    let iv = enc.key_iv(0);
+    for index in 0..2u64 {
+        let datas: Vec<(usize, Vec<u8>)> = (0..20)
+            .map(|i| match i % 3 {
+                0 => {
+                    // Some large enough that a piece is encrypted in several batches.
+                    let big = if i % 6 == 0 { 100_000 } else { 0 };
+                    let idr = nal(0x65, 300 + i * 50 + big);
+                    (0, [nal(0x67, 20), idr, nal(0x01, 90)].concat())
+                }
+                1 => (1, (0..200 + i).map(|b| b as u8).collect()),
+                // A track the rendition does not protect.
+                _ => (5, vec![i as u8; 77]),
+            })
+            .collect();
+        let samples = datas
+            .iter()
+            .map(|(track, d)| Sample {
+                track: *track,
+                dts: 0,
+                cts_offset: 0,
+                duration: 1,
+                keyframe: false,
+                data: Bytes::from(d.clone()),
+            })
+            .collect();
+        let mut piece = Segment {
+            index,
+            samples,
+            start: 0,
+            duration: 1,
+            timescale: 1,
+        };
+        cbcs.encrypt_piece(&mut piece, true);
+        let mut scratch = Vec::new();
+        for ((track, plain), s) in datas.iter().zip(&piece.samples) {
+            let mut want = plain.clone();
+            match track {
+                0 => encrypt_sample(Layout::Avc, &cipher, &iv, &mut want, &mut scratch),
+                1 => encrypt_sample(Layout::Whole, &cipher, &iv, &mut want, &mut scratch),
+                _ => {}
+            }
+            assert_eq!(&s.data[..], &want[..], "piece {index} track {track}");
+        }
+    }
+}

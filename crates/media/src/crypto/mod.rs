@@ -21,6 +21,8 @@
 
 pub mod cbc;
 pub mod cbcs;
+pub mod cbcs_vp9;
+pub mod chains;
 pub mod playlist;
 pub mod rotation;
 pub mod sample_aes;
