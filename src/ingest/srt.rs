@@ -296,3 +296,7 @@ mod conn_tests;
 #[cfg(test)]
 #[path = "srt_pending_tests.rs"]
 mod pending_tests;
+
+#[cfg(test)]
+#[path = "srt_close_tests.rs"]
+mod close_tests;

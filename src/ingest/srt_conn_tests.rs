@@ -116,3 +116,27 @@ fn peer_control_packets_that_panicked_are_ignored_or_close_the_connection() {
         assert_eq!(closed.is_some(), closes, "{case}: closed {closed:?}");
     }
 }
+
+/// A NAK (control type 3) of one datagram: 180 ranges each spanning 2^31 - 1 sequence
+/// numbers. srt-protocol 0.4.4's sender walked every number of every range (~4 * 10^11,
+/// minutes of CPU on the connection's task per datagram); patched, a loss list yields at most
+/// `MAX_DECOMPRESSED_LOSS` numbers, ranges past that are ignored.
+#[test]
+fn a_nak_with_huge_ranges_is_bounded() {
+    use srt_protocol::packet::{ControlPacket, ControlTypes, MAX_DECOMPRESSED_LOSS};
+    let words: Vec<u32> = (0..180).flat_map(|_| [0x8000_0000, 0x7FFF_FFFF]).collect();
+    let datagram = control(3, 0, 0, &words);
+    assert!(datagram.len() <= 1500, "one datagram");
+    let packet = Packet::parse(&mut Cursor::new(&datagram[..]), false).expect("parses");
+    let Packet::Control(ControlPacket {
+        control_type: ControlTypes::Nak(list),
+        ..
+    }) = packet
+    else {
+        panic!("a NAK: {packet:?}");
+    };
+    assert_eq!(list.iter_decompressed().nth(MAX_DECOMPRESSED_LOSS), None);
+    assert_eq!(list.into_iter_decompressed().count(), MAX_DECOMPRESSED_LOSS);
+    // The connection handles it (the sender's loss list) and goes on.
+    assert_eq!(feed(&datagram, 2), None, "the connection stays open");
+}

@@ -243,4 +243,41 @@ fn srt_listener_releases_a_name_whose_handshake_never_completes() {
         log.contains("SRT caller refused: its handshake did not complete"),
         "{log}"
     );
+    republish_after_end(&server, &url, _a);
+}
+
+/// The publisher of `url` ends its connection (ffmpeg stopped by SIGTERM closes its SRT
+/// socket: libsrt sends a shutdown); once the server has seen it go, a new caller with the
+/// same streamid is accepted at its first attempt (the name is free, no refusal) and stays.
+fn republish_after_end(server: &RtmpServer, url: &str, mut publisher: Proc) {
+    let starts = |log: &str| log.matches("SRT publisher starts").count();
+    let refusals =
+        |log: &str| log.matches("SRT caller refused").count() + log.matches("SRT: ").count();
+    let pid = publisher.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    wait_for("the first publisher exits", 30, || {
+        publisher.0.try_wait().ok().flatten()
+    });
+    wait_for("the server sees the publisher go", 30, || {
+        server.log().contains("SRT publisher gone").then_some(())
+    });
+    let before = server.log();
+    let mut again = encoder(url, &[], None, Stdio::null());
+    let log = wait_for("the reconnecting publisher starts", 30, || {
+        Some(server.log()).filter(|l| starts(l) > starts(&before))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        again.0.try_wait().ok().flatten().is_none(),
+        "the reconnecting publisher still runs:\n{log}"
+    );
+    let log = server.log();
+    assert_eq!(
+        refusals(&log),
+        refusals(&before),
+        "no refusal on reconnect:\n{log}"
+    );
 }

@@ -320,6 +320,10 @@ impl DuplexConnection {
     }
 
     fn handle_packet(&mut self, now: Instant, (packet, from): (Packet, SocketAddr)) {
+        // hlsorigin patch: the listener's probe (crate::listener::probe_packet), no datagram.
+        if from == crate::listener::PROBE_FROM {
+            return;
+        }
         // TODO: record/report packets from invalid hosts?
         // We don't care about packets from elsewhere
         if from != self.settings.remote {

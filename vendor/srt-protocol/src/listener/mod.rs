@@ -27,6 +27,10 @@ pub const REQUESTED_IDLE: Duration = Duration::from_secs(20);
 /// hlsorigin patch: at most this many pending sessions at once; a datagram from a new
 /// address beyond that is dropped (counted in `cx_dropped`).
 pub const MAX_PENDING: usize = 4096;
+/// hlsorigin patch: how often each open session is probed (see [`probe_packet`]). Before, an
+/// open session stayed in the listener's map (and srt-tokio's) after its connection ended
+/// unless a datagram came from its address later: one entry per connection ever made.
+pub const PROBE: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct MultiplexListener {
@@ -38,6 +42,9 @@ pub struct MultiplexListener {
     pending: HashMap<SessionId, Instant>,
     stats: ListenerStatistics,
     stats_timer: Timer,
+    /// hlsorigin patch: when to probe the open sessions next, and the ones left to probe.
+    probe_timer: Timer,
+    probing: Vec<SessionId>,
 }
 
 impl MultiplexListener {
@@ -50,6 +57,8 @@ impl MultiplexListener {
             pending: Default::default(),
             stats: Default::default(),
             stats_timer: Timer::new(now, Duration::from_secs(1)),
+            probe_timer: Timer::new(now, PROBE),
+            probing: Vec::new(),
         }
     }
 
@@ -112,6 +121,35 @@ impl MultiplexListener {
     /// hlsorigin patch: how many callers' handshakes are pending.
     pub fn pending_sessions(&self) -> usize {
         self.pending.len()
+    }
+
+    /// hlsorigin patch: how many sessions (pending, open, rejected or dropped) are known.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// hlsorigin patch: the next open session's probe, if a probe round is under way. The
+    /// I/O layer delegates it as any packet; when the session's connection has ended (its
+    /// task is gone: shutdown, peer error, idle timeout, the application dropping it), the
+    /// delegation fails, and [`Self::handle_failure`] drops the session: srt-tokio removes
+    /// its entry, then the `Success(DropConnection)` removes ours.
+    fn next_probe(&mut self) -> Option<Action<'static>> {
+        while let Some(id) = self.probing.pop() {
+            if matches!(self.sessions.get(&id), Some(SessionState::Open)) {
+                return Some(Action::DelegatePacket(id, probe_packet()));
+            }
+        }
+        None
+    }
+
+    /// hlsorigin patch: starts a probe round over the open sessions when [`PROBE`] is due.
+    fn start_probe(&mut self, now: Instant) -> Option<Action<'static>> {
+        self.probe_timer.check_expired(now)?;
+        self.probing = (self.sessions.iter())
+            .filter(|(_, s)| matches!(s, SessionState::Open))
+            .map(|(id, _)| *id)
+            .collect();
+        self.next_probe()
     }
 
     /// hlsorigin patch: forgets the pending sessions idle for PENDING_IDLE whose access
@@ -179,7 +217,11 @@ impl MultiplexListener {
 
     fn handle_timer(&mut self, now: Instant) -> Action {
         if self.stats_timer.check_expired(now).is_some() {
+            self.stats.sessions = self.sessions.len() as u64;
             Action::UpdateStatistics(&self.stats)
+        } else if let Some(action) = self.next_probe().or_else(|| self.start_probe(now)) {
+            // hlsorigin patch: ended connections are dropped (see PROBE).
+            action
         } else if let Some(action) = self.expire(now) {
             // hlsorigin patch: pending handshakes expire (see PENDING_IDLE).
             action
@@ -217,17 +259,23 @@ impl MultiplexListener {
             }
             UpdateStatistics => {}
         }
-        Action::WaitForInput
+        // hlsorigin patch: a probe round goes on until every open session was probed.
+        self.next_probe().unwrap_or(Action::WaitForInput)
     }
 
     fn handle_failure(&mut self, now: Instant, result_of: ResultOf) -> Action {
-        self.warn(now, "failure", &result_of);
-
         use ResultOf::*;
         match result_of {
-            DelegatePacket(session_id) => Action::DropConnection(session_id),
+            // hlsorigin patch: how an ended connection is found (see PROBE): not a warning.
+            DelegatePacket(session_id) => {
+                log::debug!("listen:{}|ended - {:?}", self.local_address.port(), session_id);
+                Action::DropConnection(session_id)
+            }
             // TODO: stats? anything else?
-            _ => Action::WaitForInput,
+            _ => {
+                self.warn(now, "failure", &result_of);
+                self.next_probe().unwrap_or(Action::WaitForInput)
+            }
         }
     }
 
@@ -254,6 +302,22 @@ fn still_pending(action: &Action) -> bool {
         Action::WaitForInput | Action::SendPacket(_) | Action::RequestAccess(..)
     )
 }
+
+/// hlsorigin patch: a probe delegated to an open connection: a keepalive "from" port 0,
+/// where no datagram comes from, which the connection ignores without a word
+/// (`Connection::handle_packet`).
+pub fn probe_packet() -> (Packet, SocketAddr) {
+    let packet = Packet::Control(ControlPacket {
+        timestamp: TimeStamp::from_micros(0),
+        dest_sockid: SocketId(0),
+        control_type: ControlTypes::KeepAlive,
+    });
+    (packet, PROBE_FROM)
+}
+
+/// hlsorigin patch: the source address of [`probe_packet`].
+pub const PROBE_FROM: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 #[cfg(test)]
 mod test {

@@ -16,4 +16,8 @@ pub struct ListenerStatistics {
     pub cx_dropped: u64,
     pub cx_rejected: u64,
     pub cx_accepted: u64,
+
+    /// hlsorigin patch: the sessions in the listener's map (pending, open, rejected or
+    /// dropped) when the statistics were sent.
+    pub sessions: u64,
 }

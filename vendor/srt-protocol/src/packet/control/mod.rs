@@ -224,6 +224,13 @@ pub enum Acknowledgement {
 #[derive(Clone, Eq, PartialEq)]
 pub struct CompressedLossList(Vec<u32>);
 
+/// hlsorigin patch: a loss list yields at most this many sequence numbers. A range in a NAK
+/// may span up to 2^31 numbers and one datagram carries ~180 ranges: the sender walked every
+/// number (`SendBuffer::add_to_loss_list`), minutes of CPU per datagram on the connection's
+/// task for any connected peer. Only numbers in the send buffer matter (at most the flow
+/// window, 25600 packets by libsrt's default), so the rest of such a list is ignored.
+pub const MAX_DECOMPRESSED_LOSS: usize = 1 << 16;
+
 /// The socket type for a handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketType {
@@ -921,12 +928,14 @@ impl CompressedLossList {
         self.0.iter().copied()
     }
 
+    // hlsorigin patch: at most MAX_DECOMPRESSED_LOSS numbers (see there).
     pub fn iter_decompressed(&self) -> impl Iterator<Item = SeqNumber> + '_ {
-        decompress_loss_list(self.iter_compressed())
+        decompress_loss_list(self.iter_compressed()).take(MAX_DECOMPRESSED_LOSS)
     }
 
+    // hlsorigin patch: at most MAX_DECOMPRESSED_LOSS numbers (see there).
     pub fn into_iter_decompressed(self) -> impl Iterator<Item = SeqNumber> {
-        decompress_loss_list(self.0.into_iter())
+        decompress_loss_list(self.0.into_iter()).take(MAX_DECOMPRESSED_LOSS)
     }
 }
 
