@@ -7,14 +7,18 @@
 //!   each origin returns with that part listed, and the part is fetchable from that origin;
 //!   the origin without `--follow` does the same by polling. hls.js plays LL-HLS through one
 //!   following origin.
-//! - SeaweedFS stopped for 5 s while live: ingest goes on (the stream is further along
-//!   afterwards than before by about the outage), the stored playlist never lists a missing
-//!   object as playable (it is a gap, or listed once stored), and it recovers.
+//! - SeaweedFS stopped for 5 s while live, two following origins behind Varnish, hls.js
+//!   playing through Varnish: through the CDN nothing is ever 404 (200 or 503 while storage
+//!   is down or warming up), ingest goes on (the stream is further along afterwards than
+//!   before by about the outage), the stored playlist never lists a missing object as
+//!   playable (it is a gap, or listed once stored), and playback goes on.
 //!
 //! Generous timeouts, assertions on progress, never on exact timing.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::seaweed::{
@@ -221,22 +225,39 @@ fn ll_hls_through_storage_with_following_origins() {
     eprintln!("hls.js latency through storage: {}", report["latency"]);
 }
 
-/// Every object `text` lists as playable is served by `origin` (a gap need not be).
-fn listed_objects_are_there(origin: &Origin, text: &str) -> (usize, usize) {
-    let l = listing(text);
-    let mut gaps = 0;
-    for (uri, gap) in &l.objects {
-        if *gap {
-            gaps += 1;
-            continue;
-        }
-        let (status, _, _) = origin.get(&format!("/cam/{uri}"));
+/// Every object `text` lists as playable is served (200) at `addr` (an origin, or Varnish in
+/// front of the origins); a gap need not be.
+fn listed_objects_are_there(addr: &str, text: &str) -> (usize, usize) {
+    let (statuses, gaps) = listed_statuses(addr, text);
+    for (uri, status) in &statuses {
         assert_eq!(
-            status, 200,
-            "{uri} is listed as playable, so it must be stored:\n{text}"
+            *status, 200,
+            "{uri} is listed as playable, so it must be stored (via {addr}):\n{text}"
         );
     }
-    (l.objects.len(), gaps)
+    (statuses.len() + gaps, gaps)
+}
+
+/// The status at `addr` of each object `text` lists as playable; how many gaps it lists.
+fn listed_statuses(addr: &str, text: &str) -> (Vec<(String, u16)>, usize) {
+    let l = listing(text);
+    let gaps = l.objects.iter().filter(|(_, gap)| *gap).count();
+    let statuses = l
+        .objects
+        .iter()
+        .filter(|(_, gap)| !gap)
+        .map(|(uri, _)| {
+            let (status, _, _) = request(addr, "GET", &format!("/cam/{uri}"), &[]).expect("GET");
+            (uri.clone(), status)
+        })
+        .collect();
+    (statuses, gaps)
+}
+
+/// GET `path` at `addr` (Varnish): status and body.
+fn get_at(addr: &str, path: &str) -> (u16, String) {
+    let (status, _, body) = request(addr, "GET", path, &[]).expect("GET");
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// The media sequence number of the hinted part (how far the stored stream is).
@@ -248,43 +269,101 @@ fn progress(text: &str) -> Option<u64> {
 fn storage_stopped_while_live_then_recovers() {
     let mut weed = Seaweed::start("ll-outage");
     let pk = packager(&weed, "out", "cam", 300);
-    let origin = serve_with(
-        &weed,
-        &format!("s3://{BUCKET}/out"),
-        &["--follow", pk.base.as_str()],
-    );
+    let url = format!("s3://{BUCKET}/out");
+    let follow = ["--follow", pk.base.as_str()];
+    let origin = serve_with(&weed, &url, &follow);
+    let other = serve_with(&weed, &url, &follow);
+    let cdn = varnish(&[&origin, &other]);
+    let at = cdn.base.trim_start_matches("http://").to_owned();
     let path = "/cam/stream.m3u8";
     let before = wait_live(&origin, path).hint.expect("hint").0;
     // Some progress first.
     let deadline = Instant::now() + Duration::from_secs(60);
     let before = loop {
-        let (_, text) = get(&origin, path);
+        let (_, text) = get_at(&at, path);
         let now = progress(&text).unwrap_or(before);
         if now >= before + 2 {
-            listed_objects_are_there(&origin, &text);
+            listed_objects_are_there(&at, &text);
             break now;
         }
         assert!(Instant::now() < deadline, "no progress before the outage");
         std::thread::sleep(Duration::from_millis(300));
     };
+    // hls.js plays through Varnish across the outage: it must go on afterwards.
+    let player = {
+        let url = format!("{}/cam/master.m3u8", cdn.base);
+        std::thread::spawn(move || {
+            let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+            play(&url, "hlsjs", 40, &["--start-timeout", "40"])
+        })
+    };
+    std::thread::sleep(Duration::from_secs(8));
     weed.stop();
     let stopped = Instant::now();
+    // While storage is down (and until it is back), through the CDN: the playlist and its
+    // newest object listed as playable are 200 (held in an origin) or 503, never 404 (which Varnish would
+    // keep as "gone").
+    let down = Arc::new(AtomicBool::new(true));
+    let prober = {
+        let (at, down) = (at.clone(), Arc::clone(&down));
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while down.load(Ordering::SeqCst) {
+                let (status, text) = get_at(&at, path);
+                answers.push((path.to_owned(), status, stopped.elapsed()));
+                if status == 200 {
+                    // A gap need not be stored (EXT-X-GAP: clients do not fetch it).
+                    let objects = listing(&text).objects;
+                    if let Some((uri, _)) = objects.iter().rev().find(|(_, gap)| !gap) {
+                        let newest = format!("/cam/{uri}");
+                        let status = get_at(&at, &newest).0;
+                        answers.push((newest, status, stopped.elapsed()));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            answers
+        })
+    };
     std::thread::sleep(Duration::from_secs(5));
     weed.run();
-    eprintln!("SeaweedFS back after {:?}", stopped.elapsed());
+    let back = stopped.elapsed();
+    down.store(false, Ordering::SeqCst);
+    let answers = prober.join().expect("prober");
+    let bad: Vec<_> = answers
+        .iter()
+        .filter(|(_, s, _)| ![200, 503].contains(s))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "while storage was down (back after {back:?}): {bad:?}\n{answers:?}"
+    );
+    let unavailable = answers.iter().filter(|(_, s, _)| *s == 503).count();
+    eprintln!(
+        "SeaweedFS back after {:?}; {} answers through Varnish meanwhile, {unavailable} of them 503",
+        stopped.elapsed(),
+        answers.len()
+    );
     // Recovery: the stored playlist advances again, past where ingest went meanwhile, and
-    // at every step what it lists as playable is stored.
+    // at every step what it lists as playable is served through the CDN (no 404 kept).
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut seen_gaps = 0;
     let mut last = before;
     loop {
-        let (status, text) = get(&origin, path);
+        let (status, text) = get_at(&at, path);
         if status == 200 {
-            let (_, gaps) = listed_objects_are_there(&origin, &text);
+            // While storage warms up (SeaweedFS answers 500 for a while) an object may be
+            // 503; never 404. Done when all are served and the stream went on.
+            let (statuses, gaps) = listed_statuses(&at, &text);
+            let missing: Vec<_> = statuses.iter().filter(|(_, s)| *s != 200).collect();
+            assert!(
+                missing.iter().all(|(_, s)| *s == 503),
+                "listed as playable, so 200 or (storage recovering) 503: {missing:?}\n{text}"
+            );
             seen_gaps = seen_gaps.max(gaps);
             last = progress(&text).unwrap_or(last);
             // Ingest went on during the outage: 1 s segments, 5 s down.
-            if last >= before + 8 {
+            if last >= before + 8 && missing.is_empty() {
                 break;
             }
         } else {
@@ -296,6 +375,11 @@ fn storage_stopped_while_live_then_recovers() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    let report = player.join().expect("player");
+    assert_eq!(
+        report["ok"], true,
+        "hls.js through Varnish across a 5 s storage outage: {report}"
+    );
     // The packager counted what it could not store (and retried).
     let (_, _, metrics) = request(
         pk.base.trim_start_matches("http://"),
