@@ -5,7 +5,8 @@
 //!
 //! - A blocking reload for the next part (`_HLS_msn`/`_HLS_part`, RFC 8216bis 6.2.5.2) on
 //!   each origin returns with that part listed, and the part is fetchable from that origin;
-//!   the origin without `--follow` does the same by polling. hls.js plays LL-HLS through one
+//!   the origin without `--follow`, and one following an unreachable packager, do the same
+//!   by polling. hls.js plays LL-HLS through one
 //!   following origin.
 //! - SeaweedFS stopped for 5 s while live, two following origins behind Varnish, hls.js
 //!   playing through Varnish: through the CDN nothing is ever 404 (200 or 503 while storage
@@ -179,8 +180,13 @@ fn ll_hls_through_storage_with_following_origins() {
         serve_with(&weed, &url, &follow),
     ];
     let polling = serve_with(&weed, &url, &[]);
+    // `--follow` a packager that is not there (a port just freed): it falls back to polling.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port");
+    let unreachable = serve_with(&weed, &url, &["--follow", &format!("http://{nobody}")]);
     for round in 0..3 {
-        for (i, o) in origins.iter().chain([&polling]).enumerate() {
+        for (i, o) in origins.iter().chain([&polling, &unreachable]).enumerate() {
             blocking_reload_for_next_part(o, "/cam/stream.m3u8");
             eprintln!("round {round}: origin {i} released on the next part");
         }
