@@ -426,10 +426,9 @@ fn storage_stopped_while_live_then_recovers() {
         count("hlsorigin_live_upload_gaps_total"),
         count("hlsorigin_live_upload_retries_total"),
     );
-    assert!(
-        gaps + retries > 0,
-        "an outage of 5 s leaves a trace: {metrics}"
-    );
+    // Down 5 s (and its restart time), longer than the uploader's 3 s deadline: some
+    // segments and parts were given up, listed as gaps, and counted.
+    assert!(gaps > 0, "an outage of 5 s leaves gaps: {metrics}");
     eprintln!("outage: {gaps} objects given up (gaps), {retries} retries, {seen_gaps} gaps seen listed; msn {before} → {last}");
 }
 
