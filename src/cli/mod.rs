@@ -265,4 +265,25 @@ mod tests {
             }
         }
     }
+
+    /// Storage runs: `--gc-grace` defaults to 10 minutes for `package` and the default run
+    /// (issue 12), and takes `90s` / `1h` / plain seconds.
+    #[test]
+    fn gc_grace_defaults_to_ten_minutes() {
+        let cases = [
+            ("", 600),
+            ("--gc-grace 90s", 90),
+            ("--gc-grace 1h", 3600),
+            ("--gc-grace 5", 5),
+        ];
+        for (flag, secs) in cases {
+            let cli = parse(&format!("package in.mp4 -o s3://b/p {flag}")).expect("package");
+            let Some(Command::Package(p)) = &cli.command else {
+                panic!("{flag}: not package");
+            };
+            assert_eq!(p.gc_grace.as_secs(), secs, "package {flag}");
+            let cli = parse(&format!("--playlists s3://b/p {flag}")).expect("default run");
+            assert_eq!(cli.run.gc_grace.as_secs(), secs, "default run {flag}");
+        }
+    }
 }

@@ -20,6 +20,9 @@ pub struct Seaweed {
     dir: PathBuf,
     /// master, volume, filer, s3.
     ports: [u16; 4],
+    /// The bucket exists: a restart is ready only when it lists (200), not while SeaweedFS,
+    /// warming up, still says 404 for it and for the objects in it.
+    bucket_made: bool,
 }
 
 impl Seaweed {
@@ -31,10 +34,12 @@ impl Seaweed {
             child: None,
             dir,
             ports: free_ports(),
+            bucket_made: false,
         };
         s.run();
         let status = s3_request("PUT", s.ports[3], &format!("/{BUCKET}"));
         assert!(status == 200 || status == 409, "create bucket: {status}");
+        s.bucket_made = true;
         s
     }
 
@@ -93,10 +98,11 @@ impl Seaweed {
         let deadline = Instant::now() + Duration::from_secs(60);
         let path = self.dir.join("weed.log");
         let log = move || tail(&std::fs::read_to_string(&path).unwrap_or_default());
-        // Ready when the S3 gateway lists the bucket (or says it does not exist yet).
+        // Ready when the S3 gateway lists the bucket (or, before it is made, says it does not
+        // exist yet).
         loop {
             let status = s3_request("GET", self.ports[3], &format!("/{BUCKET}?list-type=2"));
-            if status == 200 || status == 404 {
+            if status == 200 || (status == 404 && !self.bucket_made) {
                 return Ok(());
             }
             let exited = self

@@ -119,6 +119,15 @@ async fn without_events_it_polls_at_half_the_part_target() {
     assert!(f.follow.reads() >= 4);
     let gets = f.store.count("get live/ev/stream.m3u8");
     assert!(gets >= 4, "{gets}");
+    // The pace: half the part target (0.1 s here), not the target duration (30 s) nor a busy
+    // loop: about 20 reads in 2 s; generous bounds for a loaded machine.
+    let before = f.follow.reads();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reads = f.follow.reads() - before;
+    assert!(
+        (6..=40).contains(&reads),
+        "{reads} polls in 2 s at a 0.1 s pace"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
