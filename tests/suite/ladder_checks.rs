@@ -75,6 +75,41 @@ fn inputs_of_different_durations_are_warned_with_the_figures() {
     assert!(!stderr.contains(" lasts "), "{stderr}");
 }
 
+/// Peak bits/s over the segments of a media playlist (sizes on disk, m3u8-rs's EXTINF).
+fn peak_rate(dir: &Path, uri: &str) -> f64 {
+    super::ladder::media_playlist(&dir.join(uri))
+        .segments
+        .iter()
+        .map(|s| {
+            let bytes = std::fs::metadata(dir.join(&s.uri)).expect("segment").len();
+            bytes as f64 * 8.0 / f64::from(s.duration)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Apple 8.15 / RFC 8216bis 4.4.6.2: with one audio group per codec, each listing of a variant
+/// counts the largest rendition of *its* group (AAC and AC-3 differ).
+fn check_bandwidth_per_group(out: &Path) {
+    let m = super::ladder::master(out);
+    let variants: Vec<_> = m.variants.iter().filter(|v| !v.is_i_frame).collect();
+    assert_eq!(variants.len(), 2);
+    for v in variants {
+        let group = v.audio.as_deref().expect("AUDIO");
+        let audio_peak = m
+            .alternatives
+            .iter()
+            .filter(|a| a.group_id == group)
+            .map(|a| peak_rate(out, a.uri.as_deref().expect("URI")))
+            .fold(0.0, f64::max);
+        let want = peak_rate(out, &v.uri) + audio_peak;
+        let got = v.bandwidth as f64;
+        assert!(
+            got >= want * 0.999 && got <= want * 1.01,
+            "{group}: BANDWIDTH {got}, video + the group's largest audio {want}"
+        );
+    }
+}
+
 /// `ffmpeg -f framemd5` of the audio of `playlist` (decrypting through the HLS demuxer):
 /// (checksums, decoder messages).
 fn audio_md5s(playlist: &Path) -> (Vec<String>, String) {
@@ -104,6 +139,7 @@ fn sample_aes_ac3_decodes_as_the_clear_audio() {
     // nothing to warn about.
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("WARN"), "{stderr}");
+    check_bandwidth_per_group(&clear);
     let args = [
         "--format",
         "ts",
