@@ -75,6 +75,14 @@ fn inputs_of_different_durations_are_warned_with_the_figures() {
     assert!(!stderr.contains(" lasts "), "{stderr}");
 }
 
+fn durations(dir: &Path, uri: &str) -> Vec<f32> {
+    super::ladder::media_playlist(&dir.join(uri))
+        .segments
+        .iter()
+        .map(|s| s.duration)
+        .collect()
+}
+
 /// Peak bits/s over the segments of a media playlist (sizes on disk, m3u8-rs's EXTINF).
 fn peak_rate(dir: &Path, uri: &str) -> f64 {
     super::ladder::media_playlist(&dir.join(uri))
@@ -140,6 +148,18 @@ fn sample_aes_ac3_decodes_as_the_clear_audio() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("WARN"), "{stderr}");
     check_bandwidth_per_group(&clear);
+    // The audio starts 21-32 ms before the video (AAC priming, AC-3's edit list): those frames
+    // open the first segment, not a segment of their own; the cuts are the video's.
+    let video_cuts = durations(&clear, "video_0.m3u8");
+    for uri in ["audio_0.m3u8", "audio_1.m3u8"] {
+        let audio = durations(&clear, uri);
+        assert_eq!(
+            audio.len(),
+            video_cuts.len(),
+            "{uri}: {audio:?} vs video {video_cuts:?}"
+        );
+        assert!(audio.iter().all(|d| *d > 1.0), "{uri}: {audio:?}");
+    }
     let args = [
         "--format",
         "ts",
