@@ -119,7 +119,9 @@ pub fn run(cli: Cli) -> Result<()> {
 pub fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn,hlsorigin=info,origin=info",
+        // mp4-atom warns about every box it does not model (`btrt` in an ffmpeg AC-3 entry):
+        // noise for the user; our demuxer reports what matters. Shown with -v.
+        0 => "warn,mp4_atom=error,hlsorigin=info,origin=info",
         1 => "info",
         _ => "debug",
     };

@@ -156,6 +156,21 @@ fn check_init(init: &[u8], kid: &[u8], iv: &[u8], tracks: usize, what: &str) {
         assert_eq!(&t[8..24], kid, "{what}: tenc default_KID");
         assert_eq!((t[24], &t[25..41]), (16, iv), "{what}: tenc constant IV");
     }
+    // ISO/IEC 23001-7 10.4 (and Apple's cbcs profile): video 1:9 (1 encrypted 16-byte block
+    // in 10), audio 0:0 (whole-block CBC); the pattern byte is crypt << 4 | skip.
+    let mut patterns = Vec::new();
+    for (entry, skip, want) in [(b"encv", 78, 0x19), (b"enca", 28, 0x00)] {
+        let mut entries = Vec::new();
+        boxes(init, entry, &mut entries);
+        for e in entries {
+            let mut t = Vec::new();
+            boxes(&e[skip..], b"tenc", &mut t);
+            assert_eq!(t.len(), 1, "{what}: one tenc in {entry:?}");
+            assert_eq!(t[0][5], want, "{what}: {entry:?} tenc pattern");
+            patterns.push(t[0][5]);
+        }
+    }
+    assert_eq!(patterns.len(), tracks, "{what}: encv/enca per track");
     let mut pssh = Vec::new();
     boxes(init, b"pssh", &mut pssh);
     assert_eq!(pssh.len(), 1, "{what}: pssh");

@@ -16,6 +16,7 @@ mod jit;
 mod jit_ladder;
 mod jit_ts;
 mod ladder;
+mod ladder_checks;
 mod ladder_encrypt;
 mod ladder_text;
 mod live;

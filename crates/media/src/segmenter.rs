@@ -135,7 +135,20 @@ impl Segmenter {
     /// Whether a random-access sample at `dts` ends the segment that started at `start`.
     fn cut_due(&self, start: i64, dts: i64) -> bool {
         let elapsed = dts.saturating_sub(start);
-        match self.cuts.get(self.cuts.partition_point(|&c| c <= start)) {
+        let mut next = self.cuts.partition_point(|&c| c <= start);
+        // The first cut is the other rendition's own start. A rendition that starts a little
+        // before it (AAC priming, an edit list) keeps those samples in its first segment
+        // instead of a segment of a few milliseconds, which would also inflate its peak rate
+        // (BANDWIDTH, RFC 8216bis 4.4.6.2) and misalign its segments (Apple 7.4).
+        if next == 0
+            && self
+                .cuts
+                .first()
+                .is_some_and(|&c| c - start < self.target_ticks / 2)
+        {
+            next = 1;
+        }
+        match self.cuts.get(next) {
             Some(&c) => dts >= c,
             None if self.cuts.is_empty() => elapsed >= self.target_ticks,
             None => elapsed >= self.target_ticks.saturating_mul(2),
@@ -398,6 +411,16 @@ mod tests {
                 "shorter than the target",
                 &[0.0, 0.3, 0.6],
                 &[0, 10, 20, 80],
+            ),
+            (
+                "starts a little before the first time: no tiny first segment",
+                &[0.2, 1.0, 2.0],
+                &[0, 30, 60],
+            ),
+            (
+                "starts well before the first time: cut there",
+                &[0.6, 1.0, 2.0],
+                &[0, 20, 30, 60],
             ),
             (
                 "a little longer: tail kept",
