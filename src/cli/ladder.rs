@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use media::package::ladder::{self, language_tag, AudioOut, Select};
+use media::package::ladder::{self, AudioOut, Select};
+use media::package::ladder_audio::{distinct_audio, AudioCandidate};
 use media::package::{package_rendition, PackageOptions, Rendered, StreamStore};
-use media::sample::{TrackInfo, TrackKind};
+use media::sample::TrackKind;
 use media::subtitle::SubtitleTrack;
 
 use super::descriptor::Descriptor;
@@ -43,15 +44,8 @@ pub fn wanted(args: &PackageArgs, open_opts: &OpenOptions) -> Result<bool> {
     Ok(audio > 1 || !text.is_empty())
 }
 
-/// An audio track that may become a rendition.
-struct Candidate {
-    path: PathBuf,
-    track: usize,
-    info: TrackInfo,
-    /// Fingerprint of the whole track (inputs' tracks only), for packaging identical audio once.
-    fingerprint: Option<u64>,
-    spec: Option<Descriptor>,
-}
+/// An audio track that may become a rendition, in file `file`.
+type Candidate = AudioCandidate<PathBuf>;
 
 /// What was written, for the summary line.
 struct Written {
@@ -251,7 +245,7 @@ fn build(
     }
     let cuts = &videos[0].segment_starts;
     let mut audio = Vec::new();
-    for c in distinct_audio(candidates) {
+    for c in distinct_audio(candidates, |p| file_size(p), report_identical) {
         audio.push(package_audio(c, audio.len(), cuts, opts, open_opts, store)?);
     }
     let subs_out = subtitles::write_all(subs, &videos[0], opts, store)?;
@@ -280,33 +274,19 @@ fn build(
     })
 }
 
-/// The candidates with identical audio (same fingerprint) reduced to one each, in the order
-/// they first appear. Of identical tracks, the one in the smallest file is read: the reader
-/// goes through the file's interleaved chunks, so the 360p rendition's copy costs least.
-fn distinct_audio(candidates: Vec<Candidate>) -> Vec<Candidate> {
-    let size = |c: &Candidate| std::fs::metadata(&c.path).map_or(u64::MAX, |m| m.len());
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in candidates {
-        let same = c
-            .fingerprint
-            .and_then(|fp| kept.iter().position(|k| k.fingerprint == Some(fp)));
-        match same {
-            Some(i) => {
-                tracing::info!(
-                    "{}: audio track {} is identical to {} track {}: packaged once",
-                    c.path.display(),
-                    c.info.id,
-                    kept[i].path.display(),
-                    kept[i].info.id
-                );
-                if size(&c) < size(&kept[i]) {
-                    kept[i] = c;
-                }
-            }
-            None => kept.push(c),
-        }
-    }
-    kept
+/// A file's size: of identical audio tracks, the one in the smallest file is read.
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(u64::MAX, |m| m.len())
+}
+
+fn report_identical(c: &Candidate, kept: &Candidate) {
+    tracing::info!(
+        "{}: audio track {} is identical to {} track {}: packaged once",
+        c.file.display(),
+        c.info.id,
+        kept.file.display(),
+        kept.info.id
+    );
 }
 
 /// Packages input `i`'s video as `video_{i}`, cut where `reference` (the first input) was;
@@ -347,7 +327,7 @@ fn package_video(
         .enumerate()
         .filter(|(_, t)| t.kind() == TrackKind::Audio)
         .map(|(ti, t)| Candidate {
-            path: path.to_owned(),
+            file: path.to_owned(),
             track: ti,
             info: t.clone(),
             fingerprint: sel.fingerprint(ti),
@@ -390,11 +370,11 @@ fn audio_file(spec: Descriptor, open_opts: &OpenOptions) -> Result<Vec<Candidate
         .enumerate()
         .filter(|(_, t)| t.kind() == TrackKind::Audio)
         .map(|(ti, t)| Candidate {
-            path: spec.path.clone(),
+            file: spec.path.clone(),
             track: ti,
             info: t.clone(),
             fingerprint: None,
-            spec: Some(spec.clone()),
+            spec: Some(spec.rendition_spec()),
         })
         .collect();
     if found.is_empty() {
@@ -412,27 +392,15 @@ fn package_audio(
     open_opts: &OpenOptions,
     store: &mut dyn StreamStore,
 ) -> Result<AudioOut> {
-    let mut demux = input::open(&c.path, open_opts)?;
+    let mut demux = input::open(&c.file, open_opts)?;
     let mut sel = Select::new(demux.as_mut(), &[c.track]);
     let o = PackageOptions {
         rendition: format!("audio_{k}"),
         ..opts.clone()
     };
     let rendered = package_rendition(&mut sel, &o, cuts, store, &mut |_| {})
-        .with_context(|| format!("{} (audio track {})", c.path.display(), c.info.id))?;
-    let spec = c.spec.unwrap_or_default();
-    Ok(AudioOut {
-        rendered,
-        family: c.info.config.name(),
-        name: spec.name,
-        // RFC 8216bis 4.4.6.1: LANGUAGE from the option, else the track's (mdhd/elng).
-        language: spec
-            .lang
-            .or(c.info.language.clone())
-            .and_then(|l| language_tag(&l)),
-        default: spec.default,
-        channels: c.info.channels,
-    })
+        .with_context(|| format!("{} (audio track {})", c.file.display(), c.info.id))?;
+    Ok(c.audio_out(rendered))
 }
 
 #[cfg(test)]

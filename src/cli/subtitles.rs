@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use media::demux::mp4::Mp4Demuxer;
 use media::package::ladder::SubtitleOut;
-use media::package::ladder_text::{self, RenditionSpec};
+use media::package::ladder_text;
 use media::package::{PackageOptions, Rendered, StreamStore};
 use std::path::Path;
 
@@ -95,12 +95,7 @@ pub fn write_all(
         .into_iter()
         .map(|i| ladder_text::SubtitleInput {
             subs: i.subs,
-            spec: RenditionSpec {
-                lang: i.spec.lang,
-                name: i.spec.name,
-                default: i.spec.default,
-                forced: i.spec.forced,
-            },
+            spec: i.spec.rendition_spec(),
         })
         .collect();
     Ok(ladder_text::write_subtitles(

@@ -17,12 +17,13 @@ use std::io::{Read, Seek};
 use bytes::Bytes;
 
 use super::jit::{check_options, record, JitPlan, Recorder, Span};
-use super::ladder::{self, language_tag, AudioOut};
+use super::ladder::{self, AudioOut};
+use super::ladder_audio::{distinct_audio, AudioCandidate};
 use super::ladder_text::{write_subtitles, RenditionSpec, SubtitleInput};
 use super::{PackageOptions, Rendered};
 use crate::crypto::playlist::insert_session_keys;
 use crate::demux::mp4::{MediaIndex, Mp4Demuxer};
-use crate::sample::{Demuxer, TrackInfo, TrackKind};
+use crate::sample::{Demuxer, TrackKind};
 use crate::store::Store;
 
 /// Why a ladder cannot be planned: the file (its name as given) and the reason.
@@ -80,14 +81,8 @@ pub struct LadderPlan {
 /// A planned ladder: the index of each file that holds a rendition, and the plan.
 pub type Planned = (Vec<Option<MediaIndex>>, LadderPlan);
 
-/// An audio track that may become a rendition.
-struct Candidate {
-    file: usize,
-    track: usize,
-    info: TrackInfo,
-    fingerprint: Option<u64>,
-    spec: Option<RenditionSpec>,
-}
+/// An audio track that may become a rendition, in file `file` (index into `files`).
+type Candidate = AudioCandidate<usize>;
 
 /// What planning has gathered so far.
 struct Planning<'o, R: Read + Seek> {
@@ -162,7 +157,9 @@ pub fn plan_ladder<R: Read + Seek>(
     }
     let cuts = reference.segment_starts.clone();
     let mut audio = Vec::new();
-    for c in distinct_audio(candidates, inputs.files) {
+    let size = |f: &usize| inputs.files.get(*f).map_or(u64::MAX, |f| f.1);
+    // Of identical tracks, the one in the smallest file (as `package`).
+    for c in distinct_audio(candidates, size, |_, _| {}) {
         let file = c.file;
         let k = audio.len();
         audio.push(p.audio(c, k, &cuts).map_err(|e| err(file, &e))?);
@@ -311,41 +308,8 @@ impl<R: Read + Seek> Planning<'_, R> {
         };
         let rec = record(&mut demux, Some(total), Some(c.track), &o, cuts)?;
         self.renditions.push((c.file, rec.plan));
-        let spec = c.spec.unwrap_or_default();
-        Ok(AudioOut {
-            rendered: rec.rendered,
-            family: c.info.config.name(),
-            name: spec.name,
-            // RFC 8216bis 4.4.6.1: LANGUAGE from the descriptor, else the track's.
-            language: spec
-                .lang
-                .or(c.info.language.clone())
-                .and_then(|l| language_tag(&l)),
-            default: spec.default,
-            channels: c.info.channels,
-        })
+        Ok(c.audio_out(rec.rendered))
     }
-}
-
-/// The candidates with identical audio (same fingerprint) reduced to one each, in the order
-/// they first appear; of identical tracks, the one in the smallest file (as `package`).
-fn distinct_audio(candidates: Vec<Candidate>, files: &[(String, u64)]) -> Vec<Candidate> {
-    let size = |c: &Candidate| files.get(c.file).map_or(u64::MAX, |f| f.1);
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in candidates {
-        let same = c
-            .fingerprint
-            .and_then(|fp| kept.iter().position(|k| k.fingerprint == Some(fp)));
-        match same {
-            Some(i) => {
-                if kept.get(i).is_some_and(|k| size(&c) < size(k)) {
-                    kept[i] = c;
-                }
-            }
-            None => kept.push(c),
-        }
-    }
-    kept
 }
 
 impl LadderPlan {
