@@ -24,6 +24,7 @@ mod jit_tests;
 pub mod jit_ts;
 pub mod ladder;
 pub mod ladder_audio;
+pub mod ladder_build;
 pub mod ladder_text;
 mod playlists;
 mod render;
