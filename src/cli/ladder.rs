@@ -361,18 +361,7 @@ fn package_video(
     if let Some((ref_path, reference)) = reference {
         report_alignment(ref_path, reference, path, &r);
     }
-    let found = tracks
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind() == TrackKind::Audio)
-        .map(|(ti, t)| Candidate {
-            file: path.to_owned(),
-            track: ti,
-            info: t.clone(),
-            fingerprint: sel.fingerprint(ti),
-            spec: None,
-        })
-        .collect();
+    let found = Candidate::of_tracks(&path.to_owned(), &tracks, |ti| sel.fingerprint(ti), None);
     Ok(VideoOut {
         rendered: r,
         audio: found,
@@ -411,19 +400,7 @@ fn audio_file(
     open_opts: &OpenOptions,
 ) -> Result<Vec<Candidate>> {
     let demux = input::open(path, open_opts)?;
-    let found: Vec<Candidate> = demux
-        .tracks()
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind() == TrackKind::Audio)
-        .map(|(ti, t)| Candidate {
-            file: path.to_owned(),
-            track: ti,
-            info: t.clone(),
-            fingerprint: None,
-            spec: Some(spec.clone()),
-        })
-        .collect();
+    let found = Candidate::of_tracks(&path.to_owned(), demux.tracks(), |_| None, Some(spec));
     if found.is_empty() {
         bail!("--audio {}: no audio track", path.display());
     }

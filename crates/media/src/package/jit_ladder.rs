@@ -208,18 +208,8 @@ impl<R: Read + Seek> Planning<'_, R> {
         if let Some(slot) = self.indexes.get_mut(file) {
             *slot = Some(index);
         }
-        let found = tracks
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.kind() == TrackKind::Audio)
-            .map(|(ti, t)| Candidate {
-                file,
-                track: ti,
-                info: t.clone(),
-                fingerprint: rec.fingerprints.get(ti).copied().flatten(),
-                spec: None,
-            })
-            .collect();
+        let fingerprint = |ti: usize| rec.fingerprints.get(ti).copied().flatten();
+        let found = Candidate::of_tracks(&file, &tracks, fingerprint, None);
         self.renditions.push((file, rec.plan));
         Ok(VideoOut {
             rendered: rec.rendered,
@@ -235,19 +225,7 @@ impl<R: Read + Seek> Planning<'_, R> {
         spec: &RenditionSpec,
     ) -> Result<Vec<Candidate>, Why> {
         let demux = (self.open)(file)?;
-        let found: Vec<Candidate> = demux
-            .tracks()
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.kind() == TrackKind::Audio)
-            .map(|(ti, t)| Candidate {
-                file,
-                track: ti,
-                info: t.clone(),
-                fingerprint: None,
-                spec: Some(spec.clone()),
-            })
-            .collect();
+        let found = Candidate::of_tracks(&file, demux.tracks(), |_| None, Some(spec));
         if found.is_empty() {
             return Err(Why::Ladder("no audio track"));
         }

@@ -7,7 +7,7 @@
 use super::ladder::{language_tag, AudioOut};
 use super::ladder_text::RenditionSpec;
 use super::Rendered;
-use crate::sample::TrackInfo;
+use crate::sample::{TrackInfo, TrackKind};
 
 /// An audio track that may become a rendition; `F` names its file (a path, an index).
 #[derive(Debug, Clone)]
@@ -20,6 +20,30 @@ pub struct AudioCandidate<F> {
     pub fingerprint: Option<u64>,
     /// The `--audio` descriptor (audio files' tracks only).
     pub spec: Option<RenditionSpec>,
+}
+
+impl<F: Clone> AudioCandidate<F> {
+    /// The audio tracks of `tracks` (file `file`'s, by index), each with its
+    /// `fingerprint(track)` and `spec` (an `--audio` file's descriptor).
+    pub fn of_tracks(
+        file: &F,
+        tracks: &[TrackInfo],
+        fingerprint: impl Fn(usize) -> Option<u64>,
+        spec: Option<&RenditionSpec>,
+    ) -> Vec<Self> {
+        tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind() == TrackKind::Audio)
+            .map(|(track, t)| AudioCandidate {
+                file: file.clone(),
+                track,
+                info: t.clone(),
+                fingerprint: fingerprint(track),
+                spec: spec.cloned(),
+            })
+            .collect()
+    }
 }
 
 impl<F> AudioCandidate<F> {

@@ -103,3 +103,28 @@ fn audio_out_takes_the_descriptor_then_the_track() {
     assert_eq!(out.language.as_deref(), Some("de"));
     assert_eq!((out.name.as_deref(), out.default), (Some("Deutsch"), true));
 }
+
+/// Only the audio tracks become candidates, with their index in the file, fingerprint and spec.
+#[test]
+fn of_tracks_takes_the_audio_tracks() {
+    let audio = candidate(0, 0, None).info;
+    let mut video = audio.clone();
+    video.config = CodecConfig::Avc {
+        sps: vec![],
+        pps: vec![],
+        in_band: false,
+    };
+    let tracks = [video, audio.clone(), audio];
+    let spec = RenditionSpec {
+        name: Some("Commentary".into()),
+        ..RenditionSpec::default()
+    };
+    let found = AudioCandidate::of_tracks(&"a.mp4", &tracks, |t| Some(t as u64 * 10), Some(&spec));
+    let got: Vec<_> = found
+        .iter()
+        .map(|c| (c.file, c.track, c.fingerprint))
+        .collect();
+    assert_eq!(got, [("a.mp4", 1, Some(10)), ("a.mp4", 2, Some(20))]);
+    assert!(found.iter().all(|c| c.spec.as_ref() == Some(&spec)));
+    assert!(AudioCandidate::of_tracks(&0, &tracks[..1], |_| None, None).is_empty());
+}
