@@ -131,3 +131,7 @@ impl Built {
         insert_session_keys(&master.render(), session_keys)
     }
 }
+
+#[cfg(test)]
+#[path = "ladder_build_tests.rs"]
+mod tests;
