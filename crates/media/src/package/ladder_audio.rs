@@ -94,4 +94,4 @@ pub fn distinct_audio<F>(
 
 #[cfg(test)]
 #[path = "ladder_audio_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -3,7 +3,11 @@ use super::*;
 use crate::package::PackageSummary;
 use crate::sample::CodecConfig;
 
-fn candidate(file: usize, track: usize, fingerprint: Option<u64>) -> AudioCandidate<usize> {
+pub(crate) fn candidate(
+    file: usize,
+    track: usize,
+    fingerprint: Option<u64>,
+) -> AudioCandidate<usize> {
     AudioCandidate {
         file,
         track,

@@ -3,32 +3,15 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::package::jit::Recorder;
-use crate::package::PackageSummary;
-use crate::sample::{CodecConfig, TrackInfo};
 use crate::subtitle::{self, Subtitles};
 
+/// A rendition with segments at `starts`, each 2 s long.
 fn rendered(uri: &str, starts: &[f64]) -> Rendered {
-    Rendered {
-        summary: PackageSummary {
-            segments: starts.len(),
-            duration: 2.0 * starts.len() as f64,
-            target_duration: 2,
-            average_bandwidth: 1000,
-            peak_bandwidth: 2000,
-            bytes: 0,
-            codecs: vec!["mp4a.40.2".into()],
-            resolution: None,
-            frame_rate: None,
-            long_segments: vec![],
-            i_frames: 0,
-        },
-        media_uri: uri.into(),
-        i_frames: None,
-        independent_segments: true,
-        segment_starts: starts.to_vec(),
-        segment_durations: vec![2.0; starts.len()],
-        first_pts: Some(0.0),
-    }
+    let mut r = super::super::ladder::tests::rendered(uri, &["mp4a.40.2"], 2000, 1000);
+    r.summary.segments = starts.len();
+    r.segment_starts = starts.to_vec();
+    r.segment_durations = vec![2.0; starts.len()];
+    r
 }
 
 fn vtt(text: &str) -> Subtitles {
@@ -54,17 +37,7 @@ impl LadderSource for Fake {
         cuts: &[f64],
     ) -> Result<VideoOut<&'static str>, String> {
         self.calls.push(format!("video {f} video_{i} {cuts:?}"));
-        let info = |track: usize| TrackInfo {
-            id: track as u32 + 1,
-            config: CodecConfig::Mp3,
-            timescale: 1000,
-            width: 0,
-            height: 0,
-            sample_rate: 48_000,
-            channels: 2,
-            language: None,
-            duration: None,
-        };
+        let info = |track: usize| super::super::ladder_audio::tests::candidate(0, track, None).info;
         let fps = self.audio.get(f).cloned().unwrap_or_default();
         let audio = fps
             .into_iter()
