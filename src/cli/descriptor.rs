@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use media::package::ladder_text::RenditionSpec;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Descriptor {
@@ -36,6 +37,16 @@ fn split(text: &str) -> Vec<String> {
 }
 
 impl Descriptor {
+    /// What the descriptor says of its rendition besides the file.
+    pub fn rendition_spec(&self) -> RenditionSpec {
+        RenditionSpec {
+            lang: self.lang.clone(),
+            name: self.name.clone(),
+            default: self.default,
+            forced: self.forced,
+        }
+    }
+
     /// Parses a descriptor; `forced` is accepted only for subtitles.
     pub fn parse(text: &str, subtitles: bool) -> Result<Self> {
         let mut d = Descriptor::default();

@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `hlsorigin package A B C -o OUT [--audio …] [--subtitles …]`: a VOD ladder. Each input's
 //! video is a variant, every distinct audio track an `EXT-X-MEDIA` audio rendition, each
-//! subtitle file a WebVTT rendition; see `media::package::ladder`.
+//! subtitle file a WebVTT rendition. The ladder's rules are `media::package::ladder_build`'s
+//! (shared with just-in-time ladders); this module opens the files and writes.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use media::package::ladder::{self, language_tag, AudioOut, Select};
+use media::package::ladder::{self, AudioOut, Select};
+use media::package::ladder_audio::AudioCandidate;
+use media::package::ladder_build::{self, LadderSource, VideoOut};
+use media::package::ladder_text::{RenditionSpec, SubtitleInput};
 use media::package::{package_rendition, PackageOptions, Rendered, StreamStore};
-use media::sample::{TrackInfo, TrackKind};
-use media::subtitle::SubtitleTrack;
+use media::sample::TrackKind;
+use media::store::Store;
 
 use super::descriptor::Descriptor;
 use super::encrypt::Keys;
 use super::package::PackageArgs;
 use super::storage_keys;
-use super::subtitles::{self, SubtitleInput};
+use super::subtitles;
 use crate::fs_store::FsStore;
 use crate::input::{self, OpenOptions};
 use crate::interrupt::{self, Interrupted, Interruptible};
@@ -43,15 +47,8 @@ pub fn wanted(args: &PackageArgs, open_opts: &OpenOptions) -> Result<bool> {
     Ok(audio > 1 || !text.is_empty())
 }
 
-/// An audio track that may become a rendition.
-struct Candidate {
-    path: PathBuf,
-    track: usize,
-    info: TrackInfo,
-    /// Fingerprint of the whole track (inputs' tracks only), for packaging identical audio once.
-    fingerprint: Option<u64>,
-    spec: Option<Descriptor>,
-}
+/// An audio track that may become a rendition, in file `file`.
+type Candidate = AudioCandidate<PathBuf>;
 
 /// What was written, for the summary line.
 struct Written {
@@ -230,35 +227,24 @@ fn build(
     subs: Vec<SubtitleInput>,
     store: &mut dyn StreamStore,
 ) -> Result<Written> {
-    let mut candidates = Vec::new();
-    let mut videos: Vec<Rendered> = Vec::new();
-    let mut subs = subs;
-    for (i, path) in args.inputs.iter().enumerate() {
-        let reference = videos.first().map(|r| (&args.inputs[0], r));
-        let (r, found, text) = package_video(path, i, reference, opts, open_opts, store)?;
-        candidates.extend(found);
-        for t in text {
-            // The same text in several inputs (an encoder's ladder) is one rendition.
-            if subs.iter().any(|s| s.subs == t.subtitles) {
-                continue;
-            }
-            subs.push(SubtitleInput::from_track(path, t));
-        }
-        videos.push(r);
-    }
-    for spec in audio_specs {
-        candidates.extend(audio_file(spec, open_opts)?);
-    }
-    let cuts = &videos[0].segment_starts;
-    let mut audio = Vec::new();
-    for c in distinct_audio(candidates) {
-        audio.push(package_audio(c, audio.len(), cuts, opts, open_opts, store)?);
-    }
-    let subs_out = subtitles::write_all(subs, &videos[0], opts, store)?;
-    let master = ladder::master(&videos, &audio, &subs_out);
-    let segments = videos
+    let audio_files: Vec<(PathBuf, RenditionSpec)> = audio_specs
         .iter()
-        .chain(audio.iter().map(|a| &a.rendered))
+        .map(|d| (d.path.clone(), d.rendition_spec()))
+        .collect();
+    let mut src = Packager {
+        opts,
+        open_opts,
+        store,
+        reference: None,
+    };
+    let built = ladder_build::build(&mut src, &args.inputs, &audio_files, subs, opts)?;
+    let Some(built) = built else {
+        bail!("no input given");
+    };
+    let segments = built
+        .videos
+        .iter()
+        .chain(built.audio.iter().map(|a| &a.rendered))
         .map(|r| r.summary.segments)
         .max()
         .unwrap_or(0);
@@ -268,45 +254,78 @@ fn build(
         .as_ref()
         .map(|e| e.session_key_tags(segments as u64))
         .unwrap_or_default();
-    let text = media::crypto::playlist::insert_session_keys(&master.render(), &session_keys);
-    store
+    let text = built.master(&session_keys);
+    src.store
         .put("master.m3u8", text.as_bytes())
         .context("writing master.m3u8")?;
     Ok(Written {
-        videos,
-        audio: audio.len(),
-        subtitles: subs_out.len(),
+        audio: built.audio.len(),
+        subtitles: built.subtitles.len(),
+        videos: built.videos,
         segments,
     })
 }
 
-/// The candidates with identical audio (same fingerprint) reduced to one each, in the order
-/// they first appear. Of identical tracks, the one in the smallest file is read: the reader
-/// goes through the file's interleaved chunks, so the 360p rendition's copy costs least.
-fn distinct_audio(candidates: Vec<Candidate>) -> Vec<Candidate> {
-    let size = |c: &Candidate| std::fs::metadata(&c.path).map_or(u64::MAX, |m| m.len());
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in candidates {
-        let same = c
-            .fingerprint
-            .and_then(|fp| kept.iter().position(|k| k.fingerprint == Some(fp)));
-        match same {
-            Some(i) => {
-                tracing::info!(
-                    "{}: audio track {} is identical to {} track {}: packaged once",
-                    c.path.display(),
-                    c.info.id,
-                    kept[i].path.display(),
-                    kept[i].info.id
-                );
-                if size(&c) < size(&kept[i]) {
-                    kept[i] = c;
-                }
-            }
-            None => kept.push(c),
+/// Packages a ladder's renditions into `store`, as `package` does.
+struct Packager<'a> {
+    opts: &'a PackageOptions,
+    open_opts: &'a OpenOptions,
+    store: &'a mut dyn StreamStore,
+    /// The first input and its variant, that the others are cut at and checked against.
+    reference: Option<(PathBuf, Rendered)>,
+}
+
+impl LadderSource for Packager<'_> {
+    type File = PathBuf;
+    type Error = anyhow::Error;
+
+    fn video(&mut self, path: &PathBuf, i: usize, _cuts: &[f64]) -> Result<VideoOut<PathBuf>> {
+        let reference = self.reference.as_ref().map(|(p, r)| (p, r));
+        let out = package_video(path, i, reference, self.opts, self.open_opts, self.store)?;
+        if self.reference.is_none() {
+            self.reference = Some((path.clone(), out.rendered.clone()));
         }
+        Ok(out)
     }
-    kept
+
+    fn audio_file(&mut self, path: &PathBuf, spec: &RenditionSpec) -> Result<Vec<Candidate>> {
+        audio_file(path, spec, self.open_opts)
+    }
+
+    fn audio(&mut self, c: Candidate, k: usize, cuts: &[f64]) -> Result<AudioOut> {
+        package_audio(c, k, cuts, self.opts, self.open_opts, self.store)
+    }
+
+    fn size(&self, path: &PathBuf) -> u64 {
+        file_size(path)
+    }
+
+    fn identical(&self, dropped: &Candidate, kept: &Candidate) {
+        report_identical(dropped, kept);
+    }
+
+    fn store(&mut self) -> &mut dyn Store {
+        self.store
+    }
+
+    fn error(&self, e: media::Error) -> anyhow::Error {
+        e.into()
+    }
+}
+
+/// A file's size: of identical audio tracks, the one in the smallest file is read.
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(u64::MAX, |m| m.len())
+}
+
+fn report_identical(c: &Candidate, kept: &Candidate) {
+    tracing::info!(
+        "{}: audio track {} is identical to {} track {}: packaged once",
+        c.file.display(),
+        c.info.id,
+        kept.file.display(),
+        kept.info.id
+    );
 }
 
 /// Packages input `i`'s video as `video_{i}`, cut where `reference` (the first input) was;
@@ -318,7 +337,7 @@ fn package_video(
     opts: &PackageOptions,
     open_opts: &OpenOptions,
     store: &mut dyn StreamStore,
-) -> Result<(Rendered, Vec<Candidate>, Vec<SubtitleTrack>)> {
+) -> Result<VideoOut<PathBuf>> {
     let mut demux = input::open(path, open_opts)?;
     let text = demux
         .subtitle_tracks()
@@ -342,19 +361,12 @@ fn package_video(
     if let Some((ref_path, reference)) = reference {
         report_alignment(ref_path, reference, path, &r);
     }
-    let found = tracks
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind() == TrackKind::Audio)
-        .map(|(ti, t)| Candidate {
-            path: path.to_owned(),
-            track: ti,
-            info: t.clone(),
-            fingerprint: sel.fingerprint(ti),
-            spec: None,
-        })
-        .collect();
-    Ok((r, found, text))
+    let found = Candidate::of_tracks(&path.to_owned(), &tracks, |ti| sel.fingerprint(ti), None);
+    Ok(VideoOut {
+        rendered: r,
+        audio: found,
+        text,
+    })
 }
 
 /// Warns when `other`'s keyframes do not line up with `reference`'s, or their durations differ
@@ -382,23 +394,15 @@ fn report_alignment(ref_path: &Path, reference: &Rendered, path: &Path, other: &
 }
 
 /// The audio tracks of an `--audio` file.
-fn audio_file(spec: Descriptor, open_opts: &OpenOptions) -> Result<Vec<Candidate>> {
-    let demux = input::open(&spec.path, open_opts)?;
-    let found: Vec<Candidate> = demux
-        .tracks()
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind() == TrackKind::Audio)
-        .map(|(ti, t)| Candidate {
-            path: spec.path.clone(),
-            track: ti,
-            info: t.clone(),
-            fingerprint: None,
-            spec: Some(spec.clone()),
-        })
-        .collect();
+fn audio_file(
+    path: &Path,
+    spec: &RenditionSpec,
+    open_opts: &OpenOptions,
+) -> Result<Vec<Candidate>> {
+    let demux = input::open(path, open_opts)?;
+    let found = Candidate::of_tracks(&path.to_owned(), demux.tracks(), |_| None, Some(spec));
     if found.is_empty() {
-        bail!("--audio {}: no audio track", spec.path.display());
+        bail!("--audio {}: no audio track", path.display());
     }
     Ok(found)
 }
@@ -412,27 +416,15 @@ fn package_audio(
     open_opts: &OpenOptions,
     store: &mut dyn StreamStore,
 ) -> Result<AudioOut> {
-    let mut demux = input::open(&c.path, open_opts)?;
+    let mut demux = input::open(&c.file, open_opts)?;
     let mut sel = Select::new(demux.as_mut(), &[c.track]);
     let o = PackageOptions {
         rendition: format!("audio_{k}"),
         ..opts.clone()
     };
     let rendered = package_rendition(&mut sel, &o, cuts, store, &mut |_| {})
-        .with_context(|| format!("{} (audio track {})", c.path.display(), c.info.id))?;
-    let spec = c.spec.unwrap_or_default();
-    Ok(AudioOut {
-        rendered,
-        family: c.info.config.name(),
-        name: spec.name,
-        // RFC 8216bis 4.4.6.1: LANGUAGE from the option, else the track's (mdhd/elng).
-        language: spec
-            .lang
-            .or(c.info.language.clone())
-            .and_then(|l| language_tag(&l)),
-        default: spec.default,
-        channels: c.info.channels,
-    })
+        .with_context(|| format!("{} (audio track {})", c.file.display(), c.info.id))?;
+    Ok(c.audio_out(rendered))
 }
 
 #[cfg(test)]

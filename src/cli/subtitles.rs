@@ -1,36 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! `--subtitles FILE[,…]`: reading the file (WebVTT or SRT, UTF-8) and writing its WebVTT
-//! rendition on the ladder's segment boundaries (`media::subtitle`).
+//! `--subtitles FILE[,…]`: reading the file (WebVTT or SRT, UTF-8); its WebVTT rendition is
+//! written on the ladder's segment boundaries by `media::package::ladder_text`.
 
 use anyhow::{bail, Context, Result};
 use media::demux::mp4::Mp4Demuxer;
-use media::package::ladder::SubtitleOut;
-use media::package::ladder_text::{self, RenditionSpec};
-use media::package::{PackageOptions, Rendered, StreamStore};
-use std::path::Path;
+use media::package::ladder_text::SubtitleInput;
 
-use media::subtitle::{self, SubtitleTrack, Subtitles};
+use media::subtitle;
 
 use super::descriptor::Descriptor;
-
-pub struct SubtitleInput {
-    spec: Descriptor,
-    pub subs: Subtitles,
-}
-
-impl SubtitleInput {
-    /// A text track of input `path` (tx3g/mov_text), with the track's language.
-    pub fn from_track(path: &Path, track: SubtitleTrack) -> Self {
-        SubtitleInput {
-            spec: Descriptor {
-                path: path.to_owned(),
-                lang: track.language,
-                ..Descriptor::default()
-            },
-            subs: track.subtitles,
-        }
-    }
-}
 
 /// Reads and parses a subtitle file (WebVTT, SRT, or an MP4 holding a text track: a
 /// packager's WebVTT-in-MP4 `wvtt` or `tx3g`); a refusal names the file, the line and why.
@@ -47,7 +25,10 @@ pub fn read(spec: Descriptor) -> Result<SubtitleInput> {
         )
     })?;
     let subs = subtitle::parse(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-    Ok(SubtitleInput { spec, subs })
+    Ok(SubtitleInput {
+        spec: spec.rendition_spec(),
+        subs,
+    })
 }
 
 /// Whether `bytes` start like an ISO BMFF file (ISO/IEC 14496-12 §4.2: size, then a
@@ -76,34 +57,7 @@ fn read_mp4(mut spec: Descriptor, bytes: Vec<u8>) -> Result<SubtitleInput> {
         spec.lang = track.language;
     }
     Ok(SubtitleInput {
-        spec,
+        spec: spec.rendition_spec(),
         subs: track.subtitles,
     })
-}
-
-/// Writes every subtitle rendition as `subs_{k}.m3u8` + one `.vtt` per segment of `reference`
-/// (the first video variant), with the same EXTINF: the media crate's
-/// [`write_subtitles`](media::package::ladder_text::write_subtitles), which just-in-time
-/// ladders use too.
-pub fn write_all(
-    inputs: Vec<SubtitleInput>,
-    reference: &Rendered,
-    opts: &PackageOptions,
-    store: &mut dyn StreamStore,
-) -> Result<Vec<SubtitleOut>> {
-    let inputs = inputs
-        .into_iter()
-        .map(|i| ladder_text::SubtitleInput {
-            subs: i.subs,
-            spec: RenditionSpec {
-                lang: i.spec.lang,
-                name: i.spec.name,
-                default: i.spec.default,
-                forced: i.spec.forced,
-            },
-        })
-        .collect();
-    Ok(ladder_text::write_subtitles(
-        inputs, reference, opts, store,
-    )?)
 }

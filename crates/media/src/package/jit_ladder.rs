@@ -2,13 +2,10 @@
 //! Just-in-time ladders: the plan of what `package IN... --audio … --subtitles …` writes (the
 //! CLI's ladder, README "Ladders"), every rendition planned as [`super::jit`] plans a single
 //! file — `package_rendition` run over a [`Select`](super::ladder::Select)ion of one track
-//! with a recording store — and put together as the CLI does: video variants `video_{i}` cut
-//! at the first variant's segment starts, identical audio of the inputs packaged once (the
-//! copy in the smallest file), `--audio` renditions `audio_{k}`, subtitle renditions
-//! (`--subtitles` files, then the inputs' text tracks) written by
-//! [`write_subtitles`](super::ladder_text::write_subtitles), and the master by
-//! [`ladder::master`](super::ladder::master). A segment is rendered from its rendition's file
-//! ([`LadderPlan::file`]) as a single file's is.
+//! with a recording store — and put together by the CLI's own code,
+//! [`ladder_build::build`] (variant order and cuts, identical
+//! audio once, `audio_{k}`, subtitle renditions, the master). A segment is rendered from its
+//! rendition's file ([`LadderPlan::file`]) as a single file's is.
 //!
 //! Sans-IO: the caller opens the files ([`LadderInputs`]'s `open`) and reads the byte ranges.
 
@@ -17,12 +14,13 @@ use std::io::{Read, Seek};
 use bytes::Bytes;
 
 use super::jit::{check_options, record, JitPlan, Recorder, Span};
-use super::ladder::{self, language_tag, AudioOut};
-use super::ladder_text::{write_subtitles, RenditionSpec, SubtitleInput};
-use super::{PackageOptions, Rendered};
-use crate::crypto::playlist::insert_session_keys;
+use super::ladder::AudioOut;
+use super::ladder_audio::AudioCandidate;
+use super::ladder_build::{self, LadderSource, VideoOut};
+use super::ladder_text::{RenditionSpec, SubtitleInput};
+use super::PackageOptions;
 use crate::demux::mp4::{MediaIndex, Mp4Demuxer};
-use crate::sample::{Demuxer, TrackInfo, TrackKind};
+use crate::sample::{Demuxer, TrackKind};
 use crate::store::Store;
 
 /// Why a ladder cannot be planned: the file (its name as given) and the reason.
@@ -80,21 +78,21 @@ pub struct LadderPlan {
 /// A planned ladder: the index of each file that holds a rendition, and the plan.
 pub type Planned = (Vec<Option<MediaIndex>>, LadderPlan);
 
-/// An audio track that may become a rendition.
-struct Candidate {
-    file: usize,
-    track: usize,
-    info: TrackInfo,
-    fingerprint: Option<u64>,
-    spec: Option<RenditionSpec>,
-}
+/// An audio track that may become a rendition, in file `file` (index into `files`).
+type Candidate = AudioCandidate<usize>;
 
 /// What planning has gathered so far.
 struct Planning<'o, R: Read + Seek> {
     open: &'o mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
     opts: &'o PackageOptions,
+    /// [`LadderInputs::files`], for errors and sizes.
+    files: &'o [(String, u64)],
+    /// The first video's file: errors of the ladder as a whole name it.
+    first: usize,
     indexes: Vec<Option<MediaIndex>>,
     renditions: Vec<(usize, JitPlan)>,
+    /// The master and the subtitle renditions.
+    store: Recorder,
 }
 
 /// Plans the ladder `package` makes of `inputs` with `opts`; `open(n)` opens file `n` from
@@ -106,14 +104,7 @@ pub fn plan_ladder<R: Read + Seek>(
     open: &mut dyn FnMut(usize) -> crate::Result<Mp4Demuxer<R>>,
 ) -> Result<Planned, LadderError> {
     let first = inputs.videos.first().copied().unwrap_or(0);
-    let err = |file: usize, e: &dyn std::fmt::Display| LadderError {
-        file: inputs
-            .files
-            .get(file)
-            .map_or("?", |f| f.0.as_str())
-            .to_owned(),
-        reason: e.to_string(),
-    };
+    let err = |file: usize, e: &dyn std::fmt::Display| ladder_error(inputs.files, file, e);
     check_options(opts).map_err(|e| err(first, &e))?;
     if let [only] = inputs.videos {
         if inputs.audio.is_empty() && inputs.subtitles.is_empty() {
@@ -126,58 +117,23 @@ pub fn plan_ladder<R: Read + Seek>(
     let mut p = Planning {
         open,
         opts,
+        files: inputs.files,
+        first,
         indexes: vec![None; inputs.files.len()],
         renditions: Vec::new(),
+        store: Recorder::default(),
     };
-    let mut candidates = Vec::new();
-    let mut videos: Vec<Rendered> = Vec::new();
-    let mut subs = inputs.subtitles;
-    for (i, &file) in inputs.videos.iter().enumerate() {
-        let cuts = videos
-            .first()
-            .map_or(Vec::new(), |r| r.segment_starts.clone());
-        let (r, found, text) = p.video(file, i, &cuts).map_err(|e| err(file, &e))?;
-        candidates.extend(found);
-        for t in text {
-            // The same text in several inputs (an encoder's ladder) is one rendition.
-            if subs.iter().any(|s| s.subs == t.subtitles) {
-                continue;
-            }
-            let spec = RenditionSpec {
-                lang: t.language,
-                ..RenditionSpec::default()
-            };
-            subs.push(SubtitleInput {
-                subs: t.subtitles,
-                spec,
-            });
-        }
-        videos.push(r);
-    }
-    let Some(reference) = videos.first() else {
+    let built = ladder_build::build(&mut p, inputs.videos, inputs.audio, inputs.subtitles, opts)?;
+    let Some(built) = built else {
         return Err(err(first, &"a ladder needs at least one video file"));
     };
-    for (file, spec) in inputs.audio {
-        candidates.extend(p.audio_file(*file, spec).map_err(|e| err(*file, &e))?);
-    }
-    let cuts = reference.segment_starts.clone();
-    let mut audio = Vec::new();
-    for c in distinct_audio(candidates, inputs.files) {
-        let file = c.file;
-        let k = audio.len();
-        audio.push(p.audio(c, k, &cuts).map_err(|e| err(file, &e))?);
-    }
-    let mut store = Recorder::default();
-    let subs_out =
-        write_subtitles(subs, reference, opts, &mut store).map_err(|e| err(first, &e))?;
-    let master = ladder::master(&videos, &audio, &subs_out);
     // Just-in-time output is clear: no EXT-X-SESSION-KEY (RFC 8216bis 4.4.6.5).
-    let text = insert_session_keys(&master.render(), &[]);
-    store
+    let text = built.master(&[]);
+    p.store
         .put("master.m3u8", text.as_bytes())
         .map_err(|e| err(first, &e))?;
     let plan = LadderPlan {
-        objects: store.objects,
+        objects: p.store.objects,
         renditions: p.renditions,
     };
     Ok((p.indexes, plan))
@@ -233,19 +189,7 @@ impl<R: Read + Seek> Planning<'_, R> {
 
     /// Plans input `file`'s video as `video_{i}` cut at `cuts`; returns it, the input's audio
     /// tracks and its text tracks (as the CLI's `package_video`).
-    fn video(
-        &mut self,
-        file: usize,
-        i: usize,
-        cuts: &[f64],
-    ) -> Result<
-        (
-            Rendered,
-            Vec<Candidate>,
-            Vec<crate::subtitle::SubtitleTrack>,
-        ),
-        Why,
-    > {
+    fn plan_video(&mut self, file: usize, i: usize, cuts: &[f64]) -> Result<VideoOut<usize>, Why> {
         let mut demux = (self.open)(file)?;
         let text = demux.subtitle_tracks()?;
         let tracks = demux.tracks().to_vec();
@@ -264,38 +208,24 @@ impl<R: Read + Seek> Planning<'_, R> {
         if let Some(slot) = self.indexes.get_mut(file) {
             *slot = Some(index);
         }
-        let found = tracks
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.kind() == TrackKind::Audio)
-            .map(|(ti, t)| Candidate {
-                file,
-                track: ti,
-                info: t.clone(),
-                fingerprint: rec.fingerprints.get(ti).copied().flatten(),
-                spec: None,
-            })
-            .collect();
+        let fingerprint = |ti: usize| rec.fingerprints.get(ti).copied().flatten();
+        let found = Candidate::of_tracks(&file, &tracks, fingerprint, None);
         self.renditions.push((file, rec.plan));
-        Ok((rec.rendered, found, text))
+        Ok(VideoOut {
+            rendered: rec.rendered,
+            audio: found,
+            text,
+        })
     }
 
     /// The audio tracks of an audio file.
-    fn audio_file(&mut self, file: usize, spec: &RenditionSpec) -> Result<Vec<Candidate>, Why> {
+    fn plan_audio_file(
+        &mut self,
+        file: usize,
+        spec: &RenditionSpec,
+    ) -> Result<Vec<Candidate>, Why> {
         let demux = (self.open)(file)?;
-        let found: Vec<Candidate> = demux
-            .tracks()
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.kind() == TrackKind::Audio)
-            .map(|(ti, t)| Candidate {
-                file,
-                track: ti,
-                info: t.clone(),
-                fingerprint: None,
-                spec: Some(spec.clone()),
-            })
-            .collect();
+        let found = Candidate::of_tracks(&file, demux.tracks(), |_| None, Some(spec));
         if found.is_empty() {
             return Err(Why::Ladder("no audio track"));
         }
@@ -303,7 +233,7 @@ impl<R: Read + Seek> Planning<'_, R> {
     }
 
     /// Plans audio candidate `c` as `audio_{k}`, cut at `cuts` (as the CLI's `package_audio`).
-    fn audio(&mut self, c: Candidate, k: usize, cuts: &[f64]) -> crate::Result<AudioOut> {
+    fn plan_audio(&mut self, c: Candidate, k: usize, cuts: &[f64]) -> crate::Result<AudioOut> {
         let (mut demux, total) = self.open(c.file)?;
         let o = PackageOptions {
             rendition: format!("audio_{k}"),
@@ -311,41 +241,65 @@ impl<R: Read + Seek> Planning<'_, R> {
         };
         let rec = record(&mut demux, Some(total), Some(c.track), &o, cuts)?;
         self.renditions.push((c.file, rec.plan));
-        let spec = c.spec.unwrap_or_default();
-        Ok(AudioOut {
-            rendered: rec.rendered,
-            family: c.info.config.name(),
-            name: spec.name,
-            // RFC 8216bis 4.4.6.1: LANGUAGE from the descriptor, else the track's.
-            language: spec
-                .lang
-                .or(c.info.language.clone())
-                .and_then(|l| language_tag(&l)),
-            default: spec.default,
-            channels: c.info.channels,
-        })
+        Ok(c.audio_out(rec.rendered))
     }
 }
 
-/// The candidates with identical audio (same fingerprint) reduced to one each, in the order
-/// they first appear; of identical tracks, the one in the smallest file (as `package`).
-fn distinct_audio(candidates: Vec<Candidate>, files: &[(String, u64)]) -> Vec<Candidate> {
-    let size = |c: &Candidate| files.get(c.file).map_or(u64::MAX, |f| f.1);
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in candidates {
-        let same = c
-            .fingerprint
-            .and_then(|fp| kept.iter().position(|k| k.fingerprint == Some(fp)));
-        match same {
-            Some(i) => {
-                if kept.get(i).is_some_and(|k| size(&c) < size(k)) {
-                    kept[i] = c;
-                }
-            }
-            None => kept.push(c),
-        }
+impl<R: Read + Seek> LadderSource for Planning<'_, R> {
+    type File = usize;
+    type Error = LadderError;
+
+    fn video(
+        &mut self,
+        file: &usize,
+        i: usize,
+        cuts: &[f64],
+    ) -> Result<VideoOut<usize>, LadderError> {
+        self.plan_video(*file, i, cuts)
+            .map_err(|e| self.fail(*file, &e))
     }
-    kept
+
+    fn audio_file(
+        &mut self,
+        file: &usize,
+        spec: &RenditionSpec,
+    ) -> Result<Vec<Candidate>, LadderError> {
+        self.plan_audio_file(*file, spec)
+            .map_err(|e| self.fail(*file, &e))
+    }
+
+    fn audio(&mut self, c: Candidate, k: usize, cuts: &[f64]) -> Result<AudioOut, LadderError> {
+        let file = c.file;
+        self.plan_audio(c, k, cuts).map_err(|e| self.fail(file, &e))
+    }
+
+    /// Of identical tracks, the one in the smallest file (as `package`).
+    fn size(&self, file: &usize) -> u64 {
+        self.files.get(*file).map_or(u64::MAX, |f| f.1)
+    }
+
+    fn store(&mut self) -> &mut dyn Store {
+        &mut self.store
+    }
+
+    fn error(&self, e: crate::Error) -> LadderError {
+        self.fail(self.first, &e)
+    }
+}
+
+impl<R: Read + Seek> Planning<'_, R> {
+    /// A ladder error naming file `file`.
+    fn fail(&self, file: usize, e: &dyn std::fmt::Display) -> LadderError {
+        ladder_error(self.files, file, e)
+    }
+}
+
+/// A ladder error naming file `file` of `files`.
+fn ladder_error(files: &[(String, u64)], file: usize, e: &dyn std::fmt::Display) -> LadderError {
+    LadderError {
+        file: files.get(file).map_or("?", |f| f.0.as_str()).to_owned(),
+        reason: e.to_string(),
+    }
 }
 
 impl LadderPlan {

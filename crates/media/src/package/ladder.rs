@@ -339,4 +339,4 @@ pub fn misalignment(reference: &[f64], other: &[f64]) -> Option<(usize, f64, f64
 
 #[cfg(test)]
 #[path = "ladder_tests.rs"]
-mod tests;
+pub(super) mod tests;

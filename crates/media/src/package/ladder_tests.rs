@@ -5,7 +5,7 @@ use super::*;
 use crate::package::PackageSummary;
 use crate::sample::CodecConfig;
 
-fn rendered(uri: &str, codecs: &[&str], peak: u64, average: u64) -> Rendered {
+pub(crate) fn rendered(uri: &str, codecs: &[&str], peak: u64, average: u64) -> Rendered {
     Rendered {
         summary: PackageSummary {
             segments: 1,

@@ -23,6 +23,8 @@ pub mod jit_ladder;
 mod jit_tests;
 pub mod jit_ts;
 pub mod ladder;
+pub mod ladder_audio;
+pub mod ladder_build;
 pub mod ladder_text;
 mod playlists;
 mod render;
