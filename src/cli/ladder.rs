@@ -57,6 +57,8 @@ struct Written {
     subtitles: usize,
     /// The most segments of any rendition (how many keys were used).
     segments: usize,
+    /// Variants whose keyframes do not line up with the first's (warned about, packaged).
+    misaligned: usize,
 }
 
 pub fn run(
@@ -127,6 +129,13 @@ pub fn run(
             super::package::human_bitrate(peak),
             started.elapsed().as_secs_f64(),
         );
+        if written.misaligned > 0 {
+            println!(
+                "{} of {} variants have keyframes not aligned with the first (see the warnings)",
+                written.misaligned,
+                written.videos.len()
+            );
+        }
     }
     Ok(())
 }
@@ -236,6 +245,7 @@ fn build(
         open_opts,
         store,
         reference: None,
+        misaligned: 0,
     };
     let built = ladder_build::build(&mut src, &args.inputs, &audio_files, subs, opts)?;
     let Some(built) = built else {
@@ -263,6 +273,7 @@ fn build(
         subtitles: built.subtitles.len(),
         videos: built.videos,
         segments,
+        misaligned: src.misaligned,
     })
 }
 
@@ -273,6 +284,8 @@ struct Packager<'a> {
     store: &'a mut dyn StreamStore,
     /// The first input and its variant, that the others are cut at and checked against.
     reference: Option<(PathBuf, Rendered)>,
+    /// How many variants were not aligned with the reference.
+    misaligned: usize,
 }
 
 impl LadderSource for Packager<'_> {
@@ -282,8 +295,13 @@ impl LadderSource for Packager<'_> {
     fn video(&mut self, path: &PathBuf, i: usize, _cuts: &[f64]) -> Result<VideoOut<PathBuf>> {
         let reference = self.reference.as_ref().map(|(p, r)| (p, r));
         let out = package_video(path, i, reference, self.opts, self.open_opts, self.store)?;
-        if self.reference.is_none() {
-            self.reference = Some((path.clone(), out.rendered.clone()));
+        match &self.reference {
+            Some((ref_path, reference)) => {
+                if report_alignment(ref_path, reference, path, &out.rendered) {
+                    self.misaligned += 1;
+                }
+            }
+            None => self.reference = Some((path.clone(), out.rendered.clone())),
         }
         Ok(out)
     }
@@ -358,9 +376,6 @@ fn package_video(
     };
     let r = package_rendition(&mut sel, &o, cuts, store, &mut |_| {})
         .with_context(|| path.display().to_string())?;
-    if let Some((ref_path, reference)) = reference {
-        report_alignment(ref_path, reference, path, &r);
-    }
     let found = Candidate::of_tracks(&path.to_owned(), &tracks, |ti| sel.fingerprint(ti), None);
     Ok(VideoOut {
         rendered: r,
@@ -371,10 +386,10 @@ fn package_video(
 
 /// Warns when `other`'s keyframes do not line up with `reference`'s, or their durations differ
 /// by more than a second; both are still packaged (each variant is correct on its own).
-fn report_alignment(ref_path: &Path, reference: &Rendered, path: &Path, other: &Rendered) {
-    if let Some((seg, a, b)) =
-        ladder::misalignment(&reference.segment_starts, &other.segment_starts)
-    {
+/// Whether the keyframes are misaligned.
+fn report_alignment(ref_path: &Path, reference: &Rendered, path: &Path, other: &Rendered) -> bool {
+    let misaligned = ladder::misalignment(&reference.segment_starts, &other.segment_starts);
+    if let Some((seg, a, b)) = misaligned {
         tracing::warn!(
             "{}: keyframes not aligned with {}: segment {seg} starts at {b:.3} s, not {a:.3} s; \
              players may stall when switching variants (encode the ladder with the same GOP: \
@@ -391,6 +406,7 @@ fn report_alignment(ref_path: &Path, reference: &Rendered, path: &Path, other: &
             ref_path.display()
         );
     }
+    misaligned.is_some()
 }
 
 /// The audio tracks of an `--audio` file.

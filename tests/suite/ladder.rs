@@ -406,6 +406,12 @@ fn misaligned_inputs_are_reported_and_packaged() {
         stderr.contains("keyframes not aligned") && stderr.contains("ladder_gop37.mp4"),
         "{stderr}"
     );
+    // The summary says so too (issue 11: "reported (stderr, summary)").
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("1 of 2 variants have keyframes not aligned"),
+        "{stdout}"
+    );
     for uri in ["video_0.m3u8", "video_1.m3u8", "audio_0.m3u8"] {
         assert_decodes(&out, uri);
     }
