@@ -10,8 +10,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long the objects a playlist listed count as listed after it was last fetched (a live
-/// playlist is fetched again at least every second while it is watched or followed).
-const LISTED_TTL: Duration = Duration::from_secs(10);
+/// playlist is fetched again at least every second while it is watched or followed; while
+/// storage is down an origin may go on serving the playlist it holds, for up to a minute
+/// here; as long as the length of an object is kept, [`super::META_TTL`]).
+const LISTED_TTL: Duration = Duration::from_secs(60);
 /// Playlists remembered before the map is emptied and refilled (a bound, not an LRU).
 const MAX_PLAYLISTS: usize = 4096;
 
