@@ -230,6 +230,7 @@ impl StoreSource {
             key,
             etag: meta.etag.clone(),
             stats: Arc::clone(&self.inner.stats),
+            listed: self.inner.listed.contains(path.as_str()),
         });
         Ok(Object { meta, body })
     }
@@ -423,6 +424,8 @@ pub struct Remote {
     /// The ETag the object was opened with: a GET of another version fails.
     etag: HeaderValue,
     stats: Arc<StorageStats>,
+    /// A playlist fetched lately lists it: "no such key" is storage not ready (503).
+    listed: bool,
 }
 
 impl Remote {
@@ -431,6 +434,21 @@ impl Remote {
             range: Some(GetRange::Bounded(range)),
             if_match: self.etag.to_str().ok().map(str::to_owned),
             ..Default::default()
+        }
+    }
+
+    /// A failed GET as the origin reports it (see [`StoreSource::media_error`]).
+    fn error(&self, e: object_store::Error) -> io::Error {
+        match e {
+            object_store::Error::NotFound { .. } if self.listed => {
+                self.stats.errors.fetch_add(1, Relaxed);
+                tracing::warn!(key = %self.key, error = %e, "storage has no object a playlist lists");
+                io::Error::other(Unavailable(format!(
+                    "{}: listed, storage says no such key",
+                    self.key
+                )))
+            }
+            other => error(&self.stats, other),
         }
     }
 
@@ -445,8 +463,8 @@ impl Remote {
             .store
             .get_opts(&self.key, self.options(start..end))
             .await
-            .map_err(|e| error(&self.stats, e))?;
-        let bytes = got.bytes().await.map_err(|e| error(&self.stats, e))?;
+            .map_err(|e| self.error(e))?;
+        let bytes = got.bytes().await.map_err(|e| self.error(e))?;
         if bytes.len() as u64 != len {
             return Err(io::Error::other(Unavailable(format!(
                 "{}: {} bytes from storage, {len} expected",

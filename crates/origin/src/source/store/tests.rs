@@ -236,6 +236,17 @@ async fn an_outage_is_503_never_404() {
 async fn a_listed_object_storage_says_is_missing_is_503() {
     let (store, addr) = start(64).await;
     assert_eq!(request(addr, "/clip/r1/stream.m3u8", "").await.status, 200);
+    // Its length known (HEAD through the origin) before storage lost it: the GET is 503 too.
+    let head = "HEAD /clip/r1/seg.ts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("read");
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
     store
         .delete(&Path::from("vod/clip/r1/seg.ts"))
         .await
