@@ -296,13 +296,18 @@ fn storage_stopped_while_live_then_recovers() {
         std::thread::sleep(Duration::from_millis(300));
     };
     // hls.js plays through Varnish across the outage: it must go on afterwards.
+    // The outage starts 8 s after the player got the browser (in a parallel run another test
+    // may hold it for a while; hls.js must have loaded the manifest before storage stops).
+    let (started, has_browser) = std::sync::mpsc::channel();
     let player = {
         let url = format!("{}/cam/master.m3u8", cdn.base);
         std::thread::spawn(move || {
             let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = started.send(());
             play(&url, "hlsjs", 40, &["--start-timeout", "40"])
         })
     };
+    let _ = has_browser.recv_timeout(Duration::from_secs(180));
     std::thread::sleep(Duration::from_secs(8));
     weed.stop();
     let stopped = Instant::now();
