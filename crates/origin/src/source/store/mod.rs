@@ -18,12 +18,14 @@
 //!   streamed from storage with one ranged GET per response.
 //! - A failure of storage other than "no such key" (refused connection, timeout, 5xx, denied
 //!   credentials) is [`super::Unavailable`], which the origin answers with 503 and its short
-//!   error `Cache-Control` — never 404, which a CDN would keep as "gone". Requests and errors
+//!   error `Cache-Control` — never 404, which a CDN would keep as "gone". So is "no such key"
+//!   for an object a playlist fetched lately lists ([`listed`]). Requests and errors
 //!   are counted for `/metrics` ([`StoreSource::render_metrics`]).
 
 mod connect;
 #[doc(hidden)]
 pub mod counting;
+mod listed;
 mod settings;
 mod ttl;
 
@@ -44,6 +46,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use super::{Object, ObjectBody, ObjectMeta, ObjectSource, Unavailable};
 use crate::live::follow::{Fetch, Fetched};
 use crate::path::ObjectPath;
+use listed::Listed;
 use ttl::TtlMap;
 
 pub use connect::{s3_from_env, Role, StorageUrl};
@@ -69,6 +72,8 @@ struct Inner {
     prefix: String,
     metas: TtlMap<ObjectMeta>,
     playlists: TtlMap<Playlist>,
+    /// What the playlists fetched lately list (a "no such key" for one of those is 503).
+    listed: Listed,
     stats: Arc<StorageStats>,
 }
 
@@ -101,6 +106,7 @@ impl StoreSource {
                 prefix: prefix.trim_matches('/').to_owned(),
                 metas: TtlMap::default(),
                 playlists: TtlMap::default(),
+                listed: Listed::default(),
                 stats: Arc::default(),
             }),
         }
@@ -129,14 +135,31 @@ impl StoreSource {
         error(&self.inner.stats, e)
     }
 
+    /// A storage failure for the media object at `path`: as [`Self::error`], except that
+    /// "no such key" for an object a playlist fetched lately lists is storage not ready (a
+    /// restarting SeaweedFS answers 404 for stored objects for a moment): 503, counted.
+    fn media_error(&self, path: &str, e: object_store::Error) -> io::Error {
+        match e {
+            object_store::Error::NotFound { .. } if self.inner.listed.contains(path) => {
+                self.inner.stats.errors.fetch_add(1, Relaxed);
+                tracing::warn!(path, error = %e, "storage has no object a playlist lists");
+                io::Error::other(Unavailable(format!(
+                    "{path}: listed, storage says no such key"
+                )))
+            }
+            other => self.error(other),
+        }
+    }
+
     async fn open_playlist(&self, path: &ObjectPath) -> io::Result<Object> {
         let key = self.key(path);
+        let path_str = path.as_str().to_owned();
         let this = self.clone();
         let playlist = self
             .inner
             .playlists
             .get(path.as_str(), |previous| async move {
-                this.fetch_playlist(&key, previous).await
+                this.fetch_playlist(&key, path_str, previous).await
             })
             .await?;
         Ok(Object {
@@ -149,6 +172,7 @@ impl StoreSource {
     async fn fetch_playlist(
         &self,
         key: &Path,
+        path: String,
         previous: Option<Playlist>,
     ) -> io::Result<(Playlist, Duration)> {
         let stats = &self.inner.stats;
@@ -161,6 +185,7 @@ impl StoreSource {
             Err(object_store::Error::NotModified { .. }) => {
                 stats.not_modified.fetch_add(1, Relaxed);
                 let p = previous.ok_or_else(|| io::Error::other("304 without a request for it"))?;
+                self.inner.listed.touch(&path);
                 let ttl = playlist_ttl(&p.bytes);
                 Ok((p, ttl))
             }
@@ -170,6 +195,7 @@ impl StoreSource {
                 let bytes = got.bytes().await.map_err(|e| self.error(e))?;
                 let meta = object_meta(&store_meta, bytes.len() as u64);
                 let ttl = playlist_ttl(&bytes);
+                self.inner.listed.record(&path, &bytes);
                 let p = Playlist {
                     meta,
                     bytes,
@@ -184,6 +210,7 @@ impl StoreSource {
         let key = self.key(path);
         let this = self.clone();
         let head_key = key.clone();
+        let head_path = path.as_str().to_owned();
         let meta = self
             .inner
             .metas
@@ -194,7 +221,7 @@ impl StoreSource {
                     .store
                     .head(&head_key)
                     .await
-                    .map_err(|e| this.error(e))?;
+                    .map_err(|e| this.media_error(&head_path, e))?;
                 Ok((object_meta(&m, m.size), META_TTL))
             })
             .await?;
@@ -203,6 +230,7 @@ impl StoreSource {
             key,
             etag: meta.etag.clone(),
             stats: Arc::clone(&self.inner.stats),
+            listed: self.inner.listed.contains(path.as_str()),
         });
         Ok(Object { meta, body })
     }
@@ -232,12 +260,14 @@ impl StoreSource {
         match self.inner.store.get_opts(&key, opts).await {
             Err(object_store::Error::NotModified { .. }) => {
                 stats.not_modified.fetch_add(1, Relaxed);
+                self.inner.listed.touch(path);
                 Ok(Fetched::NotModified)
             }
             Err(e) => Err(self.error(e)),
             Ok(got) => {
                 let e_tag = got.meta.e_tag.clone();
                 let bytes = got.bytes().await.map_err(|e| self.error(e))?;
+                self.inner.listed.record(path, &bytes);
                 Ok(Fetched::New { bytes, e_tag })
             }
         }
@@ -394,6 +424,8 @@ pub struct Remote {
     /// The ETag the object was opened with: a GET of another version fails.
     etag: HeaderValue,
     stats: Arc<StorageStats>,
+    /// A playlist fetched lately lists it: "no such key" is storage not ready (503).
+    listed: bool,
 }
 
 impl Remote {
@@ -402,6 +434,21 @@ impl Remote {
             range: Some(GetRange::Bounded(range)),
             if_match: self.etag.to_str().ok().map(str::to_owned),
             ..Default::default()
+        }
+    }
+
+    /// A failed GET as the origin reports it (see [`StoreSource::media_error`]).
+    fn error(&self, e: object_store::Error) -> io::Error {
+        match e {
+            object_store::Error::NotFound { .. } if self.listed => {
+                self.stats.errors.fetch_add(1, Relaxed);
+                tracing::warn!(key = %self.key, error = %e, "storage has no object a playlist lists");
+                io::Error::other(Unavailable(format!(
+                    "{}: listed, storage says no such key",
+                    self.key
+                )))
+            }
+            other => error(&self.stats, other),
         }
     }
 
@@ -416,8 +463,8 @@ impl Remote {
             .store
             .get_opts(&self.key, self.options(start..end))
             .await
-            .map_err(|e| error(&self.stats, e))?;
-        let bytes = got.bytes().await.map_err(|e| error(&self.stats, e))?;
+            .map_err(|e| self.error(e))?;
+        let bytes = got.bytes().await.map_err(|e| self.error(e))?;
         if bytes.len() as u64 != len {
             return Err(io::Error::other(Unavailable(format!(
                 "{}: {} bytes from storage, {len} expected",

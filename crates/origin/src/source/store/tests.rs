@@ -228,6 +228,52 @@ async fn an_outage_is_503_never_404() {
     assert_eq!(request(addr, "/clip/master.m3u8", "").await.status, 200);
 }
 
+/// Storage answering "no such key" for an object a playlist the origin fetched lists (a
+/// restarting SeaweedFS does for a moment) is storage not ready: 503 with the short
+/// Cache-Control, counted as a storage error. A name no playlist lists stays 404, and so
+/// does one the playlist no longer lists (collected).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_object_storage_says_is_missing_is_503() {
+    let (store, addr) = start(64).await;
+    assert_eq!(request(addr, "/clip/r1/stream.m3u8", "").await.status, 200);
+    // Its length known (HEAD through the origin) before storage lost it: the GET is 503 too.
+    let head = "HEAD /clip/r1/seg.ts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("read");
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    store
+        .delete(&Path::from("vod/clip/r1/seg.ts"))
+        .await
+        .expect("delete");
+    let cases = [("/clip/r1/seg.ts", 503), ("/clip/r1/other.ts", 404)];
+    for (path, want) in cases {
+        let r = request(addr, path, "").await;
+        assert_eq!(r.status, want, "{path}");
+        if want == 503 {
+            assert_eq!(r.header("cache-control"), Some("public, max-age=1"));
+        }
+    }
+    let metrics = request(addr, "/metrics", "").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(text.contains("hlsorigin_storage_errors_total 1"), "{text}");
+    // The playlist no longer lists it (its run was collected): a true 404.
+    let gone = "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\nnew.ts\n#EXT-X-ENDLIST\n";
+    let key = Path::from("vod/clip/r1/stream.m3u8");
+    store.put(&key, PutPayload::from(gone)).await.expect("put");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        request(addr, "/clip/r1/stream.m3u8", "").await.body,
+        gone.as_bytes()
+    );
+    assert_eq!(request(addr, "/clip/r1/seg.ts", "").await.status, 404);
+}
+
 #[test]
 fn playlist_time_to_live() {
     let cases: &[(&str, u64)] = &[
