@@ -13,6 +13,10 @@ use crate::path::ObjectPath;
 const MP4_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "m4a"];
 /// MPEG-TS files (lower case) served just in time, as `package FILE.ts` packages them.
 const TS_EXTENSIONS: [&str; 1] = ["ts"];
+/// What the objects `package` writes end in (playlists, init segments and single files,
+/// segments, subtitle segments): any other name under a file is not a JIT request, so it
+/// is a plain 404 without the file being indexed (`/seg10.ts/x` under a TS segment).
+const OBJECT_EXTENSIONS: [&str; 5] = ["m3u8", "mp4", "m4s", "ts", "vtt"];
 
 /// A request for an object of a file packaged just in time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +45,10 @@ pub(crate) fn parse(path: &ObjectPath) -> Option<JitUrl> {
         ["ts", name] => (Format::Ts, *name),
         _ => return None,
     };
-    if name.is_empty() {
+    let is_object = name
+        .rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && OBJECT_EXTENSIONS.contains(&ext));
+    if !is_object {
         return None;
     }
     let file = path.leading(at + 1);
@@ -123,6 +130,9 @@ mod tests {
             ("/t/title.json", None),
             ("/t/x.json.bak/master.m3u8", None),
             ("/t/title.json/x/master.m3u8", None),
+            // Names `package` never writes are not JIT requests (plain 404, no indexing).
+            ("/seg10.ts/x", None),
+            ("/a.mp4/stream.m3u8.bak", None),
         ];
         for (raw, want) in cases {
             let path = ObjectPath::from_request_path(raw).expect(raw);
