@@ -39,3 +39,11 @@ setup_for() { # setup_for OUTDIR: the --setup string
   fi
   echo "$s"
 }
+
+# BIN: the hlsorigin to measure; a release build of this tree unless BIN is given.
+release_bin() {
+  if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
+  fi
+}

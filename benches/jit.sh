@@ -28,10 +28,7 @@ ulimit -n "$(ulimit -Hn)"
 
 . benches/inputs.sh
 make_input_10min
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
-fi
+release_bin
 
 rm -rf "$WORK"
 mkdir -p "$ROOT/jit" "$ROOT/many"

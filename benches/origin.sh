@@ -38,10 +38,7 @@ command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; e
 
 . benches/inputs.sh
 make_input_10min
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
-fi
+release_bin
 
 rm -rf "$WORK"
 mkdir -p "$ROOT" "$NGX"

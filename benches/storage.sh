@@ -36,10 +36,7 @@ ulimit -n "$(ulimit -Hn)"
 
 . benches/inputs.sh
 make_input_10min
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
-fi
+release_bin
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 \
   AWS_ENDPOINT_URL=http://127.0.0.1:$S3 AWS_ALLOW_HTTP=true RUST_LOG=warn
 
