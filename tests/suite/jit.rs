@@ -75,6 +75,39 @@ pub(super) fn request(base: &str, method: &str, path: &str, extra: &[(&str, &str
     reply
 }
 
+/// Compares every object `package` wrote in `out` (run id `test`) with the same object served
+/// just in time under `base` (version `version`): playlists as text (and m3u8-rs parses them),
+/// everything else byte for byte; how many were compared.
+pub(super) fn assert_objects_equal(
+    server: &str,
+    base: &str,
+    out: &Path,
+    version: &str,
+    format: &str,
+) -> usize {
+    let mut compared = 0;
+    for entry in std::fs::read_dir(out).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with('.') {
+            continue;
+        }
+        let want = std::fs::read(out.join(&name)).unwrap();
+        let jit_name = name.replace("_test_", &format!("_{version}_"));
+        let got = get(server, &format!("{base}{jit_name}"));
+        assert_eq!(got.status, 200, "{format}: {jit_name}");
+        if name.ends_with(".m3u8") {
+            let got = got.text().replace(&format!("_{version}_"), "_test_");
+            crate::common::assert_text_eq(&name, &String::from_utf8(want).unwrap(), &got);
+            let parsed = m3u8_rs::parse_playlist_res(got.as_bytes());
+            assert!(parsed.is_ok(), "{format}: {name} parses: {parsed:?}");
+        } else {
+            assert!(got.body == want, "{format}: {name} differs from package's");
+        }
+        compared += 1;
+    }
+    compared
+}
+
 pub(super) fn get(base: &str, path: &str) -> Reply {
     request(base, "GET", path, &[])
 }
@@ -118,26 +151,7 @@ fn jit_equals_package() {
         let media = get(&server.base, &format!("{base}stream.m3u8"));
         assert_eq!(media.status, 200, "{format}: media playlist");
         let version = version_of(&media.text());
-        let mut compared = 0;
-        for entry in std::fs::read_dir(&out).unwrap() {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if name.starts_with('.') {
-                continue;
-            }
-            let want = std::fs::read(out.join(&name)).unwrap();
-            let jit_name = name.replace("_test_", &format!("_{version}_"));
-            let got = get(&server.base, &format!("{base}{jit_name}"));
-            assert_eq!(got.status, 200, "{format}: {jit_name}");
-            if name.ends_with(".m3u8") {
-                let got = got.text().replace(&format!("_{version}_"), "_test_");
-                crate::common::assert_text_eq(&name, &String::from_utf8(want).unwrap(), &got);
-                let parsed = m3u8_rs::parse_playlist_res(got.as_bytes());
-                assert!(parsed.is_ok(), "{format}: {name} parses: {parsed:?}");
-            } else {
-                assert!(got.body == want, "{format}: {name} differs from package's");
-            }
-            compared += 1;
-        }
+        let compared = assert_objects_equal(&server.base, &base, &out, &version, format);
         assert!(compared >= 6, "{format}: {compared} objects compared");
         assert!(media.text().contains(&format!(".{ext}")), "{format}");
         // ffmpeg reads the whole stream through HTTP: no decode error, the whole duration.

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::jit::get;
+use super::jit::{assert_objects_equal, get};
 use crate::common::server::{play, serve};
 use crate::common::{fixtures, out_dir, package, probe, run};
 
@@ -51,26 +51,7 @@ fn jit_ts_input_equals_package() {
             .and_then(|l| l.split('_').next())
             .expect("a segment line")
             .to_owned();
-        let mut compared = 0;
-        for entry in std::fs::read_dir(&out).unwrap() {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if name.starts_with('.') {
-                continue;
-            }
-            let want = std::fs::read(out.join(&name)).unwrap();
-            let jit_name = name.replace("_test_", &format!("_{version}_"));
-            let got = get(&server.base, &format!("{base}{jit_name}"));
-            assert_eq!(got.status, 200, "{format}: {jit_name}");
-            if name.ends_with(".m3u8") {
-                let got = got.text().replace(&format!("_{version}_"), "_test_");
-                crate::common::assert_text_eq(&name, &String::from_utf8(want).unwrap(), &got);
-                let parsed = m3u8_rs::parse_playlist_res(got.as_bytes());
-                assert!(parsed.is_ok(), "{format}: {name} parses: {parsed:?}");
-            } else {
-                assert!(got.body == want, "{format}: {name} differs from package's");
-            }
-            compared += 1;
-        }
+        let compared = assert_objects_equal(&server.base, &base, &out, &version, format);
         assert!(compared >= 6, "{format}: {compared} objects compared");
         let url = format!("{}{base}master.m3u8", server.base);
         let errors = probe::decode_errors(Path::new(&url));
