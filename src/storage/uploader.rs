@@ -17,6 +17,10 @@
 //!   (everything it lists is then stored or given up).
 //! - A playlist PUT is retried the same way; one given up is logged and counted (the next
 //!   version replaces it). Deletes are tried twice.
+//! - An init segment (or key) is never given up: `EXT-X-MAP` and `EXT-X-KEY` have no gap
+//!   marker (RFC 8216bis 4.4.4.4, 4.4.4.5) and every later segment needs it. One not stored
+//!   by its deadline is held and tried again before each playlist and while idle; a playlist
+//!   naming a held object is not stored (it waits in the overflow slot) until the object is.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -112,6 +116,8 @@ struct Shared {
     /// The latest version handed over of each playlist: an older one still queued is
     /// skipped, and one being retried stops (the newer one lists more).
     versions: Mutex<HashMap<String, u64>>,
+    /// Init segments and keys not stored yet (see the module's notes).
+    held: Mutex<HashMap<String, PutPayload>>,
 }
 
 impl Shared {
@@ -268,9 +274,19 @@ async fn work(mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>, target: Target) 
         let job = match rx.try_recv() {
             Ok(job) => job,
             Err(mpsc::error::TryRecvError::Empty) => {
-                // Drained: every object queued so far is stored or given up.
+                // Drained: every object queued so far is stored, given up or held.
+                store_held(&shared, &target).await;
                 upload_overflow(&shared, &target).await;
-                match rx.recv().await {
+                let next = if lock(&shared.held).is_empty() {
+                    rx.recv().await
+                } else {
+                    // Held objects are tried again at least every MAX_BACKOFF.
+                    match tokio::time::timeout(MAX_BACKOFF, rx.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => continue,
+                    }
+                };
+                match next {
                     Some(job) => job,
                     None => break,
                 }
@@ -278,13 +294,26 @@ async fn work(mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>, target: Target) 
             Err(mpsc::error::TryRecvError::Disconnected) => break,
         };
         match job {
+            Job::Media { name, data, since } if is_essential(&name) => {
+                let payload = PutPayload::from(data);
+                let until = since + target.deadline;
+                if let Err(e) = upload(&target, &name, payload.clone(), until, || false).await {
+                    failing.get_or_insert_with(Instant::now);
+                    tracing::error!(
+                        object = name,
+                        error = e,
+                        "init segment not stored in time: playlists naming it wait for it"
+                    );
+                    lock(&shared.held).insert(name, payload);
+                }
+            }
             Job::Media { name, data, since } => {
                 let until = since + target.deadline;
                 if failing.is_some() && Instant::now() >= until {
                     give_up(&shared, &target.stats, &name, "storage is failing");
                     continue;
                 }
-                match upload(&target, &name, data, until, || false).await {
+                match upload(&target, &name, data.into(), until, || false).await {
                     Ok(()) => failing = None,
                     Err(e) => {
                         failing.get_or_insert_with(Instant::now);
@@ -303,11 +332,36 @@ async fn work(mut rx: mpsc::Receiver<Job>, shared: Arc<Shared>, target: Target) 
             }
             Job::Delete { name } => {
                 lock(&shared.failed).remove(&name);
+                lock(&shared.held).remove(&name);
                 delete(&target, &name).await;
             }
         }
     }
+    store_held(&shared, &target).await;
     upload_overflow(&shared, &target).await;
+}
+
+/// Init segments and keys: what `EXT-X-MAP` and `EXT-X-KEY` name.
+fn is_essential(name: &str) -> bool {
+    name.ends_with("init.mp4") || name.ends_with(".key")
+}
+
+/// Tries each held object once more (up to the deadline).
+async fn store_held(shared: &Shared, target: &Target) {
+    let held: Vec<(String, PutPayload)> = lock(&shared.held)
+        .iter()
+        .map(|(n, p)| (n.clone(), p.clone()))
+        .collect();
+    for (name, payload) in held {
+        let until = Instant::now() + target.deadline;
+        if upload(target, &name, payload, until, || false)
+            .await
+            .is_ok()
+        {
+            lock(&shared.held).remove(&name);
+            tracing::info!(object = name, "held init segment stored");
+        }
+    }
 }
 
 async fn upload_overflow(shared: &Shared, target: &Target) {
@@ -322,6 +376,18 @@ async fn upload_overflow(shared: &Shared, target: &Target) {
 }
 
 async fn playlist(shared: &Shared, target: &Target, name: &str, data: &[u8], version: u64) {
+    if !lock(&shared.held).is_empty() {
+        store_held(shared, target).await;
+    }
+    let text = String::from_utf8_lossy(data);
+    if lock(&shared.held).keys().any(|h| text.contains(h.as_str())) {
+        // It names an init segment storage does not have yet: it waits (never a playlist
+        // whose EXT-X-MAP is missing). A newer version queued meanwhile replaces it.
+        if !shared.superseded(name, version) {
+            lock(&shared.overflow).insert(name.to_owned(), data.to_vec());
+        }
+        return;
+    }
     let text = {
         let failed = lock(&shared.failed);
         mark_gaps(&String::from_utf8_lossy(data), &failed)
@@ -333,7 +399,7 @@ async fn playlist(shared: &Shared, target: &Target, name: &str, data: &[u8], ver
         // until the media playlists it names are stored (at most the deadline).
         wait_for_variants(target, &text, until, &superseded).await;
     }
-    if let Err(e) = upload(target, name, text.into_bytes(), until, superseded).await {
+    if let Err(e) = upload(target, name, text.into_bytes().into(), until, superseded).await {
         let n = target.stats.playlists_failed.fetch_add(1, Relaxed) + 1;
         tracing::error!(object = name, error = %e, count = n, "live playlist not stored");
     }
@@ -370,12 +436,11 @@ fn key(target: &Target, name: &str) -> Path {
 async fn upload(
     target: &Target,
     name: &str,
-    data: Vec<u8>,
+    payload: PutPayload,
     until: Instant,
     stop: impl Fn() -> bool,
 ) -> Result<(), String> {
     let key = key(target, name);
-    let payload = PutPayload::from(data);
     let mut backoff = FIRST_BACKOFF;
     loop {
         let put = target.store.put(&key, payload.clone());

@@ -143,6 +143,42 @@ async fn a_segment_not_stored_in_time_is_listed_as_a_gap() {
     assert_eq!(stats.gaps.load(Relaxed), 2);
 }
 
+/// An init segment has no gap marker: one not stored in time is held, no playlist naming it
+/// is stored until it is, and the worker stores both once storage answers (no new job needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_init_segment_is_never_a_gap_and_its_playlist_waits_for_it() {
+    let store = Arc::new(CountingStore::default());
+    store.set_down(true);
+    let (up, worker, stats) = start(&store, Duration::from_millis(200));
+    up.put("s_init.mp4", b"init");
+    up.put("s_0.m4s", b"seg0");
+    let with_map = playlist(&["s_0.m4s"], &[]).replace(
+        "#EXT-X-MEDIA-SEQUENCE:0\n",
+        "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"s_init.mp4\"\n",
+    );
+    up.put("stream.m3u8", with_map.as_bytes());
+    while stats.gaps.load(Relaxed) < 1 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    store.set_down(false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.count("put live/ev/stream.m3u8") == 0 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", store.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = store.log();
+    // The last try of the init segment (the one that stored it) comes before any of the playlist.
+    let init = log.iter().rposition(|l| l == "put live/ev/s_init.mp4");
+    let listed = log.iter().position(|l| l == "put live/ev/stream.m3u8");
+    assert!(init < listed, "{log:?}");
+    assert_eq!(text(&store, "s_init.mp4").await, "init");
+    assert_eq!(gaps(&text(&store, "stream.m3u8").await), ["s_0.m4s"]);
+    assert_eq!(stats.gaps.load(Relaxed), 1, "the init segment is no gap");
+    drop(up);
+    worker.await.expect("worker");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_never_waits_for_a_dead_store() {
     let store = Arc::new(CountingStore::default());
