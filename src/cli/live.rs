@@ -4,7 +4,7 @@
 //! playlist reloads and preload-hint requests from memory.
 //!
 //! Several `--input`s are the renditions of one stream (an encoder ladder sending each
-//! rendition as its own transport stream): one input task, driver thread and media playlist
+//! rendition as its own transport stream): one input task, driver task and media playlist
 //! per rendition, one `master.m3u8` listing them all (see `ingest::group`), one origin.
 
 use std::net::SocketAddr;
@@ -18,6 +18,7 @@ use media::package::Format;
 use origin::{FsSource, LivePlaylists, LivePublisher, LiveSource, ServeConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::live_server::PublishArgs;
 use super::package::FormatArg;
@@ -454,8 +455,8 @@ async fn bind_inputs(args: &LiveArgs, configs: &[DriverConfig]) -> Result<Vec<in
 pub(super) type Done = mpsc::UnboundedReceiver<(usize, Result<()>)>;
 
 /// The per-stream pipeline, the same for every input and mode: rendition `index` of stream
-/// `name` gets a driver on a thread of its own (calling `done` with its result when it
-/// ends), and the
+/// `name` gets a driver task of its own (calling `done` with its result when it ends), and
+/// the
 /// events of the origin its `publisher` belongs to (rendition 0 speaks for the stream:
 /// stream.added/live/ended; each reports its own segments).
 /// Returns the sender its input feeds.
@@ -475,18 +476,22 @@ pub(super) fn spawn_driver(
             index == 0,
         )
     });
+    // Several renditions: their log lines say which one.
+    let span = match cfg.group {
+        Some(_) => tracing::info_span!("rendition", name = %cfg.live.rendition),
+        None => tracing::Span::none(),
+    };
     let mut driver = Driver::new(cfg, publisher)?;
     if let Some(events) = events {
         driver = driver.with_events(events);
     }
     let (tx, rx) = mpsc::channel(INGEST_QUEUE);
-    let handle = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name(format!("live-driver-{index}"))
-        .spawn(move || {
-            done(driver::run(driver, rx, handle));
-        })
-        .context("cannot start a live driver thread")?;
+    tokio::spawn(
+        async move {
+            done(driver::run(driver, rx).await);
+        }
+        .instrument(span),
+    );
     Ok(tx)
 }
 

@@ -2,7 +2,7 @@
 //! Server mode of `hlsorigin live` (`--rtmp-listen ADDR`, `--srt-listen ADDR`, no `--name`), also used by the
 //! default run: any number of publishers at once, `rtmp://HOST/APP/NAME` creating stream
 //! NAME in ROOT/NAME/. Each stream gets the same per-stream pipeline as a single `--input`
-//! ([`super::live::spawn_driver`]: driver thread, origin publisher, events), made on its
+//! ([`super::live::spawn_driver`]: driver task, origin publisher, events), made on its
 //! first publish and released once it has had no publisher for the input timeout; one origin
 //! and one event hub serve them all.
 

@@ -505,27 +505,23 @@ impl Driver {
 /// Events [`run`] handles between two ticks at most.
 const BURST: usize = 64;
 
-/// Runs the driver on the current (non-runtime) thread until the input ends or every
-/// sender of `rx` is gone (shutdown); either way the stream ends with EXT-X-ENDLIST.
-pub fn run(
-    mut driver: Driver,
-    mut rx: mpsc::Receiver<IngestEvent>,
-    rt: tokio::runtime::Handle,
-) -> Result<()> {
-    // Several renditions: their log lines say which one.
-    let _span = driver
-        .cfg
-        .group
-        .as_ref()
-        .map(|_| tracing::info_span!("rendition", name = %driver.cfg.live.rendition).entered());
+/// Runs the driver as a task until the input ends or every sender of `rx` is gone
+/// (shutdown); either way the stream ends with EXT-X-ENDLIST.
+///
+/// A task, not a thread: the input's task hands events over to it on the same runtime, so a
+/// hand-over is a task wake-up (often on the same worker) rather than a thread switch, the
+/// largest per-channel cost an RTMP profile showed. Its writes are page-cache writes (no
+/// fsync), short enough for a worker, as nginx-rtmp does them in its event loop; the one
+/// read that may wait on the network (a playlist to continue from object storage) runs in
+/// `block_in_place`.
+pub async fn run(mut driver: Driver, mut rx: mpsc::Receiver<IngestEvent>) -> Result<()> {
     loop {
         let wake = driver.next_wakeup(Instant::now());
-        let mut event = match rt.block_on(async {
-            match wake {
-                Some(t) => tokio::time::timeout_at(t, rx.recv()).await.ok(),
-                None => Some(rx.recv().await),
-            }
-        }) {
+        let received = match wake {
+            Some(t) => tokio::time::timeout_at(t, rx.recv()).await.ok(),
+            None => Some(rx.recv().await),
+        };
+        let mut event = match received {
             Some(Some(event)) => Some(event),
             Some(None) => return driver.finish(SystemTime::now()),
             None => None,
@@ -549,5 +545,9 @@ pub fn run(
             }
         }
         driver.tick(SystemTime::now(), Instant::now())?;
+        if handled >= BURST {
+            // A backlog: let the other tasks of this worker (HTTP, other streams) run.
+            tokio::task::yield_now().await;
+        }
     }
 }

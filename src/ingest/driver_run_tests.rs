@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! [`driver::run`] with a burst already queued, as an RTMP or TCP input leaves it when the
-//! driver's thread is slower than the socket: everything queued is handled in order up to
+//! driver's task is slower than the socket: everything queued is handled in order up to
 //! the end of input (what follows it is not), and the playlist is the one the events make
 //! (checked with m3u8-rs).
 
@@ -34,7 +34,7 @@ fn a_queued_burst_is_handled_in_order_up_to_the_end() {
     queue(IngestEvent::Data(Bytes::copy_from_slice(chunks[0])));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let driver = Driver::new(config(&dir), None).expect("driver");
-    driver::run(driver, rx, rt.handle().clone()).expect("run");
+    rt.block_on(driver::run(driver, rx)).expect("run");
     drop(tx);
 
     let text = std::fs::read_to_string(dir.join("stream.m3u8")).expect("playlist");

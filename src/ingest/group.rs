@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Several inputs as the renditions of one live stream (`hlsorigin live --input A --input B`):
-//! each input has its own driver thread, `LiveStream` and media playlist; what they share
+//! each input has its own driver task, `LiveStream` and media playlist; what they share
 //! is a [`RenditionGroup`] behind a mutex — the multivariant playlist `master.m3u8`, written
 //! here whenever the group says it changed, and the EXT-X-RENDITION-REPORTs each driver
 //! hands its stream before feeding it (RFC 8216bis 4.4.5.4).
@@ -56,7 +56,7 @@ pub fn members(count: usize, dir: &Path, grace: Duration) -> Vec<GroupMember> {
 
 impl GroupMember {
     fn lock(&self) -> MutexGuard<'_, Shared> {
-        // A panicking driver thread leaves consistent data: every update is one assignment.
+        // A panicking driver task leaves consistent data: every update is one assignment.
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 

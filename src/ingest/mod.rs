@@ -6,7 +6,7 @@
 //! The network side (this module, `udp`, `tcp`, `stdin`) is tokio; the driver runs on a
 //! thread of its own because everything it does — demuxing, muxing, writing files — is
 //! synchronous work. Several inputs of one stream (renditions) each get an input task and a
-//! driver thread; they share a [`group`].
+//! driver task; they share a [`group`].
 
 mod demux;
 pub mod driver;

@@ -84,12 +84,12 @@ impl LiveTarget {
     }
 
     /// The text of this stream's object `name` (`PREFIX/NAME/name`) as stored, `None` when
-    /// there is none. Blocks the calling thread (the driver's, never a runtime worker) for at
-    /// most [`READ_LIMIT`].
+    /// there is none. Blocks the calling thread for at most [`READ_LIMIT`] (the driver's task:
+    /// its worker's other tasks move to another worker meanwhile, `block_in_place`).
     pub fn read_blocking(&self, name: &str) -> io::Result<Option<String>> {
         let key = super::sink::ObjectSink::key(&self.prefix, None, name);
         let store = Arc::clone(&self.store);
-        self.rt.block_on(async move {
+        let read = || self.rt.block_on(async move {
             let get = async { store.get(&key).await?.bytes().await };
             match tokio::time::timeout(READ_LIMIT, get).await {
                 Err(_) => Err(io::Error::new(
@@ -100,7 +100,14 @@ impl LiveTarget {
                 Ok(Err(e)) => Err(io::Error::other(e)),
                 Ok(Ok(bytes)) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             }
-        })
+        });
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Err(_) => read(),
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(read),
+            Ok(_) => Err(io::Error::other(
+                "reading from storage needs a multi-threaded runtime",
+            )),
+        }
     }
 
     /// The packager's [`Store`] for this stream (one upload queue and worker each).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The live packager's uploads into object storage, off the driver thread.
+//! The live packager's uploads into object storage, off the driver's task.
 //!
 //! The driver hands each object to [`Uploader::put`] / [`Uploader::delete`] and goes on at
 //! once: a bounded queue per stream feeds one worker task that performs the uploads **in

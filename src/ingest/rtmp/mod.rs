@@ -119,7 +119,7 @@ async fn serve(mut stream: TcpStream, peer: String, hub: Arc<Hub>) {
 
 /// Carries out `actions`; `Some(reason)` when the connection is to be closed. The media
 /// messages among them go to the driver together (one [`IngestEvent::Messages`] per run of
-/// them, in order with the other events): each hand-over wakes the driver's thread, the
+/// them, in order with the other events): each hand-over wakes the driver's task, the
 /// largest per-message cost there was.
 async fn perform(
     stream: &mut TcpStream,
