@@ -89,18 +89,20 @@ impl LiveTarget {
     pub fn read_blocking(&self, name: &str) -> io::Result<Option<String>> {
         let key = super::sink::ObjectSink::key(&self.prefix, None, name);
         let store = Arc::clone(&self.store);
-        let read = || self.rt.block_on(async move {
-            let get = async { store.get(&key).await?.bytes().await };
-            match tokio::time::timeout(READ_LIMIT, get).await {
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("{key}: no answer from storage"),
-                )),
-                Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
-                Ok(Err(e)) => Err(io::Error::other(e)),
-                Ok(Ok(bytes)) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-            }
-        });
+        let read = || {
+            self.rt.block_on(async move {
+                let get = async { store.get(&key).await?.bytes().await };
+                match tokio::time::timeout(READ_LIMIT, get).await {
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{key}: no answer from storage"),
+                    )),
+                    Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
+                    Ok(Err(e)) => Err(io::Error::other(e)),
+                    Ok(Ok(bytes)) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+                }
+            })
+        };
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Err(_) => read(),
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(read),

@@ -81,8 +81,12 @@ fn parts(p: &Playlist) -> Vec<(u64, u64)> {
 /// The multivariant playlist's variant URIs, once it lists two (and, Apple 6.1, the I-frame
 /// playlist of each).
 fn two_variants(base: &str) -> Vec<String> {
+    two_variants_of(base, "tv")
+}
+
+fn two_variants_of(base: &str, name: &str) -> Vec<String> {
     let master = wait_for("a multivariant playlist with two variants", 60, || {
-        let r = get(base, "/tv/master.m3u8");
+        let r = get(base, &format!("/{name}/master.m3u8"));
         match m3u8_rs::parse_playlist_res(&r.body) {
             Ok(m3u8_rs::Playlist::MasterPlaylist(m))
                 if r.status == 200 && m.variants.iter().filter(|v| !v.is_i_frame).count() == 2 =>
@@ -128,14 +132,21 @@ fn two_variants(base: &str) -> Vec<String> {
 /// Fetches `x` right after it publishes its next part (a blocking reload), then `y`: `x`'s
 /// report of `y` is `y`'s newest part or the one before.
 fn report_is_current(base: &str, x: &str, y: &str) {
-    let now = fetch(base, &format!("/tv/{x}"));
+    report_is_current_in(base, "tv", x, y);
+}
+
+fn report_is_current_in(base: &str, name: &str, x: &str, y: &str) {
+    let now = fetch(base, &format!("/{name}/{x}"));
     let (msn, part) = (now.last_msn() + 1, now.open_parts.len());
-    let r = get(base, &format!("/tv/{x}?_HLS_msn={msn}&_HLS_part={part}"));
+    let r = get(
+        base,
+        &format!("/{name}/{x}?_HLS_msn={msn}&_HLS_part={part}"),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let text = r.text();
     let reported = report(&text, y).unwrap_or_else(|| panic!("{x} reports {y}:\n{text}"));
     assert!(report(&text, x).is_none(), "{x} does not report itself");
-    let other = fetch(base, &format!("/tv/{y}"));
+    let other = fetch(base, &format!("/{name}/{y}"));
     let listed = parts(&other);
     let newest = listed.len().checked_sub(1).expect("parts listed");
     let at = listed
@@ -255,4 +266,53 @@ fn live_two_renditions_report_each_other_and_hlsjs_plays() {
         );
     }
     assert_eq!(two_variants(live.base()), uris);
+}
+
+/// The same two-rung ladder published over RTMP (issue 10: renditions work for RTMP inputs as
+/// for UDP): one ffmpeg publishes each rung to its own `--input rtmp://…` of one `live`; the
+/// master lists both variants (measured bandwidths, sizes in input order), each media
+/// playlist reports the other, ffprobe reads both and hls.js plays the master.
+#[test]
+fn live_two_rtmp_renditions_report_each_other_and_hlsjs_plays() {
+    const RTMP: [&str; 2] = [
+        "rtmp://127.0.0.1:21412/live/hi",
+        "rtmp://127.0.0.1:21413/live/lo",
+    ];
+    let root = out_dir("live-renditions-rtmp");
+    let args = [
+        "--input",
+        RTMP[1],
+        "--listen",
+        "127.0.0.1:0",
+        "--ll-hls",
+        "--part-duration",
+        "0.5",
+        "--input-timeout",
+        "60",
+    ];
+    let live = Live::start(&root, "studio", RTMP[0], &args, Stdio::null());
+    let base = live.base().to_owned();
+    let mut cmd = encoder_command("640x360");
+    for ((size, rate), url) in RUNGS.iter().zip(RTMP) {
+        cmd.args(["-map", "0:v", "-map", "1:a", "-s", size, "-b:v", rate])
+            .args(LIVE_CODECS)
+            .args(["-f", "flv", url]);
+    }
+    let _enc = spawn_encoder(cmd, Stdio::null());
+    let uris = two_variants_of(&base, "studio");
+    assert_eq!(uris, ["stream_0.m3u8", "stream_1.m3u8"]);
+    for uri in &uris {
+        wait_for("two segments in each rendition", 60, || {
+            let p = fetch(&base, &format!("/studio/{uri}"));
+            (p.segments.len() >= 2).then_some(())
+        });
+    }
+    for _ in 0..2 {
+        report_is_current_in(&base, "studio", "stream_0.m3u8", "stream_1.m3u8");
+        report_is_current_in(&base, "studio", "stream_1.m3u8", "stream_0.m3u8");
+    }
+    for (uri, (size, _)) in uris.iter().zip(RUNGS) {
+        ffprobe_reads(&format!("{base}/studio/{uri}"), size);
+    }
+    play_hlsjs(&format!("{base}/studio/master.m3u8"), 15);
 }
