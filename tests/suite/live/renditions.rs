@@ -129,13 +129,24 @@ fn two_variants_of(base: &str, name: &str) -> Vec<String> {
     variants.iter().map(|v| v.uri.clone()).collect()
 }
 
-/// Fetches `x` right after it publishes its next part (a blocking reload), then `y`: `x`'s
-/// report of `y` is `y`'s newest part or the one before.
-fn report_is_current(base: &str, x: &str, y: &str) {
-    report_is_current_in(base, "tv", x, y);
+/// Waits for two segments in each of stream `name`'s two renditions `uris`, then checks their
+/// reports of each other `rounds` times.
+fn segments_then_reports(base: &str, name: &str, uris: &[String], rounds: usize) {
+    for uri in uris {
+        wait_for("two segments in each rendition", 60, || {
+            let p = fetch(base, &format!("/{name}/{uri}"));
+            (p.segments.len() >= 2).then_some(())
+        });
+    }
+    for _ in 0..rounds {
+        report_is_current(base, name, &uris[0], &uris[1]);
+        report_is_current(base, name, &uris[1], &uris[0]);
+    }
 }
 
-fn report_is_current_in(base: &str, name: &str, x: &str, y: &str) {
+/// Fetches `x` of stream `name` right after it publishes its next part (a blocking reload),
+/// then `y`: `x`'s report of `y` is `y`'s newest part or the one before.
+fn report_is_current(base: &str, name: &str, x: &str, y: &str) {
     let now = fetch(base, &format!("/{name}/{x}"));
     let (msn, part) = (now.last_msn() + 1, now.open_parts.len());
     let r = get(
@@ -195,18 +206,8 @@ fn live_two_renditions_report_each_other_and_hlsjs_plays() {
     let _enc = ladder_encoder();
     let uris = two_variants(&base);
     assert_eq!(uris, ["stream_0.m3u8", "stream_1.m3u8"]);
-    for uri in &uris {
-        wait_for("two segments in each rendition", 60, || {
-            let p = fetch(&base, &format!("/tv/{uri}"));
-            (p.segments.len() >= 2).then_some(())
-        });
-    }
-
     // Reports, both ways, a few times.
-    for _ in 0..3 {
-        report_is_current(&base, "stream_0.m3u8", "stream_1.m3u8");
-        report_is_current(&base, "stream_1.m3u8", "stream_0.m3u8");
-    }
+    segments_then_reports(&base, "tv", &uris, 3);
 
     // Blocking reload and the preload-hinted part on each rendition.
     for uri in &uris {
@@ -301,16 +302,7 @@ fn live_two_rtmp_renditions_report_each_other_and_hlsjs_plays() {
     let _enc = spawn_encoder(cmd, Stdio::null());
     let uris = two_variants_of(&base, "studio");
     assert_eq!(uris, ["stream_0.m3u8", "stream_1.m3u8"]);
-    for uri in &uris {
-        wait_for("two segments in each rendition", 60, || {
-            let p = fetch(&base, &format!("/studio/{uri}"));
-            (p.segments.len() >= 2).then_some(())
-        });
-    }
-    for _ in 0..2 {
-        report_is_current_in(&base, "studio", "stream_0.m3u8", "stream_1.m3u8");
-        report_is_current_in(&base, "studio", "stream_1.m3u8", "stream_0.m3u8");
-    }
+    segments_then_reports(&base, "studio", &uris, 2);
     for (uri, (size, _)) in uris.iter().zip(RUNGS) {
         ffprobe_reads(&format!("{base}/studio/{uri}"), size);
     }
