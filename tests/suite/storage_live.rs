@@ -370,11 +370,12 @@ fn storage_stopped_while_live_then_recovers() {
             // 503; never 404. Done when all are served and the stream went on.
             let (statuses, gaps) = listed_statuses(&at, &text);
             let missing: Vec<_> = statuses.iter().filter(|(_, s)| *s != 200).collect();
-            // Known limit (README "Scaling out"): an origin answers 503 for a listed object
-            // storage says is missing only once it has fetched a playlist listing it; the
-            // other origin behind the round-robin may not have yet, and SeaweedFS warming up
-            // answers 404 for stored objects. Such a 404 is excused only while storage
-            // itself answers 404 for that key; the loop ends only when all are 200.
+            // SeaweedFS warming up answers 404 for stored objects. An origin answers 503 for
+            // one that a playlist of its directory lists (read again on such a 404: it may
+            // hold an older version than the player); only an origin that serves no playlist
+            // of the directory (not the case here: both follow the stream) would pass a 404
+            // on (README "Scaling out"). A 404 is excused only while storage itself answers
+            // 404 for that key; the loop ends only when all are 200.
             let s3_port = weed
                 .endpoint()
                 .rsplit(':')

@@ -52,6 +52,18 @@ impl Listed {
         }
     }
 
+    /// The playlists of directory `dir` fetched in the last [`LISTED_TTL`] (the streams of
+    /// that directory this origin serves now).
+    pub(super) fn playlists_in(&self, dir: &str) -> Vec<String> {
+        let Ok(map) = self.map.lock() else {
+            return Vec::new();
+        };
+        map.iter()
+            .filter(|(p, (at, _))| at.elapsed() <= LISTED_TTL && parent(p) == dir)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
     /// Whether a playlist fetched in the last [`LISTED_TTL`] lists the object at `path`.
     pub(super) fn contains(&self, path: &str) -> bool {
         let Ok(map) = self.map.lock() else {
@@ -67,7 +79,7 @@ impl Listed {
 /// directory (RFC 8216bis 4.1: relative URIs). A preload hint is not listed: it may not be
 /// stored yet, so storage rightly answers 404 for it. Absolute URLs and `..` are skipped.
 fn listed_objects(playlist: &str, text: &str) -> HashSet<String> {
-    let dir = playlist.rsplit_once('/').map_or("", |(d, _)| d);
+    let dir = parent(playlist);
     let mut found = HashSet::new();
     for line in text.lines().map(str::trim) {
         let uri = if line.starts_with("#EXT-X-MAP:") || line.starts_with("#EXT-X-PART:") {
@@ -82,6 +94,11 @@ fn listed_objects(playlist: &str, text: &str) -> HashSet<String> {
         }
     }
     found
+}
+
+/// The directory of object path `path` (`""` at the top).
+pub(super) fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
 }
 
 fn uri_attribute(line: &str) -> Option<&str> {

@@ -123,11 +123,7 @@ impl StoreSource {
     }
 
     fn key(&self, path: &ObjectPath) -> Path {
-        if self.inner.prefix.is_empty() {
-            Path::from(path.as_str())
-        } else {
-            Path::from(format!("{}/{}", self.inner.prefix, path.as_str()))
-        }
+        self.key_str(path.as_str())
     }
 
     /// A storage failure as the origin reports it (counted unless it is "no such key").
@@ -141,13 +137,49 @@ impl StoreSource {
     fn media_error(&self, path: &str, e: object_store::Error) -> io::Error {
         match e {
             object_store::Error::NotFound { .. } if self.inner.listed.contains(path) => {
-                self.inner.stats.errors.fetch_add(1, Relaxed);
-                tracing::warn!(path, error = %e, "storage has no object a playlist lists");
-                io::Error::other(Unavailable(format!(
-                    "{path}: listed, storage says no such key"
-                )))
+                self.not_ready(path, &e, "a playlist lists it")
             }
             other => self.error(other),
+        }
+    }
+
+    /// Storage said "no such key" for the object at `path`, which no playlist this origin
+    /// fetched lately lists. When this origin serves a playlist of its directory, it may hold
+    /// an older version than the player that asks (which got a newer one from another origin,
+    /// or from a CDN): those playlists are fetched again first, so that [`Self::media_error`]
+    /// judges with the current listing. A playlist that cannot be fetched again — storage
+    /// failing, or answering 404 for a playlist it had a moment ago (a restarting SeaweedFS
+    /// answers 404 for everything for a moment; a deleted stream looks the same) — makes it
+    /// `true`: storage cannot confirm that the object is gone (503, not 404).
+    async fn recheck_listing(&self, path: &str) -> bool {
+        if self.inner.listed.contains(path) {
+            return false;
+        }
+        let mut unsure = false;
+        for playlist in self.inner.listed.playlists_in(listed::parent(path)) {
+            let key = self.key_str(&playlist);
+            if let Err(e) = self.fetch_playlist(&key, playlist.clone(), None).await {
+                tracing::debug!(playlist, error = %e, "playlist not fetched again");
+                unsure = true;
+            }
+        }
+        unsure
+    }
+
+    /// "No such key" for `path` taken as storage not ready: 503, counted.
+    fn not_ready(&self, path: &str, e: &object_store::Error, why: &str) -> io::Error {
+        self.inner.stats.errors.fetch_add(1, Relaxed);
+        tracing::warn!(path, error = %e, "storage has no object: {why}");
+        io::Error::other(Unavailable(format!(
+            "{path}: storage says no such key, {why}"
+        )))
+    }
+
+    fn key_str(&self, path: &str) -> Path {
+        if self.inner.prefix.is_empty() {
+            Path::from(path)
+        } else {
+            Path::from(format!("{}/{path}", self.inner.prefix))
         }
     }
 
@@ -216,12 +248,16 @@ impl StoreSource {
             .metas
             .get(path.as_str(), |_| async move {
                 this.inner.stats.heads.fetch_add(1, Relaxed);
-                let m = this
-                    .inner
-                    .store
-                    .head(&head_key)
-                    .await
-                    .map_err(|e| this.media_error(&head_path, e))?;
+                let m = match this.inner.store.head(&head_key).await {
+                    Ok(m) => m,
+                    Err(e @ object_store::Error::NotFound { .. }) => {
+                        if this.recheck_listing(&head_path).await {
+                            return Err(this.not_ready(&head_path, &e, "its playlist vanished"));
+                        }
+                        return Err(this.media_error(&head_path, e));
+                    }
+                    Err(e) => return Err(this.media_error(&head_path, e)),
+                };
                 Ok((object_meta(&m, m.size), META_TTL))
             })
             .await?;

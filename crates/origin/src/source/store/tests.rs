@@ -274,6 +274,29 @@ async fn a_listed_object_storage_says_is_missing_is_503() {
     assert_eq!(request(addr, "/clip/r1/seg.ts", "").await.status, 404);
 }
 
+/// An origin holding an older version of a playlist than the player that asks (it got the
+/// newer one from another origin behind the same CDN) reads the playlist again when storage
+/// says "no such key" for an object it does not know: listed there → 503; listed nowhere →
+/// 404; the playlist itself gone from storage too (a restarting SeaweedFS answers 404 for
+/// everything for a moment) → 503; a directory with no playlist this origin serves → 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_a_newer_playlist_lists_is_503_on_an_origin_holding_an_older_one() {
+    let (store, addr) = start(64).await;
+    assert_eq!(request(addr, "/clip/r1/stream.m3u8", "").await.status, 200);
+    let key = Path::from("vod/clip/r1/stream.m3u8");
+    let newer = "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\nseg.ts\n#EXTINF:6,\nnext.ts\n";
+    store.put(&key, PutPayload::from(newer)).await.expect("put");
+    let cases = [("/clip/r1/next.ts", 503), ("/clip/r1/never.ts", 404)];
+    for (path, want) in cases {
+        assert_eq!(request(addr, path, "").await.status, want, "{path}");
+    }
+    store.delete(&key).await.expect("delete");
+    let cases = [("/clip/r1/later.ts", 503), ("/clip/r2/x.ts", 404)];
+    for (path, want) in cases {
+        assert_eq!(request(addr, path, "").await.status, want, "{path}");
+    }
+}
+
 #[test]
 fn playlist_time_to_live() {
     let cases: &[(&str, u64)] = &[
