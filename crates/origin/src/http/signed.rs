@@ -14,7 +14,6 @@
 //!   plus a digest of the token.
 //! - The client address of address-bound tokens is the connection's peer ([`ClientAddr`]).
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -65,12 +64,20 @@ pub(crate) fn gate(policy: Option<&Policy>, req: &Request) -> Result<Option<Stri
     let Ok(path) = ObjectPath::from_request_path(req.uri().path()) else {
         return Ok(None);
     };
-    let path = format!("/{}", path.as_str());
+    // The request path as is when it is already the object path (no copy), else normalised.
+    let raw = req.uri().path();
+    let normalised;
+    let path = if raw.strip_prefix('/') == Some(path.as_str()) {
+        raw
+    } else {
+        normalised = format!("/{}", path.as_str());
+        normalised.as_str()
+    };
     let token = token_of(req.uri().query());
     let verified = token
         .as_deref()
-        .map(|t| policy.signer.verify(t, &path, now(), client(req)));
-    match (policy.protects(&path), verified) {
+        .map(|t| policy.signer.check(t, path, now(), client(req)));
+    match (policy.protects(path), verified) {
         (_, Some(Ok(_))) => Ok(token.map(std::borrow::Cow::into_owned)),
         (false, _) => Ok(None),
         (true, None) => Err(Denied::Missing),
@@ -140,7 +147,9 @@ pub(crate) struct Bodies {
 /// request of the version reads it and only a new token writes, hence the read-write lock.
 #[derive(Debug, Default)]
 pub(crate) struct TokenBodies {
-    map: RwLock<(HashMap<String, Arc<Bodies>>, usize)>,
+    /// Keys are tokens that verified (nobody without a secret can choose colliding ones): the
+    /// fast unkeyed hash is safe.
+    map: RwLock<(rustc_hash::FxHashMap<String, Arc<Bodies>>, usize)>,
 }
 
 impl TokenBodies {

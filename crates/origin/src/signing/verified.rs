@@ -10,7 +10,6 @@
 //! behind a read-write lock: every request reads it, only a new token writes, so the worker
 //! threads never park on each other for a lookup.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -19,20 +18,28 @@ use super::Token;
 /// Tokens kept at most (about 200 bytes each).
 const CAPACITY: usize = 4096;
 
-/// Token string → the client address it was checked for, and the parsed token.
-type Map = HashMap<Box<str>, (Option<IpAddr>, Token)>;
+/// Token string → the client address it was checked for, and the parsed token. Only
+/// authentic tokens are keys (nobody without a secret can choose colliding ones), so the fast
+/// unkeyed hash is safe here.
+type Map = rustc_hash::FxHashMap<Box<str>, (Option<IpAddr>, Token)>;
 
 /// Shared by the clones of one [`super::Signer`].
 #[derive(Debug, Default, Clone)]
 pub(super) struct Verified(Arc<RwLock<Map>>);
 
 impl Verified {
-    /// The token `token` checked for `client`, if it was found authentic before.
-    pub(super) fn get(&self, token: &str, client: Option<IpAddr>) -> Option<Token> {
+    /// `f` of the token `token` checked for `client`, if it was found authentic before (no
+    /// copy of the token: this is every signed request's path).
+    pub(super) fn with<R>(
+        &self,
+        token: &str,
+        client: Option<IpAddr>,
+        f: impl FnOnce(&Token) -> R,
+    ) -> Option<R> {
         let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
         map.get(token)
             .filter(|(ip, _)| *ip == client)
-            .map(|(_, t)| t.clone())
+            .map(|(_, t)| f(t))
     }
 
     /// Remembers that `token` is authentic for `client`.
