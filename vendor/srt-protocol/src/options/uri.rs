@@ -100,7 +100,11 @@ impl TryFrom<Url> for SrtUri {
             | (Listener, Some(_), None, _)
             | (Caller, None, _, _)
             | (Rendezvous, None, _, _) => {
-                unimplemented!();
+                // hlsorigin patch: was `unimplemented!()` (a panic on a URL without the host
+                // or port its mode needs).
+                Err(SrtUriError::InvalidMode(
+                    "this mode needs a host and a port in the URL".into(),
+                ))
             }
         }
     }
@@ -355,6 +359,23 @@ mod tests {
     use super::*;
 
     use std::net::SocketAddr;
+
+    /// hlsorigin patch: a URL without the port its mode needs is an error, not a panic.
+    #[test]
+    fn mode_without_its_port_is_an_error() {
+        for url in [
+            "srt://10.0.0.1?mode=caller",
+            "srt://10.0.0.1?mode=listener",
+            "srt://10.0.0.1?mode=rendezvous",
+            "srt://10.0.0.1",
+        ] {
+            assert!(
+                matches!(url.parse::<SrtUri>(), Err(SrtUriError::InvalidMode(_))),
+                "{url}: {:?}",
+                url.parse::<SrtUri>()
+            );
+        }
+    }
 
     #[test]
     fn parse_listen() {
