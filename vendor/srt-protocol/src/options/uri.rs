@@ -172,8 +172,8 @@ impl SrtUri {
                     let value = Self::parse_int_param("conntimeo", value)?;
                     socket.connect.timeout = Duration::from_millis(value);
                 }
-                "drifttracer" => unimplemented!(),
-                "enforcedencryption" => unimplemented!(),
+                "drifttracer" => return Err(UnimplementedParameter("drifttracer")), // hlsorigin patch: was unimplemented!()
+                "enforcedencryption" => return Err(UnimplementedParameter("enforcedencryption")), // hlsorigin patch: was unimplemented!()
                 "fc" => {
                     let value = Self::parse_int_param("fc", value)?;
                     socket.sender.flow_control_window_size = PacketCount(value);
@@ -186,7 +186,7 @@ impl SrtUri {
                         inputbw = Some(DataRate(value));
                     }
                 }
-                "iptos" => unimplemented!(),
+                "iptos" => return Err(UnimplementedParameter("iptos")), // hlsorigin patch: was unimplemented!()
                 "ipttl" => {
                     let value = Self::parse_int_param("ipttl", value)?;
                     if value > 255 {
@@ -194,7 +194,7 @@ impl SrtUri {
                     }
                     socket.connect.ip_ttl = value as u8;
                 }
-                "ipv6only" => unimplemented!(),
+                "ipv6only" => return Err(UnimplementedParameter("ipv6only")), // hlsorigin patch: was unimplemented!()
                 "kmpreannounce" => {
                     let value = Self::parse_int_param("kmpreannounce", value)?;
                     socket.encryption.km_refresh.period = PacketCount(value);
@@ -256,7 +256,7 @@ impl SrtUri {
                     let value = Self::parse_int_param("mss", value)?;
                     socket.session.max_segment_size = PacketSize(value);
                 }
-                "nakreport" => unimplemented!(),
+                "nakreport" => return Err(UnimplementedParameter("nakreport")), // hlsorigin patch: was unimplemented!()
                 "oheadbw" => {
                     let value = Self::parse_int_param("oheadbw", value)?;
                     if value > 5 {
@@ -292,7 +292,7 @@ impl SrtUri {
                     let value = Self::parse_int_param("rcvlatency", value)?;
                     socket.receiver.latency = Duration::from_millis(value);
                 }
-                "retransmitalgo" => unimplemented!(),
+                "retransmitalgo" => return Err(UnimplementedParameter("retransmitalgo")), // hlsorigin patch: was unimplemented!()
                 "sndbuf" => {
                     let value = Self::parse_int_param("sndbuf", value)?;
                     socket.sender.buffer_size = ByteCount(value);
@@ -304,7 +304,7 @@ impl SrtUri {
                 "streamid" => {
                     stream_id = Some(value);
                 }
-                "tlpktdrop" => unimplemented!(),
+                "tlpktdrop" => return Err(UnimplementedParameter("tlpktdrop")), // hlsorigin patch: was unimplemented!()
                 "transtype" => return Err(UnimplementedParameter("transtype")),
                 "tsbpdmode" => return Err(UnimplementedParameter("tsbpdmode")),
                 _ => {}
@@ -373,6 +373,21 @@ mod tests {
                 matches!(url.parse::<SrtUri>(), Err(SrtUriError::InvalidMode(_))),
                 "{url}: {:?}",
                 url.parse::<SrtUri>()
+            );
+        }
+    }
+
+    /// hlsorigin patch: a parameter srt-protocol does not implement is an error, not a panic.
+    #[test]
+    fn unimplemented_parameter_is_an_error() {
+        for p in ["drifttracer", "enforcedencryption", "iptos", "ipv6only", "nakreport"] {
+            let url = format!("srt://:1234?{p}=1");
+            assert!(
+                matches!(
+                    url.parse::<SrtUri>(),
+                    Err(SrtUriError::UnimplementedParameter(_))
+                ),
+                "{url}"
             );
         }
     }
