@@ -19,8 +19,9 @@
 //!   version replaces it). Deletes are tried twice.
 //! - An init segment (or key) is never given up: `EXT-X-MAP` and `EXT-X-KEY` have no gap
 //!   marker (RFC 8216bis 4.4.4.4, 4.4.4.5) and every later segment needs it. One not stored
-//!   by its deadline is held and tried again before each playlist and while idle; a playlist
-//!   naming a held object is not stored (it waits in the overflow slot) until the object is.
+//!   by its deadline is held and tried again whenever the queue is drained (at least every
+//!   second); a playlist naming a held object is not stored (it waits in the overflow slot)
+//!   until the object is.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -376,13 +377,11 @@ async fn upload_overflow(shared: &Shared, target: &Target) {
 }
 
 async fn playlist(shared: &Shared, target: &Target, name: &str, data: &[u8], version: u64) {
-    if !lock(&shared.held).is_empty() {
-        store_held(shared, target).await;
-    }
     let text = String::from_utf8_lossy(data);
     if lock(&shared.held).keys().any(|h| text.contains(h.as_str())) {
-        // It names an init segment storage does not have yet: it waits (never a playlist
-        // whose EXT-X-MAP is missing). A newer version queued meanwhile replaces it.
+        // It names an init segment storage does not have yet: it waits in the overflow slot
+        // (never a playlist whose EXT-X-MAP is missing) until the drained queue's next try of
+        // the held objects succeeds. A newer version queued meanwhile replaces it.
         if !shared.superseded(name, version) {
             lock(&shared.overflow).insert(name.to_owned(), data.to_vec());
         }
