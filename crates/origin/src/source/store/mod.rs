@@ -74,6 +74,10 @@ struct Inner {
     playlists: TtlMap<Playlist>,
     /// What the playlists fetched lately list (a "no such key" for one of those is 503).
     listed: Listed,
+    /// Per directory, whether its playlists read again after a "no such key" left storage
+    /// unsure ([`StoreSource::recheck_listing`]): one re-read per directory at a time, kept
+    /// for the playlists' own time-to-live.
+    rechecks: TtlMap<bool>,
     stats: Arc<StorageStats>,
 }
 
@@ -107,6 +111,7 @@ impl StoreSource {
                 metas: TtlMap::default(),
                 playlists: TtlMap::default(),
                 listed: Listed::default(),
+                rechecks: TtlMap::default(),
                 stats: Arc::default(),
             }),
         }
@@ -151,19 +156,43 @@ impl StoreSource {
     /// failing, or answering 404 for a playlist it had a moment ago (a restarting SeaweedFS
     /// answers 404 for everything for a moment; a deleted stream looks the same) — makes it
     /// `true`: storage cannot confirm that the object is gone (503, not 404).
+    ///
+    /// A directory's playlists are read again at most once per their own time-to-live
+    /// ([`playlist_ttl`], at most [`PLAYLIST_TTL`]), however many such requests come (a client
+    /// asking for random names costs storage no more than a player following the stream);
+    /// concurrent requests share the one re-read.
     async fn recheck_listing(&self, path: &str) -> bool {
         if self.inner.listed.contains(path) {
             return false;
         }
+        let dir = listed::parent(path);
+        let (this, owned) = (self.clone(), dir.to_owned());
+        let unsure = self
+            .inner
+            .rechecks
+            .get(dir, |_| async move {
+                Ok(this.reread_playlists_in(&owned).await)
+            })
+            .await;
+        unsure.unwrap_or(true)
+    }
+
+    /// Fetches the playlists of `dir` this origin serves again: whether one could not be, and
+    /// the shortest time-to-live among them.
+    async fn reread_playlists_in(&self, dir: &str) -> (bool, Duration) {
         let mut unsure = false;
-        for playlist in self.inner.listed.playlists_in(listed::parent(path)) {
+        let mut ttl = PLAYLIST_TTL;
+        for playlist in self.inner.listed.playlists_in(dir) {
             let key = self.key_str(&playlist);
-            if let Err(e) = self.fetch_playlist(&key, playlist.clone(), None).await {
-                tracing::debug!(playlist, error = %e, "playlist not fetched again");
-                unsure = true;
+            match self.fetch_playlist(&key, playlist.clone(), None).await {
+                Ok((_, t)) => ttl = ttl.min(t),
+                Err(e) => {
+                    tracing::debug!(playlist, error = %e, "playlist not fetched again");
+                    unsure = true;
+                }
             }
         }
-        unsure
+        (unsure, ttl)
     }
 
     /// "No such key" for `path` taken as storage not ready: 503, counted.

@@ -291,10 +291,38 @@ async fn an_object_a_newer_playlist_lists_is_503_on_an_origin_holding_an_older_o
         assert_eq!(request(addr, path, "").await.status, want, "{path}");
     }
     store.delete(&key).await.expect("delete");
+    // The directory's playlists are read again once per their time-to-live (1 s here).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let cases = [("/clip/r1/later.ts", 503), ("/clip/r2/x.ts", 404)];
     for (path, want) in cases {
         assert_eq!(request(addr, path, "").await.status, want, "{path}");
     }
+}
+
+/// A client asking for many names no playlist lists, at once and one after another, costs
+/// storage one re-read of the directory's playlist per its time-to-live, not one per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlisted_names_reread_a_directorys_playlists_once_per_time_to_live() {
+    let (store, addr) = start(64).await;
+    assert_eq!(request(addr, "/clip/r1/stream.m3u8", "").await.status, 200);
+    let playlist_gets = || store.count("get vod/clip/r1/stream.m3u8");
+    let before = playlist_gets();
+    let burst: Vec<_> = (0..20)
+        .map(|i| tokio::spawn(async move { request(addr, &format!("/clip/r1/x{i}.ts"), "").await }))
+        .collect();
+    for r in burst {
+        assert_eq!(r.await.expect("task").status, 404);
+    }
+    for i in 0..20 {
+        assert_eq!(
+            request(addr, &format!("/clip/r1/y{i}.ts"), "").await.status,
+            404
+        );
+    }
+    assert_eq!(playlist_gets() - before, 1, "{:?}", store.log());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(request(addr, "/clip/r1/z.ts", "").await.status, 404);
+    assert_eq!(playlist_gets() - before, 2, "{:?}", store.log());
 }
 
 #[test]
