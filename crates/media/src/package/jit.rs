@@ -30,7 +30,7 @@ use super::render::Mux;
 use super::{
     render_rendition, write_master, Format, PackageOptions, PackageSummary, Rendered, StreamStore,
 };
-use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer};
+use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer, NalHeads};
 use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
 use crate::store::Store;
@@ -82,14 +82,32 @@ pub struct Span {
 /// Indexes the MP4 `demux` and plans its rendition as `package` would with `opts` (single
 /// rendition, no encryption, no single file).
 pub fn plan<R: Read + Seek>(
-    mut demux: Mp4Demuxer<R>,
+    demux: Mp4Demuxer<R>,
     opts: &PackageOptions,
 ) -> Result<(MediaIndex, JitPlan)> {
+    plan_with(demux, opts, |_| Ok(None))
+}
+
+/// [`plan`], with the NAL heads of all the index's samples read ahead by `read_ahead` when the
+/// plan is made of skeletons ([`crate::demux::mp4::read_nal_heads`] on several readers of the file at once, for
+/// instance); `None`: each is read as planning reaches it.
+pub fn plan_with<R, F>(
+    mut demux: Mp4Demuxer<R>,
+    opts: &PackageOptions,
+    read_ahead: F,
+) -> Result<(MediaIndex, JitPlan)>
+where
+    R: Read + Seek,
+    F: FnOnce(&MediaIndex) -> Result<Option<NalHeads>>,
+{
     check_options(opts)?;
     let index = demux.index()?;
     let total = index.samples().len();
     let mut recorded = match Skeletons::new(&mut demux, &index, opts) {
-        Some(mut skeletons) => record(&mut skeletons, Some(total), None, opts, &[])?,
+        Some(mut skeletons) => {
+            skeletons.heads = read_ahead(&index)?;
+            record(&mut skeletons, Some(total), None, opts, &[])?
+        }
         None => record(&mut demux, Some(total), None, opts, &[])?,
     };
     // Just-in-time output is clear: no EXT-X-SESSION-KEY.
@@ -430,6 +448,8 @@ struct Skeletons<'a, R: Read + Seek> {
     zeros: Bytes,
     /// Whether the consumers read video NAL units (MPEG-TS, HEVC), not only their lengths.
     structure: bool,
+    /// The NAL heads of every sample, when read ahead.
+    heads: Option<NalHeads>,
 }
 
 /// Largest sample planned from a skeleton (a larger one is read as `package` reads it).
@@ -463,6 +483,7 @@ impl<'a, R: Read + Seek> Skeletons<'a, R> {
             next: 0,
             zeros: Bytes::from(zeros),
             structure: opts.format == Format::Ts || hevc,
+            heads: None,
         })
     }
 }
@@ -477,9 +498,15 @@ impl<R: Read + Seek> Demuxer for Skeletons<'_, R> {
         }
         let i = self.next;
         self.next += 1;
-        self.demux
-            .skeleton(self.index, i, &self.zeros, self.structure)
-            .map(Some)
+        match &self.heads {
+            Some(heads) => {
+                Mp4Demuxer::<R>::skeleton_from(self.index, i, &self.zeros, self.structure, heads)
+            }
+            None => self
+                .demux
+                .skeleton(self.index, i, &self.zeros, self.structure),
+        }
+        .map(Some)
     }
 }
 

@@ -10,9 +10,9 @@ use std::process::Command;
 
 use bytes::Bytes;
 
-use super::jit::{plan, JitPlan, Span};
+use super::jit::{plan, plan_with, JitPlan, Span};
 use super::{package, Format, PackageOptions};
-use crate::demux::mp4::{MediaIndex, Mp4Demuxer, Mp4Options};
+use crate::demux::mp4::{read_nal_heads, MediaIndex, Mp4Demuxer, Mp4Options, NalHeads};
 use crate::store::MemStore;
 
 fn have_ffmpeg() -> bool {
@@ -24,7 +24,10 @@ fn have_ffmpeg() -> bool {
 fn input(name: &str, gop: u32, flags: &str, hevc: bool) -> PathBuf {
     let dir = std::env::temp_dir().join("hlsorigin-jit-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.mp4"));
+    // One file per call: tests run in parallel, and one of them changes its file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{name}-{}-{call}.mp4", std::process::id()));
     let g = gop.to_string();
     let mut args: Vec<&str> = "-y -v error -f lavfi -i testsrc=size=160x120:rate=25:duration=5 \
                                 -f lavfi -i sine=frequency=440:duration=5 -sc_threshold 0 \
@@ -171,6 +174,22 @@ fn plan_and_render_equal_package() {
         assert!(
             plan.segment_names().count() >= 2,
             "{case}: several segments"
+        );
+        // The same plan from NAL heads read ahead in three runs, each with its own reader (as
+        // the origin reads them on several threads).
+        let (index, plan) = plan_with(open(&path), &opts, |index| {
+            let n = index.samples().len();
+            let cuts = [0, n / 3, 2 * n / 3, n];
+            let parts = cuts
+                .windows(2)
+                .map(|w| read_nal_heads(&mut File::open(&path).unwrap(), index, w[0]..w[1]))
+                .collect::<crate::Result<Vec<_>>>()?;
+            NalHeads::join(parts).map(Some)
+        })
+        .unwrap();
+        assert!(
+            jit_objects(&path, &index, &plan) == got,
+            "{case}: planned from heads read ahead"
         );
     }
 }

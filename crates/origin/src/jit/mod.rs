@@ -29,7 +29,7 @@ use axum::http::HeaderValue;
 use bytes::{Bytes, BytesMut};
 use media::demux::mp4::{looks_like_mp4, MediaIndex, Mp4Demuxer, Mp4Options};
 use media::demux::ts::looks_like_ts;
-use media::package::jit::{plan, JitPlan, Span};
+use media::package::jit::{plan_with, JitPlan, Span};
 use media::package::jit_ts::{plan_ts, TsInputPlan};
 use media::package::{Format, PackageOptions};
 use sha2::{Digest, Sha256};
@@ -432,7 +432,12 @@ fn build(mut reader: Reader, meta: &ObjectMeta, name: &str, opts: &PackageOption
     }
     let demux = Mp4Demuxer::open(reader, meta.len, Mp4Options::default())
         .map_err(|e| refused(422, format!("{name}: {e}")))?;
-    let (index, plan) = plan(demux, opts).map_err(|e| refused(422, format!("{name}: {e}")))?;
+    let read_ahead = |index: &MediaIndex| match &probe {
+        Reader::File(f) => pread::read_nal_heads_in_parallel(f, index),
+        _ => Ok(None),
+    };
+    let (index, plan) =
+        plan_with(demux, opts, read_ahead).map_err(|e| refused(422, format!("{name}: {e}")))?;
     if !unchanged(&probe, meta) {
         return Err(changed(name));
     }

@@ -40,7 +40,7 @@ use track::Track;
 use crate::error::{Error, Result};
 use crate::sample::{Demuxer, Sample, TrackInfo};
 pub use index::{MediaIndex, SampleRef};
-pub use skeleton::skeleton_codec;
+pub use skeleton::{read_nal_heads, skeleton_codec, NalHeads};
 
 /// Demuxer options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use std::io::{Read, Seek, SeekFrom};
 use bytes::Bytes;
 
 use super::entry::NalFormat;
-use super::index::MediaIndex;
+use super::index::{MediaIndex, SampleRef};
 use super::Mp4Demuxer;
 use crate::error::{Error, Result};
 use crate::sample::{CodecConfig, Sample};
@@ -36,6 +36,85 @@ pub fn skeleton_codec(config: &CodecConfig) -> bool {
     )
 }
 
+/// The first bytes of one NAL unit of a sample: its length prefix and header, or the stray
+/// bytes after the last one (fewer than a length prefix).
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    /// Position in the sample.
+    pos: u32,
+    /// Bytes of `bytes` read (the length prefix and 2 header bytes, fewer at the end).
+    len: u8,
+    bytes: [u8; 6],
+}
+
+/// The NAL heads of a run of consecutive samples of an index, read ahead of planning by
+/// [`read_nal_heads`] — for instance by several threads at once, each with its own reader,
+/// joined with [`NalHeads::join`] — so that [`Mp4Demuxer::skeleton_from`] reads nothing.
+#[derive(Debug, Clone, Default)]
+pub struct NalHeads {
+    /// Index of the first sample covered.
+    start: usize,
+    /// Per sample covered: where its heads start in `heads` (one more entry: the end).
+    first: Vec<u32>,
+    heads: Vec<Head>,
+}
+
+impl NalHeads {
+    /// The heads of consecutive runs, in order, as one.
+    pub fn join(parts: Vec<NalHeads>) -> Result<NalHeads> {
+        let mut all = NalHeads::default();
+        for (n, part) in parts.into_iter().enumerate() {
+            if n == 0 {
+                all.start = part.start;
+                all.first.push(0);
+            } else if all.start + all.first.len() - 1 != part.start {
+                return Err(Error::mp4("NAL heads read ahead are not consecutive", 0));
+            }
+            let base = all.heads.len() as u32;
+            all.first
+                .extend(part.first.iter().skip(1).map(|&f| base + f));
+            all.heads.extend(part.heads);
+        }
+        Ok(all)
+    }
+
+    /// The heads of sample `i`, if covered.
+    fn of(&self, i: usize) -> Option<&[Head]> {
+        let k = i.checked_sub(self.start)?;
+        let (&from, &to) = (self.first.get(k)?, self.first.get(k + 1)?);
+        self.heads.get(from as usize..to as usize)
+    }
+}
+
+/// Reads the NAL heads of the video samples `samples` of `index` from `reader` (the file the
+/// index was made from), a few bytes per NAL unit; other samples have none.
+pub fn read_nal_heads<R: Read + Seek>(
+    reader: &mut R,
+    index: &MediaIndex,
+    samples: std::ops::Range<usize>,
+) -> Result<NalHeads> {
+    let mut out = NalHeads {
+        start: samples.start,
+        first: vec![0],
+        heads: Vec::new(),
+    };
+    for i in samples {
+        let r = index
+            .samples()
+            .get(i)
+            .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
+        if let Some(fmt) = index.nal_format(r.track as usize) {
+            if (1..=4).contains(&fmt.length_size) {
+                walk(reader, r.offset, r.size as usize, fmt, &mut out.heads)?;
+            }
+        }
+        let end = u32::try_from(out.heads.len())
+            .map_err(|_| Error::mp4("too many NAL units to plan", r.offset))?;
+        out.first.push(end);
+    }
+    Ok(out)
+}
+
 impl<R: Read + Seek> Mp4Demuxer<R> {
     /// Sample `i` of `index` as [`MediaIndex::sample`] would make it from the real bytes, its
     /// payload zeros but for the NAL structure of video. `zeros`: at least as long as the
@@ -49,73 +128,133 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
         zeros: &Bytes,
         structure: bool,
     ) -> Result<Sample> {
-        let r = *index
-            .samples()
-            .get(i)
-            .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
-        let size = r.size as usize;
-        let Some(fmt) = index.nal_format(r.track as usize) else {
-            return index.sample(i, slice(zeros, size, r.offset)?);
+        let mut heads = Vec::new();
+        if let Some((r, fmt)) = video_sample(index, i)? {
+            walk(
+                self.reader.inner_mut(),
+                r.offset,
+                r.size as usize,
+                fmt,
+                &mut heads,
+            )?;
+        }
+        skeleton_of(index, i, zeros, structure, &heads)
+    }
+
+    /// [`Self::skeleton`] from heads read ahead ([`read_nal_heads`]) covering sample `i`.
+    pub fn skeleton_from(
+        index: &MediaIndex,
+        i: usize,
+        zeros: &Bytes,
+        structure: bool,
+        heads: &NalHeads,
+    ) -> Result<Sample> {
+        let of = heads
+            .of(i)
+            .ok_or_else(|| Error::mp4(format!("sample {i}: no NAL heads read ahead"), 0))?;
+        skeleton_of(index, i, zeros, structure, of)
+    }
+}
+
+/// Sample `i` and its NAL format, when it is a video sample with NAL structure.
+fn video_sample(index: &MediaIndex, i: usize) -> Result<Option<(SampleRef, NalFormat)>> {
+    let r = *index
+        .samples()
+        .get(i)
+        .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
+    Ok(index
+        .nal_format(r.track as usize)
+        .filter(|f| (1..=4).contains(&f.length_size))
+        .map(|f| (r, f)))
+}
+
+/// The skeleton of sample `i` from its NAL `heads` (none for a sample without NAL structure).
+fn skeleton_of(
+    index: &MediaIndex,
+    i: usize,
+    zeros: &Bytes,
+    structure: bool,
+    heads: &[Head],
+) -> Result<Sample> {
+    let r = *index
+        .samples()
+        .get(i)
+        .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
+    let size = r.size as usize;
+    let Some((_, fmt)) = video_sample(index, i)? else {
+        // Not NAL-structured, or a length size [`MediaIndex::sample`] rejects with its error.
+        return index.sample(i, slice(zeros, size, r.offset)?);
+    };
+    if !structure && canonical(heads, fmt) {
+        return index.canonical_sample(i, slice(zeros, size, r.offset)?);
+    }
+    let mut skel = vec![0u8; size];
+    for h in heads {
+        let at = h.pos as usize;
+        let n = usize::from(h.len);
+        if let (Some(dst), Some(src)) = (skel.get_mut(at..at + n), h.bytes.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    index.sample(i, Bytes::from(skel))
+}
+
+/// Walks the NAL units of the `size`-byte sample at `offset` of `reader`, appending each one's
+/// length prefix and header (and the stray bytes after the last one) to `out`.
+fn walk<R: Read + Seek>(
+    reader: &mut R,
+    offset: u64,
+    size: usize,
+    fmt: NalFormat,
+    out: &mut Vec<Head>,
+) -> Result<()> {
+    let ls = usize::from(fmt.length_size);
+    let mut pos = 0usize;
+    while pos < size {
+        let want = (ls + 2).min(size - pos);
+        let mut head = Head {
+            pos: u32::try_from(pos).map_err(|_| Error::mp4("sample too large to plan", offset))?,
+            len: want as u8, // at most 6
+            bytes: [0; 6],
         };
-        let ls = usize::from(fmt.length_size);
-        if !(1..=4).contains(&ls) {
-            return index.sample(i, slice(zeros, size, r.offset)?); // its error
+        let got = head.bytes.get_mut(..want).unwrap_or_default();
+        peek(reader, offset + pos as u64, got)?;
+        out.push(head);
+        if want < ls {
+            return Ok(()); // stray or padding bytes: [`MediaIndex::sample`] decides
         }
-        if !structure && self.nal_walk(r.offset, size, fmt, None)? {
-            return index.canonical_sample(i, slice(zeros, size, r.offset)?);
-        }
-        let mut skel = vec![0u8; size];
-        self.nal_walk(r.offset, size, fmt, Some(&mut skel))?;
-        index.sample(i, Bytes::from(skel))
+        let len = length(&head, ls);
+        // Past the end: the sample is malformed, and [`MediaIndex::sample`] says so.
+        pos = pos.saturating_add(ls).saturating_add(len);
     }
+    Ok(())
+}
 
-    /// Walks the NAL units of the `size`-byte sample at `offset`, reading each one's length
-    /// prefix and header (into `skel` at their place, if given); whether the sample is
-    /// already canonical (4-byte lengths, no AUD, no empty NAL unit, nothing after the last).
-    fn nal_walk(
-        &mut self,
-        offset: u64,
-        size: usize,
-        fmt: NalFormat,
-        mut skel: Option<&mut [u8]>,
-    ) -> Result<bool> {
-        let ls = usize::from(fmt.length_size);
-        let mut canonical = ls == 4;
-        let mut pos = 0usize;
-        while pos < size {
-            let want = (ls + 2).min(size - pos);
-            let mut head = [0u8; 6];
-            let got = head.get_mut(..want).unwrap_or_default();
-            self.peek(offset + pos as u64, got)?;
-            if let Some(dst) = skel.as_deref_mut().and_then(|s| s.get_mut(pos..pos + want)) {
-                dst.copy_from_slice(got);
-            }
-            if want < ls {
-                return Ok(false); // stray or padding bytes: [`MediaIndex::sample`] decides
-            }
-            let len = got
-                .get(..ls)
-                .unwrap_or_default()
-                .iter()
-                .fold(0usize, |acc, &x| (acc << 8) | usize::from(x));
-            let unit = got.get(ls..).unwrap_or_default();
-            if len == 0 || is_aud(unit, fmt.hevc) {
-                canonical = false;
-            }
-            // Past the end: the sample is malformed, and [`MediaIndex::sample`] says so.
-            pos = pos.saturating_add(ls).saturating_add(len);
-        }
-        Ok(canonical)
-    }
+fn length(head: &Head, ls: usize) -> usize {
+    head.bytes
+        .get(..ls)
+        .unwrap_or_default()
+        .iter()
+        .fold(0usize, |acc, &x| (acc << 8) | usize::from(x))
+}
 
-    /// Reads exactly `buf.len()` bytes at `offset`.
-    fn peek(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.reader
-            .inner_mut()
-            .seek(SeekFrom::Start(offset))
-            .and_then(|_| self.reader.inner_mut().read_exact(buf))
-            .map_err(|e| Error::io(format!("reading a NAL header at byte offset {offset}"), e))
-    }
+/// Whether the sample whose NAL `heads` these are is already canonical (4-byte lengths, no
+/// AUD, no empty NAL unit, nothing after the last).
+fn canonical(heads: &[Head], fmt: NalFormat) -> bool {
+    let ls = usize::from(fmt.length_size);
+    ls == 4
+        && heads.iter().all(|h| {
+            let unit = h.bytes.get(ls..usize::from(h.len)).unwrap_or_default();
+            usize::from(h.len) >= ls && length(h, ls) != 0 && !is_aud(unit, fmt.hevc)
+        })
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`.
+fn peek<R: Read + Seek>(reader: &mut R, offset: u64, buf: &mut [u8]) -> Result<()> {
+    reader
+        .seek(SeekFrom::Start(offset))
+        .and_then(|_| reader.read_exact(buf))
+        .map_err(|e| Error::io(format!("reading a NAL header at byte offset {offset}"), e))
 }
 
 fn is_aud(unit: &[u8], hevc: bool) -> bool {
