@@ -2,6 +2,7 @@
 //! Shared test machinery: generated media (ffmpeg), running the binary, independent checks (ffprobe).
 #![allow(dead_code)]
 
+pub mod boxes;
 pub mod fixtures;
 pub mod probe;
 pub mod seaweed;

@@ -8,81 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::boxes::{child, parse, serialize, Bx};
 use crate::common::{bin, out_dir, package, run, work_dir};
-
-/// One MP4 box: containers keep their children, the rest their payload.
-#[derive(Clone, Debug)]
-struct Bx {
-    kind: [u8; 4],
-    payload: Vec<u8>,
-    children: Option<Vec<Bx>>,
-}
-
-const CONTAINERS: [&[u8; 4]; 5] = [b"moov", b"trak", b"mdia", b"minf", b"stbl"];
-
-fn parse(mut data: &[u8]) -> Vec<Bx> {
-    let mut out = Vec::new();
-    while data.len() >= 8 {
-        let size = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
-        let kind: [u8; 4] = data[4..8].try_into().unwrap();
-        let (hdr, size) = match size {
-            0 => (8, data.len()),
-            1 => (
-                16,
-                u64::from_be_bytes(data[8..16].try_into().unwrap()) as usize,
-            ),
-            s => (8, s),
-        };
-        let body = &data[hdr..size];
-        out.push(if CONTAINERS.contains(&&kind) {
-            Bx {
-                kind,
-                payload: Vec::new(),
-                children: Some(parse(body)),
-            }
-        } else {
-            Bx {
-                kind,
-                payload: body.to_vec(),
-                children: None,
-            }
-        });
-        data = &data[size..];
-    }
-    out
-}
-
-fn write(boxes: &[Bx], out: &mut Vec<u8>) {
-    for b in boxes {
-        let mut body = Vec::new();
-        match &b.children {
-            Some(c) => write(c, &mut body),
-            None => body.extend_from_slice(&b.payload),
-        }
-        if body.len() + 8 > u32::MAX as usize {
-            out.extend_from_slice(&1u32.to_be_bytes());
-            out.extend_from_slice(&b.kind);
-            out.extend_from_slice(&(body.len() as u64 + 16).to_be_bytes());
-        } else {
-            out.extend_from_slice(&(body.len() as u32 + 8).to_be_bytes());
-            out.extend_from_slice(&b.kind);
-        }
-        out.extend_from_slice(&body);
-    }
-}
-
-fn serialize(boxes: &[Bx]) -> Vec<u8> {
-    let mut v = Vec::new();
-    write(boxes, &mut v);
-    v
-}
-
-fn child<'a>(boxes: &'a mut [Bx], kind: &[u8; 4]) -> &'a mut Bx {
-    boxes
-        .iter_mut()
-        .find(|b| &b.kind == kind)
-        .unwrap_or_else(|| panic!("no {} box", String::from_utf8_lossy(kind)))
-}
 
 /// The `stbl` children of track `n` (0-based, in moov order).
 fn stbl(file: &mut [Bx], n: usize) -> &mut Vec<Bx> {
