@@ -2,12 +2,15 @@
 //! The whole packaging path on fuzzed input: demux (MP4 or TS, sniffed) → cut → TS and fMP4 → playlists,
 //! into memory. Must never panic. For MP4 input, just-in-time packaging is checked against it
 //! (differential): the plan succeeds exactly when `package` does, and every object it holds or
-//! renders equals `package`'s.
+//! renders equals `package`'s — planned as planning goes and from NAL heads read ahead in two
+//! runs (as the origin reads them on two threads).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use media::demux::mp4::{looks_like_mp4, Mp4Demuxer, Mp4Options};
+use media::demux::mp4::{
+    looks_like_mp4, read_nal_heads, MediaIndex, Mp4Demuxer, Mp4Options, NalHeads,
+};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
-use media::package::jit::{plan, Span};
+use media::package::jit::{plan, plan_with, Span};
 use media::package::{package, Format, PackageOptions};
 use media::sample::Demuxer;
 use media::store::MemStore;
@@ -52,33 +55,51 @@ fuzz_target!(|data: &[u8]| {
 
 /// The JIT plan of `data` succeeds exactly when `package` did, and gives the same objects.
 fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemStore) {
-    let options = Mp4Options {
-        allow_truncated: true,
-    };
-    let Ok(demux) = Mp4Demuxer::open(std::io::Cursor::new(data), data.len() as u64, options)
-    else {
-        return;
-    };
-    let planned = plan(demux, opts);
-    assert_eq!(planned.is_ok(), packaged, "plan and package disagree");
-    let Ok((index, plan)) = planned else { return };
-    for (name, want) in &store.objects {
-        let got = match plan.segment(name) {
-            Some(seg) => {
-                let read: Vec<(Span, bytes::Bytes)> = plan
-                    .spans(&index, seg)
-                    .into_iter()
-                    .map(|s| {
-                        let bytes = data
-                            .get(s.offset as usize..(s.offset + s.len) as usize)
-                            .unwrap_or_default();
-                        (s, bytes::Bytes::copy_from_slice(bytes))
-                    })
-                    .collect();
-                plan.render(&index, seg, &read).expect("render a planned segment")
-            }
-            None => plan.object(name).expect("object in the plan").to_vec(),
+    for read_ahead in [false, true] {
+        let options = Mp4Options {
+            allow_truncated: true,
         };
-        assert!(got == *want, "{name} differs from package's");
+        let Ok(demux) = Mp4Demuxer::open(std::io::Cursor::new(data), data.len() as u64, options)
+        else {
+            return;
+        };
+        let planned = if read_ahead {
+            plan_with(demux, opts, |index| heads_in_two_runs(data, index))
+        } else {
+            plan(demux, opts)
+        };
+        assert_eq!(planned.is_ok(), packaged, "plan and package disagree");
+        let Ok((index, plan)) = planned else { return };
+        for (name, want) in &store.objects {
+            let got = match plan.segment(name) {
+                Some(seg) => {
+                    let read: Vec<(Span, bytes::Bytes)> = plan
+                        .spans(&index, seg)
+                        .into_iter()
+                        .map(|s| {
+                            let bytes = data
+                                .get(s.offset as usize..(s.offset + s.len) as usize)
+                                .unwrap_or_default();
+                            (s, bytes::Bytes::copy_from_slice(bytes))
+                        })
+                        .collect();
+                    plan.render(&index, seg, &read)
+                        .expect("render a planned segment")
+                }
+                None => plan.object(name).expect("object in the plan").to_vec(),
+            };
+            assert!(
+                got == *want,
+                "{name} differs from package's (read ahead: {read_ahead})"
+            );
+        }
     }
+}
+
+/// The NAL heads of every sample of `index`, read in two runs by two readers.
+fn heads_in_two_runs(data: &[u8], index: &MediaIndex) -> media::Result<Option<NalHeads>> {
+    let (n, mid) = (index.samples().len(), index.samples().len() / 2);
+    let first = read_nal_heads(&mut std::io::Cursor::new(data), index, 0..mid)?;
+    let second = read_nal_heads(&mut std::io::Cursor::new(data), index, mid..n)?;
+    NalHeads::join(vec![first, second]).map(Some)
 }
