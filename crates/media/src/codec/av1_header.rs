@@ -1,0 +1,1179 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Where the tiles of an AV1 temporal unit are (AV1 Bitstream & Decoding Process Specification
+//! v1.0.0 with Errata 1, "the AV1 spec" below), for Common Encryption (AV1-ISOBMFF v1.2.0 §7:
+//! each tile's `decode_tile()` is a protected range, everything before it clear).
+//!
+//! A tile starts after the frame header and the tile group header, so finding it means parsing
+//! the whole uncompressed header (§5.9.2) to its last bit: its length depends on the sequence
+//! header (§5.5, from `av1C`'s configOBUs or in-band) and on the reference state left by the
+//! frames before it in decode order (§7.20: each slot's frame type, order hint, frame size and
+//! segmentation features), which [`Av1Parser`] keeps. Per sample (a temporal unit, §7.5):
+//!
+//! - OBUs (§5.3) are walked by their headers and `obu_size`; only OBU_FRAME (§5.10) and
+//!   OBU_TILE_GROUP (§5.11.1) hold tiles. OBU_FRAME_HEADER starts a frame whose tile groups
+//!   follow; a redundant or repeated frame header is a copy (§5.9.1) and is not parsed again.
+//! - tile_info (§5.9.15) gives TileCols, TileRows and TileSizeBytes; the tile group header
+//!   (§5.11.1) gives the group's first and last tile, each tile but the last is preceded by its
+//!   `tile_size_minus_1` (le(TileSizeBytes)), the last runs to the end of the OBU.
+//!
+//! What decoding needs but the header's bit length does not (CDFs, loop filter deltas, global
+//! motion references, film grain tables) is not kept. Anything the parser cannot follow —
+//! truncation, a reference slot never filled, values out of the spec's range, large-scale tile
+//! OBUs — is an error naming the byte offset, never a guess.
+
+use std::ops::Range;
+
+use super::bits::BitReader;
+
+const NUM_REF_FRAMES: usize = 8;
+const REFS_PER_FRAME: usize = 7;
+const PRIMARY_REF_NONE: u32 = 7;
+const SELECT: u32 = 2;
+const KEY_FRAME: u32 = 0;
+const INTER_FRAME: u32 = 1;
+const INTRA_ONLY_FRAME: u32 = 2;
+const SWITCH_FRAME: u32 = 3;
+const MAX_TILE_WIDTH: u32 = 4096;
+const MAX_TILE_AREA: u32 = 4096 * 2304;
+const MAX_TILE_COLS: u32 = 64;
+const MAX_TILE_ROWS: u32 = 64;
+/// Segmentation feature bits, signedness (§5.9.14 Segmentation_Feature_Bits/_Signed).
+const SEG_FEATURE_BITS: [u32; 8] = [8, 6, 6, 6, 6, 3, 0, 0];
+const SEG_FEATURE_SIGNED: [bool; 8] = [true, true, true, true, true, false, false, false];
+const SEG_FEATURE_MAX: [i32; 8] = [255, 63, 63, 63, 63, 7, 0, 0];
+
+/// OBU types (§6.2.2, Table "obu_type").
+pub const OBU_SEQUENCE_HEADER: u8 = 1;
+pub const OBU_TEMPORAL_DELIMITER: u8 = 2;
+pub const OBU_FRAME_HEADER: u8 = 3;
+pub const OBU_TILE_GROUP: u8 = 4;
+pub const OBU_FRAME: u8 = 6;
+pub const OBU_REDUNDANT_FRAME_HEADER: u8 = 7;
+pub const OBU_TILE_LIST: u8 = 8;
+
+/// The sequence header fields the frame header's syntax depends on (§5.5).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SequenceHeader {
+    pub seq_profile: u32,
+    reduced_still_picture_header: bool,
+    decoder_model_info_present: bool,
+    equal_picture_interval: bool,
+    buffer_removal_time_length: u32,
+    frame_presentation_time_length: u32,
+    /// Per operating point: operating_point_idc and decoder_model_present_for_this_op.
+    operating_points: Vec<(u32, bool)>,
+    frame_width_bits: u32,
+    frame_height_bits: u32,
+    pub max_frame_width: u32,
+    pub max_frame_height: u32,
+    frame_id_numbers_present: bool,
+    delta_frame_id_length: u32,
+    frame_id_length: u32,
+    use_128x128_superblock: bool,
+    enable_warped_motion: bool,
+    enable_order_hint: bool,
+    enable_ref_frame_mvs: bool,
+    seq_force_screen_content_tools: u32,
+    seq_force_integer_mv: u32,
+    order_hint_bits: u32,
+    enable_superres: bool,
+    enable_cdef: bool,
+    enable_restoration: bool,
+    mono_chrome: bool,
+    subsampling_x: bool,
+    subsampling_y: bool,
+    separate_uv_delta_q: bool,
+    film_grain_params_present: bool,
+}
+
+/// uvlc() (§4.10.3).
+fn uvlc(r: &mut BitReader, what: &str) -> Result<u32, String> {
+    let mut zeros = 0u32;
+    while !r.flag(what)? {
+        zeros += 1;
+    }
+    if zeros >= 32 {
+        return Ok(u32::MAX);
+    }
+    let v = r.bits(zeros, what)?;
+    Ok(v.saturating_add((1u32 << zeros) - 1))
+}
+
+/// su(n) (§4.10.6).
+fn su(r: &mut BitReader, n: u32, what: &str) -> Result<i32, String> {
+    let v = i64::from(r.bits(n, what)?);
+    let sign = 1i64 << (n - 1);
+    let v = if v & sign != 0 { v - 2 * sign } else { v };
+    Ok(i32::try_from(v).unwrap_or(0))
+}
+
+/// ns(n) (§4.10.7): a value in 0..n.
+fn ns(r: &mut BitReader, n: u32, what: &str) -> Result<u32, String> {
+    if n == 0 {
+        return Err(format!("ns(0) for {what}"));
+    }
+    let w = 32 - n.leading_zeros(); // FloorLog2(n) + 1
+    let m = (1u32 << w).wrapping_sub(n);
+    let v = r.bits(w - 1, what)?;
+    if v < m {
+        return Ok(v);
+    }
+    let extra = r.bit(what)?;
+    Ok((v << 1).wrapping_sub(m).wrapping_add(extra))
+}
+
+impl SequenceHeader {
+    /// sequence_header_obu() (§5.5.1) from the OBU's payload.
+    pub fn parse(payload: &[u8]) -> Result<SequenceHeader, String> {
+        let r = &mut BitReader::new(payload);
+        let mut s = SequenceHeader {
+            seq_profile: r.bits(3, "seq_profile")?,
+            ..SequenceHeader::default()
+        };
+        if s.seq_profile > 2 {
+            return Err(format!("seq_profile {} (0-2 defined)", s.seq_profile));
+        }
+        r.skip(1, "still_picture")?;
+        s.reduced_still_picture_header = r.flag("reduced_still_picture_header")?;
+        if s.reduced_still_picture_header {
+            r.skip(5, "seq_level_idx")?;
+            s.operating_points.push((0, false));
+        } else {
+            let mut buffer_delay_length = 0;
+            if r.flag("timing_info_present_flag")? {
+                r.skip(64, "timing_info")?; // num_units_in_display_tick, time_scale
+                s.equal_picture_interval = r.flag("equal_picture_interval")?;
+                if s.equal_picture_interval {
+                    uvlc(r, "num_ticks_per_picture_minus_1")?;
+                }
+                s.decoder_model_info_present = r.flag("decoder_model_info_present_flag")?;
+                if s.decoder_model_info_present {
+                    // decoder_model_info() (§5.5.4)
+                    buffer_delay_length = r.bits(5, "buffer_delay_length_minus_1")? + 1;
+                    r.skip(32, "num_units_in_decoding_tick")?;
+                    s.buffer_removal_time_length =
+                        r.bits(5, "buffer_removal_time_length_minus_1")? + 1;
+                    s.frame_presentation_time_length =
+                        r.bits(5, "frame_presentation_time_length_minus_1")? + 1;
+                }
+            }
+            let initial_display_delay_present = r.flag("initial_display_delay_present_flag")?;
+            let count = r.bits(5, "operating_points_cnt_minus_1")? + 1;
+            for _ in 0..count {
+                let idc = r.bits(12, "operating_point_idc")?;
+                let level = r.bits(5, "seq_level_idx")?;
+                if level > 7 {
+                    r.skip(1, "seq_tier")?;
+                }
+                let mut model = false;
+                if s.decoder_model_info_present {
+                    model = r.flag("decoder_model_present_for_this_op")?;
+                    if model {
+                        // operating_parameters_info() (§5.5.5)
+                        r.skip(2 * buffer_delay_length as usize, "decoder/encoder_buffer_delay")?;
+                        r.skip(1, "low_delay_mode_flag")?;
+                    }
+                }
+                if initial_display_delay_present && r.flag("initial_display_delay_present")? {
+                    r.skip(4, "initial_display_delay_minus_1")?;
+                }
+                s.operating_points.push((idc, model));
+            }
+        }
+        s.frame_width_bits = r.bits(4, "frame_width_bits_minus_1")? + 1;
+        s.frame_height_bits = r.bits(4, "frame_height_bits_minus_1")? + 1;
+        s.max_frame_width = r.bits(s.frame_width_bits, "max_frame_width_minus_1")? + 1;
+        s.max_frame_height = r.bits(s.frame_height_bits, "max_frame_height_minus_1")? + 1;
+        if !s.reduced_still_picture_header {
+            s.frame_id_numbers_present = r.flag("frame_id_numbers_present_flag")?;
+        }
+        if s.frame_id_numbers_present {
+            s.delta_frame_id_length = r.bits(4, "delta_frame_id_length_minus_2")? + 2;
+            s.frame_id_length = r.bits(3, "additional_frame_id_length_minus_1")? + 1;
+            s.frame_id_length += s.delta_frame_id_length;
+        }
+        s.use_128x128_superblock = r.flag("use_128x128_superblock")?;
+        r.skip(2, "enable_filter_intra, enable_intra_edge_filter")?;
+        s.seq_force_screen_content_tools = SELECT;
+        s.seq_force_integer_mv = SELECT;
+        if !s.reduced_still_picture_header {
+            r.skip(2, "enable_interintra_compound, enable_masked_compound")?;
+            s.enable_warped_motion = r.flag("enable_warped_motion")?;
+            r.skip(1, "enable_dual_filter")?;
+            s.enable_order_hint = r.flag("enable_order_hint")?;
+            if s.enable_order_hint {
+                r.skip(1, "enable_jnt_comp")?;
+                s.enable_ref_frame_mvs = r.flag("enable_ref_frame_mvs")?;
+            }
+            if !r.flag("seq_choose_screen_content_tools")? {
+                s.seq_force_screen_content_tools = r.bits(1, "seq_force_screen_content_tools")?;
+            }
+            if s.seq_force_screen_content_tools > 0 {
+                if !r.flag("seq_choose_integer_mv")? {
+                    s.seq_force_integer_mv = r.bits(1, "seq_force_integer_mv")?;
+                }
+            } else {
+                s.seq_force_integer_mv = SELECT;
+            }
+            if s.enable_order_hint {
+                s.order_hint_bits = r.bits(3, "order_hint_bits_minus_1")? + 1;
+            }
+        }
+        s.enable_superres = r.flag("enable_superres")?;
+        s.enable_cdef = r.flag("enable_cdef")?;
+        s.enable_restoration = r.flag("enable_restoration")?;
+        s.color_config(r)?;
+        s.film_grain_params_present = r.flag("film_grain_params_present")?;
+        Ok(s)
+    }
+
+    /// color_config() (§5.5.2): mono_chrome, subsampling and separate_uv_delta_q.
+    fn color_config(&mut self, r: &mut BitReader) -> Result<(), String> {
+        let high_bitdepth = r.flag("high_bitdepth")?;
+        let mut bit_depth = if high_bitdepth { 10 } else { 8 };
+        if self.seq_profile == 2 && high_bitdepth && r.flag("twelve_bit")? {
+            bit_depth = 12;
+        }
+        if self.seq_profile != 1 {
+            self.mono_chrome = r.flag("mono_chrome")?;
+        }
+        let (mut cp, mut tc, mut mc) = (2, 2, 2);
+        if r.flag("color_description_present_flag")? {
+            cp = r.bits(8, "color_primaries")?;
+            tc = r.bits(8, "transfer_characteristics")?;
+            mc = r.bits(8, "matrix_coefficients")?;
+        }
+        if self.mono_chrome {
+            r.skip(1, "color_range")?;
+            (self.subsampling_x, self.subsampling_y) = (true, true);
+            return Ok(());
+        }
+        if cp == 1 && tc == 13 && mc == 0 {
+            // CP_BT_709, TC_SRGB, MC_IDENTITY: 4:4:4, full range
+            (self.subsampling_x, self.subsampling_y) = (false, false);
+        } else {
+            r.skip(1, "color_range")?;
+            (self.subsampling_x, self.subsampling_y) = match self.seq_profile {
+                0 => (true, true),
+                1 => (false, false),
+                _ if bit_depth == 12 => {
+                    let x = r.flag("subsampling_x")?;
+                    (x, x && r.flag("subsampling_y")?)
+                }
+                _ => (true, false),
+            };
+            if self.subsampling_x && self.subsampling_y {
+                r.skip(2, "chroma_sample_position")?;
+            }
+        }
+        self.separate_uv_delta_q = r.flag("separate_uv_delta_q")?;
+        Ok(())
+    }
+
+    fn num_planes(&self) -> usize {
+        if self.mono_chrome {
+            1
+        } else {
+            3
+        }
+    }
+
+    /// get_relative_dist() (§7.12.3 order hint comparison).
+    fn relative_dist(&self, a: u32, b: u32) -> i32 {
+        if !self.enable_order_hint || self.order_hint_bits == 0 {
+            return 0;
+        }
+        let diff = a.wrapping_sub(b) as i32;
+        let m = 1i32 << (self.order_hint_bits - 1);
+        (diff & (m - 1)) - (diff & m)
+    }
+}
+
+/// What a reference slot keeps that a later frame header's length depends on (§7.20).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RefSlot {
+    valid: bool,
+    frame_type: u32,
+    order_hint: u32,
+    upscaled_width: u32,
+    frame_height: u32,
+    /// FeatureEnabled / FeatureData of segmentation (§5.9.14), for get_qindex().
+    feature_enabled: [[bool; 8]; 8],
+    feature_data: [[i32; 8]; 8],
+}
+
+/// The tile layout of the frame being decoded (§5.9.15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileLayout {
+    pub cols: u32,
+    pub rows: u32,
+    pub cols_log2: u32,
+    pub rows_log2: u32,
+    pub size_bytes: u32,
+}
+
+impl TileLayout {
+    pub fn count(&self) -> u32 {
+        self.cols * self.rows
+    }
+}
+
+/// A parsed frame header: its length in bytes (with byte_alignment(), for OBU_FRAME) and,
+/// unless it shows an existing frame, the tile layout its tile groups follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub bytes: usize,
+    pub tiles: Option<TileLayout>,
+}
+
+/// The state of one AV1 track across its samples in decode order.
+#[derive(Debug, Clone, Default)]
+pub struct Av1Parser {
+    seq: Option<SequenceHeader>,
+    refs: [RefSlot; NUM_REF_FRAMES],
+}
+
+/// The current frame while its uncompressed header is read.
+#[derive(Default)]
+struct Frame {
+    frame_type: u32,
+    intra: bool,
+    show_frame: bool,
+    showable_frame: bool,
+    error_resilient: bool,
+    allow_screen_content_tools: bool,
+    force_integer_mv: bool,
+    frame_size_override: bool,
+    order_hint: u32,
+    primary_ref_frame: u32,
+    refresh: u32,
+    ref_frame_idx: [usize; REFS_PER_FRAME],
+    frame_width: u32,
+    frame_height: u32,
+    upscaled_width: u32,
+    mi_cols: u32,
+    mi_rows: u32,
+    allow_intrabc: bool,
+    allow_high_precision_mv: bool,
+    feature_enabled: [[bool; 8]; 8],
+    feature_data: [[i32; 8]; 8],
+}
+
+impl Av1Parser {
+    /// The sequence header in force, once one was seen.
+    pub fn sequence_header(&self) -> Option<&SequenceHeader> {
+        self.seq.as_ref()
+    }
+
+    /// An OBU_SEQUENCE_HEADER's payload replaces the one in force.
+    pub fn set_sequence_header(&mut self, payload: &[u8]) -> Result<(), String> {
+        self.seq = Some(SequenceHeader::parse(payload)?);
+        Ok(())
+    }
+
+    /// frame_header_obu() / uncompressed_header() (§5.9.1, §5.9.2) from `payload`, the OBU's
+    /// payload, for the OBU's `temporal_id`/`spatial_id`. Updates the reference slots as the
+    /// reference frame update process will (§7.20), once the frame is decoded.
+    pub fn frame_header(
+        &mut self,
+        payload: &[u8],
+        temporal_id: u32,
+        spatial_id: u32,
+    ) -> Result<FrameHeader, String> {
+        let seq = self
+            .seq
+            .clone()
+            .ok_or("a frame header before any sequence header")?;
+        let r = &mut BitReader::new(payload);
+        let mut f = Frame::default();
+        let all_frames = (1u32 << NUM_REF_FRAMES) - 1;
+        if seq.reduced_still_picture_header {
+            f.frame_type = KEY_FRAME;
+            f.intra = true;
+            f.show_frame = true;
+        } else {
+            if r.flag("show_existing_frame")? {
+                let idx = r.bits(3, "frame_to_show_map_idx")? as usize;
+                if seq.decoder_model_info_present && !seq.equal_picture_interval {
+                    r.skip(
+                        seq.frame_presentation_time_length as usize,
+                        "frame_presentation_time",
+                    )?;
+                }
+                if seq.frame_id_numbers_present {
+                    r.skip(seq.frame_id_length as usize, "display_frame_id")?;
+                }
+                let slot = self.slot(idx)?;
+                if slot.frame_type == KEY_FRAME {
+                    // The frame loading process (§7.21), then refresh_frame_flags = allFrames.
+                    self.refs = [slot; NUM_REF_FRAMES];
+                }
+                r.byte_align();
+                return Ok(FrameHeader {
+                    bytes: r.position() / 8,
+                    tiles: None,
+                });
+            }
+            f.frame_type = r.bits(2, "frame_type")?;
+            f.intra = f.frame_type == INTRA_ONLY_FRAME || f.frame_type == KEY_FRAME;
+            f.show_frame = r.flag("show_frame")?;
+            if f.show_frame && seq.decoder_model_info_present && !seq.equal_picture_interval {
+                r.skip(
+                    seq.frame_presentation_time_length as usize,
+                    "frame_presentation_time",
+                )?;
+            }
+            f.showable_frame = if f.show_frame {
+                f.frame_type != KEY_FRAME
+            } else {
+                r.flag("showable_frame")?
+            };
+            f.error_resilient = if f.frame_type == SWITCH_FRAME
+                || (f.frame_type == KEY_FRAME && f.show_frame)
+            {
+                true
+            } else {
+                r.flag("error_resilient_mode")?
+            };
+        }
+        if f.frame_type == KEY_FRAME && f.show_frame {
+            for slot in &mut self.refs {
+                slot.valid = false;
+                slot.order_hint = 0;
+            }
+        }
+        let disable_cdf_update = r.flag("disable_cdf_update")?;
+        f.allow_screen_content_tools = if seq.seq_force_screen_content_tools == SELECT {
+            r.flag("allow_screen_content_tools")?
+        } else {
+            seq.seq_force_screen_content_tools == 1
+        };
+        if f.allow_screen_content_tools {
+            f.force_integer_mv = if seq.seq_force_integer_mv == SELECT {
+                r.flag("force_integer_mv")?
+            } else {
+                seq.seq_force_integer_mv == 1
+            };
+        }
+        if f.intra {
+            f.force_integer_mv = true;
+        }
+        if seq.frame_id_numbers_present {
+            r.skip(seq.frame_id_length as usize, "current_frame_id")?;
+        }
+        f.frame_size_override = if f.frame_type == SWITCH_FRAME {
+            true
+        } else if seq.reduced_still_picture_header {
+            false
+        } else {
+            r.flag("frame_size_override_flag")?
+        };
+        f.order_hint = r.bits(seq.order_hint_bits, "order_hint")?;
+        f.primary_ref_frame = if f.intra || f.error_resilient {
+            PRIMARY_REF_NONE
+        } else {
+            r.bits(3, "primary_ref_frame")?
+        };
+        if seq.decoder_model_info_present && r.flag("buffer_removal_time_present_flag")? {
+            for &(idc, model) in &seq.operating_points {
+                if !model {
+                    continue;
+                }
+                let in_temporal = (idc >> temporal_id) & 1 == 1;
+                let in_spatial = (idc >> (spatial_id + 8)) & 1 == 1;
+                if idc == 0 || (in_temporal && in_spatial) {
+                    r.skip(
+                        seq.buffer_removal_time_length as usize,
+                        "buffer_removal_time",
+                    )?;
+                }
+            }
+        }
+        f.refresh = if f.frame_type == SWITCH_FRAME || (f.frame_type == KEY_FRAME && f.show_frame)
+        {
+            all_frames
+        } else {
+            r.bits(8, "refresh_frame_flags")?
+        };
+        if f.frame_type == INTRA_ONLY_FRAME && f.refresh == all_frames {
+            return Err("an intra-only frame refreshing every slot (§5.9.2)".into());
+        }
+        if (!f.intra || f.refresh != all_frames) && f.error_resilient && seq.enable_order_hint {
+            for slot in &mut self.refs {
+                let hint = r.bits(seq.order_hint_bits, "ref_order_hint")?;
+                if hint != slot.order_hint {
+                    // A slot the decoder does not have any more (§7.20): invalid.
+                    slot.valid = false;
+                    slot.order_hint = hint;
+                }
+            }
+        }
+        if f.intra {
+            self.frame_size(r, &seq, &mut f)?;
+            render_size(r)?;
+            if f.allow_screen_content_tools && f.upscaled_width == f.frame_width {
+                f.allow_intrabc = r.flag("allow_intrabc")?;
+            }
+        } else {
+            self.inter_refs(r, &seq, &mut f)?;
+        }
+        self.rest(r, &seq, &mut f, disable_cdf_update)
+    }
+
+    fn slot(&self, idx: usize) -> Result<RefSlot, String> {
+        match self.refs.get(idx) {
+            Some(s) if s.valid => Ok(*s),
+            _ => Err(format!(
+                "reference slot {idx} holds no frame (the track does not start with a key \
+                 frame, or a frame before was not seen)"
+            )),
+        }
+    }
+
+    /// The references of an inter or switch frame: ref_frame_idx, frame size, MV precision,
+    /// interpolation filter, motion modes (§5.9.2).
+    fn inter_refs(
+        &mut self,
+        r: &mut BitReader,
+        seq: &SequenceHeader,
+        f: &mut Frame,
+    ) -> Result<(), String> {
+        let short_signaling = seq.enable_order_hint && r.flag("frame_refs_short_signaling")?;
+        if short_signaling {
+            let last = r.bits(3, "last_frame_idx")? as usize;
+            let gold = r.bits(3, "gold_frame_idx")? as usize;
+            f.ref_frame_idx = self.set_frame_refs(seq, f.order_hint, last, gold);
+        }
+        for i in 0..REFS_PER_FRAME {
+            if !short_signaling {
+                f.ref_frame_idx[i] = r.bits(3, "ref_frame_idx")? as usize;
+            }
+            if seq.frame_id_numbers_present {
+                r.skip(seq.delta_frame_id_length as usize, "delta_frame_id_minus_1")?;
+            }
+        }
+        for &idx in &f.ref_frame_idx {
+            self.slot(idx)?;
+        }
+        if f.frame_size_override && !f.error_resilient {
+            // frame_size_with_refs() (§5.9.7)
+            let mut found = false;
+            for i in 0..REFS_PER_FRAME {
+                if r.flag("found_ref")? {
+                    let slot = self.slot(f.ref_frame_idx[i])?;
+                    f.upscaled_width = slot.upscaled_width;
+                    f.frame_width = slot.upscaled_width;
+                    f.frame_height = slot.frame_height;
+                    found = true;
+                    break;
+                }
+            }
+            if found {
+                superres_params(r, seq, f)?;
+            } else {
+                self.frame_size(r, seq, f)?;
+                render_size(r)?;
+            }
+        } else {
+            self.frame_size(r, seq, f)?;
+            render_size(r)?;
+        }
+        f.allow_high_precision_mv = !f.force_integer_mv && r.flag("allow_high_precision_mv")?;
+        if !r.flag("is_filter_switchable")? {
+            r.skip(2, "interpolation_filter")?;
+        }
+        r.skip(1, "is_motion_mode_switchable")?;
+        if !f.error_resilient && seq.enable_ref_frame_mvs {
+            r.skip(1, "use_ref_frame_mvs")?;
+        }
+        Ok(())
+    }
+
+    /// set_frame_refs() (§7.8): the other references from LAST and GOLDEN by order hint.
+    fn set_frame_refs(
+        &self,
+        seq: &SequenceHeader,
+        order_hint: u32,
+        last: usize,
+        gold: usize,
+    ) -> [usize; REFS_PER_FRAME] {
+        let mut idx = [None::<usize>; REFS_PER_FRAME];
+        idx[0] = Some(last);
+        idx[3] = Some(gold); // GOLDEN_FRAME - LAST_FRAME
+        let mut used = [false; NUM_REF_FRAMES];
+        used[last & 7] = true;
+        used[gold & 7] = true;
+        let cur = 1i32 << seq.order_hint_bits.saturating_sub(1);
+        let hints: Vec<i32> = self
+            .refs
+            .iter()
+            .map(|s| cur + seq.relative_dist(s.order_hint, order_hint))
+            .collect();
+        // find_latest_backward / find_earliest_backward / find_latest_forward (§7.8)
+        let find = |used: &[bool; 8], backward: bool, latest: bool| -> Option<usize> {
+            let mut best: Option<(usize, i32)> = None;
+            for (i, &h) in hints.iter().enumerate() {
+                if used[i] || (h >= cur) != backward {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some((_, b)) if latest => h >= b,
+                    Some((_, b)) => h < b,
+                };
+                if better {
+                    best = Some((i, h));
+                }
+            }
+            best.map(|(i, _)| i)
+        };
+        for (slot, latest) in [(6, true), (4, false), (5, false)] {
+            // ALTREF, BWDREF, ALTREF2
+            if let Some(r) = find(&used, true, latest) {
+                idx[slot] = Some(r);
+                used[r] = true;
+            }
+        }
+        for slot in [1, 2, 4, 5, 6] {
+            // LAST2, LAST3, BWDREF, ALTREF2, ALTREF
+            if idx[slot].is_none() {
+                if let Some(r) = find(&used, false, true) {
+                    idx[slot] = Some(r);
+                    used[r] = true;
+                }
+            }
+        }
+        let mut earliest: Option<(usize, i32)> = None;
+        for (i, &h) in hints.iter().enumerate() {
+            if earliest.is_none_or(|(_, e)| h < e) {
+                earliest = Some((i, h));
+            }
+        }
+        let fallback = earliest.map_or(0, |(i, _)| i);
+        idx.map(|i| i.unwrap_or(fallback))
+    }
+
+    /// frame_size() + superres_params() + compute_image_size() (§5.9.5, §5.9.8, §7.3? §5.9.9).
+    fn frame_size(
+        &self,
+        r: &mut BitReader,
+        seq: &SequenceHeader,
+        f: &mut Frame,
+    ) -> Result<(), String> {
+        if f.frame_size_override {
+            f.frame_width = r.bits(seq.frame_width_bits, "frame_width_minus_1")? + 1;
+            f.frame_height = r.bits(seq.frame_height_bits, "frame_height_minus_1")? + 1;
+        } else {
+            f.frame_width = seq.max_frame_width;
+            f.frame_height = seq.max_frame_height;
+        }
+        f.upscaled_width = f.frame_width;
+        superres_params(r, seq, f)
+    }
+
+    /// From tile_info() to the end of the uncompressed header, then the reference update.
+    fn rest(
+        &mut self,
+        r: &mut BitReader,
+        seq: &SequenceHeader,
+        f: &mut Frame,
+        disable_cdf_update: bool,
+    ) -> Result<FrameHeader, String> {
+        if !(seq.reduced_still_picture_header || disable_cdf_update) {
+            r.skip(1, "disable_frame_end_update_cdf")?;
+        }
+        // load_previous() (§7.20 inverse): segmentation features from the primary reference.
+        if f.primary_ref_frame != PRIMARY_REF_NONE {
+            let idx = *f
+                .ref_frame_idx
+                .get(f.primary_ref_frame as usize)
+                .ok_or("primary_ref_frame out of range")?;
+            let slot = self.slot(idx)?;
+            f.feature_enabled = slot.feature_enabled;
+            f.feature_data = slot.feature_data;
+        }
+        let tiles = tile_info(r, seq, f)?;
+        let q = quantization_params(r, seq)?;
+        let segmentation = segmentation_params(r, f)?;
+        // delta_q_params, delta_lf_params (§5.9.17, §5.9.18)
+        if q.base_q_idx > 0 && r.flag("delta_q_present")? {
+            r.skip(2, "delta_q_res")?;
+            if !f.allow_intrabc && r.flag("delta_lf_present")? {
+                r.skip(3, "delta_lf_res, delta_lf_multi")?;
+            }
+        }
+        // CodedLossless (§5.9.2 after delta_lf_params): every segment's qindex 0 without deltas.
+        let coded_lossless = (0..8).all(|seg| {
+            let mut qindex = q.base_q_idx as i32;
+            if segmentation && f.feature_enabled[seg][0] {
+                qindex = (qindex + f.feature_data[seg][0]).clamp(0, 255);
+            }
+            qindex == 0 && q.no_deltas
+        });
+        let all_lossless = coded_lossless && f.frame_width == f.upscaled_width;
+        loop_filter_params(r, seq, coded_lossless || f.allow_intrabc)?;
+        // cdef_params (§5.9.19)
+        if !(coded_lossless || f.allow_intrabc || !seq.enable_cdef) {
+            r.skip(2, "cdef_damping_minus_3")?;
+            let bits = r.bits(2, "cdef_bits")?;
+            let per = if seq.num_planes() > 1 { 12 } else { 6 };
+            r.skip(per << bits, "cdef strengths")?;
+        }
+        lr_params(r, seq, all_lossless || f.allow_intrabc)?;
+        if !coded_lossless {
+            r.skip(1, "tx_mode_select")?;
+        }
+        let reference_select = !f.intra && r.flag("reference_select")?;
+        if self.skip_mode_allowed(seq, f, reference_select) {
+            r.skip(1, "skip_mode_present")?;
+        }
+        if !(f.intra || f.error_resilient || !seq.enable_warped_motion) {
+            r.skip(1, "allow_warped_motion")?;
+        }
+        r.skip(1, "reduced_tx_set")?;
+        if !f.intra {
+            global_motion_params(r, f.allow_high_precision_mv)?;
+        }
+        film_grain_params(r, seq, f)?;
+        r.byte_align();
+        if !segmentation {
+            f.feature_enabled = [[false; 8]; 8];
+            f.feature_data = [[0; 8]; 8];
+        }
+        let current = RefSlot {
+            valid: true,
+            frame_type: f.frame_type,
+            order_hint: f.order_hint,
+            upscaled_width: f.upscaled_width,
+            frame_height: f.frame_height,
+            feature_enabled: f.feature_enabled,
+            feature_data: f.feature_data,
+        };
+        for (i, slot) in self.refs.iter_mut().enumerate() {
+            if (f.refresh >> i) & 1 == 1 {
+                *slot = current;
+            }
+        }
+        Ok(FrameHeader {
+            bytes: r.position() / 8,
+            tiles: Some(tiles),
+        })
+    }
+
+    /// skip_mode_params() (§5.9.22): whether skip_mode_present is read.
+    fn skip_mode_allowed(&self, seq: &SequenceHeader, f: &Frame, reference_select: bool) -> bool {
+        if f.intra || !reference_select || !seq.enable_order_hint {
+            return false;
+        }
+        let hint = |i: usize| self.refs[f.ref_frame_idx[i] & 7].order_hint;
+        let (mut forward, mut backward) = (None::<u32>, None::<u32>);
+        for i in 0..REFS_PER_FRAME {
+            let h = hint(i);
+            let d = seq.relative_dist(h, f.order_hint);
+            if d < 0 {
+                if forward.is_none_or(|fh| seq.relative_dist(h, fh) > 0) {
+                    forward = Some(h);
+                }
+            } else if d > 0 && backward.is_none_or(|bh| seq.relative_dist(h, bh) < 0) {
+                backward = Some(h);
+            }
+        }
+        let Some(forward) = forward else {
+            return false;
+        };
+        if backward.is_some() {
+            return true;
+        }
+        (0..REFS_PER_FRAME).any(|i| seq.relative_dist(hint(i), forward) < 0)
+    }
+}
+
+/// superres_params() + compute_image_size() (§5.9.8, §5.9.9).
+fn superres_params(r: &mut BitReader, seq: &SequenceHeader, f: &mut Frame) -> Result<(), String> {
+    let denom = if seq.enable_superres && r.flag("use_superres")? {
+        r.bits(3, "coded_denom")? + 9
+    } else {
+        8
+    };
+    f.upscaled_width = f.frame_width;
+    f.frame_width = (f.upscaled_width * 8 + denom / 2) / denom;
+    f.mi_cols = 2 * ((f.frame_width + 7) >> 3);
+    f.mi_rows = 2 * ((f.frame_height + 7) >> 3);
+    Ok(())
+}
+
+/// render_size() (§5.9.6).
+fn render_size(r: &mut BitReader) -> Result<(), String> {
+    if r.flag("render_and_frame_size_different")? {
+        r.skip(32, "render_width_minus_1, render_height_minus_1")?;
+    }
+    Ok(())
+}
+
+fn tile_log2(blk: u32, target: u32) -> u32 {
+    let mut k = 0;
+    while k < 31 && (blk << k) < target {
+        k += 1;
+    }
+    k
+}
+
+/// tile_info() (§5.9.15).
+fn tile_info(r: &mut BitReader, seq: &SequenceHeader, f: &Frame) -> Result<TileLayout, String> {
+    let (sb_cols, sb_rows, sb_shift) = if seq.use_128x128_superblock {
+        ((f.mi_cols + 31) >> 5, (f.mi_rows + 31) >> 5, 5)
+    } else {
+        ((f.mi_cols + 15) >> 4, (f.mi_rows + 15) >> 4, 4)
+    };
+    let sb_size = sb_shift + 2;
+    let max_tile_width_sb = MAX_TILE_WIDTH >> sb_size;
+    let mut max_tile_area_sb = MAX_TILE_AREA >> (2 * sb_size);
+    let min_log2_tile_cols = tile_log2(max_tile_width_sb, sb_cols);
+    let max_log2_tile_cols = tile_log2(1, sb_cols.min(MAX_TILE_COLS));
+    let max_log2_tile_rows = tile_log2(1, sb_rows.min(MAX_TILE_ROWS));
+    let min_log2_tiles = min_log2_tile_cols.max(tile_log2(max_tile_area_sb, sb_rows * sb_cols));
+    let (cols, rows, cols_log2, rows_log2);
+    if r.flag("uniform_tile_spacing_flag")? {
+        let mut c = min_log2_tile_cols;
+        while c < max_log2_tile_cols && r.flag("increment_tile_cols_log2")? {
+            c += 1;
+        }
+        let width_sb = (sb_cols + (1 << c) - 1) >> c;
+        cols = sb_cols.div_ceil(width_sb.max(1));
+        cols_log2 = c;
+        let mut rl = min_log2_tiles.saturating_sub(c);
+        while rl < max_log2_tile_rows && r.flag("increment_tile_rows_log2")? {
+            rl += 1;
+        }
+        let height_sb = (sb_rows + (1 << rl) - 1) >> rl;
+        rows = sb_rows.div_ceil(height_sb.max(1));
+        rows_log2 = rl;
+    } else {
+        let (mut widest, mut start, mut i) = (0u32, 0u32, 0u32);
+        while start < sb_cols {
+            let max_width = (sb_cols - start).min(max_tile_width_sb);
+            let size = ns(r, max_width, "width_in_sbs_minus_1")? + 1;
+            widest = widest.max(size);
+            start += size;
+            i += 1;
+        }
+        cols = i;
+        cols_log2 = tile_log2(1, cols);
+        max_tile_area_sb = if min_log2_tiles > 0 {
+            (sb_rows * sb_cols) >> (min_log2_tiles + 1)
+        } else {
+            sb_rows * sb_cols
+        };
+        let max_tile_height_sb = (max_tile_area_sb / widest.max(1)).max(1);
+        let (mut start, mut i) = (0u32, 0u32);
+        while start < sb_rows {
+            let max_height = (sb_rows - start).min(max_tile_height_sb);
+            start += ns(r, max_height, "height_in_sbs_minus_1")? + 1;
+            i += 1;
+        }
+        rows = i;
+        rows_log2 = tile_log2(1, rows);
+    }
+    if cols > MAX_TILE_COLS || rows > MAX_TILE_ROWS {
+        return Err(format!("{cols}x{rows} tiles (at most 64x64, §5.9.15)"));
+    }
+    let mut size_bytes = 4;
+    if cols_log2 > 0 || rows_log2 > 0 {
+        r.skip((cols_log2 + rows_log2) as usize, "context_update_tile_id")?;
+        size_bytes = r.bits(2, "tile_size_bytes_minus_1")? + 1;
+    }
+    Ok(TileLayout {
+        cols,
+        rows,
+        cols_log2,
+        rows_log2,
+        size_bytes,
+    })
+}
+
+struct Quant {
+    base_q_idx: u32,
+    /// DeltaQYDc, DeltaQUDc, DeltaQUAc, DeltaQVDc, DeltaQVAc all 0.
+    no_deltas: bool,
+}
+
+/// quantization_params() (§5.9.12).
+fn quantization_params(r: &mut BitReader, seq: &SequenceHeader) -> Result<Quant, String> {
+    let base_q_idx = r.bits(8, "base_q_idx")?;
+    let delta = |r: &mut BitReader| -> Result<i32, String> {
+        if r.flag("delta_coded")? {
+            su(r, 7, "delta_q")
+        } else {
+            Ok(0)
+        }
+    };
+    let mut deltas = vec![delta(r)?];
+    if seq.num_planes() > 1 {
+        let diff_uv_delta = seq.separate_uv_delta_q && r.flag("diff_uv_delta")?;
+        deltas.push(delta(r)?);
+        deltas.push(delta(r)?);
+        if diff_uv_delta {
+            deltas.push(delta(r)?);
+            deltas.push(delta(r)?);
+        }
+    }
+    if r.flag("using_qmatrix")? {
+        let n = if seq.separate_uv_delta_q { 12 } else { 8 };
+        r.skip(n, "qm_y, qm_u, qm_v")?;
+    }
+    Ok(Quant {
+        base_q_idx,
+        no_deltas: deltas.iter().all(|&d| d == 0),
+    })
+}
+
+/// segmentation_params() (§5.9.14): whether segmentation is enabled; the features in `f`.
+fn segmentation_params(r: &mut BitReader, f: &mut Frame) -> Result<bool, String> {
+    if !r.flag("segmentation_enabled")? {
+        return Ok(false);
+    }
+    let update_data = if f.primary_ref_frame == PRIMARY_REF_NONE {
+        true
+    } else {
+        if r.flag("segmentation_update_map")? {
+            r.skip(1, "segmentation_temporal_update")?;
+        }
+        r.flag("segmentation_update_data")?
+    };
+    if update_data {
+        for seg in 0..8 {
+            for j in 0..8 {
+                let enabled = r.flag("feature_enabled")?;
+                let mut value = 0;
+                if enabled {
+                    let bits = SEG_FEATURE_BITS[j];
+                    let max = SEG_FEATURE_MAX[j];
+                    value = if SEG_FEATURE_SIGNED[j] {
+                        su(r, 1 + bits, "feature_value")?.clamp(-max, max)
+                    } else {
+                        (r.bits(bits, "feature_value")? as i32).clamp(0, max)
+                    };
+                }
+                f.feature_enabled[seg][j] = enabled;
+                f.feature_data[seg][j] = value;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// loop_filter_params() (§5.9.11).
+fn loop_filter_params(r: &mut BitReader, seq: &SequenceHeader, off: bool) -> Result<(), String> {
+    if off {
+        return Ok(());
+    }
+    let l0 = r.bits(6, "loop_filter_level[0]")?;
+    let l1 = r.bits(6, "loop_filter_level[1]")?;
+    if seq.num_planes() > 1 && (l0 != 0 || l1 != 0) {
+        r.skip(12, "loop_filter_level[2..4]")?;
+    }
+    r.skip(3, "loop_filter_sharpness")?;
+    if r.flag("loop_filter_delta_enabled")? && r.flag("loop_filter_delta_update")? {
+        for _ in 0..10 {
+            // 8 ref deltas, 2 mode deltas
+            if r.flag("update_delta")? {
+                r.skip(7, "loop_filter_delta")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// lr_params() (§5.9.20).
+fn lr_params(r: &mut BitReader, seq: &SequenceHeader, off: bool) -> Result<(), String> {
+    if off || !seq.enable_restoration {
+        return Ok(());
+    }
+    let (mut uses_lr, mut uses_chroma_lr) = (false, false);
+    for plane in 0..seq.num_planes() {
+        if r.bits(2, "lr_type")? != 0 {
+            uses_lr = true;
+            uses_chroma_lr |= plane > 0;
+        }
+    }
+    if uses_lr {
+        if seq.use_128x128_superblock {
+            r.skip(1, "lr_unit_shift")?;
+        } else if r.flag("lr_unit_shift")? {
+            r.skip(1, "lr_unit_extra_shift")?;
+        }
+        if seq.subsampling_x && seq.subsampling_y && uses_chroma_lr {
+            r.skip(1, "lr_uv_shift")?;
+        }
+    }
+    Ok(())
+}
+
+/// global_motion_params() (§5.9.24): the bits read do not depend on the reference's
+/// parameters (decode_signed_subexp_with_ref only maps the value read, §5.9.26-28).
+fn global_motion_params(r: &mut BitReader, allow_high_precision_mv: bool) -> Result<(), String> {
+    const IDENTITY: u8 = 0;
+    const TRANSLATION: u8 = 1;
+    const ROTZOOM: u8 = 2;
+    const AFFINE: u8 = 3;
+    for _ in 1..=7 {
+        let kind = if !r.flag("is_global")? {
+            IDENTITY
+        } else if r.flag("is_rot_zoom")? {
+            ROTZOOM
+        } else if r.flag("is_translation")? {
+            TRANSLATION
+        } else {
+            AFFINE
+        };
+        let mut params: Vec<usize> = Vec::new();
+        if kind >= ROTZOOM {
+            params.extend([2, 3]);
+            if kind == AFFINE {
+                params.extend([4, 5]);
+            }
+        }
+        if kind >= TRANSLATION {
+            params.extend([0, 1]);
+        }
+        for idx in params {
+            // read_global_param(): absBits
+            let abs_bits = if idx < 2 {
+                if kind == TRANSLATION {
+                    9 - u32::from(!allow_high_precision_mv)
+                } else {
+                    12
+                }
+            } else {
+                12
+            };
+            let mx = 1u32 << abs_bits;
+            decode_subexp(r, 2 * mx + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// decode_subexp(numSyms) (§5.9.28).
+fn decode_subexp(r: &mut BitReader, num_syms: u32) -> Result<u32, String> {
+    let (mut i, mut mk, k) = (0u32, 0u32, 3u32);
+    loop {
+        let b2 = if i > 0 { k + i - 1 } else { k };
+        let a = 1u32 << b2;
+        if num_syms <= mk + 3 * a {
+            return Ok(ns(r, num_syms - mk, "subexp_final_bits")? + mk);
+        }
+        if r.flag("subexp_more_bits")? {
+            i += 1;
+            mk += a;
+        } else {
+            return Ok(r.bits(b2, "subexp_bits")? + mk);
+        }
+    }
+}
+
+/// film_grain_params() (§5.9.30).
+fn film_grain_params(r: &mut BitReader, seq: &SequenceHeader, f: &Frame) -> Result<(), String> {
+    if !seq.film_grain_params_present || (!f.show_frame && !f.showable_frame) {
+        return Ok(());
+    }
+    if !r.flag("apply_grain")? {
+        return Ok(());
+    }
+    r.skip(16, "grain_seed")?;
+    let update_grain = f.frame_type != INTER_FRAME || r.flag("update_grain")?;
+    if !update_grain {
+        r.skip(3, "film_grain_params_ref_idx")?;
+        return Ok(());
+    }
+    let num_y_points = r.bits(4, "num_y_points")?;
+    r.skip(16 * num_y_points as usize, "point_y_value/scaling")?;
+    let chroma_from_luma = !seq.mono_chrome && r.flag("chroma_scaling_from_luma")?;
+    let (mut num_cb, mut num_cr) = (0, 0);
+    if !(seq.mono_chrome
+        || chroma_from_luma
+        || (seq.subsampling_x && seq.subsampling_y && num_y_points == 0))
+    {
+        num_cb = r.bits(4, "num_cb_points")?;
+        r.skip(16 * num_cb as usize, "point_cb_value/scaling")?;
+        num_cr = r.bits(4, "num_cr_points")?;
+        r.skip(16 * num_cr as usize, "point_cr_value/scaling")?;
+    }
+    r.skip(2, "grain_scaling_minus_8")?;
+    let lag = r.bits(2, "ar_coeff_lag")? as usize;
+    let num_pos_luma = 2 * lag * (lag + 1);
+    let num_pos_chroma = if num_y_points > 0 {
+        r.skip(8 * num_pos_luma, "ar_coeffs_y_plus_128")?;
+        num_pos_luma + 1
+    } else {
+        num_pos_luma
+    };
+    if chroma_from_luma || num_cb > 0 {
+        r.skip(8 * num_pos_chroma, "ar_coeffs_cb_plus_128")?;
+    }
+    if chroma_from_luma || num_cr > 0 {
+        r.skip(8 * num_pos_chroma, "ar_coeffs_cr_plus_128")?;
+    }
+    r.skip(4, "ar_coeff_shift_minus_6, grain_scale_shift")?;
+    if num_cb > 0 {
+        r.skip(25, "cb_mult, cb_luma_mult, cb_offset")?;
+    }
+    if num_cr > 0 {
+        r.skip(25, "cr_mult, cr_luma_mult, cr_offset")?;
+    }
+    r.skip(2, "overlap_flag, clip_to_restricted_range")?;
+    Ok(())
+}
+
+/// The tiles of tile group `payload` (tile_group_obu(), §5.11.1) as byte ranges of it, and
+/// whether it holds the frame's last tile. `next`: the tile the group must start with.
+pub fn tile_group(
+    payload: &[u8],
+    layout: &TileLayout,
+    next: u32,
+    tiles: &mut Vec<Range<usize>>,
+) -> Result<(bool, u32), String> {
+    let r = &mut BitReader::new(payload);
+    let num_tiles = layout.count();
+    let (mut start, mut end) = (0, num_tiles.saturating_sub(1));
+    if num_tiles > 1 && r.flag("tile_start_and_end_present_flag")? {
+        let bits = layout.cols_log2 + layout.rows_log2;
+        start = r.bits(bits, "tg_start")?;
+        end = r.bits(bits, "tg_end")?;
+    }
+    if start != next || end < start || end >= num_tiles {
+        return Err(format!(
+            "tile group of tiles {start}..={end}, expected from tile {next} of {num_tiles}"
+        ));
+    }
+    r.byte_align();
+    let mut pos = r.position() / 8;
+    let size_bytes = layout.size_bytes as usize;
+    for tile in start..=end {
+        let size = if tile == end {
+            payload.len().checked_sub(pos).ok_or("tile group header past its OBU")?
+        } else {
+            let field = payload
+                .get(pos..pos + size_bytes)
+                .ok_or_else(|| format!("tile {tile}: tile_size_minus_1 past the OBU"))?;
+            // le(TileSizeBytes) (§4.10.4)
+            let v = field
+                .iter()
+                .rev()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            pos += size_bytes;
+            v + 1
+        };
+        let stop = pos
+            .checked_add(size)
+            .filter(|&s| s <= payload.len())
+            .ok_or_else(|| format!("tile {tile}: {size} bytes past the end of its OBU"))?;
+        tiles.push(pos..stop);
+        pos = stop;
+    }
+    Ok((end + 1 == num_tiles, end + 1))
+}
+
+#[cfg(test)]
+#[path = "av1_header_tests.rs"]
+pub(crate) mod tests;
