@@ -170,7 +170,10 @@ impl SequenceHeader {
                     model = r.flag("decoder_model_present_for_this_op")?;
                     if model {
                         // operating_parameters_info() (§5.5.5)
-                        r.skip(2 * buffer_delay_length as usize, "decoder/encoder_buffer_delay")?;
+                        r.skip(
+                            2 * buffer_delay_length as usize,
+                            "decoder/encoder_buffer_delay",
+                        )?;
                         r.skip(1, "low_delay_mode_flag")?;
                     }
                 }
@@ -428,13 +431,12 @@ impl Av1Parser {
             } else {
                 r.flag("showable_frame")?
             };
-            f.error_resilient = if f.frame_type == SWITCH_FRAME
-                || (f.frame_type == KEY_FRAME && f.show_frame)
-            {
-                true
-            } else {
-                r.flag("error_resilient_mode")?
-            };
+            f.error_resilient =
+                if f.frame_type == SWITCH_FRAME || (f.frame_type == KEY_FRAME && f.show_frame) {
+                    true
+                } else {
+                    r.flag("error_resilient_mode")?
+                };
         }
         if f.frame_type == KEY_FRAME && f.show_frame {
             for slot in &mut self.refs {
@@ -489,8 +491,7 @@ impl Av1Parser {
                 }
             }
         }
-        f.refresh = if f.frame_type == SWITCH_FRAME || (f.frame_type == KEY_FRAME && f.show_frame)
-        {
+        f.refresh = if f.frame_type == SWITCH_FRAME || (f.frame_type == KEY_FRAME && f.show_frame) {
             all_frames
         } else {
             r.bits(8, "refresh_frame_flags")?
@@ -1151,7 +1152,10 @@ pub fn tile_group(
     let size_bytes = layout.size_bytes as usize;
     for tile in start..=end {
         let size = if tile == end {
-            payload.len().checked_sub(pos).ok_or("tile group header past its OBU")?
+            payload
+                .len()
+                .checked_sub(pos)
+                .ok_or("tile group header past its OBU")?
         } else {
             let field = payload
                 .get(pos..pos + size_bytes)

@@ -66,7 +66,7 @@ pub(crate) fn seq_header(o: Seq) -> Vec<u8> {
         }
     }
     w.flag(false).flag(true).flag(true); // superres, cdef, restoration
-    // color_config: 8-bit, mono or 4:2:0, no description, limited range.
+                                         // color_config: 8-bit, mono or 4:2:0, no description, limited range.
     w.flag(false).flag(o.mono).flag(false).flag(false);
     if !o.mono {
         w.put(2, 0).flag(false); // chroma_sample_position, separate_uv_delta_q
@@ -92,12 +92,21 @@ pub(crate) fn header_tail(
     // tile_info: uniform, cols log2 1, rows log2 1, context_update_tile_id, 2-byte sizes.
     w.flag(true).flag(true).flag(false).flag(true).flag(false);
     w.put(2, 0).put(2, 1);
-    w.put(8, base_q_idx).flag(false).flag(false).flag(false).flag(false); // deltas, no qm
+    w.put(8, base_q_idx)
+        .flag(false)
+        .flag(false)
+        .flag(false)
+        .flag(false); // deltas, no qm
     w.flag(false); // segmentation_enabled
     if base_q_idx > 0 {
         w.flag(false); // delta_q_present
-        // loop filter levels 10/10 then 2 chroma, sharpness, deltas with one update
-        w.put(6, 10).put(6, 10).put(12, 0).put(3, 0).flag(true).flag(true);
+                       // loop filter levels 10/10 then 2 chroma, sharpness, deltas with one update
+        w.put(6, 10)
+            .put(6, 10)
+            .put(12, 0)
+            .put(3, 0)
+            .flag(true)
+            .flag(true);
         w.flag(true).put(7, 0x7F);
         for _ in 0..9 {
             w.flag(false);
@@ -241,11 +250,19 @@ fn sequence_headers() {
     ];
     for (name, o) in cases {
         let s = SequenceHeader::parse(&seq_header(o)).unwrap();
-        assert_eq!((s.max_frame_width, s.max_frame_height), (640, 360), "{name}");
+        assert_eq!(
+            (s.max_frame_width, s.max_frame_height),
+            (640, 360),
+            "{name}"
+        );
         assert_eq!(s.reduced_still_picture_header, o.reduced, "{name}");
         assert_eq!(s.order_hint_bits, o.order_hint_bits, "{name}");
         assert_eq!(s.decoder_model_info_present, o.decoder_model, "{name}");
-        assert_eq!(s.frame_id_length, if o.frame_ids { 10 } else { 0 }, "{name}");
+        assert_eq!(
+            s.frame_id_length,
+            if o.frame_ids { 10 } else { 0 },
+            "{name}"
+        );
         assert_eq!(s.num_planes(), if o.mono { 1 } else { 3 }, "{name}");
         assert_eq!(s.film_grain_params_present, o.film_grain, "{name}");
     }
@@ -290,7 +307,12 @@ fn key_frame_headers_end_where_the_tile_group_begins() {
         assert_eq!(h.bytes, header.len(), "{name}: header length");
         assert_eq!(h.tiles, Some(layout), "{name}");
         // A byte less: an error, not a shorter header.
-        assert!(p.clone().frame_header(&header[..header.len() - 1], 0, 0).is_err(), "{name}");
+        assert!(
+            p.clone()
+                .frame_header(&header[..header.len() - 1], 0, 0)
+                .is_err(),
+            "{name}"
+        );
     }
 }
 
@@ -308,7 +330,10 @@ fn inter_frames_follow_the_reference_state() {
     assert_eq!(p.refs[0].order_hint, 1);
     assert_eq!(p.refs[1].order_hint, 0);
     // frame_size_with_refs took the reference's size.
-    assert_eq!((p.refs[0].upscaled_width, p.refs[0].frame_height), (640, 360));
+    assert_eq!(
+        (p.refs[0].upscaled_width, p.refs[0].frame_height),
+        (640, 360)
+    );
 }
 
 #[test]
@@ -317,7 +342,13 @@ fn show_existing_frame() {
     p.frame_header(&key_frame(SEQ, 100), 0, 0).unwrap();
     // show_existing_frame 1, frame_to_show_map_idx 3
     let h = p.frame_header(&[0b1011_0000], 0, 0).unwrap();
-    assert_eq!(h, FrameHeader { bytes: 1, tiles: None });
+    assert_eq!(
+        h,
+        FrameHeader {
+            bytes: 1,
+            tiles: None
+        }
+    );
 }
 
 #[test]
@@ -356,7 +387,10 @@ fn tile_groups() {
     assert_eq!(tile_group(&first, &layout, 0, &mut tiles), Ok((false, 2)));
     assert_eq!(tiles, [3..23, 23..53]);
     let second = tile_group_bytes(Some((2, 3)), &[7, 9]);
-    assert!(tile_group(&second, &layout, 0, &mut tiles).is_err(), "out of order");
+    assert!(
+        tile_group(&second, &layout, 0, &mut tiles).is_err(),
+        "out of order"
+    );
     // A tile size past the end of the OBU.
     let mut bad = whole.clone();
     bad[1] = 0xFF;

@@ -154,7 +154,11 @@ impl Splitter {
     }
 
     /// The subsamples of the track's next sample, appended to `out` (none for [`Layout::Whole`]).
-    pub fn split(&mut self, data: &[u8], out: &mut Vec<Subsample>) -> std::result::Result<(), String> {
+    pub fn split(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<Subsample>,
+    ) -> std::result::Result<(), String> {
         match (&mut self.av1, self.layout) {
             (Some(av1), _) => av1.subsamples(data, out),
             (None, Layout::Av1) => Err("AV1 track without its tile finder".into()),

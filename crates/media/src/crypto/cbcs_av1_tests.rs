@@ -15,7 +15,10 @@ fn av1c() -> Vec<u8> {
 }
 
 fn frame_obu(header: &[u8], tiles: &[usize]) -> Vec<u8> {
-    obu(OBU_FRAME, &[header, &tile_group_bytes(None, tiles)].concat())
+    obu(
+        OBU_FRAME,
+        &[header, &tile_group_bytes(None, tiles)].concat(),
+    )
 }
 
 #[test]
@@ -123,7 +126,11 @@ fn samples_it_cannot_follow_are_errors() {
             .concat(),
             "ends after tile 2",
         ),
-        ("obu_size past the end", frame[..frame.len() - 1].to_vec(), "byte 0"),
+        (
+            "obu_size past the end",
+            frame[..frame.len() - 1].to_vec(),
+            "byte 0",
+        ),
         ("forbidden bit", vec![0x80, 0], "obu_forbidden_bit"),
         ("tile list", obu(8, &[0; 4]), "OBU_TILE_LIST"),
     ];
@@ -141,7 +148,11 @@ fn samples_it_cannot_follow_are_errors() {
 
 #[test]
 fn truncated_and_garbage_samples_do_not_panic() {
-    let sample = [obu(1, &seq_header(SEQ)), frame_obu(&key_frame(SEQ, 100), &[9; 4])].concat();
+    let sample = [
+        obu(1, &seq_header(SEQ)),
+        frame_obu(&key_frame(SEQ, 100), &[9; 4]),
+    ]
+    .concat();
     for n in 0..sample.len() {
         let mut s = Av1Splitter::new(&av1c()).unwrap();
         let _ = s.subsamples(&sample[..n], &mut Vec::new());

@@ -140,7 +140,14 @@ fn encrypting_keeps_the_layout_readable() {
     let mut data = plain.clone();
     let mut scratch = Vec::new();
     let cipher = Aes128Enc::new(&key.into());
-    encrypt_sample(&mut splitter(Layout::Avc), &cipher, &iv, &mut data, &mut scratch).unwrap();
+    encrypt_sample(
+        &mut splitter(Layout::Avc),
+        &cipher,
+        &iv,
+        &mut data,
+        &mut scratch,
+    )
+    .unwrap();
     assert_ne!(data, plain);
     let (mut before, mut after) = (Vec::new(), Vec::new());
     subsamples(Layout::Avc, &plain, &mut before);

@@ -163,7 +163,11 @@ impl Fmp4Muxer {
             )));
         }
         self.init = build_init(&self.state, &self.tracks, Some(&protection))?;
-        let tracks = self.state.iter_mut().zip(&protection.layouts).zip(&self.tracks);
+        let tracks = self
+            .state
+            .iter_mut()
+            .zip(&protection.layouts)
+            .zip(&self.tracks);
         for ((t, &layout), info) in tracks {
             // A new key period keeps the track's splitter: AV1's state carries over.
             if t.crypt.as_ref().is_some_and(|c| c.layout() == layout) {
