@@ -153,7 +153,10 @@ impl Fmp4Muxer {
     /// segment gets `encv`/`enca` + `sinf` and a ClearKey `pssh`, and each fragment's `traf`
     /// its `senc` (+ `saiz`/`saio` for subsamples). The samples given to the muxer must be
     /// encrypted already ([`crate::crypto::cbcs`]), with `protection.layouts` in this muxer's
-    /// track order.
+    /// track order. The `senc` subsamples are found again here, from the clear headers of the
+    /// encrypted samples, by a [`Splitter`] per track that sees every sample once in decode
+    /// order as the encryptor's did (AV1's keeps reference state): called again for a new key
+    /// period, it keeps the tracks' splitters.
     pub fn protect(&mut self, protection: Protection) -> Result<()> {
         if protection.layouts.len() != self.state.len() {
             return Err(Error::Encryption(format!(
