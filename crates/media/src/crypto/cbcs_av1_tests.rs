@@ -5,6 +5,9 @@ use crate::codec::av1_header::tests::{
 };
 use crate::codec::av1_header::{OBU_FRAME, OBU_FRAME_HEADER, OBU_TILE_GROUP};
 
+/// A name, samples in decode order and the subsamples of each.
+type Case = (&'static str, Vec<Vec<u8>>, Vec<Vec<Subsample>>);
+
 fn sub(clear: u16, protected: u32) -> Subsample {
     Subsample { clear, protected }
 }
@@ -33,7 +36,7 @@ fn one_subsample_per_tile() {
     let key_frame_obu = frame_obu(&key, &[100, 200, 5, 300]);
     let inter_frame_obu = frame_obu(&inter, &[40, 50, 60, 70]);
     let lead = |o: &[u8], tiles: usize| o.len() - tiles - 2 * 2;
-    let cases: Vec<(&str, Vec<Vec<u8>>, Vec<Vec<Subsample>>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "sequence header + key frame, then an inter frame with metadata",
             vec![
