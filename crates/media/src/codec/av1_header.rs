@@ -287,6 +287,8 @@ impl TileLayout {
 /// unless it shows an existing frame, the tile layout its tile groups follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
+    /// The uncompressed header's length in bits.
+    pub bits: usize,
     pub bytes: usize,
     pub tiles: Option<TileLayout>,
 }
@@ -373,8 +375,10 @@ impl Av1Parser {
                     // The frame loading process (§7.21), then refresh_frame_flags = allFrames.
                     self.refs = [slot; NUM_REF_FRAMES];
                 }
+                let bits = r.position();
                 r.byte_align();
                 return Ok(FrameHeader {
+                    bits,
                     bytes: r.position() / 8,
                     tiles: None,
                 });
@@ -698,6 +702,7 @@ impl Av1Parser {
             global_motion_params(r, f.allow_high_precision_mv)?;
         }
         film_grain_params(r, seq, f)?;
+        let bits = r.position();
         r.byte_align();
         if !segmentation {
             f.feature_enabled = [[false; 8]; 8];
@@ -718,6 +723,7 @@ impl Av1Parser {
             }
         }
         Ok(FrameHeader {
+            bits,
             bytes: r.position() / 8,
             tiles: Some(tiles),
         })

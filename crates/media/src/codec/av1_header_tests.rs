@@ -76,37 +76,46 @@ pub(crate) fn seq_header(o: Seq) -> Vec<u8> {
     w.bytes()
 }
 
+/// How [`header_tail`] writes the end of a frame header.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Tail {
+    /// No reference_select / global motion.
+    pub intra: bool,
+    /// base_q_idx 0 without `y_dc_delta` makes the frame lossless.
+    pub base_q_idx: u64,
+    /// DeltaQYDc, coded when not 0 (7-bit two's complement).
+    pub y_dc_delta: i8,
+    pub film_grain: bool,
+    /// disable_frame_end_update_cdf is read (not for a reduced still picture header).
+    pub cdf_flag: bool,
+    /// allow_warped_motion is read (an inter frame without error_resilient_mode).
+    pub warped: bool,
+}
+
 /// The part of every frame header after the frame size (from disable_frame_end_update_cdf),
-/// for a 640x360 frame split into 2x2 tiles with 2-byte tile sizes; `intra` frames have no
-/// reference_select / global motion. `base_q_idx` 0 makes the frame lossless.
-pub(crate) fn header_tail(
-    w: &mut BitWriter,
-    intra: bool,
-    base_q_idx: u64,
-    film_grain: bool,
-    cdf_flag: bool,
-) {
-    if cdf_flag {
+/// for a 640x360 frame split into 2x2 tiles with 2-byte tile sizes.
+pub(crate) fn header_tail(w: &mut BitWriter, t: Tail) {
+    if t.cdf_flag {
         w.flag(false); // disable_frame_end_update_cdf
     }
     // tile_info: uniform, cols log2 1, rows log2 1, context_update_tile_id, 2-byte sizes.
     w.flag(true).flag(true).flag(false).flag(true).flag(false);
     w.put(2, 0).put(2, 1);
-    w.put(8, base_q_idx)
-        .flag(false)
-        .flag(false)
-        .flag(false)
-        .flag(false); // deltas, no qm
+    w.put(8, t.base_q_idx);
+    if t.y_dc_delta != 0 {
+        w.flag(true).put(7, u64::from(t.y_dc_delta as u8 & 0x7F));
+    } else {
+        w.flag(false);
+    }
+    w.flag(false).flag(false).flag(false); // U dc and ac deltas, no qm
     w.flag(false); // segmentation_enabled
-    if base_q_idx > 0 {
+    if t.base_q_idx > 0 {
         w.flag(false); // delta_q_present
-                       // loop filter levels 10/10 then 2 chroma, sharpness, deltas with one update
-        w.put(6, 10)
-            .put(6, 10)
-            .put(12, 0)
-            .put(3, 0)
-            .flag(true)
-            .flag(true);
+    }
+    if t.base_q_idx > 0 || t.y_dc_delta != 0 {
+        // loop filter levels 10/10 then 2 chroma, sharpness, deltas with one update
+        w.put(6, 10).put(6, 10).put(12, 0).put(3, 0);
+        w.flag(true).flag(true);
         w.flag(true).put(7, 0x7F);
         for _ in 0..9 {
             w.flag(false);
@@ -117,12 +126,14 @@ pub(crate) fn header_tail(
     } else {
         // CodedLossless: no loop filter, cdef, tx mode; AllLossless: no lr.
     }
-    if !intra {
+    if !t.intra {
         w.flag(false); // reference_select (no skip mode)
+    }
+    if t.warped {
         w.flag(false); // allow_warped_motion
     }
     w.flag(false); // reduced_tx_set
-    if !intra {
+    if !t.intra {
         // global motion: LAST translation, GOLDEN rot-zoom, the rest identity.
         w.flag(true).flag(false).flag(true); // is_global, !rot_zoom, translation
         w.flag(false).put(3, 3).flag(false).put(3, 0); // subexp: more_bits 0, 3 bits
@@ -134,13 +145,18 @@ pub(crate) fn header_tail(
             w.flag(false);
         }
     }
-    if film_grain {
+    if t.film_grain {
         w.flag(false); // apply_grain
     }
 }
 
 /// A shown key frame's uncompressed header (§5.9.2) with [`header_tail`].
 pub(crate) fn key_frame(o: Seq, base_q_idx: u64) -> Vec<u8> {
+    key_frame_with(o, base_q_idx, 0).0
+}
+
+/// [`key_frame`] with DeltaQYDc `y_dc_delta`; and the header's length in bits.
+pub(crate) fn key_frame_with(o: Seq, base_q_idx: u64, y_dc_delta: i8) -> (Vec<u8>, usize) {
     let mut w = BitWriter::default();
     if !o.reduced {
         w.flag(false).put(2, 0).flag(true); // show_existing_frame, KEY_FRAME, show_frame
@@ -156,29 +172,67 @@ pub(crate) fn key_frame(o: Seq, base_q_idx: u64) -> Vec<u8> {
         w.flag(false); // buffer_removal_time_present_flag
     }
     w.flag(false); // render_and_frame_size_different
-    header_tail(&mut w, true, base_q_idx, o.film_grain, !o.reduced);
-    w.align();
-    w.bytes()
+    let tail = Tail {
+        intra: true,
+        base_q_idx,
+        y_dc_delta,
+        film_grain: o.film_grain,
+        cdf_flag: !o.reduced,
+        warped: false,
+    };
+    header_tail(&mut w, tail);
+    let bits = w.bit_len();
+    (w.align().bytes(), bits)
 }
 
 /// An inter frame: references by short signaling (LAST = slot 0, GOLDEN = slot 1), order hint
 /// `hint`, refreshing slot `refresh`, frame size from a reference (found_ref on the first).
 pub(crate) fn inter_frame(o: Seq, hint: u64, refresh: u64) -> Vec<u8> {
+    inter_frame_with(o, hint, refresh, false).0
+}
+
+/// [`inter_frame`], with `error_resilient` mode: then every slot's order hint (all 0, as a key
+/// frame left them) and the frame size are written, primary_ref_frame, use_ref_frame_mvs and
+/// allow_warped_motion are not. And the header's length in bits.
+pub(crate) fn inter_frame_with(
+    o: Seq,
+    hint: u64,
+    refresh: u64,
+    error_resilient: bool,
+) -> (Vec<u8>, usize) {
     let mut w = BitWriter::default();
     w.flag(false).put(2, 1).flag(true); // INTER_FRAME, shown
-    w.flag(false); // error_resilient_mode
+    w.flag(error_resilient); // error_resilient_mode
     w.flag(false).flag(false); // disable_cdf_update, allow_screen_content_tools
     w.flag(true).put(o.order_hint_bits, hint); // frame_size_override_flag, order_hint
-    w.put(3, 0); // primary_ref_frame: LAST
+    if !error_resilient {
+        w.put(3, 0); // primary_ref_frame: LAST
+    }
     w.put(8, refresh);
+    if error_resilient {
+        for _ in 0..8 {
+            w.put(o.order_hint_bits, 0); // ref_order_hint
+        }
+    }
     w.flag(true).put(3, 0).put(3, 1); // frame_refs_short_signaling, last 0, gold 1
-    w.flag(true); // found_ref (frame_size_with_refs), then superres (disabled)
+    if error_resilient {
+        w.put(10, 639).put(9, 359).flag(false); // frame_size(), render_size()
+    } else {
+        w.flag(true); // found_ref (frame_size_with_refs), then superres (disabled)
+    }
     w.flag(true); // allow_high_precision_mv
     w.flag(true); // is_filter_switchable
     w.flag(false); // is_motion_mode_switchable
-    header_tail(&mut w, false, 100, o.film_grain, true);
-    w.align();
-    w.bytes()
+    let tail = Tail {
+        base_q_idx: 100,
+        film_grain: o.film_grain,
+        cdf_flag: true,
+        warped: !error_resilient,
+        ..Tail::default()
+    };
+    header_tail(&mut w, tail);
+    let bits = w.bit_len();
+    (w.align().bytes(), bits)
 }
 
 /// OBU `kind` with a size field around `payload`.
@@ -280,6 +334,7 @@ fn key_frame_headers_end_where_the_tile_group_begins() {
     let cases = [
         ("plain", SEQ, 100),
         ("lossless (no loop filter, cdef, lr, tx mode)", SEQ, 0),
+        ("base_q_idx 0 with a DC delta: not lossless", SEQ, -1),
         (
             "reduced still picture",
             Seq {
@@ -301,9 +356,13 @@ fn key_frame_headers_end_where_the_tile_group_begins() {
         ),
     ];
     for (name, o, q) in cases {
-        let header = key_frame(o, q);
+        let (header, bits) = match q {
+            -1 => key_frame_with(o, 0, -3),
+            q => key_frame_with(o, q as u64, 0),
+        };
         let mut p = parser(o);
         let h = p.frame_header(&header, 0, 0).unwrap();
+        assert_eq!(h.bits, bits, "{name}: header length in bits");
         assert_eq!(h.bytes, header.len(), "{name}: header length");
         assert_eq!(h.tiles, Some(layout), "{name}");
         // A byte less: an error, not a shorter header.
@@ -325,6 +384,7 @@ fn inter_frames_follow_the_reference_state() {
     assert!(err.contains("reference slot"), "{err}");
     p.frame_header(&key_frame(SEQ, 100), 0, 0).unwrap();
     let h = p.frame_header(&inter, 0, 0).unwrap();
+    assert_eq!(h.bits, inter_frame_with(SEQ, 1, 0x01, false).1);
     assert_eq!(h.bytes, inter.len());
     assert_eq!(h.tiles.map(|t| t.count()), Some(4));
     assert_eq!(p.refs[0].order_hint, 1);
@@ -334,6 +394,14 @@ fn inter_frames_follow_the_reference_state() {
         (p.refs[0].upscaled_width, p.refs[0].frame_height),
         (640, 360)
     );
+    // An error-resilient inter frame after a key frame (its slots' order hints all 0).
+    let mut p = parser(SEQ);
+    p.frame_header(&key_frame(SEQ, 100), 0, 0).unwrap();
+    let (resilient, bits) = inter_frame_with(SEQ, 1, 0x02, true);
+    let h = p.frame_header(&resilient, 0, 0).unwrap();
+    assert_eq!(h.bits, bits, "error-resilient inter frame");
+    assert_eq!(h.bytes, resilient.len(), "error-resilient inter frame");
+    assert_eq!(p.refs[1].order_hint, 1);
 }
 
 #[test]
@@ -345,6 +413,7 @@ fn show_existing_frame() {
     assert_eq!(
         h,
         FrameHeader {
+            bits: 4,
             bytes: 1,
             tiles: None
         }

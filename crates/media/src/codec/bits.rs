@@ -176,6 +176,11 @@ impl BitWriter {
         self
     }
 
+    /// Bits written so far.
+    pub(crate) fn bit_len(&self) -> usize {
+        self.bits
+    }
+
     /// Zero bits to the byte boundary (AV1 byte_alignment(), §5.3.5).
     pub(crate) fn align(&mut self) -> &mut Self {
         while !self.bits.is_multiple_of(8) {
