@@ -347,10 +347,23 @@ impl Av1Parser {
         temporal_id: u32,
         spatial_id: u32,
     ) -> Result<FrameHeader, String> {
+        // Taken out while the header is read (the reference slots change under it), put back.
         let seq = self
             .seq
-            .clone()
+            .take()
             .ok_or("a frame header before any sequence header")?;
+        let header = self.uncompressed_header(&seq, payload, temporal_id, spatial_id);
+        self.seq = Some(seq);
+        header
+    }
+
+    fn uncompressed_header(
+        &mut self,
+        seq: &SequenceHeader,
+        payload: &[u8],
+        temporal_id: u32,
+        spatial_id: u32,
+    ) -> Result<FrameHeader, String> {
         let r = &mut BitReader::new(payload);
         let mut f = Frame::default();
         let all_frames = (1u32 << NUM_REF_FRAMES) - 1;
@@ -476,15 +489,15 @@ impl Av1Parser {
             }
         }
         if f.intra {
-            self.frame_size(r, &seq, &mut f)?;
+            self.frame_size(r, seq, &mut f)?;
             render_size(r)?;
             if f.allow_screen_content_tools && f.upscaled_width == f.frame_width {
                 f.allow_intrabc = r.flag("allow_intrabc")?;
             }
         } else {
-            self.inter_refs(r, &seq, &mut f)?;
+            self.inter_refs(r, seq, &mut f)?;
         }
-        self.rest(r, &seq, &mut f, disable_cdf_update)
+        self.rest(r, seq, &mut f, disable_cdf_update)
     }
 
     fn slot(&self, idx: usize) -> Result<RefSlot, String> {

@@ -39,7 +39,7 @@ pub(super) fn ns(r: &mut BitReader, n: u32, what: &str) -> Result<u32, String> {
         return Err(format!("ns(0) for {what}"));
     }
     let w = 32 - n.leading_zeros(); // FloorLog2(n) + 1
-    let m = (1u32 << w).wrapping_sub(n);
+    let m = u32::try_from((1u64 << w) - u64::from(n)).unwrap_or(u32::MAX);
     let v = r.bits(w - 1, what)?;
     if v < m {
         return Ok(v);
@@ -76,7 +76,7 @@ pub(super) fn render_size(r: &mut BitReader) -> Result<(), String> {
 
 pub(super) fn tile_log2(blk: u32, target: u32) -> u32 {
     let mut k = 0;
-    while k < 31 && (blk << k) < target {
+    while k < 31 && (u64::from(blk) << k) < u64::from(target) {
         k += 1;
     }
     k

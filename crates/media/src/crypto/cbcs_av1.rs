@@ -106,7 +106,8 @@ impl Av1Splitter {
         let mut end = 0usize;
         let mut clear = 0usize;
         for tile in &self.tiles {
-            clear += tile.start - end;
+            // Tiles come in order, each inside its OBU after the one before.
+            clear += tile.start.checked_sub(end).ok_or("tiles out of order")?;
             end = tile.end;
             if tile.is_empty() {
                 continue;
@@ -114,7 +115,7 @@ impl Av1Splitter {
             push_clear_subsample(clear, tile.len(), out);
             clear = 0;
         }
-        clear += data.len() - end;
+        clear += data.len().saturating_sub(end);
         if clear > 0 {
             push_clear_subsample(clear, 0, out);
         }
