@@ -277,3 +277,56 @@ fn plan_reads_the_index_not_the_media_data() {
         );
     }
 }
+
+/// A video sample whose first NAL length overruns it: `package` refuses the file, and so does
+/// the plan, for both formats (fMP4 planned a sample that looked canonical; found by the
+/// `package` fuzz target).
+#[test]
+fn plan_refuses_a_nal_length_past_the_sample_as_package_does() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let path = input("overrun", 25, "", false);
+    let mut demux = open(&path);
+    let index = demux.index().unwrap();
+    let video = index
+        .samples()
+        .iter()
+        .filter(|r| r.track == 0)
+        .nth(1)
+        .copied()
+        .unwrap();
+    let mut data = std::fs::read(&path).unwrap();
+    let at = video.offset as usize;
+    data[at..at + 4].copy_from_slice(&(video.size + 1).to_be_bytes());
+    std::fs::write(&path, &data).unwrap();
+    for format in [Format::Fmp4, Format::Ts] {
+        let opts = PackageOptions {
+            format,
+            segment_duration: 2.0,
+            ..Default::default()
+        };
+        let packaged = package(
+            &mut open(&path),
+            &opts,
+            &mut MemStore::default(),
+            &mut |_| {},
+        );
+        let want = packaged
+            .expect_err("package refuses the sample")
+            .to_string();
+        assert!(want.contains("overruns"), "{want}");
+        let planned = plan(open(&path), &opts)
+            .map(|_| ())
+            .expect_err("the plan refuses it");
+        assert!(
+            planned.to_string().contains("overruns"),
+            "{format:?}: {planned}"
+        );
+        let read_ahead = plan_with(open(&path), &opts, |index| {
+            let n = index.samples().len();
+            read_nal_heads(&mut File::open(&path).unwrap(), index, 0..n).map(Some)
+        });
+        assert!(read_ahead.is_err(), "{format:?}: read ahead");
+    }
+}

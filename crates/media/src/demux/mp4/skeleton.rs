@@ -185,7 +185,7 @@ fn skeleton_of(
         // Not NAL-structured, or a length size [`MediaIndex::sample`] rejects with its error.
         return index.sample(i, slice(zeros, size, r.offset)?);
     };
-    if !structure && canonical(heads, fmt) {
+    if !structure && canonical(heads, size, fmt) {
         return index.canonical_sample(i, slice(zeros, size, r.offset)?);
     }
     let mut skel = vec![0u8; size];
@@ -238,11 +238,18 @@ fn length(head: &Head, ls: usize) -> usize {
         .fold(0usize, |acc, &x| (acc << 8) | usize::from(x))
 }
 
-/// Whether the sample whose NAL `heads` these are is already canonical (4-byte lengths, no
-/// AUD, no empty NAL unit, nothing after the last).
-fn canonical(heads: &[Head], fmt: NalFormat) -> bool {
+/// Whether the `size`-byte sample whose NAL `heads` these are is already canonical (4-byte
+/// lengths, no AUD, no empty NAL unit, nothing after the last, the last one not past the end:
+/// a sample [`MediaIndex::sample`] would refuse is not canonical, so that it is refused too).
+fn canonical(heads: &[Head], size: usize, fmt: NalFormat) -> bool {
     let ls = usize::from(fmt.length_size);
+    let end = heads.last().map_or(0, |h| {
+        (h.pos as usize)
+            .saturating_add(ls)
+            .saturating_add(length(h, ls))
+    });
     ls == 4
+        && end == size
         && heads.iter().all(|h| {
             let unit = h.bytes.get(ls..usize::from(h.len)).unwrap_or_default();
             usize::from(h.len) >= ls && length(h, ls) != 0 && !is_aud(unit, fmt.hevc)
