@@ -20,7 +20,12 @@ pub(super) fn source(dir: &Path) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let tmp = dir.join("input.tmp.ts");
+    // Tests run in parallel and may all make it at once: each writes its own file, and the
+    // rename puts a whole one in place (a shared temporary name let one test read a file
+    // another was still writing).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("input.tmp.{}.{call}.ts", std::process::id()));
     let ok = Command::new("ffmpeg")
         .args([
             "-v",

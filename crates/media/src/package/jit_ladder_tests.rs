@@ -25,7 +25,10 @@ use crate::store::MemStore;
 fn input(name: &str, size: &str) -> Option<PathBuf> {
     let dir = std::env::temp_dir().join("hlsorigin-jit-ladder-tests");
     std::fs::create_dir_all(&dir).ok()?;
-    let path = dir.join(format!("{name}.mp4"));
+    // One file per call: tests run in parallel, and two of them make the same inputs.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{name}-{}-{call}.mp4", std::process::id()));
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-y", "-v", "error"]);
     if size.is_empty() {
