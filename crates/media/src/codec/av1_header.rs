@@ -373,49 +373,9 @@ impl Av1Parser {
             f.show_frame = true;
         } else {
             if r.flag("show_existing_frame")? {
-                let idx = r.bits(3, "frame_to_show_map_idx")? as usize;
-                if seq.decoder_model_info_present && !seq.equal_picture_interval {
-                    r.skip(
-                        seq.frame_presentation_time_length as usize,
-                        "frame_presentation_time",
-                    )?;
-                }
-                if seq.frame_id_numbers_present {
-                    r.skip(seq.frame_id_length as usize, "display_frame_id")?;
-                }
-                let slot = self.slot(idx)?;
-                if slot.frame_type == KEY_FRAME {
-                    // The frame loading process (§7.21), then refresh_frame_flags = allFrames.
-                    self.refs = [slot; NUM_REF_FRAMES];
-                }
-                let bits = r.position();
-                r.byte_align();
-                return Ok(FrameHeader {
-                    bits,
-                    bytes: r.position() / 8,
-                    tiles: None,
-                });
+                return self.show_existing_frame(r, seq);
             }
-            f.frame_type = r.bits(2, "frame_type")?;
-            f.intra = f.frame_type == INTRA_ONLY_FRAME || f.frame_type == KEY_FRAME;
-            f.show_frame = r.flag("show_frame")?;
-            if f.show_frame && seq.decoder_model_info_present && !seq.equal_picture_interval {
-                r.skip(
-                    seq.frame_presentation_time_length as usize,
-                    "frame_presentation_time",
-                )?;
-            }
-            f.showable_frame = if f.show_frame {
-                f.frame_type != KEY_FRAME
-            } else {
-                r.flag("showable_frame")?
-            };
-            f.error_resilient =
-                if f.frame_type == SWITCH_FRAME || (f.frame_type == KEY_FRAME && f.show_frame) {
-                    true
-                } else {
-                    r.flag("error_resilient_mode")?
-                };
+            frame_kind(r, seq, &mut f)?;
         }
         if f.frame_type == KEY_FRAME && f.show_frame {
             for slot in &mut self.refs {
@@ -456,19 +416,7 @@ impl Av1Parser {
             r.bits(3, "primary_ref_frame")?
         };
         if seq.decoder_model_info_present && r.flag("buffer_removal_time_present_flag")? {
-            for &(idc, model) in &seq.operating_points {
-                if !model {
-                    continue;
-                }
-                let in_temporal = (idc >> temporal_id) & 1 == 1;
-                let in_spatial = (idc >> (spatial_id + 8)) & 1 == 1;
-                if idc == 0 || (in_temporal && in_spatial) {
-                    r.skip(
-                        seq.buffer_removal_time_length as usize,
-                        "buffer_removal_time",
-                    )?;
-                }
-            }
+            buffer_removal_times(r, seq, temporal_id, spatial_id)?;
         }
         f.refresh = if f.frame_type == SWITCH_FRAME || (f.frame_type == KEY_FRAME && f.show_frame) {
             all_frames
@@ -479,14 +427,7 @@ impl Av1Parser {
             return Err("an intra-only frame refreshing every slot (§5.9.2)".into());
         }
         if (!f.intra || f.refresh != all_frames) && f.error_resilient && seq.enable_order_hint {
-            for slot in &mut self.refs {
-                let hint = r.bits(seq.order_hint_bits, "ref_order_hint")?;
-                if hint != slot.order_hint {
-                    // A slot the decoder does not have any more (§7.20): invalid.
-                    slot.valid = false;
-                    slot.order_hint = hint;
-                }
-            }
+            self.ref_order_hints(r, seq)?;
         }
         if f.intra {
             self.frame_size(r, seq, &mut f)?;
@@ -498,6 +439,54 @@ impl Av1Parser {
             self.inter_refs(r, seq, &mut f)?;
         }
         self.rest(r, seq, &mut f, disable_cdf_update)
+    }
+
+    /// The rest of a frame header with show_existing_frame set (§5.9.2): the frame shown, and
+    /// for a key frame the frame loading process (§7.21) that refreshes every slot.
+    fn show_existing_frame(
+        &mut self,
+        r: &mut BitReader<'_>,
+        seq: &SequenceHeader,
+    ) -> Result<FrameHeader, String> {
+        let idx = r.bits(3, "frame_to_show_map_idx")? as usize;
+        if seq.decoder_model_info_present && !seq.equal_picture_interval {
+            r.skip(
+                seq.frame_presentation_time_length as usize,
+                "frame_presentation_time",
+            )?;
+        }
+        if seq.frame_id_numbers_present {
+            r.skip(seq.frame_id_length as usize, "display_frame_id")?;
+        }
+        let slot = self.slot(idx)?;
+        if slot.frame_type == KEY_FRAME {
+            // The frame loading process (§7.21), then refresh_frame_flags = allFrames.
+            self.refs = [slot; NUM_REF_FRAMES];
+        }
+        let bits = r.position();
+        r.byte_align();
+        Ok(FrameHeader {
+            bits,
+            bytes: r.position() / 8,
+            tiles: None,
+        })
+    }
+
+    /// ref_order_hint[] of an error-resilient frame (§5.9.2): a slot whose hint differs is one
+    /// the decoder does not have any more (§7.20): invalid.
+    fn ref_order_hints(
+        &mut self,
+        r: &mut BitReader<'_>,
+        seq: &SequenceHeader,
+    ) -> Result<(), String> {
+        for slot in &mut self.refs {
+            let hint = r.bits(seq.order_hint_bits, "ref_order_hint")?;
+            if hint != slot.order_hint {
+                slot.valid = false;
+                slot.order_hint = hint;
+            }
+        }
+        Ok(())
     }
 
     fn slot(&self, idx: usize) -> Result<RefSlot, String> {
@@ -774,6 +763,55 @@ impl Av1Parser {
 mod syntax;
 pub use syntax::tile_group;
 use syntax::*;
+
+/// frame_type, show_frame, showable_frame and error_resilient_mode (§5.9.2).
+fn frame_kind(r: &mut BitReader<'_>, seq: &SequenceHeader, f: &mut Frame) -> Result<(), String> {
+    f.frame_type = r.bits(2, "frame_type")?;
+    f.intra = f.frame_type == INTRA_ONLY_FRAME || f.frame_type == KEY_FRAME;
+    f.show_frame = r.flag("show_frame")?;
+    if f.show_frame && seq.decoder_model_info_present && !seq.equal_picture_interval {
+        r.skip(
+            seq.frame_presentation_time_length as usize,
+            "frame_presentation_time",
+        )?;
+    }
+    f.showable_frame = if f.show_frame {
+        f.frame_type != KEY_FRAME
+    } else {
+        r.flag("showable_frame")?
+    };
+    f.error_resilient =
+        if f.frame_type == SWITCH_FRAME || (f.frame_type == KEY_FRAME && f.show_frame) {
+            true
+        } else {
+            r.flag("error_resilient_mode")?
+        };
+    Ok(())
+}
+
+/// buffer_removal_time of each operating point with a decoder model that decodes this
+/// frame's layers (§5.9.2).
+fn buffer_removal_times(
+    r: &mut BitReader<'_>,
+    seq: &SequenceHeader,
+    temporal_id: u32,
+    spatial_id: u32,
+) -> Result<(), String> {
+    for &(idc, model) in &seq.operating_points {
+        if !model {
+            continue;
+        }
+        let in_temporal = (idc >> temporal_id) & 1 == 1;
+        let in_spatial = (idc >> (spatial_id + 8)) & 1 == 1;
+        if idc == 0 || (in_temporal && in_spatial) {
+            r.skip(
+                seq.buffer_removal_time_length as usize,
+                "buffer_removal_time",
+            )?;
+        }
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 #[path = "av1_header_tests.rs"]
