@@ -536,6 +536,16 @@ fn put_box(out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]) {
     out.extend_from_slice(body);
 }
 
+/// Test check: the subsamples of a sample cover all of its `len` bytes.
+#[cfg(test)]
+pub(super) fn assert_cover(subsamples: &[Subsample], len: usize, what: &str) {
+    let total: usize = subsamples
+        .iter()
+        .map(|s| usize::from(s.clear) + s.protected as usize)
+        .sum();
+    assert_eq!(total, len, "{what}: subsamples cover the sample");
+}
+
 #[cfg(test)]
 #[path = "cbcs_tests.rs"]
 mod tests;

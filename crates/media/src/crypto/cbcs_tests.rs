@@ -113,11 +113,7 @@ fn video_subsamples() {
         let mut got = Vec::new();
         subsamples(layout, &data, &mut got);
         assert_eq!(got, want, "{name}");
-        let total: usize = got
-            .iter()
-            .map(|s| usize::from(s.clear) + s.protected as usize)
-            .sum();
-        assert_eq!(total, data.len(), "{name}: subsamples cover the sample");
+        assert_cover(&got, data.len(), name);
     }
 }
 
