@@ -59,6 +59,8 @@ const PLAYLIST_TTL: Duration = Duration::from_secs(1);
 /// Most streams a listing returns, and how deep it looks for `master.m3u8`.
 const LIST_MAX_STREAMS: usize = 1000;
 const LIST_MAX_DEPTH: usize = 4;
+/// Most playlists of one directory fetched to judge a "no such key" there.
+const DIR_MAX_PLAYLISTS: usize = 32;
 
 /// Serves the objects under a key prefix of an [`ObjectStore`].
 #[derive(Debug, Clone)]
@@ -152,7 +154,8 @@ impl StoreSource {
     /// fetched lately lists. When this origin serves a playlist of its directory, it may hold
     /// an older version than the player that asks (which got a newer one from another origin,
     /// or from a CDN): those playlists are fetched again first, so that [`Self::media_error`]
-    /// judges with the current listing. A playlist that cannot be fetched again — storage
+    /// judges with the current listing. When it serves none yet (a fresh origin), the
+    /// playlists stored in the directory are listed and fetched. A playlist that cannot be fetched again — storage
     /// failing, or answering 404 for a playlist it had a moment ago (a restarting SeaweedFS
     /// answers 404 for everything for a moment; a deleted stream looks the same) — makes it
     /// `true`: storage cannot confirm that the object is gone (503, not 404).
@@ -179,10 +182,25 @@ impl StoreSource {
 
     /// Fetches the playlists of `dir` this origin serves again: whether one could not be, and
     /// the shortest time-to-live among them.
+    ///
+    /// An origin that fetched no playlist of `dir` yet (just started, or never asked for this
+    /// stream's playlists) lists `dir` in storage for its playlists and fetches those: a
+    /// listing that fails leaves storage unsure (503); an empty one means no stream there (the
+    /// 404 stands).
     async fn reread_playlists_in(&self, dir: &str) -> (bool, Duration) {
+        let mut playlists = self.inner.listed.playlists_in(dir);
+        if playlists.is_empty() {
+            match self.playlists_stored_in(dir).await {
+                Ok(found) => playlists = found,
+                Err(e) => {
+                    tracing::debug!(dir, error = %e, "directory not listed");
+                    return (true, PLAYLIST_TTL);
+                }
+            }
+        }
         let mut unsure = false;
         let mut ttl = PLAYLIST_TTL;
-        for playlist in self.inner.listed.playlists_in(dir) {
+        for playlist in playlists {
             let key = self.key_str(&playlist);
             match self.fetch_playlist(&key, playlist.clone(), None).await {
                 Ok((_, t)) => ttl = ttl.min(t),
@@ -193,6 +211,31 @@ impl StoreSource {
             }
         }
         (unsure, ttl)
+    }
+
+    /// The object paths of the playlists (`*.m3u8`) stored directly in `dir`, at most
+    /// [`DIR_MAX_PLAYLISTS`] of them: one delimited LIST.
+    async fn playlists_stored_in(&self, dir: &str) -> io::Result<Vec<String>> {
+        let key = self.key_str(dir);
+        self.inner.stats.lists.fetch_add(1, Relaxed);
+        let listing = self
+            .inner
+            .store
+            .list_with_delimiter(Some(&key))
+            .await
+            .map_err(|e| self.error(e))?;
+        let strip = match self.inner.prefix.as_str() {
+            "" => String::new(),
+            prefix => format!("{prefix}/"),
+        };
+        Ok(listing
+            .objects
+            .iter()
+            .filter_map(|m| m.location.as_ref().strip_prefix(strip.as_str()))
+            .filter(|rel| rel.ends_with(".m3u8"))
+            .take(DIR_MAX_PLAYLISTS)
+            .map(str::to_owned)
+            .collect())
     }
 
     /// "No such key" for `path` taken as storage not ready: 503, counted.

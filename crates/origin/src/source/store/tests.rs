@@ -299,6 +299,44 @@ async fn an_object_a_newer_playlist_lists_is_503_on_an_origin_holding_an_older_o
     }
 }
 
+/// A fresh origin (no playlist of the directory fetched yet: just restarted, behind a CDN
+/// that holds the playlists) lists the directory for its playlists when storage says "no such
+/// key": an object a stored playlist lists → 503; a name none lists, or a directory with no
+/// playlist → 404; the listing failing → 503. One LIST and one playlist GET per directory and
+/// time-to-live, however many names are asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_origin_lists_the_directory_before_answering_404() {
+    let (store, addr) = start(64).await;
+    store
+        .delete(&Path::from("vod/clip/r1/seg.ts"))
+        .await
+        .expect("delete");
+    let cases = [
+        ("/clip/r1/seg.ts", 503),
+        ("/clip/r1/other.ts", 404),
+        ("/clip/r1/seg.ts", 503),
+        ("/clip/none/x.ts", 404),
+    ];
+    for (path, want) in cases {
+        let r = request(addr, path, "").await;
+        assert_eq!(r.status, want, "{path}");
+        assert_eq!(
+            r.header("cache-control"),
+            Some("public, max-age=1"),
+            "{path}"
+        );
+    }
+    assert_eq!(store.count("list/ vod/clip/r1"), 1, "{:?}", store.log());
+    assert_eq!(
+        store.count("get vod/clip/r1/stream.m3u8"),
+        1,
+        "{:?}",
+        store.log()
+    );
+    store.fail_matching(Some("list/"));
+    assert_eq!(request(addr, "/clip/r2/seg.ts", "").await.status, 503);
+}
+
 /// A client asking for many names no playlist lists, at once and one after another, costs
 /// storage one re-read of the directory's playlist per its time-to-live, not one per request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
