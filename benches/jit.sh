@@ -6,6 +6,8 @@
 #  1. first requests on a fresh server (page cache warm, index not built): time of the master,
 #     the media playlist and the first segment (curl), then the same again (index cached);
 #     TS as well as fMP4.
+#  1b. the same with the page cache dropped (root only: `echo 3 > /proc/sys/vm/drop_caches` after
+#     the server started, before its first request): the disk-bound first requests.
 #  2. segment throughput: wrk -t2 at 16 and 64 connections on one mid-stream segment, static vs
 #     JIT (benches/wrk_compare.py: req/s, GB/s, p99, server CPU per GB), ROUNDS rounds.
 #  3. RSS with NFILES files indexed: NFILES hard links of a short MP4 (each path is its own
@@ -13,13 +15,17 @@
 # Targets (issue 13): first playlist and first segment < 20 ms each warm; JIT segment
 # throughput ≥ 0.5× static.
 #   benches/jit.sh   env: DURATION (s per wrk run, 10), ROUNDS (3), NFILES (1000), PORT (18190),
-#                    BIN (a built hlsorigin instead of building release)
+#                    BIN (a built hlsorigin instead of building release),
+#                    PHASES (first,cold,throughput,many), COLD_ROUNDS (3)
 # CARGO_TARGET_DIR is honoured. All on 127.0.0.1. Output in bench-out/jit/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 NFILES=${NFILES:-1000}
+PHASES=${PHASES:-first,cold,throughput,many}
+COLD_ROUNDS=${COLD_ROUNDS:-3}
+phase() { [[ ",$PHASES," == *",$1,"* ]]; }
 PORT=${PORT:-18190}
 WORK=$PWD/bench-out/jit
 ROOT=$WORK/root
@@ -60,21 +66,45 @@ rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$SRV/status"; }
 # Page cache warm for both.
 cat "$IN" "$ROOT"/static/*.m4s >/dev/null
 
+first_requests() { # label, then the case's base path: master, media playlist, first segment
+  local m p seg s
+  m=$(ms "$2/master.m3u8")
+  p=$(ms "$2/stream.m3u8")
+  seg=$(first_segment "$2/stream.m3u8")
+  s=$(ms "$seg")
+  printf '%-28s %10s %10s %10s\n' "$1" "${m#* }" "${p#* }" "${s#* }"
+  for x in "$m" "$p" "$s"; do [ "${x%% *}" = 200 ] || echo "  not 200: $x" >&2; done
+}
+CASES=("static fMP4|/static" "jit fMP4|/jit/title.mp4" "jit TS|/jit/title.mp4/ts")
+
+if phase first; then
 echo "== 1. first requests on a fresh server (page cache warm), ms =="
 printf '%-28s %10s %10s %10s   %s\n' case master media seg0 "(HTTP status, then ms)"
-for case in "static fMP4|/static" "jit fMP4|/jit/title.mp4" "jit TS|/jit/title.mp4/ts"; do
+for case in "${CASES[@]}"; do
   name=${case%%|*} base=${case#*|}
   start
-  for pass in first again; do
-    m=$(ms "$base/master.m3u8")
-    p=$(ms "$base/stream.m3u8")
-    seg=$(first_segment "$base/stream.m3u8")
-    s=$(ms "$seg")
-    printf '%-28s %10s %10s %10s\n' "$name ($pass)" "${m#* }" "${p#* }" "${s#* }"
-    for x in "$m" "$p" "$s"; do [ "${x%% *}" = 200 ] || echo "  not 200: $x" >&2; done
+  for pass in first again; do first_requests "$name ($pass)" "$base"; done
+done
+fi
+
+if phase cold && [ -w /proc/sys/vm/drop_caches ]; then
+echo "== 1b. first requests on a fresh server, page cache dropped, ms ($COLD_ROUNDS rounds) =="
+printf '%-28s %10s %10s %10s\n' case master media seg0
+for r in $(seq "$COLD_ROUNDS"); do
+  for case in "${CASES[@]}"; do
+    name=${case%%|*} base=${case#*|}
+    start
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    first_requests "$name (cold $r)" "$base"
   done
 done
+cat "$IN" "$ROOT"/static/*.m4s >/dev/null
+elif phase cold; then
+  echo "== 1b. skipped: /proc/sys/vm/drop_caches is not writable (run as root) =="
+fi
 
+if phase throughput; then
 echo "== 2. segment throughput, hot cache off, wrk -t2, ${DURATION}s × $ROUNDS rounds =="
 start
 STATIC_SEG=$(grep -v '^#' "$ROOT/static/stream.m3u8" | sed -n '50p')
@@ -86,7 +116,9 @@ python3 benches/wrk_compare.py --duration "$DURATION" --rounds "$ROUNDS" --threa
   --server "jit=http://127.0.0.1:$PORT/jit/title.mp4/$JIT_SEG=$SRV" \
   --server "static=http://127.0.0.1:$PORT/static/$STATIC_SEG=$SRV" \
   --case "segment (50th)|||GB" --conns 16,64 || echo "wrk_compare failed" >&2
+fi
 
+if phase many; then
 echo "== 3. RSS with $NFILES files indexed (each a 60 s 1080p MP4, media playlist asked for) =="
 start
 sleep 1
@@ -102,3 +134,4 @@ after=$(rss_kib)
 cached=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hlsorigin_jit_index_cache_(bytes|entries) / { printf "%s=%s ", $1, $2 }')
 echo "RSS $before KiB before, $after KiB after $NFILES playlists ($(( (after - before) / NFILES )) KiB per file;" \
   "$fail not 200); $(awk -v a="$t0" -v b="$t1" -v n="$NFILES" 'BEGIN { printf "%.1f ms per first playlist", (b - a) * 1000 / n }'); $cached"
+fi

@@ -433,7 +433,7 @@ fn build(mut reader: Reader, meta: &ObjectMeta, name: &str, opts: &PackageOption
     let demux = Mp4Demuxer::open(reader, meta.len, Mp4Options::default())
         .map_err(|e| refused(422, format!("{name}: {e}")))?;
     let read_ahead = |index: &MediaIndex| match &probe {
-        Reader::File(f) => pread::read_nal_heads_in_parallel(f, index),
+        Reader::File(f) => pread::read_nal_heads_ahead(f, index),
         _ => Ok(None),
     };
     let (index, plan) =

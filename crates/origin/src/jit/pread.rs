@@ -5,16 +5,24 @@
 //! twice the system calls.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, IoSliceMut, Read, Seek, SeekFrom};
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 
-use media::demux::mp4::{read_nal_heads, MediaIndex, NalHeads};
+use media::demux::mp4::{nal_head_offsets, read_nal_heads, MediaIndex, NalHeads};
+use rustix::fs::{fadvise, Advice};
+use rustix::io::{preadv2, Errno, ReadWriteFlags};
 
-/// Files with fewer samples have their NAL heads read as planning goes (a thread would cost
-/// more than it saves).
+/// Files with fewer samples have their NAL heads read by one thread (more would cost more
+/// than they save).
 const READ_AHEAD_MIN_SAMPLES: usize = 4096;
 /// Most threads reading NAL heads at once.
 const READ_AHEAD_MAX_THREADS: usize = 4;
+/// How many of the places it reads next a [`HintedFile`] asks the system to read ahead when
+/// it finds the file is not in the page cache.
+const HINT_AHEAD: usize = 1024;
+/// Bytes read ahead at each place: the page holding a NAL head.
+const HINT_BYTES: u64 = 4096;
 
 pub(crate) struct PosFile {
     file: File,
@@ -36,36 +44,42 @@ impl PosFile {
     }
 }
 
-/// The NAL heads of every sample of `index` (made from `file`), read by one thread per core
-/// at once, each with its own handle: planning a long file costs one small `pread` per video
-/// NAL unit ([`media::demux::mp4::read_nal_heads`]), 18,000 for 10 minutes at 30 fps, and
-/// those reads do not depend on one another. `None`: a short file, or one core.
-pub(crate) fn read_nal_heads_in_parallel(
+/// The NAL heads of every sample of `index` (made from `file`), read before planning
+/// ([`media::demux::mp4::read_nal_heads`]): planning a long file costs one small `pread` per
+/// video NAL unit, 18,000 for 10 minutes at 30 fps, and those reads do not depend on one
+/// another. A file of [`READ_AHEAD_MIN_SAMPLES`] samples or more is read by one thread per
+/// core at once, each with its own handle; a shorter one (or on one core) on this thread. Each
+/// reader is a [`HintedFile`], so a file that is not in the page cache has many disk reads in
+/// flight. `None`: no handle left to read with (planning reads as it goes).
+pub(crate) fn read_nal_heads_ahead(
     file: &PosFile,
     index: &MediaIndex,
 ) -> media::Result<Option<NalHeads>> {
     let n = index.samples().len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(READ_AHEAD_MAX_THREADS);
-    if n < READ_AHEAD_MIN_SAMPLES || threads < 2 {
-        return Ok(None);
-    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = if n < READ_AHEAD_MIN_SAMPLES {
+        1
+    } else {
+        cores.min(READ_AHEAD_MAX_THREADS)
+    };
     let mut readers = Vec::with_capacity(threads);
-    for _ in 0..threads {
+    for k in 0..threads {
+        let run = n * k / threads..n * (k + 1) / threads;
         match file.try_clone() {
-            Ok(f) => readers.push(f),
-            Err(_) => return Ok(None), // out of descriptors: read as planning goes
+            Ok(f) => readers.push((
+                HintedFile::new(f, nal_head_offsets(index, run.clone())),
+                run,
+            )),
+            Err(_) => return Ok(None), // out of descriptors
         }
+    }
+    if let [(reader, run)] = readers.as_mut_slice() {
+        return read_nal_heads(reader, index, run.clone()).map(Some);
     }
     let parts = std::thread::scope(|scope| {
         let runs: Vec<_> = readers
             .into_iter()
-            .enumerate()
-            .map(|(k, mut reader)| {
-                let run = n * k / threads..n * (k + 1) / threads;
-                scope.spawn(move || read_nal_heads(&mut reader, index, run))
-            })
+            .map(|(mut reader, run)| scope.spawn(move || read_nal_heads(&mut reader, index, run)))
             .collect();
         runs.into_iter()
             .map(|run| {
@@ -76,6 +90,94 @@ pub(crate) fn read_nal_heads_in_parallel(
             .collect::<media::Result<Vec<_>>>()
     })?;
     NalHeads::join(parts).map(Some)
+}
+
+/// A [`PosFile`] for reads at known places, in order, that keeps many disk reads in flight
+/// when the file is not in the page cache. Each read first tries without waiting for the
+/// disk (`preadv2` with `RWF_NOWAIT`: no extra system call while the file is cached); when
+/// that would wait, the next [`HINT_AHEAD`] places are handed to the system to read ahead
+/// (`posix_fadvise(POSIX_FADV_WILLNEED)`, which starts the reads and returns), then the read
+/// waits for its own page. Read one after another, 18,000 scattered pages cost a disk round
+/// trip each.
+struct HintedFile {
+    file: PosFile,
+    /// The places to be read (ascending within a run of the index, as samples are stored).
+    places: Vec<u64>,
+    /// `places[..hinted]` were handed to the system.
+    hinted: usize,
+    /// `RWF_NOWAIT` is not supported here (old kernel, some filesystems): plain reads.
+    plain: bool,
+}
+
+impl HintedFile {
+    fn new(file: PosFile, places: Vec<u64>) -> Self {
+        HintedFile {
+            file,
+            places,
+            hinted: 0,
+            plain: false,
+        }
+    }
+
+    /// Asks the system to read ahead the pages of the next [`HINT_AHEAD`] places from `pos`;
+    /// contiguous pages go in one request.
+    fn hint_from(&mut self, pos: u64) {
+        let from = self.places.partition_point(|&p| p < pos).max(self.hinted);
+        let to = (from + HINT_AHEAD).min(self.places.len());
+        let pages = self.places.get(from..to).unwrap_or_default().iter();
+        let mut run: Option<(u64, u64)> = None;
+        for &place in pages {
+            let page = place - place % HINT_BYTES;
+            run = match run {
+                Some((start, end)) if page <= end => Some((start, end.max(page + HINT_BYTES))),
+                Some(done) => {
+                    self.advise(done);
+                    Some((page, page + HINT_BYTES))
+                }
+                None => Some((page, page + HINT_BYTES)),
+            };
+        }
+        if let Some(done) = run {
+            self.advise(done);
+        }
+        self.hinted = self.hinted.max(to);
+    }
+
+    fn advise(&self, (start, end): (u64, u64)) {
+        // A hint: when it fails, the read still waits for its page.
+        let _ = fadvise(
+            &self.file.file,
+            start,
+            NonZeroU64::new(end - start),
+            Advice::WillNeed,
+        );
+    }
+}
+
+impl Read for HintedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pos = self.file.pos;
+        if !self.plain && !buf.is_empty() {
+            let flags = ReadWriteFlags::NOWAIT;
+            match preadv2(&self.file.file, &mut [IoSliceMut::new(buf)], pos, flags) {
+                Ok(n) if n > 0 => {
+                    self.file.pos += n as u64;
+                    return Ok(n);
+                }
+                Ok(_) => {} // the end of the file, or nothing cached: a plain read says which
+                Err(Errno::AGAIN) => self.hint_from(pos),
+                Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => self.plain = true,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.file.read(buf)
+    }
+}
+
+impl Seek for HintedFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos)
+    }
 }
 
 impl Read for PosFile {
@@ -120,6 +222,47 @@ mod tests {
             assert_eq!(&two, *want);
         }
         assert_eq!(f.read(&mut two).unwrap(), 0);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A file out of the page cache (dropped with `POSIX_FADV_DONTNEED` after `fsync`) is read
+    /// right at every place, and the reader handed the places ahead to the system; a cached
+    /// one is read right without hints. On a filesystem whose pages cannot be dropped (tmpfs)
+    /// only the bytes are checked.
+    #[test]
+    fn hinted_reads_give_the_bytes_cached_or_not() {
+        let dir = std::env::var_os("CARGO_TARGET_TMPDIR")
+            .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+        let path = dir.join(format!("hlsorigin-hinted-{}", std::process::id()));
+        let pages = 600u64;
+        let data: Vec<u8> = (0..pages * HINT_BYTES).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let places: Vec<u64> = (0..pages).map(|p| p * HINT_BYTES + 100).collect();
+        for drop_cache in [true, false] {
+            let file = File::open(&path).unwrap();
+            file.sync_all().unwrap();
+            if drop_cache {
+                fadvise(&file, 0, None, Advice::DontNeed).unwrap();
+            }
+            let mut probe = [0u8; 1];
+            let nowait = ReadWriteFlags::NOWAIT;
+            let cold = matches!(
+                preadv2(&file, &mut [IoSliceMut::new(&mut probe)], 100, nowait),
+                Err(Errno::AGAIN)
+            );
+            let mut reader = HintedFile::new(PosFile::new(file), places.clone());
+            for &place in &places {
+                let mut six = [0u8; 6];
+                reader.seek(SeekFrom::Start(place)).unwrap();
+                reader.read_exact(&mut six).unwrap();
+                let at = place as usize;
+                assert_eq!(&six, &data[at..at + 6], "at {place}");
+            }
+            assert_eq!(reader.hinted > 0, cold, "drop_cache {drop_cache}");
+            if cold {
+                assert!(reader.hinted >= HINT_AHEAD.min(places.len()));
+            }
+        }
         std::fs::remove_file(&path).unwrap();
     }
 }

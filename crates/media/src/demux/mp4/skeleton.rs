@@ -86,6 +86,21 @@ impl NalHeads {
     }
 }
 
+/// Where [`read_nal_heads`] reads first for each sample of `samples` it reads (the video
+/// samples with NAL units), in index order: what a reader of a file that is not in the page
+/// cache can ask the system to read ahead.
+pub fn nal_head_offsets(index: &MediaIndex, samples: std::ops::Range<usize>) -> Vec<u64> {
+    let refs = index.samples().get(samples).unwrap_or_default();
+    refs.iter()
+        .filter(|r| {
+            index
+                .nal_format(r.track as usize)
+                .is_some_and(|f| (1..=4).contains(&f.length_size))
+        })
+        .map(|r| r.offset)
+        .collect()
+}
+
 /// Reads the NAL heads of the video samples `samples` of `index` from `reader` (the file the
 /// index was made from), a few bytes per NAL unit; other samples have none.
 pub fn read_nal_heads<R: Read + Seek>(
