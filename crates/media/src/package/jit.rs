@@ -580,6 +580,15 @@ impl StreamStore for Recorder {
         self.sizes.push(open);
         Ok(())
     }
+    fn counts_only(&self) -> bool {
+        true
+    }
+    fn write_count(&mut self, n: u64) -> io::Result<()> {
+        if let Some((_, size)) = &mut self.open {
+            *size += n;
+        }
+        Ok(())
+    }
 }
 
 /// One rendered segment, in memory.

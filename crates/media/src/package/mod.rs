@@ -133,6 +133,18 @@ pub trait StreamStore: Store {
     /// Appends `parts`, in order, to the object begun last.
     fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()>;
     fn commit(&mut self) -> io::Result<()>;
+    /// Whether this store only counts the bytes of media objects (a just-in-time plan): the
+    /// TS muxer then counts its packets instead of writing them ([`Self::write_count`]).
+    fn counts_only(&self) -> bool {
+        false
+    }
+    /// Adds `n` bytes, counted and not written, to the object begun last; only for a store
+    /// that [`Self::counts_only`].
+    fn write_count(&mut self, n: u64) -> io::Result<()> {
+        Err(io::Error::other(format!(
+            "{n} bytes counted, not written, for a store that keeps bytes"
+        )))
+    }
 }
 
 /// Packages everything `demux` yields into `store`.

@@ -103,6 +103,11 @@ impl Mux {
                 store.write_parts(&parts).map_err(io_err)?;
                 Ok(parts.iter().map(|p| p.len() as u64).sum())
             }
+            Mux::Ts(m) if store.counts_only() => {
+                let size = m.count_segment(piece, buf)?;
+                store.write_count(size).map_err(io_err)?;
+                Ok(size)
+            }
             Mux::Ts(m) => {
                 // Every piece starts with PAT and PMT: harmless mid-segment (ISO/IEC 13818-1
                 // 2.4.4: PSI may repeat anywhere), and continuity counters go on.

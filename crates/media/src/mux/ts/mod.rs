@@ -111,6 +111,10 @@ pub struct TsMuxer {
     pes: Vec<u8>,
     /// Scratch: (DTS in 90 kHz, sample index) of the segment, in writing order.
     order: Vec<(i64, usize)>,
+    /// [`TsMuxer::count_segment`] is running: PES packets are counted in `counted` (bytes),
+    /// not written.
+    count_only: bool,
+    counted: usize,
 }
 
 /// Converts `t` ticks of `timescale` to 90 kHz, rounded to nearest with halves away from zero
@@ -316,6 +320,8 @@ impl TsMuxer {
             segment_needs_pcr: false,
             pes: Vec::new(),
             order: Vec::new(),
+            count_only: false,
+            counted: 0,
         })
     }
 
@@ -368,12 +374,53 @@ impl TsMuxer {
             }
             self.segment_needs_pcr = false;
         }
-        let pes_start = out.len();
+        let pes_start = self.position(out);
         if let Some(track) = self.tracks.get_mut(t) {
             let start = StartFlags { random_access, pcr };
-            packet::write_pes_parts(out, track.pid, &mut track.cc, parts, start);
+            if self.count_only {
+                let total = parts.iter().map(|p| p.len()).sum();
+                self.counted += packet::count_pes(&mut track.cc, total, start);
+            } else {
+                packet::write_pes_parts(out, track.pid, &mut track.cc, parts, start);
+            }
         }
         pes_start
+    }
+
+    /// Where the next byte goes: the end of `out`, after the bytes counted, not written.
+    fn position(&self, out: &[u8]) -> usize {
+        out.len() + self.counted
+    }
+
+    /// Runs `write` (one segment), and on error puts the muxer state (continuity counters,
+    /// audio groups, PCR) back as before.
+    fn guarded(&mut self, write: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let counters: Vec<Continuity> = self.tracks.iter().map(|t| t.cc).collect();
+        let saved = (self.pat_cc, self.pmt_cc, self.last_pcr);
+        let result = write(self);
+        if result.is_err() {
+            for (t, cc) in self.tracks.iter_mut().zip(counters) {
+                t.cc = cc;
+                t.group.clear();
+            }
+            (self.pat_cc, self.pmt_cc, self.last_pcr) = saved;
+        }
+        result
+    }
+
+    /// The bytes [`Self::write_segment_streaming`] would write for `segment`, with the same
+    /// effect on the muxer (continuity counters, PCR, keyframes), without writing its PES
+    /// packets: they are counted ([`packet::count_pes`]); only PAT, PMT and PCR-only packets
+    /// go through `buf`. Planning just-in-time output measures segments this way
+    /// (`package::jit`), where the payloads are skeletons whose bytes no one reads.
+    pub fn count_segment(&mut self, segment: &Segment, buf: &mut Vec<u8>) -> Result<u64> {
+        buf.clear();
+        (self.count_only, self.counted) = (true, 0);
+        let result = self.guarded(|m| m.write_segment_inner(segment, buf, 0, None));
+        let bytes = self.position(buf) as u64;
+        (self.count_only, self.counted) = (false, 0);
+        buf.clear();
+        result.map(|()| bytes)
     }
 
     /// Like [`SegmentMuxer::write_segment`], but the segment leaves in pieces: whenever `buf`
@@ -391,19 +438,11 @@ impl TsMuxer {
         spill: &mut Spill<'_>,
     ) -> Result<()> {
         buf.clear();
-        let counters: Vec<Continuity> = self.tracks.iter().map(|t| t.cc).collect();
-        let saved = (self.pat_cc, self.pmt_cc, self.last_pcr);
-        let result = self
-            .write_segment_inner(segment, buf, 0, Some(&mut *spill))
-            .and_then(|()| if buf.is_empty() { Ok(()) } else { spill(buf) });
+        let result = self.guarded(|m| {
+            m.write_segment_inner(segment, buf, 0, Some(&mut *spill))
+                .and_then(|()| if buf.is_empty() { Ok(()) } else { spill(buf) })
+        });
         buf.clear();
-        if result.is_err() {
-            for (t, cc) in self.tracks.iter_mut().zip(counters) {
-                t.cc = cc;
-                t.group.clear();
-            }
-            (self.pat_cc, self.pmt_cc, self.last_pcr) = saved;
-        }
         result
     }
 
@@ -543,16 +582,9 @@ impl SegmentMuxer for TsMuxer {
     /// counters, PCR) is as before the call.
     fn write_segment(&mut self, segment: &Segment, out: &mut Vec<u8>) -> Result<()> {
         let start_len = out.len();
-        let counters: Vec<Continuity> = self.tracks.iter().map(|t| t.cc).collect();
-        let saved = (self.pat_cc, self.pmt_cc, self.last_pcr);
-        let result = self.write_segment_inner(segment, out, start_len, None);
+        let result = self.guarded(|m| m.write_segment_inner(segment, out, start_len, None));
         if result.is_err() {
             out.truncate(start_len);
-            for (t, cc) in self.tracks.iter_mut().zip(counters) {
-                t.cc = cc;
-                t.group.clear();
-            }
-            (self.pat_cc, self.pmt_cc, self.last_pcr) = saved;
         }
         result
     }

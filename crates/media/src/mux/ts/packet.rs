@@ -42,6 +42,10 @@ impl Continuity {
     fn current(self) -> u8 {
         self.0.wrapping_sub(1) & 0x0F
     }
+    /// As [`Self::take`] `packets` times.
+    fn advance(&mut self, packets: usize) {
+        self.0 = ((usize::from(self.0) + packets) & 0x0F) as u8;
+    }
 }
 
 /// What the adaptation field of a PES's first packet carries.
@@ -97,22 +101,9 @@ pub fn write_pes_parts(
     parts: &[&[u8]],
     start: StartFlags,
 ) {
-    let mut flags = 0u8;
-    if start.random_access {
-        flags |= AF_RANDOM_ACCESS;
-    }
-    if start.pcr.is_some() {
-        flags |= AF_PCR;
-    }
-    // Adaptation field bytes of the first packet before stuffing: length byte + flags + PCR.
-    let first_af = match (flags, start.pcr) {
-        (0, _) => 0,
-        (_, Some(_)) => 8,
-        (_, None) => 2,
-    };
+    let (flags, first_af) = first_adaptation(start);
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    let packets = (total + first_af).div_ceil(BODY_SIZE).max(1);
-    out.reserve(packets * PACKET_SIZE);
+    out.reserve(pes_packets(total, start) * PACKET_SIZE);
 
     let mut rest = total;
     let mut pieces = parts.iter();
@@ -164,6 +155,40 @@ pub fn write_pes_parts(
             break;
         }
     }
+}
+
+/// The adaptation field flags of a PES's first packet, and its bytes before stuffing: length
+/// byte + flags + PCR (§2.4.3.4).
+fn first_adaptation(start: StartFlags) -> (u8, usize) {
+    let mut flags = 0u8;
+    if start.random_access {
+        flags |= AF_RANDOM_ACCESS;
+    }
+    if start.pcr.is_some() {
+        flags |= AF_PCR;
+    }
+    let bytes = match (flags, start.pcr) {
+        (0, _) => 0,
+        (_, Some(_)) => 8,
+        (_, None) => 2,
+    };
+    (flags, bytes)
+}
+
+/// Transport packets [`write_pes_parts`] writes for a PES of `total` bytes: the first one's
+/// adaptation field takes room, the last one is stuffed, an empty PES still takes one.
+pub fn pes_packets(total: usize, start: StartFlags) -> usize {
+    (total + first_adaptation(start).1)
+        .div_ceil(BODY_SIZE)
+        .max(1)
+}
+
+/// Counts the packets [`write_pes_parts`] would write for a PES of `total` bytes, without
+/// writing them: advances `cc` as it would and returns the bytes.
+pub fn count_pes(cc: &mut Continuity, total: usize, start: StartFlags) -> usize {
+    let packets = pes_packets(total, start);
+    cc.advance(packets);
+    packets * PACKET_SIZE
 }
 
 /// Writes a packet that carries only an adaptation field with a PCR (§2.4.3.3: no payload, so
@@ -248,6 +273,47 @@ pub fn finish_pes(buf: &mut [u8]) -> Result<(), usize> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// Counting a PES gives the bytes and the continuity counter that writing it gives, for
+    /// sizes around packet boundaries and every kind of first adaptation field.
+    #[test]
+    fn counting_equals_writing() {
+        let starts = [
+            StartFlags::default(),
+            StartFlags {
+                random_access: true,
+                pcr: None,
+            },
+            StartFlags {
+                random_access: false,
+                pcr: Some(12_345),
+            },
+            StartFlags {
+                random_access: true,
+                pcr: Some(1 << 32),
+            },
+        ];
+        let totals = [
+            0, 1, 175, 176, 177, 181, 182, 183, 184, 185, 359, 360, 367, 368, 369,
+        ];
+        let sizes = totals.into_iter().chain([5_000, 65_536, 100_003]);
+        for total in sizes {
+            for start in starts {
+                for from in [0u8, 7, 15] {
+                    let payload = vec![0xAB; total];
+                    let (mut written_cc, mut counted_cc) = (Continuity(from), Continuity(from));
+                    let mut out = Vec::new();
+                    write_pes_parts(&mut out, 0x100, &mut written_cc, &[&payload], start);
+                    let counted = count_pes(&mut counted_cc, total, start);
+                    assert_eq!(counted, out.len(), "{total} bytes, {start:?}");
+                    assert_eq!(
+                        counted_cc, written_cc,
+                        "{total} bytes, {start:?}, cc {from}"
+                    );
+                }
+            }
+        }
+    }
 
     /// Parsed view of one transport packet, for assertions.
     #[derive(Debug, Default, Clone)]

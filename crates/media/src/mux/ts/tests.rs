@@ -633,3 +633,62 @@ fn streaming_equals_write_segment() {
         .unwrap();
     assert_eq!(got, want, "continues as if the failed write never happened");
 }
+
+/// Counting a segment gives the length writing it gives, the same keyframe ranges (I-frame
+/// playlist), and leaves the muxer where writing leaves it: the next segment written after a
+/// counted one is the bytes written after a written one. HEVC and H.264 with in-band and
+/// out-of-band parameter sets, AUDs, PCR-only packets (a gap in the DTS).
+#[test]
+fn counting_a_segment_equals_writing_it() {
+    let with_aud_and_sps = |index: u64, t0: i64| {
+        let mut seg = av_segment(index, t0, 20);
+        for s in seg
+            .samples
+            .iter_mut()
+            .filter(|s| s.track == 0 && s.keyframe)
+        {
+            s.data = lp(&[
+                &[0x09, 0xF0],
+                &[0x67, 0x42, 0x00],
+                &[0x68, 0xCE],
+                &[0x65; 900],
+            ]);
+        }
+        seg
+    };
+    let gap = |index: u64, t0: i64| {
+        let mut seg = av_segment(index, t0, 12);
+        for s in seg.samples.iter_mut().filter(|s| s.track == 0).skip(6) {
+            s.dts += 90_000; // a second without video: PCR-only packets on the video PID
+        }
+        seg
+    };
+    type Make = fn(u64, i64) -> Segment;
+    let cases: [(&str, Make); 3] = [
+        ("plain", |i, t| av_segment(i, t, 30)),
+        ("aud and in-band sps", with_aud_and_sps),
+        ("pcr gap", gap),
+    ];
+    for (name, make) in cases {
+        let mut written = TsMuxer::new(vec![avc(), aac()]).unwrap();
+        let mut counted = TsMuxer::new(vec![avc(), aac()]).unwrap();
+        let mut buf = Vec::new();
+        for i in 0..3u64 {
+            let seg = make(i, 2 * i as i64);
+            let mut want = vec![];
+            written.write_segment(&seg, &mut want).unwrap();
+            let got = counted.count_segment(&seg, &mut buf).unwrap();
+            assert_eq!(got, want.len() as u64, "{name}: segment {i}");
+            assert_eq!(
+                format!("{:?}", counted.keyframes()),
+                format!("{:?}", written.keyframes()),
+                "{name}: segment {i}"
+            );
+        }
+        let seg = make(3, 6);
+        let (mut a, mut b) = (vec![], vec![]);
+        written.write_segment(&seg, &mut a).unwrap();
+        counted.write_segment(&seg, &mut b).unwrap();
+        assert_eq!(a, b, "{name}: the segment after counted ones");
+    }
+}

@@ -138,7 +138,7 @@ impl TsMuxer {
         let start = self.emit(out, t, dts, s.keyframe, &parts);
         drop(parts);
         self.pes = head;
-        Ok(start..out.len())
+        Ok(start..self.position(out))
     }
 }
 
@@ -175,7 +175,7 @@ impl TsMuxer {
         let parts: [&[u8]; 2] = [&head, &s.data];
         let start = self.emit(out, t, dts, s.keyframe, &parts);
         self.pes = head;
-        Ok(start..out.len())
+        Ok(start..self.position(out))
     }
 }
 
