@@ -20,7 +20,7 @@ const READ_AHEAD_MIN_SAMPLES: usize = 4096;
 const READ_AHEAD_MAX_THREADS: usize = 4;
 /// How many of the places it reads next a [`HintedFile`] asks the system to read ahead when
 /// it finds the file is not in the page cache.
-const HINT_AHEAD: usize = 1024;
+const HINT_AHEAD: usize = 256;
 /// Bytes read ahead at each place: the page holding a NAL head.
 const HINT_BYTES: u64 = 4096;
 
@@ -119,11 +119,16 @@ impl HintedFile {
         }
     }
 
-    /// Asks the system to read ahead the pages of the next [`HINT_AHEAD`] places from `pos`;
-    /// contiguous pages go in one request.
+    /// Asks the system to read ahead the pages of the next [`HINT_AHEAD`] places from `pos`
+    /// that it was not asked for yet, unless more than half of them were (the reads still in
+    /// flight are enough); contiguous pages go in one request.
     fn hint_from(&mut self, pos: u64) {
-        let from = self.places.partition_point(|&p| p < pos).max(self.hinted);
-        let to = (from + HINT_AHEAD).min(self.places.len());
+        let at = self.places.partition_point(|&p| p < pos);
+        if self.hinted > at + HINT_AHEAD / 2 {
+            return;
+        }
+        let from = at.max(self.hinted);
+        let to = (at + HINT_AHEAD).min(self.places.len());
         let pages = self.places.get(from..to).unwrap_or_default().iter();
         let mut run: Option<(u64, u64)> = None;
         for &place in pages {
