@@ -567,10 +567,7 @@ impl StreamStore for Recorder {
         Ok(())
     }
     fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        if let Some((_, size)) = &mut self.open {
-            *size += parts.iter().map(|p| p.len() as u64).sum::<u64>();
-        }
-        Ok(())
+        self.write_count(parts.iter().map(|p| p.len() as u64).sum())
     }
     fn commit(&mut self) -> io::Result<()> {
         let open = self

@@ -92,13 +92,17 @@ impl NalHeads {
 pub fn nal_head_offsets(index: &MediaIndex, samples: std::ops::Range<usize>) -> Vec<u64> {
     let refs = index.samples().get(samples).unwrap_or_default();
     refs.iter()
-        .filter(|r| {
-            index
-                .nal_format(r.track as usize)
-                .is_some_and(|f| (1..=4).contains(&f.length_size))
-        })
+        .filter(|r| walked_format(index, r).is_some())
         .map(|r| r.offset)
         .collect()
+}
+
+/// The NAL format of sample `r` when its NAL heads are read: a video sample whose length
+/// size [`MediaIndex::sample`] accepts.
+fn walked_format(index: &MediaIndex, r: &SampleRef) -> Option<NalFormat> {
+    index
+        .nal_format(r.track as usize)
+        .filter(|f| (1..=4).contains(&f.length_size))
 }
 
 /// Reads the NAL heads of the video samples `samples` of `index` from `reader` (the file the
@@ -118,10 +122,8 @@ pub fn read_nal_heads<R: Read + Seek>(
             .samples()
             .get(i)
             .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
-        if let Some(fmt) = index.nal_format(r.track as usize) {
-            if (1..=4).contains(&fmt.length_size) {
-                walk(reader, r.offset, r.size as usize, fmt, &mut out.heads)?;
-            }
+        if let Some(fmt) = walked_format(index, r) {
+            walk(reader, r.offset, r.size as usize, fmt, &mut out.heads)?;
         }
         let end = u32::try_from(out.heads.len())
             .map_err(|_| Error::mp4("too many NAL units to plan", r.offset))?;
@@ -177,10 +179,7 @@ fn video_sample(index: &MediaIndex, i: usize) -> Result<Option<(SampleRef, NalFo
         .samples()
         .get(i)
         .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
-    Ok(index
-        .nal_format(r.track as usize)
-        .filter(|f| (1..=4).contains(&f.length_size))
-        .map(|f| (r, f)))
+    Ok(walked_format(index, &r).map(|f| (r, f)))
 }
 
 /// The skeleton of sample `i` from its NAL `heads` (none for a sample without NAL structure).

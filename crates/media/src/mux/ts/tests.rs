@@ -636,8 +636,8 @@ fn streaming_equals_write_segment() {
 
 /// Counting a segment gives the length writing it gives, the same keyframe ranges (I-frame
 /// playlist), and leaves the muxer where writing leaves it: the next segment written after a
-/// counted one is the bytes written after a written one. HEVC and H.264 with in-band and
-/// out-of-band parameter sets, AUDs, PCR-only packets (a gap in the DTS).
+/// counted one is the bytes written after a written one. H.264 with out-of-band and in-band
+/// parameter sets, an AUD in the sample, PCR-only packets (a gap in the DTS).
 #[test]
 fn counting_a_segment_equals_writing_it() {
     let with_aud_and_sps = |index: u64, t0: i64| {

@@ -155,10 +155,11 @@ impl StoreSource {
     /// an older version than the player that asks (which got a newer one from another origin,
     /// or from a CDN): those playlists are fetched again first, so that [`Self::media_error`]
     /// judges with the current listing. When it serves none yet (a fresh origin), the
-    /// playlists stored in the directory are listed and fetched. A playlist that cannot be fetched again — storage
-    /// failing, or answering 404 for a playlist it had a moment ago (a restarting SeaweedFS
-    /// answers 404 for everything for a moment; a deleted stream looks the same) — makes it
-    /// `true`: storage cannot confirm that the object is gone (503, not 404).
+    /// playlists stored in the directory are listed and fetched. A playlist that cannot be
+    /// fetched again — storage failing, or answering 404 for a playlist it had a moment ago (a
+    /// restarting SeaweedFS answers 404 for everything for a moment; a deleted stream looks
+    /// the same) — makes it `true`: storage cannot confirm that the object is gone (503, not
+    /// 404).
     ///
     /// A directory's playlists are read again at most once per their own time-to-live
     /// ([`playlist_ttl`], at most [`PLAYLIST_TTL`]), however many such requests come (a client
@@ -224,14 +225,10 @@ impl StoreSource {
             .list_with_delimiter(Some(&key))
             .await
             .map_err(|e| self.error(e))?;
-        let strip = match self.inner.prefix.as_str() {
-            "" => String::new(),
-            prefix => format!("{prefix}/"),
-        };
         Ok(listing
             .objects
             .iter()
-            .filter_map(|m| m.location.as_ref().strip_prefix(strip.as_str()))
+            .filter_map(|m| self.object_path(&m.location))
             .filter(|rel| rel.ends_with(".m3u8"))
             .take(DIR_MAX_PLAYLISTS)
             .map(str::to_owned)
@@ -245,6 +242,16 @@ impl StoreSource {
         io::Error::other(Unavailable(format!(
             "{path}: storage says no such key, {why}"
         )))
+    }
+
+    /// The object path of storage key `key` (the inverse of [`Self::key_str`]); `None` for a
+    /// key outside the prefix.
+    fn object_path<'k>(&self, key: &'k Path) -> Option<&'k str> {
+        let key = key.as_ref();
+        match self.inner.prefix.as_str() {
+            "" => Some(key),
+            prefix => key.strip_prefix(prefix)?.strip_prefix('/'),
+        }
     }
 
     fn key_str(&self, path: &str) -> Path {
@@ -355,11 +362,7 @@ impl StoreSource {
 
     async fn fetch_conditional(&self, path: &str, e_tag: Option<String>) -> io::Result<Fetched> {
         let stats = &self.inner.stats;
-        let key = if self.inner.prefix.is_empty() {
-            Path::from(path)
-        } else {
-            Path::from(format!("{}/{path}", self.inner.prefix))
-        };
+        let key = self.key_str(path);
         let opts = GetOptions {
             if_none_match: e_tag,
             ..Default::default()
@@ -487,12 +490,10 @@ impl ObjectSource for StoreSource {
             (!self.inner.prefix.is_empty()).then(|| Path::from(self.inner.prefix.as_str()));
         self.inner.stats.lists.fetch_add(1, Relaxed);
         let mut listing = self.inner.store.list(prefix.as_ref());
-        let strip = prefix.map(|p| format!("{p}/")).unwrap_or_default();
         let mut found = Vec::new();
         while let Some(meta) = listing.next().await {
             let meta = meta.map_err(|e| self.error(e))?;
-            let full = meta.location.as_ref();
-            let Some(rel) = full.strip_prefix(strip.as_str()) else {
+            let Some(rel) = self.object_path(&meta.location) else {
                 continue;
             };
             if is_stream(rel) {
