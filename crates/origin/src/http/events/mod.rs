@@ -243,11 +243,15 @@ pub(crate) async fn api_events(edge: Arc<EventsEdge>, req: Request) -> Response 
         }
     }
     if wants_websocket(headers) {
-        return ws::upgrade(edge, req, query).await;
+        // Boxed: the upgrade's states are large and would size every held long-poll's
+        // future (memory per idle subscriber).
+        return Box::pin(ws::upgrade(edge, req, query)).await;
     }
     if accepts_event_stream(headers) {
         return sse::stream(&edge, query);
     }
+    // A held long-poll keeps nothing of its request (headers, URI, extensions).
+    drop(req);
     long_poll(&edge, query).await
 }
 
