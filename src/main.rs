@@ -14,13 +14,6 @@ mod storage;
 
 use std::process::ExitCode;
 
-/// jemalloc instead of glibc's malloc: its small size classes come from slabs without
-/// in-band headers, so a buffer allocated but barely written (hyper's 8 KiB read and write
-/// buffers of every held connection) costs only the pages written — 19.5 → 11.8 KiB per idle
-/// long-poll subscriber (BENCHMARKS.md "Events").
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> ExitCode {
     let args = match cli::parse() {
         Ok(args) => args,
