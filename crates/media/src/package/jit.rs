@@ -30,7 +30,7 @@ use super::render::Mux;
 use super::{
     render_rendition, write_master, Format, PackageOptions, PackageSummary, Rendered, StreamStore,
 };
-use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer, NalHeads};
+use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer, NalHeads, SkeletonBuffers};
 use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
 use crate::store::Store;
@@ -445,7 +445,7 @@ struct Skeletons<'a, R: Read + Seek> {
     demux: &'a mut Mp4Demuxer<R>,
     index: &'a MediaIndex,
     next: usize,
-    zeros: Bytes,
+    buffers: SkeletonBuffers,
     /// Whether the consumers read video NAL units (MPEG-TS, HEVC), not only their lengths.
     structure: bool,
     /// The NAL heads of every sample, when read ahead.
@@ -470,9 +470,7 @@ impl<'a, R: Read + Seek> Skeletons<'a, R> {
         if largest > MAX_SKELETON_SAMPLE {
             return None;
         }
-        let mut zeros = Vec::new();
-        zeros.try_reserve_exact(largest as usize).ok()?;
-        zeros.resize(largest as usize, 0);
+        let buffers = SkeletonBuffers::new(largest as usize)?;
         let hevc = index
             .tracks()
             .iter()
@@ -481,7 +479,7 @@ impl<'a, R: Read + Seek> Skeletons<'a, R> {
             demux,
             index,
             next: 0,
-            zeros: Bytes::from(zeros),
+            buffers,
             structure: opts.format == Format::Ts || hevc,
             heads: None,
         })
@@ -500,11 +498,11 @@ impl<R: Read + Seek> Demuxer for Skeletons<'_, R> {
         self.next += 1;
         match &self.heads {
             Some(heads) => {
-                Mp4Demuxer::<R>::skeleton_from(self.index, i, &self.zeros, self.structure, heads)
+                Mp4Demuxer::<R>::skeleton_from(self.index, i, &self.buffers, self.structure, heads)
             }
             None => self
                 .demux
-                .skeleton(self.index, i, &self.zeros, self.structure),
+                .skeleton(self.index, i, &self.buffers, self.structure),
         }
         .map(Some)
     }

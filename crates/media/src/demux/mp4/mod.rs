@@ -20,6 +20,7 @@ mod mp4a;
 mod nal;
 mod reader;
 mod skeleton;
+mod skeleton_buffers;
 mod stbl;
 mod stsc;
 mod table;
@@ -41,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::sample::{Demuxer, Sample, TrackInfo};
 pub use index::{MediaIndex, SampleRef};
 pub use skeleton::{nal_head_offsets, read_nal_heads, skeleton_codec, NalHeads};
+pub use skeleton_buffers::SkeletonBuffers;
 
 /// Demuxer options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

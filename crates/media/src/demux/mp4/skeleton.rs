@@ -14,10 +14,9 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use bytes::Bytes;
-
 use super::entry::NalFormat;
 use super::index::{MediaIndex, SampleRef};
+use super::skeleton_buffers::SkeletonBuffers;
 use super::Mp4Demuxer;
 use crate::error::{Error, Result};
 use crate::sample::{CodecConfig, Sample};
@@ -134,15 +133,15 @@ pub fn read_nal_heads<R: Read + Seek>(
 
 impl<R: Read + Seek> Mp4Demuxer<R> {
     /// Sample `i` of `index` as [`MediaIndex::sample`] would make it from the real bytes, its
-    /// payload zeros but for the NAL structure of video. `zeros`: at least as long as the
-    /// largest sample. `structure` false: a video sample already in canonical form (4-byte
+    /// payload zeros but for the NAL structure of video. `buffers`: for samples as long as
+    /// the largest. `structure` false: a video sample already in canonical form (4-byte
     /// lengths, no AUD, no empty NAL unit) is returned as zeros too — for consumers that
     /// read nothing but its length (H.264 in fMP4).
     pub fn skeleton(
         &mut self,
         index: &MediaIndex,
         i: usize,
-        zeros: &Bytes,
+        buffers: &SkeletonBuffers,
         structure: bool,
     ) -> Result<Sample> {
         let mut heads = Vec::new();
@@ -155,21 +154,21 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
                 &mut heads,
             )?;
         }
-        skeleton_of(index, i, zeros, structure, &heads)
+        skeleton_of(index, i, buffers, structure, &heads)
     }
 
     /// [`Self::skeleton`] from heads read ahead ([`read_nal_heads`]) covering sample `i`.
     pub fn skeleton_from(
         index: &MediaIndex,
         i: usize,
-        zeros: &Bytes,
+        buffers: &SkeletonBuffers,
         structure: bool,
         heads: &NalHeads,
     ) -> Result<Sample> {
         let of = heads
             .of(i)
             .ok_or_else(|| Error::mp4(format!("sample {i}: no NAL heads read ahead"), 0))?;
-        skeleton_of(index, i, zeros, structure, of)
+        skeleton_of(index, i, buffers, structure, of)
     }
 }
 
@@ -186,7 +185,7 @@ fn video_sample(index: &MediaIndex, i: usize) -> Result<Option<(SampleRef, NalFo
 fn skeleton_of(
     index: &MediaIndex,
     i: usize,
-    zeros: &Bytes,
+    buffers: &SkeletonBuffers,
     structure: bool,
     heads: &[Head],
 ) -> Result<Sample> {
@@ -197,20 +196,16 @@ fn skeleton_of(
     let size = r.size as usize;
     let Some((_, fmt)) = video_sample(index, i)? else {
         // Not NAL-structured, or a length size [`MediaIndex::sample`] rejects with its error.
-        return index.sample(i, slice(zeros, size, r.offset)?);
+        return index.sample(i, buffers.zeros(size, r.offset)?);
     };
     if !structure && canonical(heads, size, fmt) {
-        return index.canonical_sample(i, slice(zeros, size, r.offset)?);
+        return index.canonical_sample(i, buffers.zeros(size, r.offset)?);
     }
-    let mut skel = vec![0u8; size];
-    for h in heads {
-        let at = h.pos as usize;
+    let writes = heads.iter().map(|h| {
         let n = usize::from(h.len);
-        if let (Some(dst), Some(src)) = (skel.get_mut(at..at + n), h.bytes.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-    }
-    index.sample(i, Bytes::from(skel))
+        (h.pos as usize, h.bytes.get(..n).unwrap_or_default())
+    });
+    index.sample(i, buffers.written(size, writes))
 }
 
 /// Walks the NAL units of the `size`-byte sample at `offset` of `reader`, appending each one's
@@ -285,14 +280,4 @@ fn is_aud(unit: &[u8], hevc: bool) -> bool {
     } else {
         h264_nal_type(unit) == Some(h264::NAL_AUD)
     }
-}
-
-fn slice(zeros: &Bytes, size: usize, offset: u64) -> Result<Bytes> {
-    if size > zeros.len() {
-        return Err(Error::mp4(
-            format!("sample of {size} bytes larger than the skeleton buffer"),
-            offset,
-        ));
-    }
-    Ok(zeros.slice(..size))
 }
