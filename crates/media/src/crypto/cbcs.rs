@@ -348,6 +348,25 @@ impl Cbcs {
         })
     }
 
+    /// The state the next segment's encryption starts from — keys, layouts and each track's
+    /// splitter (AV1 carries its reference state) — without what was listed so far: enough to
+    /// encrypt that segment again on its own (just-in-time packaging, `package::jit`).
+    pub fn snapshot(&self) -> Cbcs {
+        Cbcs {
+            enc: self.enc.clone(),
+            layouts: self.layouts.clone(),
+            splitters: self.splitters.clone(),
+            scratch: Vec::new(),
+            arena: BytesMut::new(),
+            patterned: Vec::new(),
+            whole: Vec::new(),
+            segment_keys: Vec::new(),
+            iframe_keys: Vec::new(),
+            period: self.period,
+            maps: Vec::new(),
+        }
+    }
+
     /// What the fMP4 muxer writes into the first init segment and the fragments: key 0.
     pub fn protection(&self) -> Protection {
         self.protection_of(0)

@@ -72,6 +72,17 @@ impl SampleAes {
         })
     }
 
+    /// The keys and schemes without what was listed so far: enough to encrypt one segment
+    /// again on its own (just-in-time packaging, `package::jit`).
+    pub fn snapshot(&self) -> SampleAes {
+        SampleAes {
+            enc: self.enc.clone(),
+            schemes: self.schemes.clone(),
+            segment_keys: Vec::new(),
+            iframe_keys: Vec::new(),
+        }
+    }
+
     /// Encrypts the samples of `piece` in place, with the key and IV of its segment; `first`:
     /// the piece that opens the segment.
     pub fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) {

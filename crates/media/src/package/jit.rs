@@ -26,10 +26,11 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use super::ladder::Select;
-use super::render::Mux;
+use super::render::{Mux, SegmentCrypto};
 use super::{
     render_rendition, write_master, Format, PackageOptions, PackageSummary, Rendered, StreamStore,
 };
+use crate::crypto::Method;
 use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer, NalHeads, SkeletonBuffers};
 use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
@@ -58,6 +59,8 @@ struct PlannedSegment {
     size: u64,
     /// The muxer's state before the segment's first piece.
     muxer: Mux,
+    /// The sample encryption's state before it (SAMPLE-AES, cbcs).
+    crypto: Option<SegmentCrypto>,
     pieces: Vec<PlannedPiece>,
 }
 
@@ -80,7 +83,7 @@ pub struct Span {
 }
 
 /// Indexes the MP4 `demux` and plans its rendition as `package` would with `opts` (single
-/// rendition, no encryption, no single file).
+/// rendition, no single file; encrypted with SAMPLE-AES or cbcs, or clear).
 pub fn plan<R: Read + Seek>(
     demux: Mp4Demuxer<R>,
     opts: &PackageOptions,
@@ -110,21 +113,39 @@ where
         }
         None => record(&mut demux, Some(total), None, opts, &[])?,
     };
-    // Just-in-time output is clear: no EXT-X-SESSION-KEY.
     let mut store = Recorder::default();
-    write_master(&mut store, &recorded.rendered, &[])?;
+    let segments = recorded.rendered.summary.segments as u64;
+    write_master(&mut store, &recorded.rendered, &session_keys(opts, segments))?;
     recorded.plan.objects.extend(store.objects);
     Ok((index, recorded.plan))
 }
 
-/// Just-in-time output writes neither single files nor encrypted segments.
+/// Just-in-time output writes no single file, and encrypts samples (SAMPLE-AES, cbcs), not
+/// whole segments: AES-128 I-frame entries are copies of the keyframes in a file of their own
+/// ([`crate::crypto::segment`]), which a segment rendered alone does not make.
 pub(super) fn check_options(opts: &PackageOptions) -> Result<()> {
-    if opts.single_file || opts.encryption.is_some() {
+    if opts.single_file {
         return Err(Error::Encryption(
-            "just-in-time packaging writes neither single files nor encrypted segments".into(),
+            "just-in-time packaging writes no single file".into(),
+        ));
+    }
+    if opts.encryption.as_ref().map(|e| e.method) == Some(Method::Aes128) {
+        return Err(Error::Encryption(
+            "just-in-time packaging encrypts with SAMPLE-AES (MPEG-TS) or cbcs (fMP4), not \
+             AES-128"
+                .into(),
         ));
     }
     Ok(())
+}
+
+/// The master's EXT-X-SESSION-KEY lines (RFC 8216bis 4.4.6.5) for renditions of `segments`
+/// segments, as `package` writes them.
+pub(super) fn session_keys(opts: &PackageOptions, segments: u64) -> Vec<String> {
+    opts.encryption
+        .as_ref()
+        .map(|e| e.session_key_tags(segments))
+        .unwrap_or_default()
 }
 
 /// One rendition run through `package_rendition` with a recording store.
@@ -147,16 +168,14 @@ pub(super) fn record(
     cuts: &[f64],
 ) -> Result<Recorded> {
     let mut store = Recorder::default();
-    let mut seen: Vec<(bool, usize, Segment, Option<Mux>)> = Vec::new();
-    let observer = Box::new(|piece: &Segment, first: bool, mux: &Mux| {
-        let shell = piece.clone_shell();
-        seen.push((
-            first,
-            piece.samples.len(),
-            shell,
-            first.then(|| mux.clone()),
-        ));
-    });
+    let mut seen: Vec<Seen> = Vec::new();
+    let observer = Box::new(
+        |piece: &Segment, first: bool, mux: &Mux, crypto: Option<SegmentCrypto>| {
+            let shell = piece.clone_shell();
+            let state = first.then(|| (mux.clone(), crypto));
+            seen.push((first, piece.samples.len(), shell, state));
+        },
+    );
     let n_tracks = demux.tracks().len();
     let mut counting = Counting {
         inner: demux,
@@ -215,10 +234,14 @@ pub(super) fn record(
     })
 }
 
+/// A piece the observer saw: whether it opens its segment, its sample count, its numbering and
+/// timing, and (opening one) the muxer's and the encryption's state before it.
+type Seen = (bool, usize, Segment, Option<(Mux, Option<SegmentCrypto>)>);
+
 /// The segments from the pieces seen (in order) and the sizes of the objects written. The
 /// samples dropped before the first keyframe are the first `yielded − kept` ones.
 fn assemble(
-    seen: Vec<(bool, usize, Segment, Option<Mux>)>,
+    seen: Vec<Seen>,
     sizes: Vec<(String, u64)>,
     yielded: usize,
 ) -> Result<Vec<PlannedSegment>> {
@@ -236,7 +259,7 @@ fn assemble(
         };
         next += n;
         match (first, mux, segments.last_mut()) {
-            (true, Some(muxer), _) => {
+            (true, Some((muxer, crypto)), _) => {
                 let (name, size) = sizes
                     .next()
                     .ok_or_else(|| Error::mp4("a segment without its object", 0))?;
@@ -244,6 +267,7 @@ fn assemble(
                     name,
                     size,
                     muxer,
+                    crypto,
                     pieces: vec![piece],
                 });
             }
@@ -375,6 +399,7 @@ impl JitPlan {
             .get(seg)
             .ok_or_else(|| Error::mp4(format!("no segment {seg}"), 0))?;
         let mut muxer = s.muxer.clone();
+        let mut crypto = s.crypto.clone();
         let mut out = Collect::default();
         let mut buf = Vec::new();
         for (i, p) in s.pieces.iter().enumerate() {
@@ -383,7 +408,7 @@ impl JitPlan {
                 .clone()
                 .map(&mut *fetch)
                 .collect::<Result<Vec<Sample>>>()?;
-            let piece = Segment {
+            let mut piece = Segment {
                 index: p.index,
                 samples,
                 start: p.start,
@@ -391,6 +416,9 @@ impl JitPlan {
                 timescale: p.timescale,
             };
             let first = i == 0;
+            if let Some(c) = &mut crypto {
+                c.encrypt_piece(&mut piece, first)?;
+            }
             if piece.samples.is_empty() && !first {
                 continue;
             }
@@ -466,6 +494,11 @@ impl<'a, R: Read + Seek> Skeletons<'a, R> {
         if !index.tracks().iter().all(|t| skeleton_codec(&t.config)) {
             return None;
         }
+        let method = opts.encryption.as_ref().map(|e| e.method);
+        if method == Some(Method::SampleAes) {
+            // Re-inserted emulation prevention makes a sample's size depend on its ciphertext.
+            return None;
+        }
         let largest = index.samples().iter().map(|s| s.size).max().unwrap_or(0);
         if largest > MAX_SKELETON_SAMPLE {
             return None;
@@ -480,7 +513,8 @@ impl<'a, R: Read + Seek> Skeletons<'a, R> {
             index,
             next: 0,
             buffers,
-            structure: opts.format == Format::Ts || hevc,
+            // cbcs: one subsample per NAL unit (`senc` sizes).
+            structure: opts.format == Format::Ts || hevc || method == Some(Method::Cbcs),
             heads: None,
         })
     }

@@ -13,7 +13,7 @@ use std::io::{Read, Seek};
 
 use bytes::Bytes;
 
-use super::jit::{check_options, record, JitPlan, Recorder, Span};
+use super::jit::{check_options, record, session_keys, JitPlan, Recorder, Span};
 use super::ladder::AudioOut;
 use super::ladder_audio::AudioCandidate;
 use super::ladder_build::{self, LadderSource, VideoOut};
@@ -127,8 +127,15 @@ pub fn plan_ladder<R: Read + Seek>(
     let Some(built) = built else {
         return Err(err(first, &"a ladder needs at least one video file"));
     };
-    // Just-in-time output is clear: no EXT-X-SESSION-KEY (RFC 8216bis 4.4.6.5).
-    let text = built.master(&[]);
+    // RFC 8216bis 4.4.6.5: the keys every rendition uses, as the CLI's ladder lists them.
+    let segments = built
+        .videos
+        .iter()
+        .chain(built.audio.iter().map(|a| &a.rendered))
+        .map(|r| r.summary.segments)
+        .max()
+        .unwrap_or(0);
+    let text = built.master(&session_keys(opts, segments as u64));
     p.store
         .put("master.m3u8", text.as_bytes())
         .map_err(|e| err(first, &e))?;

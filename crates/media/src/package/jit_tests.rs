@@ -75,12 +75,7 @@ fn open(path: &PathBuf) -> Mp4Demuxer<File> {
 fn jit_objects(path: &PathBuf, index: &MediaIndex, plan: &JitPlan) -> BTreeMap<String, Vec<u8>> {
     let file = std::fs::read(path).unwrap();
     let mut out = BTreeMap::new();
-    for name in [
-        "master.m3u8",
-        "stream.m3u8",
-        "stream_iframes.m3u8",
-        "stream_v1_init.mp4",
-    ] {
+    for name in plan.object_names() {
         if let Some(b) = plan.object(name) {
             out.insert(name.to_owned(), b.to_vec());
         }
@@ -152,29 +147,8 @@ fn plan_and_render_equal_package() {
             allow_hevc_ts: true,
             ..Default::default()
         };
-        let mut store = MemStore::default();
-        package(&mut open(&path), &opts, &mut store, &mut |_| {}).unwrap();
-        let (index, plan) = plan(open(&path), &opts).unwrap();
-        let got = jit_objects(&path, &index, &plan);
-        let want = store.objects;
         let case = format!("{name} {format:?} {secs}s max {max}");
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            want.keys().collect::<Vec<_>>(),
-            "{case}: object names"
-        );
-        for (k, v) in &want {
-            assert!(
-                got[k] == *v,
-                "{case}: {k} differs ({} vs {} bytes)",
-                got[k].len(),
-                v.len()
-            );
-        }
-        assert!(
-            plan.segment_names().count() >= 2,
-            "{case}: several segments"
-        );
+        let got = assert_plan_equals_package(&path, &opts, &case);
         // The same plan from NAL heads read ahead in three runs, each with its own reader (as
         // the origin reads them on several threads).
         let (index, plan) = plan_with(open(&path), &opts, |index| {
@@ -192,6 +166,92 @@ fn plan_and_render_equal_package() {
             "{case}: planned from heads read ahead"
         );
     }
+}
+
+/// Packages `path` with `opts` and plans it: every object equal, byte for byte; returns them.
+fn assert_plan_equals_package(
+    path: &PathBuf,
+    opts: &PackageOptions,
+    case: &str,
+) -> BTreeMap<String, Vec<u8>> {
+    let mut store = MemStore::default();
+    package(&mut open(path), opts, &mut store, &mut |_| {}).unwrap();
+    let (index, plan) = plan(open(path), opts).unwrap();
+    let got = jit_objects(path, &index, &plan);
+    let want = store.objects;
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{case}: object names"
+    );
+    for (k, v) in &want {
+        assert!(
+            got[k] == *v,
+            "{case}: {k} differs ({} vs {} bytes)",
+            got[k].len(),
+            v.len()
+        );
+    }
+    assert!(
+        plan.segment_names().count() >= 2,
+        "{case}: several segments"
+    );
+    got
+}
+
+/// Encrypted plans (cbcs in fMP4, SAMPLE-AES in MPEG-TS; key rotation; segments in pieces;
+/// AUDs; HEVC) render what `package --encrypt` writes, byte for byte: init segments of every
+/// key period, EXT-X-KEY and EXT-X-SESSION-KEY tags, `senc` and the ciphertext.
+#[test]
+fn encrypted_plan_and_render_equal_package() {
+    if !have_ffmpeg() {
+        return;
+    }
+    use crate::crypto::{Encryption, Method};
+    // (input name, gop, HEVC, format, method, rotation, max buffered bytes)
+    let cases: &[(&str, u32, bool, Format, Method, Option<u32>, usize)] = &[
+        ("gop25", 25, false, Format::Fmp4, Method::Cbcs, None, 32 << 20),
+        ("gop25", 25, false, Format::Fmp4, Method::Cbcs, Some(2), 32 << 20),
+        ("gop25aud", 25, false, Format::Fmp4, Method::Cbcs, None, 32 << 20),
+        ("hevc", 25, true, Format::Fmp4, Method::Cbcs, Some(1), 32 << 20),
+        ("gop50", 50, false, Format::Fmp4, Method::Cbcs, None, 20_000),
+        ("gop25", 25, false, Format::Ts, Method::SampleAes, None, 32 << 20),
+        ("gop25aud", 25, false, Format::Ts, Method::SampleAes, Some(2), 32 << 20),
+        ("gop50", 50, false, Format::Ts, Method::SampleAes, None, 20_000),
+    ];
+    for &(name, gop, hevc, format, method, rotation, max) in cases {
+        let path = input(name, gop, "", hevc);
+        let opts = PackageOptions {
+            format,
+            segment_duration: 2.0,
+            run_id: "v1".into(),
+            max_buffered_bytes: max,
+            encryption: Some(Encryption {
+                method,
+                key: *b"0123456789abcdef",
+                rotation,
+                key_uri: None,
+            }),
+            ..Default::default()
+        };
+        let case = format!("{name} {format:?} {method:?} rotation {rotation:?} max {max}");
+        let got = assert_plan_equals_package(&path, &opts, &case);
+        let master = String::from_utf8_lossy(&got["master.m3u8"]).into_owned();
+        assert!(master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES"), "{case}: {master}");
+    }
+    // AES-128 (whole segments; its I-frame entries are a file of their own) is refused.
+    let path = input("gop25", 25, "", false);
+    let opts = PackageOptions {
+        encryption: Some(Encryption {
+            method: Method::Aes128,
+            key: [7; 16],
+            rotation: None,
+            key_uri: None,
+        }),
+        ..Default::default()
+    };
+    let refused = plan(open(&path), &opts).map(|_| ()).unwrap_err();
+    assert!(refused.to_string().contains("AES-128"), "{refused}");
 }
 
 /// A segment rendered from bytes of a changed file is refused, never served torn: the sizes

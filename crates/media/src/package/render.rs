@@ -162,8 +162,48 @@ pub(super) struct Writer<'s> {
 }
 
 /// Sees each piece of a segment before it is rendered: the piece, whether it opens its
-/// segment, and the muxer's state before it (what rendering it again needs).
-pub(super) type Observer<'o> = dyn FnMut(&Segment, bool, &Mux) + 'o;
+/// segment, the muxer's state before it and (for a piece that opens its segment, when the
+/// samples are encrypted) the encryption's — what rendering it again needs.
+pub(super) type Observer<'o> = dyn FnMut(&Segment, bool, &Mux, Option<SegmentCrypto>) + 'o;
+
+/// The sample encryption a segment starts from ([`Cbcs::snapshot`], [`SampleAes::snapshot`]):
+/// just-in-time packaging encrypts a segment it renders again with it.
+pub(super) enum SegmentCrypto {
+    SampleAes(SampleAes),
+    Cbcs(Cbcs),
+}
+
+impl std::fmt::Debug for SegmentCrypto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.write_str(match self {
+            SegmentCrypto::SampleAes(_) => "SegmentCrypto::SampleAes",
+            SegmentCrypto::Cbcs(_) => "SegmentCrypto::Cbcs",
+        })
+    }
+}
+
+impl Clone for SegmentCrypto {
+    fn clone(&self) -> Self {
+        match self {
+            SegmentCrypto::SampleAes(s) => SegmentCrypto::SampleAes(s.snapshot()),
+            SegmentCrypto::Cbcs(c) => SegmentCrypto::Cbcs(c.snapshot()),
+        }
+    }
+}
+
+impl SegmentCrypto {
+    /// Encrypts the samples of `piece` (`first`: the piece that opens its segment).
+    pub(super) fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) -> Result<()> {
+        match self {
+            SegmentCrypto::SampleAes(s) => {
+                s.encrypt_piece(piece, first);
+                Ok(())
+            }
+            SegmentCrypto::Cbcs(c) => c.encrypt_piece(piece, first),
+        }
+    }
+}
 
 impl<'s> Writer<'s> {
     /// A writer for `plan`'s rendition; writes its initialization section (fMP4).
@@ -212,11 +252,17 @@ impl<'s> Writer<'s> {
     /// in seconds.
     pub(super) fn emit(&mut self, mut piece: Segment, last: bool) -> Result<Option<f64>> {
         let first = self.open.is_none();
-        if let Some(observe) = &mut self.observer {
-            observe(&piece, first, &self.muxer);
-        }
         if first {
             self.start_key_period(piece.index)?;
+        }
+        if let Some(observe) = &mut self.observer {
+            // After the key period's init segment: the muxer carries that period's protection.
+            let crypto = match (first, &self.sample_aes, &self.cbcs) {
+                (true, Some(s), _) => Some(SegmentCrypto::SampleAes(s.snapshot())),
+                (true, None, Some(c)) => Some(SegmentCrypto::Cbcs(c.snapshot())),
+                _ => None,
+            };
+            observe(&piece, first, &self.muxer, crypto);
         }
         if let Some(s) = &mut self.sample_aes {
             s.encrypt_piece(&mut piece, first);
