@@ -118,11 +118,28 @@ fn ladder_plan_equals_packaged_renditions() {
         .iter()
         .map(|p| (p.display().to_string(), std::fs::metadata(p).unwrap().len()))
         .collect();
-    for format in [Format::Fmp4, Format::Ts] {
+    use crate::crypto::{Encryption, Method};
+    let enc = |method, rotation| {
+        Some(Encryption {
+            method,
+            key: [9; 16],
+            rotation,
+            key_uri: None,
+        })
+    };
+    // Clear, and encrypted as the ladder's renditions are (the same keys in every rendition).
+    for (format, encryption) in [
+        (Format::Fmp4, None),
+        (Format::Ts, None),
+        (Format::Fmp4, enc(Method::Cbcs, Some(1))),
+        (Format::Ts, enc(Method::SampleAes, None)),
+    ] {
+        let encrypted = encryption.is_some();
         let opts = PackageOptions {
             format,
             segment_duration: 2.0,
             run_id: "t".into(),
+            encryption,
             ..Default::default()
         };
         let vtt = "WEBVTT\n\n00:00:00.500 --> 00:00:02.500\nHello\n";
@@ -193,6 +210,11 @@ fn ladder_plan_equals_packaged_renditions() {
         ] {
             assert!(master.contains(tag), "{format:?}: {tag} in\n{master}");
         }
+        assert_eq!(
+            master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES"),
+            encrypted,
+            "{format:?}: {master}"
+        );
     }
 }
 
