@@ -95,11 +95,7 @@ fn serve_storage(
         // Live playlists in storage: blocking reloads, released when storage lists the part.
         let (source, live) = FollowingSource::new(source, None);
         // MP4 objects are also served as HLS, packaged just in time (README).
-        let source = origin::JitSource::new(
-            source,
-            config.jit_segment_duration.0,
-            config.jit_index_cache_mib.saturating_mul(1024 * 1024),
-        );
+        let source = origin::JitSource::from_config(source, &config).map_err(|e| anyhow!(e))?;
         let server = origin::Server::bind_with_source(&config, source)
             .await
             .map_err(bind_error)?;

@@ -116,6 +116,26 @@ pub struct ServeConfig {
     #[arg(long, default_value_t = crate::jit::DEFAULT_INDEX_CACHE_MIB)]
     pub jit_index_cache_mib: u64,
 
+    /// Encrypt MP4 files packaged just in time: `cbcs` (fMP4 output, Common Encryption)
+    /// and/or `sample-aes` (MPEG-TS output), comma-separated or repeated; a format neither
+    /// names is then not served. Needs `--jit-key-secret`. Default: clear.
+    #[arg(long, value_name = "METHOD", value_delimiter = ',')]
+    pub jit_encrypt: Vec<String>,
+
+    /// Secret (16 characters or more) the just-in-time keys derive from: a stream's key is
+    /// HMAC-SHA256(SECRET, its path under the root), first 16 bytes.
+    #[arg(long, value_name = "SECRET")]
+    pub jit_key_secret: Option<String>,
+
+    /// A new just-in-time key every N segments (as `package --key-rotation`).
+    #[arg(long, value_name = "N")]
+    pub jit_key_rotation: Option<u32>,
+
+    /// URI of key `{n}` of the stream at `{path}` in EXT-X-KEY (your key server); the origin
+    /// then serves no key. Default: `key_{n}.bin`, served by the origin beside the playlists.
+    #[arg(long, value_name = "URI")]
+    pub jit_key_uri: Option<String>,
+
     /// Origins (`scheme://host[:port]`, comma-separated or repeated) whose pages may use
     /// `/api/events`; a request with another `Origin` header gets 403. `*`: any.
     #[arg(long, value_delimiter = ',', default_value = "*")]
@@ -187,6 +207,16 @@ impl ServeConfig {
     pub fn signing(&self) -> Result<Option<crate::signing::Policy>, String> {
         crate::signing::Policy::new(&self.sign_secrets, &self.signed_prefixes)
     }
+
+    /// The encryption of just-in-time output (`None`: clear), or why the settings are unusable.
+    pub fn jit_protection(&self) -> Result<Option<crate::jit::JitProtection>, String> {
+        crate::jit::JitProtection::new(
+            &self.jit_encrypt,
+            self.jit_key_secret.as_deref(),
+            self.jit_key_rotation,
+            self.jit_key_uri.as_deref(),
+        )
+    }
 }
 
 impl Default for ServeConfig {
@@ -207,6 +237,10 @@ impl Default for ServeConfig {
             hot_cache_mib: DEFAULT_HOT_CACHE_MIB,
             jit_segment_duration: Seconds(crate::jit::DEFAULT_SEGMENT_DURATION),
             jit_index_cache_mib: crate::jit::DEFAULT_INDEX_CACHE_MIB,
+            jit_encrypt: Vec::new(),
+            jit_key_secret: None,
+            jit_key_rotation: None,
+            jit_key_uri: None,
             events_allowed_origins: vec!["*".to_owned()],
             events_ping_interval_secs: DEFAULT_EVENTS_PING_INTERVAL_SECS,
             events_max_subscribers: DEFAULT_EVENTS_MAX_SUBSCRIBERS,

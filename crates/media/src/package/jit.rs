@@ -115,7 +115,11 @@ where
     };
     let mut store = Recorder::default();
     let segments = recorded.rendered.summary.segments as u64;
-    write_master(&mut store, &recorded.rendered, &session_keys(opts, segments))?;
+    write_master(
+        &mut store,
+        &recorded.rendered,
+        &session_keys(opts, segments),
+    )?;
     recorded.plan.objects.extend(store.objects);
     Ok((index, recorded.plan))
 }

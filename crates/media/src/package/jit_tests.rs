@@ -208,16 +208,73 @@ fn encrypted_plan_and_render_equal_package() {
         return;
     }
     use crate::crypto::{Encryption, Method};
-    // (input name, gop, HEVC, format, method, rotation, max buffered bytes)
-    let cases: &[(&str, u32, bool, Format, Method, Option<u32>, usize)] = &[
-        ("gop25", 25, false, Format::Fmp4, Method::Cbcs, None, 32 << 20),
-        ("gop25", 25, false, Format::Fmp4, Method::Cbcs, Some(2), 32 << 20),
-        ("gop25aud", 25, false, Format::Fmp4, Method::Cbcs, None, 32 << 20),
-        ("hevc", 25, true, Format::Fmp4, Method::Cbcs, Some(1), 32 << 20),
+    /// (input name, gop, HEVC, format, method, rotation, max buffered bytes)
+    type Case = (&'static str, u32, bool, Format, Method, Option<u32>, usize);
+    let cases: &[Case] = &[
+        (
+            "gop25",
+            25,
+            false,
+            Format::Fmp4,
+            Method::Cbcs,
+            None,
+            32 << 20,
+        ),
+        (
+            "gop25",
+            25,
+            false,
+            Format::Fmp4,
+            Method::Cbcs,
+            Some(2),
+            32 << 20,
+        ),
+        (
+            "gop25aud",
+            25,
+            false,
+            Format::Fmp4,
+            Method::Cbcs,
+            None,
+            32 << 20,
+        ),
+        (
+            "hevc",
+            25,
+            true,
+            Format::Fmp4,
+            Method::Cbcs,
+            Some(1),
+            32 << 20,
+        ),
         ("gop50", 50, false, Format::Fmp4, Method::Cbcs, None, 20_000),
-        ("gop25", 25, false, Format::Ts, Method::SampleAes, None, 32 << 20),
-        ("gop25aud", 25, false, Format::Ts, Method::SampleAes, Some(2), 32 << 20),
-        ("gop50", 50, false, Format::Ts, Method::SampleAes, None, 20_000),
+        (
+            "gop25",
+            25,
+            false,
+            Format::Ts,
+            Method::SampleAes,
+            None,
+            32 << 20,
+        ),
+        (
+            "gop25aud",
+            25,
+            false,
+            Format::Ts,
+            Method::SampleAes,
+            Some(2),
+            32 << 20,
+        ),
+        (
+            "gop50",
+            50,
+            false,
+            Format::Ts,
+            Method::SampleAes,
+            None,
+            20_000,
+        ),
     ];
     for &(name, gop, hevc, format, method, rotation, max) in cases {
         let path = input(name, gop, "", hevc);
@@ -237,7 +294,10 @@ fn encrypted_plan_and_render_equal_package() {
         let case = format!("{name} {format:?} {method:?} rotation {rotation:?} max {max}");
         let got = assert_plan_equals_package(&path, &opts, &case);
         let master = String::from_utf8_lossy(&got["master.m3u8"]).into_owned();
-        assert!(master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES"), "{case}: {master}");
+        assert!(
+            master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES"),
+            "{case}: {master}"
+        );
     }
     // AES-128 (whole segments; its I-frame entries are a file of their own) is refused.
     let path = input("gop25", 25, "", false);

@@ -84,11 +84,8 @@ impl Server {
         })?;
         let live = LivePlaylists::watching(source.root());
         // MP4 files under the root are also served as HLS, packaged just in time.
-        let jit = crate::jit::JitSource::new(
-            LiveSource::new(source, live),
-            config.jit_segment_duration.0,
-            config.jit_index_cache_mib.saturating_mul(1024 * 1024),
-        );
+        let jit = crate::jit::JitSource::from_config(LiveSource::new(source, live), config)
+            .map_err(OriginError::Config)?;
         Self::bind_with_source(config, jit).await
     }
 

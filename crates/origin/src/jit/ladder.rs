@@ -25,8 +25,8 @@ use super::cache::Key;
 use super::mapping::{self, Resolved};
 use super::url::JitUrl;
 use super::{
-    changed, etag, read_spans, reader, refused, unchanged, version, JitSource, Planned, Reader,
-    Ready, Refusal,
+    changed, read_spans, reader, refused, unchanged, version, JitSource, Planned, Reader, Ready,
+    Refusal,
 };
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 
@@ -81,10 +81,12 @@ impl<S: ObjectSource> JitSource<S> {
             version: version.clone(),
             duration_ms: (self.segment_duration * 1000.0).round() as u64,
         };
+        let encryption = self.encryption(&url.file, url.format)?;
         let opts = PackageOptions {
             format: url.format,
             segment_duration: self.segment_duration,
             run_id: version,
+            encryption: encryption.clone(),
             ..Default::default()
         };
         let readers = files.iter().map(reader).collect::<io::Result<Vec<_>>>()?;
@@ -97,8 +99,11 @@ impl<S: ObjectSource> JitSource<S> {
         let Ready::Ladder(ladder) = &*ready else {
             return Err(io::ErrorKind::NotFound.into());
         };
+        let master = ladder.plan.object("master.m3u8");
         let bytes = if let Some(b) = ladder.plan.object(&url.name) {
             b.clone()
+        } else if let Some(k) = self.key_object(encryption.as_ref(), &url.name, master) {
+            k
         } else if let Some((r, seg)) = ladder.plan.segment(&url.name) {
             let file = ladder
                 .plan
@@ -116,7 +121,7 @@ impl<S: ObjectSource> JitSource<S> {
             meta: ObjectMeta {
                 len: bytes.len() as u64,
                 modified: json_meta.modified,
-                etag: etag(&key, url.format, &url.name)?,
+                etag: self.etag(&key, url.format, &url.name)?,
             },
             body: ObjectBody::Memory(bytes),
         })

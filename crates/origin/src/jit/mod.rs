@@ -17,6 +17,7 @@ mod cache;
 mod ladder;
 pub(crate) mod mapping;
 mod pread;
+pub(crate) mod protect;
 #[cfg(test)]
 mod tests;
 pub(crate) mod url;
@@ -40,6 +41,7 @@ use crate::source::store::Remote;
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 use cache::{IndexCache, Key};
 use pread::PosFile;
+pub use protect::JitProtection;
 use url::JitUrl;
 
 /// Default `--jit-segment-duration`, seconds.
@@ -113,6 +115,8 @@ pub struct JitSource<S> {
     inner: S,
     segment_duration: f64,
     cache: Arc<IndexCache>,
+    /// `--jit-encrypt`, and its digest for the ETags.
+    protection: Option<(Arc<JitProtection>, String)>,
 }
 
 impl<S: ObjectSource> JitSource<S> {
@@ -125,7 +129,65 @@ impl<S: ObjectSource> JitSource<S> {
             cache: Arc::new(IndexCache::new(
                 usize::try_from(cache_bytes).unwrap_or(usize::MAX),
             )),
+            protection: None,
         }
+    }
+
+    /// [`Self::new`] with the just-in-time settings of `config` (segment duration, index
+    /// cache, encryption), or why they are unusable.
+    pub fn from_config(inner: S, config: &crate::ServeConfig) -> Result<Self, String> {
+        let jit = Self::new(
+            inner,
+            config.jit_segment_duration.0,
+            config.jit_index_cache_mib.saturating_mul(1024 * 1024),
+        );
+        Ok(jit.with_protection(config.jit_protection()?))
+    }
+
+    /// Encrypts what it serves as `protection` says (`None`: clear).
+    pub fn with_protection(mut self, protection: Option<JitProtection>) -> Self {
+        self.protection = protection.map(|p| {
+            let digest = p.fingerprint();
+            (Arc::new(p), digest)
+        });
+        self
+    }
+
+    /// How the `format` output of the file at `path` is encrypted (`None`: clear); a refusal
+    /// (404) for a format encryption does not cover.
+    pub(super) fn encryption(
+        &self,
+        path: &ObjectPath,
+        format: Format,
+    ) -> io::Result<Option<media::crypto::Encryption>> {
+        match &self.protection {
+            None => Ok(None),
+            Some((p, _)) => p
+                .encryption(path.as_str(), format)
+                .map(Some)
+                .map_err(io::Error::other),
+        }
+    }
+
+    /// Key object `name` of a plan whose master is `master`, when the origin serves keys.
+    pub(super) fn key_object(
+        &self,
+        enc: Option<&media::crypto::Encryption>,
+        name: &str,
+        master: Option<&Bytes>,
+    ) -> Option<Bytes> {
+        let (p, _) = self.protection.as_ref()?;
+        p.key_object(enc?, name, master?)
+    }
+
+    /// The ETag of object `name` of the plan `key` names (with the encryption's digest).
+    pub(super) fn etag(&self, key: &Key, format: Format, name: &str) -> io::Result<HeaderValue> {
+        etag(
+            key,
+            format,
+            name,
+            self.protection.as_ref().map(|(_, d)| d.as_str()),
+        )
     }
 
     async fn open_jit(&self, url: JitUrl, file: Object) -> io::Result<Object> {
@@ -139,20 +201,25 @@ impl<S: ObjectSource> JitSource<S> {
             version: version.clone(),
             duration_ms: (self.segment_duration * 1000.0).round() as u64,
         };
+        let encryption = self.encryption(&url.file, url.format)?;
         let opts = PackageOptions {
             format: url.format,
             segment_duration: self.segment_duration,
             run_id: version,
+            encryption: encryption.clone(),
             ..Default::default()
         };
         let ready = self.planned(&key, &url.file, &file, opts).await?;
         let file_modified = file.meta.modified;
-        let etag = etag(&key, url.format, &url.name)?;
+        let etag = self.etag(&key, url.format, &url.name)?;
         let Some(plan) = ready.file_plan() else {
             return Err(io::ErrorKind::NotFound.into());
         };
+        let master = plan.object("master.m3u8");
         let bytes = if let Some(b) = plan.object(&url.name) {
             b.clone()
+        } else if let Some(k) = self.key_object(encryption.as_ref(), &url.name, master) {
+            k
         } else if let Some(seg) = plan.segment(&url.name) {
             let ready = Arc::clone(&ready);
             let meta = file.meta.clone();
@@ -229,10 +296,16 @@ impl<S: ObjectSource> JitSource<S> {
 }
 
 /// The ETag of object `name` of the plan `key` names: the same URL gives the same ETag on
-/// every origin.
-fn etag(key: &Key, format: Format, name: &str) -> io::Result<HeaderValue> {
+/// every origin configured alike (`protection`: the encryption's digest).
+fn etag(
+    key: &Key,
+    format: Format,
+    name: &str,
+    protection: Option<&str>,
+) -> io::Result<HeaderValue> {
+    let enc = protection.map(|d| format!("-e{d}")).unwrap_or_default();
     let etag = format!(
-        "\"jit-{}-{}-{}-{}\"",
+        "\"jit-{}-{}-{}{enc}-{}\"",
         key.version,
         format.name(),
         key.duration_ms,

@@ -14,9 +14,9 @@ const MP4_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "m4a"];
 /// MPEG-TS files (lower case) served just in time, as `package FILE.ts` packages them.
 const TS_EXTENSIONS: [&str; 1] = ["ts"];
 /// What the objects `package` writes end in (playlists, init segments and single files,
-/// segments, subtitle segments): any other name under a file is not a JIT request, so it
+/// segments, subtitle segments, keys): any other name under a file is not a JIT request, so it
 /// is a plain 404 without the file being indexed (`/seg10.ts/x` under a TS segment).
-const OBJECT_EXTENSIONS: [&str; 5] = ["m3u8", "mp4", "m4s", "ts", "vtt"];
+const OBJECT_EXTENSIONS: [&str; 6] = ["m3u8", "mp4", "m4s", "ts", "vtt", "bin"];
 
 /// A request for an object of a file packaged just in time.
 #[derive(Debug, Clone, PartialEq, Eq)]
