@@ -113,7 +113,7 @@ pub(super) fn get(base: &str, path: &str) -> Reply {
 }
 
 /// A root holding `v/clip.mp4` (the 12 s playback fixture, 2 s GOPs).
-fn root(name: &str) -> (PathBuf, PathBuf) {
+pub(super) fn root(name: &str) -> (PathBuf, PathBuf) {
     let dir = out_dir(name);
     let file = dir.join("root/v/clip.mp4");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -122,7 +122,7 @@ fn root(name: &str) -> (PathBuf, PathBuf) {
 }
 
 /// The version the JIT media playlist names its objects with (`stream_VERSION_000000.m4s`).
-fn version_of(playlist: &str) -> String {
+pub(super) fn version_of(playlist: &str) -> String {
     let line = playlist
         .lines()
         .find(|l| l.starts_with("stream_"))

@@ -13,6 +13,7 @@ mod events;
 mod golden;
 mod interrupt;
 mod jit;
+mod jit_encrypt;
 mod jit_ladder;
 mod jit_ts;
 mod ladder;
