@@ -432,20 +432,11 @@ impl Cbcs {
                 self.whole.push(Range { start, len });
                 continue;
             }
-            self.scratch.clear();
-            if let Some((splitter, id, count)) = self.splitters.get_mut(s.track) {
-                let split = splitter.split(&s.data, &mut self.scratch);
-                *count += 1;
-                if let Err(e) = split {
-                    self.arena.clear();
-                    self.patterned.clear();
-                    self.whole.clear();
-                    return Err(Error::Encryption(format!(
-                        "cbcs: track {id}, sample {} (dts {}): {e}",
-                        *count - 1,
-                        s.dts
-                    )));
-                }
+            if let Err(e) = self.split(s) {
+                self.arena.clear();
+                self.patterned.clear();
+                self.whole.clear();
+                return Err(e);
             }
             let mut pos = start;
             for sub in &self.scratch {
@@ -469,6 +460,43 @@ impl Cbcs {
             self.segment_keys.push(n);
         }
         Ok(())
+    }
+
+    /// What [`Self::encrypt_piece`] does but the encryption: each protected sample split into
+    /// its subsamples (AV1 state carried on, errors the same), the segment's key noted. For a
+    /// plan that only measures (cbcs leaves every size as it is).
+    pub fn split_piece(&mut self, piece: &Segment, first: bool) -> Result<()> {
+        let n = self.enc.key_index(piece.index);
+        for s in &piece.samples {
+            let patterned = self
+                .layouts
+                .get(s.track)
+                .is_some_and(|l| l.pattern() != (0, 0));
+            if patterned {
+                self.split(s)?;
+            }
+        }
+        if first {
+            self.segment_keys.push(n);
+        }
+        Ok(())
+    }
+
+    /// Splits sample `s` of a patterned track into `scratch`'s subsamples.
+    fn split(&mut self, s: &crate::sample::Sample) -> Result<()> {
+        self.scratch.clear();
+        let Some((splitter, id, count)) = self.splitters.get_mut(s.track) else {
+            return Ok(());
+        };
+        let split = splitter.split(&s.data, &mut self.scratch);
+        *count += 1;
+        split.map_err(|e| {
+            Error::Encryption(format!(
+                "cbcs: track {id}, sample {} (dts {}): {e}",
+                *count - 1,
+                s.dts
+            ))
+        })
     }
 
     /// Encrypts the ranges gathered in `arena` since the last call.

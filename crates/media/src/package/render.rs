@@ -268,7 +268,12 @@ impl<'s> Writer<'s> {
             s.encrypt_piece(&mut piece, first);
         }
         if let Some(c) = &mut self.cbcs {
-            c.encrypt_piece(&mut piece, first)?;
+            if self.store.counts_only() {
+                // A plan: cbcs keeps every size, only the subsamples count (`senc`).
+                c.split_piece(&piece, first)?;
+            } else {
+                c.encrypt_piece(&mut piece, first)?;
+            }
         }
         let object = self.open.get_or_insert_with(|| OpenObject {
             uri: if self.single_file {
