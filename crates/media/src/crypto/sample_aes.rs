@@ -170,6 +170,7 @@ pub fn pmt_entry(track: &TrackInfo, stream_type: &mut u8, descriptors: &mut Vec<
 /// lengths do not add up is returned as it is (the muxer reports it).
 fn encrypt_avc_sample(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 64);
+    let mut enc = Vec::new();
     let mut pos = 0usize;
     while pos < data.len() {
         let Some(len) = data
@@ -183,11 +184,17 @@ fn encrypt_avc_sample(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
         };
         let nal_type = nal.first().map(|b| b & 0x1F);
         if matches!(nal_type, Some(1 | 5)) && nal.len() > 48 {
-            let mut enc = nal.to_vec();
+            enc.clear();
+            enc.extend_from_slice(nal);
             encrypt_nal_pattern(key, iv, &mut enc);
-            let escaped = insert_emulation_prevention(&enc);
-            out.extend_from_slice(&(escaped.len() as u32).to_be_bytes());
-            out.extend_from_slice(&escaped);
+            // The length prefix, once the escaped unit's length is known.
+            let at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            escape_into(&enc, &mut out);
+            let escaped = (out.len() - at - 4) as u32;
+            if let Some(prefix) = out.get_mut(at..at + 4) {
+                prefix.copy_from_slice(&escaped.to_be_bytes());
+            }
         } else {
             out.extend_from_slice(&data[pos..pos + 4 + len]);
         }
@@ -224,18 +231,37 @@ fn encrypt_audio_frame(key: &[u8; 16], iv: &[u8; 16], frame: &mut [u8]) {
 
 /// H.264 7.4.1: an emulation_prevention_three_byte after every two zero bytes followed by a
 /// byte ≤ 3.
+#[cfg(test)]
 fn insert_emulation_prevention(nal: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(nal.len() + nal.len() / 128 + 1);
-    let mut zeros = 0;
-    for &b in nal {
+    escape_into(nal, &mut out);
+    out
+}
+
+/// [`insert_emulation_prevention`] appending to `out`: the runs of non-zero bytes (most of a
+/// slice) are found with `memchr` and copied whole; only zero bytes are looked at one by one.
+fn escape_into(nal: &[u8], out: &mut Vec<u8>) {
+    out.reserve(nal.len() + nal.len() / 128 + 1);
+    let mut zeros = 0usize;
+    let mut i = 0usize;
+    while let Some(&b) = nal.get(i) {
         if zeros >= 2 && b <= 3 {
             out.push(3);
             zeros = 0;
         }
-        out.push(b);
-        zeros = if b == 0 { zeros + 1 } else { 0 };
+        if b == 0 {
+            out.push(0);
+            zeros += 1;
+            i += 1;
+            continue;
+        }
+        // A run of non-zero bytes: none of them but the first can need a byte before it.
+        let rest = nal.get(i..).unwrap_or_default();
+        let run = memchr::memchr(0, rest).unwrap_or(rest.len());
+        out.extend_from_slice(rest.get(..run).unwrap_or_default());
+        zeros = 0;
+        i += run;
     }
-    out
 }
 
 #[cfg(test)]
@@ -289,6 +315,41 @@ mod tests {
             assert_eq!(f[end..], plain[end..], "{len}");
             if end > 16 {
                 assert_ne!(f[16..end], plain[16..end], "{len}");
+            }
+        }
+    }
+
+    /// The run-copying escape equals the byte-by-byte rule on inputs dense in zeros and
+    /// small bytes (a xorshift stream, several byte distributions).
+    #[test]
+    fn escape_equals_the_byte_rule() {
+        fn naive(nal: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut zeros = 0;
+            for &b in nal {
+                if zeros >= 2 && b <= 3 {
+                    out.push(3);
+                    zeros = 0;
+                }
+                out.push(b);
+                zeros = if b == 0 { zeros + 1 } else { 0 };
+            }
+            out
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for modulus in [2u64, 3, 5, 8, 256] {
+            for len in [0usize, 1, 2, 3, 7, 64, 1000] {
+                let input: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x % modulus) as u8
+                    })
+                    .collect();
+                let mut got = vec![9u8];
+                escape_into(&input, &mut got);
+                assert_eq!(got[1..], naive(&input)[..], "mod {modulus} len {len}");
             }
         }
     }
