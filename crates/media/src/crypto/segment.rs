@@ -17,7 +17,7 @@
 
 use std::io;
 
-use super::cbc::{encrypt, SegmentCipher};
+use super::cbc::{encrypt, encrypted_len, SegmentCipher};
 use super::{sequence_iv, Encryption};
 use crate::mux::KeyframeRange;
 use crate::package::StreamStore;
@@ -35,6 +35,10 @@ pub struct WholeSegments {
     segment_keys: Vec<u64>,
     /// Key number of each I-frame entry written, in order.
     iframe_keys: Vec<u64>,
+    /// Plaintext bytes of the current segment counted, not written (a just-in-time plan).
+    counted: u64,
+    /// Length of the I-frame file so far.
+    iframe_len: u64,
 }
 
 impl WholeSegments {
@@ -47,7 +51,19 @@ impl WholeSegments {
             plain: with_video.then(Vec::new),
             segment_keys: Vec::new(),
             iframe_keys: Vec::new(),
+            counted: 0,
+            iframe_len: 0,
         }
+    }
+
+    /// The method, keys and key URIs.
+    pub fn encryption(&self) -> &Encryption {
+        &self.enc
+    }
+
+    /// The I-frame file so far: its entries and bytes (where the next segment's start).
+    pub fn iframes_written(&self) -> (usize, u64) {
+        (self.iframe_keys.len(), self.iframe_len)
     }
 
     /// Starts the segment with media sequence number `msn` (CBC restarts at each segment).
@@ -55,6 +71,7 @@ impl WholeSegments {
         let n = self.enc.key_index(msn);
         self.cipher = Some(SegmentCipher::new(&self.enc.key(n), &sequence_iv(msn)));
         self.segment_keys.push(n);
+        self.counted = 0;
     }
 
     /// A store that encrypts what the muxer writes into the begun object; call once per piece.
@@ -67,6 +84,11 @@ impl WholeSegments {
 
     /// Writes the segment's last block (with its padding) into the begun object.
     pub fn finish_segment(&mut self, store: &mut dyn StreamStore) -> io::Result<()> {
+        if store.counts_only() {
+            // A plan: the padding PKCS7 adds to what was counted.
+            self.cipher = None;
+            return store.write_count(encrypted_len(self.counted) - self.counted);
+        }
         let last = self.last_block()?;
         store.write_parts(&[last])
     }
@@ -97,6 +119,9 @@ impl WholeSegments {
             return Ok(Vec::new());
         };
         let n = self.segment_keys.last().copied().unwrap_or(0);
+        if store.counts_only() {
+            return self.count_iframes(keys, psi_len, store, name, n);
+        }
         let key = self.enc.key(n);
         let mut ranges = Vec::with_capacity(keys.len());
         for k in keys {
@@ -116,10 +141,38 @@ impl WholeSegments {
             // number in the I-frame playlist (which starts at 0).
             let ct = encrypt(&key, &sequence_iv(self.iframe_keys.len() as u64), &bytes);
             let at = store.append(name, &ct)?;
+            self.iframe_len = at + ct.len() as u64;
             self.iframe_keys.push(n);
             ranges.push(KeyframeRange {
                 offset: at,
                 length: ct.len() as u64,
+                ..*k
+            });
+        }
+        Ok(ranges)
+    }
+
+    /// [`Self::write_iframes`] for a plan: the entries' places and sizes (PKCS7-padded
+    /// plaintext), counted into `store`'s I-frame file `name`, nothing encrypted; `n`: the
+    /// segment's key.
+    fn count_iframes(
+        &mut self,
+        keys: &[KeyframeRange],
+        psi_len: Option<u64>,
+        store: &mut dyn StreamStore,
+        name: &str,
+        n: u64,
+    ) -> io::Result<Vec<KeyframeRange>> {
+        let mut ranges = Vec::with_capacity(keys.len());
+        for k in keys {
+            let psi = psi_len.filter(|_| k.offset != 0).unwrap_or(0);
+            let length = encrypted_len(psi + k.length);
+            let at = store.append_count(name, length)?;
+            self.iframe_len = at + length;
+            self.iframe_keys.push(n);
+            ranges.push(KeyframeRange {
+                offset: at,
+                length,
                 ..*k
             });
         }
@@ -160,6 +213,10 @@ impl StreamStore for CipherStore<'_> {
         self.inner.begin(name)
     }
     fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        if self.inner.counts_only() {
+            // A plan: AES-128 only pads, so the plaintext's length is all that counts.
+            return self.write_count(parts.iter().map(|p| p.len() as u64).sum());
+        }
         let seg = &mut *self.seg;
         let cipher = seg
             .cipher
@@ -176,6 +233,16 @@ impl StreamStore for CipherStore<'_> {
     }
     fn commit(&mut self) -> io::Result<()> {
         self.inner.commit()
+    }
+    fn counts_only(&self) -> bool {
+        self.inner.counts_only()
+    }
+    fn write_count(&mut self, n: u64) -> io::Result<()> {
+        self.seg.counted += n;
+        self.inner.write_count(n)
+    }
+    fn append_count(&mut self, name: &str, n: u64) -> io::Result<u64> {
+        self.inner.append_count(name, n)
     }
 }
 

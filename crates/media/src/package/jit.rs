@@ -30,7 +30,8 @@ use super::render::{Mux, SegmentCrypto};
 use super::{
     render_rendition, write_master, Format, PackageOptions, PackageSummary, Rendered, StreamStore,
 };
-use crate::crypto::Method;
+use crate::crypto::cbc::encrypt;
+use crate::crypto::{sequence_iv, Method};
 use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer, NalHeads, SkeletonBuffers};
 use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
@@ -46,6 +47,8 @@ pub struct JitPlan {
     /// Playlists and the init segment, by name, as `package` writes them.
     pub(super) objects: Vec<(String, Bytes)>,
     segments: Vec<PlannedSegment>,
+    /// AES-128: the I-frame file (each keyframe encrypted on its own), name and length.
+    iframe_file: Option<(String, u64)>,
     pub summary: PackageSummary,
     /// A rendition of one track of the file (a ladder's, [`super::jit_ladder`]): the index
     /// position of each sample the packager got, in order; the pieces' sample ranges count
@@ -124,20 +127,11 @@ where
     Ok((index, recorded.plan))
 }
 
-/// Just-in-time output writes no single file, and encrypts samples (SAMPLE-AES, cbcs), not
-/// whole segments: AES-128 I-frame entries are copies of the keyframes in a file of their own
-/// ([`crate::crypto::segment`]), which a segment rendered alone does not make.
+/// Just-in-time output writes no single file.
 pub(super) fn check_options(opts: &PackageOptions) -> Result<()> {
     if opts.single_file {
         return Err(Error::Encryption(
             "just-in-time packaging writes no single file".into(),
-        ));
-    }
-    if opts.encryption.as_ref().map(|e| e.method) == Some(Method::Aes128) {
-        return Err(Error::Encryption(
-            "just-in-time packaging encrypts with SAMPLE-AES (MPEG-TS) or cbcs (fMP4), not \
-             AES-128"
-                .into(),
         ));
     }
     Ok(())
@@ -228,6 +222,7 @@ pub(super) fn record(
     let plan = JitPlan {
         objects: store.objects,
         segments,
+        iframe_file: store.appended.into_iter().next(),
         summary: rendered.summary.clone(),
         positions,
     };
@@ -375,14 +370,27 @@ impl JitPlan {
         seg: usize,
         read: &[(Span, Bytes)],
     ) -> Result<Vec<u8>> {
-        self.render_with(seg, &mut |i| {
-            let mut s = sample(index, self.position(i), read)?;
-            if self.positions.is_some() {
-                // The selection's one track, renumbered as [`Select`] does.
-                s.track = 0;
-            }
-            Ok(s)
-        })
+        self.render_with(seg, &mut |i| self.read_sample(index, i, read))
+    }
+
+    /// [`Self::render_iframes`] from `read`, the bytes of each of [`Self::spans`] of `seg`.
+    pub fn render_iframes_read(
+        &self,
+        index: &MediaIndex,
+        seg: usize,
+        read: &[(Span, Bytes)],
+    ) -> Result<(u64, Vec<u8>)> {
+        self.render_iframes(seg, &mut |i| self.read_sample(index, i, read))
+    }
+
+    /// The `i`th sample the packager got, from the bytes read.
+    fn read_sample(&self, index: &MediaIndex, i: usize, read: &[(Span, Bytes)]) -> Result<Sample> {
+        let mut s = sample(index, self.position(i), read)?;
+        if self.positions.is_some() {
+            // The selection's one track, renumbered as [`Select`] does.
+            s.track = 0;
+        }
+        Ok(s)
     }
 
     /// The samples of media segment `seg`: their numbers in the order the packager got them.
@@ -402,6 +410,120 @@ impl JitPlan {
             .segments
             .get(seg)
             .ok_or_else(|| Error::mp4(format!("no segment {seg}"), 0))?;
+        let mut bytes = self.render_pieces(s, fetch, None)?;
+        if let Some(SegmentCrypto::Aes(enc, _)) = &s.crypto {
+            // RFC 8216 5.2: the whole segment, key by media sequence number, IV = that number.
+            let msn = s.pieces.first().map_or(0, |p| p.index);
+            bytes = encrypt(&enc.key(enc.key_index(msn)), &sequence_iv(msn), &bytes);
+        }
+        if bytes.len() as u64 != s.size {
+            return Err(Error::mp4(
+                format!(
+                    "{}: rendered {} bytes, the plan measured {} (file changed?)",
+                    s.name,
+                    bytes.len(),
+                    s.size
+                ),
+                0,
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// The AES-128 I-frame file (`stream_VERSION_iframes.ts|m4s`): its name and length.
+    pub fn iframe_file(&self) -> Option<(&str, u64)> {
+        self.iframe_file.as_ref().map(|(n, l)| (n.as_str(), *l))
+    }
+
+    /// Where segment `seg`'s entries are in the I-frame file: their first number, and their
+    /// byte range.
+    fn iframe_extent(&self, seg: usize) -> Option<(usize, Range<u64>)> {
+        let at = |s: &PlannedSegment| match &s.crypto {
+            Some(SegmentCrypto::Aes(_, at)) => Some(*at),
+            _ => None,
+        };
+        let (first, start) = at(self.segments.get(seg)?)?;
+        let end = match self.segments.get(seg + 1) {
+            Some(next) => at(next)?.1,
+            None => self.iframe_file()?.1,
+        };
+        Some((first, start..end))
+    }
+
+    /// The segments whose I-frame entries overlap bytes `range` of the I-frame file, in order.
+    pub fn iframe_segments(&self, range: Range<u64>) -> Vec<usize> {
+        (0..self.segments.len())
+            .filter(|&seg| {
+                self.iframe_extent(seg).is_some_and(|(_, r)| {
+                    r.start < r.end && r.start < range.end && range.start < r.end
+                })
+            })
+            .collect()
+    }
+
+    /// The I-frame entries of segment `seg` (AES-128, [`crate::crypto::segment`]): each
+    /// keyframe of the clear segment — MPEG-TS: after its piece's PAT/PMT when it does not
+    /// open the piece — encrypted on its own, IV = its number in the I-frame playlist; returns
+    /// where they start in the I-frame file, and their bytes. `fetch` as [`Self::render_with`].
+    pub fn render_iframes(
+        &self,
+        seg: usize,
+        fetch: &mut dyn FnMut(usize) -> Result<Sample>,
+    ) -> Result<(u64, Vec<u8>)> {
+        let s = self
+            .segments
+            .get(seg)
+            .ok_or_else(|| Error::mp4(format!("no segment {seg}"), 0))?;
+        let (Some(SegmentCrypto::Aes(enc, _)), Some((first, extent))) =
+            (&s.crypto, self.iframe_extent(seg))
+        else {
+            return Err(Error::mp4(
+                format!("{}: no AES-128 I-frame entries", s.name),
+                0,
+            ));
+        };
+        let mut keys = Vec::new();
+        let clear = self.render_pieces(s, fetch, Some(&mut keys))?;
+        let msn = s.pieces.first().map_or(0, |p| p.index);
+        let key = enc.key(enc.key_index(msn));
+        let mut out = Vec::with_capacity(usize::try_from(extent.end - extent.start).unwrap_or(0));
+        for (j, (psi, range)) in keys.into_iter().enumerate() {
+            let part = |r: Range<u64>| {
+                usize::try_from(r.start)
+                    .ok()
+                    .zip(usize::try_from(r.end).ok())
+                    .and_then(|(a, b)| clear.get(a..b))
+                    .ok_or_else(|| Error::mp4(format!("{}: keyframe outside it", s.name), 0))
+            };
+            let mut plain = Vec::new();
+            if let Some(psi) = psi {
+                plain.extend_from_slice(part(psi)?);
+            }
+            plain.extend_from_slice(part(range)?);
+            out.extend(encrypt(&key, &sequence_iv((first + j) as u64), &plain));
+        }
+        if out.len() as u64 != extent.end - extent.start {
+            return Err(Error::mp4(
+                format!(
+                    "{}: rendered {} bytes of I-frame entries, the plan measured {} (file changed?)",
+                    s.name,
+                    out.len(),
+                    extent.end - extent.start
+                ),
+                0,
+            ));
+        }
+        Ok((extent.start, out))
+    }
+
+    /// The clear bytes of segment `s`; with `keys`, each keyframe's range in them, after the
+    /// range of its piece's PAT/PMT when the keyframe does not open the piece (MPEG-TS).
+    fn render_pieces(
+        &self,
+        s: &PlannedSegment,
+        fetch: &mut dyn FnMut(usize) -> Result<Sample>,
+        mut keys: Option<&mut Vec<(Option<Range<u64>>, Range<u64>)>>,
+    ) -> Result<Vec<u8>> {
         let mut muxer = s.muxer.clone();
         let mut crypto = s.crypto.clone();
         let mut out = Collect::default();
@@ -426,18 +548,19 @@ impl JitPlan {
             if piece.samples.is_empty() && !first {
                 continue;
             }
+            let at = out.bytes.len() as u64;
             muxer.write_piece(&piece, first, &s.name, &mut out, &mut buf)?;
-        }
-        if out.bytes.len() as u64 != s.size {
-            return Err(Error::mp4(
-                format!(
-                    "{}: rendered {} bytes, the plan measured {} (file changed?)",
-                    s.name,
-                    out.bytes.len(),
-                    s.size
-                ),
-                0,
-            ));
+            if let Some(keys) = keys.as_deref_mut() {
+                let psi = match &muxer {
+                    Mux::Ts(m) => Some(m.psi_len()),
+                    Mux::Fmp4(_) => None,
+                };
+                for k in muxer.as_dyn().keyframes() {
+                    let start = at + k.offset;
+                    let psi = psi.filter(|_| k.offset != 0).map(|len| at..at + len);
+                    keys.push((psi, start..start + k.length));
+                }
+            }
         }
         Ok(out.bytes)
     }
@@ -579,6 +702,8 @@ pub(super) struct Recorder {
     pub(super) objects: Vec<(String, Bytes)>,
     sizes: Vec<(String, u64)>,
     open: Option<(String, u64)>,
+    /// Objects appended to by counts (AES-128's I-frame file), and their lengths.
+    appended: Vec<(String, u64)>,
 }
 
 impl Store for Recorder {
@@ -621,6 +746,19 @@ impl StreamStore for Recorder {
             *size += n;
         }
         Ok(())
+    }
+    fn append_count(&mut self, name: &str, n: u64) -> io::Result<u64> {
+        let i = match self.appended.iter().position(|(a, _)| a == name) {
+            Some(i) => i,
+            None => {
+                self.appended.push((name.to_owned(), 0));
+                self.appended.len() - 1
+            }
+        };
+        let len = &mut self.appended[i].1;
+        let at = *len;
+        *len += n;
+        Ok(at)
     }
 }
 

@@ -338,6 +338,7 @@ impl LadderPlan {
         for (_, p) in &self.renditions {
             names.extend(p.object_names().map(str::to_owned));
             names.extend(p.segment_names().map(str::to_owned));
+            names.extend(p.iframe_file().map(|(n, _)| n.to_owned()));
         }
         names
     }
@@ -358,6 +359,20 @@ impl LadderPlan {
         self.renditions
             .get(r)
             .map_or_else(Vec::new, |(_, p)| p.spans(index, seg))
+    }
+
+    /// The AES-128 I-frame file named `name`: its rendition and length.
+    pub fn iframe_file(&self, name: &str) -> Option<(usize, u64)> {
+        self.renditions.iter().enumerate().find_map(|(r, (_, p))| {
+            p.iframe_file()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, len)| (r, len))
+        })
+    }
+
+    /// The plan of rendition `r`.
+    pub fn rendition(&self, r: usize) -> Option<&JitPlan> {
+        self.renditions.get(r).map(|(_, p)| p)
     }
 
     /// Renders segment `seg` of rendition `r` from the bytes of each of [`Self::spans`].

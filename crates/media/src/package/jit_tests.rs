@@ -83,19 +83,41 @@ fn jit_objects(path: &PathBuf, index: &MediaIndex, plan: &JitPlan) -> BTreeMap<S
     let names: Vec<String> = plan.segment_names().map(str::to_owned).collect();
     for name in names {
         let seg = plan.segment(&name).unwrap();
-        let read: Vec<(Span, Bytes)> = plan
-            .spans(index, seg)
-            .into_iter()
-            .map(|s| {
-                let (a, b) = (s.offset as usize, (s.offset + s.len) as usize);
-                (s, Bytes::copy_from_slice(&file[a..b]))
-            })
-            .collect();
+        let read = spans_read(&file, plan.spans(index, seg));
         let bytes = plan.render(index, seg, &read).unwrap();
         assert_eq!(Some(bytes.len() as u64), plan.segment_size(seg), "{name}");
         out.insert(name, bytes);
     }
+    if let Some((name, len)) = plan.iframe_file() {
+        // AES-128: the I-frame file, put together from each segment's entries.
+        let mut file_bytes = Vec::new();
+        for seg in plan.iframe_segments(0..len) {
+            let read = spans_read(&file, plan.spans(index, seg));
+            let (at, bytes) = plan.render_iframes_read(index, seg, &read).unwrap();
+            assert_eq!(
+                at,
+                file_bytes.len() as u64,
+                "{name}: segment {seg}'s entries"
+            );
+            file_bytes.extend(bytes);
+        }
+        assert_eq!(file_bytes.len() as u64, len, "{name}");
+        // A range inside one segment's entries names just that segment.
+        assert!(plan.iframe_segments(len - 1..len).len() == 1);
+        out.insert(name.to_owned(), file_bytes);
+    }
     out
+}
+
+/// The bytes of `spans` of `file`.
+fn spans_read(file: &[u8], spans: Vec<Span>) -> Vec<(Span, Bytes)> {
+    spans
+        .into_iter()
+        .map(|s| {
+            let (a, b) = (s.offset as usize, (s.offset + s.len) as usize);
+            (s, Bytes::copy_from_slice(&file[a..b]))
+        })
+        .collect()
 }
 
 #[test]
@@ -199,8 +221,8 @@ fn assert_plan_equals_package(
     got
 }
 
-/// Encrypted plans (cbcs in fMP4, SAMPLE-AES in MPEG-TS; key rotation; segments in pieces;
-/// AUDs; HEVC) render what `package --encrypt` writes, byte for byte: init segments of every
+/// Encrypted plans (cbcs in fMP4, SAMPLE-AES in MPEG-TS, AES-128 in both with its I-frame
+/// file; key rotation; segments in pieces; AUDs; HEVC) render what `package --encrypt` writes, byte for byte: init segments of every
 /// key period, EXT-X-KEY and EXT-X-SESSION-KEY tags, `senc` and the ciphertext.
 #[test]
 fn encrypted_plan_and_render_equal_package() {
@@ -275,6 +297,35 @@ fn encrypted_plan_and_render_equal_package() {
             None,
             20_000,
         ),
+        // AES-128: whole segments, and the I-frame file of keyframes encrypted one by one.
+        (
+            "gop25",
+            25,
+            false,
+            Format::Fmp4,
+            Method::Aes128,
+            None,
+            32 << 20,
+        ),
+        (
+            "gop25",
+            25,
+            false,
+            Format::Ts,
+            Method::Aes128,
+            Some(2),
+            32 << 20,
+        ),
+        ("gop50", 50, false, Format::Ts, Method::Aes128, None, 20_000),
+        (
+            "hevc",
+            25,
+            true,
+            Format::Fmp4,
+            Method::Aes128,
+            Some(1),
+            32 << 20,
+        ),
     ];
     for &(name, gop, hevc, format, method, rotation, max) in cases {
         let path = input(name, gop, "", hevc);
@@ -294,24 +345,23 @@ fn encrypted_plan_and_render_equal_package() {
         let case = format!("{name} {format:?} {method:?} rotation {rotation:?} max {max}");
         let got = assert_plan_equals_package(&path, &opts, &case);
         let master = String::from_utf8_lossy(&got["master.m3u8"]).into_owned();
-        assert!(
-            master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES"),
-            "{case}: {master}"
+        let tag = format!("#EXT-X-SESSION-KEY:METHOD={}", method.tag_value());
+        assert!(master.contains(&tag), "{case}: {master}");
+        assert_eq!(
+            got.keys()
+                .any(|k| k.contains("_iframes.") && !k.ends_with(".m3u8")),
+            method == Method::Aes128,
+            "{case}: an I-frame file with AES-128 only"
         );
     }
-    // AES-128 (whole segments; its I-frame entries are a file of their own) is refused.
+    // A single file is refused.
     let path = input("gop25", 25, "", false);
     let opts = PackageOptions {
-        encryption: Some(Encryption {
-            method: Method::Aes128,
-            key: [7; 16],
-            rotation: None,
-            key_uri: None,
-        }),
+        single_file: true,
         ..Default::default()
     };
     let refused = plan(open(&path), &opts).map(|_| ()).unwrap_err();
-    assert!(refused.to_string().contains("AES-128"), "{refused}");
+    assert!(refused.to_string().contains("single file"), "{refused}");
 }
 
 /// A segment rendered from bytes of a changed file is refused, never served torn: the sizes

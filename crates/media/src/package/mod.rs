@@ -145,6 +145,13 @@ pub trait StreamStore: Store {
             "{n} bytes counted, not written, for a store that keeps bytes"
         )))
     }
+    /// Appends `n` bytes, counted and not written, to object `name` (AES-128's I-frame file
+    /// in a plan); returns where they start. Only for a store that [`Self::counts_only`].
+    fn append_count(&mut self, name: &str, n: u64) -> io::Result<u64> {
+        Err(io::Error::other(format!(
+            "{name}: {n} bytes counted, not written, for a store that keeps bytes"
+        )))
+    }
 }
 
 /// Packages everything `demux` yields into `store`.

@@ -12,7 +12,7 @@ use crate::crypto::cbcs::Cbcs;
 use crate::crypto::rotation;
 use crate::crypto::sample_aes::SampleAes;
 use crate::crypto::segment::WholeSegments;
-use crate::crypto::Method;
+use crate::crypto::{Encryption, Method};
 use crate::mux::fmp4::Fmp4Muxer;
 use crate::mux::ts::TsMuxer;
 use crate::mux::{KeyframeRange, SegmentMuxer};
@@ -171,6 +171,9 @@ pub(super) type Observer<'o> = dyn FnMut(&Segment, bool, &Mux, Option<SegmentCry
 pub(super) enum SegmentCrypto {
     SampleAes(SampleAes),
     Cbcs(Cbcs),
+    /// AES-128: the segment is encrypted whole once rendered; its keyframes start the I-frame
+    /// file's entries at (entry number, byte offset).
+    Aes(Encryption, (usize, u64)),
 }
 
 impl std::fmt::Debug for SegmentCrypto {
@@ -179,6 +182,7 @@ impl std::fmt::Debug for SegmentCrypto {
         f.write_str(match self {
             SegmentCrypto::SampleAes(_) => "SegmentCrypto::SampleAes",
             SegmentCrypto::Cbcs(_) => "SegmentCrypto::Cbcs",
+            SegmentCrypto::Aes(..) => "SegmentCrypto::Aes",
         })
     }
 }
@@ -188,12 +192,14 @@ impl Clone for SegmentCrypto {
         match self {
             SegmentCrypto::SampleAes(s) => SegmentCrypto::SampleAes(s.snapshot()),
             SegmentCrypto::Cbcs(c) => SegmentCrypto::Cbcs(c.snapshot()),
+            SegmentCrypto::Aes(e, at) => SegmentCrypto::Aes(e.clone(), *at),
         }
     }
 }
 
 impl SegmentCrypto {
-    /// Encrypts the samples of `piece` (`first`: the piece that opens its segment).
+    /// Encrypts the samples of `piece` (`first`: the piece that opens its segment); AES-128
+    /// leaves them clear.
     pub(super) fn encrypt_piece(&mut self, piece: &mut Segment, first: bool) -> Result<()> {
         match self {
             SegmentCrypto::SampleAes(s) => {
@@ -201,6 +207,7 @@ impl SegmentCrypto {
                 Ok(())
             }
             SegmentCrypto::Cbcs(c) => c.encrypt_piece(piece, first),
+            SegmentCrypto::Aes(..) => Ok(()),
         }
     }
 }
@@ -257,10 +264,15 @@ impl<'s> Writer<'s> {
         }
         if let Some(observe) = &mut self.observer {
             // After the key period's init segment: the muxer carries that period's protection.
-            let crypto = match (first, &self.sample_aes, &self.cbcs) {
-                (true, Some(s), _) => Some(SegmentCrypto::SampleAes(s.snapshot())),
-                (true, None, Some(c)) => Some(SegmentCrypto::Cbcs(c.snapshot())),
-                _ => None,
+            let crypto = match (first, &self.sample_aes, &self.cbcs, &self.aes) {
+                (false, ..) => None,
+                (true, Some(s), ..) => Some(SegmentCrypto::SampleAes(s.snapshot())),
+                (true, None, Some(c), _) => Some(SegmentCrypto::Cbcs(c.snapshot())),
+                (true, None, None, Some((a, _))) => Some(SegmentCrypto::Aes(
+                    a.encryption().clone(),
+                    a.iframes_written(),
+                )),
+                (true, None, None, None) => None,
             };
             observe(&piece, first, &self.muxer, crypto);
         }
