@@ -78,6 +78,10 @@ struct PlannedPiece {
     timescale: u32,
 }
 
+/// A keyframe of a rendered segment: the range of its piece's PAT/PMT when it does not open
+/// the piece (MPEG-TS), and its own range.
+type KeyframeBytes = (Option<Range<u64>>, Range<u64>);
+
 /// A byte range of the file that a segment needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -522,7 +526,7 @@ impl JitPlan {
         &self,
         s: &PlannedSegment,
         fetch: &mut dyn FnMut(usize) -> Result<Sample>,
-        mut keys: Option<&mut Vec<(Option<Range<u64>>, Range<u64>)>>,
+        mut keys: Option<&mut Vec<KeyframeBytes>>,
     ) -> Result<Vec<u8>> {
         let mut muxer = s.muxer.clone();
         let mut crypto = s.crypto.clone();
