@@ -13,7 +13,7 @@
 
 use std::io::Read;
 
-use super::jit::{check_options, record, JitPlan, Recorder};
+use super::jit::{check_options, record, session_keys, JitPlan, Recorder};
 use super::{write_master, PackageOptions};
 use crate::demux::ts::{TsCheckpoint, TsFileDemuxer};
 use crate::sample::{Demuxer, Sample};
@@ -52,7 +52,12 @@ pub fn plan_ts_every<R: Read>(
     let mut demux = TsFileDemuxer::open(reader)?.with_checkpoints(checkpoint_bytes);
     let mut recorded = record(&mut demux, None, None, opts, &[])?;
     let mut store = Recorder::default();
-    write_master(&mut store, &recorded.rendered, &[])?;
+    let segments = recorded.rendered.summary.segments as u64;
+    write_master(
+        &mut store,
+        &recorded.rendered,
+        &session_keys(opts, segments),
+    )?;
     recorded.plan.objects.extend(store.objects);
     let checkpoints = demux.take_checkpoints();
     let plan = recorded.plan;
@@ -93,6 +98,27 @@ impl TsInputPlan {
 
     /// Renders media segment `seg`, demuxing from `reader` (at [`Self::start_offset`]).
     pub fn render<R: Read>(&self, seg: usize, reader: R) -> Result<Vec<u8>> {
+        let (range, samples) = self.samples(seg, reader)?;
+        let mut sample = fetch(seg, range.start, &samples);
+        let rendered = self.plan.render_with(seg, &mut sample);
+        rendered
+    }
+
+    /// The AES-128 I-frame entries of segment `seg` ([`JitPlan::render_iframes`]), demuxing
+    /// from `reader` (at [`Self::start_offset`]).
+    pub fn render_iframes<R: Read>(&self, seg: usize, reader: R) -> Result<(u64, Vec<u8>)> {
+        let (range, samples) = self.samples(seg, reader)?;
+        let mut sample = fetch(seg, range.start, &samples);
+        let rendered = self.plan.render_iframes(seg, &mut sample);
+        rendered
+    }
+
+    /// The samples of segment `seg` (their numbers, and themselves), demuxed from `reader`.
+    fn samples<R: Read>(
+        &self,
+        seg: usize,
+        reader: R,
+    ) -> Result<(std::ops::Range<usize>, Vec<Sample>)> {
         let (Some(cp), Some(range)) = (self.starts.get(seg), self.plan.sample_range(seg)) else {
             return Err(Error::ts(format!("no segment {seg}"), 0));
         };
@@ -108,10 +134,15 @@ impl TsInputPlan {
             let n = range.start + samples.len();
             samples.push(demux.next_sample()?.ok_or_else(|| missing(n))?);
         }
-        self.plan.render_with(seg, &mut |i| {
-            i.checked_sub(range.start)
-                .and_then(|k| samples.get(k).cloned())
-                .ok_or_else(|| Error::ts(format!("sample {i} outside segment {seg}"), 0))
-        })
+        Ok((range, samples))
+    }
+}
+
+/// Sample `i` of segment `seg`, whose samples from number `first` on are `samples`.
+fn fetch(seg: usize, first: usize, samples: &[Sample]) -> impl FnMut(usize) -> Result<Sample> + '_ {
+    move |i| {
+        i.checked_sub(first)
+            .and_then(|k| samples.get(k).cloned())
+            .ok_or_else(|| Error::ts(format!("sample {i} outside segment {seg}"), 0))
     }
 }

@@ -42,20 +42,34 @@ fn input() -> Option<PathBuf> {
 #[test]
 fn ts_input_plan_and_render_equal_package() {
     let Some(path) = input() else { return };
-    // (format, checkpoint spacing): at every read, and the default.
+    use crate::crypto::{Encryption, Method};
+    let enc = |method| {
+        Some(Encryption {
+            method,
+            key: [3; 16],
+            rotation: Some(2),
+            key_uri: None,
+        })
+    };
+    // (format, checkpoint spacing: at every read, and the default; encryption)
     let cases = [
-        (Format::Fmp4, 1),
-        (Format::Ts, 1),
-        (Format::Ts, CHECKPOINT_BYTES),
+        (Format::Fmp4, 1, None),
+        (Format::Ts, 1, None),
+        (Format::Ts, CHECKPOINT_BYTES, None),
+        (Format::Fmp4, CHECKPOINT_BYTES, enc(Method::Cbcs)),
+        (Format::Ts, 1, enc(Method::SampleAes)),
+        (Format::Ts, 1, enc(Method::Aes128)),
     ];
-    for (format, every) in cases {
+    for (format, every, encryption) in cases {
+        let method = encryption.as_ref().map(|e| e.method);
         let opts = PackageOptions {
             format,
             segment_duration: 1.0,
             run_id: "v1".into(),
+            encryption,
             ..Default::default()
         };
-        let case = format!("{format:?} every {every}");
+        let case = format!("{format:?} every {every} {method:?}");
         let mut store = MemStore::default();
         let reader = BufReader::with_capacity(1 << 20, File::open(&path).unwrap());
         let mut demux = TsFileDemuxer::open(reader).unwrap();
@@ -64,7 +78,25 @@ fn ts_input_plan_and_render_equal_package() {
         let plan = planned.plan();
         let mut compared = 0;
         let mut mid_file = 0;
+        let reader_at = |seg: usize| {
+            let mut f = File::open(&path).unwrap();
+            f.seek(SeekFrom::Start(planned.start_offset(seg).unwrap()))
+                .unwrap();
+            f
+        };
         for (name, want) in &store.objects {
+            if let Some((iframes, len)) = plan.iframe_file().filter(|(n, _)| n == name) {
+                // AES-128: the I-frame file, from each segment's entries.
+                let mut got = Vec::new();
+                for seg in plan.iframe_segments(0..len) {
+                    let (at, entries) = planned.render_iframes(seg, reader_at(seg)).unwrap();
+                    assert_eq!(at, got.len() as u64, "{case}: {iframes}");
+                    got.extend(entries);
+                }
+                assert!(got == *want, "{case}: {iframes} differs");
+                compared += 1;
+                continue;
+            }
             let got = match plan.segment(name) {
                 Some(seg) => {
                     let at = planned.start_offset(seg).unwrap();
@@ -88,7 +120,9 @@ fn ts_input_plan_and_render_equal_package() {
         }
         assert_eq!(
             compared,
-            plan.object_names().count() + plan.segment_names().count(),
+            plan.object_names().count()
+                + plan.segment_names().count()
+                + usize::from(plan.iframe_file().is_some()),
             "{case}: the plan has no object package did not write"
         );
         assert!(plan.segment_names().count() >= 5, "{case}: segments");

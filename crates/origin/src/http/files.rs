@@ -256,7 +256,8 @@ pub(crate) async fn serve_object<S: ObjectSource>(
     // Segments (immutable) come from the hot-object cache when their bytes will be sent.
     let sends_body = !head
         && evaluate(&req.headers, &object.meta.etag, object.meta.modified) == Precondition::Proceed;
-    if segment && sends_body && state.hot.admits(object.meta.len) {
+    let cacheable = !object.body.is_ranged();
+    if segment && sends_body && cacheable && state.hot.admits(object.meta.len) {
         let meta = object.meta.clone();
         match state.hot.get(&path, object).await {
             Ok(bytes) => {

@@ -102,6 +102,15 @@ pub enum ObjectBody {
     File(File),
     /// An object in object storage, read with ranged GETs ([`store`]).
     Remote(store::Remote),
+    /// Made on request, one byte range at a time (a just-in-time AES-128 I-frame file, whose
+    /// entries are rendered from the segments the range covers).
+    Ranged(std::sync::Arc<dyn RangedObject>),
+}
+
+/// An object whose bytes are made per byte range, on the blocking pool.
+pub trait RangedObject: Send + Sync + fmt::Debug {
+    /// Bytes `start .. start + len` (blocking).
+    fn read_range(&self, start: u64, len: u64) -> io::Result<Bytes>;
 }
 
 /// An opened object.
@@ -120,6 +129,11 @@ impl ObjectBody {
         match self {
             ObjectBody::Memory(bytes) => Body::from(slice(&bytes, start, len)),
             ObjectBody::Remote(remote) => remote.into_body(start, len),
+            ObjectBody::Ranged(r) => Body::from_stream(stream::once(async move {
+                spawn_blocking(move || r.read_range(start, len))
+                    .await
+                    .map_err(io::Error::other)?
+            })),
             ObjectBody::File(file) => {
                 let first = (len > 0).then(|| spawn_read(file, start, len));
                 Body::from_stream(stream::unfold(first, |pending| async move {
@@ -140,6 +154,12 @@ impl ObjectBody {
         }
     }
 
+    /// Whether the bytes are made per range ([`ObjectBody::Ranged`]): never read whole to be
+    /// cached.
+    pub(crate) fn is_ranged(&self) -> bool {
+        matches!(self, ObjectBody::Ranged(_))
+    }
+
     /// Reads the whole object (`len` bytes) — blocking; call on the blocking pool.
     pub(crate) fn read_all_blocking(self, len: u64) -> io::Result<Bytes> {
         self.read_all_keeping_file(len).map(|(bytes, _)| bytes)
@@ -149,6 +169,7 @@ impl ObjectBody {
     pub(crate) fn read_all_keeping_file(self, len: u64) -> io::Result<(Bytes, Option<File>)> {
         match self {
             ObjectBody::Memory(bytes) => Ok((slice(&bytes, 0, len), None)),
+            ObjectBody::Ranged(r) => Ok((r.read_range(0, len)?, None)),
             // On the blocking pool, where the runtime's handle may block on a future.
             ObjectBody::Remote(remote) => {
                 let read = remote.read(0, len);
