@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Just-in-time encryption (`serve --jit-encrypt cbcs,sample-aes --jit-key-secret S`): every
-//! object equals what `hlsorigin package --encrypt cbcs|sample-aes --key K --key-rotation N`
-//! writes, keys included, K being HMAC-SHA256(S, the file's path) as openssl computes it;
-//! Shaka Player (EME ClearKey) plays the cbcs fMP4 and hls.js the SAMPLE-AES TS, fetching the
-//! keys from the origin; a format no method names is not served; `--jit-key-uri` names the
-//! key server instead; bad settings stop `serve` with one line.
+//! Just-in-time encryption (`serve --jit-encrypt cbcs,sample-aes|aes-128 --jit-key-secret S`):
+//! every object equals what `hlsorigin package --encrypt cbcs|sample-aes|aes-128 --key K
+//! --key-rotation N` writes, keys and AES-128's I-frame file (whole and by byte ranges)
+//! included, K being HMAC-SHA256(S, the file's path) as openssl computes it; Shaka Player (EME
+//! ClearKey) plays the cbcs fMP4, hls.js the SAMPLE-AES and AES-128 TS, and ffmpeg decodes the
+//! AES-128 streams, fetching the keys from the origin; a format no method names is not served;
+//! `--jit-key-uri` names the key server instead; bad settings stop `serve` with one line.
 
 use std::process::{Command, Stdio};
 
-use super::jit::{assert_objects_equal, get, root, version_of};
+use std::path::Path;
+
+use super::jit::{assert_objects_equal, get, request, root, version_of};
 use crate::common::server::{drm_harness, play, serve};
-use crate::common::{bin, package, run};
+use crate::common::{bin, package, probe, run};
 
 const SECRET: &str = "jit-test-secret-0123456789";
 
@@ -38,24 +41,34 @@ fn derived_key(path: &str) -> String {
     hex[..32].to_owned()
 }
 
-const SERVE_ARGS: [&str; 8] = [
-    "--jit-segment-duration",
-    "4",
-    "--jit-encrypt",
-    "cbcs,sample-aes",
-    "--jit-key-secret",
-    SECRET,
-    "--jit-key-rotation",
-    "2",
-];
+/// `serve` options: 4 s segments, `methods` encrypting, keys rotating every 2 segments.
+fn serve_args(methods: &str) -> [&str; 8] {
+    [
+        "--jit-segment-duration",
+        "4",
+        "--jit-encrypt",
+        methods,
+        "--jit-key-secret",
+        SECRET,
+        "--jit-key-rotation",
+        "2",
+    ]
+}
 
 #[test]
 fn jit_encrypted_equals_package() {
     let (dir, file) = root("jit_encrypted_equals_package");
-    let server = serve(&dir.join("root"), &SERVE_ARGS);
+    let samples = serve(&dir.join("root"), &serve_args("cbcs,sample-aes"));
+    let whole = serve(&dir.join("root"), &serve_args("aes-128"));
     let key = derived_key("v/clip.mp4");
-    for (format, method, prefix) in [("fmp4", "cbcs", ""), ("ts", "sample-aes", "ts/")] {
-        let out = dir.join(format!("pkg-{format}"));
+    for (server, format, method, prefix) in [
+        (&samples, "fmp4", "cbcs", ""),
+        (&samples, "ts", "sample-aes", "ts/"),
+        (&whole, "fmp4", "aes-128", ""),
+        (&whole, "ts", "aes-128", "ts/"),
+    ] {
+        let case = format!("{format} {method}");
+        let out = dir.join(format!("pkg-{format}-{method}"));
         package(
             &file,
             &out,
@@ -75,20 +88,30 @@ fn jit_encrypted_equals_package() {
         );
         let base = format!("/v/clip.mp4/{prefix}");
         let media = get(&server.base, &format!("{base}stream.m3u8"));
-        assert_eq!(media.status, 200, "{format}: {}", media.text());
+        assert_eq!(media.status, 200, "{case}: {}", media.text());
         let version = version_of(&media.text());
-        // 3 playlists, 3 segments, key_0/key_1.bin, and (fMP4) an init segment per key period.
-        let compared = assert_objects_equal(&server.base, &base, &out, &version, format);
-        let want = if format == "fmp4" { 10 } else { 8 };
-        assert_eq!(compared, want, "{format}: objects compared");
-        assert!(out.join("key_1.bin").exists(), "{format}: two key periods");
+        // 3 playlists, 3 segments, key_0/key_1.bin; fMP4 init segments (cbcs: one per key
+        // period); AES-128's I-frame file.
+        let compared = assert_objects_equal(&server.base, &base, &out, &version, &case);
+        let want = match (format, method) {
+            ("fmp4", "cbcs") => 10,
+            ("fmp4", _) => 10,
+            ("ts", "aes-128") => 9,
+            _ => 8,
+        };
+        assert_eq!(compared, want, "{case}: objects compared");
+        assert!(out.join("key_1.bin").exists(), "{case}: two key periods");
         let master = get(&server.base, &format!("{base}master.m3u8")).text();
-        assert!(
-            master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"key_1.bin\""),
-            "{format}: {master}"
-        );
+        let tag = match method {
+            "aes-128" => "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"key_1.bin\"",
+            _ => "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"key_1.bin\"",
+        };
+        assert!(master.contains(tag), "{case}: {master}");
         // Keys the master does not list are not served.
         assert_eq!(get(&server.base, &format!("{base}key_2.bin")).status, 404);
+        if method == "aes-128" {
+            assert_iframe_ranges(&server.base, &base, &out, &version, format);
+        }
     }
     // A clear origin gives the same URL another ETag (other bytes).
     let clear = serve(&dir.join("root"), &["--jit-segment-duration", "4"]);
@@ -97,13 +120,50 @@ fn jit_encrypted_equals_package() {
             .header("etag")
             .map(str::to_owned)
     };
-    assert_ne!(etag(&server.base), etag(&clear.base));
+    assert_ne!(etag(&samples.base), etag(&clear.base));
+    assert_ne!(etag(&samples.base), etag(&whole.base));
+}
+
+/// AES-128's I-frame file answers byte ranges (each I-frame entry the playlist names, and
+/// ranges across entries and segments) with package's bytes.
+fn assert_iframe_ranges(server: &str, base: &str, out: &Path, version: &str, format: &str) {
+    let ext = if format == "ts" { "ts" } else { "m4s" };
+    let want = std::fs::read(out.join(format!("stream_test_iframes.{ext}"))).unwrap();
+    let path = format!("{base}stream_{version}_iframes.{ext}");
+    let playlist = std::fs::read(out.join("stream_iframes.m3u8")).unwrap();
+    let Ok((_, m3u8_rs::Playlist::MediaPlaylist(p))) = m3u8_rs::parse_playlist(&playlist) else {
+        panic!("{format}: I-frame playlist");
+    };
+    let mut ranges: Vec<(u64, u64)> = p
+        .segments
+        .iter()
+        .filter_map(|s| s.byte_range.as_ref())
+        .map(|r| (r.offset.unwrap_or(0), r.length))
+        .collect();
+    assert!(
+        ranges.len() >= 3,
+        "{format}: {} I-frame entries",
+        ranges.len()
+    );
+    let len = want.len() as u64;
+    // Across two entries, the middle, the end.
+    ranges.extend([(ranges[0].1 - 8, 24), (len / 2 - 5, 10), (len - 50, 50)]);
+    for (offset, length) in ranges {
+        let header = format!("bytes={offset}-{}", offset + length - 1);
+        let r = request(server, "GET", &path, &[("Range", &header)]);
+        assert_eq!(r.status, 206, "{format}: {header}");
+        let (a, b) = (offset as usize, (offset + length) as usize);
+        assert!(
+            r.body == want[a..b],
+            "{format}: {header} differs from package's"
+        );
+    }
 }
 
 #[test]
 fn jit_encrypted_plays_in_shaka_and_hlsjs() {
     let (dir, _) = root("jit_encrypted_plays");
-    let server = serve(&dir.join("root"), &SERVE_ARGS);
+    let server = serve(&dir.join("root"), &serve_args("cbcs,sample-aes"));
     // cbcs: Shaka fetches each period's identity key from EXT-X-KEY and gives it to
     // Chromium's ClearKey CDM; it plays across the key change at 8 s.
     let url = format!("{}/v/clip.mp4/master.m3u8", server.base);
@@ -113,6 +173,17 @@ fn jit_encrypted_plays_in_shaka_and_hlsjs() {
     let url = format!("{}/v/clip.mp4/ts/master.m3u8", server.base);
     let report = play(&url, "hlsjs", 10, &[]);
     assert_eq!(report["ok"], true, "hls.js, SAMPLE-AES: {report}");
+    // AES-128: hls.js plays both formats; ffmpeg decodes the whole stream through HTTP.
+    let whole = serve(&dir.join("root"), &serve_args("aes-128"));
+    for prefix in ["", "ts/"] {
+        let url = format!("{}/v/clip.mp4/{prefix}master.m3u8", whole.base);
+        let report = play(&url, "hlsjs", 10, &[]);
+        assert_eq!(report["ok"], true, "hls.js, AES-128 {prefix}: {report}");
+        let errors = probe::decode_errors(Path::new(&url));
+        assert!(errors.is_empty(), "ffmpeg decoding {url}: {errors}");
+        let secs = probe::media_duration(Path::new(&url));
+        assert!((secs - 12.0).abs() < 0.2, "{url}: {secs} s through HTTP");
+    }
 }
 
 #[test]
@@ -147,8 +218,8 @@ fn jit_encryption_settings() {
     for (args, says) in [
         (&["--jit-encrypt", "cbcs"][..], "jit_key_secret"),
         (
-            &["--jit-encrypt", "aes-128", "--jit-key-secret", SECRET][..],
-            "cbcs",
+            &["--jit-encrypt", "cenc", "--jit-key-secret", SECRET][..],
+            "aes-128",
         ),
         (
             &["--jit-encrypt", "cbcs", "--jit-key-secret", "short"][..],

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use media::demux::mp4::{MediaIndex, Mp4Demuxer, Mp4Options};
+use media::package::jit::JitPlan;
 use media::package::jit_ladder::{plan_ladder, LadderInputs, LadderPlan};
 use media::package::ladder_text::SubtitleInput;
 use media::package::PackageOptions;
@@ -42,6 +43,13 @@ pub(crate) struct LadderReady {
 }
 
 impl LadderReady {
+    /// The plan of rendition `r`, and the index of its file.
+    pub(super) fn rendition(&self, r: usize) -> Option<(&MediaIndex, &JitPlan)> {
+        let file = self.plan.file(r)?;
+        let index = self.indexes.get(file)?.as_ref()?;
+        Some((index, self.plan.rendition(r)?))
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         let indexes: usize = self.indexes.iter().flatten().map(|i| i.heap_bytes()).sum();
         indexes + self.plan.heap_bytes()
@@ -100,6 +108,28 @@ impl<S: ObjectSource> JitSource<S> {
             return Err(io::ErrorKind::NotFound.into());
         };
         let master = ladder.plan.object("master.m3u8");
+        let etag = self.etag(&key, url.format, &url.name)?;
+        if let Some((r, len)) = ladder.plan.iframe_file(&url.name) {
+            let file = ladder
+                .plan
+                .file(r)
+                .and_then(|f| files.into_iter().nth(f))
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            let meta = ObjectMeta {
+                len,
+                modified: json_meta.modified,
+                etag,
+            };
+            let ready = Arc::clone(&ready);
+            let name = url.name.clone();
+            return Ok(super::iframes::IframeFile::object(
+                ready,
+                Some(r),
+                file,
+                meta,
+                name,
+            ));
+        }
         let bytes = if let Some(b) = ladder.plan.object(&url.name) {
             b.clone()
         } else if let Some(k) = self.key_object(encryption.as_ref(), &url.name, master) {
@@ -121,7 +151,7 @@ impl<S: ObjectSource> JitSource<S> {
             meta: ObjectMeta {
                 len: bytes.len() as u64,
                 modified: json_meta.modified,
-                etag: self.etag(&key, url.format, &url.name)?,
+                etag,
             },
             body: ObjectBody::Memory(bytes),
         })

@@ -14,6 +14,7 @@
 //! segment. Room: below `http`, above `source`.
 
 mod cache;
+mod iframes;
 mod ladder;
 pub(crate) mod mapping;
 mod pread;
@@ -216,6 +217,15 @@ impl<S: ObjectSource> JitSource<S> {
             return Err(io::ErrorKind::NotFound.into());
         };
         let master = plan.object("master.m3u8");
+        if let Some((_, len)) = plan.iframe_file().filter(|(n, _)| *n == url.name) {
+            let meta = ObjectMeta {
+                len,
+                modified: file_modified,
+                etag,
+            };
+            let name = url.name.clone();
+            return Ok(iframes::IframeFile::object(ready, None, file, meta, name));
+        }
         let bytes = if let Some(b) = plan.object(&url.name) {
             b.clone()
         } else if let Some(k) = self.key_object(encryption.as_ref(), &url.name, master) {
@@ -444,6 +454,8 @@ fn reader(object: &Object) -> io::Result<Reader> {
             buf: Bytes::new(),
             buf_at: 0,
         })),
+        // Only just-in-time output is made per range; nothing is packaged from it.
+        ObjectBody::Ranged(_) => Err(io::ErrorKind::Unsupported.into()),
     }
 }
 

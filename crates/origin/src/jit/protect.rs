@@ -61,30 +61,29 @@ impl JitProtection {
             rotation: rotation.filter(|&n| n > 0),
             key_uri: key_uri.map(str::to_owned),
         };
+        let mut whole = false;
         for m in methods.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
-            let (slot, method) = match m.to_ascii_lowercase().as_str() {
-                "cbcs" => (&mut p.fmp4, Method::Cbcs),
-                "sample-aes" => (&mut p.ts, Method::SampleAes),
-                "aes-128" => {
-                    return Err(
-                        "jit_encrypt: just-in-time packaging encrypts samples, not whole \
-                                segments: use cbcs (fMP4) and/or sample-aes (MPEG-TS)"
-                            .into(),
-                    )
-                }
+            match m.to_ascii_lowercase().as_str() {
+                "cbcs" => p.fmp4 = Some(Method::Cbcs),
+                "sample-aes" => p.ts = Some(Method::SampleAes),
+                "aes-128" => whole = true,
                 other => {
                     return Err(format!(
-                        "jit_encrypt: unknown method {other:?}; use cbcs (fMP4) and/or \
-                         sample-aes (MPEG-TS)"
+                        "jit_encrypt: unknown method {other:?}; use cbcs (fMP4), sample-aes \
+                         (MPEG-TS) and/or aes-128 (whole segments, the formats the others do \
+                         not name)"
                     ))
                 }
-            };
-            *slot = Some(method);
+            }
+        }
+        if whole {
+            p.fmp4.get_or_insert(Method::Aes128);
+            p.ts.get_or_insert(Method::Aes128);
         }
         if p.fmp4.is_none() && p.ts.is_none() {
             if secret.is_some() || rotation.is_some() || key_uri.is_some() {
                 return Err("jit_key_secret, jit_key_rotation and jit_key_uri need \
-                            jit_encrypt (cbcs and/or sample-aes)"
+                            jit_encrypt (cbcs, sample-aes, aes-128)"
                     .into());
             }
             return Ok(None);
@@ -181,17 +180,27 @@ mod tests {
     #[test]
     fn options_table() {
         // (methods, ok, message part)
-        let cases: &[(&[&str], bool, &str)] = &[
-            (&["cbcs"], true, ""),
-            (&["sample-aes", "cbcs"], true, ""),
-            (&["aes-128"], false, "not whole segments"),
-            (&["cenc"], false, "unknown method"),
+        use Method::{Aes128, Cbcs, SampleAes};
+        type Want = Result<(Option<Method>, Option<Method>), &'static str>;
+        // (methods, (fMP4, TS) or a part of the error)
+        let cases: &[(&[&str], Want)] = &[
+            (&["cbcs"], Ok((Some(Cbcs), None))),
+            (&["sample-aes", "cbcs"], Ok((Some(Cbcs), Some(SampleAes)))),
+            (&["aes-128"], Ok((Some(Aes128), Some(Aes128)))),
+            (&["cbcs", "aes-128"], Ok((Some(Cbcs), Some(Aes128)))),
+            (
+                &["AES-128", "sample-aes"],
+                Ok((Some(Aes128), Some(SampleAes))),
+            ),
+            (&["cenc"], Err("unknown method")),
         ];
-        for (methods, ok, part) in cases {
-            match p(methods) {
-                Ok(Some(_)) => assert!(ok, "{methods:?}"),
-                Ok(None) => panic!("{methods:?}: no protection"),
-                Err(e) => assert!(!ok && e.contains(part), "{methods:?}: {e}"),
+        for (methods, want) in cases {
+            match (p(methods), want) {
+                (Ok(Some(got)), Ok(want)) => {
+                    assert_eq!((got.fmp4, got.ts), *want, "{methods:?}")
+                }
+                (Err(e), Err(part)) => assert!(e.contains(part), "{methods:?}: {e}"),
+                (got, _) => panic!("{methods:?}: {got:?}"),
             }
         }
         assert!(JitProtection::new(&[], None, None, None).unwrap().is_none());

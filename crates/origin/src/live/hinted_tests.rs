@@ -84,7 +84,7 @@ impl Fixture {
                     .await
                     .map(|b| b.to_vec())
                     .map_err(|e| e.kind()),
-                ObjectBody::File(_) => Err(io::ErrorKind::Unsupported),
+                ObjectBody::File(_) | ObjectBody::Ranged(_) => Err(io::ErrorKind::Unsupported),
             }
         })
     }
