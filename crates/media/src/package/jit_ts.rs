@@ -99,18 +99,16 @@ impl TsInputPlan {
     /// Renders media segment `seg`, demuxing from `reader` (at [`Self::start_offset`]).
     pub fn render<R: Read>(&self, seg: usize, reader: R) -> Result<Vec<u8>> {
         let (range, samples) = self.samples(seg, reader)?;
-        let mut sample = fetch(seg, range.start, &samples);
-        let rendered = self.plan.render_with(seg, &mut sample);
-        rendered
+        self.plan
+            .render_with(seg, &mut fetch(seg, range.start, samples))
     }
 
     /// The AES-128 I-frame entries of segment `seg` ([`JitPlan::render_iframes`]), demuxing
     /// from `reader` (at [`Self::start_offset`]).
     pub fn render_iframes<R: Read>(&self, seg: usize, reader: R) -> Result<(u64, Vec<u8>)> {
         let (range, samples) = self.samples(seg, reader)?;
-        let mut sample = fetch(seg, range.start, &samples);
-        let rendered = self.plan.render_iframes(seg, &mut sample);
-        rendered
+        self.plan
+            .render_iframes(seg, &mut fetch(seg, range.start, samples))
     }
 
     /// The samples of segment `seg` (their numbers, and themselves), demuxed from `reader`.
@@ -139,7 +137,7 @@ impl TsInputPlan {
 }
 
 /// Sample `i` of segment `seg`, whose samples from number `first` on are `samples`.
-fn fetch(seg: usize, first: usize, samples: &[Sample]) -> impl FnMut(usize) -> Result<Sample> + '_ {
+fn fetch(seg: usize, first: usize, samples: Vec<Sample>) -> impl FnMut(usize) -> Result<Sample> {
     move |i| {
         i.checked_sub(first)
             .and_then(|k| samples.get(k).cloned())
