@@ -20,23 +20,25 @@ const SECRET: &str = "jit-test-secret-0123456789";
 /// The master key of the stream at `path`: HMAC-SHA256(SECRET, path), first 16 bytes, hex
 /// (openssl, not our code).
 fn derived_key(path: &str) -> String {
+    hmac_key(SECRET, path)
+}
+
+/// HMAC-SHA256(`secret`, `path`), first 16 bytes in hex (openssl).
+pub(super) fn hmac_key(secret: &str, path: &str) -> String {
     let mut child = Command::new("openssl")
-        .args(["dgst", "-sha256", "-hmac", SECRET])
+        .args(["dgst", "-sha256", "-hmac", secret])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("openssl");
     use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(path.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(path.as_bytes()).expect("write");
+    drop(stdin);
+    let out = child.wait_with_output().expect("openssl");
     assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let hex = text.trim().rsplit(' ').next().unwrap();
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let hex = text.trim().rsplit(' ').next().expect("digest");
     assert_eq!(hex.len(), 64, "{text}");
     hex[..32].to_owned()
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use m3u8_rs::Playlist;
 
 use super::jit::get;
+use super::jit_encrypt::hmac_key;
 use super::ladder::{french, package_ladder, rendition};
 use crate::common::server::{serve, shaka_play_harness, tracks_harness};
 use crate::common::{fixtures, out_dir, probe, run};
@@ -104,6 +105,9 @@ fn reachable(server: &str, base: &str) -> BTreeSet<String> {
             if let Some(map) = &s.map {
                 names.insert(map.uri.clone());
             }
+            if let Some(uri) = s.key.as_ref().and_then(|k| k.uri.as_ref()) {
+                names.insert(uri.clone());
+            }
         }
     }
     names
@@ -166,6 +170,63 @@ fn jit_ladder_equals_package() {
             format,
         );
         assert!(names.contains("stream_iframes.m3u8"), "{format}: {names:?}");
+    }
+}
+
+/// Encrypted (`--jit-encrypt cbcs,aes-128`: cbcs in fMP4, AES-128 in TS), every object of the
+/// ladder — keys and AES-128's I-frame files included — equals `package --encrypt`'s with the
+/// key HMAC-SHA256(secret, `t/title.json`) (openssl); ffmpeg decodes the AES-128 variant.
+#[test]
+fn jit_ladder_encrypted_equals_package() {
+    let (dir, t) = ladder_root("jit_ladder_encrypted");
+    let secret = "ladder-secret-0123456789";
+    let args = [
+        "--jit-segment-duration",
+        "4",
+        "--jit-encrypt",
+        "cbcs,aes-128",
+        "--jit-key-secret",
+        secret,
+    ];
+    let server = serve(&dir.join("root"), &args);
+    let key = hmac_key(secret, "t/title.json");
+    let inputs = [t.join("v180.mp4"), t.join("v360.mp4")];
+    let fr = format!("{},lang=fr,name=Français", t.join("fr.mp4").display());
+    let en_subs = format!("{},lang=en,default", t.join("subs/en.vtt").display());
+    let fr_subs = format!("{},lang=fr,forced", t.join("subs/fr.srt").display());
+    for (format, method, prefix) in [("fmp4", "cbcs", ""), ("ts", "aes-128", "ts/")] {
+        let out = dir.join(format!("pkg-{format}"));
+        let args = [
+            "--format",
+            format,
+            "--segment-duration",
+            "4",
+            "--audio",
+            &fr,
+            "--subtitles",
+            &en_subs,
+            "--subtitles",
+            &fr_subs,
+            "--encrypt",
+            method,
+            "--key",
+            &key,
+        ];
+        package_ladder(&inputs, &out, &args);
+        let base = format!("/t/title.json/{prefix}");
+        let names = compare(&server.base, &base, &out, "video_0", format);
+        assert!(names.contains("key_0.bin"), "{format}: {names:?}");
+        if method == "aes-128" {
+            assert!(
+                names
+                    .iter()
+                    .any(|n| n.starts_with("video_1_") && n.ends_with("_iframes.ts")),
+                "{format}: {names:?}"
+            );
+            let url = format!("{}{base}video_1.m3u8", server.base);
+            let errors = probe::decode_errors(Path::new(&url));
+            assert!(errors.is_empty(), "ffmpeg decoding {url}: {errors}");
+        }
     }
 }
 
