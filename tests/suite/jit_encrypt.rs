@@ -239,3 +239,48 @@ fn jit_encryption_settings() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+/// Signed URLs protect the keys of encrypted JIT output: the token on the master is carried
+/// into every key URI (EXT-X-SESSION-KEY, EXT-X-KEY) and playlist; a key without it is 403;
+/// hls.js plays the signed AES-128 stream.
+#[test]
+fn jit_keys_behind_signed_urls() {
+    let (dir, _) = root("jit_keys_behind_signed_urls");
+    let mut args = serve_args("aes-128").to_vec();
+    args.extend(["--sign-secret", "sign-secret-1"]);
+    let server = serve(&dir.join("root"), &args);
+    let signed = super::signed::sign_cli(
+        "/v/clip.mp4/ts/master.m3u8",
+        &["--expires", "1h", "--sign-secret", "sign-secret-1"],
+    );
+    let token = signed.split_once("?token=").expect("token").1;
+    let master = get(&server.base, &signed);
+    assert_eq!(master.status, 200, "{}", master.text());
+    let text = master.text();
+    assert!(
+        text.contains(&format!("URI=\"key_0.bin?token={token}\"")),
+        "{text}"
+    );
+    let media = get(
+        &server.base,
+        &format!("/v/clip.mp4/ts/stream.m3u8?token={token}"),
+    );
+    assert!(
+        media
+            .text()
+            .contains(&format!("URI=\"key_0.bin?token={token}\"")),
+        "{}",
+        media.text()
+    );
+    let bare = get(&server.base, "/v/clip.mp4/ts/key_0.bin");
+    assert_eq!(bare.status, 403, "{}", bare.text());
+    let key = get(
+        &server.base,
+        &format!("/v/clip.mp4/ts/key_0.bin?token={token}"),
+    );
+    assert_eq!(key.status, 200);
+    assert_eq!(key.body.len(), 16);
+    let url = format!("{}{signed}", server.base);
+    let report = play(&url, "hlsjs", 8, &[]);
+    assert_eq!(report["ok"], true, "hls.js, signed AES-128: {report}");
+}

@@ -17,7 +17,7 @@ use crate::common::server::{play, serve};
 use crate::common::{bin, fixtures, out_dir, package};
 
 /// `hlsorigin sign PATH ARGS…`: its one line of output.
-fn sign_cli(path: &str, args: &[&str]) -> String {
+pub(super) fn sign_cli(path: &str, args: &[&str]) -> String {
     let out = Command::new(bin())
         .arg("sign")
         .arg(path)
