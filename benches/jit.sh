@@ -12,19 +12,25 @@
 #     JIT (benches/wrk_compare.py: req/s, GB/s, p99, server CPU per GB), ROUNDS rounds.
 #  3. RSS with NFILES files indexed: NFILES hard links of a short MP4 (each path is its own
 #     stream), each asked for its media playlist; server VmRSS before and after.
+#  4. encryption (`serve --jit-encrypt`): first requests on fresh servers, clear JIT vs
+#     `cbcs,sample-aes` vs `aes-128` JIT vs the same file packaged `--encrypt cbcs` beforehand
+#     (static), ENC_ROUNDS fresh servers each; then segment throughput, JIT AES-128 vs clear
+#     (wrk -t2, 16 connections).
 # Targets (issue 13): first playlist and first segment < 20 ms each warm; JIT segment
 # throughput ≥ 0.5× static.
 #   benches/jit.sh   env: DURATION (s per wrk run, 10), ROUNDS (3), NFILES (1000), PORT (18190),
 #                    BIN (a built hlsorigin instead of building release),
-#                    PHASES (first,cold,throughput,many), COLD_ROUNDS (3)
+#                    PHASES (first,cold,throughput,many,enc), COLD_ROUNDS (3), ENC_ROUNDS (3)
 # CARGO_TARGET_DIR is honoured. All on 127.0.0.1. Output in bench-out/jit/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 NFILES=${NFILES:-1000}
-PHASES=${PHASES:-first,cold,throughput,many}
+PHASES=${PHASES:-first,cold,throughput,many,enc}
 COLD_ROUNDS=${COLD_ROUNDS:-3}
+ENC_ROUNDS=${ENC_ROUNDS:-3}
+ENC_SECRET=bench-jit-secret-0123456789
 phase() { [[ ",$PHASES," == *",$1,"* ]]; }
 PORT=${PORT:-18190}
 WORK=$PWD/bench-out/jit
@@ -39,6 +45,10 @@ release_bin
 rm -rf "$WORK"
 mkdir -p "$ROOT/jit" "$ROOT/many"
 "$BIN" package "$IN" -o "$ROOT/static" --format fmp4 --segment-duration 6 --quiet --run-id bench
+if phase enc; then
+  "$BIN" package "$IN" -o "$ROOT/static-cbcs" --format fmp4 --segment-duration 6 --quiet \
+    --run-id bench --encrypt cbcs --key 000102030405060708090a0b0c0d0e0f
+fi
 ln "$IN" "$ROOT/jit/title.mp4" 2>/dev/null || cp "$IN" "$ROOT/jit/title.mp4"
 # A short file for the many-files phase: the first 60 s of the input, remuxed.
 ffmpeg -nostdin -v error -y -i "$IN" -t 60 -c copy -movflags +faststart "$WORK/short.mp4"
@@ -47,9 +57,9 @@ for i in $(seq "$NFILES"); do ln "$WORK/short.mp4" "$ROOT/many/f$i.mp4"; done
 SRV=
 cleanup() { [ -z "$SRV" ] || { kill "$SRV" 2>/dev/null || true; wait "$SRV" 2>/dev/null || true; }; }
 trap cleanup EXIT
-start() {
+start() { # extra `serve` options
   cleanup
-  RUST_LOG=warn "$BIN" serve "$ROOT" --listen "127.0.0.1:$PORT" --hot-cache-mib 0 >/dev/null 2>>"$WORK/serve.log" &
+  RUST_LOG=warn "$BIN" serve "$ROOT" --listen "127.0.0.1:$PORT" --hot-cache-mib 0 "$@" >/dev/null 2>>"$WORK/serve.log" &
   SRV=$!
   local i
   for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && return 0; sleep 0.1; done
@@ -134,4 +144,47 @@ after=$(rss_kib)
 cached=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hlsorigin_jit_index_cache_(bytes|entries) / { printf "%s=%s ", $1, $2 }')
 echo "RSS $before KiB before, $after KiB after $NFILES playlists ($(( (after - before) / NFILES )) KiB per file;" \
   "$fail not 200); $(awk -v a="$t0" -v b="$t1" -v n="$NFILES" 'BEGIN { printf "%.1f ms per first playlist", (b - a) * 1000 / n }'); $cached"
+fi
+
+if phase enc; then
+echo "== 4. encryption: first requests on a fresh server (page cache warm), ms, $ENC_ROUNDS servers each =="
+printf '%-28s %10s %10s %10s\n' case master media seg0
+cat "$IN" "$ROOT"/static-cbcs/*.m4s >/dev/null
+# case | serve options | base path
+ENC_CASES=(
+  "static cbcs||/static-cbcs"
+  "jit fMP4 clear||/jit/title.mp4"
+  "jit fMP4 cbcs|cbcs,sample-aes|/jit/title.mp4"
+  "jit fMP4 aes-128|aes-128|/jit/title.mp4"
+  "jit TS clear||/jit/title.mp4/ts"
+  "jit TS sample-aes|cbcs,sample-aes|/jit/title.mp4/ts"
+  "jit TS aes-128|aes-128|/jit/title.mp4/ts"
+)
+for r in $(seq "$ENC_ROUNDS"); do
+  for case in "${ENC_CASES[@]}"; do
+    IFS='|' read -r name methods base <<<"$case"
+    if [ -n "$methods" ]; then
+      start --jit-encrypt "$methods" --jit-key-secret "$ENC_SECRET"
+    else
+      start
+    fi
+    first_requests "$name ($r)" "$base"
+  done
+done
+echo "== 4b. segment throughput, JIT AES-128 vs clear (50th segment), wrk -t2, ${DURATION}s × $ROUNDS =="
+start --jit-encrypt aes-128 --jit-key-secret "$ENC_SECRET"
+ENC=$SRV
+SRV=
+PORT0=$PORT
+PORT=$((PORT + 1))
+start
+SEG=$(curl -s "http://127.0.0.1:$PORT/jit/title.mp4/stream.m3u8" | grep -v '^#' | sed -n '50p')
+ESEG=$(curl -s "http://127.0.0.1:$PORT0/jit/title.mp4/stream.m3u8" | grep -v '^#' | sed -n '50p')
+python3 benches/wrk_compare.py --duration "$DURATION" --rounds "$ROUNDS" --threads 2 \
+  --server "aes128=http://127.0.0.1:$PORT0/jit/title.mp4/$ESEG=$ENC" \
+  --server "clear=http://127.0.0.1:$PORT/jit/title.mp4/$SEG=$SRV" \
+  --case "segment (50th)|||GB" --conns 16 || echo "wrk_compare failed" >&2
+kill "$ENC" 2>/dev/null || true
+wait "$ENC" 2>/dev/null || true
+PORT=$PORT0
 fi

@@ -3,12 +3,14 @@
 //! into memory. Must never panic. For MP4 input, just-in-time packaging is checked against it
 //! (differential): the plan succeeds exactly when `package` does, and every object it holds or
 //! renders equals `package`'s — planned as planning goes and from NAL heads read ahead in two
-//! runs (as the origin reads them on two threads).
+//! runs (as the origin reads them on two threads). Encrypted too, by the input's length: clear,
+//! cbcs (fMP4) / SAMPLE-AES (TS), AES-128 with its I-frame file, AES-128 with key rotation.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use media::demux::mp4::{
     looks_like_mp4, read_nal_heads, MediaIndex, Mp4Demuxer, Mp4Options, NalHeads,
 };
+use media::crypto::{Encryption, Method};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
 use media::package::jit::{plan, plan_with, Span};
 use media::package::{package, Format, PackageOptions};
@@ -43,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
             segment_duration: 1.0,
             single_file,
             allow_hevc_ts: true,
+            encryption: encryption(data.len(), format),
             ..Default::default()
         };
         let mut store = MemStore::default();
@@ -52,6 +55,23 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The encryption of an input of `len` bytes packaged as `format`.
+fn encryption(len: usize, format: Format) -> Option<Encryption> {
+    let (method, rotation) = match len % 4 {
+        1 if format == Format::Ts => (Method::SampleAes, None),
+        1 => (Method::Cbcs, Some(1)),
+        2 => (Method::Aes128, None),
+        3 => (Method::Aes128, Some(2)),
+        _ => return None,
+    };
+    Some(Encryption {
+        method,
+        key: [0x42; 16],
+        rotation,
+        key_uri: None,
+    })
+}
 
 /// The JIT plan of `data` succeeds exactly when `package` did, and gives the same objects.
 fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemStore) {
@@ -70,23 +90,36 @@ fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemSto
         };
         assert_eq!(planned.is_ok(), packaged, "plan and package disagree");
         let Ok((index, plan)) = planned else { return };
+        let read = |seg: usize| -> Vec<(Span, bytes::Bytes)> {
+            plan.spans(&index, seg)
+                .into_iter()
+                .map(|s| {
+                    let bytes = data
+                        .get(s.offset as usize..(s.offset + s.len) as usize)
+                        .unwrap_or_default();
+                    (s, bytes::Bytes::copy_from_slice(bytes))
+                })
+                .collect()
+        };
         for (name, want) in &store.objects {
-            let got = match plan.segment(name) {
-                Some(seg) => {
-                    let read: Vec<(Span, bytes::Bytes)> = plan
-                        .spans(&index, seg)
-                        .into_iter()
-                        .map(|s| {
-                            let bytes = data
-                                .get(s.offset as usize..(s.offset + s.len) as usize)
-                                .unwrap_or_default();
-                            (s, bytes::Bytes::copy_from_slice(bytes))
-                        })
-                        .collect();
-                    plan.render(&index, seg, &read)
-                        .expect("render a planned segment")
+            let iframes = plan.iframe_file().filter(|(n, _)| n == name);
+            let got = match (plan.segment(name), iframes) {
+                (Some(seg), _) => plan
+                    .render(&index, seg, &read(seg))
+                    .expect("render a planned segment"),
+                (None, Some((_, len))) => {
+                    // AES-128's I-frame file, from each segment's entries.
+                    let mut file = Vec::new();
+                    for seg in plan.iframe_segments(0..len) {
+                        let (at, entries) = plan
+                            .render_iframes_read(&index, seg, &read(seg))
+                            .expect("render planned I-frame entries");
+                        assert_eq!(at, file.len() as u64, "I-frame entries in order");
+                        file.extend(entries);
+                    }
+                    file
                 }
-                None => plan.object(name).expect("object in the plan").to_vec(),
+                (None, None) => plan.object(name).expect("object in the plan").to_vec(),
             };
             assert!(
                 got == *want,
