@@ -38,7 +38,7 @@ use super::render::{Mux, SegmentCrypto};
 use super::{
     render_rendition, write_master, Format, PackageOptions, PackageSummary, Rendered, StreamStore,
 };
-use crate::crypto::cbc::encrypt;
+use crate::crypto::cbc::encrypt_owned;
 use crate::crypto::{sequence_iv, Method};
 use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer, NalHeads, SkeletonBuffers};
 use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
@@ -419,7 +419,7 @@ impl JitPlan {
         if let Some(SegmentCrypto::Aes(enc, _)) = &s.crypto {
             // RFC 8216 5.2: the whole segment, key by media sequence number, IV = that number.
             let msn = s.pieces.first().map_or(0, |p| p.index);
-            bytes = encrypt(&enc.key(enc.key_index(msn)), &sequence_iv(msn), &bytes);
+            bytes = encrypt_owned(&enc.key(enc.key_index(msn)), &sequence_iv(msn), bytes);
         }
         if bytes.len() as u64 != s.size {
             return Err(Error::mp4(
