@@ -251,20 +251,9 @@ fn build(
     let Some(built) = built else {
         bail!("no input given");
     };
-    let segments = built
-        .videos
-        .iter()
-        .chain(built.audio.iter().map(|a| &a.rendered))
-        .map(|r| r.summary.segments)
-        .max()
-        .unwrap_or(0);
+    let segments = built.segments();
     // RFC 8216bis 4.4.6.5: the keys every rendition uses, for players to load ahead.
-    let session_keys = opts
-        .encryption
-        .as_ref()
-        .map(|e| e.session_key_tags(segments as u64))
-        .unwrap_or_default();
-    let text = built.master(&session_keys);
+    let text = built.master(&media::package::session_keys(opts, segments));
     src.store
         .put("master.m3u8", text.as_bytes())
         .context("writing master.m3u8")?;

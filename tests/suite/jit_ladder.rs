@@ -120,24 +120,9 @@ fn jit_ladder_equals_package() {
     let (dir, t) = ladder_root("jit_ladder_equals_package");
     let server = serve(&dir.join("root"), &["--jit-segment-duration", "4"]);
     let inputs = [t.join("v180.mp4"), t.join("v360.mp4")];
-    let fr = format!("{},lang=fr,name=Français", t.join("fr.mp4").display());
-    let en_subs = format!("{},lang=en,default", t.join("subs/en.vtt").display());
-    let fr_subs = format!("{},lang=fr,forced", t.join("subs/fr.srt").display());
     for (format, prefix) in [("fmp4", ""), ("ts", "ts/")] {
         let out = dir.join(format!("pkg-{format}"));
-        let args = [
-            "--format",
-            format,
-            "--segment-duration",
-            "4",
-            "--audio",
-            &fr,
-            "--subtitles",
-            &en_subs,
-            "--subtitles",
-            &fr_subs,
-        ];
-        package_ladder(&inputs, &out, &args);
+        package_title(&t, &out, &["--format", format]);
         let base = format!("/t/title.json/{prefix}");
         let package_names = compare(&server.base, &base, &out, "video_0", format);
         assert!(
@@ -190,29 +175,10 @@ fn jit_ladder_encrypted_equals_package() {
     ];
     let server = serve(&dir.join("root"), &args);
     let key = hmac_key(secret, "t/title.json");
-    let inputs = [t.join("v180.mp4"), t.join("v360.mp4")];
-    let fr = format!("{},lang=fr,name=Français", t.join("fr.mp4").display());
-    let en_subs = format!("{},lang=en,default", t.join("subs/en.vtt").display());
-    let fr_subs = format!("{},lang=fr,forced", t.join("subs/fr.srt").display());
     for (format, method, prefix) in [("fmp4", "cbcs", ""), ("ts", "aes-128", "ts/")] {
         let out = dir.join(format!("pkg-{format}"));
-        let args = [
-            "--format",
-            format,
-            "--segment-duration",
-            "4",
-            "--audio",
-            &fr,
-            "--subtitles",
-            &en_subs,
-            "--subtitles",
-            &fr_subs,
-            "--encrypt",
-            method,
-            "--key",
-            &key,
-        ];
-        package_ladder(&inputs, &out, &args);
+        let args = ["--format", format, "--encrypt", method, "--key", &key];
+        package_title(&t, &out, &args);
         let base = format!("/t/title.json/{prefix}");
         let names = compare(&server.base, &base, &out, "video_0", format);
         assert!(names.contains("key_0.bin"), "{format}: {names:?}");
@@ -228,6 +194,19 @@ fn jit_ladder_encrypted_equals_package() {
             assert!(errors.is_empty(), "ffmpeg decoding {url}: {errors}");
         }
     }
+}
+
+/// `package` of what `title.json` in `t` maps (two videos, French audio, two subtitle files),
+/// 4 s segments, with `extra` options, into `out`.
+fn package_title(t: &Path, out: &Path, extra: &[&str]) {
+    let inputs = [t.join("v180.mp4"), t.join("v360.mp4")];
+    let fr = format!("{},lang=fr,name=Français", t.join("fr.mp4").display());
+    let en_subs = format!("{},lang=en,default", t.join("subs/en.vtt").display());
+    let fr_subs = format!("{},lang=fr,forced", t.join("subs/fr.srt").display());
+    let mut args = vec!["--segment-duration", "4", "--audio", &fr];
+    args.extend(["--subtitles", &en_subs, "--subtitles", &fr_subs]);
+    args.extend_from_slice(extra);
+    package_ladder(&inputs, out, &args);
 }
 
 /// Compares every object `package` wrote into `out` (run id `test`) with the JIT object of

@@ -333,7 +333,17 @@ impl Cbcs {
             .map(|t| Ok((Splitter::new(t)?, t.id, 0)))
             .collect::<Result<Vec<_>>>()?;
         let layouts = splitters.iter().map(|(s, _, _)| s.layout()).collect();
-        Ok(Cbcs {
+        Ok(Cbcs::with(enc, layouts, splitters, 0))
+    }
+
+    /// A state with nothing listed yet, its init segment carrying key period `period`.
+    fn with(
+        enc: Encryption,
+        layouts: Vec<Layout>,
+        splitters: Vec<(Splitter, u32, u64)>,
+        period: u64,
+    ) -> Cbcs {
+        Cbcs {
             enc,
             layouts,
             splitters,
@@ -343,28 +353,22 @@ impl Cbcs {
             whole: Vec::new(),
             segment_keys: Vec::new(),
             iframe_keys: Vec::new(),
-            period: 0,
+            period,
             maps: Vec::new(),
-        })
+        }
     }
 
     /// The state the next segment's encryption starts from — keys, layouts and each track's
     /// splitter (AV1 carries its reference state) — without what was listed so far: enough to
     /// encrypt that segment again on its own (just-in-time packaging, `package::jit`).
     pub fn snapshot(&self) -> Cbcs {
-        Cbcs {
-            enc: self.enc.clone(),
-            layouts: self.layouts.clone(),
-            splitters: self.splitters.clone(),
-            scratch: Vec::new(),
-            arena: BytesMut::new(),
-            patterned: Vec::new(),
-            whole: Vec::new(),
-            segment_keys: Vec::new(),
-            iframe_keys: Vec::new(),
-            period: self.period,
-            maps: Vec::new(),
-        }
+        let splitters = self.splitters.clone();
+        Cbcs::with(
+            self.enc.clone(),
+            self.layouts.clone(),
+            splitters,
+            self.period,
+        )
     }
 
     /// What the fMP4 muxer writes into the first init segment and the fragments: key 0.

@@ -36,7 +36,8 @@ use bytes::Bytes;
 use super::ladder::Select;
 use super::render::{Mux, SegmentCrypto};
 use super::{
-    render_rendition, write_master, Format, PackageOptions, PackageSummary, Rendered, StreamStore,
+    render_rendition, session_keys, write_master, Format, PackageOptions, PackageSummary, Rendered,
+    StreamStore,
 };
 use crate::crypto::cbc::encrypt_owned;
 use crate::crypto::{sequence_iv, Method};
@@ -131,14 +132,7 @@ where
         }
         None => record(&mut demux, Some(total), None, opts, &[])?,
     };
-    let mut store = Recorder::default();
-    let segments = recorded.rendered.summary.segments as u64;
-    write_master(
-        &mut store,
-        &recorded.rendered,
-        &session_keys(opts, segments),
-    )?;
-    recorded.plan.objects.extend(store.objects);
+    recorded.add_master(opts)?;
     Ok((index, recorded.plan))
 }
 
@@ -152,15 +146,6 @@ pub(super) fn check_options(opts: &PackageOptions) -> Result<()> {
     Ok(())
 }
 
-/// The master's EXT-X-SESSION-KEY lines (RFC 8216bis 4.4.6.5) for renditions of `segments`
-/// segments, as `package` writes them.
-pub(super) fn session_keys(opts: &PackageOptions, segments: u64) -> Vec<String> {
-    opts.encryption
-        .as_ref()
-        .map(|e| e.session_key_tags(segments))
-        .unwrap_or_default()
-}
-
 /// One rendition run through `package_rendition` with a recording store.
 pub(super) struct Recorded {
     pub rendered: Rendered,
@@ -168,6 +153,18 @@ pub(super) struct Recorded {
     /// With `keep`: the fingerprint of each input track the selection dropped (audio only,
     /// [`Select::fingerprint`]), by input track.
     pub fingerprints: Vec<Option<u64>>,
+}
+
+impl Recorded {
+    /// The master of the single rendition recorded (with the EXT-X-SESSION-KEY tags of `opts`'
+    /// encryption), among the plan's objects.
+    pub(super) fn add_master(&mut self, opts: &PackageOptions) -> Result<()> {
+        let mut store = Recorder::default();
+        let keys = session_keys(opts, self.rendered.summary.segments);
+        write_master(&mut store, &self.rendered, &keys)?;
+        self.plan.objects.extend(store.objects);
+        Ok(())
+    }
 }
 
 /// Plans the rendition `package_rendition` makes of `demux` (all `total` samples of its

@@ -13,12 +13,12 @@ use std::io::{Read, Seek};
 
 use bytes::Bytes;
 
-use super::jit::{check_options, record, session_keys, JitPlan, Recorder, Span};
+use super::jit::{check_options, record, JitPlan, Recorder, Span};
 use super::ladder::AudioOut;
 use super::ladder_audio::AudioCandidate;
 use super::ladder_build::{self, LadderSource, VideoOut};
 use super::ladder_text::{RenditionSpec, SubtitleInput};
-use super::PackageOptions;
+use super::{session_keys, PackageOptions};
 use crate::demux::mp4::{MediaIndex, Mp4Demuxer};
 use crate::sample::{Demuxer, TrackKind};
 use crate::store::Store;
@@ -128,14 +128,7 @@ pub fn plan_ladder<R: Read + Seek>(
         return Err(err(first, &"a ladder needs at least one video file"));
     };
     // RFC 8216bis 4.4.6.5: the keys every rendition uses, as the CLI's ladder lists them.
-    let segments = built
-        .videos
-        .iter()
-        .chain(built.audio.iter().map(|a| &a.rendered))
-        .map(|r| r.summary.segments)
-        .max()
-        .unwrap_or(0);
-    let text = built.master(&session_keys(opts, segments as u64));
+    let text = built.master(&session_keys(opts, built.segments()));
     p.store
         .put("master.m3u8", text.as_bytes())
         .map_err(|e| err(first, &e))?;

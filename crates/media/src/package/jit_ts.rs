@@ -13,8 +13,8 @@
 
 use std::io::Read;
 
-use super::jit::{check_options, record, session_keys, JitPlan, Recorder};
-use super::{write_master, PackageOptions};
+use super::jit::{check_options, record, JitPlan};
+use super::PackageOptions;
 use crate::demux::ts::{TsCheckpoint, TsFileDemuxer};
 use crate::sample::{Demuxer, Sample};
 use crate::{Error, Result};
@@ -51,14 +51,7 @@ pub fn plan_ts_every<R: Read>(
     check_options(opts)?;
     let mut demux = TsFileDemuxer::open(reader)?.with_checkpoints(checkpoint_bytes);
     let mut recorded = record(&mut demux, None, None, opts, &[])?;
-    let mut store = Recorder::default();
-    let segments = recorded.rendered.summary.segments as u64;
-    write_master(
-        &mut store,
-        &recorded.rendered,
-        &session_keys(opts, segments),
-    )?;
-    recorded.plan.objects.extend(store.objects);
+    recorded.add_master(opts)?;
     let checkpoints = demux.take_checkpoints();
     let plan = recorded.plan;
     let segments = plan.segment_names().count();

@@ -125,6 +125,17 @@ pub fn build<S: LadderSource>(
 }
 
 impl Built {
+    /// The most segments of any rendition: the keys of that many are the ones every
+    /// rendition uses (EXT-X-SESSION-KEY).
+    pub fn segments(&self) -> usize {
+        self.videos
+            .iter()
+            .chain(self.audio.iter().map(|a| &a.rendered))
+            .map(|r| r.summary.segments)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The master playlist, with `session_keys` (RFC 8216bis 4.4.6.5 EXT-X-SESSION-KEY tags).
     pub fn master(&self, session_keys: &[String]) -> String {
         let master = ladder::master(&self.videos, &self.audio, &self.subtitles);

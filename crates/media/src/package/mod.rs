@@ -179,13 +179,18 @@ pub fn package_streaming(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PackageSummary> {
     let rendered = package_rendition(demux, opts, &[], store, progress)?;
-    let session_keys = opts
-        .encryption
-        .as_ref()
-        .map(|e| e.session_key_tags(rendered.summary.segments as u64))
-        .unwrap_or_default();
+    let session_keys = session_keys(opts, rendered.summary.segments);
     write_master(store, &rendered, &session_keys)?;
     Ok(rendered.summary)
+}
+
+/// The master's EXT-X-SESSION-KEY lines (RFC 8216bis 4.4.6.5: one per key, so players can
+/// load them ahead) for renditions of at most `segments` segments encrypted as `opts` says.
+pub fn session_keys(opts: &PackageOptions, segments: usize) -> Vec<String> {
+    opts.encryption
+        .as_ref()
+        .map(|e| e.session_key_tags(segments as u64))
+        .unwrap_or_default()
 }
 
 /// One rendition written without its master playlist: what a master needs to list it.
