@@ -129,7 +129,10 @@ impl JitProtection {
             method,
             key: self.key(path),
             rotation: self.rotation,
-            key_uri: self.key_uri.as_ref().map(|u| u.replace("{path}", path)),
+            key_uri: self
+                .key_uri
+                .as_ref()
+                .map(|u| u.replace("{path}", &uri_path(path))),
         })
     }
 
@@ -166,6 +169,21 @@ impl JitProtection {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+}
+
+/// `path` as it goes into a URI: every byte but the unreserved ones and `/` percent-encoded
+/// (RFC 3986 2.3, 2.1), so a file named with spaces or non-ASCII letters gives a key URI
+/// players can fetch.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -240,5 +258,27 @@ mod tests {
         );
         assert!(a.key_object(&enc, "key_1.bin", master).is_none());
         assert!(a.key_object(&enc, "key_x.bin", master).is_none());
+    }
+
+    #[test]
+    fn key_uri_names_the_path_percent_encoded() {
+        let m = ["sample-aes".to_owned()];
+        let uri = Some("https://k.example/{path}/{n}");
+        let p = JitProtection::new(&m, Some("0123456789abcdef"), None, uri)
+            .unwrap()
+            .unwrap();
+        for (path, want) in [
+            ("/a/b.mp4", "https://k.example/a/b.mp4/0"),
+            (
+                "films/Été 1.mp4",
+                "https://k.example/films/%C3%89t%C3%A9%201.mp4/0",
+            ),
+            ("x?y#z.mp4", "https://k.example/x%3Fy%23z.mp4/0"),
+        ] {
+            let enc = p.encryption(path, Format::Ts).unwrap();
+            assert_eq!(enc.key_uri(0), want, "{path}");
+            // The key still derives from the path itself (no leading `/`).
+            assert_eq!(enc.key, p.key(path.trim_start_matches('/')), "{path}");
+        }
     }
 }
