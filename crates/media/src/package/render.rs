@@ -166,8 +166,9 @@ pub(super) struct Writer<'s> {
 /// samples are encrypted) the encryption's — what rendering it again needs.
 pub(super) type Observer<'o> = dyn FnMut(&Segment, bool, &Mux, Option<SegmentCrypto>) + 'o;
 
-/// The sample encryption a segment starts from ([`Cbcs::snapshot`], [`SampleAes::snapshot`]):
-/// just-in-time packaging encrypts a segment it renders again with it.
+/// The encryption a segment starts from ([`Cbcs::snapshot`], [`SampleAes::snapshot`], AES-128's
+/// keys and I-frame file so far): just-in-time packaging encrypts a segment it renders again
+/// with it.
 pub(super) enum SegmentCrypto {
     SampleAes(SampleAes),
     Cbcs(Cbcs),
