@@ -11,7 +11,9 @@
 //! replaced file gets new segment URLs and segments stay `immutable`; the same URL gives the
 //! same bytes and ETag on every origin. A segment is rendered from bytes read between two
 //! identity checks: a file that changed meanwhile answers 503 (short cache), never a torn
-//! segment. Room: below `http`, above `source`.
+//! segment. With `--jit-encrypt` ([`protect`]) the objects are encrypted as `package
+//! --encrypt` writes them, the keys served as `key_<n>.bin`, and AES-128's I-frame file is made
+//! per byte range ([`iframes`]). Room: below `http`, above `source`.
 
 mod cache;
 mod iframes;
