@@ -155,55 +155,79 @@ fn refusals() {
 /// for the same bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_storage_equals_package() {
+    let Some(path) = input("remote.mp4") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let jit = stored("clip.mp4", &bytes, None).await;
+    let opts = PackageOptions {
+        segment_duration: 2.0,
+        run_id: "test".into(),
+        ..Default::default()
+    };
+    let want = packaged(&bytes, &opts);
+    assert_jit_equals(&jit, "/v/clip.mp4/", &want, ".m4s").await;
+}
+
+/// `bytes` as object `vod/v/NAME` of an in-memory object store, served just in time (2 s
+/// segments) from prefix `vod`, encrypted as `protection` says.
+async fn stored(
+    name: &str,
+    bytes: &[u8],
+    protection: Option<JitProtection>,
+) -> JitSource<crate::source::store::StoreSource> {
     use object_store::path::Path as Key;
     use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
     use crate::source::store::counting::CountingStore;
     use crate::source::store::StoreSource;
 
-    let Some(path) = input("remote.mp4") else {
-        return;
-    };
-    let bytes = std::fs::read(&path).unwrap();
     let store = Arc::new(CountingStore::default());
-    store
-        .put(
-            &Key::from("vod/v/clip.mp4"),
-            PutPayload::from(bytes.clone()),
-        )
-        .await
-        .unwrap();
+    let payload = PutPayload::from(bytes.to_vec());
+    let key = Key::from(format!("vod/v/{name}"));
+    store.put(&key, payload).await.unwrap();
     let source = StoreSource::new(Arc::clone(&store) as Arc<dyn ObjectStore>, "vod");
-    let jit = JitSource::new(source, 2.0, 64 << 20);
+    JitSource::new(source, 2.0, 64 << 20).with_protection(protection)
+}
 
-    let opts = PackageOptions {
-        segment_duration: 2.0,
-        run_id: "test".into(),
-        ..Default::default()
-    };
+/// What `package` writes of the MP4 `bytes` with `opts`.
+fn packaged(bytes: &[u8], opts: &PackageOptions) -> media::store::MemStore {
     let mut want = media::store::MemStore::default();
-    let mut demux = Mp4Demuxer::open(
-        Cursor::new(&bytes),
-        bytes.len() as u64,
-        Mp4Options::default(),
-    )
-    .unwrap();
-    media::package::package(&mut demux, &opts, &mut want, &mut |_| {}).unwrap();
+    let len = bytes.len() as u64;
+    let mut demux = Mp4Demuxer::open(Cursor::new(bytes), len, Mp4Options::default()).unwrap();
+    media::package::package(&mut demux, opts, &mut want, &mut |_| {}).unwrap();
+    want
+}
 
+/// Every object of `want` (run id `test`) equals the object of the same name under `base`
+/// (the version its media playlist names, segments ending in `ext`), whether in memory or
+/// made per range; returns the names compared.
+async fn assert_jit_equals<S: ObjectSource>(
+    jit: &JitSource<S>,
+    base: &str,
+    want: &media::store::MemStore,
+    ext: &str,
+) -> Vec<String> {
     let open = |name: String| {
-        let p = ObjectPath::from_request_path(&format!("/v/clip.mp4/{name}")).unwrap();
-        let jit = &jit;
+        let p = ObjectPath::from_request_path(&format!("{base}{name}")).unwrap();
         async move {
-            match jit.open(&p).await.unwrap().body {
+            let o = jit.open(&p).await.unwrap();
+            let len = o.meta.len;
+            match o.body {
                 ObjectBody::Memory(b) => b,
-                _ => panic!("{name}: not in memory"),
+                ObjectBody::Ranged(r) => spawn_blocking(move || r.read_range(0, len))
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                _ => panic!("{name}: neither in memory nor made per range"),
             }
         }
     };
     let media = open("stream.m3u8".into()).await;
     let text = String::from_utf8(media.to_vec()).unwrap();
-    let line = text.lines().find(|l| l.ends_with(".m4s")).unwrap();
+    let line = text.lines().find(|l| l.ends_with(ext)).unwrap();
     let version = line.split('_').nth(1).unwrap().to_owned();
+    let mut names = Vec::new();
     for (name, data) in &want.objects {
         let got = open(name.replace("_test_", &format!("_{version}_"))).await;
         let got = if name.ends_with(".m3u8") {
@@ -215,7 +239,9 @@ async fn object_storage_equals_package() {
             got.to_vec()
         };
         assert!(got == *data, "{name} differs from package's");
+        names.push(name.clone());
     }
+    names
 }
 
 /// A mapping file over object storage (ranged GETs pinned by ETag): every object of the
@@ -345,50 +371,31 @@ async fn object_storage_mapping_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_storage_aes_128_equals_package() {
     use media::crypto::{Encryption, Method};
-    use object_store::path::Path as Key;
-    use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-
-    use crate::source::store::counting::CountingStore;
-    use crate::source::store::StoreSource;
 
     let Some(path) = input("remote_aes.mp4") else {
         return;
     };
     let bytes = std::fs::read(&path).unwrap();
-    let store = Arc::new(CountingStore::default());
-    store
-        .put(&Key::from("vod/v/a.mp4"), PutPayload::from(bytes.clone()))
-        .await
-        .unwrap();
-    let source = StoreSource::new(Arc::clone(&store) as Arc<dyn ObjectStore>, "vod");
     let methods = ["aes-128".to_owned()];
     let protection = JitProtection::new(&methods, Some("store-secret-0123456789"), Some(1), None)
         .unwrap()
         .unwrap();
     let key = protection.key("v/a.mp4");
-    let jit = JitSource::new(source, 2.0, 64 << 20).with_protection(Some(protection));
-
+    let jit = stored("a.mp4", &bytes, Some(protection)).await;
+    let enc = Encryption {
+        method: Method::Aes128,
+        key,
+        rotation: Some(1),
+        key_uri: None,
+    };
     let opts = PackageOptions {
         format: Format::Ts,
         segment_duration: 2.0,
         run_id: "test".into(),
-        encryption: Some(Encryption {
-            method: Method::Aes128,
-            key,
-            rotation: Some(1),
-            key_uri: None,
-        }),
+        encryption: Some(enc.clone()),
         ..Default::default()
     };
-    let mut want = media::store::MemStore::default();
-    let mut demux = Mp4Demuxer::open(
-        Cursor::new(&bytes),
-        bytes.len() as u64,
-        Mp4Options::default(),
-    )
-    .unwrap();
-    media::package::package(&mut demux, &opts, &mut want, &mut |_| {}).unwrap();
-    let enc = opts.encryption.as_ref().unwrap();
+    let mut want = packaged(&bytes, &opts);
     // `package` leaves the keys to the CLI: key n of the rotation, one per segment.
     let segments = want
         .objects
@@ -400,40 +407,7 @@ async fn object_storage_aes_128_equals_package() {
         want.objects
             .insert(media::crypto::key_file_name(n), enc.key(n).to_vec());
     }
-
-    let open = |name: String| {
-        let p = ObjectPath::from_request_path(&format!("/v/a.mp4/ts/{name}")).unwrap();
-        let jit = &jit;
-        async move {
-            let o = jit.open(&p).await.unwrap();
-            let len = o.meta.len;
-            match o.body {
-                ObjectBody::Memory(b) => b,
-                ObjectBody::Ranged(r) => spawn_blocking(move || r.read_range(0, len))
-                    .await
-                    .unwrap()
-                    .unwrap(),
-                _ => panic!("{name}: neither in memory nor made per range"),
-            }
-        }
-    };
-    let media = open("stream.m3u8".into()).await;
-    let text = String::from_utf8(media.to_vec()).unwrap();
-    let line = text.lines().find(|l| l.ends_with(".ts")).unwrap();
-    let version = line.split('_').nth(1).unwrap().to_owned();
-    let mut iframes = 0;
-    for (name, data) in &want.objects {
-        let got = open(name.replace("_test_", &format!("_{version}_"))).await;
-        let got = if name.ends_with(".m3u8") {
-            String::from_utf8(got.to_vec())
-                .unwrap()
-                .replace(&format!("_{version}_"), "_test_")
-                .into_bytes()
-        } else {
-            got.to_vec()
-        };
-        assert!(got == *data, "{name} differs from package's");
-        iframes += usize::from(name.ends_with("_iframes.ts"));
-    }
-    assert_eq!(iframes, 1, "the I-frame file was compared");
+    let names = assert_jit_equals(&jit, "/v/a.mp4/ts/", &want, ".ts").await;
+    let iframe_files = names.iter().filter(|n| n.ends_with("_iframes.ts")).count();
+    assert_eq!(iframe_files, 1, "the I-frame file was compared");
 }
