@@ -6,14 +6,15 @@
 //! identity checks like any segment, so a player fetching one I-frame entry costs one
 //! segment's render.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use media::demux::mp4::MediaIndex;
 use media::package::jit::JitPlan;
+use media::package::jit_ts::TsInputPlan;
 
-use super::{changed, read_spans, reader, refused, unchanged, Ready, Refusal};
+use super::{changed, read_spans, refused, render_ts, Reader, Ready, Refusal};
 use crate::source::{Object, ObjectBody, ObjectMeta, RangedObject};
 
 /// The I-frame file of a plan, rendered per range.
@@ -88,27 +89,8 @@ impl IframeFile {
         let Ready::Ts(plan) = &*self.ready else {
             return Err(refused(500, format!("{}: not a TS file", self.name)));
         };
-        let meta = &self.file.meta;
-        let mut reader = reader(&self.file).map_err(|e| refused(500, e.to_string()))?;
-        if !unchanged(&reader, meta) {
-            return Err(changed(&self.name));
-        }
-        let at = plan
-            .start_offset(seg)
-            .ok_or_else(|| refused(500, format!("{}: no segment {seg}", self.name)))?;
-        let probe = reader
-            .duplicate()
-            .map_err(|e| refused(500, e.to_string()))?;
-        reader
-            .seek(SeekFrom::Start(at))
-            .map_err(|_| changed(&self.name))?;
-        let entries = plan
-            .render_iframes(seg, reader.by_ref())
-            .map_err(|_| changed(&self.name))?;
-        if !unchanged(&probe, meta) {
-            return Err(changed(&self.name));
-        }
-        Ok(entries)
+        let render = |t: &TsInputPlan, r: &mut Reader| t.render_iframes(seg, r);
+        render_ts(plan, seg, &self.file, &self.file.meta, &self.name, render)
     }
 }
 

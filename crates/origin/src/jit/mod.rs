@@ -552,7 +552,10 @@ fn render(
 ) -> Result<Bytes, Refusal> {
     let (index, plan) = match ready {
         Ready::File { index, plan } => (index, plan),
-        Ready::Ts(t) => return render_ts(t, seg, &file, meta, name),
+        Ready::Ts(t) => {
+            let render = |t: &TsInputPlan, r: &mut Reader| t.render(seg, r);
+            return render_ts(t, seg, &file, meta, name, render).map(Bytes::from);
+        }
         Ready::Ladder(_) => return Err(refused(500, format!("{name}: not a file's plan"))),
     };
     let read = read_spans(&file, meta, name, plan.spans(index, seg))?;
@@ -561,15 +564,16 @@ fn render(
         .map_err(|_| changed(name))
 }
 
-/// Renders segment `seg` of a TS file, demuxed from its checkpoint between two identity
-/// checks.
-fn render_ts(
+/// Renders segment `seg` of a TS file with `render` (the segment itself, or AES-128's I-frame
+/// entries of it), demuxed from its checkpoint between two identity checks.
+fn render_ts<T>(
     plan: &TsInputPlan,
     seg: usize,
     file: &Object,
     meta: &ObjectMeta,
     name: &str,
-) -> Result<Bytes, Refusal> {
+    render: impl FnOnce(&TsInputPlan, &mut Reader) -> media::Result<T>,
+) -> Result<T, Refusal> {
     let mut reader = reader(file).map_err(|e| refused(500, e.to_string()))?;
     let probe = reader
         .duplicate()
@@ -583,11 +587,11 @@ fn render_ts(
     reader
         .seek(SeekFrom::Start(at))
         .map_err(|_| changed(name))?;
-    let out = plan.render(seg, reader).map_err(|_| changed(name))?;
+    let out = render(plan, &mut reader).map_err(|_| changed(name))?;
     if !unchanged(&probe, meta) {
         return Err(changed(name));
     }
-    Ok(Bytes::from(out))
+    Ok(out)
 }
 
 /// The bytes of `spans` of `file`, read between two identity checks (503 if it changed).
