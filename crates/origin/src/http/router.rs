@@ -304,7 +304,15 @@ async fn edge<S: ObjectSource>(
 ) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let uri = req.uri().clone();
+    // Owned copies, not a clone of the `Uri`: its bytes are a view of the connection's read
+    // buffer, which a held request (long-poll, blocking reload) would otherwise keep alive
+    // beside the one hyper reserves for the next read (memory per held request).
+    let kind = route_kind(req.uri().path());
+    let target: Box<str> = req
+        .uri()
+        .path_and_query()
+        .map_or(req.uri().path(), |pq| pq.as_str())
+        .into();
     let mut res = if method == Method::OPTIONS {
         options(req.headers())
     } else {
@@ -337,12 +345,11 @@ async fn edge<S: ObjectSource>(
             .unwrap_or(0)
     };
     let elapsed = start.elapsed();
-    let kind = route_kind(uri.path());
     state.metrics.record(kind, status.as_u16(), bytes, elapsed);
     tracing::info!(
         target: "origin::access",
         method = %method,
-        uri = %uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()),
+        uri = %target,
         status = status.as_u16(),
         bytes,
         ms = elapsed.as_secs_f64() * 1000.0,
