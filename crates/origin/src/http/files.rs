@@ -229,7 +229,7 @@ pub(crate) async fn serve_object<S: ObjectSource>(
     let (content_type, kind) = classify(path.extension());
     let content_type = HeaderValue::from_static(content_type);
     if kind == RouteKind::Playlist {
-        return serve_playlist(state, &path, &req, content_type, head, token).await;
+        return serve_playlist(state, &path, req, content_type, head, token).await;
     }
     // An LL-HLS part still being written is streamed as it grows (RFC 8216bis 6.2.6); a
     // range or HEAD waits for the stored object instead (`LiveSource::open`).
@@ -296,7 +296,7 @@ fn respond_object(
 async fn serve_playlist<S: ObjectSource>(
     state: &AppState<S>,
     path: &ObjectPath,
-    req: &Parts,
+    req: Parts,
     content_type: HeaderValue,
     head: bool,
     token: Option<&str>,
@@ -307,9 +307,15 @@ async fn serve_playlist<S: ObjectSource>(
     let directives = super::reload::Directives::parse(req.uri.query());
     if directives.is_ok_and(|d| d == super::reload::Directives::default()) {
         if let Some(prepared) = state.playlists.recent(path) {
-            return respond_prepared(&prepared, req, content_type, head, None, token);
+            return respond_prepared(&prepared, &req, content_type, head, None, token);
         }
     }
+    let req = if directives.is_ok_and(|d| d.is_blocking()) {
+        super::reload::detached(req)
+    } else {
+        req
+    };
+    let req = &req;
     let (object, blocking_cache_control) =
         match open_playlist(&state.source, path, req.uri.query()).await {
             Ok(o) => (o.object, o.cache_control),

@@ -18,6 +18,7 @@
 use std::hash::{Hash, Hasher};
 use std::io;
 
+use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use media::live::{check_blocking_request, BlockDecision};
@@ -218,6 +219,28 @@ fn content_etag(body: &Bytes) -> HeaderValue {
     HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"m\""))
 }
 
+/// A copy of a request head that owns its bytes, for a request held a long time (a blocking
+/// playlist reload, RFC 8216bis 6.2.5.2): the URI and header values hyper parses are views of
+/// the connection's read buffer, which would otherwise stay allocated beside the one hyper
+/// reserves for the next read (memory per parked request; BENCHMARKS.md 3.3). The extensions
+/// are dropped (axum's `OriginalUri` is such a view too).
+pub(crate) fn detached(req: Parts) -> Parts {
+    let (mut owned, ()) = axum::http::Request::new(()).into_parts();
+    owned.method = req.method;
+    owned.version = req.version;
+    owned.uri = axum::http::Uri::try_from(req.uri.to_string()).unwrap_or(req.uri);
+    owned.headers = req
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let mut copy = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+            copy.set_sensitive(value.is_sensitive());
+            Some((name.clone(), copy))
+        })
+        .collect();
+    owned
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +273,54 @@ mod tests {
         ];
         for (query, want) in cases {
             assert_eq!(Directives::parse(*query), *want, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn a_detached_head_owns_its_bytes_and_keeps_its_meaning() {
+        // A head like hyper's: URI and values are views of one read buffer.
+        const HEAD: &str =
+            "/ll/stream.m3u8?_HLS_msn=5&_HLS_part=1&token=abc gzip, br \"v1\" secret";
+        let buffer = Bytes::from_static(HEAD.as_bytes());
+        let view = |text: &str| {
+            let at = HEAD.find(text).expect("in the head");
+            buffer.slice(at..at + text.len())
+        };
+        let mut req = axum::http::Request::builder()
+            .method(axum::http::Method::GET)
+            .version(axum::http::Version::HTTP_11)
+            .body(())
+            .expect("request")
+            .into_parts()
+            .0;
+        let uri = view("/ll/stream.m3u8?_HLS_msn=5&_HLS_part=1&token=abc");
+        req.uri = axum::http::Uri::from_maybe_shared(uri).expect("uri");
+        let value = |text| HeaderValue::from_maybe_shared(view(text)).expect("value");
+        req.headers.append("accept-encoding", value("gzip, br"));
+        req.headers.append("if-none-match", value("\"v1\""));
+        req.headers.append("x-many", value("gzip"));
+        req.headers.append("x-many", value("br"));
+        let mut secret = value("secret");
+        secret.set_sensitive(true);
+        req.headers.append("authorization", secret);
+        req.extensions.insert(7u32);
+        let want_headers = req.headers.clone();
+
+        let owned = detached(req);
+        assert_eq!(owned.method, axum::http::Method::GET);
+        assert_eq!(owned.version, axum::http::Version::HTTP_11);
+        assert_eq!(owned.uri.path(), "/ll/stream.m3u8");
+        assert_eq!(owned.uri.query(), Some("_HLS_msn=5&_HLS_part=1&token=abc"));
+        assert_eq!(owned.headers, want_headers);
+        assert!(owned.headers["authorization"].is_sensitive());
+        assert!(owned.extensions.get::<u32>().is_none());
+        let inside = |p: *const u8| buffer.as_ptr_range().contains(&p);
+        assert!(!inside(owned.uri.path().as_ptr()));
+        for (name, v) in &owned.headers {
+            assert!(
+                !inside(v.as_bytes().as_ptr()),
+                "{name} still a view of the buffer"
+            );
         }
     }
 }
