@@ -232,10 +232,13 @@ pub(crate) fn detached(req: Parts) -> Parts {
     owned.headers = req
         .headers
         .iter()
-        .filter_map(|(name, value)| {
-            let mut copy = HeaderValue::from_bytes(value.as_bytes()).ok()?;
-            copy.set_sensitive(value.is_sensitive());
-            Some((name.clone(), copy))
+        .map(|(name, value)| {
+            // A value hyper took but `from_bytes` would not stays as it is (a view).
+            let copy = HeaderValue::from_bytes(value.as_bytes()).map(|mut copy| {
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            });
+            (name.clone(), copy.unwrap_or_else(|_| value.clone()))
         })
         .collect();
     owned
