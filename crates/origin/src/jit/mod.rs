@@ -607,12 +607,18 @@ fn read_spans(
     }
     let mut read: Vec<(Span, Bytes)> = Vec::with_capacity(spans.len());
     for span in spans {
-        let mut buf = BytesMut::zeroed(usize::try_from(span.len).unwrap_or(0));
-        reader
-            .seek(SeekFrom::Start(span.offset))
-            .and_then(|_| reader.read_exact(&mut buf))
-            .map_err(|_| changed(name))?;
-        read.push((span, buf.freeze()));
+        let len = usize::try_from(span.len).unwrap_or(0);
+        let bytes = match &reader {
+            Reader::File(f) => f.read_span(span.offset, len).map(Bytes::from),
+            _ => {
+                let mut buf = BytesMut::zeroed(len);
+                reader
+                    .seek(SeekFrom::Start(span.offset))
+                    .and_then(|_| reader.read_exact(&mut buf))
+                    .map(|()| buf.freeze())
+            }
+        };
+        read.push((span, bytes.map_err(|_| changed(name))?));
     }
     if !unchanged(&reader, meta) {
         return Err(changed(name));

@@ -42,6 +42,25 @@ impl PosFile {
     pub(crate) fn metadata(&self) -> io::Result<std::fs::Metadata> {
         self.file.metadata()
     }
+
+    /// The `len` bytes at `offset`, read straight into a new buffer (not zeroed first: a
+    /// segment's sample bytes are megabytes); `UnexpectedEof` if the file is shorter.
+    pub(crate) fn read_span(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let at = offset.saturating_add(out.len() as u64);
+            // Reads into the spare capacity and extends `out` by what was read.
+            match rustix::io::pread(&self.file, rustix::buffer::spare_capacity(&mut out), at) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The capacity may exceed `len`, and the read with it.
+        out.truncate(len);
+        Ok(out)
+    }
 }
 
 /// The NAL heads of every sample of `index` (made from `file`), read before planning
@@ -266,6 +285,39 @@ mod tests {
             assert_eq!(reader.hinted > 0, cold, "drop_cache {drop_cache}");
             if cold {
                 assert!(reader.hinted >= HINT_AHEAD.min(places.len()));
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A span is its bytes, whatever its length; past the end is `UnexpectedEof`.
+    #[test]
+    fn reads_spans_whole_or_says_the_file_is_short() {
+        let path = std::env::temp_dir().join(format!("hlsorigin-span-{}", std::process::id()));
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = PosFile::new(File::open(&path).unwrap());
+        // (offset, length, whole)
+        let cases = [
+            (0u64, 0usize, true),
+            (0, 1, true),
+            (7, 100, true),
+            (1000, 250_000, true),
+            (0, 300_000, true),
+            (299_999, 1, true),
+            (299_999, 2, false),
+            (300_000, 1, false),
+            (400_000, 10, false),
+        ];
+        for (offset, len, whole) in cases {
+            let got = f.read_span(offset, len);
+            let case = format!("{len} bytes at {offset}");
+            if whole {
+                let at = offset as usize;
+                assert_eq!(got.unwrap(), &data[at..at + len], "{case}");
+            } else {
+                let err = got.expect_err(&case);
+                assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{case}");
             }
         }
         std::fs::remove_file(&path).unwrap();
