@@ -61,6 +61,31 @@ fn one_line(err: &anyhow::Error) -> String {
     msg
 }
 
+/// glibc returns a freed allocation above its mmap threshold (128 KiB at first, raised as
+/// such blocks are freed) to the system, and trims the free memory at the top of a heap beyond
+/// twice that: a just-in-time segment (6 MB for 1080p) cost two fresh mappings per request,
+/// ~3,000 page faults, each page zeroed by the kernel — most of the segment's CPU. Fixed
+/// thresholds keep up to 64 MiB free per arena for the next request, and fewer arenas (two per
+/// core instead of eight) bound what is kept: JIT segment throughput 0.96 -> 1.40 GB/s, RSS
+/// after 16 concurrent JIT clients 143 -> 270 MB (BENCHMARKS.md "Just-in-time packaging").
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // A user's own tuning (glibc's MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_, …) wins.
+        if std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("MALLOC_")) {
+            return;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let arenas = i32::try_from(cores.saturating_mul(2).max(2)).unwrap_or(i32::MAX);
+        // SAFETY: mallopt only sets allocator parameters; called before any thread exists.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,31 +122,6 @@ mod tests {
         ];
         for (err, want) in cases {
             assert_eq!(one_line(&err), want);
-        }
-    }
-}
-
-/// glibc returns a freed allocation above its mmap threshold (128 KiB at first, raised as
-/// such blocks are freed) to the system, and trims the free memory at the top of a heap beyond
-/// twice that: a just-in-time segment (6 MB for 1080p) cost two fresh mappings per request,
-/// ~3,000 page faults, each page zeroed by the kernel — most of the segment's CPU. Fixed
-/// thresholds keep up to 64 MiB free per arena for the next request, and fewer arenas (two per
-/// core instead of eight) bound what is kept: JIT segment throughput 0.96 -> 1.40 GB/s, RSS
-/// after 16 concurrent JIT clients 143 -> 270 MB (BENCHMARKS.md "Just-in-time packaging").
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // A user's own tuning (glibc's MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_, …) wins.
-        if std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("MALLOC_")) {
-            return;
-        }
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let arenas = i32::try_from(cores.saturating_mul(2).max(2)).unwrap_or(i32::MAX);
-        // SAFETY: mallopt only sets allocator parameters; called before any thread exists.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
     }
 }
