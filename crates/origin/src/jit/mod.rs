@@ -415,6 +415,29 @@ impl Seek for Reader {
 }
 
 impl Reader {
+    /// The `len` bytes at `offset`: from a file straight into a new buffer (not zeroed
+    /// first), from memory as a slice; `UnexpectedEof` if the object is shorter.
+    fn read_span(&mut self, offset: u64, len: usize) -> io::Result<Bytes> {
+        match self {
+            Reader::File(f) => f.read_span(offset, len).map(Bytes::from),
+            Reader::Memory(c) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let range = start..start.saturating_add(len);
+                let whole = c.get_ref();
+                match whole.get(range.clone()) {
+                    Some(_) => Ok(whole.slice(range)),
+                    None => Err(io::ErrorKind::UnexpectedEof.into()),
+                }
+            }
+            Reader::Remote(_) => {
+                let mut buf = BytesMut::zeroed(len);
+                self.seek(SeekFrom::Start(offset))?;
+                self.read_exact(&mut buf)?;
+                Ok(buf.freeze())
+            }
+        }
+    }
+
     /// Another handle on the same file (for identity checks while this one is in use).
     fn duplicate(&self) -> io::Result<Reader> {
         Ok(match self {
@@ -607,18 +630,10 @@ fn read_spans(
     }
     let mut read: Vec<(Span, Bytes)> = Vec::with_capacity(spans.len());
     for span in spans {
-        let len = usize::try_from(span.len).unwrap_or(0);
-        let bytes = match &reader {
-            Reader::File(f) => f.read_span(span.offset, len).map(Bytes::from),
-            _ => {
-                let mut buf = BytesMut::zeroed(len);
-                reader
-                    .seek(SeekFrom::Start(span.offset))
-                    .and_then(|_| reader.read_exact(&mut buf))
-                    .map(|()| buf.freeze())
-            }
-        };
-        read.push((span, bytes.map_err(|_| changed(name))?));
+        let bytes = reader
+            .read_span(span.offset, usize::try_from(span.len).unwrap_or(0))
+            .map_err(|_| changed(name))?;
+        read.push((span, bytes));
     }
     if !unchanged(&reader, meta) {
         return Err(changed(name));

@@ -411,3 +411,29 @@ async fn object_storage_aes_128_equals_package() {
     let iframe_files = names.iter().filter(|n| n.ends_with("_iframes.ts")).count();
     assert_eq!(iframe_files, 1, "the I-frame file was compared");
 }
+
+/// A span of an object in memory is a slice of it; past the end is `UnexpectedEof`.
+#[test]
+fn memory_spans_are_slices_or_say_the_object_is_short() {
+    let whole = Bytes::from_static(b"0123456789");
+    let mut reader = Reader::Memory(Cursor::new(whole.clone()));
+    // (offset, length, bytes or None for UnexpectedEof)
+    let cases: [(u64, usize, Option<&[u8]>); 5] = [
+        (0, 0, Some(b"")),
+        (0, 10, Some(b"0123456789")),
+        (3, 4, Some(b"3456")),
+        (9, 2, None),
+        (u64::MAX, 1, None),
+    ];
+    for (offset, len, want) in cases {
+        let got = reader.read_span(offset, len);
+        match want {
+            Some(want) => assert_eq!(&got.unwrap()[..], want, "{len} at {offset}"),
+            None => assert_eq!(
+                got.unwrap_err().kind(),
+                io::ErrorKind::UnexpectedEof,
+                "{len} at {offset}"
+            ),
+        }
+    }
+}
