@@ -132,6 +132,15 @@ if phase many; then
 echo "== 3. RSS with $NFILES files indexed (each a 60 s 1080p MP4, media playlist asked for) =="
 start
 sleep 1
+# The library listed before any file is planned: /api/streams plans none of them.
+listing() {
+  curl -s -o "$WORK/streams.json" -w '%{time_total}' "http://127.0.0.1:$PORT/api/streams" |
+    awk '{ printf "%.1f ms", $1 * 1000 }'
+  python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["entries"]
+print(", %d entries, %d with details" % (len(e), sum("duration" in x for x in e)))' "$WORK/streams.json"
+}
+echo "/api/streams, nothing planned: $(listing); again: $(listing)"
+echo "index cache after listing: $(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hlsorigin_jit_index_cache_entries / { print $2 }') entries"
 before=$(rss_kib)
 t0=$(date +%s.%N)
 fail=0
@@ -144,6 +153,7 @@ after=$(rss_kib)
 cached=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^hlsorigin_jit_index_cache_(bytes|entries) / { printf "%s=%s ", $1, $2 }')
 echo "RSS $before KiB before, $after KiB after $NFILES playlists ($(( (after - before) / NFILES )) KiB per file;" \
   "$fail not 200); $(awk -v a="$t0" -v b="$t1" -v n="$NFILES" 'BEGIN { printf "%.1f ms per first playlist", (b - a) * 1000 / n }'); $cached"
+echo "/api/streams, all asked for: $(listing)"
 fi
 
 if phase enc; then

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `serve` as an event producer: watches ROOT (notify, recursive) and publishes
 //! `stream.added` when a `NAME/master.m3u8` appears under it (written by another program:
-//! ffmpeg, `hlsorigin package -o ROOT/NAME`…) and `stream.removed` when it goes.
+//! ffmpeg, `hlsorigin package -o ROOT/NAME`…) or a media or mapping file served just in time
+//! (`NAME.mp4`, stream `NAME.mp4`, playlist `NAME.mp4/master.m3u8`, kind `vod`), once it has
+//! gone unwritten for [`QUIET`]; and `stream.removed` when it goes.
 //!
 //! - Only `serve` runs it: `live --listen` and the default run announce the streams they
 //!   make themselves, so nothing is announced twice.
@@ -30,6 +32,8 @@ use tokio::task::JoinHandle;
 const RESCAN: Duration = Duration::from_secs(2);
 /// Pause after a change before rescanning (writes come in bursts).
 const SETTLE: Duration = Duration::from_millis(150);
+/// How long a file must have gone unwritten to be announced (a copy in progress is not).
+const QUIET: Duration = Duration::from_secs(1);
 /// Most bytes of a playlist read to tell its kind.
 const MAX_PLAYLIST: u64 = 1 << 20;
 
@@ -75,6 +79,8 @@ struct Master {
     file: (u64, u64),
     /// From the file's identity when first seen.
     session: String,
+    /// A media or mapping file served just in time (a VOD), not a directory.
+    just_in_time: bool,
 }
 
 async fn follow(
@@ -109,7 +115,11 @@ fn publish_changes(root: &Path, events: &Events, known: Seen, now: Seen) -> Seen
         .map(|(name, master)| match known.get(&name) {
             Some(old) if old.file == master.file => (name, old.clone()),
             _ => {
-                let kind = stream_kind(&root.join(&name));
+                let kind = if master.just_in_time {
+                    StreamKind::Vod
+                } else {
+                    stream_kind(&root.join(&name))
+                };
                 let playlist = format!("{name}/master.m3u8");
                 let added = Payload::StreamAdded { kind, playlist };
                 events.publish(&name, &master.session, added);
@@ -119,21 +129,65 @@ fn publish_changes(root: &Path, events: &Events, known: Seen, now: Seen) -> Seen
         .collect()
 }
 
-/// The streams under `root` (directories with a `master.m3u8`).
+/// The streams under `root`: directories with a `master.m3u8`, and the files served just in
+/// time ([`origin::jit::offered`]: media files, mapping files that parse as one) unless a
+/// top-level playlist makes the root a stream's directory (as `/api/streams` lists them).
+/// A file written in the last [`QUIET`] is not yet seen (a copy in progress).
 fn scan(root: &Path) -> Seen {
     let Ok(dir) = std::fs::read_dir(root) else {
         return Seen::new();
     };
-    dir.filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            if name.starts_with('.') {
-                return None;
+    let mut seen = Seen::new();
+    let mut files = Seen::new();
+    let mut root_playlist = false;
+    for entry in dir.filter_map(Result::ok) {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            let Ok(meta) = std::fs::metadata(entry.path().join("master.m3u8")) else {
+                continue;
+            };
+            if meta.is_file() {
+                seen.insert(name, master_of(&meta));
             }
-            let meta = std::fs::metadata(entry.path().join("master.m3u8")).ok()?;
-            meta.is_file().then(|| (name, master_of(&meta)))
-        })
-        .collect()
+        } else if name.ends_with(".m3u8") {
+            root_playlist = true;
+        } else if kind.is_file() && origin::jit::offered(&name) {
+            let Ok(meta) = entry.metadata() else { continue };
+            let quiet = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= QUIET);
+            if quiet && (!name.to_ascii_lowercase().ends_with(".json") || mapping(&entry.path())) {
+                let file = Master {
+                    just_in_time: true,
+                    ..master_of(&meta)
+                };
+                files.insert(name, file);
+            }
+        }
+    }
+    if !root_playlist {
+        seen.extend(files);
+    }
+    seen
+}
+
+/// Whether the JSON file at `path` is a mapping file.
+fn mapping(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    std::fs::read(path).is_ok_and(|text| origin::jit::is_mapping_file(name, &text))
 }
 
 /// A master's identity; its session is FNV-1a over device, inode and modification time.
@@ -159,6 +213,7 @@ fn master_of(meta: &std::fs::Metadata) -> Master {
     Master {
         file: (dev, ino),
         session: format!("{hash:016x}"),
+        just_in_time: false,
     }
 }
 
@@ -276,6 +331,53 @@ mod tests {
         assert_eq!(
             (&old["type"], &old["stream"]),
             (&"stream.removed".into(), &"old".into())
+        );
+        assert!(sub.try_recv().is_none(), "nothing else");
+    }
+
+    /// Files served just in time are streams too, once written (not while being written);
+    /// a JSON file that is not a mapping file is not, nor a file in a stream's directory.
+    #[tokio::test]
+    async fn files_served_just_in_time_are_announced() {
+        let root = tempfile::tempdir().unwrap();
+        let events = Events::default();
+        let mut sub = events.subscribe(None, Filter::default()).unwrap();
+        let _watch = start(root.path(), events.clone()).unwrap();
+
+        let vod = "#EXTM3U\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n";
+        write_stream(&root.path().join("pkg"), vod);
+        std::fs::write(root.path().join("pkg/init.mp4"), b"x").unwrap();
+        assert_eq!(next(&mut sub).await["stream"], "pkg");
+        let started = std::time::Instant::now();
+        std::fs::write(root.path().join("movie.MP4"), b"not yet planned").unwrap();
+        std::fs::write(root.path().join("package.json"), br#"{"name": "x"}"#).unwrap();
+        let movie = next(&mut sub).await;
+        // A rescan follows a write within a fraction of a second: this one waited.
+        assert!(
+            started.elapsed() >= QUIET / 2,
+            "announced while being written"
+        );
+        assert_eq!(
+            (&movie["type"], &movie["stream"], &movie["data"]["kind"]),
+            (&"stream.added".into(), &"movie.MP4".into(), &"vod".into())
+        );
+        assert_eq!(movie["data"]["playlist"], "movie.MP4/master.m3u8");
+        let mapping = br#"{"videos": ["movie.MP4"], "audio": [{"file": "fr.m4a", "lang": "fr"}]}"#;
+        std::fs::write(root.path().join("ladder.json"), mapping).unwrap();
+        let ladder = next(&mut sub).await;
+        assert_eq!(
+            (&ladder["stream"], &ladder["data"]["playlist"]),
+            (&"ladder.json".into(), &"ladder.json/master.m3u8".into())
+        );
+        std::fs::remove_file(root.path().join("movie.MP4")).unwrap();
+        let removed = next(&mut sub).await;
+        assert_eq!(
+            (&removed["type"], &removed["stream"], &removed["session"]),
+            (
+                &"stream.removed".into(),
+                &"movie.MP4".into(),
+                &movie["session"]
+            )
         );
         assert!(sub.try_recv().is_none(), "nothing else");
     }

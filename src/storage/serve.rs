@@ -41,6 +41,10 @@ impl ObjectSource for FollowingSource {
         self.inner.list_streams().await
     }
 
+    async fn list_offered(&self, offer: fn(&str) -> bool) -> io::Result<origin::source::Listing> {
+        self.inner.list_offered(offer).await
+    }
+
     fn live(&self) -> Option<&LivePlaylists> {
         self.inner.live()
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::server::{play, serve};
+use crate::common::server::{page_harness, play, serve};
 use crate::common::{bin, fixtures, out_dir, package, probe, run};
 
 /// One HTTP/1.1 exchange on a fresh connection: status, headers (lower-case names), body.
@@ -286,6 +286,63 @@ fn jit_plays_in_chromium() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A library on the page at `/`: `/api/streams` lists its MP4 files as streams without
+/// planning them (kind `vod`, no details yet); the page plays one with its embedded hls.js,
+/// after which its entry has the details; a file dropped into the root appears on the open
+/// page without a reload, and leaves it when deleted.
+#[test]
+fn jit_files_on_the_page() {
+    let (dir, _) = root("jit_files_on_the_page");
+    let server = serve(&dir.join("root"), &[]);
+    let listing = || -> serde_json::Value {
+        serde_json::from_slice(&get(&server.base, "/api/streams").body).expect("JSON")
+    };
+    let before = listing();
+    assert_eq!(
+        before["streams"],
+        serde_json::json!(["v/clip.mp4/master.m3u8"])
+    );
+    let entry = &before["entries"][0];
+    assert_eq!(
+        (&entry["name"], &entry["kind"]),
+        (&"v/clip.mp4".into(), &"vod".into())
+    );
+    assert!(
+        entry.get("duration").is_none(),
+        "planned by listing: {entry}"
+    );
+
+    let report = play(&format!("{}/?engine=hlsjs", server.base), "page", 6, &[]);
+    assert_eq!(report["ok"], true, "page playback: {report}");
+    let after = listing();
+    let entry = &after["entries"][0];
+    let duration = entry["duration"].as_f64().unwrap_or(0.0);
+    assert!(
+        (duration - 12.0).abs() < 0.5,
+        "details once played: {entry}"
+    );
+    let codecs = entry["renditions"][0]["codecs"].as_str().unwrap_or("");
+    assert!(codecs.contains("avc1"), "{entry}");
+
+    let root = dir.join("root");
+    let report = page_harness(&[
+        "--url",
+        &format!("{}/", server.base),
+        "--add-from",
+        fixtures::playback().to_str().unwrap(),
+        "--add-to",
+        root.join("dropped.mp4").to_str().unwrap(),
+        "--stream",
+        "dropped.mp4",
+    ]);
+    assert_eq!(report["ok"], true, "page: {report}");
+    let text = report["entryText"].as_str().unwrap_or("");
+    assert!(
+        text.contains("dropped.mp4/master.m3u8") && text.contains("vod"),
+        "entry shows the playlist and its kind: {report}"
+    );
 }
 
 /// The packager's codec matrix (`fixtures::valid`: H.264/HEVC/AV1/VP9 with AAC/AC-3/E-AC-3/

@@ -21,5 +21,5 @@ pub mod reload;
 pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod signed;
-mod streams;
+pub(crate) mod streams;
 mod tls;

@@ -55,13 +55,23 @@ pub(crate) struct DetailsCache {
 
 impl DetailsCache {
     /// `{"playlist", "name", "kind", "state", "duration", "renditions"}` of the stream whose
-    /// playlist is `playlist`; only `playlist` and `name` when it cannot be read.
+    /// playlist is `playlist`; only `playlist` and `name` when it cannot be read, and `kind`
+    /// and `state` (a VOD) when it would be packaged just in time by reading it.
     pub(crate) async fn entry<S: ObjectSource>(&self, source: &S, playlist: &str) -> Value {
         let name = playlist
             .strip_suffix("/master.m3u8")
             .or_else(|| playlist.strip_suffix(".m3u8"))
             .unwrap_or(playlist);
         let mut entry = json!({ "playlist": playlist, "name": name });
+        if let Ok(path) = ObjectPath::from_request_path(&format!("/{playlist}")) {
+            if source.would_package(&path).await {
+                // Made on request (just in time): a VOD stream whose details come once
+                // someone has asked for it, so that listing a library plans none of it.
+                entry["kind"] = json!("vod");
+                entry["state"] = json!("ended");
+                return entry;
+            }
+        }
         let Some(top) = self.parsed(source, playlist).await else {
             return entry;
         };

@@ -87,6 +87,15 @@ impl IndexCache {
         }
     }
 
+    /// Whether some version of `file` (MPEG-TS output or not) has been planned, successfully
+    /// or not.
+    pub fn has_plan(&self, file: &str, ts: bool) -> bool {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.slots
+            .iter()
+            .any(|(k, s)| k.file == file && k.ts == ts && s.cell.initialized())
+    }
+
     /// Forgets `key` (a plan that must be made again).
     pub fn forget(&self, key: &Key) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());

@@ -32,7 +32,7 @@ use super::{
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 
 /// Largest mapping file read.
-const MAX_MAPPING_BYTES: u64 = 1 << 20;
+pub(super) const MAX_MAPPING_BYTES: u64 = 1 << 20;
 /// Largest subtitle file read.
 const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
 
@@ -171,7 +171,7 @@ fn ladder_version(json: &ObjectMeta, files: &[Object]) -> String {
 }
 
 /// All of a small object's bytes (a mapping or subtitle file), at most `max`.
-async fn read_whole(object: &Object, name: &str, max: u64) -> io::Result<Vec<u8>> {
+pub(super) async fn read_whole(object: &Object, name: &str, max: u64) -> io::Result<Vec<u8>> {
     if object.meta.len > max {
         return Err(unprocessable(format!(
             "{name}: {} bytes, more than the {max} read",

@@ -18,6 +18,7 @@
 mod cache;
 mod iframes;
 mod ladder;
+mod listing;
 pub(crate) mod mapping;
 mod pread;
 pub(crate) mod protect;
@@ -45,6 +46,17 @@ use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 use cache::{IndexCache, Key};
 use pread::PosFile;
 pub use protect::JitProtection;
+pub use url::offered;
+
+/// Whether `text`, the JSON file `name`, is a mapping file (README "Just-in-time packaging").
+pub fn is_mapping_file(name: &str, text: &[u8]) -> bool {
+    let Ok(path) = ObjectPath::from_request_path(&format!("/{name}")) else {
+        return false;
+    };
+    mapping::parse(name, text)
+        .and_then(|m| mapping::resolve(&m, &path))
+        .is_ok()
+}
 use url::JitUrl;
 
 /// Default `--jit-segment-duration`, seconds.
@@ -652,7 +664,12 @@ impl<S: ObjectSource> ObjectSource for JitSource<S> {
     }
 
     async fn list_streams(&self) -> io::Result<Vec<String>> {
-        self.inner.list_streams().await
+        listing::list_streams(&self.inner).await
+    }
+
+    async fn would_package(&self, path: &ObjectPath) -> bool {
+        url::parse(path)
+            .is_some_and(|u| !self.cache.has_plan(u.file.as_str(), u.format == Format::Ts))
     }
 
     fn live(&self) -> Option<&crate::live::LivePlaylists> {

@@ -437,3 +437,58 @@ fn memory_spans_are_slices_or_say_the_object_is_short() {
         }
     }
 }
+
+/// `/api/streams` of a library: media files and valid mapping files are offered as streams
+/// beside packaged ones (a packaged stream's own files are not); listing plans nothing, and
+/// an entry has its details once its master was asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_listing_offers_files_and_plans_none() {
+    use crate::http::streams::DetailsCache;
+    use crate::source::FsSource;
+
+    let Some(clip) = input("listed.mp4") else {
+        return;
+    };
+    let root = std::env::temp_dir().join(format!("hlsorigin-jit-listing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("lib")).unwrap();
+    std::fs::create_dir_all(root.join("pkg")).unwrap();
+    std::fs::copy(&clip, root.join("lib/clip.mp4")).unwrap();
+    std::fs::copy(&clip, root.join("pkg/init.mp4")).unwrap();
+    std::fs::write(root.join("pkg/master.m3u8"), "#EXTM3U\n").unwrap();
+    std::fs::write(root.join("lib/ladder.json"), r#"{"videos": ["clip.mp4"]}"#).unwrap();
+    std::fs::write(
+        root.join("lib/package.json"),
+        r#"{"name": "not a mapping"}"#,
+    )
+    .unwrap();
+    let jit = JitSource::new(FsSource::new(&root).unwrap(), 2.0, 64 << 20);
+
+    let listed = jit.list_streams().await.unwrap();
+    let want = [
+        "lib/clip.mp4/master.m3u8",
+        "lib/ladder.json/master.m3u8",
+        "pkg/master.m3u8",
+    ];
+    assert_eq!(listed, want);
+    assert_eq!(jit.cache.usage(), (0, 0), "listing planned something");
+
+    let details = DetailsCache::default();
+    let entry = details.entry(&jit, "lib/clip.mp4/master.m3u8").await;
+    assert_eq!(
+        (&entry["kind"], &entry["state"]),
+        (&"vod".into(), &"ended".into())
+    );
+    assert!(entry.get("duration").is_none(), "{entry}");
+    assert_eq!(jit.cache.usage().1, 0, "the entry planned the file");
+
+    let master = ObjectPath::from_request_path("/lib/clip.mp4/master.m3u8").unwrap();
+    assert!(jit.would_package(&master).await);
+    jit.open(&master).await.unwrap();
+    assert!(!jit.would_package(&master).await);
+    let entry = details.entry(&jit, "lib/clip.mp4/master.m3u8").await;
+    let duration = entry["duration"].as_f64().unwrap_or(0.0);
+    assert!((duration - 4.0).abs() < 0.1, "{entry}");
+    assert_eq!(entry["renditions"][0]["resolution"], "160x120", "{entry}");
+    let _ = std::fs::remove_dir_all(&root);
+}

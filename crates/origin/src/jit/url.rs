@@ -60,8 +60,14 @@ pub(crate) fn parse(path: &ObjectPath) -> Option<JitUrl> {
     })
 }
 
+/// Whether a file named `name` may be served just in time: a media file `parse` accepts, or a
+/// mapping file (which must still parse as one).
+pub fn offered(name: &str) -> bool {
+    is_mp4(name) || is_mapping(name)
+}
+
 /// A mapping file's name: `NAME.json` (README "Just-in-time packaging", mapping files).
-fn is_mapping(part: &str) -> bool {
+pub(crate) fn is_mapping(part: &str) -> bool {
     part.rsplit_once('.')
         .is_some_and(|(stem, ext)| !stem.is_empty() && ext.eq_ignore_ascii_case("json"))
 }

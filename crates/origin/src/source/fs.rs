@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::http::HeaderValue;
 use tokio::task::spawn_blocking;
 
-use super::{Object, ObjectBody, ObjectMeta, ObjectSource};
+use super::{Listing, Object, ObjectBody, ObjectMeta, ObjectSource};
 use crate::path::{is_hidden, ObjectPath};
 
 /// Directory depth searched for `master.m3u8` by [`FsSource`]'s stream listing.
@@ -137,11 +137,23 @@ impl ObjectSource for FsSource {
     }
 
     async fn list_streams(&self) -> io::Result<Vec<String>> {
+        Ok(self.walk(None).await?.streams)
+    }
+
+    async fn list_offered(&self, offer: fn(&str) -> bool) -> io::Result<Listing> {
+        self.walk(Some(offer)).await
+    }
+}
+
+impl FsSource {
+    /// The streams under the root and the files `offer` accepts (on the blocking pool).
+    async fn walk(&self, offer: Option<fn(&str) -> bool>) -> io::Result<Listing> {
         let root = self.root.clone();
         spawn_blocking(move || {
-            let mut found = Vec::new();
-            list_dir(&root, "", 0, &mut found)?;
-            found.sort();
+            let mut found = Listing::default();
+            list_dir(&root, "", 0, offer, &mut found)?;
+            found.streams.sort();
+            found.files.sort();
             Ok(found)
         })
         .await
@@ -150,12 +162,17 @@ impl ObjectSource for FsSource {
 }
 
 /// Collects top-level `*.m3u8` and `master.m3u8` at any depth up to [`LIST_MAX_DEPTH`],
-/// skipping dot entries and not following symlinks.
-fn list_dir(dir: &Path, prefix: &str, depth: usize, found: &mut Vec<String>) -> io::Result<()> {
+/// skipping dot entries and not following symlinks; and the files `offer` accepts in
+/// directories without a playlist (below the root: nor under one).
+fn list_dir(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    offer: Option<fn(&str) -> bool>,
+    found: &mut Listing,
+) -> io::Result<()> {
+    let (mut offered, mut subdirs, mut has_playlist) = (Vec::new(), Vec::new(), false);
     for entry in std::fs::read_dir(dir)? {
-        if found.len() >= LIST_MAX_STREAMS {
-            break;
-        }
         let entry = entry?;
         let Ok(name) = entry.file_name().into_string() else {
             continue;
@@ -165,14 +182,29 @@ fn list_dir(dir: &Path, prefix: &str, depth: usize, found: &mut Vec<String>) -> 
         }
         let file_type = entry.file_type()?;
         if file_type.is_dir() && depth < LIST_MAX_DEPTH {
-            let sub = format!("{prefix}{name}/");
-            // An unreadable subdirectory hides its streams, not everyone else's.
-            let _ = list_dir(&entry.path(), &sub, depth.saturating_add(1), found);
-        } else if file_type.is_file()
-            && ((depth == 0 && name.ends_with(".m3u8")) || (depth > 0 && name == "master.m3u8"))
-        {
-            found.push(format!("{prefix}{name}"));
+            subdirs.push((entry.path(), format!("{prefix}{name}/")));
+        } else if file_type.is_file() && name.ends_with(".m3u8") {
+            has_playlist = true;
+            if (depth == 0 || name == "master.m3u8") && found.streams.len() < LIST_MAX_STREAMS {
+                found.streams.push(format!("{prefix}{name}"));
+            }
+        } else if file_type.is_file() && offer.is_some_and(|accept| accept(&name)) {
+            offered.push(format!("{prefix}{name}"));
         }
+    }
+    if !has_playlist {
+        let room = LIST_MAX_STREAMS.saturating_sub(found.files.len());
+        found.files.extend(offered.into_iter().take(room));
+    }
+    // Below the root, a stream's directory offers nothing under it either.
+    let offer = offer.filter(|_| depth == 0 || !has_playlist);
+    for (path, sub) in subdirs {
+        let files_full = offer.is_none() || found.files.len() >= LIST_MAX_STREAMS;
+        if found.streams.len() >= LIST_MAX_STREAMS && files_full {
+            break;
+        }
+        // An unreadable subdirectory hides its streams, not everyone else's.
+        let _ = list_dir(&path, &sub, depth.saturating_add(1), offer, found);
     }
     Ok(())
 }

@@ -61,6 +61,10 @@ impl<S: ObjectSource> ObjectSource for LiveSource<S> {
         self.inner.list_streams().await
     }
 
+    async fn list_offered(&self, offer: fn(&str) -> bool) -> io::Result<super::Listing> {
+        self.inner.list_offered(offer).await
+    }
+
     fn live(&self) -> Option<&LivePlaylists> {
         Some(&self.live)
     }

@@ -12,6 +12,8 @@
 mod beneath;
 mod fs;
 pub(crate) mod hot;
+#[cfg(test)]
+mod listing_tests;
 mod live;
 pub mod store;
 #[cfg(target_os = "linux")]
@@ -53,6 +55,32 @@ pub trait ObjectSource: Send + Sync + 'static {
     /// `*.m3u8`), relative, `/`-separated, sorted.
     fn list_streams(&self) -> impl Future<Output = io::Result<Vec<String>>> + Send;
 
+    /// [`Self::list_streams`] and, in the same walk, the files whose name `offer` accepts
+    /// (relative, `/`-separated, sorted) outside the directories of HLS streams: a directory
+    /// holding a `*.m3u8` and everything under it (only the root's own files for the root),
+    /// so a packaged stream's init segments and segments are never offered. No files by
+    /// default.
+    fn list_offered(
+        &self,
+        offer: fn(&str) -> bool,
+    ) -> impl Future<Output = io::Result<Listing>> + Send {
+        let _ = offer;
+        async move {
+            Ok(Listing {
+                streams: self.list_streams().await?,
+                files: Vec::new(),
+            })
+        }
+    }
+
+    /// Whether opening `path` would package something now (a just-in-time playlist of a
+    /// file not planned yet): the index lists such a stream without opening it. False by
+    /// default.
+    fn would_package(&self, path: &ObjectPath) -> impl Future<Output = bool> + Send {
+        let _ = path;
+        std::future::ready(false)
+    }
+
     /// Live playlists whose requests may block (RFC 8216bis 6.2.5.2), see
     /// [`LiveSource`]. None by default.
     fn live(&self) -> Option<&crate::live::LivePlaylists> {
@@ -61,6 +89,15 @@ pub trait ObjectSource: Send + Sync + 'static {
 
     /// Appends the source's own counters (Prometheus text) to `/metrics`. None by default.
     fn render_metrics(&self, _out: &mut String) {}
+}
+
+/// What [`ObjectSource::list_offered`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// As [`ObjectSource::list_streams`].
+    pub streams: Vec<String>,
+    /// The files offered.
+    pub files: Vec<String>,
 }
 
 /// The backing store cannot answer now (object storage down, timing out, refusing): carried

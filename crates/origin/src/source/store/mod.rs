@@ -43,7 +43,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
-use super::{Object, ObjectBody, ObjectMeta, ObjectSource, Unavailable};
+use super::{Listing, Object, ObjectBody, ObjectMeta, ObjectSource, Unavailable};
 use crate::live::follow::{Fetch, Fetched};
 use crate::path::ObjectPath;
 use listed::Listed;
@@ -486,29 +486,92 @@ impl ObjectSource for StoreSource {
     }
 
     async fn list_streams(&self) -> io::Result<Vec<String>> {
+        Ok(self.walk(None).await?.streams)
+    }
+
+    async fn list_offered(&self, offer: fn(&str) -> bool) -> io::Result<Listing> {
+        self.walk(Some(offer)).await
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        StoreSource::render_metrics(self, out);
+    }
+}
+
+impl StoreSource {
+    /// The streams under the prefix and the files `offer` accepts, in one listing.
+    async fn walk(&self, offer: Option<fn(&str) -> bool>) -> io::Result<Listing> {
         let prefix =
             (!self.inner.prefix.is_empty()).then(|| Path::from(self.inner.prefix.as_str()));
         self.inner.stats.lists.fetch_add(1, Relaxed);
         let mut listing = self.inner.store.list(prefix.as_ref());
-        let mut found = Vec::new();
+        let mut found = Listing::default();
+        let mut offered = Offered::default();
         while let Some(meta) = listing.next().await {
             let meta = meta.map_err(|e| self.error(e))?;
             let Some(rel) = self.object_path(&meta.location) else {
                 continue;
             };
-            if is_stream(rel) {
-                found.push(rel.to_owned());
-                if found.len() >= LIST_MAX_STREAMS {
-                    break;
-                }
+            if found.streams.len() < LIST_MAX_STREAMS && is_stream(rel) {
+                found.streams.push(rel.to_owned());
+            }
+            if let Some(accept) = offer {
+                offered.see(rel, accept);
+            }
+            if offer.is_none() && found.streams.len() >= LIST_MAX_STREAMS {
+                break;
             }
         }
-        found.sort();
+        found.streams.sort();
+        found.files = offered.files();
         Ok(found)
     }
+}
 
-    fn render_metrics(&self, out: &mut String) {
-        StoreSource::render_metrics(self, out);
+/// Most candidate files a listing keeps before those under playlists are dropped (a bucket's
+/// segments of packaged `.ts` streams are candidates until then).
+const OFFERED_MAX_SEEN: usize = 100_000;
+
+/// The files a listing offers ([`ObjectSource::list_offered`]), and the directories holding a
+/// playlist that hide them.
+#[derive(Debug, Default)]
+struct Offered {
+    files: Vec<String>,
+    playlist_dirs: std::collections::HashSet<String>,
+}
+
+impl Offered {
+    fn see(&mut self, rel: &str, accept: fn(&str) -> bool) {
+        let parts: Vec<&str> = rel.split('/').collect();
+        if parts.iter().any(|p| p.is_empty() || p.starts_with('.')) {
+            return;
+        }
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        if name.ends_with(".m3u8") {
+            self.playlist_dirs.insert(dir.to_owned());
+        } else if parts.len() <= LIST_MAX_DEPTH + 1
+            && self.files.len() < OFFERED_MAX_SEEN
+            && accept(name)
+        {
+            self.files.push(rel.to_owned());
+        }
+    }
+
+    /// The files seen, less those in a directory with a playlist or under one (but the root).
+    fn files(self) -> Vec<String> {
+        let hidden = |file: &str| {
+            let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+            self.playlist_dirs.contains(dir)
+                || dir
+                    .match_indices('/')
+                    .map(|(i, _)| &dir[..i])
+                    .chain(std::iter::once(dir))
+                    .any(|d| !d.is_empty() && self.playlist_dirs.contains(d))
+        };
+        let mut files: Vec<String> = self.files.iter().filter(|f| !hidden(f)).cloned().collect();
+        files.sort();
+        files.truncate(LIST_MAX_STREAMS);
+        files
     }
 }
 

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The just-in-time streams the index page and `/api/streams` offer: every media file and
+//! mapping file of the inner source outside the directories of HLS streams
+//! ([`ObjectSource::list_offered`]), each as `FILE/master.m3u8` beside the packaged streams.
+//! A mapping file is offered only if it parses and resolves as one. Listing plans nothing:
+//! until a stream's master is first asked for, its entry carries no details
+//! ([`ObjectSource::would_package`]).
+
+use std::io;
+
+use super::ladder::{read_whole, MAX_MAPPING_BYTES};
+use super::url;
+use crate::path::ObjectPath;
+use crate::source::ObjectSource;
+
+/// Most streams listed (as the sources' own listings).
+const LIST_MAX_STREAMS: usize = 1000;
+
+/// The streams of `inner` and the just-in-time streams of its files, sorted.
+pub(super) async fn list_streams<S: ObjectSource>(inner: &S) -> io::Result<Vec<String>> {
+    let listing = inner.list_offered(url::offered).await?;
+    let mut streams = listing.streams;
+    for file in listing.files {
+        let name = file.rsplit('/').next().unwrap_or(&file);
+        if url::is_mapping(name) && !is_mapping_file(inner, &file).await {
+            continue;
+        }
+        streams.push(format!("{file}/master.m3u8"));
+    }
+    streams.sort();
+    streams.truncate(LIST_MAX_STREAMS);
+    Ok(streams)
+}
+
+/// Whether the JSON file at `file` is a mapping file whose paths resolve.
+async fn is_mapping_file<S: ObjectSource>(inner: &S, file: &str) -> bool {
+    let Ok(path) = ObjectPath::from_request_path(&format!("/{file}")) else {
+        return false;
+    };
+    let Ok(object) = inner.open(&path).await else {
+        return false;
+    };
+    read_whole(&object, file, MAX_MAPPING_BYTES)
+        .await
+        .is_ok_and(|text| super::is_mapping_file(file, &text))
+}
