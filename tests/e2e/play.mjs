@@ -106,6 +106,8 @@ await report(browser, result, async () => {
     wallSeconds: wall, advancedSeconds: advanced, startTime: start.t, endTime: s.t, frames: s.frames,
     dropped: s.dropped, ended: s.ended, duration: s.duration, fatal: s.fatal, latency: s.latency,
   });
+  // mode page: what each entry of the list says once played (its details).
+  if (mode === 'page') result.entries = await page.locator('#streams li').allTextContents();
   if (args.screenshot) await page.screenshot({ path: args.screenshot });
   // A live player cannot play faster than its stream is produced: on a loaded 2-core machine
   // the encoder and the packager may run behind real time, which is not the player's fault. So

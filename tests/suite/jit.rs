@@ -316,6 +316,9 @@ fn jit_files_on_the_page() {
 
     let report = play(&format!("{}/?engine=hlsjs", server.base), "page", 6, &[]);
     assert_eq!(report["ok"], true, "page playback: {report}");
+    // Played, the page fetched the details it had no way to know before (duration 0:12).
+    let shown = report["entries"][0].as_str().unwrap_or("");
+    assert!(shown.contains("0:12") && shown.contains("avc1"), "{report}");
     let after = listing();
     let entry = &after["entries"][0];
     let duration = entry["duration"].as_f64().unwrap_or(0.0);
