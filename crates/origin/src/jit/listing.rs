@@ -20,7 +20,11 @@ const LIST_MAX_STREAMS: usize = 1000;
 pub(super) async fn list_streams<S: ObjectSource>(inner: &S) -> io::Result<Vec<String>> {
     let listing = inner.list_offered(url::offered).await?;
     let mut streams = listing.streams;
+    // The packaged streams first: the files fill what room the bound leaves.
     for file in listing.files {
+        if streams.len() >= LIST_MAX_STREAMS {
+            break;
+        }
         let name = file.rsplit('/').next().unwrap_or(&file);
         if url::is_mapping(name) && !is_mapping_file(inner, &file).await {
             continue;
@@ -28,7 +32,6 @@ pub(super) async fn list_streams<S: ObjectSource>(inner: &S) -> io::Result<Vec<S
         streams.push(format!("{file}/master.m3u8"));
     }
     streams.sort();
-    streams.truncate(LIST_MAX_STREAMS);
     Ok(streams)
 }
 
