@@ -9,7 +9,7 @@
 use std::io;
 
 use super::ladder::{read_whole, MAX_MAPPING_BYTES};
-use super::url;
+use super::{mapping, url};
 use crate::path::ObjectPath;
 use crate::source::ObjectSource;
 
@@ -26,7 +26,7 @@ pub(super) async fn list_streams<S: ObjectSource>(inner: &S) -> io::Result<Vec<S
             break;
         }
         let name = file.rsplit('/').next().unwrap_or(&file);
-        if url::is_mapping(name) && !is_mapping_file(inner, &file).await {
+        if url::is_mapping(name) && !is_mapping_object(inner, &file).await {
             continue;
         }
         streams.push(format!("{file}/master.m3u8"));
@@ -36,7 +36,7 @@ pub(super) async fn list_streams<S: ObjectSource>(inner: &S) -> io::Result<Vec<S
 }
 
 /// Whether the JSON file at `file` is a mapping file whose paths resolve.
-async fn is_mapping_file<S: ObjectSource>(inner: &S, file: &str) -> bool {
+async fn is_mapping_object<S: ObjectSource>(inner: &S, file: &str) -> bool {
     let Ok(path) = ObjectPath::from_request_path(&format!("/{file}")) else {
         return false;
     };
@@ -45,5 +45,16 @@ async fn is_mapping_file<S: ObjectSource>(inner: &S, file: &str) -> bool {
     };
     read_whole(&object, file, MAX_MAPPING_BYTES)
         .await
-        .is_ok_and(|text| super::is_mapping_file(file, &text))
+        .is_ok_and(|text| is_mapping_file(file, &text))
+}
+
+/// Whether `text`, the JSON file `name`, is a mapping file (README "Just-in-time packaging")
+/// whose paths resolve.
+pub fn is_mapping_file(name: &str, text: &[u8]) -> bool {
+    let Ok(path) = ObjectPath::from_request_path(&format!("/{name}")) else {
+        return false;
+    };
+    mapping::parse(name, text)
+        .and_then(|m| mapping::resolve(&m, &path))
+        .is_ok()
 }

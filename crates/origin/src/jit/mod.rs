@@ -44,19 +44,10 @@ use crate::path::ObjectPath;
 use crate::source::store::Remote;
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 use cache::{IndexCache, Key};
+pub use listing::is_mapping_file;
 use pread::PosFile;
 pub use protect::JitProtection;
 pub use url::offered;
-
-/// Whether `text`, the JSON file `name`, is a mapping file (README "Just-in-time packaging").
-pub fn is_mapping_file(name: &str, text: &[u8]) -> bool {
-    let Ok(path) = ObjectPath::from_request_path(&format!("/{name}")) else {
-        return false;
-    };
-    mapping::parse(name, text)
-        .and_then(|m| mapping::resolve(&m, &path))
-        .is_ok()
-}
 use url::JitUrl;
 
 /// Default `--jit-segment-duration`, seconds.
