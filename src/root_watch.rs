@@ -150,7 +150,8 @@ fn scan(root: &Path) -> Seen {
         let Ok(kind) = entry.file_type() else {
             continue;
         };
-        if kind.is_dir() {
+        if !kind.is_file() {
+            // A directory, or a link to one: a stream if it has a master.
             let Ok(meta) = std::fs::metadata(entry.path().join("master.m3u8")) else {
                 continue;
             };
@@ -159,7 +160,7 @@ fn scan(root: &Path) -> Seen {
             }
         } else if name.ends_with(".m3u8") {
             root_playlist = true;
-        } else if kind.is_file() && origin::jit::offered(&name) {
+        } else if origin::jit::offered(&name) {
             let Ok(meta) = entry.metadata() else { continue };
             let quiet = meta
                 .modified()
