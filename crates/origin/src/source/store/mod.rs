@@ -559,16 +559,19 @@ impl Offered {
 
     /// The files seen, less those in a directory with a playlist or under one (but the root).
     fn files(self) -> Vec<String> {
+        let Offered {
+            files,
+            playlist_dirs,
+        } = self;
+        // The file's directory (the root too), or one of its ancestors below the root.
         let hidden = |file: &str| {
             let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
-            self.playlist_dirs.contains(dir)
+            playlist_dirs.contains(dir)
                 || dir
                     .match_indices('/')
-                    .map(|(i, _)| &dir[..i])
-                    .chain(std::iter::once(dir))
-                    .any(|d| !d.is_empty() && self.playlist_dirs.contains(d))
+                    .any(|(i, _)| playlist_dirs.contains(&dir[..i]))
         };
-        let mut files: Vec<String> = self.files.iter().filter(|f| !hidden(f)).cloned().collect();
+        let mut files: Vec<String> = files.into_iter().filter(|f| !hidden(f)).collect();
         files.sort();
         files.truncate(LIST_MAX_STREAMS);
         files
