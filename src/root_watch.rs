@@ -60,7 +60,7 @@ pub fn start(root: &Path, events: Events) -> Result<RootWatch> {
     watcher
         .watch(root, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch {} for new streams", root.display()))?;
-    let known = scan(root);
+    let known = scan(root, &Seen::new());
     let task = tokio::spawn(follow(root.to_path_buf(), events, known, rx));
     Ok(RootWatch {
         _watcher: watcher,
@@ -96,7 +96,8 @@ async fn follow(
         tokio::time::sleep(SETTLE).await;
         while changes.try_recv().is_ok() {}
         let scan_root = root.clone();
-        let Ok(now) = tokio::task::spawn_blocking(move || scan(&scan_root)).await else {
+        let last = known.clone();
+        let Ok(now) = tokio::task::spawn_blocking(move || scan(&scan_root, &last)).await else {
             return;
         };
         known = publish_changes(&root, &events, known, now);
@@ -132,8 +133,9 @@ fn publish_changes(root: &Path, events: &Events, known: Seen, now: Seen) -> Seen
 /// The streams under `root`: directories with a `master.m3u8`, and the files served just in
 /// time ([`origin::jit::offered`]: media files, mapping files that parse as one) unless a
 /// top-level playlist makes the root a stream's directory (as `/api/streams` lists them).
-/// A file written in the last [`QUIET`] is not yet seen (a copy in progress).
-fn scan(root: &Path) -> Seen {
+/// A file written in the last [`QUIET`] is not yet seen (a copy in progress). `known`: what
+/// the last scan saw.
+fn scan(root: &Path, known: &Seen) -> Seen {
     let Ok(dir) = std::fs::read_dir(root) else {
         return Seen::new();
     };
@@ -167,11 +169,14 @@ fn scan(root: &Path) -> Seen {
                 .ok()
                 .and_then(|m| m.elapsed().ok())
                 .is_some_and(|age| age >= QUIET);
-            if quiet && (!name.to_ascii_lowercase().ends_with(".json") || mapping(&entry.path())) {
-                let file = Master {
-                    just_in_time: true,
-                    ..master_of(&meta)
-                };
+            let file = Master {
+                just_in_time: true,
+                ..master_of(&meta)
+            };
+            // A mapping file is read once per file: the same one seen before is one still.
+            let json = name.to_ascii_lowercase().ends_with(".json");
+            let seen_before = known.get(&name).is_some_and(|k| k == &file);
+            if quiet && (!json || seen_before || mapping(&entry.path(), meta.len())) {
                 files.insert(name, file);
             }
         }
@@ -182,13 +187,15 @@ fn scan(root: &Path) -> Seen {
     seen
 }
 
-/// Whether the JSON file at `path` is a mapping file.
-fn mapping(path: &Path) -> bool {
+/// Whether the JSON file at `path`, `len` bytes long, is a mapping file (one larger than
+/// the origin reads is not).
+fn mapping(path: &Path, len: u64) -> bool {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    std::fs::read(path).is_ok_and(|text| origin::jit::is_mapping_file(name, &text))
+    len <= origin::jit::MAX_MAPPING_BYTES
+        && std::fs::read(path).is_ok_and(|text| origin::jit::is_mapping_file(name, &text))
 }
 
 /// A master's identity; its session is FNV-1a over device, inode and modification time.

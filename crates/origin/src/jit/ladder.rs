@@ -32,7 +32,7 @@ use super::{
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 
 /// Largest mapping file read.
-pub(super) const MAX_MAPPING_BYTES: u64 = 1 << 20;
+pub const MAX_MAPPING_BYTES: u64 = 1 << 20;
 /// Largest subtitle file read.
 const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
 

@@ -44,6 +44,7 @@ use crate::path::ObjectPath;
 use crate::source::store::Remote;
 use crate::source::{Object, ObjectBody, ObjectMeta, ObjectSource};
 use cache::{IndexCache, Key};
+pub use ladder::MAX_MAPPING_BYTES;
 pub use listing::is_mapping_file;
 use pread::PosFile;
 pub use protect::JitProtection;
