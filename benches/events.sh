@@ -16,7 +16,7 @@
 #             the blocking-reload publish lag (benches/publish_lag.py --blocking: how late the
 #             playlist lists a part), LAT_SECONDS each, cases interleaved, ROUNDS rounds.
 #
-#   benches/events.sh    env: PHASES (ws,poll,hls), N (10000), WINDOW (30), LAT_SECONDS (30),
+#   benches/events.sh    env: PHASES (ws,poll,hls), BIN (a built hlsorigin, e.g. another commit's), N (10000), WINDOW (30), LAT_SECONDS (30),
 #                        ROUNDS (1), THREADS (client runtime threads, 1), SERVER_ARGS (more
 #                        `live` flags, e.g. "--events-threads 0"), CLIENT_NICE (nice of the load
 #                        client, 0: it stands for remote machines, and on one box it competes
@@ -38,9 +38,10 @@ FANOUT=segment.published,part.published
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -gt $((N + 1000)) ] || { echo "ulimit -n $(ulimit -n) is too low for N=$N" >&2; exit 1; }
 
-cargo build --release --quiet --bin hlsorigin --example events_load
+cargo build --release --quiet --example events_load
+[ -n "${BIN:-}" ] || cargo build --release --quiet --bin hlsorigin
 export RUST_LOG=${RUST_LOG:-warn}
-BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/hlsorigin}
 LOAD=${CARGO_TARGET_DIR:-target}/release/examples/events_load
 mkdir -p "$WORK"
 SRC_TS=$WORK/src-720p30-3M-60s.ts

@@ -13,6 +13,7 @@
 //! Nothing below imports from here.
 
 pub(crate) mod conditional;
+mod cycle;
 pub(crate) mod events;
 mod files;
 mod hlsjs;

@@ -28,7 +28,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-use super::events::EventsEdge;
+use super::cycle::{Cycle, Ended};
+use super::events::{EventsEdge, Held};
 use super::router::{build, header_values};
 use super::signed::ClientAddr;
 use super::tls::TlsAcceptor;
@@ -212,6 +213,7 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let conn = Conn {
                 router: router.clone(),
+                events: Arc::clone(&events),
                 watcher: graceful.watcher(),
                 draining: draining_rx.clone(),
                 tls: tls.clone(),
@@ -255,6 +257,7 @@ impl Server {
 /// What one connection task needs.
 struct Conn {
     router: Router,
+    events: Arc<EventsEdge>,
     watcher: Watcher,
     draining: watch::Receiver<bool>,
     tls: Option<TlsAcceptor>,
@@ -270,19 +273,29 @@ impl Conn {
             return Box::pin(self.serve_tls(tls, stream, peer)).await;
         }
         match tokio::time::timeout(self.header_read_timeout, sniff(&mut stream)).await {
-            Ok(Ok((prefix, h2))) => {
-                self.serve_io(
-                    TokioIo::new(Prefixed {
-                        prefix,
-                        inner: stream,
-                    }),
-                    h2,
-                    peer,
-                )
-                .await
+            Ok(Ok((prefix, true))) => {
+                let io = TokioIo::new(Prefixed::new(prefix.freeze(), stream));
+                self.serve_io(io, true, peer).await
             }
+            Ok(Ok((prefix, false))) => self.serve_cycling(stream, prefix, peer).await,
             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection closed before a request"),
             Err(_) => tracing::debug!(%peer, "no request within the header read timeout"),
+        }
+    }
+
+    /// Cleartext HTTP/1.1: requests one at a time ([`Cycle`]), holding no hyper state between
+    /// them, until one needs hyper for the rest of the connection.
+    async fn serve_cycling(self, stream: TcpStream, prefix: BytesMut, peer: SocketAddr) {
+        let cycle = Cycle {
+            router: self.router.clone(),
+            events: Arc::clone(&self.events),
+            draining: self.draining.clone(),
+            header_read_timeout: self.header_read_timeout,
+            peer,
+        };
+        if let Ended::Hyper(stream, read) = cycle.run(stream, prefix).await {
+            let io = TokioIo::new(Prefixed::new(read.freeze(), stream));
+            self.serve_io(io, false, peer).await;
         }
     }
 
@@ -318,7 +331,7 @@ impl Conn {
         // Held until the connection ends: the graceful shutdown waits for it.
         let _watcher = self.watcher;
         let mut draining = self.draining;
-        let service = TowerToHyperService::new(with_peer(self.router, peer));
+        let service = TowerToHyperService::new(with_peer(self.router, peer, None));
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -336,7 +349,7 @@ impl Conn {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(with_peer(self.router, peer));
+        let service = TowerToHyperService::new(with_peer(self.router, peer, None));
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         // Pings find dead peers; an HTTP/2 connection has no header-read timeout of its own
         // once the preface has arrived.
@@ -350,10 +363,12 @@ impl Conn {
     }
 }
 
-/// The router, with the peer address in every request's extensions ([`ClientAddr`]).
-fn with_peer(
+/// The router, with the peer address in every request's extensions ([`ClientAddr`]), and the
+/// long-poll the connection held before, if any ([`Held`]).
+pub(super) fn with_peer(
     router: Router,
     peer: SocketAddr,
+    held: Option<Held>,
 ) -> impl tower::Service<
     hyper::Request<hyper::body::Incoming>,
     Response = axum::response::Response,
@@ -366,6 +381,9 @@ fn with_peer(
         router,
         move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ClientAddr(peer));
+            if let Some(held) = held {
+                req.extensions_mut().insert(held);
+            }
             req
         },
     )
@@ -373,7 +391,7 @@ fn with_peer(
 
 /// Reads until the first bytes decide between HTTP/2 prior knowledge (the full preface) and
 /// HTTP/1 (anything that diverges from it). Returns what was read and whether it is HTTP/2.
-async fn sniff(stream: &mut TcpStream) -> io::Result<(Bytes, bool)> {
+async fn sniff(stream: &mut TcpStream) -> io::Result<(BytesMut, bool)> {
     // Small: it lives only until hyper has taken its bytes; a longer head is read by hyper.
     let mut buf = BytesMut::with_capacity(1024);
     loop {
@@ -382,19 +400,44 @@ async fn sniff(stream: &mut TcpStream) -> io::Result<(Bytes, bool)> {
         }
         let n = buf.len().min(H2_PREFACE.len());
         if buf.get(..n) != H2_PREFACE.get(..n) {
-            return Ok((buf.freeze(), false));
+            return Ok((buf, false));
         }
         if n == H2_PREFACE.len() {
-            return Ok((buf.freeze(), true));
+            return Ok((buf, true));
         }
     }
 }
 
 /// A TCP stream whose first reads return bytes already read from it; writes of cached
 /// segments go out with `sendfile` on Linux ([`crate::source::zerocopy`]).
-struct Prefixed {
+pub(super) struct Prefixed {
     prefix: Bytes,
     inner: TcpStream,
+    /// Reads end after the prefix (one request for hyper, [`super::cycle`]).
+    single: bool,
+}
+
+impl Prefixed {
+    fn new(prefix: Bytes, inner: TcpStream) -> Self {
+        Prefixed {
+            prefix,
+            inner,
+            single: false,
+        }
+    }
+
+    /// `head`, then end-of-file, for reads; writes go to `inner`.
+    pub(super) fn single(head: Bytes, inner: TcpStream) -> Self {
+        Prefixed {
+            prefix: head,
+            inner,
+            single: true,
+        }
+    }
+
+    pub(super) fn into_inner(self) -> TcpStream {
+        self.inner
+    }
 }
 
 impl AsyncRead for Prefixed {
@@ -413,6 +456,9 @@ impl AsyncRead for Prefixed {
                 self.prefix = Bytes::new();
             }
             return Poll::Ready(Ok(()));
+        }
+        if self.single {
+            return Poll::Ready(Ok(())); // end of file
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }

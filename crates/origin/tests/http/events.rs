@@ -364,6 +364,85 @@ async fn long_poll_holds_then_answers_json_array() {
     assert_eq!(seqs(&items), vec![base + 1, seg]);
 }
 
+/// The origin's open connections, from `/metrics` (this scrape's own included).
+async fn open_connections(server: &TestServer) -> u64 {
+    let text = server.get("/metrics", &[]).await.text();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("hlsorigin_open_connections "))
+        .expect("open connections gauge");
+    line.rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a number")
+}
+
+/// Requests served one at a time on a keep-alive connection (the connection holds no hyper
+/// state between them, `http/cycle.rs`): pipelined requests answer in order, a long-poll
+/// between them is held until its event and the connection goes on, a request with a body
+/// (served by hyper for the rest of the connection) keeps it too, `Connection: close` ends
+/// it; and a client that goes away during a held long-poll frees its connection.
+#[tokio::test]
+async fn long_polls_held_between_requests_on_one_connection() {
+    let fx = Fixture::new();
+    let (server, events) = TestServer::start_with_events(fx.config()).await;
+    let base = added(&events, "s");
+    let mut conn = Conn::open(server.addr).await;
+    let poll = format!("/api/events?since={base}&timeout=30&types=segment.published");
+    let pipelined = format!(
+        "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET {poll} HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET /seg10.ts HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0\r\n\r\n"
+    );
+    conn.send_raw(pipelined.as_bytes()).await;
+    let health = conn.read_response("GET").await.expect("healthz");
+    assert_eq!(health.status, 200);
+    // Held: nothing more arrives until a matching event.
+    let early = tokio::time::timeout(Duration::from_millis(500), conn.read_head()).await;
+    assert!(early.is_err(), "the long-poll answered before its event");
+    let seg = segment(&events, "s", 1);
+    let res = tokio::time::timeout(WAIT, conn.read_response("GET"))
+        .await
+        .expect("answered")
+        .expect("response");
+    assert_eq!(res.status, 200);
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&res.body).expect("json");
+    assert_eq!(seqs(&items), vec![seg]);
+    let range = conn.read_response("GET").await.expect("range");
+    assert_eq!(range.status, 206);
+    assert!(range
+        .header("connection")
+        .is_none_or(|v| !v.eq_ignore_ascii_case("close")));
+    // A body: hyper frames it (405: no route takes POST) and the connection goes on.
+    conn.send_raw(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab")
+        .await;
+    assert_eq!(conn.read_response("POST").await.expect("post").status, 405);
+    conn.send("GET", "/healthz", &[("Connection", "close")])
+        .await;
+    let last = conn.read_response("GET").await.expect("last");
+    assert_eq!(last.header("connection").as_deref(), Some("close"));
+    assert!(
+        conn.read_head().await.is_none(),
+        "closed after Connection: close"
+    );
+    drop(conn);
+
+    let before = open_connections(&server).await;
+    let mut gone = Conn::open(server.addr).await;
+    gone.send("GET", &poll, &[]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(open_connections(&server).await, before + 1);
+    drop(gone);
+    let deadline = Instant::now() + WAIT;
+    while open_connections(&server).await > before {
+        assert!(
+            Instant::now() < deadline,
+            "a held long-poll outlived its client"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Reads SSE body bytes until `pred` holds for what was read (chunked framing included).
 async fn read_until(conn: &mut Conn, pred: impl Fn(&str) -> bool) -> String {
     use tokio::io::AsyncReadExt;

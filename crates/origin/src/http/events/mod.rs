@@ -222,26 +222,65 @@ fn number(name: &str, value: &str) -> Result<u64, String> {
         .map_err(|_| format!("{name} must be a non-negative integer, not {value:?}"))
 }
 
+/// A long-poll its connection held before hyper saw it (`http/cycle.rs`,
+/// [`EventsEdge::hold`]): the `since` it waited from and when its timeout ends. The handler
+/// answers from the same `since` and waits no longer than the deadline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Held {
+    since: u64,
+    deadline: tokio::time::Instant,
+}
+
+impl EventsEdge {
+    /// The query of an `/api/events` request, as the subscriber may see it (origin, query,
+    /// signed-URL visibility, `since` not in the future), or the answer refusing it.
+    fn query(&self, req: &Request) -> Result<Query, Box<Response>> {
+        let headers = req.headers();
+        if !self.origin_allowed(headers) {
+            return Err(Box::new(text(
+                StatusCode::FORBIDDEN,
+                "origin not allowed\n".into(),
+            )));
+        }
+        let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+        let mut query = Query::parse(req.uri().query(), last_event_id)
+            .map_err(|reason| Box::new(text(StatusCode::BAD_REQUEST, format!("{reason}\n"))))?;
+        if let Some(v) = super::signed::visibility(self.signed.as_deref(), req) {
+            query.filter = query.filter.visible(v);
+        }
+        // `since` from the future is refused before anything else (a 400, not a close code).
+        if let Some(since) = query.since {
+            self.events
+                .read(since, &query.filter, 0)
+                .map_err(|e| Box::new(refused(&e)))?;
+        }
+        Ok(query)
+    }
+
+    /// Waits until the long-poll `req` has a matching event or its timeout passed, keeping
+    /// nothing of the request. `None`: not a long-poll the hub holds (a refusal, a WebSocket,
+    /// SSE), which the handler answers.
+    pub(crate) async fn hold(&self, req: Request) -> Option<Held> {
+        if wants_websocket(req.headers()) || accepts_event_stream(req.headers()) {
+            return None;
+        }
+        let query = self.query(&req).ok()?;
+        drop(req);
+        let since = query.since.unwrap_or_else(|| self.events.last_seq());
+        let deadline = tokio::time::Instant::now() + query.timeout;
+        // The events themselves are read again by the handler.
+        let _ = self.events.wait(since, &query.filter, query.timeout).await;
+        Some(Held { since, deadline })
+    }
+}
+
 /// `GET /api/events`.
 pub(crate) async fn api_events(edge: Arc<EventsEdge>, req: Request) -> Response {
-    let headers = req.headers();
-    if !edge.origin_allowed(headers) {
-        return text(StatusCode::FORBIDDEN, "origin not allowed\n".into());
-    }
-    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-    let mut query = match Query::parse(req.uri().query(), last_event_id) {
+    let query = match edge.query(&req) {
         Ok(q) => q,
-        Err(reason) => return text(StatusCode::BAD_REQUEST, format!("{reason}\n")),
+        Err(res) => return *res,
     };
-    if let Some(v) = super::signed::visibility(edge.signed.as_deref(), &req) {
-        query.filter = query.filter.visible(v);
-    }
-    // `since` from the future is refused before anything else (a 400, not a close code).
-    if let Some(since) = query.since {
-        if let Err(e) = edge.events.read(since, &query.filter, 0) {
-            return refused(&e);
-        }
-    }
+    let headers = req.headers();
     if wants_websocket(headers) {
         // Boxed: the upgrade's states are large and would size every held long-poll's
         // future (memory per idle subscriber).
@@ -250,9 +289,10 @@ pub(crate) async fn api_events(edge: Arc<EventsEdge>, req: Request) -> Response 
     if accepts_event_stream(headers) {
         return sse::stream(&edge, query);
     }
+    let held = req.extensions().get::<Held>().copied();
     // A held long-poll keeps nothing of its request (headers, URI, extensions).
     drop(req);
-    long_poll(&edge, query).await
+    long_poll(&edge, query, held).await
 }
 
 /// `Upgrade: websocket` (RFC 6455 4.1; the token is case-insensitive).
@@ -277,9 +317,18 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn long_poll(edge: &EventsEdge, query: Query) -> Response {
-    let since = query.since.unwrap_or_else(|| edge.events.last_seq());
-    let items = match edge.events.wait(since, &query.filter, query.timeout).await {
+async fn long_poll(edge: &EventsEdge, query: Query, held: Option<Held>) -> Response {
+    let (since, timeout) = match held {
+        Some(h) => (
+            h.since,
+            h.deadline - tokio::time::Instant::now().min(h.deadline),
+        ),
+        None => (
+            query.since.unwrap_or_else(|| edge.events.last_seq()),
+            query.timeout,
+        ),
+    };
+    let items = match edge.events.wait(since, &query.filter, timeout).await {
         Ok(items) => items,
         Err(e) => return refused(&e),
     };
