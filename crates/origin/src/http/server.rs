@@ -4,9 +4,13 @@
 //!
 //! - At most `max_connections` connections are open; the loop takes a semaphore permit before
 //!   accepting, so excess clients wait in the kernel's listen backlog.
-//! - A client must send a complete request head within `header_read_timeout_secs` (hyper's
-//!   `header_read_timeout`, which also bounds idle HTTP/1 keep-alive) and, before that, the
-//!   first bytes that tell HTTP/1 from HTTP/2 (slowloris).
+//! - A client must send a complete request head within `header_read_timeout_secs`, which also
+//!   bounds idle HTTP/1 keep-alive, and, before that, the first bytes that tell HTTP/1 from
+//!   HTTP/2 (slowloris).
+//! - Cleartext HTTP/1.1 requests are served one at a time, each by a hyper connection of its
+//!   own, so that an idle keep-alive connection or a held long-poll keeps no hyper buffers
+//!   ([`super::cycle`]); TLS, HTTP/2 and requests hyper must frame (bodies, upgrades) keep
+//!   one hyper connection for the rest of the connection (its `header_read_timeout`).
 //! - On shutdown the listener closes, every connection finishes its in-flight responses
 //!   (HTTP/1: no more keep-alive; HTTP/2: GOAWAY), and after `shutdown_timeout_secs` the
 //!   remaining connections are dropped.
