@@ -124,6 +124,8 @@ pub struct JitSource<S> {
     cache: Arc<IndexCache>,
     /// `--jit-encrypt`, and its digest for the ETags.
     protection: Option<(Arc<JitProtection>, String)>,
+    /// Which JSON files listed are mapping files ([`listing::Verdicts`]).
+    verdicts: listing::Verdicts,
 }
 
 impl<S: ObjectSource> JitSource<S> {
@@ -137,6 +139,7 @@ impl<S: ObjectSource> JitSource<S> {
                 usize::try_from(cache_bytes).unwrap_or(usize::MAX),
             )),
             protection: None,
+            verdicts: listing::Verdicts::default(),
         }
     }
 
@@ -656,7 +659,7 @@ impl<S: ObjectSource> ObjectSource for JitSource<S> {
     }
 
     async fn list_streams(&self) -> io::Result<Vec<String>> {
-        listing::list_streams(&self.inner).await
+        listing::list_streams(&self.inner, &self.verdicts).await
     }
 
     async fn would_package(&self, path: &ObjectPath) -> bool {

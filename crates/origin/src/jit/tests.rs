@@ -492,3 +492,50 @@ async fn library_listing_offers_files_and_plans_none() {
     assert_eq!(entry["renditions"][0]["resolution"], "160x120", "{entry}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A listing reads a JSON file to tell a mapping file only when its ETag changed: the same
+/// bytes count rewritten in place under the same mtime keep the first verdict (the file was not
+/// read again); a new mtime or new content is judged anew.
+#[tokio::test]
+async fn listing_judges_json_files_once_per_version() {
+    use crate::source::FsSource;
+    use std::time::{Duration, SystemTime};
+
+    let root = std::env::temp_dir().join(format!("hlsorigin-jit-verdicts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("lib")).unwrap();
+    let ladder = root.join("lib/ladder.json");
+    let other = root.join("lib/package.json");
+    let mapping = r#"{"videos": ["clip.mp4"]}"#;
+    std::fs::write(&ladder, mapping).unwrap();
+    std::fs::write(&other, r#"{"name": "not a mapping"}"#).unwrap();
+    let set_mtime = |path: &std::path::Path, t: SystemTime| {
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(t).unwrap();
+    };
+    let jit = JitSource::new(FsSource::new(&root).unwrap(), 2.0, 64 << 20);
+    let ladder_url = "lib/ladder.json/master.m3u8";
+    let other_url = "lib/package.json/master.m3u8";
+
+    assert_eq!(jit.list_streams().await.unwrap(), [ladder_url]);
+    // Broken in place (same length, same mtime, same inode): the same ETag, the same verdict.
+    let mtime = std::fs::metadata(&ladder).unwrap().modified().unwrap();
+    let broken = mapping.replace('}', " ");
+    std::fs::write(&ladder, &broken).unwrap();
+    set_mtime(&ladder, mtime);
+    assert_eq!(
+        jit.list_streams().await.unwrap(),
+        [ladder_url],
+        "an unchanged ETag was judged again"
+    );
+    // A new mtime: read again, no longer a mapping file.
+    set_mtime(&ladder, mtime + Duration::from_secs(5));
+    assert!(jit.list_streams().await.unwrap().is_empty());
+    // New content in the other file: judged anew, now a mapping file.
+    // (The same length as before: a distinct mtime makes it a new version even where the
+    // filesystem's clock is coarse.)
+    std::fs::write(&other, mapping).unwrap();
+    set_mtime(&other, mtime + Duration::from_secs(10));
+    assert_eq!(jit.list_streams().await.unwrap(), [other_url]);
+    let _ = std::fs::remove_dir_all(&root);
+}
