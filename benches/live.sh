@@ -16,7 +16,7 @@
 #     (benches/park_client.c), all checked to return 200 with the part they waited for; also
 #     `hlsorigin serve` watching ffmpeg's playlist with as many _HLS_msn requests.
 #
-#   benches/live.sh      env: PHASES (latency,cpu,parked), ROUNDS (1), LAT_SECONDS (30),
+#   benches/live.sh      env: PHASES (latency,cpu,parked), BIN (a built hlsorigin), ROUNDS (1), LAT_SECONDS (30),
 #                        LAT_CASES ("ll ll-rate classic ffmpeg"),
 #                        CHANNELS (1,10,50,100), CPU_MODES (ours-ts,ours-fmp4,ours-ll,ffmpeg),
 #                        CPU_WINDOW (30), PARKED (10000), PARKED_SERVE (1: also against
@@ -44,9 +44,9 @@ ulimit -n "$(ulimit -Hn)"
 SRC=(-f lavfi -i "testsrc2=size=1280x720:rate=30" -f lavfi -i "sine=frequency=1000:sample_rate=48000")
 ENC=(-c:v libx264 -preset veryfast -tune zerolatency -g 30 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k)
 
-cargo build --release --quiet
+[ -n "${BIN:-}" ] || cargo build --release --quiet
 export RUST_LOG=${RUST_LOG:-warn}  # no per-request log lines from the servers
-BIN=${CARGO_TARGET_DIR:-target}/release/hlsorigin
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/hlsorigin}
 mkdir -p "$WORK"
 
 . benches/procs.sh
