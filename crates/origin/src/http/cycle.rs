@@ -8,9 +8,10 @@
 //! taken only once the socket is readable, and hands hyper that one request: hyper serves it,
 //! then reads end-of-file (half-close on, so it reads nothing while the request runs and the
 //! response keeps `keep-alive`) and gives the socket back. Between requests the task holds the
-//! socket and nothing else. A long-poll (`GET /api/events` asking for neither a WebSocket nor
-//! SSE) is held here, before hyper, until an event matches it or its timeout passes
-//! ([`EventsEdge::hold`]); hyper then answers it at once.
+//! socket and nothing else. A request that waits — a long-poll (`GET /api/events` asking for
+//! neither a WebSocket nor SSE), an LL-HLS blocking playlist reload (`_HLS_msn`) — is held
+//! here, before hyper, until it can be answered ([`super::hold`]); hyper then answers it at
+//! once.
 //!
 //! Requests that hyper must frame go to one hyper connection for the rest of the connection,
 //! as all requests did before: a body (`Content-Length` other than 0, `Transfer-Encoding`),
@@ -20,7 +21,7 @@
 //!
 //! One difference: while hyper serves a request here it does not read the socket, so a client
 //! that goes away during a long response is noticed at the next write, not at once; a client
-//! that goes away during a held long-poll is noticed at once ([`gone`]).
+//! that goes away while its request is held is noticed at once ([`gone`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -36,7 +37,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::events::{EventsEdge, Held};
+use super::hold::{Held, Holder};
 use super::server::{with_peer, Prefixed};
 use super::signed::ClientAddr;
 
@@ -57,9 +58,10 @@ pub(super) enum Head {
         len: usize,
         /// No `Connection: close`.
         keep_alive: bool,
-        /// `GET /api/events` not asking for SSE (a WebSocket asks for `Upgrade`, so it is
-        /// never `Single`).
-        long_poll: bool,
+        /// A request that may wait, to be held before hyper ([`super::hold`]): `GET
+        /// /api/events` not asking for SSE (a WebSocket asks for `Upgrade`, so it is never
+        /// `Single`), or `GET` of a playlist with `_HLS_msn`.
+        held: bool,
     },
     /// hyper serves the rest of the connection.
     Hyper,
@@ -105,16 +107,18 @@ pub(super) fn classify(buf: &[u8]) -> Head {
         }
     }
     let target = req.path.unwrap_or_default();
-    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let long_poll = path == "/api/events" && !event_stream;
+    let reload = path.ends_with(".m3u8") && query.contains("_HLS_msn=");
     Head::Single {
         len,
         keep_alive,
-        long_poll: req.method == Some("GET") && path == "/api/events" && !event_stream,
+        held: req.method == Some("GET") && (long_poll || reload),
     }
 }
 
 /// The request of a whole `head`, with no body, as the router would see it (for
-/// [`EventsEdge::hold`]).
+/// [`Holder::hold`]).
 fn request_of(head: &[u8], peer: SocketAddr) -> Option<Request> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -131,7 +135,7 @@ fn request_of(head: &[u8], peer: SocketAddr) -> Option<Request> {
 /// What a cycling connection needs.
 pub(super) struct Cycle {
     pub(super) router: Router,
-    pub(super) events: Arc<EventsEdge>,
+    pub(super) holder: Arc<dyn Holder>,
     pub(super) draining: watch::Receiver<bool>,
     pub(super) header_read_timeout: Duration,
     pub(super) peer: SocketAddr,
@@ -156,12 +160,12 @@ impl Cycle {
                 head = tokio::time::timeout(self.header_read_timeout, read_head(&stream, &mut buf)) => head,
                 _ = self.draining.wait_for(|d| *d) => return Ended::Closed,
             };
-            let (len, keep_alive, long_poll) = match head {
+            let (len, keep_alive, held) = match head {
                 Ok(Ok(Head::Single {
                     len,
                     keep_alive,
-                    long_poll,
-                })) => (len, keep_alive, long_poll),
+                    held,
+                })) => (len, keep_alive, held),
                 Ok(Ok(_)) => return Ended::Hyper(stream, buf),
                 Ok(Err(e)) => {
                     tracing::debug!(peer = %self.peer, error = %e, "connection closed");
@@ -179,7 +183,7 @@ impl Cycle {
             if buf.is_empty() {
                 buf = BytesMut::new();
             }
-            let held = if long_poll {
+            let held = if held {
                 self.hold(&stream, &head).await
             } else {
                 None
@@ -205,12 +209,12 @@ impl Cycle {
         }
     }
 
-    /// Holds a long-poll until an event matches it or its timeout passes (or the server
-    /// shuts down). `None`: not one the hub holds (hyper answers why); `Some(None)`: the
-    /// client closed the connection meanwhile.
+    /// Holds a request that waits until it can be answered (or the server shuts down).
+    /// `None`: not one that waits (hyper answers it); `Some(None)`: the client closed the
+    /// connection meanwhile.
     async fn hold(&mut self, stream: &TcpStream, head: &[u8]) -> Option<Option<Held>> {
         let req = request_of(head, self.peer)?;
-        let mut held = Box::pin(self.events.hold(req));
+        let mut held = self.holder.hold(req);
         let mut watch_socket = true;
         loop {
             tokio::select! {
@@ -295,11 +299,11 @@ mod tests {
     #[test]
     fn heads_are_classified() {
         // A head served on its own: `Single` with its whole length.
-        let one = |text: &str, keep_alive, long_poll| {
+        let one = |text: &str, keep_alive, held| {
             let head = Head::Single {
                 len: text.len(),
                 keep_alive,
-                long_poll,
+                held,
             };
             (text.to_owned(), head)
         };

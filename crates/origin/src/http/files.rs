@@ -310,6 +310,7 @@ async fn serve_playlist<S: ObjectSource>(
             return respond_prepared(&prepared, &req, content_type, head, None, token);
         }
     }
+    let held = req.extensions.get::<super::reload::HeldReload>().copied();
     let req = if directives.is_ok_and(|d| d.is_blocking()) {
         super::reload::detached(req)
     } else {
@@ -317,7 +318,7 @@ async fn serve_playlist<S: ObjectSource>(
     };
     let req = &req;
     let (object, blocking_cache_control) =
-        match open_playlist(&state.source, path, req.uri.query()).await {
+        match open_playlist(&state.source, path, req.uri.query(), held).await {
             Ok(o) => (o.object, o.cache_control),
             Err(PlaylistError::BadDirectives(why)) => return plain(StatusCode::BAD_REQUEST, why),
             // RFC 8216bis 6.2.5.2: blocked for too long.

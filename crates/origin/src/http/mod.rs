@@ -17,6 +17,7 @@ mod cycle;
 pub(crate) mod events;
 mod files;
 mod hlsjs;
+mod hold;
 pub(crate) mod policy;
 pub mod reload;
 pub(crate) mod router;

@@ -123,12 +123,39 @@ impl Skip {
     }
 }
 
+/// A blocking reload its connection held before hyper saw it (`http/hold.rs`): when its wait
+/// ends, which the handler keeps (its 503 comes no later than the held wait's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeldReload {
+    deadline: Instant,
+}
+
+/// Waits as a blocking reload of the live playlist `path` with `query` would (until its
+/// directives are met or refused, or its time is up); `None` when `path` is not a live
+/// playlist or `query` does not block.
+pub(crate) async fn hold<S: ObjectSource>(
+    source: &S,
+    path: &ObjectPath,
+    query: Option<&str>,
+) -> Option<HeldReload> {
+    let directives = Directives::parse(query)
+        .ok()
+        .filter(Directives::is_blocking)?;
+    let mut rx = source.live()?.subscribe(path, true).await?;
+    let deadline = Instant::now() + rx.borrow().block_timeout();
+    // Met, refused or timed out: the handler finds out again, at once.
+    let _ = wait(&mut rx, &directives, Some(deadline)).await;
+    Some(HeldReload { deadline })
+}
+
 /// Opens a playlist for a request with the given query string, holding it while a blocking
-/// reload waits (see the module docs).
+/// reload waits (see the module docs); `held`: the request already waited (until its deadline
+/// at most).
 pub(crate) async fn open_playlist<S: ObjectSource>(
     source: &S,
     path: &ObjectPath,
     query: Option<&str>,
+    held: Option<HeldReload>,
 ) -> Result<OpenedPlaylist, PlaylistError> {
     let directives = Directives::parse(query).map_err(PlaylistError::BadDirectives)?;
     let live = match source.live() {
@@ -142,7 +169,7 @@ pub(crate) async fn open_playlist<S: ObjectSource>(
             cache_control: None,
         });
     };
-    let snapshot = wait(&mut rx, &directives).await?;
+    let snapshot = wait(&mut rx, &directives, held.map(|h| h.deadline)).await?;
     let state = &snapshot.state;
     let cache_control = (directives.is_blocking() && !state.ended && state.target_duration > 0)
         .then(|| blocking_cache_control(state.target_duration));
@@ -159,13 +186,15 @@ pub(crate) async fn open_playlist<S: ObjectSource>(
     })
 }
 
-/// Holds the request until its directives are satisfied (6.2.5.2).
+/// Holds the request until its directives are satisfied (6.2.5.2), at most until `deadline`
+/// (by default the playlist's block timeout from the first wait).
 async fn wait(
     rx: &mut Receiver,
     d: &Directives,
+    deadline: Option<Instant>,
 ) -> Result<std::sync::Arc<Snapshot>, PlaylistError> {
     let skip = d.skip.map(Skip::as_str);
-    let mut deadline = None;
+    let mut deadline = deadline;
     loop {
         let snapshot = std::sync::Arc::clone(&rx.borrow_and_update());
         // A playlist without EXT-X-PART-INF has no parts to wait for: `_HLS_part` is moot

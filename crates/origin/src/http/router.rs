@@ -37,6 +37,7 @@ use super::files::{
     plain, serve_object, typed, AppState, PlaylistCache, PlaylistPolicy, PolicyHeaders,
 };
 use super::hlsjs;
+use super::hold::Holder;
 use super::policy::route_kind;
 use super::signed::{self, ClientAddr};
 use crate::config::{self, ServeConfig};
@@ -86,7 +87,7 @@ pub fn router_with_source<S: ObjectSource>(config: &ServeConfig, source: S) -> R
         .live()
         .map_or_else(Events::default, |l| l.events().clone());
     let edge = Arc::new(EventsEdge::new(config, events, Arc::clone(&metrics)));
-    build(config, source, metrics, edge)
+    build(config, source, metrics, edge).0
 }
 
 pub(crate) fn build<S: ObjectSource>(
@@ -94,7 +95,7 @@ pub(crate) fn build<S: ObjectSource>(
     source: S,
     metrics: Arc<Metrics>,
     events: Arc<EventsEdge>,
-) -> Router {
+) -> (Router, Arc<dyn Holder>) {
     let (headers, vod) = header_values(config).unwrap_or_else(|field| {
         tracing::warn!(
             field,
@@ -121,7 +122,8 @@ pub(crate) fn build<S: ObjectSource>(
         events,
         metrics_token: config.metrics_token.clone(),
     });
-    Router::new()
+    let holder: Arc<dyn Holder> = Arc::clone(&state) as Arc<dyn Holder>;
+    let router = Router::new()
         .route("/", get(index_page::<S>))
         .route("/api/streams", get(api_streams::<S>))
         .route("/api/events", get(events_route::<S>))
@@ -132,7 +134,8 @@ pub(crate) fn build<S: ObjectSource>(
         .route("/metrics", get(metrics_page::<S>))
         .fallback(files::<S>)
         .layer(from_fn_with_state(Arc::clone(&state), edge::<S>))
-        .with_state(state)
+        .with_state(state);
+    (router, holder)
 }
 
 /// The built-in defaults are valid header values; this keeps `build` total without a panic.

@@ -33,7 +33,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use super::cycle::{Cycle, Ended};
-use super::events::{EventsEdge, Held};
+use super::events::EventsEdge;
+use super::hold::{Held, Holder};
 use super::router::{build, header_values};
 use super::signed::ClientAddr;
 use super::tls::TlsAcceptor;
@@ -59,6 +60,8 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
+    /// Requests the connections hold before hyper ([`super::hold`]).
+    holder: Arc<dyn Holder>,
     metrics: Arc<Metrics>,
     events: Arc<EventsEdge>,
     /// Webhooks and the seq they start after (events published before `run` are sent too).
@@ -134,10 +137,12 @@ impl Server {
             .map_or_else(Events::default, |l| l.events().clone());
         let webhooks = (Webhooks::from_config(config)?, events.last_seq());
         let events = Arc::new(EventsEdge::new(config, events, Arc::clone(&metrics)));
+        let (router, holder) = build(config, source, Arc::clone(&metrics), Arc::clone(&events));
         Ok(Self {
             listener,
             local_addr,
-            router: build(config, source, Arc::clone(&metrics), Arc::clone(&events)),
+            router,
+            holder,
             metrics,
             events,
             webhooks,
@@ -173,6 +178,7 @@ impl Server {
             listener,
             local_addr,
             router,
+            holder,
             metrics,
             events,
             webhooks,
@@ -217,7 +223,7 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let conn = Conn {
                 router: router.clone(),
-                events: Arc::clone(&events),
+                holder: Arc::clone(&holder),
                 watcher: graceful.watcher(),
                 draining: draining_rx.clone(),
                 tls: tls.clone(),
@@ -261,7 +267,7 @@ impl Server {
 /// What one connection task needs.
 struct Conn {
     router: Router,
-    events: Arc<EventsEdge>,
+    holder: Arc<dyn Holder>,
     watcher: Watcher,
     draining: watch::Receiver<bool>,
     tls: Option<TlsAcceptor>,
@@ -292,7 +298,7 @@ impl Conn {
     async fn serve_cycling(self, stream: TcpStream, prefix: BytesMut, peer: SocketAddr) {
         let cycle = Cycle {
             router: self.router.clone(),
-            events: Arc::clone(&self.events),
+            holder: Arc::clone(&self.holder),
             draining: self.draining.clone(),
             header_read_timeout: self.header_read_timeout,
             peer,
@@ -386,7 +392,7 @@ pub(super) fn with_peer(
         move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ClientAddr(peer));
             if let Some(held) = held {
-                req.extensions_mut().insert(held);
+                held.insert_into(req.extensions_mut());
             }
             req
         },
