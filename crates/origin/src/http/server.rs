@@ -373,8 +373,8 @@ impl Conn {
     }
 }
 
-/// The router, with the peer address in every request's extensions ([`ClientAddr`]), and the
-/// long-poll the connection held before, if any ([`Held`]).
+/// The router, with the peer address in every request's extensions ([`ClientAddr`]), and what
+/// the wait of a request the connection held before ended with, if any ([`Held`]).
 pub(super) fn with_peer(
     router: Router,
     peer: SocketAddr,
