@@ -8,7 +8,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use media::demux::mp4::{
-    looks_like_mp4, read_nal_heads, MediaIndex, Mp4Demuxer, Mp4Options, NalHeads,
+    looks_like_mp4, read_nal_heads, HeadParts, MediaIndex, Mp4Demuxer, Mp4Options,
 };
 use media::crypto::{Encryption, Method};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
@@ -130,9 +130,9 @@ fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemSto
 }
 
 /// The NAL heads of every sample of `index`, read in two runs by two readers.
-fn heads_in_two_runs(data: &[u8], index: &MediaIndex) -> media::Result<Option<NalHeads>> {
+fn heads_in_two_runs(data: &[u8], index: &MediaIndex) -> media::Result<Option<HeadParts>> {
     let (n, mid) = (index.samples().len(), index.samples().len() / 2);
     let first = read_nal_heads(&mut std::io::Cursor::new(data), index, 0..mid)?;
     let second = read_nal_heads(&mut std::io::Cursor::new(data), index, mid..n)?;
-    NalHeads::join(vec![first, second]).map(Some)
+    Ok(Some(Box::new([first, second].into_iter().map(Ok))))
 }

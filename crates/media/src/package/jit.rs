@@ -41,7 +41,9 @@ use super::{
 };
 use crate::crypto::cbc::encrypt_owned;
 use crate::crypto::{sequence_iv, Method};
-use crate::demux::mp4::{skeleton_codec, MediaIndex, Mp4Demuxer, NalHeads, SkeletonBuffers};
+use crate::demux::mp4::{
+    skeleton_codec, HeadParts, MediaIndex, Mp4Demuxer, NalHeads, SkeletonBuffers,
+};
 use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
 use crate::store::Store;
@@ -110,9 +112,10 @@ pub fn plan<R: Read + Seek>(
     plan_with(demux, opts, |_| Ok(None))
 }
 
-/// [`plan`], with the NAL heads of all the index's samples read ahead by `read_ahead` when the
-/// plan is made of skeletons ([`crate::demux::mp4::read_nal_heads`] on several readers of the file at once, for
-/// instance); `None`: each is read as planning reaches it.
+/// [`plan`], with the NAL heads of all the index's samples read ahead, in parts, by what
+/// `read_ahead` starts when the plan is made of skeletons ([`crate::demux::mp4::NalWalks`]
+/// on several readers of the file at once, for instance, planning each part as soon as it is
+/// read); `None`: each is read as planning reaches it.
 pub fn plan_with<R, F>(
     mut demux: Mp4Demuxer<R>,
     opts: &PackageOptions,
@@ -120,14 +123,14 @@ pub fn plan_with<R, F>(
 ) -> Result<(MediaIndex, JitPlan)>
 where
     R: Read + Seek,
-    F: FnOnce(&MediaIndex) -> Result<Option<NalHeads>>,
+    F: FnOnce(&MediaIndex) -> Result<Option<HeadParts>>,
 {
     check_options(opts)?;
     let index = demux.index()?;
     let total = index.samples().len();
     let mut recorded = match Skeletons::new(&mut demux, &index, opts) {
         Some(mut skeletons) => {
-            skeletons.heads = read_ahead(&index)?;
+            skeletons.parts = read_ahead(&index)?;
             record(&mut skeletons, Some(total), None, opts, &[])?
         }
         None => record(&mut demux, Some(total), None, opts, &[])?,
@@ -519,8 +522,10 @@ struct Skeletons<'a, R: Read + Seek> {
     buffers: SkeletonBuffers,
     /// Whether the consumers read video NAL units (MPEG-TS, HEVC), not only their lengths.
     structure: bool,
-    /// The NAL heads of every sample, when read ahead.
-    heads: Option<NalHeads>,
+    /// The NAL heads of every sample in parts, when read ahead.
+    parts: Option<HeadParts>,
+    /// The part of the heads read ahead that covers the next sample, when there is one.
+    part: NalHeads,
 }
 
 /// Largest sample planned from a skeleton (a larger one is read as `package` reads it).
@@ -558,7 +563,8 @@ impl<'a, R: Read + Seek> Skeletons<'a, R> {
             buffers,
             // cbcs: one subsample per NAL unit (`senc` sizes).
             structure: opts.format == Format::Ts || hevc || method == Some(Method::Cbcs),
-            heads: None,
+            parts: None,
+            part: NalHeads::default(),
         })
     }
 }
@@ -573,15 +579,19 @@ impl<R: Read + Seek> Demuxer for Skeletons<'_, R> {
         }
         let i = self.next;
         self.next += 1;
-        match &self.heads {
-            Some(heads) => {
-                Mp4Demuxer::<R>::skeleton_from(self.index, i, &self.buffers, self.structure, heads)
-            }
-            None => self
+        let Some(parts) = self.parts.as_mut() else {
+            return self
                 .demux
-                .skeleton(self.index, i, &self.buffers, self.structure),
+                .skeleton(self.index, i, &self.buffers, self.structure)
+                .map(Some);
+        };
+        while !self.part.covers(i) {
+            self.part = parts
+                .next()
+                .ok_or_else(|| Error::mp4(format!("sample {i}: no NAL heads read ahead"), 0))??;
         }
-        .map(Some)
+        let part = &self.part;
+        Mp4Demuxer::<R>::skeleton_from(self.index, i, &self.buffers, self.structure, part).map(Some)
     }
 }
 

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::jit::{plan, plan_with, JitPlan, Span};
 use super::{package, Format, PackageOptions};
-use crate::demux::mp4::{read_nal_heads, MediaIndex, Mp4Demuxer, Mp4Options, NalHeads};
+use crate::demux::mp4::{read_nal_heads, HeadParts, MediaIndex, Mp4Demuxer, Mp4Options};
 use crate::store::MemStore;
 
 fn have_ffmpeg() -> bool {
@@ -180,7 +180,7 @@ fn plan_and_render_equal_package() {
                 .windows(2)
                 .map(|w| read_nal_heads(&mut File::open(&path).unwrap(), index, w[0]..w[1]))
                 .collect::<crate::Result<Vec<_>>>()?;
-            NalHeads::join(parts).map(Some)
+            Ok(Some(Box::new(parts.into_iter().map(Ok)) as HeadParts))
         })
         .unwrap();
         assert!(
@@ -495,7 +495,8 @@ fn plan_refuses_a_nal_length_past_the_sample_as_package_does() {
         );
         let read_ahead = plan_with(open(&path), &opts, |index| {
             let n = index.samples().len();
-            read_nal_heads(&mut File::open(&path).unwrap(), index, 0..n).map(Some)
+            let heads = read_nal_heads(&mut File::open(&path).unwrap(), index, 0..n)?;
+            Ok(Some(Box::new(std::iter::once(Ok(heads))) as HeadParts))
         });
         assert!(read_ahead.is_err(), "{format:?}: read ahead");
     }

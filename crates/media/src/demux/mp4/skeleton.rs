@@ -47,8 +47,9 @@ struct Head {
 }
 
 /// The NAL heads of a run of consecutive samples of an index, read ahead of planning by
-/// [`read_nal_heads`] — for instance by several threads at once, each with its own reader,
-/// joined with [`NalHeads::join`] — so that [`Mp4Demuxer::skeleton_from`] reads nothing.
+/// [`read_nal_heads`] or [`NalWalks::read`] — for instance by several threads at once, each
+/// with its own reader, in parts handed to planning in order ([`HeadParts`]) — so that
+/// [`Mp4Demuxer::skeleton_from`] reads nothing.
 #[derive(Debug, Clone, Default)]
 pub struct NalHeads {
     /// Index of the first sample covered.
@@ -58,23 +59,15 @@ pub struct NalHeads {
     heads: Vec<Head>,
 }
 
+/// The NAL heads of all the samples of an index in consecutive parts, in order, as they are
+/// read (a part not read yet is waited for).
+pub type HeadParts = Box<dyn Iterator<Item = Result<NalHeads>>>;
+
 impl NalHeads {
-    /// The heads of consecutive runs, in order, as one.
-    pub fn join(parts: Vec<NalHeads>) -> Result<NalHeads> {
-        let mut all = NalHeads::default();
-        for (n, part) in parts.into_iter().enumerate() {
-            if n == 0 {
-                all.start = part.start;
-                all.first.push(0);
-            } else if all.start + all.first.len() - 1 != part.start {
-                return Err(Error::mp4("NAL heads read ahead are not consecutive", 0));
-            }
-            let base = all.heads.len() as u32;
-            all.first
-                .extend(part.first.iter().skip(1).map(|&f| base + f));
-            all.heads.extend(part.heads);
-        }
-        Ok(all)
+    /// Whether sample `i` is covered.
+    pub fn covers(&self, i: usize) -> bool {
+        i.checked_sub(self.start)
+            .is_some_and(|k| k + 1 < self.first.len())
     }
 
     /// The heads of sample `i`, if covered.
@@ -85,15 +78,59 @@ impl NalHeads {
     }
 }
 
-/// Where [`read_nal_heads`] reads first for each sample of `samples` it reads (the video
-/// samples with NAL units), in index order: what a reader of a file that is not in the page
-/// cache can ask the system to read ahead.
-pub fn nal_head_offsets(index: &MediaIndex, samples: std::ops::Range<usize>) -> Vec<u64> {
-    let refs = index.samples().get(samples).unwrap_or_default();
-    refs.iter()
-        .filter(|r| walked_format(index, r).is_some())
-        .map(|r| r.offset)
-        .collect()
+/// What reading the NAL heads of a run of consecutive samples of an index takes, owned (for
+/// a reader on another thread): where each sample is and, for the video samples with NAL
+/// units, how they are framed.
+#[derive(Debug, Clone)]
+pub struct NalWalks {
+    start: usize,
+    samples: Vec<(SampleRef, Option<NalFormat>)>,
+}
+
+impl NalWalks {
+    /// The samples `samples` of `index`.
+    pub fn new(index: &MediaIndex, samples: std::ops::Range<usize>) -> Result<Self> {
+        let refs = index.samples().get(samples.clone()).ok_or_else(|| {
+            Error::mp4(
+                format!("no samples {}..{} in the index", samples.start, samples.end),
+                0,
+            )
+        })?;
+        Ok(NalWalks {
+            start: samples.start,
+            samples: refs.iter().map(|r| (*r, walked_format(index, r))).collect(),
+        })
+    }
+
+    /// Where [`Self::read`] reads first for each sample it reads (the video samples with NAL
+    /// units), in index order: what a reader of a file that is not in the page cache can ask
+    /// the system to read ahead.
+    pub fn offsets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.samples
+            .iter()
+            .filter(|(_, fmt)| fmt.is_some())
+            .map(|(r, _)| r.offset)
+    }
+
+    /// Reads the NAL heads of the video samples from `reader` (the file the index was made
+    /// from), a few bytes per NAL unit; other samples have none.
+    pub fn read<R: Read + Seek>(&self, reader: &mut R) -> Result<NalHeads> {
+        let mut out = NalHeads {
+            start: self.start,
+            first: Vec::with_capacity(self.samples.len() + 1),
+            heads: Vec::new(),
+        };
+        out.first.push(0);
+        for (r, fmt) in &self.samples {
+            if let Some(fmt) = fmt {
+                walk(reader, r.offset, r.size as usize, *fmt, &mut out.heads)?;
+            }
+            let end = u32::try_from(out.heads.len())
+                .map_err(|_| Error::mp4("too many NAL units to plan", r.offset))?;
+            out.first.push(end);
+        }
+        Ok(out)
+    }
 }
 
 /// The NAL format of sample `r` when its NAL heads are read: a video sample whose length
@@ -111,24 +148,7 @@ pub fn read_nal_heads<R: Read + Seek>(
     index: &MediaIndex,
     samples: std::ops::Range<usize>,
 ) -> Result<NalHeads> {
-    let mut out = NalHeads {
-        start: samples.start,
-        first: vec![0],
-        heads: Vec::new(),
-    };
-    for i in samples {
-        let r = index
-            .samples()
-            .get(i)
-            .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
-        if let Some(fmt) = walked_format(index, r) {
-            walk(reader, r.offset, r.size as usize, fmt, &mut out.heads)?;
-        }
-        let end = u32::try_from(out.heads.len())
-            .map_err(|_| Error::mp4("too many NAL units to plan", r.offset))?;
-        out.first.push(end);
-    }
-    Ok(out)
+    NalWalks::new(index, samples)?.read(reader)
 }
 
 impl<R: Read + Seek> Mp4Demuxer<R> {
