@@ -195,10 +195,10 @@ impl Iterator for InOrder {
 /// A [`PosFile`] for reads at known places, in order, that keeps many disk reads in flight
 /// when the file is not in the page cache. Each read first tries without waiting for the
 /// disk (`preadv2` with `RWF_NOWAIT`: no extra system call while the file is cached); when
-/// that would wait, the next [`HINT_AHEAD`] places are handed to the system to read ahead
-/// (`posix_fadvise(POSIX_FADV_WILLNEED)`, which starts the reads and returns), then the read
-/// waits for its own page. Read one after another, 18,000 scattered pages cost a disk round
-/// trip each.
+/// that would wait, the read waits for its own page, and if it did wait for the disk the next
+/// [`HINT_AHEAD`] places are handed to the system to read ahead
+/// (`posix_fadvise(POSIX_FADV_WILLNEED)`, which starts the reads and returns). Read one after
+/// another, 18,000 scattered pages cost a disk round trip each.
 struct HintedFile {
     file: PosFile,
     /// The places to be read (ascending within a run of the index, as samples are stored).
