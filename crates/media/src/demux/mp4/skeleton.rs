@@ -84,7 +84,16 @@ impl NalHeads {
 #[derive(Debug, Clone)]
 pub struct NalWalks {
     start: usize,
-    samples: Vec<(SampleRef, Option<NalFormat>)>,
+    samples: Vec<Walk>,
+}
+
+/// One sample of [`NalWalks`]: where it is, and how its NAL units are framed if they are
+/// read (`None`: not a video sample with NAL units).
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    offset: u64,
+    size: u32,
+    fmt: Option<NalFormat>,
 }
 
 impl NalWalks {
@@ -98,7 +107,14 @@ impl NalWalks {
         })?;
         Ok(NalWalks {
             start: samples.start,
-            samples: refs.iter().map(|r| (*r, walked_format(index, r))).collect(),
+            samples: refs
+                .iter()
+                .map(|r| Walk {
+                    offset: r.offset,
+                    size: r.size,
+                    fmt: walked_format(index, r),
+                })
+                .collect(),
         })
     }
 
@@ -108,8 +124,8 @@ impl NalWalks {
     pub fn offsets(&self) -> impl Iterator<Item = u64> + '_ {
         self.samples
             .iter()
-            .filter(|(_, fmt)| fmt.is_some())
-            .map(|(r, _)| r.offset)
+            .filter(|w| w.fmt.is_some())
+            .map(|w| w.offset)
     }
 
     /// Reads the NAL heads of the video samples from `reader` (the file the index was made
@@ -121,12 +137,12 @@ impl NalWalks {
             heads: Vec::new(),
         };
         out.first.push(0);
-        for (r, fmt) in &self.samples {
-            if let Some(fmt) = fmt {
-                walk(reader, r.offset, r.size as usize, *fmt, &mut out.heads)?;
+        for w in &self.samples {
+            if let Some(fmt) = w.fmt {
+                walk(reader, w.offset, w.size as usize, fmt, &mut out.heads)?;
             }
             let end = u32::try_from(out.heads.len())
-                .map_err(|_| Error::mp4("too many NAL units to plan", r.offset))?;
+                .map_err(|_| Error::mp4("too many NAL units to plan", w.offset))?;
             out.first.push(end);
         }
         Ok(out)
