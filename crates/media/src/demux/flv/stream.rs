@@ -159,7 +159,7 @@ impl Stream {
         } else {
             match tag_type {
                 TAG_AUDIO | TAG_VIDEO => {
-                    let ms = self.unwrap.unwrap(timestamp);
+                    let ms = self.unwrap.unwrap(timestamp.into());
                     self.probe(ms, body.len());
                     if tag_type == TAG_VIDEO {
                         self.video_tag(ms, body)

@@ -6,6 +6,7 @@
 //! samples continue by their frame length; a timestamp within half a frame of that
 //! continuation is taken as millisecond rounding, so sample times stay exact.
 
+use crate::demux::clock::{rescale, Spacing};
 use crate::sample::Sample;
 
 use super::DiscontinuityCause;
@@ -15,39 +16,12 @@ pub(super) const VIDEO_HZ: u32 = 90_000;
 
 /// `ms` milliseconds in `hz` ticks, rounded to nearest (ties up), exact integer math.
 pub(super) fn ms_to_ticks(ms: i64, hz: u32) -> i64 {
-    let scaled = (i128::from(ms) * i128::from(hz) + 500).div_euclid(1000);
-    i64::try_from(scaled).unwrap_or(if scaled < 0 { i64::MIN } else { i64::MAX })
+    rescale(ms, 1000, hz)
 }
 
 /// Unwraps 32-bit millisecond timestamps (RTMP spec 5.3.1.1 / FLV spec E.4.1: they wrap
-/// after about 49.7 days) into one continuous timeline shared by all tracks: each value is
-/// placed in the 2^32 period that brings it closest to the previous one.
-#[derive(Debug, Default, Clone)]
-pub(super) struct Unwrapper {
-    last: Option<i64>,
-}
-
-const WRAP: i64 = 1 << 32;
-
-impl Unwrapper {
-    pub(super) fn unwrap(&mut self, raw: u32) -> i64 {
-        let raw = i64::from(raw);
-        let value = match self.last {
-            None => raw,
-            Some(last) => {
-                let here = last
-                    .saturating_sub(last.rem_euclid(WRAP))
-                    .saturating_add(raw);
-                [here.saturating_sub(WRAP), here, here.saturating_add(WRAP)]
-                    .into_iter()
-                    .min_by_key(|v| v.abs_diff(last))
-                    .unwrap_or(here)
-            }
-        };
-        self.last = Some(value);
-        value
-    }
-}
+/// after about 49.7 days) into one continuous timeline shared by all tracks.
+pub(super) type Unwrapper = crate::demux::clock::Unwrapper<32>;
 
 /// A finished sample on its way out, with the break it starts, if any.
 #[derive(Debug)]
@@ -62,8 +36,7 @@ pub(super) struct Timeline {
     /// Video: hold one sample back for its duration.
     hold: bool,
     held: Option<Timed>,
-    last_dts: Option<i64>,
-    last_duration: u32,
+    spacing: Spacing,
     /// Audio: where the next frame continues.
     next_dts: Option<i64>,
 }
@@ -74,8 +47,7 @@ impl Timeline {
             timescale,
             hold,
             held: None,
-            last_dts: None,
-            last_duration: default_duration.max(1),
+            spacing: Spacing::new(timescale, default_duration.max(1)),
             next_dts: None,
         }
     }
@@ -93,27 +65,18 @@ impl Timeline {
     /// Queues a sample (video: `sample.duration` is replaced by the measured one).
     pub(super) fn push(&mut self, mut sample: Sample, out: &mut Vec<Timed>) {
         let dts = sample.dts;
-        let cause = match self.last_dts {
-            None => None,
-            Some(last) => self.jump(last, dts),
-        };
+        let from = self.spacing.last_dts();
+        let held = self.held.as_mut().map(|t| &mut t.sample);
+        let cause = self.spacing.next(dts, None, held);
         if cause == Some(DiscontinuityCause::TimestampJump) {
             tracing::warn!(
-                from = self.last_dts,
+                from,
                 to = dts,
                 timescale = self.timescale,
                 "FLV: timestamp jump; starting a new timeline"
             );
         }
-        if let Some(mut held) = self.held.take() {
-            if cause.is_none() {
-                let delta = dts.saturating_sub(held.sample.dts);
-                self.last_duration = u32::try_from(delta).unwrap_or(self.last_duration);
-            }
-            held.sample.duration = self.last_duration;
-            out.push(held);
-        }
-        self.last_dts = Some(dts);
+        out.extend(self.held.take());
         if self.hold {
             self.held = Some(Timed {
                 sample,
@@ -121,7 +84,7 @@ impl Timeline {
             });
         } else {
             sample.duration = sample.duration.max(1);
-            self.last_duration = sample.duration;
+            self.spacing.last_duration = sample.duration;
             self.next_dts = Some(dts.saturating_add(i64::from(sample.duration)));
             out.push(Timed {
                 sample,
@@ -133,14 +96,9 @@ impl Timeline {
     /// Releases the held sample with the last measured duration.
     pub(super) fn flush(&mut self, out: &mut Vec<Timed>) {
         if let Some(mut held) = self.held.take() {
-            held.sample.duration = self.last_duration;
+            held.sample.duration = self.spacing.last_duration;
             out.push(held);
         }
-    }
-
-    /// The MPEG-TS demuxer's rule: more than 10 s ahead, or not increasing.
-    fn jump(&self, last: i64, dts: i64) -> Option<DiscontinuityCause> {
-        crate::demux::ts::output::timestamp_jump(last, dts, self.timescale)
     }
 }
 
@@ -156,37 +114,6 @@ mod tests {
             duration,
             keyframe: false,
             data: bytes::Bytes::new(),
-        }
-    }
-
-    #[test]
-    fn unwrap_table() {
-        let max = u32::MAX;
-        let cases: [(&[u32], &[i64]); 3] = [
-            (&[0, 40, 80], &[0, 40, 80]),
-            (
-                &[max - 20, 5, max - 10, 30],
-                &[WRAP - 21, WRAP + 5, WRAP - 11, WRAP + 30],
-            ),
-            // a small step back stays a step back, not 49 days forward
-            (&[100, 90, max], &[100, 90, -1]),
-        ];
-        for (raw, want) in cases {
-            let mut u = Unwrapper::default();
-            let got: Vec<i64> = raw.iter().map(|&r| u.unwrap(r)).collect();
-            assert_eq!(got, want, "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn ms_to_ticks_table() {
-        for (ms, hz, want) in [
-            (40, 90_000, 3600),
-            (23, 44_100, 1014), // 1014.3
-            (-1, 48_000, -48),
-            (WRAP, 90_000, WRAP * 90),
-        ] {
-            assert_eq!(ms_to_ticks(ms, hz), want, "{ms} ms at {hz}");
         }
     }
 

@@ -5,10 +5,8 @@
 use std::collections::VecDeque;
 
 use super::DiscontinuityCause;
+use crate::demux::clock::Spacing;
 use crate::sample::Sample;
-
-/// A jump forwards by more than this many seconds breaks the timeline.
-const MAX_FORWARD_SECS: i64 = 10;
 
 /// A finished sample waiting to be popped; `es` is the elementary stream index (mapped to a
 /// track index when popped).
@@ -28,8 +26,7 @@ pub(super) struct TrackOutput {
     /// Hold one sample back to learn its duration from the next DTS (video).
     hold: bool,
     pending: Option<Queued>,
-    last_dts: Option<i64>,
-    last_duration: u32,
+    spacing: Spacing,
     break_pending: Option<DiscontinuityCause>,
 }
 
@@ -53,8 +50,7 @@ impl TrackOutput {
             timescale,
             hold,
             pending: None,
-            last_dts: None,
-            last_duration: default_duration,
+            spacing: Spacing::new(timescale, default_duration),
             break_pending: None,
         }
     }
@@ -69,29 +65,19 @@ impl TrackOutput {
     /// Queues a sample. For held tracks `sample.duration` is ignored and set from the next DTS.
     pub(super) fn push(&mut self, sample: Sample, queue: &mut VecDeque<Queued>) {
         let dts = sample.dts;
-        let cause = match self.last_dts {
-            None => None,
-            Some(last) => self.break_pending.or_else(|| self.jump(last, dts)),
-        };
-        self.break_pending = None;
+        let from = self.spacing.last_dts();
+        let held = self.pending.as_mut().map(|q| &mut q.sample);
+        let cause = self.spacing.next(dts, self.break_pending.take(), held);
         if cause == Some(DiscontinuityCause::TimestampJump) {
             tracing::warn!(
                 pid = self.pid,
-                from = self.last_dts,
+                from,
                 to = dts,
                 timescale = self.timescale,
                 "MPEG-TS: timestamp jump; starting a new timeline"
             );
         }
-        if let Some(mut held) = self.pending.take() {
-            if cause.is_none() {
-                let delta = dts.saturating_sub(held.sample.dts);
-                self.last_duration = u32::try_from(delta).unwrap_or(self.last_duration);
-            }
-            held.sample.duration = self.last_duration;
-            queue.push_back(held);
-        }
-        self.last_dts = Some(dts);
+        queue.extend(self.pending.take());
         let queued = Queued {
             es: self.es,
             sample,
@@ -100,7 +86,7 @@ impl TrackOutput {
         if self.hold {
             self.pending = Some(queued);
         } else {
-            self.last_duration = queued.sample.duration;
+            self.spacing.last_duration = queued.sample.duration;
             queue.push_back(queued);
         }
     }
@@ -122,27 +108,10 @@ impl TrackOutput {
     /// Releases the held sample with the last measured duration (end of input, stream removed).
     pub(super) fn flush(&mut self, queue: &mut VecDeque<Queued>) {
         if let Some(mut held) = self.pending.take() {
-            held.sample.duration = self.last_duration;
+            held.sample.duration = self.spacing.last_duration;
             queue.push_back(held);
         }
     }
-
-    fn jump(&self, last: i64, dts: i64) -> Option<DiscontinuityCause> {
-        timestamp_jump(last, dts, self.timescale)
-    }
-}
-
-/// A DTS more than 10 s ahead of `last` breaks the timeline; so does any DTS that does not
-/// increase (which covers jumps back: no container can represent going backwards). The rule of
-/// every demuxer that reads timestamps from the stream (MPEG-TS, FLV).
-pub(in crate::demux) fn timestamp_jump(
-    last: i64,
-    dts: i64,
-    timescale: u32,
-) -> Option<DiscontinuityCause> {
-    let delta = dts.saturating_sub(last);
-    let bad = delta <= 0 || delta > MAX_FORWARD_SECS.saturating_mul(timescale.into());
-    bad.then_some(DiscontinuityCause::TimestampJump)
 }
 
 #[cfg(test)]

@@ -82,17 +82,10 @@ impl VideoEs {
         match t {
             nal::h264::NAL_AUD => return,
             nal::h264::NAL_IDR => au.keyframe = true,
-            nal::h264::NAL_SPS if self.sps.is_none() => match codec::h264::parse_sps(unit) {
-                Ok(i) => {
-                    self.sps = Some((
-                        Bytes::copy_from_slice(unit),
-                        i.width,
-                        i.height,
-                        i.frame_rate,
-                    ))
-                }
-                Err(e) => self.warn_sps(&e),
-            },
+            nal::h264::NAL_SPS if self.sps.is_none() => {
+                let sps = codec::h264::parse_sps(unit).map(|i| (i.width, i.height, i.frame_rate));
+                self.keep_sps(unit, sps);
+            }
             nal::h264::NAL_PPS if self.pps.is_none() => {
                 self.pps = Some(Bytes::copy_from_slice(unit));
             }
@@ -111,23 +104,26 @@ impl VideoEs {
             nal::h265::NAL_VPS if self.vps.is_none() => {
                 self.vps = Some(Bytes::copy_from_slice(unit));
             }
-            nal::h265::NAL_SPS if self.sps.is_none() => match codec::h265::parse_sps(unit) {
-                Ok(i) => {
-                    self.sps = Some((
-                        Bytes::copy_from_slice(unit),
-                        i.width,
-                        i.height,
-                        i.frame_rate,
-                    ))
-                }
-                Err(e) => self.warn_sps(&e),
-            },
+            nal::h265::NAL_SPS if self.sps.is_none() => {
+                let sps = codec::h265::parse_sps(unit).map(|i| (i.width, i.height, i.frame_rate));
+                self.keep_sps(unit, sps);
+            }
             nal::h265::NAL_PPS if self.pps.is_none() => {
                 self.pps = Some(Bytes::copy_from_slice(unit));
             }
             _ => {}
         }
         nal::write_length_prefixed(unit, &mut au.data);
+    }
+
+    /// Keeps the first readable SPS with what was read of it (width, height, frame rate).
+    fn keep_sps(&mut self, unit: &[u8], read: Result<(u32, u32, Option<f64>), String>) {
+        match read {
+            Ok((width, height, fps)) => {
+                self.sps = Some((Bytes::copy_from_slice(unit), width, height, fps));
+            }
+            Err(e) => self.warn_sps(&e),
+        }
     }
 
     fn warn_sps(&mut self, error: &str) {
