@@ -22,7 +22,6 @@ use media::subtitle;
 use sha2::{Digest, Sha256};
 use tokio::task::spawn_blocking;
 
-use super::cache::Key;
 use super::mapping::{self, Resolved};
 use super::url::JitUrl;
 use super::{
@@ -82,21 +81,8 @@ impl<S: ObjectSource> JitSource<S> {
                 Err(e) => return Err(e),
             }
         }
-        let version = ladder_version(&json_meta, &files);
-        let key = Key {
-            file: name.clone(),
-            ts: url.format == media::package::Format::Ts,
-            version: version.clone(),
-            duration_ms: (self.segment_duration * 1000.0).round() as u64,
-        };
-        let encryption = self.encryption(&url.file, url.format)?;
-        let opts = PackageOptions {
-            format: url.format,
-            segment_duration: self.segment_duration,
-            run_id: version,
-            encryption: encryption.clone(),
-            ..Default::default()
-        };
+        let (key, opts) = self.plan_inputs(&url, ladder_version(&json_meta, &files))?;
+        let encryption = opts.encryption.clone();
         let readers = files.iter().map(reader).collect::<io::Result<Vec<_>>>()?;
         let metas: Vec<ObjectMeta> = files.iter().map(|f| f.meta.clone()).collect();
         let ready = self

@@ -179,6 +179,30 @@ impl<S: ObjectSource> JitSource<S> {
         }
     }
 
+    /// What planning `url` at `version` (its file's, or its mapping's and files') takes: the
+    /// plan's cache key, and the options `package` would be run with (the encryption the
+    /// path gets included).
+    pub(super) fn plan_inputs(
+        &self,
+        url: &JitUrl,
+        version: String,
+    ) -> io::Result<(Key, PackageOptions)> {
+        let key = Key {
+            file: url.file.as_str().to_owned(),
+            ts: url.format == Format::Ts,
+            version: version.clone(),
+            duration_ms: (self.segment_duration * 1000.0).round() as u64,
+        };
+        let opts = PackageOptions {
+            format: url.format,
+            segment_duration: self.segment_duration,
+            run_id: version,
+            encryption: self.encryption(&url.file, url.format)?,
+            ..Default::default()
+        };
+        Ok((key, opts))
+    }
+
     /// Key object `name` of a plan whose master is `master`, when the origin serves keys.
     pub(super) fn key_object(
         &self,
@@ -204,21 +228,8 @@ impl<S: ObjectSource> JitSource<S> {
         if url.mapping {
             return self.open_mapping(url, file).await;
         }
-        let version = version(&file.meta);
-        let key = Key {
-            file: url.file.as_str().to_owned(),
-            ts: url.format == Format::Ts,
-            version: version.clone(),
-            duration_ms: (self.segment_duration * 1000.0).round() as u64,
-        };
-        let encryption = self.encryption(&url.file, url.format)?;
-        let opts = PackageOptions {
-            format: url.format,
-            segment_duration: self.segment_duration,
-            run_id: version,
-            encryption: encryption.clone(),
-            ..Default::default()
-        };
+        let (key, opts) = self.plan_inputs(&url, version(&file.meta))?;
+        let encryption = opts.encryption.clone();
         let ready = self.planned(&key, &url.file, &file, opts).await?;
         let file_modified = file.meta.modified;
         let etag = self.etag(&key, url.format, &url.name)?;
