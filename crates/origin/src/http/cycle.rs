@@ -98,12 +98,7 @@ pub(super) fn classify(buf: &[u8]) -> Head {
                 }
             }
         } else if is("accept") {
-            event_stream |= h.value.split(|&b| b == b',').any(|t| {
-                let media = t.split(|&b| b == b';').next().unwrap_or_default();
-                media
-                    .trim_ascii()
-                    .eq_ignore_ascii_case(b"text/event-stream")
-            });
+            event_stream |= super::events::lists_event_stream(h.value);
         }
     }
     let target = req.path.unwrap_or_default();

@@ -309,12 +309,18 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
     headers
         .get_all(ACCEPT)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            let media = t.split(';').next().unwrap_or("").trim();
-            media.eq_ignore_ascii_case("text/event-stream")
-        })
+        .any(|v| lists_event_stream(v.as_bytes()))
+}
+
+/// Whether the value of an `Accept` header lists `text/event-stream` (whatever its
+/// parameters): the request is for SSE (also read on the connection, before hyper).
+pub(in crate::http) fn lists_event_stream(accept: &[u8]) -> bool {
+    accept.split(|&b| b == b',').any(|t| {
+        let media = t.split(|&b| b == b';').next().unwrap_or_default();
+        media
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"text/event-stream")
+    })
 }
 
 async fn long_poll(edge: &EventsEdge, query: Query, held: Option<Held>) -> Response {
