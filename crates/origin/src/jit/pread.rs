@@ -405,19 +405,20 @@ mod tests {
     /// A file long enough to be read ahead by several threads (64×64 at 60 fps with AAC, 75 s:
     /// 4,500 video and 3,230 audio samples); `None` without ffmpeg.
     fn long_mp4() -> Option<std::path::PathBuf> {
-        let dir = std::env::temp_dir().join(format!("hlsorigin-ahead-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let path = dir.join("long.mp4");
-        let out = std::process::Command::new("ffmpeg")
-            .args(["-y", "-v", "error", "-f", "lavfi", "-i"])
-            .arg("testsrc=size=64x64:rate=60:duration=75")
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=75"])
-            .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "120"])
-            .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
-            .arg(&path)
-            .output()
-            .ok()?;
-        out.status.success().then_some(path)
+        let dir = format!("hlsorigin-ahead-{}", std::process::id());
+        let args = [
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x64:rate=60:duration=75",
+            ]
+            .as_slice(),
+            &["-f", "lavfi", "-i", "sine=frequency=440:duration=75"],
+            &["-c:v", "libx264", "-preset", "ultrafast", "-g", "120"],
+            &["-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"],
+        ];
+        crate::jit::tests::ffmpeg(&dir, "long.mp4", &args.concat())
     }
 
     fn demuxer(path: &std::path::Path) -> media::demux::mp4::Mp4Demuxer<File> {

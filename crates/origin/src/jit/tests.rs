@@ -13,13 +13,24 @@ use axum::http::HeaderValue;
 use super::*;
 
 fn input(name: &str) -> Option<PathBuf> {
-    let dir = std::env::temp_dir().join("hlsorigin-origin-jit");
+    let clip = "testsrc=size=160x120:rate=25:duration=4";
+    let x264 = ["-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p"];
+    ffmpeg(
+        "hlsorigin-origin-jit",
+        name,
+        &[&["-f", "lavfi", "-i", clip], &x264[..]].concat(),
+    )
+}
+
+/// `name` in the temporary folder `dir`, made by `ffmpeg -y -v error ARGS`; `None` without
+/// ffmpeg.
+pub(super) fn ffmpeg(dir: &str, name: &str, args: &[&str]) -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join(dir);
     std::fs::create_dir_all(&dir).ok()?;
     let path = dir.join(name);
     let out = Command::new("ffmpeg")
-        .args(["-y", "-v", "error", "-f", "lavfi", "-i"])
-        .arg("testsrc=size=160x120:rate=25:duration=4")
-        .args(["-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p"])
+        .args(["-y", "-v", "error"])
+        .args(args)
         .arg(&path)
         .output()
         .ok()?;
