@@ -299,6 +299,32 @@ pub(super) struct Origin {
 }
 
 impl Origin {
+    /// Runs `server` (serving `root`, publishing through `live`) until stopped; prints
+    /// `serving ROOT on http://ADDR/` and, for a single stream `name`, its URL.
+    fn start(
+        server: origin::Server,
+        root: &std::path::Path,
+        name: Option<&str>,
+        live: LivePlaylists,
+    ) -> Self {
+        let addr = server.local_addr();
+        println!("serving {} on http://{addr}/", root.display());
+        if let Some(name) = name {
+            println!("stream http://{addr}/{name}/master.m3u8");
+        }
+        let metrics = server.ingest_metrics();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Origin {
+            stop,
+            task,
+            live,
+            metrics,
+        }
+    }
+
     /// Stops the origin and waits for it.
     pub async fn stop(self) {
         let _ = self.stop.send(());
@@ -306,6 +332,29 @@ impl Origin {
             tracing::warn!(error = %e, "origin stopped with an error");
         }
     }
+}
+
+/// The origin of a `live` run when `--listen` asks for one (`listen`): over the storage
+/// the packager writes into, or over `root`, with the other settings of `base`.
+pub(super) async fn start_origin(
+    listen: Option<SocketAddr>,
+    root: &std::path::Path,
+    base: &ServeConfig,
+    storage: Option<Served>,
+    name: Option<&str>,
+) -> Result<Option<Origin>> {
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
+    let config = ServeConfig {
+        root: root.to_path_buf(),
+        listen,
+        ..base.clone()
+    };
+    Ok(Some(match storage {
+        Some(storage) => start_storage_server(&config, storage, name).await?,
+        None => start_server(&config, name).await?,
+    }))
 }
 
 /// Serves `config.root` with live playlists published in-process (and those other processes
@@ -319,22 +368,7 @@ pub(super) async fn start_server(config: &ServeConfig, name: Option<&str>) -> Re
     let server = origin::Server::bind_with_source(config, LiveSource::new(source, live.clone()))
         .await
         .map_err(super::serve::bind_error)?;
-    let addr = server.local_addr();
-    println!("serving {} on http://{addr}/", root.display());
-    if let Some(name) = name {
-        println!("stream http://{addr}/{name}/master.m3u8");
-    }
-    let metrics = server.ingest_metrics();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    Ok(Origin {
-        stop,
-        task,
-        live,
-        metrics,
-    })
+    Ok(Origin::start(server, root, name, live))
 }
 
 /// Serves the storage prefix the packager writes into, following its own events
@@ -350,23 +384,8 @@ pub(super) async fn start_storage_server(
     let server = origin::Server::bind_with_source(config, source)
         .await
         .map_err(super::serve::bind_error)?;
-    let addr = server.local_addr();
-    println!("serving {} on http://{addr}/", config.root.display());
-    if let Some(name) = name {
-        println!("stream http://{addr}/{name}/master.m3u8");
-    }
     tokio::spawn(follow_own_events(live.clone()));
-    let metrics = server.ingest_metrics();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    Ok(Origin {
-        stop,
-        task,
-        live,
-        metrics,
-    })
+    Ok(Origin::start(server, &config.root, name, live))
 }
 
 /// The storage the packager writes into, as its origin serves it, and its upload counters.
@@ -383,20 +402,7 @@ async fn serve_and_package(
     let bound = bind_inputs(&args, &configs).await?;
     let name = args.name.clone().unwrap_or_default();
     let into_storage = storage.is_some();
-    let server = match args.listen {
-        Some(listen) => {
-            let config = ServeConfig {
-                root: args.root.clone(),
-                listen,
-                ..args.origin.clone()
-            };
-            Some(match storage {
-                Some(storage) => start_storage_server(&config, storage, Some(&name)).await?,
-                None => start_server(&config, Some(&name)).await?,
-            })
-        }
-        None => None,
-    };
+    let server = start_origin(args.listen, &args.root, &args.origin, storage, Some(&name)).await?;
     let policy = args.publish.policy()?;
     let metrics = server.as_ref().map(|s| s.metrics.clone());
     let (done_tx, done_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use origin::{IngestMetrics, LivePlaylists, ServeConfig};
+use origin::{IngestMetrics, LivePlaylists};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::live::{check_name, live_config, spawn_driver, start_server, LiveArgs};
+use super::live::{check_name, live_config, spawn_driver, start_origin, LiveArgs};
 use super::serve::{runtime, shutdown_signal};
 use crate::ingest::driver::{DriverConfig, OnInputLoss};
 use crate::ingest::hub::{Factory, Hub, Policy};
@@ -145,23 +145,8 @@ pub fn run(args: LiveArgs) -> Result<()> {
         if let Some(addr) = args.srt_listen {
             listeners.push(Listener::Srt(bind_srt(addr)?));
         }
-        let server = match args.listen {
-            Some(listen) => {
-                let config = ServeConfig {
-                    root: args.root.clone(),
-                    listen,
-                    ..args.origin.clone()
-                };
-                Some(match storage {
-                    Some((target, source)) => {
-                        let served = (source, target.stats());
-                        super::live::start_storage_server(&config, served, None).await?
-                    }
-                    None => start_server(&config, None).await?,
-                })
-            }
-            None => None,
-        };
+        let served = storage.map(|(target, source)| (source, target.stats()));
+        let server = start_origin(args.listen, &args.root, &args.origin, served, None).await?;
         let ingest = IngestServer::start(
             listeners,
             &args.root,
