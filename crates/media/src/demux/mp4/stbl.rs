@@ -117,6 +117,11 @@ fn cts_i32(v: i64) -> Option<i32> {
         .or_else(|| u32::try_from(v).ok().map(|u| u as i32))
 }
 
+/// The `track N: …` error at byte `at` of the file.
+fn track_err(id: u32, msg: String, at: u64) -> Error {
+    Error::mp4(format!("track {id}: {msg}"), at)
+}
+
 /// Appends the samples described by the stbl boxes to `track`.
 pub(super) fn build_plain(
     track: &mut Track,
@@ -125,84 +130,18 @@ pub(super) fn build_plain(
     file_len: u64,
 ) -> Result<()> {
     let id = track.info.id;
-    let sizes = if let Some((h, v)) = decode::<Stsz>(b.stsz)? {
-        let s = match v.samples {
-            StszSamples::Identical { count, size } => Sizes::Fixed { size, count },
-            StszSamples::Different { sizes } => Sizes::List(sizes),
-        };
-        (h, s)
-    } else if let Some((h, bytes)) = b.stz2 {
-        (h, parse_stz2(&h, bytes)?)
-    } else {
+    let Some((size_hdr, sizes)) = sample_sizes(b)? else {
         // A fragmented file may leave the sample tables out; treat as no samples.
         return Ok(());
     };
-    let (size_hdr, sizes) = sizes;
     let n = sizes.count();
     if n == 0 {
         return Ok(());
     }
-    let err = |msg: String, at: u64| Error::mp4(format!("track {id}: {msg}"), at);
-    let (stts_h, stts) =
-        decode::<Stts>(b.stts)?.ok_or_else(|| err("stsz without stts".into(), trak_offset))?;
-    let mut durations = Runs::new(
-        stts.entries
-            .iter()
-            .map(|e| (u64::from(e.sample_count), e.sample_delta))
-            .collect(),
-    );
-    let stts_total: u64 = stts.entries.iter().map(|e| u64::from(e.sample_count)).sum();
-    if stts_total < n {
-        return Err(err(
-            format!("stts covers {stts_total} samples but stsz has {n}"),
-            stts_h.offset,
-        ));
-    }
-    let mut offsets_cts = match decode::<Ctts>(b.ctts)? {
-        Some((h, c)) => {
-            let mut entries = Vec::with_capacity(c.entries.len());
-            let mut total = 0u64;
-            for e in &c.entries {
-                let off = cts_i32(e.sample_offset).ok_or_else(|| {
-                    err(
-                        format!("ctts offset {} out of range", e.sample_offset),
-                        h.offset,
-                    )
-                })?;
-                total += u64::from(e.sample_count);
-                entries.push((u64::from(e.sample_count), off));
-            }
-            if total < n {
-                return Err(err(
-                    format!("ctts covers {total} samples but stsz has {n}"),
-                    h.offset,
-                ));
-            }
-            Some(Runs::new(entries))
-        }
-        None => None,
-    };
-    let (stsc_h, stsc) =
-        decode::<Stsc>(b.stsc)?.ok_or_else(|| err("no stsc box".into(), trak_offset))?;
-    let (chunks_h, chunks): (BoxHeader, Vec<u64>) = if let Some((h, c)) = decode::<Co64>(b.co64)? {
-        (h, c.entries)
-    } else if let Some((h, c)) = decode::<Stco>(b.stco)? {
-        (h, c.entries.into_iter().map(u64::from).collect())
-    } else {
-        return Err(err("no stco/co64 box".into(), trak_offset));
-    };
-    // §8.7.4: odd entries are repaired as ffmpeg does (see `stsc`).
-    let runs = super::stsc::repair(id, &stsc.entries);
-    if runs.is_empty() {
-        return Err(err(
-            format!(
-                "stsc is empty but stsz lists {n} samples in {} chunks: no sample can be \
-                 placed (ffmpeg drops this track too)",
-                chunks.len()
-            ),
-            stsc_h.offset,
-        ));
-    }
+    let err = |msg: String, at: u64| track_err(id, msg, at);
+    let (stts_h, mut durations) = durations(id, b, n, trak_offset)?;
+    let mut offsets_cts = composition_offsets(id, b, n)?;
+    let (chunks_h, chunks, runs) = chunks(id, b, n, trak_offset)?;
     let sync_all = b.stss.is_none();
     let mut index: u64 = 0;
     let mut stsc_idx = 0usize;
@@ -225,10 +164,7 @@ pub(super) fn build_plain(
             let duration = durations
                 .next_value()
                 .ok_or_else(|| err(format!("no stts entry for sample {index}"), stts_h.offset))?;
-            let cts = match offsets_cts.as_mut() {
-                Some(r) => r.next_value().unwrap_or(0),
-                None => 0,
-            };
+            let cts = offsets_cts.as_mut().and_then(Runs::next_value).unwrap_or(0);
             let s = RawSample {
                 offset,
                 size,
@@ -263,6 +199,95 @@ pub(super) fn build_plain(
         }
     }
     Ok(())
+}
+
+/// The sample sizes (stsz or stz2), if the track has sample tables.
+fn sample_sizes(b: &StblBoxes<'_>) -> Result<Option<(BoxHeader, Sizes)>> {
+    if let Some((h, v)) = decode::<Stsz>(b.stsz)? {
+        let s = match v.samples {
+            StszSamples::Identical { count, size } => Sizes::Fixed { size, count },
+            StszSamples::Different { sizes } => Sizes::List(sizes),
+        };
+        Ok(Some((h, s)))
+    } else if let Some((h, bytes)) = b.stz2 {
+        Ok(Some((h, parse_stz2(&h, bytes)?)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The sample durations (stts), which must cover the `n` samples.
+fn durations(
+    id: u32,
+    b: &StblBoxes<'_>,
+    n: u64,
+    trak_offset: u64,
+) -> Result<(BoxHeader, Runs<u32>)> {
+    let (stts_h, stts) = decode::<Stts>(b.stts)?
+        .ok_or_else(|| track_err(id, "stsz without stts".into(), trak_offset))?;
+    let stts_total: u64 = stts.entries.iter().map(|e| u64::from(e.sample_count)).sum();
+    if stts_total < n {
+        return Err(track_err(
+            id,
+            format!("stts covers {stts_total} samples but stsz has {n}"),
+            stts_h.offset,
+        ));
+    }
+    let runs = stts.entries.iter();
+    let runs = runs.map(|e| (u64::from(e.sample_count), e.sample_delta));
+    Ok((stts_h, Runs::new(runs.collect())))
+}
+
+/// The composition offsets (ctts), if any, which must cover the `n` samples.
+fn composition_offsets(id: u32, b: &StblBoxes<'_>, n: u64) -> Result<Option<Runs<i32>>> {
+    let Some((h, c)) = decode::<Ctts>(b.ctts)? else {
+        return Ok(None);
+    };
+    let mut entries = Vec::with_capacity(c.entries.len());
+    let mut total = 0u64;
+    for e in &c.entries {
+        let off = cts_i32(e.sample_offset).ok_or_else(|| {
+            let msg = format!("ctts offset {} out of range", e.sample_offset);
+            track_err(id, msg, h.offset)
+        })?;
+        total += u64::from(e.sample_count);
+        entries.push((u64::from(e.sample_count), off));
+    }
+    if total < n {
+        let msg = format!("ctts covers {total} samples but stsz has {n}");
+        return Err(track_err(id, msg, h.offset));
+    }
+    Ok(Some(Runs::new(entries)))
+}
+
+/// The chunk offsets (stco or co64) and the runs of chunks of the same number of samples
+/// (stsc, repaired), which must place at least one sample.
+fn chunks(
+    id: u32,
+    b: &StblBoxes<'_>,
+    n: u64,
+    trak_offset: u64,
+) -> Result<(BoxHeader, Vec<u64>, Vec<super::stsc::ChunkRun>)> {
+    let (stsc_h, stsc) =
+        decode::<Stsc>(b.stsc)?.ok_or_else(|| track_err(id, "no stsc box".into(), trak_offset))?;
+    let (chunks_h, chunks): (BoxHeader, Vec<u64>) = if let Some((h, c)) = decode::<Co64>(b.co64)? {
+        (h, c.entries)
+    } else if let Some((h, c)) = decode::<Stco>(b.stco)? {
+        (h, c.entries.into_iter().map(u64::from).collect())
+    } else {
+        return Err(track_err(id, "no stco/co64 box".into(), trak_offset));
+    };
+    // §8.7.4: odd entries are repaired as ffmpeg does (see `stsc`).
+    let runs = super::stsc::repair(id, &stsc.entries);
+    if runs.is_empty() {
+        let msg = format!(
+            "stsc is empty but stsz lists {n} samples in {} chunks: no sample can be placed \
+             (ffmpeg drops this track too)",
+            chunks.len()
+        );
+        return Err(track_err(id, msg, stsc_h.offset));
+    }
+    Ok((chunks_h, chunks, runs))
 }
 
 #[cfg(test)]
