@@ -12,6 +12,7 @@ use mp4_atom::{Tfdt, Tfhd, Trex, Trun, TrunSamples};
 
 use super::boxes::{decode_atom, payload, BoxHeader, Children};
 use super::moov::Movie;
+use super::stbl::cts_i32;
 use super::table::RawSample;
 use crate::error::{Error, Result};
 
@@ -75,16 +76,18 @@ fn parse_traf(
         (None, true, _) | (None, false, None) => moof_offset,
         (None, false, Some(end)) => end,
     };
-    let default_size = tfhd.default_sample_size.unwrap_or(trex.default_sample_size);
-    let default_duration = tfhd
-        .default_sample_duration
-        .unwrap_or(trex.default_sample_duration);
-    let default_flags = tfhd
-        .default_sample_flags
-        .unwrap_or(trex.default_sample_flags);
-    let sdi = tfhd
-        .sample_description_index
-        .unwrap_or(trex.default_sample_description_index);
+    let defaults = Defaults {
+        size: tfhd.default_sample_size.unwrap_or(trex.default_sample_size),
+        duration: tfhd
+            .default_sample_duration
+            .unwrap_or(trex.default_sample_duration),
+        flags: tfhd
+            .default_sample_flags
+            .unwrap_or(trex.default_sample_flags),
+        sdi: tfhd
+            .sample_description_index
+            .unwrap_or(trex.default_sample_description_index),
+    };
 
     // Text tracks (a packager's WebVTT-in-MP4) are fragmented like media tracks.
     let text = movie.text.iter_mut().map(|t| &mut t.track);
@@ -119,54 +122,74 @@ fn parse_traf(
             })?,
             None => next_data,
         };
-        let count = trun.samples.len() as u64;
-        if count > file_len {
-            return Err(Error::mp4(
-                format!("track {id}: trun claims {count} samples, more than the file could hold"),
-                h.offset,
-            ));
-        }
-        let overflow = || Error::mp4(format!("track {id}: trun data size overflows"), h.offset);
-        let mut offset = start;
-        match (&trun.samples, track.as_deref_mut()) {
-            (TrunSamples::Inherited { count, .. }, None) => {
-                let len = u64::from(*count)
-                    .checked_mul(u64::from(default_size))
-                    .ok_or_else(overflow)?;
-                offset = offset.checked_add(len).ok_or_else(overflow)?;
-            }
-            (samples, mut t) => {
-                for e in samples.iter() {
-                    let size = e.size.unwrap_or(default_size);
-                    if let Some(t) = t.as_deref_mut() {
-                        let flags = e.flags.unwrap_or(default_flags);
-                        let cts = match e.cts {
-                            Some(c) => i32::try_from(c)
-                                .or_else(|_| u32::try_from(c).map(|u| u as i32))
-                                .map_err(|_| {
-                                    Error::mp4(
-                                        format!(
-                                            "track {id}: trun composition offset {c} out of range"
-                                        ),
-                                        h.offset,
-                                    )
-                                })?,
-                            None => 0,
-                        };
-                        let s = RawSample {
-                            offset,
-                            size,
-                            duration: e.duration.unwrap_or(default_duration),
-                            cts,
-                            sync: flags & NON_SYNC == 0,
-                        };
-                        t.push(s, sdi, file_len)?;
-                    }
-                    offset = offset.checked_add(u64::from(size)).ok_or_else(overflow)?;
-                }
-            }
-        }
-        next_data = offset;
+        next_data = place_trun(
+            track.as_deref_mut(),
+            id,
+            h,
+            trun,
+            start,
+            &defaults,
+            file_len,
+        )?;
     }
     Ok(next_data)
+}
+
+/// The values of a traf's samples that its truns leave out (tfhd, else trex: §8.8.3).
+struct Defaults {
+    size: u32,
+    duration: u32,
+    flags: u32,
+    sdi: u32,
+}
+
+/// Appends the samples of `trun` (header `h`) of track `id`, their data from `start`, to
+/// `track` (`None`: a track not kept, whose data is only stepped over); returns the end of
+/// their data.
+fn place_trun(
+    mut track: Option<&mut super::track::Track>,
+    id: u32,
+    h: &BoxHeader,
+    trun: &Trun,
+    start: u64,
+    d: &Defaults,
+    file_len: u64,
+) -> Result<u64> {
+    let count = trun.samples.len() as u64;
+    if count > file_len {
+        return Err(Error::mp4(
+            format!("track {id}: trun claims {count} samples, more than the file could hold"),
+            h.offset,
+        ));
+    }
+    let overflow = || Error::mp4(format!("track {id}: trun data size overflows"), h.offset);
+    let mut offset = start;
+    if let (TrunSamples::Inherited { count, .. }, None) = (&trun.samples, track.as_deref()) {
+        let len = u64::from(*count)
+            .checked_mul(u64::from(d.size))
+            .ok_or_else(overflow)?;
+        return offset.checked_add(len).ok_or_else(overflow);
+    }
+    for e in trun.samples.iter() {
+        let size = e.size.unwrap_or(d.size);
+        if let Some(t) = track.as_deref_mut() {
+            let cts = match e.cts {
+                Some(c) => cts_i32(c).ok_or_else(|| {
+                    let msg = format!("track {id}: trun composition offset {c} out of range");
+                    Error::mp4(msg, h.offset)
+                })?,
+                None => 0,
+            };
+            let s = RawSample {
+                offset,
+                size,
+                duration: e.duration.unwrap_or(d.duration),
+                cts,
+                sync: e.flags.unwrap_or(d.flags) & NON_SYNC == 0,
+            };
+            t.push(s, d.sdi, file_len)?;
+        }
+        offset = offset.checked_add(u64::from(size)).ok_or_else(overflow)?;
+    }
+    Ok(offset)
 }

@@ -111,7 +111,7 @@ impl<T: Copy> Runs<T> {
 
 /// Composition offsets are signed in ctts version 1; some old writers put negative offsets
 /// in version 0 boxes as two's complement, which is how they are read here (as ffmpeg does).
-fn cts_i32(v: i64) -> Option<i32> {
+pub(super) fn cts_i32(v: i64) -> Option<i32> {
     i32::try_from(v)
         .ok()
         .or_else(|| u32::try_from(v).ok().map(|u| u as i32))
