@@ -83,6 +83,23 @@ pub fn tracks_harness(args: &[&str]) -> serde_json::Value {
     node("tracks.mjs", args)
 }
 
+/// The failures of [`tracks_harness`] over `urls` in Shaka Player and hls.js, with the
+/// audio renditions `en,fr` and the subtitles `en,fr` switched (one line each).
+pub fn ladder_tracks_failures(urls: &[String]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for player in ["shaka", "hlsjs"] {
+        for url in urls {
+            let args = ["--url", url, "--player", player];
+            let more = ["--audio", "en,fr", "--text", "en,fr", "--seconds", "1"];
+            let report = tracks_harness(&[&args[..], &more].concat());
+            if report["ok"] != true {
+                failures.push(format!("{player} {url}: {report}"));
+            }
+        }
+    }
+    failures
+}
+
 /// Runs tests/e2e/shaka-play.mjs (Shaka Player plays a URL); returns its JSON report.
 pub fn shaka_play_harness(args: &[&str]) -> serde_json::Value {
     node("shaka-play.mjs", args)

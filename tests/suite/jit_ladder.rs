@@ -16,7 +16,7 @@ use m3u8_rs::Playlist;
 use super::jit::get;
 use super::jit_encrypt::hmac_key;
 use super::ladder::{french, package_ladder, rendition};
-use crate::common::server::{serve, shaka_play_harness, tracks_harness};
+use crate::common::server::{ladder_tracks_failures, serve, shaka_play_harness};
 use crate::common::{fixtures, out_dir, probe, run};
 
 /// The mapping file of the byte-equality test: names, a default and a forced rendition.
@@ -362,28 +362,8 @@ fn jit_ladder_refusals() {
 fn jit_ladder_plays_in_shaka_and_hlsjs() {
     let (dir, _) = ladder_root("jit_ladder_players");
     let server = serve(&dir.join("root"), &["--jit-segment-duration", "2"]);
-    let mut failures = Vec::new();
-    for player in ["shaka", "hlsjs"] {
-        for prefix in ["", "ts/"] {
-            let url = format!("{}/t/play.json/{prefix}master.m3u8", server.base);
-            let args = [
-                "--url",
-                &url,
-                "--player",
-                player,
-                "--audio",
-                "en,fr",
-                "--text",
-                "en,fr",
-                "--seconds",
-                "1",
-            ];
-            let report = tracks_harness(&args);
-            if report["ok"] != true {
-                failures.push(format!("{player} {url}: {report}"));
-            }
-        }
-    }
+    let urls = ["", "ts/"].map(|p| format!("{}/t/play.json/{p}master.m3u8", server.base));
+    let failures = ladder_tracks_failures(&urls);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use m3u8_rs::{AlternativeMediaType, ClosedCaptionGroupId, MasterPlaylist, MediaPlaylist};
 
-use crate::common::server::{serve, tracks_harness};
+use crate::common::server::{ladder_tracks_failures, serve};
 use crate::common::{bin, out_dir, probe, run, work_dir};
 
 static GENERATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -710,28 +710,8 @@ fn players_switch_audio_subtitles_and_variants() {
         package_ladder(&inputs, &root.join(format), &args);
     }
     let server = serve(&root, &[]);
-    let mut failures = Vec::new();
-    for player in ["hlsjs", "shaka"] {
-        for format in ["ts", "fmp4"] {
-            let url = format!("{}/{format}/master.m3u8", server.base);
-            let args = [
-                "--url",
-                &url,
-                "--player",
-                player,
-                "--audio",
-                "en,fr",
-                "--text",
-                "en,fr",
-                "--seconds",
-                "1",
-            ];
-            let report = tracks_harness(&args);
-            if report["ok"] != true {
-                failures.push(format!("{player} {format}: {report}"));
-            }
-        }
-    }
+    let urls = ["ts", "fmp4"].map(|f| format!("{}/{f}/master.m3u8", server.base));
+    let failures = ladder_tracks_failures(&urls);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
