@@ -63,7 +63,10 @@ impl MediaIndex {
     /// Sample `i` with its bytes `data` (the `size` bytes at `offset`), as the demuxer yields
     /// it: video NAL units rewritten to 4-byte lengths without access unit delimiters.
     pub fn sample(&self, i: usize, data: Bytes) -> Result<Sample> {
-        let r = self.samples.get(i).ok_or(Error::NoTracks)?;
+        // Not `ok_or`: that makes and drops an error for every sample of a plan.
+        let Some(r) = self.samples.get(i) else {
+            return Err(Error::NoTracks);
+        };
         let track = r.track as usize;
         let data = match self.nal.get(track).copied().flatten() {
             Some(fmt) => nal::canonical(data, fmt).map_err(|msg| Error::BadSample {
@@ -79,7 +82,9 @@ impl MediaIndex {
 
     /// Sample `i` with `data` as it is (already in canonical form).
     pub(super) fn canonical_sample(&self, i: usize, data: Bytes) -> Result<Sample> {
-        let r = self.samples.get(i).ok_or(Error::NoTracks)?;
+        let Some(r) = self.samples.get(i) else {
+            return Err(Error::NoTracks);
+        };
         let track = r.track as usize;
         Ok(Sample {
             track,
