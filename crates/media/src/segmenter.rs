@@ -248,6 +248,11 @@ impl Segmenter {
         let mut done = self.current.take().expect("current segment present");
         done.duration = sample.dts.saturating_sub(done.start).max(0) as u64;
         self.open(sample);
+        // The next segment is about as long as this one: room for its samples at once, not
+        // a dozen reallocations as it grows.
+        if let Some(next) = self.current.as_mut() {
+            next.samples.reserve(done.samples.len() + done.samples.len() / 8);
+        }
         done
     }
 
