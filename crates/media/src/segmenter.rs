@@ -251,7 +251,8 @@ impl Segmenter {
         // The next segment is about as long as this one: room for its samples at once, not
         // a dozen reallocations as it grows.
         if let Some(next) = self.current.as_mut() {
-            next.samples.reserve(done.samples.len() + done.samples.len() / 8);
+            next.samples
+                .reserve(done.samples.len() + done.samples.len() / 8);
         }
         done
     }

@@ -72,7 +72,7 @@ use crate::mux::SegmentMuxer as _;
 use crate::package::Format;
 use crate::playlist::ll::RenditionReport;
 use crate::playlist::{IFrameVariant, Part, Variant};
-use crate::sample::{CodecConfig, Sample, TrackInfo};
+use crate::sample::{Sample, TrackInfo};
 use crate::{Error, Result};
 
 use cut::Cutter;
@@ -335,16 +335,11 @@ fn check_tracks(c: &LiveConfig, tracks: &[TrackInfo]) -> Result<()> {
         return Err(Error::NoTracks);
     }
     if c.format == Format::Ts && !c.allow_hevc_ts {
-        if let Some(t) = tracks
-            .iter()
-            .find(|t| matches!(t.config, CodecConfig::Hevc { .. }))
-        {
-            return Err(Error::FormatMismatch {
-                codec: format!("HEVC (track {})", t.id),
-                format: "MPEG-TS",
-                why: "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use fMP4 or allow HEVC in TS",
-            });
-        }
+        crate::package::refuse_hevc(
+            tracks,
+            "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use fMP4 or allow HEVC \
+             in TS",
+        )?;
     }
     Ok(())
 }

@@ -19,6 +19,7 @@
 
 pub mod jit;
 pub mod jit_ladder;
+
 #[cfg(test)]
 mod jit_tests;
 pub mod jit_ts;
@@ -265,18 +266,11 @@ impl Plan {
             .map(|t| codec_string(&t.config))
             .collect::<Result<Vec<_>>>()?;
         if opts.format == Format::Ts && !opts.allow_hevc_ts {
-            if let Some(t) = tracks
-                .iter()
-                .find(|t| matches!(t.config, CodecConfig::Hevc { .. }))
-            {
-                return Err(Error::FormatMismatch {
-                    codec: format!("HEVC (track {})", t.id),
-                    format: "MPEG-TS",
-                    why:
-                        "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use --format \
-                          fmp4 or force it with --allow-hevc-ts",
-                });
-            }
+            refuse_hevc(
+                &tracks,
+                "Apple devices require HEVC in fMP4 (HLS authoring spec 1.5); use --format fmp4 \
+                 or force it with --allow-hevc-ts",
+            )?;
         }
         let video_index = tracks.iter().position(|t| t.kind() == TrackKind::Video);
         let mut muxer = match opts.format {
@@ -403,4 +397,20 @@ fn cut(
         writer.playlist.independent_segments = false;
     }
     Ok(stats)
+}
+
+/// Refuses `tracks` if one is HEVC, for MPEG-TS output (Apple HLS authoring spec 1.5), with
+/// `why` (what the user can do instead).
+pub(crate) fn refuse_hevc(tracks: &[TrackInfo], why: &'static str) -> Result<()> {
+    match tracks
+        .iter()
+        .find(|t| matches!(t.config, CodecConfig::Hevc { .. }))
+    {
+        Some(t) => Err(Error::FormatMismatch {
+            codec: format!("HEVC (track {})", t.id),
+            format: "MPEG-TS",
+            why,
+        }),
+        None => Ok(()),
+    }
 }
