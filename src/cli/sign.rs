@@ -64,7 +64,11 @@ fn signed_url(args: &SignArgs, now: u64) -> Result<String> {
     }
     let expires = now.saturating_add(args.expires);
     let token = signer.sign(&prefix, expires, args.ip).ok_or_else(|| {
-        anyhow!("sign: {prefix:?} is not a usable path prefix (no `.`, `..` or empty segments)")
+        anyhow!(
+            "sign: {prefix:?} is not a usable path prefix (no `.`, `..` or empty segments, \
+             and short enough for a token of at most {} bytes)",
+            origin::signing::MAX_TOKEN_LEN
+        )
     })?;
     Ok(match query {
         Some(q) if !q.is_empty() => format!("{path}?{q}&token={token}"),

@@ -38,7 +38,7 @@ pub const SKEW_SECS: u64 = 30;
 /// The query parameter that carries a token.
 pub const PARAM: &str = "token";
 /// Longest token accepted (a prefix of ~1 KB is far more than any stream path).
-const MAX_TOKEN_LEN: usize = 2048;
+pub const MAX_TOKEN_LEN: usize = 2048;
 /// Domain separation of the MAC input (a webhook signature can never be a token).
 const CONTEXT: &[u8] = b"hlsorigin-url-v1";
 
@@ -206,8 +206,9 @@ impl Signer {
         })
     }
 
-    /// A token for `prefix` (see [`valid_prefix`]; `None` otherwise) expiring at `expires`
-    /// (Unix seconds), bound to `ip` if given.
+    /// A token for `prefix` (see [`valid_prefix`]) expiring at `expires` (Unix seconds),
+    /// bound to `ip` if given; `None` for a prefix that is not valid, or so long that the
+    /// token would exceed [`MAX_TOKEN_LEN`] (it would never verify).
     pub fn sign(&self, prefix: &str, expires: u64, ip: Option<IpAddr>) -> Option<String> {
         if !valid_prefix(prefix) {
             return None;
@@ -216,10 +217,11 @@ impl Signer {
         let sig = mac(secret, expires, prefix, ip)?.finalize().into_bytes();
         let p = URL_SAFE_NO_PAD.encode(prefix);
         let s = URL_SAFE_NO_PAD.encode(sig);
-        Some(match ip {
+        let token = match ip {
             Some(_) => format!("{expires}.{p}.ip.{s}"),
             None => format!("{expires}.{p}.{s}"),
-        })
+        };
+        (token.len() <= MAX_TOKEN_LEN).then_some(token)
     }
 
     /// Verifies `token` for a request of `path` (starting with `/`, as

@@ -344,3 +344,24 @@ fn rewritten_playlists_parse_with_m3u8_rs() {
     let map = parsed.segments[0].map.as_ref().unwrap();
     assert_eq!(map.uri, "init.mp4?token=1.Lw.sig");
 }
+
+/// A token is never longer than the verifier accepts: a prefix too long for one is refused
+/// at signing (found by the `signed` fuzz target: the token for a 2 KB directory did not
+/// verify), and the longest that signs verifies.
+#[test]
+fn tokens_too_long_to_verify_are_not_signed() {
+    let signer = Signer::new(&["s3cret"]).unwrap();
+    let prefix = |n: usize| format!("/{}/", "a".repeat(n));
+    for ip in [None, ip("192.0.2.7")] {
+        let longest = (1..2048)
+            .take_while(|&n| signer.sign(&prefix(n), NOW, ip).is_some())
+            .last()
+            .expect("short prefixes sign");
+        assert!(longest > 1400, "{longest}");
+        let token = signer.sign(&prefix(longest), NOW, ip).unwrap();
+        assert!(token.len() <= MAX_TOKEN_LEN);
+        let path = format!("{}x.m3u8", prefix(longest));
+        assert!(signer.verify(&token, &path, NOW, ip).is_ok());
+        assert_eq!(signer.sign(&prefix(longest + 1), NOW, ip), None);
+    }
+}
