@@ -360,7 +360,7 @@ pub(super) async fn start_origin(
 /// Serves `config.root` with live playlists published in-process (and those other processes
 /// write, watched); prints `serving ROOT on http://ADDR/` and, for a single stream `name`,
 /// its URL.
-pub(super) async fn start_server(config: &ServeConfig, name: Option<&str>) -> Result<Origin> {
+async fn start_server(config: &ServeConfig, name: Option<&str>) -> Result<Origin> {
     let root = config.root.as_path();
     let source = FsSource::new(root).with_context(|| format!("cannot serve {}", root.display()))?;
     // Other live playlists under the root (written by other processes) block too.
@@ -373,7 +373,7 @@ pub(super) async fn start_server(config: &ServeConfig, name: Option<&str>) -> Re
 
 /// Serves the storage prefix the packager writes into, following its own events
 /// (`live --root s3://… --listen`); prints the same lines as [`start_server`].
-pub(super) async fn start_storage_server(
+async fn start_storage_server(
     config: &ServeConfig,
     storage: Served,
     name: Option<&str>,
