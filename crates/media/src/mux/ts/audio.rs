@@ -6,7 +6,7 @@
 //! [`MAX_SPAN`] of time, at a gap in the timestamps, or at the end of the segment.
 
 use super::packet::{self, wrap33};
-use super::{to_90k, Payload, TsMuxer};
+use super::{to_90k, Payload, Pes, TsMuxer};
 use crate::codec::aac;
 use crate::sample::Sample;
 
@@ -111,7 +111,7 @@ impl TsMuxer {
         })?;
         // Every audio frame is a random access point.
         let pes = std::mem::take(&mut self.pes);
-        self.emit(out, t, dts, true, &[&pes]);
+        self.emit(out, t, dts, true, Pes::Parts(&[&pes]));
         self.pes = pes;
         Ok(())
     }

@@ -171,6 +171,14 @@ fn timestamp_conversion_table() {
         (5, 0, None),
         // 27 hours at 48 kHz: exact, no float.
         (48_000 * 97_200 + 1, 48_000, Some(90_000 * 97_200 + 2 + m)),
+        // Where t · 90,000 fits 64 bits but adding half the timescale would not.
+        (i64::MAX / 90_000, 1 << 31, Some(4_294_967_296 + m)),
+        // Where it does not: 128 bits.
+        (
+            i64::MAX / 90_000 + 1,
+            90_000,
+            Some(i64::MAX / 90_000 + 1 + m),
+        ),
     ];
     for &(t, ts, want) in cases {
         assert_eq!(to_90k(t, ts), want, "{t} @ {ts}");
@@ -651,6 +659,7 @@ fn counting_a_segment_equals_writing_it() {
                 &[0x09, 0xF0],
                 &[0x67, 0x42, 0x00],
                 &[0x68, 0xCE],
+                &[],
                 &[0x65; 900],
             ]);
         }
@@ -666,7 +675,7 @@ fn counting_a_segment_equals_writing_it() {
     type Make = fn(u64, i64) -> Segment;
     let cases: [(&str, Make); 3] = [
         ("plain", |i, t| av_segment(i, t, 30)),
-        ("aud and in-band sps", with_aud_and_sps),
+        ("aud, in-band sps, empty nal", with_aud_and_sps),
         ("pcr gap", gap),
     ];
     for (name, make) in cases {

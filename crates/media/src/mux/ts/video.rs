@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use super::packet::{self, wrap33};
-use super::{to_90k, Payload, Track, TsMuxer};
+use super::{to_90k, Payload, Pes, Track, TsMuxer};
 use crate::codec::nal;
 use crate::sample::Sample;
 
@@ -105,11 +105,18 @@ impl TsMuxer {
             (&nal::H264_AUD, nal::h264::NAL_SPS, nal::h264::NAL_AUD)
         };
 
-        // First pass: validate the framing and look for in-band parameter sets.
+        // First pass: validate the framing, look for in-band parameter sets and measure the
+        // NAL units kept, with their start codes.
         let mut in_band = false;
+        let mut kept = 0usize;
         for item in nals(&s.data) {
             let (_, unit) = item?;
-            in_band |= nal_type(hevc, unit) == Some(sps);
+            let kind = nal_type(hevc, unit);
+            in_band |= kind == Some(sps);
+            // Empty NALs are dropped; an in-band AUD would duplicate ours.
+            if !unit.is_empty() && kind != Some(aud_type) {
+                kept += START_CODE.len() + unit.len();
+            }
         }
 
         // PTS always, DTS only when it differs (ISO/IEC 13818-1 §2.4.3.7, PTS_DTS_flags).
@@ -122,12 +129,16 @@ impl TsMuxer {
         if s.keyframe && !in_band {
             head.extend_from_slice(param_sets);
         }
+        if self.count_only {
+            let start = self.emit(out, t, dts, s.keyframe, Pes::Length(head.len() + kept));
+            self.pes = head;
+            return Ok(start..self.position(out));
+        }
         // The NAL units are packetized from the sample's buffer, not copied into a PES first.
         let mut parts: Vec<&[u8]> = Vec::with_capacity(16);
         parts.push(&head);
         for item in nals(&s.data) {
             let (_, unit) = item?;
-            // Empty NALs are dropped; an in-band AUD would duplicate ours.
             if unit.is_empty() || nal_type(hevc, unit) == Some(aud_type) {
                 continue;
             }
@@ -135,7 +146,7 @@ impl TsMuxer {
             parts.push(unit);
         }
         // Video PES keep PES_packet_length 0 (unbounded; allowed for video in TS, §2.4.3.7).
-        let start = self.emit(out, t, dts, s.keyframe, &parts);
+        let start = self.emit(out, t, dts, s.keyframe, Pes::Parts(&parts));
         drop(parts);
         self.pes = head;
         Ok(start..self.position(out))
@@ -173,7 +184,7 @@ impl TsMuxer {
             head.extend_from_slice(dsi);
         }
         let parts: [&[u8]; 2] = [&head, &s.data];
-        let start = self.emit(out, t, dts, s.keyframe, &parts);
+        let start = self.emit(out, t, dts, s.keyframe, Pes::Parts(&parts));
         self.pes = head;
         Ok(start..self.position(out))
     }
