@@ -134,7 +134,8 @@ impl NalWalks {
         let mut out = NalHeads {
             start: self.start,
             first: Vec::with_capacity(self.samples.len() + 1),
-            heads: Vec::new(),
+            // One head per walked sample as a rule (one NAL unit each, or a few).
+            heads: Vec::with_capacity(self.samples.iter().filter(|w| w.fmt.is_some()).count()),
         };
         out.first.push(0);
         for w in &self.samples {
