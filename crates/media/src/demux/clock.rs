@@ -82,6 +82,11 @@ impl Spacing {
         }
     }
 
+    /// The track's timescale (ticks per second).
+    pub(super) fn timescale(&self) -> u32 {
+        self.timescale
+    }
+
     /// The DTS of the track's last sample.
     pub(super) fn last_dts(&self) -> Option<i64> {
         self.last_dts

@@ -32,7 +32,6 @@ pub(super) struct Timed {
 
 #[derive(Debug)]
 pub(super) struct Timeline {
-    timescale: u32,
     /// Video: hold one sample back for its duration.
     hold: bool,
     held: Option<Timed>,
@@ -44,7 +43,6 @@ pub(super) struct Timeline {
 impl Timeline {
     pub(super) fn new(timescale: u32, hold: bool, default_duration: u32) -> Self {
         Timeline {
-            timescale,
             hold,
             held: None,
             spacing: Spacing::new(timescale, default_duration.max(1)),
@@ -55,7 +53,7 @@ impl Timeline {
     /// Audio DTS for a frame stamped `ms`: the continuation of the previous frame when the
     /// timestamp is within half a frame of it (ms rounding), else the timestamp itself.
     pub(super) fn audio_dts(&self, ms: i64, frame: u32) -> i64 {
-        let stamped = ms_to_ticks(ms, self.timescale);
+        let stamped = ms_to_ticks(ms, self.spacing.timescale());
         match self.next_dts {
             Some(next) if stamped.abs_diff(next) <= u64::from(frame / 2) => next,
             _ => stamped,
@@ -72,7 +70,7 @@ impl Timeline {
             tracing::warn!(
                 from,
                 to = dts,
-                timescale = self.timescale,
+                timescale = self.spacing.timescale(),
                 "FLV: timestamp jump; starting a new timeline"
             );
         }

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use crate::codec::{aac, ac3, mp3};
 use crate::sample::CodecConfig;
 
-use super::timeline::{rescale, PTS_HZ};
+use super::{rescale, PTS_HZ};
 
 /// Which framing the stream uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

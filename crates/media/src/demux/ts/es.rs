@@ -10,9 +10,9 @@ use super::output::{Queued, TrackOutput};
 use super::packet::Continuity;
 use super::pes::PesAssembler;
 use super::psi::EsCodec;
-use super::timeline::PTS_HZ;
 use super::video::VideoEs;
 use super::DiscontinuityCause;
+use super::PTS_HZ;
 
 #[derive(Debug, Clone)]
 enum Parser {

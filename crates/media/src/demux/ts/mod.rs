@@ -5,7 +5,7 @@
 //! Layers, one module each: packet sync (`sync`: 0x47 every 188 bytes, resync after
 //! garbage), packet header and continuity counters (`packet`), PSI sections and PAT/PMT
 //! (`psi`), PES reassembly (`pes`), codec framing (`video`, `audio`), 33-bit timestamp
-//! unwrapping (`timeline`), sample durations and timeline breaks (`output`); `program`
+//! unwrapping ([`Unwrapper`], by the rules of [`crate::demux::clock`]), sample durations and timeline breaks (`output`); `program`
 //! ties them together for the first program of the PAT. [`TsFileDemuxer`] adapts it to the
 //! pull-based [`crate::sample::Demuxer`].
 //!
@@ -21,7 +21,6 @@ mod pes;
 mod program;
 mod psi;
 mod sync;
-mod timeline;
 mod video;
 
 #[cfg(test)]
@@ -31,6 +30,14 @@ pub use file::{TsCheckpoint, TsFileDemuxer};
 
 use crate::sample::{Sample, TrackInfo};
 use crate::{Error, Result};
+
+use crate::demux::clock::rescale;
+
+/// MPEG system clock for PTS/DTS (ISO/IEC 13818-1 §2.4.3.7).
+const PTS_HZ: u32 = 90_000;
+
+/// PTS/DTS unwrapping: 33 bits, modulo 2^33 (about 26.5 hours).
+type Unwrapper = crate::demux::clock::Unwrapper<33>;
 
 /// Why a track's timeline broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,6 @@ pub(super) struct Queued {
 pub(super) struct TrackOutput {
     es: usize,
     pid: u16,
-    timescale: u32,
     /// Hold one sample back to learn its duration from the next DTS (video).
     hold: bool,
     pending: Option<Queued>,
@@ -47,7 +46,6 @@ impl TrackOutput {
         TrackOutput {
             es,
             pid,
-            timescale,
             hold,
             pending: None,
             spacing: Spacing::new(timescale, default_duration),
@@ -73,7 +71,7 @@ impl TrackOutput {
                 pid = self.pid,
                 from,
                 to = dts,
-                timescale = self.timescale,
+                timescale = self.spacing.timescale(),
                 "MPEG-TS: timestamp jump; starting a new timeline"
             );
         }

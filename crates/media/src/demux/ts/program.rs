@@ -10,8 +10,8 @@ use super::es::Es;
 use super::output::Queued;
 use super::packet::{self, CcVerdict, Continuity, Packet, NULL_PID};
 use super::psi::{self, SectionAssembler, TABLE_PAT, TABLE_PMT};
-use super::timeline::{Unwrapper, PTS_HZ};
 use super::{pes, DiscontinuityCause, TsEvent};
+use super::{Unwrapper, PTS_HZ};
 
 /// Streams that never produce a configuration stop delaying `ready()` after this much
 /// timestamp progress on the others (10 s of 90 kHz ticks)...

@@ -159,7 +159,7 @@ impl VideoEs {
         };
         let frame_duration = fps
             .filter(|f| f.is_finite() && *f >= 1.0 && *f <= 1000.0)
-            .map(|f| (f64::from(super::timeline::PTS_HZ) / f).round() as u32);
+            .map(|f| (f64::from(super::PTS_HZ) / f).round() as u32);
         self.config = Some(VideoConfig {
             config,
             width: *width,
