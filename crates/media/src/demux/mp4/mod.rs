@@ -300,7 +300,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
     fn pick(&self) -> Option<usize> {
         let mut best: Option<(usize, i128, u32, u64)> = None;
         for (i, (t, c)) in self.tracks.iter().zip(&self.cursors).enumerate() {
-            let Some(s) = t.table.get(c.next) else {
+            let Some(offset) = t.table.offset(c.next) else {
                 continue;
             };
             let dts = i128::from(c.dts) + i128::from(t.shift);
@@ -311,13 +311,13 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
                     // dts/ts < bd/bts  ⇔  dts·bts < bd·ts (timescales are positive).
                     match (dts * i128::from(bts)).cmp(&(bd * i128::from(ts))) {
                         Ordering::Less => true,
-                        Ordering::Equal => s.offset < bo,
+                        Ordering::Equal => offset < bo,
                         Ordering::Greater => false,
                     }
                 }
             };
             if better {
-                best = Some((i, dts, ts, s.offset));
+                best = Some((i, dts, ts, offset));
             }
         }
         best.map(|b| b.0)

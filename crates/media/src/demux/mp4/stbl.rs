@@ -138,6 +138,9 @@ pub(super) fn build_plain(
     if n == 0 {
         return Ok(());
     }
+    track
+        .table
+        .reserve(usize::try_from(n).unwrap_or(usize::MAX));
     let err = |msg: String, at: u64| track_err(id, msg, at);
     let (stts_h, mut durations) = durations(id, b, n, trak_offset)?;
     let mut offsets_cts = composition_offsets(id, b, n)?;

@@ -16,6 +16,9 @@ pub(super) struct RawSample {
     pub sync: bool,
 }
 
+/// Most samples [`SampleTable::reserve`] makes room for at once: a day of 30 fps video.
+const MAX_RESERVE: usize = 1 << 22;
+
 #[derive(Debug, Default)]
 pub(super) struct SampleTable {
     offsets: Vec<u64>,
@@ -34,6 +37,21 @@ pub(super) struct SampleTable {
 impl SampleTable {
     pub fn len(&self) -> usize {
         self.offsets.len()
+    }
+
+    /// Makes room for `n` more samples, up to [`MAX_RESERVE`] (a table that claims more
+    /// grows as its samples prove to exist); none if memory is short.
+    pub fn reserve(&mut self, n: usize) {
+        let n = n.min(MAX_RESERVE);
+        let _ = self.offsets.try_reserve_exact(n);
+        let _ = self.sizes.try_reserve_exact(n);
+        let _ = self.durations.try_reserve_exact(n);
+        let _ = self.sync.try_reserve_exact(n.div_ceil(64));
+    }
+
+    /// Byte offset of sample `idx`.
+    pub fn offset(&self, idx: usize) -> Option<u64> {
+        self.offsets.get(idx).copied()
     }
 
     /// Raw decode time the next pushed sample will get.
