@@ -138,9 +138,9 @@ pub(super) fn build_plain(
     if n == 0 {
         return Ok(());
     }
-    track
-        .table
-        .reserve(usize::try_from(n).unwrap_or(usize::MAX));
+    // Each sample costs at least a byte of the file (`Track::push`): no more can exist.
+    let room = usize::try_from(n.min(file_len)).unwrap_or(usize::MAX);
+    track.table.reserve(room);
     let err = |msg: String, at: u64| track_err(id, msg, at);
     let (stts_h, mut durations) = durations(id, b, n, trak_offset)?;
     let mut offsets_cts = composition_offsets(id, b, n)?;
