@@ -355,8 +355,8 @@ mod tests {
     /// right at every place, and the reader handed the places ahead to the system once a read
     /// waited for the disk (when a read of a page that is not cached takes as long here: a
     /// disk that answers within [`DISK_READ`] needs no hints); a cached one is read right
-    /// without hints, even when a read is slow. On a filesystem whose pages cannot be dropped (tmpfs) only the bytes are
-    /// checked.
+    /// without hints, even when a read is slow. On a filesystem whose pages cannot be dropped
+    /// (tmpfs) only the bytes are checked.
     #[test]
     fn hinted_reads_give_the_bytes_cached_or_not() {
         let dir = std::env::var_os("CARGO_TARGET_TMPDIR")
