@@ -19,7 +19,6 @@
 
 pub mod jit;
 pub mod jit_ladder;
-
 #[cfg(test)]
 mod jit_tests;
 pub mod jit_ts;

@@ -6,8 +6,8 @@
 //! garbage), packet header and continuity counters (`packet`), PSI sections and PAT/PMT
 //! (`psi`), PES reassembly (`pes`), codec framing (`video`, `audio`), 33-bit timestamp
 //! unwrapping (`Unwrapper`, by the rules of [`crate::demux::clock`]), sample durations and
-//! timeline breaks (`output`); `program` ties them together for the first program of the PAT. [`TsFileDemuxer`] adapts it to the
-//! pull-based [`crate::sample::Demuxer`].
+//! timeline breaks (`output`); `program` ties them together for the first program of the PAT.
+//! [`TsFileDemuxer`] adapts it to the pull-based [`crate::sample::Demuxer`].
 //!
 //! Corrupt input is never fatal: bad packets, CRC and continuity errors are logged with
 //! `tracing::warn!` and skipped. Samples follow the canonical forms of [`crate::sample`].

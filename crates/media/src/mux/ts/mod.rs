@@ -124,6 +124,15 @@ enum Pes<'a> {
     Length(usize),
 }
 
+impl Pes<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Pes::Parts(parts) => parts.iter().map(|p| p.len()).sum(),
+            Pes::Length(n) => *n,
+        }
+    }
+}
+
 /// Converts `t` ticks of `timescale` to 90 kHz, rounded to nearest with halves away from zero
 /// (as ffmpeg's av_rescale), plus [`TIMESTAMP_OFFSET`]. Unwrapped; `None` on overflow.
 pub fn to_90k(t: i64, timescale: u32) -> Option<i64> {
@@ -347,8 +356,8 @@ impl TsMuxer {
     }
 
     /// Writes one PES (`pes`; counted, not written, while the muxer only counts) on track `t`,
-    /// preceded by whatever the PCR schedule needs. `dts` is the unwrapped 90 kHz DTS of the PES. Returns where in `out`
-    /// the PES's first packet starts (after any PCR-only packets).
+    /// preceded by whatever the PCR schedule needs. `dts` is the unwrapped 90 kHz DTS of the
+    /// PES. Returns where in `out` the PES's first packet starts (after any PCR-only packets).
     fn emit(
         &mut self,
         out: &mut Vec<u8>,
@@ -395,13 +404,7 @@ impl TsMuxer {
                 Pes::Parts(parts) if !self.count_only => {
                     packet::write_pes_parts(out, track.pid, &mut track.cc, parts, start);
                 }
-                Pes::Parts(parts) => {
-                    let total = parts.iter().map(|p| p.len()).sum();
-                    self.counted += packet::count_pes(&mut track.cc, total, start);
-                }
-                Pes::Length(total) => {
-                    self.counted += packet::count_pes(&mut track.cc, total, start);
-                }
+                _ => self.counted += packet::count_pes(&mut track.cc, pes.len(), start),
             }
         }
         pes_start

@@ -105,16 +105,17 @@ impl TsMuxer {
             (&nal::H264_AUD, nal::h264::NAL_SPS, nal::h264::NAL_AUD)
         };
 
+        // Empty NALs are dropped; an in-band AUD would duplicate ours.
+        let dropped = |unit: &[u8]| unit.is_empty() || nal_type(hevc, unit) == Some(aud_type);
+
         // First pass: validate the framing, look for in-band parameter sets and measure the
         // NAL units kept, with their start codes.
         let mut in_band = false;
         let mut kept = 0usize;
         for item in nals(&s.data) {
             let (_, unit) = item?;
-            let kind = nal_type(hevc, unit);
-            in_band |= kind == Some(sps);
-            // Empty NALs are dropped; an in-band AUD would duplicate ours.
-            if !unit.is_empty() && kind != Some(aud_type) {
+            in_band |= nal_type(hevc, unit) == Some(sps);
+            if !dropped(unit) {
                 kept += START_CODE.len() + unit.len();
             }
         }
@@ -139,7 +140,7 @@ impl TsMuxer {
         parts.push(&head);
         for item in nals(&s.data) {
             let (_, unit) = item?;
-            if unit.is_empty() || nal_type(hevc, unit) == Some(aud_type) {
+            if dropped(unit) {
                 continue;
             }
             parts.push(&START_CODE);
