@@ -9,14 +9,17 @@
 #                   from its `time` to its arrival at the last of the N subscribers, p50/p99
 #                   over WINDOW seconds (~5 events/s).
 #  2. poll  the same with N long-poll clients, each looping GET /api/events?since=SEQ&timeout=25.
-#  3. hls   LL-HLS latency with and without N WebSocket subscribers (fan-out types attached),
+#  3. floor the same fan-out with nothing but the kernel's work (benches/fanout_floor.c: a C
+#           server writing one 190-byte message per event to N loopback sockets, a C epoll
+#           client): the floor of the machine, and ours against it.
+#  4. hls   LL-HLS latency with and without N WebSocket subscribers (fan-out types attached),
 #           and with them on a second server (the same load on the machine, none on the
 #           server measured: what is left is the player's and the client's CPU share):
 #             hls.js `hls.latency` in headless Chromium (benches/latency.mjs) and, alongside,
 #             the blocking-reload publish lag (benches/publish_lag.py --blocking: how late the
 #             playlist lists a part), LAT_SECONDS each, cases interleaved, ROUNDS rounds.
 #
-#   benches/events.sh    env: PHASES (ws,poll,hls), BIN (a built hlsorigin, e.g. another commit's), N (10000), WINDOW (30), LAT_SECONDS (30),
+#   benches/events.sh    env: PHASES (ws,poll,floor,hls), BIN (a built hlsorigin, e.g. another commit's), N (10000), WINDOW (30), LAT_SECONDS (30),
 #                        ROUNDS (1), THREADS (client runtime threads, 1), SERVER_ARGS (more
 #                        `live` flags, e.g. "--events-threads 0"), CLIENT_NICE (nice of the load
 #                        client, 0: it stands for remote machines, and on one box it competes
@@ -25,7 +28,7 @@
 # CARGO_TARGET_DIR is honoured. Ports 19200-19209 on 127.0.0.1. Output in bench-out/events/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PHASES=${PHASES:-ws,poll,hls}
+PHASES=${PHASES:-ws,poll,floor,hls}
 N=${N:-10000}
 WINDOW=${WINDOW:-30}
 LAT_SECONDS=${LAT_SECONDS:-30}
@@ -96,6 +99,27 @@ for mode in ws poll; do
   load_run "$mode" stream.ended 5 "$mode-idle"
   load_run "$mode" "$FANOUT" "$WINDOW" "$mode-fanout"
 done
+
+if [[ $PHASES == *floor* ]]; then
+  echo "== floor: the same fan-out, a C server and client doing only the kernel's work =="
+  cc -O2 -pthread -o "$WORK/fanout_floor" benches/fanout_floor.c
+  stop_all
+  echo "floor: $N connections, $((WINDOW * 5)) events (load $(load))" >&2
+  # The client process takes --client-nice itself; the server's threads take +10 like ours.
+  "$WORK/fanout_floor" -n "$N" --events $((WINDOW * 5)) --threads "$(nproc)" \
+    --client-nice "$CLIENT_NICE" --port 19209 | tee "$WORK/floor.txt" || echo "  floor run failed" >&2
+  if [ -s "$WORK/ws-fanout.txt" ]; then
+    python3 - "$WORK/ws-fanout.txt" "$WORK/floor.txt" <<'EOF'
+import re, sys
+def last(path):
+    m = re.search(r"last subscriber p50 ([\d.]+) ms p99 ([\d.]+) ms", open(path).read())
+    return (float(m.group(1)), float(m.group(2))) if m else None
+ours, floor = last(sys.argv[1]), last(sys.argv[2])
+if ours and floor:
+    print(f"ws fan-out / floor: last subscriber p50 {ours[0] / floor[0]:.2f}x, p99 {ours[1] / floor[1]:.2f}x")
+EOF
+  fi
+fi
 
 # hls_case NAME ROUND: hls.js latency and blocking-reload lag on port 19200, without subscribers
 # (none), with them on the same server (ws), or with them on a second server on 19210 fed the
