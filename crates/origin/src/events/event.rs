@@ -8,9 +8,9 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use serde::Serialize;
 
 /// What happened. The wire name (`"stream.added"`…) is [`EventType::as_str`].
@@ -223,7 +223,9 @@ pub struct Event {
     pub stream: String,
     /// Run id of the live run or packaging run the event belongs to ([`session_id`]).
     pub session: String,
-    json: Arc<str>,
+    /// The JSON text (valid UTF-8: made from a `String`), shared by every frame that
+    /// carries it.
+    json: Bytes,
 }
 
 #[derive(Serialize)]
@@ -263,18 +265,19 @@ impl Event {
             event_type,
             stream,
             session,
-            json: json.into(),
+            json: Bytes::from(json),
         }
     }
 
     /// The event as one line of JSON.
     pub fn json(&self) -> &str {
-        &self.json
+        std::str::from_utf8(&self.json).unwrap_or_default()
     }
 
-    /// The JSON text, shared (cheap to clone into a frame or a response body).
-    pub fn json_shared(&self) -> Arc<str> {
-        Arc::clone(&self.json)
+    /// The JSON text, shared: a clone is a reference count, not a copy (one WebSocket frame
+    /// per subscriber).
+    pub fn json_bytes(&self) -> Bytes {
+        self.json.clone()
     }
 }
 

@@ -9,14 +9,24 @@ use super::EventsError;
 /// A subscriber's filter. The default takes every stream and every type but
 /// `part.published`, which is sent only when `types` names it (it fires five times a second
 /// per rendition).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     /// Stream names; empty: every stream.
     streams: BTreeSet<String>,
     /// Types; `None`: every type delivered by default.
     types: Option<BTreeSet<EventType>>,
+    /// The types that pass, one bit each ([`bit`]): `types`, or those delivered by default.
+    /// Kept inline so that a publish, which asks every subscriber, does not follow a pointer
+    /// per subscriber to the set.
+    mask: u16,
     /// Signed URLs: the streams this subscriber may see; `None`: all.
     visibility: Option<crate::signing::Visibility>,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter::of([], None)
+    }
 }
 
 impl Filter {
@@ -49,27 +59,34 @@ impl Filter {
                 Some(known)
             }
         };
-        Ok(Filter {
-            streams: streams.into_iter().map(str::to_owned).collect(),
-            types,
-            visibility: None,
-        })
+        Ok(Filter::of(streams, types))
     }
 
     /// Only these streams (every type delivered by default).
     pub fn streams<'a>(streams: impl IntoIterator<Item = &'a str>) -> Self {
-        Filter {
-            streams: streams.into_iter().map(str::to_owned).collect(),
-            types: None,
-            visibility: None,
-        }
+        Filter::of(streams, None)
     }
 
     /// Only these types (every stream).
     pub fn types(types: impl IntoIterator<Item = EventType>) -> Self {
+        Filter::of([], Some(types.into_iter().collect()))
+    }
+
+    fn of<'a>(
+        streams: impl IntoIterator<Item = &'a str>,
+        types: Option<BTreeSet<EventType>>,
+    ) -> Self {
+        let mask = match &types {
+            Some(types) => types.iter().fold(0, |m, &t| m | bit(t)),
+            None => EventType::ALL
+                .iter()
+                .filter(|t| t.delivered_by_default())
+                .fold(0, |m, &t| m | bit(t)),
+        };
         Filter {
-            streams: BTreeSet::new(),
-            types: Some(types.into_iter().collect()),
+            streams: streams.into_iter().map(str::to_owned).collect(),
+            types,
+            mask,
             visibility: None,
         }
     }
@@ -87,15 +104,41 @@ impl Filter {
 
     /// Whether `event` passes.
     pub fn matches(&self, event: &Event) -> bool {
-        let type_ok = match &self.types {
-            Some(types) => types.contains(&event.event_type),
-            None => event.event_type.delivered_by_default(),
-        };
-        type_ok
+        self.mask & bit(event.event_type) != 0
             && (self.streams.is_empty() || self.streams.contains(&event.stream))
             && self
                 .visibility
                 .as_ref()
                 .is_none_or(|v| v.shows_stream(&event.stream))
+    }
+}
+
+// Every type has a bit in the mask.
+const _: () = assert!(EventType::ALL.len() <= u16::BITS as usize);
+
+/// The bit of `t` in [`Filter`]'s mask.
+fn bit(t: EventType) -> u16 {
+    1 << (t as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_type_has_its_own_bit_and_the_default_leaves_out_parts_only() {
+        let all = EventType::ALL.iter().fold(0u16, |m, &t| m | bit(t));
+        assert_eq!(all.count_ones() as usize, EventType::ALL.len());
+        for t in EventType::ALL {
+            let only = Filter::types([t]);
+            let passes: Vec<EventType> = EventType::ALL
+                .into_iter()
+                .filter(|&u| only.mask & bit(u) != 0)
+                .collect();
+            assert_eq!(passes, [t], "types={t}");
+            let by_default = Filter::default().mask & bit(t) != 0;
+            assert_eq!(by_default, t != EventType::PartPublished, "{t} by default");
+            assert_eq!(Filter::streams(["s"]).mask, Filter::default().mask);
+        }
     }
 }

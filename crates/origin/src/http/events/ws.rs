@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -94,6 +94,16 @@ fn batch(first: Item, sub: &mut Subscription) -> (Vec<Item>, Option<Ended>) {
     (items, None)
 }
 
+/// The frame text of `item`: an event's JSON shared with every other subscriber's frame (no
+/// copy per subscriber), a resync made here.
+fn text_of(item: &Item) -> Utf8Bytes {
+    match item {
+        // The JSON was made from a `String`: the check passes; the fallback copies.
+        Item::Event(e) => Utf8Bytes::try_from(e.json_bytes()).unwrap_or_else(|_| e.json().into()),
+        Item::Resync(_) => item.json().into_owned().into(),
+    }
+}
+
 struct Session {
     socket: WebSocket,
     ping_interval: Duration,
@@ -162,9 +172,7 @@ impl Session {
         let socket = &mut self.socket;
         let write = async {
             for item in batch {
-                socket
-                    .feed(Message::Text(item.json().into_owned().into()))
-                    .await?;
+                socket.feed(Message::Text(text_of(item))).await?;
             }
             socket.flush().await
         };
@@ -224,6 +232,26 @@ impl Session {
 mod tests {
     use super::*;
     use crate::events::{Events, EventsConfig, Filter, Payload};
+
+    #[test]
+    fn an_event_frame_shares_the_event_text_and_a_resync_is_its_own() {
+        let events = Events::new(EventsConfig::default());
+        let mut sub = events
+            .subscribe(None, Filter::default())
+            .expect("subscribe");
+        events.publish("s", "run", Payload::StreamRemoved);
+        let Some(Ok(item)) = sub.try_recv() else {
+            panic!("no event queued");
+        };
+        let Item::Event(event) = &item else {
+            panic!("not an event: {item:?}");
+        };
+        let text = text_of(&item);
+        assert_eq!(text.as_str(), event.json());
+        assert_eq!(text.as_str().as_ptr(), event.json().as_ptr(), "copied");
+        let resync = Item::Resync(7);
+        assert_eq!(text_of(&resync).as_str(), resync.json());
+    }
 
     #[tokio::test]
     async fn a_batch_takes_what_is_queued_up_to_its_limit_then_the_end() {
