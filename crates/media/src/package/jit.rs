@@ -42,7 +42,7 @@ use super::{
 use crate::crypto::cbc::encrypt_owned;
 use crate::crypto::{sequence_iv, Method};
 use crate::demux::mp4::{
-    skeleton_codec, HeadParts, MediaIndex, Mp4Demuxer, NalHeads, SkeletonBuffers,
+    skeleton_codec, HeadParts, MediaIndex, Mp4Demuxer, NalHeads, ReadAhead, SkeletonBuffers,
 };
 use crate::sample::{CodecConfig, Demuxer, Sample, TrackInfo};
 use crate::segmenter::Segment;
@@ -109,13 +109,14 @@ pub fn plan<R: Read + Seek>(
     demux: Mp4Demuxer<R>,
     opts: &PackageOptions,
 ) -> Result<(MediaIndex, JitPlan)> {
-    plan_with(demux, opts, |_| Ok(None))
+    plan_with(demux, opts, |_| None)
 }
 
 /// [`plan`], with the NAL heads of all the index's samples read ahead, in parts, by what
-/// `read_ahead` starts when the plan is made of skeletons ([`crate::demux::mp4::NalWalks`]
-/// on several readers of the file at once, for instance, planning each part as soon as it is
-/// read); `None`: each is read as planning reaches it.
+/// `read_ahead` starts (given the number of samples) when the plan is made of skeletons:
+/// several readers of the file at once, for instance, each started on the first part it is
+/// given while the index is still being made ([`Mp4Demuxer::index_walking`]), and planning
+/// each part as soon as it is read. `None`: each is read as planning reaches it.
 pub fn plan_with<R, F>(
     mut demux: Mp4Demuxer<R>,
     opts: &PackageOptions,
@@ -123,14 +124,25 @@ pub fn plan_with<R, F>(
 ) -> Result<(MediaIndex, JitPlan)>
 where
     R: Read + Seek,
-    F: FnOnce(&MediaIndex) -> Result<Option<HeadParts>>,
+    F: FnOnce(usize) -> Option<Box<dyn ReadAhead>>,
 {
     check_options(opts)?;
-    let index = demux.index()?;
+    let mut ahead = if skeleton_plan(demux.tracks(), opts) {
+        read_ahead(demux.sample_count())
+    } else {
+        None
+    };
+    let index = match ahead.as_mut() {
+        Some(ahead) => {
+            let part = ahead.part_samples();
+            demux.index_walking(part, &mut |walks| ahead.walk(walks))?
+        }
+        None => demux.index()?,
+    };
     let total = index.samples().len();
     let mut recorded = match Skeletons::new(&mut demux, &index, opts) {
         Some(mut skeletons) => {
-            skeletons.parts = read_ahead(&index)?;
+            skeletons.parts = ahead.map(ReadAhead::heads).transpose()?;
             record(&mut skeletons, Some(total), None, opts, &[])?
         }
         None => record(&mut demux, Some(total), None, opts, &[])?,
@@ -528,6 +540,14 @@ struct Skeletons<'a, R: Read + Seek> {
     part: NalHeads,
 }
 
+/// Whether a plan of `tracks` with `opts` can be made of skeletons: no track's codec has
+/// payload bytes the packager reads ([`skeleton_codec`]), and no SAMPLE-AES (re-inserted
+/// emulation prevention makes a sample's size depend on its ciphertext).
+fn skeleton_plan(tracks: &[TrackInfo], opts: &PackageOptions) -> bool {
+    let method = opts.encryption.as_ref().map(|e| e.method);
+    tracks.iter().all(|t| skeleton_codec(&t.config)) && method != Some(Method::SampleAes)
+}
+
 /// Largest sample planned from a skeleton (a larger one is read as `package` reads it).
 const MAX_SKELETON_SAMPLE: u32 = 64 << 20;
 
@@ -539,14 +559,10 @@ impl<'a, R: Read + Seek> Skeletons<'a, R> {
         index: &'a MediaIndex,
         opts: &PackageOptions,
     ) -> Option<Self> {
-        if !index.tracks().iter().all(|t| skeleton_codec(&t.config)) {
+        if !skeleton_plan(index.tracks(), opts) {
             return None;
         }
         let method = opts.encryption.as_ref().map(|e| e.method);
-        if method == Some(Method::SampleAes) {
-            // Re-inserted emulation prevention makes a sample's size depend on its ciphertext.
-            return None;
-        }
         let largest = index.samples().iter().map(|s| s.size).max().unwrap_or(0);
         if largest > MAX_SKELETON_SAMPLE {
             return None;

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bytes::Bytes;
 
 use super::jit::{plan, plan_with, JitPlan, Span};
 use super::{package, Format, PackageOptions};
-use crate::demux::mp4::{read_nal_heads, HeadParts, MediaIndex, Mp4Demuxer, Mp4Options};
+use crate::demux::mp4::{HeadParts, MediaIndex, Mp4Demuxer, Mp4Options, NalWalks, ReadAhead};
 use crate::store::MemStore;
 
 fn have_ffmpeg() -> bool {
@@ -173,20 +173,50 @@ fn plan_and_render_equal_package() {
         let got = assert_plan_equals_package(&path, &opts, &case);
         // The same plan from NAL heads read ahead in three runs, each with its own reader (as
         // the origin reads them on several threads).
-        let (index, plan) = plan_with(open(&path), &opts, |index| {
-            let n = index.samples().len();
-            let cuts = [0, n / 3, 2 * n / 3, n];
-            let parts = cuts
-                .windows(2)
-                .map(|w| read_nal_heads(&mut File::open(&path).unwrap(), index, w[0]..w[1]))
-                .collect::<crate::Result<Vec<_>>>()?;
-            Ok(Some(Box::new(parts.into_iter().map(Ok)) as HeadParts))
+        let (index, plan) = plan_with(open(&path), &opts, |n| {
+            EachPartOnItsOwn::boxed(&path, n.div_ceil(3))
         })
         .unwrap();
         assert!(
             jit_objects(&path, &index, &plan) == got,
             "{case}: planned from heads read ahead"
         );
+    }
+}
+
+/// Reads the NAL heads of each part it is given with a reader of its own (as the origin's
+/// threads do), when planning asks for them.
+struct EachPartOnItsOwn {
+    path: PathBuf,
+    part: usize,
+    walks: Vec<NalWalks>,
+}
+
+impl EachPartOnItsOwn {
+    fn boxed(path: &Path, part: usize) -> Option<Box<dyn ReadAhead>> {
+        Some(Box::new(EachPartOnItsOwn {
+            path: path.to_path_buf(),
+            part,
+            walks: Vec::new(),
+        }))
+    }
+}
+
+impl ReadAhead for EachPartOnItsOwn {
+    fn part_samples(&self) -> usize {
+        self.part
+    }
+
+    fn walk(&mut self, walks: NalWalks) -> crate::Result<()> {
+        self.walks.push(walks);
+        Ok(())
+    }
+
+    fn heads(self: Box<Self>) -> crate::Result<HeadParts> {
+        let parts = (self.walks.iter())
+            .map(|w| w.read(&mut File::open(&self.path).unwrap()))
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(Box::new(parts.into_iter().map(Ok)))
     }
 }
 
@@ -493,11 +523,39 @@ fn plan_refuses_a_nal_length_past_the_sample_as_package_does() {
             planned.to_string().contains("overruns"),
             "{format:?}: {planned}"
         );
-        let read_ahead = plan_with(open(&path), &opts, |index| {
-            let n = index.samples().len();
-            let heads = read_nal_heads(&mut File::open(&path).unwrap(), index, 0..n)?;
-            Ok(Some(Box::new(std::iter::once(Ok(heads))) as HeadParts))
+        let read_ahead = plan_with(open(&path), &opts, |_| {
+            EachPartOnItsOwn::boxed(&path, usize::MAX)
         });
         assert!(read_ahead.is_err(), "{format:?}: read ahead");
+    }
+}
+
+/// `index_walking` makes the index `index` makes, and hands its runs of `part` samples in
+/// order, each once, the last one shorter: the heads read from them cover every sample once.
+#[test]
+fn index_walking_hands_every_run_once_in_order() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let path = input("walking", 25, "", false);
+    let want = open(&path).index().unwrap();
+    let n = want.samples().len();
+    assert!(n > 20, "{n} samples");
+    for part in [1, 7, n - 1, n, n + 1, usize::MAX] {
+        let mut runs = Vec::new();
+        let got = open(&path)
+            .index_walking(part, &mut |walks| {
+                runs.push(walks.read(&mut File::open(&path).unwrap())?);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got.samples(), want.samples(), "part {part}");
+        assert_eq!(runs.len(), n.div_ceil(part.min(n)), "part {part}");
+        // (run, sample) for every sample a run covers, runs in the order handed.
+        let covered: Vec<(usize, usize)> = (runs.iter().enumerate())
+            .flat_map(|(k, run)| (0..n).filter(|&i| run.covers(i)).map(move |i| (k, i)))
+            .collect();
+        let in_order: Vec<(usize, usize)> = (0..n).map(|i| (i / part.min(n), i)).collect();
+        assert_eq!(covered, in_order, "part {part}");
     }
 }

@@ -560,9 +560,9 @@ fn build(mut reader: Reader, meta: &ObjectMeta, name: &str, opts: &PackageOption
     }
     let demux = Mp4Demuxer::open(reader, meta.len, Mp4Options::default())
         .map_err(|e| refused(422, format!("{name}: {e}")))?;
-    let read_ahead = |index: &MediaIndex| match &probe {
-        Reader::File(f) => pread::read_nal_heads_ahead(f, index),
-        _ => Ok(None),
+    let read_ahead = |samples| match &probe {
+        Reader::File(f) => pread::read_nal_heads_ahead(f, samples),
+        _ => None,
     };
     let (index, plan) =
         plan_with(demux, opts, read_ahead).map_err(|e| refused(422, format!("{name}: {e}")))?;

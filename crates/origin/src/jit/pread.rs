@@ -4,7 +4,7 @@
 //! offsets ([`media::demux::mp4::Mp4Demuxer::skeleton`]): a seek and a read each would be
 //! twice the system calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Seek, SeekFrom};
 use std::num::NonZeroU64;
@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use media::demux::mp4::{HeadParts, MediaIndex, NalHeads, NalWalks};
+use media::demux::mp4::{HeadParts, NalHeads, NalWalks, ReadAhead};
 use rustix::fs::{fadvise, fcntl_getfl, fcntl_setfl, Advice, OFlags};
 use rustix::io::{preadv2, Errno, ReadWriteFlags};
 
@@ -86,70 +86,132 @@ impl PosFile {
     }
 }
 
-/// The NAL heads of every sample of `index` (made from `file`), read ahead of planning
-/// ([`media::demux::mp4::NalWalks`]): planning a long file costs one small `pread` per video
-/// NAL unit, 18,000 for 10 minutes at 30 fps, and those reads do not depend on one another. A
-/// file of [`READ_AHEAD_MIN_SAMPLES`] samples or more is read in parts of [`PART_SAMPLES`] by
-/// one thread per core, each with its own handle, taking every n-th part, while planning takes
-/// the parts in order as they come (the reads and planning overlap); a shorter one (or on one
-/// core) is read at once on this thread. Each reader is a [`HintedFile`], so a file that is
-/// not in the page cache has many disk reads in flight. `None`: no handle or thread left to
-/// read with (planning reads as it goes).
-pub(crate) fn read_nal_heads_ahead(
-    file: &PosFile,
-    index: &MediaIndex,
-) -> media::Result<Option<HeadParts>> {
-    let n = index.samples().len();
+/// A reader of the NAL heads of every sample of an index of `file` ahead of planning
+/// ([`media::demux::mp4::ReadAhead`]), for `samples` samples: planning a long file costs one
+/// small `pread` per video NAL unit, 18,000 for 10 minutes at 30 fps, and those reads do not
+/// depend on one another. A file of [`READ_AHEAD_MIN_SAMPLES`] samples or more is read in
+/// parts of [`PART_SAMPLES`] by one thread per core, each with its own handle, taking every
+/// n-th part as soon as the index has it (the index of the rest is made meanwhile), while
+/// planning takes the parts in order as they come (the reads and planning overlap); a shorter
+/// one (or on one core) is read at once on the planning thread. Each reader is a
+/// [`HintedFile`], so a file that is not in the page cache has many disk reads in flight.
+/// `None`: no handle or thread left to read with (planning reads as it goes).
+pub(crate) fn read_nal_heads_ahead(file: &PosFile, samples: usize) -> Option<Box<dyn ReadAhead>> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = if n < READ_AHEAD_MIN_SAMPLES {
+    let threads = if samples < READ_AHEAD_MIN_SAMPLES {
         1
     } else {
         cores.min(READ_AHEAD_MAX_THREADS)
     };
     file.no_atime();
     if threads == 1 {
-        let Ok(f) = file.try_clone() else {
-            return Ok(None); // out of descriptors
-        };
-        let walks = NalWalks::new(index, 0..n)?;
-        let heads = walks.read(&mut HintedFile::new(f, walks.offsets().collect()))?;
-        return Ok(Some(Box::new(std::iter::once(Ok(heads)))));
+        // Out of descriptors: `None`.
+        let file = file.try_clone().ok()?;
+        return Some(Box::new(AtOnce { file, walks: None }));
     }
-    let mut shares: Vec<Vec<(usize, NalWalks)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (k, start) in (0..n).step_by(PART_SAMPLES).enumerate() {
-        let walks = NalWalks::new(index, start..(start + PART_SAMPLES).min(n))?;
-        if let Some(share) = shares.get_mut(k % threads) {
-            share.push((k, walks));
-        }
-    }
-    let parts = n.div_ceil(PART_SAMPLES);
     let (tx, rx) = mpsc::channel();
-    for share in shares {
-        let Ok(f) = file.try_clone() else {
-            return Ok(None); // the readers started stop when they find no one listening
-        };
+    let mut shares = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        // The readers started stop when their share's sender is dropped with `Readers`.
+        let f = file.try_clone().ok()?;
+        let (share, walks) = mpsc::channel();
         let tx = tx.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("hlsorigin-nal-heads".into())
-            .spawn(move || read_share(f, share, &tx));
-        if spawned.is_err() {
-            return Ok(None);
-        }
+            .spawn(move || read_share(f, &walks, &tx))
+            .ok()?;
+        shares.push(share);
     }
-    Ok(Some(Box::new(InOrder {
+    Some(Box::new(Readers {
+        shares,
+        given: 0,
         rx,
-        pending: BTreeMap::new(),
-        next: 0,
-        parts,
-    })))
+    }))
 }
 
-/// Reads the parts of `share` (ascending) from `file` and sends each, numbered, until one
-/// fails or no one listens any more.
-fn read_share(file: PosFile, share: Vec<(usize, NalWalks)>, tx: &Sender<(usize, Part)>) {
-    let places = share.iter().flat_map(|(_, w)| w.offsets()).collect();
-    let mut reader = HintedFile::new(file, places);
-    for (k, walks) in share {
+/// Reads the heads of every sample, given as one part, when planning asks for them.
+struct AtOnce {
+    file: PosFile,
+    walks: Option<NalWalks>,
+}
+
+impl ReadAhead for AtOnce {
+    fn part_samples(&self) -> usize {
+        usize::MAX
+    }
+
+    fn walk(&mut self, walks: NalWalks) -> media::Result<()> {
+        self.walks = Some(walks);
+        Ok(())
+    }
+
+    fn heads(self: Box<Self>) -> media::Result<HeadParts> {
+        let Some(walks) = self.walks else {
+            return Ok(Box::new(std::iter::empty()));
+        };
+        let heads = walks.read(&mut HintedFile::new(self.file, walks.offsets().collect()))?;
+        Ok(Box::new(std::iter::once(Ok(heads))))
+    }
+}
+
+/// The threads reading parts, each sent its share (part k to thread k mod n) as the index
+/// has it.
+struct Readers {
+    shares: Vec<Sender<(usize, NalWalks)>>,
+    /// Parts given so far.
+    given: usize,
+    rx: Receiver<(usize, Part)>,
+}
+
+impl ReadAhead for Readers {
+    fn part_samples(&self) -> usize {
+        PART_SAMPLES
+    }
+
+    fn walk(&mut self, walks: NalWalks) -> media::Result<()> {
+        let k = self.given;
+        self.given += 1;
+        if let Some(share) = self.shares.get(k % self.shares.len()) {
+            // A reader that ended (a part failed) drops the part; planning sees the failure.
+            let _ = share.send((k, walks));
+        }
+        Ok(())
+    }
+
+    fn heads(self: Box<Self>) -> media::Result<HeadParts> {
+        // No more parts: each reader ends after its last one.
+        drop(self.shares);
+        Ok(Box::new(InOrder {
+            rx: self.rx,
+            pending: BTreeMap::new(),
+            next: 0,
+            parts: self.given,
+        }))
+    }
+}
+
+/// Reads the parts sent on `share` (ascending) from `file` and sends each, numbered, until one
+/// fails, no more come, or no one listens any more. Whatever is queued is taken before each
+/// part, so that the places hinted to the system reach past the part being read.
+fn read_share(file: PosFile, share: &Receiver<(usize, NalWalks)>, tx: &Sender<(usize, Part)>) {
+    let mut reader = HintedFile::new(file, Vec::new());
+    let mut queued: VecDeque<(usize, NalWalks)> = VecDeque::new();
+    loop {
+        let waited = if queued.is_empty() {
+            let Ok(next) = share.recv() else {
+                return;
+            };
+            Some(next)
+        } else {
+            None
+        };
+        for (k, walks) in waited.into_iter().chain(share.try_iter()) {
+            reader.places.extend(walks.offsets());
+            queued.push_back((k, walks));
+        }
+        let Some((k, walks)) = queued.pop_front() else {
+            return;
+        };
         let part = walks.read(&mut reader);
         let failed = part.is_err();
         if tx.send((k, part)).is_err() || failed {
@@ -433,6 +495,19 @@ mod tests {
         media::demux::mp4::Mp4Demuxer::open(File::open(path).unwrap(), len, opts).unwrap()
     }
 
+    /// The heads of `index`'s samples read ahead from `file`, part by part as planning takes
+    /// them, given the parts as [`media::demux::mp4::Mp4Demuxer::index_walking`] does.
+    fn ahead(file: &PosFile, index: &media::demux::mp4::MediaIndex) -> Vec<Part> {
+        let n = index.samples().len();
+        let mut reader = read_nal_heads_ahead(file, n).expect("read ahead");
+        let part = reader.part_samples().min(n).max(1);
+        for start in (0..n).step_by(part) {
+            let walks = NalWalks::new(index, start..(start + part).min(n)).unwrap();
+            reader.walk(walks).unwrap();
+        }
+        reader.heads().unwrap().collect()
+    }
+
     /// The parts read ahead on several threads come in order and cover every sample once; a
     /// plan made from them (planning as they come) equals one that reads as it goes, for TS
     /// and fMP4; a part that cannot be read (the file cut short) fails the plan.
@@ -450,9 +525,8 @@ mod tests {
             "{n} samples: read by one thread"
         );
         let pos = PosFile::new(File::open(&path).unwrap());
-        let parts: Vec<NalHeads> = read_nal_heads_ahead(&pos, &index)
-            .unwrap()
-            .expect("read ahead")
+        let parts: Vec<NalHeads> = ahead(&pos, &index)
+            .into_iter()
             .collect::<media::Result<_>>()
             .unwrap();
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -471,10 +545,8 @@ mod tests {
                 ..Default::default()
             };
             let (_, want) = plan(demuxer(&path), &opts).unwrap();
-            let (_, got) = plan_with(demuxer(&path), &opts, |index| {
-                read_nal_heads_ahead(&pos, index)
-            })
-            .unwrap();
+            let (_, got) =
+                plan_with(demuxer(&path), &opts, |n| read_nal_heads_ahead(&pos, n)).unwrap();
             let names: Vec<_> = want.object_names().collect();
             assert!(names.contains(&"master.m3u8"), "{names:?}");
             for name in names {
@@ -496,10 +568,7 @@ mod tests {
             .set_len(last)
             .unwrap();
         let cut = PosFile::new(File::open(&path).unwrap());
-        let got: Vec<_> = read_nal_heads_ahead(&cut, &index)
-            .unwrap()
-            .expect("read ahead")
-            .collect();
+        let got = ahead(&cut, &index);
         assert!(got.iter().any(Result::is_err), "a part fails");
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }

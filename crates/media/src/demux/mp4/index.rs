@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::entry::NalFormat;
 use super::nal;
+use super::skeleton::NalWalks;
 use super::Mp4Demuxer;
 use crate::error::{Error, Result};
 use crate::sample::{Sample, TrackInfo};
@@ -48,9 +49,9 @@ impl MediaIndex {
         &self.samples
     }
 
-    /// How the video samples of track `track` frame NAL units (`None`: not video).
-    pub(super) fn nal_format(&self, track: usize) -> Option<NalFormat> {
-        self.nal.get(track).copied().flatten()
+    /// Per track: how its video samples frame NAL units (`None`: not video).
+    pub(super) fn nal_formats(&self) -> &[Option<NalFormat>] {
+        &self.nal
     }
 
     /// Heap bytes held (for a cache's bound).
@@ -105,13 +106,41 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
     /// The index of every sample not read yet, in the order [`Self::next_sample`] would yield
     /// them; reads nothing, and leaves the demuxer where it was.
     pub fn index(&mut self) -> Result<MediaIndex> {
+        self.index_runs(usize::MAX, &mut |_, _| Ok(()))
+    }
+
+    /// How many samples [`Self::index`] holds.
+    pub fn sample_count(&self) -> usize {
+        self.tracks.iter().map(|t| t.table.len()).sum()
+    }
+
+    /// [`Self::index`], handing `on_part` what reading the NAL heads of each run of `part`
+    /// samples takes ([`NalWalks`]; the last run may be shorter) as soon as the run is
+    /// indexed: readers of the heads start while the rest is indexed.
+    pub fn index_walking(
+        &mut self,
+        part: usize,
+        on_part: &mut dyn FnMut(NalWalks) -> Result<()>,
+    ) -> Result<MediaIndex> {
+        let nal: Vec<Option<NalFormat>> = self.tracks.iter().map(|t| t.nal).collect();
+        self.index_runs(part.max(1), &mut |start, refs| {
+            on_part(NalWalks::from_refs(start, refs, &nal))
+        })
+    }
+
+    /// [`Self::index`], handing `on_run` each run of `part` samples as it is indexed (and
+    /// the shorter last one), with the index of its first sample.
+    fn index_runs(
+        &mut self,
+        part: usize,
+        on_run: &mut dyn FnMut(usize, &[SampleRef]) -> Result<()>,
+    ) -> Result<MediaIndex> {
         let saved = self.cursors.clone();
-        let total: usize = self.tracks.iter().map(|t| t.table.len()).sum();
         let mut samples = Vec::new();
         samples
-            .try_reserve_exact(total)
+            .try_reserve_exact(self.sample_count())
             .map_err(|_| Error::mp4("sample tables too large to index", 0))?;
-        let walked = self.walk(&mut samples);
+        let walked = self.walk(&mut samples, part, on_run);
         self.cursors = saved;
         walked?;
         Ok(MediaIndex {
@@ -121,7 +150,15 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
         })
     }
 
-    fn walk(&mut self, out: &mut Vec<SampleRef>) -> Result<()> {
+    /// Appends the samples to `out` in demuxing order, handing `on_part` each run of `part`
+    /// (and the shorter last one) with the index of its first sample.
+    fn walk(
+        &mut self,
+        out: &mut Vec<SampleRef>,
+        part: usize,
+        on_part: &mut dyn FnMut(usize, &[SampleRef]) -> Result<()>,
+    ) -> Result<()> {
+        let mut run_start = 0;
         while let Some(ti) = self.pick() {
             let (Some(track), Some(cursor)) = (self.tracks.get(ti), self.cursors.get_mut(ti))
             else {
@@ -149,6 +186,13 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
                 size: raw.size,
             });
             cursor.advance(&track.table, raw.duration);
+            if out.len() - run_start == part {
+                on_part(run_start, out.get(run_start..).unwrap_or_default())?;
+                run_start = out.len();
+            }
+        }
+        if out.len() > run_start {
+            on_part(run_start, out.get(run_start..).unwrap_or_default())?;
         }
         Ok(())
     }

@@ -63,6 +63,18 @@ pub struct NalHeads {
 /// read (a part not read yet is waited for).
 pub type HeadParts = Box<dyn Iterator<Item = Result<NalHeads>>>;
 
+/// What reads the NAL heads of an index's samples ahead of planning: it is given each part's
+/// [`NalWalks`] as the index is made ([`Mp4Demuxer::index_walking`]), so its readers start
+/// before the index is whole, and hands the heads back in parts, in order.
+pub trait ReadAhead {
+    /// Samples per part (the last part may have fewer).
+    fn part_samples(&self) -> usize;
+    /// The next part's walks, in order.
+    fn walk(&mut self, walks: NalWalks) -> Result<()>;
+    /// The heads of every part given, in order (a part not read yet is waited for).
+    fn heads(self: Box<Self>) -> Result<HeadParts>;
+}
+
 impl NalHeads {
     /// Whether sample `i` is covered.
     pub fn covers(&self, i: usize) -> bool {
@@ -105,17 +117,23 @@ impl NalWalks {
                 0,
             )
         })?;
-        Ok(NalWalks {
-            start: samples.start,
+        Ok(Self::from_refs(samples.start, refs, index.nal_formats()))
+    }
+
+    /// The samples `refs` of an index, the first being sample `start`; `nal`: how each track
+    /// frames NAL units (`None`: not video).
+    pub(super) fn from_refs(start: usize, refs: &[SampleRef], nal: &[Option<NalFormat>]) -> Self {
+        NalWalks {
+            start,
             samples: refs
                 .iter()
                 .map(|r| Walk {
                     offset: r.offset,
                     size: r.size,
-                    fmt: walked_format(index, r),
+                    fmt: walked_format(nal, r),
                 })
                 .collect(),
-        })
+        }
     }
 
     /// Where [`Self::read`] reads first for each sample it reads (the video samples with NAL
@@ -152,9 +170,10 @@ impl NalWalks {
 
 /// The NAL format of sample `r` when its NAL heads are read: a video sample whose length
 /// size [`MediaIndex::sample`] accepts.
-fn walked_format(index: &MediaIndex, r: &SampleRef) -> Option<NalFormat> {
-    index
-        .nal_format(r.track as usize)
+fn walked_format(nal: &[Option<NalFormat>], r: &SampleRef) -> Option<NalFormat> {
+    nal.get(r.track as usize)
+        .copied()
+        .flatten()
         .filter(|f| (1..=4).contains(&f.length_size))
 }
 
@@ -215,7 +234,7 @@ fn video_sample(index: &MediaIndex, i: usize) -> Result<Option<(SampleRef, NalFo
         .samples()
         .get(i)
         .ok_or_else(|| Error::mp4(format!("no sample {i} in the index"), 0))?;
-    Ok(walked_format(index, &r).map(|f| (r, f)))
+    Ok(walked_format(index.nal_formats(), &r).map(|f| (r, f)))
 }
 
 /// The skeleton of sample `i` from its NAL `heads` (none for a sample without NAL structure).
