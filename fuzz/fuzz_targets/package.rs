@@ -7,9 +7,7 @@
 //! cbcs (fMP4) / SAMPLE-AES (TS), AES-128 with its I-frame file, AES-128 with key rotation.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use media::demux::mp4::{
-    looks_like_mp4, read_nal_heads, HeadParts, MediaIndex, Mp4Demuxer, Mp4Options,
-};
+use media::demux::mp4::{looks_like_mp4, HeadParts, Mp4Demuxer, Mp4Options, NalWalks, ReadAhead};
 use media::crypto::{Encryption, Method};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
 use media::package::jit::{plan, plan_with, Span};
@@ -84,7 +82,7 @@ fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemSto
             return;
         };
         let planned = if read_ahead {
-            plan_with(demux, opts, |index| heads_in_two_runs(data, index))
+            plan_with(demux, opts, |n| TwoRuns::boxed(data, n))
         } else {
             plan(demux, opts)
         };
@@ -129,10 +127,38 @@ fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemSto
     }
 }
 
-/// The NAL heads of every sample of `index`, read in two runs by two readers.
-fn heads_in_two_runs(data: &[u8], index: &MediaIndex) -> media::Result<Option<HeadParts>> {
-    let (n, mid) = (index.samples().len(), index.samples().len() / 2);
-    let first = read_nal_heads(&mut std::io::Cursor::new(data), index, 0..mid)?;
-    let second = read_nal_heads(&mut std::io::Cursor::new(data), index, mid..n)?;
-    Ok(Some(Box::new([first, second].into_iter().map(Ok))))
+/// Reads the NAL heads of the index's samples in two runs, as it is given them while the
+/// index is made, each with a reader of its own, when planning asks for them.
+struct TwoRuns {
+    data: Vec<u8>,
+    part: usize,
+    walks: Vec<NalWalks>,
+}
+
+impl TwoRuns {
+    fn boxed(data: &[u8], samples: usize) -> Option<Box<dyn ReadAhead>> {
+        Some(Box::new(TwoRuns {
+            data: data.to_vec(),
+            part: samples.div_ceil(2).max(1),
+            walks: Vec::new(),
+        }))
+    }
+}
+
+impl ReadAhead for TwoRuns {
+    fn part_samples(&self) -> usize {
+        self.part
+    }
+
+    fn walk(&mut self, walks: NalWalks) -> media::Result<()> {
+        self.walks.push(walks);
+        Ok(())
+    }
+
+    fn heads(self: Box<Self>) -> media::Result<HeadParts> {
+        let parts = (self.walks.iter())
+            .map(|w| w.read(&mut std::io::Cursor::new(&self.data[..])))
+            .collect::<media::Result<Vec<_>>>()?;
+        Ok(Box::new(parts.into_iter().map(Ok)))
+    }
 }
