@@ -7,8 +7,8 @@
 //! cbcs (fMP4) / SAMPLE-AES (TS), AES-128 with its I-frame file, AES-128 with key rotation.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use media::demux::mp4::{looks_like_mp4, HeadParts, Mp4Demuxer, Mp4Options, NalWalks, ReadAhead};
 use media::crypto::{Encryption, Method};
+use media::demux::mp4::{looks_like_mp4, HeadParts, Mp4Demuxer, Mp4Options, NalWalks, ReadAhead};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
 use media::package::jit::{plan, plan_with, Span};
 use media::package::{package, Format, PackageOptions};
