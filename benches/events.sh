@@ -108,7 +108,7 @@ if [[ $PHASES == *floor* ]]; then
   # The client process takes --client-nice itself; the server's threads take +10 like ours.
   "$WORK/fanout_floor" -n "$N" --events $((WINDOW * 5)) --threads "$(nproc)" \
     --client-nice "$CLIENT_NICE" --port 19209 | tee "$WORK/floor.txt" || echo "  floor run failed" >&2
-  if [ -s "$WORK/ws-fanout.txt" ]; then
+  if [[ $PHASES == *ws* ]] && [ -s "$WORK/ws-fanout.txt" ]; then
     python3 - "$WORK/ws-fanout.txt" "$WORK/floor.txt" <<'EOF'
 import re, sys
 def last(path):
