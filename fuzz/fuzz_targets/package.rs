@@ -8,7 +8,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use media::crypto::{Encryption, Method};
-use media::demux::mp4::{looks_like_mp4, HeadParts, Mp4Demuxer, Mp4Options, NalWalks, ReadAhead};
+use media::demux::mp4::{looks_like_mp4, Mp4Demuxer, Mp4Options, ReadAhead, ReadEachPart};
 use media::demux::ts::{looks_like_ts, TsFileDemuxer};
 use media::package::jit::{plan, plan_with, Span};
 use media::package::{package, Format, PackageOptions};
@@ -82,7 +82,12 @@ fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemSto
             return;
         };
         let planned = if read_ahead {
-            plan_with(demux, opts, |n| TwoRuns::boxed(data, n))
+            // The heads in two runs, each read with a reader of its own.
+            plan_with(demux, opts, |n| {
+                let data: std::sync::Arc<[u8]> = data.into();
+                let open = move || std::io::Cursor::new(std::sync::Arc::clone(&data));
+                Some(Box::new(ReadEachPart::new(n.div_ceil(2).max(1), open)) as Box<dyn ReadAhead>)
+            })
         } else {
             plan(demux, opts)
         };
@@ -124,41 +129,5 @@ fn jit_equals(data: &[u8], opts: &PackageOptions, packaged: bool, store: &MemSto
                 "{name} differs from package's (read ahead: {read_ahead})"
             );
         }
-    }
-}
-
-/// Reads the NAL heads of the index's samples in two runs, as it is given them while the
-/// index is made, each with a reader of its own, when planning asks for them.
-struct TwoRuns {
-    data: Vec<u8>,
-    part: usize,
-    walks: Vec<NalWalks>,
-}
-
-impl TwoRuns {
-    fn boxed(data: &[u8], samples: usize) -> Option<Box<dyn ReadAhead>> {
-        Some(Box::new(TwoRuns {
-            data: data.to_vec(),
-            part: samples.div_ceil(2).max(1),
-            walks: Vec::new(),
-        }))
-    }
-}
-
-impl ReadAhead for TwoRuns {
-    fn part_samples(&self) -> usize {
-        self.part
-    }
-
-    fn walk(&mut self, walks: NalWalks) -> media::Result<()> {
-        self.walks.push(walks);
-        Ok(())
-    }
-
-    fn heads(self: Box<Self>) -> media::Result<HeadParts> {
-        let parts = (self.walks.iter())
-            .map(|w| w.read(&mut std::io::Cursor::new(&self.data[..])))
-            .collect::<media::Result<Vec<_>>>()?;
-        Ok(Box::new(parts.into_iter().map(Ok)))
     }
 }

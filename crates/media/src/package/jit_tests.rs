@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::jit::{plan, plan_with, JitPlan, Span};
 use super::{package, Format, PackageOptions};
-use crate::demux::mp4::{HeadParts, MediaIndex, Mp4Demuxer, Mp4Options, NalWalks, ReadAhead};
+use crate::demux::mp4::{MediaIndex, Mp4Demuxer, Mp4Options, ReadAhead, ReadEachPart};
 use crate::store::MemStore;
 
 fn have_ffmpeg() -> bool {
@@ -174,7 +174,7 @@ fn plan_and_render_equal_package() {
         // The same plan from NAL heads read ahead in three runs, each with its own reader (as
         // the origin reads them on several threads).
         let (index, plan) = plan_with(open(&path), &opts, |n| {
-            EachPartOnItsOwn::boxed(&path, n.div_ceil(3))
+            each_part_on_its_own(&path, n.div_ceil(3))
         })
         .unwrap();
         assert!(
@@ -185,39 +185,11 @@ fn plan_and_render_equal_package() {
 }
 
 /// Reads the NAL heads of each part it is given with a reader of its own (as the origin's
-/// threads do), when planning asks for them.
-struct EachPartOnItsOwn {
-    path: PathBuf,
-    part: usize,
-    walks: Vec<NalWalks>,
-}
-
-impl EachPartOnItsOwn {
-    fn boxed(path: &Path, part: usize) -> Option<Box<dyn ReadAhead>> {
-        Some(Box::new(EachPartOnItsOwn {
-            path: path.to_path_buf(),
-            part,
-            walks: Vec::new(),
-        }))
-    }
-}
-
-impl ReadAhead for EachPartOnItsOwn {
-    fn part_samples(&self) -> usize {
-        self.part
-    }
-
-    fn walk(&mut self, walks: NalWalks) -> crate::Result<()> {
-        self.walks.push(walks);
-        Ok(())
-    }
-
-    fn heads(self: Box<Self>) -> crate::Result<HeadParts> {
-        let parts = (self.walks.iter())
-            .map(|w| w.read(&mut File::open(&self.path).unwrap()))
-            .collect::<crate::Result<Vec<_>>>()?;
-        Ok(Box::new(parts.into_iter().map(Ok)))
-    }
+/// threads do), parts of `part` samples, when planning asks for them.
+fn each_part_on_its_own(path: &Path, part: usize) -> Option<Box<dyn ReadAhead>> {
+    let path = path.to_path_buf();
+    let open = move || File::open(&path).unwrap();
+    Some(Box::new(ReadEachPart::new(part, open)))
 }
 
 /// Packages `path` with `opts` and plans it: every object equal, byte for byte; returns them.
@@ -524,7 +496,7 @@ fn plan_refuses_a_nal_length_past_the_sample_as_package_does() {
             "{format:?}: {planned}"
         );
         let read_ahead = plan_with(open(&path), &opts, |_| {
-            EachPartOnItsOwn::boxed(&path, usize::MAX)
+            each_part_on_its_own(&path, usize::MAX)
         });
         assert!(read_ahead.is_err(), "{format:?}: read ahead");
     }

@@ -41,7 +41,9 @@ use track::Track;
 use crate::error::{Error, Result};
 use crate::sample::{Demuxer, Sample, TrackInfo};
 pub use index::{MediaIndex, SampleRef};
-pub use skeleton::{read_nal_heads, skeleton_codec, HeadParts, NalHeads, NalWalks, ReadAhead};
+pub use skeleton::{
+    read_nal_heads, skeleton_codec, HeadParts, NalHeads, NalWalks, ReadAhead, ReadEachPart,
+};
 pub use skeleton_buffers::SkeletonBuffers;
 
 /// Demuxer options.

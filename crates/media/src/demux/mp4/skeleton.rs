@@ -75,6 +75,44 @@ pub trait ReadAhead {
     fn heads(self: Box<Self>) -> Result<HeadParts>;
 }
 
+/// A [`ReadAhead`] on the planning thread: it keeps each part's walks and, when planning asks
+/// for the heads, reads every part with a reader of its own, made by `open` (the file the
+/// index was made from).
+pub struct ReadEachPart<F> {
+    part: usize,
+    open: F,
+    walks: Vec<NalWalks>,
+}
+
+impl<F> ReadEachPart<F> {
+    /// Parts of `part` samples.
+    pub fn new(part: usize, open: F) -> Self {
+        ReadEachPart {
+            part,
+            open,
+            walks: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read + Seek, F: FnMut() -> R> ReadAhead for ReadEachPart<F> {
+    fn part_samples(&self) -> usize {
+        self.part
+    }
+
+    fn walk(&mut self, walks: NalWalks) -> Result<()> {
+        self.walks.push(walks);
+        Ok(())
+    }
+
+    fn heads(mut self: Box<Self>) -> Result<HeadParts> {
+        let parts = (self.walks.iter())
+            .map(|w| w.read(&mut (self.open)()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(parts.into_iter().map(Ok)))
+    }
+}
+
 impl NalHeads {
     /// Whether sample `i` is covered.
     pub fn covers(&self, i: usize) -> bool {
