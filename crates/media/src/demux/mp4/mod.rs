@@ -41,9 +41,7 @@ use track::Track;
 use crate::error::{Error, Result};
 use crate::sample::{Demuxer, Sample, TrackInfo};
 pub use index::{MediaIndex, SampleRef};
-pub use skeleton::{
-    read_nal_heads, skeleton_codec, HeadParts, NalHeads, NalWalks, ReadAhead, ReadEachPart,
-};
+pub use skeleton::{skeleton_codec, HeadParts, NalHeads, NalWalks, ReadAhead, ReadEachPart};
 pub use skeleton_buffers::SkeletonBuffers;
 
 /// Demuxer options.

@@ -47,7 +47,7 @@ struct Head {
 }
 
 /// The NAL heads of a run of consecutive samples of an index, read ahead of planning by
-/// [`read_nal_heads`] or [`NalWalks::read`] — for instance by several threads at once, each
+/// [`NalWalks::read`] — for instance by several threads at once, each
 /// with its own reader, in parts handed to planning in order ([`HeadParts`]) — so that
 /// [`Mp4Demuxer::skeleton_from`] reads nothing.
 #[derive(Debug, Clone, Default)]
@@ -215,16 +215,6 @@ fn walked_format(nal: &[Option<NalFormat>], r: &SampleRef) -> Option<NalFormat> 
         .filter(|f| (1..=4).contains(&f.length_size))
 }
 
-/// Reads the NAL heads of the video samples `samples` of `index` from `reader` (the file the
-/// index was made from), a few bytes per NAL unit; other samples have none.
-pub fn read_nal_heads<R: Read + Seek>(
-    reader: &mut R,
-    index: &MediaIndex,
-    samples: std::ops::Range<usize>,
-) -> Result<NalHeads> {
-    NalWalks::new(index, samples)?.read(reader)
-}
-
 impl<R: Read + Seek> Mp4Demuxer<R> {
     /// Sample `i` of `index` as [`MediaIndex::sample`] would make it from the real bytes, its
     /// payload zeros but for the NAL structure of video. `buffers`: for samples as long as
@@ -251,7 +241,7 @@ impl<R: Read + Seek> Mp4Demuxer<R> {
         skeleton_of(index, i, buffers, structure, &heads)
     }
 
-    /// [`Self::skeleton`] from heads read ahead ([`read_nal_heads`]) covering sample `i`.
+    /// [`Self::skeleton`] from heads read ahead ([`NalWalks::read`]) covering sample `i`.
     pub fn skeleton_from(
         index: &MediaIndex,
         i: usize,
